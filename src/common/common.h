@@ -1,0 +1,203 @@
+/* common.h -- the one internal header of src/common (prefix rh_).
+ *
+ * Shared by every binary and by librhai-client: errors, allocation, logging,
+ * time, byte buffers, the executor frame codec, Redis URL parsing, key names
+ * of the wire protocol, ids, and the task model (hash fields and the reply
+ * JSON of docs/protocol.md). Depends on nothing of ours but the public
+ * headers, and on jansson. */
+#ifndef RH_COMMON_H
+#define RH_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "rhai/error.h"
+#include "rhai/client.h"
+
+#if defined(__GNUC__)
+#define RH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define RH_PRINTF(a, b)
+#endif
+
+/* ======================== errors ======================== */
+
+/* Fill 'err' (may be NULL) with 'code' and a formatted message; returns
+ * 'code' so callers can write `return rh_error_set(err, RHAI_EINVAL, ...)`. */
+int rh_error_set(rhai_error *err, int code, const char *fmt, ...) RH_PRINTF(3, 4);
+
+/* Assert that stays on in release builds; for our own bugs only. */
+#define rh_assert(e) ((e) ? (void)0 : rh_assert_fail(#e, __FILE__, __LINE__))
+void rh_assert_fail(const char *expr, const char *file, int line)
+    __attribute__((noreturn));
+
+/* ======================== allocation ======================== */
+/* All our allocations go through these. They return NULL on failure (never
+ * abort), check nmemb*size for overflow and count live bytes. */
+void  *rh_malloc(size_t size);
+void  *rh_calloc(size_t nmemb, size_t size);
+void  *rh_realloc(void *ptr, size_t size);
+void   rh_free(void *ptr);
+char  *rh_strdup(const char *s);                 /* NULL in: NULL out */
+char  *rh_strndup(const char *s, size_t n);      /* copies n bytes + NUL */
+char  *rh_sprintf(const char *fmt, ...) RH_PRINTF(1, 2);   /* new string */
+size_t rh_alloc_live_bytes(void);
+/* Test hook: the n-th allocation from now fails (0 disables). */
+void   rh_alloc_fail_after(unsigned long n);
+
+/* ======================== logging ======================== */
+enum { RH_LOG_DEBUG, RH_LOG_INFO, RH_LOG_NOTICE, RH_LOG_WARN, RH_LOG_ERROR };
+extern int rh_log_level;                          /* default RH_LOG_INFO */
+/* Checks the level before evaluating its arguments. Lines are key=value
+ * fields then a sentence: rh_log(RH_LOG_INFO, "event=start worker=%s ...", w) */
+#define rh_log(level, ...) \
+    do { if ((level) >= rh_log_level) rh_log_write((level), __VA_ARGS__); } while (0)
+void rh_log_write(int level, const char *fmt, ...) RH_PRINTF(2, 3);
+int  rh_log_level_parse(const char *name);        /* -1 when unknown */
+const char *rh_log_level_name(int level);
+/* Under systemd ($JOURNAL_STREAM set) lines get a <N> prefix and no time. */
+void rh_log_init(const char *ident);
+
+/* ======================== time ======================== */
+int64_t rh_now_ms(void);      /* unix time, ms */
+int64_t rh_mono_ms(void);     /* monotonic, ms */
+int64_t rh_mono_us(void);     /* monotonic, us */
+
+/* ======================== buffers ======================== */
+typedef struct rh_buf {
+    char  *data;    /* always NUL-terminated when cap > 0 */
+    size_t len;
+    size_t cap;
+} rh_buf;
+
+void rh_buf_init(rh_buf *b);
+void rh_buf_free(rh_buf *b);                      /* leaves b empty, reusable */
+int  rh_buf_append(rh_buf *b, const void *p, size_t n);    /* 0 / RHAI_ENOMEM */
+int  rh_buf_appendf(rh_buf *b, const char *fmt, ...) RH_PRINTF(2, 3);
+int  rh_buf_reserve(rh_buf *b, size_t extra);
+void rh_buf_consume(rh_buf *b, size_t n);         /* drop n bytes from front */
+static inline size_t rh_buf_len(const rh_buf *b) { return b->len; }
+
+/* ======================== frames ======================== */
+/* Executor pipe framing: a 4-byte big-endian payload length, then the
+ * payload (one JSON object). Lengths above RH_FRAME_MAX are a protocol
+ * error: the decoder consumes nothing and returns RHAI_EPROTO. */
+#ifndef RH_FRAME_MAX
+#define RH_FRAME_MAX (64u * 1024u * 1024u)
+#endif
+#define RH_FRAME_HDR 4
+
+/* Append one frame holding 'n' bytes of 'payload'. RHAI_ETOOBIG, RHAI_ENOMEM. */
+int rh_frame_encode(rh_buf *b, const void *payload, size_t n);
+/* Take one frame from the front of 'b'. On 0, *payload is a new
+ * NUL-terminated copy (rh_free) of *len bytes and the frame is consumed.
+ * RHAI_EAGAIN: incomplete, nothing consumed. RHAI_EPROTO: length over
+ * RH_FRAME_MAX, nothing consumed. RHAI_ENOMEM. */
+int rh_frame_decode(rh_buf *b, char **payload, size_t *len);
+
+/* ======================== Redis URLs ======================== */
+typedef struct rh_url {
+    int  is_unix;           /* 1: unix socket at 'path' */
+    char host[256];
+    int  port;              /* default 6379 */
+    char path[108];
+    char user[128];         /* empty: none */
+    char pass[256];         /* empty: no AUTH */
+    int  db;                /* default 0 */
+} rh_url;
+
+/* "redis://[[user]:pass@]host[:port][/db]", "redis://[::1]:6379",
+ * "unix:///path[?db=N]". NULL or "" means 127.0.0.1:6379.
+ * RHAI_EINVAL with a message naming the problem. */
+int rh_url_parse(const char *url, rh_url *out, rhai_error *err);
+/* The URL without its password, for logs. Writes at most n bytes. */
+void rh_url_format_safe(const rh_url *u, char *buf, size_t n);
+
+/* ======================== ids and keys ======================== */
+#define RH_PREFIX_MAX 64
+#define RH_KEY_MAX 512
+#define RH_NAME_MAX 128     /* ids, worker ids, context ids, instances */
+
+/* 1..128 chars of [A-Za-z0-9_.:@-]; used for task, worker, context ids. */
+int  rh_name_valid(const char *s);
+/* A new random id (UUID v4 text, 36 chars + NUL). 0 or RHAI_EIO. */
+int  rh_id_generate(char out[37]);
+
+/* Key names (docs/protocol.md). Each writes into buf[RH_KEY_MAX] and
+ * returns buf. Inputs are assumed validated (rh_name_valid). */
+char *rh_key_task(char *buf, const char *prefix, const char *id);
+char *rh_key_queue(char *buf, const char *prefix, const char *worker);
+char *rh_key_processing(char *buf, const char *prefix, const char *worker,
+                        const char *instance);
+char *rh_key_reply(char *buf, const char *prefix, const char *id);
+char *rh_key_worker(char *buf, const char *prefix, const char *worker,
+                    const char *instance);
+char *rh_key_workers(char *buf, const char *prefix);
+char *rh_key_events(char *buf, const char *prefix);
+
+/* ======================== task model ======================== */
+typedef enum rh_error_kind {
+    RH_EK_NONE = 0,
+    RH_EK_SCRIPT,       /* uncaught JS exception, syntax error */
+    RH_EK_TIMEOUT,      /* wall clock exceeded */
+    RH_EK_MEMORY,       /* memory cap or output cap exceeded */
+    RH_EK_DENIED,       /* authorization */
+    RH_EK_CRASHED,      /* executor died, or worker died max_attempts times */
+    RH_EK_INVALID,      /* malformed task */
+    RH_EK_CANCELLED,
+    RH_EK_INTERNAL
+} rh_error_kind;
+
+const char   *rh_status_str(rhai_status s);       /* "queued", ... "unknown" */
+rhai_status   rh_status_parse(const char *s);      /* UNKNOWN when unknown */
+int           rh_status_final(rhai_status s);      /* done/error/timeout/cancelled */
+const char   *rh_kind_str(rh_error_kind k);        /* "" for NONE */
+rh_error_kind rh_kind_parse(const char *s);        /* NONE when unknown/empty */
+
+/* Every field of the task hash. Strings are new (rh_free) or NULL when
+ * absent. 'args' and 'output' hold JSON text. */
+typedef struct rh_task {
+    char *id;
+    char *script;
+    size_t script_len;
+    char *worker_id;
+    char *context_id;
+    char *caller_id;
+    char *args;
+    char *reply_to;
+    int64_t timeout_ms;
+    int64_t created_at;
+    int64_t started_at;
+    int64_t finished_at;
+    int attempts;
+    rhai_status status;
+    char *output;
+    char *error;
+    rh_error_kind error_kind;
+    char *logs;
+    char *instance;
+} rh_task;
+
+/* Hash field names, in protocol order; NULL-terminated. */
+extern const char *const rh_task_fields[];
+
+void rh_task_init(rh_task *t);
+void rh_task_clear(rh_task *t);                  /* frees fields, re-inits */
+/* Set one field from a hash field/value pair (as HGETALL returns them).
+ * Unknown fields are ignored. Numbers that do not parse: RHAI_EINVAL. */
+int  rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len);
+/* Check a task popped from a queue before running it: script present and
+ * at most 'max_script' bytes, args (if any) valid JSON, ids valid, timeout
+ * positive. RHAI_EINVAL or RHAI_ETOOBIG with a message for the reply. */
+int  rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err);
+/* The reply object of docs/protocol.md as compact JSON text (new string):
+ * id, status, output (embedded JSON value), error, error_kind, logs,
+ * worker_id, instance, attempts, created_at, started_at, finished_at. */
+char *rh_task_reply_json(const rh_task *t);
+/* Parse a reply object back into 't' (output re-serialised as JSON text).
+ * RHAI_EPROTO when it is not a reply object. */
+int  rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err);
+
+#endif

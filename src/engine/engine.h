@@ -1,0 +1,103 @@
+/* engine.h -- the sandbox (prefix eng_): run one script in a fresh mujs
+ * state under limits, and the executor process that does so for rhaid.
+ *
+ * A task gets a new js_State with a counting allocator (memory cap), the ES5
+ * library, `args`, `ctx`, `print` and nothing else: no files, network,
+ * environment, timers or process access. The wall-clock timeout is not
+ * enforced here: mujs has no interrupt hook, so the parent kills the
+ * process (rhaid's pool, or eng_run_isolated for rhaictl run). */
+#ifndef ENG_ENGINE_H
+#define ENG_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../common/common.h"
+
+/* Safe defaults; every one is configurable in rhaid.conf. */
+#ifndef ENG_DEFAULT_MEMORY
+#define ENG_DEFAULT_MEMORY     (64u * 1024u * 1024u)  /* js heap cap */
+#endif
+#ifndef ENG_DEFAULT_MAX_SCRIPT
+#define ENG_DEFAULT_MAX_SCRIPT (1024u * 1024u)        /* script bytes */
+#endif
+#ifndef ENG_DEFAULT_MAX_OUTPUT
+#define ENG_DEFAULT_MAX_OUTPUT (1024u * 1024u)        /* result JSON bytes */
+#endif
+#ifndef ENG_DEFAULT_MAX_LOGS
+#define ENG_DEFAULT_MAX_LOGS   (64u * 1024u)          /* print() bytes kept */
+#endif
+#ifndef ENG_DEFAULT_TIMEOUT_MS
+#define ENG_DEFAULT_TIMEOUT_MS 30000                  /* when a task gives none */
+#endif
+
+typedef struct eng_limits {
+    size_t memory;        /* bytes the script's js_State may hold */
+    size_t max_script;    /* longer scripts: error_kind invalid */
+    size_t max_output;    /* longer result JSON: error_kind memory */
+    size_t max_logs;      /* print() output past this is cut, "[truncated]" */
+} eng_limits;
+
+/* What a task gives the engine; all borrowed. args_json NULL means {}. */
+typedef struct eng_input {
+    const char *task_id;
+    const char *script;
+    size_t      script_len;
+    const char *args_json;
+    const char *worker_id;
+    const char *context_id;
+    const char *caller_id;
+} eng_input;
+
+/* What a run produced. Strings new (rh_free) or NULL. */
+typedef struct eng_output {
+    rhai_status   status;     /* RHAI_STATUS_DONE or RHAI_STATUS_ERROR */
+    rh_error_kind kind;       /* RH_EK_NONE when done */
+    char         *output;     /* JSON text of the last expression ("null") */
+    char         *error;      /* "TypeError: x is undefined (line 3)" */
+    char         *logs;       /* print() lines joined by '\n' */
+    int64_t       run_us;     /* state creation to teardown */
+} eng_output;
+
+void eng_limits_default(eng_limits *l);
+void eng_output_init(eng_output *o);
+void eng_output_clear(eng_output *o);
+
+/* Run one script in a fresh state. Always fills 'out' (status error with a
+ * kind on failure); returns 0, or RHAI_ENOMEM when even the host side ran
+ * out of memory. Never longjmps out, never aborts on script behaviour. */
+int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out);
+
+/* Map a thrown mujs message to its kind: "out of memory" -> MEMORY,
+ * "stack overflow" -> SCRIPT ... anything else -> SCRIPT. */
+rh_error_kind eng_kind_of_error(const char *msg);
+
+/* ---- executor process ---------------------------------------------------
+ * rhaid starts executors with uv_spawn("rhaid --executor"); they read task
+ * frames on in_fd and write result frames on out_fd until EOF. Messages
+ * are JSON objects in rh_frame frames:
+ *   parent -> child  {"id","script","args","worker_id","context_id",
+ *                     "caller_id","limits":{"memory","max_script",
+ *                     "max_output","max_logs"}}
+ *   child -> parent  {"id","status","output","error","error_kind","logs",
+ *                     "run_us"}   (output is JSON text, a string)
+ * Returns the process exit code (0 on EOF). Applies process hardening
+ * first (RLIMIT_CORE 0, no new privileges, RLIMIT_AS = as_limit if > 0). */
+int eng_executor_main(int in_fd, int out_fd, size_t as_limit);
+
+int eng_msg_encode_task(rh_buf *b, const eng_input *in, const eng_limits *lim);
+/* Decode a parent->child message. Strings in 'in' are new (rh_free each). */
+int eng_msg_decode_task(const char *text, size_t len, eng_input *in,
+                        eng_limits *lim, rhai_error *err);
+void eng_input_free(eng_input *in);
+int eng_msg_encode_result(rh_buf *b, const char *id, const eng_output *o);
+/* Decode a child->parent message; *id is new. RHAI_EPROTO. */
+int eng_msg_decode_result(const char *text, size_t len, char **id,
+                          eng_output *o, rhai_error *err);
+
+/* For rhaictl run: fork a child that runs eng_run, kill it after
+ * 'timeout_ms' (status error, kind timeout), report a child that died as
+ * kind crashed. Not for use in a process running a libuv loop. */
+int eng_run_isolated(const eng_input *in, const eng_limits *lim,
+                     int64_t timeout_ms, eng_output *out);
+
+#endif

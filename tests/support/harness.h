@@ -1,0 +1,56 @@
+/* harness.h -- test support: throwaway redis-server and rhaid processes.
+ *
+ * Everything binds to 127.0.0.1 on a port found free by the kernel. Every
+ * start has a bounded wait; every stop reaps the child. A missing
+ * redis-server is a failure, never a skip. */
+#ifndef TH_HARNESS_H
+#define TH_HARNESS_H
+
+#include <sys/types.h>
+#include <hiredis/hiredis.h>
+
+typedef struct th_redis {
+    pid_t pid;
+    int   port;
+    int   aof;            /* appendonly yes, fsync always */
+    char  dir[256];       /* temp dir, removed by th_redis_stop */
+    char  url[64];        /* redis://127.0.0.1:PORT */
+} th_redis;
+
+/* A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
+int  th_free_port(void);
+/* Start redis-server in a new temp dir; waits until it answers PING (10 s).
+ * Returns 0, or -1 after printing why. */
+int  th_redis_start(th_redis *r, int aof);
+/* Stop it (SHUTDOWN, or SIGKILL after 5 s), keep the dir when keep_dir. */
+void th_redis_stop_keep(th_redis *r);
+void th_redis_stop(th_redis *r);
+/* Stop and start again on the same port and dir (data kept with aof). */
+int  th_redis_restart(th_redis *r);
+/* New blocking connection; NULL on failure. */
+redisContext *th_redis_connect(const th_redis *r);
+
+/* Path of a built binary ("rhaid", "rhaictl") in the build's bin dir. */
+const char *th_bin(const char *name, char *buf, size_t n);
+/* Path of a file in the source tree. */
+const char *th_src(const char *rel, char *buf, size_t n);
+
+/* Spawn argv (argv[0] a path) with stdout+stderr appended to log_path (may
+ * be NULL: inherit). Extra environment "K=V" strings in env (NULL ok).
+ * Returns the pid or -1. */
+pid_t th_spawn(char *const argv[], char *const env[], const char *log_path);
+/* Wait up to timeout_ms for pid to exit. Returns its wait status, or -1
+ * on timeout (the child is left running). */
+int   th_wait(pid_t pid, int timeout_ms);
+/* SIGTERM, wait up to timeout_ms, then SIGKILL and reap. Returns status. */
+int   th_stop(pid_t pid, int timeout_ms);
+
+/* Start rhaid for 'worker' against r with 'concurrency' executors, extra
+ * args appended (NULL-terminated, may be NULL). Log in r->dir/rhaid-N.log.
+ * Waits until its heartbeat key exists (10 s). Returns pid or -1. */
+pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
+                     const char *const extra[]);
+
+/* Run a shell command, return its exit status (-1 on failure to run). */
+int   th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif
