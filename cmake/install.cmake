@@ -1,0 +1,27 @@
+# Install rules: binaries, the client library (shared and static), public
+# headers, pkg-config file, CMake package, license.
+install(TARGETS rhai_client rhai_client_static EXPORT rhaiTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS rhaid rhaictl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES include/rhai/error.h include/rhai/client.h include/rhai/async.h
+  include/rhai/rhai.h ${PROJECT_BINARY_DIR}/include/rhai/version.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rhai)
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib)
+
+# pkg-config: written at configure time, so CMAKE_INSTALL_PREFIX must be set
+# then (a later `cmake --install --prefix` does not rewrite it).
+configure_file(cmake/rhai-client.pc.in ${PROJECT_BINARY_DIR}/rhai-client.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/rhai-client.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+set(RHAI_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/rhai)
+install(EXPORT rhaiTargets NAMESPACE rhai:: DESTINATION ${RHAI_CMAKE_DIR})
+configure_package_config_file(cmake/rhaiConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/rhaiConfig.cmake INSTALL_DESTINATION ${RHAI_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/rhaiConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/rhaiConfig.cmake
+  ${PROJECT_BINARY_DIR}/rhaiConfigVersion.cmake DESTINATION ${RHAI_CMAKE_DIR})

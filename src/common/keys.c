@@ -1,0 +1,97 @@
+/* keys.c -- key names of the wire protocol (docs/protocol.md), ids.
+ *
+ * Names that go inside a hash tag must not contain braces, and names that
+ * appear in key names, logs and file names are kept to a small alphabet. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common.h"
+
+int rh_name_valid(const char *s)
+{
+    size_t n = 0;
+    if (s == NULL)
+        return 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == ':' || c == '@' || c == '-'))
+            return 0;
+        if (n >= RH_NAME_MAX)
+            return 0;
+    }
+    return n > 0;
+}
+
+int rh_id_generate(char out[37])
+{
+    uint8_t r[16];
+    size_t got = 0;
+    static const char hex[] = "0123456789abcdef";
+
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return RHAI_EIO;
+        }
+        got += (size_t)n;
+    }
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);   /* version 4 */
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);   /* variant 10 */
+    for (int i = 0, o = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[r[i] >> 4];
+        out[o++] = hex[r[i] & 15];
+    }
+    out[36] = '\0';
+    return 0;
+}
+
+char *rh_key_task(char *buf, const char *prefix, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:task:{%s}", prefix, id);
+    return buf;
+}
+
+char *rh_key_queue(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:queue:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_processing(char *buf, const char *prefix, const char *worker,
+                        const char *instance)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:processing:{%s}:%s", prefix, worker, instance);
+    return buf;
+}
+
+char *rh_key_reply(char *buf, const char *prefix, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}", prefix, id);
+    return buf;
+}
+
+char *rh_key_worker(char *buf, const char *prefix, const char *worker,
+                    const char *instance)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:worker:{%s}:%s", prefix, worker, instance);
+    return buf;
+}
+
+char *rh_key_workers(char *buf, const char *prefix)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:workers", prefix);
+    return buf;
+}
+
+char *rh_key_events(char *buf, const char *prefix)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:events", prefix);
+    return buf;
+}

@@ -1,0 +1,300 @@
+/* task.c -- the task model: hash fields, status and error kinds, the reply.
+ *
+ * One rh_task holds every field of rhai:task:{ID} (docs/protocol.md). The
+ * client writes the submit fields, the worker reads them all and writes
+ * the result fields, and both produce or parse the reply object, so the
+ * encoding lives here once. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char *const status_names[] = {
+    "unknown", "queued", "running", "done", "error", "timeout", "cancelled"
+};
+static const char *const kind_names[] = {
+    "", "script", "timeout", "memory", "denied", "crashed", "invalid",
+    "cancelled", "internal"
+};
+
+const char *const rh_task_fields[] = {
+    "id", "script", "worker_id", "context_id", "caller_id", "args", "timeout_ms",
+    "reply_to", "created_at", "status", "attempts", "started_at", "finished_at",
+    "instance", "output", "error", "error_kind", "logs", NULL
+};
+
+const char *rh_status_str(rhai_status s)
+{
+    return (unsigned)s <= RHAI_STATUS_CANCELLED ? status_names[s] : "unknown";
+}
+
+rhai_status rh_status_parse(const char *s)
+{
+    for (int i = RHAI_STATUS_QUEUED; s && i <= RHAI_STATUS_CANCELLED; i++)
+        if (strcmp(s, status_names[i]) == 0)
+            return (rhai_status)i;
+    return RHAI_STATUS_UNKNOWN;
+}
+
+int rh_status_final(rhai_status s)
+{
+    return s == RHAI_STATUS_DONE || s == RHAI_STATUS_ERROR ||
+           s == RHAI_STATUS_TIMEOUT || s == RHAI_STATUS_CANCELLED;
+}
+
+const char *rh_kind_str(rh_error_kind k)
+{
+    return (unsigned)k <= RH_EK_INTERNAL ? kind_names[k] : "internal";
+}
+
+rh_error_kind rh_kind_parse(const char *s)
+{
+    for (int i = RH_EK_SCRIPT; s && *s && i <= RH_EK_INTERNAL; i++)
+        if (strcmp(s, kind_names[i]) == 0)
+            return (rh_error_kind)i;
+    return RH_EK_NONE;
+}
+
+void rh_task_init(rh_task *t)
+{
+    memset(t, 0, sizeof *t);
+}
+
+void rh_task_clear(rh_task *t)
+{
+    rh_free(t->id);
+    rh_free(t->script);
+    rh_free(t->worker_id);
+    rh_free(t->context_id);
+    rh_free(t->caller_id);
+    rh_free(t->args);
+    rh_free(t->reply_to);
+    rh_free(t->output);
+    rh_free(t->error);
+    rh_free(t->logs);
+    rh_free(t->instance);
+    rh_task_init(t);
+}
+
+static int parse_i64(const char *val, size_t len, int64_t *out)
+{
+    char tmp[24];
+    char *end;
+    long long v;
+
+    if (len == 0 || len >= sizeof tmp)
+        return RHAI_EINVAL;
+    memcpy(tmp, val, len);
+    tmp[len] = '\0';
+    errno = 0;
+    v = strtoll(tmp, &end, 10);
+    if (errno || *end)
+        return RHAI_EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int set_str(char **dst, const char *val, size_t len)
+{
+    char *p = rh_strndup(val, len);
+    if (p == NULL)
+        return RHAI_ENOMEM;
+    rh_free(*dst);
+    *dst = p;
+    return 0;
+}
+
+int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
+{
+    int64_t v;
+    struct { const char *name; char **dst; } strs[] = {
+        { "id", &t->id }, { "worker_id", &t->worker_id },
+        { "context_id", &t->context_id }, { "caller_id", &t->caller_id },
+        { "args", &t->args }, { "reply_to", &t->reply_to },
+        { "output", &t->output }, { "error", &t->error }, { "logs", &t->logs },
+        { "instance", &t->instance },
+    };
+    struct { const char *name; int64_t *dst; } nums[] = {
+        { "timeout_ms", &t->timeout_ms }, { "created_at", &t->created_at },
+        { "started_at", &t->started_at }, { "finished_at", &t->finished_at },
+    };
+
+    if (strcmp(name, "script") == 0) {
+        int rc = set_str(&t->script, val, len);
+        if (rc == 0)
+            t->script_len = len;
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strcmp(name, strs[i].name) == 0)
+            return set_str(strs[i].dst, val, len);
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (strcmp(name, nums[i].name) == 0) {
+            if (len == 0)
+                return 0;                     /* empty: treated as absent */
+            if (parse_i64(val, len, &v) != 0)
+                return RHAI_EINVAL;
+            *nums[i].dst = v;
+            return 0;
+        }
+    if (strcmp(name, "attempts") == 0) {
+        if (len == 0)
+            return 0;
+        if (parse_i64(val, len, &v) != 0 || v < 0 || v > 1000000)
+            return RHAI_EINVAL;
+        t->attempts = (int)v;
+        return 0;
+    }
+    if (strcmp(name, "status") == 0) {
+        char tmp[16];
+        if (len >= sizeof tmp)
+            return RHAI_EINVAL;
+        memcpy(tmp, val, len);
+        tmp[len] = '\0';
+        t->status = rh_status_parse(tmp);
+        return 0;
+    }
+    if (strcmp(name, "error_kind") == 0) {
+        char tmp[16];
+        if (len >= sizeof tmp)
+            return RHAI_EINVAL;
+        memcpy(tmp, val, len);
+        tmp[len] = '\0';
+        t->error_kind = rh_kind_parse(tmp);
+        return 0;
+    }
+    return 0;                                  /* unknown fields are ignored */
+}
+
+static int caller_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 127 || n >= 256)
+            return 0;
+    return n > 0;
+}
+
+int rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err)
+{
+    json_error_t jerr;
+    json_t *j;
+
+    if (!rh_name_valid(t->id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid task id");
+    if (t->script == NULL || t->script_len == 0)
+        return rh_error_set(err, RHAI_EINVAL, "task has no script");
+    if (t->script_len > max_script)
+        return rh_error_set(err, RHAI_ETOOBIG, "script too large: %zu bytes > max_script %zu",
+                            t->script_len, max_script);
+    if (memchr(t->script, '\0', t->script_len))
+        return rh_error_set(err, RHAI_EINVAL, "script contains a NUL byte");
+    if (t->worker_id && !rh_name_valid(t->worker_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid worker_id");
+    if (t->context_id && !rh_name_valid(t->context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context_id");
+    if (t->caller_id && !caller_valid(t->caller_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid caller_id");
+    if (t->timeout_ms < 0)
+        return rh_error_set(err, RHAI_EINVAL, "timeout_ms must be positive");
+    if (t->args) {
+        j = json_loads(t->args, JSON_DECODE_ANY, &jerr);
+        if (j == NULL)
+            return rh_error_set(err, RHAI_EINVAL, "args is not JSON: %s (column %d)",
+                                jerr.text, jerr.column);
+        json_decref(j);
+    }
+    return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+char *rh_task_reply_json(const rh_task *t)
+{
+    json_t *o = json_object(), *out = NULL;
+    char *text = NULL, *copy;
+
+    if (o == NULL)
+        return NULL;
+    if (t->output)
+        out = json_loads(t->output, JSON_DECODE_ANY, NULL);
+    if (out == NULL)
+        out = t->output ? json_string(t->output) : json_null();
+    json_object_set_new(o, "id", str_or_null(t->id));
+    json_object_set_new(o, "status", json_string(rh_status_str(t->status)));
+    json_object_set_new(o, "output", out);
+    json_object_set_new(o, "error", str_or_null(t->error));
+    json_object_set_new(o, "error_kind", t->error_kind == RH_EK_NONE ? json_null()
+                                         : json_string(rh_kind_str(t->error_kind)));
+    json_object_set_new(o, "logs", json_string(t->logs ? t->logs : ""));
+    json_object_set_new(o, "worker_id", str_or_null(t->worker_id));
+    json_object_set_new(o, "instance", str_or_null(t->instance));
+    json_object_set_new(o, "attempts", json_integer(t->attempts));
+    json_object_set_new(o, "created_at", json_integer(t->created_at));
+    json_object_set_new(o, "started_at", json_integer(t->started_at));
+    json_object_set_new(o, "finished_at", json_integer(t->finished_at));
+    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(o);
+    if (text == NULL)
+        return NULL;
+    copy = rh_strdup(text);          /* callers free with rh_free */
+    free(text);
+    return copy;
+}
+
+static int take_str(json_t *o, const char *key, char **dst)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return RHAI_EPROTO;
+    return set_str(dst, json_string_value(v), json_string_length(v));
+}
+
+int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, 0, &jerr), *v;
+    int rc = 0;
+    char *dump;
+
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return rh_error_set(err, RHAI_EPROTO, "reply is not a JSON object");
+    }
+    rh_task_clear(t);
+    if (take_str(o, "id", &t->id) || take_str(o, "error", &t->error) ||
+        take_str(o, "logs", &t->logs) || take_str(o, "worker_id", &t->worker_id) ||
+        take_str(o, "instance", &t->instance) || t->id == NULL) {
+        rc = rh_error_set(err, RHAI_EPROTO, "reply has a missing or mistyped field");
+        goto out;
+    }
+    v = json_object_get(o, "status");
+    t->status = rh_status_parse(json_string_value(v));
+    if (t->status == RHAI_STATUS_UNKNOWN) {
+        rc = rh_error_set(err, RHAI_EPROTO, "reply has no valid status");
+        goto out;
+    }
+    t->error_kind = rh_kind_parse(json_string_value(json_object_get(o, "error_kind")));
+    t->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
+    t->created_at = json_integer_value(json_object_get(o, "created_at"));
+    t->started_at = json_integer_value(json_object_get(o, "started_at"));
+    t->finished_at = json_integer_value(json_object_get(o, "finished_at"));
+    v = json_object_get(o, "output");
+    if (v && !json_is_null(v)) {
+        dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (dump == NULL || (t->output = rh_strdup(dump)) == NULL)
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        free(dump);
+    } else if (v) {
+        t->output = rh_strdup("null");
+    }
+out:
+    json_decref(o);
+    return rc;
+}

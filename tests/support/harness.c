@@ -1,0 +1,291 @@
+/* harness.c -- throwaway redis-server and rhaid processes for tests.
+ *
+ * Modelled on hiredis's test.sh: the server gets a temp dir and a port the
+ * kernel found free, is waited for with a bounded PING loop, and is always
+ * stopped and reaped. Nothing here sleeps for timing: every wait polls a
+ * condition against a deadline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "common/common.h"
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int th_free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+        port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+const char *th_bin(const char *name, char *buf, size_t n)
+{
+    const char *dir = getenv("RHAI_TEST_BIN_DIR");
+    snprintf(buf, n, "%s/%s", dir ? dir : TH_BIN_DIR, name);
+    return buf;
+}
+
+const char *th_src(const char *rel, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s", TH_SOURCE_DIR, rel);
+    return buf;
+}
+
+pid_t th_spawn(char *const argv[], char *const env[], const char *log_path)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, 1);
+                dup2(fd, 2);
+                close(fd);
+            }
+        }
+        for (size_t i = 0; env && env[i]; i++)
+            putenv(env[i]);
+        setpgid(0, 0);           /* a test's kill never hits the test runner */
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+int th_wait(pid_t pid, int timeout_ms)
+{
+    int64_t deadline = rh_mono_ms() + timeout_ms;
+    int status;
+
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (rh_mono_ms() >= deadline)
+            return -1;
+        nap_ms(5);
+    }
+}
+
+int th_stop(pid_t pid, int timeout_ms)
+{
+    int status;
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    status = th_wait(pid, timeout_ms);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        status = th_wait(pid, 5000);
+    }
+    return status;
+}
+
+redisContext *th_redis_connect(const th_redis *r)
+{
+    struct timeval tv = { 2, 0 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (c && c->err) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int redis_ping_ok(const th_redis *r)
+{
+    redisContext *c = th_redis_connect(r);
+    redisReply *rep;
+    int ok = 0;
+    if (c == NULL)
+        return 0;
+    rep = redisCommand(c, "PING");
+    ok = rep && rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0;
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return ok;
+}
+
+static int redis_spawn(th_redis *r)
+{
+    char port[16], log[300];
+    char *argv[] = { TH_REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
+                     "--dir", r->dir, "--save", "", "--appendonly",
+                     r->aof ? "yes" : "no", "--appendfsync", "always",
+                     "--daemonize", "no", "--protected-mode", "yes", NULL };
+    int64_t deadline;
+
+    snprintf(port, sizeof port, "%d", r->port);
+    snprintf(log, sizeof log, "%s/redis.log", r->dir);
+    r->pid = th_spawn(argv, NULL, log);
+    if (r->pid < 0)
+        return -1;
+    deadline = rh_mono_ms() + 10000;
+    while (rh_mono_ms() < deadline) {
+        if (redis_ping_ok(r))
+            return 0;
+        if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+            fprintf(stderr, "harness: redis-server exited early, see %s\n", log);
+            r->pid = -1;
+            return -1;
+        }
+        nap_ms(10);
+    }
+    fprintf(stderr, "harness: redis-server on port %d did not answer in 10 s\n", r->port);
+    return -1;
+}
+
+int th_redis_start(th_redis *r, int aof)
+{
+    const char *tmp = getenv("TMPDIR");
+    memset(r, 0, sizeof *r);
+    r->aof = aof;
+    snprintf(r->dir, sizeof r->dir, "%s/rhai-test-XXXXXX", tmp ? tmp : "/tmp");
+    if (mkdtemp(r->dir) == NULL) {
+        fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    for (int attempt = 0; attempt < 5; attempt++) {    /* port races are rare */
+        r->port = th_free_port();
+        snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
+        if (r->port > 0 && redis_spawn(r) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static void redis_kill(th_redis *r)
+{
+    if (r->pid > 0) {
+        th_stop(r->pid, 5000);
+        r->pid = -1;
+    }
+}
+
+void th_redis_stop_keep(th_redis *r)
+{
+    redis_kill(r);
+}
+
+void th_redis_stop(th_redis *r)
+{
+    redis_kill(r);
+    if (r->dir[0])
+        th_sh("rm -rf '%s'", r->dir);
+    r->dir[0] = '\0';
+}
+
+int th_redis_restart(th_redis *r)
+{
+    redis_kill(r);
+    return redis_spawn(r);
+}
+
+int th_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int st;
+
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    st = system(cmd);
+    if (st == -1)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int rhaid_seq;
+
+pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
+                     const char *const extra[])
+{
+    char bin[512], conc[16], log[300], datadir[300];
+    char *argv[64];
+    int argc = 0, seq = ++rhaid_seq;
+    pid_t pid;
+    redisContext *c;
+    int64_t deadline;
+
+    snprintf(conc, sizeof conc, "%d", concurrency);
+    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
+    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
+    argv[argc++] = "--redis-url";
+    argv[argc++] = (char *)r->url;
+    argv[argc++] = "--worker-id";
+    argv[argc++] = (char *)worker;
+    argv[argc++] = "--concurrency";
+    argv[argc++] = conc;
+    argv[argc++] = "--data-dir";
+    argv[argc++] = datadir;
+    for (size_t i = 0; extra && extra[i] && argc < 62; i++)
+        argv[argc++] = (char *)extra[i];
+    argv[argc] = NULL;
+    if ((pid = th_spawn(argv, NULL, log)) < 0)
+        return -1;
+
+    /* Ready when a heartbeat key of this pid exists. */
+    deadline = rh_mono_ms() + 10000;
+    while (rh_mono_ms() < deadline) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "harness: rhaid exited early, see %s\n", log);
+            return -1;
+        }
+        if ((c = th_redis_connect(r)) != NULL) {
+            redisReply *rep = redisCommand(c, "KEYS rhai:worker:{%s}:*", worker);
+            int found = 0;
+            for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+                redisReply *p = redisCommand(c, "HGET %s pid", rep->element[i]->str);
+                if (p && p->type == REDIS_REPLY_STRING && atoi(p->str) == (int)pid)
+                    found = 1;
+                if (p)
+                    freeReplyObject(p);
+            }
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+            if (found)
+                return pid;
+        }
+        nap_ms(10);
+    }
+    fprintf(stderr, "harness: rhaid gave no heartbeat in 10 s, see %s\n", log);
+    th_stop(pid, 2000);
+    return -1;
+}

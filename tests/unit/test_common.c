@@ -1,0 +1,398 @@
+/* test_common.c -- unit tests of src/common: frames, URLs, keys, names,
+ * the task model and its reply JSON, buffers and the allocator hook. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/common.h"
+
+/* ---- frames ---- */
+
+static int buf_setup(void **state)
+{
+    rh_buf *b = rh_malloc(sizeof *b);
+    rh_buf_init(b);
+    *state = b;
+    return 0;
+}
+
+static int buf_teardown(void **state)
+{
+    rh_buf *b = *state;
+    rh_buf_free(b);
+    rh_free(b);
+    return 0;
+}
+
+static void test_frame_round_trip_of_two_frames(void **state)
+{
+    rh_buf *b = *state;
+    char *p;
+    size_t n;
+
+    assert_int_equal(rh_frame_encode(b, "hello", 5), 0);
+    assert_int_equal(rh_frame_encode(b, "", 0), 0);
+    assert_int_equal(rh_buf_len(b), 4 + 5 + 4);
+    assert_int_equal(rh_frame_decode(b, &p, &n), 0);
+    assert_int_equal(n, 5);
+    assert_string_equal(p, "hello");
+    rh_free(p);
+    assert_int_equal(rh_frame_decode(b, &p, &n), 0);
+    assert_int_equal(n, 0);
+    assert_string_equal(p, "");
+    rh_free(p);
+    assert_int_equal(rh_buf_len(b), 0);
+}
+
+static void test_frame_decode_waits_for_a_partial_frame(void **state)
+{
+    rh_buf *b = *state;
+    rh_buf whole;
+    char *p = NULL;
+    size_t n;
+
+    rh_buf_init(&whole);
+    assert_int_equal(rh_frame_encode(&whole, "abcdef", 6), 0);
+    for (size_t i = 0; i < whole.len - 1; i++) {
+        assert_int_equal(rh_buf_append(b, whole.data + i, 1), 0);
+        assert_int_equal(rh_frame_decode(b, &p, &n), RHAI_EAGAIN);
+        assert_int_equal(rh_buf_len(b), i + 1);          /* nothing consumed */
+    }
+    assert_int_equal(rh_buf_append(b, whole.data + whole.len - 1, 1), 0);
+    assert_int_equal(rh_frame_decode(b, &p, &n), 0);
+    assert_memory_equal(p, "abcdef", 6);
+    rh_free(p);
+    rh_buf_free(&whole);
+}
+
+static void test_frame_decode_rejects_oversized_length(void **state)
+{
+    static const uint8_t huge[4] = { 0xff, 0xff, 0xff, 0xff };
+    rh_buf *b = *state;
+    char *p;
+    size_t n;
+
+    assert_int_equal(rh_buf_append(b, huge, sizeof huge), 0);
+    assert_int_equal(rh_frame_decode(b, &p, &n), RHAI_EPROTO);
+    assert_int_equal(rh_buf_len(b), sizeof huge);
+}
+
+static void test_frame_encode_rejects_oversized_payload(void **state)
+{
+    rh_buf *b = *state;
+    assert_int_equal(rh_frame_encode(b, "", (size_t)RH_FRAME_MAX + 1), RHAI_ETOOBIG);
+    assert_int_equal(rh_buf_len(b), 0);
+}
+
+/* ---- URLs ---- */
+
+static void test_url_defaults_to_local_redis(void **state)
+{
+    rh_url u;
+    (void)state;
+    assert_int_equal(rh_url_parse(NULL, &u, NULL), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_int_equal(u.is_unix, 0);
+}
+
+static void test_url_parses_every_part(void **state)
+{
+    rh_url u;
+    (void)state;
+    assert_int_equal(rh_url_parse("redis://alice:s3cret@example.org:6380/5", &u, NULL), 0);
+    assert_string_equal(u.user, "alice");
+    assert_string_equal(u.pass, "s3cret");
+    assert_string_equal(u.host, "example.org");
+    assert_int_equal(u.port, 6380);
+    assert_int_equal(u.db, 5);
+
+    assert_int_equal(rh_url_parse("redis://:pw@localhost", &u, NULL), 0);
+    assert_string_equal(u.user, "");
+    assert_string_equal(u.pass, "pw");
+    assert_int_equal(u.port, 6379);
+
+    assert_int_equal(rh_url_parse("redis://[::1]:7000/2", &u, NULL), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 2);
+
+    assert_int_equal(rh_url_parse("unix:///run/redis.sock?db=3", &u, NULL), 0);
+    assert_int_equal(u.is_unix, 1);
+    assert_string_equal(u.path, "/run/redis.sock");
+    assert_int_equal(u.db, 3);
+}
+
+static void test_url_rejects_malformed_input_with_a_message(void **state)
+{
+    static const char *bad[] = {
+        "http://x", "redis://", "redis://host:0", "redis://host:65536",
+        "redis://host:12ab", "redis://host/x", "redis://[::1", "unix://relative",
+        "unix:///s?db=x", "rediss://host", "redis://host:6379/-1",
+    };
+    rh_url u;
+    rhai_error err;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(rh_url_parse(bad[i], &u, &err), RHAI_EINVAL);
+        assert_int_equal(err.code, RHAI_EINVAL);
+        assert_true(strlen(err.msg) > 0);
+    }
+}
+
+static void test_url_safe_format_hides_the_password(void **state)
+{
+    rh_url u;
+    char buf[300];
+    (void)state;
+    assert_int_equal(rh_url_parse("redis://bob:topsecret@h:1/2", &u, NULL), 0);
+    rh_url_format_safe(&u, buf, sizeof buf);
+    assert_null(strstr(buf, "topsecret"));
+    assert_non_null(strstr(buf, "h:1/2"));
+}
+
+/* ---- names and keys ---- */
+
+static void test_names_accept_the_documented_alphabet_only(void **state)
+{
+    char longname[RH_NAME_MAX + 2];
+    (void)state;
+    assert_true(rh_name_valid("worker-1.a_b:c@d"));
+    assert_false(rh_name_valid(""));
+    assert_false(rh_name_valid(NULL));
+    assert_false(rh_name_valid("a b"));
+    assert_false(rh_name_valid("a{b}"));
+    assert_false(rh_name_valid("../x/y"));
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    assert_false(rh_name_valid(longname));
+    longname[RH_NAME_MAX] = '\0';
+    assert_true(rh_name_valid(longname));
+}
+
+static void test_generated_ids_are_valid_distinct_uuids(void **state)
+{
+    char a[37], b[37];
+    (void)state;
+    assert_int_equal(rh_id_generate(a), 0);
+    assert_int_equal(rh_id_generate(b), 0);
+    assert_int_equal(strlen(a), 36);
+    assert_true(rh_name_valid(a));
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '4');
+}
+
+static void test_keys_follow_the_protocol(void **state)
+{
+    char k[RH_KEY_MAX];
+    (void)state;
+    assert_string_equal(rh_key_task(k, "rhai", "t1"), "rhai:task:{t1}");
+    assert_string_equal(rh_key_queue(k, "rhai", "w"), "rhai:queue:{w}");
+    assert_string_equal(rh_key_processing(k, "rhai", "w", "i1"), "rhai:processing:{w}:i1");
+    assert_string_equal(rh_key_reply(k, "p", "t1"), "p:reply:{t1}");
+    assert_string_equal(rh_key_worker(k, "rhai", "w", "i1"), "rhai:worker:{w}:i1");
+    assert_string_equal(rh_key_workers(k, "rhai"), "rhai:workers");
+    assert_string_equal(rh_key_events(k, "rhai"), "rhai:events");
+}
+
+/* ---- task model ---- */
+
+static void set(rh_task *t, const char *f, const char *v)
+{
+    assert_int_equal(rh_task_set_field(t, f, v, strlen(v)), 0);
+}
+
+static void test_task_fields_parse_from_hash_pairs(void **state)
+{
+    rh_task t;
+    (void)state;
+    rh_task_init(&t);
+    set(&t, "id", "t1");
+    set(&t, "script", "1+1");
+    set(&t, "timeout_ms", "1500");
+    set(&t, "attempts", "2");
+    set(&t, "status", "running");
+    set(&t, "error_kind", "memory");
+    set(&t, "no_such_field", "ignored");
+    assert_string_equal(t.id, "t1");
+    assert_int_equal(t.script_len, 3);
+    assert_int_equal(t.timeout_ms, 1500);
+    assert_int_equal(t.attempts, 2);
+    assert_int_equal(t.status, RHAI_STATUS_RUNNING);
+    assert_int_equal(t.error_kind, RH_EK_MEMORY);
+    assert_int_equal(rh_task_set_field(&t, "timeout_ms", "12x", 3), RHAI_EINVAL);
+    assert_int_equal(rh_task_set_field(&t, "attempts", "-1", 2), RHAI_EINVAL);
+    rh_task_clear(&t);
+    assert_null(t.id);
+}
+
+static void test_task_validate_names_each_problem(void **state)
+{
+    rh_task t;
+    rhai_error err;
+    (void)state;
+    rh_task_init(&t);
+    set(&t, "id", "t1");
+    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "no script"));
+    set(&t, "script", "1+1");
+    assert_int_equal(rh_task_validate(&t, 100, &err), 0);
+    assert_int_equal(rh_task_validate(&t, 2, &err), RHAI_ETOOBIG);
+    assert_non_null(strstr(err.msg, "max_script"));
+    set(&t, "args", "{not json");
+    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "args is not JSON"));
+    set(&t, "args", "[1,2]");
+    assert_int_equal(rh_task_validate(&t, 100, &err), 0);
+    set(&t, "context_id", "../etc");
+    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "context_id"));
+    rh_task_clear(&t);
+}
+
+static void test_reply_json_round_trips(void **state)
+{
+    rh_task t, back;
+    char *json;
+    (void)state;
+    rh_task_init(&t);
+    rh_task_init(&back);
+    set(&t, "id", "t9");
+    set(&t, "output", "{\"a\":[1,2,\"x\"]}");
+    set(&t, "worker_id", "w");
+    set(&t, "instance", "h-1");
+    set(&t, "logs", "line1\nline2");
+    t.status = RHAI_STATUS_DONE;
+    t.attempts = 1;
+    t.created_at = 1764000000000;
+    t.finished_at = 1764000000123;
+    json = rh_task_reply_json(&t);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"output\":{\"a\":[1,2,\"x\"]}"));
+    assert_non_null(strstr(json, "\"error_kind\":null"));
+    assert_int_equal(rh_task_from_reply(&back, json, strlen(json), NULL), 0);
+    assert_string_equal(back.id, "t9");
+    assert_int_equal(back.status, RHAI_STATUS_DONE);
+    assert_string_equal(back.output, "{\"a\":[1,2,\"x\"]}");
+    assert_string_equal(back.logs, "line1\nline2");
+    assert_int_equal(back.created_at, 1764000000000);
+    assert_int_equal(back.finished_at, 1764000000123);
+    assert_null(back.error);
+    rh_free(json);
+
+    t.status = RHAI_STATUS_ERROR;
+    t.error_kind = RH_EK_TIMEOUT;
+    set(&t, "error", "timeout after 5 ms");
+    json = rh_task_reply_json(&t);
+    assert_int_equal(rh_task_from_reply(&back, json, strlen(json), NULL), 0);
+    assert_int_equal(back.error_kind, RH_EK_TIMEOUT);
+    assert_string_equal(back.error, "timeout after 5 ms");
+    rh_free(json);
+    rh_task_clear(&t);
+    rh_task_clear(&back);
+}
+
+static void test_reply_parse_rejects_non_replies(void **state)
+{
+    rh_task t;
+    rhai_error err;
+    static const char *bad[] = { "", "[]", "42", "{\"id\":\"x\"}", "{\"status\":\"done\"}",
+                                 "{\"id\":1,\"status\":\"done\"}", "{\"id\":\"x\",\"status\":\"zzz\"}" };
+    (void)state;
+    rh_task_init(&t);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(rh_task_from_reply(&t, bad[i], strlen(bad[i]), &err), RHAI_EPROTO);
+    rh_task_clear(&t);
+}
+
+static void test_status_and_kind_names_round_trip(void **state)
+{
+    (void)state;
+    for (int s = RHAI_STATUS_QUEUED; s <= RHAI_STATUS_CANCELLED; s++)
+        assert_int_equal(rh_status_parse(rh_status_str((rhai_status)s)), s);
+    for (int k = RH_EK_SCRIPT; k <= RH_EK_INTERNAL; k++)
+        assert_int_equal(rh_kind_parse(rh_kind_str((rh_error_kind)k)), k);
+    assert_int_equal(rh_status_parse("nope"), RHAI_STATUS_UNKNOWN);
+    assert_true(rh_status_final(RHAI_STATUS_CANCELLED));
+    assert_false(rh_status_final(RHAI_STATUS_RUNNING));
+}
+
+/* ---- errors, buffers, allocator ---- */
+
+static void test_every_error_code_has_a_name_and_text(void **state)
+{
+    (void)state;
+    for (int c = RHAI_EINTERNAL; c <= 0; c++) {
+        assert_string_not_equal(rhai_strerror(c), "unknown error");
+        assert_string_not_equal(rhai_err_name(c), "RHAI_E?");
+    }
+    assert_string_equal(rhai_strerror(-999), "unknown error");
+}
+
+static void test_alloc_fail_hook_fails_the_nth_allocation(void **state)
+{
+    void *a, *b;
+    (void)state;
+    rh_alloc_fail_after(2);
+    a = rh_malloc(8);
+    b = rh_malloc(8);
+    assert_non_null(a);
+    assert_null(b);
+    rh_free(a);
+    assert_null(rh_calloc(SIZE_MAX / 2, 4));           /* overflow checked */
+}
+
+static void test_alloc_counts_live_bytes(void **state)
+{
+    size_t before = rh_alloc_live_bytes();
+    char *p = rh_malloc(1000);
+    (void)state;
+    assert_int_equal(rh_alloc_live_bytes(), before + 1000);
+    p = rh_realloc(p, 10);
+    assert_int_equal(rh_alloc_live_bytes(), before + 10);
+    rh_free(p);
+    assert_int_equal(rh_alloc_live_bytes(), before);
+}
+
+static void test_buf_appendf_and_consume(void **state)
+{
+    rh_buf *b = *state;
+    assert_int_equal(rh_buf_appendf(b, "%s-%d", "ab", 42), 0);
+    assert_string_equal(b->data, "ab-42");
+    rh_buf_consume(b, 3);
+    assert_string_equal(b->data, "42");
+    rh_buf_consume(b, 100);
+    assert_int_equal(rh_buf_len(b), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_frame_round_trip_of_two_frames, buf_setup, buf_teardown),
+        cmocka_unit_test_setup_teardown(test_frame_decode_waits_for_a_partial_frame, buf_setup, buf_teardown),
+        cmocka_unit_test_setup_teardown(test_frame_decode_rejects_oversized_length, buf_setup, buf_teardown),
+        cmocka_unit_test_setup_teardown(test_frame_encode_rejects_oversized_payload, buf_setup, buf_teardown),
+        cmocka_unit_test(test_url_defaults_to_local_redis),
+        cmocka_unit_test(test_url_parses_every_part),
+        cmocka_unit_test(test_url_rejects_malformed_input_with_a_message),
+        cmocka_unit_test(test_url_safe_format_hides_the_password),
+        cmocka_unit_test(test_names_accept_the_documented_alphabet_only),
+        cmocka_unit_test(test_generated_ids_are_valid_distinct_uuids),
+        cmocka_unit_test(test_keys_follow_the_protocol),
+        cmocka_unit_test(test_task_fields_parse_from_hash_pairs),
+        cmocka_unit_test(test_task_validate_names_each_problem),
+        cmocka_unit_test(test_reply_json_round_trips),
+        cmocka_unit_test(test_reply_parse_rejects_non_replies),
+        cmocka_unit_test(test_status_and_kind_names_round_trip),
+        cmocka_unit_test(test_every_error_code_has_a_name_and_text),
+        cmocka_unit_test(test_alloc_fail_hook_fails_the_nth_allocation),
+        cmocka_unit_test(test_alloc_counts_live_bytes),
+        cmocka_unit_test_setup_teardown(test_buf_appendf_and_consume, buf_setup, buf_teardown),
+    };
+    return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}
