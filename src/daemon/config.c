@@ -1,0 +1,371 @@
+/* config.c -- rhaid's options: one table drives file, environment and
+ * flag parsing, --help and --print-config (redis static_configs style).
+ *
+ * Precedence: defaults < config file < environment < flags. The file is
+ * `key = value` lines with # comments; keys are the option names. Errors
+ * name the file and line, the variable or the flag. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "rhai/version.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_LEVEL } opt_type;
+
+typedef struct opt {
+    const char *name;       /* file key; flag is --name with '_' -> '-' */
+    opt_type    type;
+    size_t      off;        /* offset in wk_config */
+    const char *def;        /* default as text; NULL: computed */
+    int64_t     min, max;
+    const char *env;        /* environment override, NULL: none */
+    int         reloadable; /* applied on SIGHUP */
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(wk_config, f)
+#define KiB 1024LL
+#define MiB (1024LL * 1024LL)
+
+static const opt opts[] = {
+    { "redis_url", OPT_STR, OFF(redis_url), "redis://127.0.0.1:6379", 0, 0,
+      "RHAI_REDIS_URL", 0, "redis://[user:pass@]host:port[/db] or unix:///path" },
+    { "prefix", OPT_STR, OFF(prefix), "rhai", 0, 0, "RHAI_PREFIX", 0,
+      "key prefix of every Redis key" },
+    { "worker_id", OPT_STR, OFF(worker_id), "default", 0, 0, "RHAI_WORKER_ID", 0,
+      "worker id whose queue this instance serves" },
+    { "concurrency", OPT_INT, OFF(concurrency), NULL, 1, 256, "RHAI_CONCURRENCY", 0,
+      "executor processes (default: number of CPUs)" },
+    { "data_dir", OPT_STR, OFF(data_dir), "/var/lib/rhaid", 0, 0, "RHAI_DATA_DIR", 0,
+      "directory for per-context data" },
+    { "log_level", OPT_LEVEL, OFF(log_level), "info", 0, 0, "RHAI_LOG_LEVEL", 1,
+      "debug, info, notice, warn or error" },
+    { "default_timeout_ms", OPT_INT, OFF(default_timeout_ms), "30000", 1, 86400000LL,
+      "RHAI_DEFAULT_TIMEOUT_MS", 1, "timeout of a task that names none" },
+    { "max_timeout_ms", OPT_INT, OFF(max_timeout_ms), "3600000", 1, 86400000LL,
+      "RHAI_MAX_TIMEOUT_MS", 1, "longer task timeouts are cut to this" },
+    { "memory_limit", OPT_INT, OFF(memory), "67108864", 1 * MiB, 4096 * MiB,
+      "RHAI_MEMORY_LIMIT", 1, "bytes of JS heap per task (error_kind memory)" },
+    { "max_script", OPT_INT, OFF(max_script), "1048576", 1, 64 * MiB,
+      "RHAI_MAX_SCRIPT", 1, "bytes of script per task (error_kind invalid)" },
+    { "max_output", OPT_INT, OFF(max_output), "1048576", 16, 32 * MiB,
+      "RHAI_MAX_OUTPUT", 1, "bytes of result JSON per task (error_kind memory)" },
+    { "max_logs", OPT_INT, OFF(max_logs), "65536", 0, 16 * MiB,
+      "RHAI_MAX_LOGS", 1, "bytes of print() output kept per task" },
+    { "executor_as_limit", OPT_INT, OFF(executor_as_limit), "1073741824", 0, 1LL << 40,
+      "RHAI_EXECUTOR_AS_LIMIT", 0, "RLIMIT_AS of executors, 0 for none (off under ASan)" },
+    { "max_tasks_per_executor", OPT_INT, OFF(max_tasks_per_executor), "10000", 1,
+      1LL << 40, "RHAI_MAX_TASKS_PER_EXECUTOR", 0, "an executor is recycled after this many" },
+    { "result_ttl_ms", OPT_INT, OFF(result_ttl_ms), "86400000", 1000, 1LL << 40,
+      "RHAI_RESULT_TTL_MS", 1, "lifetime of finished task hashes and replies" },
+    { "heartbeat_ms", OPT_INT, OFF(heartbeat_ms), "1000", 50, 60000,
+      "RHAI_HEARTBEAT_MS", 0, "heartbeat and recovery period" },
+    { "heartbeat_ttl_ms", OPT_INT, OFF(heartbeat_ttl_ms), "5000", 200, 600000,
+      "RHAI_HEARTBEAT_TTL_MS", 0, "an instance silent this long is dead" },
+    { "max_attempts", OPT_INT, OFF(max_attempts), "3", 1, 1000,
+      "RHAI_MAX_ATTEMPTS", 1, "runs before a task of dead instances fails as crashed" },
+    { "grace_ms", OPT_INT, OFF(grace_ms), "10000", 0, 3600000,
+      "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
+    { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "5000", 100, 600000,
+      "RHAI_RECONNECT_MAX_MS", 0, "ceiling of the Redis reconnect backoff" },
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static void *field(wk_config *c, const opt *o)
+{
+    return (char *)c + o->off;
+}
+
+static int set_value(wk_config *c, const opt *o, const char *val, char *why, size_t n)
+{
+    if (o->type == OPT_STR) {
+        char **dst = field(c, o);
+        char *copy = rh_strdup(val);
+        if (copy == NULL) {
+            snprintf(why, n, "out of memory");
+            return -1;
+        }
+        rh_free(*dst);
+        *dst = copy;
+        return 0;
+    }
+    if (o->type == OPT_LEVEL) {
+        int lv = rh_log_level_parse(val);
+        if (lv < 0) {
+            snprintf(why, n, "unknown log level '%s'", val);
+            return -1;
+        }
+        *(int *)field(c, o) = lv;
+        return 0;
+    }
+    {
+        char *end;
+        long long v, mult = 1;
+        errno = 0;
+        v = strtoll(val, &end, 10);
+        if (end != val && (*end == 'k' || *end == 'K')) mult = KiB, end++;
+        else if (end != val && (*end == 'm' || *end == 'M')) mult = MiB, end++;
+        else if (end != val && (*end == 'g' || *end == 'G')) mult = 1024 * MiB, end++;
+        if (errno || end == val || *end || v > INT64_MAX / mult) {
+            snprintf(why, n, "'%s' is not an integer", val);
+            return -1;
+        }
+        v *= mult;
+        if (v < o->min || v > o->max) {
+            snprintf(why, n, "%lld is out of range [%lld, %lld]", v, (long long)o->min,
+                     (long long)o->max);
+            return -1;
+        }
+        if (o->off == OFF(concurrency))
+            *(int *)field(c, o) = (int)v;
+        else
+            *(int64_t *)field(c, o) = v;
+        return 0;
+    }
+}
+
+static const opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *a = opts[i].name;
+        size_t j = 0;
+        for (; j < len && a[j]; j++) {
+            char x = name[j] == '-' ? '_' : name[j];
+            if (x != a[j])
+                break;
+        }
+        if (j == len && a[j] == '\0')
+            return &opts[i];
+    }
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int load_file(wk_config *c, const char *path, rhai_error *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], why[256];
+    int lineno = 0;
+
+    if (f == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        char *s = trim(line), *eq, *key, *val;
+        const opt *o;
+        lineno++;
+        if (*s == '\0' || *s == '#')
+            continue;
+        if ((eq = strchr(s, '=')) == NULL) {
+            fclose(f);
+            return rh_error_set(err, RHAI_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+        }
+        *eq = '\0';
+        key = trim(s);
+        val = trim(eq + 1);
+        if (strlen(val) >= 2 && val[0] == '"' && val[strlen(val) - 1] == '"') {
+            val[strlen(val) - 1] = '\0';
+            val++;
+        }
+        if ((o = find_opt(key, strlen(key))) == NULL) {
+            fclose(f);
+            return rh_error_set(err, RHAI_EINVAL, "%s:%d: unknown option '%s'", path, lineno, key);
+        }
+        if (set_value(c, o, val, why, sizeof why) != 0) {
+            fclose(f);
+            return rh_error_set(err, RHAI_EINVAL, "%s:%d: %s: %s", path, lineno, key, why);
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: rhaid [OPTIONS]\n"
+        "Worker daemon of rhailib: takes tasks from Redis, runs each script in a\n"
+        "sandboxed executor process and publishes the result.\n\n"
+        "Options (file key / environment variable / default):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char flag[64];
+        size_t j;
+        for (j = 0; opts[i].name[j] && j < sizeof flag - 1; j++)
+            flag[j] = opts[i].name[j] == '_' ? '-' : opts[i].name[j];
+        flag[j] = '\0';
+        fprintf(f, "  --%-24s %s\n  %-26s (%s, $%s, default %s%s)\n", flag, opts[i].help, "",
+                opts[i].name, opts[i].env, opts[i].def ? opts[i].def : "computed",
+                opts[i].reloadable ? ", reloaded on SIGHUP" : "");
+    }
+    fprintf(f,
+        "  --config FILE              config file (default $RHAID_CONFIG, else none)\n"
+        "  --print-config             print the effective configuration and exit\n"
+        "  --help, --version\n\n"
+        "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config file.\n");
+}
+
+static int default_concurrency(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
+{
+    char why[256];
+    const char *file = getenv("RHAID_CONFIG");
+    int print = 0;
+
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].def && set_value(c, &opts[i], opts[i].def, why, sizeof why) != 0)
+            return rh_error_set(err, RHAI_EINTERNAL, "default of %s: %s", opts[i].name, why);
+    c->concurrency = default_concurrency();
+
+    /* The file comes first, so find --config before anything else. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            file = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            file = argv[i] + 9;
+    }
+    if (file && *file) {
+        int rc = load_file(c, file, err);
+        if (rc != 0)
+            return rc;
+        c->config_file = rh_strdup(file);
+    }
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+        if (v && set_value(c, &opts[i], v, why, sizeof why) != 0)
+            return rh_error_set(err, RHAI_EINVAL, "$%s: %s", opts[i].env, why);
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val, *eq;
+        const opt *o;
+        size_t len;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return WK_CONFIG_EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("rhaid %s\n", RHAI_VERSION_STRING);
+            return WK_CONFIG_EXIT_OK;
+        }
+        if (strcmp(a, "--print-config") == 0) {
+            print = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return rh_error_set(err, RHAI_EINVAL, "unexpected argument '%s' (see --help)", a);
+        a += 2;
+        eq = strchr(a, '=');
+        len = eq ? (size_t)(eq - a) : strlen(a);
+        if (len == 6 && strncmp(a, "config", 6) == 0) {
+            if (!eq)
+                i++;
+            continue;
+        }
+        if ((o = find_opt(a, len)) == NULL)
+            return rh_error_set(err, RHAI_EINVAL, "unknown option '--%.*s' (see --help)",
+                                (int)len, a);
+        if (eq) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            return rh_error_set(err, RHAI_EINVAL, "option '--%s' needs a value", a);
+        }
+        if (set_value(c, o, val, why, sizeof why) != 0)
+            return rh_error_set(err, RHAI_EINVAL, "--%.*s: %s", (int)len, a, why);
+    }
+    if (!rh_name_valid(c->worker_id))
+        return rh_error_set(err, RHAI_EINVAL, "worker_id '%s': use 1..128 of [A-Za-z0-9_.:@-]",
+                            c->worker_id);
+    if (!rh_name_valid(c->prefix) || strlen(c->prefix) > RH_PREFIX_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "prefix '%s' is not a valid name", c->prefix);
+    {
+        rh_url u;
+        int rc = rh_url_parse(c->redis_url, &u, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (c->heartbeat_ttl_ms <= c->heartbeat_ms)
+        return rh_error_set(err, RHAI_EINVAL, "heartbeat_ttl_ms (%lld) must exceed heartbeat_ms (%lld)",
+                            (long long)c->heartbeat_ttl_ms, (long long)c->heartbeat_ms);
+    if (c->default_timeout_ms > c->max_timeout_ms)
+        c->default_timeout_ms = c->max_timeout_ms;
+    if (print) {
+        wk_config_print(c, stdout);
+        return WK_CONFIG_EXIT_OK;
+    }
+    return 0;
+}
+
+void wk_config_print(const wk_config *c, FILE *f)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const void *p = (const char *)c + opts[i].off;
+        if (opts[i].off == OFF(redis_url)) {
+            rh_url u;
+            char safe[512];
+            if (rh_url_parse(c->redis_url, &u, NULL) == 0) {
+                rh_url_format_safe(&u, safe, sizeof safe);
+                fprintf(f, "%s = %s\n", opts[i].name, safe);
+            }
+        } else if (opts[i].type == OPT_STR)
+            fprintf(f, "%s = %s\n", opts[i].name, *(char *const *)p);
+        else if (opts[i].type == OPT_LEVEL)
+            fprintf(f, "%s = %s\n", opts[i].name, rh_log_level_name(*(const int *)p));
+        else if (opts[i].off == OFF(concurrency))
+            fprintf(f, "%s = %d\n", opts[i].name, *(const int *)p);
+        else
+            fprintf(f, "%s = %lld\n", opts[i].name, (long long)*(const int64_t *)p);
+    }
+}
+
+void wk_config_free(wk_config *c)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].type == OPT_STR) {
+            char **p = field(c, &opts[i]);
+            rh_free(*p);
+            *p = NULL;
+        }
+    rh_free(c->instance);
+    rh_free(c->config_file);
+    c->instance = c->config_file = NULL;
+}
+
+void wk_config_apply_reloadable(wk_config *to, const wk_config *from)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (!opts[i].reloadable || opts[i].type == OPT_STR)
+            continue;
+        if (opts[i].type == OPT_LEVEL)
+            *(int *)field(to, &opts[i]) = *(const int *)((const char *)from + opts[i].off);
+        else
+            *(int64_t *)field(to, &opts[i]) = *(const int64_t *)((const char *)from + opts[i].off);
+    }
+}
+
+void wk_config_limits(const wk_config *c, eng_limits *lim)
+{
+    lim->memory = (size_t)c->memory;
+    lim->max_script = (size_t)c->max_script;
+    lim->max_output = (size_t)c->max_output;
+    lim->max_logs = (size_t)c->max_logs;
+}

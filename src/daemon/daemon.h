@@ -1,0 +1,153 @@
+/* daemon.h -- the one internal header of rhaid (prefix wk_).
+ *
+ * rhaid is one libuv loop on one thread: two hiredis async connections
+ * (blocking pops on one, everything else pipelined on the other), a pool of
+ * executor child processes that run scripts, and periodic work (heartbeat,
+ * recovery of dead instances) off one timer. config.c holds the option
+ * table, redis.c the connections, pool.c the executors, worker.c the task
+ * life cycle, scripts.c the Lua that makes each Redis step atomic. */
+#ifndef WK_DAEMON_H
+#define WK_DAEMON_H
+
+#include <stdint.h>
+#include <uv.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "common/common.h"
+#include "engine/engine.h"
+
+/* ======================== config ======================== */
+
+/* The parsed configuration: immutable once built. SIGHUP builds a new one
+ * and copies only the fields marked reloadable in the option table. */
+typedef struct wk_config {
+    char    *redis_url;
+    char    *prefix;
+    char    *worker_id;
+    char    *instance;            /* derived: host-pid-random, not an option */
+    char    *data_dir;
+    char    *config_file;
+    int      log_level;
+    int      concurrency;
+    int64_t  default_timeout_ms;
+    int64_t  max_timeout_ms;
+    int64_t  memory;              /* js heap per task, bytes */
+    int64_t  max_script;
+    int64_t  max_output;
+    int64_t  max_logs;
+    int64_t  executor_as_limit;   /* RLIMIT_AS of executors, 0: none */
+    int64_t  max_tasks_per_executor;
+    int64_t  result_ttl_ms;
+    int64_t  heartbeat_ms;
+    int64_t  heartbeat_ttl_ms;
+    int64_t  max_attempts;
+    int64_t  grace_ms;
+    int64_t  reconnect_max_ms;
+} wk_config;
+
+enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
+
+/* Build a config from defaults, then the file (--config or $RHAID_CONFIG),
+ * then the environment, then argv. Returns 0, WK_CONFIG_EXIT_OK after
+ * printing help/version, or RHAI_EINVAL with err naming the file and line,
+ * variable or flag. 'cfg' must be freed with wk_config_free either way. */
+int  wk_config_load(wk_config *cfg, int argc, char **argv, rhai_error *err);
+void wk_config_free(wk_config *cfg);
+void wk_config_print(const wk_config *cfg, FILE *f);
+void wk_config_limits(const wk_config *cfg, eng_limits *lim);
+/* Copy the reloadable fields of 'from' into 'to'. */
+void wk_config_apply_reloadable(wk_config *to, const wk_config *from);
+
+/* ======================== Redis connections ======================== */
+
+typedef struct wk_conn wk_conn;
+typedef void (*wk_conn_cb)(wk_conn *c, void *data);
+
+/* One hiredis async connection that reconnects by itself with exponential
+ * backoff (100 ms doubling to reconnect_max_ms). on_up runs after the
+ * connection is established and AUTH/SELECT were sent; on_down runs once
+ * per loss (every pending command callback has then seen a NULL reply). */
+struct wk_conn {
+    redisAsyncContext *ac;        /* NULL while disconnected */
+    uv_loop_t   *loop;
+    uv_timer_t   timer;           /* reconnect backoff and connect timeout */
+    rh_url       url;
+    const char  *name;            /* "pop" or "cmd", for logs */
+    int          up;              /* connected and usable */
+    int          closing;
+    int          timer_open;
+    int64_t      backoff_ms;
+    int64_t      backoff_max_ms;
+    uint64_t     reconnects;
+    wk_conn_cb   on_up;
+    wk_conn_cb   on_down;
+    wk_conn_cb   on_closed;       /* after wk_conn_close finished */
+    void        *data;
+};
+
+int  wk_conn_init(wk_conn *c, uv_loop_t *loop, const char *url, const char *name,
+                  int64_t backoff_max_ms, rhai_error *err);
+void wk_conn_start(wk_conn *c);
+/* Drop the connection (pending callbacks see NULL), close the timer, then
+ * call on_closed. */
+void wk_conn_close(wk_conn *c);
+/* Send a command; 0, or RHAI_ECONN when not connected (callback not run). */
+int  wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
+                  const char **argv, const size_t *lens);
+
+/* ======================== executor pool ======================== */
+
+typedef struct wk_job wk_job;
+typedef struct wk_pool wk_pool;
+typedef struct wk_executor wk_executor;
+
+/* Called when a job's run ended: 'out' is the result (status error with a
+ * kind on timeout or crash); the callee takes its strings (may steal them
+ * and must leave 'out' cleared or let the pool clear it). */
+typedef void (*wk_run_cb)(wk_pool *p, wk_job *job, eng_output *out, void *data);
+
+struct wk_pool {
+    uv_loop_t   *loop;
+    wk_executor **ex;             /* concurrency slots, NULL while respawning */
+    int          n;
+    int          busy;
+    char         exe[4096];       /* our own binary, run with --executor */
+    int64_t      as_limit;
+    int64_t      max_tasks;
+    int          closing;
+    int          open;            /* executors not yet fully closed */
+    uint64_t     restarts;
+    wk_run_cb    run_cb;
+    void       (*ready_cb)(wk_pool *p, void *data);  /* a respawned executor is idle */
+    void        *data;
+    void       (*closed_cb)(wk_pool *p);
+};
+
+int  wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg,
+                  wk_run_cb cb, void *data, rhai_error *err);
+/* Executors idle and ready for a job. */
+int  wk_pool_idle(const wk_pool *p);
+/* Start 'job' on an idle executor with its input, limits and timeout;
+ * RHAI_ESTATE when none is idle. The run callback runs exactly once. */
+int  wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in,
+                 const eng_limits *lim, int64_t timeout_ms);
+/* Respawn slots whose executor could not be started (called per tick). */
+void wk_pool_maintain(wk_pool *p);
+/* Kill every busy executor; their jobs end with kind 'cancelled'. */
+void wk_pool_kill_busy(wk_pool *p);
+/* Close all executors (EOF on their pipes, SIGKILL if busy); closed_cb
+ * after the last one is reaped. */
+void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p));
+
+/* ======================== the worker ======================== */
+
+int  wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
+
+/* ======================== Lua ======================== */
+extern const char wk_lua_claim[];
+extern const char wk_lua_finish[];
+extern const char wk_lua_requeue[];
+extern const char wk_lua_recover[];
+
+#endif

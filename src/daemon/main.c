@@ -1,0 +1,38 @@
+/* main.c -- rhaid entry point: the worker daemon, or (with --executor, as
+ * the pool starts it) one executor process. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+int main(int argc, char **argv)
+{
+    wk_config cfg;
+    rhai_error err;
+    int rc;
+
+    if (argc >= 2 && strcmp(argv[1], "--executor") == 0) {
+        long long as = 0;
+        if (argc >= 4 && strcmp(argv[2], "--executor-as-limit") == 0)
+            as = atoll(argv[3]);
+        rh_log_init("rhaid-executor");
+        return eng_executor_main(0, 0, as > 0 ? (size_t)as : 0);
+    }
+    rh_log_init("rhaid");
+    memset(&err, 0, sizeof err);
+    rc = wk_config_load(&cfg, argc, argv, &err);
+    if (rc == WK_CONFIG_EXIT_OK) {
+        wk_config_free(&cfg);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "rhaid: %s\n", err.msg);
+        wk_config_free(&cfg);
+        return 2;
+    }
+    rh_log_level = cfg.log_level;
+    rc = wk_worker_run(&cfg, cfg.config_file);
+    wk_config_free(&cfg);
+    return rc;
+}

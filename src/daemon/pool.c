@@ -1,0 +1,386 @@
+/* pool.c -- the executor pool: child processes that run scripts.
+ *
+ * Each executor is `rhaid --executor` started with uv_spawn (never a fork of
+ * the process running the loop), talking over one duplex pipe on its fd 0
+ * with rh_frame frames (engine.h documents the messages). The parent owns
+ * the wall clock: a job's timer SIGKILLs its executor, whose job then ends
+ * with kind timeout; an executor that dies on its own ends its job as
+ * crashed. Either way a new executor takes the slot at once, and the old
+ * one is freed from its last close callback. */
+#include <signal.h>
+#include <string.h>
+
+#include "daemon.h"
+
+typedef enum { EX_IDLE, EX_BUSY, EX_DEAD } ex_state;
+
+struct wk_executor {
+    uv_process_t proc;        /* closed from exit_cb only */
+    uv_pipe_t    pipe;        /* duplex, child's fd 0 */
+    uv_timer_t   timer;       /* job wall-clock timeout */
+    int          open_handles;
+    int          exited;
+    ex_state     state;
+    int          slot;
+    uint64_t     tasks;       /* jobs started on this executor */
+    wk_job      *job;         /* while busy */
+    int64_t      timeout_ms;
+    int          kill_kind;   /* RH_EK_* to report when we killed it */
+    rh_buf       in;          /* bytes read, not yet a whole frame */
+    wk_pool     *pool;
+};
+
+typedef struct write_req {
+    uv_write_t req;
+    char      *data;
+} write_req;
+
+static int executor_spawn(wk_pool *p, int slot);
+
+static void pool_closed(wk_pool *p)
+{
+    rh_free(p->ex);
+    p->ex = NULL;
+    p->n = 0;
+    if (p->closed_cb)
+        p->closed_cb(p);
+}
+
+/* ---- teardown ---- */
+
+static void executor_on_close(uv_handle_t *h)
+{
+    wk_executor *ex = h->data;
+    if (--ex->open_handles == 0) {
+        wk_pool *p = ex->pool;
+        rh_buf_free(&ex->in);
+        rh_free(ex);
+        if (--p->open == 0 && p->closing)
+            pool_closed(p);
+    }
+}
+
+/* Finish the executor's job, if any, with 'out'. */
+static void executor_end_job(wk_executor *ex, eng_output *out)
+{
+    wk_pool *p = ex->pool;
+    wk_job *job = ex->job;
+    if (job == NULL)
+        return;
+    ex->job = NULL;
+    uv_timer_stop(&ex->timer);
+    p->busy--;
+    p->run_cb(p, job, out, p->data);
+    eng_output_clear(out);
+}
+
+static void end_job_with(wk_executor *ex, rh_error_kind kind, const char *msg)
+{
+    eng_output out;
+    eng_output_init(&out);
+    out.status = kind == RH_EK_TIMEOUT ? RHAI_STATUS_TIMEOUT :
+                 kind == RH_EK_CANCELLED ? RHAI_STATUS_CANCELLED : RHAI_STATUS_ERROR;
+    out.kind = kind;
+    out.error = rh_strdup(msg);
+    executor_end_job(ex, &out);
+}
+
+/* Take the executor out of service: its slot gets a fresh one (unless the
+ * pool closes), and it is killed; its handles close when it has exited. */
+static void executor_retire(wk_executor *ex, int sig)
+{
+    wk_pool *p = ex->pool;
+    if (ex->state == EX_DEAD)
+        return;
+    ex->state = EX_DEAD;
+    if (p->ex[ex->slot] == ex)
+        p->ex[ex->slot] = NULL;
+    if (!uv_is_closing((uv_handle_t *)&ex->pipe))
+        uv_close((uv_handle_t *)&ex->pipe, executor_on_close);   /* EOF to the child */
+    if (!uv_is_closing((uv_handle_t *)&ex->timer))
+        uv_close((uv_handle_t *)&ex->timer, executor_on_close);
+    if (sig && !ex->exited)
+        uv_process_kill(&ex->proc, sig);
+    if (!p->closing) {
+        p->restarts++;
+        if (executor_spawn(p, ex->slot) == 0 && p->ready_cb)
+            p->ready_cb(p, p->data);
+    }
+}
+
+static void executor_on_exit(uv_process_t *proc, int64_t status, int signo)
+{
+    wk_executor *ex = proc->data;
+    char msg[128];
+
+    ex->exited = 1;
+    if (ex->job) {
+        snprintf(msg, sizeof msg, "executor died (exit status %lld, signal %d)",
+                 (long long)status, signo);
+        rh_log(RH_LOG_WARN, "event=executor_died slot=%d status=%lld signal=%d", ex->slot,
+               (long long)status, signo);
+        end_job_with(ex, RH_EK_CRASHED, msg);
+    }
+    executor_retire(ex, 0);
+    uv_close((uv_handle_t *)&ex->proc, executor_on_close);
+}
+
+/* ---- reading results ---- */
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    wk_executor *ex = h->data;
+    (void)hint;
+    if (rh_buf_reserve(&ex->in, 65536) != 0) {
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    buf->base = ex->in.data + ex->in.len;
+    buf->len = ex->in.cap - ex->in.len - 1;
+}
+
+static void handle_frame(wk_executor *ex, const char *text, size_t len)
+{
+    eng_output out;
+    char *id = NULL;
+    rhai_error err;
+
+    eng_output_init(&out);
+    if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL) {
+        rh_log(RH_LOG_ERROR, "event=executor_protocol slot=%d reason=\"%s\"", ex->slot,
+               ex->job ? err.msg : "result without a job");
+        rh_free(id);
+        eng_output_clear(&out);
+        if (ex->job)
+            end_job_with(ex, RH_EK_INTERNAL, "executor sent a malformed result");
+        executor_retire(ex, SIGKILL);
+        return;
+    }
+    rh_free(id);
+    ex->state = EX_IDLE;
+    executor_end_job(ex, &out);
+    if (ex->state == EX_IDLE && ex->tasks >= (uint64_t)ex->pool->max_tasks) {
+        rh_log(RH_LOG_INFO, "event=executor_recycle slot=%d tasks=%llu", ex->slot,
+               (unsigned long long)ex->tasks);
+        executor_retire(ex, 0);            /* EOF: it exits by itself */
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    wk_executor *ex = s->data;
+    (void)buf;
+    if (nread < 0) {
+        /* EOF or error: the exit callback reports the job. */
+        if (!uv_is_closing((uv_handle_t *)&ex->pipe))
+            uv_read_stop(s);
+        return;
+    }
+    ex->in.len += (size_t)nread;
+    ex->in.data[ex->in.len] = '\0';
+    for (;;) {
+        char *payload;
+        size_t len;
+        int rc = rh_frame_decode(&ex->in, &payload, &len);
+        if (rc == RHAI_EAGAIN)
+            break;
+        if (rc != 0) {
+            if (ex->job)
+                end_job_with(ex, RH_EK_INTERNAL, "executor broke the frame protocol");
+            executor_retire(ex, SIGKILL);
+            return;
+        }
+        handle_frame(ex, payload, len);
+        rh_free(payload);
+        if (ex->state == EX_DEAD)
+            return;
+    }
+}
+
+/* ---- spawning ---- */
+
+static int executor_spawn(wk_pool *p, int slot)
+{
+    wk_executor *ex = rh_calloc(1, sizeof *ex);
+    uv_process_options_t o;
+    uv_stdio_container_t stdio[3];
+    char as[32];
+    char *args[5];
+    int rc;
+
+    if (ex == NULL)
+        return RHAI_ENOMEM;
+    ex->pool = p;
+    ex->slot = slot;
+    rh_buf_init(&ex->in);
+    uv_pipe_init(p->loop, &ex->pipe, 0);
+    uv_timer_init(p->loop, &ex->timer);
+    ex->pipe.data = ex->timer.data = ex->proc.data = ex;
+    ex->open_handles = 2;
+
+    snprintf(as, sizeof as, "%lld", (long long)p->as_limit);
+    args[0] = p->exe;
+    args[1] = "--executor";
+    args[2] = "--executor-as-limit";
+    args[3] = as;
+    args[4] = NULL;
+    memset(&o, 0, sizeof o);
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&ex->pipe;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = 2;                  /* executors never write stdout */
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    o.file = p->exe;
+    o.args = args;
+    o.exit_cb = executor_on_exit;
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    p->open++;
+    rc = uv_spawn(p->loop, &ex->proc, &o);
+    if (rc != 0) {
+        rh_log(RH_LOG_ERROR, "event=executor_spawn_failed slot=%d reason=\"%s\"", slot,
+               uv_strerror(rc));
+        /* uv_spawn failed: the process handle still needs closing */
+        ex->open_handles++;
+        ex->state = EX_DEAD;
+        uv_close((uv_handle_t *)&ex->proc, executor_on_close);
+        uv_close((uv_handle_t *)&ex->pipe, executor_on_close);
+        uv_close((uv_handle_t *)&ex->timer, executor_on_close);
+        return RHAI_EIO;
+    }
+    ex->open_handles++;                    /* the process handle */
+    uv_read_start((uv_stream_t *)&ex->pipe, on_alloc, on_read);
+    ex->state = EX_IDLE;
+    p->ex[slot] = ex;
+    rh_log(RH_LOG_DEBUG, "event=executor_spawned slot=%d pid=%d", slot, ex->proc.pid);
+    return 0;
+}
+
+/* ---- public ---- */
+
+int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb,
+                 void *data, rhai_error *err)
+{
+    size_t sz = sizeof p->exe;
+    int rc;
+
+    memset(p, 0, sizeof *p);
+    p->loop = loop;
+    p->n = cfg->concurrency;
+    p->as_limit = cfg->executor_as_limit;
+    p->max_tasks = cfg->max_tasks_per_executor;
+    p->run_cb = cb;
+    p->data = data;
+    if ((rc = uv_exepath(p->exe, &sz)) != 0)
+        return rh_error_set(err, RHAI_EIO, "cannot find own executable: %s", uv_strerror(rc));
+    if ((p->ex = rh_calloc((size_t)p->n, sizeof *p->ex)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    for (int i = 0; i < p->n; i++)
+        if ((rc = executor_spawn(p, i)) != 0)
+            return rh_error_set(err, rc, "cannot start executor %d", i);
+    return 0;
+}
+
+void wk_pool_maintain(wk_pool *p)
+{
+    for (int i = 0; i < p->n && !p->closing; i++)
+        if (p->ex[i] == NULL && executor_spawn(p, i) == 0 && p->ready_cb)
+            p->ready_cb(p, p->data);
+}
+
+int wk_pool_idle(const wk_pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->ex[i] && p->ex[i]->state == EX_IDLE)
+            n++;
+    return p->closing ? 0 : n;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    write_req *w = (write_req *)req;
+    (void)status;                       /* a dead pipe shows up in exit_cb */
+    rh_free(w->data);
+    rh_free(w);
+}
+
+static void on_job_timeout(uv_timer_t *t)
+{
+    wk_executor *ex = t->data;
+    char msg[96];
+    snprintf(msg, sizeof msg, "timeout after %lld ms", (long long)ex->timeout_ms);
+    rh_log(RH_LOG_INFO, "event=task_timeout slot=%d timeout_ms=%lld", ex->slot,
+           (long long)ex->timeout_ms);
+    end_job_with(ex, RH_EK_TIMEOUT, msg);
+    executor_retire(ex, SIGKILL);
+}
+
+int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *lim,
+                int64_t timeout_ms)
+{
+    wk_executor *ex = NULL;
+    write_req *w;
+    rh_buf frame;
+    uv_buf_t b;
+    int rc;
+
+    for (int i = 0; i < p->n && !ex; i++)
+        if (p->ex[i] && p->ex[i]->state == EX_IDLE)
+            ex = p->ex[i];
+    if (ex == NULL || p->closing)
+        return RHAI_ESTATE;
+    rh_buf_init(&frame);
+    if ((rc = eng_msg_encode_task(&frame, in, lim)) != 0) {
+        rh_buf_free(&frame);
+        return rc;
+    }
+    if ((w = rh_malloc(sizeof *w)) == NULL) {
+        rh_buf_free(&frame);
+        return RHAI_ENOMEM;
+    }
+    w->data = frame.data;                 /* owned by the write request now */
+    b = uv_buf_init(frame.data, (unsigned)frame.len);
+    if ((rc = uv_write(&w->req, (uv_stream_t *)&ex->pipe, &b, 1, on_write)) != 0) {
+        rh_free(w->data);
+        rh_free(w);
+        executor_retire(ex, SIGKILL);
+        return RHAI_EIO;
+    }
+    ex->state = EX_BUSY;
+    ex->job = job;
+    ex->tasks++;
+    ex->timeout_ms = timeout_ms;
+    p->busy++;
+    uv_timer_start(&ex->timer, on_job_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+void wk_pool_kill_busy(wk_pool *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        wk_executor *ex = p->ex[i];
+        if (ex && ex->state == EX_BUSY) {
+            end_job_with(ex, RH_EK_CANCELLED, "killed at shutdown");
+            executor_retire(ex, SIGKILL);
+        }
+    }
+}
+
+void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p))
+{
+    p->closing = 1;
+    p->closed_cb = closed_cb;
+    for (int i = 0; i < p->n; i++) {
+        wk_executor *ex = p->ex[i];
+        if (ex) {
+            if (ex->state == EX_BUSY)
+                end_job_with(ex, RH_EK_CANCELLED, "killed at shutdown");
+            executor_retire(ex, SIGKILL);
+        }
+    }
+    if (p->open == 0)
+        pool_closed(p);
+}

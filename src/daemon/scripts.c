@@ -1,0 +1,122 @@
+/* scripts.c -- the Lua scripts that make each worker step atomic in Redis.
+ *
+ * Each is sent with EVAL (Redis caches the compiled script by its SHA1).
+ * They are the normative implementation of the claim / finish / requeue /
+ * recover steps of docs/protocol.md; keep the two in step. */
+#include "daemon.h"
+
+/* Shared by scripts that must answer a task themselves (recovery): build
+ * the reply object from the task hash, exactly as rh_task_reply_json does. */
+#define LUA_FINAL \
+    "local function final(st) return st == 'done' or st == 'error' or " \
+    "st == 'timeout' or st == 'cancelled' end\n"
+
+/* KEYS[1] task hash, KEYS[2] processing list.
+ * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
+ * ARGV[5] started event JSON.
+ * Returns {'missing'}, {'skip', status} or {'run', field, value, ...}. */
+const char wk_lua_claim[] =
+    LUA_FINAL
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "if final(st) then\n"
+    "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
+    "  return {'skip', st}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3],"
+    " 'instance', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
+    "local r = redis.call('HGETALL', KEYS[1])\n"
+    "table.insert(r, 1, 'run')\n"
+    "return r\n";
+
+/* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list.
+ * ARGV[1] id, ARGV[2] ttl ms, ARGV[3] reply JSON, ARGV[4] events channel,
+ * ARGV[5] finished event JSON, ARGV[6..] field/value pairs for the hash.
+ * Returns 1 when answered, 0 when the task was already final. */
+const char wk_lua_finish[] =
+    LUA_FINAL
+    "redis.call('LREM', KEYS[3], 1, ARGV[1])\n"
+    "if final(redis.call('HGET', KEYS[1], 'status')) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "redis.call('LPUSH', KEYS[2], ARGV[3])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
+    "return 1\n";
+
+/* Give back everything an instance holds (drain, or recovery of a dead
+ * one whose tasks are below max_attempts).
+ * KEYS[1] processing list, KEYS[2] queue. ARGV[1] prefix.
+ * Returns the number of ids put back. */
+const char wk_lua_requeue[] =
+    LUA_FINAL
+    "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
+    "local n = 0\n"
+    "for i = #ids, 1, -1 do\n"
+    "  local id = ids[i]\n"
+    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "  if not final(redis.call('HGET', tk, 'status')) then\n"
+    "    if redis.call('EXISTS', tk) == 1 then\n"
+    "      redis.call('HSET', tk, 'status', 'queued')\n"
+    "    end\n"
+    "    redis.call('RPUSH', KEYS[2], id)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return n\n";
+
+/* Recover the work of dead instances: members of the workers set whose
+ * heartbeat key has expired. No KEYS (the set is walked); ARGV[1] prefix,
+ * ARGV[2] now ms, ARGV[3] max_attempts, ARGV[4] ttl ms, ARGV[5] events
+ * channel, ARGV[6] this instance's member (never recovered by itself).
+ * Returns {instances recovered, ids requeued, ids failed}. */
+const char wk_lua_recover[] =
+    LUA_FINAL
+    "local p, now, maxa, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
+    "local dead, requeued, failed = 0, 0, 0\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', p .. ':workers')) do\n"
+    "  if m ~= ARGV[6] and redis.call('EXISTS', p .. ':worker:' .. m) == 0 then\n"
+    "    dead = dead + 1\n"
+    "    local w = string.match(m, '^{(.-)}:')\n"
+    "    local pk = p .. ':processing:' .. m\n"
+    "    local ids = redis.call('LRANGE', pk, 0, -1)\n"
+    "    for i = #ids, 1, -1 do\n"
+    "      local id = ids[i]\n"
+    "      local tk = p .. ':task:{' .. id .. '}'\n"
+    "      local st = redis.call('HGET', tk, 'status')\n"
+    "      local att = tonumber(redis.call('HGET', tk, 'attempts') or '0') or 0\n"
+    "      if final(st) then\n"
+    "      elseif st and att >= maxa then\n"
+    "        local h = {}\n"
+    "        local kv = redis.call('HGETALL', tk)\n"
+    "        for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end\n"
+    "        local msg = 'worker instance died while running the task ' .. att .. ' times'\n"
+    "        redis.call('HSET', tk, 'status', 'error', 'error_kind', 'crashed',"
+    "          'error', msg, 'finished_at', now, 'output', 'null')\n"
+    "        local reply = cjson.encode({id = id, status = 'error', output = cjson.null,"
+    "          error = msg, error_kind = 'crashed', logs = h.logs or '',"
+    "          worker_id = h.worker_id or w, instance = h.instance or cjson.null,"
+    "          attempts = att, created_at = tonumber(h.created_at or '0'),"
+    "          started_at = tonumber(h.started_at or '0'), finished_at = now})\n"
+    "        local rk = h.reply_to or (p .. ':reply:{' .. id .. '}')\n"
+    "        redis.call('LPUSH', rk, reply)\n"
+    "        redis.call('PEXPIRE', rk, ttl)\n"
+    "        redis.call('PEXPIRE', tk, ttl)\n"
+    "        redis.call('PUBLISH', ARGV[5], cjson.encode({event = 'finished', id = id,"
+    "          worker_id = h.worker_id or w, instance = h.instance or cjson.null,"
+    "          status = 'error', error_kind = 'crashed', at = now}))\n"
+    "        failed = failed + 1\n"
+    "      else\n"
+    "        if st then redis.call('HSET', tk, 'status', 'queued') end\n"
+    "        redis.call('RPUSH', p .. ':queue:{' .. w .. '}', id)\n"
+    "        requeued = requeued + 1\n"
+    "      end\n"
+    "    end\n"
+    "    redis.call('DEL', pk)\n"
+    "    redis.call('SREM', p .. ':workers', m)\n"
+    "  end\n"
+    "end\n"
+    "return {dead, requeued, failed}\n";
