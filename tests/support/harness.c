@@ -289,3 +289,72 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     th_stop(pid, 2000);
     return -1;
 }
+
+/* ======================== raw protocol helpers ======================== */
+
+int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
+              const char *args, long timeout_ms, const char *reply_to)
+{
+    char key[RH_KEY_MAX], tmo[24], now[24];
+    const char *argv[32];
+    int argc = 0;
+    redisReply *r;
+
+    snprintf(tmo, sizeof tmo, "%ld", timeout_ms);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    argv[argc++] = "HSET";
+    argv[argc++] = rh_key_task(key, "rhai", id);
+    argv[argc++] = "id";          argv[argc++] = id;
+    argv[argc++] = "worker_id";   argv[argc++] = worker;
+    argv[argc++] = "status";      argv[argc++] = "queued";
+    argv[argc++] = "created_at";  argv[argc++] = now;
+    argv[argc++] = "attempts";    argv[argc++] = "0";
+    if (script) { argv[argc++] = "script"; argv[argc++] = script; }
+    if (args) { argv[argc++] = "args"; argv[argc++] = args; }
+    if (timeout_ms > 0) { argv[argc++] = "timeout_ms"; argv[argc++] = tmo; }
+    if (reply_to) { argv[argc++] = "reply_to"; argv[argc++] = reply_to; }
+    r = redisCommandArgv(c, argc, argv, NULL);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    r = redisCommand(c, "LPUSH %s %s", rh_key_queue(key, "rhai", worker), id);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out)
+{
+    char key[RH_KEY_MAX];
+    redisReply *r;
+    int rc = -1;
+
+    if (list == NULL)
+        list = rh_key_reply(key, "rhai", id);
+    r = redisCommand(c, "BLPOP %s %d", list, timeout_s);
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+        rc = rh_task_from_reply(out, r->element[1]->str, r->element[1]->len, NULL) == 0 ? 0 : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
+                          size_t n)
+{
+    char key[RH_KEY_MAX];
+    redisReply *r = redisCommand(c, "HGET %s %s", rh_key_task(key, "rhai", id), field);
+    buf[0] = '\0';
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(buf, n, "%s", r->str);
+    if (r)
+        freeReplyObject(r);
+    return buf;
+}

@@ -54,3 +54,16 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
 /* Run a shell command, return its exit status (-1 on failure to run). */
 int   th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #endif
+
+/* ---- raw protocol helpers (plain hiredis, per docs/protocol.md) ---- */
+#include "common/common.h"
+/* HSET the task hash and LPUSH its id on worker's queue. script/args/
+ * reply_to may be NULL (field omitted); timeout_ms <= 0 omits it. 0 / -1. */
+int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
+              const char *args, long timeout_ms, const char *reply_to);
+/* BLPOP 'list' (NULL: the task's default reply list of 'id') up to
+ * timeout_s and parse the reply into 'out'. 0, or -1 on timeout/error. */
+int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out);
+/* HGET of one task field into buf ("" when absent). */
+const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
+                          size_t n);

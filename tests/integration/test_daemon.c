@@ -1,0 +1,334 @@
+/* test_daemon.c -- rhaid against a real redis-server: the task life cycle,
+ * hostile scripts, malformed tasks, drain on SIGTERM. Tasks are submitted
+ * with plain hiredis exactly as docs/protocol.md says, so these tests also
+ * pin the wire protocol. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+typedef struct fixture {
+    th_redis     redis;
+    pid_t        rhaid;
+    redisContext *c;
+} fixture;
+
+static int start_with(void **state, const char *const extra[])
+{
+    fixture *f = rh_calloc(1, sizeof *f);
+    if (f == NULL || th_redis_start(&f->redis, 0) != 0)
+        return -1;
+    f->rhaid = th_rhaid_start(&f->redis, "default", 2, extra);
+    f->c = th_redis_connect(&f->redis);
+    *state = f;
+    return f->rhaid > 0 && f->c ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    static const char *const extra[] = { "--max-script", "4096", "--heartbeat-ms", "200",
+                                         "--heartbeat-ttl-ms", "1000", NULL };
+    return start_with(state, extra);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->c)
+        redisFree(f->c);
+    if (f->rhaid > 0)
+        th_stop(f->rhaid, 10000);
+    th_redis_stop(&f->redis);
+    rh_free(f);
+    return 0;
+}
+
+static long llen(redisContext *c, const char *key)
+{
+    redisReply *r = redisCommand(c, "LLEN %s", key);
+    long n = r && r->type == REDIS_REPLY_INTEGER ? (long)r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+static long long pttl(redisContext *c, const char *key)
+{
+    redisReply *r = redisCommand(c, "PTTL %s", key);
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -99;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
+/* Submit and wait for the reply; the reply is stored in *t. */
+static void run_task(fixture *f, const char *id, const char *script, const char *args,
+                     long timeout_ms, rh_task *t)
+{
+    rh_task_init(t);
+    assert_int_equal(th_submit(f->c, "default", id, script, args, timeout_ms, NULL), 0);
+    assert_int_equal(th_reply(f->c, NULL, id, 30, t), 0);
+    assert_string_equal(t->id, id);
+}
+
+static void assert_alive(fixture *f)
+{
+    assert_int_equal(kill(f->rhaid, 0), 0);
+    assert_int_equal(waitpid(f->rhaid, NULL, WNOHANG), 0);
+}
+
+static void test_a_task_is_answered_once_with_every_field(void **state)
+{
+    fixture *f = *state;
+    char buf[256], key[RH_KEY_MAX];
+    rh_task t;
+
+    run_task(f, "t1", "var n = args.n; print('n is', n); ({double: n * 2})", "{\"n\":21}",
+             5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "{\"double\":42}");
+    assert_null(t.error);
+    assert_int_equal(t.error_kind, RH_EK_NONE);
+    assert_string_equal(t.logs, "n is 21\n");
+    assert_string_equal(t.worker_id, "default");
+    assert_non_null(t.instance);
+    assert_int_equal(t.attempts, 1);
+    assert_true(t.created_at > 0 && t.started_at >= t.created_at);
+    assert_true(t.finished_at >= t.started_at);
+    rh_task_clear(&t);
+
+    assert_string_equal(th_task_field(f->c, "t1", "status", buf, sizeof buf), "done");
+    assert_string_equal(th_task_field(f->c, "t1", "output", buf, sizeof buf), "{\"double\":42}");
+    assert_true(pttl(f->c, rh_key_task(key, "rhai", "t1")) > 0);       /* result TTL set */
+    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "t1")), 0);  /* exactly one reply */
+    assert_int_equal(llen(f->c, rh_key_queue(key, "rhai", "default")), 0);
+}
+
+static void test_script_errors_carry_message_and_line(void **state)
+{
+    fixture *f = *state;
+    rh_task t;
+
+    run_task(f, "e1", "var a = 1;\nvar b = 2;\nnull.x;", NULL, 5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_SCRIPT);
+    assert_non_null(strstr(t.error, "TypeError"));
+    assert_non_null(strstr(t.error, "line 3"));
+    rh_task_clear(&t);
+
+    run_task(f, "e2", "var x = ;", NULL, 5000, &t);
+    assert_int_equal(t.error_kind, RH_EK_SCRIPT);
+    assert_non_null(strstr(t.error, "SyntaxError"));
+    rh_task_clear(&t);
+}
+
+/* Each hostile script ends with its kind, rhaid lives, the next task works. */
+static void test_hostile_scripts_end_with_their_kind_and_the_worker_survives(void **state)
+{
+    static const struct {
+        const char *id, *script;
+        rhai_status status;
+        rh_error_kind kind;
+    } cases[] = {
+        { "h-loop", "while(true){}", RHAI_STATUS_TIMEOUT, RH_EK_TIMEOUT },
+        { "h-mem", "var a = []; while (true) a.push('xxxxxxxxxxxxxxxxxxxxxxxx' + a.length);",
+          RHAI_STATUS_ERROR, RH_EK_MEMORY },
+        { "h-regex", "/^(a+)+$/.test('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab')",
+          RHAI_STATUS_TIMEOUT, RH_EK_TIMEOUT },
+        { "h-recursion", "function f(n) { return f(n + 1) + 1; } f(0)",
+          RHAI_STATUS_ERROR, RH_EK_SCRIPT },
+        { "h-trybomb", "function f() { try { f(); } catch (e) { f(); } } f()",
+          RHAI_STATUS_TIMEOUT, RH_EK_TIMEOUT },
+        { "h-output", "var s = 'x'; while (s.length < 10 * 1024 * 1024) s += s; s",
+          RHAI_STATUS_ERROR, RH_EK_MEMORY },
+        /* fits the heap, but its JSON is over max_output (1 MiB) */
+        { "h-output-cap", "var s = 'x'; while (s.length < 2 * 1024 * 1024) s += s; s",
+          RHAI_STATUS_ERROR, RH_EK_MEMORY },
+    };
+    fixture *f = *state;
+    rh_task t;
+    char ok_id[32];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_task(f, cases[i].id, cases[i].script, NULL, 1500, &t);
+        print_message("%s -> %s/%s: %s\n", cases[i].id, rh_status_str(t.status),
+                      rh_kind_str(t.error_kind), t.error ? t.error : "");
+        assert_int_equal(t.status, cases[i].status);
+        assert_int_equal(t.error_kind, cases[i].kind);
+        assert_non_null(t.error);
+        if (strcmp(cases[i].id, "h-output-cap") == 0)
+            assert_non_null(strstr(t.error, "max_output"));
+        rh_task_clear(&t);
+        assert_alive(f);
+        snprintf(ok_id, sizeof ok_id, "ok-after-%zu", i);
+        run_task(f, ok_id, "40 + 2", NULL, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "42");
+        rh_task_clear(&t);
+    }
+}
+
+static void assert_invalid(fixture *f, const char *id, const char *needle)
+{
+    rh_task t;
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, id, 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(t.error);
+    if (strstr(t.error, needle) == NULL)
+        fail_msg("error '%s' does not mention '%s'", t.error, needle);
+    rh_task_clear(&t);
+}
+
+static void test_malformed_tasks_are_answered_invalid(void **state)
+{
+    fixture *f = *state;
+    char big[5000], key[RH_KEY_MAX];
+    redisReply *r;
+    rh_task t;
+
+    assert_int_equal(th_submit(f->c, "default", "m-noscript", NULL, NULL, 0, NULL), 0);
+    assert_invalid(f, "m-noscript", "no script");
+
+    assert_int_equal(th_submit(f->c, "default", "m-args", "1", "{nope", 0, NULL), 0);
+    assert_invalid(f, "m-args", "args is not JSON");
+
+    memset(big, ' ', sizeof big - 2);
+    big[sizeof big - 2] = '1';
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(th_submit(f->c, "default", "m-big", big, NULL, 0, NULL), 0);
+    assert_invalid(f, "m-big", "max_script");
+
+    r = redisCommand(f->c, "LPUSH %s m-missing", rh_key_queue(key, "rhai", "default"));
+    freeReplyObject(r);
+    assert_invalid(f, "m-missing", "no hash");
+
+    r = redisCommand(f->c, "HSET %s script 1 timeout_ms soon",
+                     rh_key_task(key, "rhai", "m-timeout"));
+    freeReplyObject(r);
+    r = redisCommand(f->c, "LPUSH %s m-timeout", rh_key_queue(key, "rhai", "default"));
+    freeReplyObject(r);
+    assert_invalid(f, "m-timeout", "timeout_ms");
+
+    assert_int_equal(th_submit(f->c, "default", "m-reply", "1", NULL, 0, "elsewhere"), 0);
+    assert_invalid(f, "m-reply", "reply_to");
+
+    /* junk in the queue is dropped, and the worker goes on */
+    r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), "bad id{}");
+    freeReplyObject(r);
+    run_task(f, "m-after", "'still here'", NULL, 5000, &t);
+    assert_string_equal(t.output, "\"still here\"");
+    rh_task_clear(&t);
+    assert_alive(f);
+}
+
+static void test_a_cancelled_task_is_not_run(void **state)
+{
+    fixture *f = *state;
+    char key[RH_KEY_MAX], buf[64];
+    redisReply *r;
+    rh_task t;
+
+    /* status already final when taken: skipped, never run, no reply */
+    r = redisCommand(f->c, "HSET %s id c1 script %s status cancelled",
+                     rh_key_task(key, "rhai", "c1"), "print('ran'); 1");
+    freeReplyObject(r);
+    r = redisCommand(f->c, "LPUSH %s c1", rh_key_queue(key, "rhai", "default"));
+    freeReplyObject(r);
+    run_task(f, "c2", "2", NULL, 5000, &t);           /* queued after c1: FIFO */
+    rh_task_clear(&t);
+    assert_string_equal(th_task_field(f->c, "c1", "status", buf, sizeof buf), "cancelled");
+    assert_string_equal(th_task_field(f->c, "c1", "logs", buf, sizeof buf), "");
+    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "c1")), 0);
+}
+
+static void test_sigterm_finishes_the_running_task_and_exits_zero(void **state)
+{
+    fixture *f = *state;
+    char key[RH_KEY_MAX], buf[64], inst_key[RH_KEY_MAX];
+    rh_task t;
+    int status;
+    redisReply *r;
+
+    assert_int_equal(th_submit(f->c, "default", "d1",
+                               "var t = Date.now(); while (Date.now() - t < 700) {} 'late'",
+                               NULL, 5000, NULL), 0);
+    /* wait until it runs */
+    for (int i = 0; i < 500 && strcmp(th_task_field(f->c, "d1", "status", buf, sizeof buf),
+                                      "running") != 0; i++)
+        usleep(10000);
+    assert_string_equal(buf, "running");
+    th_task_field(f->c, "d1", "instance", buf, sizeof buf);
+    rh_key_worker(inst_key, "rhai", "default", buf);
+    assert_int_equal(kill(f->rhaid, SIGTERM), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, "d1", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"late\"");
+    rh_task_clear(&t);
+    status = th_wait(f->rhaid, 10000);
+    f->rhaid = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    r = redisCommand(f->c, "EXISTS %s", inst_key);          /* left the registry */
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "SCARD %s", rh_key_workers(key, "rhai"));
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+}
+
+static int setup_short_grace(void **state)
+{
+    static const char *const extra[] = { "--grace-ms", "300", NULL };
+    return start_with(state, extra);
+}
+
+static void test_sigterm_past_grace_requeues_the_running_task(void **state)
+{
+    fixture *f = *state;
+    char key[RH_KEY_MAX], buf[64];
+    redisReply *r;
+    int status;
+
+    assert_int_equal(th_submit(f->c, "default", "g1", "while(true){}", NULL, 60000, NULL), 0);
+    for (int i = 0; i < 500 && strcmp(th_task_field(f->c, "g1", "status", buf, sizeof buf),
+                                      "running") != 0; i++)
+        usleep(10000);
+    assert_string_equal(buf, "running");
+    assert_int_equal(kill(f->rhaid, SIGTERM), 0);
+    status = th_wait(f->rhaid, 10000);
+    f->rhaid = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_string_equal(th_task_field(f->c, "g1", "status", buf, sizeof buf), "queued");
+    r = redisCommand(f->c, "LRANGE %s 0 -1", rh_key_queue(key, "rhai", "default"));
+    assert_int_equal(r->elements, 1);
+    assert_string_equal(r->element[0]->str, "g1");
+    freeReplyObject(r);
+    r = redisCommand(f->c, "KEYS rhai:processing:*");
+    assert_int_equal(r->elements, 0);
+    freeReplyObject(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_scripts_end_with_their_kind_and_the_worker_survives, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_tasks_are_answered_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_cancelled_task_is_not_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_finishes_the_running_task_and_exits_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_past_grace_requeues_the_running_task, setup_short_grace, teardown),
+    };
+    return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}
