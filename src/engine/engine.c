@@ -1,0 +1,635 @@
+/* engine.c -- run one script in a fresh mujs state under limits.
+ *
+ * eng_run() is the whole sandbox: a new js_State per task whose heap goes
+ * through a counting allocator (the memory cap), the ES5 library plus
+ * `args`, `ctx` and `print`, the script, and the JSON text of its last
+ * expression. Everything a script did dies with its state. The wall clock
+ * is enforced by whoever owns the process (executor.c's parent, or
+ * isolated.c): mujs has no interrupt hook.
+ *
+ * mujs reports errors by longjmp. Every js_* call here runs under a js_try
+ * in a function that keeps its state behind a pointer (so nothing local is
+ * clobbered by the longjmp), and no malloc'd memory is held across a js_*
+ * call except through that pointer, where the cleanup path finds it. */
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mujs.h>
+
+#include "engine_int.h"
+
+/* Longest error message kept; longer ones are cut (thrown values can be
+ * arbitrarily large objects). */
+#define ENG_ERROR_MAX 1024
+
+/* Registry names of the library functions the engine itself calls: a
+ * script may replace JSON.stringify, but not the one serialising its
+ * result. */
+#define REG_STRINGIFY "eng.stringify"
+#define REG_PARSE     "eng.parse"
+
+static const char truncated_mark[] = "[truncated]";
+
+/* ======================== limits and output ======================== */
+
+void eng_limits_default(eng_limits *l)
+{
+    l->memory = ENG_DEFAULT_MEMORY;
+    l->max_script = ENG_DEFAULT_MAX_SCRIPT;
+    l->max_output = ENG_DEFAULT_MAX_OUTPUT;
+    l->max_logs = ENG_DEFAULT_MAX_LOGS;
+}
+
+void eng__limits_resolve(const eng_limits *in, eng_limits *out)
+{
+    eng_limits_default(out);
+    if (in == NULL)
+        return;
+    if (in->memory)
+        out->memory = in->memory;
+    if (in->max_script)
+        out->max_script = in->max_script;
+    if (in->max_output)
+        out->max_output = in->max_output;
+    if (in->max_logs)
+        out->max_logs = in->max_logs;
+}
+
+void eng_output_init(eng_output *o)
+{
+    memset(o, 0, sizeof *o);
+    o->status = RHAI_STATUS_UNKNOWN;
+    o->kind = RH_EK_NONE;
+}
+
+void eng_output_clear(eng_output *o)
+{
+    if (o == NULL)
+        return;
+    rh_free(o->output);
+    rh_free(o->error);
+    rh_free(o->logs);
+    eng_output_init(o);
+}
+
+/* ======================== UTF-8 repair ======================== */
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0 when there is none. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
+        unsigned char hi = c == 0xed ? 0x9f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
+        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
+            (s[3] & 0xc0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+void eng__utf8_repair(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    if (p == NULL)
+        return;
+    while (*p) {
+        /* A NUL inside a sequence fails the continuation test, so the
+         * scan never runs past the terminator. */
+        size_t n = utf8_seq_len(p);
+        if (n == 0) {
+            *p++ = '?';
+        } else {
+            p += n;
+        }
+    }
+}
+
+/* The longest prefix of s[0..n) that does not end inside a UTF-8
+ * sequence, so a cut string stays well formed. */
+static size_t utf8_prefix(const char *s, size_t n)
+{
+    size_t k = n;
+
+    while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+        k--;
+    return k;
+}
+
+/* ======================== the counting allocator ======================== */
+
+/* Each block carries its size in a max_align_t-sized header so that frees
+ * and reallocs can be counted. The heap uses malloc directly rather than
+ * rh_malloc: a second header would double the per-block overhead of
+ * mujs's many small objects, and the cap below is this heap's own count. */
+typedef union heap_hdr {
+    size_t      size;
+    max_align_t align;
+} heap_hdr;
+
+/* Invariant: used is the sum over live blocks of size + sizeof(heap_hdr).
+ * Once armed, an allocation that would take used past limit is refused,
+ * and so is every later growth: after mujs has thrown "out of memory"
+ * the task is over (a script that catches it cannot carry on). */
+typedef struct eng_heap {
+    size_t used;        /* bytes held, headers included */
+    size_t peak;        /* highest 'used' seen */
+    size_t limit;       /* the cap, enforced once armed */
+    int    armed;       /* 0 while js_newstate builds the library */
+    int    refused;     /* an allocation was refused: the task failed */
+} eng_heap;
+
+static void *heap_alloc(void *actx, void *ptr, int size)
+{
+    eng_heap *h = actx;
+    heap_hdr *blk = ptr ? (heap_hdr *)ptr - 1 : NULL;
+    size_t old = blk ? blk->size + sizeof *blk : 0;
+    size_t want;
+    heap_hdr *nb;
+
+    if (size <= 0) {                    /* mujs frees with size 0 */
+        if (blk) {
+            h->used -= old;
+            free(blk);
+        }
+        return NULL;
+    }
+    want = (size_t)size + sizeof *blk;
+    /* used may already exceed limit when the library alone is bigger
+     * than the cap: test that first, the subtraction would wrap. */
+    if (h->armed && want > old &&
+        (h->refused || h->used >= h->limit || want - old > h->limit - h->used)) {
+        h->refused = 1;
+        return NULL;
+    }
+    if ((nb = realloc(blk, want)) == NULL) {
+        h->refused = 1;                 /* the host is out: same outcome */
+        return NULL;
+    }
+    nb->size = (size_t)size;
+    h->used = h->used - old + want;
+    if (h->used > h->peak)
+        h->peak = h->used;
+    return nb + 1;
+}
+
+/* ======================== one task ======================== */
+
+/* What eng_run was doing when mujs threw: it decides the error kind. */
+enum {
+    STAGE_SETUP,        /* globals: only memory can fail here */
+    STAGE_ARGS,         /* JSON.parse(args): kind invalid */
+    STAGE_LOAD,         /* compiling the script: syntax errors */
+    STAGE_RUN,          /* running it */
+    STAGE_RESULT        /* JSON.stringify of the last value */
+};
+
+typedef struct eng_task {
+    js_State         *J;
+    eng_heap          heap;
+    const eng_input  *in;
+    eng_limits        lim;       /* resolved: no zeros */
+    char             *script;    /* NUL-terminated copy (new) */
+    rh_buf            logs;      /* print() output, at most lim.max_logs */
+    int               logs_cut;  /* marker written; later prints dropped */
+    int               host_oom;  /* one of our own allocations failed */
+    int               stage;
+    rh_error_kind     kind;      /* NONE while the task has not failed */
+    char             *error;     /* new, NULL until failed */
+    char             *output;    /* new JSON text on success */
+    jmp_buf           panic;     /* where task_panic() lands */
+} eng_task;
+
+static void task_fail(eng_task *t, rh_error_kind kind, const char *fmt, ...)
+    RH_PRINTF(3, 4);
+
+/* Record the first failure only: the first cause is the one to report. */
+static void task_fail(eng_task *t, rh_error_kind kind, const char *fmt, ...)
+{
+    char msg[ENG_ERROR_MAX];
+    va_list ap;
+
+    if (t->kind != RH_EK_NONE)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    t->kind = kind;
+    if ((t->error = rh_strdup(msg)) == NULL)
+        t->host_oom = 1;
+}
+
+/* An uncaught throw with no js_try on the stack: mujs would return to
+ * the interpreter and abort(). Leave through our own jmp_buf instead. */
+static void task_panic(js_State *J)
+{
+    eng_task *t = js_getcontext(J);
+    longjmp(t->panic, 1);
+}
+
+/* ---- print ---------------------------------------------------------- */
+
+static void logs_add(eng_task *t, const char *s, size_t n)
+{
+    size_t room = t->lim.max_logs - t->logs.len;   /* len <= max_logs */
+    int cut = 0;
+
+    if (t->logs_cut)
+        return;
+    if (n > room) {
+        n = utf8_prefix(s, room);
+        cut = 1;
+    }
+    if (rh_buf_append(&t->logs, s, n) != 0) {
+        t->host_oom = 1;
+        cut = 1;
+    }
+    if (cut) {
+        /* The marker goes on a line of its own, after max_logs bytes. */
+        if (t->logs.len > 0 && t->logs.data[t->logs.len - 1] != '\n')
+            rh_buf_append(&t->logs, "\n", 1);
+        rh_buf_append(&t->logs, truncated_mark, sizeof truncated_mark - 1);
+        t->logs_cut = 1;
+    }
+}
+
+/* print(a, b, ...): the arguments as strings joined by spaces, then a
+ * newline. js_tostring may run a script's toString and throw; the buffer
+ * is owned by the task, so nothing leaks when it does. */
+static void js_print(js_State *J)
+{
+    eng_task *t = js_getcontext(J);
+    int top = js_gettop(J);
+
+    for (int i = 1; i < top; i++) {
+        const char *s = js_tostring(J, i);
+        if (i > 1)
+            logs_add(t, " ", 1);
+        logs_add(t, s, strlen(s));
+    }
+    logs_add(t, "\n", 1);
+    js_pushundefined(J);
+}
+
+/* ---- globals -------------------------------------------------------- */
+
+static void push_str_or_null(js_State *J, const char *s)
+{
+    if (s)
+        js_pushstring(J, s);
+    else
+        js_pushnull(J);
+}
+
+/* print, ctx (frozen, read-only), and the registry copies of
+ * JSON.stringify and JSON.parse. */
+static void globals_init(eng_task *t)
+{
+    js_State *J = t->J;
+    const eng_input *in = t->in;
+
+    js_getglobal(J, "JSON");
+    js_getproperty(J, -1, "stringify");
+    js_setregistry(J, REG_STRINGIFY);
+    js_getproperty(J, -1, "parse");
+    js_setregistry(J, REG_PARSE);
+    js_pop(J, 1);
+
+    js_newcfunction(J, js_print, "print", 0);
+    js_setglobal(J, "print");
+
+    js_getglobal(J, "Object");
+    js_getproperty(J, -1, "freeze");
+    js_rot2(J);                         /* freeze, this = Object */
+    js_newobject(J);
+    push_str_or_null(J, in->task_id);
+    js_setproperty(J, -2, "task_id");
+    push_str_or_null(J, in->worker_id);
+    js_setproperty(J, -2, "worker_id");
+    push_str_or_null(J, in->context_id);
+    js_setproperty(J, -2, "context_id");
+    push_str_or_null(J, in->caller_id);
+    js_setproperty(J, -2, "caller_id");
+    js_call(J, 1);
+    js_defglobal(J, "ctx", JS_READONLY | JS_DONTCONF);
+}
+
+/* args = JSON.parse(args_json), or {} when there is none. */
+static void args_init(eng_task *t)
+{
+    js_State *J = t->J;
+
+    if (t->in->args_json == NULL || t->in->args_json[0] == '\0') {
+        js_newobject(J);
+    } else {
+        js_getregistry(J, REG_PARSE);
+        js_getglobal(J, "JSON");
+        js_pushstring(J, t->in->args_json);
+        js_call(J, 1);
+    }
+    js_setglobal(J, "args");
+}
+
+/* The value on top of the stack as JSON text, through the original
+ * JSON.stringify. undefined and functions serialise as "null". */
+static void result_serialise(eng_task *t)
+{
+    js_State *J = t->J;
+    const char *s = "null";
+    size_t n;
+
+    js_getregistry(J, REG_STRINGIFY);
+    js_getglobal(J, "JSON");
+    js_copy(J, -3);
+    js_call(J, 1);
+    if (js_isstring(J, -1))
+        s = js_tostring(J, -1);
+    n = strlen(s);
+    if (n > t->lim.max_output) {
+        task_fail(t, RH_EK_MEMORY, "output too large: %zu bytes > max_output %zu",
+                  n, t->lim.max_output);
+        return;
+    }
+    if ((t->output = rh_strndup(s, n)) == NULL)
+        t->host_oom = 1;
+}
+
+/* ---- errors --------------------------------------------------------- */
+
+/* "script:12: rest" -> 12 and *rest; 0 when s does not start so. */
+static int chunk_line(const char *s, const char **rest)
+{
+    static const char prefix[] = ENG_CHUNK_NAME ":";
+    const char *p;
+    long line = 0;
+
+    if (strncmp(s, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    p = s + sizeof prefix - 1;
+    if (*p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9' && line < 100000000)
+        line = line * 10 + (*p++ - '0');
+    if (rest) {
+        if (*p == ':')
+            p++;
+        while (*p == ' ')
+            p++;
+        *rest = p;
+    }
+    return (int)line;
+}
+
+/* The innermost script line in a mujs stackTrace ("\n\tat f (script:3)
+ * \n\tat script:7" -> 3), or 0. */
+static int trace_line(const char *st)
+{
+    static const char needle[] = ENG_CHUNK_NAME ":";
+    const char *p = st;
+    int line;
+
+    while ((p = strstr(p, needle)) != NULL) {
+        if ((line = chunk_line(p, NULL)) > 0)
+            return line;
+        p += sizeof needle - 1;
+    }
+    return 0;
+}
+
+/* Describe the thrown value on top of the stack into buf and pick its
+ * kind. May throw (a getter on the error object, memory): the caller
+ * holds a js_try. */
+static rh_error_kind error_describe(js_State *J, char *buf, size_t n)
+{
+    if (js_isstring(J, -1)) {
+        /* mujs throws its own failures as plain strings. */
+        const char *s = js_tostring(J, -1);
+        rh_error_kind kind = eng_kind_of_error(s);
+
+        if (strcmp(s, "stack overflow") == 0)
+            snprintf(buf, n, "RangeError: stack overflow (call depth limit)");
+        else if (strcmp(s, "exception stack overflow") == 0)
+            snprintf(buf, n, "RangeError: exception stack overflow "
+                     "(too many nested try blocks)");
+        else if (kind == RH_EK_MEMORY)
+            snprintf(buf, n, "%s", s);
+        else
+            snprintf(buf, n, "Uncaught %s", s);
+        return kind;
+    }
+    if (js_iserror(J, -1)) {
+        const char *name;
+        const char *msg;
+        const char *rest;
+        int line;
+
+        js_getproperty(J, -1, "name");
+        name = js_isundefined(J, -1) ? "Error" : js_tostring(J, -1);
+        js_getproperty(J, -2, "message");
+        msg = js_isundefined(J, -1) ? "" : js_tostring(J, -1);
+        js_getproperty(J, -3, "stackTrace");
+        /* Syntax errors carry the place in the message: "script:3: ..." */
+        if ((line = chunk_line(msg, &rest)) > 0)
+            msg = rest;
+        else if (js_isstring(J, -1))
+            line = trace_line(js_tostring(J, -1));
+        if (line > 0)
+            snprintf(buf, n, "%s%s%s (line %d)", name, *msg ? ": " : "", msg, line);
+        else
+            snprintf(buf, n, "%s%s%s", name, *msg ? ": " : "", msg);
+        js_pop(J, 3);
+        return RH_EK_SCRIPT;
+    }
+    snprintf(buf, n, "Uncaught %s", js_tryrepr(J, -1, "(unprintable value)"));
+    return RH_EK_SCRIPT;
+}
+
+/* The task threw (at t->stage) with the thrown value on top of the stack. */
+static void task_fail_thrown(eng_task *t)
+{
+    js_State *J = t->J;
+    char msg[ENG_ERROR_MAX];
+    rh_error_kind kind;
+
+    if (t->heap.refused)
+        return;                         /* eng_run reports the memory cap */
+    if (js_try(J)) {
+        /* Describing the value threw in turn; the state is discarded
+         * anyway, so the stack is left as it is. */
+        if (!t->heap.refused)
+            task_fail(t, RH_EK_SCRIPT, "uncaught exception (cannot be described)");
+        return;
+    }
+    kind = error_describe(J, msg, sizeof msg);
+    js_endtry(J);
+
+    switch (t->stage) {
+    case STAGE_SETUP:
+        task_fail(t, RH_EK_INTERNAL, "sandbox setup failed: %s", msg);
+        break;
+    case STAGE_ARGS:
+        task_fail(t, RH_EK_INVALID, "args: %s", msg);
+        break;
+    case STAGE_RESULT:
+        task_fail(t, kind, "result cannot be serialised: %s", msg);
+        break;
+    default:
+        task_fail(t, kind, "%s", msg);
+        break;
+    }
+}
+
+/* Everything that touches the state, under one js_try. Its only local
+ * (J) is never modified, and all results go through 't'. */
+static void task_run_protected(eng_task *t)
+{
+    js_State *J = t->J;
+
+    if (js_try(J)) {
+        task_fail_thrown(t);
+        return;
+    }
+    t->stage = STAGE_SETUP;
+    globals_init(t);
+    t->stage = STAGE_ARGS;
+    args_init(t);
+    t->stage = STAGE_LOAD;
+    js_loadstring(J, ENG_CHUNK_NAME, t->script);
+    t->stage = STAGE_RUN;
+    js_pushundefined(J);                /* this: the global object */
+    js_call(J, 0);
+    t->stage = STAGE_RESULT;
+    result_serialise(t);
+    js_endtry(J);
+}
+
+/* Returns -1 when mujs panicked (a throw with no handler: a bug of ours
+ * or of mujs), 0 otherwise. */
+static int task_run_guarded(eng_task *t)
+{
+    if (setjmp(t->panic))
+        return -1;
+    task_run_protected(t);
+    return 0;
+}
+
+/* Check the input before spending a state on it. 0 or -1 (task failed). */
+static int task_check_input(eng_task *t)
+{
+    const eng_input *in = t->in;
+
+    if (in->script == NULL) {
+        task_fail(t, RH_EK_INVALID, "no script");
+        return -1;
+    }
+    if (in->script_len > t->lim.max_script) {
+        task_fail(t, RH_EK_INVALID, "script too large: %zu bytes > max_script %zu",
+                  in->script_len, t->lim.max_script);
+        return -1;
+    }
+    if (memchr(in->script, '\0', in->script_len) != NULL) {
+        task_fail(t, RH_EK_INVALID, "script contains a NUL byte");
+        return -1;
+    }
+    /* The input need not be NUL-terminated at script_len: copy it. */
+    if ((t->script = rh_strndup(in->script, in->script_len)) == NULL) {
+        t->host_oom = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void task_execute(eng_task *t)
+{
+    t->J = js_newstate(heap_alloc, &t->heap, 0);
+    if (t->J == NULL) {
+        /* Building the library is not capped (armed is 0), so only the
+         * host can be out of memory here. */
+        t->host_oom = 1;
+        task_fail(t, RH_EK_INTERNAL, "cannot create an interpreter state");
+        return;
+    }
+    js_setcontext(t->J, t);
+    js_atpanic(t->J, task_panic);
+    t->heap.armed = 1;
+    if (task_run_guarded(t) != 0)
+        task_fail(t, RH_EK_INTERNAL, "interpreter panic at stage %d", t->stage);
+    js_freestate(t->J);
+    t->J = NULL;
+    if (t->heap.refused) {
+        /* The cap wins over whatever the script did next. */
+        t->kind = RH_EK_NONE;
+        rh_free(t->error);
+        t->error = NULL;
+        task_fail(t, RH_EK_MEMORY, "out of memory: script heap limit of %zu bytes "
+                  "reached", t->lim.memory);
+    }
+}
+
+int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out)
+{
+    int64_t t0 = rh_mono_us();
+    eng_task t;
+
+    eng_output_init(out);
+    memset(&t, 0, sizeof t);
+    t.in = in;
+    eng__limits_resolve(lim, &t.lim);
+    t.heap.limit = t.lim.memory;
+    rh_buf_init(&t.logs);
+    t.kind = RH_EK_NONE;
+
+    if (task_check_input(&t) == 0)
+        task_execute(&t);
+    rh_free(t.script);
+
+    if (t.kind == RH_EK_NONE && t.output == NULL)
+        task_fail(&t, RH_EK_INTERNAL, "out of host memory");
+    if (t.kind != RH_EK_NONE) {
+        rh_free(t.output);
+        t.output = NULL;
+        out->status = RHAI_STATUS_ERROR;
+        out->kind = t.kind;
+        out->error = t.error;
+    } else {
+        out->status = RHAI_STATUS_DONE;
+        out->output = t.output;
+    }
+    /* Logs and errors may hold a script's strings: lone surrogates and
+     * U+0000 are not UTF-8 in mujs's encoding. */
+    if (t.logs.data == NULL)
+        rh_buf_append(&t.logs, "", 0);
+    out->logs = t.logs.data;            /* stolen from the buffer */
+    eng__utf8_repair(out->output);
+    eng__utf8_repair(out->error);
+    eng__utf8_repair(out->logs);
+    out->run_us = rh_mono_us() - t0;
+    return t.host_oom ? RHAI_ENOMEM : 0;
+}
+
+rh_error_kind eng_kind_of_error(const char *msg)
+{
+    if (msg != NULL && strcmp(msg, "out of memory") == 0)
+        return RH_EK_MEMORY;
+    /* "stack overflow" and "exception stack overflow" are limits of the
+     * script's own making (depth), reported as script errors. */
+    return RH_EK_SCRIPT;
+}

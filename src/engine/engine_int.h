@@ -1,0 +1,46 @@
+/* engine_int.h -- helpers shared by the files of src/engine, not exported.
+ *
+ * engine.c runs scripts, message.c encodes the executor messages,
+ * executor.c and isolated.c move those messages over pipes. What more than
+ * one of them needs (blocking pipe I/O, process hardening, UTF-8 repair,
+ * limit defaults) lives here under the eng__ prefix. */
+#ifndef ENG_ENGINE_INT_H
+#define ENG_ENGINE_INT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "engine.h"
+
+/* The chunk name mujs puts in syntax errors and stack traces
+ * ("script:3: ...", "\n\tat script:3"); eng_run looks for it. */
+#define ENG_CHUNK_NAME "script"
+
+/* A limit of 0 means "the default": a zeroed eng_limits is safe. */
+void eng__limits_resolve(const eng_limits *in, eng_limits *out);
+
+/* Replace every byte that is not part of a well-formed UTF-8 sequence by
+ * '?', in place, so that the string can go into a JSON document (jansson
+ * refuses invalid UTF-8). mujs stores lone surrogates as 3-byte sequences
+ * and U+0000 as C0 80, both of which are invalid UTF-8. NULL is a no-op. */
+void eng__utf8_repair(char *s);
+
+/* Write all 'n' bytes to 'fd', retrying on EINTR and partial writes.
+ * 0, or RHAI_EIO with errno set. Blocking; for the executor side only. */
+int eng__write_all(int fd, const void *p, size_t n);
+
+/* Read whatever is available (blocking) from 'fd' and append it to 'b'.
+ * Returns the byte count, 0 on EOF, RHAI_EIO or RHAI_ENOMEM. Retries EINTR. */
+ssize_t eng__read_some(int fd, rh_buf *b);
+
+/* Hardening common to every process that runs scripts: no core dumps,
+ * no new privileges through exec. Best effort: failures are ignored
+ * because neither is needed for correctness. */
+void eng__harden_process(void);
+
+/* Encode one result as a frame onto 'b'. When the result itself cannot be
+ * encoded (too big for a frame, say) an error result of kind 'internal'
+ * for the same id is encoded instead. 0 or RHAI_ENOMEM. */
+int eng__frame_result(rh_buf *b, const char *id, const eng_output *o);
+
+#endif
