@@ -536,7 +536,7 @@ static int task_check_input(eng_task *t)
 {
     const eng_input *in = t->in;
 
-    if (in->script == NULL) {
+    if (in == NULL || in->script == NULL) {
         task_fail(t, RH_EK_INVALID, "no script");
         return -1;
     }

@@ -143,11 +143,20 @@ static int executor_handle(const char *payload, size_t len, rh_buf *out)
     return rc == 0 ? 0 : EXEC_EXIT_NOMEM;
 }
 
+/* Why the loop ended, logged once (stderr reaches rhaid's log). */
+static int executor_exit(int code, const char *reason)
+{
+    if (code != 0)
+        rh_log(RH_LOG_ERROR, "event=executor_exit code=%d reason=\"%s\"", code, reason);
+    return code;
+}
+
 int eng_executor_main(int in_fd, int out_fd, size_t as_limit)
 {
     rh_buf in;
     rh_buf out;
     int code = 0;
+    const char *why = "end of input";
 
     eng__harden_process();
     /* A parent that died makes write() fail with EPIPE: exit with a
@@ -166,29 +175,35 @@ int eng_executor_main(int in_fd, int out_fd, size_t as_limit)
             ssize_t r = eng__read_some(in_fd, &in);
             if (r == 0) {           /* EOF: done, unless mid-frame */
                 code = in.len == 0 ? 0 : EXEC_EXIT_PROTO;
+                why = "end of input inside a frame";
                 break;
             }
             if (r < 0) {
                 code = r == RHAI_ENOMEM ? EXEC_EXIT_NOMEM : EXEC_EXIT_IO;
+                why = r == RHAI_ENOMEM ? "out of memory" : "read failed";
                 break;
             }
             continue;
         }
         if (rc != 0) {
             code = rc == RHAI_ENOMEM ? EXEC_EXIT_NOMEM : EXEC_EXIT_PROTO;
+            why = rc == RHAI_ENOMEM ? "out of memory" : "frame length over the maximum";
             break;
         }
         code = executor_handle(payload, len, &out);
         rh_free(payload);
-        if (code != 0)
+        if (code != 0) {
+            why = code == EXEC_EXIT_PROTO ? "malformed task without an id" : "out of memory";
             break;
+        }
         if (eng__write_all(out_fd, out.data, out.len) != 0) {
             code = EXEC_EXIT_IO;
+            why = "write failed";
             break;
         }
         rh_buf_consume(&out, out.len);
     }
     rh_buf_free(&in);
     rh_buf_free(&out);
-    return code;
+    return executor_exit(code, why);
 }

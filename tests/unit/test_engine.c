@@ -298,6 +298,20 @@ static void test_logs_survive_a_failed_task(void **state)
     assert_string_equal(o->logs, "before\n");
 }
 
+static void test_print_survives_a_throwing_to_string(void **state)
+{
+    eng_output *o = *state;
+
+    /* The throw longjmps through print's C frame. */
+    run(o, "print('a');\nprint('b', {toString: function () { throw new Error('no'); }});");
+    assert_failed(o, RH_EK_SCRIPT);
+    assert_string_equal(o->error, "Error: no (line 2)");
+    assert_string_equal(o->logs, "a\nb");
+    run(o, "print({toString: function () { print('inner'); return 'outer'; }}); 1");
+    assert_done(o, "1");
+    assert_string_equal(o->logs, "inner\nouter\n");
+}
+
 static void test_logs_over_max_logs_are_cut_and_marked(void **state)
 {
     eng_output *o = *state;
@@ -481,6 +495,7 @@ int main(void)
         T(test_print_appends_lines_to_logs),
         T(test_logs_are_empty_without_print),
         T(test_logs_survive_a_failed_task),
+        T(test_print_survives_a_throwing_to_string),
         T(test_logs_over_max_logs_are_cut_and_marked),
         T(test_logs_cut_never_splits_a_utf8_character),
         T(test_strings_that_are_not_utf8_are_repaired),

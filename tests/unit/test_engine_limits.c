@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -239,6 +242,43 @@ static void test_isolated_run_returns_script_errors(void **state)
     assert_string_equal(o->error, "Error: nope (line 2)");
 }
 
+/* A child that dies of a signal the parent did not send is "crashed".
+ * The signal comes from RLIMIT_CPU (SIGXCPU after 1 s of CPU), set in a
+ * helper process so that the test process keeps its own limits; the
+ * helper reports through its exit code: 0 crashed as expected, 1 not. */
+static void test_isolated_child_killed_by_a_signal_is_crashed(void **state)
+{
+    eng_output *o = *state;
+    eng_input in = input_of("while (true) {}");
+    pid_t helper;
+    int status;
+
+    (void)o;
+    helper = fork();
+    assert_true(helper >= 0);
+    if (helper == 0) {
+        struct rlimit cpu;
+        eng_output r;
+        int ok;
+
+        if (getrlimit(RLIMIT_CPU, &cpu) != 0)
+            _exit(1);
+        cpu.rlim_cur = 1;               /* the helper itself only polls */
+        if (setrlimit(RLIMIT_CPU, &cpu) != 0)
+            _exit(1);
+        eng_run_isolated(&in, NULL, 30000, &r);
+        ok = r.status == RHAI_STATUS_ERROR && r.kind == RH_EK_CRASHED &&
+             r.error != NULL && strstr(r.error, "killed by signal") != NULL;
+        fprintf(stderr, "helper: kind %s, error %s\n", rh_kind_str(r.kind),
+                r.error ? r.error : "(null)");
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(helper, &status, 0), helper);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_engine_still_works();
+}
+
 /* ---- sizes ---- */
 
 static void test_ten_megabyte_output_is_refused(void **state)
@@ -309,6 +349,7 @@ int main(void)
         T(test_catastrophic_regex_is_killed_at_the_timeout),
         T(test_isolated_run_returns_a_normal_result),
         T(test_isolated_run_returns_script_errors),
+        T(test_isolated_child_killed_by_a_signal_is_crashed),
         T(test_ten_megabyte_output_is_refused),
         T(test_output_at_the_cap_is_accepted),
         T(test_script_over_max_script_is_invalid),

@@ -270,13 +270,26 @@ static void test_result_decode_rejects_broken_messages(void **state)
 
 /* ---- the executor loop ---- */
 
+/* Under AddressSanitizer the executor skips RLIMIT_AS (the shadow memory
+ * alone is terabytes of address space). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
 typedef struct exec_child {
     pid_t pid;
     int   to_child;       /* we write tasks here */
     int   from_child;     /* we read results here */
 } exec_child;
 
-static void exec_start(exec_child *c)
+static void exec_start_as(exec_child *c, size_t as_limit)
 {
     int down[2];
     int up[2];
@@ -288,12 +301,17 @@ static void exec_start(exec_child *c)
     if (c->pid == 0) {
         close(down[1]);
         close(up[0]);
-        _exit(eng_executor_main(down[0], up[1], 512u * 1024u * 1024u));
+        _exit(eng_executor_main(down[0], up[1], as_limit));
     }
     close(down[0]);
     close(up[1]);
     c->to_child = down[1];
     c->from_child = up[0];
+}
+
+static void exec_start(exec_child *c)
+{
+    exec_start_as(c, 512u * 1024u * 1024u);
 }
 
 static void send_all(int fd, const rh_buf *b)
@@ -404,6 +422,38 @@ static void test_executor_answers_three_tasks_in_order(void **state)
     rh_buf_free(&all);
 }
 
+/* A heap cap above the address-space limit: the limit is what stops the
+ * script, and it still ends as a memory error, not a crash. */
+static void test_executor_address_space_limit_ends_in_a_memory_error(void **state)
+{
+    eng_input in = { .task_id = "big", .script = "var s = 'x'; while (true) s += s;" };
+    eng_limits lim;
+    exec_child c;
+    rh_buf b;
+    eng_output o;
+    char *id;
+
+    (void)state;
+    if (TEST_ASAN)
+        skip();
+    in.script_len = strlen(in.script);
+    eng_limits_default(&lim);
+    lim.memory = (size_t)1 << 40;
+    rh_buf_init(&b);
+    exec_start_as(&c, 256u * 1024u * 1024u);
+    assert_int_equal(eng_msg_encode_task(&b, &in, &lim), 0);
+    send_all(c.to_child, &b);
+    rh_buf_consume(&b, b.len);
+    assert_int_equal(exec_finish(&c, &b), 0);
+    next_result(&b, &id, &o);
+    assert_string_equal(id, "big");
+    assert_int_equal(o.status, RHAI_STATUS_ERROR);
+    assert_int_equal(o.kind, RH_EK_MEMORY);
+    rh_free(id);
+    eng_output_clear(&o);
+    rh_buf_free(&b);
+}
+
 static void test_executor_answers_an_invalid_task_with_its_id(void **state)
 {
     exec_child c;
@@ -502,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_error_result_round_trips_through_a_frame),
         cmocka_unit_test(test_result_decode_rejects_broken_messages),
         cmocka_unit_test(test_executor_answers_three_tasks_in_order),
+        cmocka_unit_test(test_executor_address_space_limit_ends_in_a_memory_error),
         cmocka_unit_test(test_executor_answers_an_invalid_task_with_its_id),
         cmocka_unit_test(test_executor_exits_2_on_a_frame_without_an_id),
         cmocka_unit_test(test_executor_exits_2_on_an_oversized_frame),
