@@ -2,7 +2,10 @@
  * the pool starts it) one executor process. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "daemon.h"
 
@@ -16,6 +19,11 @@ int main(int argc, char **argv)
         long long as = 0;
         if (argc >= 4 && strcmp(argv[2], "--executor-as-limit") == 0)
             as = atoll(argv[3]);
+        /* An executor must not outlive its daemon (kill -9 of rhaid would
+         * otherwise leave a `while(true){}` spinning forever). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            return 1;
         rh_log_init("rhaid-executor");
         return eng_executor_main(0, 0, as > 0 ? (size_t)as : 0);
     }

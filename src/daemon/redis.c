@@ -6,7 +6,7 @@
  * pending callbacks see a NULL reply (hiredis does that), on_down runs once,
  * and a reconnect is scheduled with exponential backoff. */
 #include <string.h>
-#include <hiredis/adapters/libuv.h>
+#include "common/uvredis.h"
 
 #include "daemon.h"
 
@@ -85,7 +85,7 @@ static void conn_attempt(wk_conn *c)
     }
     ac->data = c;
     c->ac = ac;
-    if (redisLibuvAttach(ac, c->loop) != REDIS_OK) {
+    if (rh_uvredis_attach(ac, c->loop) != 0) {
         redisAsyncFree(ac);
         c->ac = NULL;
         conn_schedule(c);

@@ -1,0 +1,256 @@
+/* test_recovery.c -- rhaid at scale and under failure, against a real
+ * redis-server: 1000 tasks through two instances answered exactly once; an
+ * instance killed -9 mid-task has its task finished by another; a Redis
+ * restart mid-run loses no task and duplicates no reply. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define SHARED_REPLY "rhai:reply:client:recovery"
+
+static const char *const fast_beat[] = { "--heartbeat-ms", "100", "--heartbeat-ttl-ms",
+                                         "600", NULL };
+
+/* Submit n tasks "<prefix>-<i>" pipelined, all replying to SHARED_REPLY. */
+static void submit_many(redisContext *c, const char *prefix, int n, const char *script)
+{
+    char id[64], key[RH_KEY_MAX], qkey[RH_KEY_MAX];
+    redisReply *r;
+
+    rh_key_queue(qkey, "rhai", "default");
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        redisAppendCommand(c, "HSET %s id %s script %s worker_id default status queued "
+                           "attempts 0 timeout_ms 10000 reply_to %s args {\"i\":%d}",
+                           rh_key_task(key, "rhai", id), id, script, SHARED_REPLY, i);
+        redisAppendCommand(c, "LPUSH %s %s", qkey, id);
+    }
+    for (int i = 0; i < 2 * n; i++) {
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+        freeReplyObject(r);
+    }
+}
+
+/* Collect replies from SHARED_REPLY until n distinct ids or the deadline;
+ * counts per index in seen[], reconnecting when the server goes away.
+ * Calls mid(at) once after 'mid_at' replies (may be NULL). */
+static int collect(th_redis *redis, int n, int *seen, int deadline_s,
+                   char inst[2][128], int *per_inst, int mid_at, void (*mid)(th_redis *))
+{
+    redisContext *c = th_redis_connect(redis);
+    int64_t deadline = rh_mono_ms() + deadline_s * 1000;
+    int got = 0, distinct = 0;
+
+    while (distinct < n && rh_mono_ms() < deadline) {
+        redisReply *r;
+        rh_task t;
+        if (c == NULL || c->err) {
+            if (c)
+                redisFree(c);
+            usleep(50000);
+            c = th_redis_connect(redis);
+            continue;
+        }
+        r = redisCommand(c, "BLPOP %s 1", SHARED_REPLY);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            if (r)
+                freeReplyObject(r);
+            continue;
+        }
+        rh_task_init(&t);
+        assert_int_equal(rh_task_from_reply(&t, r->element[1]->str, r->element[1]->len, NULL), 0);
+        freeReplyObject(r);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        {
+            const char *dash = strrchr(t.id, '-');
+            int i = atoi(dash + 1);
+            assert_true(i >= 0 && i < n);
+            assert_string_equal(t.output, dash + 1);    /* the script returns args.i */
+            if (seen[i]++ == 0)
+                distinct++;
+        }
+        if (inst) {
+            for (int k = 0; k < 2; k++) {
+                if (inst[k][0] == '\0')
+                    snprintf(inst[k], sizeof inst[k], "%s", t.instance);
+                if (strcmp(inst[k], t.instance) == 0) {
+                    per_inst[k]++;
+                    break;
+                }
+            }
+        }
+        rh_task_clear(&t);
+        if (++got == mid_at && mid)
+            mid(redis);
+    }
+    /* anything left in the list would be a duplicate reply */
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "LLEN %s", SHARED_REPLY);
+        got += r ? (int)r->integer : 0;
+        if (r)
+            freeReplyObject(r);
+    }
+    if (c)
+        redisFree(c);
+    return got;
+}
+
+static void test_a_thousand_tasks_through_two_instances_are_answered_exactly_once(void **state)
+{
+    th_redis redis;
+    pid_t a, b;
+    redisContext *c;
+    static int seen[1000];
+    char inst[2][128] = { "", "" };
+    int per_inst[2] = { 0, 0 }, got;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    a = th_rhaid_start(&redis, "default", 2, NULL);
+    b = th_rhaid_start(&redis, "default", 2, NULL);
+    assert_true(a > 0 && b > 0);
+    c = th_redis_connect(&redis);
+    submit_many(c, "bulk", 1000, "args.i");
+    got = collect(&redis, 1000, seen, 120, inst, per_inst, 0, NULL);
+    print_message("replies %d; instance %s: %d, instance %s: %d\n", got, inst[0], per_inst[0],
+                  inst[1], per_inst[1]);
+    assert_int_equal(got, 1000);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(seen[i], 1);
+    assert_true(per_inst[0] > 0 && per_inst[1] > 0);    /* both instances shared the queue */
+    assert_int_equal(per_inst[0] + per_inst[1], 1000);
+    redisFree(c);
+    assert_int_equal(WEXITSTATUS(th_stop(a, 10000)), 0);
+    assert_int_equal(WEXITSTATUS(th_stop(b, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+static void test_a_task_of_an_instance_killed_mid_run_is_finished_by_another(void **state)
+{
+    th_redis redis;
+    pid_t a, b;
+    redisContext *c;
+    char buf[128], inst_a[128];
+    rh_task t;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    a = th_rhaid_start(&redis, "default", 1, fast_beat);
+    assert_true(a > 0);
+    c = th_redis_connect(&redis);
+    assert_int_equal(th_submit(c, "default", "victim",
+                               "var t = Date.now(); while (Date.now() - t < 800) {} 'survived'",
+                               NULL, 10000, NULL), 0);
+    for (int i = 0; i < 500 && strcmp(th_task_field(c, "victim", "status", buf, sizeof buf),
+                                      "running") != 0; i++)
+        usleep(10000);
+    assert_string_equal(buf, "running");
+    th_task_field(c, "victim", "instance", inst_a, sizeof inst_a);
+    assert_int_equal(kill(a, SIGKILL), 0);
+    assert_true(th_wait(a, 5000) != -1);
+
+    b = th_rhaid_start(&redis, "default", 1, fast_beat);
+    assert_true(b > 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "victim", 20, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"survived\"");
+    assert_int_equal(t.attempts, 2);
+    assert_string_not_equal(t.instance, inst_a);
+    rh_task_clear(&t);
+    {   /* the dead instance is gone from the registry, its list deleted */
+        redisReply *r = redisCommand(c, "KEYS rhai:processing:*%s*", inst_a);
+        assert_int_equal(r->elements, 0);
+        freeReplyObject(r);
+        r = redisCommand(c, "SCARD rhai:workers");
+        assert_int_equal(r->integer, 1);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    th_stop(b, 10000);
+    th_redis_stop(&redis);
+}
+
+static void test_a_task_failing_max_attempts_times_is_answered_crashed(void **state)
+{
+    static const char *const extra[] = { "--heartbeat-ms", "100", "--heartbeat-ttl-ms",
+                                         "600", "--max-attempts", "1", NULL };
+    th_redis redis;
+    pid_t a, b;
+    redisContext *c;
+    char buf[64];
+    rh_task t;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    a = th_rhaid_start(&redis, "default", 1, extra);
+    c = th_redis_connect(&redis);
+    assert_int_equal(th_submit(c, "default", "doomed", "while(true){}", NULL, 60000, NULL), 0);
+    for (int i = 0; i < 500 && strcmp(th_task_field(c, "doomed", "status", buf, sizeof buf),
+                                      "running") != 0; i++)
+        usleep(10000);
+    assert_string_equal(buf, "running");
+    kill(a, SIGKILL);
+    th_wait(a, 5000);
+    b = th_rhaid_start(&redis, "default", 1, extra);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "doomed", 20, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_CRASHED);
+    assert_int_equal(t.attempts, 1);
+    rh_task_clear(&t);
+    redisFree(c);
+    th_stop(b, 10000);
+    th_redis_stop(&redis);
+}
+
+static void restart_redis(th_redis *r)
+{
+    print_message("restarting redis-server mid-run\n");
+    assert_int_equal(th_redis_restart(r), 0);
+}
+
+static void test_a_redis_restart_mid_run_loses_and_duplicates_nothing(void **state)
+{
+    th_redis redis;
+    pid_t a;
+    redisContext *c;
+    static int seen[400];
+    int got;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&redis, 1), 0);        /* AOF, fsync always */
+    a = th_rhaid_start(&redis, "default", 2, fast_beat);
+    assert_true(a > 0);
+    c = th_redis_connect(&redis);
+    submit_many(c, "rs", 400, "var t = Date.now(); while (Date.now() - t < 3) {} args.i");
+    redisFree(c);
+    got = collect(&redis, 400, seen, 120, NULL, NULL, 100, restart_redis);
+    assert_int_equal(got, 400);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(kill(a, 0), 0);                        /* rhaid rode it out */
+    assert_int_equal(WEXITSTATUS(th_stop(a, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_thousand_tasks_through_two_instances_are_answered_exactly_once),
+        cmocka_unit_test(test_a_task_of_an_instance_killed_mid_run_is_finished_by_another),
+        cmocka_unit_test(test_a_task_failing_max_attempts_times_is_answered_crashed),
+        cmocka_unit_test(test_a_redis_restart_mid_run_loses_and_duplicates_nothing),
+    };
+    return cmocka_run_group_tests_name("recovery", tests, NULL, NULL);
+}
