@@ -1,1 +1,5 @@
 # tests of src/client
+rhai_test(test_client unit 30 rhai_client_static PkgConfig::HIREDIS)
+rhai_test(test_client_sync integration 120 rhai_client_static PkgConfig::HIREDIS)
+rhai_test(test_client_async integration 120 rhai_client_static PkgConfig::HIREDIS
+  PkgConfig::LIBUV)

@@ -1,0 +1,644 @@
+/* async.c -- the asynchronous client on a caller's libuv loop (rhai/async.h).
+ *
+ * Two hiredis async connections attached with the libuv adapter: "cmd"
+ * carries submits (HSET + LPUSH, pipelined by hiredis's output buffer),
+ * "pop" loops BLPOP on this client's own reply list
+ * <prefix>:reply:client:<uuid>, draining bursts with LPOP <key> <count>.
+ * Every task submitted here names that list as reply_to; replies are
+ * matched to pending requests by task id through an open-addressing hash
+ * map, so any number of requests can be in flight at O(1) each.
+ *
+ * Each connection reconnects by itself (100 ms doubling to 1 s). Replies
+ * wait in the Redis list while the pop connection is down, so a pending
+ * request is answered after a reconnect, or ends with its own uv_timer
+ * (hiredis 0.14 has no async timeout). Ownership: a request is freed when
+ * its timer is closed and hiredis has run its two submit callbacks; the
+ * client is freed when its two timers are closed and no request is left. */
+#include <stdio.h>
+#include <string.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>
+
+#include "rhai/async.h"
+#include "client_int.h"
+
+#ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
+#define RHAI__POP_BLOCK_S 1
+#endif
+#ifndef RHAI__POP_WATCHDOG_MS       /* no answer to a BLPOP this long: reconnect */
+#define RHAI__POP_WATCHDOG_MS (RHAI__POP_BLOCK_S * 1000 + 5000)
+#endif
+#ifndef RHAI__POP_BATCH             /* replies taken per LPOP after a BLPOP */
+#define RHAI__POP_BATCH 256
+#endif
+#ifndef RHAI__ASYNC_EXTRA_MS        /* default wait: task timeout + this */
+#define RHAI__ASYNC_EXTRA_MS 5000
+#endif
+
+typedef struct aconn aconn;
+typedef struct areq areq;
+
+/* One connection. State is told by its fields: ac == NULL means down and
+ * the timer is the reconnect backoff; ac set and !up means connecting and
+ * the timer is the connect timeout; up with a pop outstanding on "pop"
+ * means the timer is the BLPOP watchdog. */
+struct aconn {
+    rhai_async        *a;
+    redisAsyncContext *ac;          /* NULL while down */
+    uv_timer_t         timer;       /* backoff / connect timeout / watchdog */
+    const char        *name;        /* "cmd" or "pop", for logs */
+    int                up;          /* the connect callback said OK */
+    int                is_pop;
+    int64_t            backoff_ms;
+};
+
+/* One submitted task awaiting its reply. In the map while !done. */
+struct areq {
+    rhai_async  *a;
+    uv_timer_t   timer;             /* the wait timeout */
+    rhai_done_cb cb;
+    void        *data;
+    uint64_t     hash;              /* of id, for the map */
+    int          refs;              /* timer handle + HSET/LPUSH callbacks */
+    int          done;              /* cb ran (or submit failed): out of the map */
+    int          submit_err;        /* HSET failed: reported by the LPUSH cb */
+    char         id[RHAI_ID_MAX];
+};
+
+/* Invariant: count == number of non-NULL slots == requests not done;
+ * cap is 0 or a power of two with count * 2 <= cap; an entry sits at its
+ * hash's slot or after it with no empty slot in between (linear probing
+ * with backward-shift deletion, so no tombstones). */
+struct rhai_async {
+    uv_loop_t    *loop;
+    rh_url        url;
+    char          prefix[RH_PREFIX_MAX + 1];
+    char          where[400];        /* url without password, for logs */
+    char          reply_key[RH_KEY_MAX];
+    aconn         cmd;
+    aconn         pop;
+    areq        **slots;
+    size_t        cap;
+    size_t        count;
+    int           timers_ready;      /* cmd/pop timers initialised */
+    int           popping;           /* a BLPOP or LPOP is outstanding */
+    int           closing;
+    int           live;              /* open conn timers + requests not freed */
+    rhai_close_cb close_cb;
+    void         *close_data;
+};
+
+static void pop_issue(rhai_async *a);
+static void aconn_schedule(aconn *k);
+
+/* ======================== request map ======================== */
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;    /* FNV-1a */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static size_t map_find(const rhai_async *a, const char *id, uint64_t h)
+{
+    size_t mask = a->cap - 1, i = (size_t)h & mask;
+    while (a->slots[i] && (a->slots[i]->hash != h || strcmp(a->slots[i]->id, id) != 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static areq *map_get(const rhai_async *a, const char *id)
+{
+    if (a->cap == 0)
+        return NULL;
+    return a->slots[map_find(a, id, hash_id(id))];
+}
+
+/* Make room for one more entry. RHAI_ENOMEM. */
+static int map_reserve(rhai_async *a)
+{
+    size_t ncap;
+    areq **ns;
+
+    if ((a->count + 1) * 2 <= a->cap)
+        return 0;
+    ncap = a->cap ? a->cap * 2 : 64;
+    if ((ns = rh_calloc(ncap, sizeof *ns)) == NULL)
+        return RHAI_ENOMEM;
+    for (size_t i = 0; i < a->cap; i++) {
+        areq *q = a->slots[i];
+        size_t j;
+        if (q == NULL)
+            continue;
+        for (j = (size_t)q->hash & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
+            ;
+        ns[j] = q;
+    }
+    rh_free(a->slots);
+    a->slots = ns;
+    a->cap = ncap;
+    return 0;
+}
+
+static void map_put(rhai_async *a, areq *q)
+{
+    size_t i = map_find(a, q->id, q->hash);
+    rh_assert(a->slots[i] == NULL && (a->count + 1) * 2 <= a->cap);
+    a->slots[i] = q;
+    a->count++;
+}
+
+static void map_del(rhai_async *a, areq *q)
+{
+    size_t mask = a->cap - 1, i = map_find(a, q->id, q->hash), j = i;
+
+    rh_assert(a->slots[i] == q);
+    for (;;) {                              /* shift the probe chain back */
+        size_t k;
+        j = (j + 1) & mask;
+        if (a->slots[j] == NULL)
+            break;
+        k = (size_t)a->slots[j]->hash & mask;
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;                       /* its home lies after the hole */
+        a->slots[i] = a->slots[j];
+        i = j;
+    }
+    a->slots[i] = NULL;
+    a->count--;
+}
+
+/* ======================== lifetime ======================== */
+
+static void async_unref(rhai_async *a)
+{
+    rhai_close_cb cb;
+    void *data;
+
+    rh_assert(a->live > 0);
+    if (--a->live > 0)
+        return;
+    rh_assert(a->closing && a->count == 0);
+    cb = a->close_cb;
+    data = a->close_data;
+    rh_free(a->slots);
+    /* The callback sees the pointer only as an identity: everything behind
+     * it is closed, and its memory goes right after. */
+    if (cb)
+        cb(a, data);
+    rh_free(a);
+}
+
+static void req_unref(areq *q)
+{
+    rhai_async *a = q->a;
+    if (--q->refs > 0)
+        return;
+    rh_free(q);
+    async_unref(a);
+}
+
+static void req_timer_closed(uv_handle_t *h)
+{
+    req_unref(h->data);
+}
+
+/* End request 'q' exactly once: out of the map, timer closed, callback. */
+static void req_complete(areq *q, int status, const rhai_result *res)
+{
+    rhai_async *a = q->a;
+
+    rh_assert(!q->done);
+    map_del(a, q);
+    q->done = 1;
+    uv_timer_stop(&q->timer);
+    uv_close((uv_handle_t *)&q->timer, req_timer_closed);
+    q->cb(a, status, res, q->data);         /* may submit or close */
+}
+
+static void req_timeout(uv_timer_t *h)
+{
+    areq *q = h->data;
+    req_complete(q, RHAI_ETIMEOUT, NULL);
+}
+
+/* ======================== connections ======================== */
+
+static void conn_timer_closed(uv_handle_t *h)
+{
+    aconn *k = h->data;
+    async_unref(k->a);
+}
+
+/* Forget the context and free it: hiredis runs pending callbacks with a
+ * NULL reply (at once, or after the callback we are in returns). */
+static void aconn_drop(aconn *k, const char *why)
+{
+    redisAsyncContext *ac = k->ac;
+
+    if (ac == NULL)
+        return;
+    rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where, why);
+    k->ac = NULL;
+    k->up = 0;
+    redisAsyncFree(ac);
+    if (!k->a->closing)                     /* a callback may have closed us */
+        aconn_schedule(k);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    aconn *k = ac->data;
+
+    if (k->ac != ac)
+        return;                             /* dropped by us already */
+    if (status != REDIS_OK) {
+        rh_log(RH_LOG_NOTICE, "event=redis_connect_failed conn=%s url=%s %s", k->name,
+               k->a->where, ac->errstr);
+        k->ac = NULL;                       /* hiredis frees it after we return */
+        k->up = 0;
+        if (!k->a->closing)
+            aconn_schedule(k);
+        return;
+    }
+    k->up = 1;
+    k->backoff_ms = RHAI__BACKOFF_MIN_MS;
+    if (!k->is_pop)
+        uv_timer_stop(&k->timer);           /* the pop one is the watchdog now */
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    aconn *k = ac->data;
+
+    (void)status;
+    if (k->ac != ac)
+        return;                             /* freed by aconn_drop or close */
+    rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where,
+           ac->errstr[0] ? ac->errstr : "disconnected");
+    k->ac = NULL;
+    k->up = 0;
+    if (!k->a->closing)
+        aconn_schedule(k);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    aconn *k = ac->data;
+    redisReply *r = reply;
+
+    (void)priv;
+    if (r && r->type == REDIS_REPLY_ERROR && k->ac == ac) {
+        char why[300];
+        snprintf(why, sizeof why, "AUTH/SELECT refused: %s", r->str);
+        aconn_drop(k, why);
+    }
+}
+
+/* Start a connection: context, adapter, AUTH and SELECT queued (hiredis
+ * sends them once connected), and the first BLPOP on "pop". Timers are not
+ * touched, so this can run before they exist. */
+static int aconn_open(aconn *k, rhai_error *err)
+{
+    rhai_async *a = k->a;
+    redisAsyncContext *ac;
+    char db[16];
+    const char *argv[3];
+    size_t lens[3];
+    int n = 0;
+
+    ac = a->url.is_unix ? redisAsyncConnectUnix(a->url.path)
+                        : redisAsyncConnect(a->url.host, a->url.port);
+    if (ac == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory connecting to %s", a->where);
+    if (ac->err) {
+        rh_error_set(err, RHAI_ECONN, "cannot connect to %s: %s", a->where, ac->errstr);
+        redisAsyncFree(ac);
+        return RHAI_ECONN;
+    }
+    ac->data = k;
+    if (redisLibuvAttach(ac, a->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        return rh_error_set(err, RHAI_ENOMEM, "cannot attach to the loop");
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    k->ac = ac;
+    k->up = 0;
+    if (a->url.pass[0]) {                    /* hiredis 0.14 has no AUTH helper */
+        argv[n] = "AUTH";
+        lens[n++] = 4;
+        if (a->url.user[0]) {
+            argv[n] = a->url.user;
+            lens[n++] = strlen(a->url.user);
+        }
+        argv[n] = a->url.pass;
+        lens[n++] = strlen(a->url.pass);
+        redisAsyncCommandArgv(ac, on_setup_reply, NULL, n, argv, lens);
+    }
+    if (a->url.db != 0) {
+        snprintf(db, sizeof db, "%d", a->url.db);
+        argv[0] = "SELECT";
+        lens[0] = 6;
+        argv[1] = db;
+        lens[1] = strlen(db);
+        redisAsyncCommandArgv(ac, on_setup_reply, NULL, 2, argv, lens);
+    }
+    if (k->is_pop)
+        pop_issue(a);
+    return 0;
+}
+
+static void on_conn_timer(uv_timer_t *h)
+{
+    aconn *k = h->data;
+
+    if (k->a->closing)
+        return;
+    if (k->ac) {                            /* connect timeout or watchdog */
+        aconn_drop(k, k->up ? "no answer to BLPOP (watchdog)" : "connect timed out");
+        return;
+    }
+    if (aconn_open(k, NULL) != 0) {
+        aconn_schedule(k);
+        return;
+    }
+    rh_log(RH_LOG_INFO, "event=redis_reconnect conn=%s url=%s", k->name, k->a->where);
+    if (!(k->is_pop && k->a->popping))     /* else the watchdog is running */
+        uv_timer_start(&k->timer, on_conn_timer, RHAI__CONNECT_TIMEOUT_MS, 0);
+}
+
+static void aconn_schedule(aconn *k)
+{
+    int64_t d = k->backoff_ms;
+
+    k->backoff_ms = d * 2 > RHAI__BACKOFF_MAX_MS ? RHAI__BACKOFF_MAX_MS : d * 2;
+    uv_timer_start(&k->timer, on_conn_timer, (uint64_t)d, 0);
+}
+
+/* ======================== replies ======================== */
+
+/* One reply JSON from the list: answer the request it belongs to. Replies
+ * of requests that already ended (timeout) are dropped. */
+static void handle_reply(rhai_async *a, const char *text, size_t len)
+{
+    rhai_result *res = NULL;
+    rhai_error e;
+    areq *q;
+    int rc;
+
+    if ((rc = rhai__result_from_reply(text, len, &res, &e)) != 0) {
+        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", a->reply_key, e.msg);
+        return;
+    }
+    q = map_get(a, rhai_result_id(res));
+    if (q == NULL) {
+        rh_log(RH_LOG_DEBUG, "event=late_reply task=%s no request waits for it",
+               rhai_result_id(res));
+    } else {
+        req_complete(q, 0, res);
+    }
+    rhai_result_free(res);
+}
+
+/* privdata tells which command answered: BLPOP or LPOP <count>. */
+static char pop_blpop, pop_lpop;
+
+static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
+{
+    aconn *k = ac->data;
+    rhai_async *a = k->a;
+    redisReply *r = reply;
+    int more = 0;
+
+    a->popping = 0;
+    if (r == NULL || a->closing || k->ac != ac)
+        return;                             /* gone: reconnect re-issues */
+    if (a->timers_ready)
+        uv_timer_stop(&k->timer);
+    if (r->type == REDIS_REPLY_ERROR) {
+        char why[300];
+        snprintf(why, sizeof why, "pop failed: %s", r->str);
+        aconn_drop(k, why);                 /* reconnect after backoff */
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && priv == &pop_blpop && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        handle_reply(a, r->element[1]->str, r->element[1]->len);
+        more = 1;                           /* a burst may follow: drain it */
+    } else if (r->type == REDIS_REPLY_ARRAY && priv == &pop_lpop) {
+        for (size_t i = 0; i < r->elements && !a->closing; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING)
+                handle_reply(a, r->element[i]->str, r->element[i]->len);
+        more = r->elements == RHAI__POP_BATCH;
+    }
+    if (a->closing || k->ac != ac)
+        return;                             /* a callback closed the client */
+    if (more) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
+        if (redisAsyncCommand(ac, on_pop, &pop_lpop, "LPOP %s %s", a->reply_key, n) ==
+            REDIS_OK)
+            a->popping = 1;
+        if (a->popping && a->timers_ready)
+            uv_timer_start(&k->timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+        return;
+    }
+    pop_issue(a);
+}
+
+static void pop_issue(rhai_async *a)
+{
+    char secs[16];
+
+    if (a->closing || a->popping || a->pop.ac == NULL)
+        return;
+    snprintf(secs, sizeof secs, "%d", RHAI__POP_BLOCK_S);
+    if (redisAsyncCommand(a->pop.ac, on_pop, &pop_blpop, "BLPOP %s %s", a->reply_key,
+                          secs) != REDIS_OK)
+        return;                             /* context dying: reconnect re-issues */
+    a->popping = 1;
+    if (a->timers_ready)
+        uv_timer_start(&a->pop.timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+}
+
+/* ======================== submit ======================== */
+
+static int submit_status(const redisReply *r, const char *what, const char *id)
+{
+    if (r == NULL)
+        return RHAI_ECONN;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rh_log(RH_LOG_WARN, "event=submit_failed task=%s %s: %s", id, what, r->str);
+        return RHAI_EPROTO;
+    }
+    return 0;
+}
+
+static void on_hset(redisAsyncContext *ac, void *reply, void *priv)
+{
+    areq *q = priv;
+    (void)ac;
+    q->submit_err = submit_status(reply, "HSET", q->id);
+    req_unref(q);
+}
+
+/* The submit's outcome: a failure ends the request now (when the write
+ * was lost the task may or may not be queued; waiting could be for
+ * nothing). Success leaves it to the reply or the timer. */
+static void on_lpush(redisAsyncContext *ac, void *reply, void *priv)
+{
+    areq *q = priv;
+    int rc = q->submit_err;
+
+    (void)ac;
+    if (rc == 0)
+        rc = submit_status(reply, "LPUSH", q->id);
+    if (rc != 0 && !q->done)
+        req_complete(q, rc, NULL);
+    req_unref(q);
+}
+
+RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_ms,
+                               rhai_done_cb cb, void *data, rhai_error *err)
+{
+    rhai__submit s;
+    areq *q;
+    int rc;
+
+    if (a == NULL || t == NULL || cb == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "client, task or callback is NULL");
+    if (a->closing)
+        return rh_error_set(err, RHAI_ESTATE, "client is closing");
+    if (a->cmd.ac == NULL)
+        return rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)",
+                            a->where);
+    if ((rc = rhai__submit_prepare(&s, t, a->prefix, a->reply_key, rh_now_ms(), err)) != 0)
+        return rc;
+    if (map_get(a, s.id))
+        return rh_error_set(err, RHAI_ESTATE, "task %s is already in flight here", s.id);
+    if (map_reserve(a) != 0 || (q = rh_calloc(1, sizeof *q)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    q->a = a;
+    q->cb = cb;
+    q->data = data;
+    memcpy(q->id, s.id, sizeof q->id);
+    q->hash = hash_id(q->id);
+    q->refs = 1;                            /* the timer */
+    a->live++;
+    uv_timer_init(a->loop, &q->timer);      /* cannot fail */
+    q->timer.data = q;
+
+    if (redisAsyncCommandArgv(a->cmd.ac, on_hset, q, s.hset_argc, s.hset_argv,
+                              s.hset_lens) != REDIS_OK) {
+        q->done = 1;
+        uv_close((uv_handle_t *)&q->timer, req_timer_closed);
+        return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
+    }
+    q->refs++;
+    if (redisAsyncCommandArgv(a->cmd.ac, on_lpush, q, 3, s.lpush_argv,
+                              s.lpush_lens) != REDIS_OK) {
+        q->done = 1;                        /* on_hset drops its reference */
+        uv_close((uv_handle_t *)&q->timer, req_timer_closed);
+        return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
+    }
+    q->refs++;
+    map_put(a, q);
+    if (wait_ms <= 0)
+        wait_ms = t->timeout_ms + RHAI__ASYNC_EXTRA_MS;
+    uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
+    return 0;
+}
+
+RHAI_API size_t rhai_async_pending(const rhai_async *a)
+{
+    return a ? a->count : 0;
+}
+
+/* ======================== new and close ======================== */
+
+RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix,
+                            rhai_async **out, rhai_error *err)
+{
+    rhai_async *a;
+    char uuid[37];
+    int rc;
+
+    if (out == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "out is NULL");
+    *out = NULL;
+    if (loop == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "loop is NULL");
+    if ((a = rh_calloc(1, sizeof *a)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((rc = rhai__config(url, prefix, &a->url, a->prefix, err)) != 0)
+        goto fail;
+    if ((rc = rh_id_generate(uuid)) != 0) {
+        rh_error_set(err, rc, "cannot generate the reply list name");
+        goto fail;
+    }
+    if ((rc = map_reserve(a)) != 0) {
+        rh_error_set(err, rc, "out of memory");
+        goto fail;
+    }
+    rh_url_format_safe(&a->url, a->where, sizeof a->where);
+    snprintf(a->reply_key, sizeof a->reply_key, "%s:reply:client:%s", a->prefix, uuid);
+    a->loop = loop;
+    a->cmd.a = a->pop.a = a;
+    a->cmd.name = "cmd";
+    a->pop.name = "pop";
+    a->pop.is_pop = 1;
+    a->cmd.backoff_ms = a->pop.backoff_ms = RHAI__BACKOFF_MIN_MS;
+    if ((rc = aconn_open(&a->cmd, err)) != 0)
+        goto fail;
+    if ((rc = aconn_open(&a->pop, err)) != 0) {
+        a->closing = 1;                     /* callbacks of cmd do nothing */
+        redisAsyncFree(a->cmd.ac);
+        goto fail;
+    }
+    uv_timer_init(loop, &a->cmd.timer);
+    uv_timer_init(loop, &a->pop.timer);
+    a->cmd.timer.data = &a->cmd;
+    a->pop.timer.data = &a->pop;
+    a->live = 2;
+    a->timers_ready = 1;
+    uv_timer_start(&a->cmd.timer, on_conn_timer, RHAI__CONNECT_TIMEOUT_MS, 0);
+    uv_timer_start(&a->pop.timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+    *out = a;
+    return 0;
+fail:
+    rh_free(a->slots);
+    rh_free(a);
+    return rc;
+}
+
+RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
+{
+    aconn *conns[2];
+
+    if (a == NULL || a->closing)
+        return;
+    a->closing = 1;
+    a->close_cb = cb;
+    a->close_data = data;
+    conns[0] = &a->cmd;
+    conns[1] = &a->pop;
+    /* Cancel every pending request; deletion shifts later entries back
+     * into the slot, hence the inner loop. */
+    for (size_t i = 0; i < a->cap; i++)
+        while (a->slots[i])
+            req_complete(a->slots[i], RHAI_ECANCELED, NULL);
+    for (int i = 0; i < 2; i++) {
+        redisAsyncContext *ac = conns[i]->ac;
+        conns[i]->ac = NULL;
+        conns[i]->up = 0;
+        if (ac)
+            redisAsyncFree(ac);             /* pending callbacks see NULL */
+        uv_close((uv_handle_t *)&conns[i]->timer, conn_timer_closed);
+    }
+}

@@ -1,0 +1,549 @@
+/* client.c -- the synchronous client: connect, submit, wait, run, status,
+ * cancel (rhai/client.h).
+ *
+ * One blocking hiredis connection per rhai_client. A command that gets no
+ * reply drops the connection and fails with RHAI_ECONN; the next call
+ * connects again. rhai_wait alone retries by itself, with backoff, until its
+ * deadline, because waiting is the one operation that is safe to repeat and
+ * that must outlive a Redis restart. Key names and field lists are those of
+ * docs/protocol.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <hiredis/hiredis.h>
+
+#include "client_int.h"
+
+struct rhai_client {
+    redisContext *rc;                 /* NULL while disconnected */
+    rh_url        url;
+    char          prefix[RH_PREFIX_MAX + 1];
+    char          where[400];         /* url without password, for messages */
+};
+
+/* ======================== configuration ======================== */
+
+int rhai__config(const char *url, const char *prefix, rh_url *u,
+                 char out_prefix[RH_PREFIX_MAX + 1], rhai_error *err)
+{
+    int rc;
+
+    if (url == NULL)
+        url = getenv("RHAI_REDIS_URL");          /* NULL or "": the default */
+    if ((rc = rh_url_parse(url, u, err)) != 0)
+        return rc;
+    if (prefix == NULL)
+        prefix = RHAI__DEFAULT_PREFIX;
+    if (strlen(prefix) > RH_PREFIX_MAX || !rh_name_valid(prefix))
+        return rh_error_set(err, RHAI_EINVAL,
+                            "invalid key prefix '%.64s' (1..%d of [A-Za-z0-9_.:@-])",
+                            prefix, RH_PREFIX_MAX);
+    memcpy(out_prefix, prefix, strlen(prefix) + 1);
+    return 0;
+}
+
+/* ======================== connection ======================== */
+
+static void nap_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void client_drop(rhai_client *c)
+{
+    if (c->rc)
+        redisFree(c->rc);
+    c->rc = NULL;
+}
+
+/* Run one command during connection setup; 0 or RHAI_ECONN. */
+static int setup_cmd(rhai_client *c, redisContext *rc, int argc, const char **argv,
+                     const size_t *lens, rhai_error *err)
+{
+    redisReply *r = redisCommandArgv(rc, argc, argv, lens);
+    int ok;
+
+    if (r == NULL)
+        return rh_error_set(err, RHAI_ECONN, "%s: %s failed: %s", c->where, argv[0],
+                            rc->errstr[0] ? rc->errstr : "connection lost");
+    ok = r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        rh_error_set(err, RHAI_ECONN, "%s: %s refused: %s", c->where, argv[0], r->str);
+    freeReplyObject(r);
+    return ok ? 0 : RHAI_ECONN;
+}
+
+/* Connect, authenticate and select the database within 'timeout_ms'. */
+static int client_open(rhai_client *c, int64_t timeout_ms, rhai_error *err)
+{
+    struct timeval tv = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000 };
+    struct timeval io = { RHAI__IO_TIMEOUT_MS / 1000, (RHAI__IO_TIMEOUT_MS % 1000) * 1000 };
+    redisContext *rc;
+    char db[16];
+    const char *argv[3];
+    size_t lens[3];
+    int n = 0;
+
+    rh_assert(c->rc == NULL);
+    rc = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
+                        : redisConnectWithTimeout(c->url.host, c->url.port, tv);
+    if (rc == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory connecting to %s", c->where);
+    if (rc->err) {
+        rh_error_set(err, RHAI_ECONN, "cannot connect to %s: %s", c->where, rc->errstr);
+        redisFree(rc);
+        return RHAI_ECONN;
+    }
+    if (redisSetTimeout(rc, io) != REDIS_OK) {
+        rh_error_set(err, RHAI_ECONN, "%s: cannot set socket timeout: %s", c->where,
+                     rc->errstr);
+        redisFree(rc);
+        return RHAI_ECONN;
+    }
+    if (c->url.pass[0]) {                    /* hiredis 0.14 has no AUTH helper */
+        argv[n] = "AUTH";
+        lens[n++] = 4;
+        if (c->url.user[0]) {
+            argv[n] = c->url.user;
+            lens[n++] = strlen(c->url.user);
+        }
+        argv[n] = c->url.pass;
+        lens[n++] = strlen(c->url.pass);
+        if (setup_cmd(c, rc, n, argv, lens, err) != 0) {
+            redisFree(rc);
+            return RHAI_ECONN;
+        }
+    }
+    if (c->url.db != 0) {
+        snprintf(db, sizeof db, "%d", c->url.db);
+        argv[0] = "SELECT";
+        lens[0] = 6;
+        argv[1] = db;
+        lens[1] = strlen(db);
+        if (setup_cmd(c, rc, 2, argv, lens, err) != 0) {
+            redisFree(rc);
+            return RHAI_ECONN;
+        }
+    }
+    c->rc = rc;
+    return 0;
+}
+
+static int client_ensure(rhai_client *c, rhai_error *err)
+{
+    return c->rc ? 0 : client_open(c, RHAI__CONNECT_TIMEOUT_MS, err);
+}
+
+/* The connection broke during a command: forget it, report RHAI_ECONN. */
+static int client_lost(rhai_client *c, rhai_error *err)
+{
+    rh_error_set(err, RHAI_ECONN, "connection to %s lost: %s", c->where,
+                 c->rc && c->rc->errstr[0] ? c->rc->errstr : "no reply");
+    client_drop(c);
+    return RHAI_ECONN;
+}
+
+/* Send 'n' commands in one round trip and read their replies into
+ * replies[] (new, freeReplyObject). Error replies are returned as replies;
+ * a missing reply is RHAI_ECONN with nothing returned. */
+static int client_pipeline(rhai_client *c, int n, const int *argcs,
+                           const char **const *argvs, const size_t *const *lens,
+                           redisReply **replies, rhai_error *err)
+{
+    int rc;
+
+    if ((rc = client_ensure(c, err)) != 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(c->rc, argcs[i], argvs[i], lens[i]) != REDIS_OK)
+            return client_lost(c, err);
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c->rc, &r) != REDIS_OK || r == NULL) {
+            for (int j = 0; j < i; j++)
+                freeReplyObject(replies[j]);
+            return client_lost(c, err);
+        }
+        replies[i] = r;
+    }
+    return 0;
+}
+
+static int client_command(rhai_client *c, int argc, const char **argv,
+                          const size_t *lens, redisReply **reply, rhai_error *err)
+{
+    return client_pipeline(c, 1, &argc, &argv, &lens, reply, err);
+}
+
+/* An error reply or a reply of the wrong type: the server is not speaking
+ * the protocol we expect (Redis < 6.2 has no BLMOVE, a key of another
+ * type...). */
+static int reply_unexpected(const rhai_client *c, const redisReply *r, const char *what,
+                            rhai_error *err)
+{
+    if (r->type == REDIS_REPLY_ERROR)
+        return rh_error_set(err, RHAI_EPROTO, "%s: %s: %s", c->where, what, r->str);
+    return rh_error_set(err, RHAI_EPROTO, "%s: %s: unexpected reply type %d", c->where,
+                        what, r->type);
+}
+
+RHAI_API int rhai_client_connect(const char *url, const char *prefix,
+                                 rhai_client **out, rhai_error *err)
+{
+    rhai_client *c;
+    int rc;
+
+    if (out == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "out is NULL");
+    *out = NULL;
+    if ((c = rh_calloc(1, sizeof *c)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((rc = rhai__config(url, prefix, &c->url, c->prefix, err)) != 0) {
+        rh_free(c);
+        return rc;
+    }
+    rh_url_format_safe(&c->url, c->where, sizeof c->where);
+    if ((rc = client_open(c, RHAI__CONNECT_TIMEOUT_MS, err)) != 0) {
+        rh_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+RHAI_API void rhai_client_free(rhai_client *c)
+{
+    if (c == NULL)
+        return;
+    client_drop(c);
+    rh_free(c);
+}
+
+/* ======================== submit ======================== */
+
+RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID_MAX],
+                         rhai_error *err)
+{
+    rhai__submit s;
+    redisReply *rep[2];
+    int argcs[2];
+    const char **argvs[2];
+    const size_t *lens[2];
+    int rc;
+
+    if (c == NULL || t == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "client or task is NULL");
+    if ((rc = rhai__submit_prepare(&s, t, c->prefix, NULL, rh_now_ms(), err)) != 0)
+        return rc;
+    argcs[0] = s.hset_argc;
+    argvs[0] = s.hset_argv;
+    lens[0] = s.hset_lens;
+    argcs[1] = 3;
+    argvs[1] = s.lpush_argv;
+    lens[1] = s.lpush_lens;
+    /* On RHAI_ECONN the task may or may not be queued: the caller can look
+     * with rhai_task_status() when it set the id itself. */
+    if ((rc = client_pipeline(c, 2, argcs, argvs, lens, rep, err)) != 0)
+        return rc;
+    if (rep[0]->type != REDIS_REPLY_INTEGER)
+        rc = reply_unexpected(c, rep[0], "HSET", err);
+    else if (rep[1]->type != REDIS_REPLY_INTEGER)
+        rc = reply_unexpected(c, rep[1], "LPUSH", err);
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+    if (rc == 0 && id_out)
+        memcpy(id_out, s.id, strlen(s.id) + 1);
+    return rc;
+}
+
+/* ======================== wait ======================== */
+
+/* Look at the hash: RHAI_ENOTFOUND when it is gone, 1 when the task is not
+ * final yet, 0 with *out built from the hash when it is (the reply was
+ * pushed in the same atomic step, maybe taken by someone else since).
+ * HMGET of the reply fields only: the script may be large. */
+static int wait_check(rhai_client *c, const char *task_key, rhai_result **out,
+                      rhai_error *err)
+{
+    const char *exists[2] = { "EXISTS", task_key };
+    size_t exists_len[2] = { 6, strlen(task_key) };
+    const char *hmget[2 + RHAI__REPLY_NFIELDS];
+    size_t hmget_len[2 + RHAI__REPLY_NFIELDS];
+    const char **argvs[2] = { exists, hmget };
+    const size_t *lens[2] = { exists_len, hmget_len };
+    int argcs[2] = { 2, 2 + RHAI__REPLY_NFIELDS };
+    const char *vals[RHAI__REPLY_NFIELDS];
+    size_t vlens[RHAI__REPLY_NFIELDS];
+    redisReply *rep[2], *st;
+    int rc;
+
+    hmget[0] = "HMGET";
+    hmget_len[0] = 5;
+    hmget[1] = task_key;
+    hmget_len[1] = strlen(task_key);
+    for (int i = 0; i < RHAI__REPLY_NFIELDS; i++) {
+        hmget[2 + i] = rhai__reply_fields[i];
+        hmget_len[2 + i] = strlen(rhai__reply_fields[i]);
+    }
+    if ((rc = client_pipeline(c, 2, argcs, argvs, lens, rep, err)) != 0)
+        return rc;
+    if (rep[0]->type != REDIS_REPLY_INTEGER) {
+        rc = reply_unexpected(c, rep[0], "EXISTS", err);
+    } else if (rep[1]->type != REDIS_REPLY_ARRAY ||
+               rep[1]->elements != RHAI__REPLY_NFIELDS) {
+        rc = reply_unexpected(c, rep[1], "HMGET", err);
+    } else if (rep[0]->integer == 0) {
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)",
+                          task_key);
+    } else {
+        st = rep[1]->element[1];              /* "status"; absent means queued */
+        if (st->type != REDIS_REPLY_STRING || !rh_status_final(rh_status_parse(st->str))) {
+            rc = 1;
+        } else {
+            for (int i = 0; i < RHAI__REPLY_NFIELDS; i++) {
+                redisReply *e = rep[1]->element[i];
+                vals[i] = e->type == REDIS_REPLY_STRING ? e->str : NULL;
+                vlens[i] = e->type == REDIS_REPLY_STRING ? e->len : 0;
+            }
+            rc = rhai__result_from_pairs(rhai__reply_fields, vals, vlens,
+                                         RHAI__REPLY_NFIELDS, out, err);
+        }
+    }
+    freeReplyObject(rep[0]);
+    freeReplyObject(rep[1]);
+    return rc;
+}
+
+/* One BLMOVE of the reply list onto itself for at most 'slice_ms': 0 with
+ * *out, 1 when nothing arrived. */
+static int wait_block(rhai_client *c, const char *reply_key, const char *id,
+                      int64_t slice_ms, rhai_result **out, rhai_error *err)
+{
+    char secs[32];
+    const char *argv[6] = { "BLMOVE", reply_key, reply_key, "RIGHT", "LEFT", secs };
+    size_t lens[6];
+    redisReply *r;
+    int rc;
+
+    snprintf(secs, sizeof secs, "%lld.%03lld", (long long)(slice_ms / 1000),
+             (long long)(slice_ms % 1000));
+    for (int i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    if ((rc = client_command(c, 6, argv, lens, &r, err)) != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = 1;
+    } else if (r->type != REDIS_REPLY_STRING) {
+        rc = reply_unexpected(c, r, "BLMOVE", err);
+    } else if ((rc = rhai__result_from_reply(r->str, r->len, out, err)) != 0) {
+        rh_error_set(err, rc, "malformed reply in %s", reply_key);
+    } else if (strcmp(rhai_result_id(*out), id) != 0) {
+        rh_error_set(err, RHAI_EPROTO, "%s holds the reply of another task (%s)",
+                     reply_key, rhai_result_id(*out));
+        rhai_result_free(*out);
+        *out = NULL;
+        rc = RHAI_EPROTO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
+                       rhai_result **out, rhai_error *err)
+{
+    char task_key[RH_KEY_MAX], reply_key[RH_KEY_MAX];
+    int64_t deadline, now, backoff = RHAI__BACKOFF_MIN_MS;
+    rhai_result *res = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "client or out is NULL");
+    if (!rh_name_valid(id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid task id");
+    rh_key_task(task_key, c->prefix, id);
+    rh_key_reply(reply_key, c->prefix, id);
+    deadline = timeout_ms > 0 ? rh_mono_ms() + timeout_ms : INT64_MAX;
+
+    for (;;) {
+        rc = wait_check(c, task_key, &res, err);
+        if (rc == 1) {
+            backoff = RHAI__BACKOFF_MIN_MS;
+            now = rh_mono_ms();
+            if (now >= deadline)
+                return rh_error_set(err, RHAI_ETIMEOUT, "no result for task %s within %lld ms",
+                                    id, (long long)timeout_ms);
+            rc = wait_block(c, reply_key, id,
+                            deadline - now < RHAI__WAIT_SLICE_MS ? deadline - now
+                                                                 : RHAI__WAIT_SLICE_MS,
+                            &res, err);
+            if (rc == 1)
+                continue;                   /* look at the hash again */
+        }
+        if (rc == 0) {
+            *out = res;
+            return 0;
+        }
+        if (rc != RHAI_ECONN)
+            return rc;
+        /* Connection lost or refused: keep trying until the deadline. */
+        now = rh_mono_ms();
+        if (now >= deadline)
+            return rc;                      /* err says what failed last */
+        rh_log(RH_LOG_DEBUG, "event=wait_retry task=%s backoff_ms=%lld %s", id,
+               (long long)backoff, err ? err->msg : "");
+        nap_ms(deadline - now < backoff ? deadline - now : backoff);
+        backoff = backoff * 2 > RHAI__BACKOFF_MAX_MS ? RHAI__BACKOFF_MAX_MS : backoff * 2;
+    }
+}
+
+RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
+                      rhai_result **out, rhai_error *err)
+{
+    char id[RHAI_ID_MAX];
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (t == NULL || out == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "task or out is NULL");
+    if ((rc = rhai_submit(c, t, id, err)) != 0)
+        return rc;
+    return rhai_wait(c, id, t->timeout_ms + (extra_ms > 0 ? extra_ms : 0), out, err);
+}
+
+/* ======================== status ======================== */
+
+RHAI_API int rhai_task_status(rhai_client *c, const char *id, rhai_result **out,
+                              rhai_error *err)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[2] = { "HGETALL", key };
+    size_t lens[2];
+    const char **names = NULL, **vals = NULL;
+    size_t *vlens = NULL, n;
+    redisReply *r;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "client or out is NULL");
+    if (!rh_name_valid(id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid task id");
+    rh_key_task(key, c->prefix, id);
+    lens[0] = 7;
+    lens[1] = strlen(key);
+    if ((rc = client_command(c, 2, argv, lens, &r, err)) != 0)
+        return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+        rc = reply_unexpected(c, r, "HGETALL", err);
+        goto out;
+    }
+    if (r->elements == 0) {
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);
+        goto out;
+    }
+    n = r->elements / 2;
+    names = rh_calloc(n, sizeof *names);
+    vals = rh_calloc(n, sizeof *vals);
+    vlens = rh_calloc(n, sizeof *vlens);
+    if (!names || !vals || !vlens) {
+        rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *k = r->element[2 * i], *v = r->element[2 * i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            rc = reply_unexpected(c, k->type != REDIS_REPLY_STRING ? k : v, "HGETALL", err);
+            goto out;
+        }
+        names[i] = k->str;
+        vals[i] = v->str;
+        vlens[i] = v->len;
+    }
+    rc = rhai__result_from_pairs(names, vals, vlens, n, out, err);
+out:
+    rh_free(names);
+    rh_free(vals);
+    rh_free(vlens);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ======================== cancel ======================== */
+
+/* docs/protocol.md, "Cancelling a queued task", in one atomic step. The
+ * reply has the fields and JSON types of the worker's (rh_task_reply_json):
+ * strings or null, numbers for attempts and timestamps, null output.
+ * KEYS[1] task hash. ARGV[1] prefix, ARGV[2] id, ARGV[3] now ms, ARGV[4]
+ * ttl ms, ARGV[5] events channel. Returns 1 (cancelled), 0 (no such task)
+ * or the status that refuses the cancel. */
+static const char cancel_lua[] =
+    "local tk, p, id = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local now, ttl = tonumber(ARGV[3]), ARGV[4]\n"
+    "if redis.call('EXISTS', tk) == 0 then return 0 end\n"
+    "local v = redis.call('HMGET', tk, 'status', 'worker_id', 'reply_to', 'attempts',"
+    " 'created_at', 'started_at', 'logs', 'instance')\n"
+    "local st = v[1] or 'queued'\n"
+    "if st ~= 'queued' then return st end\n"
+    "local w = v[2] or 'default'\n"
+    "local rk = v[3]\n"
+    "if not rk or string.sub(rk, 1, #p + 7) ~= p .. ':reply:' or #rk == #p + 7 then\n"
+    "  rk = p .. ':reply:{' .. id .. '}'\n"
+    "end\n"
+    "local msg = 'cancelled by client'\n"
+    "redis.call('HSET', tk, 'status', 'cancelled', 'error', msg, 'error_kind', 'cancelled',"
+    " 'finished_at', ARGV[3], 'output', 'null')\n"
+    "redis.call('LREM', p .. ':queue:{' .. w .. '}', 0, id)\n"
+    "local reply = cjson.encode({id = id, status = 'cancelled', output = cjson.null,"
+    " error = msg, error_kind = 'cancelled', logs = v[7] or '',"
+    " worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
+    " attempts = tonumber(v[4] or '0') or 0, created_at = tonumber(v[5] or '0') or 0,"
+    " started_at = tonumber(v[6] or '0') or 0, finished_at = now})\n"
+    "redis.call('LPUSH', rk, reply)\n"
+    "redis.call('PEXPIRE', rk, ttl)\n"
+    "redis.call('PEXPIRE', tk, ttl)\n"
+    "redis.call('PUBLISH', ARGV[5], cjson.encode({event = 'finished', id = id,"
+    " worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
+    " status = 'cancelled', error_kind = 'cancelled', at = now}))\n"
+    "return 1\n";
+
+RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
+{
+    char key[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttl[24];
+    const char *argv[9] = { "EVAL", cancel_lua, "1", key, NULL, id, now, ttl, events };
+    size_t lens[9];
+    redisReply *r;
+    int rc;
+
+    if (c == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "client is NULL");
+    if (!rh_name_valid(id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid task id");
+    argv[4] = c->prefix;
+    rh_key_task(key, c->prefix, id);
+    rh_key_events(events, c->prefix);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)RHAI__CANCEL_TTL_MS);
+    for (int i = 0; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    if ((rc = client_command(c, 9, argv, lens, &r, err)) != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        rc = 0;
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);
+    else if (r->type == REDIS_REPLY_STRING)
+        rc = rh_error_set(err, RHAI_ESTATE, "task %s is %s, only queued tasks can be "
+                          "cancelled", id, r->str);
+    else
+        rc = reply_unexpected(c, r, "cancel script", err);
+    freeReplyObject(r);
+    return rc;
+}

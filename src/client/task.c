@@ -1,0 +1,220 @@
+/* task.c -- the task builder and the submit command built from it.
+ *
+ * Setters validate and copy so that a built task is always submittable:
+ * the only checks left for submit time are those that depend on the
+ * client (the key prefix of reply_to). rhai__submit_prepare turns a task
+ * into the HSET + LPUSH of docs/protocol.md, shared by both clients. */
+#include <stdio.h>
+#include <string.h>
+
+#include "client_int.h"
+
+/* ======================== builder ======================== */
+
+static int replace(char **dst, const char *val)
+{
+    char *p = rh_strdup(val);
+    if (p == NULL)
+        return RHAI_ENOMEM;
+    rh_free(*dst);
+    *dst = p;
+    return 0;
+}
+
+int rhai__caller_valid(const char *s)
+{
+    size_t n = 0;
+    if (s == NULL)
+        return 0;
+    for (; s[n]; n++)
+        if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 127 ||
+            n >= RHAI__CALLER_MAX)
+            return 0;
+    return n > 0;
+}
+
+RHAI_API int rhai_task_new(const char *script, rhai_task **out)
+{
+    rhai_task *t;
+    size_t len;
+
+    if (out == NULL)
+        return RHAI_EINVAL;
+    *out = NULL;
+    if (script == NULL || (len = strlen(script)) == 0)
+        return RHAI_EINVAL;
+    if (len > RHAI__SCRIPT_MAX)
+        return RHAI_ETOOBIG;
+    if ((t = rh_calloc(1, sizeof *t)) == NULL)
+        return RHAI_ENOMEM;
+    t->script = rh_strndup(script, len);
+    t->script_len = len;
+    t->worker_id = rh_strdup(RHAI_DEFAULT_WORKER);
+    t->context_id = rh_strdup("default");
+    t->caller_id = rh_strdup("anonymous");
+    t->args = rh_strdup("{}");
+    t->timeout_ms = RHAI__TIMEOUT_DEFAULT;
+    if (!t->script || !t->worker_id || !t->context_id || !t->caller_id || !t->args) {
+        rhai_task_free(t);
+        return RHAI_ENOMEM;
+    }
+    *out = t;
+    return 0;
+}
+
+RHAI_API void rhai_task_free(rhai_task *t)
+{
+    if (t == NULL)
+        return;
+    rh_free(t->script);
+    rh_free(t->worker_id);
+    rh_free(t->context_id);
+    rh_free(t->caller_id);
+    rh_free(t->args);
+    rh_free(t->reply_to);
+    rh_free(t);
+}
+
+RHAI_API int rhai_task_set_worker(rhai_task *t, const char *worker_id)
+{
+    if (t == NULL || !rh_name_valid(worker_id))
+        return RHAI_EINVAL;
+    return replace(&t->worker_id, worker_id);
+}
+
+RHAI_API int rhai_task_set_context(rhai_task *t, const char *context_id)
+{
+    if (t == NULL || !rh_name_valid(context_id))
+        return RHAI_EINVAL;
+    return replace(&t->context_id, context_id);
+}
+
+RHAI_API int rhai_task_set_caller(rhai_task *t, const char *caller_id)
+{
+    if (t == NULL || !rhai__caller_valid(caller_id))
+        return RHAI_EINVAL;
+    return replace(&t->caller_id, caller_id);
+}
+
+RHAI_API int rhai_task_set_args(rhai_task *t, const char *args_json)
+{
+    json_t *j;
+
+    if (t == NULL || args_json == NULL)
+        return RHAI_EINVAL;
+    /* Any JSON value is accepted (the sandbox exposes it as 'args'), as
+     * the worker's own validation does. */
+    if ((j = json_loads(args_json, JSON_DECODE_ANY, NULL)) == NULL)
+        return RHAI_EINVAL;
+    json_decref(j);
+    return replace(&t->args, args_json);
+}
+
+RHAI_API int rhai_task_set_timeout(rhai_task *t, int64_t timeout_ms)
+{
+    if (t == NULL || timeout_ms < 1 || timeout_ms > RHAI__TIMEOUT_MAX)
+        return RHAI_EINVAL;
+    t->timeout_ms = timeout_ms;
+    return 0;
+}
+
+/* NULL forgets a previously set id: submit generates one again. */
+RHAI_API int rhai_task_set_id(rhai_task *t, const char *id)
+{
+    if (t == NULL)
+        return RHAI_EINVAL;
+    if (id == NULL) {
+        t->id[0] = '\0';
+        return 0;
+    }
+    if (!rh_name_valid(id))
+        return RHAI_EINVAL;
+    memcpy(t->id, id, strlen(id) + 1);       /* <= 128 chars + NUL */
+    return 0;
+}
+
+/* NULL restores the default list <prefix>:reply:{ID}. Whether the key is
+ * under this client's prefix is checked at submit time. */
+RHAI_API int rhai_task_set_reply_to(rhai_task *t, const char *list_key)
+{
+    if (t == NULL)
+        return RHAI_EINVAL;
+    if (list_key == NULL) {
+        rh_free(t->reply_to);
+        t->reply_to = NULL;
+        return 0;
+    }
+    if (strlen(list_key) >= RH_KEY_MAX || !rhai__caller_valid(list_key))
+        return RHAI_EINVAL;                 /* printable, no spaces */
+    return replace(&t->reply_to, list_key);
+}
+
+RHAI_API const char *rhai_task_id(const rhai_task *t)
+{
+    return t && t->id[0] ? t->id : NULL;
+}
+
+/* ======================== submit command ======================== */
+
+static void push(rhai__submit *s, const char *p, size_t n)
+{
+    rh_assert(s->hset_argc < RHAI__HSET_ARGC_MAX);
+    s->hset_argv[s->hset_argc] = p;
+    s->hset_lens[s->hset_argc] = n;
+    s->hset_argc++;
+}
+
+static void field(rhai__submit *s, const char *name, const char *val)
+{
+    push(s, name, strlen(name));
+    push(s, val, strlen(val));
+}
+
+int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix,
+                         const char *reply_to, int64_t now_ms, rhai_error *err)
+{
+    char want[RH_PREFIX_MAX + 16];
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    if (reply_to == NULL)
+        reply_to = t->reply_to;
+    snprintf(want, sizeof want, "%s:reply:", prefix);
+    if (reply_to && (strncmp(reply_to, want, strlen(want)) != 0 ||
+                     strlen(reply_to) == strlen(want)))
+        return rh_error_set(err, RHAI_EINVAL, "reply_to '%s' must start with '%s'",
+                            reply_to, want);
+    if (t->id[0]) {
+        memcpy(s->id, t->id, sizeof s->id);
+    } else if ((rc = rh_id_generate(s->id)) != 0) {
+        return rh_error_set(err, rc, "cannot generate a task id");
+    }
+    rh_key_task(s->task_key, prefix, s->id);
+    rh_key_queue(s->queue_key, prefix, t->worker_id);
+    snprintf(s->created_at, sizeof s->created_at, "%lld", (long long)now_ms);
+    snprintf(s->timeout_ms, sizeof s->timeout_ms, "%lld", (long long)t->timeout_ms);
+
+    push(s, "HSET", 4);
+    push(s, s->task_key, strlen(s->task_key));
+    field(s, "id", s->id);
+    push(s, "script", 6);
+    push(s, t->script, t->script_len);
+    field(s, "worker_id", t->worker_id);
+    field(s, "context_id", t->context_id);
+    field(s, "caller_id", t->caller_id);
+    field(s, "args", t->args);
+    field(s, "timeout_ms", s->timeout_ms);
+    field(s, "created_at", s->created_at);
+    field(s, "status", "queued");
+    field(s, "attempts", "0");
+    if (reply_to)
+        field(s, "reply_to", reply_to);
+
+    s->lpush_argv[0] = "LPUSH";
+    s->lpush_lens[0] = 5;
+    s->lpush_argv[1] = s->queue_key;
+    s->lpush_lens[1] = strlen(s->queue_key);
+    s->lpush_argv[2] = s->id;
+    s->lpush_lens[2] = strlen(s->id);
+    return 0;
+}
