@@ -1,4 +1,5 @@
 # tests of src/daemon (rhaid)
+rhai_test(test_daemon_config unit 30 rhai_daemon)
 rhai_test(test_daemon integration 300 rhai_commonlib)
 add_dependencies(test_daemon rhaid)
 rhai_test(test_recovery integration 400 rhai_commonlib)

@@ -319,6 +319,51 @@ static void test_sigterm_past_grace_requeues_the_running_task(void **state)
     freeReplyObject(r);
 }
 
+static void test_sighup_reloads_limits_while_tasks_keep_flowing(void **state)
+{
+    fixture *f = *state;
+    static const char *script = "var s = ''; for (var i = 0; i < 100; i++) s += 'x'; print(s); 1";
+    char conf[300], id[32];
+    const char *extra[3];
+    FILE *cf;
+    rh_task t;
+
+    /* replace the fixture's worker with one reading a config file */
+    th_stop(f->rhaid, 10000);
+    snprintf(conf, sizeof conf, "%s/rhaid.conf", f->redis.dir);
+    cf = fopen(conf, "w");
+    fputs("max_logs = 20\n", cf);
+    fclose(cf);
+    extra[0] = "--config";
+    extra[1] = conf;
+    extra[2] = NULL;
+    f->rhaid = th_rhaid_start(&f->redis, "default", 1, extra);
+    assert_true(f->rhaid > 0);
+    run_task(f, "hup-1", script, NULL, 5000, &t);
+    assert_true(strlen(t.logs) < 40);                    /* cut near 20 bytes */
+    assert_non_null(strstr(t.logs, "[truncated]"));
+    rh_task_clear(&t);
+
+    cf = fopen(conf, "w");
+    fputs("max_logs = 4096\n", cf);
+    fclose(cf);
+    assert_int_equal(kill(f->rhaid, SIGHUP), 0);
+    /* the reload is asynchronous: poll until a task sees the new limit */
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "hup-2-%d", i);
+        run_task(f, id, script, NULL, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        if (strlen(t.logs) == 101) {
+            rh_task_clear(&t);
+            break;
+        }
+        rh_task_clear(&t);
+        assert_true(i < 99);
+        usleep(10000);
+    }
+    assert_alive(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_tasks_are_answered_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_cancelled_task_is_not_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_finishes_the_running_task_and_exits_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_reloads_limits_while_tasks_keep_flowing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_past_grace_requeues_the_running_task, setup_short_grace, teardown),
     };
     return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);

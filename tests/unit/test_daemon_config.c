@@ -1,0 +1,181 @@
+/* test_daemon_config.c -- rhaid's option table: defaults, file, environment
+ * and flag precedence, and errors that name the file and line. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon/daemon.h"
+
+static char conf_path[64];
+
+static int write_conf(const char *text)
+{
+    FILE *f;
+    strcpy(conf_path, "/tmp/rhaid-conf-XXXXXX");
+    int fd = mkstemp(conf_path);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
+        return -1;
+    fputs(text, f);
+    fclose(f);
+    return 0;
+}
+
+static int clean_env(void **state)
+{
+    (void)state;
+    unsetenv("RHAID_CONFIG");
+    unsetenv("RHAI_REDIS_URL");
+    unsetenv("RHAI_CONCURRENCY");
+    unsetenv("RHAI_WORKER_ID");
+    if (conf_path[0])
+        unlink(conf_path);
+    conf_path[0] = '\0';
+    return 0;
+}
+
+static int load(wk_config *c, rhai_error *err, ...)
+{
+    char *argv[32];
+    int argc = 0;
+    va_list ap;
+    argv[argc++] = "rhaid";
+    va_start(ap, err);
+    for (char *a; (a = va_arg(ap, char *)) != NULL && argc < 31;)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    memset(err, 0, sizeof *err);
+    return wk_config_load(c, argc, argv, err);
+}
+
+static void test_defaults_are_safe_and_documented(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(load(&c, &err, NULL), 0);
+    assert_string_equal(c.redis_url, "redis://127.0.0.1:6379");
+    assert_string_equal(c.prefix, "rhai");
+    assert_string_equal(c.worker_id, "default");
+    assert_true(c.concurrency >= 1);
+    assert_int_equal(c.default_timeout_ms, 30000);
+    assert_int_equal(c.memory, 64 * 1024 * 1024);
+    assert_int_equal(c.max_script, 1024 * 1024);
+    assert_int_equal(c.max_output, 1024 * 1024);
+    assert_int_equal(c.max_logs, 64 * 1024);
+    assert_int_equal(c.max_attempts, 3);
+    assert_int_equal(c.result_ttl_ms, 86400000);
+    assert_true(c.heartbeat_ttl_ms > c.heartbeat_ms);
+    wk_config_free(&c);
+}
+
+static void test_flags_beat_environment_which_beats_the_file(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(write_conf("# comment\nconcurrency = 3\nworker_id = fromfile\n"
+                                "memory_limit = 32M\nmax_logs=\"1k\"\n"), 0);
+    setenv("RHAI_WORKER_ID", "fromenv", 1);
+    assert_int_equal(load(&c, &err, "--config", conf_path, "--concurrency", "5", NULL), 0);
+    assert_int_equal(c.concurrency, 5);                 /* flag */
+    assert_string_equal(c.worker_id, "fromenv");        /* env over file */
+    assert_int_equal(c.memory, 32 * 1024 * 1024);       /* file, with a unit */
+    assert_int_equal(c.max_logs, 1024);
+    assert_string_equal(c.config_file, conf_path);
+    wk_config_free(&c);
+
+    assert_int_equal(load(&c, &err, "--config=/nonexistent/rhaid.conf", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "/nonexistent/rhaid.conf"));
+    wk_config_free(&c);
+}
+
+static void test_file_errors_name_the_line_and_reason(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    char want[128];
+    (void)state;
+    assert_int_equal(write_conf("concurrency = 2\n\nno_such_key = 1\n"), 0);
+    assert_int_equal(load(&c, &err, "--config", conf_path, NULL), RHAI_EINVAL);
+    snprintf(want, sizeof want, "%s:3: unknown option 'no_such_key'", conf_path);
+    assert_string_equal(err.msg, want);
+    wk_config_free(&c);
+    unlink(conf_path);
+
+    assert_int_equal(write_conf("concurrency = 0\n"), 0);
+    assert_int_equal(load(&c, &err, "--config", conf_path, NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: concurrency: 0 is out of range"));
+    wk_config_free(&c);
+    unlink(conf_path);
+
+    assert_int_equal(write_conf("just some words\n"), 0);
+    assert_int_equal(load(&c, &err, "--config", conf_path, NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, ":1: expected 'key = value'"));
+    wk_config_free(&c);
+}
+
+static void test_bad_flags_and_values_are_rejected_with_a_reason(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(load(&c, &err, "--bogus", "1", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown option '--bogus'"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--concurrency", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "needs a value"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--memory-limit", "lots", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "not an integer"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--worker-id", "a b", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "worker_id"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--redis-url", "http://x", NULL), RHAI_EINVAL);
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--log-level", "loud", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "unknown log level"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--heartbeat-ms", "5000", "--heartbeat-ttl-ms", "1000",
+                          NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "heartbeat_ttl_ms"));
+    wk_config_free(&c);
+    setenv("RHAI_CONCURRENCY", "many", 1);
+    assert_int_equal(load(&c, &err, NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "$RHAI_CONCURRENCY"));
+    wk_config_free(&c);
+}
+
+static void test_reload_copies_only_reloadable_fields(void **state)
+{
+    wk_config a, b;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(load(&a, &err, "--concurrency", "2", "--max-logs", "100", NULL), 0);
+    assert_int_equal(load(&b, &err, "--concurrency", "9", "--max-logs", "200",
+                          "--log-level", "debug", NULL), 0);
+    wk_config_apply_reloadable(&a, &b);
+    assert_int_equal(a.concurrency, 2);              /* needs a restart */
+    assert_int_equal(a.max_logs, 200);
+    assert_int_equal(a.log_level, RH_LOG_DEBUG);
+    wk_config_free(&a);
+    wk_config_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_are_safe_and_documented, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_flags_beat_environment_which_beats_the_file, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_file_errors_name_the_line_and_reason, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_reload_copies_only_reloadable_fields, clean_env, clean_env),
+    };
+    return cmocka_run_group_tests_name("daemon_config", tests, NULL, NULL);
+}
