@@ -1,6 +1,7 @@
 /* async.c -- the asynchronous client on a caller's libuv loop (rhai/async.h).
  *
- * Two hiredis async connections attached with the libuv adapter: "cmd"
+ * Two hiredis async connections on the loop (common/uvredis.h, not hiredis
+ * 0.14's adapter, which ignores poll errors): "cmd"
  * carries submits (HSET + LPUSH, pipelined by hiredis's output buffer),
  * "pop" loops BLPOP on this client's own reply list
  * <prefix>:reply:client:<uuid>, draining bursts with LPOP <key> <count>.
@@ -18,10 +19,10 @@
 #include <string.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libuv.h>
 
 #include "rhai/async.h"
 #include "client_int.h"
+#include "common/uvredis.h"
 
 #ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
 #define RHAI__POP_BLOCK_S 1
@@ -322,7 +323,7 @@ static int aconn_open(aconn *k, rhai_error *err)
         return RHAI_ECONN;
     }
     ac->data = k;
-    if (redisLibuvAttach(ac, a->loop) != REDIS_OK) {
+    if (rh_uvredis_attach(ac, a->loop) != 0) {
         redisAsyncFree(ac);
         return rh_error_set(err, RHAI_ENOMEM, "cannot attach to the loop");
     }

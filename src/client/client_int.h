@@ -108,7 +108,8 @@ int rhai__result_from_task(rh_task *t, rhai_result **out);
 int rhai__result_from_reply(const char *text, size_t len, rhai_result **out,
                             rhai_error *err);
 /* From n field/value pairs (names[i], vals[i] with lens[i]) as HGETALL or
- * HMGET return them; a NULL value is an absent field. RHAI_EPROTO when a
+ * HMGET return them; a NULL value is an absent field, and so is status
+ * when none is given (then it is queued). RHAI_EPROTO when a
  * number does not parse, RHAI_ENOMEM. */
 int rhai__result_from_pairs(const char *const *names, const char *const *vals,
                             const size_t *lens, size_t n, rhai_result **out,

@@ -52,6 +52,7 @@ int rhai__result_from_pairs(const char *const *names, const char *const *vals,
     int rc;
 
     rh_task_init(&t);
+    t.status = RHAI_STATUS_QUEUED;          /* protocol: absent means queued */
     for (size_t i = 0; i < n; i++) {
         if (vals[i] == NULL)
             continue;                        /* HMGET: absent field */
