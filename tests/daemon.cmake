@@ -7,3 +7,6 @@ add_dependencies(test_recovery rhaid)
 rhai_test(test_protocol_walkthrough integration 120 rhai_commonlib)
 add_dependencies(test_protocol_walkthrough rhaid)
 target_compile_definitions(test_protocol_walkthrough PRIVATE TH_REDIS_CLI_PATH="${REDIS_CLI}")
+add_test(NAME test_docs_config COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_docs_config.sh
+  $<TARGET_FILE:rhaid> ${PROJECT_SOURCE_DIR}/docs/operations.md)
+set_tests_properties(test_docs_config PROPERTIES TIMEOUT 30 LABELS unit)
