@@ -57,7 +57,10 @@ RHAI_API int  rhai_task_set_args(rhai_task *t, const char *args_json);
 RHAI_API int  rhai_task_set_timeout(rhai_task *t, int64_t timeout_ms);
 RHAI_API int  rhai_task_set_id(rhai_task *t, const char *id);  /* optional */
 RHAI_API int  rhai_task_set_reply_to(rhai_task *t, const char *list_key);
-/* Borrowed, valid until the task is freed or its id is set again. */
+/* The id set with rhai_task_set_id(), or NULL: a task without one gets a
+ * fresh id at each rhai_submit() (returned in id_out, and by
+ * rhai_result_id()), so one builder can submit many tasks. Borrowed, valid
+ * until the task is freed or its id is set again. */
 RHAI_API const char *rhai_task_id(const rhai_task *t);
 
 /* ---- sync operations ---------------------------------------------------- */

@@ -1,0 +1,215 @@
+/* test_e2e.c -- the whole spine: librhai-client (sync and async) -> Redis
+ * -> rhaid -> executor -> reply, against a real redis-server and rhaid. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "rhai/rhai.h"
+
+typedef struct fixture {
+    th_redis     redis;
+    pid_t        rhaid;
+    rhai_client *c;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    *state = f;
+    if (f == NULL || th_redis_start(&f->redis, 0) != 0)
+        return -1;
+    f->rhaid = th_rhaid_start(&f->redis, "e2e", 2, NULL);
+    if (f->rhaid <= 0)
+        return -1;
+    return rhai_client_connect(f->redis.url, NULL, &f->c, NULL);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    rhai_client_free(f->c);
+    if (f->rhaid > 0)
+        th_stop(f->rhaid, 10000);
+    th_redis_stop(&f->redis);
+    free(f);
+    return 0;
+}
+
+static rhai_task *task(const char *script, const char *args, int64_t timeout_ms)
+{
+    rhai_task *t;
+    assert_int_equal(rhai_task_new(script, &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, "e2e"), 0);
+    if (args)
+        assert_int_equal(rhai_task_set_args(t, args), 0);
+    if (timeout_ms)
+        assert_int_equal(rhai_task_set_timeout(t, timeout_ms), 0);
+    return t;
+}
+
+static void test_run_returns_the_scripts_value(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = task("print('adding'); ({sum: args.a + args.b, who: ctx.caller_id})",
+                        "{\"a\":40,\"b\":2}", 5000);
+    rhai_result *r = NULL;
+    rhai_error err;
+
+    assert_int_equal(rhai_task_set_caller(t, "alice"), 0);
+    assert_int_equal(rhai_run(f->c, t, 5000, &r, &err), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_DONE);
+    assert_string_equal(rhai_result_output(r), "{\"sum\":42,\"who\":\"alice\"}");
+    assert_string_equal(rhai_result_logs(r), "adding\n");
+    assert_null(rhai_task_id(t));                    /* generated per submit */
+    assert_int_equal(strlen(rhai_result_id(r)), 36);
+    assert_string_equal(rhai_result_worker(r), "e2e");
+    assert_int_equal(rhai_result_attempts(r), 1);
+    assert_null(rhai_result_error_kind(r));
+    rhai_result_free(r);
+    rhai_task_free(t);
+}
+
+static void test_failures_come_back_with_their_kind(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t;
+    rhai_result *r = NULL;
+
+    t = task("undefinedFunction()", NULL, 5000);
+    assert_int_equal(rhai_run(f->c, t, 5000, &r, NULL), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_ERROR);
+    assert_string_equal(rhai_result_error_kind(r), "script");
+    assert_non_null(strstr(rhai_result_error(r), "ReferenceError"));
+    rhai_result_free(r);
+    rhai_task_free(t);
+
+    t = task("while (true) {}", NULL, 300);
+    assert_int_equal(rhai_run(f->c, t, 5000, &r, NULL), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_TIMEOUT);
+    assert_string_equal(rhai_result_error_kind(r), "timeout");
+    rhai_result_free(r);
+    rhai_task_free(t);
+}
+
+static void test_submit_then_wait_and_status(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = task("'later'", NULL, 5000);
+    char id[RHAI_ID_MAX];
+    rhai_result *r = NULL, *s = NULL;
+
+    assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
+    assert_int_equal(rhai_wait(f->c, id, 10000, &r, NULL), 0);
+    assert_string_equal(rhai_result_output(r), "\"later\"");
+    assert_int_equal(rhai_task_status(f->c, id, &s, NULL), 0);
+    assert_int_equal(rhai_result_status(s), RHAI_STATUS_DONE);
+    assert_string_equal(rhai_result_output(s), "\"later\"");
+    rhai_result_free(r);
+    rhai_result_free(s);
+    rhai_task_free(t);
+}
+
+static void test_a_queued_task_can_be_cancelled_and_is_never_run(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = task("print('ran'); 1", NULL, 5000);
+    char id[RHAI_ID_MAX];
+    rhai_result *r = NULL;
+
+    assert_int_equal(rhai_task_set_worker(t, "nobody-serves-this"), 0);
+    assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
+    assert_int_equal(rhai_cancel(f->c, id, NULL), 0);
+    assert_int_equal(rhai_wait(f->c, id, 5000, &r, NULL), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_CANCELLED);
+    assert_string_equal(rhai_result_error_kind(r), "cancelled");
+    rhai_result_free(r);
+    assert_int_equal(rhai_cancel(f->c, id, NULL), RHAI_ESTATE);    /* already final */
+    rhai_task_free(t);
+}
+
+/* ---- async: many in flight on one connection, through rhaid ---- */
+
+#define N_ASYNC 500
+
+typedef struct async_state {
+    int done[N_ASYNC];
+    int completed;
+    int errors;
+    int closed;
+} async_state;
+
+typedef struct req { async_state *st; int i; } req;
+
+static void on_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    req *rq = data;
+    char want[16];
+    (void)a;
+    rq->st->completed++;
+    if (status != 0 || rhai_result_status(res) != RHAI_STATUS_DONE) {
+        rq->st->errors++;
+        return;
+    }
+    snprintf(want, sizeof want, "%d", rq->i * 2);
+    if (strcmp(rhai_result_output(res), want) != 0)
+        rq->st->errors++;
+    rq->st->done[rq->i]++;
+}
+
+static void on_closed(rhai_async *a, void *data)
+{
+    (void)a;
+    ((async_state *)data)->closed = 1;
+}
+
+static void test_async_many_in_flight_are_each_answered_once(void **state)
+{
+    fixture *f = *state;
+    uv_loop_t loop;
+    rhai_async *a = NULL;
+    static async_state st;
+    static req reqs[N_ASYNC];
+    char args[32];
+
+    memset(&st, 0, sizeof st);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(rhai_async_new(&loop, f->redis.url, NULL, &a, NULL), 0);
+    for (int i = 0; i < N_ASYNC; i++) {
+        rhai_task *t = task("args.i * 2", NULL, 5000);
+        snprintf(args, sizeof args, "{\"i\":%d}", i);
+        assert_int_equal(rhai_task_set_args(t, args), 0);
+        reqs[i].st = &st;
+        reqs[i].i = i;
+        assert_int_equal(rhai_async_submit(a, t, 60000, on_done, &reqs[i], NULL), 0);
+        rhai_task_free(t);
+    }
+    assert_int_equal(rhai_async_pending(a), N_ASYNC);
+    while (st.completed < N_ASYNC && uv_run(&loop, UV_RUN_ONCE))
+        ;
+    assert_int_equal(st.completed, N_ASYNC);
+    assert_int_equal(st.errors, 0);
+    for (int i = 0; i < N_ASYNC; i++)
+        assert_int_equal(st.done[i], 1);
+    assert_int_equal(rhai_async_pending(a), 0);
+    rhai_async_close(a, on_closed, &st);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(st.closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_run_returns_the_scripts_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures_come_back_with_their_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_then_wait_and_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_many_in_flight_are_each_answered_once, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);
+}
