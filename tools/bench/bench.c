@@ -1,0 +1,155 @@
+/* bench.c -- rhai_bench: figures of the spine on this machine, one line
+ * per figure ("name value unit"), against a Redis and a running rhaid.
+ *
+ *   rhai_bench URL WORKER [TASKS] [INFLIGHT]
+ *
+ * (e) floor: Redis PING round trip; (b) sequential submit+wait latency of a
+ * trivial task; (a) throughput of TASKS trivial tasks (40+2) submitted by
+ * the async client with up to INFLIGHT in flight. Bounded: every wait has
+ * a deadline, so a missing worker ends the run with an error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hiredis/hiredis.h>
+
+#include "rhai/rhai.h"
+#include "common/common.h"
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(int64_t *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_i64);
+    return (double)v[(int)(p * (n - 1))];
+}
+
+static int bench_ping(const rh_url *u, int n)
+{
+    struct timeval tv = { 2, 0 };
+    redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
+    int64_t *lat = malloc(sizeof *lat * (size_t)n);
+    if (c == NULL || c->err || lat == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int64_t t0 = rh_mono_us();
+        redisReply *r = redisCommand(c, "PING");
+        lat[i] = rh_mono_us() - t0;
+        if (r == NULL)
+            return -1;
+        freeReplyObject(r);
+    }
+    printf("redis_ping_p50 %.0f us\n", pct(lat, n, 0.5));
+    printf("redis_ping_p99 %.0f us\n", pct(lat, n, 0.99));
+    free(lat);
+    redisFree(c);
+    return 0;
+}
+
+static int bench_sequential(const char *url, const char *worker, int n)
+{
+    rhai_client *c;
+    rhai_task *t;
+    rhai_error err;
+    int64_t *lat = malloc(sizeof *lat * (size_t)n);
+
+    if (lat == NULL || rhai_client_connect(url, NULL, &c, &err) != 0 ||
+        rhai_task_new("40+2", &t) != 0 || rhai_task_set_worker(t, worker) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        rhai_result *r;
+        int64_t t0 = rh_mono_us();
+        if (rhai_run(c, t, 5000, &r, &err) != 0) {
+            fprintf(stderr, "bench: run: %s\n", err.msg);
+            return -1;
+        }
+        lat[i] = rh_mono_us() - t0;
+        rhai_result_free(r);
+    }
+    printf("seq_roundtrip_p50 %.0f us\n", pct(lat, n, 0.5));
+    printf("seq_roundtrip_p90 %.0f us\n", pct(lat, n, 0.9));
+    printf("seq_roundtrip_p99 %.0f us\n", pct(lat, n, 0.99));
+    rhai_task_free(t);
+    rhai_client_free(c);
+    free(lat);
+    return 0;
+}
+
+typedef struct tp {
+    rhai_async *a;
+    rhai_task  *t;
+    int         total, submitted, completed, failed, inflight;
+} tp;
+
+static void tp_done(rhai_async *a, int status, const rhai_result *res, void *data);
+
+static void tp_fill(tp *s)
+{
+    while (s->submitted < s->total && s->submitted - s->completed < s->inflight) {
+        if (rhai_async_submit(s->a, s->t, 30000, tp_done, s, NULL) != 0) {
+            s->failed++;
+            s->completed++;
+        }
+        s->submitted++;
+    }
+}
+
+static void tp_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    tp *s = data;
+    (void)a;
+    s->completed++;
+    if (status != 0 || rhai_result_status(res) != RHAI_STATUS_DONE)
+        s->failed++;
+    tp_fill(s);
+}
+
+static int bench_throughput(const char *url, const char *worker, int n, int inflight)
+{
+    uv_loop_t loop;
+    tp s;
+    int64_t t0;
+    double secs;
+
+    memset(&s, 0, sizeof s);
+    s.total = n;
+    s.inflight = inflight;
+    uv_loop_init(&loop);
+    if (rhai_async_new(&loop, url, NULL, &s.a, NULL) != 0 || rhai_task_new("40+2", &s.t) != 0 ||
+        rhai_task_set_worker(s.t, worker) != 0)
+        return -1;
+    t0 = rh_mono_us();
+    tp_fill(&s);
+    while (s.completed < s.total && uv_run(&loop, UV_RUN_ONCE))
+        ;
+    secs = (double)(rh_mono_us() - t0) / 1e6;
+    printf("throughput_trivial %.0f tasks/s\n", s.total / secs);
+    printf("throughput_tasks %d tasks\n", s.total);
+    printf("throughput_failed %d tasks\n", s.failed);
+    rhai_async_close(s.a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    rhai_task_free(s.t);
+    return s.failed ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    rh_url u;
+    int n = argc > 3 ? atoi(argv[3]) : 20000;
+    int inflight = argc > 4 ? atoi(argv[4]) : 256;
+
+    if (argc < 3 || rh_url_parse(argv[1], &u, NULL) != 0 || u.is_unix) {
+        fprintf(stderr, "usage: rhai_bench redis://HOST:PORT WORKER [TASKS] [INFLIGHT]\n");
+        return 2;
+    }
+    if (bench_ping(&u, 2000) != 0 || bench_sequential(argv[1], argv[2], 1000) != 0 ||
+        bench_throughput(argv[1], argv[2], n, inflight) != 0) {
+        fprintf(stderr, "bench: failed\n");
+        return 1;
+    }
+    return 0;
+}
