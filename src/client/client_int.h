@@ -94,17 +94,19 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
 
 /* ======================== results ======================== */
 
-/* An immutable result: the task's fields plus its reply JSON, built once
+/* An immutable result: the task's fields plus its reply JSON, made once
  * so that the accessors need no allocation. */
 struct rhai_result {
     rh_task t;
-    char   *json;                   /* rh_task_reply_json(&t) */
+    char   *json;                   /* the reply as received, or built by
+                                       rh_task_reply_json from the hash */
 };
 
 /* Build a result from 't', whose fields are stolen (t is left cleared,
  * also on failure). *out is new. RHAI_ENOMEM. */
 int rhai__result_from_task(rh_task *t, rhai_result **out);
-/* From a reply object of docs/protocol.md. RHAI_EPROTO, RHAI_ENOMEM. */
+/* From a reply object of docs/protocol.md, whose text becomes the
+ * result's JSON. RHAI_EPROTO, RHAI_ENOMEM. */
 int rhai__result_from_reply(const char *text, size_t len, rhai_result **out,
                             rhai_error *err);
 /* From n field/value pairs (names[i], vals[i] with lens[i]) as HGETALL or

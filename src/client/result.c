@@ -34,13 +34,22 @@ int rhai__result_from_reply(const char *text, size_t len, rhai_result **out,
     rh_task t;
     int rc;
 
+    rhai_result *r;
+
     rh_task_init(&t);
     if ((rc = rh_task_from_reply(&t, text, len, err)) != 0) {
         rh_task_clear(&t);
         return rc;
     }
-    if ((rc = rhai__result_from_task(&t, out)) != 0)
-        return rh_error_set(err, rc, "out of memory");
+    /* The reply already is the JSON: keep it rather than build it again
+     * (this is the async client's per-reply cost). */
+    if ((r = rh_calloc(1, sizeof *r)) == NULL || (r->json = rh_strndup(text, len)) == NULL) {
+        rh_free(r);
+        rh_task_clear(&t);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    r->t = t;
+    *out = r;
     return 0;
 }
 
