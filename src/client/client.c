@@ -265,17 +265,19 @@ RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID
 /* Look at the hash: RHAI_ENOTFOUND when it is gone, 1 when the task is not
  * final yet, 0 with *out built from the hash when it is (the reply was
  * pushed in the same atomic step, maybe taken by someone else since).
- * HMGET of the reply fields only: the script may be large. */
-static int wait_check(rhai_client *c, const char *task_key, rhai_result **out,
-                      rhai_error *err)
+ * HMGET of the reply fields and reply_to only: the script may be large.
+ * *elsewhere tells whether the task replies to a list other than
+ * 'reply_key' (then only the hash tells when it ends). */
+static int wait_check(rhai_client *c, const char *task_key, const char *reply_key,
+                      int *elsewhere, rhai_result **out, rhai_error *err)
 {
     const char *exists[2] = { "EXISTS", task_key };
     size_t exists_len[2] = { 6, strlen(task_key) };
-    const char *hmget[2 + RHAI__REPLY_NFIELDS];
-    size_t hmget_len[2 + RHAI__REPLY_NFIELDS];
+    const char *hmget[3 + RHAI__REPLY_NFIELDS];
+    size_t hmget_len[3 + RHAI__REPLY_NFIELDS];
     const char **argvs[2] = { exists, hmget };
     const size_t *lens[2] = { exists_len, hmget_len };
-    int argcs[2] = { 2, 2 + RHAI__REPLY_NFIELDS };
+    int argcs[2] = { 2, 3 + RHAI__REPLY_NFIELDS };
     const char *vals[RHAI__REPLY_NFIELDS];
     size_t vlens[RHAI__REPLY_NFIELDS];
     redisReply *rep[2], *st;
@@ -289,17 +291,21 @@ static int wait_check(rhai_client *c, const char *task_key, rhai_result **out,
         hmget[2 + i] = rhai__reply_fields[i];
         hmget_len[2 + i] = strlen(rhai__reply_fields[i]);
     }
+    hmget[2 + RHAI__REPLY_NFIELDS] = "reply_to";
+    hmget_len[2 + RHAI__REPLY_NFIELDS] = 8;
     if ((rc = client_pipeline(c, 2, argcs, argvs, lens, rep, err)) != 0)
         return rc;
     if (rep[0]->type != REDIS_REPLY_INTEGER) {
         rc = reply_unexpected(c, rep[0], "EXISTS", err);
     } else if (rep[1]->type != REDIS_REPLY_ARRAY ||
-               rep[1]->elements != RHAI__REPLY_NFIELDS) {
+               rep[1]->elements != RHAI__REPLY_NFIELDS + 1) {
         rc = reply_unexpected(c, rep[1], "HMGET", err);
     } else if (rep[0]->integer == 0) {
         rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)",
                           task_key);
     } else {
+        redisReply *rt = rep[1]->element[RHAI__REPLY_NFIELDS];
+        *elsewhere = rt->type == REDIS_REPLY_STRING && strcmp(rt->str, reply_key) != 0;
         st = rep[1]->element[1];              /* "status"; absent means queued */
         if (st->type != REDIS_REPLY_STRING || !rh_status_final(rh_status_parse(st->str))) {
             rc = 1;
@@ -358,7 +364,7 @@ RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
     char task_key[RH_KEY_MAX], reply_key[RH_KEY_MAX];
     int64_t deadline, now, backoff = RHAI__BACKOFF_MIN_MS;
     rhai_result *res = NULL;
-    int rc;
+    int rc, elsewhere = 0;
 
     if (out)
         *out = NULL;
@@ -371,16 +377,17 @@ RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
     deadline = timeout_ms > 0 ? rh_mono_ms() + timeout_ms : INT64_MAX;
 
     for (;;) {
-        rc = wait_check(c, task_key, &res, err);
+        rc = wait_check(c, task_key, reply_key, &elsewhere, &res, err);
         if (rc == 1) {
+            /* A task replying to another list (a shared one) never answers
+             * on the default list: poll its hash more often instead. */
+            int64_t slice = elsewhere ? RHAI__WAIT_POLL_MS : RHAI__WAIT_SLICE_MS;
             backoff = RHAI__BACKOFF_MIN_MS;
             now = rh_mono_ms();
             if (now >= deadline)
                 return rh_error_set(err, RHAI_ETIMEOUT, "no result for task %s within %lld ms",
                                     id, (long long)timeout_ms);
-            rc = wait_block(c, reply_key, id,
-                            deadline - now < RHAI__WAIT_SLICE_MS ? deadline - now
-                                                                 : RHAI__WAIT_SLICE_MS,
+            rc = wait_block(c, reply_key, id, deadline - now < slice ? deadline - now : slice,
                             &res, err);
             if (rc == 1)
                 continue;                   /* look at the hash again */

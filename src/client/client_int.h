@@ -36,6 +36,9 @@
 #ifndef RHAI__WAIT_SLICE_MS         /* longest single BLMOVE of rhai_wait */
 #define RHAI__WAIT_SLICE_MS 1000
 #endif
+#ifndef RHAI__WAIT_POLL_MS          /* hash polling of a task replying elsewhere */
+#define RHAI__WAIT_POLL_MS 100
+#endif
 #ifndef RHAI__BACKOFF_MIN_MS
 #define RHAI__BACKOFF_MIN_MS 100
 #endif

@@ -463,6 +463,35 @@ static void test_run_submits_and_waits(void **state)
     rhai_task_free(t);
 }
 
+/* Its reply goes to a shared list: wait learns the end from the hash,
+ * polled faster than the 1 s slice. */
+static void test_wait_for_a_task_replying_elsewhere(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = NULL;
+    rhai_result *res = NULL;
+    rhai_error err = { 0, "" };
+    fw_thread w;
+    char id[RHAI_ID_MAX];
+    int64_t t0;
+
+    assert_int_equal(rhai_task_new("1", &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, "w-elsewhere"), 0);
+    assert_int_equal(rhai_task_set_args(t, "{\"e\":1}"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:client:sync-test"), 0);
+    assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
+    rhai_task_free(t);
+    t0 = rh_mono_ms();
+    fw_start(&w, "w-elsewhere", 1);
+    if (rhai_wait(f->c, id, 10000, &res, &err) != 0)
+        fail_msg("wait: %s", err.msg);
+    fw_join(&w);
+    assert_true(rh_mono_ms() - t0 < 800);
+    assert_string_equal(rhai_result_output(res), "{\"e\":1}");
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:client:sync-test"), 1);
+    rhai_result_free(res);
+}
+
 static void test_wait_times_out(void **state)
 {
     fixture *f = *state;
@@ -850,6 +879,7 @@ int main(void)
         T(test_wait_returns_the_done_result),
         T(test_wait_blocks_until_a_worker_answers),
         T(test_run_submits_and_waits),
+        T(test_wait_for_a_task_replying_elsewhere),
         T(test_wait_times_out),
         T(test_wait_for_an_unknown_id_is_not_found),
         T(test_two_waits_both_see_the_reply),
