@@ -377,7 +377,13 @@ RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
     deadline = timeout_ms > 0 ? rh_mono_ms() + timeout_ms : INT64_MAX;
 
     for (;;) {
-        rc = wait_check(c, task_key, reply_key, &elsewhere, &res, err);
+        now = rh_mono_ms();
+        if (c->rc == NULL && deadline - now < RHAI__CONNECT_TIMEOUT_MS)
+            rc = client_open(c, deadline - now > 1 ? deadline - now : 1, err);
+        else
+            rc = 0;                         /* wait_check connects if need be */
+        if (rc == 0)
+            rc = wait_check(c, task_key, reply_key, &elsewhere, &res, err);
         if (rc == 1) {
             /* A task replying to another list (a shared one) never answers
              * on the default list: poll its hash more often instead. */
