@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define RHAI_ID_MAX 129        /* task ids: 1..128 chars of [A-Za-z0-9_.:-] */
+#define RHAI_ID_MAX 129        /* task ids: 1..128 chars of [A-Za-z0-9_.:@-] */
 #define RHAI_DEFAULT_WORKER "default"
 
 typedef struct rhai_client rhai_client;   /* opaque */

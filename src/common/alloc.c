@@ -5,6 +5,7 @@
  * makes the n-th allocation fail so out-of-memory paths can be exercised.
  * Failure returns NULL: callers turn it into RHAI_ENOMEM. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +15,21 @@
 /* max_align_t-sized header keeps the user pointer suitably aligned. */
 typedef union { size_t size; max_align_t align; } hdr;
 
-static size_t live_bytes;
-static unsigned long fail_countdown;
+/* Atomic: distinct rhai_client objects may live on different threads. */
+static _Atomic size_t live_bytes;
+static _Atomic unsigned long fail_countdown;
 
 void rh_alloc_fail_after(unsigned long n) { fail_countdown = n; }
 size_t rh_alloc_live_bytes(void) { return live_bytes; }
 
 static int should_fail(void)
 {
-    return fail_countdown > 0 && --fail_countdown == 0;
+    unsigned long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&fail_countdown, &n, n - 1))
+            return n == 1;
+    }
+    return 0;
 }
 
 void *rh_malloc(size_t size)
@@ -60,7 +67,8 @@ void *rh_realloc(void *ptr, size_t size)
     if ((n = realloc(h, sizeof(hdr) + size)) == NULL)
         return NULL;
     n->size = size;
-    live_bytes = live_bytes - old + size;
+    live_bytes += size;
+    live_bytes -= old;
     return n + 1;
 }
 
