@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -76,6 +77,9 @@ pid_t th_spawn(char *const argv[], char *const env[], const char *log_path)
         for (size_t i = 0; env && env[i]; i++)
             putenv(env[i]);
         setpgid(0, 0);           /* a test's kill never hits the test runner */
+        /* A test that dies (failed assertion, ctest timeout) takes its
+         * servers and workers with it: nothing is left running. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
