@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
-      libsqlite3-dev libjansson-dev libcmocka-dev redis-server redis-tools)
+      libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev
+      redis-server redis-tools)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -44,6 +44,7 @@ typedef struct wk_config {
     int64_t  max_attempts;
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
+    char    *metrics_listen;      /* "" : no metrics endpoint */
 } wk_config;
 
 enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
@@ -139,6 +140,25 @@ void wk_pool_kill_busy(wk_pool *p);
 /* Close all executors (EOF on their pipes, SIGKILL if busy); closed_cb
  * after the last one is reaped. */
 void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p));
+
+/* ======================== metrics and systemd ======================== */
+
+typedef struct wk_metrics wk_metrics;
+/* Serve /metrics and /healthz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
+ * from an HTTP thread; "" or NULL: *out = NULL, nothing served. Every other
+ * function accepts NULL. RHAI_EINVAL (bad address), RHAI_EIO (cannot bind). */
+int  wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
+                      const char *instance, rhai_error *err);
+void wk_metrics_stop(wk_metrics *m);
+void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t ms);
+/* queue_depth < 0 leaves the last known depth. */
+void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, int redis_up,
+                      uint64_t restarts, uint64_t reconnects);
+
+/* sd_notify(3) with a formatted message; no-op outside systemd. */
+void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Watchdog ping period (half of $WATCHDOG_USEC) in ms, 0 when disabled. */
+int64_t wk_notify_watchdog_ms(void);
 
 /* ======================== the worker ======================== */
 

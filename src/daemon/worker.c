@@ -45,6 +45,10 @@ struct wk_worker {
     wk_pool     pool;
     uv_timer_t  tick;
     uv_timer_t  grace;
+    uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
+    wk_metrics *metrics;
+    long        queue_depth;
+    int         ready_sent;
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
     char        k_queue[RH_KEY_MAX];
@@ -162,6 +166,8 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
             w->done++;
         else
             w->failed++;
+        wk_metrics_task(w->metrics, j->task.status, j->task.error_kind,
+                        j->task.finished_at - j->task.started_at);
         rh_log(RH_LOG_DEBUG, "event=finished task=%s status=%s kind=%s", j->id,
                rh_status_str(j->task.status), rh_kind_str(j->task.error_kind));
     }
@@ -502,6 +508,10 @@ static void heartbeat(wk_worker *w);
 static void on_conn_up(wk_conn *c, void *data)
 {
     wk_worker *w = data;
+    if (w->cmd.up && w->pop.up && !w->ready_sent) {
+        w->ready_sent = 1;
+        wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
+    }
     if (c == &w->cmd) {
         for (wk_job *j = w->jobs; j; j = j->next)
             if (j->state == JOB_FINISHING)
@@ -540,6 +550,15 @@ static void on_recover(redisAsyncContext *ac, void *r, void *priv)
         rh_log(RH_LOG_ERROR, "event=recover_failed reason=\"%s\"", reply->str);
 }
 
+static void on_depth(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_INTEGER)
+        w->queue_depth = (long)reply->integer;
+}
+
 static void heartbeat(wk_worker *w)
 {
     char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
@@ -566,14 +585,29 @@ static void heartbeat(wk_worker *w)
                       conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining);
     redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     redisAsyncCommand(ac, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
+    redisAsyncCommand(ac, on_depth, w, "LLEN %s", w->k_queue);
     redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s", wk_lua_recover,
                       w->cfg->prefix, now, maxa, rttl, w->k_events, w->member);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    wk_notify("WATCHDOG=1");
 }
 
 static void on_tick(uv_timer_t *t)
 {
     wk_worker *w = t->data;
     heartbeat(w);
+    wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
+                     w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,
+                     w->cmd.reconnects + w->pop.reconnects);
+    if (w->ready_sent)
+        wk_notify("STATUS=worker %s: %d/%d busy, %llu done, %llu failed%s%s",
+                  w->cfg->worker_id, w->pool.busy, w->pool.n, (unsigned long long)w->done,
+                  (unsigned long long)w->failed, w->cmd.up ? "" : ", redis unreachable",
+                  w->draining ? ", draining" : "");
     wk_pool_maintain(&w->pool);
     pump(w);
 }
@@ -606,12 +640,15 @@ static void stop_everything(wk_worker *w)
     w->stopping = 1;
     rh_log(RH_LOG_NOTICE, "event=stopped done=%llu failed=%llu pending=%d",
            (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs);
-    w->open = 3 + 3 + 2;
+    w->open = 3 + 3 + 3;
+    wk_metrics_stop(w->metrics);
+    w->metrics = NULL;
     wk_pool_close(&w->pool, on_pool_closed);
     wk_conn_close(&w->pop);
     wk_conn_close(&w->cmd);
     uv_close((uv_handle_t *)&w->tick, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
+    uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
 }
@@ -678,6 +715,7 @@ static void start_drain(wk_worker *w, const char *why)
     if (w->draining)
         return;
     w->draining = 1;
+    wk_notify("STOPPING=1\nSTATUS=draining (%s)", why);
     rh_log(RH_LOG_NOTICE, "event=draining reason=%s running=%d grace_ms=%lld", why,
            count_jobs(w, JOB_RUNNING), (long long)w->cfg->grace_ms);
     wk_conn_close(&w->pop);           /* a taken id whose reply is lost is requeued */
@@ -752,8 +790,14 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
 
     signal(SIGPIPE, SIG_IGN);
+    if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
+                         &err) != 0) {
+        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
+        return 2;
+    }
     if ((rc = wk_pool_init(&w.pool, w.loop, cfg, on_run, &w, &err)) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
+        wk_metrics_stop(w.metrics);
         return 1;
     }
     w.pool.ready_cb = on_pool_ready;
@@ -768,7 +812,11 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     w.pop.data = w.cmd.data = &w;
     uv_timer_init(w.loop, &w.tick);
     uv_timer_init(w.loop, &w.grace);
-    w.tick.data = w.grace.data = &w;
+    uv_timer_init(w.loop, &w.watchdog);
+    w.tick.data = w.grace.data = w.watchdog.data = &w;
+    if (wk_notify_watchdog_ms() > 0)
+        uv_timer_start(&w.watchdog, on_watchdog, (uint64_t)wk_notify_watchdog_ms(),
+                       (uint64_t)wk_notify_watchdog_ms());
     for (int i = 0; i < 3; i++) {
         uv_signal_init(w.loop, &w.sig[i]);
         w.sig[i].data = &w;

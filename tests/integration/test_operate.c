@@ -1,0 +1,234 @@
+/* test_operate.c -- what an operator sees of rhaid: Prometheus metrics
+ * scraped over HTTP during a run, and the systemd notify messages captured
+ * on a test NOTIFY_SOCKET (READY, WATCHDOG, STATUS, STOPPING). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* GET path from 127.0.0.1:port; returns the whole response (new) or NULL. */
+static char *http_get(int port, const char *path)
+{
+    struct sockaddr_in sa;
+    char req[256];
+    rh_buf b;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return NULL;
+    }
+    rh_buf_init(&b);
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        rh_buf_append(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    return b.data;
+}
+
+/* Value of the first line starting with 'series ', or -1. */
+static long long metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return atoll(p + n + 1);
+    return -1;
+}
+
+static void test_metrics_count_tasks_and_health_is_served(void **state)
+{
+    th_redis r;
+    pid_t pid;
+    redisContext *c;
+    char listen[64], id[16], *body = NULL;
+    const char *extra[3];
+    int port = th_free_port();
+    rh_task t;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    extra[0] = "--metrics-listen";
+    extra[1] = listen;
+    extra[2] = NULL;
+    pid = th_rhaid_start(&r, "default", 2, extra);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "ok-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "1", NULL, 5000, NULL), 0);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 10, &t), 0);
+        rh_task_clear(&t);
+    }
+    assert_int_equal(th_submit(c, "default", "bad", "throw 1", NULL, 5000, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "bad", 10, &t), 0);
+    rh_task_clear(&t);
+
+    /* counted when the finish is acknowledged: poll until all four are in */
+    for (int i = 0; i < 200; i++) {
+        rh_free(body);
+        body = http_get(port, "/metrics");
+        assert_non_null(body);
+        if (metric(body, "rhai_task_duration_seconds_count") == 4)
+            break;
+        usleep(20000);
+    }
+    assert_non_null(strstr(body, "HTTP/1.0 200") ? body : strstr(body, "HTTP/1.1 200"));
+    assert_int_equal(metric(body, "rhai_tasks_total{status=\"done\",error_kind=\"\"}"), 3);
+    assert_int_equal(metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 1);
+    assert_int_equal(metric(body, "rhai_task_duration_seconds_count"), 4);
+    assert_int_equal(metric(body, "rhai_task_duration_seconds_bucket{le=\"+Inf\"}"), 4);
+    assert_non_null(strstr(body, "# TYPE rhai_tasks_total counter"));
+    assert_non_null(strstr(body, "rhai_build_info{version=\""));
+    assert_non_null(strstr(body, "worker_id=\"default\""));
+    rh_free(body);
+
+    /* gauges are refreshed per heartbeat */
+    for (int i = 0; i < 200; i++) {
+        body = http_get(port, "/metrics");
+        if (metric(body, "rhai_executors") == 2 && metric(body, "rhai_redis_up") == 1)
+            break;
+        rh_free(body);
+        body = NULL;
+        usleep(20000);
+    }
+    assert_non_null(body);
+    assert_int_equal(metric(body, "rhai_executors"), 2);
+    assert_int_equal(metric(body, "rhai_redis_up"), 1);
+    rh_free(body);
+
+    body = http_get(port, "/healthz");
+    assert_non_null(strstr(body, " 200 "));
+    assert_non_null(strstr(body, "ok"));
+    rh_free(body);
+    body = http_get(port, "/nope");
+    assert_non_null(strstr(body, " 404 "));
+    rh_free(body);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* Read datagrams until one contains 'want' or timeout_ms passes. Counts
+ * every datagram holding 'count' into *n (if not NULL). */
+static int notify_wait(int fd, const char *want, int timeout_ms, const char *count, int *n)
+{
+    int64_t deadline = rh_mono_ms() + timeout_ms;
+    char msg[1024];
+    for (;;) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        int64_t left = deadline - rh_mono_ms();
+        ssize_t len;
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -1;
+        len = recv(fd, msg, sizeof msg - 1, 0);
+        if (len <= 0)
+            continue;
+        msg[len] = '\0';
+        if (count && n && strstr(msg, count))
+            (*n)++;
+        if (want && strstr(msg, want))
+            return 0;
+    }
+}
+
+static void test_systemd_notify_ready_watchdog_status_stopping(void **state)
+{
+    th_redis r;
+    struct sockaddr_un sa;
+    char sock_env[200], bin[512], log[300];
+    char *env[] = { sock_env, "WATCHDOG_USEC=200000", NULL };
+    char *argv[] = { (char *)th_bin("rhaid", bin, sizeof bin), "--redis-url", NULL,
+                     "--worker-id", "notify", "--concurrency", "1", NULL };
+    int fd, watchdogs = 0, status;
+    pid_t pid;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    argv[2] = r.url;
+    fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    assert_true(strlen(r.dir) + 20 < sizeof sa.sun_path);
+    memcpy(sa.sun_path, r.dir, strlen(r.dir));
+    strcat(sa.sun_path, "/notify.sock");
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    snprintf(sock_env, sizeof sock_env, "NOTIFY_SOCKET=%s", sa.sun_path);
+    snprintf(log, sizeof log, "%s/rhaid-notify.log", r.dir);
+    pid = th_spawn(argv, env, log);
+    assert_true(pid > 0);
+
+    assert_int_equal(notify_wait(fd, "READY=1", 10000, NULL, NULL), 0);
+    /* WATCHDOG every 100 ms (half of 200 ms): at least 3 within 1.5 s */
+    notify_wait(fd, NULL, 1500, "WATCHDOG=1", &watchdogs);
+    print_message("watchdog pings in 1.5 s: %d\n", watchdogs);
+    assert_true(watchdogs >= 3);
+    assert_int_equal(notify_wait(fd, "STATUS=worker notify:", 3000, NULL, NULL), 0);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(notify_wait(fd, "STOPPING=1", 5000, NULL, NULL), 0);
+    status = th_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(fd);
+    th_redis_stop(&r);
+}
+
+static void test_a_bad_metrics_address_stops_rhaid_at_start(void **state)
+{
+    th_redis r;
+    char bin[512], log[300];
+    char *argv[] = { (char *)th_bin("rhaid", bin, sizeof bin), "--redis-url", NULL,
+                     "--metrics-listen", "nowhere:99999", NULL };
+    int status;
+    (void)state;
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    argv[2] = r.url;
+    snprintf(log, sizeof log, "%s/rhaid-bad.log", r.dir);
+    status = th_wait(th_spawn(argv, NULL, log), 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_int_equal(th_sh("grep -q 'metrics_listen' '%s'", log), 0);
+    th_redis_stop(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_metrics_count_tasks_and_health_is_served),
+        cmocka_unit_test(test_systemd_notify_ready_watchdog_status_stopping),
+        cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
+    };
+    return cmocka_run_group_tests_name("operate", tests, NULL, NULL);
+}
