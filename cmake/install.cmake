@@ -25,3 +25,10 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/rhaiConfigVersion.cmake
   COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/rhaiConfig.cmake
   ${PROJECT_BINARY_DIR}/rhaiConfigVersion.cmake DESTINATION ${RHAI_CMAKE_DIR})
+
+# systemd unit template and man pages
+configure_file(src/daemon/rhaid@.service.in ${PROJECT_BINARY_DIR}/rhaid@.service @ONLY)
+set(RHAI_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING "where rhaid@.service goes, relative to the prefix")
+install(FILES ${PROJECT_BINARY_DIR}/rhaid@.service DESTINATION ${RHAI_SYSTEMD_UNIT_DIR})
+install(FILES docs/man/rhaid.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES docs/man/rhaictl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
