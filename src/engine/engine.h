@@ -15,6 +15,10 @@
 
 /* Safe defaults; every one is configurable in rhaid.conf. */
 #ifndef ENG_DEFAULT_MEMORY
+/* The js heap cap counts garbage too: mujs collects after ~5 allocations
+ * per live object, not by bytes, so `s += chunk` in a loop holds thousands
+ * of dead copies of s (64 MB fails near a 40 KB string built 10 bytes at
+ * a time; an array joined at the end does not have this problem). */
 #define ENG_DEFAULT_MEMORY     (64u * 1024u * 1024u)  /* js heap cap */
 #endif
 #ifndef ENG_DEFAULT_MAX_SCRIPT
@@ -30,6 +34,7 @@
 #define ENG_DEFAULT_TIMEOUT_MS 30000                  /* when a task gives none */
 #endif
 
+/* A field of 0 means its default, so a zeroed eng_limits is safe. */
 typedef struct eng_limits {
     size_t memory;        /* bytes the script's js_State may hold */
     size_t max_script;    /* longer scripts: error_kind invalid */
@@ -64,7 +69,10 @@ void eng_output_clear(eng_output *o);
 
 /* Run one script in a fresh state. Always fills 'out' (status error with a
  * kind on failure); returns 0, or RHAI_ENOMEM when even the host side ran
- * out of memory. Never longjmps out, never aborts on script behaviour. */
+ * out of memory. Never longjmps out, never aborts on script behaviour.
+ * 'out' is overwritten without being freed: clear a previous result first.
+ * On success output is set; on error, error is; logs is "" or the print()
+ * lines. Strings are valid UTF-8 (invalid bytes become '?'). */
 int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out);
 
 /* Map a thrown mujs message to its kind: "out of memory" -> MEMORY,
@@ -80,6 +88,9 @@ rh_error_kind eng_kind_of_error(const char *msg);
  *                     "max_output","max_logs"}}
  *   child -> parent  {"id","status","output","error","error_kind","logs",
  *                     "run_us"}   (output is JSON text, a string)
+ * "args" is JSON text too (a string, or null for none); absent strings are
+ * null. A frame the executor cannot parse is answered with kind invalid when
+ * its "id" can be read, and ends the executor with exit code 2 otherwise.
  * Returns the process exit code (0 on EOF). Applies process hardening
  * first (RLIMIT_CORE 0, no new privileges, RLIMIT_AS = as_limit if > 0). */
 int eng_executor_main(int in_fd, int out_fd, size_t as_limit);
