@@ -86,8 +86,11 @@ RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
 RHAI_API int rhai_task_status(rhai_client *c, const char *id,
                               rhai_result **out, rhai_error *err);
 
-/* Cancel a task that is still queued: it ends "cancelled" with a reply.
- * RHAI_ESTATE when it already started or finished, RHAI_ENOTFOUND. */
+/* Cancel a task. A queued task ends "cancelled" at once, with a reply. A
+ * running task is marked; its worker kills the executor at its next
+ * heartbeat (heartbeat_ms, default 1 s) and answers it "cancelled"; wait
+ * for that reply with rhai_wait(). RHAI_ESTATE when the task already
+ * finished, RHAI_ENOTFOUND when it does not exist. */
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err);
 
 /* ---- results ------------------------------------------------------------

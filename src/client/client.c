@@ -495,8 +495,9 @@ out:
  * reply has the fields and JSON types of the worker's (rh_task_reply_json):
  * strings or null, numbers for attempts and timestamps, null output.
  * KEYS[1] task hash. ARGV[1] prefix, ARGV[2] id, ARGV[3] now ms, ARGV[4]
- * ttl ms, ARGV[5] events channel. Returns 1 (cancelled), 0 (no such task)
- * or the status that refuses the cancel. */
+ * ttl ms, ARGV[5] events channel. Returns 1 (cancelled), 2 (running: the
+ * worker is asked to kill it), 0 (no such task) or the status that refuses
+ * the cancel. */
 static const char cancel_lua[] =
     "local tk, p, id = KEYS[1], ARGV[1], ARGV[2]\n"
     "local now, ttl = tonumber(ARGV[3]), ARGV[4]\n"
@@ -504,6 +505,10 @@ static const char cancel_lua[] =
     "local v = redis.call('HMGET', tk, 'status', 'worker_id', 'reply_to', 'attempts',"
     " 'created_at', 'started_at', 'logs', 'instance')\n"
     "local st = v[1] or 'queued'\n"
+    "if st == 'running' then\n"
+    "  redis.call('HSET', tk, 'cancel_requested', ARGV[3])\n"
+    "  return 2\n"
+    "end\n"
     "if st ~= 'queued' then return st end\n"
     "local w = v[2] or 'default'\n"
     "local rk = v[3]\n"
@@ -548,13 +553,13 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
         lens[i] = strlen(argv[i]);
     if ((rc = client_command(c, 9, argv, lens, &r, err)) != 0)
         return rc;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+    if (r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2))
         rc = 0;
     else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
         rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);
     else if (r->type == REDIS_REPLY_STRING)
-        rc = rh_error_set(err, RHAI_ESTATE, "task %s is %s, only queued tasks can be "
-                          "cancelled", id, r->str);
+        rc = rh_error_set(err, RHAI_ESTATE, "task %s is %s, only queued or running "
+                          "tasks can be cancelled", id, r->str);
     else
         rc = reply_unexpected(c, r, "cancel script", err);
     freeReplyObject(r);

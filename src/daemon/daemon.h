@@ -44,6 +44,7 @@ typedef struct wk_config {
     int64_t  max_attempts;
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
+    int64_t  task_index_max;      /* recent task ids kept per worker id */
     char    *metrics_listen;      /* "" : no metrics endpoint */
 } wk_config;
 
@@ -135,6 +136,9 @@ int  wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in,
                  const eng_limits *lim, int64_t timeout_ms);
 /* Respawn slots whose executor could not be started (called per tick). */
 void wk_pool_maintain(wk_pool *p);
+/* Kill the executor running 'job'; the job ends with kind 'cancelled'
+ * and message 'why'. RHAI_ENOTFOUND when no executor runs it. */
+int  wk_pool_cancel(wk_pool *p, wk_job *job, const char *why);
 /* Kill every busy executor; their jobs end with kind 'cancelled'. */
 void wk_pool_kill_busy(wk_pool *p);
 /* Close all executors (EOF on their pipes, SIGKILL if busy); closed_cb

@@ -358,6 +358,19 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
     return 0;
 }
 
+int wk_pool_cancel(wk_pool *p, wk_job *job, const char *why)
+{
+    for (int i = 0; i < p->n; i++) {
+        wk_executor *ex = p->ex[i];
+        if (ex && ex->state == EX_BUSY && ex->job == job) {
+            end_job_with(ex, RH_EK_CANCELLED, why);
+            executor_retire(ex, SIGKILL);
+            return 0;
+        }
+    }
+    return RHAI_ENOTFOUND;
+}
+
 void wk_pool_kill_busy(wk_pool *p)
 {
     for (int i = 0; i < p->n; i++) {

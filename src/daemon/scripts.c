@@ -31,15 +31,27 @@ const char wk_lua_claim[] =
     "table.insert(r, 1, 'run')\n"
     "return r\n";
 
-/* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list.
+/* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list,
+ * KEYS[4] recent-task index (zset), KEYS[5] failed-per-minute counter.
  * ARGV[1] id, ARGV[2] ttl ms, ARGV[3] reply JSON, ARGV[4] events channel,
- * ARGV[5] finished event JSON, ARGV[6..] field/value pairs for the hash.
+ * ARGV[5] finished event JSON, ARGV[6] index size, ARGV[7] finished_at,
+ * ARGV[8] 1 when the task failed, ARGV[9..] field/value pairs for the hash.
  * Returns 1 when answered, 0 when the task was already final. */
 const char wk_lua_finish[] =
     LUA_FINAL
     "redis.call('LREM', KEYS[3], 1, ARGV[1])\n"
     "if final(redis.call('HGET', KEYS[1], 'status')) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 9))\n"
+    "redis.call('HDEL', KEYS[1], 'cancel_requested')\n"
+    "local keep = tonumber(ARGV[6])\n"
+    "if keep > 0 then\n"
+    "  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])\n"
+    "  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -keep - 1)\n"
+    "end\n"
+    "if ARGV[8] == '1' then\n"
+    "  redis.call('INCR', KEYS[5])\n"
+    "  redis.call('EXPIRE', KEYS[5], 7200)\n"
+    "end\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "redis.call('LPUSH', KEYS[2], ARGV[3])\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"

@@ -30,6 +30,7 @@ struct wk_job {
     wk_worker *w;
     job_state  state;
     int        sent;            /* finish in flight on the current connection */
+    int        cancelled;       /* killed on a client's request */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */
@@ -181,6 +182,7 @@ static void finish_send(wk_job *j)
     wk_worker *w = j->w;
     rh_task *t = &j->task;
     char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], ttl[24], at[24], started[24], att[16];
+    char k_index[RH_KEY_MAX], k_failed[RH_KEY_MAX], keep[24];
     const char *argv[48];
     size_t lens[48];
     int argc = 0;
@@ -191,6 +193,10 @@ static void finish_send(wk_job *j)
     snprintf(at, sizeof at, "%lld", (long long)t->finished_at);
     snprintf(started, sizeof started, "%lld", (long long)t->started_at);
     snprintf(att, sizeof att, "%d", t->attempts);
+    snprintf(keep, sizeof keep, "%lld", (long long)w->cfg->task_index_max);
+    snprintf(k_index, sizeof k_index, "%s:tasks:{%s}", w->cfg->prefix, w->cfg->worker_id);
+    snprintf(k_failed, sizeof k_failed, "%s:failed:{%s}:%lld", w->cfg->prefix,
+             w->cfg->worker_id, (long long)(t->finished_at / 60000));
     rh_key_task(k_task, w->cfg->prefix, j->id);
     if (t->reply_to && strncmp(t->reply_to, w->reply_prefix, strlen(w->reply_prefix)) == 0)
         snprintf(k_reply, sizeof k_reply, "%s", t->reply_to);
@@ -201,15 +207,20 @@ static void finish_send(wk_job *j)
 #define ARGN(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
     ARG("EVAL");
     ARG(wk_lua_finish);
-    ARG("3");
+    ARG("5");
     ARG(k_task);
     ARG(k_reply);
     ARG(w->k_proc);
+    ARG(k_index);
+    ARG(k_failed);
     ARG(j->id);
     ARG(ttl);
     ARG(j->reply);
     ARG(w->k_events);
     ARG(j->event);
+    ARG(keep);
+    ARG(at);
+    ARG(t->status == RHAI_STATUS_DONE ? "0" : "1");
     ARG("status");      ARG(rh_status_str(t->status));
     ARG("finished_at"); ARG(at);
     ARG("instance");    ARG(w->cfg->instance);
@@ -277,7 +288,7 @@ static void on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
 {
     wk_worker *w = data;
     (void)p;
-    if (out->kind == RH_EK_CANCELLED && w->draining) {
+    if (out->kind == RH_EK_CANCELLED && !j->cancelled) {
         /* Killed by the drain: dropped here, put back on the queue by the
          * final requeue of our processing list. */
         rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=shutdown", j->id);
@@ -590,6 +601,40 @@ static void heartbeat(wk_worker *w)
                       w->cfg->prefix, now, maxa, rttl, w->k_events, w->member);
 }
 
+/* Running tasks a client asked to cancel (rhai_cancel on a running task
+ * sets cancel_requested). The job is looked up by id in the callback: it
+ * may have finished and been freed meanwhile. */
+static void on_cancel_check(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    char *id = priv;
+    wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
+    wk_job *j;
+
+    if (w && reply && reply->type == REDIS_REPLY_STRING &&
+        (j = job_find(w, id, strlen(id))) != NULL && j->state == JOB_RUNNING) {
+        rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s killing its executor", id);
+        j->cancelled = 1;
+        wk_pool_cancel(&w->pool, j, "cancelled by client while running");
+    }
+    rh_free(id);
+}
+
+static void check_cancels(wk_worker *w)
+{
+    char key[RH_KEY_MAX];
+    if (!w->cmd.up)
+        return;
+    for (wk_job *j = w->jobs; j; j = j->next) {
+        char *id;
+        if (j->state != JOB_RUNNING || (id = rh_strdup(j->id)) == NULL)
+            continue;
+        if (redisAsyncCommand(w->cmd.ac, on_cancel_check, id, "HGET %s cancel_requested",
+                              rh_key_task(key, w->cfg->prefix, j->id)) != REDIS_OK)
+            rh_free(id);
+    }
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
@@ -600,6 +645,7 @@ static void on_tick(uv_timer_t *t)
 {
     wk_worker *w = t->data;
     heartbeat(w);
+    check_cancels(w);
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
                      w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,
                      w->cmd.reconnects + w->pop.reconnects);

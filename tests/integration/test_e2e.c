@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
@@ -132,6 +133,64 @@ static void test_a_queued_task_can_be_cancelled_and_is_never_run(void **state)
     rhai_task_free(t);
 }
 
+static void test_a_running_task_can_be_cancelled_and_its_executor_is_replaced(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = task("while (true) {}", NULL, 60000);
+    char id[RHAI_ID_MAX];
+    rhai_result *r = NULL;
+    int running = 0;
+
+    assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
+    for (int i = 0; i < 500 && !running; i++) {
+        assert_int_equal(rhai_task_status(f->c, id, &r, NULL), 0);
+        running = rhai_result_status(r) == RHAI_STATUS_RUNNING;
+        rhai_result_free(r);
+        if (!running)
+            usleep(10000);
+    }
+    assert_true(running);
+    assert_int_equal(rhai_cancel(f->c, id, NULL), 0);
+    assert_int_equal(rhai_wait(f->c, id, 10000, &r, NULL), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_CANCELLED);
+    assert_string_equal(rhai_result_error_kind(r), "cancelled");
+    assert_non_null(strstr(rhai_result_error(r), "cancelled by client"));
+    rhai_result_free(r);
+    rhai_task_free(t);
+
+    /* both executors work afterwards */
+    for (int i = 0; i < 4; i++) {
+        t = task("'after'", NULL, 5000);
+        assert_int_equal(rhai_run(f->c, t, 5000, &r, NULL), 0);
+        assert_int_equal(rhai_result_status(r), RHAI_STATUS_DONE);
+        rhai_result_free(r);
+        rhai_task_free(t);
+    }
+}
+
+static void test_finished_tasks_are_indexed_and_failures_counted(void **state)
+{
+    fixture *f = *state;
+    redisContext *c = th_redis_connect(&f->redis);
+    rhai_task *t = task("throw new Error('x')", NULL, 5000);
+    rhai_result *r = NULL;
+    char id[RHAI_ID_MAX];
+    redisReply *rep;
+
+    assert_int_equal(rhai_run(f->c, t, 5000, &r, NULL), 0);
+    snprintf(id, sizeof id, "%s", rhai_result_id(r));
+    rhai_result_free(r);
+    rhai_task_free(t);
+    /* the index write is part of the finish: it is there with the reply */
+    rep = redisCommand(c, "ZSCORE rhai:tasks:{e2e} %s", id);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "KEYS rhai:failed:{e2e}:*");
+    assert_int_equal(rep->elements, 1);
+    freeReplyObject(rep);
+    redisFree(c);
+}
+
 /* ---- async: many in flight on one connection, through rhaid ---- */
 
 #define N_ASYNC 500
@@ -209,6 +268,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failures_come_back_with_their_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_then_wait_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_running_task_can_be_cancelled_and_its_executor_is_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finished_tasks_are_indexed_and_failures_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_many_in_flight_are_each_answered_once, setup, teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);

@@ -60,8 +60,26 @@ const char *th_src(const char *rel, char *buf, size_t n)
     return buf;
 }
 
+/* Every child we spawned, killed at exit if still running: a test that
+ * fails an assertion leaves no server behind. */
+static pid_t spawned[256];
+static int nspawned;
+
+static void kill_spawned(void)
+{
+    for (int i = 0; i < nspawned; i++)
+        if (spawned[i] > 0 && kill(spawned[i], 0) == 0) {
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+        }
+}
+
 pid_t th_spawn(char *const argv[], char *const env[], const char *log_path)
 {
+    /* PR_SET_PDEATHSIG fires when the forking *thread* exits, so only
+     * children of the main thread get it (they then also die with a test
+     * killed by a ctest timeout); the rest rely on the atexit sweep. */
+    int main_thread = gettid() == getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -79,10 +97,16 @@ pid_t th_spawn(char *const argv[], char *const env[], const char *log_path)
         setpgid(0, 0);           /* a test's kill never hits the test runner */
         /* A test that dies (failed assertion, ctest timeout) takes its
          * servers and workers with it: nothing is left running. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (main_thread)
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
+    }
+    if (pid > 0 && nspawned < (int)(sizeof spawned / sizeof spawned[0])) {
+        if (nspawned == 0)
+            atexit(kill_spawned);
+        spawned[nspawned++] = pid;
     }
     return pid;
 }
