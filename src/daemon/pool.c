@@ -24,6 +24,7 @@ struct wk_executor {
     int          slot;
     uint64_t     tasks;       /* jobs started on this executor */
     wk_job      *job;         /* while busy */
+    char         job_id[RH_NAME_MAX + 1];   /* the id its result must carry */
     int64_t      timeout_ms;
     int          kill_kind;   /* RH_EK_* to report when we killed it */
     rh_buf       in;          /* bytes read, not yet a whole frame */
@@ -147,9 +148,11 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     rhai_error err;
 
     eng_output_init(&out);
-    if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL) {
+    if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL ||
+        id == NULL || strcmp(id, ex->job_id) != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_protocol slot=%d reason=\"%s\"", ex->slot,
-               ex->job ? err.msg : "result without a job");
+               ex->job == NULL ? "result without a job" :
+               id && strcmp(id, ex->job_id) ? "result for another task" : err.msg);
         rh_free(id);
         eng_output_clear(&out);
         if (ex->job)
@@ -351,6 +354,7 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
     }
     ex->state = EX_BUSY;
     ex->job = job;
+    snprintf(ex->job_id, sizeof ex->job_id, "%s", in->task_id);
     ex->tasks++;
     ex->timeout_ms = timeout_ms;
     p->busy++;
