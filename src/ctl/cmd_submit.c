@@ -1,0 +1,211 @@
+/* cmd_submit.c -- `rhaictl submit`: queue a script for a worker and wait.
+ *
+ * The script goes to the queue of one worker id through librhai-client
+ * (rhai_submit), then rhaictl blocks on its reply (rhai_wait) for the
+ * task's own timeout plus a margin for queueing and delivery. The result
+ * is printed as `run` prints it, with the same exit codes (ctl.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* How long past the task's own timeout rhaictl keeps waiting: the worker
+ * needs a moment to kill the script, write the result and push the reply. */
+#define SUBMIT_WAIT_MARGIN_MS 5000
+#define SUBMIT_TIMEOUT_DEFAULT_MS 30000     /* the library's default */
+#define SUBMIT_TIMEOUT_MAX_MS 86400000LL    /* the library's bound */
+
+static const char submit_help[] =
+    "Usage: rhaictl submit FILE | -e SCRIPT [options]\n"
+    "\n"
+    "Queue a JavaScript (ES5) task for a worker, wait for it, and print its\n"
+    "output as one line of JSON on stdout. On failure print\n"
+    "'error_kind: error' on stderr. print() lines go to stderr as 'log: ...'.\n"
+    "FILE '-' reads the script from stdin.\n"
+    "\n"
+    "Options:\n"
+    "  -e, --eval SCRIPT     the script itself instead of a FILE\n"
+    "  -w, --worker W        worker id whose queue gets the task (default: default)\n"
+    "  -c, --context C       context the script acts in (default: default)\n"
+    "  -u, --caller U        who submits it (default: anonymous)\n"
+    "  -a, --args JSON       arguments, seen by the script as `args` (default: {})\n"
+    "  -t, --timeout MS      wall-clock limit of the task (default: 30000);\n"
+    "                        rhaictl waits this long plus 5 s for the result\n"
+    "  -n, --no-wait         print the task id and return at once\n"
+    "      --json            print the whole reply JSON instead of the output\n"
+    "                        (with --no-wait: {\"id\":...,\"status\":\"queued\"})\n"
+    "\n"
+    CTL_GLOBAL_HELP
+    "\n"
+    "Examples:\n"
+    "  rhaictl submit -e 'args.a + args.b' --worker billing --args '{\"a\":40,\"b\":2}'\n"
+    "  rhaictl submit report.js --worker billing --json\n"
+    "  id=$(rhaictl submit slow.js --no-wait) && rhaictl task show \"$id\"\n"
+    "\n"
+    CTL_EXIT_HELP;
+
+typedef struct submit_opts {
+    const char *file;
+    const char *eval;
+    const char *worker;
+    const char *context;
+    const char *caller;
+    const char *args;
+    long long   timeout_ms;
+    int         no_wait;
+} submit_opts;
+
+static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
+{
+    static const struct option longopts[] = {
+        { "eval", required_argument, NULL, 'e' },
+        { "worker", required_argument, NULL, 'w' },
+        { "context", required_argument, NULL, 'c' },
+        { "caller", required_argument, NULL, 'u' },
+        { "args", required_argument, NULL, 'a' },
+        { "timeout", required_argument, NULL, 't' },
+        { "no-wait", no_argument, NULL, 'n' },
+        CTL_GLOBAL_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:nh", longopts, NULL)) != -1) {
+        if (ctl_global_option(g, c, optarg))
+            continue;
+        switch (c) {
+        case 'e': o->eval = optarg; break;
+        case 'w': o->worker = optarg; break;
+        case 'c': o->context = optarg; break;
+        case 'u': o->caller = optarg; break;
+        case 'a': o->args = optarg; break;
+        case 'n': o->no_wait = 1; break;
+        case 't':
+            if (ctl_parse_int(optarg, 1, SUBMIT_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
+                return ctl_usage_error("submit", "--timeout '%s' is not a number of "
+                                       "milliseconds in 1..%lld", optarg,
+                                       SUBMIT_TIMEOUT_MAX_MS);
+            break;
+        case 'h':
+        case CTL_OPT_HELP:
+            fputs(submit_help, stdout);
+            return -1;
+        default:
+            return ctl_option_error("submit", c, argv);
+        }
+    }
+    if (optind < argc)
+        o->file = argv[optind++];
+    if (optind < argc)
+        return ctl_usage_error("submit", "unexpected argument '%s'", argv[optind]);
+    if (o->file && o->eval)
+        return ctl_usage_error("submit", "give a FILE or -e SCRIPT, not both");
+    if (!o->file && !o->eval)
+        return ctl_usage_error("submit", "no script: give a FILE, '-' for stdin, "
+                               "or -e SCRIPT");
+    if (o->worker && !rh_name_valid(o->worker))
+        return ctl_usage_error("submit", "invalid worker id '%s' (1..%d of "
+                               "[A-Za-z0-9_.:@-])", o->worker, RH_NAME_MAX);
+    if (o->context && !rh_name_valid(o->context))
+        return ctl_usage_error("submit", "invalid context id '%s' (1..%d of "
+                               "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
+    if (o->args && ctl_json_valid(o->args) != 0)
+        return ctl_usage_error("submit", "--args is not valid JSON: %s", o->args);
+    return 0;
+}
+
+/* Build the task from the options. 0, or an exit code after printing why. */
+static int submit_build(const submit_opts *o, const char *script, rhai_task **out)
+{
+    rhai_task *t = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = rhai_task_new(script, &t)) != 0) {
+        ctl_errorf("submit", "cannot build the task: %s", rhai_strerror(rc));
+        return ctl_exit_for_rc(rc);
+    }
+    if (o->worker && (rc = rhai_task_set_worker(t, o->worker)) != 0)
+        ctl_errorf("submit", "--worker '%s': %s", o->worker, rhai_strerror(rc));
+    else if (o->context && (rc = rhai_task_set_context(t, o->context)) != 0)
+        ctl_errorf("submit", "--context '%s': %s", o->context, rhai_strerror(rc));
+    else if (o->caller && (rc = rhai_task_set_caller(t, o->caller)) != 0)
+        ctl_errorf("submit", "--caller '%s': %s (printable ASCII, no spaces)", o->caller,
+                   rhai_strerror(rc));
+    else if (o->args && (rc = rhai_task_set_args(t, o->args)) != 0)
+        ctl_errorf("submit", "--args: %s", rhai_strerror(rc));
+    else if ((rc = rhai_task_set_timeout(t, o->timeout_ms)) != 0)
+        ctl_errorf("submit", "--timeout %lld: %s", o->timeout_ms, rhai_strerror(rc));
+    if (rc != 0) {
+        rhai_task_free(t);
+        return ctl_exit_for_rc(rc);
+    }
+    *out = t;
+    return 0;
+}
+
+static int submit_exec(ctl_global *g, int argc, char **argv)
+{
+    submit_opts o;
+    rhai_error err = { 0, "" };
+    rhai_client *client = NULL;
+    rhai_task *task = NULL;
+    rhai_result *res = NULL;
+    char id[RHAI_ID_MAX];
+    char *script = NULL;
+    size_t script_len;
+    int code, rc;
+
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = SUBMIT_TIMEOUT_DEFAULT_MS;
+    if ((code = submit_parse(g, argc, argv, &o)) != 0)
+        return code < 0 ? CTL_EXIT_OK : code;
+    if ((code = ctl_script_load("submit", o.file, o.eval, &script, &script_len)) != 0)
+        return code;
+    code = submit_build(&o, script, &task);
+    rh_free(script);
+    if (code != 0)
+        return code;
+    if ((code = ctl_connect(g, &client)) != 0)
+        goto out;
+
+    if ((rc = rhai_submit(client, task, id, &err)) != 0) {
+        code = ctl_report_rc(rc, &err);
+        goto out;
+    }
+    if (o.no_wait) {
+        if (g->json)
+            printf("{\"id\":\"%s\",\"status\":\"queued\"}\n", id);  /* ids need no escaping */
+        else
+            printf("%s\n", id);
+        code = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+        goto out;
+    }
+
+    rc = rhai_wait(client, id, o.timeout_ms + SUBMIT_WAIT_MARGIN_MS, &res, &err);
+    if (rc == RHAI_ETIMEOUT) {
+        ctl_errorf(NULL, "no result for task %s within %lld ms: is a rhaid worker serving "
+                   "'%s' running? (rhaictl task show %s)", id,
+                   o.timeout_ms + SUBMIT_WAIT_MARGIN_MS,
+                   o.worker ? o.worker : RHAI_DEFAULT_WORKER, id);
+        code = CTL_EXIT_TIMEOUT;
+    } else if (rc != 0) {
+        code = ctl_report_rc(rc, &err);
+    } else {
+        code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
+                                rhai_result_output(res), rhai_result_error(res),
+                                rhai_result_logs(res), rhai_result_json(res));
+    }
+out:
+    rhai_result_free(res);
+    rhai_task_free(task);
+    rhai_client_free(client);
+    return code;
+}
+
+const ctl_cmd ctl_cmd_submit = {
+    "submit",
+    "FILE | -e SCRIPT [--worker W] [--args JSON] [--timeout MS] [--no-wait]",
+    "queue a script for a worker, wait, print its output",
+    submit_exec
+};

@@ -1,0 +1,169 @@
+/* ctl.h -- the one private header of rhaictl (prefix ctl_).
+ *
+ * main.c parses the global options and dispatches to one command-table
+ * entry per file (cmd_submit.c exports ctl_cmd_submit, ...), as tmux does.
+ * A command parses its own options with getopt_long, does its work and
+ * returns the process exit code; the helpers below turn scripts, results
+ * and library errors into output and exit codes the same way everywhere. */
+#ifndef CTL_CTL_H
+#define CTL_CTL_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "common/common.h"
+#include "engine/engine.h"
+#include "rhai/client.h"
+
+/* Exit codes of every command. Each means one thing, so scripts can act
+ * on them without parsing messages:
+ *
+ *   code  name                meaning
+ *   0     CTL_EXIT_OK         done (the task succeeded, or the command did)
+ *   1     CTL_EXIT_FAILED     the script failed: error_kind script, memory,
+ *                             crashed, invalid or internal; or another
+ *                             error (refused cancel, protocol, I/O)
+ *   2     CTL_EXIT_USAGE      bad command line, unreadable or oversized
+ *                             script file, invalid --args JSON
+ *   3     CTL_EXIT_TIMEOUT    the task timed out, or no result came in time
+ *   4     CTL_EXIT_DENIED     authorization refused the task
+ *   5     CTL_EXIT_CONN       Redis unreachable (RHAI_ECONN)
+ *   6     CTL_EXIT_CANCELLED  the task was cancelled
+ *   7     CTL_EXIT_NOTFOUND   no such task (unknown or expired) */
+enum {
+    CTL_EXIT_OK = 0,
+    CTL_EXIT_FAILED = 1,
+    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_TIMEOUT = 3,
+    CTL_EXIT_DENIED = 4,
+    CTL_EXIT_CONN = 5,
+    CTL_EXIT_CANCELLED = 6,
+    CTL_EXIT_NOTFOUND = 7
+};
+
+/* The exit-code table as printed by every --help. */
+#define CTL_EXIT_HELP                                                        \
+    "Exit codes:\n"                                                          \
+    "  0  done\n"                                                            \
+    "  1  script error (error_kind script, memory, crashed, invalid,\n"       \
+    "     internal), or another failure (cancel refused, protocol, I/O)\n"   \
+    "  2  usage error (bad option, unreadable or oversized script, bad JSON)\n" \
+    "  3  timeout (the task's own, or no result in time)\n"                  \
+    "  4  denied\n"                                                          \
+    "  5  connection error (Redis unreachable)\n"                            \
+    "  6  cancelled\n"                                                       \
+    "  7  task not found (unknown or expired)\n"
+
+/* A script file (or stdin) larger than this is refused before anything
+ * is sent: workers cap scripts far lower (max_script, 1 MiB by default),
+ * so this only guards rhaictl's own memory. */
+#ifndef CTL_SCRIPT_MAX
+#define CTL_SCRIPT_MAX (16u * 1024u * 1024u)
+#endif
+
+/* Options shared by every command; set before the command name, or after
+ * it (`rhaictl submit x.js --json`). Strings are borrowed from argv or the
+ * environment and live as long as the process. */
+typedef struct ctl_global {
+    const char *url;        /* NULL: $RHAI_REDIS_URL, else 127.0.0.1:6379 */
+    const char *prefix;     /* NULL: $RHAI_PREFIX, else "rhai" */
+    int         json;       /* --json: machine output on stdout */
+} ctl_global;
+
+/* One command-table entry. 'exec' gets argv starting at the command name
+ * (argv[0] == name) and returns the exit code. */
+typedef struct ctl_cmd {
+    const char *name;
+    const char *args;       /* "FILE | -e SCRIPT [options]" for usage lines */
+    const char *summary;    /* one line for the top-level help */
+    int (*exec)(ctl_global *g, int argc, char **argv);
+} ctl_cmd;
+
+extern const ctl_cmd ctl_cmd_submit;
+extern const ctl_cmd ctl_cmd_run;
+extern const ctl_cmd ctl_cmd_task;
+
+/* ---- options -------------------------------------------------------------
+ * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
+ * global options also work after the command name. Their values are above
+ * any character so they never clash with a command's short options. */
+enum { CTL_OPT_URL = 0x100, CTL_OPT_PREFIX, CTL_OPT_JSON, CTL_OPT_HELP };
+#define CTL_GLOBAL_LONGOPTS                                     \
+    { "redis-url", required_argument, NULL, CTL_OPT_URL },      \
+    { "prefix", required_argument, NULL, CTL_OPT_PREFIX },      \
+    { "json", no_argument, NULL, CTL_OPT_JSON },                \
+    { "help", no_argument, NULL, CTL_OPT_HELP }
+
+#define CTL_GLOBAL_HELP                                                      \
+    "Global options (before or after the command):\n"                        \
+    "  --redis-url URL   Redis to use (default $RHAI_REDIS_URL, else\n"       \
+    "                    redis://127.0.0.1:6379)\n"                          \
+    "  --prefix P        key prefix (default $RHAI_PREFIX, else rhai)\n"     \
+    "  --json            print JSON on stdout instead of text\n"            \
+    "  --help            this help\n"
+
+/* Handle a global option returned by getopt_long (CTL_OPT_URL, _PREFIX,
+ * _JSON). Returns 1 when 'c' was one, 0 otherwise. */
+int ctl_global_option(ctl_global *g, int c, const char *arg);
+
+/* Reset getopt for a new argv: options first or anywhere (permuting),
+ * errors reported by us, not by getopt. */
+void ctl_getopt_reset(void);
+
+/* Print "rhaictl CMD: <reason>" and "try 'rhaictl CMD --help'" on stderr;
+ * returns CTL_EXIT_USAGE. 'cmd' NULL for the top level. */
+int ctl_usage_error(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
+/* The usage error for getopt's return 'c' ('?' or ':'), naming the bad
+ * option from argv[optind - 1] / optopt. Returns CTL_EXIT_USAGE. */
+int ctl_option_error(const char *cmd, int c, char **argv);
+
+/* Print "rhaictl CMD: <message>" on stderr ("rhaictl: " when cmd is NULL). */
+void ctl_errorf(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
+
+/* Parse a positive decimal integer in [min, max], optionally followed by a
+ * binary suffix k, m or g when 'suffixes' is set. 0 / -1. */
+int ctl_parse_int(const char *s, long long min, long long max, int suffixes,
+                  long long *out);
+
+/* ---- scripts ------------------------------------------------------------- */
+
+/* Read the script of a command: 'inline_src' (from -e) when not NULL,
+ * else the file 'path' ("-": stdin). *out is new (rh_free), NUL-terminated,
+ * *len bytes. Prints the reason and returns CTL_EXIT_USAGE when the file is
+ * unreadable, over CTL_SCRIPT_MAX, or holds a NUL byte; 0 on success. */
+int ctl_script_load(const char *cmd, const char *path, const char *inline_src,
+                    char **out, size_t *len);
+
+/* Check that 'json' is one JSON value (any type). 0 / -1. */
+int ctl_json_valid(const char *json);
+
+/* ---- results and errors -------------------------------------------------- */
+
+/* The exit code of a finished task, from its status and error_kind name
+ * (NULL or "" when none). */
+int ctl_exit_for_result(rhai_status status, const char *kind);
+
+/* The exit code for a library error code (RHAI_ECONN -> CTL_EXIT_CONN...). */
+int ctl_exit_for_rc(int rc);
+
+/* Report a library error on stderr ("rhaictl: <err.msg or strerror>") and
+ * return its exit code. */
+int ctl_report_rc(int rc, const rhai_error *err);
+
+/* Print a finished task the way submit and run both do. Text mode: the
+ * output JSON on stdout (one line) when done, "error_kind: error" on stderr
+ * otherwise, and each print() line on stderr as "log: LINE". JSON mode:
+ * 'json' (the whole reply) on stdout, nothing on stderr. Returns the exit
+ * code. */
+int ctl_print_result(const ctl_global *g, rhai_status status, const char *kind,
+                     const char *output, const char *error, const char *logs,
+                     const char *json);
+
+/* Print 'logs' on stderr, one "log: LINE" per line. NULL or "": nothing. */
+void ctl_print_logs(const char *logs);
+
+/* Connect with the global URL and prefix; on failure print why and return
+ * the exit code (CTL_EXIT_CONN, or CTL_EXIT_USAGE for a bad URL/prefix). */
+int ctl_connect(const ctl_global *g, rhai_client **out);
+
+#endif
