@@ -72,6 +72,8 @@ static const opt opts[] = {
       "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
     { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "5000", 100, 600000,
       "RHAI_RECONNECT_MAX_MS", 0, "ceiling of the Redis reconnect backoff" },
+    { "prefetch", OPT_INT, OFF(prefetch), "2", 0, 1024, "RHAI_PREFETCH", 1,
+      "tasks taken ahead of free executors (claimed, waiting in memory)" },
     { "task_index_max", OPT_INT, OFF(task_index_max), "10000", 0, 10000000,
       "RHAI_TASK_INDEX_MAX", 1, "recent finished task ids kept per worker id (rhaictl tasks)" },
     { "metrics_listen", OPT_STR, OFF(metrics_listen), "", 0, 0, "RHAI_METRICS_LISTEN", 0,

@@ -45,6 +45,7 @@ typedef struct wk_config {
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
+    int64_t  prefetch;            /* tasks taken ahead of free executors */
     char    *metrics_listen;      /* "" : no metrics endpoint */
 } wk_config;
 

@@ -62,7 +62,8 @@ struct wk_worker {
     int64_t     started_at;
     int         popping;
     int         scanned;        /* processing list re-read since last (re)connect */
-    wk_job     *jobs;           /* every job until its finish is acknowledged */
+    wk_job     *jobs;           /* every job until its finish is acknowledged, */
+    wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
     int         njobs;
     uint64_t    done, failed;
     int         draining;
@@ -85,10 +86,12 @@ static wk_job *job_new(wk_worker *w, const char *id, size_t len)
     memcpy(j->id, id, len);
     j->id[len] = '\0';
     rh_task_init(&j->task);
-    j->next = w->jobs;
-    if (w->jobs)
-        w->jobs->prev = j;
-    w->jobs = j;
+    j->prev = w->jobs_tail;
+    if (w->jobs_tail)
+        w->jobs_tail->next = j;
+    else
+        w->jobs = j;
+    w->jobs_tail = j;
     w->njobs++;
     return j;
 }
@@ -102,6 +105,8 @@ static void job_free(wk_job *j)
         w->jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
+    else
+        w->jobs_tail = j->prev;
     w->njobs--;
     rh_task_clear(&j->task);
     rh_free(j->reply);
@@ -448,7 +453,8 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     wk_worker *w = priv;
     (void)ac;
-    w->popping = 0;
+    if (w->popping > 0)
+        w->popping--;
     if (reply == NULL)
         return;                       /* pop connection lost or closing */
     if (reply->type == REDIS_REPLY_STRING)
@@ -459,10 +465,13 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
- * credit = idle executors - jobs already taken and not yet running. */
+ * credit = idle executors + prefetch - jobs taken and not yet running -
+ * takes in flight. Several BLMOVEs are pipelined on the pop connection:
+ * Redis serves them in order, so a long queue fills every free slot in one
+ * round trip, and an empty one just has them wait their turn. */
 static void pump(wk_worker *w)
 {
-    int idle, waiting;
+    int credit;
     const char *argv[6];
 
     if (w->stopping)
@@ -471,20 +480,23 @@ static void pump(wk_worker *w)
         for (wk_job *j = w->jobs; j && wk_pool_idle(&w->pool) > 0; j = j->next)
             if (j->state == JOB_READY)
                 job_start(j);
-    if (w->draining || w->popping || !w->pop.up || !w->cmd.up || !w->scanned)
+    if (w->draining || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
-    idle = wk_pool_idle(&w->pool);
-    waiting = count_jobs(w, JOB_CLAIMING) + count_jobs(w, JOB_READY);
-    if (idle - waiting <= 0)
-        return;
+    credit = wk_pool_idle(&w->pool) + (int)w->cfg->prefetch - w->popping -
+             count_jobs(w, JOB_CLAIMING) - count_jobs(w, JOB_READY);
     argv[0] = "BLMOVE";
     argv[1] = w->k_queue;
     argv[2] = w->k_proc;
     argv[3] = "RIGHT";
     argv[4] = "LEFT";
     argv[5] = "1";
-    if (wk_conn_argv(&w->pop, on_pop, w, 6, argv, NULL) == 0)
-        w->popping = 1;
+    /* never more takes in flight than executors: an idle instance keeps
+     * at most 'concurrency' blocked BLMOVEs */
+    while (credit-- > 0 && w->popping < w->pool.n)
+        if (wk_conn_argv(&w->pop, on_pop, w, 6, argv, NULL) == 0)
+            w->popping++;
+        else
+            break;
 }
 
 static void on_pool_ready(wk_pool *p, void *data)
@@ -539,7 +551,8 @@ static void on_conn_down(wk_conn *c, void *data)
     wk_worker *w = data;
     (void)c;
     w->scanned = 0;                   /* a reply may have been lost: re-read */
-    w->popping = w->pop.up ? w->popping : 0;
+    if (c == &w->pop)
+        w->popping = 0;               /* their callbacks already ran with NULL */
     for (wk_job *j = w->jobs; j; j = j->next)
         if (c == &w->cmd)
             j->sent = 0;
