@@ -50,6 +50,8 @@ struct wk_worker {
     wk_metrics *metrics;
     long        queue_depth;
     int         ready_sent;
+    char        sha_claim[41];  /* SCRIPT LOAD digests; "" until loaded */
+    char        sha_finish[41];
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
     char        k_queue[RH_KEY_MAX];
@@ -148,6 +150,44 @@ static char *event_json(wk_worker *w, const char *event, const rh_task *t)
     return copy;
 }
 
+/* ======================== scripts ======================== */
+
+/* The claim and finish scripts run once per task: after SCRIPT LOAD on each
+ * new connection they go as EVALSHA (40 bytes instead of ~1 KB of text for
+ * Redis to hash each time). Until the digest is known, or after NOSCRIPT
+ * (a SCRIPT FLUSH, a restarted server), plain EVAL. */
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    char *dst = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+        memcpy(dst, reply->str, 41);
+}
+
+static void scripts_load(wk_worker *w)
+{
+    w->sha_claim[0] = w->sha_finish[0] = '\0';
+    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s",
+                      wk_lua_claim);
+    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s",
+                      wk_lua_finish);
+}
+
+/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
+static void script_args(const char *sha, const char *text, const char **argv, size_t *lens)
+{
+    argv[0] = sha[0] ? "EVALSHA" : "EVAL";
+    argv[1] = sha[0] ? sha : text;
+    lens[0] = strlen(argv[0]);
+    lens[1] = strlen(argv[1]);
+}
+
+static int is_noscript(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
 /* ======================== finish ======================== */
 
 static void finish_send(wk_job *j);
@@ -161,6 +201,11 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
     j->sent = 0;
     if (reply == NULL)
         return;                       /* connection lost: sent again on reconnect */
+    if (is_noscript(reply)) {
+        scripts_load(w);
+        finish_send(j);               /* as EVAL this time */
+        return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         /* Not retryable (a script error is a bug of ours); the task stays in
          * our processing list and is re-run after a restart. */
@@ -210,8 +255,8 @@ static void finish_send(wk_job *j)
 
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
 #define ARGN(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
-    ARG("EVAL");
-    ARG(wk_lua_finish);
+    script_args(w->sha_finish, wk_lua_finish, argv, lens);
+    argc = 2;
     ARG("5");
     ARG(k_task);
     ARG(k_reply);
@@ -334,6 +379,8 @@ static void job_start(wk_job *j)
 
 /* ======================== claim ======================== */
 
+static void claim_send(wk_job *j);
+
 static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -345,6 +392,11 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 
     if (reply == NULL) {             /* lost: re-taken from the processing list */
         job_free(j);
+        return;
+    }
+    if (is_noscript(reply)) {
+        scripts_load(w);
+        claim_send(j);                /* as EVAL this time */
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
@@ -409,8 +461,6 @@ static void claim_send(wk_job *j)
     ev.status = RHAI_STATUS_RUNNING;
     event = event_json(w, "started", &ev);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    argv[0] = "EVAL";
-    argv[1] = wk_lua_claim;
     argv[2] = "2";
     argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
     argv[4] = w->k_proc;
@@ -419,8 +469,9 @@ static void claim_send(wk_job *j)
     argv[7] = now;
     argv[8] = w->k_events;
     argv[9] = event ? event : "{}";
-    for (int i = 0; i < 10; i++)
+    for (int i = 2; i < 10; i++)
         lens[i] = strlen(argv[i]);
+    script_args(w->sha_claim, wk_lua_claim, argv, lens);
     if (wk_conn_argv(&w->cmd, on_claim, j, 10, argv, lens) != 0)
         job_free(j);                  /* re-taken from the processing list later */
     rh_free(event);
@@ -536,6 +587,7 @@ static void on_conn_up(wk_conn *c, void *data)
         wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
     }
     if (c == &w->cmd) {
+        scripts_load(w);
         for (wk_job *j = w->jobs; j; j = j->next)
             if (j->state == JOB_FINISHING)
                 finish_send(j);

@@ -111,6 +111,29 @@ static void test_a_task_is_answered_once_with_every_field(void **state)
     assert_int_equal(llen(f->c, rh_key_queue(key, "rhai", "default")), 0);
 }
 
+static void test_tasks_survive_a_script_cache_flush(void **state)
+{
+    fixture *f = *state;
+    rh_task t;
+    redisReply *r;
+
+    run_task(f, "f1", "1", NULL, 5000, &t);      /* scripts loaded by now */
+    rh_task_clear(&t);
+    run_task(f, "f2", "2", NULL, 5000, &t);
+    rh_task_clear(&t);
+    r = redisCommand(f->c, "SCRIPT FLUSH");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    for (int i = 0; i < 3; i++) {                 /* NOSCRIPT -> EVAL -> reload */
+        char id[16];
+        snprintf(id, sizeof id, "f3-%d", i);
+        run_task(f, id, "40 + 2", NULL, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "42");
+        rh_task_clear(&t);
+    }
+}
+
 static void test_script_errors_carry_message_and_line(void **state)
 {
     fixture *f = *state;
@@ -369,6 +392,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_scripts_end_with_their_kind_and_the_worker_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_tasks_are_answered_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_cancelled_task_is_not_run, setup, teardown),
