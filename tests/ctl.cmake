@@ -10,3 +10,18 @@ add_test(NAME test_ctl
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl PROPERTIES TIMEOUT 180 LABELS integration)
+
+# Install into a temporary prefix and build examples/ against it through
+# find_package(rhai) and through pkg-config (needs the install rules, which
+# exist once client, rhaid and rhaictl all do).
+if(TARGET rhai_client AND TARGET rhaid)
+  set(_ctl_san "")
+  if(RHAI_SANITIZE)
+    string(REPLACE ";" "," _ctl_s "${RHAI_SANITIZE}")
+    set(_ctl_san "-fsanitize=${_ctl_s} -fno-omit-frame-pointer")
+  endif()
+  add_test(NAME test_ctl_install
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_install.sh
+            ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${_ctl_san}")
+  set_tests_properties(test_ctl_install PROPERTIES TIMEOUT 300 LABELS unit)
+endif()

@@ -2,24 +2,32 @@
  *
  * `show` reads the task hash (rhai_task_status) and prints it as aligned
  * "key: value" lines, or the reply-shaped JSON with --json. `cancel`
- * cancels a task that is still queued (rhai_cancel); anything already
- * running or finished is refused with exit code 1. */
+ * (rhai_cancel) ends a queued task at once and asks the worker of a
+ * running one to kill it; with --wait it waits for that final reply. A
+ * task that already finished is refused with exit code 1. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "ctl.h"
 
+#define TASK_CANCEL_WAIT_MS 30000     /* a worker acts within a heartbeat */
+
 static const char task_help[] =
     "Usage: rhaictl task show ID\n"
-    "       rhaictl task cancel ID\n"
+    "       rhaictl task cancel [--wait] ID\n"
     "\n"
     "show     print a task's state, final or not, as 'key: value' lines\n"
     "         (--json: the reply object of docs/protocol.md); exit 0 when\n"
     "         the task exists, whatever its status\n"
-    "cancel   cancel a task that is still queued: it ends 'cancelled' and\n"
-    "         its waiters get a reply. A task that started or finished is\n"
-    "         not touched (exit 1)\n"
+    "cancel   cancel a task: a queued one ends 'cancelled' at once and its\n"
+    "         waiters get a reply; a running one is killed by its worker at\n"
+    "         its next heartbeat (about 1 s). A finished task is not touched\n"
+    "         (exit 1). --json prints the task's state afterwards\n"
+    "\n"
+    "Options:\n"
+    "  -w, --wait    cancel: wait (up to 30 s) until the task has ended; exit 0\n"
+    "                when it ended cancelled, 1 when it finished first\n"
     "\n"
     CTL_GLOBAL_HELP
     "\n"
@@ -102,38 +110,84 @@ static int task_show(const ctl_global *g, rhai_client *c, const char *id)
     return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
-static int task_cancel(const ctl_global *g, rhai_client *c, const char *id)
+/* After a successful cancel request: wait for the final reply and say how
+ * the task ended. */
+static int task_cancel_wait(const ctl_global *g, rhai_client *c, const char *id)
 {
     rhai_error err = { 0, "" };
+    rhai_result *r = NULL;
+    int rc, code;
+
+    rc = rhai_wait(c, id, TASK_CANCEL_WAIT_MS, &r, &err);
+    if (rc == RHAI_ETIMEOUT) {
+        ctl_errorf("task", "%s did not end within %d ms of the cancel request: is its "
+                   "worker alive? (rhaictl task show %s)", id, TASK_CANCEL_WAIT_MS, id);
+        return CTL_EXIT_TIMEOUT;
+    }
+    if (rc != 0)
+        return ctl_report_rc(rc, &err);
+    if (rhai_result_status(r) == RHAI_STATUS_CANCELLED) {
+        code = CTL_EXIT_OK;
+        if (!g->json)
+            printf("cancelled %s\n", id);
+    } else {
+        code = CTL_EXIT_FAILED;
+        ctl_errorf("task", "%s finished (%s) before it could be cancelled", id,
+                   rhai_result_status_name(r));
+    }
+    if (g->json)
+        printf("%s\n", rhai_result_json(r));
+    rhai_result_free(r);
+    return fflush(stdout) == 0 ? code : CTL_EXIT_FAILED;
+}
+
+static int task_cancel(const ctl_global *g, rhai_client *c, const char *id, int wait)
+{
+    rhai_error err = { 0, "" };
+    rhai_result *r = NULL;
     int rc;
 
     if ((rc = rhai_cancel(c, id, &err)) != 0) {
-        /* "task X is running, only queued tasks can be cancelled" */
+        /* "task X is done, only queued or running tasks can be cancelled" */
         if (rc == RHAI_ESTATE) {
-            ctl_errorf(NULL, "%s", err.msg[0] ? err.msg : rhai_strerror(rc));
+            ctl_errorf("task", "%s", err.msg[0] ? err.msg : rhai_strerror(rc));
             return CTL_EXIT_FAILED;
         }
         return ctl_report_rc(rc, &err);
     }
+    if (wait)
+        return task_cancel_wait(g, c, id);
     if (g->json)
-        return task_show(g, c, id);            /* the final state, as JSON */
-    printf("cancelled %s\n", id);
+        return task_show(g, c, id);            /* the state now, as JSON */
+    /* A queued task is cancelled now; a running one when its worker acts. */
+    if (rhai_task_status(c, id, &r, NULL) == 0 &&
+        rhai_result_status(r) != RHAI_STATUS_CANCELLED)
+        printf("cancel requested for %s (%s; its worker stops it within a "
+               "heartbeat)\n", id, rhai_result_status_name(r));
+    else
+        printf("cancelled %s\n", id);
+    rhai_result_free(r);
     return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
 }
 
 static int task_exec(ctl_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
+        { "wait", no_argument, NULL, 'w' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     rhai_client *client = NULL;
     const char *sub, *id;
-    int c, code;
+    int c, code, wait = 0;
 
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":wh", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
+        if (c == 'w') {
+            wait = 1;
+            continue;
+        }
         if (c == 'h' || c == CTL_OPT_HELP) {
             fputs(task_help, stdout);
             return CTL_EXIT_OK;
@@ -150,20 +204,22 @@ static int task_exec(ctl_global *g, int argc, char **argv)
     id = argv[optind++];
     if (optind < argc)
         return ctl_usage_error("task", "unexpected argument '%s'", argv[optind]);
+    if (wait && strcmp(sub, "cancel") != 0)
+        return ctl_usage_error("task", "--wait goes with cancel");
     if (!rh_name_valid(id))
         return ctl_usage_error("task", "invalid task id '%s' (1..%d of [A-Za-z0-9_.:@-])",
                                id, RH_NAME_MAX);
 
     if ((code = ctl_connect(g, &client)) != 0)
         return code;
-    code = strcmp(sub, "show") == 0 ? task_show(g, client, id) : task_cancel(g, client, id);
+    code = strcmp(sub, "show") == 0 ? task_show(g, client, id) : task_cancel(g, client, id, wait);
     rhai_client_free(client);
     return code;
 }
 
 const ctl_cmd ctl_cmd_task = {
     "task",
-    "show|cancel ID",
+    "show ID | cancel [--wait] ID",
     "show or cancel one task",
     task_exec
 };

@@ -138,6 +138,7 @@ usage task show
 usage task frob x
 usage task show 'bad id'
 usage task show a b
+usage task show --wait some-id
 usage frobnicate
 usage
 usage --bogus

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test_ctl_install.sh -- install the build into a temporary prefix and
+# build examples/submit.c against it, once through find_package(rhai)
+# (examples/CMakeLists.txt) and once through pkg-config, then run both
+# binaries against a closed port: they must link, load and fail cleanly.
+#   bash test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]
+# SANITIZE_FLAGS ("-fsanitize=address,undefined") must match the build's,
+# since a sanitized librhai-client needs a sanitized program.
+set -u
+BUILD=${1:?usage: test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]}
+SRC=${2:?usage: test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]}
+SAN=${3:-}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl_install.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+STAGE=$WORK/stage
+die() { echo "FAIL: $*"; exit 1; }
+
+timeout 120 cmake --install "$BUILD" --prefix "$STAGE" >"$WORK/install.log" 2>&1 ||
+    { cat "$WORK/install.log"; die "cmake --install failed"; }
+for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid; do
+    [ -e "$STAGE/$f" ] || die "$f not installed"
+done
+CFG=$(find "$STAGE" -name rhaiConfig.cmake | head -1)
+[ -n "$CFG" ] || die "rhaiConfig.cmake not installed"
+PC=$(find "$STAGE" -name rhai-client.pc | head -1)
+[ -n "$PC" ] || die "rhai-client.pc not installed"
+
+# 1. CMake package.
+timeout 120 cmake -S "$SRC/examples" -B "$WORK/cm" -DCMAKE_PREFIX_PATH="$STAGE" \
+    -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$WORK/cm.log" 2>&1 &&
+timeout 120 cmake --build "$WORK/cm" >>"$WORK/cm.log" 2>&1 ||
+    { cat "$WORK/cm.log"; die "examples/ did not build with find_package(rhai)"; }
+
+# 2. pkg-config. The .pc holds the configure-time prefix: point it here.
+mkdir -p "$WORK/pc"
+sed "s|^prefix=.*|prefix=$STAGE|" "$PC" >"$WORK/pc/rhai-client.pc"
+LIBDIR=$(PKG_CONFIG_PATH=$WORK/pc pkg-config --variable=libdir rhai-client)
+# shellcheck disable=SC2046,SC2086
+cc -std=gnu11 -Wall -Wextra -Werror $SAN "$SRC/examples/submit.c" -o "$WORK/submit-pc" \
+    $(PKG_CONFIG_PATH=$WORK/pc pkg-config --cflags --libs rhai-client) \
+    -Wl,-rpath,"$LIBDIR" >"$WORK/pc.log" 2>&1 ||
+    { cat "$WORK/pc.log"; die "examples/submit.c did not build with pkg-config"; }
+
+# Both run, connect to a port nobody listens on, and say so (exit 1).
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+for b in "$WORK/cm/submit" "$WORK/submit-pc"; do
+    timeout 20 "$b" "redis://127.0.0.1:$PORT" >"$WORK/run.out" 2>"$WORK/run.err"
+    rc=$?
+    [ "$rc" = 1 ] || { cat "$WORK/run.err"; die "$(basename "$b") exited $rc, expected 1"; }
+    grep -q 'RHAI_ECONN' "$WORK/run.err" ||
+        { cat "$WORK/run.err"; die "$(basename "$b") did not report RHAI_ECONN"; }
+done
+echo "test_ctl_install: installed, built examples/ both ways, ran both"
