@@ -42,7 +42,8 @@ cc -std=gnu11 -Wall -Wextra -Werror $SAN "$SRC/examples/submit.c" -o "$WORK/subm
     { cat "$WORK/pc.log"; die "examples/submit.c did not build with pkg-config"; }
 
 # Both run, connect to a port nobody listens on, and say so (exit 1).
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1]); s.close()')
 for b in "$WORK/cm/submit" "$WORK/submit-pc"; do
     timeout 20 "$b" "redis://127.0.0.1:$PORT" >"$WORK/run.out" 2>"$WORK/run.err"
     rc=$?
