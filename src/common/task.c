@@ -213,20 +213,26 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
+/* The output is spliced into the reply as the executor wrote it (after
+ * checking it is JSON), so numbers keep their exact digits: re-encoding
+ * through jansson would turn 2^64 into a string and reformat floats. */
 char *rh_task_reply_json(const rh_task *t)
 {
-    json_t *o = json_object(), *out = NULL;
-    char *text = NULL, *copy;
+    static const char marker[] = "\"output\":null";
+    json_t *o = json_object(), *check = NULL;
+    char *text = NULL, *copy, *at;
+    const char *out = "null";
+    size_t head, outlen;
 
     if (o == NULL)
         return NULL;
-    if (t->output)
-        out = json_loads(t->output, JSON_DECODE_ANY, NULL);
-    if (out == NULL)
-        out = t->output ? json_string(t->output) : json_null();
+    if (t->output && (check = json_loads(t->output, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
+                                         NULL)) != NULL)
+        out = t->output;
+    json_decref(check);
     json_object_set_new(o, "id", str_or_null(t->id));
     json_object_set_new(o, "status", json_string(rh_status_str(t->status)));
-    json_object_set_new(o, "output", out);
+    json_object_set_new(o, "output", json_null());     /* placeholder, spliced below */
     json_object_set_new(o, "error", str_or_null(t->error));
     json_object_set_new(o, "error_kind", t->error_kind == RH_EK_NONE ? json_null()
                                          : json_string(rh_kind_str(t->error_kind)));
@@ -239,9 +245,20 @@ char *rh_task_reply_json(const rh_task *t)
     json_object_set_new(o, "finished_at", json_integer(t->finished_at));
     text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
     json_decref(o);
-    if (text == NULL)
+    /* id and status come first and cannot contain the marker (ids are
+     * names, status an enum), so its first occurrence is the placeholder */
+    if (text == NULL || (at = strstr(text, marker)) == NULL) {
+        free(text);
         return NULL;
-    copy = rh_strdup(text);          /* callers free with rh_free */
+    }
+    head = (size_t)(at - text) + sizeof "\"output\":" - 1;
+    outlen = strlen(out);
+    copy = rh_malloc(strlen(text) - 4 + outlen + 1);   /* callers free with rh_free */
+    if (copy) {
+        memcpy(copy, text, head);
+        memcpy(copy + head, out, outlen);
+        strcpy(copy + head + outlen, at + sizeof marker - 1);
+    }
     free(text);
     return copy;
 }
@@ -259,10 +276,13 @@ static int take_str(json_t *o, const char *key, char **dst)
 int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err)
 {
     json_error_t jerr;
+    /* integers beyond 64 bits only parse as reals: retry that way */
     json_t *o = json_loadb(text, len, 0, &jerr), *v;
     int rc = 0;
     char *dump;
 
+    if (o == NULL)
+        o = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         return rh_error_set(err, RHAI_EPROTO, "reply is not a JSON object");

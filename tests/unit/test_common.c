@@ -297,6 +297,29 @@ static void test_reply_json_round_trips(void **state)
     rh_task_clear(&back);
 }
 
+static void test_reply_keeps_numbers_exactly_as_the_script_wrote_them(void **state)
+{
+    rh_task t, back;
+    char *json;
+    (void)state;
+    rh_task_init(&t);
+    rh_task_init(&back);
+    set(&t, "id", "big");
+    set(&t, "output", "[12345678901234567890,0.30000000000000004]");
+    t.status = RHAI_STATUS_DONE;
+    json = rh_task_reply_json(&t);
+    assert_non_null(strstr(json, "\"output\":[12345678901234567890,0.30000000000000004],"));
+    assert_int_equal(rh_task_from_reply(&back, json, strlen(json), NULL), 0);
+    assert_int_equal(back.output[0], '[');              /* an array, not a string */
+    rh_free(json);
+    set(&t, "output", "not json {");                    /* never spliced raw */
+    json = rh_task_reply_json(&t);
+    assert_non_null(strstr(json, "\"output\":null,"));
+    rh_free(json);
+    rh_task_clear(&t);
+    rh_task_clear(&back);
+}
+
 static void test_reply_parse_rejects_non_replies(void **state)
 {
     rh_task t;
@@ -387,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_task_fields_parse_from_hash_pairs),
         cmocka_unit_test(test_task_validate_names_each_problem),
         cmocka_unit_test(test_reply_json_round_trips),
+        cmocka_unit_test(test_reply_keeps_numbers_exactly_as_the_script_wrote_them),
         cmocka_unit_test(test_reply_parse_rejects_non_replies),
         cmocka_unit_test(test_status_and_kind_names_round_trip),
         cmocka_unit_test(test_every_error_code_has_a_name_and_text),
