@@ -20,6 +20,12 @@
 #define RH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define RH_PRINTF(a, b)
+/* ======================== Lua ======================== */
+/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
+ * max_attempts, result ttl ms, events channel, a member never to recover
+ * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
+extern const char rh_lua_recover[];
+
 #endif
 
 /* ======================== errors ======================== */
@@ -86,6 +92,12 @@ static inline size_t rh_buf_len(const rh_buf *b) { return b->len; }
  * error: the decoder consumes nothing and returns RHAI_EPROTO. */
 #ifndef RH_FRAME_MAX
 #define RH_FRAME_MAX (64u * 1024u * 1024u)
+/* ======================== Lua ======================== */
+/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
+ * max_attempts, result ttl ms, events channel, a member never to recover
+ * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
+extern const char rh_lua_recover[];
+
 #endif
 #define RH_FRAME_HDR 4
 
@@ -199,5 +211,11 @@ char *rh_task_reply_json(const rh_task *t);
 /* Parse a reply object back into 't' (output re-serialised as JSON text).
  * RHAI_EPROTO when it is not a reply object. */
 int  rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err);
+
+/* ======================== Lua ======================== */
+/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
+ * max_attempts, result ttl ms, events channel, a member never to recover
+ * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
+extern const char rh_lua_recover[];
 
 #endif

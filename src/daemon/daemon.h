@@ -173,6 +173,5 @@ int  wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 extern const char wk_lua_claim[];
 extern const char wk_lua_finish[];
 extern const char wk_lua_requeue[];
-extern const char wk_lua_recover[];
 
 #endif

@@ -68,6 +68,9 @@ struct wk_worker {
     wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
     int         njobs;
     uint64_t    done, failed;
+    double      rate;           /* answered tasks/s, moving average */
+    uint64_t    rate_last;      /* done + failed at the last tick */
+    int64_t     rate_at;        /* when, monotonic ms */
     int         draining;
     int         final_sent;
     int         stopping;       /* connections and pool closing */
@@ -132,6 +135,9 @@ static int count_jobs(wk_worker *w, job_state s)
     return n;
 }
 
+/* A lifecycle event; finished events carry run_ms (start to finish) and,
+ * when the task has a created_at, latency_ms (submit to finish) for live
+ * monitors such as `rhaictl top`. */
 static char *event_json(wk_worker *w, const char *event, const rh_task *t)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "event", event,
@@ -140,6 +146,11 @@ static char *event_json(wk_worker *w, const char *event, const rh_task *t)
                           "error_kind", t->error_kind ? json_string(rh_kind_str(t->error_kind))
                                                       : json_null(),
                           "at", (json_int_t)rh_now_ms());
+    if (o && t->finished_at) {
+        json_object_set_new(o, "run_ms", json_integer(t->finished_at - t->started_at));
+        if (t->created_at > 0)
+            json_object_set_new(o, "latency_ms", json_integer(t->finished_at - t->created_at));
+    }
     char *s, *copy;
     if (o == NULL)
         return NULL;
@@ -638,7 +649,7 @@ static void on_depth(redisAsyncContext *ac, void *r, void *priv)
 static void heartbeat(wk_worker *w)
 {
     char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
-    char maxa[16], rttl[24];
+    char maxa[16], rttl[24], rate[32];
     redisAsyncContext *ac = w->cmd.ac;
 
     if (!w->cmd.up || w->final_sent)
@@ -653,16 +664,17 @@ static void heartbeat(wk_worker *w)
     snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->heartbeat_ttl_ms);
     snprintf(maxa, sizeof maxa, "%lld", (long long)w->cfg->max_attempts);
     snprintf(rttl, sizeof rttl, "%lld", (long long)w->cfg->result_ttl_ms);
+    snprintf(rate, sizeof rate, "%.1f", w->rate);
     redisAsyncCommand(ac, NULL, NULL,
                       "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
                       "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
-                      "draining %d",
+                      "draining %d tasks_per_s %s",
                       w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
-                      conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining);
+                      conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate);
     redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     redisAsyncCommand(ac, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     redisAsyncCommand(ac, on_depth, w, "LLEN %s", w->k_queue);
-    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s", wk_lua_recover,
+    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s", rh_lua_recover,
                       w->cfg->prefix, now, maxa, rttl, w->k_events, w->member);
 }
 
@@ -706,9 +718,23 @@ static void on_watchdog(uv_timer_t *t)
     wk_notify("WATCHDOG=1");
 }
 
+/* tasks/s over roughly the last 10 heartbeats (exponential average) */
+static void rate_update(wk_worker *w)
+{
+    int64_t now = rh_mono_ms();
+    uint64_t n = w->done + w->failed;
+    if (w->rate_at > 0 && now > w->rate_at) {
+        double inst = (double)(n - w->rate_last) * 1000.0 / (double)(now - w->rate_at);
+        w->rate = w->rate * 0.9 + inst * 0.1;
+    }
+    w->rate_last = n;
+    w->rate_at = now;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     wk_worker *w = t->data;
+    rate_update(w);
     heartbeat(w);
     check_cancels(w);
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
