@@ -10,10 +10,8 @@ target_compile_definitions(test_protocol_walkthrough PRIVATE TH_REDIS_CLI_PATH="
 add_test(NAME test_docs_config COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_docs_config.sh
   $<TARGET_FILE:rhaid> ${PROJECT_SOURCE_DIR}/docs/operations.md)
 set_tests_properties(test_docs_config PROPERTIES TIMEOUT 30 LABELS unit)
-if(TARGET rhai_client_static)
-  rhai_test(test_e2e integration 300 rhai_client_static PkgConfig::LIBUV)
-  add_dependencies(test_e2e rhaid)
-endif()
+rhai_test(test_e2e integration 300 rhai_client_static PkgConfig::LIBUV)
+add_dependencies(test_e2e rhaid)
 rhai_test(test_operate integration 120 rhai_commonlib)
 add_dependencies(test_operate rhaid)
 add_test(NAME test_systemd_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_systemd_unit.sh
