@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 tools/deps.sh
-BUILD=${RHAI_QUICKSTART_BUILD_DIR:-build}
+BUILD=${RHAI_QUICKSTART_BUILD_DIR:-build-quickstart}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRHAI_BUILD_TESTS=OFF >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target rhaid rhaictl >/dev/null
 BIN=$ROOT/$BUILD/bin

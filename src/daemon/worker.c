@@ -31,6 +31,7 @@ struct wk_job {
     job_state  state;
     int        sent;            /* finish in flight on the current connection */
     int        cancelled;       /* killed on a client's request */
+    int        retry;           /* Redis refused the claim or finish: resend on tick */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */
@@ -63,6 +64,7 @@ struct wk_worker {
     char        host[256];
     int64_t     started_at;
     int         popping;
+    int         pop_paused;     /* Redis refused a take: wait for the tick */
     int         scanned;        /* processing list re-read since last (re)connect */
     wk_job     *jobs;           /* every job until its finish is acknowledged, */
     wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
@@ -218,9 +220,11 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        /* Not retryable (a script error is a bug of ours); the task stays in
-         * our processing list and is re-run after a restart. */
-        rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\"", j->id, reply->str);
+        /* Redis refused (OOM, a replica): keep the result, retry each tick. */
+        rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying", j->id,
+               reply->str);
+        j->retry = 1;
+        return;
     } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
         rh_log(RH_LOG_INFO, "event=finish_skipped task=%s already answered", j->id);
     } else {
@@ -412,10 +416,11 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-        rh_log(RH_LOG_ERROR, "event=claim_failed task=%s reason=\"%s\"", j->id,
+        /* Redis refused (OOM, a replica, a script error): the id stays in
+         * our processing list and the claim is retried every tick. */
+        rh_log(RH_LOG_ERROR, "event=claim_failed task=%s reason=\"%s\" retrying", j->id,
                reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-        job_free(j);
-        pump(w);
+        j->retry = 1;
         return;
     }
     what = reply->element[0]->str;
@@ -521,8 +526,14 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
         return;                       /* pop connection lost or closing */
     if (reply->type == REDIS_REPLY_STRING)
         take_id(w, reply->str, reply->len);
-    else if (reply->type == REDIS_REPLY_ERROR)
-        rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\"", reply->str);
+    else if (reply->type == REDIS_REPLY_ERROR) {
+        /* Refused (OOM, a read-only replica): taking again at once would
+         * spin; wait for the next tick. */
+        if (!w->pop_paused)
+            rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
+                   reply->str);
+        w->pop_paused = 1;
+    }
     pump(w);
 }
 
@@ -542,7 +553,7 @@ static void pump(wk_worker *w)
         for (wk_job *j = w->jobs; j && wk_pool_idle(&w->pool) > 0; j = j->next)
             if (j->state == JOB_READY)
                 job_start(j);
-    if (w->draining || !w->pop.up || !w->cmd.up || !w->scanned)
+    if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
     credit = wk_pool_idle(&w->pool) + (int)w->cfg->prefetch - w->popping -
              count_jobs(w, JOB_CLAIMING) - count_jobs(w, JOB_READY);
@@ -731,11 +742,27 @@ static void rate_update(wk_worker *w)
     w->rate_at = now;
 }
 
+/* Claims and finishes Redis refused are sent again, oldest first. */
+static void retry_refused(wk_worker *w)
+{
+    for (wk_job *j = w->jobs; j && w->cmd.up; j = j->next) {
+        if (!j->retry)
+            continue;
+        j->retry = 0;
+        if (j->state == JOB_CLAIMING)
+            claim_send(j);
+        else if (j->state == JOB_FINISHING)
+            finish_send(j);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     wk_worker *w = t->data;
     rate_update(w);
     heartbeat(w);
+    retry_refused(w);
+    w->pop_paused = 0;
     check_cancels(w);
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
                      w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,

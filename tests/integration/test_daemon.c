@@ -134,6 +134,46 @@ static void test_tasks_survive_a_script_cache_flush(void **state)
     }
 }
 
+/* Redis refusing writes (maxmemory reached): takes are refused, rhaid
+ * backs off to one attempt per heartbeat instead of spinning, and the
+ * queued task runs once Redis accepts writes again. */
+static void test_a_refusing_redis_is_retried_per_heartbeat_without_spinning(void **state)
+{
+    fixture *f = *state;
+    char key[RH_KEY_MAX];
+    redisReply *r;
+    rh_task t;
+    int lines;
+
+    r = redisCommand(f->c, "HSET %s id oom1 script %s worker_id default",
+                     rh_key_task(key, "rhai", "oom1"), "'kept'");
+    freeReplyObject(r);
+    r = redisCommand(f->c, "CONFIG SET maxmemory 1");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    /* LPUSH is refused now too: put the id in place with a script that
+     * frees memory first (Redis then allows the rest of the script) */
+    r = redisCommand(f->c, "EVAL %s 1 %s", "redis.call('DEL', 'nothing') "
+                     "return redis.call('LPUSH', KEYS[1], 'oom1')",
+                     rh_key_queue(key, "rhai", "default"));
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, "oom1", 1, &t), -1);      /* refused meanwhile */
+    r = redisCommand(f->c, "CONFIG SET maxmemory 0");
+    freeReplyObject(r);
+    assert_int_equal(th_reply(f->c, NULL, "oom1", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"kept\"");
+    rh_task_clear(&t);
+    /* ~1 s of refusals at a 200 ms heartbeat: a handful of logged
+     * refusals at most, not thousands */
+    lines = th_sh("test $(grep -c 'event=pop_failed' %s/rhaid-*.log) -le 12", f->redis.dir);
+    assert_int_equal(lines, 0);
+    assert_int_equal(th_sh("grep -q 'event=pop_failed' %s/rhaid-*.log", f->redis.dir), 0);
+    assert_alive(f);
+}
+
 static void test_script_errors_carry_message_and_line(void **state)
 {
     fixture *f = *state;
@@ -393,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_scripts_end_with_their_kind_and_the_worker_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_tasks_are_answered_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_cancelled_task_is_not_run, setup, teardown),
