@@ -835,8 +835,16 @@ static void on_final(redisAsyncContext *ac, void *r, void *priv)
  * back what we hold and leave the registry in one round trip. */
 static void drain_check(wk_worker *w)
 {
-    if (!w->draining || w->final_sent || w->stopping || !w->cmd.up)
+    if (!w->draining || w->final_sent || w->stopping)
         return;
+    if (!w->cmd.up) {
+        /* Redis unreachable and nothing held here: nothing to wait for
+         * (ids a lost reply left in our processing list are recovered by
+         * other instances once our heartbeat expires). */
+        if (w->njobs == 0)
+            stop_everything(w);
+        return;
+    }
     for (wk_job *j = w->jobs; j; j = j->next)
         if (j->state == JOB_RUNNING || j->state == JOB_FINISHING || j->state == JOB_CLAIMING)
             return;

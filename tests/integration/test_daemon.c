@@ -174,6 +174,52 @@ static void test_a_refusing_redis_is_retried_per_heartbeat_without_spinning(void
     assert_alive(f);
 }
 
+/* A password-protected Redis: the URL's credentials are used; a wrong
+ * password is logged and retried with backoff, never fatal. */
+static void test_rhaid_authenticates_and_survives_a_wrong_password(void **state)
+{
+    fixture *f = *state;
+    char url[128], bin[512], log[300];
+    char *argv[] = { (char *)th_bin("rhaid", bin, sizeof bin), "--redis-url", url,
+                     "--worker-id", "auth", "--concurrency", "1", NULL };
+    redisReply *r;
+    rh_task t;
+    pid_t bad, good;
+
+    r = redisCommand(f->c, "CONFIG SET requirepass s3cret");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "AUTH s3cret");
+    freeReplyObject(r);
+
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", f->redis.port);
+    snprintf(log, sizeof log, "%s/rhaid-badpass.log", f->redis.dir);
+    bad = th_spawn(argv, NULL, log);
+    snprintf(url, sizeof url, "redis://default:s3cret@127.0.0.1:%d/0", f->redis.port);
+    snprintf(log, sizeof log, "%s/rhaid-goodpass.log", f->redis.dir);
+    good = th_spawn(argv, NULL, log);
+    assert_true(bad > 0 && good > 0);
+
+    rh_task_init(&t);
+    assert_int_equal(th_submit(f->c, "auth", "pw1", "'authenticated'", NULL, 5000, NULL), 0);
+    assert_int_equal(th_reply(f->c, NULL, "pw1", 10, &t), 0);
+    assert_string_equal(t.output, "\"authenticated\"");
+    rh_task_clear(&t);
+    for (int i = 0; i < 300 && th_sh("grep -q redis_auth_failed %s/rhaid-badpass.log",
+                                     f->redis.dir) != 0; i++)
+        usleep(10000);
+    assert_int_equal(th_sh("grep -q redis_auth_failed %s/rhaid-badpass.log", f->redis.dir), 0);
+    assert_int_equal(kill(bad, 0), 0);                   /* still alive, retrying */
+    {   /* holding nothing, it stops at once on SIGTERM without Redis */
+        int st = th_stop(bad, 3000);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(WEXITSTATUS(th_stop(good, 10000)), 0);
+    r = redisCommand(f->c, "CONFIG SET requirepass ''");
+    freeReplyObject(r);
+}
+
 static void test_script_errors_carry_message_and_line(void **state)
 {
     fixture *f = *state;
@@ -433,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rhaid_authenticates_and_survives_a_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_scripts_end_with_their_kind_and_the_worker_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_tasks_are_answered_invalid, setup, teardown),
