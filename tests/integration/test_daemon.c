@@ -220,6 +220,32 @@ static void test_rhaid_authenticates_and_survives_a_wrong_password(void **state)
     freeReplyObject(r);
 }
 
+static int setup_recycle(void **state)
+{
+    static const char *const extra[] = { "--max-tasks-per-executor", "2", NULL };
+    return start_with(state, extra);
+}
+
+static void test_executors_are_recycled_without_losing_a_task(void **state)
+{
+    fixture *f = *state;
+    char id[16], want[16], args[32];
+    rh_task t;
+
+    for (int i = 0; i < 9; i++) {             /* 2 tasks per executor: >= 3 recycles */
+        snprintf(id, sizeof id, "rc-%d", i);
+        snprintf(args, sizeof args, "{\"i\":%d}", i);
+        snprintf(want, sizeof want, "%d", i * 3);
+        run_task(f, id, "args.i * 3", args, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, want);
+        rh_task_clear(&t);
+    }
+    assert_int_equal(th_sh("test $(grep -c event=executor_recycle %s/rhaid-*.log) -ge 3",
+                           f->redis.dir), 0);
+    assert_alive(f);
+}
+
 static void test_script_errors_carry_message_and_line(void **state)
 {
     fixture *f = *state;
@@ -479,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_executors_are_recycled_without_losing_a_task, setup_recycle, teardown),
         cmocka_unit_test_setup_teardown(test_rhaid_authenticates_and_survives_a_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_scripts_end_with_their_kind_and_the_worker_survives, setup, teardown),
