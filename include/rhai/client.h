@@ -57,6 +57,17 @@ RHAI_API int  rhai_task_set_args(rhai_task *t, const char *args_json);
 RHAI_API int  rhai_task_set_timeout(rhai_task *t, int64_t timeout_ms);
 RHAI_API int  rhai_task_set_id(rhai_task *t, const char *id);  /* optional */
 RHAI_API int  rhai_task_set_reply_to(rhai_task *t, const char *list_key);
+/* Sign the task with an Ed25519 secret key (128 hex characters, as
+ * rhai_keygen() makes): its caller becomes the key's public key (64 hex)
+ * and each submit adds a signature over (id, worker, context, caller,
+ * sha256 of script, sha256 of args, created_at). Workers configured with
+ * require_signatures refuse unsigned, tampered, wrong-key, expired and
+ * replayed tasks (error_kind denied). NULL removes the key. The key is
+ * copied, and wiped when the task is freed. RHAI_EINVAL for a bad key. */
+RHAI_API int rhai_task_set_signing_key(rhai_task *t, const char *secret_key_hex);
+/* A new Ed25519 key pair as lowercase hex. 0 or RHAI_EINTERNAL. */
+RHAI_API int rhai_keygen(char public_hex[65], char secret_hex[129]);
+
 /* The id set with rhai_task_set_id(), or NULL: a task without one gets a
  * fresh id at each rhai_submit() (returned in id_out, and by
  * rhai_result_id()), so one builder can submit many tasks. Borrowed, valid

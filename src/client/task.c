@@ -72,7 +72,35 @@ RHAI_API void rhai_task_free(rhai_task *t)
     rh_free(t->caller_id);
     rh_free(t->args);
     rh_free(t->reply_to);
+    if (t->signing_key) {
+        memset(t->signing_key, 0, strlen(t->signing_key));
+        rh_free(t->signing_key);
+    }
     rh_free(t);
+}
+
+RHAI_API int rhai_task_set_signing_key(rhai_task *t, const char *secret_key_hex)
+{
+    char pk[RH_SIGN_PK_HEX + 1];
+    int rc;
+
+    if (t == NULL)
+        return RHAI_EINVAL;
+    if (secret_key_hex == NULL) {
+        rh_free(t->signing_key);
+        t->signing_key = NULL;
+        return 0;
+    }
+    if (rh_sign_public_key(secret_key_hex, pk) != 0)
+        return RHAI_EINVAL;
+    if ((rc = replace(&t->caller_id, pk)) != 0)
+        return rc;
+    return replace(&t->signing_key, secret_key_hex);
+}
+
+RHAI_API int rhai_keygen(char public_hex[65], char secret_hex[129])
+{
+    return rh_sign_keygen(public_hex, secret_hex);
 }
 
 RHAI_API int rhai_task_set_worker(rhai_task *t, const char *worker_id)
@@ -209,6 +237,13 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     field(s, "attempts", "0");
     if (reply_to)
         field(s, "reply_to", reply_to);
+    if (t->signing_key) {
+        rh_sign_fields f = { s->id, t->worker_id, t->context_id, t->caller_id,
+                             t->script, t->script_len, t->args, now_ms };
+        if ((rc = rh_sign_task(t->signing_key, &f, s->signature)) != 0)
+            return rh_error_set(err, rc, "cannot sign the task");
+        field(s, "signature", s->signature);
+    }
 
     s->lpush_argv[0] = "LPUSH";
     s->lpush_lens[0] = 5;

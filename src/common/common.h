@@ -20,12 +20,6 @@
 #define RH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define RH_PRINTF(a, b)
-/* ======================== Lua ======================== */
-/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
- * max_attempts, result ttl ms, events channel, a member never to recover
- * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
-extern const char rh_lua_recover[];
-
 #endif
 
 /* ======================== errors ======================== */
@@ -92,12 +86,6 @@ static inline size_t rh_buf_len(const rh_buf *b) { return b->len; }
  * error: the decoder consumes nothing and returns RHAI_EPROTO. */
 #ifndef RH_FRAME_MAX
 #define RH_FRAME_MAX (64u * 1024u * 1024u)
-/* ======================== Lua ======================== */
-/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
- * max_attempts, result ttl ms, events channel, a member never to recover
- * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
-extern const char rh_lua_recover[];
-
 #endif
 #define RH_FRAME_HDR 4
 
@@ -190,6 +178,7 @@ typedef struct rh_task {
     rh_error_kind error_kind;
     char *logs;
     char *instance;
+    char *signature;      /* hex Ed25519 signature, NULL when unsigned */
 } rh_task;
 
 /* Hash field names, in protocol order; NULL-terminated. */
@@ -211,6 +200,33 @@ char *rh_task_reply_json(const rh_task *t);
 /* Parse a reply object back into 't' (output re-serialised as JSON text).
  * RHAI_EPROTO when it is not a reply object. */
 int  rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err);
+
+/* ======================== signatures ======================== */
+/* Ed25519 (libsodium) over a canonical form of the task (sign.c). Keys and
+ * signatures travel as lowercase hex; a signed task's caller_id is the
+ * signer's public key. */
+#define RH_SIGN_PK_HEX 64
+#define RH_SIGN_SK_HEX 128
+#define RH_SIGN_SIG_HEX 128
+
+typedef struct rh_sign_fields {        /* all borrowed */
+    const char *id, *worker_id, *context_id, *caller_id;
+    const char *script;
+    size_t      script_len;
+    const char *args;                  /* NULL: "{}" */
+    int64_t     created_at;
+} rh_sign_fields;
+
+int rh_sign_keygen(char pk_hex[RH_SIGN_PK_HEX + 1], char sk_hex[RH_SIGN_SK_HEX + 1]);
+/* Public key of a hex secret key; RHAI_EINVAL for a malformed key. */
+int rh_sign_public_key(const char *sk_hex, char pk_hex[RH_SIGN_PK_HEX + 1]);
+/* Append the canonical message of 'f' to b. */
+int rh_sign_message(rh_buf *b, const rh_sign_fields *f);
+int rh_sign_task(const char *sk_hex, const rh_sign_fields *f,
+                 char sig_hex[RH_SIGN_SIG_HEX + 1]);
+/* 0 when sig_hex is f->caller_id's signature of f; else RHAI_EINVAL with
+ * the reason in err. */
+int rh_sign_verify(const char *sig_hex, const rh_sign_fields *f, rhai_error *err);
 
 /* ======================== Lua ======================== */
 /* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,

@@ -21,7 +21,7 @@ static const char *const kind_names[] = {
 const char *const rh_task_fields[] = {
     "id", "script", "worker_id", "context_id", "caller_id", "args", "timeout_ms",
     "reply_to", "created_at", "status", "attempts", "started_at", "finished_at",
-    "instance", "output", "error", "error_kind", "logs", NULL
+    "instance", "output", "error", "error_kind", "logs", "signature", NULL
 };
 
 const char *rh_status_str(rhai_status s)
@@ -74,6 +74,7 @@ void rh_task_clear(rh_task *t)
     rh_free(t->error);
     rh_free(t->logs);
     rh_free(t->instance);
+    rh_free(t->signature);
     rh_task_init(t);
 }
 
@@ -113,7 +114,7 @@ int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
         { "context_id", &t->context_id }, { "caller_id", &t->caller_id },
         { "args", &t->args }, { "reply_to", &t->reply_to },
         { "output", &t->output }, { "error", &t->error }, { "logs", &t->logs },
-        { "instance", &t->instance },
+        { "instance", &t->instance }, { "signature", &t->signature },
     };
     struct { const char *name; int64_t *dst; } nums[] = {
         { "timeout_ms", &t->timeout_ms }, { "created_at", &t->created_at },

@@ -46,6 +46,8 @@ typedef struct wk_config {
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
     int64_t  prefetch;            /* tasks taken ahead of free executors */
+    int64_t  require_signatures;  /* 1: unsigned tasks are denied */
+    int64_t  signature_skew_ms;   /* created_at must be this close to now */
     char    *metrics_listen;      /* "" : no metrics endpoint */
 } wk_config;
 

@@ -11,10 +11,11 @@
     "local function final(st) return st == 'done' or st == 'error' or " \
     "st == 'timeout' or st == 'cancelled' end\n"
 
-/* KEYS[1] task hash, KEYS[2] processing list.
+/* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
  * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
  * ARGV[5] started event JSON.
- * Returns {'missing'}, {'skip', status} or {'run', field, value, ...}. */
+ * Returns {'missing'}, {'skip', status}, {'replay'} (a signed task already
+ * answered, submitted again) or {'run', field, value, ...}. */
 const char wk_lua_claim[] =
     LUA_FINAL
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
@@ -23,6 +24,7 @@ const char wk_lua_claim[] =
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
     "  return {'skip', st}\n"
     "end\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'replay'} end\n"
     "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3],"
     " 'instance', ARGV[2])\n"
     "redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
@@ -32,16 +34,19 @@ const char wk_lua_claim[] =
     "return r\n";
 
 /* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list,
- * KEYS[4] recent-task index (zset), KEYS[5] failed-per-minute counter.
+ * KEYS[4] recent-task index (zset), KEYS[5] failed-per-minute counter,
+ * KEYS[6] seen-signed-task key.
  * ARGV[1] id, ARGV[2] ttl ms, ARGV[3] reply JSON, ARGV[4] events channel,
  * ARGV[5] finished event JSON, ARGV[6] index size, ARGV[7] finished_at,
- * ARGV[8] 1 when the task failed, ARGV[9..] field/value pairs for the hash.
+ * ARGV[8] 1 when the task failed, ARGV[9] ms to remember a signed task's id
+ * against replays (0: unsigned), ARGV[10..] field/value pairs for the hash.
  * Returns 1 when answered, 0 when the task was already final. */
 const char wk_lua_finish[] =
     LUA_FINAL
     "redis.call('LREM', KEYS[3], 1, ARGV[1])\n"
     "if final(redis.call('HGET', KEYS[1], 'status')) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 9))\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
+    "if ARGV[9] ~= '0' then redis.call('SET', KEYS[6], '1', 'PX', ARGV[9]) end\n"
     "redis.call('HDEL', KEYS[1], 'cancel_requested')\n"
     "local keep = tonumber(ARGV[6])\n"
     "if keep > 0 then\n"

@@ -247,7 +247,7 @@ static void finish_send(wk_job *j)
     wk_worker *w = j->w;
     rh_task *t = &j->task;
     char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], ttl[24], at[24], started[24], att[16];
-    char k_index[RH_KEY_MAX], k_failed[RH_KEY_MAX], keep[24];
+    char k_index[RH_KEY_MAX], k_failed[RH_KEY_MAX], keep[24], k_seen[RH_KEY_MAX], seen[24];
     const char *argv[48];
     size_t lens[48];
     int argc = 0;
@@ -262,6 +262,9 @@ static void finish_send(wk_job *j)
     snprintf(k_index, sizeof k_index, "%s:tasks:{%s}", w->cfg->prefix, w->cfg->worker_id);
     snprintf(k_failed, sizeof k_failed, "%s:failed:{%s}:%lld", w->cfg->prefix,
              w->cfg->worker_id, (long long)(t->finished_at / 60000));
+    snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
+    snprintf(seen, sizeof seen, "%lld",
+             t->signature ? (long long)(2 * w->cfg->signature_skew_ms) : 0LL);
     rh_key_task(k_task, w->cfg->prefix, j->id);
     if (t->reply_to && strncmp(t->reply_to, w->reply_prefix, strlen(w->reply_prefix)) == 0)
         snprintf(k_reply, sizeof k_reply, "%s", t->reply_to);
@@ -272,12 +275,13 @@ static void finish_send(wk_job *j)
 #define ARGN(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
     script_args(w->sha_finish, wk_lua_finish, argv, lens);
     argc = 2;
-    ARG("5");
+    ARG("6");
     ARG(k_task);
     ARG(k_reply);
     ARG(w->k_proc);
     ARG(k_index);
     ARG(k_failed);
+    ARG(k_seen);
     ARG(j->id);
     ARG(ttl);
     ARG(j->reply);
@@ -286,6 +290,7 @@ static void finish_send(wk_job *j)
     ARG(keep);
     ARG(at);
     ARG(t->status == RHAI_STATUS_DONE ? "0" : "1");
+    ARG(seen);
     ARG("status");      ARG(rh_status_str(t->status));
     ARG("finished_at"); ARG(at);
     ARG("instance");    ARG(w->cfg->instance);
@@ -396,6 +401,38 @@ static void job_start(wk_job *j)
 
 static void claim_send(wk_job *j);
 
+/* Signed tasks are verified always; unsigned ones are refused when
+ * require_signatures is set. A signature binds the caller (its public key),
+ * the task's identity, code and arguments, and its creation time, which
+ * must lie within signature_skew_ms of now. */
+static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
+{
+    rh_sign_fields f;
+    int64_t skew;
+
+    if (t->signature == NULL || t->signature[0] == '\0')
+        return w->cfg->require_signatures
+                   ? rh_error_set(err, RHAI_EINVAL, "unsigned task: this worker requires "
+                                  "signatures")
+                   : 0;
+    f.id = t->id;
+    f.worker_id = t->worker_id ? t->worker_id : w->cfg->worker_id;
+    f.context_id = t->context_id ? t->context_id : "default";
+    f.caller_id = t->caller_id ? t->caller_id : "anonymous";
+    f.script = t->script;
+    f.script_len = t->script_len;
+    f.args = t->args;
+    f.created_at = t->created_at;
+    if (rh_sign_verify(t->signature, &f, err) != 0)
+        return -1;
+    skew = rh_now_ms() - t->created_at;
+    if (skew > w->cfg->signature_skew_ms || -skew > w->cfg->signature_skew_ms)
+        return rh_error_set(err, RHAI_EINVAL, "expired signed task: created_at is %lld ms "
+                            "from now (allowed: %lld)", (long long)skew,
+                            (long long)w->cfg->signature_skew_ms);
+    return 0;
+}
+
 static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -429,6 +466,11 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         job_fail(j, RH_EK_INVALID, "task not found: no hash at the task key");
         return;
     }
+    if (strcmp(what, "replay") == 0) {
+        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=replay", j->id);
+        job_fail(j, RH_EK_DENIED, "replayed task: this signed task id was already answered");
+        return;
+    }
     if (strcmp(what, "skip") == 0) {
         rh_log(RH_LOG_INFO, "event=task_skipped task=%s status=%s", j->id,
                reply->elements > 1 ? reply->element[1]->str : "?");
@@ -459,6 +501,11 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         job_fail(j, RH_EK_INVALID, "reply_to must be a list under <prefix>:reply:");
         return;
     }
+    if (signature_check(w, &j->task, &err) != 0) {
+        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=\"%s\"", j->id, err.msg);
+        job_fail(j, RH_EK_DENIED, err.msg);
+        return;
+    }
     j->state = JOB_READY;
     pump(w);
 }
@@ -466,29 +513,31 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 static void claim_send(wk_job *j)
 {
     wk_worker *w = j->w;
-    char k_task[RH_KEY_MAX], now[24];
+    char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX], now[24];
     rh_task ev;
     char *event;
-    const char *argv[10];
-    size_t lens[10];
+    const char *argv[11];
+    size_t lens[11];
 
     rh_task_init(&ev);
     ev.id = j->id;
     ev.status = RHAI_STATUS_RUNNING;
     event = event_json(w, "started", &ev);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    argv[2] = "2";
+    snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
+    argv[2] = "3";
     argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
     argv[4] = w->k_proc;
-    argv[5] = j->id;
-    argv[6] = w->cfg->instance;
-    argv[7] = now;
-    argv[8] = w->k_events;
-    argv[9] = event ? event : "{}";
-    for (int i = 2; i < 10; i++)
+    argv[5] = k_seen;
+    argv[6] = j->id;
+    argv[7] = w->cfg->instance;
+    argv[8] = now;
+    argv[9] = w->k_events;
+    argv[10] = event ? event : "{}";
+    for (int i = 2; i < 11; i++)
         lens[i] = strlen(argv[i]);
     script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 10, argv, lens) != 0)
+    if (wk_conn_argv(&w->cmd, on_claim, j, 11, argv, lens) != 0)
         job_free(j);                  /* re-taken from the processing list later */
     rh_free(event);
 }

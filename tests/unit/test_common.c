@@ -345,6 +345,49 @@ static void test_status_and_kind_names_round_trip(void **state)
     assert_false(rh_status_final(RHAI_STATUS_RUNNING));
 }
 
+/* ---- signatures ---- */
+
+static void test_signatures_verify_and_catch_every_tampering(void **state)
+{
+    char pk[RH_SIGN_PK_HEX + 1], sk[RH_SIGN_SK_HEX + 1], pk2[RH_SIGN_PK_HEX + 1];
+    char sk2[RH_SIGN_SK_HEX + 1], sig[RH_SIGN_SIG_HEX + 1], derived[RH_SIGN_PK_HEX + 1];
+    rh_sign_fields f = { "t1", "w", "ctx", NULL, "1+1", 3, "{\"a\":1}", 1764000000000 };
+    rh_sign_fields g;
+    rhai_error err;
+    (void)state;
+
+    assert_int_equal(rh_sign_keygen(pk, sk), 0);
+    assert_int_equal(rh_sign_keygen(pk2, sk2), 0);
+    assert_int_equal(strlen(pk), 64);
+    assert_int_equal(strlen(sk), 128);
+    assert_int_equal(rh_sign_public_key(sk, derived), 0);
+    assert_string_equal(derived, pk);
+    f.caller_id = pk;
+    assert_int_equal(rh_sign_task(sk, &f, sig), 0);
+    assert_int_equal(strlen(sig), 128);
+    assert_int_equal(rh_sign_verify(sig, &f, &err), 0);
+
+    g = f; g.script = "1+2";                   /* tampered script */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "does not match"));
+    g = f; g.args = "{\"a\":2}";               /* tampered args */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.id = "t2";                        /* another id */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.created_at++;                     /* another time */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.context_id = "other";
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.caller_id = pk2;                  /* claims another key */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.caller_id = "anonymous";          /* not a key at all */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "public key"));
+    assert_int_equal(rh_sign_verify("abc", &f, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "128 hex"));
+    assert_int_equal(rh_sign_public_key("zz", derived), RHAI_EINVAL);
+}
+
 /* ---- errors, buffers, allocator ---- */
 
 static void test_every_error_code_has_a_name_and_text(void **state)
@@ -413,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_reply_keeps_numbers_exactly_as_the_script_wrote_them),
         cmocka_unit_test(test_reply_parse_rejects_non_replies),
         cmocka_unit_test(test_status_and_kind_names_round_trip),
+        cmocka_unit_test(test_signatures_verify_and_catch_every_tampering),
         cmocka_unit_test(test_every_error_code_has_a_name_and_text),
         cmocka_unit_test(test_alloc_fail_hook_fails_the_nth_allocation),
         cmocka_unit_test(test_alloc_counts_live_bytes),
