@@ -19,3 +19,6 @@ add_test(NAME test_systemd_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/te
 set_tests_properties(test_systemd_unit PROPERTIES TIMEOUT 60 LABELS unit)
 rhai_test(test_signatures integration 120 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_signatures rhaid)
+add_test(NAME test_ctl_signed COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_signed.sh
+  ${PROJECT_BINARY_DIR}/bin)
+set_tests_properties(test_ctl_signed PROPERTIES TIMEOUT 120 LABELS integration)

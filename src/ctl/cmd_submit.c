@@ -4,6 +4,7 @@
  * (rhai_submit), then rhaictl blocks on its reply (rhai_wait) for the
  * task's own timeout plus a margin for queueing and delivery. The result
  * is printed as `run` prints it, with the same exit codes (ctl.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ static const char submit_help[] =
     "  -t, --timeout MS      wall-clock limit of the task (default: 30000);\n"
     "                        rhaictl waits this long plus 5 s for the result\n"
     "  -n, --no-wait         print the task id and return at once\n"
+    "  -k, --key FILE        sign the task with the Ed25519 secret key in FILE\n"
+    "                        (rhaictl keygen); the caller becomes its public key\n"
     "      --json            print the whole reply JSON instead of the output\n"
     "                        (with --no-wait: {\"id\":...,\"status\":\"queued\"})\n"
     "\n"
@@ -53,6 +56,7 @@ typedef struct submit_opts {
     const char *args;
     long long   timeout_ms;
     int         no_wait;
+    const char *key_file;
 } submit_opts;
 
 static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
@@ -65,12 +69,13 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         { "args", required_argument, NULL, 'a' },
         { "timeout", required_argument, NULL, 't' },
         { "no-wait", no_argument, NULL, 'n' },
+        { "key", required_argument, NULL, 'k' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:nh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:k:nh", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         switch (c) {
@@ -80,6 +85,7 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         case 'u': o->caller = optarg; break;
         case 'a': o->args = optarg; break;
         case 'n': o->no_wait = 1; break;
+        case 'k': o->key_file = optarg; break;
         case 't':
             if (ctl_parse_int(optarg, 1, SUBMIT_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
                 return ctl_usage_error("submit", "--timeout '%s' is not a number of "
@@ -100,6 +106,9 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         return ctl_usage_error("submit", "unexpected argument '%s'", argv[optind]);
     if (o->file && o->eval)
         return ctl_usage_error("submit", "give a FILE or -e SCRIPT, not both");
+    if (o->key_file && o->caller)
+        return ctl_usage_error("submit", "--key sets the caller (its public key): "
+                               "drop --caller");
     if (!o->file && !o->eval)
         return ctl_usage_error("submit", "no script: give a FILE, '-' for stdin, "
                                "or -e SCRIPT");
@@ -112,6 +121,30 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
     if (o->args && ctl_json_valid(o->args) != 0)
         return ctl_usage_error("submit", "--args is not valid JSON: %s", o->args);
     return 0;
+}
+
+/* Sign 't' with the hex secret key in 'path' (first line). 0, or -1 after
+ * printing why. The key is wiped from our buffer. */
+static int submit_key(rhai_task *t, const char *path)
+{
+    char key[160];
+    FILE *f = fopen(path, "r");
+    int rc = -1;
+
+    if (f == NULL) {
+        ctl_errorf("submit", "--key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(key, sizeof key, f) != NULL) {
+        key[strcspn(key, "\r\n")] = '\0';
+        rc = rhai_task_set_signing_key(t, key) == 0 ? 0 : -1;
+    }
+    fclose(f);
+    memset(key, 0, sizeof key);
+    if (rc != 0)
+        ctl_errorf("submit", "--key %s: not an Ed25519 secret key (128 hex; rhaictl keygen)",
+                   path);
+    return rc;
 }
 
 /* Build the task from the options. 0, or an exit code after printing why. */
@@ -136,6 +169,8 @@ static int submit_build(const submit_opts *o, const char *script, rhai_task **ou
         ctl_errorf("submit", "--args: %s", rhai_strerror(rc));
     else if ((rc = rhai_task_set_timeout(t, o->timeout_ms)) != 0)
         ctl_errorf("submit", "--timeout %lld: %s", o->timeout_ms, rhai_strerror(rc));
+    else if (o->key_file && (rc = submit_key(t, o->key_file)) != 0)
+        rc = RHAI_EINVAL;
     if (rc != 0) {
         rhai_task_free(t);
         return ctl_exit_for_rc(rc);

@@ -82,6 +82,7 @@ typedef struct ctl_cmd {
 extern const ctl_cmd ctl_cmd_submit;
 extern const ctl_cmd ctl_cmd_run;
 extern const ctl_cmd ctl_cmd_task;
+extern const ctl_cmd ctl_cmd_keygen;
 
 /* ---- options -------------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the

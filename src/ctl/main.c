@@ -22,6 +22,7 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_submit,
     &ctl_cmd_run,
     &ctl_cmd_task,
+    &ctl_cmd_keygen,
     NULL
 };
 
