@@ -227,8 +227,9 @@ char *rh_task_reply_json(const rh_task *t)
 
     if (o == NULL)
         return NULL;
-    if (t->output && (check = json_loads(t->output, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL,
-                                         NULL)) != NULL)
+    /* JSON_ALLOW_NUL: a script may return "a\u0000b" */
+    if (t->output && (check = json_loads(t->output, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL |
+                                         JSON_ALLOW_NUL, NULL)) != NULL)
         out = t->output;
     json_decref(check);
     json_object_set_new(o, "id", str_or_null(t->id));
@@ -278,12 +279,12 @@ int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err
 {
     json_error_t jerr;
     /* integers beyond 64 bits only parse as reals: retry that way */
-    json_t *o = json_loadb(text, len, 0, &jerr), *v;
+    json_t *o = json_loadb(text, len, JSON_ALLOW_NUL, &jerr), *v;
     int rc = 0;
     char *dump;
 
     if (o == NULL)
-        o = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &jerr);
+        o = json_loadb(text, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         return rh_error_set(err, RHAI_EPROTO, "reply is not a JSON object");
