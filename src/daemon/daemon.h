@@ -169,7 +169,84 @@ int64_t wk_notify_watchdog_ms(void);
 
 /* ======================== the worker ======================== */
 
-int  wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
+/* worker.c runs each task's life (take, claim, validate, run, finish);
+ * instance.c runs the instance around it (connections, heartbeat,
+ * recovery, tick, drain, signals). They share these structures. */
+typedef struct wk_worker wk_worker;
+
+typedef enum {
+    JOB_CLAIMING,     /* claim script in flight */
+    JOB_READY,        /* claimed and valid, waiting for an executor */
+    JOB_RUNNING,      /* on an executor */
+    JOB_FINISHING     /* finish built; sent, or waiting for a connection */
+} job_state;
+
+struct wk_job {
+    wk_worker *w;
+    job_state  state;
+    int        sent;            /* finish in flight on the current connection */
+    int        cancelled;       /* killed on a client's request */
+    int        retry;           /* Redis refused the claim or finish: resend on tick */
+    rh_task    task;
+    char       id[RH_NAME_MAX + 1];
+    char      *reply;           /* finish: reply JSON */
+    char      *event;           /* finish: event JSON */
+    wk_job    *prev, *next;
+};
+
+struct wk_worker {
+    uv_loop_t  *loop;
+    wk_config  *cfg;
+    wk_conn     pop;            /* BLMOVE only */
+    wk_conn     cmd;            /* everything else, pipelined */
+    wk_pool     pool;
+    uv_timer_t  tick;
+    uv_timer_t  grace;
+    uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
+    wk_metrics *metrics;
+    long        queue_depth;
+    int         ready_sent;
+    char        sha_claim[41];  /* SCRIPT LOAD digests; "" until loaded */
+    char        sha_finish[41];
+    uv_signal_t sig[3];
+    char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
+    char        k_queue[RH_KEY_MAX];
+    char        k_proc[RH_KEY_MAX];
+    char        k_worker[RH_KEY_MAX];
+    char        k_workers[RH_KEY_MAX];
+    char        k_events[RH_KEY_MAX];
+    char        reply_prefix[RH_KEY_MAX];
+    char        host[256];
+    int64_t     started_at;
+    int         popping;
+    int         pop_paused;     /* Redis refused a take: wait for the tick */
+    int         scanned;        /* processing list re-read since last (re)connect */
+    wk_job     *jobs;           /* every job until its finish is acknowledged, */
+    wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
+    int         njobs;
+    uint64_t    done, failed;
+    double      rate;           /* answered tasks/s, moving average */
+    uint64_t    rate_last;      /* done + failed at the last tick */
+    int64_t     rate_at;        /* when, monotonic ms */
+    int         draining;
+    int         final_sent;
+    int         stopping;       /* connections and pool closing */
+};
+
+/* worker.c */
+void    wk_job_free(wk_job *j);
+wk_job *wk_job_find(wk_worker *w, const char *id, size_t len);
+int     wk_count_jobs(wk_worker *w, job_state s);
+void    wk_scripts_load(wk_worker *w);          /* SCRIPT LOAD on a new connection */
+void    wk_take_id(wk_worker *w, const char *id, size_t len);
+void    wk_claim_send(wk_job *j);
+void    wk_finish_send(wk_job *j);
+void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
+void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
+void    wk_on_pool_ready(wk_pool *p, void *data);
+/* instance.c */
+void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
+int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 
 /* ======================== Lua ======================== */
 extern const char wk_lua_claim[];

@@ -1,0 +1,430 @@
+/* instance.c -- one rhaid instance: its Redis connections, heartbeat and
+ * recovery of dead instances, the periodic tick, drain and stop, signals,
+ * and the entry point. The life of each task is in worker.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "rhai/version.h"
+
+/* ======================== connections ======================== */
+
+static void on_scan(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply == NULL)
+        return;
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        if (reply->elements)
+            rh_log(RH_LOG_NOTICE, "event=retake count=%zu ids in our processing list",
+                   reply->elements);
+        for (size_t i = reply->elements; i-- > 0;)       /* oldest first */
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                wk_take_id(w, reply->element[i]->str, reply->element[i]->len);
+    }
+    w->scanned = 1;
+    wk_pump(w);
+}
+
+static void heartbeat(wk_worker *w);
+
+static void on_conn_up(wk_conn *c, void *data)
+{
+    wk_worker *w = data;
+    if (w->cmd.up && w->pop.up && !w->ready_sent) {
+        w->ready_sent = 1;
+        wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
+    }
+    if (c == &w->cmd) {
+        wk_scripts_load(w);
+        for (wk_job *j = w->jobs; j; j = j->next)
+            if (j->state == JOB_FINISHING)
+                wk_finish_send(j);
+        heartbeat(w);
+    }
+    if (w->cmd.up && (w->pop.up || w->draining) && !w->scanned && !w->draining)
+        redisAsyncCommand(w->cmd.ac, on_scan, w, "LRANGE %s 0 -1", w->k_proc);
+    wk_pump(w);
+}
+
+static void on_conn_down(wk_conn *c, void *data)
+{
+    wk_worker *w = data;
+    (void)c;
+    w->scanned = 0;                   /* a reply may have been lost: re-read */
+    if (c == &w->pop)
+        w->popping = 0;               /* their callbacks already ran with NULL */
+    for (wk_job *j = w->jobs; j; j = j->next)
+        if (c == &w->cmd)
+            j->sent = 0;
+}
+
+/* ======================== heartbeat and recovery ======================== */
+
+static void on_recover(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    (void)ac;
+    (void)priv;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+        reply->element[0]->integer > 0)
+        rh_log(RH_LOG_NOTICE, "event=recovered dead_instances=%lld requeued=%lld failed=%lld",
+               reply->element[0]->integer, reply->element[1]->integer,
+               reply->element[2]->integer);
+    else if (reply && reply->type == REDIS_REPLY_ERROR)
+        rh_log(RH_LOG_ERROR, "event=recover_failed reason=\"%s\"", reply->str);
+}
+
+static void on_depth(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_INTEGER)
+        w->queue_depth = (long)reply->integer;
+}
+
+static void heartbeat(wk_worker *w)
+{
+    char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
+    char maxa[16], rttl[24], rate[32];
+    redisAsyncContext *ac = w->cmd.ac;
+
+    if (!w->cmd.up || w->final_sent)
+        return;
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    snprintf(started, sizeof started, "%lld", (long long)w->started_at);
+    snprintf(conc, sizeof conc, "%d", w->pool.n);
+    snprintf(busy, sizeof busy, "%d", w->pool.busy);
+    snprintf(done, sizeof done, "%llu", (unsigned long long)w->done);
+    snprintf(failed, sizeof failed, "%llu", (unsigned long long)w->failed);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->heartbeat_ttl_ms);
+    snprintf(maxa, sizeof maxa, "%lld", (long long)w->cfg->max_attempts);
+    snprintf(rttl, sizeof rttl, "%lld", (long long)w->cfg->result_ttl_ms);
+    snprintf(rate, sizeof rate, "%.1f", w->rate);
+    redisAsyncCommand(ac, NULL, NULL,
+                      "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
+                      "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
+                      "draining %d tasks_per_s %s",
+                      w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
+                      conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate);
+    redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
+    redisAsyncCommand(ac, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
+    redisAsyncCommand(ac, on_depth, w, "LLEN %s", w->k_queue);
+    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s", rh_lua_recover,
+                      w->cfg->prefix, now, maxa, rttl, w->k_events, w->member);
+}
+
+/* Running tasks a client asked to cancel (rhai_cancel on a running task
+ * sets cancel_requested). The job is looked up by id in the callback: it
+ * may have finished and been freed meanwhile. */
+static void on_cancel_check(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    char *id = priv;
+    wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
+    wk_job *j;
+
+    if (w && reply && reply->type == REDIS_REPLY_STRING &&
+        (j = wk_job_find(w, id, strlen(id))) != NULL && j->state == JOB_RUNNING) {
+        rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s killing its executor", id);
+        j->cancelled = 1;
+        wk_pool_cancel(&w->pool, j, "cancelled by client while running");
+    }
+    rh_free(id);
+}
+
+static void check_cancels(wk_worker *w)
+{
+    char key[RH_KEY_MAX];
+    if (!w->cmd.up)
+        return;
+    for (wk_job *j = w->jobs; j; j = j->next) {
+        char *id;
+        if (j->state != JOB_RUNNING || (id = rh_strdup(j->id)) == NULL)
+            continue;
+        if (redisAsyncCommand(w->cmd.ac, on_cancel_check, id, "HGET %s cancel_requested",
+                              rh_key_task(key, w->cfg->prefix, j->id)) != REDIS_OK)
+            rh_free(id);
+    }
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    wk_notify("WATCHDOG=1");
+}
+
+/* tasks/s over roughly the last 10 heartbeats (exponential average) */
+static void rate_update(wk_worker *w)
+{
+    int64_t now = rh_mono_ms();
+    uint64_t n = w->done + w->failed;
+    if (w->rate_at > 0 && now > w->rate_at) {
+        double inst = (double)(n - w->rate_last) * 1000.0 / (double)(now - w->rate_at);
+        w->rate = w->rate * 0.9 + inst * 0.1;
+    }
+    w->rate_last = n;
+    w->rate_at = now;
+}
+
+/* Claims and finishes Redis refused are sent again, oldest first. */
+static void retry_refused(wk_worker *w)
+{
+    for (wk_job *j = w->jobs, *next; j && w->cmd.up; j = next) {
+        next = j->next;               /* claim_send may free j */
+        if (!j->retry)
+            continue;
+        j->retry = 0;
+        if (j->state == JOB_CLAIMING)
+            wk_claim_send(j);
+        else if (j->state == JOB_FINISHING)
+            wk_finish_send(j);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    rate_update(w);
+    heartbeat(w);
+    retry_refused(w);
+    w->pop_paused = 0;
+    check_cancels(w);
+    wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
+                     w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,
+                     w->cmd.reconnects + w->pop.reconnects);
+    if (w->ready_sent)
+        wk_notify("STATUS=worker %s: %d/%d busy, %llu done, %llu failed%s%s",
+                  w->cfg->worker_id, w->pool.busy, w->pool.n, (unsigned long long)w->done,
+                  (unsigned long long)w->failed, w->cmd.up ? "" : ", redis unreachable",
+                  w->draining ? ", draining" : "");
+    wk_pool_maintain(&w->pool);
+    wk_pump(w);
+}
+
+/* ======================== drain and stop ======================== */
+
+/* Nothing to do when handles close: uv_run returns once all are closed. */
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void stop_everything(wk_worker *w)
+{
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    rh_log(RH_LOG_NOTICE, "event=stopped done=%llu failed=%llu pending=%d",
+           (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs);
+    wk_metrics_stop(w->metrics);
+    w->metrics = NULL;
+    wk_pool_close(&w->pool, NULL);
+    wk_conn_close(&w->pop);
+    wk_conn_close(&w->cmd);
+    uv_close((uv_handle_t *)&w->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&w->grace, on_handle_closed);
+    uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
+    for (int i = 0; i < 3; i++)
+        uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
+}
+
+static void on_final(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply == NULL) {             /* lost: try again when reconnected */
+        w->final_sent = 0;
+        return;
+    }
+    if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        rh_log(RH_LOG_NOTICE, "event=requeued count=%lld tasks given back", reply->integer);
+    stop_everything(w);
+}
+
+/* Drained when nothing runs and every finish is acknowledged; then give
+ * back what we hold and leave the registry in one round trip. */
+void wk_drain_check(wk_worker *w)
+{
+    if (!w->draining || w->final_sent || w->stopping)
+        return;
+    if (!w->cmd.up) {
+        /* Redis unreachable and nothing held here: nothing to wait for
+         * (ids a lost reply left in our processing list are recovered by
+         * other instances once our heartbeat expires). */
+        if (w->njobs == 0)
+            stop_everything(w);
+        return;
+    }
+    for (wk_job *j = w->jobs; j; j = j->next)
+        if (j->state == JOB_RUNNING || j->state == JOB_FINISHING || j->state == JOB_CLAIMING)
+            return;
+    /* READY jobs never started: the requeue puts them back. */
+    while (w->jobs)
+        wk_job_free(w->jobs);
+    redisAsyncCommand(w->cmd.ac, NULL, NULL, "MULTI");
+    redisAsyncCommand(w->cmd.ac, NULL, NULL, "EVAL %s 2 %s %s %s", wk_lua_requeue,
+                      w->k_proc, w->k_queue, w->cfg->prefix);
+    redisAsyncCommand(w->cmd.ac, NULL, NULL, "DEL %s", w->k_worker);
+    redisAsyncCommand(w->cmd.ac, NULL, NULL, "SREM %s %s", w->k_workers, w->member);
+    redisAsyncCommand(w->cmd.ac, on_final, w, "EXEC");
+    w->final_sent = 1;
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    int running = wk_count_jobs(w, JOB_RUNNING);
+    if (w->final_sent && w->cmd.up)
+        return;
+    if (running) {
+        rh_log(RH_LOG_WARN, "event=grace_expired running=%d killing and requeueing", running);
+        wk_pool_kill_busy(&w->pool);
+    }
+    if (!w->cmd.up || wk_count_jobs(w, JOB_FINISHING)) {
+        rh_log(RH_LOG_ERROR, "event=grace_expired reason=\"redis unreachable\" held tasks are "
+               "recovered by other instances after heartbeat_ttl_ms");
+        stop_everything(w);
+        return;
+    }
+    for (wk_job *j = w->jobs; j; j = j->next)
+        if (j->state == JOB_CLAIMING)
+            j->state = JOB_READY;     /* their ids are requeued with the rest */
+    wk_drain_check(w);
+}
+
+static void start_drain(wk_worker *w, const char *why)
+{
+    if (w->draining)
+        return;
+    w->draining = 1;
+    wk_notify("STOPPING=1\nSTATUS=draining (%s)", why);
+    rh_log(RH_LOG_NOTICE, "event=draining reason=%s running=%d grace_ms=%lld", why,
+           wk_count_jobs(w, JOB_RUNNING), (long long)w->cfg->grace_ms);
+    wk_conn_close(&w->pop);           /* a taken id whose reply is lost is requeued */
+    uv_timer_start(&w->grace, on_grace, (uint64_t)w->cfg->grace_ms, 0);
+    heartbeat(w);
+    wk_drain_check(w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    wk_worker *w = s->data;
+    if (signum == SIGHUP) {
+        wk_config fresh;
+        rhai_error err;
+        char *argv[] = { "rhaid", NULL };
+        if (w->cfg->config_file)
+            setenv("RHAID_CONFIG", w->cfg->config_file, 1);
+        if (wk_config_load(&fresh, 1, argv, &err) != 0) {
+            rh_log(RH_LOG_ERROR, "event=reload_failed reason=\"%s\" keeping the old config",
+                   err.msg);
+        } else {
+            wk_config_apply_reloadable(w->cfg, &fresh);
+            rh_log_level = w->cfg->log_level;
+            rh_log(RH_LOG_NOTICE, "event=reloaded file=%s",
+                   w->cfg->config_file ? w->cfg->config_file : "(none)");
+        }
+        wk_config_free(&fresh);
+        return;
+    }
+    if (w->draining && signum == SIGINT) {
+        rh_log(RH_LOG_WARN, "event=second_interrupt stopping now");
+        on_grace(&w->grace);
+        return;
+    }
+    start_drain(w, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ======================== main ======================== */
+
+int wk_worker_run(wk_config *cfg, const char *unused)
+{
+    wk_worker w;
+    rhai_error err;
+    char safe[512], suffix[40];
+    const int signals[3] = { SIGTERM, SIGINT, SIGHUP };
+    int rc;
+    rh_url u;
+    (void)unused;
+
+    memset(&w, 0, sizeof w);
+    w.cfg = cfg;
+    w.loop = uv_default_loop();
+    w.started_at = rh_now_ms();
+    if (gethostname(w.host, sizeof w.host - 1) != 0)
+        strcpy(w.host, "unknown");
+    rh_id_generate(suffix);
+    suffix[8] = '\0';
+    cfg->instance = rh_sprintf("%.60s-%d-%s", w.host, (int)getpid(), suffix);
+    if (cfg->instance == NULL)
+        return 1;
+    for (char *p = cfg->instance; *p; p++) {      /* hostnames may hold anything */
+        char one[2] = { *p, '\0' };
+        if (!rh_name_valid(one))
+            *p = '_';
+    }
+    snprintf(w.member, sizeof w.member, "{%s}:%s", cfg->worker_id, cfg->instance);
+    rh_key_queue(w.k_queue, cfg->prefix, cfg->worker_id);
+    rh_key_processing(w.k_proc, cfg->prefix, cfg->worker_id, cfg->instance);
+    rh_key_worker(w.k_worker, cfg->prefix, cfg->worker_id, cfg->instance);
+    rh_key_workers(w.k_workers, cfg->prefix);
+    rh_key_events(w.k_events, cfg->prefix);
+    snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
+
+    signal(SIGPIPE, SIG_IGN);
+    if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
+                         &err) != 0) {
+        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
+        return 2;
+    }
+    if ((rc = wk_pool_init(&w.pool, w.loop, cfg, wk_on_run, &w, &err)) != 0) {
+        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
+        wk_metrics_stop(w.metrics);
+        return 1;
+    }
+    w.pool.ready_cb = wk_on_pool_ready;
+    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", cfg->reconnect_max_ms, &err) != 0 ||
+        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", cfg->reconnect_max_ms, &err) != 0) {
+        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
+        return 1;
+    }
+    w.pop.on_up = w.cmd.on_up = on_conn_up;
+    w.pop.on_down = w.cmd.on_down = on_conn_down;
+    w.pop.data = w.cmd.data = &w;
+    uv_timer_init(w.loop, &w.tick);
+    uv_timer_init(w.loop, &w.grace);
+    uv_timer_init(w.loop, &w.watchdog);
+    w.tick.data = w.grace.data = w.watchdog.data = &w;
+    if (wk_notify_watchdog_ms() > 0)
+        uv_timer_start(&w.watchdog, on_watchdog, (uint64_t)wk_notify_watchdog_ms(),
+                       (uint64_t)wk_notify_watchdog_ms());
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(w.loop, &w.sig[i]);
+        w.sig[i].data = &w;
+        uv_signal_start(&w.sig[i], on_signal, signals[i]);
+    }
+    uv_timer_start(&w.tick, on_tick, (uint64_t)cfg->heartbeat_ms, (uint64_t)cfg->heartbeat_ms);
+
+    rh_url_parse(cfg->redis_url, &u, NULL);
+    rh_url_format_safe(&u, safe, sizeof safe);
+    rh_log(RH_LOG_NOTICE, "event=start version=%s worker=%s instance=%s concurrency=%d redis=%s",
+           RHAI_VERSION_STRING, cfg->worker_id, cfg->instance, cfg->concurrency, safe);
+    wk_conn_start(&w.cmd);
+    wk_conn_start(&w.pop);
+
+    uv_run(w.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(w.loop);
+    if (rc != 0)
+        rh_log(RH_LOG_WARN, "event=loop_not_closed reason=\"%s\"", uv_strerror(rc));
+    rh_log(RH_LOG_NOTICE, "event=exit code=0");
+    return 0;
+}
