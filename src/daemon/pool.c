@@ -23,6 +23,7 @@ struct wk_executor {
     ex_state     state;
     int          slot;
     uint64_t     tasks;       /* jobs started on this executor */
+    int64_t      spawned_at;  /* monotonic ms */
     wk_job      *job;         /* while busy */
     char         job_id[RH_NAME_MAX + 1];   /* the id its result must carry */
     int64_t      timeout_ms;
@@ -104,6 +105,14 @@ static void executor_retire(wk_executor *ex, int sig)
         uv_process_kill(&ex->proc, sig);
     if (!p->closing) {
         p->restarts++;
+        /* One that died before running anything is broken at start (a bad
+         * binary, a limit too low): respawning at once would spin, so the
+         * slot waits for wk_pool_maintain at the next tick. */
+        if (ex->tasks == 0 && rh_mono_ms() - ex->spawned_at < 1000) {
+            rh_log(RH_LOG_ERROR, "event=executor_failed_at_start slot=%d retrying next tick",
+                   ex->slot);
+            return;
+        }
         if (executor_spawn(p, ex->slot) == 0 && p->ready_cb)
             p->ready_cb(p, p->data);
     }
@@ -216,6 +225,7 @@ static int executor_spawn(wk_pool *p, int slot)
         return RHAI_ENOMEM;
     ex->pool = p;
     ex->slot = slot;
+    ex->spawned_at = rh_mono_ms();
     rh_buf_init(&ex->in);
     uv_pipe_init(p->loop, &ex->pipe, 0);
     uv_timer_init(p->loop, &ex->timer);
