@@ -1,0 +1,717 @@
+/* test_chaos.c -- rhaid under failure, as a repeatable suite with figures.
+ *
+ * N tasks go through several rhaid instances sharing one worker id while
+ * a schedule of faults runs: instances killed -9 and restarted, executors
+ * killed -9 from outside, redis-server killed -9 and restarted (AOF,
+ * fsync always), redis-server SIGSTOPped for longer than the heartbeat
+ * TTL and then continued. At the end every task must have exactly one
+ * reply on the shared reply list (none lost, none duplicated), each reply
+ * names its own task, and no instance died unless we killed it.
+ *
+ * ctest runs each variant short (a few thousand tasks, a few faults);
+ * tools/chaos runs them long through the same code, configured by
+ * environment: CHAOS_ONLY (variant name), CHAOS_TASKS, CHAOS_RATE
+ * (tasks/s submitted), CHAOS_KILLS, CHAOS_EXEC_KILLS, CHAOS_REDIS_RESTARTS,
+ * CHAOS_REDIS_STOPS, CHAOS_INSTANCES, CHAOS_TASK_MS, CHAOS_SEED,
+ * CHAOS_DEADLINE_S, CHAOS_KEEP (1: keep the Redis dir and rhaid logs).
+ * Each run prints one line starting "chaos " with its figures.
+ *
+ * Nothing sleeps for timing: the loop polls Redis and the clock, and the
+ * fault schedule is a list of deadlines. Processes are only ever signalled
+ * by the pids this test started (instances) or their children (executors,
+ * found through /proc). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define WORKER "chaos"
+#define REPLY_LIST "rhai:reply:client:chaos"
+#define CONTEXTS 8
+#define MAX_INSTANCES 8
+#define BATCH 100                      /* tasks per pipelined submit */
+
+/* The submit step of docs/protocol.md made idempotent, so a batch whose
+ * acknowledgement was lost (Redis killed mid-batch) can be sent again
+ * without queueing an id twice. KEYS[1] task hash, KEYS[2] queue;
+ * ARGV[1] id, ARGV[2..] field/value pairs. */
+static const char submit_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 2))\n"
+    "redis.call('LPUSH', KEYS[2], ARGV[1])\n"
+    "return 1\n";
+
+/* Every task works for CHAOS_TASK_MS (default 2) so that faults catch
+ * tasks mid-run, then returns its own id, so a reply carrying another
+ * task's output would show. */
+static char script[160];
+
+typedef struct chaos_cfg {
+    const char *name;
+    int  tasks;
+    int  rate;              /* tasks/s submitted (open loop) */
+    int  instances;         /* rhaid instances serving WORKER */
+    int  concurrency;       /* executors each */
+    int  kills;             /* instance kill -9 + restart */
+    int  exec_kills;        /* rounds of kill -9 of every executor */
+    int  redis_restarts;    /* redis-server kill -9 + restart (AOF) */
+    int  redis_stops;       /* SIGSTOP > heartbeat TTL, then SIGCONT */
+    int  task_ms;           /* busy time of each task */
+    int  deadline_s;        /* the whole run, faults included */
+    unsigned seed;
+} chaos_cfg;
+
+typedef struct chaos_result {
+    int     replies;        /* elements on the reply list */
+    int     lost;           /* tasks without a reply */
+    int     duplicated;     /* replies beyond the first of a task */
+    int     wrong;          /* replies whose output is not their id */
+    int     done;
+    int     crashed;        /* error_kind crashed (executor killed mid-run) */
+    int     other;          /* any other status */
+    int     redelivered;    /* tasks whose attempts > 1 */
+    int     kills, exec_kills, executors_killed, redis_restarts, redis_stops;
+    int     unexpected_exits;
+    int     recovered;      /* ids requeued by recovery (rhaid logs) */
+    int64_t ms;
+} chaos_result;
+
+typedef enum { EV_KILL, EV_EXEC_KILL, EV_REDIS_RESTART, EV_REDIS_STOP } ev_kind;
+
+typedef struct chaos_event {
+    int64_t at;             /* ms after start */
+    ev_kind kind;
+} chaos_event;
+
+typedef struct instance {
+    pid_t   pid;            /* <= 0: down */
+    int64_t restart_at;     /* mono ms, when down */
+} instance;
+
+typedef struct chaos {
+    const chaos_cfg *cfg;
+    chaos_result    *res;
+    th_redis         redis;
+    redisContext    *c;
+    instance         inst[MAX_INSTANCES];
+    chaos_event     *ev;
+    int              nev, next_ev;
+    int64_t          t0;
+    int64_t          cont_at;       /* redis stopped until then (0: running) */
+    unsigned         rng;
+    unsigned char   *seen;          /* replies per task, saturating at 255 */
+} chaos;
+
+static const char *const rhaid_args[] = {
+    "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000", "--max-attempts", "10",
+    "--log-level", "notice", NULL
+};
+
+/* ======================== helpers ======================== */
+
+static unsigned rnd(chaos *ch)
+{
+    ch->rng = ch->rng * 1103515245u + 12345u;
+    return (ch->rng >> 8) & 0xffffff;
+}
+
+static int env_int(const char *name, int def)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : def;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static int64_t elapsed(const chaos *ch)
+{
+    return rh_mono_ms() - ch->t0;
+}
+
+/* A connection with a command timeout: while Redis is stopped a command
+ * fails after 500 ms instead of hanging the loop that must resume it. */
+static redisContext *conn(chaos *ch)
+{
+    struct timeval tv = { 0, 500000 };
+    if (ch->c && ch->c->err) {
+        redisFree(ch->c);
+        ch->c = NULL;
+    }
+    if (ch->c == NULL && ch->cont_at == 0) {
+        ch->c = th_redis_connect(&ch->redis);
+        if (ch->c)
+            redisSetTimeout(ch->c, tv);
+    }
+    return ch->c;
+}
+
+static long long cmd_int(chaos *ch, const char *fmt, ...)
+{
+    redisContext *c = conn(ch);
+    redisReply *r;
+    long long v = -1;
+    va_list ap;
+
+    if (c == NULL)
+        return -1;
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* ======================== faults ======================== */
+
+static void instance_start(chaos *ch, int i)
+{
+    ch->inst[i].pid = th_rhaid_start(&ch->redis, WORKER, ch->cfg->concurrency, rhaid_args);
+    if (ch->inst[i].pid <= 0)           /* retried on the next pass */
+        ch->inst[i].restart_at = rh_mono_ms() + 500;
+}
+
+static int instances_up(const chaos *ch)
+{
+    int n = 0;
+    for (int i = 0; i < ch->cfg->instances; i++)
+        n += ch->inst[i].pid > 0;
+    return n;
+}
+
+static void kill_instance(chaos *ch)
+{
+    int up = instances_up(ch), pick;
+    if (up < 2)
+        return;                         /* keep one serving: progress continues */
+    pick = (int)(rnd(ch) % (unsigned)up);
+    for (int i = 0; i < ch->cfg->instances; i++) {
+        if (ch->inst[i].pid <= 0 || pick-- > 0)
+            continue;
+        kill(ch->inst[i].pid, SIGKILL);
+        th_wait(ch->inst[i].pid, 5000);
+        ch->inst[i].pid = -1;
+        ch->inst[i].restart_at = rh_mono_ms() + 300 + rnd(ch) % 1200;
+        ch->res->kills++;
+        return;
+    }
+}
+
+/* kill -9 every executor of our instances: children found in /proc. */
+static void kill_executors(chaos *ch)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], buf[512], *p;
+        FILE *f;
+        int pid, ppid;
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        p = fgets(buf, sizeof buf, f);
+        fclose(f);
+        /* pid (comm) state ppid ...: comm may hold spaces, skip to ')' */
+        if (p == NULL || (p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %d", &ppid) != 1)
+            continue;
+        pid = atoi(de->d_name);
+        for (int i = 0; i < ch->cfg->instances; i++)
+            if (ch->inst[i].pid > 0 && ppid == ch->inst[i].pid) {
+                kill(pid, SIGKILL);
+                ch->res->executors_killed++;
+            }
+    }
+    closedir(d);
+    ch->res->exec_kills++;
+}
+
+static void redis_restart(chaos *ch)
+{
+    if (ch->c) {
+        redisFree(ch->c);
+        ch->c = NULL;
+    }
+    kill(ch->redis.pid, SIGKILL);       /* no shutdown: only the AOF saves us */
+    assert_int_equal(th_redis_restart(&ch->redis), 0);
+    ch->res->redis_restarts++;
+}
+
+static void redis_stop(chaos *ch)
+{
+    if (ch->c) {
+        redisFree(ch->c);
+        ch->c = NULL;
+    }
+    kill(ch->redis.pid, SIGSTOP);
+    ch->cont_at = rh_mono_ms() + 2500;  /* heartbeat TTL is 1000 ms */
+    ch->res->redis_stops++;
+}
+
+/* Run the faults that are due; restart instances whose time has come. */
+static void faults(chaos *ch)
+{
+    int64_t now = rh_mono_ms();
+
+    if (ch->cont_at && now >= ch->cont_at) {
+        kill(ch->redis.pid, SIGCONT);
+        ch->cont_at = 0;
+    }
+    if (ch->cont_at)
+        return;                         /* nothing else while Redis is frozen */
+    for (int i = 0; i < ch->cfg->instances; i++)
+        if (ch->inst[i].pid <= 0 && now >= ch->inst[i].restart_at)
+            instance_start(ch, i);
+    while (ch->next_ev < ch->nev && elapsed(ch) >= ch->ev[ch->next_ev].at) {
+        switch (ch->ev[ch->next_ev++].kind) {
+        case EV_KILL:          kill_instance(ch);  break;
+        case EV_EXEC_KILL:     kill_executors(ch); break;
+        case EV_REDIS_RESTART: redis_restart(ch);  break;
+        case EV_REDIS_STOP:    redis_stop(ch);     return;
+        }
+    }
+}
+
+/* Instances that exited without being killed by us: a crash of rhaid. */
+static void reap_unexpected(chaos *ch)
+{
+    for (int i = 0; i < ch->cfg->instances; i++) {
+        int st;
+        if (ch->inst[i].pid > 0 && waitpid(ch->inst[i].pid, &st, WNOHANG) == ch->inst[i].pid) {
+            fprintf(stderr, "chaos: rhaid pid %d exited by itself (status 0x%x), logs in %s\n",
+                    (int)ch->inst[i].pid, st, ch->redis.dir);
+            ch->res->unexpected_exits++;
+            ch->inst[i].pid = -1;
+            ch->inst[i].restart_at = rh_mono_ms();
+        }
+    }
+}
+
+/* Fault times spread over the submission window, kinds shuffled. */
+static void schedule(chaos *ch, int64_t window_ms)
+{
+    const chaos_cfg *cfg = ch->cfg;
+    int n = cfg->kills + cfg->exec_kills + cfg->redis_restarts + cfg->redis_stops, k = 0;
+
+    ch->ev = rh_calloc((size_t)n + 1, sizeof *ch->ev);
+    assert_non_null(ch->ev);
+    for (int i = 0; i < cfg->kills; i++)
+        ch->ev[k++].kind = EV_KILL;
+    for (int i = 0; i < cfg->exec_kills; i++)
+        ch->ev[k++].kind = EV_EXEC_KILL;
+    for (int i = 0; i < cfg->redis_restarts; i++)
+        ch->ev[k++].kind = EV_REDIS_RESTART;
+    for (int i = 0; i < cfg->redis_stops; i++)
+        ch->ev[k++].kind = EV_REDIS_STOP;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)(rnd(ch) % (unsigned)(i + 1));
+        ev_kind t = ch->ev[i].kind;
+        ch->ev[i].kind = ch->ev[j].kind;
+        ch->ev[j].kind = t;
+    }
+    /* slot i of n, jittered inside the slot; the first at 10% of the window */
+    for (int i = 0; i < n; i++) {
+        int64_t slot = window_ms * 9 / 10 / n;
+        ch->ev[i].at = window_ms / 10 + slot * i + (slot > 1 ? (int64_t)(rnd(ch) % (unsigned)slot) : 0);
+    }
+    ch->nev = n;
+}
+
+/* ======================== tasks ======================== */
+
+/* Submit tasks [from, from+n) in one pipeline; 0 when every one was
+ * acknowledged, -1 to send the batch again later. */
+static int submit_batch(chaos *ch, int from, int n)
+{
+    redisContext *c = conn(ch);
+    char id[32], key[RH_KEY_MAX], qkey[RH_KEY_MAX], ctxid[32], args[32], now[24];
+    int ok = 1;
+
+    if (c == NULL)
+        return -1;
+    rh_key_queue(qkey, "rhai", WORKER);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    for (int i = from; i < from + n; i++) {
+        const char *argv[32];
+        int argc = 0;
+        snprintf(id, sizeof id, "c-%d", i);
+        snprintf(ctxid, sizeof ctxid, "chaos-%d", i % CONTEXTS);
+        snprintf(args, sizeof args, "{\"i\":%d}", i);
+        argv[argc++] = "EVAL";
+        argv[argc++] = submit_lua;
+        argv[argc++] = "2";
+        argv[argc++] = rh_key_task(key, "rhai", id);
+        argv[argc++] = qkey;
+        argv[argc++] = id;
+        argv[argc++] = "id";         argv[argc++] = id;
+        argv[argc++] = "script";     argv[argc++] = script;
+        argv[argc++] = "worker_id";  argv[argc++] = WORKER;
+        argv[argc++] = "context_id"; argv[argc++] = ctxid;
+        argv[argc++] = "args";       argv[argc++] = args;
+        argv[argc++] = "timeout_ms"; argv[argc++] = "20000";
+        argv[argc++] = "reply_to";   argv[argc++] = REPLY_LIST;
+        argv[argc++] = "status";     argv[argc++] = "queued";
+        argv[argc++] = "attempts";   argv[argc++] = "0";
+        argv[argc++] = "created_at"; argv[argc++] = now;
+        redisAppendCommandArgv(c, argc, argv, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            ok = 0;
+            break;                      /* context dead: reconnect later */
+        }
+        if (r->type != REDIS_REPLY_INTEGER)
+            ok = 0;                     /* e.g. LOADING after a restart */
+        freeReplyObject(r);
+    }
+    return ok ? 0 : -1;
+}
+
+/* Nothing left anywhere: queue empty and no processing list holds an id. */
+static int quiet(chaos *ch)
+{
+    redisContext *c = conn(ch);
+    redisReply *r;
+    int empty;
+
+    if (c == NULL || cmd_int(ch, "LLEN rhai:queue:{%s}", WORKER) != 0)
+        return 0;
+    r = redisCommand(c, "KEYS rhai:processing:{%s}:*", WORKER);
+    if (r == NULL)
+        return 0;
+    empty = r->type == REDIS_REPLY_ARRAY;
+    for (size_t i = 0; empty && i < r->elements; i++)
+        if (cmd_int(ch, "LLEN %s", r->element[i]->str) != 0)
+            empty = 0;
+    freeReplyObject(r);
+    return empty;
+}
+
+/* Read every reply (without consuming them) and the task hashes. */
+static void verify(chaos *ch)
+{
+    chaos_result *res = ch->res;
+    redisContext *c = conn(ch);
+    long long n;
+    int tasks = ch->cfg->tasks;
+
+    assert_non_null(c);
+    n = cmd_int(ch, "LLEN %s", REPLY_LIST);
+    res->replies = (int)n;
+    for (long long at = 0; at < n; at += 5000) {
+        redisReply *r = redisCommand(c, "LRANGE %s %lld %lld", REPLY_LIST, at, at + 4999);
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        for (size_t k = 0; k < r->elements; k++) {
+            rh_task t;
+            int i;
+            rh_task_init(&t);
+            assert_int_equal(rh_task_from_reply(&t, r->element[k]->str, r->element[k]->len,
+                                                NULL), 0);
+            assert_true(strncmp(t.id, "c-", 2) == 0);
+            i = atoi(t.id + 2);
+            assert_true(i >= 0 && i < tasks);
+            if (ch->seen[i] < 255)
+                ch->seen[i]++;
+            if (t.status == RHAI_STATUS_DONE) {
+                char want[40];
+                snprintf(want, sizeof want, "\"%s\"", t.id);
+                res->done++;
+                if (t.output == NULL || strcmp(t.output, want) != 0)
+                    res->wrong++;
+            } else if (t.error_kind == RH_EK_CRASHED) {
+                res->crashed++;
+            } else {
+                if (res->other++ < 5)
+                    fprintf(stderr, "chaos: task %s ended %s/%s: %s\n", t.id,
+                            rh_status_str(t.status), rh_kind_str(t.error_kind),
+                            t.error ? t.error : "");
+            }
+            rh_task_clear(&t);
+        }
+        freeReplyObject(r);
+    }
+    for (int i = 0; i < tasks; i++) {
+        if (ch->seen[i] == 0 && res->lost++ < 10)
+            fprintf(stderr, "chaos: task c-%d has no reply\n", i);
+        if (ch->seen[i] > 1)
+            res->duplicated += ch->seen[i] - 1;
+    }
+    /* attempts > 1: delivered again after an instance died */
+    for (int from = 0; from < tasks; from += 1000) {
+        int to = from + 1000 < tasks ? from + 1000 : tasks;
+        char key[RH_KEY_MAX];
+        for (int i = from; i < to; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "c-%d", i);
+            redisAppendCommand(c, "HGET %s attempts", rh_key_task(key, "rhai", id));
+        }
+        for (int i = from; i < to; i++) {
+            redisReply *r = NULL;
+            assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+            if (r->type == REDIS_REPLY_STRING && atoi(r->str) > 1)
+                res->redelivered++;
+            freeReplyObject(r);
+        }
+    }
+}
+
+/* Sum requeued=N over the "event=recovered" lines of every rhaid log. */
+static int count_recovered(const chaos *ch)
+{
+    DIR *d = opendir(ch->redis.dir);
+    struct dirent *de;
+    int total = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char path[600], line[1024];
+        FILE *f;
+        if (strncmp(de->d_name, "rhaid-", 6) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", ch->redis.dir, de->d_name);
+        if ((f = fopen(path, "r")) == NULL)
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            const char *p = strstr(line, "event=recovered");
+            if (p && (p = strstr(p, "requeued=")) != NULL)
+                total += atoi(p + 9);
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return total;
+}
+
+/* ======================== the run ======================== */
+
+static void chaos_run(const chaos_cfg *cfg, chaos_result *res)
+{
+    chaos ch;
+    int submitted = 0;
+    int64_t window_ms = (int64_t)cfg->tasks * 1000 / (cfg->rate > 0 ? cfg->rate : 1);
+    int64_t deadline, last_poll = 0;
+    long long got = 0;
+
+    memset(&ch, 0, sizeof ch);
+    memset(res, 0, sizeof *res);
+    snprintf(script, sizeof script,
+             "var t = Date.now(); while (Date.now() - t < %d) {} ctx.task_id", cfg->task_ms);
+    ch.cfg = cfg;
+    ch.res = res;
+    ch.rng = cfg->seed;
+    ch.seen = rh_calloc((size_t)cfg->tasks, 1);
+    assert_non_null(ch.seen);
+    assert_true(cfg->instances >= 2 && cfg->instances <= MAX_INSTANCES);
+    assert_int_equal(th_redis_start(&ch.redis, 1), 0);     /* AOF, fsync always */
+    for (int i = 0; i < cfg->instances; i++) {
+        instance_start(&ch, i);
+        assert_true(ch.inst[i].pid > 0);
+    }
+    schedule(&ch, window_ms);
+    ch.t0 = rh_mono_ms();
+    deadline = ch.t0 + (int64_t)cfg->deadline_s * 1000;
+
+    while (rh_mono_ms() < deadline) {
+        int64_t t = elapsed(&ch);
+        /* open loop: whatever the schedule says is due by now */
+        int due = (int)(t * cfg->rate / 1000);
+        if (due > cfg->tasks)
+            due = cfg->tasks;
+        faults(&ch);
+        reap_unexpected(&ch);
+        while (submitted < due && ch.cont_at == 0) {
+            int n = due - submitted < BATCH ? due - submitted : BATCH;
+            if (submit_batch(&ch, submitted, n) != 0)
+                break;                  /* again on the next pass */
+            submitted += n;
+        }
+        if (t - last_poll >= 200 && ch.cont_at == 0) {
+            last_poll = t;
+            got = cmd_int(&ch, "LLEN %s", REPLY_LIST);
+            if (submitted == cfg->tasks && ch.next_ev == ch.nev && got >= cfg->tasks &&
+                quiet(&ch))
+                break;
+        }
+        nap_ms(5);
+    }
+    if (ch.cont_at) {                   /* never leave Redis frozen */
+        kill(ch.redis.pid, SIGCONT);
+        ch.cont_at = 0;
+    }
+    res->ms = elapsed(&ch);
+    reap_unexpected(&ch);
+    verify(&ch);
+    for (int i = 0; i < cfg->instances; i++)
+        if (ch.inst[i].pid > 0) {
+            int st = th_stop(ch.inst[i].pid, 15000);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                fprintf(stderr, "chaos: rhaid pid %d stopped with status 0x%x\n",
+                        (int)ch.inst[i].pid, st);
+                res->unexpected_exits++;
+            }
+        }
+    if (ch.c)
+        redisFree(ch.c);
+    res->recovered = count_recovered(&ch);
+    printf("chaos variant=%s tasks=%d submitted=%d instances=%d kills=%d exec_kill_rounds=%d "
+           "executors_killed=%d redis_restarts=%d redis_stops=%d replies=%d lost=%d "
+           "duplicated=%d wrong=%d done=%d crashed=%d other=%d redelivered=%d "
+           "recovered=%d unexpected_exits=%d seconds=%.1f seed=%u\n",
+           cfg->name, cfg->tasks, submitted, cfg->instances, res->kills, res->exec_kills,
+           res->executors_killed, res->redis_restarts, res->redis_stops, res->replies,
+           res->lost, res->duplicated, res->wrong, res->done, res->crashed, res->other,
+           res->redelivered, res->recovered, res->unexpected_exits, (double)res->ms / 1000.0, cfg->seed);
+    fflush(stdout);
+    if (res->lost || res->duplicated || res->unexpected_exits || res->wrong ||
+        env_int("CHAOS_KEEP", 0)) {
+        th_redis_stop_keep(&ch.redis);  /* keep the logs for a post mortem */
+        fprintf(stderr, "chaos: logs kept in %s\n", ch.redis.dir);
+    } else {
+        th_redis_stop(&ch.redis);
+    }
+    rh_free(ch.ev);
+    rh_free(ch.seen);
+}
+
+/* The variant's defaults, overridden by the environment (tools/chaos). */
+static void configure(chaos_cfg *cfg, const char *name, int tasks, int rate, int task_ms,
+                      int kills, int exec_kills, int restarts, int stops)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = name;
+    cfg->tasks = env_int("CHAOS_TASKS", tasks);
+    cfg->rate = env_int("CHAOS_RATE", rate);
+    cfg->task_ms = env_int("CHAOS_TASK_MS", task_ms);
+    cfg->instances = env_int("CHAOS_INSTANCES", 3);
+    cfg->concurrency = 2;
+    cfg->kills = env_int("CHAOS_KILLS", kills);
+    cfg->exec_kills = env_int("CHAOS_EXEC_KILLS", exec_kills);
+    cfg->redis_restarts = env_int("CHAOS_REDIS_RESTARTS", restarts);
+    cfg->redis_stops = env_int("CHAOS_REDIS_STOPS", stops);
+    cfg->seed = (unsigned)env_int("CHAOS_SEED", 1);
+    cfg->deadline_s = env_int("CHAOS_DEADLINE_S",
+                              30 + cfg->tasks / (cfg->rate > 0 ? cfg->rate : 1) * 2);
+}
+
+static int selected(const char *name)
+{
+    const char *only = getenv("CHAOS_ONLY");
+    return only == NULL || *only == '\0' || strcmp(only, name) == 0;
+}
+
+static void check(const chaos_result *res, int crashes_allowed)
+{
+    assert_int_equal(res->lost, 0);
+    assert_int_equal(res->duplicated, 0);
+    assert_int_equal(res->wrong, 0);
+    assert_int_equal(res->unexpected_exits, 0);
+    assert_int_equal(res->other, 0);
+    if (!crashes_allowed)
+        assert_int_equal(res->crashed, 0);
+}
+
+/* ======================== tests ======================== */
+
+static void test_chaos_instances_killed_lose_and_duplicate_nothing(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("instances"))
+        skip();
+    configure(&cfg, "instances", 3000, 400, 2, 4, 0, 0, 0);
+    chaos_run(&cfg, &res);
+    check(&res, 0);                     /* a dead instance's tasks run again */
+    assert_int_equal(res.kills, cfg.kills);
+}
+
+static void test_chaos_executors_killed_answer_each_task_once(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("executors"))
+        skip();
+    configure(&cfg, "executors", 1500, 400, 2, 0, 4, 0, 0);
+    chaos_run(&cfg, &res);
+    check(&res, 1);                     /* a task whose executor died: crashed */
+    assert_true(res.executors_killed > 0);
+}
+
+static void test_chaos_redis_killed_and_restarted_with_aof_loses_nothing(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("redis-restart"))
+        skip();
+    configure(&cfg, "redis-restart", 1500, 400, 2, 0, 0, 2, 0);
+    chaos_run(&cfg, &res);
+    check(&res, 0);
+    assert_int_equal(res.redis_restarts, cfg.redis_restarts);
+}
+
+static void test_chaos_redis_frozen_past_the_heartbeat_ttl_answers_once(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("redis-stop"))
+        skip();
+    /* longer tasks: the freeze must catch some mid-run, so that recovery
+     * requeues tasks their (live) instances are still running */
+    configure(&cfg, "redis-stop", 1200, 200, 20, 0, 0, 0, 2);
+    chaos_run(&cfg, &res);
+    check(&res, 0);
+    assert_int_equal(res.redis_stops, cfg.redis_stops);
+}
+
+static void test_chaos_everything_at_once(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("all"))
+        skip();
+    configure(&cfg, "all", 2000, 400, 2, 3, 1, 1, 1);
+    chaos_run(&cfg, &res);
+    check(&res, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chaos_instances_killed_lose_and_duplicate_nothing),
+        cmocka_unit_test(test_chaos_executors_killed_answer_each_task_once),
+        cmocka_unit_test(test_chaos_redis_killed_and_restarted_with_aof_loses_nothing),
+        cmocka_unit_test(test_chaos_redis_frozen_past_the_heartbeat_ttl_answers_once),
+        cmocka_unit_test(test_chaos_everything_at_once),
+    };
+    return cmocka_run_group_tests_name("chaos", tests, NULL, NULL);
+}
