@@ -127,8 +127,8 @@ static void executor_on_exit(uv_process_t *proc, int64_t status, int signo)
     if (ex->job) {
         snprintf(msg, sizeof msg, "executor died (exit status %lld, signal %d)",
                  (long long)status, signo);
-        rh_log(RH_LOG_WARN, "event=executor_died slot=%d status=%lld signal=%d", ex->slot,
-               (long long)status, signo);
+        rh_log(RH_LOG_WARN, "event=executor_died task=%s slot=%d status=%lld signal=%d",
+               ex->job_id, ex->slot, (long long)status, signo);
         end_job_with(ex, RH_EK_CRASHED, msg);
     }
     executor_retire(ex, 0);
@@ -159,7 +159,8 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     eng_output_init(&out);
     if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL ||
         id == NULL || strcmp(id, ex->job_id) != 0) {
-        rh_log(RH_LOG_ERROR, "event=executor_protocol slot=%d reason=\"%s\"", ex->slot,
+        rh_log(RH_LOG_ERROR, "event=executor_protocol task=%s slot=%d reason=\"%s\"",
+               ex->job ? ex->job_id : "-", ex->slot,
                ex->job == NULL ? "result without a job" :
                id && strcmp(id, ex->job_id) ? "result for another task" : err.msg);
         rh_free(id);
@@ -325,7 +326,7 @@ static void on_job_timeout(uv_timer_t *t)
     wk_executor *ex = t->data;
     char msg[96];
     snprintf(msg, sizeof msg, "timeout after %lld ms", (long long)ex->timeout_ms);
-    rh_log(RH_LOG_INFO, "event=task_timeout slot=%d timeout_ms=%lld", ex->slot,
+    rh_log(RH_LOG_INFO, "event=task_timeout task=%s slot=%d timeout_ms=%lld", ex->job_id, ex->slot,
            (long long)ex->timeout_ms);
     end_job_with(ex, RH_EK_TIMEOUT, msg);
     executor_retire(ex, SIGKILL);

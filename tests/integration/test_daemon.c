@@ -308,6 +308,11 @@ static void test_hostile_scripts_end_with_their_kind_and_the_worker_survives(voi
         assert_string_equal(t.output, "42");
         rh_task_clear(&t);
     }
+    /* every task-related log line names its task */
+    assert_int_equal(th_sh("grep -E 'event=(task_|executor_died|finish)' %s/rhaid-*.log | "
+                           "grep -qv 'task='", f->redis.dir), 1);
+    assert_int_equal(th_sh("grep -q 'event=task_timeout task=h-loop' %s/rhaid-*.log",
+                           f->redis.dir), 0);
 }
 
 static void assert_invalid(fixture *f, const char *id, const char *needle)
