@@ -246,6 +246,32 @@ static void test_executors_are_recycled_without_losing_a_task(void **state)
     assert_alive(f);
 }
 
+/* Nothing a task does survives into the next one on the same executor:
+ * globals, prototype pollution, replaced built-ins. */
+static void test_a_task_sees_nothing_a_previous_task_left_behind(void **state)
+{
+    static const char *polluter =
+        "leaked = 42; Object.prototype.evil = 1; Array.prototype.push = null;"
+        "JSON.stringify = function () { return '\"pwned\"'; }; Math.PI = 3; 'polluted'";
+    static const char *checker =
+        "[typeof leaked, ({}).evil === undefined, typeof [].push, Math.PI > 3.14]";
+    fixture *f = *state;
+    char id[32];
+    rh_task t;
+
+    for (int i = 0; i < 4; i++) {             /* enough to pass over both executors */
+        snprintf(id, sizeof id, "pollute-%d", i);
+        run_task(f, id, polluter, NULL, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        rh_task_clear(&t);
+        snprintf(id, sizeof id, "check-%d", i);
+        run_task(f, id, checker, NULL, 5000, &t);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "[\"undefined\",true,\"function\",true]");
+        rh_task_clear(&t);
+    }
+}
+
 static void test_script_errors_carry_message_and_line(void **state)
 {
     fixture *f = *state;
@@ -510,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_task_is_answered_once_with_every_field, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_task_sees_nothing_a_previous_task_left_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_executors_are_recycled_without_losing_a_task, setup_recycle, teardown),
         cmocka_unit_test_setup_teardown(test_rhaid_authenticates_and_survives_a_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),
