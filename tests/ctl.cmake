@@ -11,6 +11,13 @@ add_test(NAME test_ctl
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl PROPERTIES TIMEOUT 180 LABELS integration)
 
+# workers, queues, tasks, task retry, queue purge|requeue-dead and top
+# (in tmux) against two rhaid instances.
+add_test(NAME test_ctl_monitor
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_monitor.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_monitor PROPERTIES TIMEOUT 240 LABELS integration)
+
 # Install into a temporary prefix and build examples/ against it through
 # find_package(rhai) and through pkg-config (needs the install rules, which
 # exist once client, rhaid and rhaictl all do).

@@ -5,8 +5,8 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
-      libsodium-dev
-      redis-server redis-tools)
+      libsodium-dev libncurses-dev
+      redis-server redis-tools tmux)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -10,6 +10,8 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <hiredis/hiredis.h>
 
 #include "common/common.h"
 #include "engine/engine.h"
@@ -83,6 +85,11 @@ extern const ctl_cmd ctl_cmd_submit;
 extern const ctl_cmd ctl_cmd_run;
 extern const ctl_cmd ctl_cmd_task;
 extern const ctl_cmd ctl_cmd_keygen;
+extern const ctl_cmd ctl_cmd_workers;
+extern const ctl_cmd ctl_cmd_queues;
+extern const ctl_cmd ctl_cmd_tasks;
+extern const ctl_cmd ctl_cmd_queue;
+extern const ctl_cmd ctl_cmd_top;
 
 /* ---- options -------------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
@@ -166,5 +173,107 @@ void ctl_print_logs(const char *logs);
 /* Connect with the global URL and prefix; on failure print why and return
  * the exit code (CTL_EXIT_CONN, or CTL_EXIT_USAGE for a bad URL/prefix). */
 int ctl_connect(const ctl_global *g, rhai_client **out);
+
+/* ---- plain Redis ---------------------------------------------------------
+ * The monitoring and admin commands read keys of docs/protocol.md that the
+ * client library has no call for (heartbeats, queues, the task index), so
+ * they use a hiredis connection of their own, opened like the library's
+ * (same URL rules, AUTH, SELECT, timeouts). Not thread-safe. */
+typedef struct ctl_redis {
+    redisContext *rc;                  /* NULL while disconnected */
+    const char   *cmd;                 /* command name for messages */
+    int           quiet;               /* 1: keep messages in msg only (top) */
+    int           code;                /* exit code of the last failure */
+    char          msg[300];            /* message of the last failure */
+    rh_url        url;
+    char          prefix[RH_PREFIX_MAX + 1];
+    char          where[400];          /* url without password */
+} ctl_redis;
+
+/* Record a failure in r (code, msg) and print it unless r->quiet.
+ * Returns 'code'. */
+int ctl_redis_fail(ctl_redis *r, int code, const char *fmt, ...) RH_PRINTF(3, 4);
+
+/* Connect with the global URL and prefix. 0, or the exit code after
+ * reporting why (CTL_EXIT_USAGE for a bad URL or prefix, CTL_EXIT_CONN). */
+int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r);
+/* Connect again after a lost connection. 0 / exit code (r->msg says why). */
+int ctl_redis_reopen(ctl_redis *r);
+void ctl_redis_close(ctl_redis *r);    /* the struct stays reusable */
+
+/* One command (hiredis format, e.g. "LLEN %s"). Returns a new reply
+ * (freeReplyObject), or NULL after reporting why: an error reply
+ * (r->code CTL_EXIT_FAILED) or a lost connection (CTL_EXIT_CONN, and the
+ * connection is dropped). */
+redisReply *ctl_redis_command(ctl_redis *r, const char *fmt, ...);
+/* Pipelining: queue commands with ctl_redis_append, then read one reply
+ * per command, in order, with ctl_redis_reply (NULL as above; after a
+ * NULL the remaining replies are lost: close or reopen). */
+int ctl_redis_append(ctl_redis *r, const char *fmt, ...);      /* 0 / -1 */
+int ctl_redis_append_argv(ctl_redis *r, int argc, const char **argv); /* 0 / -1 */
+redisReply *ctl_redis_reply(ctl_redis *r);
+
+/* An integer reply or a decimal string element as long long; 'def' for
+ * nil, other types and text that is not a number. */
+long long ctl_reply_ll(const redisReply *e, long long def);
+/* A string element's text, or NULL. Borrowed from the reply. */
+const char *ctl_reply_str(const redisReply *e);
+
+/* ---- output --------------------------------------------------------------- */
+
+/* A duration for tables: "850ms", "12.3s", "3m04s", "2h05m", "3d04h"; "-"
+ * for a negative one. */
+void ctl_fmt_duration(int64_t ms, char *buf, size_t n);
+/* Print 'doc' (stolen) as one compact JSON line on stdout. Returns 0 or
+ * CTL_EXIT_FAILED (NULL doc: out of memory; or a write error). */
+int ctl_print_json(json_t *doc);
+/* fflush(stdout): CTL_EXIT_OK, or CTL_EXIT_FAILED after saying why. */
+int ctl_flush(void);
+
+/* ---- workers and queues (shared with top) ---------------------------------- */
+
+/* One member `{W}:INSTANCE` of the workers set, with its heartbeat when
+ * the heartbeat key still exists (live) and the length of its processing
+ * list (what a dead one still holds until recovery). */
+typedef struct ctl_instance {
+    char      worker_id[RH_NAME_MAX + 1];
+    char      instance[RH_NAME_MAX + 1];
+    int       live;                    /* heartbeat key present */
+    int       draining;                /* heartbeat field draining = 1 */
+    char      host[256];
+    char      version[32];
+    long long pid;
+    long long started_at;              /* unix ms, 0 unknown */
+    long long heartbeat_at;            /* unix ms, 0 unknown */
+    long long concurrency;
+    long long busy;
+    long long done;
+    long long failed;
+    double    tasks_per_s;
+    long long processing;              /* LLEN of its processing list */
+} ctl_instance;
+
+/* Every member of the workers set, sorted by worker id then instance
+ * (members that are not `{W}:INSTANCE` with valid names are skipped).
+ * *out is new (rh_free; NULL when *n is 0). 0 or an exit code (reported
+ * through r). */
+int ctl_instances_load(ctl_redis *r, ctl_instance **out, size_t *n);
+
+/* One worker id's queue (cmd_queues.c). */
+typedef struct ctl_queue {
+    char      worker_id[RH_NAME_MAX + 1];
+    long long queued;                  /* LLEN of its queue */
+    long long processing;              /* sum over its instances' lists */
+    long long oldest_created_at;       /* created_at of the next task, 0 none */
+    long long failed_1h;               /* sum of the last 60 minute counters */
+    int       live;                    /* live instances */
+    int       dead;                    /* dead members not yet recovered */
+} ctl_queue;
+
+/* Worker ids from the queue keys (SCAN) and from 'inst', sorted, with
+ * their figures. *out is new (rh_free; NULL when *n is 0). 0 or an exit
+ * code. */
+int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
+                    ctl_queue **out, size_t *n);
 
 #endif

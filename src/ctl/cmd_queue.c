@@ -1,0 +1,265 @@
+/* cmd_queue.c -- `rhaictl queue purge|requeue-dead`: queue administration.
+ *
+ * `purge W` empties W's queue in one Lua script and answers every task it
+ * held `cancelled`, exactly as rhai_cancel() answers one queued task (hash
+ * fields, reply on reply_to, TTLs, a `finished` event), so no waiter is
+ * left hanging. `requeue-dead` runs the recovery script rhaid runs on every
+ * heartbeat (rh_lua_recover in src/common), for when no live instance is
+ * there to run it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define QUEUE_TTL_DEFAULT_MS 86400000LL  /* rhaid's default result_ttl_ms */
+#define QUEUE_TTL_MAX_MS (365LL * 86400000LL)
+#define QUEUE_MAX_ATTEMPTS_DEFAULT 3     /* rhaid's default max_attempts */
+
+static const char queue_help[] =
+    "Usage: rhaictl queue purge W [--ttl-ms MS]\n"
+    "       rhaictl queue requeue-dead [W] [--max-attempts N] [--ttl-ms MS]\n"
+    "\n"
+    "purge         remove every task waiting in worker id W's queue, in one\n"
+    "              atomic step, and answer each 'cancelled' (error_kind\n"
+    "              cancelled) as 'rhaictl task cancel' would: its waiters get\n"
+    "              the reply. Ids in the queue whose task is gone or no longer\n"
+    "              queued are dropped without a reply. Tasks already taken by\n"
+    "              an instance are not touched. Prints how many were cancelled\n"
+    "requeue-dead  recover the work of dead instances now (rhaid does it on\n"
+    "              every heartbeat while any instance is alive): each task a\n"
+    "              dead instance held goes back to the head of its queue, or,\n"
+    "              after N runs, is answered error_kind crashed. Recovery\n"
+    "              covers every dead instance; with W it runs only when W has\n"
+    "              one. Prints what it did\n"
+    "\n"
+    "Options:\n"
+    "  -a, --max-attempts N  requeue-dead: runs after which a task fails as\n"
+    "                        crashed (default 3, as rhaid's max_attempts)\n"
+    "  -t, --ttl-ms MS       lifetime of the replies and answered task hashes\n"
+    "                        (default 86400000, as rhaid's result_ttl_ms)\n"
+    "      --json            purge: {\"worker_id\", \"cancelled\", \"dropped\"};\n"
+    "                        requeue-dead: {\"dead_instances\", \"requeued\",\n"
+    "                        \"failed\", \"instances\":[\"{W}:INSTANCE\", ...]}\n"
+    "\n"
+    CTL_GLOBAL_HELP
+    "\n"
+    CTL_EXIT_HELP;
+
+/* Purge one queue (docs/protocol.md, "Cancelling", applied to every id of
+ * the queue). KEYS[1] the queue. ARGV[1] prefix, ARGV[2] now ms, ARGV[3]
+ * ttl ms, ARGV[4] events channel. The per-task part is rhai_cancel()'s
+ * script (src/client/client.c) for a queued task, with its reply fields and
+ * JSON types. Oldest first, so replies and events come in queue order.
+ * Returns {cancelled, dropped}. */
+static const char queue_purge_lua[] =
+    "local qk, p, now, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+    "local ids = redis.call('LRANGE', qk, 0, -1)\n"
+    "redis.call('DEL', qk)\n"
+    "local msg = 'cancelled by queue purge'\n"
+    "local cancelled, dropped = 0, 0\n"
+    "for i = #ids, 1, -1 do\n"
+    "  local id = ids[i]\n"
+    "  local tk = p .. ':task:{' .. id .. '}'\n"
+    "  local v = redis.call('HMGET', tk, 'status', 'worker_id', 'reply_to', 'attempts',"
+    "   'created_at', 'started_at', 'logs', 'instance')\n"
+    "  if redis.call('EXISTS', tk) == 0 or (v[1] or 'queued') ~= 'queued' then\n"
+    "    dropped = dropped + 1\n"
+    "  else\n"
+    "    local rk = v[3]\n"
+    "    if not rk or string.sub(rk, 1, #p + 7) ~= p .. ':reply:' or #rk == #p + 7 then\n"
+    "      rk = p .. ':reply:{' .. id .. '}'\n"
+    "    end\n"
+    "    redis.call('HSET', tk, 'status', 'cancelled', 'error', msg, 'error_kind',"
+    "     'cancelled', 'finished_at', ARGV[2], 'output', 'null')\n"
+    "    local reply = cjson.encode({id = id, status = 'cancelled', output = cjson.null,"
+    "     error = msg, error_kind = 'cancelled', logs = v[7] or '',"
+    "     worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
+    "     attempts = tonumber(v[4] or '0') or 0, created_at = tonumber(v[5] or '0') or 0,"
+    "     started_at = tonumber(v[6] or '0') or 0, finished_at = now})\n"
+    "    redis.call('LPUSH', rk, reply)\n"
+    "    redis.call('PEXPIRE', rk, ttl)\n"
+    "    redis.call('PEXPIRE', tk, ttl)\n"
+    "    redis.call('PUBLISH', ARGV[4], cjson.encode({event = 'finished', id = id,"
+    "     worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
+    "     status = 'cancelled', error_kind = 'cancelled', at = now}))\n"
+    "    cancelled = cancelled + 1\n"
+    "  end\n"
+    "end\n"
+    "return {cancelled, dropped}\n";
+
+/* A Lua reply {a, b[, c]} of integers into v[]. 0 / -1. */
+static int queue_ints(const redisReply *rep, long long *v, size_t n)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (rep->element[i]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        v[i] = rep->element[i]->integer;
+    }
+    return 0;
+}
+
+static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl)
+{
+    char qkey[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttls[24];
+    long long v[2];
+    redisReply *rep;
+    json_t *doc;
+
+    rh_key_queue(qkey, r->prefix, w);
+    rh_key_events(events, r->prefix);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    snprintf(ttls, sizeof ttls, "%lld", ttl);
+    if ((rep = ctl_redis_command(r, "EVAL %s 1 %s %s %s %s %s", queue_purge_lua, qkey,
+                                 r->prefix, now, ttls, events)) == NULL)
+        return r->code;
+    if (queue_ints(rep, v, 2) != 0) {
+        freeReplyObject(rep);
+        return ctl_redis_fail(r, CTL_EXIT_FAILED, "purge script: unexpected reply");
+    }
+    freeReplyObject(rep);
+    if (g->json) {
+        doc = json_pack("{s:s, s:I, s:I}", "worker_id", w, "cancelled", (json_int_t)v[0],
+                        "dropped", (json_int_t)v[1]);
+        return ctl_print_json(doc);
+    }
+    printf("purged %s: cancelled %lld queued task%s", w, v[0], v[0] == 1 ? "" : "s");
+    if (v[1] > 0)
+        printf(", dropped %lld stale id%s", v[1], v[1] == 1 ? "" : "s");
+    putchar('\n');
+    return ctl_flush();
+}
+
+static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
+                              long long max_attempts, long long ttl)
+{
+    char events[RH_KEY_MAX], now[24], maxa[24], ttls[24];
+    ctl_instance *inst = NULL;
+    size_t ninst = 0;
+    long long v[3] = { 0, 0, 0 };
+    redisReply *rep;
+    json_t *doc, *names;
+    int code, wanted = w == NULL;
+
+    /* Who is dead now, for the report and for W. */
+    if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
+        return code;
+    for (size_t i = 0; i < ninst; i++)
+        if (!inst[i].live && w && strcmp(inst[i].worker_id, w) == 0)
+            wanted = 1;
+    if (wanted) {
+        rh_key_events(events, r->prefix);
+        snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+        snprintf(maxa, sizeof maxa, "%lld", max_attempts);
+        snprintf(ttls, sizeof ttls, "%lld", ttl);
+        /* ARGV as rhaid sends it; "" : no member is exempt */
+        if ((rep = ctl_redis_command(r, "EVAL %s 0 %s %s %s %s %s %s", rh_lua_recover,
+                                     r->prefix, now, maxa, ttls, events, "")) == NULL) {
+            rh_free(inst);
+            return r->code;
+        }
+        if (queue_ints(rep, v, 3) != 0) {
+            freeReplyObject(rep);
+            rh_free(inst);
+            return ctl_redis_fail(r, CTL_EXIT_FAILED, "recovery script: unexpected reply");
+        }
+        freeReplyObject(rep);
+    }
+    if (g->json) {
+        doc = json_pack("{s:I, s:I, s:I, s:[]}", "dead_instances", (json_int_t)v[0],
+                        "requeued", (json_int_t)v[1], "failed", (json_int_t)v[2],
+                        "instances");
+        names = doc ? json_object_get(doc, "instances") : NULL;
+        for (size_t i = 0; wanted && names && i < ninst; i++) {
+            char m[2 * RH_NAME_MAX + 8];
+            if (inst[i].live)
+                continue;
+            snprintf(m, sizeof m, "{%s}:%s", inst[i].worker_id, inst[i].instance);
+            json_array_append_new(names, json_string(m));
+        }
+        rh_free(inst);
+        return ctl_print_json(doc);
+    }
+    if (!wanted) {
+        printf("no dead instance of %s: nothing to recover\n", w);
+    } else {
+        for (size_t i = 0; i < ninst; i++)
+            if (!inst[i].live) {
+                printf("dead: {%s}:%s (held %lld)\n", inst[i].worker_id, inst[i].instance,
+                       inst[i].processing);
+            }
+        printf("recovered %lld dead instance%s: requeued %lld task%s, failed %lld as crashed\n",
+               v[0], v[0] == 1 ? "" : "s", v[1], v[1] == 1 ? "" : "s", v[2]);
+    }
+    rh_free(inst);
+    return ctl_flush();
+}
+
+static int queue_exec(ctl_global *g, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "max-attempts", required_argument, NULL, 'a' },
+        { "ttl-ms", required_argument, NULL, 't' },
+        CTL_GLOBAL_LONGOPTS,
+        { NULL, 0, NULL, 0 }
+    };
+    long long max_attempts = QUEUE_MAX_ATTEMPTS_DEFAULT, ttl = QUEUE_TTL_DEFAULT_MS;
+    const char *sub, *w = NULL;
+    int c, code, purge, set_attempts = 0;
+    ctl_redis r;
+
+    while ((c = getopt_long(argc, argv, ":a:t:h", longopts, NULL)) != -1) {
+        if (ctl_global_option(g, c, optarg))
+            continue;
+        switch (c) {
+        case 'a':
+            if (ctl_parse_int(optarg, 1, 1000000, 0, &max_attempts) != 0)
+                return ctl_usage_error("queue", "--max-attempts '%s' is not a number in "
+                                       "1..1000000", optarg);
+            set_attempts = 1;
+            break;
+        case 't':
+            if (ctl_parse_int(optarg, 1, QUEUE_TTL_MAX_MS, 0, &ttl) != 0)
+                return ctl_usage_error("queue", "--ttl-ms '%s' is not a number of "
+                                       "milliseconds in 1..%lld", optarg, QUEUE_TTL_MAX_MS);
+            break;
+        case 'h':
+        case CTL_OPT_HELP:
+            fputs(queue_help, stdout);
+            return CTL_EXIT_OK;
+        default:
+            return ctl_option_error("queue", c, argv);
+        }
+    }
+    if (optind >= argc)
+        return ctl_usage_error("queue", "missing subcommand: purge or requeue-dead");
+    sub = argv[optind++];
+    if (strcmp(sub, "purge") != 0 && strcmp(sub, "requeue-dead") != 0)
+        return ctl_usage_error("queue", "unknown subcommand '%s' (purge, requeue-dead)", sub);
+    purge = strcmp(sub, "purge") == 0;
+    if (optind < argc)
+        w = argv[optind++];
+    if (optind < argc)
+        return ctl_usage_error("queue", "unexpected argument '%s'", argv[optind]);
+    if (purge && w == NULL)
+        return ctl_usage_error("queue", "purge: missing worker id W");
+    if (purge && set_attempts)
+        return ctl_usage_error("queue", "--max-attempts goes with requeue-dead");
+    if (w && !rh_name_valid(w))
+        return ctl_usage_error("queue", "invalid worker id '%s' (1..%d of [A-Za-z0-9_.:@-])",
+                               w, RH_NAME_MAX);
+
+    if ((code = ctl_redis_open(g, "queue", &r)) != 0)
+        return code;
+    code = purge ? queue_purge(g, &r, w, ttl) : queue_requeue_dead(g, &r, w, max_attempts, ttl);
+    ctl_redis_close(&r);
+    return code;
+}
+
+const ctl_cmd ctl_cmd_queue = {
+    "queue",
+    "purge W | requeue-dead [W]",
+    "empty a queue (its tasks end cancelled), recover dead instances now",
+    queue_exec
+};
