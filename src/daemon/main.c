@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dsl/dsl.h"
 
 int main(int argc, char **argv)
 {
@@ -17,14 +18,20 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "--executor") == 0) {
         long long as = 0;
+        rhai_error derr;
         if (argc >= 4 && strcmp(argv[2], "--executor-as-limit") == 0)
             as = atoll(argv[3]);
+        rh_log_init("rhaid-executor");
+        /* The DSL's contexts live under the daemon's data_dir; without
+         * one, scripts run without the DSL. */
+        if (argc >= 6 && strcmp(argv[4], "--data-dir") == 0 &&
+            dsl_install(argv[5], &derr) != 0)
+            rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", derr.msg);
         /* An executor must not outlive its daemon (kill -9 of rhaid would
          * otherwise leave a `while(true){}` spinning forever). */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() == 1)
             return 1;
-        rh_log_init("rhaid-executor");
         return eng_executor_main(0, 0, as > 0 ? (size_t)as : 0);
     }
     rh_log_init("rhaid");

@@ -213,13 +213,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- spawning ---- */
 
+/* data_dir of the config the pool was started with, passed to executors
+ * (they keep the DSL's context databases there). */
+static char pool_data_dir[4096];
+
 static int executor_spawn(wk_pool *p, int slot)
 {
     wk_executor *ex = rh_calloc(1, sizeof *ex);
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[5];
+    char *args[7];
     int rc;
 
     if (ex == NULL)
@@ -238,7 +242,9 @@ static int executor_spawn(wk_pool *p, int slot)
     args[1] = "--executor";
     args[2] = "--executor-as-limit";
     args[3] = as;
-    args[4] = NULL;
+    args[4] = "--data-dir";
+    args[5] = pool_data_dir;
+    args[6] = NULL;
     memset(&o, 0, sizeof o);
     stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[0].data.stream = (uv_stream_t *)&ex->pipe;
@@ -285,6 +291,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->n = cfg->concurrency;
     p->as_limit = cfg->executor_as_limit;
     p->max_tasks = cfg->max_tasks_per_executor;
+    snprintf(pool_data_dir, sizeof pool_data_dir, "%s", cfg->data_dir ? cfg->data_dir : "");
     p->run_cb = cb;
     p->data = data;
     if ((rc = uv_exepath(p->exe, &sz)) != 0)

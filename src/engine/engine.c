@@ -33,6 +33,17 @@
 
 static const char truncated_mark[] = "[truncated]";
 
+/* Set by eng_set_hooks (dsl/ installs the store bindings). */
+static eng_hooks hooks;
+
+void eng_set_hooks(const eng_hooks *h)
+{
+    if (h)
+        hooks = *h;
+    else
+        memset(&hooks, 0, sizeof hooks);
+}
+
 /* ======================== limits and output ======================== */
 
 void eng_limits_default(eng_limits *l)
@@ -212,6 +223,7 @@ typedef struct eng_task {
     int               logs_cut;  /* marker written; later prints dropped */
     int               host_oom;  /* one of our own allocations failed */
     int               stage;
+    int               hooked;    /* hooks.setup was called: finish runs */
     rh_error_kind     kind;      /* NONE while the task has not failed */
     char             *error;     /* new, NULL until failed */
     char             *output;    /* new JSON text on success */
@@ -511,6 +523,11 @@ static void task_run_protected(eng_task *t)
     globals_init(t);
     t->stage = STAGE_ARGS;
     args_init(t);
+    if (hooks.setup) {
+        t->stage = STAGE_SETUP;
+        t->hooked = 1;
+        hooks.setup(J, t->in, hooks.data);
+    }
     t->stage = STAGE_LOAD;
     js_loadstring(J, ENG_CHUNK_NAME, t->script);
     t->stage = STAGE_RUN;
@@ -613,6 +630,8 @@ int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out)
         out->status = RHAI_STATUS_DONE;
         out->output = t.output;
     }
+    if (t.hooked && hooks.finish)
+        hooks.finish(in, out, hooks.data);
     /* Logs and errors may hold a script's strings: lone surrogates and
      * U+0000 are not UTF-8 in mujs's encoding. */
     if (t.logs.data == NULL)

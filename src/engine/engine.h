@@ -75,6 +75,28 @@ void eng_output_clear(eng_output *o);
  * lines. Strings are valid UTF-8 (invalid bytes become '?'). */
 int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out);
 
+/* ---- hooks ----------------------------------------------------------------
+ * How dsl/ binds the store into every task without src/engine knowing about
+ * it. Process-wide: set once (before the first eng_run) in a process that
+ * runs tasks. Every member may be NULL.
+ *   setup:  on the task's new state, after args and ctx, before the script,
+ *           under the engine's js_try: define globals. A throw fails the
+ *           task (kind internal). Must not hold resources across js_* calls.
+ *   finish: once after every run whose setup was called, with the outcome
+ *           in 'out' (status, kind, output or error; logs not yet set):
+ *           commit or roll back, and rewrite 'out' when needed (a recorded
+ *           result, a failed commit). Strings in 'out' are rh_malloc'd:
+ *           free what is replaced. Never called with the state alive. */
+struct js_State;
+typedef struct eng_hooks {
+    void (*setup)(struct js_State *J, const eng_input *in, void *data);
+    void (*finish)(const eng_input *in, eng_output *out, void *data);
+    void  *data;
+} eng_hooks;
+
+/* Install 'h' (copied; NULL removes the hooks). */
+void eng_set_hooks(const eng_hooks *h);
+
 /* Map a thrown mujs message to its kind: "out of memory" -> MEMORY,
  * "stack overflow" -> SCRIPT ... anything else -> SCRIPT. */
 rh_error_kind eng_kind_of_error(const char *msg);

@@ -1,0 +1,165 @@
+/* dsl.h -- the one internal header of dsl/ (prefix dsl_): the business
+ * domains bound to scripts.
+ *
+ * The schemas (dsl/schema/<domain>.json) are compiled by dslgen into dsl_schema,
+ * a store_schema driving both the store's tables and the generic JS
+ * bindings of bind.c (Model.create/get/update/delete/list/count and the
+ * new_model() builders). Each domain file (business.c, finance.c ...) adds
+ * the operations that are more than CRUD and the invariants checked on
+ * every write of its models. task.c ties a task to its context database
+ * through the engine's hooks: one transaction per task, opened by the
+ * first DSL call, committed with the task's ledger row.
+ *
+ * mujs errors are longjmps. Every binding follows one discipline: check
+ * the script's arguments first (this may throw; values go into scratch
+ * JSON owned by the task, freed on the next call or at the end); then do
+ * all store work with no js_* call in between, inside a savepoint; then
+ * either throw (after the savepoint is rolled back and the message copied
+ * to the C stack) or push the result. */
+#ifndef DSL_DSL_H
+#define DSL_DSL_H
+
+#include <mujs.h>
+
+#include "store/store.h"
+#include "engine/engine.h"
+
+/* ======================== generated (dsl_schema_gen.c) ================= */
+
+typedef struct dsl_op_decl {
+    const char *model;
+    const char *name;
+} dsl_op_decl;
+
+extern const store_model dsl_models[];
+extern const store_schema dsl_schema;
+extern const dsl_op_decl dsl_op_decls[];      /* ends with { NULL, NULL } */
+extern const char *const dsl_domains[];       /* NULL-terminated */
+
+/* ======================== domains ======================== */
+
+/* A write about to happen: 'row' is the full row after the change (the
+ * existing row merged with the new values, defaults applied; "id" absent
+ * on create). A check may fix up computed fields in 'row' (a sale's total)
+ * and may read or write other rows in 'db' (inside the call's savepoint).
+ * 0, or an error code with the message in err (RHAI_EINVAL: the script's
+ * fault, reported as an Error naming the rule). */
+typedef int (*dsl_check_fn)(store_db *db, const store_model *m, json_t *old_row,
+                            json_t *row, rhai_error *err);
+
+/* One C operation: model.name(...) in scripts. */
+typedef struct dsl_op {
+    const char   *model;
+    const char   *name;
+    js_CFunction  fn;
+    int           nargs;
+} dsl_op;
+
+typedef struct dsl_check {
+    const char   *model;
+    dsl_check_fn  fn;
+} dsl_check;
+
+/* Per domain file: NULL-terminated tables. */
+extern const dsl_op dsl_business_ops[], dsl_finance_ops[], dsl_content_ops[],
+    dsl_workflow_ops[], dsl_calendar_ops[], dsl_contacts_ops[], dsl_circle_ops[];
+extern const dsl_check dsl_business_checks[], dsl_finance_checks[], dsl_content_checks[],
+    dsl_workflow_checks[], dsl_calendar_checks[], dsl_contacts_checks[],
+    dsl_circle_checks[];
+
+/* All of them, for registration and for the test that every op a schema
+ * declares is implemented. NULL-terminated arrays of tables. */
+extern const dsl_op *const dsl_op_tables[];
+extern const dsl_check *const dsl_check_tables[];
+
+/* ======================== helpers for bindings (bind.c) ================ */
+
+/* The model called 'name' (rh_assert: a bug of ours when absent). */
+const store_model *dsl_model(const char *name);
+
+/* Start a binding call: frees the previous call's scratch. */
+void dsl_call_begin(js_State *J);
+/* Hand 'v' (new) to the task until the next call; returns it. Throws
+ * "out of memory" when v is NULL. */
+json_t *dsl_keep(js_State *J, json_t *v);
+
+enum { DSL_CREATE, DSL_UPDATE };
+/* The script's object at 'idx' checked against model 'm' as scratch JSON:
+ * unknown fields, wrong types, out-of-range values and (DSL_CREATE)
+ * missing required fields throw a TypeError naming the field; DSL_CREATE
+ * also applies defaults. 'what' names the call in messages. */
+json_t *dsl_values_from_js(js_State *J, int idx, const store_model *m, int mode,
+                           const char *what);
+/* The value at idx as a positive integer id, else TypeError. */
+int64_t dsl_arg_id(js_State *J, int idx, const char *what);
+/* The value at idx as a finite number, else TypeError. */
+double dsl_arg_number(js_State *J, int idx, const char *what);
+/* The value at idx as a string, else TypeError. Borrowed from the stack. */
+const char *dsl_arg_string(js_State *J, int idx, const char *what);
+
+/* The task's context database, in its transaction, with the "dsl"
+ * savepoint open: every write of one call is all-or-nothing even when the
+ * script catches its error. Throws when the store cannot be opened or the
+ * task was already recorded. End the call with dsl_write_end. */
+store_db *dsl_write_begin(js_State *J);
+/* rc 0: release the savepoint. Otherwise roll back to it and throw the
+ * error in 'err' (TypeError for RHAI_EINVAL with a "type" prefix... see
+ * bind.c). Never returns when rc != 0. */
+void dsl_write_end(js_State *J, store_db *db, int rc, rhai_error *err);
+
+/* Run model m's write checks (the domain files' tables) on 'row'. */
+int dsl_run_checks(store_db *db, const store_model *m, json_t *old_row, json_t *row,
+                   rhai_error *err);
+
+/* Store work of create/update with the model's checks, no js_* calls:
+ * *row is the written row (new) on success. */
+int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, json_t **row,
+                       rhai_error *err);
+int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *values,
+                       json_t **row, rhai_error *err);
+/* dsl_write_end, then push 'row' (stolen; freed when rc != 0). */
+void dsl_write_end_row(js_State *J, store_db *db, int rc, rhai_error *err, json_t *row);
+/* Model.create / Model.update with checked scratch values: write and
+ * push the row, or throw. */
+void dsl_do_create(js_State *J, const store_model *m, json_t *v);
+void dsl_do_update(js_State *J, const store_model *m, int64_t id, json_t *v);
+
+/* Push 'v' (borrowed) as a JS value. */
+void dsl_push_json(js_State *J, json_t *v);
+
+/* Field access on rows (0, 0.0, "" when absent or null). */
+static inline json_int_t dsl_int(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+static inline double dsl_num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+static inline const char *dsl_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* ctx.caller_id of the running task ("" outside one). */
+const char *dsl_caller(void);
+
+/* ======================== task integration (task.c) ==================== */
+
+/* Install the engine hooks so that every eng_run in this process sees the
+ * DSL, storing contexts under 'data_dir' (copied; created on first use).
+ * Opening anything waits for the first DSL call. 0, RHAI_EINVAL,
+ * RHAI_ENOMEM. */
+int dsl_install(const char *data_dir, rhai_error *err);
+/* Remove the hooks and close every context. */
+void dsl_uninstall(void);
+
+/* Define the model globals on J (the setup hook; exposed for tests). */
+void dsl_bind(js_State *J);
+
+/* The open store database of the running task, opening it and starting
+ * its transaction on first use (task.c). Throws on failure or replay. */
+store_db *dsl_task_db(js_State *J);
+
+#endif

@@ -1,0 +1,155 @@
+/* migrate.c -- bring a context database up to the compiled schema.
+ *
+ * Migrations only add: a new model becomes a table, a new field a column
+ * (ALTER TABLE ADD COLUMN, NULL in existing rows), a new index an index.
+ * Nothing is dropped or rewritten, so no data is lost; a field removed
+ * from a schema keeps its column. The schema hash recorded in rhai_meta
+ * makes the common case (nothing changed) one indexed read. All DDL runs
+ * in one BEGIN IMMEDIATE transaction: two executors opening the same new
+ * context migrate it once, one after the other. SQL text here is built
+ * from schema identifiers only ([a-z][a-z0-9_]*, checked at build time),
+ * always double-quoted. */
+#include <string.h>
+
+#include "store_int.h"
+
+const char *store__sql_type(store_type t)
+{
+    switch (t) {
+    case STORE_T_NUMBER:
+        return "REAL";
+    case STORE_T_STRING:
+    case STORE_T_LIST:
+        return "TEXT";
+    default:
+        return "INTEGER";
+    }
+}
+
+static const char meta_sql[] =
+    "CREATE TABLE IF NOT EXISTS rhai_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rhai_ledger (task_id TEXT PRIMARY KEY, "
+    "result TEXT NOT NULL, finished_at INTEGER NOT NULL);";
+
+/* 1 when the recorded hash equals the schema's, 0 when not, <0 error. */
+static int hash_matches(store_db *db, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (sqlite3_prepare_v2(db->db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'",
+                           -1, &st, NULL) != SQLITE_OK) {
+        /* no rhai_meta yet: a new file */
+        sqlite3_finalize(st);
+        return 0;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = strcmp((const char *)sqlite3_column_text(st, 0), db->st->schema->hash) == 0;
+    else if (rc == SQLITE_DONE)
+        rc = 0;
+    else
+        rc = rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Does table 'm' have column 'col'? 1/0, <0 error. */
+static int has_column(store_db *db, const char *table, const char *col, rhai_error *err)
+{
+    char sql[128];
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    int rc;
+
+    snprintf(sql, sizeof sql, "PRAGMA table_info(\"%s\")", table);
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return rh_error_set(err, RHAI_ESTORE, "%s: %s", table, sqlite3_errmsg(db->db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (strcmp((const char *)sqlite3_column_text(st, 1), col) == 0)
+            found = 1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return rh_error_set(err, RHAI_ESTORE, "%s: table_info failed", table);
+    return found;
+}
+
+static int migrate_model(store_db *db, const store_model *m, rhai_error *err)
+{
+    rh_buf b;
+    int rc;
+
+    rh_buf_init(&b);
+    rh_buf_appendf(&b, "CREATE TABLE IF NOT EXISTS \"%s\" (\"id\" INTEGER PRIMARY KEY "
+                   "AUTOINCREMENT, \"created_at\" INTEGER NOT NULL, \"updated_at\" INTEGER "
+                   "NOT NULL", m->name);
+    for (size_t i = 0; i < m->nfields; i++)
+        rh_buf_appendf(&b, ", \"%s\" %s", m->fields[i].name,
+                       store__sql_type(m->fields[i].type));
+    if (rh_buf_append(&b, ")", 1) != 0) {
+        rh_buf_free(&b);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    rc = store__exec(db, b.data, err);
+    for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
+        const store_field *f = &m->fields[i];
+        int has = has_column(db, m->name, f->name, err);
+        if (has < 0) {
+            rc = has;
+            break;
+        }
+        b.len = 0;
+        if (!has) {
+            rh_buf_appendf(&b, "ALTER TABLE \"%s\" ADD COLUMN \"%s\" %s", m->name, f->name,
+                           store__sql_type(f->type));
+            rc = store__exec(db, b.data, err);
+            b.len = 0;
+        }
+        if (rc == 0 && (f->flags & STORE_F_INDEX)) {
+            rh_buf_appendf(&b, "CREATE INDEX IF NOT EXISTS \"%s__%s\" ON \"%s\" (\"%s\")",
+                           m->name, f->name, m->name, f->name);
+            rc = store__exec(db, b.data, err);
+        }
+    }
+    rh_buf_free(&b);
+    return rc;
+}
+
+int store__migrate(store_db *db, rhai_error *err)
+{
+    const store_schema *s = db->st->schema;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = hash_matches(db, err)) != 0)
+        return rc > 0 ? 0 : rc;
+    if ((rc = store__exec(db, "BEGIN IMMEDIATE", err)) != 0)
+        return rc;
+    if ((rc = store__exec(db, meta_sql, err)) != 0)
+        goto fail;
+    /* Another process may have migrated while we waited for the lock. */
+    if ((rc = hash_matches(db, err)) != 0) {
+        if (rc < 0)
+            goto fail;
+        return store__exec(db, "COMMIT", err);
+    }
+    for (size_t i = 0; i < s->nmodels; i++)
+        if ((rc = migrate_model(db, &s->models[i], err)) != 0)
+            goto fail;
+    if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO rhai_meta (key, value) "
+                           "VALUES ('schema_hash', ?1)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, s->hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        rc = rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+        sqlite3_finalize(st);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    if ((rc = store__exec(db, "COMMIT", err)) != 0)
+        goto fail;
+    rh_log(RH_LOG_INFO, "event=store_migrated context=%s schema=%s", db->context, s->hash);
+    return 0;
+fail:
+    (void)store__exec(db, "ROLLBACK", NULL);
+    return rc;
+}

@@ -1,0 +1,169 @@
+/* store.h -- the one internal header of src/store (prefix store_): one
+ * SQLite database per context, with tables made from the dsl schemas.
+ *
+ * The schema types below are filled by dsl/ (generated from
+ * dsl/schema/<domain>.json); the store only reads them, so it depends on common
+ * alone. A store_db is one open context: its connection, its cached
+ * prepared statements and its transaction. A store keeps a small LRU of
+ * open contexts under one data directory. Neither is thread-safe: an
+ * executor process owns one store.
+ *
+ * Rows travel as jansson objects: {"id": int, "created_at": ms,
+ * "updated_at": ms, field: value...}; list fields hold arrays. Values given
+ * to store_insert/update must already be checked against the schema
+ * (dsl_ does that for scripts): the store binds them by type and never
+ * builds SQL from them. Identifiers in SQL come from the schema only. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/common.h"
+
+/* ======================== schema ======================== */
+
+typedef enum store_type {
+    STORE_T_STRING = 1,   /* TEXT */
+    STORE_T_INT,          /* INTEGER, a safe JS integer */
+    STORE_T_NUMBER,       /* REAL */
+    STORE_T_BOOL,         /* INTEGER 0/1, true/false in rows */
+    STORE_T_DATE,         /* INTEGER unix ms */
+    STORE_T_REF,          /* INTEGER id of a row of model 'ref' */
+    STORE_T_LIST          /* TEXT holding a JSON array */
+} store_type;
+
+enum {
+    STORE_F_REQUIRED = 1 << 0,   /* create needs it, update cannot null it */
+    STORE_F_INDEX    = 1 << 1,   /* an index on the column */
+    STORE_F_MIN      = 1 << 2,   /* 'min' applies (number value) */
+    STORE_F_MAX      = 1 << 3    /* 'max' applies (number value, string length) */
+};
+
+/* One field of a model or of a struct (a list element shape). For LIST,
+ * 'of' is the element type; when it is 0 the elements are objects shaped
+ * by 'item'/'nitem' (a struct). For REF (and LIST of REF) 'ref' names the
+ * model. 'enums' is NULL or a NULL-terminated list of allowed strings.
+ * 'dflt' is NULL or JSON text applied by create when the field is absent. */
+typedef struct store_field {
+    const char *name;
+    store_type  type;
+    store_type  of;               /* LIST element type, 0: struct */
+    const char *ref;              /* REF: model name */
+    unsigned    flags;            /* STORE_F_* */
+    double      min;              /* with STORE_F_MIN */
+    double      max;              /* with STORE_F_MAX */
+    long        maxitems;         /* LIST: longest list accepted */
+    const char *const *enums;
+    const char *dflt;
+    const struct store_field *item;   /* LIST of struct: its fields */
+    size_t      nitem;
+    const char *item_name;        /* the struct's name, for messages */
+    const char *doc;
+} store_field;
+
+typedef struct store_model {
+    const char        *name;      /* table name: [a-z][a-z0-9_]* */
+    const char        *js_name;   /* "FlowStep" */
+    const char        *domain;
+    const char        *doc;
+    const char        *example;
+    const store_field *fields;
+    size_t             nfields;
+} store_model;
+
+typedef struct store_schema {
+    const store_model *models;
+    size_t             nmodels;
+    const char        *hash;      /* changes whenever any schema changes */
+} store_schema;
+
+/* The model called 'name', or NULL. */
+const store_model *store_schema_model(const store_schema *s, const char *name);
+/* The field of 'm' called 'name', or NULL. */
+const store_field *store_model_field(const store_model *m, const char *name);
+
+/* ======================== limits ======================== */
+
+#ifndef STORE_LIST_MAX
+#define STORE_LIST_MAX 1000          /* rows one list() returns at most */
+#endif
+#ifndef STORE_OPEN_MAX
+#define STORE_OPEN_MAX 8             /* contexts kept open per store */
+#endif
+#ifndef STORE_BUSY_MS
+#define STORE_BUSY_MS 10000          /* wait for another writer this long */
+#endif
+#ifndef STORE_CONTEXT_MAX
+#define STORE_CONTEXT_MAX 100        /* longest context id (file name) */
+#endif
+
+/* ======================== store and contexts ======================== */
+
+typedef struct store store;
+typedef struct store_db store_db;
+
+/* A store over 'data_dir' (created on first open when missing) for
+ * 'schema' (borrowed, must outlive the store). *out is new (store_free).
+ * RHAI_EINVAL (no dir), RHAI_ENOMEM. Opens nothing yet. */
+int store_new(const char *data_dir, const store_schema *schema, store **out,
+              rhai_error *err);
+/* Close every open context (rolling back open transactions). NULL: no-op. */
+void store_free(store *s);
+
+/* 1 when 'id' can name a context file: rh_name_valid, at most
+ * STORE_CONTEXT_MAX chars, not starting with '.', no "..". */
+int store_context_valid(const char *id);
+
+/* The open context 'context_id', opening (and creating, and migrating) it
+ * when needed; *out is borrowed from the store and stays valid until the
+ * store evicts it, which it never does while it is in a transaction.
+ * RHAI_EINVAL (bad id), RHAI_EIO (data dir), RHAI_ESTORE (SQLite). */
+int store_open(store *s, const char *context_id, store_db **out, rhai_error *err);
+
+/* Path of the context's database file into buf (at most n bytes). */
+const char *store_db_path(const store_db *db);
+
+/* ---- transactions ----
+ * begin: BEGIN IMMEDIATE (takes the write lock, waiting up to
+ * STORE_BUSY_MS). savepoint/release/rollback_to nest inside it, one level
+ * ("dsl"): every DSL call is all-or-nothing even when a script catches its
+ * error. All return 0 or RHAI_ESTORE (RHAI_ESTATE when the state is wrong). */
+int store_begin(store_db *db, rhai_error *err);
+int store_commit(store_db *db, rhai_error *err);
+void store_rollback(store_db *db);                  /* no-op outside one */
+int store_in_tx(const store_db *db);
+int store_savepoint(store_db *db, rhai_error *err);
+int store_release(store_db *db, rhai_error *err);
+void store_rollback_to(store_db *db);
+
+/* ---- ledger: task id -> recorded result ----
+ * get: *result is new (rh_free) JSON text; RHAI_ENOTFOUND when absent.
+ * put: inside the task's transaction. */
+int store_ledger_get(store_db *db, const char *task_id, char **result, rhai_error *err);
+int store_ledger_put(store_db *db, const char *task_id, const char *result,
+                     rhai_error *err);
+
+/* ---- CRUD ----
+ * 'values' is a JSON object of checked field values (borrowed).
+ * insert: *id is the new row's id. get: *row new. RHAI_ENOTFOUND for an
+ * id with no row. update writes only the fields present in 'values'.
+ * list: 'where' is NULL or an object {field: value | {op: value}} with op
+ * in eq, ne, lt, lte, gt, gte (fields of the model only, checked:
+ * RHAI_EINVAL); 'order' NULL or "field" / "-field" (descending);
+ * limit 1..STORE_LIST_MAX; *rows new array. */
+int store_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
+                 rhai_error *err);
+int store_get(store_db *db, const store_model *m, int64_t id, json_t **row,
+              rhai_error *err);
+int store_update(store_db *db, const store_model *m, int64_t id, json_t *values,
+                 rhai_error *err);
+int store_delete(store_db *db, const store_model *m, int64_t id, rhai_error *err);
+int store_list(store_db *db, const store_model *m, json_t *where, const char *order,
+               long limit, long offset, json_t **rows, rhai_error *err);
+/* Number of rows of 'm' matching 'where' (as list). */
+int store_count(store_db *db, const store_model *m, json_t *where, int64_t *n,
+                rhai_error *err);
+
+#endif

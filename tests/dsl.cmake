@@ -1,0 +1,9 @@
+# tests of dsl/ (schemas, bindings, domain invariants, atomic tasks)
+rhai_test(test_dsl unit 120 rhai_dsl)
+# docs/dsl.md is checked in; it must be what dslgen makes from the schemas
+# (refresh it with `cmake --build BUILD --target dsl_docs`).
+add_test(NAME test_dsl_docs COMMAND ${CMAKE_COMMAND} -E compare_files
+  ${RHAI_DSL_MD} ${PROJECT_SOURCE_DIR}/docs/dsl.md)
+set_tests_properties(test_dsl_docs PROPERTIES TIMEOUT 30 LABELS unit)
+rhai_test(test_dsl_redelivery integration 120 rhai_commonlib)
+add_dependencies(test_dsl_redelivery rhaid)

@@ -1,0 +1,222 @@
+/* test_store.c -- src/store on its own, with schemas written here: context
+ * id validation, migrations that add models and fields in place without
+ * losing data, the ledger, and the LRU of open contexts. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static const store_field item_v1[] = {
+    { "name", STORE_T_STRING, 0, NULL, STORE_F_REQUIRED, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+    { "qty", STORE_T_INT, 0, NULL, STORE_F_INDEX, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+};
+static const store_model models_v1[] = {
+    { "item", "Item", "t", "", "", item_v1, 2 },
+};
+static const store_schema schema_v1 = { models_v1, 1, "v1" };
+
+/* v2: item gains a list field and an indexed note; a new model tag. */
+static const store_field item_v2[] = {
+    { "name", STORE_T_STRING, 0, NULL, STORE_F_REQUIRED, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+    { "qty", STORE_T_INT, 0, NULL, STORE_F_INDEX, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+    { "note", STORE_T_STRING, 0, NULL, STORE_F_INDEX, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+    { "tags", STORE_T_LIST, STORE_T_STRING, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+};
+static const store_field tag_v2[] = {
+    { "item", STORE_T_REF, 0, "item", 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+    { "ok", STORE_T_BOOL, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
+};
+static const store_model models_v2[] = {
+    { "item", "Item", "t", "", "", item_v2, 4 },
+    { "tag", "Tag", "t", "", "", tag_v2, 2 },
+};
+static const store_schema schema_v2 = { models_v2, 2, "v2" };
+
+static char dir[128];
+
+static int dir_setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/rhai-test-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int dir_teardown(void **state)
+{
+    char cmd[200];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static void test_context_ids_that_could_escape_the_data_dir_are_refused(void **state)
+{
+    static const char *const bad[] = { "", "..", "../x", "a/b", ".hidden", "a..b", "a b",
+                                       "x\n" };
+    char longid[STORE_CONTEXT_MAX + 2];
+    store *s;
+    store_db *db;
+    rhai_error err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(store_context_valid(bad[i]));
+    memset(longid, 'a', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    assert_false(store_context_valid(longid));
+    assert_true(store_context_valid("acme:eu-1@prod"));
+    assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
+    assert_int_equal(store_open(s, "../evil", &db, &err), RHAI_EINVAL);
+    assert_null(db);
+    store_free(s);
+}
+
+static void test_a_new_field_and_model_migrate_an_existing_context_without_loss(void **state)
+{
+    store *s;
+    store_db *db;
+    rhai_error err;
+    json_t *row, *rows, *v;
+    int64_t id, tid;
+
+    (void)state;
+    assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
+    assert_int_equal(store_open(s, "ctx", &db, &err), 0);
+    assert_int_equal(store_begin(db, &err), 0);
+    v = json_pack("{ss si}", "name", "bolt", "qty", 7);
+    assert_int_equal(store_insert(db, &models_v1[0], v, &id, &err), 0);
+    json_decref(v);
+    assert_int_equal(store_commit(db, &err), 0);
+    store_free(s);
+
+    assert_int_equal(store_new(dir, &schema_v2, &s, &err), 0);
+    assert_int_equal(store_open(s, "ctx", &db, &err), 0);
+    assert_int_equal(store_get(db, &models_v2[0], id, &row, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "name")), "bolt");
+    assert_int_equal(json_integer_value(json_object_get(row, "qty")), 7);
+    assert_true(json_is_null(json_object_get(row, "note")));
+    json_decref(row);
+    assert_int_equal(store_begin(db, &err), 0);
+    v = json_pack("{ss s[ss]}", "note", "new", "tags", "a", "b");
+    assert_int_equal(store_update(db, &models_v2[0], id, v, &err), 0);
+    json_decref(v);
+    v = json_object();
+    json_object_set_new(v, "item", json_integer(id));
+    json_object_set_new(v, "ok", json_true());
+    assert_int_equal(store_insert(db, &models_v2[1], v, &tid, &err), 0);
+    json_decref(v);
+    v = json_object();
+    json_object_set_new(v, "item", json_integer(999));
+    assert_int_equal(store_insert(db, &models_v2[1], v, &tid, &err), RHAI_EINVAL);
+    json_decref(v);
+    assert_int_equal(store_commit(db, &err), 0);
+    v = json_pack("{ss}", "note", "new");
+    assert_int_equal(store_list(db, &models_v2[0], v, "-qty", 10, 0, &rows, &err), 0);
+    json_decref(v);
+    assert_int_equal(json_array_size(rows), 1);
+    row = json_array_get(rows, 0);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(row, "tags"), 1)),
+                        "b");
+    assert_int_equal(json_integer_value(json_object_get(row, "qty")), 7);
+    json_decref(rows);
+    store_free(s);
+
+    /* reopening with the old schema (a rollback of the binary) loses nothing either */
+    assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
+    assert_int_equal(store_open(s, "ctx", &db, &err), 0);
+    assert_int_equal(store_get(db, &models_v1[0], id, &row, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(row, "name")), "bolt");
+    json_decref(row);
+    store_free(s);
+}
+
+static void test_the_ledger_commits_and_rolls_back_with_the_task(void **state)
+{
+    store *s;
+    store_db *db;
+    rhai_error err;
+    char *res;
+    json_t *v;
+    int64_t id;
+
+    (void)state;
+    assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
+    assert_int_equal(store_open(s, "l", &db, &err), 0);
+    assert_int_equal(store_begin(db, &err), 0);
+    v = json_pack("{ss}", "name", "x");
+    assert_int_equal(store_insert(db, &models_v1[0], v, &id, &err), 0);
+    assert_int_equal(store_ledger_put(db, "t1", "{\"r\":1}", &err), 0);
+    store_rollback(db);
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(store_ledger_get(db, "t1", &res, &err), RHAI_ENOTFOUND);
+    {
+        json_t *gone;
+        assert_int_equal(store_get(db, &models_v1[0], id, &gone, &err), RHAI_ENOTFOUND);
+        assert_null(gone);
+    }
+    assert_int_equal(store_insert(db, &models_v1[0], v, &id, &err), 0);
+    assert_int_equal(store_ledger_put(db, "t1", "{\"r\":1}", &err), 0);
+    assert_int_equal(store_commit(db, &err), 0);
+    json_decref(v);
+    assert_int_equal(store_ledger_get(db, "t1", &res, &err), 0);
+    assert_string_equal(res, "{\"r\":1}");
+    rh_free(res);
+    /* a savepoint undoes one call inside the task */
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(store_savepoint(db, &err), 0);
+    assert_int_equal(store_delete(db, &models_v1[0], id, &err), 0);
+    store_rollback_to(db);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(store_begin(db, &err), 0);
+    {
+        json_t *row;
+        assert_int_equal(store_get(db, &models_v1[0], id, &row, &err), 0);
+        json_decref(row);
+    }
+    store_rollback(db);
+    store_free(s);
+}
+
+static void test_more_contexts_than_the_lru_holds_are_closed_and_reopened(void **state)
+{
+    store *s;
+    store_db *db;
+    store_db *held;
+    rhai_error err;
+    char name[32];
+
+    (void)state;
+    assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
+    assert_int_equal(store_open(s, "held", &held, &err), 0);
+    assert_int_equal(store_begin(held, &err), 0);       /* never evicted */
+    for (int i = 0; i < 3 * STORE_OPEN_MAX; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        assert_int_equal(store_open(s, name, &db, &err), 0);
+        assert_string_equal(strrchr(store_db_path(db), '/') + 1, strcat(name, ".db"));
+    }
+    assert_int_equal(store_open(s, "held", &db, &err), 0);
+    assert_ptr_equal(db, held);
+    assert_true(store_in_tx(db));
+    store_free(s);                                      /* rolls back */
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, dir_setup, dir_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_context_ids_that_could_escape_the_data_dir_are_refused),
+        T(test_a_new_field_and_model_migrate_an_existing_context_without_loss),
+        T(test_the_ledger_commits_and_rolls_back_with_the_task),
+        T(test_more_contexts_than_the_lru_holds_are_closed_and_reopened),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
