@@ -499,37 +499,18 @@ out:
  * worker is asked to kill it), 0 (no such task) or the status that refuses
  * the cancel. */
 static const char cancel_lua[] =
+    RH_LUA_CANCEL_QUEUED
     "local tk, p, id = KEYS[1], ARGV[1], ARGV[2]\n"
-    "local now, ttl = tonumber(ARGV[3]), ARGV[4]\n"
     "if redis.call('EXISTS', tk) == 0 then return 0 end\n"
-    "local v = redis.call('HMGET', tk, 'status', 'worker_id', 'reply_to', 'attempts',"
-    " 'created_at', 'started_at', 'logs', 'instance')\n"
+    "local v = redis.call('HMGET', tk, " RH_LUA_CANCEL_FIELDS ")\n"
     "local st = v[1] or 'queued'\n"
     "if st == 'running' then\n"
     "  redis.call('HSET', tk, 'cancel_requested', ARGV[3])\n"
     "  return 2\n"
     "end\n"
     "if st ~= 'queued' then return st end\n"
-    "local w = v[2] or 'default'\n"
-    "local rk = v[3]\n"
-    "if not rk or string.sub(rk, 1, #p + 7) ~= p .. ':reply:' or #rk == #p + 7 then\n"
-    "  rk = p .. ':reply:{' .. id .. '}'\n"
-    "end\n"
-    "local msg = 'cancelled by client'\n"
-    "redis.call('HSET', tk, 'status', 'cancelled', 'error', msg, 'error_kind', 'cancelled',"
-    " 'finished_at', ARGV[3], 'output', 'null')\n"
-    "redis.call('LREM', p .. ':queue:{' .. w .. '}', 0, id)\n"
-    "local reply = cjson.encode({id = id, status = 'cancelled', output = cjson.null,"
-    " error = msg, error_kind = 'cancelled', logs = v[7] or '',"
-    " worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
-    " attempts = tonumber(v[4] or '0') or 0, created_at = tonumber(v[5] or '0') or 0,"
-    " started_at = tonumber(v[6] or '0') or 0, finished_at = now})\n"
-    "redis.call('LPUSH', rk, reply)\n"
-    "redis.call('PEXPIRE', rk, ttl)\n"
-    "redis.call('PEXPIRE', tk, ttl)\n"
-    "redis.call('PUBLISH', ARGV[5], cjson.encode({event = 'finished', id = id,"
-    " worker_id = v[2] or cjson.null, instance = v[8] or cjson.null,"
-    " status = 'cancelled', error_kind = 'cancelled', at = now}))\n"
+    "redis.call('LREM', p .. ':queue:{' .. (v[2] or 'default') .. '}', 0, id)\n"
+    "cancel_queued(p, id, v, tonumber(ARGV[3]), ARGV[4], ARGV[5], 'cancelled by client')\n"
     "return 1\n";
 
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)

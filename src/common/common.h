@@ -231,7 +231,45 @@ int rh_sign_verify(const char *sig_hex, const rh_sign_fields *f, rhai_error *err
 /* ======================== Lua ======================== */
 /* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
  * max_attempts, result ttl ms, events channel, a member never to recover
- * ("" for none). Returns {dead instances, ids requeued, ids failed}. */
+ * ("" for none), and optionally the recent-task index size (default
+ * 10000) for the tasks it fails as crashed. Returns {dead instances, ids
+ * requeued, ids failed}. */
 extern const char rh_lua_recover[];
+
+/* Lua source of a function shared by every script that cancels queued
+ * tasks (rhai_cancel, rhaictl queue purge), prepended to them:
+ *   cancel_queued(p, id, v, now, ttl, events, msg)
+ * answers task 'id' (prefix p) `cancelled`: HSET of the result fields, the
+ * reply (docs/protocol.md fields and JSON types) on its reply_to, TTLs,
+ * the finished event and the recent-task index. 'v' is HMGET of
+ * RH_LUA_CANCEL_FIELDS; now is a number (ms). The caller has checked the
+ * task is queued and removes it from its queue. */
+#define RH_LUA_CANCEL_FIELDS \
+    "'status', 'worker_id', 'reply_to', 'attempts', 'created_at', 'started_at', " \
+    "'logs', 'instance'"
+#define RH_LUA_CANCEL_QUEUED \
+    "local function cancel_queued(p, id, v, now, ttl, events, msg)\n" \
+    "  local tk = p .. ':task:{' .. id .. '}'\n" \
+    "  local w = v[2] or 'default'\n" \
+    "  local rk = v[3]\n" \
+    "  if not rk or string.sub(rk, 1, #p + 7) ~= p .. ':reply:' or #rk == #p + 7 then\n" \
+    "    rk = p .. ':reply:{' .. id .. '}'\n" \
+    "  end\n" \
+    "  redis.call('HSET', tk, 'status', 'cancelled', 'error', msg, 'error_kind'," \
+    "   'cancelled', 'finished_at', now, 'output', 'null')\n" \
+    "  redis.call('LPUSH', rk, cjson.encode({id = id, status = 'cancelled'," \
+    "   output = cjson.null, error = msg, error_kind = 'cancelled', logs = v[7] or ''," \
+    "   worker_id = v[2] or cjson.null, instance = v[8] or cjson.null," \
+    "   attempts = tonumber(v[4] or '0') or 0, created_at = tonumber(v[5] or '0') or 0," \
+    "   started_at = tonumber(v[6] or '0') or 0, finished_at = now}))\n" \
+    "  redis.call('PEXPIRE', rk, ttl)\n" \
+    "  redis.call('PEXPIRE', tk, ttl)\n" \
+    "  redis.call('PUBLISH', events, cjson.encode({event = 'finished', id = id," \
+    "   worker_id = v[2] or cjson.null, instance = v[8] or cjson.null," \
+    "   status = 'cancelled', error_kind = 'cancelled', at = now}))\n" \
+    "  local ik = p .. ':tasks:{' .. w .. '}'\n" \
+    "  redis.call('ZADD', ik, now, id)\n" \
+    "  redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "end\n"
 
 #endif

@@ -117,8 +117,9 @@ static void heartbeat(wk_worker *w)
     redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     redisAsyncCommand(ac, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     redisAsyncCommand(ac, on_depth, w, "LLEN %s", w->k_queue);
-    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s", rh_lua_recover,
-                      w->cfg->prefix, now, maxa, rttl, w->k_events, w->member);
+    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s %lld", rh_lua_recover,
+                      w->cfg->prefix, now, maxa, rttl, w->k_events, w->member,
+                      (long long)w->cfg->task_index_max);
 }
 
 /* Running tasks a client asked to cancel (rhai_cancel on a running task
