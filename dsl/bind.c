@@ -246,24 +246,42 @@ static void fields_from_js(js_State *J, int idx, const store_field *fields, size
     }
 }
 
-json_t *dsl_values_from_js(js_State *J, int idx, const store_model *m, int mode,
-                           const char *what)
-{
-    json_t *v;
+/* Arguments of values_convert, behind a pointer: nothing in the frame
+ * that holds the js_try changes after it. */
+typedef struct values_conv {
+    int                idx;
+    const store_model *m;
+    int                mode;
+    const char        *what;
+    json_t            *v;
+} values_conv;
 
-    idx = absidx(J, idx);
-    if (!js_isobject(J, idx) || js_isarray(J, idx))
-        js_typeerror(J, "%s: values must be an object", what);
-    v = dsl_keep(J, json_object());
+static void values_convert(js_State *J, const values_conv *c)
+{
     if (js_try(J)) {
         converting = 0;
         js_throw(J);
     }
     converting = 1;
-    fields_from_js(J, idx, m->fields, m->nfields, v, mode, what, "");
+    fields_from_js(J, c->idx, c->m->fields, c->m->nfields, c->v, c->mode, c->what, "");
     js_endtry(J);
     converting = 0;
-    return v;
+}
+
+json_t *dsl_values_from_js(js_State *J, int idx, const store_model *m, int mode,
+                           const char *what)
+{
+    values_conv c;
+
+    c.idx = absidx(J, idx);
+    c.m = m;
+    c.mode = mode;
+    c.what = what;
+    if (!js_isobject(J, c.idx) || js_isarray(J, c.idx))
+        js_typeerror(J, "%s: values must be an object", what);
+    c.v = dsl_keep(J, json_object());
+    values_convert(J, &c);
+    return c.v;
 }
 
 /* ======================== results ======================== */
@@ -733,26 +751,53 @@ static const struct {
     { "delete", m_delete, 1 }, { "list", m_list, 1 }, { "count", m_count, 1 },
 };
 
+/* Build model m's global object (CRUD functions and domain ops). */
+static void model_object(js_State *J, const store_model *m)
+{
+    js_newobject(J);
+    for (size_t k = 0; k < sizeof crud / sizeof crud[0]; k++) {
+        js_newcfunctionx(J, crud[k].fn, crud[k].name, crud[k].nargs, (void *)m, NULL);
+        js_defproperty(J, -2, crud[k].name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
+    }
+    for (size_t t = 0; dsl_op_tables[t]; t++)
+        for (const dsl_op *op = dsl_op_tables[t]; op->model; op++)
+            if (strcmp(op->model, m->name) == 0) {
+                js_newcfunctionx(J, op->fn, op->name, op->nargs, (void *)m, NULL);
+                js_defproperty(J, -2, op->name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
+            }
+}
+
+/* The getter of the global `Company`: builds the object on first use and
+ * keeps it in the registry, so a task pays only for the models it uses
+ * (building all of them up front doubled the cost of `40 + 2`). */
+static void model_getter(js_State *J)
+{
+    const store_model *m = js_currentfunctiondata(J);
+    char key[64];
+
+    snprintf(key, sizeof key, "dsl.%s", m->name);
+    js_getregistry(J, key);
+    if (js_isobject(J, -1))
+        return;
+    js_pop(J, 1);
+    model_object(J, m);
+    js_copy(J, -1);
+    js_setregistry(J, key);
+}
+
 void dsl_bind(js_State *J)
 {
+    js_pushglobal(J);
     for (size_t i = 0; i < dsl_schema.nmodels; i++) {
         const store_model *m = &dsl_schema.models[i];
         char builder[64];
 
-        js_newobject(J);
-        for (size_t k = 0; k < sizeof crud / sizeof crud[0]; k++) {
-            js_newcfunctionx(J, crud[k].fn, crud[k].name, crud[k].nargs, (void *)m, NULL);
-            js_defproperty(J, -2, crud[k].name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
-        }
-        for (size_t t = 0; dsl_op_tables[t]; t++)
-            for (const dsl_op *op = dsl_op_tables[t]; op->model; op++)
-                if (strcmp(op->model, m->name) == 0) {
-                    js_newcfunctionx(J, op->fn, op->name, op->nargs, (void *)m, NULL);
-                    js_defproperty(J, -2, op->name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
-                }
-        js_defglobal(J, m->js_name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
+        js_newcfunctionx(J, model_getter, m->js_name, 0, (void *)m, NULL);
+        js_pushundefined(J);
+        js_defaccessor(J, -3, m->js_name, JS_DONTENUM | JS_DONTCONF);
         snprintf(builder, sizeof builder, "new_%s", m->name);
         js_newcfunctionx(J, m_builder, builder, 0, (void *)m, NULL);
-        js_defglobal(J, builder, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
+        js_defproperty(J, -2, builder, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
     }
+    js_pop(J, 1);
 }
