@@ -6,4 +6,5 @@
 rhai_test(test_chaos integration 300 rhai_commonlib)
 if(TARGET test_chaos)
   add_dependencies(test_chaos rhaid)
+  target_compile_definitions(test_chaos PRIVATE TH_REDIS_CLI_PATH="${REDIS_CLI}")
 endif()

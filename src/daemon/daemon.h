@@ -187,6 +187,7 @@ struct wk_job {
     int        sent;            /* finish in flight on the current connection */
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
+    int        retaken;         /* its id was taken again while we held it */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */

@@ -170,6 +170,12 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
         rh_log(RH_LOG_DEBUG, "event=finished task=%s status=%s kind=%s", j->id,
                rh_status_str(j->task.status), rh_kind_str(j->task.error_kind));
     }
+    /* Recovery requeued the id while we held it (Redis or this instance
+     * froze past the heartbeat TTL) and a take put it back in our
+     * processing list: if that take landed after the finish's LREM, the
+     * id would stay there for good. The task is final now: drop it. */
+    if (j->retaken && w->cmd.up)
+        redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
     wk_job_free(j);
     wk_pump(w);
     wk_drain_check(w);
@@ -486,8 +492,10 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
             redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
         return;
     }
-    if (wk_job_find(w, id, len))
+    if ((j = wk_job_find(w, id, len)) != NULL) {
+        j->retaken = 1;               /* see on_finish */
         return;
+    }
     if ((j = job_new(w, id, len)) == NULL)
         return;                       /* stays in the processing list */
     j->state = JOB_CLAIMING;

@@ -1,19 +1,21 @@
 /* test_chaos.c -- rhaid under failure, as a repeatable suite with figures.
  *
  * N tasks go through several rhaid instances sharing one worker id while
- * a schedule of faults runs: instances killed -9 and restarted, executors
- * killed -9 from outside, redis-server killed -9 and restarted (AOF,
- * fsync always), redis-server SIGSTOPped for longer than the heartbeat
- * TTL and then continued. At the end every task must have exactly one
- * reply on the shared reply list (none lost, none duplicated), each reply
- * names its own task, and no instance died unless we killed it.
+ * a schedule of faults runs: instances killed -9 and restarted; executors
+ * killed -9 from outside; redis-server killed -9 and restarted (AOF,
+ * fsync always); redis-server, or one instance, SIGSTOPped for longer
+ * than the heartbeat TTL and then continued. At the end every task must
+ * have exactly one reply on the shared reply list (none lost, none
+ * duplicated), each reply names its own task, and no instance died unless
+ * we killed it.
  *
  * ctest runs each variant short (a few thousand tasks, a few faults);
  * tools/chaos runs them long through the same code, configured by
  * environment: CHAOS_ONLY (variant name), CHAOS_TASKS, CHAOS_RATE
- * (tasks/s submitted), CHAOS_KILLS, CHAOS_EXEC_KILLS, CHAOS_REDIS_RESTARTS,
- * CHAOS_REDIS_STOPS, CHAOS_INSTANCES, CHAOS_TASK_MS, CHAOS_SEED,
- * CHAOS_DEADLINE_S, CHAOS_KEEP (1: keep the Redis dir and rhaid logs).
+ * (tasks/s submitted), CHAOS_KILLS, CHAOS_EXEC_KILLS,
+ * CHAOS_REDIS_RESTARTS, CHAOS_REDIS_STOPS, CHAOS_INSTANCE_STOPS,
+ * CHAOS_INSTANCES, CHAOS_TASK_MS, CHAOS_SEED, CHAOS_DEADLINE_S,
+ * CHAOS_KEEP (1: keep the Redis dir and rhaid logs).
  * Each run prints one line starting "chaos " with its figures.
  *
  * Nothing sleeps for timing: the loop polls Redis and the clock, and the
@@ -68,6 +70,7 @@ typedef struct chaos_cfg {
     int  exec_kills;        /* rounds of kill -9 of every executor */
     int  redis_restarts;    /* redis-server kill -9 + restart (AOF) */
     int  redis_stops;       /* SIGSTOP > heartbeat TTL, then SIGCONT */
+    int  inst_stops;        /* an instance SIGSTOPped > heartbeat TTL */
     int  task_ms;           /* busy time of each task */
     int  deadline_s;        /* the whole run, faults included */
     unsigned seed;
@@ -82,13 +85,14 @@ typedef struct chaos_result {
     int     crashed;        /* error_kind crashed (executor killed mid-run) */
     int     other;          /* any other status */
     int     redelivered;    /* tasks whose attempts > 1 */
-    int     kills, exec_kills, executors_killed, redis_restarts, redis_stops;
+    int     kills, exec_kills, executors_killed, redis_restarts, redis_stops, inst_stops;
     int     unexpected_exits;
+    int     stuck;          /* ids left in a queue or processing list */
     int     recovered;      /* ids requeued by recovery (rhaid logs) */
     int64_t ms;
 } chaos_result;
 
-typedef enum { EV_KILL, EV_EXEC_KILL, EV_REDIS_RESTART, EV_REDIS_STOP } ev_kind;
+typedef enum { EV_KILL, EV_EXEC_KILL, EV_REDIS_RESTART, EV_REDIS_STOP, EV_INST_STOP } ev_kind;
 
 typedef struct chaos_event {
     int64_t at;             /* ms after start */
@@ -98,6 +102,7 @@ typedef struct chaos_event {
 typedef struct instance {
     pid_t   pid;            /* <= 0: down */
     int64_t restart_at;     /* mono ms, when down */
+    int64_t cont_at;        /* mono ms, when SIGSTOPped (0: running) */
 } instance;
 
 typedef struct chaos {
@@ -207,9 +212,10 @@ static void kill_instance(chaos *ch)
     for (int i = 0; i < ch->cfg->instances; i++) {
         if (ch->inst[i].pid <= 0 || pick-- > 0)
             continue;
-        kill(ch->inst[i].pid, SIGKILL);
+        kill(ch->inst[i].pid, SIGKILL);     /* works on a frozen one too */
         th_wait(ch->inst[i].pid, 5000);
         ch->inst[i].pid = -1;
+        ch->inst[i].cont_at = 0;
         ch->inst[i].restart_at = rh_mono_ms() + 300 + rnd(ch) % 1200;
         ch->res->kills++;
         return;
@@ -249,6 +255,27 @@ static void kill_executors(chaos *ch)
     ch->res->exec_kills++;
 }
 
+/* Freeze a running instance past the heartbeat TTL (a VM pause, a
+ * debugger, swap): the others recover its tasks while it still holds
+ * them, and it finishes them when it wakes up. */
+static void stop_instance(chaos *ch)
+{
+    int up = instances_up(ch), pick;
+    if (up < 2)
+        return;
+    pick = (int)(rnd(ch) % (unsigned)up);
+    for (int i = 0; i < ch->cfg->instances; i++) {
+        if (ch->inst[i].pid <= 0 || pick-- > 0)
+            continue;
+        if (ch->inst[i].cont_at)
+            return;                     /* already frozen */
+        kill(ch->inst[i].pid, SIGSTOP);
+        ch->inst[i].cont_at = rh_mono_ms() + 2500;
+        ch->res->inst_stops++;
+        return;
+    }
+}
+
 static void redis_restart(chaos *ch)
 {
     if (ch->c) {
@@ -280,6 +307,11 @@ static void faults(chaos *ch)
         kill(ch->redis.pid, SIGCONT);
         ch->cont_at = 0;
     }
+    for (int i = 0; i < ch->cfg->instances; i++)
+        if (ch->inst[i].cont_at && now >= ch->inst[i].cont_at) {
+            kill(ch->inst[i].pid, SIGCONT);
+            ch->inst[i].cont_at = 0;
+        }
     if (ch->cont_at)
         return;                         /* nothing else while Redis is frozen */
     for (int i = 0; i < ch->cfg->instances; i++)
@@ -291,8 +323,17 @@ static void faults(chaos *ch)
         case EV_EXEC_KILL:     kill_executors(ch); break;
         case EV_REDIS_RESTART: redis_restart(ch);  break;
         case EV_REDIS_STOP:    redis_stop(ch);     return;
+        case EV_INST_STOP:     stop_instance(ch);  break;
         }
     }
+}
+
+static int frozen(const chaos *ch)
+{
+    for (int i = 0; i < ch->cfg->instances; i++)
+        if (ch->inst[i].cont_at)
+            return 1;
+    return 0;
 }
 
 /* Instances that exited without being killed by us: a crash of rhaid. */
@@ -314,7 +355,8 @@ static void reap_unexpected(chaos *ch)
 static void schedule(chaos *ch, int64_t window_ms)
 {
     const chaos_cfg *cfg = ch->cfg;
-    int n = cfg->kills + cfg->exec_kills + cfg->redis_restarts + cfg->redis_stops, k = 0;
+    int n = cfg->kills + cfg->exec_kills + cfg->redis_restarts + cfg->redis_stops +
+            cfg->inst_stops, k = 0;
 
     ch->ev = rh_calloc((size_t)n + 1, sizeof *ch->ev);
     assert_non_null(ch->ev);
@@ -326,6 +368,8 @@ static void schedule(chaos *ch, int64_t window_ms)
         ch->ev[k++].kind = EV_REDIS_RESTART;
     for (int i = 0; i < cfg->redis_stops; i++)
         ch->ev[k++].kind = EV_REDIS_STOP;
+    for (int i = 0; i < cfg->inst_stops; i++)
+        ch->ev[k++].kind = EV_INST_STOP;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(rnd(ch) % (unsigned)(i + 1));
         ev_kind t = ch->ev[i].kind;
@@ -335,7 +379,8 @@ static void schedule(chaos *ch, int64_t window_ms)
     /* slot i of n, jittered inside the slot; the first at 10% of the window */
     for (int i = 0; i < n; i++) {
         int64_t slot = window_ms * 9 / 10 / n;
-        ch->ev[i].at = window_ms / 10 + slot * i + (slot > 1 ? (int64_t)(rnd(ch) % (unsigned)slot) : 0);
+        int64_t jitter = slot > 1 ? (int64_t)(rnd(ch) % (unsigned)slot) : 0;
+        ch->ev[i].at = window_ms / 10 + slot * i + jitter;
     }
     ch->nev = n;
 }
@@ -409,6 +454,21 @@ static int quiet(chaos *ch)
             empty = 0;
     freeReplyObject(r);
     return empty;
+}
+
+/* Ids still in the queue or in a processing list. */
+static int held(chaos *ch)
+{
+    redisContext *c = conn(ch);
+    redisReply *r;
+    long long n = cmd_int(ch, "LLEN rhai:queue:{%s}", WORKER);
+
+    if (c == NULL || (r = redisCommand(c, "KEYS rhai:processing:{%s}:*", WORKER)) == NULL)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        n += cmd_int(ch, "LLEN %s", r->element[i]->str);
+    freeReplyObject(r);
+    return (int)n;
 }
 
 /* Read every reply (without consuming them) and the task hashes. */
@@ -555,15 +615,28 @@ static void chaos_run(const chaos_cfg *cfg, chaos_result *res)
             last_poll = t;
             got = cmd_int(&ch, "LLEN %s", REPLY_LIST);
             if (submitted == cfg->tasks && ch.next_ev == ch.nev && got >= cfg->tasks &&
-                quiet(&ch))
+                !frozen(&ch) && quiet(&ch))
                 break;
         }
         nap_ms(5);
     }
+    if (rh_mono_ms() >= deadline)
+        fprintf(stderr, "chaos: deadline: submitted=%d replies=%lld events=%d/%d frozen=%d "
+                "quiet=%d\n", submitted, got, ch.next_ev, ch.nev, frozen(&ch),
+                ch.cont_at ? -1 : quiet(&ch));
+    if (rh_mono_ms() >= deadline && ch.cont_at == 0 && conn(&ch) && (res->stuck = held(&ch)))
+        th_sh("for k in $(%s -p %d --scan --pattern 'rhai:processing:*') "
+              "$(%s -p %d --scan --pattern 'rhai:queue:*'); do echo \"chaos: $k: "
+              "$(%s -p %d lrange $k 0 9 | tr '\\n' ' ')\" >&2; done", TH_REDIS_CLI_PATH,
+              ch.redis.port, TH_REDIS_CLI_PATH, ch.redis.port, TH_REDIS_CLI_PATH,
+              ch.redis.port);
     if (ch.cont_at) {                   /* never leave Redis frozen */
         kill(ch.redis.pid, SIGCONT);
         ch.cont_at = 0;
     }
+    for (int i = 0; i < cfg->instances; i++)
+        if (ch.inst[i].cont_at && ch.inst[i].pid > 0)
+            kill(ch.inst[i].pid, SIGCONT);
     res->ms = elapsed(&ch);
     reap_unexpected(&ch);
     verify(&ch);
@@ -579,16 +652,18 @@ static void chaos_run(const chaos_cfg *cfg, chaos_result *res)
     if (ch.c)
         redisFree(ch.c);
     res->recovered = count_recovered(&ch);
-    printf("chaos variant=%s tasks=%d submitted=%d instances=%d kills=%d exec_kill_rounds=%d "
-           "executors_killed=%d redis_restarts=%d redis_stops=%d replies=%d lost=%d "
-           "duplicated=%d wrong=%d done=%d crashed=%d other=%d redelivered=%d "
-           "recovered=%d unexpected_exits=%d seconds=%.1f seed=%u\n",
+    printf("chaos variant=%s tasks=%d submitted=%d instances=%d kills=%d "
+           "exec_kill_rounds=%d executors_killed=%d redis_restarts=%d redis_stops=%d "
+           "instance_stops=%d replies=%d lost=%d duplicated=%d wrong=%d done=%d "
+           "crashed=%d other=%d redelivered=%d recovered=%d stuck=%d unexpected_exits=%d "
+           "seconds=%.1f seed=%u\n",
            cfg->name, cfg->tasks, submitted, cfg->instances, res->kills, res->exec_kills,
-           res->executors_killed, res->redis_restarts, res->redis_stops, res->replies,
-           res->lost, res->duplicated, res->wrong, res->done, res->crashed, res->other,
-           res->redelivered, res->recovered, res->unexpected_exits, (double)res->ms / 1000.0, cfg->seed);
+           res->executors_killed, res->redis_restarts, res->redis_stops, res->inst_stops,
+           res->replies, res->lost, res->duplicated, res->wrong, res->done, res->crashed,
+           res->other, res->redelivered, res->recovered, res->stuck, res->unexpected_exits,
+           (double)res->ms / 1000.0, cfg->seed);
     fflush(stdout);
-    if (res->lost || res->duplicated || res->unexpected_exits || res->wrong ||
+    if (res->lost || res->duplicated || res->unexpected_exits || res->wrong || res->stuck ||
         env_int("CHAOS_KEEP", 0)) {
         th_redis_stop_keep(&ch.redis);  /* keep the logs for a post mortem */
         fprintf(stderr, "chaos: logs kept in %s\n", ch.redis.dir);
@@ -601,7 +676,7 @@ static void chaos_run(const chaos_cfg *cfg, chaos_result *res)
 
 /* The variant's defaults, overridden by the environment (tools/chaos). */
 static void configure(chaos_cfg *cfg, const char *name, int tasks, int rate, int task_ms,
-                      int kills, int exec_kills, int restarts, int stops)
+                      int kills, int exec_kills, int restarts, int stops, int inst_stops)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->name = name;
@@ -614,6 +689,7 @@ static void configure(chaos_cfg *cfg, const char *name, int tasks, int rate, int
     cfg->exec_kills = env_int("CHAOS_EXEC_KILLS", exec_kills);
     cfg->redis_restarts = env_int("CHAOS_REDIS_RESTARTS", restarts);
     cfg->redis_stops = env_int("CHAOS_REDIS_STOPS", stops);
+    cfg->inst_stops = env_int("CHAOS_INSTANCE_STOPS", inst_stops);
     cfg->seed = (unsigned)env_int("CHAOS_SEED", 1);
     cfg->deadline_s = env_int("CHAOS_DEADLINE_S",
                               30 + cfg->tasks / (cfg->rate > 0 ? cfg->rate : 1) * 2);
@@ -632,6 +708,7 @@ static void check(const chaos_result *res, int crashes_allowed)
     assert_int_equal(res->wrong, 0);
     assert_int_equal(res->unexpected_exits, 0);
     assert_int_equal(res->other, 0);
+    assert_int_equal(res->stuck, 0);    /* everything answered leaves nothing held */
     if (!crashes_allowed)
         assert_int_equal(res->crashed, 0);
 }
@@ -645,7 +722,7 @@ static void test_chaos_instances_killed_lose_and_duplicate_nothing(void **state)
     (void)state;
     if (!selected("instances"))
         skip();
-    configure(&cfg, "instances", 3000, 400, 2, 4, 0, 0, 0);
+    configure(&cfg, "instances", 3000, 400, 2, 4, 0, 0, 0, 0);
     chaos_run(&cfg, &res);
     check(&res, 0);                     /* a dead instance's tasks run again */
     assert_int_equal(res.kills, cfg.kills);
@@ -658,7 +735,7 @@ static void test_chaos_executors_killed_answer_each_task_once(void **state)
     (void)state;
     if (!selected("executors"))
         skip();
-    configure(&cfg, "executors", 1500, 400, 2, 0, 4, 0, 0);
+    configure(&cfg, "executors", 1500, 400, 2, 0, 4, 0, 0, 0);
     chaos_run(&cfg, &res);
     check(&res, 1);                     /* a task whose executor died: crashed */
     assert_true(res.executors_killed > 0);
@@ -671,7 +748,7 @@ static void test_chaos_redis_killed_and_restarted_with_aof_loses_nothing(void **
     (void)state;
     if (!selected("redis-restart"))
         skip();
-    configure(&cfg, "redis-restart", 1500, 400, 2, 0, 0, 2, 0);
+    configure(&cfg, "redis-restart", 1500, 400, 2, 0, 0, 2, 0, 0);
     chaos_run(&cfg, &res);
     check(&res, 0);
     assert_int_equal(res.redis_restarts, cfg.redis_restarts);
@@ -686,10 +763,23 @@ static void test_chaos_redis_frozen_past_the_heartbeat_ttl_answers_once(void **s
         skip();
     /* longer tasks: the freeze must catch some mid-run, so that recovery
      * requeues tasks their (live) instances are still running */
-    configure(&cfg, "redis-stop", 1200, 200, 20, 0, 0, 0, 2);
+    configure(&cfg, "redis-stop", 1200, 200, 20, 0, 0, 0, 2, 0);
     chaos_run(&cfg, &res);
     check(&res, 0);
     assert_int_equal(res.redis_stops, cfg.redis_stops);
+}
+
+static void test_chaos_instance_frozen_past_the_heartbeat_ttl_answers_once(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("instance-stop"))
+        skip();
+    configure(&cfg, "instance-stop", 1200, 200, 20, 0, 0, 0, 0, 2);
+    chaos_run(&cfg, &res);
+    check(&res, 0);
+    assert_int_equal(res.inst_stops, cfg.inst_stops);
 }
 
 static void test_chaos_everything_at_once(void **state)
@@ -699,7 +789,7 @@ static void test_chaos_everything_at_once(void **state)
     (void)state;
     if (!selected("all"))
         skip();
-    configure(&cfg, "all", 2000, 400, 2, 3, 1, 1, 1);
+    configure(&cfg, "all", 2000, 400, 2, 3, 1, 1, 1, 1);
     chaos_run(&cfg, &res);
     check(&res, 1);
 }
@@ -711,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_chaos_executors_killed_answer_each_task_once),
         cmocka_unit_test(test_chaos_redis_killed_and_restarted_with_aof_loses_nothing),
         cmocka_unit_test(test_chaos_redis_frozen_past_the_heartbeat_ttl_answers_once),
+        cmocka_unit_test(test_chaos_instance_frozen_past_the_heartbeat_ttl_answers_once),
         cmocka_unit_test(test_chaos_everything_at_once),
     };
     return cmocka_run_group_tests_name("chaos", tests, NULL, NULL);
