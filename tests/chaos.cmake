@@ -8,3 +8,14 @@ if(TARGET test_chaos)
   add_dependencies(test_chaos rhaid)
   target_compile_definitions(test_chaos PRIVATE TH_REDIS_CLI_PATH="${REDIS_CLI}")
 endif()
+
+# rhai_load (tools/loadgen/load.c, run by tools/load): open-loop load with
+# per-second latency percentiles, backlog and rhaid's resident memory.
+# Built here because it drives rhaid through the test harness. Its ctest
+# only checks that a short run answers every task: figures are reported
+# (docs/reliability.md), never asserted.
+add_executable(rhai_load ${PROJECT_SOURCE_DIR}/tools/loadgen/load.c)
+target_link_libraries(rhai_load PRIVATE rhai_test_support rhai_commonlib rhai_warnings)
+add_dependencies(rhai_load rhaid)
+add_test(NAME test_load COMMAND rhai_load --rate 200 --seconds 3 --instances 2)
+set_tests_properties(test_load PROPERTIES TIMEOUT 120 LABELS integration)
