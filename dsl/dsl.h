@@ -35,6 +35,8 @@ extern const store_model dsl_models[];
 extern const store_schema dsl_schema;
 extern const dsl_op_decl dsl_op_decls[];      /* ends with { NULL, NULL } */
 extern const char *const dsl_domains[];       /* NULL-terminated */
+extern const char *const dsl_schema_sources[]; /* JSON per domain, NULL-terminated */
+extern const char dsl_types_dts[];            /* the generated rhai-dsl.d.ts */
 
 /* ======================== domains ======================== */
 

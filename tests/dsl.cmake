@@ -7,3 +7,5 @@ add_test(NAME test_dsl_docs COMMAND ${CMAKE_COMMAND} -E compare_files
 set_tests_properties(test_dsl_docs PROPERTIES TIMEOUT 30 LABELS unit)
 rhai_test(test_dsl_redelivery integration 120 rhai_commonlib)
 add_dependencies(test_dsl_redelivery rhaid)
+rhai_test(test_dsl_ctl unit 120 rhai_commonlib)
+add_dependencies(test_dsl_ctl rhaictl)

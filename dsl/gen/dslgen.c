@@ -8,6 +8,7 @@
  * reference half of docs/dsl.md (after the hand-written INTRO.md) and a
  * TypeScript declaration file for editor completion. Output is a pure
  * function of the inputs, so the checked-in docs/dsl.md can be compared. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,7 +177,7 @@ static void c_fields(FILE *f, const char *prefix, const char *owner, json_t *fie
     fputs("};\n\n", f);
 }
 
-static void emit_c(FILE *f, const char *hash)
+static void emit_c(FILE *f, const char *hash, const char *dts)
 {
     size_t nmodels = 0;
 
@@ -241,7 +242,29 @@ static void emit_c(FILE *f, const char *hash)
         c_string(f, str(docs[d], "domain"));
         fputs(", ", f);
     }
-    fputs("NULL };\n", f);
+    fputs("NULL };\n\n/* The schema documents, for `rhaictl dsl validate`. */\n"
+          "const char *const dsl_schema_sources[] = {\n", f);
+    for (size_t d = 0; d < ndocs; d++) {
+        char *text = json_dumps(docs[d], JSON_COMPACT | JSON_SORT_KEYS);
+        fputs("    ", f);
+        c_string(f, text ? text : "{}");
+        fputs(",\n", f);
+        free(text);
+    }
+    fputs("    NULL\n};\n\n/* rhai-dsl.d.ts, for `rhaictl dsl types`. */\n"
+          "const char dsl_types_dts[] =\n", f);
+    /* one C string literal per line keeps the file readable */
+    while (*dts) {
+        const char *nl = strchr(dts, '\n');
+        size_t n = nl ? (size_t)(nl - dts) + 1 : strlen(dts);
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), dts);
+        fputs("    ", f);
+        c_string(f, line);
+        fputc('\n', f);
+        dts += n;
+    }
+    fputs("    \"\";\n", f);
 }
 
 /* ---- TypeScript ---- */
@@ -498,10 +521,18 @@ int main(int argc, char **argv)
     ft = fopen(argv[3], "w");
     intro = fopen(argv[4], "r");
     if (fc && fm && ft && intro) {
-        emit_c(fc, hash);
-        emit_md(fm, intro);
-        emit_dts(ft);
-        rc = 0;
+        char *dts = NULL;
+        size_t dlen = 0;
+        FILE *mem = open_memstream(&dts, &dlen);
+        if (mem != NULL) {
+            emit_dts(mem);
+            fclose(mem);
+            fwrite(dts, 1, dlen, ft);
+            emit_c(fc, hash, dts);
+            emit_md(fm, intro);
+            rc = 0;
+        }
+        free(dts);
     } else {
         perror("dslgen: open");
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "dsl/dsl.h"
 
 #define RUN_TIMEOUT_MAX_MS 86400000LL
 #define RUN_MEMORY_MIN (64LL * 1024)
@@ -30,6 +31,8 @@ static const char run_help[] =
     "  -t, --timeout MS      wall-clock limit; the script is killed after it\n"
     "                        (default: 30000)\n"
     "  -m, --memory BYTES    JS heap cap, suffix k, m or g allowed (default: 64m)\n"
+    "  -d, --data-dir DIR    where the DSL keeps context databases (default:\n"
+    "                        $RHAI_DATA_DIR, else ./rhai-data); see docs/dsl.md\n"
     "      --json            print an object like a worker's reply: id, status,\n"
     "                        output, error, error_kind, logs, run_us\n"
     "\n"
@@ -49,6 +52,7 @@ typedef struct run_opts {
     const char *caller;
     long long   timeout_ms;
     long long   memory;
+    const char *data_dir;
 } run_opts;
 
 static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
@@ -60,12 +64,13 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         { "caller", required_argument, NULL, 'u' },
         { "timeout", required_argument, NULL, 't' },
         { "memory", required_argument, NULL, 'm' },
+        { "data-dir", required_argument, NULL, 'd' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":e:a:c:u:t:m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":e:a:c:u:t:m:d:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         switch (c) {
@@ -73,6 +78,7 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         case 'a': o->args = optarg; break;
         case 'c': o->context = optarg; break;
         case 'u': o->caller = optarg; break;
+        case 'd': o->data_dir = optarg; break;
         case 't':
             if (ctl_parse_int(optarg, 1, RUN_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
                 return ctl_usage_error("run", "--timeout '%s' is not a number of "
@@ -189,8 +195,19 @@ static int run_exec(ctl_global *g, int argc, char **argv)
     if (o.memory > 0)
         lim.memory = (size_t)o.memory;
 
+    if (o.data_dir == NULL && (o.data_dir = getenv("RHAI_DATA_DIR")) == NULL)
+        o.data_dir = "./rhai-data";
+    {   /* the same store rhaid uses, in a local data dir */
+        rhai_error derr;
+        if (dsl_install(o.data_dir, &derr) != 0) {
+            rh_free(script);
+            ctl_errorf("run", "%s", derr.msg);
+            return CTL_EXIT_USAGE;
+        }
+    }
     fflush(NULL);                               /* nothing buffered twice */
     rc = eng_run_isolated(&in, &lim, o.timeout_ms, &out);
+    dsl_uninstall();
     rh_free(script);
     if (out.status == RHAI_STATUS_UNKNOWN) {    /* no result at all */
         eng_output_clear(&out);

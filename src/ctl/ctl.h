@@ -90,6 +90,7 @@ extern const ctl_cmd ctl_cmd_queues;
 extern const ctl_cmd ctl_cmd_tasks;
 extern const ctl_cmd ctl_cmd_queue;
 extern const ctl_cmd ctl_cmd_top;
+extern const ctl_cmd ctl_cmd_dsl;
 
 /* ---- options -------------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the

@@ -28,6 +28,7 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_tasks,
     &ctl_cmd_queue,
     &ctl_cmd_top,
+    &ctl_cmd_dsl,
     NULL
 };
 
