@@ -2,7 +2,7 @@
 rhai_test(test_daemon_config unit 30 rhai_daemon)
 rhai_test(test_daemon integration 300 rhai_commonlib)
 add_dependencies(test_daemon rhaid)
-rhai_test(test_recovery integration 400 rhai_commonlib)
+rhai_test(test_recovery integration 400 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_recovery rhaid)
 rhai_test(test_protocol_walkthrough integration 120 rhai_commonlib)
 add_dependencies(test_protocol_walkthrough rhaid)

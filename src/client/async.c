@@ -84,6 +84,8 @@ struct rhai_async {
     size_t        count;
     int           timers_ready;      /* cmd/pop timers initialised */
     int           popping;           /* a BLPOP or LPOP is outstanding */
+    int           recheck;           /* pop connection was lost: read pending
+                                        tasks' hashes once "cmd" is up */
     int           closing;
     int           live;              /* open conn timers + requests not freed */
     rhai_close_cb close_cb;
@@ -92,6 +94,7 @@ struct rhai_async {
 
 static void pop_issue(rhai_async *a);
 static void aconn_schedule(aconn *k);
+static void recheck_pending(rhai_async *a);
 
 /* ======================== request map ======================== */
 
@@ -245,6 +248,8 @@ static void aconn_drop(aconn *k, const char *why)
     if (ac == NULL)
         return;
     rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where, why);
+    if (k->is_pop && k->up)
+        k->a->recheck = 1;
     k->ac = NULL;
     k->up = 0;
     redisAsyncFree(ac);
@@ -271,6 +276,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
     k->backoff_ms = RHAI__BACKOFF_MIN_MS;
     if (!k->is_pop)
         uv_timer_stop(&k->timer);           /* the pop one is the watchdog now */
+    recheck_pending(k->a);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -282,6 +288,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         return;                             /* freed by aconn_drop or close */
     rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where,
            ac->errstr[0] ? ac->errstr : "disconnected");
+    if (k->is_pop && k->up)
+        k->a->recheck = 1;
     k->ac = NULL;
     k->up = 0;
     if (!k->a->closing)
@@ -405,6 +413,65 @@ static void handle_reply(rhai_async *a, const char *text, size_t len)
         req_complete(q, 0, res);
     }
     rhai_result_free(res);
+}
+
+/* A BLPOP/LPOP whose reply was lost with the connection has taken replies
+ * off the list for good. So after the pop connection comes back, every
+ * pending request reads its task's hash once (on "cmd", both up): a final
+ * status there completes it from the hash. The privdata is a copy of the
+ * id, since the request may complete meanwhile. */
+static void on_recheck(redisAsyncContext *ac, void *reply, void *priv)
+{
+    aconn *k = ac->data;
+    redisReply *r = reply;
+    char *id = priv;
+    rhai_result *res = NULL;
+    areq *q;
+
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == RHAI__REPLY_NFIELDS &&
+        !k->a->closing && (q = map_get(k->a, id)) != NULL) {
+        const char *vals[RHAI__REPLY_NFIELDS];
+        size_t lens[RHAI__REPLY_NFIELDS];
+        for (size_t i = 0; i < r->elements; i++) {
+            int str = r->element[i]->type == REDIS_REPLY_STRING;
+            vals[i] = str ? r->element[i]->str : NULL;
+            lens[i] = str ? r->element[i]->len : 0;
+        }
+        if (vals[1] && rh_status_final(rh_status_parse(vals[1])) &&
+            rhai__result_from_pairs(rhai__reply_fields, vals, lens, RHAI__REPLY_NFIELDS,
+                                    &res, NULL) == 0) {
+            req_complete(q, 0, res);
+            rhai_result_free(res);
+        }
+    }
+    rh_free(id);
+}
+
+static void recheck_pending(rhai_async *a)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[2 + RHAI__REPLY_NFIELDS];
+    size_t lens[2 + RHAI__REPLY_NFIELDS];
+
+    if (!a->recheck || a->closing || !a->cmd.up || !a->pop.up)
+        return;
+    a->recheck = 0;
+    argv[0] = "HMGET";
+    lens[0] = 5;
+    for (size_t i = 0; i < RHAI__REPLY_NFIELDS; i++) {
+        argv[2 + i] = rhai__reply_fields[i];
+        lens[2 + i] = strlen(rhai__reply_fields[i]);
+    }
+    for (size_t i = 0; i < a->cap; i++) {
+        char *id;
+        if (a->slots[i] == NULL || (id = rh_strdup(a->slots[i]->id)) == NULL)
+            continue;
+        argv[1] = rh_key_task(key, a->prefix, id);
+        lens[1] = strlen(key);
+        if (redisAsyncCommandArgv(a->cmd.ac, on_recheck, id, 2 + RHAI__REPLY_NFIELDS, argv,
+                                  lens) != REDIS_OK)
+            rh_free(id);
+    }
 }
 
 /* privdata tells which command answered: BLPOP or LPOP <count>. */

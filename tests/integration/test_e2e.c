@@ -261,6 +261,83 @@ static void test_async_many_in_flight_are_each_answered_once(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* A reply the async client's BLPOP took off its list but never received
+ * (the connection died in between) is lost from the list; the request is
+ * then completed from the task hash once the pop connection is back. */
+typedef struct lost { int completed, status; char output[32]; } lost;
+
+static void on_lost_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    lost *l = data;
+    (void)a;
+    l->completed++;
+    l->status = status;
+    if (status == 0)
+        snprintf(l->output, sizeof l->output, "%s", rhai_result_output(res));
+}
+
+static long long client_id_with(redisContext *c, const char *needle)
+{
+    redisReply *r = redisCommand(c, "CLIENT LIST");
+    long long id = -1;
+    char *line = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+    while (line && *line) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (strstr(line, needle))
+            id = atoll(line + 3);                    /* "id=N ..." */
+        line = end ? end + 1 : NULL;
+    }
+    if (r)
+        freeReplyObject(r);
+    return id;
+}
+
+static void test_async_completes_from_the_hash_when_its_reply_was_lost(void **state)
+{
+    fixture *f = *state;
+    redisContext *c = th_redis_connect(&f->redis);
+    uv_loop_t loop;
+    rhai_async *a;
+    rhai_task *t = task("'never run here'", NULL, 5000);
+    lost l = { 0, -1, "" };
+    char key[RH_KEY_MAX], id[RHAI_ID_MAX];
+    redisReply *r;
+    long long pop_id = -1;
+    int64_t deadline;
+
+    assert_int_equal(rhai_task_set_worker(t, "nobody-serves-this"), 0);
+    assert_int_equal(rhai_task_set_id(t, "lost-reply-1"), 0);
+    snprintf(id, sizeof id, "lost-reply-1");
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(rhai_async_new(&loop, f->redis.url, NULL, &a, NULL), 0);
+    assert_int_equal(rhai_async_submit(a, t, 20000, on_lost_done, &l, NULL), 0);
+    /* let the submit land and the BLPOP start */
+    deadline = rh_mono_ms() + 5000;
+    while (rh_mono_ms() < deadline && (pop_id = client_id_with(c, "cmd=blpop")) < 0)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_true(pop_id > 0);
+    /* a worker answered, and the reply was taken and lost in transit */
+    r = redisCommand(c, "HSET %s status done output 42 finished_at 1 attempts 1",
+                     rh_key_task(key, "rhai", id));
+    freeReplyObject(r);
+    r = redisCommand(c, "CLIENT KILL ID %lld", pop_id);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    deadline = rh_mono_ms() + 10000;
+    while (l.completed == 0 && rh_mono_ms() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_int_equal(l.completed, 1);
+    assert_int_equal(l.status, 0);
+    assert_string_equal(l.output, "42");
+    rhai_async_close(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rhai_task_free(t);
+    redisFree(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_running_task_can_be_cancelled_and_its_executor_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finished_tasks_are_indexed_and_failures_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_completes_from_the_hash_when_its_reply_was_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_many_in_flight_are_each_answered_once, setup, teardown),
     };
     return cmocka_run_group_tests_name("e2e", tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "rhai/rhai.h"
 
 #define SHARED_REPLY "rhai:reply:client:recovery"
 
@@ -244,6 +245,82 @@ static void test_a_redis_restart_mid_run_loses_and_duplicates_nothing(void **sta
     th_redis_stop(&redis);
 }
 
+/* ---- the async client across a Redis restart ---- */
+
+#define N_ASYNC 300
+
+typedef struct astate {
+    th_redis *redis;
+    int done[N_ASYNC];
+    int completed, errors, restarted;
+} astate;
+
+typedef struct areq_t { astate *st; int i; } areq_t;
+
+static void on_async_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    areq_t *q = data;
+    char want[16];
+    (void)a;
+    q->st->completed++;
+    snprintf(want, sizeof want, "%d", q->i);
+    if (status != 0 || rhai_result_status(res) != RHAI_STATUS_DONE ||
+        strcmp(rhai_result_output(res), want) != 0) {
+        q->st->errors++;
+        return;
+    }
+    q->st->done[q->i]++;
+    if (q->st->completed == N_ASYNC / 3 && !q->st->restarted) {
+        q->st->restarted = 1;
+        print_message("restarting redis-server under the async client\n");
+        assert_int_equal(th_redis_restart(q->st->redis), 0);
+    }
+}
+
+static void test_the_async_client_gets_every_reply_across_a_redis_restart(void **state)
+{
+    th_redis redis;
+    pid_t a;
+    uv_loop_t loop;
+    rhai_async *ac;
+    static astate st;
+    static areq_t reqs[N_ASYNC];
+    char args[32];
+    (void)state;
+
+    memset(&st, 0, sizeof st);
+    assert_int_equal(th_redis_start(&redis, 1), 0);
+    st.redis = &redis;
+    a = th_rhaid_start(&redis, "default", 2, fast_beat);
+    assert_true(a > 0);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(rhai_async_new(&loop, redis.url, NULL, &ac, NULL), 0);
+    for (int i = 0; i < N_ASYNC; i++) {
+        rhai_task *t;
+        assert_int_equal(rhai_task_new("var t = Date.now(); while (Date.now() - t < 2) {} args.i",
+                                       &t), 0);
+        snprintf(args, sizeof args, "{\"i\":%d}", i);
+        assert_int_equal(rhai_task_set_args(t, args), 0);
+        reqs[i].st = &st;
+        reqs[i].i = i;
+        assert_int_equal(rhai_async_submit(ac, t, 60000, on_async_done, &reqs[i], NULL), 0);
+        rhai_task_free(t);
+    }
+    while (st.completed < N_ASYNC && uv_run(&loop, UV_RUN_ONCE))
+        ;
+    print_message("completed %d, errors %d\n", st.completed, st.errors);
+    assert_int_equal(st.restarted, 1);
+    assert_int_equal(st.completed, N_ASYNC);
+    assert_int_equal(st.errors, 0);
+    for (int i = 0; i < N_ASYNC; i++)
+        assert_int_equal(st.done[i], 1);
+    rhai_async_close(ac, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    th_stop(a, 10000);
+    th_redis_stop(&redis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_a_task_of_an_instance_killed_mid_run_is_finished_by_another),
         cmocka_unit_test(test_a_task_failing_max_attempts_times_is_answered_crashed),
         cmocka_unit_test(test_a_redis_restart_mid_run_loses_and_duplicates_nothing),
+        cmocka_unit_test(test_the_async_client_gets_every_reply_across_a_redis_restart),
     };
     return cmocka_run_group_tests_name("recovery", tests, NULL, NULL);
 }
