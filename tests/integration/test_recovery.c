@@ -42,19 +42,23 @@ static void submit_many(redisContext *c, const char *prefix, int n, const char *
     }
 }
 
-/* Collect replies from SHARED_REPLY until n distinct ids or the deadline;
- * counts per index in seen[], reconnecting when the server goes away.
- * Calls mid(at) once after 'mid_at' replies (may be NULL). */
+/* Collect replies from SHARED_REPLY until n arrived or the deadline, then
+ * count them per index in seen[] (and per instance), reconnecting when the
+ * server goes away. Replies are moved (BLMOVE) to a second list rather
+ * than popped, so a reply in flight when the server dies is not lost to
+ * the count: the test measures what the workers delivered. Calls
+ * mid(redis) once after 'mid_at' replies (may be NULL). Returns the
+ * number of replies delivered (duplicates included). */
+#define GOT_LIST SHARED_REPLY ":got"
 static int collect(th_redis *redis, int n, int *seen, int deadline_s,
                    char inst[2][128], int *per_inst, int mid_at, void (*mid)(th_redis *))
 {
     redisContext *c = th_redis_connect(redis);
     int64_t deadline = rh_mono_ms() + deadline_s * 1000;
-    int got = 0, distinct = 0;
+    int moved = 0, got = 0;
+    redisReply *r;
 
-    while (distinct < n && rh_mono_ms() < deadline) {
-        redisReply *r;
-        rh_task t;
+    while (rh_mono_ms() < deadline) {
         if (c == NULL || c->err) {
             if (c)
                 redisFree(c);
@@ -62,47 +66,51 @@ static int collect(th_redis *redis, int n, int *seen, int deadline_s,
             c = th_redis_connect(redis);
             continue;
         }
-        r = redisCommand(c, "BLPOP %s 1", SHARED_REPLY);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-            if (r)
-                freeReplyObject(r);
-            continue;
-        }
-        rh_task_init(&t);
-        assert_int_equal(rh_task_from_reply(&t, r->element[1]->str, r->element[1]->len, NULL), 0);
-        freeReplyObject(r);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        {
-            const char *dash = strrchr(t.id, '-');
-            int i = atoi(dash + 1);
-            assert_true(i >= 0 && i < n);
-            assert_string_equal(t.output, dash + 1);    /* the script returns args.i */
-            if (seen[i]++ == 0)
-                distinct++;
-        }
-        if (inst) {
-            for (int k = 0; k < 2; k++) {
-                if (inst[k][0] == '\0')
-                    snprintf(inst[k], sizeof inst[k], "%s", t.instance);
-                if (strcmp(inst[k], t.instance) == 0) {
-                    per_inst[k]++;
-                    break;
-                }
-            }
-        }
-        rh_task_clear(&t);
-        if (++got == mid_at && mid)
+        r = redisCommand(c, "BLMOVE %s %s RIGHT LEFT 1", SHARED_REPLY, GOT_LIST);
+        if (r && r->type == REDIS_REPLY_STRING && ++moved == mid_at && mid)
             mid(redis);
-    }
-    /* anything left in the list would be a duplicate reply */
-    if (c && !c->err) {
-        redisReply *r = redisCommand(c, "LLEN %s", SHARED_REPLY);
-        got += r ? (int)r->integer : 0;
+        if (r)
+            freeReplyObject(r);
+        r = c->err ? NULL : redisCommand(c, "LLEN %s", GOT_LIST);
+        if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= n) {
+            freeReplyObject(r);
+            break;
+        }
         if (r)
             freeReplyObject(r);
     }
-    if (c)
-        redisFree(c);
+    assert_non_null(c);
+    r = redisCommand(c, "LRANGE %s 0 -1", GOT_LIST);
+    assert_non_null(r);
+    for (size_t e = 0; e < r->elements; e++) {
+        rh_task t;
+        const char *dash;
+        int i;
+        rh_task_init(&t);
+        assert_int_equal(rh_task_from_reply(&t, r->element[e]->str, r->element[e]->len, NULL), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        dash = strrchr(t.id, '-');
+        i = atoi(dash + 1);
+        assert_true(i >= 0 && i < n);
+        assert_string_equal(t.output, dash + 1);        /* the script returns args.i */
+        seen[i]++;
+        for (int k = 0; inst && k < 2; k++) {
+            if (inst[k][0] == '\0')
+                snprintf(inst[k], sizeof inst[k], "%s", t.instance);
+            if (strcmp(inst[k], t.instance) == 0) {
+                per_inst[k]++;
+                break;
+            }
+        }
+        rh_task_clear(&t);
+    }
+    got = (int)r->elements;
+    freeReplyObject(r);
+    r = redisCommand(c, "LLEN %s", SHARED_REPLY);   /* left over: duplicates */
+    got += r ? (int)r->integer : 0;
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
     return got;
 }
 
