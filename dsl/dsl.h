@@ -158,7 +158,10 @@ int dsl_install(const char *data_dir, rhai_error *err);
 void dsl_uninstall(void);
 
 /* Define the model globals on J (the setup hook; exposed for tests). */
-void dsl_bind(js_State *J);
+/* Define the model globals (lazy getters) and builders on J: those the
+ * script's source names, or all of them when it reaches globals
+ * dynamically (this[...], eval, Function) or script is NULL. */
+void dsl_bind(js_State *J, const char *script, size_t len);
 
 /* The open store database of the running task, opening it and starting
  * its transaction on first use (task.c). Throws on failure or replay. */

@@ -89,7 +89,7 @@ static void hook_setup(js_State *J, const eng_input *in, void *data)
     T.db = NULL;
     T.replay = 0;
     T.recorded = NULL;
-    dsl_bind(J);
+    dsl_bind(J, in->script, in->script_len);
 }
 
 static void out_fail(eng_output *out, const char *msg)

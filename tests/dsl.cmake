@@ -1,5 +1,6 @@
 # tests of dsl/ (schemas, bindings, domain invariants, atomic tasks)
 rhai_test(test_dsl unit 120 rhai_dsl)
+rhai_test(test_dsl_bind unit 60 rhai_dsl)
 # docs/dsl.md is checked in; it must be what dslgen makes from the schemas
 # (refresh it with `cmake --build BUILD --target dsl_docs`).
 add_test(NAME test_dsl_docs COMMAND ${CMAKE_COMMAND} -E compare_files
