@@ -188,6 +188,7 @@ struct wk_job {
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
+    int        crashes;         /* runs whose executor died (retried locally) */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */

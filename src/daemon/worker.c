@@ -305,6 +305,18 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         wk_drain_check(w);
         return;
     }
+    if (out->kind == RH_EK_CRASHED && !j->cancelled && ++j->crashes < w->cfg->max_attempts) {
+        /* The executor died (killed from outside, the OOM killer, a crash)
+         * and may have died after its DSL commit: run the task again on a
+         * fresh executor, where the context's ledger answers a committed
+         * task with its recorded result. Answering crashed now would report
+         * a failure for effects that stayed. */
+        rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
+               out->error ? out->error : "executor died", j->crashes + 1);
+        j->state = JOB_READY;
+        wk_pump(w);
+        return;
+    }
     job_finish(j, out->status, out->kind, out->output ? out->output : rh_strdup("null"),
                out->error, out->logs);
     out->output = out->error = out->logs = NULL;
