@@ -275,6 +275,24 @@ static int take_str(json_t *o, const char *key, char **dst)
     return set_str(dst, json_string_value(v), json_string_length(v));
 }
 
+/* An integer field of a reply. After the JSON_DECODE_INT_AS_REAL retry
+ * (an output holding an integer beyond 64 bits) every number is a real:
+ * read those too, rather than lose attempts and times to 0. Out of
+ * [lo, hi] (or not a number): 0. */
+static int64_t reply_int(const json_t *v, int64_t lo, int64_t hi)
+{
+    double d;
+
+    if (json_is_integer(v))
+        return json_integer_value(v) >= lo && json_integer_value(v) <= hi ?
+               (int64_t)json_integer_value(v) : 0;
+    if (!json_is_real(v))
+        return 0;
+    d = json_real_value(v);
+    /* the bounds as doubles round to 2^63: exclusive on top */
+    return d >= (double)lo && d < (double)hi ? (int64_t)d : 0;
+}
+
 int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err)
 {
     json_error_t jerr;
@@ -303,10 +321,10 @@ int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err
         goto out;
     }
     t->error_kind = rh_kind_parse(json_string_value(json_object_get(o, "error_kind")));
-    t->attempts = (int)json_integer_value(json_object_get(o, "attempts"));
-    t->created_at = json_integer_value(json_object_get(o, "created_at"));
-    t->started_at = json_integer_value(json_object_get(o, "started_at"));
-    t->finished_at = json_integer_value(json_object_get(o, "finished_at"));
+    t->attempts = (int)reply_int(json_object_get(o, "attempts"), 0, INT32_MAX);
+    t->created_at = reply_int(json_object_get(o, "created_at"), INT64_MIN, INT64_MAX);
+    t->started_at = reply_int(json_object_get(o, "started_at"), INT64_MIN, INT64_MAX);
+    t->finished_at = reply_int(json_object_get(o, "finished_at"), INT64_MIN, INT64_MAX);
     v = json_object_get(o, "output");
     if (v && !json_is_null(v)) {
         dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
