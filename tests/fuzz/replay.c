@@ -25,7 +25,7 @@
 
 #include "fuzz.h"
 
-#define FZ_MAX_INPUT 8192
+#define FZ_MAX_INPUT 65536
 
 typedef struct entry {
     uint8_t *data;
