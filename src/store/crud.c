@@ -24,6 +24,13 @@ static const char *const tx_sql[TX_N] = {
     [TX_LEDGER_GET] = "SELECT result FROM rhai_ledger WHERE task_id = ?1",
     [TX_LEDGER_PUT] = "INSERT INTO rhai_ledger (task_id, result, finished_at) "
                       "VALUES (?1, ?2, ?3)",
+    /* 1: an owner; 2: a matching, unexpired grant (acl.c) */
+    [TX_AUTHZ] = "SELECT 1 FROM rhai_owners WHERE caller = ?1 UNION ALL "
+                 "SELECT 2 FROM rhai_grants WHERE caller = ?1 AND (model = ?2 OR model = '*') "
+                 "AND (ops & ?3) != 0 AND (object_id IS NULL OR object_id = ?4) "
+                 "AND (expires_at IS NULL OR expires_at > ?5) LIMIT 1",
+    [TX_AUDIT_PUT] = "INSERT INTO rhai_audit (at, task_id, caller, op, model, object_id, "
+                     "decision, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 int store__stmts_init(store_db *db, rhai_error *err)

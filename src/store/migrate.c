@@ -9,6 +9,7 @@
  * context migrate it once, one after the other. SQL text here is built
  * from schema identifiers only ([a-z][a-z0-9_]*, checked at build time),
  * always double-quoted. */
+#include <stdio.h>
 #include <string.h>
 
 #include "store_int.h"
@@ -29,14 +30,33 @@ const char *store__sql_type(store_type t)
 static const char meta_sql[] =
     "CREATE TABLE IF NOT EXISTS rhai_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rhai_ledger (task_id TEXT PRIMARY KEY, "
-    "result TEXT NOT NULL, finished_at INTEGER NOT NULL);";
+    "result TEXT NOT NULL, finished_at INTEGER NOT NULL);"
+    /* authorization and audit (acl.c) */
+    "CREATE TABLE IF NOT EXISTS rhai_owners (caller TEXT PRIMARY KEY, "
+    "added_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rhai_grants (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "caller TEXT NOT NULL, model TEXT NOT NULL, ops INTEGER NOT NULL, object_id INTEGER, "
+    "expires_at INTEGER, granted_by TEXT, created_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS rhai_grants__caller ON rhai_grants (caller, model);"
+    "CREATE TABLE IF NOT EXISTS rhai_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "at INTEGER NOT NULL, task_id TEXT, caller TEXT NOT NULL, op TEXT NOT NULL, "
+    "model TEXT NOT NULL, object_id INTEGER, decision TEXT NOT NULL, reason TEXT);"
+    "CREATE INDEX IF NOT EXISTS rhai_audit__caller ON rhai_audit (caller);";
+
+/* The recorded version: the schema's hash and the store's own tables'. */
+static void version_of(store_db *db, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s+" STORE_INTERNAL_VERSION, db->st->schema->hash);
+}
 
 /* 1 when the recorded hash equals the schema's, 0 when not, <0 error. */
 static int hash_matches(store_db *db, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
+    char want[256];
     int rc;
 
+    version_of(db, want, sizeof want);
     if (sqlite3_prepare_v2(db->db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'",
                            -1, &st, NULL) != SQLITE_OK) {
         /* no rhai_meta yet: a new file */
@@ -45,7 +65,7 @@ static int hash_matches(store_db *db, rhai_error *err)
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        rc = strcmp((const char *)sqlite3_column_text(st, 0), db->st->schema->hash) == 0;
+        rc = strcmp((const char *)sqlite3_column_text(st, 0), want) == 0;
     else if (rc == SQLITE_DONE)
         rc = 0;
     else
@@ -119,8 +139,10 @@ int store__migrate(store_db *db, rhai_error *err)
 {
     const store_schema *s = db->st->schema;
     sqlite3_stmt *st = NULL;
+    char version[256];
     int rc;
 
+    version_of(db, version, sizeof version);
     if ((rc = hash_matches(db, err)) != 0)
         return rc > 0 ? 0 : rc;
     if ((rc = store__exec(db, "BEGIN IMMEDIATE", err)) != 0)
@@ -138,7 +160,7 @@ int store__migrate(store_db *db, rhai_error *err)
             goto fail;
     if (sqlite3_prepare_v2(db->db, "INSERT OR REPLACE INTO rhai_meta (key, value) "
                            "VALUES ('schema_hash', ?1)", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, s->hash, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_DONE) {
         rc = rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
         sqlite3_finalize(st);

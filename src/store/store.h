@@ -166,4 +166,90 @@ int store_list(store_db *db, const store_model *m, json_t *where, const char *or
 int store_count(store_db *db, const store_model *m, json_t *where, int64_t *n,
                 rhai_error *err);
 
+/* ======================== authorization and audit (acl.c) ==============
+ *
+ * Each context file holds its own owners, grants and audit log in store
+ * tables (rhai_owners, rhai_grants, rhai_audit), not in schema models:
+ * scripts reach them only through the DSL's owner-only acl/audit objects.
+ * A context exists when its file exists; only store_context_create (and
+ * the DSL's dev mode) makes one. */
+
+typedef enum store_op {
+    STORE_OP_READ = 1,
+    STORE_OP_CREATE = 2,
+    STORE_OP_UPDATE = 4,
+    STORE_OP_DELETE = 8
+} store_op;
+#define STORE_OP_ALL 15
+
+/* "read" ... for one op bit ("?" otherwise). */
+const char *store_op_name(unsigned op);
+/* "read,update" / "all" / "read" into *mask. 0 or RHAI_EINVAL. */
+int store_ops_parse(const char *s, unsigned *mask);
+/* The names of the bits of 'mask' as a JSON array (new, NULL on OOM). */
+json_t *store_ops_json(unsigned mask);
+
+/* 1 when the context's file exists under the store's data dir, else 0. */
+int store_context_exists(store *s, const char *context_id);
+/* Create (file, tables) context 'context_id' with 'owner' as its first
+ * owner. RHAI_ESTATE when it exists already; RHAI_EINVAL (bad id);
+ * RHAI_ESTORE/RHAI_EIO. */
+int store_context_create(store *s, const char *context_id, const char *owner,
+                         rhai_error *err);
+/* The ids of the contexts under 'data_dir', sorted (*ids new array). A
+ * missing directory is no context. */
+int store_context_list(const char *data_dir, json_t **ids, rhai_error *err);
+
+/* Add 'caller' to the context's owners (no-op when already one). */
+int store_owner_add(store_db *db, const char *caller, rhai_error *err);
+/* The owners as a JSON array of strings (*out new). */
+int store_owners(store_db *db, json_t **out, rhai_error *err);
+
+/* May 'caller' do 'op' (one STORE_OP_* bit) on 'model' (object 'object_id',
+ * 0: the model as a whole: create, list, count) at time 'now_ms'?
+ * 1: an owner; 2: a grant matches (same caller, model or "*", op in its
+ * ops, no object or this object, not expired); 0: denied; <0 an error.
+ * One cached statement; the decision never reads the model's rows. */
+int store_authorize(store_db *db, const char *caller, const char *model, unsigned op,
+                    int64_t object_id, int64_t now_ms, rhai_error *err);
+
+typedef struct store_grant {
+    const char *caller;
+    const char *model;          /* a model name or "*" */
+    unsigned    ops;            /* STORE_OP_* bits */
+    int64_t     object_id;      /* 0: every object */
+    int64_t     expires_at;     /* unix ms, 0: never */
+    const char *granted_by;     /* may be NULL */
+} store_grant;
+
+/* Add a grant; *id (may be NULL) its id. RHAI_EINVAL for an empty caller
+ * or model or no ops. */
+int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err);
+/* Revoke g->ops (STORE_OP_ALL when 0) from the grants of g->caller on
+ * g->model for exactly g->object_id (0: the model-wide ones); grants left
+ * with no op are deleted. *n (may be NULL): grants changed. */
+int store_grant_revoke(store_db *db, const store_grant *g, int *n, rhai_error *err);
+/* Every grant: [{id, caller, model, ops: [...], object_id, expires_at,
+ * granted_by, created_at}] (*out new), oldest first. */
+int store_grant_list(store_db *db, json_t **out, rhai_error *err);
+
+typedef struct store_audit {
+    int64_t     at;             /* unix ms */
+    const char *task_id;        /* may be NULL */
+    const char *caller;
+    const char *op;             /* "read", "create", "grant" ... */
+    const char *model;
+    int64_t     object_id;      /* 0: none */
+    const char *decision;       /* "allowed" or "denied" */
+    const char *reason;         /* may be NULL */
+} store_audit;
+
+/* Append one audit row (in the current transaction, if any). */
+int store_audit_put(store_db *db, const store_audit *a, rhai_error *err);
+/* The newest 'limit' (1..STORE_LIST_MAX) audit rows matching the filters
+ * (NULL: any), newest first: [{id, at, task_id, caller, op, model,
+ * object_id, decision, reason}] (*out new). */
+int store_audit_query(store_db *db, const char *caller, const char *model,
+                      const char *decision, long limit, json_t **out, rhai_error *err);
+
 #endif

@@ -14,7 +14,12 @@
 
 /* Cached statements of a context that are not per model. */
 enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO,
-       TX_LEDGER_GET, TX_LEDGER_PUT, TX_N };
+       TX_LEDGER_GET, TX_LEDGER_PUT, TX_AUTHZ, TX_AUDIT_PUT, TX_N };
+
+/* Version of the store's own tables (rhai_owners, rhai_grants, rhai_audit:
+ * acl.c), recorded with the schema hash so that a change to either
+ * migrates existing contexts. */
+#define STORE_INTERNAL_VERSION "acl1"
 
 /* Cached statements per model. */
 enum { MS_INSERT, MS_GET, MS_UPDATE, MS_DELETE, MS_N };

@@ -1,0 +1,435 @@
+/* acl.c -- a context's owners, grants and audit log.
+ *
+ * They live in the context's own SQLite file, in store tables made by
+ * migrate.c (rhai_owners, rhai_grants, rhai_audit) rather than in schema
+ * models, so no generic DSL binding can reach them: scripts see them only
+ * through the owner-only acl/audit objects of dsl/. The decision of
+ * store_authorize is one cached, indexed statement and depends only on
+ * (caller, model, op, object id, time), never on the model's rows: what
+ * a caller is told does not depend on whether an object exists. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_int.h"
+
+static const char *const op_names[] = { "read", "create", "update", "delete" };
+
+const char *store_op_name(unsigned op)
+{
+    for (unsigned i = 0; i < 4; i++)
+        if (op == (1u << i))
+            return op_names[i];
+    return "?";
+}
+
+int store_ops_parse(const char *s, unsigned *mask)
+{
+    unsigned m = 0;
+
+    if (s == NULL)
+        return RHAI_EINVAL;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        unsigned bit = 0;
+        if (n == 3 && strncmp(s, "all", 3) == 0)
+            bit = STORE_OP_ALL;
+        for (unsigned i = 0; i < 4; i++)
+            if (strlen(op_names[i]) == n && strncmp(s, op_names[i], n) == 0)
+                bit = 1u << i;
+        if (bit == 0)
+            return RHAI_EINVAL;
+        m |= bit;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    if (m == 0)
+        return RHAI_EINVAL;
+    *mask = m;
+    return 0;
+}
+
+json_t *store_ops_json(unsigned mask)
+{
+    json_t *a = json_array();
+
+    for (unsigned i = 0; a && i < 4; i++)
+        if ((mask & (1u << i)) && json_array_append_new(a, json_string(op_names[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* ======================== contexts ======================== */
+
+int store_context_exists(store *s, const char *context_id)
+{
+    char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
+    struct stat sb;
+
+    if (!store_context_valid(context_id))
+        return 0;
+    snprintf(path, sizeof path, "%s/%s.db", s->dir, context_id);
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+int store_context_create(store *s, const char *context_id, const char *owner,
+                         rhai_error *err)
+{
+    store_db *db;
+    int rc;
+
+    if (!store_context_valid(context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
+    if (owner == NULL || *owner == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "a context needs an owner");
+    if (store_context_exists(s, context_id))
+        return rh_error_set(err, RHAI_ESTATE, "context '%s' exists already", context_id);
+    if ((rc = store_open(s, context_id, &db, err)) != 0)
+        return rc;
+    return store_owner_add(db, owner, err);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int store_context_list(const char *data_dir, json_t **ids, rhai_error *err)
+{
+    DIR *d = opendir(data_dir);
+    struct dirent *e;
+    json_t *out = json_array();
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+
+    *ids = NULL;
+    if (out == NULL) {
+        if (d)
+            closedir(d);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (d == NULL) {
+        if (errno == ENOENT) {
+            *ids = out;
+            return 0;
+        }
+        json_decref(out);
+        return rh_error_set(err, RHAI_EIO, "%s: %s", data_dir, strerror(errno));
+    }
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        char id[STORE_CONTEXT_MAX + 1];
+        if (len <= 3 || len - 3 > STORE_CONTEXT_MAX || strcmp(e->d_name + len - 3, ".db"))
+            continue;
+        memcpy(id, e->d_name, len - 3);
+        id[len - 3] = '\0';
+        if (!store_context_valid(id))
+            continue;
+        if (n == cap) {
+            char **nn = rh_realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
+            if (nn == NULL) {
+                rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if ((names[n] = rh_strdup(id)) == NULL)
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && json_array_append_new(out, json_string(names[i])) != 0)
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        rh_free(names[i]);
+    }
+    rh_free(names);
+    if (rc != 0) {
+        json_decref(out);
+        return rc;
+    }
+    *ids = out;
+    return 0;
+}
+
+/* ======================== owners ======================== */
+
+static int prep(store_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
+{
+    if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
+        rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return RHAI_ESTORE;
+    }
+    return 0;
+}
+
+static int fail(store_db *db, sqlite3_stmt *st, rhai_error *err)
+{
+    rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+    sqlite3_finalize(st);
+    return RHAI_ESTORE;
+}
+
+int store_owner_add(store_db *db, const char *caller, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (caller == NULL || *caller == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "an owner needs a caller id");
+    if ((rc = prep(db, "INSERT OR IGNORE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
+                   &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, rh_now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_owners(store_db *db, json_t **out, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    json_t *a = json_array();
+    int rc;
+
+    *out = NULL;
+    if (a == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((rc = prep(db, "SELECT caller FROM rhai_owners ORDER BY caller", &st, err)) != 0) {
+        json_decref(a);
+        return rc;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return fail(db, st, err);
+    }
+    sqlite3_finalize(st);
+    *out = a;
+    return 0;
+}
+
+/* ======================== decisions ======================== */
+
+int store_authorize(store_db *db, const char *caller, const char *model, unsigned op,
+                    int64_t object_id, int64_t now_ms, rhai_error *err)
+{
+    sqlite3_stmt *st = db->tx[TX_AUTHZ];
+    int rc;
+
+    sqlite3_bind_text(st, 1, caller ? caller : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)op);
+    if (object_id > 0)
+        sqlite3_bind_int64(st, 4, object_id);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, now_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_column_int(st, 0);
+    else if (rc == SQLITE_DONE)
+        rc = 0;
+    else
+        rc = rh_error_set(err, RHAI_ESTORE, "authorize: %s", sqlite3_errmsg(db->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* ======================== grants ======================== */
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v > 0)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (g->caller == NULL || *g->caller == '\0' || g->model == NULL || *g->model == '\0' ||
+        (g->ops & STORE_OP_ALL) == 0 || (g->ops & ~(unsigned)STORE_OP_ALL))
+        return rh_error_set(err, RHAI_EINVAL, "a grant needs a caller, a model and ops");
+    if ((rc = prep(db, "INSERT INTO rhai_grants (caller, model, ops, object_id, expires_at, "
+                   "granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st,
+                   err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, g->caller, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)g->ops);
+    bind_opt_int(st, 4, g->object_id);
+    bind_opt_int(st, 5, g->expires_at);
+    if (g->granted_by)
+        sqlite3_bind_text(st, 6, g->granted_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, rh_now_ms());
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if (id)
+        *id = sqlite3_last_insert_rowid(db->db);
+    return 0;
+}
+
+int store_grant_revoke(store_db *db, const store_grant *g, int *n, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    unsigned ops = g->ops ? g->ops : STORE_OP_ALL;
+    int changed;
+    int rc;
+
+    if (g->caller == NULL || g->model == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "revoke needs a caller and a model");
+    if ((rc = prep(db, "UPDATE rhai_grants SET ops = ops & ~?3 WHERE caller = ?1 AND "
+                   "model = ?2 AND object_id IS ?4 AND (ops & ?3) != 0", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, g->caller, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, g->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)ops);
+    bind_opt_int(st, 4, g->object_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    changed = sqlite3_changes(db->db);
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((rc = prep(db, "DELETE FROM rhai_grants WHERE ops = 0", &st, err)) != 0)
+        return rc;
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if (n)
+        *n = changed;
+    return 0;
+}
+
+/* Column i as JSON: NULL -> null. */
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_TEXT:
+        return json_string((const char *)sqlite3_column_text(st, i));
+    default:
+        return json_null();
+    }
+}
+
+/* Rows of a prepared statement as objects named by 'cols'; column
+ * 'ops_col' (or -1) holds an op mask shown as names. */
+static int rows_json(store_db *db, sqlite3_stmt *st, const char *const *cols, int ops_col,
+                     json_t **out, rhai_error *err)
+{
+    json_t *a = json_array();
+    int rc;
+
+    *out = NULL;
+    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; o && cols[i]; i++)
+            if (json_object_set_new(o, cols[i], i == ops_col
+                                    ? store_ops_json((unsigned)sqlite3_column_int(st, i))
+                                    : col_json(st, i)) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        if (o == NULL || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    if (a == NULL) {
+        sqlite3_finalize(st);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return fail(db, st, err);
+    }
+    sqlite3_finalize(st);
+    *out = a;
+    return 0;
+}
+
+int store_grant_list(store_db *db, json_t **out, rhai_error *err)
+{
+    static const char *const cols[] = { "id", "caller", "model", "ops", "object_id",
+                                        "expires_at", "granted_by", "created_at", NULL };
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = prep(db, "SELECT id, caller, model, ops, object_id, expires_at, granted_by, "
+                   "created_at FROM rhai_grants ORDER BY id", &st, err)) != 0)
+        return rc;
+    return rows_json(db, st, cols, 3, out, err);
+}
+
+/* ======================== audit ======================== */
+
+int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
+{
+    sqlite3_stmt *st = db->tx[TX_AUDIT_PUT];
+    int rc = 0;
+
+    sqlite3_bind_int64(st, 1, a->at);
+    if (a->task_id)
+        sqlite3_bind_text(st, 2, a->task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->caller ? a->caller : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, a->op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, a->model, -1, SQLITE_STATIC);
+    bind_opt_int(st, 6, a->object_id);
+    sqlite3_bind_text(st, 7, a->decision, -1, SQLITE_STATIC);
+    if (a->reason)
+        sqlite3_bind_text(st, 8, a->reason, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = rh_error_set(err, RHAI_ESTORE, "audit: %s", sqlite3_errmsg(db->db));
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+int store_audit_query(store_db *db, const char *caller, const char *model,
+                      const char *decision, long limit, json_t **out, rhai_error *err)
+{
+    static const char *const cols[] = { "id", "at", "task_id", "caller", "op", "model",
+                                        "object_id", "decision", "reason", NULL };
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    *out = NULL;
+    if (limit < 1 || limit > STORE_LIST_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "limit must be in 1..%d", STORE_LIST_MAX);
+    if ((rc = prep(db, "SELECT id, at, task_id, caller, op, model, object_id, decision, "
+                   "reason FROM rhai_audit WHERE (?1 IS NULL OR caller = ?1) AND "
+                   "(?2 IS NULL OR model = ?2) AND (?3 IS NULL OR decision = ?3) "
+                   "ORDER BY id DESC LIMIT ?4", &st, err)) != 0)
+        return rc;
+    if (caller)
+        sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+    if (model)
+        sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
+    if (decision)
+        sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, limit);
+    return rows_json(db, st, cols, -1, out, err);
+}
