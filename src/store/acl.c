@@ -9,10 +9,12 @@
  * a caller is told does not depend on whether an object exists. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -81,15 +83,28 @@ int store_context_exists(store *s, const char *context_id)
 int store_context_create(store *s, const char *context_id, const char *owner,
                          rhai_error *err)
 {
+    char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
     store_db *db;
+    int fd;
     int rc;
 
     if (!store_context_valid(context_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
     if (owner == NULL || *owner == '\0')
         return rh_error_set(err, RHAI_EINVAL, "a context needs an owner");
-    if (store_context_exists(s, context_id))
+    if ((rc = store__make_dir(s->dir, err)) != 0)
+        return rc;
+    /* O_EXCL: an empty file is an empty SQLite database, and of two
+     * concurrent creators only one gets past here. */
+    snprintf(path, sizeof path, "%s/%s.db", s->dir, context_id);
+    do
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno == EEXIST)
         return rh_error_set(err, RHAI_ESTATE, "context '%s' exists already", context_id);
+    if (fd < 0)
+        return rh_error_set(err, RHAI_EIO, "%s: %s", path, strerror(errno));
+    close(fd);
     if ((rc = store_open(s, context_id, &db, err)) != 0)
         return rc;
     return store_owner_add(db, owner, err);
@@ -214,7 +229,11 @@ int store_owners(store_db *db, json_t **out, rhai_error *err)
         return rc;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)));
+        if (json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)))) {
+            json_decref(a);
+            sqlite3_finalize(st);
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
     if (rc != SQLITE_DONE) {
         json_decref(a);
         return fail(db, st, err);
@@ -222,6 +241,38 @@ int store_owners(store_db *db, json_t **out, rhai_error *err)
     sqlite3_finalize(st);
     *out = a;
     return 0;
+}
+
+int store_owner_remove(store_db *db, const char *caller, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (caller == NULL || *caller == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "an owner needs a caller id");
+    /* one statement: the count and the delete cannot be split by another
+     * writer */
+    if ((rc = prep(db, "DELETE FROM rhai_owners WHERE caller = ?1 AND "
+                   "(SELECT count(*) FROM rhai_owners) > 1", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if (sqlite3_changes(db->db) == 1)
+        return 0;
+    st = NULL;
+    if ((rc = prep(db, "SELECT 1 FROM rhai_owners WHERE caller = ?1", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return rh_error_set(err, RHAI_ENOTFOUND, "'%s' is not an owner", caller);
+    return rh_error_set(err, RHAI_ESTATE, "'%s' is the last owner of context '%s'", caller,
+                        db->context);
 }
 
 /* ======================== decisions ======================== */
@@ -270,6 +321,11 @@ int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error 
     if (g->caller == NULL || *g->caller == '\0' || g->model == NULL || *g->model == '\0' ||
         (g->ops & STORE_OP_ALL) == 0 || (g->ops & ~(unsigned)STORE_OP_ALL))
         return rh_error_set(err, RHAI_EINVAL, "a grant needs a caller, a model and ops");
+    /* a negative id or time bound as NULL would widen the grant */
+    if (g->object_id < 0 || g->expires_at < 0)
+        return rh_error_set(err, RHAI_EINVAL, "object_id and expires_at cannot be negative");
+    if (g->object_id > 0 && strcmp(g->model, "*") == 0)
+        return rh_error_set(err, RHAI_EINVAL, "an object grant names its model, not '*'");
     if ((rc = prep(db, "INSERT INTO rhai_grants (caller, model, ops, object_id, expires_at, "
                    "granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st,
                    err)) != 0)
@@ -408,6 +464,24 @@ int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
     return rc;
 }
 
+int store_audit_has(store_db *db, const char *task_id, const char *decision,
+                    rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = prep(db, "SELECT 1 FROM rhai_audit WHERE task_id = ?1 AND decision = ?2 "
+                   "LIMIT 1", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, decision, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW;
+}
+
 int store_audit_query(store_db *db, const char *caller, const char *model,
                       const char *decision, long limit, json_t **out, rhai_error *err)
 {
@@ -432,4 +506,67 @@ int store_audit_query(store_db *db, const char *caller, const char *model,
         sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, limit);
     return rows_json(db, st, cols, -1, out, err);
+}
+
+/* ======================== context facts ======================== */
+
+/* One integer from a constant query (no input). */
+static int count_of(store_db *db, const char *sql, int64_t *n, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = prep(db, sql, &st, err)) != 0)
+        return rc;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        return fail(db, st, err);
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_context_info(store_db *db, json_t **out, rhai_error *err)
+{
+    static const char *const q[][2] = {
+        { "tasks_recorded", "SELECT count(*) FROM rhai_ledger" },
+        { "owners", "SELECT count(*) FROM rhai_owners" },
+        { "grants", "SELECT count(*) FROM rhai_grants" },
+        { "audit_rows", "SELECT count(*) FROM rhai_audit" },
+    };
+    sqlite3_stmt *st = NULL;
+    json_t *o = json_object();
+    int64_t n;
+    int rc;
+
+    *out = NULL;
+    if (o == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((rc = prep(db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'", &st,
+                   err)) != 0)
+        goto fail;
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        rc = fail(db, st, err);
+        goto fail;
+    }
+    rc = json_object_set_new(o, "schema_version", rc == SQLITE_ROW
+                             ? col_json(st, 0) : json_null());
+    sqlite3_finalize(st);
+    if (rc != 0) {
+        rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+        if ((rc = count_of(db, q[i][1], &n, err)) != 0)
+            goto fail;
+        if (json_object_set_new(o, q[i][0], json_integer(n)) != 0) {
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    *out = o;
+    return 0;
+fail:
+    json_decref(o);
+    return rc;
 }

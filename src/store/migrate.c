@@ -41,7 +41,8 @@ static const char meta_sql[] =
     "CREATE TABLE IF NOT EXISTS rhai_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "at INTEGER NOT NULL, task_id TEXT, caller TEXT NOT NULL, op TEXT NOT NULL, "
     "model TEXT NOT NULL, object_id INTEGER, decision TEXT NOT NULL, reason TEXT);"
-    "CREATE INDEX IF NOT EXISTS rhai_audit__caller ON rhai_audit (caller);";
+    "CREATE INDEX IF NOT EXISTS rhai_audit__caller ON rhai_audit (caller);"
+    "CREATE INDEX IF NOT EXISTS rhai_audit__task ON rhai_audit (task_id);";
 
 /* The recorded version: the schema's hash and the store's own tables'. */
 static void version_of(store_db *db, char *buf, size_t n)

@@ -81,7 +81,7 @@ const char *store_db_path(const store_db *db)
 }
 
 /* mkdir -p for the data directory. */
-static int make_dir(const char *dir, rhai_error *err)
+int store__make_dir(const char *dir, rhai_error *err)
 {
     char p[STORE_PATH_MAX];
     size_t n = strlen(dir);
@@ -123,7 +123,7 @@ static int db_open(store *s, const char *ctx, store_db **out, rhai_error *err)
     db->st = s;
     snprintf(db->context, sizeof db->context, "%s", ctx);
     snprintf(db->path, sizeof db->path, "%s/%s.db", s->dir, ctx);
-    if ((rc = make_dir(s->dir, err)) != 0) {
+    if ((rc = store__make_dir(s->dir, err)) != 0) {
         rh_free(db);
         return rc;
     }

@@ -192,8 +192,9 @@ json_t *store_ops_json(unsigned mask);
 /* 1 when the context's file exists under the store's data dir, else 0. */
 int store_context_exists(store *s, const char *context_id);
 /* Create (file, tables) context 'context_id' with 'owner' as its first
- * owner. RHAI_ESTATE when it exists already; RHAI_EINVAL (bad id);
- * RHAI_ESTORE/RHAI_EIO. */
+ * owner. The file is made with O_EXCL, so of two concurrent creators
+ * exactly one succeeds. RHAI_ESTATE when it exists already; RHAI_EINVAL
+ * (bad id, empty owner); RHAI_ESTORE/RHAI_EIO. */
 int store_context_create(store *s, const char *context_id, const char *owner,
                          rhai_error *err);
 /* The ids of the contexts under 'data_dir', sorted (*ids new array). A
@@ -202,6 +203,9 @@ int store_context_list(const char *data_dir, json_t **ids, rhai_error *err);
 
 /* Add 'caller' to the context's owners (no-op when already one). */
 int store_owner_add(store_db *db, const char *caller, rhai_error *err);
+/* Remove 'caller' from the owners. RHAI_ENOTFOUND when not one,
+ * RHAI_ESTATE when it is the last one (a context always keeps an owner). */
+int store_owner_remove(store_db *db, const char *caller, rhai_error *err);
 /* The owners as a JSON array of strings (*out new). */
 int store_owners(store_db *db, json_t **out, rhai_error *err);
 
@@ -223,7 +227,8 @@ typedef struct store_grant {
 } store_grant;
 
 /* Add a grant; *id (may be NULL) its id. RHAI_EINVAL for an empty caller
- * or model or no ops. */
+ * or model, no ops, a negative object_id or expires_at, or an object_id
+ * on model "*" (object ids are per model). */
 int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err);
 /* Revoke g->ops (STORE_OP_ALL when 0) from the grants of g->caller on
  * g->model for exactly g->object_id (0: the model-wide ones); grants left
@@ -246,10 +251,20 @@ typedef struct store_audit {
 
 /* Append one audit row (in the current transaction, if any). */
 int store_audit_put(store_db *db, const store_audit *a, rhai_error *err);
+/* 1 when the log holds a row of task 'task_id' with 'decision', 0 when
+ * not, <0 an error (the DSL writes a task's denials once). */
+int store_audit_has(store_db *db, const char *task_id, const char *decision,
+                    rhai_error *err);
 /* The newest 'limit' (1..STORE_LIST_MAX) audit rows matching the filters
  * (NULL: any), newest first: [{id, at, task_id, caller, op, model,
  * object_id, decision, reason}] (*out new). */
 int store_audit_query(store_db *db, const char *caller, const char *model,
                       const char *decision, long limit, json_t **out, rhai_error *err);
+
+/* Facts about an open context for `rhaictl context show`: {"schema_version":
+ * the recorded schema hash + store tables' version (null when none),
+ * "tasks_recorded": ledger rows, "owners", "grants", "audit_rows": counts}
+ * (*out new). RHAI_ESTORE, RHAI_ENOMEM. Rows per model: store_count. */
+int store_context_info(store_db *db, json_t **out, rhai_error *err);
 
 #endif

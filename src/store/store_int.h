@@ -19,7 +19,7 @@ enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_T
 /* Version of the store's own tables (rhai_owners, rhai_grants, rhai_audit:
  * acl.c), recorded with the schema hash so that a change to either
  * migrates existing contexts. */
-#define STORE_INTERNAL_VERSION "acl1"
+#define STORE_INTERNAL_VERSION "acl2"
 
 /* Cached statements per model. */
 enum { MS_INSERT, MS_GET, MS_UPDATE, MS_DELETE, MS_N };
@@ -46,6 +46,8 @@ struct store {
 };
 
 int  store__exec(store_db *db, const char *sql, rhai_error *err);
+/* mkdir -p 'dir' (mode 0700). 0 or RHAI_EIO. */
+int  store__make_dir(const char *dir, rhai_error *err);
 int  store__migrate(store_db *db, rhai_error *err);
 int  store__stmts_init(store_db *db, rhai_error *err);
 void store__stmts_free(store_db *db);
