@@ -6,6 +6,13 @@ add_test(NAME test_ctl_run
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_ctl_run PROPERTIES TIMEOUT 120 LABELS unit)
 
+# context, acl and audit on a local data dir (no Redis), with the usage
+# errors of their remote mode.
+add_test(NAME test_ctl_admin
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_admin.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_ctl_admin PROPERTIES TIMEOUT 180 LABELS unit)
+
 add_test(NAME test_ctl
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})

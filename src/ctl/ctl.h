@@ -15,6 +15,7 @@
 
 #include "common/common.h"
 #include "engine/engine.h"
+#include "store/store.h"
 #include "rhai/client.h"
 
 /* Exit codes of every command. Each means one thing, so scripts can act
@@ -31,7 +32,8 @@
  *   4     CTL_EXIT_DENIED     authorization refused the task
  *   5     CTL_EXIT_CONN       Redis unreachable (RHAI_ECONN)
  *   6     CTL_EXIT_CANCELLED  the task was cancelled
- *   7     CTL_EXIT_NOTFOUND   no such task (unknown or expired) */
+ *   7     CTL_EXIT_NOTFOUND   no such task (unknown or expired), or no
+ *                             such context in the data dir (local admin) */
 enum {
     CTL_EXIT_OK = 0,
     CTL_EXIT_FAILED = 1,
@@ -54,7 +56,7 @@ enum {
     "  4  denied\n"                                                          \
     "  5  connection error (Redis unreachable)\n"                            \
     "  6  cancelled\n"                                                       \
-    "  7  task not found (unknown or expired)\n"
+    "  7  task not found (unknown or expired), or no such context\n"
 
 /* A script file (or stdin) larger than this is refused before anything
  * is sent: workers cap scripts far lower (max_script, 1 MiB by default),
@@ -91,6 +93,9 @@ extern const ctl_cmd ctl_cmd_tasks;
 extern const ctl_cmd ctl_cmd_queue;
 extern const ctl_cmd ctl_cmd_top;
 extern const ctl_cmd ctl_cmd_dsl;
+extern const ctl_cmd ctl_cmd_context;
+extern const ctl_cmd ctl_cmd_acl;
+extern const ctl_cmd ctl_cmd_audit;
 
 /* ---- options -------------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
@@ -276,5 +281,103 @@ typedef struct ctl_queue {
  * code. */
 int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
                     ctl_queue **out, size_t *n);
+
+
+/* ---- contexts, grants and audit (admin.c) -----------------------------------
+ * `context`, `acl` and `audit` work on a context either locally, through
+ * the store API on the data dir (as the user rhaid runs as), or remotely,
+ * by submitting an owner task to a worker whose script calls the DSL's
+ * acl/audit objects with every value in the task's args. Both modes print
+ * the same tables and the same --json documents. */
+
+/* The caller recorded in the audit log (and as granted_by) for changes
+ * made through the store directly; the OS user goes into the reason. */
+#define CTL_LOCAL_CALLER "rhaictl:local"
+#define CTL_DATA_DIR_DEFAULT "./rhai-data"
+
+/* Mode options shared by acl and audit (parsed by ctl_admin_option). */
+typedef struct ctl_admin {
+    const char *data_dir;   /* --data-dir (local) */
+    int         remote;     /* --remote, or implied by --worker */
+    const char *worker;     /* --worker (remote; NULL: "default") */
+    const char *as;         /* --as / --caller: caller id of the task */
+    const char *key_file;   /* --key: sign; caller = its public key */
+    long long   timeout_ms; /* --timeout of the owner task, 0: default */
+} ctl_admin;
+
+enum { CTL_OPT_DATA_DIR = 0x200, CTL_OPT_REMOTE, CTL_OPT_WORKER, CTL_OPT_AS,
+       CTL_OPT_KEY, CTL_OPT_TIMEOUT };
+#define CTL_ADMIN_LONGOPTS                                          \
+    { "data-dir", required_argument, NULL, CTL_OPT_DATA_DIR },      \
+    { "remote", no_argument, NULL, CTL_OPT_REMOTE },                \
+    { "worker", required_argument, NULL, CTL_OPT_WORKER },          \
+    { "as", required_argument, NULL, CTL_OPT_AS },                  \
+    { "key", required_argument, NULL, CTL_OPT_KEY },                \
+    { "timeout", required_argument, NULL, CTL_OPT_TIMEOUT }
+
+#define CTL_ADMIN_HELP                                                         \
+    "Where (local unless --remote or --worker is given):\n"                   \
+    "  -d, --data-dir DIR    local: the worker's data dir, used directly\n"    \
+    "                        (default $RHAI_DATA_DIR, else ./rhai-data); run\n" \
+    "                        as the user rhaid runs as. Changes are audited\n"  \
+    "                        as caller " CTL_LOCAL_CALLER " with the OS user\n"  \
+    "      --remote          remote: submit an owner task to a worker over\n"  \
+    "                        Redis and print its result\n"                     \
+    "  -w, --worker W        remote, to worker id W (default: default)\n"     \
+    "      --as CALLER       remote: the task's caller (an owner of the\n"     \
+    "                        context); default anonymous\n"                   \
+    "  -k, --key FILE        remote: sign the task with this Ed25519 secret\n" \
+    "                        key (rhaictl keygen); the caller is its public key\n" \
+    "      --timeout MS      remote: limit of the owner task (default 30000)\n"
+
+/* Handle an option of CTL_ADMIN_LONGOPTS, or its short form 'd', 'w' or
+ * 'k' (put "d:w:k:" in the command's optstring). 1 when 'c' was one, 0
+ * when not, -1 after printing a usage error (bad --worker, --timeout). */
+int ctl_admin_option(ctl_admin *a, const char *cmd, int c, const char *arg);
+/* Check the mode options as a whole once parsed. 0 or CTL_EXIT_USAGE. */
+int ctl_admin_check(ctl_admin *a, const char *cmd);
+
+/* The data dir: 'opt' when set, else $RHAI_DATA_DIR, else ./rhai-data. */
+const char *ctl_data_dir(const char *opt);
+/* 1 when 's' can be a caller id: 1..256 printable ASCII, no space (the
+ * client library's rule). */
+int ctl_caller_valid(const char *s);
+/* Check a context id given on the command line: 0, or CTL_EXIT_USAGE
+ * after saying why. */
+int ctl_context_check(const char *cmd, const char *id);
+
+/* An open local context: a store over the data dir, the context in it. */
+typedef struct ctl_local {
+    const char *dir;        /* borrowed */
+    store      *st;
+    store_db   *db;         /* borrowed from st */
+} ctl_local;
+
+/* Open the existing context 'id' under 'dir'. 0, or an exit code after
+ * printing why (CTL_EXIT_NOTFOUND when it does not exist: a context is
+ * made only by `rhaictl context create`). Close with ctl_local_close. */
+int ctl_local_open(const char *cmd, const char *dir, const char *id, ctl_local *l);
+void ctl_local_close(ctl_local *l);     /* zeroed or open: both fine */
+/* Append an audit row of a local admin change (caller CTL_LOCAL_CALLER,
+ * decision allowed, reason "os user NAME (uid N)[ via sudo from U]:
+ * DETAIL"), in the current transaction if any. 0 / RHAI_E*. */
+int ctl_local_audit(ctl_local *l, const char *op, const char *model, int64_t object_id,
+                    const char *detail, rhai_error *err);
+
+/* Submit 'script' (constant text: values travel in 'args') to the worker
+ * of 'a' for 'context', wait, and parse its output: *out new JSON.
+ * 0, or the exit code after printing why (a failed task prints
+ * "error_kind: error" on stderr: denied -> CTL_EXIT_DENIED...). */
+int ctl_remote_call(const ctl_global *g, const char *cmd, const ctl_admin *a,
+                    const char *context, const char *script, json_t *args,
+                    json_t **out);
+
+/* Unix ms as "2026-11-30T07:45:34Z" ("-" for 0 or less). */
+void ctl_fmt_time(int64_t ms, char *buf, size_t n);
+/* Grants shaped like store_grant_list's JSON (borrowed) as a table, each
+ * line led by 'indent'; "no grants" when empty. 0 / CTL_EXIT_FAILED. */
+int ctl_print_grants(json_t *grants, const char *indent);
+/* Audit rows shaped like store_audit_query's JSON (borrowed) as a table. */
+int ctl_print_audit(json_t *rows);
 
 #endif

@@ -29,6 +29,9 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_queue,
     &ctl_cmd_top,
     &ctl_cmd_dsl,
+    &ctl_cmd_context,
+    &ctl_cmd_acl,
+    &ctl_cmd_audit,
     NULL
 };
 
