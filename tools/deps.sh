@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
       libsodium-dev libncurses-dev
-      redis-server redis-tools tmux)
+      redis-server redis-tools tmux python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
