@@ -3,7 +3,8 @@
 # Builds an optimised tree (build-bench), starts a throwaway redis-server
 # (or uses $RHAI_REDIS_URL) and one rhaid with 2 executors, runs rhai_bench
 # and redis-benchmark, prints one "name value unit" line per figure and
-# rewrites the figures table of docs/performance.md.
+# rewrites the figures table of docs/performance.md. Then rhai_bench_engine:
+# the sandbox's per-task cost broken down, without Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -12,7 +13,7 @@ INFLIGHT=${2:-256}
 
 tools/deps.sh >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRHAI_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target rhaid rhai_bench >/dev/null
+cmake --build build-bench -j"$(nproc)" --target rhaid rhai_bench rhai_bench_engine >/dev/null
 
 bench() {
     set -euo pipefail
@@ -38,6 +39,8 @@ bench() {
 export -f bench
 export ROOT TASKS INFLIGHT
 results=$(tools/with-redis.sh bash -c bench)
+# (c) and (d): the sandbox's per-task cost, no Redis
+results+=$'\n'$(timeout 600 build-bench/bin/rhai_bench_engine build-bench/bin/rhaid 5 2>/dev/null)
 echo "$results"
 
 {

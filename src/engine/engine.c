@@ -215,7 +215,7 @@ enum {
 
 typedef struct eng_task {
     js_State         *J;
-    eng_heap          heap;
+    eng_heap         *heap;      /* the state's: in a slot (below) */
     const eng_input  *in;
     eng_limits        lim;       /* resolved: no zeros */
     char             *script;    /* NUL-terminated copy (new) */
@@ -451,6 +451,7 @@ static rh_error_kind error_describe(js_State *J, char *buf, size_t n)
         const char *name;
         const char *msg;
         const char *rest;
+        rh_error_kind kind;
         int line;
 
         js_getproperty(J, -1, "name");
@@ -467,8 +468,17 @@ static rh_error_kind error_describe(js_State *J, char *buf, size_t n)
             snprintf(buf, n, "%s%s%s (line %d)", name, *msg ? ": " : "", msg, line);
         else
             snprintf(buf, n, "%s%s%s", name, *msg ? ": " : "", msg);
+        /* Errors the DSL throws (dsl/authz.c, dsl/task.c) pick their kind
+         * by name. A script can forge one, but only to misreport its own
+         * failure. */
+        if (strcmp(name, "PermissionDenied") == 0)
+            kind = RH_EK_DENIED;
+        else if (strcmp(name, "UnknownContext") == 0)
+            kind = RH_EK_INVALID;
+        else
+            kind = RH_EK_SCRIPT;
         js_pop(J, 3);
-        return RH_EK_SCRIPT;
+        return kind;
     }
     snprintf(buf, n, "Uncaught %s", js_tryrepr(J, -1, "(unprintable value)"));
     return RH_EK_SCRIPT;
@@ -481,12 +491,12 @@ static void task_fail_thrown(eng_task *t)
     char msg[ENG_ERROR_MAX];
     rh_error_kind kind;
 
-    if (t->heap.refused)
+    if (t->heap->refused)
         return;                         /* eng_run reports the memory cap */
     if (js_try(J)) {
         /* Describing the value threw in turn; the state is discarded
          * anyway, so the stack is left as it is. */
-        if (!t->heap.refused)
+        if (!t->heap->refused)
             task_fail(t, RH_EK_SCRIPT, "uncaught exception (cannot be described)");
         return;
     }
@@ -574,24 +584,109 @@ static int task_check_input(eng_task *t)
     return 0;
 }
 
+/* ======================== states ======================== */
+
+/* Building a state (the mujs library: ~100 us) and freeing a used one are
+ * the largest fixed costs of a task. An executor does both while it waits
+ * for work (eng_idle): the next task takes a state that is already built
+ * and never ran anything, and leaves its own to be freed after its result
+ * was sent. Every task still gets a state of its own that no script has
+ * touched. A slot holds a state with the heap counter it was built on
+ * (the allocator's context must outlive the state). */
+typedef struct eng_slot {
+    js_State *J;
+    eng_heap  heap;
+} eng_slot;
+
+/* Three slots that never move (the states point at their heaps), in the
+ * roles: built ahead and never run, running, ran and to be freed. */
+static eng_slot slots[3];
+static eng_slot *spare = &slots[0], *current = &slots[1], *retired = &slots[2];
+static int prebuild;            /* eng_set_prebuild: an executor */
+
+static int slot_build(eng_slot *s)
+{
+    memset(&s->heap, 0, sizeof s->heap);       /* unarmed: the library is free */
+    s->J = js_newstate(heap_alloc, &s->heap, 0);
+    return s->J ? 0 : -1;
+}
+
+static void slot_free(eng_slot *s)
+{
+    if (s->J) {
+        s->heap.armed = 0;
+        js_freestate(s->J);
+        s->J = NULL;
+    }
+}
+
+static void slot_swap(eng_slot **a, eng_slot **b)
+{
+    eng_slot *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+void eng_set_prebuild(int on)
+{
+    prebuild = on;
+    if (!on) {
+        slot_free(spare);
+        slot_free(retired);
+    }
+}
+
+void eng_idle(void)
+{
+    slot_free(retired);
+    if (prebuild && spare->J == NULL)
+        (void)slot_build(spare);    /* on failure the next task builds its own */
+}
+
+/* The task's state into 'current': the spare one, or a new one. */
+static int state_take(void)
+{
+    slot_free(retired);             /* back-to-back tasks: no idle time came */
+    if (spare->J) {
+        slot_swap(&spare, &current);
+        return 0;
+    }
+    return slot_build(current);
+}
+
+/* After the task: free its state now, or leave it for eng_idle. */
+static void state_release(void)
+{
+    if (prebuild)
+        slot_swap(&current, &retired);
+    else
+        slot_free(current);
+}
+
 static void task_execute(eng_task *t)
 {
-    t->J = js_newstate(heap_alloc, &t->heap, 0);
-    if (t->J == NULL) {
+    if (state_take() != 0) {
         /* Building the library is not capped (armed is 0), so only the
          * host can be out of memory here. */
         t->host_oom = 1;
         task_fail(t, RH_EK_INTERNAL, "cannot create an interpreter state");
         return;
     }
+    t->J = current->J;
+    t->heap = &current->heap;
+    t->heap->limit = t->lim.memory;
+    t->heap->peak = t->heap->used;
     js_setcontext(t->J, t);
     js_atpanic(t->J, task_panic);
-    t->heap.armed = 1;
+    t->heap->armed = 1;
     if (task_run_guarded(t) != 0)
         task_fail(t, RH_EK_INTERNAL, "interpreter panic at stage %d", t->stage);
-    js_freestate(t->J);
+    /* The script is over: a used state never runs anything again. Its
+     * heap may still be charged while freed: disarm it first. */
+    t->heap->armed = 0;
+    state_release();
     t->J = NULL;
-    if (t->heap.refused) {
+    if (t->heap->refused) {
         /* The cap wins over whatever the script did next. */
         t->kind = RH_EK_NONE;
         rh_free(t->error);
@@ -610,7 +705,6 @@ int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out)
     memset(&t, 0, sizeof t);
     t.in = in;
     eng__limits_resolve(lim, &t.lim);
-    t.heap.limit = t.lim.memory;
     rh_buf_init(&t.logs);
     t.kind = RH_EK_NONE;
 

@@ -97,6 +97,17 @@ typedef struct eng_hooks {
 /* Install 'h' (copied; NULL removes the hooks). */
 void eng_set_hooks(const eng_hooks *h);
 
+/* Prebuilt states (executors). On: eng_run leaves its used state to be
+ * freed by eng_idle, which also builds the next task's state ahead of
+ * time, so neither cost is paid between a task's arrival and its result.
+ * Every task still runs in a state no other script has touched. Off (the
+ * default, and what turning it off restores): eng_run builds and frees its
+ * own state. Not thread-safe: one eng_run at a time per process. */
+void eng_set_prebuild(int on);
+/* Free the last task's state and build the next one (prebuild on). Call
+ * when there is nothing to run; a no-op otherwise. */
+void eng_idle(void);
+
 /* Map a thrown mujs message to its kind: "out of memory" -> MEMORY,
  * "stack overflow" -> SCRIPT ... anything else -> SCRIPT. */
 rh_error_kind eng_kind_of_error(const char *msg);

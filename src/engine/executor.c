@@ -163,6 +163,8 @@ int eng_executor_main(int in_fd, int out_fd, size_t as_limit)
      * code instead of a signal. */
     signal(SIGPIPE, SIG_IGN);
     limit_address_space(as_limit);
+    eng_set_prebuild(1);
+    eng_idle();
     rh_buf_init(&in);
     rh_buf_init(&out);
 
@@ -202,7 +204,12 @@ int eng_executor_main(int in_fd, int out_fd, size_t as_limit)
             break;
         }
         rh_buf_consume(&out, out.len);
+        /* The result is sent: with no next task already read, free this
+         * task's state and build the next one's while the pipe is quiet. */
+        if (in.len == 0)
+            eng_idle();
     }
+    eng_set_prebuild(0);
     rh_buf_free(&in);
     rh_buf_free(&out);
     return executor_exit(code, why);

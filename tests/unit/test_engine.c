@@ -270,6 +270,38 @@ static void test_a_task_cannot_see_what_a_previous_task_left(void **state)
     assert_done(o, "[\"undefined\",\"undefined\",\"function\",3]");
 }
 
+/* Executors prebuild states (eng_set_prebuild): the next task takes a
+ * state built ahead of time, the used one is freed later. Isolation and
+ * the memory cap must hold whether eng_idle ran between two tasks or not. */
+static void test_prebuilt_states_keep_tasks_isolated(void **state)
+{
+    eng_output *o = *state;
+    eng_limits lim;
+
+    eng_set_prebuild(1);
+    eng_idle();
+    for (int idle = 0; idle < 2; idle++) {
+        run(o, "leaked = 1; Object.prototype.polluted = 2;\n"
+               "Array.prototype.push = null; JSON.parse = null; 1");
+        assert_done(o, "1");
+        if (idle)
+            eng_idle();
+        run_lim(o, "[typeof leaked, typeof ({}).polluted, typeof [].push, args.a]",
+                "{\"a\": 3}", NULL);
+        assert_done(o, "[\"undefined\",\"undefined\",\"function\",3]");
+    }
+    /* the cap applies to a prebuilt state, and the task after it is fine */
+    eng_limits_default(&lim);
+    lim.memory = 4u * 1024u * 1024u;
+    eng_idle();
+    run_lim(o, "var a = []; for (;;) a.push([1, 2, 3, 4]);", NULL, &lim);
+    assert_failed(o, RH_EK_MEMORY);
+    eng_idle();
+    run_lim(o, "var b = []; for (var i = 0; i < 1000; i++) b.push(i); b.length", NULL, &lim);
+    assert_done(o, "1000");
+    eng_set_prebuild(0);
+}
+
 /* ---- print ---- */
 
 static void test_print_appends_lines_to_logs(void **state)
@@ -492,6 +524,7 @@ int main(void)
         T(test_globals_are_es5_plus_args_ctx_and_print),
         T(test_no_host_access_globals_exist),
         T(test_a_task_cannot_see_what_a_previous_task_left),
+        T(test_prebuilt_states_keep_tasks_isolated),
         T(test_print_appends_lines_to_logs),
         T(test_logs_are_empty_without_print),
         T(test_logs_survive_a_failed_task),
