@@ -13,6 +13,7 @@
 #include "dsl/dsl.h"
 
 #define ACL_EXPIRES_MAX_MS (3650LL * 86400000LL)    /* ten years ahead */
+#define ACL_CALLER_MAX 200                          /* as the DSL's acl.grant */
 
 static const char acl_help[] =
     "Usage: rhaictl acl grant CONTEXT CALLER --model M|'*' --ops OPS [--object ID]\n"
@@ -215,9 +216,10 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
                                    "grant and revoke");
         return 0;
     }
-    if (!ctl_caller_valid(o->caller))
-        return ctl_usage_error("acl", "invalid CALLER '%s' (1..256 printable ASCII, no "
-                               "spaces)", o->caller);
+    /* 200: the longest caller the DSL's acl.grant/revoke take */
+    if (!ctl_caller_valid(o->caller) || strlen(o->caller) > ACL_CALLER_MAX)
+        return ctl_usage_error("acl", "invalid CALLER '%.256s' (1..%d printable ASCII, no "
+                               "spaces)", o->caller, ACL_CALLER_MAX);
     if (model == NULL)
         return ctl_usage_error("acl", "%s: --model M (or '*') is required", o->sub);
     /* Locally a grant must name a model this schema has; a remote worker

@@ -9,6 +9,7 @@
 # expected and what came, and the script exits 1 at the end.
 set -u
 BIN=${1:?usage: test_ctl_admin.sh BIN_DIR SOURCE_DIR}
+BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "FAIL: no directory $1"; exit 1; }
 CTL=$BIN/rhaictl
 [ -x "$CTL" ] || { echo "FAIL: $CTL is missing (build the rhaictl target)"; exit 1; }
 command -v python3 >/dev/null || { echo "FAIL: python3 not found (it checks the JSON)"; exit 1; }
