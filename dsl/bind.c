@@ -52,6 +52,11 @@ static int keep(json_t *v)
     return json_array_append_new(scratch, v);
 }
 
+int dsl_keep_nothrow(json_t *v)
+{
+    return keep(v);
+}
+
 json_t *dsl_keep(js_State *J, json_t *v)
 {
     if (keep(v) != 0)
@@ -345,6 +350,8 @@ void dsl_write_end(js_State *J, store_db *db, int rc, rhai_error *err)
     if (rc == 0 && (rc = store_release(db, err)) == 0)
         return;
     store_rollback_to(db);
+    if (rc == DSL_EDENIED)
+        dsl_throw_denied(J);
     snprintf(msg, sizeof msg, "%s", err->msg);
     if (rc == RHAI_EINVAL)
         js_typeerror(J, "%s", msg);
@@ -373,8 +380,10 @@ int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, json_
     int rc;
 
     *row = NULL;
-    if ((rc = dsl_run_checks(db, m, NULL, values, err)) != 0 ||
-        (rc = store_insert(db, m, values, &id, err)) != 0)
+    if ((rc = dsl_authorize(db, m->name, STORE_OP_CREATE, 0, err)) != 0 ||
+        (rc = dsl_run_checks(db, m, NULL, values, err)) != 0 ||
+        (rc = store_insert(db, m, values, &id, err)) != 0 ||
+        (rc = dsl_audit_write(db, "create", m->name, id, NULL, err)) != 0)
         return rc;
     return store_get(db, m, id, row, err);
 }
@@ -387,7 +396,8 @@ int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *v
     int rc;
 
     *row = NULL;
-    if ((rc = store_get(db, m, id, &old, err)) != 0)
+    if ((rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, err)) != 0 ||
+        (rc = store_get(db, m, id, &old, err)) != 0)
         return rc;
     if ((merged = json_deep_copy(old)) == NULL || json_object_update(merged, values) != 0)
         rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
@@ -395,6 +405,8 @@ int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *v
         rc = dsl_run_checks(db, m, old, merged, err);
     if (rc == 0)
         rc = store_update(db, m, id, merged, err);
+    if (rc == 0)
+        rc = dsl_audit_write(db, "update", m->name, id, NULL, err);
     json_decref(old);
     json_decref(merged);
     if (rc == 0)
@@ -475,7 +487,7 @@ static void m_get(js_State *J)
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     db = dsl_write_begin(J);
-    rc = store_get(db, m, id, &row, &err);
+    rc = dsl_get_authorized(db, m, id, &row, &err);
     dsl_write_end_row(J, db, rc, &err, row);
 }
 
@@ -486,12 +498,18 @@ static void m_delete(js_State *J)
     store_db *db;
     rhai_error err;
     int64_t id;
+    int rc;
 
     what_of(what, m, "delete");
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     db = dsl_write_begin(J);
-    dsl_write_end(J, db, store_delete(db, m, id, &err), &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_DELETE, id, &err);
+    if (rc == 0)
+        rc = store_delete(db, m, id, &err);
+    if (rc == 0)
+        rc = dsl_audit_write(db, "delete", m->name, id, NULL, &err);
+    dsl_write_end(J, db, rc, &err);
     js_pushboolean(J, 1);
 }
 
@@ -639,8 +657,10 @@ static void m_list(js_State *J)
     dsl_call_begin(J);
     list_opts_from_js(J, 1, m, &o, what);
     db = dsl_write_begin(J);
-    rc = store_list(db, m, o.where, o.order[0] ? o.order : NULL, o.limit, o.offset, &rows,
-                    &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_READ, 0, &err);
+    if (rc == 0)
+        rc = store_list(db, m, o.where, o.order[0] ? o.order : NULL, o.limit, o.offset,
+                        &rows, &err);
     if (rc == 0 && keep(rows) != 0)
         rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
     dsl_write_end(J, db, rc, &err);
@@ -655,12 +675,16 @@ static void m_count(js_State *J)
     store_db *db;
     rhai_error err;
     int64_t n = 0;
+    int rc;
 
     what_of(what, m, "count");
     dsl_call_begin(J);
     list_opts_from_js(J, 1, m, &o, what);
     db = dsl_write_begin(J);
-    dsl_write_end(J, db, store_count(db, m, o.where, &n, &err), &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_READ, 0, &err);
+    if (rc == 0)
+        rc = store_count(db, m, o.where, &n, &err);
+    dsl_write_end(J, db, rc, &err);
     js_pushnumber(J, (double)n);
 }
 
@@ -814,4 +838,5 @@ void dsl_bind(js_State *J, const char *script, size_t len)
         js_defproperty(J, -2, builder, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
     }
     js_pop(J, 1);
+    dsl_bind_admin(J, all || mentions(script, len, "acl"), all || mentions(script, len, "audit"));
 }

@@ -37,6 +37,9 @@ static int sale_check(store_db *db, const store_model *m, json_t *old, json_t *r
         if (old == NULL) {
             json_int_t stock;
             json_t *upd;
+            /* taking stock updates the product: decided before reading it */
+            if ((rc = dsl_authorize(db, product->name, STORE_OP_UPDATE, pid, err)) != 0)
+                return rc;
             if ((rc = store_get(db, product, pid, &p, err)) != 0)
                 return rc == RHAI_ENOTFOUND
                            ? rh_error_set(err, RHAI_ESTATE, "sale item %zu: product %lld "
@@ -59,7 +62,7 @@ static int sale_check(store_db *db, const store_model *m, json_t *old, json_t *r
                 json_object_set_new(it, "unit_price", json_real(dsl_num(p, "price")));
             json_decref(p);
             upd = json_pack("{sI}", "stock", (json_int_t)(stock - qty));
-            rc = upd ? store_update(db, product, pid, upd, err)
+            rc = upd ? dsl_update_audited(db, product, pid, upd, err)
                      : rh_error_set(err, RHAI_ENOMEM, "out of memory");
             json_decref(upd);
             if (rc != 0)
@@ -84,6 +87,11 @@ static int shareholder_check(store_db *db, const store_model *m, json_t *old, js
     (void)old;
     if (where == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    /* the sum reads every shareholder of the company */
+    if ((rc = dsl_authorize(db, m->name, STORE_OP_READ, 0, err)) != 0) {
+        json_decref(where);
+        return rc;
+    }
     for (;;) {
         json_t *rows = NULL;
         json_t *r;

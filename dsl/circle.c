@@ -59,7 +59,9 @@ static void circle_add_member(js_State *J)
         js_typeerror(J, "Circle.add_member: role must be admin, member or guest");
     role = *e;                          /* static: safe after js_* calls */
     db = dsl_write_begin(J);
-    rc = store_get(db, m, id, &c, &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, &err);
+    if (rc == 0)
+        rc = store_get(db, m, id, &c, &err);
     if (rc == 0) {
         json_t *members = json_object_get(c, "members");
         json_t *nm = json_is_array(members) ? json_copy(members) : json_array();

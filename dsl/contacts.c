@@ -21,7 +21,7 @@ static int group_check(store_db *db, const store_model *m, json_t *old, json_t *
             if (json_equal(json_array_get(members, j), v))
                 return rh_error_set(err, RHAI_ESTATE, "contact %lld is in the group twice",
                                     (long long)json_integer_value(v));
-        rc = store_get(db, dsl_model("contact"), json_integer_value(v), &c, err);
+        rc = dsl_get_authorized(db, dsl_model("contact"), json_integer_value(v), &c, err);
         json_decref(c);
         if (rc == RHAI_ENOTFOUND)
             return rh_error_set(err, RHAI_ESTATE, "group member: contact %lld does not exist",
@@ -46,7 +46,9 @@ static void group_add_member(js_State *J)
     id = dsl_arg_id(J, 1, "Group.add_member: id");
     contact = dsl_arg_id(J, 2, "Group.add_member: contact");
     db = dsl_write_begin(J);
-    rc = store_get(db, m, id, &g, &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, &err);
+    if (rc == 0)
+        rc = store_get(db, m, id, &g, &err);
     if (rc == 0) {
         json_t *members = json_object_get(g, "members");
         json_t *nm = json_is_array(members) ? json_copy(members) : json_array();

@@ -22,7 +22,7 @@ static int collection_check(store_db *db, const store_model *m, json_t *old, jso
             if (json_equal(json_array_get(items, j), v))
                 return rh_error_set(err, RHAI_ESTATE, "%s %lld is in the collection twice",
                                     dsl_str(v, "kind"), (long long)dsl_int(v, "id"));
-        rc = store_get(db, dsl_model(dsl_str(v, "kind")), dsl_int(v, "id"), &r, err);
+        rc = dsl_get_authorized(db, dsl_model(dsl_str(v, "kind")), dsl_int(v, "id"), &r, err);
         json_decref(r);
         if (rc == RHAI_ENOTFOUND)
             return rh_error_set(err, RHAI_ESTATE, "collection item: %s %lld does not exist",
@@ -56,7 +56,9 @@ static void collection_add(js_State *J)
         js_typeerror(J, "Collection.add: kind must be image, pdf, markdown, book or slides");
     item = dsl_arg_id(J, 3, "Collection.add: item");
     db = dsl_write_begin(J);
-    rc = store_get(db, m, id, &c, &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, &err);
+    if (rc == 0)
+        rc = store_get(db, m, id, &c, &err);
     if (rc == 0) {
         json_t *items = json_object_get(c, "items");
         json_t *ni = json_is_array(items) ? json_copy(items) : json_array();

@@ -84,6 +84,8 @@ void dsl_call_begin(js_State *J);
 /* Hand 'v' (new) to the task until the next call; returns it. Throws
  * "out of memory" when v is NULL. */
 json_t *dsl_keep(js_State *J, json_t *v);
+/* dsl_keep without the throw, for store work: 0, or -1 (v freed) on OOM. */
+int dsl_keep_nothrow(json_t *v);
 
 enum { DSL_CREATE, DSL_UPDATE };
 /* The script's object at 'idx' checked against model 'm' as scratch JSON:
@@ -146,6 +148,42 @@ static inline const char *dsl_str(json_t *o, const char *k)
 
 /* ctx.caller_id of the running task ("" outside one). */
 const char *dsl_caller(void);
+/* The running task's id (NULL outside one or when it has none). */
+const char *dsl_task_id(void);
+
+/* ======================== authorization (authz.c) ====================== */
+
+/* Returned by dsl_authorize and the helpers below when the caller may not;
+ * never leaves dsl/: dsl_write_end turns it into PermissionDenied. */
+#define DSL_EDENIED (-1000)
+
+/* May the task's caller do 'op' (one STORE_OP_* bit) on object 'id' of
+ * 'model' (0: the model as a whole: create, list, count)? 0 when an owner
+ * or a matching unexpired grant allows it; DSL_EDENIED with err naming
+ * caller, op, model and id, the denial queued for the audit log; or
+ * RHAI_ESTORE. Depends on no row. No js_* call. */
+int dsl_authorize(store_db *db, const char *model, unsigned op, int64_t id,
+                  rhai_error *err);
+/* The audit row of an allowed write ("create", "update", "delete",
+ * "grant" ...), in the current savepoint. 'reason' may be NULL. */
+int dsl_audit_write(store_db *db, const char *op, const char *model, int64_t id,
+                    const char *reason, rhai_error *err);
+/* Authorize read of (m, id), then store_get. */
+int dsl_get_authorized(store_db *db, const store_model *m, int64_t id, json_t **row,
+                       rhai_error *err);
+/* Authorize update of (m, id), store_update without the model's checks
+ * (domain code that keeps its own invariant), audit it. */
+int dsl_update_audited(store_db *db, const store_model *m, int64_t id, json_t *values,
+                       rhai_error *err);
+/* Throw the PermissionDenied of the last denial: an Error named
+ * "PermissionDenied" with caller, op, model and object_id properties. */
+JS_NORETURN void dsl_throw_denied(js_State *J);
+/* Define the owner-only globals `acl` and/or `audit` on J. */
+void dsl_bind_admin(js_State *J, int acl, int audit);
+
+/* task.c: keep a denial (pointers borrowed until the task ends) to be
+ * written after the task's commit or rollback. */
+void dsl__denial_queue(const store_audit *a);
 
 /* ======================== task integration (task.c) ==================== */
 
@@ -156,6 +194,10 @@ const char *dsl_caller(void);
 int dsl_install(const char *data_dir, rhai_error *err);
 /* Remove the hooks and close every context. */
 void dsl_uninstall(void);
+/* Dev mode (off by default): the first DSL call of a task whose context
+ * does not exist creates it, owned by the task's caller. Off, such a call
+ * throws UnknownContext (error_kind invalid when uncaught). */
+void dsl_set_dev_mode(int on);
 
 /* Define the model globals on J (the setup hook; exposed for tests). */
 /* Define the model globals (lazy getters) and builders on J: those the

@@ -48,7 +48,12 @@ static void account_transfer(js_State *J)
     if (from == to)
         js_rangeerror(J, "Account.transfer: from and to are the same account");
     db = dsl_write_begin(J);
-    rc = store_get(db, m, from, &a, &err);
+    /* both accounts decided before either is read */
+    rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, from, &err);
+    if (rc == 0)
+        rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, to, &err);
+    if (rc == 0)
+        rc = store_get(db, m, from, &a, &err);
     if (rc == 0)
         rc = store_get(db, m, to, &b, &err);
     if (rc == 0 && strcmp(dsl_str(a, "currency"), dsl_str(b, "currency")) != 0)
@@ -107,7 +112,9 @@ static void listing_bid(js_State *J)
     if (!(amount > 0))
         js_rangeerror(J, "Listing.bid: amount must be positive");
     db = dsl_write_begin(J);
-    rc = store_get(db, m, id, &l, &err);
+    rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, &err);
+    if (rc == 0)
+        rc = store_get(db, m, id, &l, &err);
     if (rc == 0) {
         json_t *bids = json_object_get(l, "bids");
         json_t *bd;
@@ -144,7 +151,7 @@ static void listing_bid(js_State *J)
                 rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
             /* bids bypass listing_check, which guards them from plain updates */
             if (rc == 0)
-                rc = store_update(db, m, id, upd, &err);
+                rc = dsl_update_audited(db, m, id, upd, &err);
             if (rc == 0)
                 rc = store_get(db, m, id, &row, &err);
         }

@@ -13,6 +13,14 @@
  * large). A process killed mid-task leaves an uncommitted transaction that
  * SQLite rolls back: effects happen once or not at all.
  *
+ * A context must exist (rhaictl context create) before a task uses the
+ * DSL in it: otherwise the first call throws UnknownContext, unless dev
+ * mode creates it with the task's caller as owner. Denials of the task
+ * (authz.c) are kept here and written to the audit log with the commit of
+ * a successful task, or in their own transaction after the rollback of a
+ * failed one (once per task id: a run that ends the same way again after a
+ * crash does not write them twice).
+ *
  * Test hook: RHAI_TEST_FAULT=kill_parent_after_commit makes the process
  * SIGKILL its parent and itself right after a commit, the worst moment for
  * a worker to die (effects committed, no reply sent). */
@@ -25,6 +33,10 @@
 
 void dsl__scratch_free(void);
 
+#ifndef DSL_DENIALS_MAX
+#define DSL_DENIALS_MAX 1000        /* denial rows one task writes at most */
+#endif
+
 static struct {
     char            *data_dir;    /* new */
     store           *st;          /* opened on first use */
@@ -32,11 +44,133 @@ static struct {
     store_db        *db;          /* in its transaction once opened */
     int              replay;      /* the task id is in the ledger */
     char            *recorded;    /* its recorded result (new) */
+    int              dev_mode;    /* create unknown contexts */
+    store_audit     *denials;     /* this task's, strings borrowed (new) */
+    size_t           ndenials;
+    size_t           denials_cap;
+    size_t           dropped;     /* past DSL_DENIALS_MAX */
 } T;
 
 const char *dsl_caller(void)
 {
     return T.in && T.in->caller_id ? T.in->caller_id : "";
+}
+
+const char *dsl_task_id(void)
+{
+    return T.in ? T.in->task_id : NULL;
+}
+
+void dsl_set_dev_mode(int on)
+{
+    T.dev_mode = on != 0;
+}
+
+void dsl__denial_queue(const store_audit *a)
+{
+    if (T.ndenials == DSL_DENIALS_MAX) {
+        T.dropped++;
+        return;
+    }
+    if (T.ndenials == T.denials_cap) {
+        size_t cap = T.denials_cap ? T.denials_cap * 2 : 8;
+        store_audit *d = rh_realloc(T.denials, cap * sizeof *d);
+        if (d == NULL) {
+            T.dropped++;
+            return;
+        }
+        T.denials = d;
+        T.denials_cap = cap;
+    }
+    T.denials[T.ndenials++] = *a;
+}
+
+/* Append the queued denials to db's current transaction. */
+static int denials_put(store_db *db, rhai_error *err)
+{
+    char reason[96];
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < T.ndenials; i++)
+        rc = store_audit_put(db, &T.denials[i], err);
+    if (rc == 0 && T.dropped > 0) {
+        store_audit a = T.denials[T.ndenials - 1];
+        snprintf(reason, sizeof reason, "%zu more denials of this task not recorded one by "
+                 "one", T.dropped);
+        a.reason = reason;
+        rc = store_audit_put(db, &a, err);
+    }
+    return rc;
+}
+
+/* After a rollback: the denials in their own transaction, unless an
+ * earlier run of the same task id recorded its denials already. */
+static void denials_write_alone(store_db *db, const char *task_id)
+{
+    rhai_error err;
+    int rc;
+
+    memset(&err, 0, sizeof err);
+    if (T.ndenials == 0 || (rc = store_begin(db, &err)) != 0)
+        goto out;
+    rc = task_id ? store_audit_has(db, task_id, "denied", &err) : 0;
+    if (rc == 0)
+        rc = denials_put(db, &err);
+    if (rc >= 0 && (rc = store_commit(db, &err)) == 0)
+        return;
+out:
+    store_rollback(db);
+    if (T.ndenials > 0)
+        rh_log(RH_LOG_ERROR, "event=audit_failed task=%s %zu denial(s) not recorded: %s",
+               task_id ? task_id : "-", T.ndenials, err.msg);
+}
+
+static void denials_clear(void)
+{
+    rh_free(T.denials);
+    T.denials = NULL;
+    T.ndenials = T.denials_cap = T.dropped = 0;
+}
+
+/* Throw an Error named UnknownContext (error_kind invalid when uncaught). */
+static JS_NORETURN void throw_unknown_context(js_State *J, const char *ctx, const char *why)
+{
+    char msg[RHAI_ERRMSG_MAX];
+
+    snprintf(msg, sizeof msg, "unknown context '%s': %s", ctx, why);
+    js_newerror(J, msg);
+    js_pushliteral(J, "UnknownContext");
+    js_setproperty(J, -2, "name");
+    js_throw(J);
+}
+
+/* A context that does not exist: created in dev mode, else refused. */
+static void context_ensure(js_State *J, const char *ctx)
+{
+    char why[RHAI_ERRMSG_MAX];
+    const char *caller = dsl_caller();
+    rhai_error err;
+    int rc;
+
+    if (!store_context_valid(ctx) || store_context_exists(T.st, ctx))
+        return;                     /* store_open reports a bad id */
+    if (!T.dev_mode) {
+        snprintf(why, sizeof why, "create it with rhaictl context create %s --owner %.100s",
+                 ctx, *caller ? caller : "CALLER");
+        throw_unknown_context(J, ctx, why);
+    }
+    if (*caller == '\0')
+        throw_unknown_context(J, ctx, "dev mode creates it owned by the task's caller, and "
+                              "this task has none");
+    memset(&err, 0, sizeof err);
+    rc = store_context_create(T.st, ctx, caller, &err);
+    if (rc == 0)
+        rh_log(RH_LOG_NOTICE, "event=context_created context=%s dev mode: created with its "
+               "first task's caller as owner", ctx);
+    else if (rc != RHAI_ESTATE) {   /* ESTATE: another executor was first */
+        snprintf(why, sizeof why, "%s", err.msg);
+        js_error(J, "store unavailable: %s", why);
+    }
 }
 
 store_db *dsl_task_db(js_State *J)
@@ -59,6 +193,7 @@ store_db *dsl_task_db(js_State *J)
     ctx = T.in->context_id && *T.in->context_id ? T.in->context_id : "default";
     if (T.st == NULL && (rc = store_new(T.data_dir, &dsl_schema, &T.st, &err)) != 0)
         goto fail;
+    context_ensure(J, ctx);
     if ((rc = store_open(T.st, ctx, &db, &err)) != 0 || (rc = store_begin(db, &err)) != 0)
         goto fail;
     rc = T.in->task_id ? store_ledger_get(db, T.in->task_id, &rec, &err) : RHAI_ENOTFOUND;
@@ -128,12 +263,16 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
         out->kind = RH_EK_NONE;
     } else if (T.db) {
         if (out->status == RHAI_STATUS_DONE && out->output) {
-            int rc = in->task_id ? store_ledger_put(T.db, in->task_id, out->output, &err) : 0;
+            /* caught denials commit with the task: a replay never runs it */
+            int rc = denials_put(T.db, &err);
+            if (rc == 0 && in->task_id)
+                rc = store_ledger_put(T.db, in->task_id, out->output, &err);
             if (rc == 0)
                 rc = store_commit(T.db, &err);
             if (rc != 0) {
                 char msg[RHAI_ERRMSG_MAX + 32];
                 store_rollback(T.db);
+                denials_write_alone(T.db, in->task_id);
                 snprintf(msg, sizeof msg, "commit failed: %s", err.msg);
                 rh_log(RH_LOG_ERROR, "event=commit_failed task=%s %s",
                        in->task_id ? in->task_id : "-", err.msg);
@@ -143,8 +282,10 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
             }
         } else {
             store_rollback(T.db);
+            denials_write_alone(T.db, in->task_id);
         }
     }
+    denials_clear();
     rh_free(T.recorded);
     T.recorded = NULL;
     T.db = NULL;
@@ -175,4 +316,5 @@ void dsl_uninstall(void)
     T.st = NULL;
     rh_free(T.data_dir);
     T.data_dir = NULL;
+    T.dev_mode = 0;
 }

@@ -41,6 +41,10 @@ static int step_check(store_db *db, const store_model *m, json_t *old, json_t *r
                             "FlowStep.complete");
     if (old && dsl_int(old, "flow") != flow)
         return rh_error_set(err, RHAI_ESTATE, "a step cannot move to another flow");
+    /* completing reads the flow's steps and the step's signatures */
+    if ((rc = dsl_authorize(db, "flow_step", STORE_OP_READ, 0, err)) != 0 ||
+        (rc = dsl_authorize(db, "signature_requirement", STORE_OP_READ, 0, err)) != 0)
+        return rc;
     rc = count_where(db, "flow_step",
                      json_pack("{sI s{sI} s{ss}}", "flow", flow, "order", "lt",
                                dsl_int(row, "order"), "status", "ne", "completed"),
@@ -69,7 +73,7 @@ static int step_check(store_db *db, const store_model *m, json_t *old, json_t *r
     if (rc != 0)
         return rc;
     upd = json_pack("{ss}", "status", n == 0 ? "completed" : "in_progress");
-    rc = upd ? store_update(db, dsl_model("flow"), flow, upd, err)
+    rc = upd ? dsl_update_audited(db, dsl_model("flow"), flow, upd, err)
              : rh_error_set(err, RHAI_ENOMEM, "out of memory");
     json_decref(upd);
     return rc;

@@ -6,7 +6,10 @@ rhai_test(test_dsl_bind unit 60 rhai_dsl)
 add_test(NAME test_dsl_docs COMMAND ${CMAKE_COMMAND} -E compare_files
   ${RHAI_DSL_MD} ${PROJECT_SOURCE_DIR}/docs/dsl.md)
 set_tests_properties(test_dsl_docs PROPERTIES TIMEOUT 30 LABELS unit)
-rhai_test(test_dsl_redelivery integration 120 rhai_commonlib)
+rhai_test(test_dsl_redelivery integration 120 rhai_dsl rhai_commonlib)
 add_dependencies(test_dsl_redelivery rhaid)
 rhai_test(test_dsl_ctl unit 120 rhai_commonlib)
 add_dependencies(test_dsl_ctl rhaictl)
+# authorization of every DSL call: the matrix of issue 4, acl/audit,
+# unknown contexts and dev mode (in-process, so fast under ASan)
+rhai_test(test_dsl_authz unit 300 rhai_dsl)

@@ -3,7 +3,9 @@
  * The same sandbox rhaid uses (src/engine, default limits), in a forked
  * child killed at the timeout (eng_run_isolated), so `while(true){}` ends
  * as it would on a worker. Printing and exit codes are those of `submit`;
- * --json prints an object shaped like the reply of docs/protocol.md. */
+ * --json prints an object shaped like the reply of docs/protocol.md.
+ * The DSL runs in dev mode here: a context the script uses that does not
+ * exist yet is created, owned by --caller, as `rhaid --dev-mode` does. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,10 @@ static const char run_help[] =
     "                        (default: 30000)\n"
     "  -m, --memory BYTES    JS heap cap, suffix k, m or g allowed (default: 64m)\n"
     "  -d, --data-dir DIR    where the DSL keeps context databases (default:\n"
-    "                        $RHAI_DATA_DIR, else ./rhai-data); see docs/dsl.md\n"
+    "                        $RHAI_DATA_DIR, else ./rhai-data); see docs/dsl.md.\n"
+    "                        A context the script's DSL calls use that does not\n"
+    "                        exist there yet is created, owned by --caller; in an\n"
+    "                        existing one the caller needs its grants\n"
     "      --json            print an object like a worker's reply: id, status,\n"
     "                        output, error, error_kind, logs, run_us\n"
     "\n"
@@ -204,6 +209,7 @@ static int run_exec(ctl_global *g, int argc, char **argv)
             ctl_errorf("run", "%s", derr.msg);
             return CTL_EXIT_USAGE;
         }
+        dsl_set_dev_mode(1);                    /* a local development runner */
     }
     fflush(NULL);                               /* nothing buffered twice */
     rc = eng_run_isolated(&in, &lim, o.timeout_ms, &out);

@@ -14,7 +14,8 @@
 #include "daemon.h"
 #include "rhai/version.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_LEVEL } opt_type;
+/* OPT_BOOL is an int64_t 0/1; its flag alone (--dev-mode) means 1. */
+typedef enum { OPT_STR, OPT_INT, OPT_LEVEL, OPT_BOOL } opt_type;
 
 typedef struct opt {
     const char *name;       /* file key; flag is --name with '_' -> '-' */
@@ -76,6 +77,8 @@ static const opt opts[] = {
       "tasks taken ahead of free executors (claimed, waiting in memory)" },
     { "require_signatures", OPT_INT, OFF(require_signatures), "0", 0, 1,
       "RHAI_REQUIRE_SIGNATURES", 1, "1: deny tasks without a valid Ed25519 signature" },
+    { "dev_mode", OPT_BOOL, OFF(dev_mode), "0", 0, 1, "RHAI_DEV_MODE", 0,
+      "1: a task's first DSL call creates its unknown context, owned by its caller" },
     { "signature_skew_ms", OPT_INT, OFF(signature_skew_ms), "300000", 1000, 86400000LL,
       "RHAI_SIGNATURE_SKEW_MS", 1, "signed tasks must be created within this of now" },
     { "task_index_max", OPT_INT, OFF(task_index_max), "10000", 0, 10000000,
@@ -102,6 +105,17 @@ static int set_value(wk_config *c, const opt *o, const char *val, char *why, siz
         rh_free(*dst);
         *dst = copy;
         return 0;
+    }
+    if (o->type == OPT_BOOL) {
+        static const char *const on[] = { "1", "true", "yes", "on" };
+        static const char *const off[] = { "0", "false", "no", "off" };
+        for (size_t i = 0; i < 4; i++)
+            if (strcmp(val, on[i]) == 0 || strcmp(val, off[i]) == 0) {
+                *(int64_t *)field(c, o) = strcmp(val, on[i]) == 0;
+                return 0;
+            }
+        snprintf(why, n, "'%s' is not a boolean (1, 0, true, false, yes, no, on, off)", val);
+        return -1;
     }
     if (o->type == OPT_LEVEL) {
         int lv = rh_log_level_parse(val);
@@ -294,6 +308,9 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
                                 (int)len, a);
         if (eq) {
             val = eq + 1;
+        } else if (o->type == OPT_BOOL &&
+                   (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            val = "1";
         } else if (i + 1 < argc) {
             val = argv[++i];
         } else {

@@ -48,6 +48,7 @@ typedef struct wk_config {
     int64_t  prefetch;            /* tasks taken ahead of free executors */
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
+    int64_t  dev_mode;            /* 1: unknown contexts are created on use */
     char    *metrics_listen;      /* "" : no metrics endpoint */
 } wk_config;
 

@@ -27,6 +27,9 @@ int main(int argc, char **argv)
         if (argc >= 6 && strcmp(argv[4], "--data-dir") == 0 &&
             dsl_install(argv[5], &derr) != 0)
             rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", derr.msg);
+        /* dev_mode: unknown contexts are created by their first task */
+        if (argc >= 7 && strcmp(argv[6], "--dev-mode") == 0)
+            dsl_set_dev_mode(1);
         /* An executor must not outlive its daemon (kill -9 of rhaid would
          * otherwise leave a `while(true){}` spinning forever). */
         prctl(PR_SET_PDEATHSIG, SIGKILL);

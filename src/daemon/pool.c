@@ -216,6 +216,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 /* data_dir of the config the pool was started with, passed to executors
  * (they keep the DSL's context databases there). */
 static char pool_data_dir[4096];
+static int pool_dev_mode;               /* pass --dev-mode to executors */
 
 static int executor_spawn(wk_pool *p, int slot)
 {
@@ -223,7 +224,7 @@ static int executor_spawn(wk_pool *p, int slot)
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[7];
+    char *args[8];
     int rc;
 
     if (ex == NULL)
@@ -244,7 +245,8 @@ static int executor_spawn(wk_pool *p, int slot)
     args[3] = as;
     args[4] = "--data-dir";
     args[5] = pool_data_dir;
-    args[6] = NULL;
+    args[6] = pool_dev_mode ? "--dev-mode" : NULL;
+    args[7] = NULL;
     memset(&o, 0, sizeof o);
     stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[0].data.stream = (uv_stream_t *)&ex->pipe;
@@ -292,6 +294,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->as_limit = cfg->executor_as_limit;
     p->max_tasks = cfg->max_tasks_per_executor;
     snprintf(pool_data_dir, sizeof pool_data_dir, "%s", cfg->data_dir ? cfg->data_dir : "");
+    pool_dev_mode = cfg->dev_mode != 0;
     p->run_cb = cb;
     p->data = data;
     if ((rc = uv_exepath(p->exe, &sz)) != 0)

@@ -1,7 +1,9 @@
 /* test_dsl_redelivery.c -- exactly-once effects through real rhaid processes and a
  * real redis-server: a worker killed after its task committed but before
  * the reply has the task redelivered to another instance, which must not
- * write again and must answer with the recorded result. */
+ * write again and must answer with the recorded result. Tasks submitted
+ * without a context or caller act in "default" as "anonymous": the test
+ * creates that context owned by that caller. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "dsl/dsl.h"
 
 /* Increments a counter row of the context once per run. */
 static const char counter_script[] =
@@ -36,6 +39,13 @@ static void test_a_task_redelivered_after_its_commit_does_not_write_twice(void *
 
     assert_int_equal(th_redis_start(&redis, 0), 0);
     snprintf(data, sizeof data, "%s/shared-data", redis.dir);   /* both instances */
+    {
+        store *s;
+        rhai_error err;
+        assert_int_equal(store_new(data, &dsl_schema, &s, &err), 0);
+        assert_int_equal(store_context_create(s, "default", "anonymous", &err), 0);
+        store_free(s);
+    }
     c = th_redis_connect(&redis);
     assert_non_null(c);
 

@@ -168,6 +168,39 @@ static void test_reload_copies_only_reloadable_fields(void **state)
     wk_config_free(&b);
 }
 
+static void test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    unsetenv("RHAI_DEV_MODE");
+    assert_int_equal(load(&c, &err, NULL), 0);
+    assert_int_equal(c.dev_mode, 0);
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--dev-mode", NULL), 0);
+    assert_int_equal(c.dev_mode, 1);
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--dev-mode", "--concurrency", "2", NULL), 0);
+    assert_int_equal(c.dev_mode, 1);
+    assert_int_equal(c.concurrency, 2);
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--dev-mode", "false", NULL), 0);
+    assert_int_equal(c.dev_mode, 0);
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--dev-mode=yes", NULL), 0);
+    assert_int_equal(c.dev_mode, 1);
+    wk_config_free(&c);
+    setenv("RHAI_DEV_MODE", "1", 1);
+    assert_int_equal(load(&c, &err, NULL), 0);
+    assert_int_equal(c.dev_mode, 1);
+    wk_config_free(&c);
+    setenv("RHAI_DEV_MODE", "maybe", 1);
+    assert_int_equal(load(&c, &err, NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "not a boolean"));
+    wk_config_free(&c);
+    unsetenv("RHAI_DEV_MODE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +209,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_errors_name_the_line_and_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_reload_copies_only_reloadable_fields, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on,
+                                        clean_env, clean_env),
     };
     return cmocka_run_group_tests_name("daemon_config", tests, NULL, NULL);
 }

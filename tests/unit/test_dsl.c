@@ -1,7 +1,8 @@
 /* test_dsl.c -- the DSL through the engine: CRUD of every model, type
  * checks, domain invariants, atomic tasks and the ledger. Each test runs
  * scripts with eng_run in this process (dsl_install'd hooks) against a
- * fresh data dir. */
+ * fresh data dir, whose contexts are created owned by the callers used
+ * here (authorization itself: test_dsl_authz.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -26,6 +27,18 @@ static int dir_setup(void **state)
     snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dsl-XXXXXX");
     assert_non_null(mkdtemp(data_dir));
     assert_int_equal(dsl_install(data_dir, &err), 0);
+    {
+        static const char *const ctxs[] = { "c1", "crud", "ledger", "ledger2", "bench" };
+        store *s;
+        store_db *db;
+        assert_int_equal(store_new(data_dir, &dsl_schema, &s, &err), 0);
+        for (size_t i = 0; i < sizeof ctxs / sizeof ctxs[0]; i++)
+            assert_int_equal(store_context_create(s, ctxs[i], "alice", &err), 0);
+        /* the holder of a signature key signs in c1 */
+        assert_int_equal(store_open(s, "c1", &db, &err), 0);
+        assert_int_equal(store_owner_add(db, "bobkey", &err), 0);
+        store_free(s);
+    }
     return 0;
 }
 

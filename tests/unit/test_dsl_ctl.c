@@ -1,6 +1,7 @@
 /* test_dsl_ctl.c -- rhaictl and the DSL: `dsl list|types|validate`, and
  * `rhaictl run --data-dir` running every examples/dsl_<domain>.js against
- * the same store rhaid uses, persisting between runs. */
+ * the same store rhaid uses, persisting between runs; run creates an
+ * unknown context owned by --caller, whose data others may not touch. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -106,20 +107,25 @@ static void test_every_dsl_example_runs_and_data_persists_between_runs(void **st
         assert_int_equal(rc, 0);
     }
     /* the business example again: a second company, the first kept on disk */
-    assert_int_equal(capture(out, sizeof out, "%s run %s --data-dir %s/data -c ex", bin,
-                             th_src("examples/dsl_business.js", src, sizeof src), dir), 0);
+    assert_int_equal(capture(out, sizeof out, "%s run %s --data-dir %s/data -c ex -u alice",
+                             bin, th_src("examples/dsl_business.js", src, sizeof src), dir), 0);
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
-                             "-c ex", bin, dir), 0);
+                             "-c ex -u alice", bin, dir), 0);
     assert_string_equal(out, "2\n");
+    /* ex was created owned by alice: the default caller is denied (exit 4) */
+    assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
+                             "-c ex 2>&1", bin, dir), 4);
+    assert_non_null(strstr(out, "PermissionDenied"));
     /* another context sees none of it */
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
                              "-c other", bin, dir), 0);
     assert_string_equal(out, "0\n");
     /* a failing run writes nothing */
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.create({name: \"z\"}); "
-                             "throw 1' --data-dir %s/data -c ex 2>/dev/null", bin, dir), 1);
+                             "throw 1' --data-dir %s/data -c ex -u alice 2>/dev/null", bin,
+                             dir), 1);
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
-                             "-c ex", bin, dir), 0);
+                             "-c ex -u alice", bin, dir), 0);
     assert_string_equal(out, "2\n");
 }
 

@@ -1,0 +1,728 @@
+/* test_dsl_authz.c -- authorization of every DSL call, through the engine
+ * in this process (eng_run with the DSL installed on a temp data dir).
+ *
+ * The matrix: every model of dsl_schema x {create, get, update, delete,
+ * list} x {owner, granted, ungranted, expired grant, grant on another
+ * object, grant on another model}: allowed for the first two, denied
+ * (PermissionDenied, error_kind denied) for the others, with the audit
+ * rows checked: a denial recorded with its reason and the task id, an
+ * allowed write recorded, an allowed read not. Then: PermissionDenied
+ * caught or uncaught, denial rows that survive the rollback and are not
+ * written twice, the owner-only acl/audit objects, domain operations,
+ * unknown contexts and dev mode. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "dsl/dsl.h"
+
+#define CTX "m"
+#define OWNER "owner"
+
+static char data_dir[256];
+static store *st;               /* the test's own connection to the contexts */
+static store_db *db;            /* context CTX */
+static json_t *ids;             /* model -> id of its seeded object */
+static int seq;
+
+/* Create values (a JS expression over `ids`) and update values per model.
+ * A model added to a schema fails the matrix until it has a row here. */
+static const struct sample {
+    const char *model;
+    const char *create;
+    const char *update;
+    const char *extra;          /* "model:op" a create/update also needs, or NULL */
+} samples[] = {
+    { "company", "{name: 'Acme', email: 'a@acme.example'}", "{industry: 'tools'}", NULL },
+    { "product", "{company: ids.company, name: 'W', price: 2.5, stock: 1000}",
+      "{category: 'w'}", NULL },
+    { "sale", "{company: ids.company, buyer: 'b', items: [{product: ids.product, "
+      "quantity: 1}]}", "{status: 'pending'}", "product:update" },
+    { "shareholder", "{company: ids.company, holder: 'h', percentage: 1}", "{shares: 5}",
+      "shareholder:read" },
+    { "account", "{name: 'A', owner: 'alice', balance: 100, currency: 'EUR'}",
+      "{description: 'main'}", NULL },
+    { "asset", "{name: 'Gold'}", "{amount: 3}", NULL },
+    { "listing", "{title: 'L', price: 1, type: 'auction'}", "{seller: 's'}", NULL },
+    { "image", "{title: 'I', url: 'u'}", "{width: 5}", NULL },
+    { "pdf", "{title: 'P', url: 'u'}", "{pages: 5}", NULL },
+    { "markdown", "{title: 'M'}", "{content: '# x'}", NULL },
+    { "book", "{title: 'B', pages: [{title: 'c1'}]}", "{title: 'B2'}", NULL },
+    { "slides", "{title: 'S', slides: [{title: 's1'}]}", "{title: 'S2'}", NULL },
+    { "collection", "{title: 'C', items: [{kind: 'image', id: ids.image}]}",
+      "{description: 'd'}", "image:read" },
+    { "flow", "{name: 'F'}", "{description: 'd'}", NULL },
+    { "flow_step", "{flow: ids.flow, order: 1}", "{description: 'd'}", NULL },
+    { "signature_requirement", "{step: ids.flow_step, public_key: 'k', message: 'm'}", "{}",
+      NULL },
+    { "calendar", "{name: 'Cal'}", "{owner: 'o'}", NULL },
+    { "event", "{title: 'E', start: 1700000000000, end: 1700000000001}",
+      "{location: 'here'}", NULL },
+    { "contact", "{name: 'Bob', emails: ['b@x']}", "{organisation: 'o'}", NULL },
+    { "group", "{name: 'G', members: [ids.contact]}", "{description: 'd'}", "contact:read" },
+    { "circle", "{name: 'Ci', members: [{member: 'alice', role: 'admin'}]}",
+      "{description: 'd'}", NULL },
+    { "grant", "{caller: 'bob', model: 'company', op: 'read'}", "{granted_by: 'alice'}",
+      NULL },
+};
+#define NSAMPLES (sizeof samples / sizeof samples[0])
+
+static const struct sample *sample_of(const char *model)
+{
+    for (size_t i = 0; i < NSAMPLES; i++)
+        if (strcmp(samples[i].model, model) == 0)
+            return &samples[i];
+    return NULL;
+}
+
+/* ======================== running tasks ======================== */
+
+/* Run 'script' as task 'id' (NULL: a fresh one, written to idbuf when not
+ * NULL) in 'ctx' as 'caller'. */
+static void run(const char *ctx, const char *caller, const char *id, char *idbuf,
+                const char *script, eng_output *out)
+{
+    char gen[32];
+    eng_input in;
+
+    if (id == NULL) {
+        snprintf(gen, sizeof gen, "az-%d", ++seq);
+        id = gen;
+    }
+    if (idbuf)
+        snprintf(idbuf, 32, "%s", id);
+    memset(&in, 0, sizeof in);
+    in.task_id = id;
+    in.script = script;
+    in.script_len = strlen(script);
+    in.context_id = ctx;
+    in.caller_id = caller;
+    in.worker_id = "w";
+    assert_int_equal(eng_run(&in, NULL, out), 0);
+}
+
+/* Run as 'caller' in CTX and expect output 'want' (NULL: any). */
+static void expect(const char *caller, const char *script, const char *want)
+{
+    eng_output out;
+
+    run(CTX, caller, NULL, NULL, script, &out);
+    if (out.status != RHAI_STATUS_DONE || (want && strcmp(out.output, want) != 0))
+        print_message("%s: %s\n  got %s / %s, want %s\n", caller, script, out.output,
+                      out.error, want);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    if (want)
+        assert_string_equal(out.output, want);
+    eng_output_clear(&out);
+}
+
+/* Run as 'caller' in CTX and expect an uncaught error of 'kind' whose
+ * message holds 'want'. */
+static void expect_fail(const char *caller, const char *script, rh_error_kind kind,
+                        const char *want)
+{
+    eng_output out;
+
+    run(CTX, caller, NULL, NULL, script, &out);
+    if (out.status != RHAI_STATUS_ERROR || out.kind != kind || !strstr(out.error, want))
+        print_message("%s: %s\n  got %s kind %s: %s, want '%s'\n", caller, script,
+                      rh_status_str(out.status), rh_kind_str(out.kind), out.error, want);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, kind);
+    assert_non_null(strstr(out.error, want));
+    eng_output_clear(&out);
+}
+
+static void add_grant(const char *caller, const char *model, unsigned ops, int64_t object_id,
+                      int64_t expires_at)
+{
+    store_grant g = { caller, model, ops, object_id, expires_at, OWNER };
+    rhai_error err;
+
+    assert_int_equal(store_grant_add(db, &g, NULL, &err), 0);
+}
+
+/* The audit row of 'task' by 'caller' with op, model and decision (new),
+ * or NULL. */
+static json_t *audit_find(const char *caller, const char *task, const char *op,
+                          const char *model, const char *decision)
+{
+    rhai_error err;
+    json_t *rows, *r, *found = NULL;
+    size_t i;
+
+    assert_int_equal(store_audit_query(db, caller, model, decision, 200, &rows, &err), 0);
+    json_array_foreach(rows, i, r)
+        if (strcmp(json_string_value(json_object_get(r, "op")), op) == 0 &&
+            json_is_string(json_object_get(r, "task_id")) &&
+            strcmp(json_string_value(json_object_get(r, "task_id")), task) == 0) {
+            found = json_incref(r);
+            break;
+        }
+    json_decref(rows);
+    return found;
+}
+
+static int audit_count_task(const char *task)
+{
+    rhai_error err;
+    json_t *rows, *r;
+    size_t i;
+    int n = 0;
+
+    assert_int_equal(store_audit_query(db, NULL, NULL, NULL, STORE_LIST_MAX, &rows, &err), 0);
+    json_array_foreach(rows, i, r)
+        n += json_is_string(json_object_get(r, "task_id")) &&
+             strcmp(json_string_value(json_object_get(r, "task_id")), task) == 0;
+    json_decref(rows);
+    return n;
+}
+
+/* ======================== fixture ======================== */
+
+static int seed(void)
+{
+    rh_buf b;
+    eng_output out;
+
+    rh_buf_init(&b);
+    rh_buf_appendf(&b, "var ids = {};\n");
+    for (size_t i = 0; i < NSAMPLES; i++)
+        rh_buf_appendf(&b, "ids.%s = %s.create(%s).id;\n", samples[i].model,
+                       dsl_model(samples[i].model)->js_name, samples[i].create);
+    rh_buf_appendf(&b, "ids");
+    run(CTX, OWNER, NULL, NULL, b.data, &out);
+    rh_buf_free(&b);
+    if (out.status != RHAI_STATUS_DONE) {
+        print_message("seed: %s\n", out.error);
+        eng_output_clear(&out);
+        return -1;
+    }
+    ids = json_loads(out.output, 0, NULL);
+    eng_output_clear(&out);
+    return ids ? 0 : -1;
+}
+
+static int ctx_setup(void **state)
+{
+    rhai_error err;
+
+    (void)state;
+    snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dslauthz-XXXXXX");
+    if (mkdtemp(data_dir) == NULL || dsl_install(data_dir, &err) != 0 ||
+        store_new(data_dir, &dsl_schema, &st, &err) != 0 ||
+        store_context_create(st, CTX, OWNER, &err) != 0 || store_open(st, CTX, &db, &err) != 0)
+        return -1;
+    return seed();
+}
+
+static int ctx_teardown(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    json_decref(ids);
+    ids = NULL;
+    store_free(st);
+    st = NULL;
+    dsl_uninstall();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int64_t seeded(const char *model)
+{
+    return json_integer_value(json_object_get(ids, model));
+}
+
+/* ======================== the matrix ======================== */
+
+enum { P_OWNER, P_GRANTED, P_UNGRANTED, P_EXPIRED, P_OTHER_OBJECT, P_OTHER_MODEL, P_N };
+static const char *const who_names[P_N] = { "owner", "granted", "ungranted", "expired",
+                                            "other-object", "other-model" };
+enum { O_CREATE, O_GET, O_UPDATE, O_DELETE, O_LIST, O_N };
+static const char *const op_names[O_N] = { "create", "get", "update", "delete", "list" };
+static const unsigned op_bits[O_N] = { STORE_OP_CREATE, STORE_OP_READ, STORE_OP_UPDATE,
+                                       STORE_OP_DELETE, STORE_OP_READ };
+
+/* The extra grant a create/update of this model needs ("model:op"). */
+static void grant_extra(const char *caller, const struct sample *s, int op)
+{
+    char model[64];
+    const char *colon;
+    unsigned bit;
+
+    if (s->extra == NULL || (op != O_CREATE && op != O_UPDATE))
+        return;
+    colon = strchr(s->extra, ':');
+    snprintf(model, sizeof model, "%.*s", (int)(colon - s->extra), s->extra);
+    assert_int_equal(store_ops_parse(colon + 1, &bit), 0);
+    add_grant(caller, model, bit, 0, 0);
+}
+
+/* One cell: the grants of 'who', the task, its outcome and audit rows. */
+static void matrix_cell(const store_model *m, const struct sample *s, int op, int who)
+{
+    char caller[128], script[1024], task[32];
+    const char *as = caller;
+    int64_t target = seeded(m->name);
+    const char *other = strcmp(m->name, "company") ? "company" : "account";
+    int allowed = who == P_OWNER || who == P_GRANTED;
+    const char *audit_op = op == O_GET || op == O_LIST ? "read" : op_names[op];
+    eng_output out;
+    json_t *row;
+
+    snprintf(caller, sizeof caller, "%s.%s.%s", who_names[who], m->name, op_names[op]);
+    switch (who) {
+    case P_OWNER:
+        as = OWNER;
+        break;
+    case P_GRANTED:
+        add_grant(caller, m->name, op_bits[op], 0, 0);
+        grant_extra(caller, s, op);
+        break;
+    case P_EXPIRED:
+        add_grant(caller, m->name, STORE_OP_ALL, 0, rh_now_ms() - 1000);
+        break;
+    case P_OTHER_OBJECT:
+        add_grant(caller, m->name, STORE_OP_ALL, target + 1000, 0);
+        break;
+    case P_OTHER_MODEL:
+        add_grant(caller, other, STORE_OP_ALL, 0, 0);
+        break;
+    default:
+        break;
+    }
+    if (op == O_DELETE) {           /* a fresh object of the owner's to delete */
+        char mk[1024];
+        char *idj = json_dumps(ids, JSON_COMPACT);
+        snprintf(mk, sizeof mk, "var ids = %s; %s.create(%s).id", idj, m->js_name, s->create);
+        free(idj);
+        run(CTX, OWNER, NULL, NULL, mk, &out);
+        if (out.status != RHAI_STATUS_DONE)
+            print_message("%s: fresh object: %s\n", m->name, out.error);
+        assert_int_equal(out.status, RHAI_STATUS_DONE);
+        target = atoll(out.output);
+        eng_output_clear(&out);
+    }
+    {
+        char *idj = json_dumps(ids, JSON_COMPACT);
+        switch (op) {
+        case O_CREATE:
+            snprintf(script, sizeof script, "var ids = %s; %s.create(%s).id > 0", idj,
+                     m->js_name, s->create);
+            break;
+        case O_GET:
+            snprintf(script, sizeof script, "%s.get(%lld).id === %lld", m->js_name,
+                     (long long)target, (long long)target);
+            break;
+        case O_UPDATE:
+            snprintf(script, sizeof script, "%s.update(%lld, %s).id === %lld", m->js_name,
+                     (long long)target, s->update, (long long)target);
+            break;
+        case O_DELETE:
+            snprintf(script, sizeof script, "%s['delete'](%lld)", m->js_name,
+                     (long long)target);
+            break;
+        default:
+            snprintf(script, sizeof script, "%s.list().length > 0", m->js_name);
+            break;
+        }
+        free(idj);
+    }
+    run(CTX, as, NULL, task, script, &out);
+    if (allowed ? out.status != RHAI_STATUS_DONE || strcmp(out.output, "true") != 0
+                : out.status != RHAI_STATUS_ERROR || out.kind != RH_EK_DENIED)
+        print_message("%s %s as %s: %s / %s (kind %s)\n", m->name, op_names[op],
+                      who_names[who], out.output, out.error, rh_kind_str(out.kind));
+    if (allowed) {
+        assert_int_equal(out.status, RHAI_STATUS_DONE);
+        assert_string_equal(out.output, "true");
+    } else {
+        assert_int_equal(out.status, RHAI_STATUS_ERROR);
+        assert_int_equal(out.kind, RH_EK_DENIED);
+        assert_non_null(strstr(out.error, "PermissionDenied"));
+        assert_non_null(strstr(out.error, caller));
+        assert_non_null(strstr(out.error, m->name));
+    }
+    eng_output_clear(&out);
+
+    if (!allowed) {             /* the denial, recorded despite the rollback */
+        row = audit_find(caller, task, audit_op, m->name, "denied");
+        assert_non_null(row);
+        assert_non_null(json_string_value(json_object_get(row, "reason")));
+        if (op == O_GET || op == O_UPDATE || op == O_DELETE)
+            assert_int_equal(json_integer_value(json_object_get(row, "object_id")), target);
+        else
+            assert_true(json_is_null(json_object_get(row, "object_id")));
+        json_decref(row);
+        assert_int_equal(audit_count_task(task), 1);
+    } else if (op == O_GET || op == O_LIST) {
+        assert_int_equal(audit_count_task(task), 0);  /* allowed reads: no row */
+    } else {
+        row = audit_find(as, task, audit_op, m->name, "allowed");
+        assert_non_null(row);
+        if (op != O_CREATE)
+            assert_int_equal(json_integer_value(json_object_get(row, "object_id")), target);
+        else
+            assert_true(json_integer_value(json_object_get(row, "object_id")) > 0);
+        json_decref(row);
+    }
+}
+
+static void test_every_model_op_and_principal_is_allowed_or_denied_and_audited(void **state)
+{
+    int cells = 0;
+
+    (void)state;
+    for (size_t i = 0; i < dsl_schema.nmodels; i++) {
+        const store_model *m = &dsl_schema.models[i];
+        const struct sample *s = sample_of(m->name);
+        if (s == NULL)
+            print_message("model %s has no sample in test_dsl_authz.c\n", m->name);
+        assert_non_null(s);
+        for (int op = 0; op < O_N; op++)
+            for (int who = 0; who < P_N; who++, cells++)
+                matrix_cell(m, s, op, who);
+    }
+    print_message("%d cells over %zu models\n", cells, dsl_schema.nmodels);
+    assert_int_equal(cells, (int)dsl_schema.nmodels * O_N * P_N);
+}
+
+/* ======================== existence, count, builders ======================== */
+
+static void test_an_ungranted_caller_learns_nothing_about_existence(void **state)
+{
+    (void)state;
+    /* denied the same for an object that exists and one that does not */
+    expect_fail("nobody", "Company.get(1)", RH_EK_DENIED, "PermissionDenied");
+    expect_fail("nobody", "Company.get(999999)", RH_EK_DENIED, "PermissionDenied");
+    expect_fail("nobody", "Company.update(999999, {name: 'x'})", RH_EK_DENIED,
+                "may not update company 999999");
+    expect_fail("nobody", "Company['delete'](999999)", RH_EK_DENIED, "may not delete");
+    /* a granted caller gets the usual not found */
+    add_grant("reader", "company", STORE_OP_READ, 0, 0);
+    expect_fail("reader", "Company.get(999999)", RH_EK_SCRIPT, "not found");
+    /* an object grant allows get of that object only, not list or count */
+    add_grant("one", "company", STORE_OP_READ, 1, 0);
+    expect("one", "Company.get(1).id", "1");
+    expect_fail("one", "Company.count()", RH_EK_DENIED, "may not read company (model-wide)");
+    expect_fail("one", "Company.list()", RH_EK_DENIED, "model-wide");
+    expect("reader", "Company.count() > 0", "true");
+}
+
+static void test_builders_save_needs_create_then_update(void **state)
+{
+    (void)state;
+    add_grant("builder", "company", STORE_OP_CREATE, 0, 0);
+    expect("builder", "new_company().name('B').save().id > 0", "true");
+    /* the second save is an update of the saved row */
+    expect_fail("builder", "var b = new_company().name('B'); b.save(); b.name('C').save()",
+                RH_EK_DENIED, "may not update company");
+    add_grant("builder", "company", STORE_OP_UPDATE, 0, 0);
+    expect("builder", "var b = new_company().name('B'); b.save(); b.name('C').save().name",
+           "\"C\"");
+    expect_fail("nobody", "new_company().name('B').save()", RH_EK_DENIED,
+                "may not create company");
+}
+
+/* ======================== PermissionDenied ======================== */
+
+static void test_a_caught_permission_denied_lets_the_task_finish(void **state)
+{
+    char task[32];
+    eng_output out;
+    json_t *row;
+
+    (void)state;
+    run(CTX, "mallory", NULL, task,
+        "var r; try { Account.get(1); } catch (e) {\n"
+        "  r = [e instanceof Error, e.name, e.caller, e.op, e.model, e.object_id,\n"
+        "       e.message.indexOf(\"caller 'mallory' may not read account 1\") === 0];\n"
+        "}\n"
+        "r", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output,
+                        "[true,\"PermissionDenied\",\"mallory\",\"read\",\"account\",1,true]");
+    eng_output_clear(&out);
+    row = audit_find("mallory", task, "read", "account", "denied");
+    assert_non_null(row);
+    json_decref(row);
+    /* a caught denial inside a task that writes: the write commits */
+    add_grant("half", "company", STORE_OP_CREATE, 0, 0);
+    expect("half", "var c = Company.create({name: 'H'}).id;\n"
+           "try { Company.list(); } catch (e) { if (e.name !== 'PermissionDenied') throw e; }\n"
+           "c > 0", "true");
+    expect(OWNER, "Company.count({where: {name: 'H'}})", "1");
+}
+
+static void test_an_uncaught_denial_rolls_back_the_task_but_stays_audited(void **state)
+{
+    char task[32];
+    eng_output out;
+
+    (void)state;
+    add_grant("writer", "company", STORE_OP_CREATE, 0, 0);
+    run(CTX, "writer", NULL, task, "Company.create({name: 'Rolled'}); Company.count()", &out);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    assert_non_null(strstr(out.error, "PermissionDenied: caller 'writer' may not read company"));
+    eng_output_clear(&out);
+    expect(OWNER, "Company.count({where: {name: 'Rolled'}})", "0");
+    /* the create's row rolled back with it; the denial stayed */
+    assert_int_equal(audit_count_task(task), 1);
+    {
+        json_t *row = audit_find("writer", task, "read", "company", "denied");
+        assert_non_null(row);
+        json_decref(row);
+    }
+}
+
+static void test_a_task_run_again_does_not_record_its_denials_twice(void **state)
+{
+    eng_output out;
+
+    (void)state;
+    /* failed, so not in the ledger: a redelivery runs it again */
+    for (int i = 0; i < 2; i++) {
+        run(CTX, "again", "again-1", NULL, "Company.get(1)", &out);
+        assert_int_equal(out.kind, RH_EK_DENIED);
+        eng_output_clear(&out);
+    }
+    assert_int_equal(audit_count_task("again-1"), 1);
+    /* done with a caught denial: recorded with the commit; the replay
+     * answers from the ledger and records nothing */
+    for (int i = 0; i < 2; i++) {
+        run(CTX, "again", "again-2", NULL,
+            "try { Company.get(1); } catch (e) {} 'ok'", &out);
+        assert_int_equal(out.status, RHAI_STATUS_DONE);
+        assert_string_equal(out.output, "\"ok\"");
+        eng_output_clear(&out);
+    }
+    assert_int_equal(audit_count_task("again-2"), 1);
+}
+
+/* ======================== acl and audit ======================== */
+
+static void test_acl_and_audit_are_owner_only_and_denials_audited(void **state)
+{
+    static const char *const calls[] = {
+        "acl.grant({caller: 'x', model: 'company', ops: 'read'})",
+        "acl.revoke({caller: 'x', model: 'company'})", "acl.list()", "acl.owners()",
+        "acl.add_owner('eve')", "acl.remove_owner('owner')", "audit.query()",
+    };
+    (void)state;
+    add_grant("eve", "*", STORE_OP_ALL, 0, 0);     /* every op on every model: not an owner */
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        expect_fail("eve", calls[i], RH_EK_DENIED, "owners only");
+    expect("eve", "var n = 0; try { acl.list(); } catch (e) { n = e.name; } n",
+           "\"PermissionDenied\"");
+    {
+        rhai_error err;
+        json_t *rows;
+        assert_int_equal(store_audit_query(db, "eve", NULL, "denied", 100, &rows, &err), 0);
+        assert_int_equal(json_array_size(rows), sizeof calls / sizeof calls[0] + 1);
+        json_decref(rows);
+    }
+    expect(OWNER, "var o = acl.owners(); o.length === 1 && o[0]", "\"owner\"");
+}
+
+static void test_owners_grant_revoke_and_query_the_audit_log_from_scripts(void **state)
+{
+    (void)state;
+    expect_fail("bob", "Account.get(1)", RH_EK_DENIED, "PermissionDenied");
+    expect(OWNER, "acl.grant({caller: 'bob', model: 'account', ops: ['read', 'update'], "
+           "object_id: 1}) > 0", "true");
+    expect("bob", "Account.get(1).id", "1");
+    expect_fail("bob", "Account.get(2)", RH_EK_DENIED, "may not read account 2");
+    expect(OWNER, "var g = acl.list(); var l = g[g.length - 1];\n"
+           "[l.caller, l.model, l.ops, l.object_id, l.expires_at, l.granted_by]",
+           "[\"bob\",\"account\",[\"read\",\"update\"],1,null,\"owner\"]");
+    expect(OWNER, "acl.revoke({caller: 'bob', model: 'account', ops: 'update', "
+           "object_id: 1})", "1");
+    expect("bob", "Account.get(1).id", "1");
+    expect(OWNER, "acl.revoke({caller: 'bob', model: 'account', object_id: 1})", "1");
+    expect_fail("bob", "Account.get(1)", RH_EK_DENIED, "PermissionDenied");
+    /* "all", "*" and an expiry */
+    expect(OWNER, "acl.grant({caller: 'tmp', model: '*', ops: 'all', "
+           "expires_at: Date.now() + 3600000}) > 0", "true");
+    expect("tmp", "Flow.count() > 0", "true");
+    expect(OWNER, "acl.grant({caller: 'old', model: '*', ops: 'read,create', "
+           "expires_at: 1000}) > 0", "true");
+    expect_fail("old", "Flow.count()", RH_EK_DENIED, "PermissionDenied");
+    /* owners */
+    expect(OWNER, "acl.add_owner('co'); acl.owners()", "[\"co\",\"owner\"]");
+    expect("co", "acl.remove_owner('owner'); acl.owners()", "[\"co\"]");
+    expect_fail("co", "acl.remove_owner('co')", RH_EK_SCRIPT, "last owner");
+    expect("co", "acl.add_owner('owner')", "true");
+    /* the audit log: acl changes are writes; filters; newest first */
+    expect(OWNER, "var r = audit.query({caller: 'co'}); [r.length, r[0].op, r[1].op]",
+           "[2,\"add_owner\",\"remove_owner\"]");
+    expect(OWNER, "var r = audit.query({caller: 'bob', decision: 'denied', limit: 1});\n"
+           "[r.length, r[0].op, r[0].model, r[0].object_id, r[0].decision]",
+           "[1,\"read\",\"account\",1,\"denied\"]");
+    expect(OWNER, "var r = audit.query({caller: 'owner', model: 'account'}); "
+           "r[0].op + ' ' + r[0].reason", "\"revoke from bob: 1 grant(s) changed\"");
+    /* bad arguments are the script's fault */
+    expect_fail(OWNER, "acl.grant({caller: 'b', model: 'nope', ops: 'read'})", RH_EK_SCRIPT,
+                "no model 'nope'");
+    expect_fail(OWNER, "acl.grant({caller: 'b', model: 'company', ops: 'write'})",
+                RH_EK_SCRIPT, "ops");
+    expect_fail(OWNER, "acl.grant({caller: 'b', model: 'company', ops: []})", RH_EK_SCRIPT,
+                "ops");
+    expect_fail(OWNER, "acl.grant({caller: 'b', model: '*', ops: 'read', object_id: 3})",
+                RH_EK_SCRIPT, "object_id needs a model");
+    expect_fail(OWNER, "acl.grant({caller: '', model: 'company', ops: 'read'})",
+                RH_EK_SCRIPT, "caller");
+    expect_fail(OWNER, "acl.grant({caller: 'b', model: 'company', ops: 'read', x: 1})",
+                RH_EK_SCRIPT, "unknown option 'x'");
+    expect_fail(OWNER, "audit.query({decision: 'maybe'})", RH_EK_SCRIPT, "decision");
+    expect_fail(OWNER, "audit.query({limit: 0})", RH_EK_SCRIPT, "limit");
+}
+
+/* ======================== domain operations ======================== */
+
+static void test_domain_operations_check_every_row_they_touch(void **state)
+{
+    (void)state;
+    expect(OWNER, "Account.create({name: 'B', owner: 'o', balance: 0, currency: 'EUR'}).id",
+           NULL);
+    /* transfer: update on both accounts */
+    add_grant("payer", "account", STORE_OP_UPDATE, 1, 0);
+    expect_fail("payer", "Account.transfer(1, 2, 5)", RH_EK_DENIED,
+                "may not update account 2");
+    add_grant("payer", "account", STORE_OP_UPDATE, 2, 0);
+    expect("payer", "var r = Account.transfer(1, 2, 5); [r.from.balance, r.to.balance]",
+           "[95,5]");
+    /* a sale takes stock: create on sale and update on each product */
+    add_grant("seller", "sale", STORE_OP_CREATE, 0, 0);
+    expect_fail("seller", "Sale.record({company: 1, buyer: 'b', items: [{product: 1, "
+                "quantity: 1}]})", RH_EK_DENIED, "may not update product 1");
+    add_grant("seller", "product", STORE_OP_UPDATE, 1, 0);
+    expect("seller", "Sale.record({company: 1, buyer: 'b', items: [{product: 1, "
+           "quantity: 1}]}).total > 0", "true");
+    /* a bid is an update of the listing */
+    expect_fail("bidder", "Listing.bid(1, 'me', 10)", RH_EK_DENIED, "may not update listing 1");
+    add_grant("bidder", "listing", STORE_OP_UPDATE, 1, 0);
+    expect("bidder", "Listing.bid(1, 'me', 10).bids.length", "1");
+    /* a collection reads what it adds */
+    add_grant("curator", "collection", STORE_OP_UPDATE, 1, 0);
+    expect_fail("curator", "Collection.add(1, 'pdf', 1)", RH_EK_DENIED, "may not read image 1");
+    add_grant("curator", "image", STORE_OP_READ, 1, 0);
+    expect_fail("curator", "Collection.add(1, 'pdf', 1)", RH_EK_DENIED, "may not read pdf 1");
+    add_grant("curator", "pdf", STORE_OP_READ, 1, 0);
+    expect("curator", "Collection.add(1, 'pdf', 1).items.length", "2");
+    /* a group reads its members' contacts; a circle is one update */
+    add_grant("grouper", "group", STORE_OP_UPDATE, 1, 0);
+    expect_fail("grouper", "Group.add_member(1, 1)", RH_EK_DENIED, "may not read contact 1");
+    expect_fail("circler", "Circle.add_member(1, 'bob', 'member')", RH_EK_DENIED,
+                "may not update circle 1");
+    add_grant("circler", "circle", STORE_OP_UPDATE, 1, 0);
+    expect("circler", "Circle.add_member(1, 'bob', 'member').members.length", "2");
+    /* completing a step reads the flow's steps and signatures and updates the flow */
+    expect(OWNER, "SignatureRequirement['delete'](1)", "true");
+    add_grant("stepper", "flow_step", STORE_OP_UPDATE, 1, 0);
+    expect_fail("stepper", "FlowStep.complete(1)", RH_EK_DENIED,
+                "may not read flow_step (model-wide)");
+    add_grant("stepper", "flow_step", STORE_OP_READ, 0, 0);
+    add_grant("stepper", "signature_requirement", STORE_OP_READ, 0, 0);
+    expect_fail("stepper", "FlowStep.complete(1)", RH_EK_DENIED, "may not update flow 1");
+    add_grant("stepper", "flow", STORE_OP_UPDATE, 1, 0);
+    expect("stepper", "FlowStep.complete(1).status", "\"completed\"");
+    /* every write of a domain operation is audited */
+    {
+        rhai_error err;
+        json_t *rows;
+        assert_int_equal(store_audit_query(db, "stepper", "flow", "allowed", 10, &rows, &err),
+                         0);
+        assert_int_equal(json_array_size(rows), 1);
+        json_decref(rows);
+        assert_int_equal(store_audit_query(db, "payer", "account", "allowed", 10, &rows, &err),
+                         0);
+        assert_int_equal(json_array_size(rows), 2);
+        json_decref(rows);
+    }
+}
+
+/* ======================== contexts ======================== */
+
+static void test_an_unknown_context_is_invalid_and_dev_mode_creates_it(void **state)
+{
+    eng_output out;
+    struct stat sb;
+    char path[400];
+    rhai_error err;
+    store_db *fresh;
+    json_t *owners;
+
+    (void)state;
+    run("nope", "carol", NULL, NULL, "Company.count()", &out);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_INVALID);
+    assert_non_null(strstr(out.error, "UnknownContext: unknown context 'nope': create it with "
+                           "rhaictl context create nope --owner carol"));
+    eng_output_clear(&out);
+    snprintf(path, sizeof path, "%s/nope.db", data_dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    /* catchable like any error */
+    run("nope", "carol", NULL, NULL,
+        "try { Company.count(); } catch (e) { e.name }", &out);
+    assert_string_equal(out.output, "\"UnknownContext\"");
+    eng_output_clear(&out);
+    /* a task that does not use the DSL needs no context */
+    run("nope", "carol", NULL, NULL, "40 + 2", &out);
+    assert_string_equal(out.output, "42");
+    eng_output_clear(&out);
+
+    dsl_set_dev_mode(1);
+    run("nope", "", NULL, NULL, "Company.count()", &out);
+    assert_int_equal(out.kind, RH_EK_INVALID);
+    assert_non_null(strstr(out.error, "has none"));
+    eng_output_clear(&out);
+    run("nope", "carol", NULL, NULL, "Company.create({name: 'x'}); Company.count()", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output, "1");
+    eng_output_clear(&out);
+    run("nope", "dave", NULL, NULL, "Company.count()", &out);
+    assert_int_equal(out.kind, RH_EK_DENIED);      /* exists now: carol's */
+    eng_output_clear(&out);
+    dsl_set_dev_mode(0);
+    assert_int_equal(store_open(st, "nope", &fresh, &err), 0);
+    assert_int_equal(store_owners(fresh, &owners, &err), 0);
+    assert_int_equal(json_array_size(owners), 1);
+    assert_string_equal(json_string_value(json_array_get(owners, 0)), "carol");
+    json_decref(owners);
+}
+
+static void test_acl_and_audit_are_bound_only_when_named(void **state)
+{
+    (void)state;
+    expect(OWNER, "typeof acl + ' ' + typeof audit", "\"object object\"");
+    expect(OWNER, "('ac' + 'l') in (function () { return this; })()", "false");
+    expect(OWNER, "typeof this['ac' + 'l']", "\"object\"");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_every_model_op_and_principal_is_allowed_or_denied_and_audited),
+        T(test_an_ungranted_caller_learns_nothing_about_existence),
+        T(test_builders_save_needs_create_then_update),
+        T(test_a_caught_permission_denied_lets_the_task_finish),
+        T(test_an_uncaught_denial_rolls_back_the_task_but_stays_audited),
+        T(test_a_task_run_again_does_not_record_its_denials_twice),
+        T(test_acl_and_audit_are_owner_only_and_denials_audited),
+        T(test_owners_grant_revoke_and_query_the_audit_log_from_scripts),
+        T(test_domain_operations_check_every_row_they_touch),
+        T(test_an_unknown_context_is_invalid_and_dev_mode_creates_it),
+        T(test_acl_and_audit_are_bound_only_when_named),
+    };
+    return cmocka_run_group_tests_name("dsl_authz", tests, NULL, NULL);
+}
