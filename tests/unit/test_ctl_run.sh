@@ -103,6 +103,26 @@ if [ "$ELAPSED_MS" -gt 5000 ]; then
     FAILS=$((FAILS + 1)); echo "FAIL: --timeout 300 took ${ELAPSED_MS} ms"
 fi
 
+# ---- run --data-dir: contexts and authorization ------------------------------
+# An unknown context is created on first DSL use, owned by --caller.
+D=$WORK/data
+ctl 0 run -e '40 + 2' --data-dir "$D" -c books -u alice && is "$OUT" 42
+CHECKS=$((CHECKS + 1))
+[ ! -e "$D/books.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: a run without the DSL created books"; }
+ctl 0 run -e 'Company.create({name: "A"}).id' --data-dir "$D" -c books -u alice && is "$OUT" 1
+ctl 0 run -e 'acl.owners()' --data-dir "$D" -c books -u alice && is "$OUT" '["alice"]'
+# another caller is denied (exit 4), and may catch it
+ctl 4 run -e 'Company.get(1)' --data-dir "$D" -c books -u bob && {
+    empty "$OUT"; has "$ERR" "denied: PermissionDenied: caller 'bob' may not read company 1"; }
+ctl 0 run -e 'try { Company.get(1) } catch (e) { e.name }' --data-dir "$D" -c books -u bob &&
+    is "$OUT" '"PermissionDenied"'
+ctl 0 run -e 'acl.grant({caller: "bob", model: "company", ops: "read"})' --data-dir "$D" \
+    -c books -u alice && is "$OUT" 1
+ctl 0 run -e 'Company.get(1).name' --data-dir "$D" -c books -u bob && is "$OUT" '"A"'
+ctl 4 run -e 'audit.query()' --data-dir "$D" -c books -u bob && has "$ERR" 'owners only'
+ctl 0 run -e 'audit.query({decision: "denied"}).length' --data-dir "$D" -c books -u alice &&
+    is "$OUT" 3
+
 # ---- run --json ---------------------------------------------------------------
 ctl 0 run --json -e 'print("hi"); 40+2' && {
     has "$OUT" '"status":"done"'; has "$OUT" '"output":42'; has "$OUT" '"logs":"hi\n"'

@@ -67,6 +67,9 @@ static void test_dsl_list_types_and_validate(void **state)
     assert_int_equal(capture(out, sizeof out, "%s dsl list --json", bin), 0);
     assert_non_null(strstr(out, "\"global\":\"FlowStep\""));
     assert_int_equal(capture(out, sizeof out, "%s dsl types", bin), 0);
+    assert_non_null(strstr(out, "declare const acl: {"));
+    assert_non_null(strstr(out, "declare const audit: {"));
+    assert_non_null(strstr(out, "interface PermissionDenied extends Error"));
     assert_non_null(strstr(out, "declare const Company: CompanyModel;"));
     assert_non_null(strstr(out, "transfer(from: number, to: number, amount: number)"));
     assert_int_equal(capture(out, sizeof out, "%s dsl validate %s", bin,
