@@ -15,6 +15,19 @@ tools/deps.sh >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRHAI_BUILD_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" --target rhaid rhai_bench rhai_bench_engine >/dev/null
 
+# Memory of rhaid + its executors: summed RSS (shared library pages
+# counted once per process) and summed PSS (shared pages divided among the
+# processes that map them: what the three really cost together).
+mem() {
+    local rss=0 pss=0 p
+    for p in $2 $(pgrep -P "$2"); do
+        rss=$((rss + $(awk '/VmRSS/ {print $2}' /proc/$p/status)))
+        pss=$((pss + $(awk '/^Pss:/ {print $2}' /proc/$p/smaps_rollup)))
+    done
+    echo "rss_rhaid_plus_executors_$1 $rss kB"
+    echo "pss_rhaid_plus_executors_$1 $pss kB"
+}
+
 bench() {
     set -euo pipefail
     local out work pid port
@@ -22,21 +35,18 @@ bench() {
     "$ROOT/build-bench/bin/rhaid" --redis-url "$RHAI_REDIS_URL" --worker-id bench \
         --concurrency 2 --data-dir "$work" --log-level warn 2>"$work/rhaid.log" &
     pid=$!
+    sleep 1
+    mem idle "$pid"
     out=$(timeout 600 "$ROOT/build-bench/bin/rhai_bench" "$RHAI_REDIS_URL" bench "$TASKS" "$INFLIGHT")
     echo "$out"
-    # resident memory of rhaid + executors, after the run
-    local rss=0
-    for p in $pid $(pgrep -P "$pid"); do
-        rss=$((rss + $(awk '/VmRSS/ {print $2}' /proc/$p/status)))
-    done
-    echo "rss_rhaid_plus_executors $rss kB"
+    mem loaded "$pid"
     kill -TERM "$pid"; wait "$pid" || true
     port=${RHAI_REDIS_URL##*:}; port=${port%%/*}
     redis-benchmark -p "$port" -q -n 100000 -t ping,lpush -P 1 --csv 2>/dev/null |
         awk -F'","' 'NR>1 {gsub(/"/,""); split($0,a,","); printf "redis_benchmark_%s %.0f req/s\n", tolower(a[1]), a[2]}'
     rm -rf "$work"
 }
-export -f bench
+export -f bench mem
 export ROOT TASKS INFLIGHT
 results=$(tools/with-redis.sh bash -c bench)
 # (c) and (d): the sandbox's per-task cost, no Redis
