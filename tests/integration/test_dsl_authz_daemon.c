@@ -1,0 +1,133 @@
+/* test_dsl_authz_daemon.c -- authorization through a real rhaid and a real
+ * redis-server: a task whose DSL call is denied ends with error_kind
+ * denied, one in a context that does not exist with invalid, and rhaid
+ * --dev-mode creates an unknown context owned by the task's caller. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "dsl/dsl.h"
+
+/* HSET the task with its context and caller, then LPUSH it (protocol.md). */
+static void submit(redisContext *c, const char *worker, const char *id, const char *ctx,
+                   const char *caller, const char *script)
+{
+    char key[RH_KEY_MAX], now[24];
+    const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "worker_id", worker,
+                           "status", "queued", "created_at", now, "attempts", "0",
+                           "script", script, "context_id", ctx, "caller_id", caller,
+                           "timeout_ms", "20000" };
+    redisReply *r;
+
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    r = redisCommandArgv(c, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = redisCommand(c, "LPUSH %s %s", rh_key_queue(key, "rhai", worker), id);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+}
+
+/* Submit and wait for the reply into t (rh_task_clear it). */
+static void run(redisContext *c, const char *worker, const char *id, const char *ctx,
+                const char *caller, const char *script, rh_task *t)
+{
+    submit(c, worker, id, ctx, caller, script);
+    rh_task_init(t);
+    assert_int_equal(th_reply(c, NULL, id, 60, t), 0);
+}
+
+static void test_denied_and_unknown_context_tasks_end_with_their_error_kinds(void **state)
+{
+    th_redis redis;
+    char data[300];
+    const char *extra[] = { "--data-dir", data, NULL };
+    const char *dev[] = { "--data-dir", data, "--dev-mode", NULL };
+    redisContext *c;
+    pid_t a, b;
+    rh_task t;
+    struct stat sb;
+    char path[400];
+
+    (void)state;
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(data, sizeof data, "%s/data", redis.dir);
+    {
+        store *s;
+        rhai_error err;
+        assert_int_equal(store_new(data, &dsl_schema, &s, &err), 0);
+        assert_int_equal(store_context_create(s, "shop", "alice", &err), 0);
+        store_free(s);
+    }
+    c = th_redis_connect(&redis);
+    assert_non_null(c);
+    a = th_rhaid_start(&redis, "default", 1, extra);
+    assert_true(a > 0);
+
+    run(c, "default", "owner-1", "shop", "alice", "Company.create({name: 'A'}).id", &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "1");
+    rh_task_clear(&t);
+
+    run(c, "default", "denied-1", "shop", "bob", "Company.get(1)", &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_DENIED);
+    assert_non_null(strstr(t.error, "PermissionDenied: caller 'bob' may not read company 1"));
+    rh_task_clear(&t);
+
+    run(c, "default", "caught-1", "shop", "bob",
+        "try { Company.get(1); 'no' } catch (e) { e.name }", &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"PermissionDenied\"");
+    rh_task_clear(&t);
+
+    run(c, "default", "unknown-1", "ghost", "alice", "Company.count()", &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(strstr(t.error, "unknown context 'ghost'"));
+    rh_task_clear(&t);
+    snprintf(path, sizeof path, "%s/ghost.db", data);
+    assert_int_not_equal(stat(path, &sb), 0);
+
+    /* the owner sees both denials in the audit log */
+    run(c, "default", "audit-1", "shop", "alice",
+        "audit.query({decision: 'denied'}).map(function (r) { return r.task_id; })", &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "[\"caught-1\",\"denied-1\"]");
+    rh_task_clear(&t);
+
+    /* dev mode: the unknown context is created, owned by the caller */
+    b = th_rhaid_start(&redis, "dev", 1, dev);
+    assert_true(b > 0);
+    run(c, "dev", "dev-1", "ghost", "carol", "Company.count()", &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "0");
+    rh_task_clear(&t);
+    assert_int_equal(stat(path, &sb), 0);
+    run(c, "dev", "dev-2", "ghost", "dave", "Company.count()", &t);
+    assert_int_equal(t.error_kind, RH_EK_DENIED);
+    rh_task_clear(&t);
+
+    redisFree(c);
+    assert_int_equal(WEXITSTATUS(th_stop(a, 10000)), 0);
+    assert_int_equal(WEXITSTATUS(th_stop(b, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_denied_and_unknown_context_tasks_end_with_their_error_kinds),
+    };
+    return cmocka_run_group_tests_name("dsl_authz_daemon", tests, NULL, NULL);
+}
