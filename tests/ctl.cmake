@@ -18,6 +18,13 @@ add_test(NAME test_ctl
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl PROPERTIES TIMEOUT 180 LABELS integration)
 
+# acl and audit through a worker (owner tasks calling the DSL's acl/audit
+# objects), checked against local mode on the worker's data dir.
+add_test(NAME test_ctl_acl
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_acl.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR} ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_acl PROPERTIES TIMEOUT 240 LABELS integration)
+
 # workers, queues, tasks, task retry, queue purge|requeue-dead and top
 # (in tmux) against two rhaid instances.
 add_test(NAME test_ctl_monitor
