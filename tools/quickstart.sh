@@ -16,6 +16,10 @@ BIN=$ROOT/$BUILD/bin
 run() {
     local work rhaid_pid rc=0
     work=$(mktemp -d "${TMPDIR:-/tmp}/rhai-quickstart-XXXXXX")
+    # DSL scripts act in a context, which must exist: "acme", owned by the
+    # caller the examples are submitted as.
+    "$BIN/rhaictl" context create acme --owner alice --data-dir "$work/data" >/dev/null
+    echo "context 'acme' created in $work/data, owner alice"
     "$BIN/rhaid" --redis-url "$RHAI_REDIS_URL" --worker-id quickstart --concurrency 2 \
         --data-dir "$work/data" --log-level warn 2>"$work/rhaid.log" &
     rhaid_pid=$!
@@ -25,13 +29,25 @@ run() {
         local args="{}"
         [ -f "${f%.js}.args.json" ] && args=$(cat "${f%.js}.args.json")
         printf '\n== %s  args=%s\n' "$f" "$args"
-        if timeout 60 "$BIN/rhaictl" submit "$f" --worker quickstart --args "$args"; then
+        if timeout 60 "$BIN/rhaictl" submit "$f" --worker quickstart --args "$args" \
+            --context acme --caller alice; then
             :
         else
             echo "   (exit $?)"
             rc=1
         fi
     done
+    # Authorization: bob holds no grant in acme, so his DSL call is denied
+    # (exit 4) and audited; then alice grants him read on Company.
+    printf '\n== bob reads acme'"'"'s companies without a grant (expect denied, exit 4)\n'
+    timeout 60 "$BIN/rhaictl" submit -e 'Company.list({limit: 3}).length' \
+        --worker quickstart --context acme --caller bob && rc=1 || echo "   (exit $?)"
+    "$BIN/rhaictl" acl grant acme bob --model Company --ops read --data-dir "$work/data"
+    printf '\n== bob again, granted read on Company\n'
+    timeout 60 "$BIN/rhaictl" submit -e 'Company.list({limit: 3}).map(function (c) { return c.name; })' \
+        --worker quickstart --context acme --caller bob || rc=1
+    printf '\n== the newest rows of acme'"'"'s audit log\n'
+    "$BIN/rhaictl" audit acme --limit 4 --data-dir "$work/data" || rc=1
     echo
     kill -TERM "$rhaid_pid"
     wait "$rhaid_pid" && echo "worker stopped cleanly" || echo "worker exit status $?"
