@@ -3,13 +3,15 @@
  *
  *   rhai_bench URL WORKER [TASKS] [INFLIGHT]
  *
- * (e) floor: Redis PING round trip; (b) sequential submit+wait latency of a
- * trivial task; (a) throughput of TASKS trivial tasks (40+2) submitted by
+ * (e) floor: Redis PING round trip; (b) submit+wait latency of a trivial
+ * task, sequential and with 16 concurrent clients (a thread and a
+ * connection each, 200 tasks each); (a) throughput of TASKS trivial tasks (40+2) submitted by
  * the async client with up to INFLIGHT in flight. Bounded: every wait has
  * a deadline, so a missing worker ends the run with an error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <hiredis/hiredis.h>
 
 #include "rhai/rhai.h"
@@ -47,6 +49,77 @@ static int bench_ping(const rh_url *u, int n)
     free(lat);
     redisFree(c);
     return 0;
+}
+
+/* (b) with 16 concurrent clients: each thread has its own connection
+ * and runs 'per' tasks one after the other; latencies pooled. */
+#define CONC_CLIENTS 16
+
+typedef struct conc_arg {
+    const char *url;
+    const char *worker;
+    int         per;
+    int64_t    *lat;        /* per entries */
+    int         failed;
+} conc_arg;
+
+static void *conc_thread(void *p)
+{
+    conc_arg *a = p;
+    rhai_client *c;
+    rhai_task *t;
+    rhai_error err;
+
+    if (rhai_client_connect(a->url, NULL, &c, &err) != 0) {
+        a->failed = 1;
+        return NULL;
+    }
+    if (rhai_task_new("40+2", &t) != 0 || rhai_task_set_worker(t, a->worker) != 0) {
+        rhai_client_free(c);
+        a->failed = 1;
+        return NULL;
+    }
+    for (int i = 0; i < a->per; i++) {
+        rhai_result *r;
+        int64_t t0 = rh_mono_us();
+        if (rhai_run(c, t, 10000, &r, &err) != 0) {
+            fprintf(stderr, "bench: concurrent run: %s\n", err.msg);
+            a->failed = 1;
+            break;
+        }
+        a->lat[i] = rh_mono_us() - t0;
+        rhai_result_free(r);
+    }
+    rhai_task_free(t);
+    rhai_client_free(c);
+    return NULL;
+}
+
+static int bench_concurrent(const char *url, const char *worker, int per)
+{
+    pthread_t th[CONC_CLIENTS];
+    conc_arg a[CONC_CLIENTS];
+    int n = CONC_CLIENTS * per, failed = 0;
+    int64_t *lat = malloc(sizeof *lat * (size_t)n);
+
+    if (lat == NULL)
+        return -1;
+    for (int i = 0; i < CONC_CLIENTS; i++) {
+        a[i] = (conc_arg){ url, worker, per, lat + (size_t)i * (size_t)per, 0 };
+        if (pthread_create(&th[i], NULL, conc_thread, &a[i]) != 0)
+            return -1;
+    }
+    for (int i = 0; i < CONC_CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        failed |= a[i].failed;
+    }
+    if (!failed) {
+        printf("conc16_roundtrip_p50 %.0f us\n", pct(lat, n, 0.5));
+        printf("conc16_roundtrip_p90 %.0f us\n", pct(lat, n, 0.9));
+        printf("conc16_roundtrip_p99 %.0f us\n", pct(lat, n, 0.99));
+    }
+    free(lat);
+    return failed ? -1 : 0;
 }
 
 static int bench_sequential(const char *url, const char *worker, int n)
@@ -147,6 +220,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (bench_ping(&u, 2000) != 0 || bench_sequential(argv[1], argv[2], 1000) != 0 ||
+        bench_concurrent(argv[1], argv[2], 200) != 0 ||
         bench_throughput(argv[1], argv[2], n, inflight) != 0) {
         fprintf(stderr, "bench: failed\n");
         return 1;
