@@ -1,11 +1,12 @@
-/* cmd_acl.c -- `rhaictl acl grant|revoke|list|owners`: a context's grants.
+/* cmd_acl.c -- `rhaictl acl grant|revoke|list|owners|add-owner|remove-owner`.
  *
  * Owners of a context may do everything in it; anyone else needs a grant
  * (caller, model or '*', a subset of read/create/update/delete, optionally
  * one object, optionally until a time). Locally the store is changed
  * directly and the change audited (admin.c); remotely an owner task calls
  * acl.grant/revoke/list/owners on a worker with the values in its args.
- * Both print the same text and the same --json. */
+ * Both print the same text and the same --json. Owners are managed the
+ * same way (add-owner, remove-owner; a context always keeps one). */
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@ static const char acl_help[] =
     "                          [where]\n"
     "       rhaictl acl list CONTEXT [where]\n"
     "       rhaictl acl owners CONTEXT [where]\n"
+    "       rhaictl acl add-owner|remove-owner CONTEXT CALLER [where]\n"
     "\n"
     "Owners of a context may do everything in it; any other caller needs a\n"
     "grant. A grant names a caller, a model (or '*' for every model), the\n"
@@ -35,6 +37,9 @@ static const char acl_help[] =
     "        grants changed (0 is not an error)\n"
     "list    every grant, oldest first\n"
     "owners  the owners\n"
+    "add-owner, remove-owner\n"
+    "        make CALLER an owner (no change when it is one), or no longer one;\n"
+    "        the last owner cannot be removed (exit 1)\n"
     "\n"
     "Options:\n"
     "  -m, --model M         a model name (company, or its JS name Company; see\n"
@@ -48,7 +53,8 @@ static const char acl_help[] =
     "      --json            grant: {\"id\",\"context\",\"caller\",\"model\",\"ops\",\n"
     "                        \"object_id\",\"expires_at\"}; revoke: {...,\"changed\"};\n"
     "                        list: [{id, caller, model, ops, object_id,\n"
-    "                        expires_at, granted_by, created_at}]; owners: [...]\n"
+    "                        expires_at, granted_by, created_at}]; owners: [...];\n"
+    "                        add-owner, remove-owner: {\"context\",\"caller\",\"owner\"}\n"
     "  -h, --help            this help\n"
     "\n"
     CTL_ADMIN_HELP
@@ -69,6 +75,8 @@ static const char acl_js_grant[] = "acl.grant(args)";
 static const char acl_js_revoke[] = "acl.revoke(args)";
 static const char acl_js_list[] = "acl.list()";
 static const char acl_js_owners[] = "acl.owners()";
+static const char acl_js_add_owner[] = "acl.add_owner(args.caller)";
+static const char acl_js_remove_owner[] = "acl.remove_owner(args.caller)";
 
 typedef struct acl_opts {
     ctl_admin   admin;
@@ -152,7 +160,7 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
         { NULL, 0, NULL, 0 }
     };
     const char *model = NULL, *expires = NULL;
-    int c, r, grant, revoke;
+    int c, r, grant, revoke, owner;
 
     while ((c = getopt_long(argc, argv, ":m:o:u:d:w:k:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
@@ -190,16 +198,18 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
     o->sub = argv[optind++];
     grant = strcmp(o->sub, "grant") == 0;
     revoke = strcmp(o->sub, "revoke") == 0;
-    if (!grant && !revoke && strcmp(o->sub, "list") != 0 && strcmp(o->sub, "owners") != 0)
+    owner = strcmp(o->sub, "add-owner") == 0 || strcmp(o->sub, "remove-owner") == 0;
+    if (!grant && !revoke && !owner && strcmp(o->sub, "list") != 0 &&
+        strcmp(o->sub, "owners") != 0)
         return ctl_usage_error("acl", "unknown subcommand '%s' (grant, revoke, list, "
-                               "owners)", o->sub);
+                               "owners, add-owner, remove-owner)", o->sub);
     if (optind >= argc)
         return ctl_usage_error("acl", "%s: missing CONTEXT", o->sub);
     o->context = argv[optind++];
-    if (grant || revoke) {
+    if (grant || revoke || owner) {
         if (optind >= argc)
             return ctl_usage_error("acl", "%s: missing CALLER (who gets or loses the "
-                                   "grant)", o->sub);
+                                   "%s)", o->sub, owner ? "ownership" : "grant");
         o->caller = argv[optind++];
     }
     if (optind < argc)
@@ -214,6 +224,9 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
         if (model || o->ops_arg || o->object_id || expires)
             return ctl_usage_error("acl", "--model, --ops, --object and --expires go with "
                                    "grant and revoke");
+        if (owner && (!ctl_caller_valid(o->caller) || strlen(o->caller) > ACL_CALLER_MAX))
+            return ctl_usage_error("acl", "invalid CALLER '%.256s' (1..%d printable ASCII, "
+                                   "no spaces)", o->caller, ACL_CALLER_MAX);
         return 0;
     }
     /* 200: the longest caller the DSL's acl.grant/revoke take */
@@ -392,6 +405,55 @@ static int acl_change(const ctl_global *g, const acl_opts *o)
     return ctl_flush();
 }
 
+/* ======================== owners ======================== */
+
+/* add-owner / remove-owner. Locally: one transaction with its audit row
+ * (op add_owner/remove_owner, model "acl", as the DSL writes them). */
+static int acl_owner_change(const ctl_global *g, const acl_opts *o)
+{
+    int add = strcmp(o->sub, "add-owner") == 0;
+    rhai_error err = { 0, "" };
+    char detail[300];
+    json_t *args, *res = NULL;
+    ctl_local l;
+    int rc, code;
+
+    if (!o->admin.remote) {
+        if ((code = ctl_local_open("acl", ctl_data_dir(o->admin.data_dir), o->context,
+                                   &l)) != 0)
+            return code;
+        snprintf(detail, sizeof detail, "%s owner %s", add ? "added" : "removed", o->caller);
+        if ((rc = store_begin(l.db, &err)) == 0 &&
+            (rc = add ? store_owner_add(l.db, o->caller, &err)
+                      : store_owner_remove(l.db, o->caller, &err)) == 0 &&
+            (rc = ctl_local_audit(&l, add ? "add_owner" : "remove_owner", "acl", 0, detail,
+                                  &err)) == 0)
+            rc = store_commit(l.db, &err);
+        ctl_local_close(&l);
+        if (rc != 0) {
+            ctl_errorf("acl", "%s in '%s': %s", o->sub, o->context,
+                       err.msg[0] ? err.msg : rhai_strerror(rc));
+            return CTL_EXIT_FAILED;
+        }
+    } else {
+        if ((args = json_pack("{s:s}", "caller", o->caller)) == NULL) {
+            ctl_errorf("acl", "out of memory");
+            return CTL_EXIT_FAILED;
+        }
+        code = ctl_remote_call(g, "acl", &o->admin, o->context,
+                               add ? acl_js_add_owner : acl_js_remove_owner, args, &res);
+        json_decref(args);
+        json_decref(res);               /* true */
+        if (code != 0)
+            return code;
+    }
+    if (g->json)
+        return ctl_print_json(json_pack("{s:s, s:s, s:b}", "context", o->context, "caller",
+                                        o->caller, "owner", add));
+    printf("%s is %s an owner of %s\n", o->caller, add ? "now" : "no longer", o->context);
+    return ctl_flush();
+}
+
 /* ======================== list and owners ======================== */
 
 static int acl_show(const ctl_global *g, const acl_opts *o)
@@ -451,12 +513,14 @@ static int acl_exec(ctl_global *g, int argc, char **argv)
         return code < 0 ? CTL_EXIT_OK : code;
     if (strcmp(o.sub, "grant") == 0 || strcmp(o.sub, "revoke") == 0)
         return acl_change(g, &o);
+    if (strcmp(o.sub, "add-owner") == 0 || strcmp(o.sub, "remove-owner") == 0)
+        return acl_owner_change(g, &o);
     return acl_show(g, &o);
 }
 
 const ctl_cmd ctl_cmd_acl = {
     "acl",
-    "grant|revoke CONTEXT CALLER --model M [--ops OPS] | list|owners CONTEXT",
+    "grant|revoke CONTEXT CALLER --model M [--ops OPS] | list|owners CONTEXT | ...",
     "grant, revoke and list access to a context (local or via a worker)",
     acl_exec
 };

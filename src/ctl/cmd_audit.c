@@ -1,7 +1,7 @@
 /* cmd_audit.c -- `rhaictl audit CONTEXT`: a context's audit log.
  *
  * Every denied DSL call, every write and every admin change (grants,
- * revokes, context creation) leaves a row in the context's rhai_audit
+ * revokes, owners, context creation) leaves a row in the context's rhai_audit
  * table (src/store/acl.c). This prints the newest rows, filtered, either
  * from the data dir or through an owner task calling audit.query() on a
  * worker (admin.c); both print the same table and the same --json. */
@@ -18,9 +18,9 @@ static const char audit_help[] =
     "\n"
     "Print the newest rows of context CONTEXT's audit log, newest first: every\n"
     "denied call, every write and every admin change (grant, revoke,\n"
-    "context_create), with time, decision, caller, operation, model, object id,\n"
-    "task id and reason. Local changes made by rhaictl show as caller\n"
-    CTL_LOCAL_CALLER " with the OS user in the reason.\n"
+    "add_owner, remove_owner, context_create), with time, decision, caller,\n"
+    "operation, model, object id, task id and reason. Local changes made by\n"
+    "rhaictl show as caller " CTL_LOCAL_CALLER " with the OS user in the reason.\n"
     "\n"
     "Options:\n"
     "  -c, --caller C        only rows of caller C (to submit remotely as\n"

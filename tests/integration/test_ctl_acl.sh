@@ -173,6 +173,18 @@ ctl 0 audit acme --caller mallory --decision denied --limit 5 --worker acl --as 
                               for r in d)' "remote audit filters"
 ctl 0 audit acme --worker acl --key "$WORK/alice.key" && has "$OUT" "DECISION"
 
+# ---- owners through the worker ------------------------------------------------------
+ctl 4 acl add-owner acme mallory --worker acl --as mallory && has "$ERR" "denied"
+ctl 4 acl list acme --worker acl --as bob && has "$ERR" "denied"
+ctl 0 acl add-owner acme bob --worker acl --as alice --json &&
+    json 'd == {"context": "acme", "caller": "bob", "owner": True}' "remote add-owner"
+ctl 0 acl owners acme --data-dir "$D" --json && json '"bob" in d and "mallory" not in d' \
+    "the new owner, seen locally"
+ctl 0 acl list acme --worker acl --as bob --json && json 'len(d) == 2' "a new owner may list"
+ctl 0 acl remove-owner acme bob --worker acl --key "$WORK/alice.key" &&
+    has "$OUT" "bob is no longer an owner of acme"
+ctl 4 acl list acme --worker acl --as bob && has "$ERR" "denied"
+
 # ---- errors ---------------------------------------------------------------------------------
 # Remotely only the shape of a model name is checked: the worker refuses it.
 ctl 1 acl grant acme bob --model nosuch_model --ops read --worker acl --as alice &&

@@ -148,6 +148,21 @@ ctl 0 acl list acme -d "$D" --json && json '[g["id"] for g in d] == [3]' "revoke
 ctl 0 acl revoke acme nobody --model company -d "$D" && has "$OUT" "nothing to revoke"
 ctl 0 acl owners beta -d "$D" --json && json 'd == ["bob", "carol"]' "owners --json"
 ctl 0 acl owners beta -d "$D" && has "$OUT" "carol"
+ctl 0 acl add-owner beta dave -d "$D" --json &&
+    json 'd == {"context": "beta", "caller": "dave", "owner": True}' "add-owner --json"
+ctl 0 acl add-owner beta dave -d "$D" && has "$OUT" "dave is now an owner of beta"
+ctl 0 acl owners beta -d "$D" --json && json 'd == ["bob", "carol", "dave"]' "owner added"
+ctl 0 acl remove-owner beta bob -d "$D" && has "$OUT" "bob is no longer an owner of beta"
+ctl 1 acl remove-owner beta bob -d "$D" && has "$ERR" "not an owner"
+ctl 0 acl remove-owner beta carol -d "$D" --json && json 'd["owner"] is False' "remove --json"
+ctl 1 acl remove-owner beta dave -d "$D" && has "$ERR" "last owner"
+ctl 0 acl owners beta -d "$D" --json && json 'd == ["dave"]' "the last owner stays"
+ctl 0 audit beta -d "$D" --model acl --json &&
+    json '[r["op"] for r in d] == ["remove_owner", "remove_owner", "add_owner", "add_owner"]
+          and "removed owner carol" in d[0]["reason"]' "owner changes audited"
+ctl 2 acl add-owner beta -d "$D" && has "$ERR" "missing CALLER"
+ctl 2 acl add-owner beta eve --model company -d "$D" && has "$ERR" "go with grant"
+ctl 7 acl add-owner nope eve -d "$D"
 
 # ---- audit ----------------------------------------------------------------------------
 ctl 0 audit acme -d "$D" --json &&
