@@ -26,7 +26,10 @@ static const char *const tx_sql[TX_N] = {
                       "VALUES (?1, ?2, ?3)",
     /* 1: an owner; 2: a matching, unexpired grant (acl.c) */
     [TX_AUTHZ] = "SELECT 1 FROM rhai_owners WHERE caller = ?1 UNION ALL "
-                 "SELECT 2 FROM rhai_grants WHERE caller = ?1 AND (model = ?2 OR model = '*') "
+                 "SELECT 2 FROM rhai_grants WHERE caller = ?1 AND model = ?2 "
+                 "AND (ops & ?3) != 0 AND (object_id IS NULL OR object_id = ?4) "
+                 "AND (expires_at IS NULL OR expires_at > ?5) UNION ALL "
+                 "SELECT 2 FROM rhai_grants WHERE caller = ?1 AND model = '*' "
                  "AND (ops & ?3) != 0 AND (object_id IS NULL OR object_id = ?4) "
                  "AND (expires_at IS NULL OR expires_at > ?5) LIMIT 1",
     [TX_AUDIT_PUT] = "INSERT INTO rhai_audit (at, task_id, caller, op, model, object_id, "
