@@ -225,6 +225,11 @@ RC=$?
 [ "$RC" = 5 ] || fail "submit to a closed port exited $RC, expected 5"
 has "$ERR" 'cannot connect'
 
+# A DSL task needs its context: unknown, it fails with error_kind invalid.
+ctl 1 submit "$SRC/examples/dsl_business.js" --worker ctl && has "$ERR" "invalid: UnknownContext"
+# Tasks submitted without --context/--caller act in "default" as "anonymous".
+ctl 0 context create default --owner anonymous --data-dir "$WORK/data"
+
 # Every example script, with its .args.json when there is one.
 for f in "$SRC"/examples/*.js; do
     args='{}'
