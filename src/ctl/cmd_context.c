@@ -60,6 +60,20 @@ typedef struct context_opts {
 
 /* ======================== create ======================== */
 
+/* Warn when the new file's owner is not the data dir's: rhaid (the dir's
+ * owner, as packaged) could then not write it. */
+static void context_owner_check(const char *dir, const char *path)
+{
+    struct stat d, f;
+
+    if (stat(dir, &d) != 0 || stat(path, &f) != 0 || d.st_uid == f.st_uid)
+        return;
+    ctl_errorf("context", "warning: %s belongs to uid %lu but %s to uid %lu: if rhaid "
+               "runs as the latter it cannot write it (run rhaictl as that user, e.g. "
+               "sudo -u rhaid, or chown the file)", path, (unsigned long)f.st_uid, dir,
+               (unsigned long)d.st_uid);
+}
+
 static int context_create(const ctl_global *g, const context_opts *o, const char *id)
 {
     const char *dir = ctl_data_dir(o->data_dir);
@@ -112,6 +126,7 @@ static int context_create(const ctl_global *g, const context_opts *o, const char
     if ((rc = ctl_local_audit(&l, "context_create", "*", 0, detail, &err)) != 0 ||
         (rc = store_commit(l.db, &err)) != 0)
         goto fail;
+    context_owner_check(dir, store_db_path(l.db));
     if (g->json) {
         code = ctl_print_json(json_pack("{s:s, s:s, s:O}", "id", id, "path",
                                         store_db_path(l.db), "owners", owners));

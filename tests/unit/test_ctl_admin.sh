@@ -79,6 +79,12 @@ ctl 0 context create beta --owner bob --owner carol -d "$D" &&
 for bad in ../x .hidden 'a b' 'a/b' x..y ''; do
     ctl 2 context create "$bad" --owner alice -d "$D" && has "$ERR" "invalid context id"
 done
+# As root into a dir another user owns (rhaid's, as packaged): a warning.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    mkdir "$WORK/theirs" && chown nobody "$WORK/theirs"
+    ctl 0 context create acme --owner alice -d "$WORK/theirs" && has "$ERR" "warning:" &&
+        has "$ERR" "sudo -u rhaid"
+fi
 ctl 2 context create gamma -d "$D" && has "$ERR" "--owner CALLER is required"
 ctl 2 context create gamma --owner 'two words' -d "$D" && has "$ERR" "invalid owner"
 ctl 2 context list --owner alice -d "$D"
