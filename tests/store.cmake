@@ -2,3 +2,5 @@
 rhai_test(test_store unit 60 rhai_store)
 # owners, grants, the authorization decision and the audit log (acl.c)
 rhai_test(test_acl unit 60 rhai_store)
+# a data dir read-only for a while: contexts written again afterwards
+rhai_test(test_store_readonly unit 60 rhai_store)

@@ -161,6 +161,16 @@ int store_open(store *s, const char *context_id, store_db **out, rhai_error *err
     for (int i = 0; i < STORE_OPEN_MAX; i++) {
         store_db *db = s->open[i];
         if (db && strcmp(db->context, context_id) == 0) {
+            /* SQLite opens a file it cannot write (its mode, or its dir's,
+             * denied it then) read-only, and that connection stays so for
+             * good: open it again, so that a data dir made writable again
+             * is written again instead of failing every write until the
+             * process ends. Never inside a transaction. */
+            if (!db->in_tx && sqlite3_db_readonly(db->db, "main") == 1) {
+                db_close(db);
+                s->open[i] = NULL;
+                break;
+            }
             db->used = s->tick;
             *out = db;
             return 0;
