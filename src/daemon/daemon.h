@@ -224,6 +224,7 @@ struct wk_worker {
     int         popping;
     int         pop_paused;     /* Redis refused a take: wait for the tick */
     int         scanned;        /* processing list re-read since last (re)connect */
+    int         scanning;       /* that LRANGE is in flight */
     wk_job     *jobs;           /* every job until its finish is acknowledged, */
     wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
     int         njobs;

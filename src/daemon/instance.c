@@ -17,18 +17,36 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     wk_worker *w = priv;
     (void)ac;
+    w->scanning = 0;
     if (reply == NULL)
+        return;                       /* connection lost: read again on reconnect */
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        /* Refused (LOADING just after a Redis restart, OOM): an id moved
+         * into our list by a take whose reply was lost would stay there
+         * for good, as recovery only empties dead instances' lists. Taking
+         * waits until the list was read; the tick asks again. */
+        rh_log(RH_LOG_ERROR, "event=retake_failed reason=\"%s\" retrying next tick",
+               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         return;
-    if (reply->type == REDIS_REPLY_ARRAY) {
-        if (reply->elements)
-            rh_log(RH_LOG_NOTICE, "event=retake count=%zu ids in our processing list",
-                   reply->elements);
-        for (size_t i = reply->elements; i-- > 0;)       /* oldest first */
-            if (reply->element[i]->type == REDIS_REPLY_STRING)
-                wk_take_id(w, reply->element[i]->str, reply->element[i]->len);
     }
+    if (reply->elements)
+        rh_log(RH_LOG_NOTICE, "event=retake count=%zu ids in our processing list",
+               reply->elements);
+    for (size_t i = reply->elements; i-- > 0;)           /* oldest first */
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            wk_take_id(w, reply->element[i]->str, reply->element[i]->len);
     w->scanned = 1;
     wk_pump(w);
+}
+
+/* Re-read our processing list once both connections are up, unless done
+ * since the last (re)connect or on its way. */
+static void scan_send(wk_worker *w)
+{
+    if (w->scanned || w->scanning || w->draining || !w->cmd.up || !w->pop.up)
+        return;
+    if (redisAsyncCommand(w->cmd.ac, on_scan, w, "LRANGE %s 0 -1", w->k_proc) == REDIS_OK)
+        w->scanning = 1;
 }
 
 static void heartbeat(wk_worker *w);
@@ -47,8 +65,7 @@ static void on_conn_up(wk_conn *c, void *data)
                 wk_finish_send(j);
         heartbeat(w);
     }
-    if (w->cmd.up && (w->pop.up || w->draining) && !w->scanned && !w->draining)
-        redisAsyncCommand(w->cmd.ac, on_scan, w, "LRANGE %s 0 -1", w->k_proc);
+    scan_send(w);
     wk_pump(w);
 }
 
@@ -196,6 +213,7 @@ static void on_tick(uv_timer_t *t)
     rate_update(w);
     heartbeat(w);
     retry_refused(w);
+    scan_send(w);                     /* refused after a reconnect: again */
     w->pop_paused = 0;
     check_cancels(w);
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
