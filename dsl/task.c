@@ -93,7 +93,7 @@ static int denials_put(store_db *db, rhai_error *err)
 
     for (size_t i = 0; rc == 0 && i < T.ndenials; i++)
         rc = store_audit_put(db, &T.denials[i], err);
-    if (rc == 0 && T.dropped > 0) {
+    if (rc == 0 && T.dropped > 0 && T.ndenials > 0) {   /* OOM on the first: nothing */
         store_audit a = T.denials[T.ndenials - 1];
         snprintf(reason, sizeof reason, "%zu more denials of this task not recorded one by "
                  "one", T.dropped);

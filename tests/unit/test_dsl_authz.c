@@ -508,6 +508,21 @@ static void test_a_task_run_again_does_not_record_its_denials_twice(void **state
     assert_int_equal(audit_count_task("again-2"), 1);
 }
 
+static void test_a_flood_of_caught_denials_is_recorded_up_to_a_cap(void **state)
+{
+    rhai_error err;
+    json_t *rows;
+
+    (void)state;
+    expect("flood", "for (var i = 0; i < 1005; i++) try { Company.get(1); } catch (e) {} 'ok'",
+           "\"ok\"");
+    assert_int_equal(store_audit_query(db, "flood", NULL, NULL, STORE_LIST_MAX, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), STORE_LIST_MAX);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "reason")),
+                        "5 more denials of this task not recorded one by one");
+    json_decref(rows);
+}
+
 /* ======================== acl and audit ======================== */
 
 static void test_acl_and_audit_are_owner_only_and_denials_audited(void **state)
@@ -718,6 +733,7 @@ int main(void)
         T(test_a_caught_permission_denied_lets_the_task_finish),
         T(test_an_uncaught_denial_rolls_back_the_task_but_stays_audited),
         T(test_a_task_run_again_does_not_record_its_denials_twice),
+        T(test_a_flood_of_caught_denials_is_recorded_up_to_a_cap),
         T(test_acl_and_audit_are_owner_only_and_denials_audited),
         T(test_owners_grant_revoke_and_query_the_audit_log_from_scripts),
         T(test_domain_operations_check_every_row_they_touch),
