@@ -185,30 +185,6 @@ int ctl_local_audit(ctl_local *l, const char *op, const char *model, int64_t obj
 
 /* ======================== remote ======================== */
 
-/* Sign 't' with the hex secret key in 'path' (first line), as submit
- * --key does. 0, or -1 after printing why. The key is wiped. */
-static int remote_key(const char *cmd, rhai_task *t, const char *path)
-{
-    char key[160];
-    FILE *f = fopen(path, "r");
-    int rc = -1;
-
-    if (f == NULL) {
-        ctl_errorf(cmd, "--key %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fgets(key, sizeof key, f) != NULL) {
-        key[strcspn(key, "\r\n")] = '\0';
-        rc = rhai_task_set_signing_key(t, key) == 0 ? 0 : -1;
-    }
-    fclose(f);
-    memset(key, 0, sizeof key);
-    if (rc != 0)
-        ctl_errorf(cmd, "--key %s: not an Ed25519 secret key (128 hex; rhaictl keygen)",
-                   path);
-    return rc;
-}
-
 /* The owner task. 0, or an exit code after printing why. */
 static int remote_task(const char *cmd, const ctl_admin *a, const char *context,
                        const char *script, const char *args, long long timeout_ms,
@@ -231,7 +207,7 @@ static int remote_task(const char *cmd, const ctl_admin *a, const char *context,
         rhai_task_free(t);
         return ctl_exit_for_rc(rc);
     }
-    if (a->key_file && remote_key(cmd, t, a->key_file) != 0) {
+    if (a->key_file && ctl_sign_task(cmd, t, a->key_file) != 0) {
         rhai_task_free(t);
         return CTL_EXIT_USAGE;
     }
@@ -292,6 +268,9 @@ int ctl_remote_call(const ctl_global *g, const char *cmd, const ctl_admin *a,
         fprintf(stderr, "%s: %s\n", kind && *kind ? kind : rh_status_str(status),
                 msg && *msg ? msg : "(no message)");
         code = ctl_exit_for_result(status, kind);
+        /* as locally: a context that does not exist is "not found" */
+        if (msg && strncmp(msg, "UnknownContext", 14) == 0)
+            code = CTL_EXIT_NOTFOUND;
         goto done;
     }
     if ((*out = json_loads(output ? output : "null", JSON_DECODE_ANY, &jerr)) == NULL) {

@@ -123,30 +123,6 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
     return 0;
 }
 
-/* Sign 't' with the hex secret key in 'path' (first line). 0, or -1 after
- * printing why. The key is wiped from our buffer. */
-static int submit_key(rhai_task *t, const char *path)
-{
-    char key[160];
-    FILE *f = fopen(path, "r");
-    int rc = -1;
-
-    if (f == NULL) {
-        ctl_errorf("submit", "--key %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fgets(key, sizeof key, f) != NULL) {
-        key[strcspn(key, "\r\n")] = '\0';
-        rc = rhai_task_set_signing_key(t, key) == 0 ? 0 : -1;
-    }
-    fclose(f);
-    memset(key, 0, sizeof key);
-    if (rc != 0)
-        ctl_errorf("submit", "--key %s: not an Ed25519 secret key (128 hex; rhaictl keygen)",
-                   path);
-    return rc;
-}
-
 /* Build the task from the options. 0, or an exit code after printing why. */
 static int submit_build(const submit_opts *o, const char *script, rhai_task **out)
 {
@@ -169,7 +145,7 @@ static int submit_build(const submit_opts *o, const char *script, rhai_task **ou
         ctl_errorf("submit", "--args: %s", rhai_strerror(rc));
     else if ((rc = rhai_task_set_timeout(t, o->timeout_ms)) != 0)
         ctl_errorf("submit", "--timeout %lld: %s", o->timeout_ms, rhai_strerror(rc));
-    else if (o->key_file && (rc = submit_key(t, o->key_file)) != 0)
+    else if (o->key_file && (rc = ctl_sign_task("submit", t, o->key_file)) != 0)
         rc = RHAI_EINVAL;
     if (rc != 0) {
         rhai_task_free(t);

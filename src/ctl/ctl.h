@@ -150,6 +150,11 @@ int ctl_script_load(const char *cmd, const char *path, const char *inline_src,
 
 /* Check that 'json' is one JSON value (any type). 0 / -1. */
 int ctl_json_valid(const char *json);
+/* Sign 't' with the hex Ed25519 secret key on the first line of 'path'
+ * (rhaictl keygen); the caller becomes its public key. 0, or -1 after
+ * printing why. The key is wiped from our buffer. */
+int ctl_sign_task(const char *cmd, rhai_task *t, const char *path);
+
 
 /* ---- results and errors -------------------------------------------------- */
 

@@ -251,6 +251,28 @@ static int script_read_fd(int fd, rh_buf *b)
     }
 }
 
+int ctl_sign_task(const char *cmd, rhai_task *t, const char *path)
+{
+    char key[160];
+    FILE *f = fopen(path, "r");
+    int rc = -1;
+
+    if (f == NULL) {
+        ctl_errorf(cmd, "--key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(key, sizeof key, f) != NULL) {
+        key[strcspn(key, "\r\n")] = '\0';
+        rc = rhai_task_set_signing_key(t, key) == 0 ? 0 : -1;
+    }
+    fclose(f);
+    memset(key, 0, sizeof key);
+    if (rc != 0)
+        ctl_errorf(cmd, "--key %s: not an Ed25519 secret key (128 hex; rhaictl keygen)",
+                   path);
+    return rc;
+}
+
 int ctl_script_load(const char *cmd, const char *path, const char *inline_src,
                     char **out, size_t *len)
 {

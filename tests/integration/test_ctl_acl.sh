@@ -189,6 +189,9 @@ ctl 4 acl list acme --worker acl --as bob && has "$ERR" "denied"
 # Remotely only the shape of a model name is checked: the worker refuses it.
 ctl 1 acl grant acme bob --model nosuch_model --ops read --worker acl --as alice &&
     has "$ERR" "nosuch_model"
+# A context the worker does not have: "not found", as locally (exit 7).
+ctl 7 acl list nosuch --worker acl --as alice && has "$ERR" "UnknownContext"
+ctl 7 acl list nosuch --data-dir "$D"
 ctl 3 acl list acme --worker nobody-serves-this --as alice --timeout 1000 &&
     has "$ERR" "no result"
 
