@@ -515,50 +515,6 @@ static void test_tasks_without_the_dsl_never_open_sqlite(void **state)
     assert_int_not_equal(stat(path, &sb), 0);
 }
 
-/* ======================== cost ======================== */
-
-/* Prints the cost of a create and a get inside one task, and of the DSL's
- * per-task setup on a task that does not use it (numbers for
- * docs/dsl.md; the assertions only check that they were measured). */
-static void test_cost_of_create_and_get_inside_a_task_is_measured(void **state)
-{
-    eng_output out;
-    int64_t t0, plain_us, dsl_us;
-    const int n = 2000;
-    char script[600];
-
-    (void)state;
-    snprintf(script, sizeof script,
-             "var n = %d, t0 = Date.now(), ids = [];\n"
-             "for (var i = 0; i < n; i++) ids.push(Company.create({name: 'c' + i,"
-             " email: 'x@y.z', status: 'active'}).id);\n"
-             "var t1 = Date.now();\n"
-             "for (var j = 0; j < n; j++) Company.get(ids[j]);\n"
-             "var t2 = Date.now();\n"
-             "[(t1 - t0) * 1000 / n, (t2 - t1) * 1000 / n]", n);
-    run_as(NULL, "bench", "alice", script, &out);
-    assert_int_equal(out.status, RHAI_STATUS_DONE);
-    print_message("create, get inside a task (us/op, %d ops): %s\n", n, out.output);
-    eng_output_clear(&out);
-
-    t0 = rh_mono_us();
-    for (int i = 0; i < 200; i++) {
-        run_as(NULL, "bench", "alice", "40 + 2", &out);
-        eng_output_clear(&out);
-    }
-    dsl_us = (rh_mono_us() - t0) / 200;
-    eng_set_hooks(NULL);
-    t0 = rh_mono_us();
-    for (int i = 0; i < 200; i++) {
-        run_as(NULL, "bench", "alice", "40 + 2", &out);
-        eng_output_clear(&out);
-    }
-    plain_us = (rh_mono_us() - t0) / 200;
-    print_message("40 + 2: %lld us with the DSL bound, %lld us without\n",
-                  (long long)dsl_us, (long long)plain_us);
-    assert_true(dsl_us > 0 && plain_us > 0);
-}
-
 /* ======================== schemas ======================== */
 
 static void test_every_declared_op_is_implemented_and_every_op_declared(void **state)
@@ -646,7 +602,6 @@ int main(void)
         T(test_a_recorded_task_returns_its_result_without_running_again),
         T(test_a_task_that_failed_is_not_recorded_and_may_run_again),
         T(test_tasks_without_the_dsl_never_open_sqlite),
-        T(test_cost_of_create_and_get_inside_a_task_is_measured),
         cmocka_unit_test(test_every_declared_op_is_implemented_and_every_op_declared),
         cmocka_unit_test(test_the_schema_validator_refuses_broken_schemas),
     };
