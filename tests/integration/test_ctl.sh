@@ -6,103 +6,18 @@
 # happens. Every process is bounded by `timeout`, so a missing or stuck
 # rhaid fails the test with a message instead of hanging it.
 set -u
-BIN=${1:?usage: test_ctl.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}
+. "$(dirname "$0")/../support/lib.sh"
+use_bin "${1:?usage: test_ctl.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}"
 SRC=${2:?usage: test_ctl.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}
-REDIS_SERVER=${3:-$(command -v redis-server)}
-REDIS_CLI=${4:-$(command -v redis-cli)}
-CTL=$BIN/rhaictl
-RHAID=$BIN/rhaid
+need_exe "$RHAID" "build the rhaid target"
+clean_env
+work_dir
 
-die() { echo "FAIL: $*"; exit 1; }
-[ -x "$CTL" ] || die "$CTL is missing (build the rhaictl target)"
-[ -x "$RHAID" ] || die "$RHAID is missing (build the rhaid target)"
-[ -n "$REDIS_SERVER" ] && [ -x "$REDIS_SERVER" ] || die "redis-server not found"
-[ -n "$REDIS_CLI" ] && [ -x "$REDIS_CLI" ] || die "redis-cli not found"
-# Our own settings only: nothing from the caller's environment (with-redis.sh
-# exports RHAI_REDIS_URL) may redirect rhaid or rhaictl.
-unset RHAI_REDIS_URL RHAI_PREFIX RHAI_WORKER_ID RHAI_CONCURRENCY RHAI_DATA_DIR \
-      RHAI_LOG_LEVEL RHAI_CONFIG
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl.XXXXXX")
-REDIS_PID=
-RHAID_PID=
-cleanup() {
-    [ -n "$RHAID_PID" ] && kill -TERM "$RHAID_PID" 2>/dev/null
-    [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null
-    for p in $RHAID_PID $REDIS_PID; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1]); s.close()'
-}
-
-# ---- redis-server ---------------------------------------------------------------
-PORT=$(free_port) || die "no free port"
-URL=redis://127.0.0.1:$PORT
-"$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$WORK" --daemonize no >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-rcli() { timeout 5 "$REDIS_CLI" -p "$PORT" "$@"; }
-for _ in $(seq 100); do
-    [ "$(rcli PING 2>/dev/null)" = PONG ] && break
-    kill -0 "$REDIS_PID" 2>/dev/null || { cat "$WORK/redis.log"; die "redis-server exited"; }
-    sleep 0.1
-done
-[ "$(rcli PING 2>/dev/null)" = PONG ] || die "redis-server on port $PORT does not answer"
-
-# ---- rhaid ------------------------------------------------------------------------
-mkdir -p "$WORK/data"
-"$RHAID" --redis-url "$URL" --worker-id ctl --concurrency 1 --data-dir "$WORK/data" \
-    --log-level warn >"$WORK/rhaid.log" 2>&1 &
-RHAID_PID=$!
-for _ in $(seq 100); do       # up once its heartbeat names it in rhai:workers
-    [ -n "$(rcli SMEMBERS rhai:workers 2>/dev/null)" ] && break
-    kill -0 "$RHAID_PID" 2>/dev/null || { cat "$WORK/rhaid.log"; die "rhaid exited at start"; }
-    sleep 0.1
-done
-[ -n "$(rcli SMEMBERS rhai:workers 2>/dev/null)" ] ||
-    { cat "$WORK/rhaid.log"; die "rhaid wrote no heartbeat within 10 s"; }
-
-# ---- checks -----------------------------------------------------------------------
-FAILS=0
-CHECKS=0
-OUT=$WORK/out
-ERR=$WORK/err
-
-# ctl EXPECTED_RC ARGS...: rhaictl against our redis (30 s at most).
-ctl() {
-    local want=$1 rc
-    shift
-    CHECKS=$((CHECKS + 1))
-    timeout 30 "$CTL" --redis-url "$URL" "$@" >"$OUT" 2>"$ERR" </dev/null
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: rhaictl $* -> exit $rc, expected $want"
-        sed 's/^/  stdout: /' "$OUT" | head -5
-        sed 's/^/  stderr: /' "$ERR" | head -5
-        return 1
-    fi
-    return 0
-}
-fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
-has() {
-    CHECKS=$((CHECKS + 1))
-    grep -qF -- "$2" "$1" || { fail "expected '$2' in $(basename "$1"), got:"
-                               sed 's/^/  | /' "$1" | head -5; }
-}
-is() {
-    CHECKS=$((CHECKS + 1))
-    [ "$(cat "$1")" = "$2" ] && [ "$(wc -l <"$1")" = 1 ] ||
-        { fail "expected exactly '$2' in $(basename "$1"), got:"; sed 's/^/  | /' "$1" | head -5; }
-}
+redis_start "${3:-}" "${4:-}"
+rhaid_start ctl ctl 1
+rhaid_wait "$RHAID_PID"
+D=$WORK/data-ctl
+CTL_URL=$URL              # ctl: rhaictl against our redis (30 s at most)
 
 # Results, arguments, logs.
 ctl 0 submit -e '40+2' --worker ctl && is "$OUT" 42
@@ -163,16 +78,15 @@ ctl 2 task show --wait "$ID"
 timeout 30 "$CTL" --redis-url "$URL" submit -e 'while(true){}' --worker ctl --timeout 20000 \
     >"$WORK/run.out" 2>"$WORK/run.err" &
 BG=$!
-RID=
-for _ in $(seq 100); do
+# running_id: RID is the task the ctl worker runs now (1 and empty: none).
+running_id() {
     RID=$(rcli LINDEX "rhai:processing:{ctl}:$(rcli SMEMBERS rhai:workers | head -1 |
                                                   sed 's/^{ctl}://')" 0 2>/dev/null)
-    [ -n "$RID" ] && [ "$(rcli HGET "rhai:task:{$RID}" status)" = running ] && break
-    RID=
-    sleep 0.1
-done
+    [ -n "$RID" ] && [ "$(rcli HGET "rhai:task:{$RID}" status)" = running ] ||
+        { RID=; return 1; }
+}
 CHECKS=$((CHECKS + 1))
-if [ -z "$RID" ]; then
+if ! poll 100 running_id; then
     fail "the looping task never showed as running"
     kill "$BG" 2>/dev/null
 else
@@ -182,36 +96,23 @@ else
     CHECKS=$((CHECKS + 1))
     [ "$ELAPSED_MS" -lt 10000 ] || fail "cancelling a running task took ${ELAPSED_MS} ms"
 fi
-wait "$BG"
-BG_RC=$?
-CHECKS=$((CHECKS + 1))
-[ "$BG_RC" = 6 ] || { fail "submit of a cancelled running task exited $BG_RC, expected 6"
-                      sed 's/^/  stderr: /' "$WORK/run.err" | head -3; }
+wait_rc "$BG" 6 "$WORK/run.err" "submit of a cancelled running task"
 ctl 0 submit -e '2+2' --worker ctl && is "$OUT" 4        # the worker goes on
 
 # A waiting submit whose task is cancelled exits 6.
 timeout 30 "$CTL" --redis-url "$URL" submit -e '1' --worker idle2 --timeout 20000 \
     >"$WORK/bg.out" 2>"$WORK/bg.err" &
 BG=$!
-WID=
-for _ in $(seq 100); do
-    WID=$(rcli LINDEX 'rhai:queue:{idle2}' 0 2>/dev/null)
-    [ -n "$WID" ] && break
-    sleep 0.1
-done
+queued_id() { WID=$(rcli LINDEX 'rhai:queue:{idle2}' 0 2>/dev/null); [ -n "$WID" ]; }
 CHECKS=$((CHECKS + 1))
-if [ -z "$WID" ]; then
+if ! poll 100 queued_id; then
     fail "the background submit queued nothing"
     kill "$BG" 2>/dev/null
 else
     ctl 0 task cancel "$WID"
 fi
-wait "$BG"
-BG_RC=$?
-CHECKS=$((CHECKS + 1))
-[ "$BG_RC" = 6 ] || { fail "submit of a cancelled task exited $BG_RC, expected 6"
-                      sed 's/^/  stderr: /' "$WORK/bg.err" | head -3; }
-grep -qF 'cancelled' "$WORK/bg.err" || fail "no 'cancelled' on stderr of the waiting submit"
+wait_rc "$BG" 6 "$WORK/bg.err" "submit of a cancelled task"
+has "$WORK/bg.err" 'cancelled' "the waiting submit"
 
 # No worker at all: rhaictl waits timeout + 5 s, then says so (exit 3).
 ctl 3 submit -e '1' --worker nobody --timeout 1 && has "$ERR" "no result for task"
@@ -228,7 +129,7 @@ has "$ERR" 'cannot connect'
 # A DSL task needs its context: unknown, it fails with error_kind invalid.
 ctl 1 submit "$SRC/examples/dsl_business.js" --worker ctl && has "$ERR" "invalid: UnknownContext"
 # Tasks submitted without --context/--caller act in "default" as "anonymous".
-ctl 0 context create default --owner anonymous --data-dir "$WORK/data"
+ctl 0 context create default --owner anonymous --data-dir "$D"
 
 # Every example script, with its .args.json when there is one.
 for f in "$SRC"/examples/*.js; do
@@ -240,6 +141,4 @@ for f in "$SRC"/examples/*.js; do
 done
 
 kill -0 "$RHAID_PID" 2>/dev/null || fail "rhaid died during the test"
-[ "$FAILS" -eq 0 ] || { echo "--- rhaid log"; tail -20 "$WORK/rhaid.log"; }
-echo "test_ctl: $CHECKS checks, $FAILS failed"
-[ "$FAILS" -eq 0 ]
+finish

@@ -9,114 +9,26 @@
 # Every --json document is checked with python3's json module. Waits poll
 # for a state with a deadline; nothing sleeps for timing.
 set -u
-BIN=${1:?usage: test_ctl_monitor.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}
-REDIS_SERVER=${3:-$(command -v redis-server)}
-REDIS_CLI=${4:-$(command -v redis-cli)}
-CTL=$BIN/rhaictl
-RHAID=$BIN/rhaid
-
-die() { echo "FAIL: $*"; exit 1; }
-[ -x "$CTL" ] || die "$CTL is missing (build the rhaictl target)"
-[ -x "$RHAID" ] || die "$RHAID is missing (build the rhaid target)"
-[ -n "$REDIS_SERVER" ] && [ -x "$REDIS_SERVER" ] || die "redis-server not found"
-[ -n "$REDIS_CLI" ] && [ -x "$REDIS_CLI" ] || die "redis-cli not found"
-command -v python3 >/dev/null || die "python3 not found (it checks the JSON)"
-command -v tmux >/dev/null || die "tmux not found (tools/deps.sh installs it)"
-unset RHAI_REDIS_URL RHAI_PREFIX RHAI_WORKER_ID RHAI_CONCURRENCY RHAI_DATA_DIR \
-      RHAI_LOG_LEVEL RHAI_CONFIG
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl_monitor.XXXXXX")
+. "$(dirname "$0")/../support/lib.sh"
+use_bin "${1:?usage: test_ctl_monitor.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}"
+need_exe "$RHAID" "build the rhaid target"
+need_cmd python3 "it checks the JSON"
+need_cmd tmux "tools/deps.sh installs it"
+clean_env
+work_dir
 TMUX_SOCK=$WORK/tmux.sock
-REDIS_PID=
-PIDS=()                      # every rhaid we start
-BGS=()                       # background rhaictl
-cleanup() {
-    tmux -S "$TMUX_SOCK" kill-server 2>/dev/null
-    for p in "${BGS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null
-    for p in "${BGS[@]}" "${PIDS[@]}" $REDIS_PID; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+before_cleanup() { tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1]); s.close()'
-}
+# ---- redis-server and rhaid -------------------------------------------------------
+redis_start "${3:-}" "${4:-}"
+CTL_URL=$URL              # ctl: rhaictl against our redis (30 s at most)
+HB=(--heartbeat-ms 200 --heartbeat-ttl-ms 1000)
+rhaid_start alpha alpha 2 "${HB[@]}" && ALPHA_PID=$RHAID_PID
+rhaid_start beta beta 1 "${HB[@]}" && BETA_PID=$RHAID_PID
+rhaid_wait "$ALPHA_PID"
+rhaid_wait "$BETA_PID"
 
-# ---- redis-server ---------------------------------------------------------------
-PORT=$(free_port) || die "no free port"
-URL=redis://127.0.0.1:$PORT
-"$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$WORK" --daemonize no >"$WORK/redis.log" 2>&1 &
-REDIS_PID=$!
-rcli() { timeout 5 "$REDIS_CLI" -p "$PORT" "$@"; }
-for _ in $(seq 100); do
-    [ "$(rcli PING 2>/dev/null)" = PONG ] && break
-    kill -0 "$REDIS_PID" 2>/dev/null || { cat "$WORK/redis.log"; die "redis-server exited"; }
-    sleep 0.1
-done
-[ "$(rcli PING 2>/dev/null)" = PONG ] || die "redis-server on port $PORT does not answer"
-
-# ---- rhaid ------------------------------------------------------------------------
-# start_rhaid WORKER_ID CONCURRENCY LOGNAME: sets STARTED to its pid.
-start_rhaid() {
-    mkdir -p "$WORK/data-$3"
-    "$RHAID" --redis-url "$URL" --worker-id "$1" --concurrency "$2" --heartbeat-ms 200 \
-        --heartbeat-ttl-ms 1000 --data-dir "$WORK/data-$3" --log-level warn \
-        >"$WORK/$3.log" 2>&1 &
-    STARTED=$!
-    PIDS+=("$STARTED")
-}
-# wait_member WORKER_ID PID: until the heartbeat of that pid exists (10 s).
-wait_member() {
-    local m
-    for _ in $(seq 100); do
-        for m in $(rcli SMEMBERS rhai:workers 2>/dev/null); do
-            [ "$(rcli HGET "rhai:worker:$m" pid 2>/dev/null)" = "$2" ] && return 0
-        done
-        kill -0 "$2" 2>/dev/null || { cat "$WORK"/*.log; die "rhaid ($1) exited at start"; }
-        sleep 0.1
-    done
-    die "rhaid ($1, pid $2) wrote no heartbeat within 10 s"
-}
-start_rhaid alpha 2 alpha && ALPHA_PID=$STARTED
-start_rhaid beta 1 beta && BETA_PID=$STARTED
-wait_member alpha "$ALPHA_PID"
-wait_member beta "$BETA_PID"
-
-# ---- helpers ----------------------------------------------------------------------
-FAILS=0
-CHECKS=0
-OUT=$WORK/out
-ERR=$WORK/err
-fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
-
-# ctl EXPECTED_RC ARGS...: rhaictl against our redis (30 s at most).
-ctl() {
-    local want=$1 rc
-    shift
-    CHECKS=$((CHECKS + 1))
-    timeout 30 "$CTL" --redis-url "$URL" "$@" >"$OUT" 2>"$ERR" </dev/null
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        fail "rhaictl $* -> exit $rc, expected $want"
-        sed 's/^/  stdout: /' "$OUT" | head -5
-        sed 's/^/  stderr: /' "$ERR" | head -5
-        return 1
-    fi
-    return 0
-}
-has() {
-    CHECKS=$((CHECKS + 1))
-    grep -qE -- "$2" "$1" || { fail "expected /$2/ in $(basename "$1"), got:"
-                               sed 's/^/  | /' "$1" | head -8; }
-}
+# ---- JSON helpers ------------------------------------------------------------------
 # py FILE CODE [ARGS...]: run python code with d = the JSON document in
 # FILE (exactly one line) and argv = ARGS; it prints or asserts.
 py() {
@@ -146,7 +58,7 @@ get() { local f=$1 e=$2; shift 2; py "$f" "print($e)" "$@" 2>/dev/null; }
 
 # ---- every command has --help; usage errors exit 2 --------------------------------
 for c in workers queues tasks queue top task; do
-    ctl 0 "$c" --help && has "$OUT" "^Usage: rhaictl $c"
+    ctl 0 "$c" --help && has_re "$OUT" "^Usage: rhaictl $c"
 done
 ctl 2 workers --bogus
 ctl 2 tasks --limit 0
@@ -192,8 +104,8 @@ ctl 0 workers --json && {
                       for i, rhai in zip(d['instances'], argv))" \
         $(rcli SMEMBERS rhai:workers | sort | sed 's/^/rhai:worker:/')
 }
-ctl 0 workers && { has "$OUT" '^WORKER +INSTANCE +STATE'; has "$OUT" "^alpha .* live .* $ALPHA_PID "
-                   has "$OUT" "^beta .* live .* $BETA_PID "; }
+ctl 0 workers && { has_re "$OUT" '^WORKER +INSTANCE +STATE'; has_re "$OUT" "^alpha .* live .* $ALPHA_PID "
+                   has_re "$OUT" "^beta .* live .* $BETA_PID "; }
 ctl 0 workers --worker beta --json &&
     check "$OUT" "[i['worker_id'] for i in d['instances']] == ['beta']"
 
@@ -220,8 +132,8 @@ ctl 0 queues --json && {
     check "$OUT" "[q['failed_1h'] for q in d['queues']] == [0, int(argv[0]), 0] and
                   int(argv[0]) == 1" "$FAILED_SUM"
 }
-ctl 0 queues && { has "$OUT" '^WORKER +QUEUED +PROCESSING +OLDEST +FAILED/1H'
-                  has "$OUT" '^idle +2 +0 '; }
+ctl 0 queues && { has_re "$OUT" '^WORKER +QUEUED +PROCESSING +OLDEST +FAILED/1H'
+                  has_re "$OUT" '^idle +2 +0 '; }
 
 # ---- tasks ---------------------------------------------------------------------------
 ctl 0 tasks --json && {
@@ -241,7 +153,7 @@ ctl 0 tasks --limit 2 --json && check "$OUT" "d['count'] == 2 and len(d['tasks']
 ctl 0 tasks --worker alpha --status done --limit 2 --json &&
     check "$OUT" "d['count'] == 2 and all(t['worker_id'] == 'alpha' for t in d['tasks'])"
 ctl 0 tasks --worker nobody --json && check "$OUT" "d == {'tasks': [], 'count': 0}"
-ctl 0 tasks --status error && { has "$OUT" "^$B1 +beta +error +script +1 "
+ctl 0 tasks --status error && { has_re "$OUT" "^$B1 +beta +error +script +1 "
                                  CHECKS=$((CHECKS + 1))
                                  [ "$(wc -l <"$OUT")" = 2 ] || fail "tasks --status error: not 2 lines"; }
 
@@ -265,8 +177,8 @@ CHECKS=$((CHECKS + 1))
 ctl 0 task retry --wait --json "$A3" && check "$OUT" \
     "d['id'] != argv[0] and d['status'] == 'done' and d['output'] == [1, 2] and
      d['logs'].rstrip() == 'x'" "$A3"
-ctl 1 task retry --wait "$B1" && has "$ERR" 'script: Error: boom' && has "$ERR" "retry of $B1"
-ctl 1 task retry "$I1" && has "$ERR" 'is queued: only finished tasks'
+ctl 1 task retry --wait "$B1" && has_re "$ERR" 'script: Error: boom' && has_re "$ERR" "retry of $B1"
+ctl 1 task retry "$I1" && has_re "$ERR" 'is queued: only finished tasks'
 ctl 7 task retry no-such-task
 
 # ---- queue purge -----------------------------------------------------------------------
@@ -274,7 +186,7 @@ ctl 7 task retry no-such-task
 timeout 30 "$CTL" --redis-url "$URL" submit -e '3' --worker idle --timeout 20000 \
     >"$WORK/bg.out" 2>"$WORK/bg.err" </dev/null &
 BG=$!
-BGS+=("$BG")
+BG_PIDS+=("$BG")
 for _ in $(seq 100); do
     [ "$(rcli LLEN 'rhai:queue:{idle}')" = 3 ] && break
     sleep 0.1
@@ -284,11 +196,7 @@ CHECKS=$((CHECKS + 1))
 I3=$(rcli LINDEX 'rhai:queue:{idle}' 0)
 ctl 0 queue purge idle --json &&
     check "$OUT" "d == {'worker_id': 'idle', 'cancelled': 3, 'dropped': 0}"
-wait "$BG"
-BG_RC=$?
-CHECKS=$((CHECKS + 1))
-[ "$BG_RC" = 6 ] || { fail "the waiting submit exited $BG_RC after the purge, expected 6"
-                      sed 's/^/  stderr: /' "$WORK/bg.err" | head -3; }
+wait_rc "$BG" 6 "$WORK/bg.err" "after the purge, the waiting submit"
 for id in "$I1" "$I2" "$I3"; do
     ctl 0 task show "$id" --json &&
         check "$OUT" "d['status'] == 'cancelled' and d['error_kind'] == 'cancelled' and
@@ -299,7 +207,7 @@ for id in "$I1" "$I2" "$I3"; do
 done
 CHECKS=$((CHECKS + 1))
 [ "$(rcli EXISTS 'rhai:queue:{idle}')" = 0 ] || fail "the purged queue still exists"
-ctl 0 queue purge idle && has "$OUT" '^purged idle: cancelled 0 queued tasks$'
+ctl 0 queue purge idle && has_re "$OUT" '^purged idle: cancelled 0 queued tasks$'
 
 # ---- top ---------------------------------------------------------------------------------
 ctl 0 top --json --interval 300 && {
@@ -356,7 +264,7 @@ timeout 60 "$CTL" --redis-url "$URL" submit --worker beta --timeout 20000 \
     -e 'var s = Date.now(); while (Date.now() - s < 2000) {} "long"' \
     >"$WORK/long.out" 2>"$WORK/long.err" </dev/null &
 LONG=$!
-BGS+=("$LONG")
+BG_PIDS+=("$LONG")
 LID=
 for _ in $(seq 100); do
     LID=$(rcli LINDEX "rhai:processing:$BETA_MEMBER" 0)
@@ -376,11 +284,11 @@ ctl 0 workers --json && check "$OUT" \
     "[(i['worker_id'], i['state'], i['processing'], i['pid'], i['busy']) for i in d['instances']]
      == [('beta', 'dead', 1, None, None)] and d['live'] == 0 and d['dead'] == 1 and
      '{%s}:%s' % ('beta', d['instances'][0]['instance']) == argv[0]" "$BETA_MEMBER"
-ctl 0 workers && has "$OUT" '^beta .* dead +holds 1 task id until recovered'
+ctl 0 workers && has_re "$OUT" '^beta .* dead +holds 1 task id until recovered'
 ctl 0 queues --json && check "$OUT" \
     "[(q['worker_id'], q['queued'], q['processing'], q['live_instances'], q['dead_instances'])
       for q in d['queues']] == [('beta', 0, 1, 0, 1)]"
-ctl 0 queue requeue-dead alpha && has "$OUT" '^no dead instance of alpha'
+ctl 0 queue requeue-dead alpha && has_re "$OUT" '^no dead instance of alpha'
 CHECKS=$((CHECKS + 1))
 [ "$(rcli LLEN "rhai:processing:$BETA_MEMBER")" = 1 ] || fail "requeue-dead alpha touched beta"
 ctl 0 queue requeue-dead beta --json && check "$OUT" \
@@ -392,16 +300,12 @@ ctl 0 queues --json && check "$OUT" "[(q['worker_id'], q['queued'], q['processin
                                      int(argv[0]) == 1" "$(rcli LLEN 'rhai:queue:{beta}')"
 CHECKS=$((CHECKS + 1))
 [ "$(rcli HGET "rhai:task:{$LID}" status)" = queued ] || fail "the recovered task is not queued"
-ctl 0 queue requeue-dead && has "$OUT" '^recovered 0 dead instances'
+ctl 0 queue requeue-dead && has_re "$OUT" '^recovered 0 dead instances'
 
 # A new beta instance takes it: the waiting submit gets its result.
-start_rhaid beta 1 beta2 && BETA2_PID=$STARTED
-wait "$LONG"
-LONG_RC=$?
-CHECKS=$((CHECKS + 1))
-[ "$LONG_RC" = 0 ] && [ "$(cat "$WORK/long.out")" = '"long"' ] ||
-    { fail "the recovered task's submit exited $LONG_RC with '$(cat "$WORK/long.out")'"
-      sed 's/^/  stderr: /' "$WORK/long.err" | head -3; }
+rhaid_start beta2 beta 1 "${HB[@]}" && BETA2_PID=$RHAID_PID
+wait_rc "$LONG" 0 "$WORK/long.err" "the recovered task's submit" &&
+    is "$WORK/long.out" '"long"'
 ctl 0 task show "$LID" --json && check "$OUT" \
     "d['status'] == 'done' and d['attempts'] == 2 and d['output'] == 'long' and
      '{beta}:' + d['instance'] != argv[0]" "$BETA_MEMBER"
@@ -419,6 +323,4 @@ for c in workers queues tasks "queue requeue-dead"; do
     [ "$RC" = 5 ] || fail "$c against a closed port exited $RC, expected 5"
 done
 
-[ "$FAILS" -eq 0 ] || { for f in "$WORK"/*.log; do echo "--- $f"; tail -10 "$f"; done; }
-echo "test_ctl_monitor: $CHECKS checks, $FAILS failed"
-[ "$FAILS" -eq 0 ]
+finish
