@@ -8,71 +8,20 @@
 # rhaictl call is bounded by `timeout`; a failed check prints what was
 # expected and what came, and the script exits 1 at the end.
 set -u
-BIN=${1:?usage: test_ctl_admin.sh BIN_DIR SOURCE_DIR}
-BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "FAIL: no directory $1"; exit 1; }
-CTL=$BIN/rhaictl
-[ -x "$CTL" ] || { echo "FAIL: $CTL is missing (build the rhaictl target)"; exit 1; }
-command -v python3 >/dev/null || { echo "FAIL: python3 not found (it checks the JSON)"; exit 1; }
+. "$(dirname "$0")/../support/lib.sh"
+use_bin "${1:?usage: test_ctl_admin.sh BIN_DIR SOURCE_DIR}"
+need_cmd python3 "it checks the JSON"
+clean_env
 # Nothing here may reach a Redis: point the default somewhere closed.
 export RHAI_REDIS_URL=redis://127.0.0.1:1
-unset RHAI_PREFIX RHAI_DATA_DIR
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl_admin.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+work_dir
 D=$WORK/data
-FAILS=0
-CHECKS=0
-OUT=$WORK/out
-ERR=$WORK/err
-
-# ctl EXPECTED_RC ARGS...: run rhaictl (30 s at most), check its exit code.
-ctl() {
-    local want=$1 rc
-    shift
-    CHECKS=$((CHECKS + 1))
-    timeout 30 "$CTL" "$@" >"$OUT" 2>"$ERR" </dev/null
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: rhaictl $* -> exit $rc, expected $want"
-        sed 's/^/  stdout: /' "$OUT" | head -5
-        sed 's/^/  stderr: /' "$ERR" | head -5
-        return 1
-    fi
-    return 0
-}
-
-# has FILE TEXT [what]: FILE (stdout or stderr of the last call) holds TEXT.
-has() {
-    CHECKS=$((CHECKS + 1))
-    if ! grep -qF -- "$2" "$1"; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: ${3:-last call}: expected '$2' in $(basename "$1"), got:"
-        sed 's/^/  | /' "$1" | head -5
-    fi
-}
-
-# json 'PYTHON EXPR' [what]: the last stdout is one JSON document `d` for
-# which EXPR is true (`now` is the time in unix ms).
-json() {
-    CHECKS=$((CHECKS + 1))
-    if ! python3 -c '
-import json, sys, time
-d = json.loads(open(sys.argv[1]).read())
-now = time.time() * 1000
-sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' "$OUT" "$1" 2>"$WORK/pyerr"; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: ${2:-last call}: JSON check '$1' failed on:"
-        sed 's/^/  | /' "$OUT" | head -5
-        sed 's/^/  py: /' "$WORK/pyerr" | tail -2
-    fi
-}
 
 # ---- context create -----------------------------------------------------------
 ctl 0 context create acme --owner alice --data-dir "$D" --json &&
     json 'd == {"id": "acme", "path": sys.argv[1].rsplit("/", 1)[0] + "/data/acme.db",
                 "owners": ["alice"]}' "create --json"
-[ -f "$D/acme.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: $D/acme.db was not made"; }
+[ -f "$D/acme.db" ] || fail "$D/acme.db was not made"
 ctl 1 context create acme --owner bob --data-dir "$D" && has "$ERR" "exists already"
 ctl 0 context create beta --owner bob --owner carol -d "$D" &&
     has "$OUT" "created context beta" && has "$OUT" "bob carol"
@@ -98,7 +47,7 @@ ctl 0 context list -d "$WORK/none" --json && json 'd == []' "list of a missing d
 # The data dir defaults to $RHAI_DATA_DIR, then ./rhai-data.
 RHAI_DATA_DIR=$D ctl 0 context list --json && json 'd == ["acme", "beta"]' "RHAI_DATA_DIR"
 (cd "$WORK" && ctl 0 context create here --owner alice) &&
-    [ -f "$WORK/rhai-data/here.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: ./rhai-data default"; }
+    [ -f "$WORK/rhai-data/here.db" ] || fail "./rhai-data default"
 
 ctl 0 context show acme -d "$D" --json &&
     json 'd["id"] == "acme" and d["owners"] == ["alice"] and d["grants"] == [] and
@@ -107,7 +56,7 @@ ctl 0 context show acme -d "$D" --json &&
           all(v == 0 for v in d["rows"].values())' "show --json"
 ctl 0 context show acme -d "$D" && has "$OUT" "schema version" && has "$OUT" "owners          alice"
 ctl 7 context show nope -d "$D" && has "$ERR" "no context 'nope'"
-[ ! -e "$D/nope.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: show made nope.db"; }
+[ ! -e "$D/nope.db" ] || fail "show made nope.db"
 
 # ---- acl grant ------------------------------------------------------------------
 ctl 0 acl grant acme bob --model company --ops read,update --expires 7d -d "$D" --json &&
@@ -121,7 +70,7 @@ ctl 0 acl grant acme carol --model Company --ops all --object 3 -d "$D" &&
 ctl 0 acl grant acme dave --model '*' --ops read --expires @$(( $(date +%s) * 1000 + 3600000 )) \
     -d "$D" --json && json 'd["id"] == 3 and d["model"] == "*"' "grant on * until @ms"
 ctl 7 acl grant nope bob --model company --ops read -d "$D" && has "$ERR" "no context 'nope'"
-[ ! -e "$D/nope.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: grant made nope.db"; }
+[ ! -e "$D/nope.db" ] || fail "grant made nope.db"
 ctl 2 acl grant acme bob --model nosuch --ops read -d "$D" && has "$ERR" "is not a model"
 ctl 2 acl grant acme bob --model company --ops read,fly -d "$D" && has "$ERR" "--ops 'read,fly'"
 ctl 2 acl grant acme bob --model company -d "$D" && has "$ERR" "--ops is required"
@@ -213,5 +162,4 @@ done
 ctl 0 --help && has "$OUT" "context" && has "$OUT" "audit"
 ctl 2 acl && has "$ERR" "missing subcommand"
 
-echo "test_ctl_admin: $CHECKS checks, $FAILS failed"
-[ "$FAILS" -eq 0 ]
+finish

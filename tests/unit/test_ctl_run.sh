@@ -5,66 +5,14 @@
 # Every rhaictl call is bounded by `timeout`; a failed check prints what
 # was expected and what came, and the script exits 1 at the end.
 set -u
-BIN=${1:?usage: test_ctl_run.sh BIN_DIR SOURCE_DIR}
+. "$(dirname "$0")/../support/lib.sh"
+use_bin "${1:?usage: test_ctl_run.sh BIN_DIR SOURCE_DIR}"
 SRC=${2:?usage: test_ctl_run.sh BIN_DIR SOURCE_DIR}
-CTL=$BIN/rhaictl
-[ -x "$CTL" ] || { echo "FAIL: $CTL is missing (build the rhaictl target)"; exit 1; }
+clean_env
 # Nothing here may reach a Redis: point the default somewhere closed.
 export RHAI_REDIS_URL=redis://127.0.0.1:1
-unset RHAI_PREFIX
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl_run.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-FAILS=0
-CHECKS=0
-OUT=$WORK/out
-ERR=$WORK/err
-
-# ctl EXPECTED_RC ARGS...: run rhaictl (20 s at most), check its exit code.
-ctl() {
-    local want=$1 rc
-    shift
-    CHECKS=$((CHECKS + 1))
-    timeout 20 "$CTL" "$@" >"$OUT" 2>"$ERR" </dev/null
-    rc=$?
-    if [ "$rc" != "$want" ]; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: rhaictl $* -> exit $rc, expected $want"
-        sed 's/^/  stdout: /' "$OUT" | head -5
-        sed 's/^/  stderr: /' "$ERR" | head -5
-        return 1
-    fi
-    return 0
-}
-
-# has FILE TEXT [what]: FILE (stdout or stderr of the last call) holds TEXT.
-has() {
-    CHECKS=$((CHECKS + 1))
-    if ! grep -qF -- "$2" "$1"; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: ${3:-last call}: expected '$2' in $(basename "$1"), got:"
-        sed 's/^/  | /' "$1" | head -5
-    fi
-}
-
-# is FILE TEXT: FILE is exactly the one line TEXT.
-is() {
-    CHECKS=$((CHECKS + 1))
-    if [ "$(cat "$1")" != "$2" ] || [ "$(wc -l <"$1")" != 1 ]; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: expected exactly '$2' in $(basename "$1"), got:"
-        sed 's/^/  | /' "$1" | head -5
-    fi
-}
-
-empty() {
-    CHECKS=$((CHECKS + 1))
-    if [ -s "$1" ]; then
-        FAILS=$((FAILS + 1))
-        echo "FAIL: expected empty $(basename "$1"), got:"
-        sed 's/^/  | /' "$1" | head -5
-    fi
-}
+work_dir
+CTL_TIMEOUT=20            # ctl: run rhaictl (20 s at most)
 
 # ---- run: results ------------------------------------------------------------
 ctl 0 run -e '40+2' && { is "$OUT" 42; empty "$ERR"; }
@@ -79,7 +27,7 @@ printf '6 * 7\n' >"$WORK/mul.js"
 ctl 0 run "$WORK/mul.js" && is "$OUT" 42
 CHECKS=$((CHECKS + 1))
 if [ "$(echo '6*7' | timeout 20 "$CTL" run - 2>&1)" != 42 ]; then
-    FAILS=$((FAILS + 1)); echo "FAIL: run - (stdin) did not print 42"
+    fail "run - (stdin) did not print 42"
 fi
 ctl 0 run "$SRC/examples/sum.js" --args '{"numbers":[1,2,3,4]}' && has "$OUT" '"sum":10'
 
@@ -100,7 +48,7 @@ ctl 3 run -e 'while(true){}' --timeout 300 && { empty "$OUT"; has "$ERR" 'timeou
 ELAPSED_MS=$(( ($(date +%s%N) - START) / 1000000 ))
 CHECKS=$((CHECKS + 1))
 if [ "$ELAPSED_MS" -gt 5000 ]; then
-    FAILS=$((FAILS + 1)); echo "FAIL: --timeout 300 took ${ELAPSED_MS} ms"
+    fail "--timeout 300 took ${ELAPSED_MS} ms"
 fi
 
 # ---- run --data-dir: contexts and authorization ------------------------------
@@ -108,7 +56,7 @@ fi
 D=$WORK/data
 ctl 0 run -e '40 + 2' --data-dir "$D" -c books -u alice && is "$OUT" 42
 CHECKS=$((CHECKS + 1))
-[ ! -e "$D/books.db" ] || { FAILS=$((FAILS + 1)); echo "FAIL: a run without the DSL created books"; }
+[ ! -e "$D/books.db" ] || fail "a run without the DSL created books"
 ctl 0 run -e 'Company.create({name: "A"}).id' --data-dir "$D" -c books -u alice && is "$OUT" 1
 ctl 0 run -e 'acl.owners()' --data-dir "$D" -c books -u alice && is "$OUT" '["alice"]'
 # another caller is denied (exit 4), and may catch it
@@ -189,7 +137,6 @@ ctl 0 run -e 1 --help && has "$OUT" 'Usage: rhaictl run'
 ctl 0 --version && has "$OUT" 'rhaictl '
 CHECKS=$((CHECKS + 1))
 grep -Eq '^rhaictl [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" ||
-    { FAILS=$((FAILS + 1)); echo "FAIL: --version printed '$(cat "$OUT")'"; }
+    fail "--version printed '$(cat "$OUT")'"
 
-echo "test_ctl_run: $CHECKS checks, $FAILS failed"
-[ "$FAILS" -eq 0 ]
+finish
