@@ -10,10 +10,9 @@ set -u
 BUILD=${1:?usage: test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]}
 SRC=${2:?usage: test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]}
 SAN=${3:-}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/test_ctl_install.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+. "$(dirname "$0")/../support/lib.sh"
+work_dir
 STAGE=$WORK/stage
-die() { echo "FAIL: $*"; exit 1; }
 
 timeout 120 cmake --install "$BUILD" --prefix "$STAGE" >"$WORK/install.log" 2>&1 ||
     { cat "$WORK/install.log"; die "cmake --install failed"; }
@@ -42,8 +41,7 @@ cc -std=gnu11 -Wall -Wextra -Werror $SAN "$SRC/examples/submit.c" -o "$WORK/subm
     { cat "$WORK/pc.log"; die "examples/submit.c did not build with pkg-config"; }
 
 # Both run, connect to a port nobody listens on, and say so (exit 1).
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1]); s.close()')
+PORT=$(free_port) || die "no free port"
 for b in "$WORK/cm/submit" "$WORK/submit-pc"; do
     timeout 20 "$b" "redis://127.0.0.1:$PORT" >"$WORK/run.out" 2>"$WORK/run.err"
     rc=$?

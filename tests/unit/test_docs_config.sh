@@ -4,23 +4,31 @@
 # (run with an empty environment) must have a table row whose default
 # column equals the printed value (except computed and hidden ones).
 set -u
-rhaid=$1 doc=$2
-fail=0 n=0
+rhaid=${1:?usage: test_docs_config.sh RHAID DOC}
+doc=${2:?usage: test_docs_config.sh RHAID DOC}
+. "$(dirname "$0")/../support/lib.sh"
+work_dir
+n=0
 while IFS=' = ' read -r key value; do
     n=$((n + 1))
-    row=$(grep -F "| \`$key\` |" "$doc") || { echo "FAIL: $key not documented"; fail=1; continue; }
+    CHECKS=$((CHECKS + 1))
+    row=$(grep -F "| \`$key\` |" "$doc") || { fail "$key not documented"; continue; }
     def=$(echo "$row" | awk -F'|' '{gsub(/^ +| +$/, "", $5); print $5}')
     case "$key" in concurrency|redis_url|log_level) continue ;; esac
-    [ "$def" = "$value" ] || { echo "FAIL: $key documented default '$def', actual '$value'"; fail=1; }
+    CHECKS=$((CHECKS + 1))
+    [ "$def" = "$value" ] || fail "$key documented default '$def', actual '$value'"
 done < <(env -i "$rhaid" --print-config | sed 's/ = / /')
 # examples/rhaid.conf documents every option, and uncommented it is a
 # valid config file that rhaid accepts
 conf=$(dirname "$doc")/../examples/rhaid.conf
 m=$(grep -c '^# [a-z_]* = ' "$conf")
-[ "$m" -eq "$n" ] || { echo "FAIL: examples/rhaid.conf has $m options, rhaid $n"; fail=1; }
-tmp=$(mktemp); sed -n 's/^# \([a-z_]* = .*\)$/\1/p' "$conf" > "$tmp"
-env -i "$rhaid" --config "$tmp" --print-config >/dev/null || { echo "FAIL: examples/rhaid.conf rejected"; fail=1; }
-rm -f "$tmp"
+CHECKS=$((CHECKS + 1))
+[ "$m" -eq "$n" ] || fail "examples/rhaid.conf has $m options, rhaid $n"
+sed -n 's/^# \([a-z_]* = .*\)$/\1/p' "$conf" >"$WORK/rhaid.conf"
+CHECKS=$((CHECKS + 1))
+env -i "$rhaid" --config "$WORK/rhaid.conf" --print-config >/dev/null ||
+    fail "examples/rhaid.conf rejected"
 echo "checked $n options"
-[ "$n" -ge 15 ] || { echo "FAIL: only $n options printed"; fail=1; }
-exit $fail
+CHECKS=$((CHECKS + 1))
+[ "$n" -ge 15 ] || fail "only $n options printed"
+finish
