@@ -49,6 +49,8 @@ static struct {
     size_t           ndenials;
     size_t           denials_cap;
     size_t           dropped;     /* past DSL_DENIALS_MAX */
+    int              denied;      /* this task threw a PermissionDenied */
+    int              unknown;     /* this task threw an UnknownContext */
 } T;
 
 const char *dsl_caller(void)
@@ -68,6 +70,7 @@ void dsl_set_dev_mode(int on)
 
 void dsl__denial_queue(const store_audit *a)
 {
+    T.denied = 1;                   /* a PermissionDenied follows */
     if (T.ndenials == DSL_DENIALS_MAX) {
         T.dropped++;
         return;
@@ -138,6 +141,7 @@ static JS_NORETURN void throw_unknown_context(js_State *J, const char *ctx, cons
     char msg[RHAI_ERRMSG_MAX];
 
     snprintf(msg, sizeof msg, "unknown context '%s': %s", ctx, why);
+    T.unknown = 1;
     js_newerror(J, msg);
     js_pushliteral(J, "UnknownContext");
     js_setproperty(J, -2, "name");
@@ -224,6 +228,7 @@ static void hook_setup(js_State *J, const eng_input *in, void *data)
     T.db = NULL;
     T.replay = 0;
     T.recorded = NULL;
+    T.denied = T.unknown = 0;
     dsl_bind(J, in->script, in->script_len);
 }
 
@@ -247,12 +252,30 @@ static void fault_after_commit(void)
     }
 }
 
+/* An uncaught error the DSL threw itself takes its kind: denied for a
+ * PermissionDenied (the engine reports every Error as a script error, so
+ * a script that throws an Error it named PermissionDenied, without any
+ * refusal, stays a script error), invalid for an UnknownContext. */
+static void kind_of_dsl_error(eng_output *out)
+{
+    static const char denied[] = "PermissionDenied", unknown[] = "UnknownContext";
+
+    if (out->status != RHAI_STATUS_ERROR || out->kind != RH_EK_SCRIPT || out->error == NULL)
+        return;
+    if (T.denied && strncmp(out->error, denied, sizeof denied - 1) == 0)
+        out->kind = RH_EK_DENIED;
+    else if (T.unknown && strncmp(out->error, unknown, sizeof unknown - 1) == 0)
+        out->kind = RH_EK_INVALID;
+}
+
 static void hook_finish(const eng_input *in, eng_output *out, void *data)
 {
     rhai_error err;
 
     (void)data;
     memset(&err, 0, sizeof err);
+    kind_of_dsl_error(out);
+    T.denied = T.unknown = 0;
     if (T.replay) {
         rh_free(out->output);
         rh_free(out->error);

@@ -468,15 +468,10 @@ static rh_error_kind error_describe(js_State *J, char *buf, size_t n)
             snprintf(buf, n, "%s%s%s (line %d)", name, *msg ? ": " : "", msg, line);
         else
             snprintf(buf, n, "%s%s%s", name, *msg ? ": " : "", msg);
-        /* Errors the DSL throws (dsl/authz.c, dsl/task.c) pick their kind
-         * by name. A script can forge one, but only to misreport its own
-         * failure. */
-        if (strcmp(name, "PermissionDenied") == 0)
-            kind = RH_EK_DENIED;
-        else if (strcmp(name, "UnknownContext") == 0)
-            kind = RH_EK_INVALID;
-        else
-            kind = RH_EK_SCRIPT;
+        /* Every Error is the script's. The DSL's finish hook turns the
+         * PermissionDenied and UnknownContext errors it really threw into
+         * their kinds (dsl/task.c): a name alone proves nothing. */
+        kind = RH_EK_SCRIPT;
         js_pop(J, 3);
         return kind;
     }

@@ -484,6 +484,33 @@ static void test_an_uncaught_denial_rolls_back_the_task_but_stays_audited(void *
     }
 }
 
+/* The kinds denied and invalid come from refusals the DSL made, not from
+ * an error's name: a script that throws its own "PermissionDenied" or
+ * "UnknownContext" reports a script error. */
+static void test_a_forged_denial_or_unknown_context_is_a_script_error(void **state)
+{
+    static const char *const forged[] = {
+        "var e = new Error('fake'); e.name = 'PermissionDenied'; throw e",
+        "var e = new Error('fake'); e.name = 'UnknownContext'; throw e",
+        /* a real denial caught, then a forged unknown context */
+        "try { Account.get(1); } catch (x) {}\n"
+        "var e = new Error('fake'); e.name = 'UnknownContext'; throw e",
+    };
+    eng_output out;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        run(CTX, "mallory", NULL, NULL, forged[i], &out);
+        assert_int_equal(out.status, RHAI_STATUS_ERROR);
+        assert_int_equal(out.kind, RH_EK_SCRIPT);
+        eng_output_clear(&out);
+    }
+    /* a real denial rethrown stays denied */
+    run(CTX, "mallory", NULL, NULL, "try { Account.get(1); } catch (x) { throw x; }", &out);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    eng_output_clear(&out);
+}
+
 static void test_a_task_run_again_does_not_record_its_denials_twice(void **state)
 {
     eng_output out;
@@ -732,6 +759,7 @@ int main(void)
         T(test_builders_save_needs_create_then_update),
         T(test_a_caught_permission_denied_lets_the_task_finish),
         T(test_an_uncaught_denial_rolls_back_the_task_but_stays_audited),
+        T(test_a_forged_denial_or_unknown_context_is_a_script_error),
         T(test_a_task_run_again_does_not_record_its_denials_twice),
         T(test_a_flood_of_caught_denials_is_recorded_up_to_a_cap),
         T(test_acl_and_audit_are_owner_only_and_denials_audited),
