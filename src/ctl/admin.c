@@ -46,6 +46,7 @@ int ctl_admin_option(ctl_admin *a, const char *cmd, int c, const char *arg)
         a->worker = arg;
         a->remote = 1;
         return 1;
+    case 'u':
     case CTL_OPT_AS:
         if (!ctl_caller_valid(arg)) {
             ctl_usage_error(cmd, "invalid caller '%s' (1..%d printable ASCII, no spaces)",
@@ -77,7 +78,7 @@ int ctl_admin_check(ctl_admin *a, const char *cmd)
                                "change to a worker: give one or the other");
     if (!a->remote && (a->as || a->key_file || a->timeout_ms))
         return ctl_usage_error(cmd, "%s goes with --remote or --worker W",
-                               a->as ? "--as" : a->key_file ? "--key" : "--timeout");
+                               a->as ? "--caller/--as" : a->key_file ? "--key" : "--timeout");
     if (a->as && a->key_file)
         return ctl_usage_error(cmd, "--key sets the caller (its public key): drop --as");
     return 0;

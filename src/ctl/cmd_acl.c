@@ -49,7 +49,6 @@ static const char acl_help[] =
     "      --object ID       only the object (row) with this id\n"
     "      --expires WHEN    grant: a duration from now (90s, 30m, 1h, 7d, 2w) or\n"
     "                        @UNIXMS (an absolute time in unix milliseconds)\n"
-    "  -u, --caller CALLER   remote: same as --as\n"
     "      --json            grant: {\"id\",\"context\",\"caller\",\"model\",\"ops\",\n"
     "                        \"object_id\",\"expires_at\"}; revoke: {...,\"changed\"};\n"
     "                        list: [{id, caller, model, ops, object_id,\n"
@@ -154,7 +153,6 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
         { "ops", required_argument, NULL, 'o' },
         { "object", required_argument, NULL, OPT_OBJECT },
         { "expires", required_argument, NULL, OPT_EXPIRES },
-        { "caller", required_argument, NULL, 'u' },
         CTL_ADMIN_LONGOPTS,
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
@@ -173,10 +171,6 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
         switch (c) {
         case 'm': model = optarg; break;
         case 'o': o->ops_arg = optarg; break;
-        case 'u':
-            if ((r = ctl_admin_option(&o->admin, "acl", CTL_OPT_AS, optarg)) < 0)
-                return CTL_EXIT_USAGE;
-            break;
         case OPT_OBJECT:
             if (ctl_parse_int(optarg, 1, 9007199254740991LL, 0, &o->object_id) != 0)
                 return ctl_usage_error("acl", "--object '%s' is not an object id (a "

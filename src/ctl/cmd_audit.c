@@ -13,7 +13,7 @@
 #define AUDIT_LIMIT_DEFAULT 100
 
 static const char audit_help[] =
-    "Usage: rhaictl audit CONTEXT [--caller C] [--model M] [--decision D]\n"
+    "Usage: rhaictl audit CONTEXT [--by C] [--model M] [--decision D]\n"
     "                     [--limit N] [where]\n"
     "\n"
     "Print the newest rows of context CONTEXT's audit log, newest first: every\n"
@@ -23,8 +23,8 @@ static const char audit_help[] =
     "rhaictl show as caller " CTL_LOCAL_CALLER " with the OS user in the reason.\n"
     "\n"
     "Options:\n"
-    "  -c, --caller C        only rows of caller C (to submit remotely as\n"
-    "                        someone, use --as or --key)\n"
+    "  -b, --by C            only rows of caller C (what C did, or was\n"
+    "                        refused)\n"
     "  -m, --model M         only rows about model M ('*' for context-wide rows)\n"
     "  -D, --decision D      only allowed or only denied rows\n"
     "  -n, --limit N         at most N rows, 1..1000 (default 100)\n"
@@ -38,7 +38,7 @@ static const char audit_help[] =
     "\n"
     "Examples:\n"
     "  rhaictl audit acme --decision denied --data-dir /var/lib/rhaid\n"
-    "  rhaictl audit acme --caller bob --worker billing --key alice.key --json\n"
+    "  rhaictl audit acme --by bob --worker billing --key alice.key --json\n"
     "\n"
     CTL_EXIT_HELP;
 
@@ -48,7 +48,7 @@ static const char audit_js_query[] = "audit.query(args)";
 static int audit_exec(ctl_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "caller", required_argument, NULL, 'c' },
+        { "by", required_argument, NULL, 'b' },
         { "model", required_argument, NULL, 'm' },
         { "decision", required_argument, NULL, 'D' },
         { "limit", required_argument, NULL, 'n' },
@@ -65,7 +65,7 @@ static int audit_exec(ctl_global *g, int argc, char **argv)
     int c, r, rc, code;
 
     memset(&a, 0, sizeof a);
-    while ((c = getopt_long(argc, argv, ":c:m:D:n:d:w:k:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:m:D:n:d:w:u:k:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         if ((r = ctl_admin_option(&a, "audit", c, optarg)) != 0) {
@@ -74,9 +74,9 @@ static int audit_exec(ctl_global *g, int argc, char **argv)
             continue;
         }
         switch (c) {
-        case 'c':
+        case 'b':
             if (!ctl_caller_valid(optarg))
-                return ctl_usage_error("audit", "invalid --caller '%s'", optarg);
+                return ctl_usage_error("audit", "invalid --by '%s'", optarg);
             caller = optarg;
             break;
         case 'm':
@@ -154,7 +154,7 @@ static int audit_exec(ctl_global *g, int argc, char **argv)
 
 const ctl_cmd ctl_cmd_audit = {
     "audit",
-    "CONTEXT [--caller C] [--model M] [--decision allowed|denied] [--limit N]",
+    "CONTEXT [--by C] [--model M] [--decision allowed|denied] [--limit N]",
     "a context's audit log, newest first (local or via a worker)",
     audit_exec
 };

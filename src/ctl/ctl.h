@@ -317,6 +317,7 @@ enum { CTL_OPT_DATA_DIR = 0x200, CTL_OPT_REMOTE, CTL_OPT_WORKER, CTL_OPT_AS,
     { "remote", no_argument, NULL, CTL_OPT_REMOTE },                \
     { "worker", required_argument, NULL, CTL_OPT_WORKER },          \
     { "as", required_argument, NULL, CTL_OPT_AS },                  \
+    { "caller", required_argument, NULL, CTL_OPT_AS },              \
     { "key", required_argument, NULL, CTL_OPT_KEY },                \
     { "timeout", required_argument, NULL, CTL_OPT_TIMEOUT }
 
@@ -329,14 +330,15 @@ enum { CTL_OPT_DATA_DIR = 0x200, CTL_OPT_REMOTE, CTL_OPT_WORKER, CTL_OPT_AS,
     "      --remote          remote: submit an owner task to a worker over\n"  \
     "                        Redis and print its result\n"                     \
     "  -w, --worker W        remote, to worker id W (default: default)\n"     \
-    "      --as CALLER       remote: the task's caller (an owner of the\n"     \
-    "                        context); default anonymous\n"                   \
+    "  -u, --caller CALLER   remote: the task's caller (an owner of the\n"     \
+    "                        context), as in submit; default anonymous.\n"     \
+    "      --as CALLER       the same\n"                                        \
     "  -k, --key FILE        remote: sign the task with this Ed25519 secret\n" \
     "                        key (rhaictl keygen); the caller is its public key\n" \
     "      --timeout MS      remote: limit of the owner task (default 30000)\n"
 
-/* Handle an option of CTL_ADMIN_LONGOPTS, or its short form 'd', 'w' or
- * 'k' (put "d:w:k:" in the command's optstring). 1 when 'c' was one, 0
+/* Handle an option of CTL_ADMIN_LONGOPTS, or its short form 'd', 'w',
+ * 'u' or 'k' (put "d:w:u:k:" in the command's optstring). 1 when 'c' was one, 0
  * when not, -1 after printing a usage error (bad --worker, --timeout). */
 int ctl_admin_option(ctl_admin *a, const char *cmd, int c, const char *arg);
 /* Check the mode options as a whole once parsed. 0 or CTL_EXIT_USAGE. */

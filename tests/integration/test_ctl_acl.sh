@@ -65,7 +65,7 @@ ctl 0 audit acme --data-dir "$D" --json && keep local_audit &&
           any(r["caller"] == "mallory" and r["decision"] == "denied" for r in d) and
           d[-1]["op"] == "context_create"' "audit rows of remote changes, locally"
 ctl 0 audit acme --worker acl --as alice --json && json 'd == saved' "remote audit == local audit"
-ctl 0 audit acme --caller mallory --decision denied --limit 5 --worker acl --as alice --json &&
+ctl 0 audit acme --by mallory --decision denied --limit 5 --worker acl --caller alice --json &&
     json 'len(d) >= 1 and all(r["caller"] == "mallory" and r["decision"] == "denied"
                               for r in d)' "remote audit filters"
 ctl 0 audit acme --worker acl --key "$WORK/alice.key" && has "$OUT" "DECISION"

@@ -131,8 +131,8 @@ ctl 0 audit acme -d "$D" --limit 2 --json && json 'len(d) == 2 and d[0]["op"] ==
 ctl 0 audit acme -d "$D" --model '*' --json &&
     json '[r["op"] for r in d] == ["grant", "context_create"]' "--model *"
 ctl 0 audit acme -d "$D" --decision denied --json && json 'd == []' "no denials"
-ctl 0 audit acme -d "$D" --caller bob --json && json 'd == []' "caller filter"
-ctl 0 audit acme -d "$D" --caller rhaictl:local --limit 1000 --json && json 'len(d) == 9' "caller"
+ctl 0 audit acme -d "$D" --by bob --json && json 'd == []' "caller filter"
+ctl 0 audit acme -d "$D" --by rhaictl:local --limit 1000 --json && json 'len(d) == 9' "caller"
 ctl 0 audit acme -d "$D" && has "$OUT" "DECISION" && has "$OUT" "context_create"
 ctl 2 audit acme -d "$D" --decision maybe && has "$ERR" "allowed or denied"
 ctl 2 audit acme -d "$D" --limit 0 && has "$ERR" "--limit"
@@ -141,7 +141,9 @@ ctl 2 audit -d "$D" && has "$ERR" "missing CONTEXT"
 ctl 7 audit nope -d "$D"
 
 # ---- remote mode: usage errors (no Redis needed) -------------------------------------
-ctl 2 acl list acme --as alice && has "$ERR" "--as goes with --remote"
+ctl 2 acl list acme --as alice && has "$ERR" "--caller/--as goes with --remote"
+# --caller is who a remote task runs as, never a filter: locally it is refused
+ctl 2 audit acme -d "$D" --caller bob && has "$ERR" "--caller/--as goes with --remote"
 ctl 2 acl list acme --key "$WORK/k" && has "$ERR" "--key goes with --remote"
 ctl 2 acl list acme --worker w --data-dir "$D" && has "$ERR" "--data-dir is local"
 ctl 2 acl list acme --remote --as alice --key "$WORK/k" && has "$ERR" "drop --as"
