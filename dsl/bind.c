@@ -339,7 +339,7 @@ store_db *dsl_write_begin(js_State *J)
     rhai_error err;
 
     if (store_savepoint(db, &err) != 0)
-        js_error(J, "store: %s", err.msg);
+        dsl_throw_store(J, err.msg);
     return db;
 }
 
@@ -357,7 +357,7 @@ void dsl_write_end(js_State *J, store_db *db, int rc, rhai_error *err)
         js_typeerror(J, "%s", msg);
     if (rc == RHAI_ESTATE || rc == RHAI_ENOTFOUND)
         js_error(J, "%s", msg);
-    js_error(J, "store: %s", msg);
+    dsl_throw_store(J, msg);
 }
 
 int dsl_run_checks(store_db *db, const store_model *m, json_t *old_row, json_t *row,

@@ -146,6 +146,12 @@ static inline const char *dsl_str(json_t *o, const char *k)
     return s ? s : "";
 }
 
+/* Throw an Error named StoreUnavailable, "store unavailable: <msg>": the
+ * store failed for a reason of the host's (I/O, read-only, locked, out of
+ * memory), not the script's. Uncaught, the task ends with kind internal,
+ * marked transient, and rhaid runs it again later (task.c). */
+JS_NORETURN void dsl_throw_store(js_State *J, const char *msg);
+
 /* ctx.caller_id of the running task ("" outside one). */
 const char *dsl_caller(void);
 /* The running task's id (NULL outside one or when it has none). */

@@ -51,6 +51,7 @@ static struct {
     size_t           dropped;     /* past DSL_DENIALS_MAX */
     int              denied;      /* this task threw a PermissionDenied */
     int              unknown;     /* this task threw an UnknownContext */
+    int              transient;   /* this task threw a StoreUnavailable */
 } T;
 
 const char *dsl_caller(void)
@@ -135,6 +136,18 @@ static void denials_clear(void)
     T.ndenials = T.denials_cap = T.dropped = 0;
 }
 
+void dsl_throw_store(js_State *J, const char *msg)
+{
+    char copy[RHAI_ERRMSG_MAX];
+
+    snprintf(copy, sizeof copy, "store unavailable: %s", msg);
+    T.transient = 1;
+    js_newerror(J, copy);
+    js_pushliteral(J, "StoreUnavailable");
+    js_setproperty(J, -2, "name");
+    js_throw(J);
+}
+
 /* Throw an Error named UnknownContext (error_kind invalid when uncaught). */
 static JS_NORETURN void throw_unknown_context(js_State *J, const char *ctx, const char *why)
 {
@@ -173,7 +186,7 @@ static void context_ensure(js_State *J, const char *ctx)
                "first task's caller as owner", ctx);
     else if (rc != RHAI_ESTATE) {   /* ESTATE: another executor was first */
         snprintf(why, sizeof why, "%s", err.msg);
-        js_error(J, "store unavailable: %s", why);
+        dsl_throw_store(J, why);
     }
 }
 
@@ -218,7 +231,7 @@ store_db *dsl_task_db(js_State *J)
     return db;
 fail:
     snprintf(msg, sizeof msg, "%s", err.msg);
-    js_error(J, "store unavailable: %s", msg);
+    dsl_throw_store(J, msg);
 }
 
 static void hook_setup(js_State *J, const eng_input *in, void *data)
@@ -228,10 +241,11 @@ static void hook_setup(js_State *J, const eng_input *in, void *data)
     T.db = NULL;
     T.replay = 0;
     T.recorded = NULL;
-    T.denied = T.unknown = 0;
+    T.denied = T.unknown = T.transient = 0;
     dsl_bind(J, in->script, in->script_len);
 }
 
+/* The task's commit failed (the store's fault, not the script's). */
 static void out_fail(eng_output *out, const char *msg)
 {
     rh_free(out->output);
@@ -240,6 +254,7 @@ static void out_fail(eng_output *out, const char *msg)
     out->error = rh_strdup(msg);
     out->status = RHAI_STATUS_ERROR;
     out->kind = RH_EK_INTERNAL;
+    out->transient = 1;             /* the store failed: run it again later */
 }
 
 static void fault_after_commit(void)
@@ -255,17 +270,24 @@ static void fault_after_commit(void)
 /* An uncaught error the DSL threw itself takes its kind: denied for a
  * PermissionDenied (the engine reports every Error as a script error, so
  * a script that throws an Error it named PermissionDenied, without any
- * refusal, stays a script error), invalid for an UnknownContext. */
+ * refusal, stays a script error), invalid for an UnknownContext, and
+ * internal, transient, for a StoreUnavailable: the host failed, not the
+ * script, and rhaid runs such a task again later. */
 static void kind_of_dsl_error(eng_output *out)
 {
-    static const char denied[] = "PermissionDenied", unknown[] = "UnknownContext";
+    static const char denied[] = "PermissionDenied", unknown[] = "UnknownContext",
+                      unavailable[] = "StoreUnavailable";
 
     if (out->status != RHAI_STATUS_ERROR || out->kind != RH_EK_SCRIPT || out->error == NULL)
         return;
-    if (T.denied && strncmp(out->error, denied, sizeof denied - 1) == 0)
+    if (T.denied && strncmp(out->error, denied, sizeof denied - 1) == 0) {
         out->kind = RH_EK_DENIED;
-    else if (T.unknown && strncmp(out->error, unknown, sizeof unknown - 1) == 0)
+    } else if (T.unknown && strncmp(out->error, unknown, sizeof unknown - 1) == 0) {
         out->kind = RH_EK_INVALID;
+    } else if (T.transient && strncmp(out->error, unavailable, sizeof unavailable - 1) == 0) {
+        out->kind = RH_EK_INTERNAL;
+        out->transient = 1;
+    }
 }
 
 static void hook_finish(const eng_input *in, eng_output *out, void *data)
@@ -275,7 +297,7 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
     (void)data;
     memset(&err, 0, sizeof err);
     kind_of_dsl_error(out);
-    T.denied = T.unknown = 0;
+    T.denied = T.unknown = T.transient = 0;
     if (T.replay) {
         rh_free(out->output);
         rh_free(out->error);

@@ -189,7 +189,9 @@ struct wk_job {
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
-    int        crashes;         /* runs whose executor died (retried locally) */
+    int        crashes;         /* runs whose executor died, or whose store
+                                   failed (retried locally) */
+    int64_t    not_before_ms;   /* READY: not started before (monotonic ms) */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */

@@ -305,12 +305,19 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         wk_drain_check(w);
         return;
     }
-    if (out->kind == RH_EK_CRASHED && !j->cancelled && ++j->crashes < w->cfg->max_attempts) {
+    if ((out->kind == RH_EK_CRASHED || out->transient) && !j->cancelled &&
+        ++j->crashes < w->cfg->max_attempts) {
         /* The executor died (killed from outside, the OOM killer, a crash)
          * and may have died after its DSL commit: run the task again on a
          * fresh executor, where the context's ledger answers a committed
          * task with its recorded result. Answering crashed now would report
-         * a failure for effects that stayed. */
+         * a failure for effects that stayed.
+         * Its store failed (read-only, I/O): the same, after a pause (1 s,
+         * then 2 s ...), since the store rarely heals at once. Answering
+         * now would also be wrong when another run of the same task (a
+         * requeue after a freeze) commits a moment later. */
+        if (out->transient)
+            j->not_before_ms = rh_mono_ms() + ((int64_t)1000 << (j->crashes - 1));
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
                out->error ? out->error : "executor died", j->crashes + 1);
         j->state = JOB_READY;
@@ -552,7 +559,7 @@ void wk_pump(wk_worker *w)
         return;
     if (!w->draining)
         for (wk_job *j = w->jobs; j && wk_pool_idle(&w->pool) > 0; j = j->next)
-            if (j->state == JOB_READY)
+            if (j->state == JOB_READY && j->not_before_ms <= rh_mono_ms())
                 job_start(j);
     if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;

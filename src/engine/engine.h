@@ -61,6 +61,9 @@ typedef struct eng_output {
     char         *error;      /* "TypeError: x is undefined (line 3)" */
     char         *logs;       /* print() lines joined by '\n' */
     int64_t       run_us;     /* state creation to teardown */
+    int           transient;  /* the host failed the task, not the script
+                                 (its store was unavailable): running it
+                                 again may succeed (kind internal) */
 } eng_output;
 
 void eng_limits_default(eng_limits *l);
@@ -120,7 +123,8 @@ rh_error_kind eng_kind_of_error(const char *msg);
  *                     "caller_id","limits":{"memory","max_script",
  *                     "max_output","max_logs"}}
  *   child -> parent  {"id","status","output","error","error_kind","logs",
- *                     "run_us"}   (output is JSON text, a string)
+ *                     "run_us","transient"}   (output is JSON text, a
+ *                     string; "transient" present and true only when set)
  * "args" is JSON text too (a string, or null for none); absent strings are
  * null. A frame the executor cannot parse is answered with kind invalid when
  * its "id" can be read, and ends the executor with exit code 2 otherwise.

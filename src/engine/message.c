@@ -241,6 +241,8 @@ int eng_msg_encode_result(rh_buf *b, const char *id, const eng_output *o)
                                        : json_string(rh_kind_str(o->kind)));
     bad |= set_new(m, "logs", str_or_null(o->logs));
     bad |= set_new(m, "run_us", json_integer(o->run_us));
+    if (o->transient)
+        bad |= set_new(m, "transient", json_true());
     if (bad) {
         json_decref(m);
         return RHAI_EINVAL;
@@ -310,6 +312,7 @@ int eng_msg_decode_result(const char *text, size_t len, char **id,
         }
         tmp.run_us = json_integer_value(ru);
     }
+    tmp.transient = json_is_true(json_object_get(m, "transient"));
     rh_free(kind);
     json_decref(m);
     *id = tid;

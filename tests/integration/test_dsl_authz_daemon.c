@@ -1,7 +1,8 @@
 /* test_dsl_authz_daemon.c -- authorization through a real rhaid and a real
  * redis-server: a task whose DSL call is denied ends with error_kind
  * denied, one in a context that does not exist with invalid, and rhaid
- * --dev-mode creates an unknown context owned by the task's caller. */
+ * --dev-mode creates an unknown context owned by the task's caller; a task
+ * whose store failed runs again later. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -124,10 +125,88 @@ static void test_denied_and_unknown_context_tasks_end_with_their_error_kinds(voi
     th_redis_stop(&redis);
 }
 
+static void write_garbage(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", f);
+    fclose(f);
+}
+
+/* A store the host cannot use fails a task as transient (kind internal):
+ * rhaid runs it again after a pause (1 s, then 2 s ...), so a store that
+ * heals in between answers it done, exactly once; one that stays broken
+ * answers internal after max_attempts runs. */
+static void test_a_task_whose_store_failed_runs_again_later(void **state)
+{
+    th_redis redis;
+    char data[300], path[400];
+    const char *extra[] = { "--data-dir", data, "--max-attempts", "4", NULL };
+    redisContext *c;
+    rhai_error err;
+    store *s;
+    pid_t a;
+    rh_task t;
+    int seen = 0;
+
+    (void)state;
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(data, sizeof data, "%s/data", redis.dir);
+    assert_int_equal(th_sh("mkdir -p %s", data), 0);
+    assert_int_equal(store_new(data, &dsl_schema, &s, &err), 0);
+    snprintf(path, sizeof path, "%s/flaky.db", data);
+    write_garbage(path);
+    snprintf(path, sizeof path, "%s/broken.db", data);
+    write_garbage(path);
+    c = th_redis_connect(&redis);
+    assert_non_null(c);
+    a = th_rhaid_start(&redis, "default", 1, extra);
+    assert_true(a > 0);
+
+    /* heals: once rhaid has failed it and scheduled its next run */
+    submit(c, "default", "heal-1", "flaky", "alice", "Company.create({name: 'A'}).id");
+    for (int i = 0; i < 300 && !seen; i++) {
+        seen = th_sh("grep -q 'event=task_retry task=heal-1' %s/rhaid-*.log", redis.dir) == 0;
+        if (!seen)
+            usleep(100 * 1000);
+    }
+    assert_true(seen);
+    assert_int_equal(th_sh("rm -f %s/flaky.db %s/flaky.db-wal %s/flaky.db-shm", data, data,
+                           data), 0);
+    assert_int_equal(store_context_create(s, "flaky", "alice", &err), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "heal-1", 60, &t), 0);
+    if (t.status != RHAI_STATUS_DONE)
+        print_message("heal-1: %s\n", t.error ? t.error : "?");
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "1");
+    rh_task_clear(&t);
+    run(c, "default", "heal-2", "flaky", "alice", "Company.count()", &t);
+    assert_string_equal(t.output, "1");              /* written once */
+    rh_task_clear(&t);
+
+    /* stays broken: internal after 4 runs */
+    run(c, "default", "broken-1", "broken", "alice", "Company.count()", &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INTERNAL);
+    assert_non_null(strstr(t.error, "StoreUnavailable: store unavailable: broken:"));
+    rh_task_clear(&t);
+    assert_int_equal(th_sh("test $(grep -c 'event=task_retry task=broken-1' %s/rhaid-*.log) = 3",
+                           redis.dir), 0);
+
+    store_free(s);
+    redisFree(c);
+    assert_int_equal(WEXITSTATUS(th_stop(a, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_denied_and_unknown_context_tasks_end_with_their_error_kinds),
+        cmocka_unit_test(test_a_task_whose_store_failed_runs_again_later),
     };
     return cmocka_run_group_tests_name("dsl_authz_daemon", tests, NULL, NULL);
 }

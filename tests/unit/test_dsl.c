@@ -497,6 +497,43 @@ static void test_a_task_that_failed_is_not_recorded_and_may_run_again(void **sta
     eng_output_clear(&out);
 }
 
+/* A store the host cannot use (here: a context file that is not a
+ * database) is not the script's fault: the call throws StoreUnavailable,
+ * uncaught the task ends internal and transient (rhaid runs it again
+ * later); a script may catch it; a script naming its own error so is a
+ * script error. */
+static void test_a_store_the_host_cannot_use_fails_the_task_as_transient(void **state)
+{
+    char path[400];
+    FILE *f;
+    eng_output out;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/broken.db", data_dir);
+    assert_non_null(f = fopen(path, "w"));
+    for (int i = 0; i < 512; i++)
+        fputs("not a database ", f);
+    fclose(f);
+    run_as(NULL, "broken", "alice", "Company.count()", &out);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_INTERNAL);
+    assert_int_equal(out.transient, 1);
+    assert_non_null(strstr(out.error, "StoreUnavailable: store unavailable: broken:"));
+    eng_output_clear(&out);
+
+    run_as(NULL, "broken", "alice", "try { Company.count() } catch (e) { e.name }", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output, "\"StoreUnavailable\"");
+    assert_int_equal(out.transient, 0);
+    eng_output_clear(&out);
+
+    run_as(NULL, "c1", "alice",
+           "var e = new Error('fake'); e.name = 'StoreUnavailable'; throw e", &out);
+    assert_int_equal(out.kind, RH_EK_SCRIPT);
+    assert_int_equal(out.transient, 0);
+    eng_output_clear(&out);
+}
+
 static void test_tasks_without_the_dsl_never_open_sqlite(void **state)
 {
     eng_output out;
@@ -601,6 +638,7 @@ int main(void)
         T(test_an_uncaught_exception_rolls_back_every_write),
         T(test_a_recorded_task_returns_its_result_without_running_again),
         T(test_a_task_that_failed_is_not_recorded_and_may_run_again),
+        T(test_a_store_the_host_cannot_use_fails_the_task_as_transient),
         T(test_tasks_without_the_dsl_never_open_sqlite),
         cmocka_unit_test(test_every_declared_op_is_implemented_and_every_op_declared),
         cmocka_unit_test(test_the_schema_validator_refuses_broken_schemas),

@@ -236,6 +236,21 @@ static void test_error_result_round_trips_through_a_frame(void **state)
     assert_null(got.output);
     assert_string_equal(got.error, "output too large");
     assert_string_equal(got.logs, "");
+    assert_int_equal(got.transient, 0);
+    assert_null(strstr(payload, "transient"));
+    rh_free(id);
+    eng_output_clear(&got);
+    rh_free(payload);
+
+    /* a transient failure (the store's) says so */
+    o.kind = RH_EK_INTERNAL;
+    o.transient = 1;
+    b.len = 0;
+    assert_int_equal(eng_msg_encode_result(&b, "t-3", &o), 0);
+    payload = unframe(&b, &len);
+    assert_int_equal(eng_msg_decode_result(payload, len, &id, &got, NULL), 0);
+    assert_int_equal(got.kind, RH_EK_INTERNAL);
+    assert_int_equal(got.transient, 1);
     rh_free(id);
     eng_output_clear(&got);
     rh_free(payload);
