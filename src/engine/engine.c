@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <mujs.h>
 
 #include "engine_int.h"
@@ -360,6 +361,22 @@ static void args_init(eng_task *t)
     js_setglobal(J, "args");
 }
 
+/* 1 when 's' (JSON.stringify text) is JSON that jansson, and so the
+ * worker and every client, can read. JSON.stringify writes one thing
+ * beyond it: U+0000 inside an object key ("\u0000"; jansson takes it in
+ * string values with JSON_ALLOW_NUL, never in keys). Only text holding
+ * that escape is parsed, so ordinary results cost a scan. */
+static int result_readable(const char *s)
+{
+    json_t *j;
+
+    if (strstr(s, "\\u0000") == NULL)
+        return 1;
+    j = json_loads(s, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, NULL);
+    json_decref(j);
+    return j != NULL;
+}
+
 /* The value on top of the stack as JSON text, through the original
  * JSON.stringify. undefined and functions serialise as "null". */
 static void result_serialise(eng_task *t)
@@ -378,6 +395,13 @@ static void result_serialise(eng_task *t)
     if (n > t->lim.max_output) {
         task_fail(t, RH_EK_MEMORY, "output too large: %zu bytes > max_output %zu",
                   n, t->lim.max_output);
+        return;
+    }
+    /* Answered done, it would reach the client as output null (found by
+     * fuzz_args: {"\u0000": 1}) */
+    if (!result_readable(s)) {
+        task_fail(t, RH_EK_SCRIPT, "result cannot be serialised: an object key holds "
+                  "U+0000, which JSON readers refuse");
         return;
     }
     if ((t->output = rh_strndup(s, n)) == NULL)
