@@ -284,7 +284,6 @@ static pid_t rhaid_start_as(chaos *ch, const char *const extra[])
     char bin[512], conc[16], uid[16], gid[16], log[300];
     char *argv[64];
     int argc = 0;
-    int64_t deadline;
     pid_t pid;
 
     snprintf(conc, sizeof conc, "%d", ch->cfg->concurrency);
@@ -312,34 +311,7 @@ static pid_t rhaid_start_as(chaos *ch, const char *const extra[])
     argv[argc] = NULL;
     if ((pid = th_spawn(argv, NULL, log)) < 0)
         return -1;
-    /* ready when a heartbeat key names this pid, as th_rhaid_start */
-    deadline = rh_mono_ms() + 10000;
-    while (rh_mono_ms() < deadline) {
-        redisContext *c;
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            fprintf(stderr, "chaos: rhaid exited early, see %s\n", log);
-            return -1;
-        }
-        if ((c = th_redis_connect(&ch->redis)) != NULL) {
-            redisReply *rep = redisCommand(c, "KEYS rhai:worker:{%s}:*", WORKER);
-            int found = 0;
-            for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
-                redisReply *p = redisCommand(c, "HGET %s pid", rep->element[i]->str);
-                found |= p && p->type == REDIS_REPLY_STRING && atoi(p->str) == (int)pid;
-                if (p)
-                    freeReplyObject(p);
-            }
-            if (rep)
-                freeReplyObject(rep);
-            redisFree(c);
-            if (found)
-                return pid;
-        }
-        nap_ms(10);
-    }
-    fprintf(stderr, "chaos: rhaid gave no heartbeat in 10 s, see %s\n", log);
-    th_stop(pid, 2000);
-    return -1;
+    return th_rhaid_ready(&ch->redis, WORKER, pid, log) == 0 ? pid : -1;
 }
 
 static void instance_start(chaos *ch, int i)

@@ -260,36 +260,11 @@ int th_sh(const char *fmt, ...)
 
 static int rhaid_seq;
 
-pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
-                     const char *const extra[])
+int th_rhaid_ready(const th_redis *r, const char *worker, pid_t pid, const char *log)
 {
-    char bin[512], conc[16], log[300], datadir[300];
-    char *argv[64];
-    int argc = 0, seq = ++rhaid_seq;
-    pid_t pid;
+    int64_t deadline = rh_mono_ms() + 10000;
     redisContext *c;
-    int64_t deadline;
 
-    snprintf(conc, sizeof conc, "%d", concurrency);
-    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
-    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
-    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
-    argv[argc++] = "--redis-url";
-    argv[argc++] = (char *)r->url;
-    argv[argc++] = "--worker-id";
-    argv[argc++] = (char *)worker;
-    argv[argc++] = "--concurrency";
-    argv[argc++] = conc;
-    argv[argc++] = "--data-dir";
-    argv[argc++] = datadir;
-    for (size_t i = 0; extra && extra[i] && argc < 62; i++)
-        argv[argc++] = (char *)extra[i];
-    argv[argc] = NULL;
-    if ((pid = th_spawn(argv, NULL, log)) < 0)
-        return -1;
-
-    /* Ready when a heartbeat key of this pid exists. */
-    deadline = rh_mono_ms() + 10000;
     while (rh_mono_ms() < deadline) {
         if (waitpid(pid, NULL, WNOHANG) == pid) {
             fprintf(stderr, "harness: rhaid exited early, see %s\n", log);
@@ -309,13 +284,41 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
                 freeReplyObject(rep);
             redisFree(c);
             if (found)
-                return pid;
+                return 0;
         }
         nap_ms(10);
     }
     fprintf(stderr, "harness: rhaid gave no heartbeat in 10 s, see %s\n", log);
     th_stop(pid, 2000);
     return -1;
+}
+
+pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
+                     const char *const extra[])
+{
+    char bin[512], conc[16], log[300], datadir[300];
+    char *argv[64];
+    int argc = 0, seq = ++rhaid_seq;
+    pid_t pid;
+
+    snprintf(conc, sizeof conc, "%d", concurrency);
+    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
+    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
+    argv[argc++] = "--redis-url";
+    argv[argc++] = (char *)r->url;
+    argv[argc++] = "--worker-id";
+    argv[argc++] = (char *)worker;
+    argv[argc++] = "--concurrency";
+    argv[argc++] = conc;
+    argv[argc++] = "--data-dir";
+    argv[argc++] = datadir;
+    for (size_t i = 0; extra && extra[i] && argc < 62; i++)
+        argv[argc++] = (char *)extra[i];
+    argv[argc] = NULL;
+    if ((pid = th_spawn(argv, NULL, log)) < 0)
+        return -1;
+    return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
 }
 
 /* ======================== raw protocol helpers ======================== */

@@ -50,6 +50,10 @@ int   th_stop(pid_t pid, int timeout_ms);
  * Waits until its heartbeat key exists (10 s). Returns pid or -1. */
 pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
                      const char *const extra[]);
+/* Wait (10 s) until rhaid 'pid' of 'worker' wrote its heartbeat key to r.
+ * 0; -1 when it exited or gave none (then it is stopped), with a message
+ * naming 'log'. */
+int   th_rhaid_ready(const th_redis *r, const char *worker, pid_t pid, const char *log);
 
 /* Run a shell command, return its exit status (-1 on failure to run). */
 int   th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
