@@ -94,6 +94,17 @@ enum { DSL_CREATE, DSL_UPDATE };
  * also applies defaults. 'what' names the call in messages. */
 json_t *dsl_values_from_js(js_State *J, int idx, const store_model *m, int mode,
                            const char *what);
+/* idx as an absolute stack index (convert.c). */
+int dsl__absidx(js_State *J, int idx);
+/* One scalar at idx as JSON of type t (new), checked against f's rules
+ * when f is not NULL; TypeError naming 'what' and 'name' (convert.c). */
+json_t *dsl__scalar_from_js(js_State *J, int idx, const store_field *f, store_type t,
+                            const char *what, const char *name);
+/* Set obj[key] = v (stolen); "out of memory" when v is NULL (convert.c). */
+void dsl__attach(js_State *J, json_t *obj, const char *key, json_t *v);
+/* Mark that a script's arguments are being read: a DSL call made then (by
+ * a getter or toString) throws instead of nesting (bind.c). */
+void dsl__converting(int on);
 /* The value at idx as a positive integer id, else TypeError. */
 int64_t dsl_arg_id(js_State *J, int idx, const char *what);
 /* The value at idx as a finite number, else TypeError. */
