@@ -21,9 +21,11 @@
  * failed one (once per task id: a run that ends the same way again after a
  * crash does not write them twice).
  *
- * Test hook: RHAI_TEST_FAULT=kill_parent_after_commit makes the process
- * SIGKILL its parent and itself right after a commit, the worst moment for
- * a worker to die (effects committed, no reply sent). */
+ * Test hook, compiled in only when the test suite is built
+ * (RHAI_BUILD_TESTS, which defines RHAI_TEST_HOOKS):
+ * RHAI_TEST_FAULT=kill_parent_after_commit makes the process SIGKILL its
+ * parent and itself right after a commit, the worst moment for a worker to
+ * die (effects committed, no reply sent). */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,12 +261,14 @@ static void out_fail(eng_output *out, const char *msg)
 
 static void fault_after_commit(void)
 {
+#ifdef RHAI_TEST_HOOKS
     const char *f = getenv("RHAI_TEST_FAULT");
 
     if (f && strcmp(f, "kill_parent_after_commit") == 0) {
         kill(getppid(), SIGKILL);
         raise(SIGKILL);
     }
+#endif
 }
 
 /* An uncaught error the DSL threw itself takes its kind: denied for a
