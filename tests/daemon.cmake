@@ -20,7 +20,7 @@ set_tests_properties(test_systemd_unit PROPERTIES TIMEOUT 60 LABELS unit)
 rhai_test(test_signatures integration 120 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_signatures rhaid)
 add_test(NAME test_ctl_signed COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_signed.sh
-  ${PROJECT_BINARY_DIR}/bin)
+  ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl_signed PROPERTIES TIMEOUT 120 LABELS integration)
 # the processing list re-read after a reconnect, when Redis refuses it once
 rhai_test(test_daemon_rescan integration 60 rhai_commonlib)

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# test_ctl_signed.sh BIN_DIR -- rhaictl keygen + submit --key against a
-# rhaid that requires signatures: signed runs, unsigned is denied (exit 4),
-# a bad key file is a usage error (exit 2). Starts and stops its own
-# redis-server (the one on PATH) and rhaid; every step bounded by timeout.
+# test_ctl_signed.sh BIN_DIR [REDIS_SERVER REDIS_CLI] -- rhaictl keygen +
+# submit --key against a rhaid that requires signatures: signed runs,
+# unsigned is denied (exit 4), a bad key file is a usage error (exit 2).
+# Starts and stops its own redis-server (the one CMake found, else the one
+# on PATH) and rhaid; every step bounded by timeout.
 set -u
 . "$(dirname "$0")/../support/lib.sh"
-use_bin "${1:?usage: test_ctl_signed.sh BIN_DIR}"
+use_bin "${1:?usage: test_ctl_signed.sh BIN_DIR [REDIS_SERVER REDIS_CLI]}"
 need_exe "$RHAID" "build the rhaid target"
 clean_env
 work_dir
 
-redis_start
+redis_start "${2:-}" "${3:-}"
 rhaid_start signed signed 1 --require-signatures 1
 rhaid_wait "$RHAID_PID"
 CTL_URL=$URL
