@@ -316,8 +316,9 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
          * then 2 s ...), since the store rarely heals at once. Answering
          * now would also be wrong when another run of the same task (a
          * requeue after a freeze) commits a moment later. */
-        if (out->transient)
-            j->not_before_ms = rh_mono_ms() + ((int64_t)1000 << (j->crashes - 1));
+        if (out->transient)     /* 1 s, 2 s, 4 s ... at most 64 s (max_attempts <= 1000) */
+            j->not_before_ms = rh_mono_ms() + ((int64_t)1000 << (j->crashes < 7 ? j->crashes - 1
+                                                                                : 6));
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
                out->error ? out->error : "executor died", j->crashes + 1);
         j->state = JOB_READY;
