@@ -442,23 +442,19 @@ static void def_fn(js_State *J, js_CFunction fn, const char *name, int nargs)
     js_defproperty(J, -2, name, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
 }
 
-void dsl_bind_admin(js_State *J, int acl, int audit)
+void dsl_bind_admin(js_State *J)
 {
     js_pushglobal(J);
-    if (acl) {
-        js_newobject(J);
-        def_fn(J, acl_grant, "grant", 1);
-        def_fn(J, acl_revoke, "revoke", 1);
-        def_fn(J, acl_list, "list", 0);
-        def_fn(J, acl_owners, "owners", 0);
-        def_fn(J, acl_add_owner, "add_owner", 1);
-        def_fn(J, acl_remove_owner, "remove_owner", 1);
-        js_defproperty(J, -2, "acl", JS_READONLY | JS_DONTENUM | JS_DONTCONF);
-    }
-    if (audit) {
-        js_newobject(J);
-        def_fn(J, audit_query, "query", 1);
-        js_defproperty(J, -2, "audit", JS_READONLY | JS_DONTENUM | JS_DONTCONF);
-    }
+    js_newobject(J);
+    def_fn(J, acl_grant, "grant", 1);
+    def_fn(J, acl_revoke, "revoke", 1);
+    def_fn(J, acl_list, "list", 0);
+    def_fn(J, acl_owners, "owners", 0);
+    def_fn(J, acl_add_owner, "add_owner", 1);
+    def_fn(J, acl_remove_owner, "remove_owner", 1);
+    js_defproperty(J, -2, "acl", JS_READONLY | JS_DONTENUM | JS_DONTCONF);
+    js_newobject(J);
+    def_fn(J, audit_query, "query", 1);
+    js_defproperty(J, -2, "audit", JS_READONLY | JS_DONTENUM | JS_DONTCONF);
     js_pop(J, 1);
 }

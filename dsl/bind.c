@@ -555,28 +555,14 @@ static void model_getter(js_State *J)
     js_setregistry(J, key);
 }
 
-/* Does the script refer to 'name' at all? Globals it cannot name need no
- * binding: a task that does not use the DSL pays nothing for it (binding
- * every model costs ~25 us per task, a third of a trivial task). A script
- * that reaches globals dynamically (this[...], eval, Function) gets all. */
-static int mentions(const char *script, size_t len, const char *name)
+void dsl_bind(js_State *J)
 {
-    return memmem(script, len, name, strlen(name)) != NULL;
-}
-
-void dsl_bind(js_State *J, const char *script, size_t len)
-{
-    int all = script == NULL || mentions(script, len, "this[") ||
-              mentions(script, len, "eval") || mentions(script, len, "Function");
-
     js_pushglobal(J);
     for (size_t i = 0; i < dsl_schema.nmodels; i++) {
         const store_model *m = &dsl_schema.models[i];
         char builder[64];
 
         snprintf(builder, sizeof builder, "new_%s", m->name);
-        if (!all && !mentions(script, len, m->js_name) && !mentions(script, len, builder))
-            continue;
         js_newcfunctionx(J, model_getter, m->js_name, 0, (void *)m, NULL);
         js_pushundefined(J);
         js_defaccessor(J, -3, m->js_name, JS_DONTENUM | JS_DONTCONF);
@@ -584,5 +570,5 @@ void dsl_bind(js_State *J, const char *script, size_t len)
         js_defproperty(J, -2, builder, JS_READONLY | JS_DONTENUM | JS_DONTCONF);
     }
     js_pop(J, 1);
-    dsl_bind_admin(J, all || mentions(script, len, "acl"), all || mentions(script, len, "audit"));
+    dsl_bind_admin(J);
 }

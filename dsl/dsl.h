@@ -195,8 +195,8 @@ int dsl_update_audited(store_db *db, const store_model *m, int64_t id, json_t *v
 /* Throw the PermissionDenied of the last denial: an Error named
  * "PermissionDenied" with caller, op, model and object_id properties. */
 JS_NORETURN void dsl_throw_denied(js_State *J);
-/* Define the owner-only globals `acl` and/or `audit` on J. */
-void dsl_bind_admin(js_State *J, int acl, int audit);
+/* Define the owner-only globals `acl` and `audit` on J. */
+void dsl_bind_admin(js_State *J);
 
 /* task.c: keep a denial (pointers borrowed until the task ends) to be
  * written after the task's commit or rollback. */
@@ -216,11 +216,10 @@ void dsl_uninstall(void);
  * throws UnknownContext (error_kind invalid when uncaught). */
 void dsl_set_dev_mode(int on);
 
-/* Define the model globals on J (the setup hook; exposed for tests). */
-/* Define the model globals (lazy getters) and builders on J: those the
- * script's source names, or all of them when it reaches globals
- * dynamically (this[...], eval, Function) or script is NULL. */
-void dsl_bind(js_State *J, const char *script, size_t len);
+/* Define every model global (a lazy getter: a model's object is built on
+ * a task's first use of it), builder, `acl` and `audit` on J: the prepare
+ * hook, run once on the library state every task copies. */
+void dsl_bind(js_State *J);
 
 /* The open store database of the running task, opening it and starting
  * its transaction on first use (task.c). Throws on failure or replay. */

@@ -236,15 +236,22 @@ fail:
     dsl_throw_store(J, msg);
 }
 
+/* The models' globals go into the library state every task copies. */
+static void hook_prepare(js_State *J, void *data)
+{
+    (void)data;
+    dsl_bind(J);
+}
+
 static void hook_setup(js_State *J, const eng_input *in, void *data)
 {
+    (void)J;
     (void)data;
     T.in = in;
     T.db = NULL;
     T.replay = 0;
     T.recorded = NULL;
     T.denied = T.unknown = T.transient = 0;
-    dsl_bind(J, in->script, in->script_len);
 }
 
 /* The task's commit failed (the store's fault, not the script's). */
@@ -345,7 +352,7 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
 
 int dsl_install(const char *data_dir, rhai_error *err)
 {
-    eng_hooks h = { hook_setup, hook_finish, NULL };
+    eng_hooks h = { .setup = hook_setup, .finish = hook_finish, .prepare = hook_prepare };
     char *dir;
 
     if (data_dir == NULL || *data_dir == '\0')

@@ -1,9 +1,10 @@
 /* engine.c -- run one script in a fresh mujs state under limits.
  *
- * eng_run() is the whole sandbox: a new js_State per task whose heap goes
- * through a counting allocator (the memory cap), the ES5 library plus
- * `args`, `ctx` and `print`, the script, and the JSON text of its last
- * expression. Everything a script did dies with its state. The wall clock
+ * eng_run() is the whole sandbox: a pristine js_State per task (a copy of
+ * a snapshot, see "the library state") whose heap is capped (arena.c), the
+ * ES5 library plus `args`, `ctx` and `print`, the script, and the JSON
+ * text of its last expression. Everything a script did dies with its
+ * state. The wall clock
  * is enforced by whoever owns the process (executor.c's parent, or
  * isolated.c): mujs has no interrupt hook.
  *
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <mujs.h>
@@ -37,12 +40,24 @@ static const char truncated_mark[] = "[truncated]";
 /* Set by eng_set_hooks (dsl/ installs the store bindings). */
 static eng_hooks hooks;
 
+/* The library state every task copies: see "the library state". */
+static struct {
+    eng_arena *arena;       /* NULL until the first task */
+    js_State  *J;           /* lives in arena, at a fixed address */
+    size_t     memory;      /* the largest cap the arena was sized for */
+    int        dirty;       /* a task ran since the last restore */
+} lib;
+
+static void lib_drop(void);
+
+/* The library state holds the hooks' globals: build it again. */
 void eng_set_hooks(const eng_hooks *h)
 {
     if (h)
         hooks = *h;
     else
         memset(&hooks, 0, sizeof hooks);
+    lib_drop();
 }
 
 /* ======================== limits and output ======================== */
@@ -146,63 +161,6 @@ static size_t utf8_prefix(const char *s, size_t n)
     return k;
 }
 
-/* ======================== the counting allocator ======================== */
-
-/* Each block carries its size in a max_align_t-sized header so that frees
- * and reallocs can be counted. The heap uses malloc directly rather than
- * rh_malloc: a second header would double the per-block overhead of
- * mujs's many small objects, and the cap below is this heap's own count. */
-typedef union heap_hdr {
-    size_t      size;
-    max_align_t align;
-} heap_hdr;
-
-/* Invariant: used is the sum over live blocks of size + sizeof(heap_hdr).
- * Once armed, an allocation that would take used past limit is refused,
- * and so is every later growth: after mujs has thrown "out of memory"
- * the task is over (a script that catches it cannot carry on). */
-typedef struct eng_heap {
-    size_t used;        /* bytes held, headers included */
-    size_t peak;        /* highest 'used' seen */
-    size_t limit;       /* the cap, enforced once armed */
-    int    armed;       /* 0 while js_newstate builds the library */
-    int    refused;     /* an allocation was refused: the task failed */
-} eng_heap;
-
-static void *heap_alloc(void *actx, void *ptr, int size)
-{
-    eng_heap *h = actx;
-    heap_hdr *blk = ptr ? (heap_hdr *)ptr - 1 : NULL;
-    size_t old = blk ? blk->size + sizeof *blk : 0;
-    size_t want;
-    heap_hdr *nb;
-
-    if (size <= 0) {                    /* mujs frees with size 0 */
-        if (blk) {
-            h->used -= old;
-            free(blk);
-        }
-        return NULL;
-    }
-    want = (size_t)size + sizeof *blk;
-    /* used may already exceed limit when the library alone is bigger
-     * than the cap: test that first, the subtraction would wrap. */
-    if (h->armed && want > old &&
-        (h->refused || h->used >= h->limit || want - old > h->limit - h->used)) {
-        h->refused = 1;
-        return NULL;
-    }
-    if ((nb = realloc(blk, want)) == NULL) {
-        h->refused = 1;                 /* the host is out: same outcome */
-        return NULL;
-    }
-    nb->size = (size_t)size;
-    h->used = h->used - old + want;
-    if (h->used > h->peak)
-        h->peak = h->used;
-    return nb + 1;
-}
-
 /* ======================== one task ======================== */
 
 /* What eng_run was doing when mujs threw: it decides the error kind. */
@@ -216,7 +174,6 @@ enum {
 
 typedef struct eng_task {
     js_State         *J;
-    eng_heap         *heap;      /* the state's: in a slot (below) */
     const eng_input  *in;
     eng_limits        lim;       /* resolved: no zeros */
     char             *script;    /* NUL-terminated copy (new) */
@@ -312,22 +269,11 @@ static void push_str_or_null(js_State *J, const char *s)
         js_pushnull(J);
 }
 
-/* print, ctx (frozen, read-only), and the registry copies of
- * JSON.stringify and JSON.parse. */
+/* ctx: the task's identity, frozen and read-only. */
 static void globals_init(eng_task *t)
 {
     js_State *J = t->J;
     const eng_input *in = t->in;
-
-    js_getglobal(J, "JSON");
-    js_getproperty(J, -1, "stringify");
-    js_setregistry(J, REG_STRINGIFY);
-    js_getproperty(J, -1, "parse");
-    js_setregistry(J, REG_PARSE);
-    js_pop(J, 1);
-
-    js_newcfunction(J, js_print, "print", 0);
-    js_setglobal(J, "print");
 
     js_getglobal(J, "Object");
     js_getproperty(J, -1, "freeze");
@@ -510,12 +456,12 @@ static void task_fail_thrown(eng_task *t)
     char msg[ENG_ERROR_MAX];
     rh_error_kind kind;
 
-    if (t->heap->refused)
+    if (eng__arena_refused(lib.arena))
         return;                         /* eng_run reports the memory cap */
     if (js_try(J)) {
         /* Describing the value threw in turn; the state is discarded
          * anyway, so the stack is left as it is. */
-        if (!t->heap->refused)
+        if (!eng__arena_refused(lib.arena))
             task_fail(t, RH_EK_SCRIPT, "uncaught exception (cannot be described)");
         return;
     }
@@ -603,109 +549,160 @@ static int task_check_input(eng_task *t)
     return 0;
 }
 
-/* ======================== states ======================== */
+/* ======================== the library state ======================== */
 
-/* Building a state (the mujs library: ~100 us) and freeing a used one are
- * the largest fixed costs of a task. An executor does both while it waits
- * for work (eng_idle): the next task takes a state that is already built
- * and never ran anything, and leaves its own to be freed after its result
- * was sent. Every task still gets a state of its own that no script has
- * touched. A slot holds a state with the heap counter it was built on
- * (the allocator's context must outlive the state). */
-typedef struct eng_slot {
-    js_State *J;
-    eng_heap  heap;
-} eng_slot;
-
-/* Three slots that never move (the states point at their heaps), in the
- * roles: built ahead and never run, running, ran and to be freed. */
-static eng_slot slots[3];
-static eng_slot *spare = &slots[0], *current = &slots[1], *retired = &slots[2];
+/* Building the ES5 library (js_newstate, ~120 us) was most of a trivial
+ * task. It is built once per process in an arena (arena.c), with what does
+ * not depend on the task: print, the registry copies of JSON.stringify and
+ * JSON.parse, Math.random, and the hooks' globals (the DSL). The arena is
+ * then snapshotted, and every task runs in a byte copy of that snapshot,
+ * restored after the previous task or, in executors, while idle
+ * (eng_idle). Every task starts from the same bytes, so nothing a script
+ * did survives it; the state is never freed, the arena is. */
 static int prebuild;            /* eng_set_prebuild: an executor */
 
-static int slot_build(eng_slot *s)
-{
-    memset(&s->heap, 0, sizeof s->heap);       /* unarmed: the library is free */
-    s->J = js_newstate(heap_alloc, &s->heap, 0);
-    return s->J ? 0 : -1;
-}
+/* Math.random. mujs seeds its own from time() inside the state, so every
+ * copy of the snapshot would repeat one sequence: this one is seeded from
+ * getrandom() on a task's first call (splitmix64). */
+static uint64_t rng;
+static int rng_seeded;
 
-static void slot_free(eng_slot *s)
+static void js_math_random(js_State *J)
 {
-    if (s->J) {
-        s->heap.armed = 0;
-        js_freestate(s->J);
-        s->J = NULL;
+    uint64_t x;
+
+    if (!rng_seeded) {
+        if (getrandom(&rng, sizeof rng, GRND_NONBLOCK) != (ssize_t)sizeof rng)
+            rng ^= (uint64_t)rh_mono_us() * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+        rng_seeded = 1;
     }
+    x = (rng += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    js_pushnumber(J, (double)(x >> 11) * 0x1.0p-53);
 }
 
-static void slot_swap(eng_slot **a, eng_slot **b)
+/* Everything the snapshot holds beyond the bare library. 0 or -1. */
+static int lib_init(js_State *J)
 {
-    eng_slot *t = *a;
-    *a = *b;
-    *b = t;
+    if (js_try(J)) {
+        js_pop(J, 1);
+        return -1;
+    }
+    js_getglobal(J, "JSON");
+    js_getproperty(J, -1, "stringify");
+    js_setregistry(J, REG_STRINGIFY);
+    js_getproperty(J, -1, "parse");
+    js_setregistry(J, REG_PARSE);
+    js_pop(J, 1);
+
+    js_newcfunction(J, js_print, "print", 0);
+    js_setglobal(J, "print");
+
+    js_getglobal(J, "Math");
+    js_newcfunction(J, js_math_random, "random", 0);
+    js_defproperty(J, -2, "random", JS_DONTENUM);
+    js_pop(J, 1);
+
+    if (hooks.prepare)
+        hooks.prepare(J, hooks.data);
+    js_endtry(J);
+    return 0;
+}
+
+static void lib_drop(void)
+{
+    eng__arena_free(lib.arena);     /* the state with it: it lives there */
+    lib.arena = NULL;
+    lib.J = NULL;
+    lib.dirty = 0;
+}
+
+/* Map an arena for a cap of 'memory' bytes: room for the cap plus half of
+ * it again (freed blocks are reused only within their size class) and the
+ * library. Under a tight RLIMIT_AS settle for less: a task that fills the
+ * mapping fails as one over its cap would. */
+static eng_arena *lib_map(size_t memory)
+{
+    size_t want = memory + memory / 2 + ENG_LIB_ROOM;
+    eng_arena *a;
+
+    while ((a = eng__arena_new(want)) == NULL && want > 2 * ENG_LIB_ROOM)
+        want /= 2;
+    return a;
+}
+
+static int lib_build(size_t memory)
+{
+    lib_drop();
+    if ((lib.arena = lib_map(memory)) == NULL)
+        return -1;
+    lib.memory = memory;
+    lib.J = js_newstate(eng__arena_alloc, lib.arena, 0);
+    if (lib.J == NULL || lib_init(lib.J) != 0) {
+        lib_drop();
+        return -1;
+    }
+    js_gc(lib.J, 0);
+    if (eng__arena_snapshot(lib.arena) != 0) {
+        lib_drop();
+        return -1;
+    }
+    return 0;
 }
 
 void eng_set_prebuild(int on)
 {
     prebuild = on;
-    if (!on) {
-        slot_free(spare);
-        slot_free(retired);
-    }
 }
 
 void eng_idle(void)
 {
-    slot_free(retired);
-    if (prebuild && spare->J == NULL)
-        (void)slot_build(spare);    /* on failure the next task builds its own */
-}
-
-/* The task's state into 'current': the spare one, or a new one. */
-static int state_take(void)
-{
-    slot_free(retired);             /* back-to-back tasks: no idle time came */
-    if (spare->J) {
-        slot_swap(&spare, &current);
-        return 0;
+    if (!prebuild)
+        return;
+    if (lib.arena == NULL) {
+        (void)lib_build(lib.memory ? lib.memory : ENG_DEFAULT_MEMORY);
+    } else if (lib.dirty) {
+        eng__arena_restore(lib.arena);
+        lib.dirty = 0;
     }
-    return slot_build(current);
 }
 
-/* After the task: free its state now, or leave it for eng_idle. */
-static void state_release(void)
+/* A pristine state for a task with a cap of 'memory'. 0 or -1. */
+static int state_take(size_t memory)
 {
-    if (prebuild)
-        slot_swap(&current, &retired);
-    else
-        slot_free(current);
+    if (lib.arena == NULL || memory > lib.memory) {
+        if (lib_build(memory > lib.memory ? memory : lib.memory) != 0)
+            return -1;
+    } else if (lib.dirty) {
+        eng__arena_restore(lib.arena);
+    }
+    lib.dirty = 1;
+    rng_seeded = 0;
+    return 0;
 }
 
 static void task_execute(eng_task *t)
 {
-    if (state_take() != 0) {
-        /* Building the library is not capped (armed is 0), so only the
-         * host can be out of memory here. */
+    if (state_take(t->lim.memory) != 0) {
+        /* Building the library is not capped, so only the host can be
+         * out of memory here. */
         t->host_oom = 1;
         task_fail(t, RH_EK_INTERNAL, "cannot create an interpreter state");
         return;
     }
-    t->J = current->J;
-    t->heap = &current->heap;
-    t->heap->limit = t->lim.memory;
-    t->heap->peak = t->heap->used;
+    t->J = lib.J;
     js_setcontext(t->J, t);
     js_atpanic(t->J, task_panic);
-    t->heap->armed = 1;
+    eng__arena_arm(lib.arena, t->lim.memory);
     if (task_run_guarded(t) != 0)
         task_fail(t, RH_EK_INTERNAL, "interpreter panic at stage %d", t->stage);
-    /* The script is over: a used state never runs anything again. Its
-     * heap may still be charged while freed: disarm it first. */
-    t->heap->armed = 0;
-    state_release();
+    /* The script is over: its state is never run again, the next task
+     * gets a copy of the snapshot. */
+    eng__arena_disarm(lib.arena);
     t->J = NULL;
-    if (t->heap->refused) {
+    if (eng__arena_refused(lib.arena)) {
         /* The cap wins over whatever the script did next. */
         t->kind = RH_EK_NONE;
         rh_free(t->error);

@@ -1,7 +1,7 @@
 /* engine.h -- the sandbox (prefix eng_): run one script in a fresh mujs
  * state under limits, and the executor process that does so for rhaid.
  *
- * A task gets a new js_State with a counting allocator (memory cap), the ES5
+ * A task gets a pristine js_State with a capped heap, the ES5
  * library, `args`, `ctx`, `print` and nothing else: no files, network,
  * environment, timers or process access. The wall-clock timeout is not
  * enforced here: mujs has no interrupt hook, so the parent kills the
@@ -20,6 +20,15 @@
  * of dead copies of s (64 MB fails near a 40 KB string built 10 bytes at
  * a time; an array joined at the end does not have this problem). */
 #define ENG_DEFAULT_MEMORY     (64u * 1024u * 1024u)  /* js heap cap */
+#endif
+#ifndef ENG_ARENA_KEEP
+/* Bytes past the library state that a task's heap keeps touched between
+ * tasks; what a larger task touched goes back to the system. */
+#define ENG_ARENA_KEEP         (1024u * 1024u)
+#endif
+#ifndef ENG_LIB_ROOM
+/* Bytes of arena beyond 1.5 x the memory cap, for the library state. */
+#define ENG_LIB_ROOM           (8u * 1024u * 1024u)
 #endif
 #ifndef ENG_DEFAULT_MAX_SCRIPT
 #define ENG_DEFAULT_MAX_SCRIPT (1024u * 1024u)        /* script bytes */
@@ -82,6 +91,12 @@ int eng_run(const eng_input *in, const eng_limits *lim, eng_output *out);
  * How dsl/ binds the store into every task without src/engine knowing about
  * it. Process-wide: set once (before the first eng_run) in a process that
  * runs tasks. Every member may be NULL.
+ *   prepare: once per process (and again after eng_set_hooks), on the
+ *           library state that every task gets a copy of, under a js_try:
+ *           define the globals that do not depend on the task. What it
+ *           leaves in the state must not point outside it at anything
+ *           that changes between tasks. A throw leaves the engine without
+ *           a state: every task then fails (kind internal).
  *   setup:  on the task's new state, after args and ctx, before the script,
  *           under the engine's js_try: define globals. A throw fails the
  *           task (kind internal). Must not hold resources across js_* calls.
@@ -95,20 +110,21 @@ typedef struct eng_hooks {
     void (*setup)(struct js_State *J, const eng_input *in, void *data);
     void (*finish)(const eng_input *in, eng_output *out, void *data);
     void  *data;
+    void (*prepare)(struct js_State *J, void *data);
 } eng_hooks;
 
 /* Install 'h' (copied; NULL removes the hooks). */
 void eng_set_hooks(const eng_hooks *h);
 
-/* Prebuilt states (executors). On: eng_run leaves its used state to be
- * freed by eng_idle, which also builds the next task's state ahead of
- * time, so neither cost is paid between a task's arrival and its result.
- * Every task still runs in a state no other script has touched. Off (the
- * default, and what turning it off restores): eng_run builds and frees its
- * own state. Not thread-safe: one eng_run at a time per process. */
+/* Prebuilt states (executors). Every task runs in a copy of one library
+ * state, built once per process. On: eng_idle restores the copy after a
+ * task (and builds the library at first), so that cost is not paid between
+ * a task's arrival and its result. Off (the default): eng_run restores it
+ * when the task starts. Either way every task runs in a state no other
+ * script has touched. Not thread-safe: one eng_run at a time per process. */
 void eng_set_prebuild(int on);
-/* Free the last task's state and build the next one (prebuild on). Call
- * when there is nothing to run; a no-op otherwise. */
+/* Prepare the next task's state (prebuild on). Call when there is nothing
+ * to run; a no-op otherwise. */
 void eng_idle(void);
 
 /* Map a thrown mujs message to its kind: "out of memory" -> MEMORY,

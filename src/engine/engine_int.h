@@ -38,6 +38,27 @@ ssize_t eng__read_some(int fd, rh_buf *b);
  * because neither is needed for correctness. */
 void eng__harden_process(void);
 
+/* ---- arena.c: the js heap ------------------------------------------------
+ * A fixed mapping that a state is built in, so that a byte copy of it is
+ * the whole state: see arena.c. Not thread-safe (one state at a time). */
+typedef struct eng_arena eng_arena;
+
+/* Map 'size' bytes (reserved, touched on use). NULL when mmap fails. */
+eng_arena *eng__arena_new(size_t size);
+void eng__arena_free(eng_arena *a);
+size_t eng__arena_size(const eng_arena *a);
+/* The js_Alloc: actx is the arena. Refuses (NULL, and refused set) past
+ * the limit while armed, or when the mapping is full. */
+void *eng__arena_alloc(void *actx, void *ptr, int size);
+void eng__arena_arm(eng_arena *a, size_t limit);
+void eng__arena_disarm(eng_arena *a);
+int eng__arena_refused(const eng_arena *a);
+size_t eng__arena_used(const eng_arena *a);
+/* Copy the arena as it is now (0 or RHAI_ENOMEM); restore copies it back,
+ * allocator state included, and trims pages touched past the copy. */
+int eng__arena_snapshot(eng_arena *a);
+void eng__arena_restore(eng_arena *a);
+
 /* Encode one result as a frame onto 'b'. When the result itself cannot be
  * encoded (too big for a frame, say) an error result of kind 'internal'
  * for the same id is encoded instead. 0 or RHAI_ENOMEM. */

@@ -742,11 +742,11 @@ static void test_an_unknown_context_is_invalid_and_dev_mode_creates_it(void **st
     json_decref(owners);
 }
 
-static void test_acl_and_audit_are_bound_only_when_named(void **state)
+static void test_acl_and_audit_are_bound_in_every_task(void **state)
 {
     (void)state;
     expect(OWNER, "typeof acl + ' ' + typeof audit", "\"object object\"");
-    expect(OWNER, "('ac' + 'l') in (function () { return this; })()", "false");
+    expect(OWNER, "('ac' + 'l') in (function () { return this; })()", "true");
     expect(OWNER, "typeof this['ac' + 'l']", "\"object\"");
 }
 
@@ -766,7 +766,7 @@ int main(void)
         T(test_owners_grant_revoke_and_query_the_audit_log_from_scripts),
         T(test_domain_operations_check_every_row_they_touch),
         T(test_an_unknown_context_is_invalid_and_dev_mode_creates_it),
-        T(test_acl_and_audit_are_bound_only_when_named),
+        T(test_acl_and_audit_are_bound_in_every_task),
     };
     return cmocka_run_group_tests_name("dsl_authz", tests, NULL, NULL);
 }

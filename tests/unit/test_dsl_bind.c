@@ -1,6 +1,7 @@
-/* test_dsl_bind.c -- which DSL globals a task gets: those its source names
- * (a task that uses no model pays nothing for the DSL), or all of them when
- * it reaches globals dynamically. */
+/* test_dsl_bind.c -- which DSL globals a task gets: every model, builder,
+ * acl and audit, whatever its source names (they live in the library state
+ * every task copies), each model's object built on first use and gone with
+ * the task. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -55,34 +56,46 @@ static void expect(const char *script, const char *want)
     eng_output_clear(&out);
 }
 
-static void test_a_named_model_is_bound_and_an_unnamed_one_is_not(void **state)
+static void test_every_model_is_bound_whatever_the_source_names(void **state)
 {
     (void)state;
-    /* names Company (and so its builder): both there; Account not named */
     expect("[typeof Company, typeof new_company, ('Acc' + 'ount') in this]",
-           "[\"object\",\"function\",false]");
+           "[\"object\",\"function\",true]");
     expect("typeof new_account", "\"function\"");
+    expect("[typeof acl, typeof audit, typeof acl.grant, typeof audit.query]",
+           "[\"object\",\"object\",\"function\",\"function\"]");
 }
 
-static void test_dynamic_global_access_binds_every_model(void **state)
+static void test_dynamic_global_access_reaches_every_model(void **state)
 {
     (void)state;
     expect("typeof this['Acc' + 'ount']", "\"object\"");
+    expect("var g = (function () { return this; })(); typeof g.Company", "\"object\"");
 }
 
-static void test_a_task_without_the_dsl_sees_no_model_global(void **state)
+/* A model's object is built on first use and cached in the task's state:
+ * what one task did to it is gone in the next. */
+static void test_a_changed_model_object_does_not_reach_the_next_task(void **state)
 {
     (void)state;
-    expect("40 + 2", "42");
-    expect("var g = (function () { return this; })(); typeof g.Company", "\"object\"");
+    expect("Company.tag = 1; typeof Company.tag", "\"number\"");
+    expect("[typeof Company.get, typeof Company.tag]", "[\"function\",\"undefined\"]");
+}
+
+static void test_model_globals_cannot_be_replaced(void **state)
+{
+    (void)state;
+    expect("Company = 1; new_company = 2; acl = 3; [typeof Company, typeof new_company, "
+           "typeof acl]", "[\"object\",\"function\",\"object\"]");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_named_model_is_bound_and_an_unnamed_one_is_not),
-        cmocka_unit_test(test_dynamic_global_access_binds_every_model),
-        cmocka_unit_test(test_a_task_without_the_dsl_sees_no_model_global),
+        cmocka_unit_test(test_every_model_is_bound_whatever_the_source_names),
+        cmocka_unit_test(test_dynamic_global_access_reaches_every_model),
+        cmocka_unit_test(test_a_changed_model_object_does_not_reach_the_next_task),
+        cmocka_unit_test(test_model_globals_cannot_be_replaced),
     };
     return cmocka_run_group_tests_name("dsl_bind", tests, dir_setup, dir_teardown);
 }

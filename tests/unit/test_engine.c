@@ -302,6 +302,84 @@ static void test_prebuilt_states_keep_tasks_isolated(void **state)
     eng_set_prebuild(0);
 }
 
+/* Every task runs in a copy of one library state: a task that changes
+ * everything it can reach leaves the next one exactly what the first task
+ * of the process saw. The fingerprint walks the global object and the
+ * builtins' prototypes (names, types, property attributes). */
+static const char fingerprint[] =
+    "var seen = [], out = [];\n"
+    "function walk(o, path, depth) {\n"
+    "  if (o === null || (typeof o !== 'object' && typeof o !== 'function')) return;\n"
+    "  if (seen.indexOf(o) >= 0 || depth > 3) return;\n"
+    "  seen.push(o);\n"
+    "  Object.getOwnPropertyNames(o).sort().forEach(function (k) {\n"
+    "    var d = Object.getOwnPropertyDescriptor(o, k);\n"
+    "    if (!d) { out.push(path + '.' + k + ':?'); return; }\n"
+    "    var v = d.get ? d.get : d.value;\n"
+    "    out.push(path + '.' + k + ':' + typeof v + (d.writable ? 'w' : '') +\n"
+    "             (d.enumerable ? 'e' : '') + (d.configurable ? 'c' : '') +\n"
+    "             (typeof v === 'number' || typeof v === 'string' ? '=' + v : ''));\n"
+    "    if (k !== 'ctx' && k !== 'args') walk(v, path + '.' + k, depth + 1);\n"
+    "  });\n"
+    "  walk(Object.getPrototypeOf(o), path + '^', depth + 1);\n"
+    "}\n"
+    "walk((function () { return this; })(), 'g', 0);\n"
+    "out.length + ':' + out.join(';').length + ':' + out.join(';')";
+
+static const char vandal[] =
+    "var g = (function () { return this; })();\n"
+    "leaked = {big: new Array(10000).join('x')};\n"
+    "Object.prototype.polluted = 1; Array.prototype.push = null;\n"
+    "Function.prototype.call = 0; String.prototype.trim = 'no';\n"
+    "Math.PI2 = 6.28; Math.random = function () { return 0.5; };\n"
+    "JSON.stringify = null; delete g.Date; g.undefined_ish = undefined;\n"
+    "Object.defineProperty(Number.prototype, 'x', {get: function () { return 1; }});\n"
+    "Object.freeze(Object.prototype); Object.preventExtensions(g);\n"
+    "1";
+
+static void test_a_task_that_changes_everything_leaves_nothing(void **state)
+{
+    eng_output *o = *state;
+    char *before;
+
+    run(o, fingerprint);
+    assert_int_equal(o->status, RHAI_STATUS_DONE);
+    before = o->output;
+    o->output = NULL;
+    assert_true(strlen(before) > 1000);
+    run(o, vandal);
+    assert_done(o, "1");
+    run(o, fingerprint);
+    assert_done(o, before);
+    /* a task that ran out of memory does not leave its heap either */
+    run(o, "var a = []; for (;;) a.push('' + a.length + 'abcdefgh');");
+    assert_failed(o, RH_EK_MEMORY);
+    run(o, fingerprint);
+    assert_done(o, before);
+    rh_free(before);
+}
+
+/* mujs seeds Math.random from the clock inside the state, so copies of
+ * one snapshot would repeat one sequence; the engine reseeds per task. */
+static void test_math_random_differs_between_tasks(void **state)
+{
+    eng_output *o = *state;
+    char *first;
+
+    run(o, "var r = []; for (var i = 0; i < 4; i++) r.push(Math.random()); r");
+    assert_int_equal(o->status, RHAI_STATUS_DONE);
+    first = o->output;
+    o->output = NULL;
+    run(o, "var r = []; for (var i = 0; i < 4; i++) r.push(Math.random()); r");
+    assert_int_equal(o->status, RHAI_STATUS_DONE);
+    assert_string_not_equal(first, o->output);
+    rh_free(first);
+    run(o, "var ok = true; for (var i = 0; i < 10000; i++) {\n"
+           "  var x = Math.random(); if (!(x >= 0 && x < 1)) ok = false; }\n"
+           "[ok, Math.random !== Math.random.call, typeof Math.random]");
+    assert_done(o, "[true,true,\"function\"]");
+}
+
 /* ---- print ---- */
 
 static void test_print_appends_lines_to_logs(void **state)
@@ -524,6 +602,8 @@ int main(void)
         T(test_globals_are_es5_plus_args_ctx_and_print),
         T(test_no_host_access_globals_exist),
         T(test_a_task_cannot_see_what_a_previous_task_left),
+        T(test_a_task_that_changes_everything_leaves_nothing),
+        T(test_math_random_differs_between_tasks),
         T(test_prebuilt_states_keep_tasks_isolated),
         T(test_print_appends_lines_to_logs),
         T(test_logs_are_empty_without_print),

@@ -1,0 +1,231 @@
+/* arena.c -- the js heap: one fixed mapping, size classes, snapshots.
+ *
+ * Every allocation of a mujs state goes here (it is the js_Alloc given to
+ * js_newstate). Because the mapping never moves and the allocator's own
+ * state lives at its start, copying the bytes [base, top) away and back
+ * restores a whole interpreter, pointers and all: engine.c builds the
+ * library once, snapshots it, and gives each task a copy (~4 us for the
+ * ~150 KB of a state, where js_newstate + js_freestate cost ~120 us).
+ *
+ * Blocks carry an 8-byte header (class, requested size). Classes go
+ * 16, 24, 32, 48, 64, 96 ... (two per power of two, at most 50 % waste);
+ * a freed block goes on its class's list and is reused first, the rest
+ * comes from a bump pointer. Nothing is given back before a restore,
+ * which trims the pages a large task touched. */
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "engine_int.h"
+
+#define ARENA_NCLASS 64
+#define ARENA_HDR    8u         /* block header: payloads are 8-aligned */
+
+/* Lives at the mapping's start, so a snapshot carries it. */
+typedef struct arena_state {
+    size_t top;                 /* first byte never handed out */
+    size_t used;                /* live requested bytes + headers */
+    size_t limit;               /* enforced while armed */
+    int    armed;
+    int    refused;             /* an allocation failed: task is over */
+    void  *free[ARENA_NCLASS];  /* per class: freed blocks, linked */
+} arena_state;
+
+typedef struct arena_block {
+    uint32_t cls;
+    uint32_t size;              /* what mujs asked for */
+} arena_block;
+
+struct eng_arena {
+    char  *base;                /* the mapping; never moves */
+    size_t size;                /* its length */
+    char  *snap;                /* rh_malloc'd copy of [base, snap_len) */
+    size_t snap_len;
+};
+
+static size_t class_size(unsigned k)
+{
+    return (size_t)((k & 1) ? 24 : 16) << (k >> 1);
+}
+
+/* The smallest class holding 'need' bytes (header included). */
+static unsigned class_of(size_t need)
+{
+    unsigned p;
+
+    if (need <= 16)
+        return 0;
+    p = 63u - (unsigned)__builtin_clzll((unsigned long long)(need - 1));
+    /* 2^p < need <= 2^(p+1), p >= 4 */
+    if (need <= ((size_t)3 << (p - 1)))
+        return 2 * (p - 4) + 1;
+    return 2 * (p - 3);
+}
+
+static arena_state *state_of(const eng_arena *a)
+{
+    return (arena_state *)(void *)a->base;
+}
+
+static size_t page_up(size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + pg - 1) & ~(pg - 1);
+}
+
+eng_arena *eng__arena_new(size_t size)
+{
+    eng_arena *a = rh_calloc(1, sizeof *a);
+    void *m;
+
+    if (a == NULL)
+        return NULL;
+    size = page_up(size < 1u << 20 ? 1u << 20 : size);
+    m = mmap(NULL, size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        rh_free(a);
+        return NULL;
+    }
+    a->base = m;
+    a->size = size;
+    memset(a->base, 0, sizeof(arena_state));
+    state_of(a)->top = (sizeof(arena_state) + 15u) & ~(size_t)15u;
+    return a;
+}
+
+void eng__arena_free(eng_arena *a)
+{
+    if (a == NULL)
+        return;
+    munmap(a->base, a->size);
+    rh_free(a->snap);
+    rh_free(a);
+}
+
+size_t eng__arena_size(const eng_arena *a)
+{
+    return a->size;
+}
+
+static void block_release(arena_state *s, arena_block *b)
+{
+    s->used -= b->size + ARENA_HDR;
+    *(void **)(b + 1) = s->free[b->cls];
+    s->free[b->cls] = b;
+}
+
+/* A new block of 'size' bytes, or NULL (nothing counted). */
+static arena_block *block_take(eng_arena *a, arena_state *s, size_t size)
+{
+    size_t need = size + ARENA_HDR;
+    unsigned k = class_of(need);
+    arena_block *b;
+
+    if (k >= ARENA_NCLASS)
+        return NULL;
+    if ((b = s->free[k]) != NULL) {
+        s->free[k] = *(void **)(b + 1);
+    } else {
+        size_t cs = class_size(k);
+        if (cs > a->size - s->top)
+            return NULL;            /* the mapping is full */
+        b = (arena_block *)(void *)(a->base + s->top);
+        s->top += cs;
+        b->cls = k;
+    }
+    b->size = (uint32_t)size;
+    s->used += need;
+    return b;
+}
+
+void *eng__arena_alloc(void *actx, void *ptr, int size)
+{
+    eng_arena *a = actx;
+    arena_state *s = state_of(a);
+    arena_block *old = ptr ? (arena_block *)ptr - 1 : NULL;
+    size_t have = old ? old->size + ARENA_HDR : 0;
+    size_t want;
+    arena_block *nb;
+
+    if (size <= 0) {                    /* mujs frees with size 0 */
+        if (old)
+            block_release(s, old);
+        return NULL;
+    }
+    want = (size_t)size + ARENA_HDR;
+    /* used may already exceed limit when the library alone is bigger
+     * than the cap: test that first, the subtraction would wrap. */
+    if (s->armed && want > have &&
+        (s->refused || s->used >= s->limit || want - have > s->limit - s->used)) {
+        s->refused = 1;
+        return NULL;
+    }
+    if (old) {
+        unsigned k = class_of(want);
+        /* Stay in place unless that would waste most of the block. */
+        if (k <= old->cls && k + 2 >= old->cls) {
+            s->used = s->used - have + want;
+            old->size = (uint32_t)size;
+            return ptr;
+        }
+    }
+    if ((nb = block_take(a, s, (size_t)size)) == NULL) {
+        s->refused = 1;
+        return NULL;
+    }
+    if (old) {
+        memcpy(nb + 1, ptr, old->size < (size_t)size ? old->size : (size_t)size);
+        block_release(s, old);
+    }
+    return nb + 1;
+}
+
+void eng__arena_arm(eng_arena *a, size_t limit)
+{
+    arena_state *s = state_of(a);
+
+    s->limit = limit;
+    s->armed = 1;
+}
+
+void eng__arena_disarm(eng_arena *a)
+{
+    state_of(a)->armed = 0;
+}
+
+int eng__arena_refused(const eng_arena *a)
+{
+    return state_of(a)->refused;
+}
+
+size_t eng__arena_used(const eng_arena *a)
+{
+    return state_of(a)->used;
+}
+
+int eng__arena_snapshot(eng_arena *a)
+{
+    size_t n = state_of(a)->top;
+    char *p = rh_malloc(n);
+
+    if (p == NULL)
+        return RHAI_ENOMEM;
+    memcpy(p, a->base, n);
+    rh_free(a->snap);
+    a->snap = p;
+    a->snap_len = n;
+    return 0;
+}
+
+void eng__arena_restore(eng_arena *a)
+{
+    size_t top = state_of(a)->top;
+    size_t keep = page_up(a->snap_len + ENG_ARENA_KEEP);
+
+    memcpy(a->base, a->snap, a->snap_len);
+    /* Give back what a large task touched, keeping some room warm. */
+    if (top > keep)
+        (void)madvise(a->base + keep, page_up(top) - keep, MADV_DONTNEED);
+}

@@ -1,0 +1,204 @@
+/* test_engine_arena.c -- unit tests of the js heap (arena.c): size classes,
+ * reuse of freed blocks, the cap, a full mapping, and snapshots that bring
+ * back contents and allocator state alike. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine_int.h"
+
+#define MiB (1024u * 1024u)
+
+static int arena_setup(void **state)
+{
+    *state = eng__arena_new(16 * MiB);
+    return *state ? 0 : -1;
+}
+
+static int arena_teardown(void **state)
+{
+    eng__arena_free(*state);
+    return 0;
+}
+
+static void *al(eng_arena *a, size_t n)
+{
+    return eng__arena_alloc(a, NULL, (int)n);
+}
+
+static void fr(eng_arena *a, void *p)
+{
+    assert_null(eng__arena_alloc(a, p, 0));
+}
+
+/* Pages of [p, p+n) resident in memory. */
+static size_t resident_pages(const void *p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+    size_t np = ((uintptr_t)p + n - lo + pg - 1) / pg, count = 0;
+    unsigned char vec[4096];
+
+    assert_true(np <= sizeof vec);
+    assert_int_equal(mincore((void *)lo, np * pg, vec), 0);
+    for (size_t i = 0; i < np; i++)
+        count += vec[i] & 1;
+    return count;
+}
+
+static void test_blocks_are_aligned_distinct_and_writable(void **state)
+{
+    eng_arena *a = *state;
+    char *p[64];
+
+    for (int i = 0; i < 64; i++) {
+        size_t n = (size_t)i * 37 + 1;
+        p[i] = al(a, n);
+        assert_non_null(p[i]);
+        assert_int_equal((uintptr_t)p[i] % 8, 0);
+        memset(p[i], i, n);
+    }
+    for (int i = 0; i < 64; i++) {
+        size_t n = (size_t)i * 37 + 1;
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal((unsigned char)p[i][k], i);
+    }
+}
+
+static void test_a_freed_block_is_reused_by_its_class(void **state)
+{
+    eng_arena *a = *state;
+    void *p = al(a, 40), *q;
+
+    fr(a, p);
+    q = al(a, 33);          /* 33 + 8 and 40 + 8 share the 48-byte class */
+    assert_ptr_equal(p, q);
+    q = al(a, 100);         /* another class: a new block */
+    assert_ptr_not_equal(p, q);
+}
+
+static void test_used_counts_live_bytes_with_headers(void **state)
+{
+    eng_arena *a = *state;
+    size_t u0 = eng__arena_used(a);
+    void *p = al(a, 100), *q = al(a, 1000);
+
+    assert_int_equal(eng__arena_used(a), u0 + 108 + 1008);
+    fr(a, p);
+    assert_int_equal(eng__arena_used(a), u0 + 1008);
+    q = eng__arena_alloc(a, q, 2000);           /* realloc counts the delta */
+    assert_non_null(q);
+    assert_int_equal(eng__arena_used(a), u0 + 2008);
+    fr(a, q);
+    assert_int_equal(eng__arena_used(a), u0);
+}
+
+static void test_realloc_keeps_the_contents(void **state)
+{
+    eng_arena *a = *state;
+    char *p = al(a, 10);
+
+    memcpy(p, "0123456789", 10);
+    p = eng__arena_alloc(a, p, 5000);           /* moves: another class */
+    assert_non_null(p);
+    assert_memory_equal(p, "0123456789", 10);
+    p = eng__arena_alloc(a, p, 4);              /* shrinks a lot: moves back */
+    assert_non_null(p);
+    assert_memory_equal(p, "0123", 4);
+}
+
+static void test_the_cap_refuses_growth_once_armed(void **state)
+{
+    eng_arena *a = *state;
+    void *p;
+
+    eng__arena_arm(a, eng__arena_used(a) + 64 * 1024);
+    assert_non_null(p = al(a, 32 * 1024));
+    assert_null(al(a, 40 * 1024));
+    assert_true(eng__arena_refused(a));
+    /* once refused, every later growth is refused too */
+    assert_null(al(a, 16));
+    fr(a, p);                                   /* frees still work */
+    assert_null(al(a, 16));
+    eng__arena_disarm(a);
+}
+
+static void test_a_full_mapping_refuses_even_unarmed(void **state)
+{
+    eng_arena *a = *state;
+    int got = 0;
+
+    /* 16 MiB of 1 MiB blocks (1.5 MiB class with the header) */
+    while (al(a, MiB) != NULL)
+        got++;
+    assert_true(got >= 8 && got < 16);
+    assert_true(eng__arena_refused(a));
+}
+
+static void test_restore_brings_back_contents_and_allocator_state(void **state)
+{
+    eng_arena *a = *state;
+    char *keep = al(a, 64), *p, *q;
+    size_t used;
+
+    strcpy(keep, "library");
+    p = al(a, 200);
+    fr(a, p);                                   /* a free block in the snapshot */
+    used = eng__arena_used(a);
+    assert_int_equal(eng__arena_snapshot(a), 0);
+
+    /* a "task": scribbles, allocates, frees, hits the cap */
+    strcpy(keep, "tampered");
+    q = al(a, 200);
+    assert_ptr_equal(q, p);
+    for (int i = 0; i < 100; i++)
+        assert_non_null(al(a, 1000));
+    eng__arena_arm(a, 1);
+    assert_null(al(a, 8));
+
+    eng__arena_restore(a);
+    assert_string_equal(keep, "library");
+    assert_int_equal(eng__arena_used(a), used);
+    assert_false(eng__arena_refused(a));
+    /* the same blocks come out in the same order as after the snapshot */
+    assert_ptr_equal(al(a, 200), p);
+    eng__arena_restore(a);
+    assert_ptr_equal(al(a, 200), p);
+}
+
+static void test_restore_gives_back_the_pages_a_large_task_touched(void **state)
+{
+    eng_arena *a = *state;
+    char *big;
+
+    assert_int_equal(eng__arena_snapshot(a), 0);
+    big = al(a, 8 * MiB);
+    assert_non_null(big);
+    memset(big, 1, 8 * MiB);
+    assert_true(resident_pages(big, 8 * MiB) > 1500);
+    eng__arena_restore(a);
+    /* at most ENG_ARENA_KEEP of it stays resident */
+    assert_true(resident_pages(big, 8 * MiB) * (size_t)sysconf(_SC_PAGESIZE) <=
+                ENG_ARENA_KEEP + 4096);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, arena_setup, arena_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_blocks_are_aligned_distinct_and_writable),
+        T(test_a_freed_block_is_reused_by_its_class),
+        T(test_used_counts_live_bytes_with_headers),
+        T(test_realloc_keeps_the_contents),
+        T(test_the_cap_refuses_growth_once_armed),
+        T(test_a_full_mapping_refuses_even_unarmed),
+        T(test_restore_brings_back_contents_and_allocator_state),
+        T(test_restore_gives_back_the_pages_a_large_task_touched),
+    };
+    return cmocka_run_group_tests_name("engine_arena", tests, NULL, NULL);
+}
