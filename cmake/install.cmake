@@ -5,7 +5,8 @@ install(TARGETS rhai_client rhai_client_static EXPORT rhaiTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS rhaid rhaictl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# rhai-executor sits beside rhaid: the pool looks for it there.
+install(TARGETS rhaid rhai-executor rhaictl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES include/rhai/error.h include/rhai/client.h include/rhai/async.h
   include/rhai/rhai.h ${PROJECT_BINARY_DIR}/include/rhai/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rhai)

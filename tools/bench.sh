@@ -50,7 +50,7 @@ export -f bench mem
 export ROOT TASKS INFLIGHT
 results=$(tools/with-redis.sh bash -c bench)
 # (c) and (d): the sandbox's per-task cost, no Redis
-results+=$'\n'$(timeout 600 build-bench/bin/rhai_bench_engine build-bench/bin/rhaid 5 2>/dev/null)
+results+=$'\n'$(timeout 600 build-bench/bin/rhai_bench_engine build-bench/bin/rhai-executor 5 2>/dev/null)
 echo "$results"
 
 {

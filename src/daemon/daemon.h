@@ -118,7 +118,8 @@ struct wk_pool {
     wk_executor **ex;             /* concurrency slots, NULL while respawning */
     int          n;
     int          busy;
-    char         exe[4096];       /* our own binary, run with --executor */
+    char         exe[4096];       /* executors' binary: rhai-executor, or
+                                     our own, both run with --executor */
     int64_t      as_limit;
     int64_t      max_tasks;
     int          closing;

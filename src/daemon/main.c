@@ -1,14 +1,10 @@
-/* main.c -- rhaid entry point: the worker daemon, or (with --executor, as
- * the pool starts it) one executor process. */
+/* main.c -- rhaid entry point: the worker daemon, or (with --executor,
+ * when rhai-executor is missing) one executor process. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <unistd.h>
 
 #include "daemon.h"
-#include "dsl/dsl.h"
+#include "executor_entry.h"
 
 int main(int argc, char **argv)
 {
@@ -16,27 +12,9 @@ int main(int argc, char **argv)
     rhai_error err;
     int rc;
 
-    if (argc >= 2 && strcmp(argv[1], "--executor") == 0) {
-        long long as = 0;
-        rhai_error derr;
-        if (argc >= 4 && strcmp(argv[2], "--executor-as-limit") == 0)
-            as = atoll(argv[3]);
-        rh_log_init("rhaid-executor");
-        /* The DSL's contexts live under the daemon's data_dir; without
-         * one, scripts run without the DSL. */
-        if (argc >= 6 && strcmp(argv[4], "--data-dir") == 0 &&
-            dsl_install(argv[5], &derr) != 0)
-            rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", derr.msg);
-        /* dev_mode: unknown contexts are created by their first task */
-        if (argc >= 7 && strcmp(argv[6], "--dev-mode") == 0)
-            dsl_set_dev_mode(1);
-        /* An executor must not outlive its daemon (kill -9 of rhaid would
-         * otherwise leave a `while(true){}` spinning forever). */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() == 1)
-            return 1;
-        return eng_executor_main(0, 0, as > 0 ? (size_t)as : 0);
-    }
+    /* rhai-executor is the usual executor; this is the fallback */
+    if (argc >= 2 && strcmp(argv[1], "--executor") == 0)
+        return wk_executor_entry(argc, argv);
     rh_log_init("rhaid");
     memset(&err, 0, sizeof err);
     rc = wk_config_load(&cfg, argc, argv, &err);

@@ -8,9 +8,12 @@
  * crashed. Either way a new executor takes the slot at once, and the old
  * one is freed from its last close callback. */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
+#include "executor_entry.h"
 
 typedef enum { EX_IDLE, EX_BUSY, EX_DEAD } ex_state;
 
@@ -282,6 +285,24 @@ static int executor_spawn(wk_pool *p, int slot)
 
 /* ---- public ---- */
 
+/* rhai-executor beside our own binary, or our own binary (--executor). */
+static void pool_find_executor(wk_pool *p)
+{
+    char *slash = strrchr(p->exe, '/');
+    int n = slash ? (int)(slash - p->exe) : 0;
+
+    if (slash && (size_t)n + sizeof "/" WK_EXECUTOR_NAME <= sizeof p->exe) {
+        char path[sizeof p->exe];
+        snprintf(path, sizeof path, "%.*s/%s", n, p->exe, WK_EXECUTOR_NAME);
+        if (access(path, X_OK) == 0) {
+            memcpy(p->exe, path, strlen(path) + 1);
+            return;
+        }
+    }
+    rh_log(RH_LOG_NOTICE, "event=executor_fallback path=%s no %s beside it: executors run "
+           "as rhaid --executor", p->exe, WK_EXECUTOR_NAME);
+}
+
 int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb,
                  void *data, rhai_error *err)
 {
@@ -299,6 +320,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->data = data;
     if ((rc = uv_exepath(p->exe, &sz)) != 0)
         return rh_error_set(err, RHAI_EIO, "cannot find own executable: %s", uv_strerror(rc));
+    pool_find_executor(p);
     if ((p->ex = rh_calloc((size_t)p->n, sizeof *p->ex)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     for (int i = 0; i < p->n; i++)

@@ -246,6 +246,67 @@ static void test_executors_are_recycled_without_losing_a_task(void **state)
     assert_alive(f);
 }
 
+/* The exe of each child of 'pid' ends with "/name": 0 when all do and
+ * there are 'n' children. */
+static int children_run(pid_t pid, const char *name, int n)
+{
+    return th_sh("set -e; c=0; for p in $(pgrep -P %d); do "
+                 "case $(readlink /proc/$p/exe) in */%s) c=$((c+1));; *) exit 1;; esac; "
+                 "done; test $c -eq %d", (int)pid, name, n);
+}
+
+/* Executors are rhai-executor, the small binary beside rhaid. */
+static void test_executors_run_from_rhai_executor(void **state)
+{
+    fixture *f = *state;
+    rh_task t;
+
+    run_task(f, "ex-1", "40 + 2", NULL, 5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "42");
+    rh_task_clear(&t);
+    assert_int_equal(children_run(f->rhaid, "rhai-executor", 2), 0);
+}
+
+/* An rhaid without rhai-executor beside it runs its executors itself
+ * (rhaid --executor), DSL and all. */
+static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
+{
+    fixture *f = *state;
+    char bin[512], exe[400], log[400], data[400];
+    char *argv[12];
+    pid_t pid;
+    rh_task t;
+
+    th_stop(f->rhaid, 10000);
+    f->rhaid = -1;
+    snprintf(exe, sizeof exe, "%s/alone/rhaid", f->redis.dir);
+    snprintf(log, sizeof log, "%s/alone.log", f->redis.dir);
+    snprintf(data, sizeof data, "%s/alone-data", f->redis.dir);
+    assert_int_equal(th_sh("mkdir -p %s/alone && cp %s %s", f->redis.dir,
+                           th_bin("rhaid", bin, sizeof bin), exe), 0);
+    argv[0] = exe;
+    argv[1] = "--redis-url";
+    argv[2] = f->redis.url;
+    argv[3] = "--worker-id";
+    argv[4] = "default";
+    argv[5] = "--concurrency";
+    argv[6] = "2";
+    argv[7] = "--data-dir";
+    argv[8] = data;
+    argv[9] = "--dev-mode";
+    argv[10] = NULL;
+    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
+    assert_int_equal(th_rhaid_ready(&f->redis, "default", pid, log), 0);
+    f->rhaid = pid;
+    run_task(f, "alone-1", "Company.create({name: 'A'}).id > 0", NULL, 5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "true");
+    rh_task_clear(&t);
+    assert_int_equal(children_run(pid, "rhaid", 2), 0);
+    assert_int_equal(th_sh("grep -q event=executor_fallback %s", log), 0);
+}
+
 /* Nothing a task does survives into the next one on the same executor:
  * globals, prototype pollution, replaced built-ins. */
 static void test_a_task_sees_nothing_a_previous_task_left_behind(void **state)
@@ -540,6 +601,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_script_errors_carry_message_and_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks_survive_a_script_cache_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_task_sees_nothing_a_previous_task_left_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_executors_run_from_rhai_executor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_without_rhai_executor_rhaid_runs_executors_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(test_executors_are_recycled_without_losing_a_task, setup_recycle, teardown),
         cmocka_unit_test_setup_teardown(test_rhaid_authenticates_and_survives_a_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),

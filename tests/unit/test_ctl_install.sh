@@ -16,7 +16,7 @@ STAGE=$WORK/stage
 
 timeout 120 cmake --install "$BUILD" --prefix "$STAGE" >"$WORK/install.log" 2>&1 ||
     { cat "$WORK/install.log"; die "cmake --install failed"; }
-for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid; do
+for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid bin/rhai-executor; do
     [ -e "$STAGE/$f" ] || die "$f not installed"
 done
 CFG=$(find "$STAGE" -name rhaiConfig.cmake | head -1)

@@ -1,14 +1,15 @@
 /* engine_bench.c -- rhai_bench_engine: the per-task cost of the sandbox,
  * broken down, one line per figure ("name value unit"), no Redis.
  *
- *   rhai_bench_engine RHAID_PATH [ROUNDS]
+ *   rhai_bench_engine EXECUTOR_PATH [ROUNDS]
  *
  * (c) of issue 7: an interpreter state alone (js_newstate + js_freestate),
  * eng_run of a trivial task (state, globals, compile, run, result,
  * teardown) without and with the DSL installed, the DSL bound for one
  * model and for all, and the round trip of a trivial task through a real
- * executor process (`rhaid --executor`, the frames rhaid sends) so that
- * the pipe and framing cost shows as the difference; back to back (the
+ * executor process (`rhai-executor --executor`, or `rhaid --executor`,
+ * the frames rhaid sends) so that the pipe and framing cost shows as the
+ * difference, beside the floor of any such hop (a socketpair ping-pong); back to back (the
  * executor has no idle time) and paced (1 ms between tasks, the p50 of
  * each round trip: what a task waits for when the executor had time to
  * prepare). (d): a DSL-heavy
@@ -18,6 +19,7 @@
  * (default 5) and the lowest mean is printed, because the machine is
  * shared and interference only ever adds time. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +184,7 @@ static double paced_p50_ns(exec_arg *x, int n, int gap_us)
     return p50;
 }
 
-static pid_t exec_start(const char *rhaid, int *fd)
+static pid_t exec_start(const char *exe, int *fd)
 {
     int sv[2];
     pid_t pid;
@@ -193,12 +195,74 @@ static pid_t exec_start(const char *rhaid, int *fd)
         dup2(sv[1], 0);
         close(sv[0]);
         close(sv[1]);
-        execl(rhaid, rhaid, "--executor", (char *)NULL);
+        execl(exe, exe, "--executor", (char *)NULL);
         _exit(127);
     }
     close(sv[1]);
     *fd = sv[0];
     return pid;
+}
+
+/* ---- the floor of a process hop ---- */
+
+/* One 200-byte message and its echo over a socketpair: what any exchange
+ * between two processes (rhaid and an executor, a client and Redis) costs
+ * at least. On a VM a wake-up on the other CPU can cost far more than one
+ * on the same CPU, so both are measured: pinned runs both ends on the
+ * first CPU this process may use. */
+static int pp_fd;
+
+static int pingpong_once(void *arg)
+{
+    char b[200];
+    size_t got = 0;
+    (void)arg;
+    memset(b, 'x', sizeof b);
+    if (write(pp_fd, b, sizeof b) != (ssize_t)sizeof b)
+        return -1;
+    while (got < sizeof b) {
+        ssize_t n = read(pp_fd, b, sizeof b - got);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static double pingpong_ns(int pinned)
+{
+    cpu_set_t old, one;
+    int sv[2], status, cpu = 0;
+    char b[256];
+    double ns;
+    pid_t pid;
+
+    if (sched_getaffinity(0, sizeof old, &old) != 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return -1;
+    if (pinned) {
+        while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
+            cpu++;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        sched_setaffinity(0, sizeof one, &one);
+    }
+    if ((pid = fork()) == 0) {
+        ssize_t n;
+        close(sv[0]);
+        while ((n = read(sv[1], b, sizeof b)) > 0)
+            if (write(sv[1], b, (size_t)n) != n)
+                break;
+        _exit(0);
+    }
+    close(sv[1]);
+    pp_fd = sv[0];
+    ns = pid > 0 ? best_ns(pingpong_once, NULL, 5000) : -1;
+    close(sv[0]);
+    if (pid > 0)
+        waitpid(pid, &status, 0);
+    sched_setaffinity(0, sizeof old, &old);
+    return ns;
 }
 
 static void print_us(const char *name, double ns)
@@ -216,7 +280,7 @@ int main(int argc, char **argv)
     int status;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: rhai_bench_engine RHAID_PATH [ROUNDS]\n");
+        fprintf(stderr, "usage: rhai_bench_engine EXECUTOR_PATH [ROUNDS]\n");
         return 2;
     }
     if (argc > 2 && (rounds = atoi(argv[2])) <= 0)
@@ -257,6 +321,7 @@ int main(int argc, char **argv)
         return 1;
     }
     double exec_ns = best_ns(exec_once, &x, 2000);
+    double pp_ns = pingpong_ns(0), pp_pinned_ns = pingpong_ns(1);
     double paced_ns = paced_p50_ns(&x, 1000, 1000);
     close(x.fd);
     waitpid(pid, &status, 0);
@@ -270,6 +335,8 @@ int main(int argc, char **argv)
     print_us("engine_run_trivial_dsl_all_models", all_ns);
     print_us("executor_roundtrip_trivial", exec_ns);
     print_us("executor_ipc_overhead", exec_ns - plain_ns);
+    print_us("ipc_pingpong_socketpair", pp_ns);
+    print_us("ipc_pingpong_socketpair_same_cpu", pp_pinned_ns);
     print_us("executor_roundtrip_trivial_paced_p50", paced_ns);
     print_us("dsl_task_50_creates_50_gets", heavy_ns);
     print_us("dsl_create_plus_get_per_pair", heavy_ns / 50);
