@@ -19,6 +19,20 @@
 
 #include "engine_int.h"
 
+/* Under ASan the arena poisons what no live block owns (free blocks, the
+ * slack past a block's requested size, the unused tail), so a mujs bug
+ * that reads or writes there is reported as it would be with malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_ASAN 1
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_ASAN 0
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define ARENA_NCLASS 64
 #define ARENA_HDR    8u         /* block header: payloads are 8-aligned */
 
@@ -92,6 +106,7 @@ eng_arena *eng__arena_new(size_t size)
     a->size = size;
     memset(a->base, 0, sizeof(arena_state));
     state_of(a)->top = (sizeof(arena_state) + 15u) & ~(size_t)15u;
+    POISON(a->base + state_of(a)->top, a->size - state_of(a)->top);
     return a;
 }
 
@@ -99,6 +114,7 @@ void eng__arena_free(eng_arena *a)
 {
     if (a == NULL)
         return;
+    UNPOISON(a->base, a->size);     /* the next mapping there starts clean */
     munmap(a->base, a->size);
     rh_free(a->snap);
     rh_free(a);
@@ -112,8 +128,10 @@ size_t eng__arena_size(const eng_arena *a)
 static void block_release(arena_state *s, arena_block *b)
 {
     s->used -= b->size + ARENA_HDR;
+    UNPOISON(b + 1, sizeof(void *));
     *(void **)(b + 1) = s->free[b->cls];
     s->free[b->cls] = b;
+    POISON(b + 1, class_size(b->cls) - ARENA_HDR);
 }
 
 /* A new block of 'size' bytes, or NULL (nothing counted). */
@@ -126,15 +144,19 @@ static arena_block *block_take(eng_arena *a, arena_state *s, size_t size)
     if (k >= ARENA_NCLASS)
         return NULL;
     if ((b = s->free[k]) != NULL) {
+        UNPOISON(b + 1, sizeof(void *));
         s->free[k] = *(void **)(b + 1);
     } else {
         size_t cs = class_size(k);
         if (cs > a->size - s->top)
             return NULL;            /* the mapping is full */
         b = (arena_block *)(void *)(a->base + s->top);
+        UNPOISON(b, ARENA_HDR);
         s->top += cs;
         b->cls = k;
     }
+    UNPOISON(b + 1, size);
+    POISON((char *)(b + 1) + size, class_size(k) - ARENA_HDR - size);
     b->size = (uint32_t)size;
     s->used += need;
     return b;
@@ -168,6 +190,8 @@ void *eng__arena_alloc(void *actx, void *ptr, int size)
         if (k <= old->cls && k + 2 >= old->cls) {
             s->used = s->used - have + want;
             old->size = (uint32_t)size;
+            UNPOISON(ptr, (size_t)size);
+            POISON((char *)ptr + size, class_size(old->cls) - ARENA_HDR - (size_t)size);
             return ptr;
         }
     }
@@ -205,6 +229,25 @@ size_t eng__arena_used(const eng_arena *a)
     return state_of(a)->used;
 }
 
+/* ASan: poison the free blocks and the tail of a state that was just
+ * copied in whole (restore) or out (snapshot, which unpoisons first). */
+static void poison_unowned(eng_arena *a)
+{
+#if ARENA_ASAN
+    arena_state *s = state_of(a);
+
+    for (unsigned k = 0; k < ARENA_NCLASS; k++)
+        for (arena_block *b = s->free[k]; b; ) {
+            arena_block *next = *(arena_block **)(b + 1);
+            POISON(b + 1, class_size(k) - ARENA_HDR);
+            b = next;
+        }
+    POISON(a->base + s->top, a->size - s->top);
+#else
+    (void)a;
+#endif
+}
+
 int eng__arena_snapshot(eng_arena *a)
 {
     size_t n = state_of(a)->top;
@@ -212,7 +255,9 @@ int eng__arena_snapshot(eng_arena *a)
 
     if (p == NULL)
         return RHAI_ENOMEM;
+    UNPOISON(a->base, n);       /* the copy reads free blocks too */
     memcpy(p, a->base, n);
+    poison_unowned(a);
     rh_free(a->snap);
     a->snap = p;
     a->snap_len = n;
@@ -224,8 +269,10 @@ void eng__arena_restore(eng_arena *a)
     size_t top = state_of(a)->top;
     size_t keep = page_up(a->snap_len + ENG_ARENA_KEEP);
 
+    UNPOISON(a->base, a->snap_len > top ? a->snap_len : top);
     memcpy(a->base, a->snap, a->snap_len);
     /* Give back what a large task touched, keeping some room warm. */
     if (top > keep)
         (void)madvise(a->base + keep, page_up(top) - keep, MADV_DONTNEED);
+    poison_unowned(a);
 }
