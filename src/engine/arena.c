@@ -120,11 +120,6 @@ void eng__arena_free(eng_arena *a)
     rh_free(a);
 }
 
-size_t eng__arena_size(const eng_arena *a)
-{
-    return a->size;
-}
-
 static void block_release(arena_state *s, arena_block *b)
 {
     s->used -= b->size + ARENA_HDR;

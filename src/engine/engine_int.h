@@ -46,7 +46,6 @@ typedef struct eng_arena eng_arena;
 /* Map 'size' bytes (reserved, touched on use). NULL when mmap fails. */
 eng_arena *eng__arena_new(size_t size);
 void eng__arena_free(eng_arena *a);
-size_t eng__arena_size(const eng_arena *a);
 /* The js_Alloc: actx is the arena. Refuses (NULL, and refused set) past
  * the limit while armed, or when the mapping is full. */
 void *eng__arena_alloc(void *actx, void *ptr, int size);
