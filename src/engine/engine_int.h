@@ -53,10 +53,18 @@ void eng__arena_arm(eng_arena *a, size_t limit);
 void eng__arena_disarm(eng_arena *a);
 int eng__arena_refused(const eng_arena *a);
 size_t eng__arena_used(const eng_arena *a);
+/* Bytes mujs asked for in the block at ptr (a payload of this arena). */
+size_t eng__arena_block_size(const void *ptr);
+/* Pace mujs's collector by bytes: 'count' and 'thresh' are its allocation
+ * counter and threshold inside the state (engine.c finds them). */
+void eng__arena_gc_watch(eng_arena *a, unsigned *count, unsigned *thresh);
 /* Copy the arena as it is now (0 or RHAI_ENOMEM); restore copies it back,
  * allocator state included, and trims pages touched past the copy. */
 int eng__arena_snapshot(eng_arena *a);
 void eng__arena_restore(eng_arena *a);
+
+/* 1 when the library state's collector is paced by bytes (arena.c). */
+int eng__gc_paced(void);
 
 /* Encode one result as a frame onto 'b'. When the result itself cannot be
  * encoded (too big for a frame, say) an error result of kind 'internal'

@@ -142,6 +142,39 @@ static void test_a_full_mapping_refuses_even_unarmed(void **state)
     assert_true(eng__arena_refused(a));
 }
 
+/* Blocks freed in one size class are merged for another once the mapping
+ * is full: 3900 blocks of 4 KB fill most of 16 MiB; with all but three
+ * freed, a 1 MiB block (1.5 MiB class) only fits in a merged run, and the
+ * 4 KB blocks after it are cut from the rest, not given whole blocks. The
+ * live blocks keep their contents and nothing overlaps them. */
+static void test_freed_blocks_are_merged_when_the_mapping_is_full(void **state)
+{
+    eng_arena *a = *state;
+    enum { N = 3900, SZ = 4000 };
+    static char *p[N];
+    const int live[3] = { 0, N / 2, N - 1 };
+    char *big;
+    int more = 0;
+
+    for (int i = 0; i < N; i++) {
+        assert_non_null(p[i] = al(a, SZ));
+        memset(p[i], 'a' + i % 26, SZ);
+    }
+    for (int i = 0; i < N; i++)
+        if (i != live[0] && i != live[1] && i != live[2])
+            fr(a, p[i]);
+    assert_non_null(big = al(a, MiB));
+    memset(big, 'B', MiB);
+    while (al(a, SZ) != NULL)
+        more++;
+    assert_true(more >= 3000);          /* ~ (16 MiB - 1.5 MiB) / 4 KB */
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < SZ; j++)
+            assert_int_equal(p[live[k]][j], 'a' + live[k] % 26);
+    for (size_t j = 0; j < MiB; j += 4096)
+        assert_int_equal(big[j], 'B');
+}
+
 static void test_restore_brings_back_contents_and_allocator_state(void **state)
 {
     eng_arena *a = *state;
@@ -241,6 +274,7 @@ int main(void)
         T(test_realloc_keeps_the_contents),
         T(test_the_cap_refuses_growth_once_armed),
         T(test_a_full_mapping_refuses_even_unarmed),
+        T(test_freed_blocks_are_merged_when_the_mapping_is_full),
         T(test_restore_brings_back_contents_and_allocator_state),
         T(test_restore_gives_back_the_pages_a_large_task_touched),
         T(test_asan_sees_use_after_free_and_overflow_in_the_arena),

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 
 static int out_setup(void **state)
 {
@@ -125,13 +126,13 @@ static void test_catching_out_of_memory_does_not_save_the_task(void **state)
     assert_engine_still_works();
 }
 
-/* mujs collects garbage after a number of allocations (5 per live thing,
- * ~5000 with the bare library), not after a number of bytes, and the cap
- * counts garbage. Measured with the 64 MB default: `s += 'abcdefghij'`
- * fails between 2000 and 5000 iterations (20-50 KB strings, quadratic
- * garbage), while pushing lines and joining them built 5 MB (200000
- * lines; 5000 here, because ASan's copying realloc makes mujs's array
- * growth quadratic). These are the ways a script builds a report. */
+/* mujs collects garbage after a number of allocations (5 per live thing),
+ * not after a number of bytes, and the cap counts garbage: `s += 'abcdefghij'`
+ * used to fail between 2000 and 5000 iterations (20-50 KB strings,
+ * quadratic garbage). The arena now asks for a collection each time the
+ * heap grew a step (arena.c, "Pacing"). These are the ways a script builds
+ * a report. Joining: 5000 lines here, because ASan's copying realloc makes
+ * mujs's array growth quadratic. */
 static void test_building_text_by_join_fits_the_default_cap(void **state)
 {
     eng_output *o = *state;
@@ -142,10 +143,43 @@ static void test_building_text_by_join_fits_the_default_cap(void **state)
     assert_int_equal(o->status, RHAI_STATUS_DONE);
     assert_string_equal(o->output, "118889");
     run_lim(o, "var s = '';\n"
-               "for (var i = 0; i < 1000; i++) s += 'abcdefghij';\n"
+               "for (var i = 0; i < 10000; i++) s += 'abcdefghij';\n"
                "s.length", NULL);
     assert_int_equal(o->status, RHAI_STATUS_DONE);
-    assert_string_equal(o->output, "10000");
+    assert_string_equal(o->output, "100000");
+}
+
+/* The paced collector: the library state found mujs's counters (a mujs
+ * whose js_State changed would turn this off, and this test tells), and
+ * a 60 KB string built one byte at a time (1.8 GB of garbage strings, in
+ * sizes that keep growing, so the arena must also merge freed blocks) fits
+ * a 4 MiB cap. Real data over the cap still fails as memory. */
+static void test_garbage_is_collected_before_the_cap(void **state)
+{
+    eng_output *o = *state;
+    eng_limits lim;
+
+    eng_limits_default(&lim);
+    lim.memory = 4u * 1024u * 1024u;
+    run_lim(o, "var s = '';\n"
+               "for (var i = 0; i < 60000; i++) s += 'x';\n"
+               "s.length", &lim);
+    if (o->status != RHAI_STATUS_DONE)
+        print_message("error: %s\n", o->error ? o->error : "(null)");
+    assert_true(eng__gc_paced());
+    assert_int_equal(o->status, RHAI_STATUS_DONE);
+    assert_string_equal(o->output, "60000");
+
+    run_lim(o, "var n = 0;\n"
+               "for (var i = 0; i < 20000; i++) { var o = {i: i, s: new Array(200).join('y') + i}; n += o.i; }\n"
+               "n", &lim);
+    assert_int_equal(o->status, RHAI_STATUS_DONE);
+    assert_string_equal(o->output, "199990000");
+
+    run_lim(o, "var keep = [];\n"
+               "while (true) keep.push(new Array(10000).join('z') + keep.length);", &lim);
+    assert_failed(o, RH_EK_MEMORY);
+    assert_engine_still_works();
 }
 
 static void test_a_cap_below_the_base_library_fails_cleanly(void **state)
@@ -364,6 +398,7 @@ int main(void)
         T(test_string_doubling_bomb_hits_the_memory_cap),
         T(test_catching_out_of_memory_does_not_save_the_task),
         T(test_building_text_by_join_fits_the_default_cap),
+        T(test_garbage_is_collected_before_the_cap),
         T(test_a_cap_below_the_base_library_fails_cleanly),
         T(test_hostile_args_are_capped_too),
         T(test_unbounded_recursion_is_a_stack_overflow),
