@@ -175,6 +175,60 @@ static void test_freed_blocks_are_merged_when_the_mapping_is_full(void **state)
         assert_int_equal(big[j], 'B');
 }
 
+/* Random allocations, reallocations and frees of sizes from 1 byte to
+ * 256 KB in a small mapping, so it fills and merges over and over: every
+ * live block keeps its own byte pattern (no two blocks overlap, merging
+ * and splitting never touch a live one), and under ASan no access of the
+ * allocator itself lands on memory it poisoned. */
+static void test_random_churn_keeps_every_live_block_intact(void **state)
+{
+    enum { NLIVE = 400, OPS = 60000 };
+    static unsigned char *p[NLIVE];
+    static size_t n[NLIVE];
+    eng_arena *a = eng__arena_new(4 * MiB);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int fulls = 0;
+
+    (void)state;
+    assert_non_null(a);
+    memset(p, 0, sizeof p);
+    for (int op = 0; op < OPS; op++) {
+        int i;
+        size_t want;
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        i = (int)(x % NLIVE);
+        want = ((size_t)1 << ((x >> 20) % 18)) + (size_t)((x >> 40) % 64);
+        if (p[i] != NULL) {
+            for (size_t j = 0; j < n[i]; j += 97)
+                assert_int_equal(p[i][j], (unsigned char)(i * 7 + 1));
+            if ((x >> 60) & 1) {
+                fr(a, p[i]);
+                p[i] = NULL;
+                continue;
+            }
+        }
+        {
+            unsigned char *q = eng__arena_alloc(a, p[i], (int)want);
+            if (q == NULL) {            /* full: the old block stays valid */
+                fulls++;
+                continue;
+            }
+            if (p[i] != NULL)
+                for (size_t j = 0; j < (n[i] < want ? n[i] : want); j += 97)
+                    assert_int_equal(q[j], (unsigned char)(i * 7 + 1));
+            memset(q, i * 7 + 1, want);
+            p[i] = q;
+            n[i] = want;
+        }
+    }
+    for (int i = 0; i < NLIVE; i++)
+        for (size_t j = 0; p[i] != NULL && j < n[i]; j++)
+            assert_int_equal(p[i][j], (unsigned char)(i * 7 + 1));
+    print_message("churn: %d allocations refused by a full mapping\n", fulls);
+    eng__arena_free(a);
+}
+
 static void test_restore_brings_back_contents_and_allocator_state(void **state)
 {
     eng_arena *a = *state;
@@ -275,6 +329,7 @@ int main(void)
         T(test_the_cap_refuses_growth_once_armed),
         T(test_a_full_mapping_refuses_even_unarmed),
         T(test_freed_blocks_are_merged_when_the_mapping_is_full),
+        T(test_random_churn_keeps_every_live_block_intact),
         T(test_restore_brings_back_contents_and_allocator_state),
         T(test_restore_gives_back_the_pages_a_large_task_touched),
         T(test_asan_sees_use_after_free_and_overflow_in_the_arena),
