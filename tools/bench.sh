@@ -28,25 +28,56 @@ mem() {
     echo "pss_rhaid_plus_executors_$1 $pss kB"
 }
 
+# CPU time (ticks) of a process: "self" (user + system) or "reaped" (its
+# waited-for children's, rhaid's recycled executors for one).
+ticks() {
+    awk -v w="$2" '{print (w == "self" ? $14 + $15 : $16 + $17)}' /proc/$1/stat
+}
+
+# Executors' CPU: the live ones' own plus the recycled ones rhaid reaped.
+exec_ticks() {
+    local t ex
+    t=$(ticks "$1" reaped)
+    for ex in $(pgrep -P "$1"); do t=$((t + $(ticks "$ex" self))); done
+    echo "$t"
+}
+
 bench() {
     set -euo pipefail
-    local out work pid port
+    local out work pid port rpid r0 d0 e0 c0
     work=$(mktemp -d)
     "$ROOT/build-bench/bin/rhaid" --redis-url "$RHAI_REDIS_URL" --worker-id bench \
         --concurrency 2 --data-dir "$work" --log-level warn 2>"$work/rhaid.log" &
     pid=$!
     sleep 1
     mem idle "$pid"
+    port=${RHAI_REDIS_URL##*:}; port=${port%%/*}
+    rpid=$(redis-cli -p "$port" info server | awk -F: '/^process_id/ {print $2+0}')
+    redis-cli -p "$port" config resetstat >/dev/null
+    r0=$(ticks "$rpid" self); d0=$(ticks "$pid" self); e0=$(exec_ticks "$pid")
+    c0=$(ticks $$ reaped)
     out=$(timeout 600 "$ROOT/build-bench/bin/rhai_bench" "$RHAI_REDIS_URL" bench "$TASKS" "$INFLIGHT")
     echo "$out"
+    # Where the CPU of one task went, over the whole rhai_bench run (its
+    # sequential, concurrent and throughput phases: TASKS + 1200 tasks),
+    # in us per task; the client's figure includes a few redis-cli calls.
+    awk -v n=$((TASKS + 1200)) -v hz="$(getconf CLK_TCK)" \
+        -v r=$(( $(ticks "$rpid" self) - r0 )) -v d=$(( $(ticks "$pid" self) - d0 )) \
+        -v e=$(( $(exec_ticks "$pid") - e0 )) -v c=$(( $(ticks $$ reaped) - c0 )) 'BEGIN {
+        printf "cpu_redis_per_task %.0f us\n", r * 1e6 / hz / n
+        printf "cpu_rhaid_per_task %.0f us\n", d * 1e6 / hz / n
+        printf "cpu_executors_per_task %.0f us\n", e * 1e6 / hz / n
+        printf "cpu_client_per_task %.0f us\n", c * 1e6 / hz / n }'
+    # Redis's own account of its scripts (redis.call inside them included)
+    redis-cli -p "$port" info commandstats |
+        awk -F'[:=,]' '/^cmdstat_evalsha:/ {printf "redis_evalsha_per_call %.1f us\n", $7}'
     mem loaded "$pid"
     kill -TERM "$pid"; wait "$pid" || true
-    port=${RHAI_REDIS_URL##*:}; port=${port%%/*}
     redis-benchmark -p "$port" -q -n 100000 -t ping,lpush -P 1 --csv 2>/dev/null |
         awk -F'","' 'NR>1 {gsub(/"/,""); split($0,a,","); printf "redis_benchmark_%s %.0f req/s\n", tolower(a[1]), a[2]}'
     rm -rf "$work"
 }
-export -f bench mem
+export -f bench mem ticks exec_ticks
 export ROOT TASKS INFLIGHT
 results=$(tools/with-redis.sh bash -c bench)
 # (c) and (d): the sandbox's per-task cost, no Redis
