@@ -161,6 +161,8 @@ int  wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
 void wk_metrics_stop(wk_metrics *m);
 void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t ms);
 /* queue_depth < 0 leaves the last known depth. */
+/* A task claimed in the round trip of its take (1) or by id (0). */
+void wk_metrics_claim(wk_metrics *m, int with_take);
 void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, int redis_up,
                       uint64_t restarts, uint64_t reconnects);
 
@@ -213,6 +215,7 @@ struct wk_worker {
     long        queue_depth;
     int         ready_sent;
     char        sha_claim[41];  /* SCRIPT LOAD digests; "" until loaded */
+    char        sha_claim_head[41];
     char        sha_finish[41];
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
@@ -257,6 +260,7 @@ int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 
 /* ======================== Lua ======================== */
 extern const char wk_lua_claim[];
+extern const char wk_lua_claim_head[];
 extern const char wk_lua_finish[];
 extern const char wk_lua_requeue[];
 

@@ -29,6 +29,7 @@ struct wk_metrics {
     int        busy, executors, redis_up;
     long       queue_depth;
     uint64_t   restarts, reconnects;
+    uint64_t   claims[2];             /* by id, with the take */
     char       worker[RH_NAME_MAX + 1];
     char       instance[RH_NAME_MAX + 1];
 };
@@ -69,13 +70,19 @@ static void render(wk_metrics *m, rh_buf *b)
         "# TYPE rhai_executor_restarts_total counter\nrhai_executor_restarts_total %llu\n"
         "# HELP rhai_redis_reconnects_total Reconnect attempts to Redis.\n"
         "# TYPE rhai_redis_reconnects_total counter\nrhai_redis_reconnects_total %llu\n"
+        "# HELP rhai_claims_total Tasks claimed in the round trip of their take "
+        "(with_take) or by a claim of their own (by_id: after a lost reply or a "
+        "flushed script cache).\n"
+        "# TYPE rhai_claims_total counter\n"
+        "rhai_claims_total{path=\"with_take\"} %llu\nrhai_claims_total{path=\"by_id\"} %llu\n"
         "# HELP rhai_redis_up 1 when both Redis connections are up.\n"
         "# TYPE rhai_redis_up gauge\nrhai_redis_up %d\n"
         "# HELP rhai_build_info Version and identity of this instance.\n"
         "# TYPE rhai_build_info gauge\n"
         "rhai_build_info{version=\"%s\",worker_id=\"%s\",instance=\"%s\"} 1\n",
         m->queue_depth, m->busy, m->executors, (unsigned long long)m->restarts,
-        (unsigned long long)m->reconnects, m->redis_up, RHAI_VERSION_STRING, m->worker,
+        (unsigned long long)m->reconnects, (unsigned long long)m->claims[1],
+        (unsigned long long)m->claims[0], m->redis_up, RHAI_VERSION_STRING, m->worker,
         m->instance);
     uv_mutex_unlock(&m->lock);
 }
@@ -213,6 +220,15 @@ void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t 
     m->hist[i]++;
     m->sum_s += s;
     m->count++;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_claim(wk_metrics *m, int with_take)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->claims[with_take ? 1 : 0]++;
     uv_mutex_unlock(&m->lock);
 }
 

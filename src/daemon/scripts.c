@@ -33,6 +33,38 @@ const char wk_lua_claim[] =
     "table.insert(r, 1, 'run')\n"
     "return r\n";
 
+/* The claim sent right behind each take, on the take's connection and
+ * without waiting for it, so that a take and its claim cost one round trip:
+ * Redis runs it as soon as the BLMOVE before it returns, when the id that
+ * BLMOVE moved is the head of our processing list (only our pop connection
+ * pushes there). It claims only the plain case, an id whose status is
+ * `queued` and that no replayed signed task marked; it leaves everything
+ * else (no hash, final, replay, a timed-out take) to wk_lua_claim by id.
+ * It was sent before its take blocked, so the time is Redis's (TIME), in
+ * started_at and in the event.
+ * KEYS[1] processing list. ARGV[1] prefix, ARGV[2] instance, ARGV[3]
+ * events channel, ARGV[4] the started event's JSON up to its id, ARGV[5]
+ * from after the id up to the value of "at".
+ * Returns {'none'} or {'run', id, field, value, ...}. */
+const char wk_lua_claim_head[] =
+    "local id = redis.call('LINDEX', KEYS[1], 0)\n"
+    "if not id then return {'none'} end\n"
+    "local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "if redis.call('HGET', tk, 'status') ~= 'queued' or\n"
+    "   redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n"
+    "  return {'none'}\n"
+    "end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n"
+    "redis.call('HSET', tk, 'status', 'running', 'started_at', now,"
+    " 'instance', ARGV[2])\n"
+    "redis.call('HINCRBY', tk, 'attempts', 1)\n"
+    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n"
+    "local r = redis.call('HGETALL', tk)\n"
+    "table.insert(r, 1, id)\n"
+    "table.insert(r, 1, 'run')\n"
+    "return r\n";
+
 /* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list,
  * KEYS[4] recent-task index (zset), KEYS[5] failed-per-minute counter,
  * KEYS[6] seen-signed-task key.

@@ -114,9 +114,11 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 
 void wk_scripts_load(wk_worker *w)
 {
-    w->sha_claim[0] = w->sha_finish[0] = '\0';
+    w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = '\0';
     redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s",
                       wk_lua_claim);
+    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
+                      wk_lua_claim_head);
     redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s",
                       wk_lua_finish);
 }
@@ -391,12 +393,13 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
     return 0;
 }
 
+static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take);
+
 static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
     wk_job *j = priv;
     wk_worker *w = j->w;
-    rhai_error err;
     const char *what;
     (void)ac;
 
@@ -436,7 +439,18 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         wk_pump(w);
         return;
     }
-    for (size_t i = 1; i + 1 < reply->elements; i += 2) {
+    claim_apply(j, reply, 1, 0);
+}
+
+/* A claimed task: the hash's fields from reply->element[first] on. Check
+ * it, then it is ready to run. */
+static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take)
+{
+    wk_worker *w = j->w;
+    rhai_error err;
+
+    wk_metrics_claim(w->metrics, with_take);
+    for (size_t i = first; i + 1 < reply->elements; i += 2) {
         redisReply *k = reply->element[i], *v = reply->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
@@ -524,18 +538,40 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
 
 /* ======================== take ======================== */
 
+/* A take and the claim sent behind it share this: the take's callback
+ * writes the id it moved, the claim's reads it and frees the pair. A take
+ * whose claim could not be sent ('alone') claims by id itself. */
+typedef struct take_pair {
+    wk_worker *w;
+    int        alone;
+    int        moved;
+    char       id[RH_NAME_MAX + 1];
+} take_pair;
+
 static void on_pop(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
-    wk_worker *w = priv;
+    take_pair *p = priv;
+    wk_worker *w = p->w;
     (void)ac;
-    if (w->popping > 0)
+    /* A paired take is in flight until its claim answers. */
+    if (p->alone && w->popping > 0)
         w->popping--;
+    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        if (p->alone || reply->len > RH_NAME_MAX) {
+            wk_take_id(w, reply->str, reply->len);      /* junk is dropped */
+        } else {
+            /* The claim behind this take answers next (on_claim_head). */
+            memcpy(p->id, reply->str, reply->len);
+            p->id[reply->len] = '\0';
+            p->moved = 1;
+        }
+    }
+    if (p->alone)
+        rh_free(p);
     if (reply == NULL)
         return;                       /* pop connection lost or closing */
-    if (reply->type == REDIS_REPLY_STRING)
-        wk_take_id(w, reply->str, reply->len);
-    else if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type == REDIS_REPLY_ERROR) {
         /* Refused (OOM, a read-only replica): taking again at once would
          * spin; wait for the next tick. */
         if (!w->pop_paused)
@@ -544,6 +580,91 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
         w->pop_paused = 1;
     }
     wk_pump(w);
+}
+
+/* The answer of the claim sent behind a take (wk_lua_claim_head), right
+ * after the take's own. The id the take moved, if any, is w->moved: when
+ * the script did not claim it (no hash, final, replay, the script cache
+ * flushed, an error), it is claimed by id as before. A claimed id that is
+ * not the one taken can only be one left unclaimed in our list by a lost
+ * reply while a timed-out take ran: it is ours to run, unless the re-read
+ * of the list already holds it. */
+static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    take_pair *p = priv;
+    wk_worker *w = p->w;
+    char taken[RH_NAME_MAX + 1];
+    int have = p->moved;
+    wk_job *j;
+    (void)ac;
+
+    memcpy(taken, p->id, sizeof taken);
+    rh_free(p);
+    if (w->popping > 0)
+        w->popping--;
+    if (reply == NULL)
+        return;                 /* connection lost: the list is re-read */
+    if (is_noscript(reply))
+        wk_scripts_load(w);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[1]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "run") == 0) {
+        const redisReply *id = reply->element[1];
+        char tmp[RH_NAME_MAX + 1];
+
+        if (id->len <= RH_NAME_MAX &&
+            (memcpy(tmp, id->str, id->len), tmp[id->len] = '\0', rh_name_valid(tmp))) {
+            if (have && strcmp(tmp, taken) == 0)
+                have = 0;
+            if ((j = wk_job_find(w, id->str, id->len)) != NULL) {
+                j->retaken = 1;         /* see on_finish */
+            } else if ((j = job_new(w, id->str, id->len)) != NULL) {
+                j->state = JOB_CLAIMING;
+                claim_apply(j, reply, 2, 1);
+            }
+        }
+    }
+    if (have)
+        wk_take_id(w, taken, strlen(taken));
+    wk_pump(w);
+}
+
+/* Send the claim of the head behind a take (see wk_lua_claim_head).
+ * 0, or -1 when it could not be sent. */
+static int claim_head_send(wk_worker *w, take_pair *p)
+{
+    char *event, *id, *at;
+    rh_task ev;
+    const char *argv[9];
+    size_t lens[9];
+    int rc = -1;
+
+    rh_task_init(&ev);
+    ev.id = "";
+    ev.status = RHAI_STATUS_RUNNING;
+    event = event_json(w, "started", &ev);
+    /* The script puts the id and the time in: cut the event at its empty
+     * id and after its "at" key, the last one. */
+    if (event != NULL && (id = strstr(event, "\"id\":\"\"")) != NULL &&
+        (at = strstr(id, "\"at\":")) != NULL) {
+        argv[2] = "1";
+        argv[3] = w->k_proc;
+        argv[4] = w->cfg->prefix;
+        argv[5] = w->cfg->instance;
+        argv[6] = w->k_events;
+        argv[7] = event;
+        argv[8] = id + 7;                       /* after "id":"" */
+        for (int i = 2; i < 9; i++)
+            lens[i] = strlen(argv[i]);
+        lens[7] = (size_t)(id + 5 - event);     /* up to and with "id": */
+        lens[8] = (size_t)(at + 5 - argv[8]);   /* up to and with "at": */
+        script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
+        rc = wk_conn_argv(&w->pop, on_claim_head, p, 9, argv, lens) == 0 ? 0 : -1;
+    }
+    rh_free(event);
+    return rc;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
@@ -574,11 +695,19 @@ void wk_pump(wk_worker *w)
     argv[5] = "1";
     /* never more takes in flight than executors: an idle instance keeps
      * at most 'concurrency' blocked BLMOVEs */
-    while (credit-- > 0 && w->popping < w->pool.n)
-        if (wk_conn_argv(&w->pop, on_pop, w, 6, argv, NULL) == 0)
-            w->popping++;
-        else
+    while (credit-- > 0 && w->popping < w->pool.n) {
+        take_pair *p = rh_calloc(1, sizeof *p);
+        if (p == NULL)
             break;
+        p->w = w;
+        if (wk_conn_argv(&w->pop, on_pop, p, 6, argv, NULL) != 0) {
+            rh_free(p);
+            break;
+        }
+        w->popping++;
+        if (claim_head_send(w, p) != 0)
+            p->alone = 1;
+    }
 }
 
 void wk_on_pool_ready(wk_pool *p, void *data)

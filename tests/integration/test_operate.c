@@ -140,6 +140,110 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     th_redis_stop(&r);
 }
 
+/* Poll /metrics until with_take + by_id reaches 'total' (claims are
+ * counted as they apply); returns the body, owned by the caller. */
+static char *claims_wait(int port, long long total)
+{
+    char *body = NULL;
+
+    for (int i = 0; i < 250; i++) {
+        rh_free(body);
+        body = http_get(port, "/metrics");
+        assert_non_null(body);
+        if (metric(body, "rhai_claims_total{path=\"with_take\"}") +
+            metric(body, "rhai_claims_total{path=\"by_id\"}") >= total)
+            break;
+        usleep(20000);
+    }
+    return body;
+}
+
+/* A take and its claim share one round trip: the claim of the head of the
+ * processing list rides behind each BLMOVE (wk_lua_claim_head). Plain
+ * tasks are all claimed that way; after SCRIPT FLUSH the claim behind the
+ * take fails (NOSCRIPT) and the id is claimed by id, nothing lost; an id
+ * left unclaimed in the processing list (a claim whose reply was lost) is
+ * claimed by the claim behind the next take, even one that times out. */
+static void test_a_take_and_its_claim_share_one_round_trip(void **state)
+{
+    th_redis r;
+    pid_t pid;
+    redisContext *c;
+    redisReply *rep;
+    char listen[64], id[16], proc[RH_KEY_MAX], *body;
+    const char *extra[3];
+    int port = th_free_port();
+    rh_task t;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    extra[0] = "--metrics-listen";
+    extra[1] = listen;
+    extra[2] = NULL;
+    pid = th_rhaid_start(&r, "default", 2, extra);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "plain-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "i = 1; i + 1", NULL, 5000, NULL), 0);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 10, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+    body = claims_wait(port, 5);
+    assert_int_equal(metric(body, "rhai_claims_total{path=\"with_take\"}"), 5);
+    assert_int_equal(metric(body, "rhai_claims_total{path=\"by_id\"}"), 0);
+    rh_free(body);
+
+    rep = redisCommand(c, "SCRIPT FLUSH");
+    assert_non_null(rep);
+    freeReplyObject(rep);
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "flushed-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "40 + 2", NULL, 5000, NULL), 0);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 10, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+    body = claims_wait(port, 7);
+    assert_true(metric(body, "rhai_claims_total{path=\"by_id\"}") >= 1);
+    assert_int_equal(metric(body, "rhai_claims_total{path=\"with_take\"}") +
+                     metric(body, "rhai_claims_total{path=\"by_id\"}"), 7);
+    rh_free(body);
+
+    /* An id moved into our list whose claim never ran: not submitted to
+     * the queue at all, so only the claim behind a (timed-out) take finds
+     * it at the head of the processing list. */
+    rep = redisCommand(c, "SMEMBERS rhai:workers");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(rep->elements, 1);
+    snprintf(proc, sizeof proc, "rhai:processing:%s", rep->element[0]->str);
+    freeReplyObject(rep);
+    assert_int_equal(th_submit(c, "nobody", "orphan", "'found'", NULL, 5000, NULL), 0);
+    rep = redisCommand(c, "DEL rhai:queue:{nobody}");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "LPUSH %s orphan", proc);
+    freeReplyObject(rep);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "orphan", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"found\"");
+    rh_task_clear(&t);
+    rep = redisCommand(c, "LLEN %s", proc);
+    assert_int_equal(rep->integer, 0);
+    freeReplyObject(rep);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
 /* Read datagrams until one contains 'want' or timeout_ms passes. Counts
  * every datagram holding 'count' into *n (if not NULL). */
 static int notify_wait(int fd, const char *want, int timeout_ms, const char *count, int *n)
@@ -227,6 +331,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_count_tasks_and_health_is_served),
+        cmocka_unit_test(test_a_take_and_its_claim_share_one_round_trip),
         cmocka_unit_test(test_systemd_notify_ready_watchdog_status_stopping),
         cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
     };
