@@ -7,7 +7,9 @@
 #   git worktree add /tmp/old REV && cmake -S /tmp/old -B /tmp/old/b \
 #     -DCMAKE_BUILD_TYPE=Release -DRHAI_BUILD_TESTS=OFF && cmake --build /tmp/old/b
 # Prints per run: the rhai_bench figures that compare, and the idle RSS
-# (kB) of rhaid + its executors.
+# (kB) of rhaid + its executors; then one interleaved run: both rhaids at
+# once, ROUNDS x 1000 sequential round trips alternated between them by one
+# client, which separates small latency changes from the machine's drift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD=${1:?usage: tools/bench-ab.sh OLD_RHAID NEW_RHAID [ROUNDS] [TASKS] [INFLIGHT]}
@@ -36,12 +38,32 @@ one() {
     wait "$pid" || true
     rm -rf "$work"
 }
+# Both rhaids at once (worker ids a and b), sequential round trips
+# alternated between them by one client: the same moments for both.
+interleaved() {
+    set -euo pipefail
+    local wa wb pa pb
+    wa=$(mktemp -d); wb=$(mktemp -d)
+    "$OLD" --redis-url "$RHAI_REDIS_URL" --worker-id a --concurrency 2 \
+        --data-dir "$wa" --log-level warn 2>"$wa/log" &
+    pa=$!
+    "$NEW" --redis-url "$RHAI_REDIS_URL" --worker-id b --concurrency 2 \
+        --data-dir "$wb" --log-level warn 2>"$wb/log" &
+    pb=$!
+    sleep 1
+    timeout 300 "$BENCH" "$RHAI_REDIS_URL" a --seq-ab b "$((ROUNDS * 1000))" |
+        sed 's/_a /_old /; s/_b /_new /' | awk '{printf "%s=%s ", $1, $2} END {print ""}'
+    kill -TERM "$pa" "$pb"
+    wait "$pa" "$pb" || true
+    rm -rf "$wa" "$wb"
+}
 runs() {
     set -euo pipefail
     for i in $(seq "$ROUNDS"); do
         echo -n "old: "; one "$OLD"
         echo -n "new: "; one "$NEW"
     done
+    echo -n "interleaved: "; interleaved
 }
-export -f one runs
+export -f one runs interleaved
 tools/with-redis.sh bash -c runs

@@ -7,7 +7,13 @@
  * task, sequential and with 16 concurrent clients (a thread and a
  * connection each, 200 tasks each); (a) throughput of TASKS trivial tasks (40+2) submitted by
  * the async client with up to INFLIGHT in flight. Bounded: every wait has
- * a deadline, so a missing worker ends the run with an error. */
+ * a deadline, so a missing worker ends the run with an error.
+ *
+ *   rhai_bench URL WORKER_A --seq-ab WORKER_B [N]
+ *
+ * Sequential round trips alternated between two workers (two rhaid
+ * builds, say), N each: both see the same moments of a machine whose
+ * speed drifts, which separate runs do not (tools/bench-ab.sh). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +157,42 @@ static int bench_sequential(const char *url, const char *worker, int n)
     return 0;
 }
 
+/* Alternate sequential round trips between workers a and b. */
+static int bench_seq_ab(const char *url, const char *a, const char *b, int n)
+{
+    rhai_client *c;
+    rhai_task *t[2];
+    rhai_error err;
+    int64_t *lat[2];
+    const char *name[2] = { "a", "b" };
+
+    lat[0] = malloc(sizeof *lat[0] * (size_t)n);
+    lat[1] = malloc(sizeof *lat[1] * (size_t)n);
+    if (lat[0] == NULL || lat[1] == NULL || rhai_client_connect(url, NULL, &c, &err) != 0 ||
+        rhai_task_new("40+2", &t[0]) != 0 || rhai_task_set_worker(t[0], a) != 0 ||
+        rhai_task_new("40+2", &t[1]) != 0 || rhai_task_set_worker(t[1], b) != 0)
+        return -1;
+    for (int i = 0; i < 2 * n; i++) {
+        rhai_result *r;
+        int k = i & 1;
+        int64_t t0 = rh_mono_us();
+        if (rhai_run(c, t[k], 5000, &r, &err) != 0) {
+            fprintf(stderr, "bench: run on %s: %s\n", k ? b : a, err.msg);
+            return -1;
+        }
+        lat[k][i / 2] = rh_mono_us() - t0;
+        rhai_result_free(r);
+    }
+    for (int k = 0; k < 2; k++) {
+        printf("seq_roundtrip_p50_%s %.0f us\n", name[k], pct(lat[k], n, 0.5));
+        printf("seq_roundtrip_p90_%s %.0f us\n", name[k], pct(lat[k], n, 0.9));
+        rhai_task_free(t[k]);
+        free(lat[k]);
+    }
+    rhai_client_free(c);
+    return 0;
+}
+
 typedef struct tp {
     rhai_async *a;
     rhai_task  *t;
@@ -216,8 +258,17 @@ int main(int argc, char **argv)
     int inflight = argc > 4 ? atoi(argv[4]) : 256;
 
     if (argc < 3 || rh_url_parse(argv[1], &u, NULL) != 0 || u.is_unix) {
-        fprintf(stderr, "usage: rhai_bench redis://HOST:PORT WORKER [TASKS] [INFLIGHT]\n");
+        fprintf(stderr, "usage: rhai_bench redis://HOST:PORT WORKER [TASKS] [INFLIGHT]\n"
+                        "       rhai_bench redis://HOST:PORT WORKER_A --seq-ab WORKER_B [N]\n");
         return 2;
+    }
+    if (argc > 4 && strcmp(argv[3], "--seq-ab") == 0) {
+        int per = argc > 5 ? atoi(argv[5]) : 1000;
+        if (bench_seq_ab(argv[1], argv[2], argv[4], per > 0 ? per : 1000) != 0) {
+            fprintf(stderr, "bench: failed\n");
+            return 1;
+        }
+        return 0;
     }
     if (bench_ping(&u, 2000) != 0 || bench_sequential(argv[1], argv[2], 1000) != 0 ||
         bench_concurrent(argv[1], argv[2], 200) != 0 ||
