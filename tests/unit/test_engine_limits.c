@@ -182,6 +182,50 @@ static void test_garbage_is_collected_before_the_cap(void **state)
     assert_engine_still_works();
 }
 
+/* The paced collector runs far more often under a small cap, also while
+ * builtins call back into the script (sort, map, reduce, replace, JSON
+ * with toJSON and a replacer, getters): each callback makes garbage big
+ * enough to ask for collections, and the results must still be right
+ * (under ASan, a value the collector freed under a builtin is reported). */
+static void test_collections_inside_callbacks_keep_results_right(void **state)
+{
+    static const struct { const char *script, *want; } cases[] = {
+        /* sort pauses mujs's collector: small garbage only */
+        { "var a = []; for (var i = 0; i < 2000; i++) a.push((i * 7919) % 2000);\n"
+          "a.sort(function (x, y) { var g = new Array(60).join('g'); return x - y; });\n"
+          "a[0] + ',' + a[999] + ',' + a[1999]", "\"0,999,1999\"" },
+        { "var a = []; for (var i = 0; i < 3000; i++) a.push(i);\n"
+          "a.map(function (x) { var pad = new Array(2000).join('m') + x; return {v: x}; })\n"
+          " .filter(function (o) { return o.v % 3 === 0; })\n"
+          " .reduce(function (s, o) { var g = new Array(1000).join('r') + s; return s + o.v; }, 0)",
+          "1498500" },
+        { "var s = new Array(2001).join('ab');\n"
+          "s.replace(/b/g, function (m) { return new Array(1000).join('z').slice(0, 1); }).length",
+          "4000" },
+        { "var o = []; for (var i = 0; i < 500; i++)\n"
+          " o.push({n: i, toJSON: function () { return {n: this.n, p: new Array(4000).join('j').length}; }});\n"
+          "JSON.stringify(o, function (k, v) { var g = new Array(500).join('r'); return v; }).length",
+          "9391" },                     /* 500 * 15 + 1390 digits + 499 commas + 2 */
+        { "var t = 0; var o = {}; Object.defineProperty(o, 'x', { get: function () {\n"
+          " return new Array(5000).join('q').length; } });\n"
+          "for (var i = 0; i < 3000; i++) t += o.x; t", "14997000" },
+    };
+    eng_output *o = *state;
+    eng_limits lim;
+
+    eng_limits_default(&lim);
+    lim.memory = 4u * 1024u * 1024u;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_lim(o, cases[i].script, &lim);
+        if (o->status != RHAI_STATUS_DONE || strcmp(o->output, cases[i].want) != 0)
+            print_message("case %zu: %s %s\n", i, o->output ? o->output : "-",
+                          o->error ? o->error : "");
+        assert_int_equal(o->status, RHAI_STATUS_DONE);
+        assert_string_equal(o->output, cases[i].want);
+    }
+    assert_true(eng__gc_paced());
+}
+
 static void test_a_cap_below_the_base_library_fails_cleanly(void **state)
 {
     eng_output *o = *state;
@@ -399,6 +443,7 @@ int main(void)
         T(test_catching_out_of_memory_does_not_save_the_task),
         T(test_building_text_by_join_fits_the_default_cap),
         T(test_garbage_is_collected_before_the_cap),
+        T(test_collections_inside_callbacks_keep_results_right),
         T(test_a_cap_below_the_base_library_fails_cleanly),
         T(test_hostile_args_are_capped_too),
         T(test_unbounded_recursion_is_a_stack_overflow),
