@@ -63,25 +63,34 @@ static long long metric(const char *text, const char *series)
     return -1;
 }
 
+/* A redis-server, a connection to it in *c, and rhaid (worker "default",
+ * 2 executors) serving metrics on 'port'; its pid. */
+static pid_t start_with_metrics(th_redis *r, int port, redisContext **c)
+{
+    char listen[64];
+    const char *extra[3] = { "--metrics-listen", listen, NULL };
+    pid_t pid;
+
+    assert_int_equal(th_redis_start(r, 0), 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    pid = th_rhaid_start(r, "default", 2, extra);
+    assert_true(pid > 0);
+    *c = th_redis_connect(r);
+    assert_non_null(*c);
+    return pid;
+}
+
 static void test_metrics_count_tasks_and_health_is_served(void **state)
 {
     th_redis r;
     pid_t pid;
     redisContext *c;
-    char listen[64], id[16], *body = NULL;
-    const char *extra[3];
+    char id[16], *body = NULL;
     int port = th_free_port();
     rh_task t;
     (void)state;
 
-    assert_int_equal(th_redis_start(&r, 0), 0);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    extra[0] = "--metrics-listen";
-    extra[1] = listen;
-    extra[2] = NULL;
-    pid = th_rhaid_start(&r, "default", 2, extra);
-    assert_true(pid > 0);
-    c = th_redis_connect(&r);
+    pid = start_with_metrics(&r, port, &c);
     for (int i = 0; i < 3; i++) {
         snprintf(id, sizeof id, "ok-%d", i);
         assert_int_equal(th_submit(c, "default", id, "1", NULL, 5000, NULL), 0);
@@ -170,20 +179,12 @@ static void test_a_take_and_its_claim_share_one_round_trip(void **state)
     pid_t pid;
     redisContext *c;
     redisReply *rep;
-    char listen[64], id[16], proc[RH_KEY_MAX], *body;
-    const char *extra[3];
+    char id[16], proc[RH_KEY_MAX], *body;
     int port = th_free_port();
     rh_task t;
     (void)state;
 
-    assert_int_equal(th_redis_start(&r, 0), 0);
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    extra[0] = "--metrics-listen";
-    extra[1] = listen;
-    extra[2] = NULL;
-    pid = th_rhaid_start(&r, "default", 2, extra);
-    assert_true(pid > 0);
-    c = th_redis_connect(&r);
+    pid = start_with_metrics(&r, port, &c);
     for (int i = 0; i < 5; i++) {
         snprintf(id, sizeof id, "plain-%d", i);
         assert_int_equal(th_submit(c, "default", id, "i = 1; i + 1", NULL, 5000, NULL), 0);
