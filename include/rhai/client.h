@@ -38,7 +38,11 @@ typedef enum rhai_status {
  * 'url': "redis://[user:pass@]host[:port][/db]" or "unix:///path/to.sock";
  * NULL means $RHAI_REDIS_URL, else redis://127.0.0.1:6379. 'prefix' is the
  * key prefix (NULL: "rhai"). On success *out is new, freed with
- * rhai_client_free(). Errors: RHAI_EINVAL (bad url), RHAI_ECONN, RHAI_ENOMEM. */
+ * rhai_client_free(). Errors: RHAI_EINVAL (bad url), RHAI_ECONN, RHAI_ENOMEM.
+ * A Redis that dies under a write is RHAI_ECONN, never a SIGPIPE: the
+ * library blocks SIGPIPE in the calling thread around its writes (both
+ * clients) and takes back one that a write raised; the process's own
+ * SIGPIPE handling is left as it is. */
 RHAI_API int rhai_client_connect(const char *url, const char *prefix,
                                  rhai_client **out, rhai_error *err);
 RHAI_API void rhai_client_free(rhai_client *client);   /* NULL: no-op */

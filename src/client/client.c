@@ -64,9 +64,13 @@ static void client_drop(rhai_client *c)
 static int setup_cmd(rhai_client *c, redisContext *rc, int argc, const char **argv,
                      const size_t *lens, rhai_error *err)
 {
-    redisReply *r = redisCommandArgv(rc, argc, argv, lens);
+    rh_nopipe g;
+    redisReply *r;
     int ok;
 
+    rh_nopipe_begin(&g);
+    r = redisCommandArgv(rc, argc, argv, lens);
+    rh_nopipe_end(&g);
     if (r == NULL)
         return rh_error_set(err, RHAI_ECONN, "%s: %s failed: %s", c->where, argv[0],
                             rc->errstr[0] ? rc->errstr : "connection lost");
@@ -154,7 +158,8 @@ static int client_pipeline(rhai_client *c, int n, const int *argcs,
                            const char **const *argvs, const size_t *const *lens,
                            redisReply **replies, rhai_error *err)
 {
-    int rc;
+    rh_nopipe g;
+    int rc, ok;
 
     if ((rc = client_ensure(c, err)) != 0)
         return rc;
@@ -163,7 +168,13 @@ static int client_pipeline(rhai_client *c, int n, const int *argcs,
             return client_lost(c, err);
     for (int i = 0; i < n; i++) {
         void *r = NULL;
-        if (redisGetReply(c->rc, &r) != REDIS_OK || r == NULL) {
+        /* the first reply writes every command appended (see rh_nopipe) */
+        if (i == 0)
+            rh_nopipe_begin(&g);
+        ok = redisGetReply(c->rc, &r) == REDIS_OK;
+        if (i == 0)
+            rh_nopipe_end(&g);
+        if (!ok || r == NULL) {
             for (int j = 0; j < i; j++)
                 freeReplyObject(replies[j]);
             return client_lost(c, err);

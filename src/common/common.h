@@ -8,6 +8,7 @@
 #ifndef RH_COMMON_H
 #define RH_COMMON_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,24 @@ void rh_log_init(const char *ident);
 int64_t rh_now_ms(void);      /* unix time, ms */
 int64_t rh_mono_ms(void);     /* monotonic, ms */
 int64_t rh_mono_us(void);     /* monotonic, us */
+
+/* ======================== SIGPIPE ======================== */
+/* hiredis 0.14 writes with write(2): a write to a socket whose peer is
+ * gone raises SIGPIPE, whose default action kills the process. rhaid
+ * ignores it (rh_sigpipe_ignore); an application linking librhai-client
+ * may not, so the library's writes run between rh_nopipe_begin and
+ * rh_nopipe_end: SIGPIPE blocked in the calling thread, and one that the
+ * write raised taken off it, so the write fails with EPIPE and the call
+ * with RHAI_ECONN. Three syscalls per guarded write; none after
+ * rh_sigpipe_ignore. errno is kept across rh_nopipe_end. */
+typedef struct rh_nopipe {
+    sigset_t old;           /* the thread's mask before begin */
+    int      active;        /* begin blocked SIGPIPE: end restores */
+} rh_nopipe;
+
+void rh_sigpipe_ignore(void);
+void rh_nopipe_begin(rh_nopipe *g);
+void rh_nopipe_end(rh_nopipe *g);
 
 /* ======================== buffers ======================== */
 typedef struct rh_buf {

@@ -62,6 +62,17 @@ static int uvredis_check(const uvredis *p)
 
 static void on_poll(uv_poll_t *h, int status, int events);
 
+/* hiredis writes with write(2): keep a dead peer's SIGPIPE from killing an
+ * application that did not ignore it (common.h, rh_nopipe). */
+static void handle_write(redisAsyncContext *ac)
+{
+    rh_nopipe g;
+
+    rh_nopipe_begin(&g);
+    redisAsyncHandleWrite(ac);
+    rh_nopipe_end(&g);
+}
+
 static void update(uvredis *p, int add, int del)
 {
     int events = (p->events | add) & ~del;
@@ -89,7 +100,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (p->ac && (events & UV_READABLE))
         redisAsyncHandleRead(p->ac);
     if (p->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(p->ac);
+        handle_write(p->ac);
 }
 
 /* Runs right before the loop polls: write what the iteration queued. */
@@ -105,7 +116,7 @@ static void on_prepare(uv_prepare_t *h)
     /* hiredis may free the context in here (a write error disconnects);
      * then cleanup() ran and p lives on until the close callbacks. */
     p->flushing = 1;
-    redisAsyncHandleWrite(p->ac);
+    handle_write(p->ac);
     p->flushing = 0;
     assert(uvredis_check(p));
 }

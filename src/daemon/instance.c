@@ -399,7 +399,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     rh_key_events(w.k_events, cfg->prefix);
     snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
 
-    signal(SIGPIPE, SIG_IGN);
+    rh_sigpipe_ignore();
     if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
                          &err) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);

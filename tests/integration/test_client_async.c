@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -720,6 +723,74 @@ static void test_async_survives_a_redis_restart(void **state)
     run_finish(&r);
 }
 
+/* As test_client_sync's: a process with SIGPIPE's default action, a
+ * task larger than the socket buffers, a Redis dead under the write. The
+ * request must end with an error and the process live on. (Here the loop
+ * usually sees the reset on its poll before a second write, and uvredis's
+ * error path stops writing; the rh_nopipe guard covers a write that comes
+ * first. Unlike the sync test, this one also passes without the guard.) */
+static int sp_status = 1;
+
+static void sp_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    (void)a;
+    (void)res;
+    *(int *)data = status;
+}
+
+static void test_async_dead_redis_under_a_large_write_is_an_error_not_sigpipe(void **state)
+{
+    enum { BIG = 8 * 1024 * 1024 };
+    th_redis r;
+    pid_t child;
+    int st;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        uv_loop_t loop;
+        rhai_async *a;
+        rhai_task *t, *small;
+        rhai_error err;
+        char *script = malloc(BIG + 1);
+        int first = 1;
+
+        signal(SIGPIPE, SIG_DFL);
+        if (script == NULL || uv_loop_init(&loop) != 0 ||
+            rhai_async_new(&loop, r.url, NULL, &a, &err) != 0)
+            _exit(10);
+        memset(script, ' ', BIG);
+        memcpy(script + BIG - 4, "1+1;", 4);
+        script[BIG] = '\0';
+        if (rhai_task_new(script, &t) != 0 || rhai_task_new("1", &small) != 0)
+            _exit(11);
+        /* connected: a task no worker takes times out */
+        if (rhai_async_submit(a, small, 200, sp_done, &first, &err) != 0)
+            _exit(12);
+        while (first == 1 && uv_run(&loop, UV_RUN_ONCE))
+            ;
+        if (first != RHAI_ETIMEOUT)
+            _exit(13);
+        kill(r.pid, SIGKILL);
+        for (redisContext *probe; (probe = th_redis_connect(&r)) != NULL; )
+            redisFree(probe), usleep(1000);
+        usleep(50000);
+        if (rhai_async_submit(a, t, 2000, sp_done, &sp_status, &err) != 0)
+            _exit(0);               /* refused at once: no write, no signal */
+        while (sp_status == 1 && uv_run(&loop, UV_RUN_ONCE))
+            ;
+        _exit(sp_status == RHAI_ECONN || sp_status == RHAI_ETIMEOUT ? 0 : 14);
+    }
+    assert_int_equal(waitpid(child, &st, 0), child);
+    if (WIFSIGNALED(st))
+        print_message("child killed by signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_async_auth_failure_fails_the_submit),
         cmocka_unit_test(test_async_to_a_closed_port),
         cmocka_unit_test(test_async_survives_a_redis_restart),
+        cmocka_unit_test(test_async_dead_redis_under_a_large_write_is_an_error_not_sigpipe),
     };
     return cmocka_run_group_tests_name("client_async", tests, group_setup, group_teardown);
 }

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -871,6 +874,56 @@ static void test_wait_survives_a_redis_restart(void **state)
     assert_non_null(f->rc);
 }
 
+/* A process that keeps SIGPIPE's default action (an application that never
+ * thought of it) submits a task larger than the socket buffers to a Redis
+ * that died after the connection was made: the first write fills the
+ * buffer, the dead peer answers with a reset, and the next write fails
+ * with EPIPE, which raises SIGPIPE. The call must fail with RHAI_ECONN and
+ * the process live on (checked in a child, whose death would be the bug). */
+static void test_a_dead_redis_under_a_large_write_is_an_error_not_sigpipe(void **state)
+{
+    enum { BIG = 8 * 1024 * 1024 };
+    th_redis r;
+    pid_t child;
+    int st;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        rhai_client *c;
+        rhai_task *t;
+        rhai_error err;
+        char *script = malloc(BIG + 1);
+        int rc;
+
+        signal(SIGPIPE, SIG_DFL);
+        if (script == NULL || rhai_client_connect(r.url, NULL, &c, &err) != 0)
+            _exit(10);
+        memset(script, ' ', BIG);
+        memcpy(script + BIG - 4, "1+1;", 4);
+        script[BIG] = '\0';
+        if (rhai_task_new(script, &t) != 0)
+            _exit(11);
+        kill(r.pid, SIGKILL);               /* Redis dies; we stay connected */
+        for (redisContext *probe; (probe = th_redis_connect(&r)) != NULL; )
+            redisFree(probe), usleep(1000); /* until its port refuses */
+        usleep(50000);                      /* its FIN has arrived */
+        rc = rhai_submit(c, t, NULL, &err);
+        rhai_task_free(t);
+        rhai_client_free(c);
+        free(script);
+        _exit(rc == RHAI_ECONN ? 0 : 12);
+    }
+    assert_int_equal(waitpid(child, &st, 0), child);
+    if (WIFSIGNALED(st))
+        print_message("child killed by signal %d\n", WTERMSIG(st));
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -896,6 +949,7 @@ int main(void)
         T(test_connect_authenticates_and_selects_the_db),
         T(test_the_call_after_a_lost_connection_reconnects),
         T(test_wait_survives_a_redis_restart),
+        cmocka_unit_test(test_a_dead_redis_under_a_large_write_is_an_error_not_sigpipe),
     };
 #undef T
     return cmocka_run_group_tests_name("client_sync", tests, group_setup, group_teardown);

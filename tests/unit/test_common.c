@@ -1,10 +1,13 @@
 /* test_common.c -- unit tests of src/common: frames, URLs, keys, names,
  * the task model and its reply JSON, buffers and the allocator hook. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
 #include <cmocka.h>
 
 #include "common/common.h"
@@ -436,6 +439,59 @@ static void test_buf_appendf_and_consume(void **state)
     assert_int_equal(rh_buf_len(b), 0);
 }
 
+/* ---- SIGPIPE guard ---- */
+
+static int pipe_pending(void)
+{
+    sigset_t p;
+    assert_int_equal(sigpending(&p), 0);
+    return sigismember(&p, SIGPIPE);
+}
+
+static int pipe_blocked(void)
+{
+    sigset_t m;
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &m), 0);
+    return sigismember(&m, SIGPIPE);
+}
+
+/* A SIGPIPE raised between begin and end (as write(2) raises one on a dead
+ * socket) never reaches its default action, which would end this test
+ * process, and the thread's mask comes back as it was; one raised while
+ * the caller itself blocks SIGPIPE stays pending for the caller. */
+static void test_nopipe_swallows_a_sigpipe_raised_inside(void **state)
+{
+    rh_nopipe g;
+    sigset_t pipe;
+    (void)state;
+
+    signal(SIGPIPE, SIG_DFL);
+    assert_false(pipe_blocked());
+    rh_nopipe_begin(&g);
+    assert_true(pipe_blocked());
+    assert_int_equal(pthread_kill(pthread_self(), SIGPIPE), 0);
+    assert_true(pipe_pending());
+    errno = EPIPE;
+    rh_nopipe_end(&g);
+    assert_int_equal(errno, EPIPE);         /* kept for the caller */
+    assert_false(pipe_blocked());
+    assert_false(pipe_pending());
+
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &pipe, NULL), 0);
+    rh_nopipe_begin(&g);
+    assert_int_equal(pthread_kill(pthread_self(), SIGPIPE), 0);
+    rh_nopipe_end(&g);
+    assert_true(pipe_blocked());
+    assert_true(pipe_pending());            /* the caller's, left to it */
+    {
+        const struct timespec zero = { 0, 0 };
+        assert_int_equal(sigtimedwait(&pipe, NULL, &zero), SIGPIPE);
+    }
+    assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &pipe, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_alloc_fail_hook_fails_the_nth_allocation),
         cmocka_unit_test(test_alloc_counts_live_bytes),
         cmocka_unit_test_setup_teardown(test_buf_appendf_and_consume, buf_setup, buf_teardown),
+        cmocka_unit_test(test_nopipe_swallows_a_sigpipe_raised_inside),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
