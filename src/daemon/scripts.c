@@ -15,7 +15,11 @@
  * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
  * ARGV[5] started event JSON.
  * Returns {'missing'}, {'skip', status}, {'replay'} (a signed task already
- * answered, submitted again) or {'run', field, value, ...}. */
+ * answered, submitted again) or {'run', field, value, ...}. A task this
+ * instance already claimed (its re-read after a reconnect, when the first
+ * claim's reply was lost or the claim behind a take got there first) is
+ * returned as it is: the same delivery, so attempts and the started event
+ * are not counted again. */
 const char wk_lua_claim[] =
     LUA_FINAL
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
@@ -23,6 +27,11 @@ const char wk_lua_claim[] =
     "if final(st) then\n"
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
     "  return {'skip', st}\n"
+    "end\n"
+    "if st == 'running' and redis.call('HGET', KEYS[1], 'instance') == ARGV[2] then\n"
+    "  local r = redis.call('HGETALL', KEYS[1])\n"
+    "  table.insert(r, 1, 'run')\n"
+    "  return r\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then return {'replay'} end\n"
     "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3],"

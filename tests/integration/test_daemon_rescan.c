@@ -61,36 +61,50 @@ static int reread_done(redisContext *c, const char *log, int timeout_ms)
     return 0;
 }
 
-static void test_an_id_left_in_the_processing_list_runs_after_a_refused_reread(void **state)
+/* A redis-server and rhaid (one executor, 100 ms heartbeats) that answered
+ * one task; its processing list's key in proc and its log's path in log. */
+static pid_t start_serving(th_redis *r, redisContext **c, char *proc, char *log,
+                           char *inst_out)
 {
     static const char *const args[] = { "--heartbeat-ms", "100", NULL };
-    th_redis r;
-    redisContext *c;
     redisReply *rep;
-    char proc[RH_KEY_MAX], key[RH_KEY_MAX], log[300];
     const char *inst;
     rh_task t;
     pid_t pid;
 
-    (void)state;
-    assert_int_equal(th_redis_start(&r, 0), 0);
-    assert_true((pid = th_rhaid_start(&r, WORKER, 1, args)) > 0);
-    snprintf(log, sizeof log, "%s/rhaid-1.log", r.dir);
-    assert_non_null(c = th_redis_connect(&r));
+    assert_int_equal(th_redis_start(r, 0), 0);
+    assert_true((pid = th_rhaid_start(r, WORKER, 1, args)) > 0);
+    snprintf(log, 300, "%s/rhaid-1.log", r->dir);
+    assert_non_null(*c = th_redis_connect(r));
 
     /* serving: one task answered */
-    assert_int_equal(th_submit(c, WORKER, "first", "1 + 1", NULL, 5000, NULL), 0);
+    assert_int_equal(th_submit(*c, WORKER, "first", "1 + 1", NULL, 5000, NULL), 0);
     rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "first", 10, &t), 0);
+    assert_int_equal(th_reply(*c, NULL, "first", 10, &t), 0);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     rh_task_clear(&t);
 
     /* its processing list, named after its instance id */
-    rep = redisCommand(c, "KEYS rhai:worker:{%s}:*", WORKER);
+    rep = redisCommand(*c, "KEYS rhai:worker:{%s}:*", WORKER);
     assert_true(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1);
     assert_non_null(inst = strstr(rep->element[0]->str, "}:"));
     rh_key_processing(proc, "rhai", WORKER, inst + 2);
+    snprintf(inst_out, RH_KEY_MAX, "%s", inst + 2);
     freeReplyObject(rep);
+    return pid;
+}
+
+static void test_an_id_left_in_the_processing_list_runs_after_a_refused_reread(void **state)
+{
+    th_redis r;
+    redisContext *c;
+    redisReply *rep;
+    char proc[RH_KEY_MAX], key[RH_KEY_MAX], log[300], inst[RH_KEY_MAX];
+    rh_task t;
+    pid_t pid;
+
+    (void)state;
+    pid = start_serving(&r, &c, proc, log, inst);
 
     /* the re-read after the reconnect is refused */
     rep = redisCommand(c, "SET %s not-a-list", proc);
@@ -126,10 +140,48 @@ static void test_an_id_left_in_the_processing_list_runs_after_a_refused_reread(v
     th_redis_stop(&r);
 }
 
+/* An id this instance already claimed (status running, its instance),
+ * found again by the re-read after a reconnect: the first claim's reply
+ * was lost, or the claim behind a take got there first. It runs, and as
+ * the same delivery: attempts stays 1. */
+static void test_a_reread_of_our_own_claim_is_not_a_second_delivery(void **state)
+{
+    th_redis r;
+    redisContext *c;
+    redisReply *rep;
+    char proc[RH_KEY_MAX], key[RH_KEY_MAX], log[300], inst[RH_KEY_MAX];
+    rh_task t;
+    pid_t pid;
+
+    (void)state;
+    pid = start_serving(&r, &c, proc, log, inst);
+    rep = redisCommand(c, "HSET %s id ours-1 script %s worker_id %s status running "
+                       "instance %s attempts 1 started_at 1 timeout_ms 5000",
+                       rh_key_task(key, "rhai", "ours-1"), "3 + 3", WORKER, inst);
+    assert_true(rep && rep->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+    freeReplyObject(redisCommand(c, "RPUSH %s ours-1", proc));
+    rep = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+    assert_true(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer >= 2);
+    freeReplyObject(rep);
+
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "ours-1", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "6");
+    assert_int_equal(t.attempts, 1);
+    rh_task_clear(&t);
+
+    redisFree(c);
+    assert_int_equal(th_stop(pid, 10000), 0);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_id_left_in_the_processing_list_runs_after_a_refused_reread),
+        cmocka_unit_test(test_a_reread_of_our_own_claim_is_not_a_second_delivery),
     };
     return cmocka_run_group_tests_name("daemon_rescan", tests, NULL, NULL);
 }
