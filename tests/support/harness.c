@@ -237,6 +237,46 @@ void th_redis_stop(th_redis *r)
     r->dir[0] = '\0';
 }
 
+void th_redis_kill_from_child(const th_redis *r)
+{
+    struct timespec ms = { 0, 1000000L }, fin = { 0, 50000000L };
+
+    kill(r->pid, SIGKILL);
+    for (redisContext *probe; (probe = th_redis_connect(r)) != NULL; ) {
+        redisFree(probe);
+        nanosleep(&ms, NULL);
+    }
+    nanosleep(&fin, NULL);
+}
+
+char *th_big_script(size_t n)
+{
+    char *s = malloc(n + 1);
+
+    if (s == NULL || n < 4) {
+        free(s);
+        return NULL;
+    }
+    memset(s, ' ', n);
+    memcpy(s + n - 4, "1+1;", 4);
+    s[n] = '\0';
+    return s;
+}
+
+int th_child_status(pid_t child)
+{
+    int st;
+
+    while (waitpid(child, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1000;
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "child %d killed by signal %d\n", (int)child, WTERMSIG(st));
+        return -WTERMSIG(st);
+    }
+    return WEXITSTATUS(st);
+}
+
 int th_redis_restart(th_redis *r)
 {
     redis_kill(r);

@@ -29,6 +29,15 @@ void th_redis_stop(th_redis *r);
 int  th_redis_restart(th_redis *r);
 /* New blocking connection; NULL on failure. */
 redisContext *th_redis_connect(const th_redis *r);
+/* From a process that is not its parent (a forked child): SIGKILL it and
+ * return once its port refuses connections and its FIN has had time to
+ * reach our sockets (clients connected to it stay unaware). */
+void th_redis_kill_from_child(const th_redis *r);
+/* A malloc'd script of n bytes (spaces, then "1+1;"), NULL-terminated. */
+char *th_big_script(size_t n);
+/* Wait for a forked child: its exit status, or -N when signal N ended it
+ * (printed, so a test's failure says which). */
+int th_child_status(pid_t child);
 
 /* Path of a built binary ("rhaid", "rhaictl") in the build's bin dir. */
 const char *th_bin(const char *name, char *buf, size_t n);
