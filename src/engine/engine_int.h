@@ -65,6 +65,11 @@ void eng__arena_restore(eng_arena *a);
 
 /* 1 when the library state's collector is paced by bytes (arena.c). */
 int eng__gc_paced(void);
+/* gcpace.c: find mujs's allocation counter and threshold in J (a state
+ * built in arena a) and hand them to eng__arena_gc_watch. 0, or -1 when
+ * they cannot be found for sure (pacing stays off). Collects twice. */
+struct js_State;
+int eng__gc_find(struct js_State *J, eng_arena *a);
 
 /* Encode one result as a frame onto 'b'. When the result itself cannot be
  * encoded (too big for a frame, say) an error result of kind 'internal'
