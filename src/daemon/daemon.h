@@ -216,6 +216,8 @@ struct wk_worker {
     int         ready_sent;
     char        sha_claim[41];  /* SCRIPT LOAD digests; "" until loaded */
     char        sha_claim_head[41];
+    char        ev_started[1024];       /* started event up to "at": (no id) */
+    size_t      ev_started_id;          /* its length up to and with "id": */
     char        sha_finish[41];
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */

@@ -583,7 +583,7 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* The answer of the claim sent behind a take (wk_lua_claim_head), right
- * after the take's own. The id the take moved, if any, is w->moved: when
+ * after the take's own. The id the take moved, if any, is in the pair: when
  * the script did not claim it (no hash, final, replay, the script cache
  * flushed, an error), it is claimed by id as before. A claimed id that is
  * not the one taken can only be one left unclaimed in our list by a lost
@@ -631,40 +631,56 @@ static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
     wk_pump(w);
 }
 
-/* Send the claim of the head behind a take (see wk_lua_claim_head).
- * 0, or -1 when it could not be sent. */
-static int claim_head_send(wk_worker *w, take_pair *p)
+/* The started event of a claim behind a take, cut where the script puts
+ * the id and the time: the same bytes for every task of this instance,
+ * built once. 0, or -1 when it cannot be built. */
+static int started_event_parts(wk_worker *w)
 {
     char *event, *id, *at;
     rh_task ev;
-    const char *argv[9];
-    size_t lens[9];
-    int rc = -1;
+    size_t n;
 
+    if (w->ev_started[0])
+        return 0;
     rh_task_init(&ev);
     ev.id = "";
     ev.status = RHAI_STATUS_RUNNING;
     event = event_json(w, "started", &ev);
-    /* The script puts the id and the time in: cut the event at its empty
-     * id and after its "at" key, the last one. */
-    if (event != NULL && (id = strstr(event, "\"id\":\"\"")) != NULL &&
-        (at = strstr(id, "\"at\":")) != NULL) {
-        argv[2] = "1";
-        argv[3] = w->k_proc;
-        argv[4] = w->cfg->prefix;
-        argv[5] = w->cfg->instance;
-        argv[6] = w->k_events;
-        argv[7] = event;
-        argv[8] = id + 7;                       /* after "id":"" */
-        for (int i = 2; i < 9; i++)
-            lens[i] = strlen(argv[i]);
-        lens[7] = (size_t)(id + 5 - event);     /* up to and with "id": */
-        lens[8] = (size_t)(at + 5 - argv[8]);   /* up to and with "at": */
-        script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-        rc = wk_conn_argv(&w->pop, on_claim_head, p, 9, argv, lens) == 0 ? 0 : -1;
+    /* "at" is the last key */
+    if (event == NULL || (id = strstr(event, "\"id\":\"\"")) == NULL ||
+        (at = strstr(id, "\"at\":")) == NULL ||
+        (n = (size_t)(at + 5 - event)) >= sizeof w->ev_started) {
+        rh_free(event);
+        return -1;
     }
+    w->ev_started_id = (size_t)(id + 5 - event);        /* up to and with "id": */
+    memcpy(w->ev_started, event, n);                    /* up to and with "at": */
+    w->ev_started[n] = '\0';
     rh_free(event);
-    return rc;
+    return 0;
+}
+
+/* Send the claim of the head behind a take (see wk_lua_claim_head).
+ * 0, or -1 when it could not be sent. */
+static int claim_head_send(wk_worker *w, take_pair *p)
+{
+    const char *argv[9];
+    size_t lens[9];
+
+    if (started_event_parts(w) != 0)
+        return -1;
+    argv[2] = "1";
+    argv[3] = w->k_proc;
+    argv[4] = w->cfg->prefix;
+    argv[5] = w->cfg->instance;
+    argv[6] = w->k_events;
+    argv[7] = w->ev_started;
+    argv[8] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
+    for (int i = 2; i < 9; i++)
+        lens[i] = strlen(argv[i]);
+    lens[7] = w->ev_started_id;
+    script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
+    return wk_conn_argv(&w->pop, on_claim_head, p, 9, argv, lens) == 0 ? 0 : -1;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
