@@ -383,17 +383,33 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
         rh_buf_free(&frame);
         return rc;
     }
-    if ((w = rh_malloc(sizeof *w)) == NULL) {
-        rh_buf_free(&frame);
-        return RHAI_ENOMEM;
-    }
-    w->data = frame.data;                 /* owned by the write request now */
+    /* A frame fits the idle pipe's buffer: write it now. uv_write would
+     * write it now too, but libuv 1.44 then re-arms the pipe's watcher
+     * (an epoll_ctl per task); only a partial write needs the request. */
     b = uv_buf_init(frame.data, (unsigned)frame.len);
-    if ((rc = uv_write(&w->req, (uv_stream_t *)&ex->pipe, &b, 1, on_write)) != 0) {
-        rh_free(w->data);
-        rh_free(w);
+    rc = uv_try_write((uv_stream_t *)&ex->pipe, &b, 1);
+    if (rc == (int)frame.len) {
+        rh_buf_free(&frame);
+    } else if (rc < 0 && rc != UV_EAGAIN) {
+        rh_buf_free(&frame);
         executor_retire(ex, SIGKILL);
         return RHAI_EIO;
+    } else {
+        size_t done = rc > 0 ? (size_t)rc : 0;
+        if ((w = rh_malloc(sizeof *w)) == NULL) {
+            rh_buf_free(&frame);
+            if (done > 0)
+                executor_retire(ex, SIGKILL);   /* a frame cut short */
+            return RHAI_ENOMEM;
+        }
+        w->data = frame.data;             /* owned by the write request now */
+        b = uv_buf_init(frame.data + done, (unsigned)(frame.len - done));
+        if (uv_write(&w->req, (uv_stream_t *)&ex->pipe, &b, 1, on_write) != 0) {
+            rh_free(w->data);
+            rh_free(w);
+            executor_retire(ex, SIGKILL);
+            return RHAI_EIO;
+        }
     }
     ex->state = EX_BUSY;
     ex->job = job;

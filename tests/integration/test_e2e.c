@@ -75,6 +75,39 @@ static void test_run_returns_the_scripts_value(void **state)
     rhai_task_free(t);
 }
 
+/* Scripts near max_script (1 MiB by default) make task frames larger than
+ * the executor pipe's buffer: rhaid writes what fits at once and the rest
+ * as the executor reads (pool.c); frames of all sizes arrive whole, one
+ * after the other on the same executors. */
+static void test_scripts_larger_than_the_pipe_buffer_arrive_whole(void **state)
+{
+    static const size_t sizes[] = { 100, 300 * 1024, 1000 * 1000, 64 * 1024, 900 * 1000 };
+    fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *src = th_big_script(sizes[i]);
+        char want[32];
+        rhai_task *t;
+        rhai_result *r = NULL;
+        rhai_error err;
+
+        assert_non_null(src);
+        /* the script's last bytes are "1+1;": make them say which size */
+        snprintf(want, sizeof want, "%zu", i);
+        src[sizes[i] - 4] = (char)('0' + (char)i);
+        src[sizes[i] - 3] = ';';
+        src[sizes[i] - 2] = ' ';
+        src[sizes[i] - 1] = ' ';
+        t = task(src, NULL, 10000);
+        assert_int_equal(rhai_run(f->c, t, 10000, &r, &err), 0);
+        assert_int_equal(rhai_result_status(r), RHAI_STATUS_DONE);
+        assert_string_equal(rhai_result_output(r), want);
+        rhai_result_free(r);
+        rhai_task_free(t);
+        free(src);
+    }
+}
+
 static void test_failures_come_back_with_their_kind(void **state)
 {
     fixture *f = *state;
@@ -343,6 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_run_returns_the_scripts_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failures_come_back_with_their_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scripts_larger_than_the_pipe_buffer_arrive_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_then_wait_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_running_task_can_be_cancelled_and_its_executor_is_replaced, setup, teardown),
