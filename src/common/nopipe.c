@@ -1,8 +1,8 @@
 /* nopipe.c -- keep a write to a dead Redis from killing the process with
  * SIGPIPE (see common.h). The technique: block the signal in this thread
  * around the write; a SIGPIPE the write raised is then pending on the
- * thread, and sigtimedwait takes it before the old mask comes back. One
- * that was already pending before is left alone. */
+ * thread, and sigtimedwait takes it before the old mask comes back. A
+ * caller that blocks SIGPIPE itself keeps its pending ones. */
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
@@ -26,7 +26,7 @@ static void pipe_set(sigset_t *s)
 
 void rh_nopipe_begin(rh_nopipe *g)
 {
-    sigset_t pipe, pending;
+    sigset_t pipe;
 
     g->active = 0;
     if (ignored)
@@ -34,13 +34,10 @@ void rh_nopipe_begin(rh_nopipe *g)
     pipe_set(&pipe);
     if (pthread_sigmask(SIG_BLOCK, &pipe, &g->old) != 0)
         return;
-    /* Blocked by the caller already: its pending signals are its own. */
+    /* Blocked by the caller already: its pending signals are its own.
+     * Otherwise none can be pending: unblocked, it was delivered. */
     if (sigismember(&g->old, SIGPIPE))
         return;
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-        pthread_sigmask(SIG_SETMASK, &g->old, NULL);    /* not ours */
-        return;
-    }
     g->active = 1;
 }
 
