@@ -143,6 +143,17 @@ static void add_write(void *d)
     }
 }
 
+/* Write now what the iteration queued (see uvredis.h). */
+void rh_uvredis_flush(redisAsyncContext *ac)
+{
+    uvredis *p;
+
+    if (ac == NULL || ac->ev.addWrite != add_write || (p = ac->ev.data) == NULL ||
+        p->ac == NULL || !p->pending || p->flushing)
+        return;
+    on_prepare(&p->prepare);
+}
+
 static void on_close(uv_handle_t *h)
 {
     uvredis *p = h->data;

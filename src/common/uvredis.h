@@ -24,4 +24,10 @@
  * thread only. */
 int rh_uvredis_attach(redisAsyncContext *ac, uv_loop_t *loop);
 
+/* Write now what 'ac' has queued instead of in the prepare before the
+ * poll: for a caller issuing commands from its own uv_prepare or uv_check,
+ * where ours may already have run this iteration. No-op for a context not
+ * attached here, not connected, or with nothing queued. Loop thread only. */
+void rh_uvredis_flush(redisAsyncContext *ac);
+
 #endif

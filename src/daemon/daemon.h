@@ -192,6 +192,7 @@ struct wk_job {
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
+    int        unstarted;       /* answered without a claim (invalid) */
     int        crashes;         /* runs whose executor died, or whose store
                                    failed (retried locally) */
     int64_t    not_before_ms;   /* READY: not started before (monotonic ms) */
@@ -216,9 +217,11 @@ struct wk_worker {
     int         ready_sent;
     char        sha_claim[41];  /* SCRIPT LOAD digests; "" until loaded */
     char        sha_claim_head[41];
+    char        sha_take[41];
     char        ev_started[1024];       /* started event up to "at": (no id) */
     size_t      ev_started_id;          /* its length up to and with "id": */
     char        sha_finish[41];
+    uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
     char        k_queue[RH_KEY_MAX];
@@ -226,10 +229,13 @@ struct wk_worker {
     char        k_worker[RH_KEY_MAX];
     char        k_workers[RH_KEY_MAX];
     char        k_events[RH_KEY_MAX];
+    char        k_index[RH_KEY_MAX];    /* recent tasks of our worker id */
     char        reply_prefix[RH_KEY_MAX];
     char        host[256];
     int64_t     started_at;
-    int         popping;
+    int         popping;        /* takes in flight on the pop connection */
+    int         taking;         /* ids they may bring */
+    int         hot;            /* the last take found work: take in batches */
     int         pop_paused;     /* Redis refused a take: wait for the tick */
     int         scanned;        /* processing list re-read since last (re)connect */
     int         scanning;       /* that LRANGE is in flight */
@@ -237,6 +243,8 @@ struct wk_worker {
     wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
     int         njobs;
     uint64_t    done, failed;
+    uint64_t    fin_calls, fin_tasks;       /* finish scripts sent, tasks in them */
+    uint64_t    take_calls, take_tasks;     /* takes sent, ids they moved */
     double      rate;           /* answered tasks/s, moving average */
     uint64_t    rate_last;      /* done + failed at the last tick */
     int64_t     rate_at;        /* when, monotonic ms */
@@ -264,6 +272,7 @@ int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 extern const char wk_lua_claim[];
 extern const char wk_lua_claim_head[];
 extern const char wk_lua_finish[];
+extern const char wk_lua_take[];
 extern const char wk_lua_requeue[];
 
 #endif

@@ -75,7 +75,7 @@ static void on_conn_down(wk_conn *c, void *data)
     (void)c;
     w->scanned = 0;                   /* a reply may have been lost: re-read */
     if (c == &w->pop)
-        w->popping = 0;               /* their callbacks already ran with NULL */
+        w->popping = w->taking = 0;   /* their callbacks already ran with NULL */
     for (wk_job *j = w->jobs; j; j = j->next)
         if (c == &w->cmd)
             j->sent = 0;
@@ -241,8 +241,12 @@ static void stop_everything(wk_worker *w)
     if (w->stopping)
         return;
     w->stopping = 1;
-    rh_log(RH_LOG_NOTICE, "event=stopped done=%llu failed=%llu pending=%d",
-           (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs);
+    rh_log(RH_LOG_NOTICE,
+           "event=stopped done=%llu failed=%llu pending=%d finish_calls=%llu finish_tasks=%llu"
+           " take_calls=%llu take_tasks=%llu",
+           (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs,
+           (unsigned long long)w->fin_calls, (unsigned long long)w->fin_tasks,
+           (unsigned long long)w->take_calls, (unsigned long long)w->take_tasks);
     wk_metrics_stop(w->metrics);
     w->metrics = NULL;
     wk_pool_close(&w->pool, NULL);
@@ -251,6 +255,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->tick, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
+    uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
 }
@@ -397,6 +402,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     rh_key_worker(w.k_worker, cfg->prefix, cfg->worker_id, cfg->instance);
     rh_key_workers(w.k_workers, cfg->prefix);
     rh_key_events(w.k_events, cfg->prefix);
+    snprintf(w.k_index, sizeof w.k_index, "%s:tasks:{%s}", cfg->prefix, cfg->worker_id);
     snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
 
     rh_sigpipe_ignore();
@@ -422,7 +428,8 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     uv_timer_init(w.loop, &w.tick);
     uv_timer_init(w.loop, &w.grace);
     uv_timer_init(w.loop, &w.watchdog);
-    w.tick.data = w.grace.data = w.watchdog.data = &w;
+    uv_prepare_init(w.loop, &w.fin_flush);
+    w.tick.data = w.grace.data = w.watchdog.data = w.fin_flush.data = &w;
     if (wk_notify_watchdog_ms() > 0)
         uv_timer_start(&w.watchdog, on_watchdog, (uint64_t)wk_notify_watchdog_ms(),
                        (uint64_t)wk_notify_watchdog_ms());

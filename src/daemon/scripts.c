@@ -74,35 +74,88 @@ const char wk_lua_claim_head[] =
     "table.insert(r, 1, 'run')\n"
     "return r\n";
 
-/* KEYS[1] task hash, KEYS[2] reply list, KEYS[3] processing list,
- * KEYS[4] recent-task index (zset), KEYS[5] failed-per-minute counter,
- * KEYS[6] seen-signed-task key.
- * ARGV[1] id, ARGV[2] ttl ms, ARGV[3] reply JSON, ARGV[4] events channel,
- * ARGV[5] finished event JSON, ARGV[6] index size, ARGV[7] finished_at,
- * ARGV[8] 1 when the task failed, ARGV[9] ms to remember a signed task's id
- * against replays (0: unsigned), ARGV[10..] field/value pairs for the hash.
- * Returns 1 when answered, 0 when the task was already final. */
+/* Take several ids at once while the queue is not empty (rhaid uses it
+ * instead of BLMOVE once a take found work, until one comes back short),
+ * and claim each plain one as the claim behind a take does: status
+ * `queued`, no replay mark, and a valid name. Every other id moved is
+ * returned for the claim by id (wk_lua_claim), which answers or drops it.
+ * KEYS[1] queue, KEYS[2] processing list. ARGV[1] prefix, ARGV[2]
+ * instance, ARGV[3] events channel, ARGV[4] and ARGV[5] the started
+ * event's JSON around its id, as for wk_lua_claim_head, ARGV[6] how many.
+ * Returns one entry per id moved, oldest first: {'run', id, field, value,
+ * ...} or {'take', id}; fewer than asked when the queue ran out. */
+const char wk_lua_take[] =
+    "local out, now = {}, nil\n"
+    "for i = 1, tonumber(ARGV[6]) do\n"
+    "  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')\n"
+    "  if not id then break end\n"
+    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') or\n"
+    "     redis.call('HGET', tk, 'status') ~= 'queued' or\n"
+    "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n"
+    "    out[#out + 1] = {'take', id}\n"
+    "  else\n"
+    "    if not now then\n"
+    "      local t = redis.call('TIME')\n"
+    "      now = string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n"
+    "    end\n"
+    "    redis.call('HSET', tk, 'status', 'running', 'started_at', now,"
+    " 'instance', ARGV[2])\n"
+    "    redis.call('HINCRBY', tk, 'attempts', 1)\n"
+    "    redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n"
+    "    local r = redis.call('HGETALL', tk)\n"
+    "    table.insert(r, 1, id)\n"
+    "    table.insert(r, 1, 'run')\n"
+    "    out[#out + 1] = r\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* Finish a batch of tasks, one record per task, in one round trip (rhaid
+ * sends every finish ready in one loop iteration together).
+ * KEYS[1] processing list, KEYS[2] recent-task index (zset); then per
+ * task: task hash, reply list, failed-per-minute counter, seen-signed-task
+ * key. ARGV[1] ttl ms, ARGV[2] events channel, ARGV[3] index size; then
+ * per task a record: n (the count of what follows in it), id, reply JSON,
+ * finished event JSON, finished_at, 1 when the task failed, ms to remember
+ * a signed task's id against replays (0: unsigned), field/value pairs for
+ * the hash. A reply list several tasks of the batch share gets its PEXPIRE
+ * once, the index is trimmed once.
+ * Returns one integer per task: 1 answered, 0 already final. */
 const char wk_lua_finish[] =
     LUA_FINAL
-    "redis.call('LREM', KEYS[3], 1, ARGV[1])\n"
-    "if final(redis.call('HGET', KEYS[1], 'status')) then return 0 end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
-    "if ARGV[9] ~= '0' then redis.call('SET', KEYS[6], '1', 'PX', ARGV[9]) end\n"
-    "redis.call('HDEL', KEYS[1], 'cancel_requested')\n"
-    "local keep = tonumber(ARGV[6])\n"
-    "if keep > 0 then\n"
-    "  redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])\n"
-    "  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -keep - 1)\n"
+    "local ttl, chan, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local out, pexp = {}, {}\n"
+    "local a, k = 4, 3\n"
+    "while a <= #ARGV do\n"
+    "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
+    "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
+    "  redis.call('LREM', KEYS[1], 1, id)\n"
+    "  if final(redis.call('HGET', tk, 'status')) then\n"
+    "    out[#out + 1] = 0\n"
+    "  else\n"
+    "    redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
+    "    if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
+    "    redis.call('HDEL', tk, 'cancel_requested')\n"
+    "    if keep > 0 then redis.call('ZADD', KEYS[2], ARGV[a + 4], id) end\n"
+    "    if ARGV[a + 5] == '1' then\n"
+    "      redis.call('INCR', KEYS[k + 2])\n"
+    "      redis.call('EXPIRE', KEYS[k + 2], 7200)\n"
+    "    end\n"
+    "    redis.call('PEXPIRE', tk, ttl)\n"
+    "    redis.call('LPUSH', rk, ARGV[a + 2])\n"
+    "    if not pexp[rk] then\n"
+    "      redis.call('PEXPIRE', rk, ttl)\n"
+    "      pexp[rk] = true\n"
+    "    end\n"
+    "    redis.call('PUBLISH', chan, ARGV[a + 3])\n"
+    "    out[#out + 1] = 1\n"
+    "  end\n"
+    "  a = a + n + 1\n"
+    "  k = k + 4\n"
     "end\n"
-    "if ARGV[8] == '1' then\n"
-    "  redis.call('INCR', KEYS[5])\n"
-    "  redis.call('EXPIRE', KEYS[5], 7200)\n"
-    "end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "redis.call('LPUSH', KEYS[2], ARGV[3])\n"
-    "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
-    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
-    "return 1\n";
+    "if keep > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep - 1) end\n"
+    "return out\n";
 
 /* Give back everything an instance holds (drain, or recovery of a dead
  * one whose tasks are below max_attempts).

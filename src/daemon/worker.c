@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "common/uvredis.h"
 #include "rhai/version.h"
 
 
@@ -114,13 +115,15 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
 
 void wk_scripts_load(wk_worker *w)
 {
-    w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = '\0';
+    w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
     redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s",
                       wk_lua_claim);
     redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
                       wk_lua_claim_head);
     redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s",
                       wk_lua_finish);
+    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_take, "SCRIPT LOAD %s",
+                      wk_lua_take);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */
@@ -140,27 +143,29 @@ static int is_noscript(const redisReply *reply)
 /* ======================== finish ======================== */
 
 
-static void on_finish(redisAsyncContext *ac, void *r, void *priv)
+/* Finishes go out in batches: wk_finish_send only marks a job's finish
+ * as wanted (it is FINISHING and not sent) and starts the flush, a
+ * uv_prepare that runs before the loop next polls. Every finish that became
+ * ready in one loop iteration (results read from several executors, a
+ * reconnect's resends) goes out in one script call, at most FIN_BATCH_MAX
+ * tasks or about FIN_BATCH_BYTES of arguments each. */
+#define FIN_BATCH_MAX   32
+#define FIN_BATCH_BYTES (1 << 20)
+#define FIN_KEYS        4       /* keys per task */
+#define FIN_ARGS        26      /* at most, per task: record of wk_lua_finish */
+
+typedef struct fin_batch {
+    wk_worker *w;
+    int        n;
+    wk_job    *jobs[FIN_BATCH_MAX];
+} fin_batch;
+
+/* One task's finish acknowledged: 1 answered, 0 it was already final. */
+static void finish_done(wk_job *j, long long answered)
 {
-    redisReply *reply = r;
-    wk_job *j = priv;
     wk_worker *w = j->w;
-    (void)ac;
-    j->sent = 0;
-    if (reply == NULL)
-        return;                       /* connection lost: sent again on reconnect */
-    if (is_noscript(reply)) {
-        wk_scripts_load(w);
-        wk_finish_send(j);               /* as EVAL this time */
-        return;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        /* Redis refused (OOM, a replica): keep the result, retry each tick. */
-        rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying", j->id,
-               reply->str);
-        j->retry = 1;
-        return;
-    } else if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+
+    if (answered == 0) {
         rh_log(RH_LOG_INFO, "event=finish_skipped task=%s already answered", j->id);
     } else {
         if (j->task.status == RHAI_STATUS_DONE)
@@ -179,74 +184,175 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
     if (j->retaken && w->cmd.up)
         redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
     wk_job_free(j);
+}
+
+static void on_finish(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    fin_batch *b = priv;
+    wk_worker *w = b->w;
+    (void)ac;
+
+    for (int i = 0; i < b->n; i++)
+        b->jobs[i]->sent = 0;
+    if (reply == NULL) {
+        rh_free(b);                   /* connection lost: sent again on reconnect */
+        return;
+    }
+    if (is_noscript(reply)) {
+        wk_scripts_load(w);
+        for (int i = 0; i < b->n; i++)
+            wk_finish_send(b->jobs[i]);     /* as EVAL this time */
+        rh_free(b);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t)b->n) {
+        /* Redis refused (OOM, a replica): keep the results, retry each tick. */
+        for (int i = 0; i < b->n; i++) {
+            rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying",
+                   b->jobs[i]->id,
+                   reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            b->jobs[i]->retry = 1;
+        }
+        rh_free(b);
+        return;
+    }
+    for (int i = 0; i < b->n; i++)
+        finish_done(b->jobs[i], reply->element[i]->type == REDIS_REPLY_INTEGER
+                                    ? reply->element[i]->integer : 1);
+    rh_free(b);
     wk_pump(w);
     wk_drain_check(w);
+}
+
+/* The strings one task's record needs, built before they are pointed to. */
+typedef struct fin_strs {
+    char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], k_failed[RH_KEY_MAX], k_seen[RH_KEY_MAX];
+    char n[16], at[24], seen[24];
+} fin_strs;
+
+/* Send one batch of the wanted finishes, oldest first. 1 when one was
+ * sent, 0 when none is wanted or it could not be sent. */
+static int finish_batch_send(wk_worker *w, fin_strs *s, const char **argv, size_t *lens)
+{
+    fin_batch *b;
+    char ttl[24], keep[24], nkeys[16];
+    size_t bytes = 0;
+    int argc, ka, n = 0;
+    wk_job *j;
+
+    for (j = w->jobs; j; j = j->next)
+        n += j->state == JOB_FINISHING && !j->sent && !j->retry;
+    if (n == 0 || (b = rh_calloc(1, sizeof *b)) == NULL)
+        return 0;
+    b->w = w;
+    for (j = w->jobs; j && b->n < FIN_BATCH_MAX && bytes < FIN_BATCH_BYTES; j = j->next)
+        if (j->state == JOB_FINISHING && !j->sent && !j->retry) {
+            b->jobs[b->n++] = j;
+            bytes += strlen(j->reply) + strlen(j->event) +
+                     (j->task.output ? strlen(j->task.output) : 0) +
+                     (j->task.logs ? strlen(j->task.logs) : 0);
+        }
+    n = b->n;
+    snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
+    snprintf(keep, sizeof keep, "%lld", (long long)w->cfg->task_index_max);
+    snprintf(nkeys, sizeof nkeys, "%d", 2 + FIN_KEYS * n);
+
+#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
+#define ARGN(s, len) (argv[argc] = (s), lens[argc] = (len), argc++)
+    script_args(w->sha_finish, wk_lua_finish, argv, lens);
+    argc = 2;
+    ARG(nkeys);
+    ARG(w->k_proc);
+    ARG(w->k_index);
+    ka = argc;                        /* keys of the tasks, FIN_KEYS each */
+    argc += FIN_KEYS * n;
+    ARG(ttl);
+    ARG(w->k_events);
+    ARG(keep);
+    for (int i = 0; i < n; i++) {
+        rh_task *t = &b->jobs[i]->task;
+        const char *id = b->jobs[i]->id;
+        int rec;
+
+        rh_key_task(s[i].k_task, w->cfg->prefix, id);
+        if (t->reply_to && strncmp(t->reply_to, w->reply_prefix, strlen(w->reply_prefix)) == 0)
+            snprintf(s[i].k_reply, sizeof s[i].k_reply, "%s", t->reply_to);
+        else
+            rh_key_reply(s[i].k_reply, w->cfg->prefix, id);
+        snprintf(s[i].k_failed, sizeof s[i].k_failed, "%s:failed:{%s}:%lld", w->cfg->prefix,
+                 w->cfg->worker_id, (long long)(t->finished_at / 60000));
+        snprintf(s[i].k_seen, sizeof s[i].k_seen, "%s:seen:{%s}", w->cfg->prefix, id);
+        snprintf(s[i].at, sizeof s[i].at, "%lld", (long long)t->finished_at);
+        snprintf(s[i].seen, sizeof s[i].seen, "%lld",
+                 t->signature ? (long long)(2 * w->cfg->signature_skew_ms) : 0LL);
+        argv[ka] = s[i].k_task;   lens[ka] = strlen(argv[ka]); ka++;
+        argv[ka] = s[i].k_reply;  lens[ka] = strlen(argv[ka]); ka++;
+        argv[ka] = s[i].k_failed; lens[ka] = strlen(argv[ka]); ka++;
+        argv[ka] = s[i].k_seen;   lens[ka] = strlen(argv[ka]); ka++;
+        rec = argc;
+        ARG("");                      /* n, below */
+        ARG(id);
+        ARG(b->jobs[i]->reply);
+        ARG(b->jobs[i]->event);
+        ARG(s[i].at);
+        ARG(t->status == RHAI_STATUS_DONE ? "0" : "1");
+        ARG(s[i].seen);
+        ARG("status");      ARG(rh_status_str(t->status));
+        ARG("finished_at"); ARG(s[i].at);
+        ARG("instance");    ARG(w->cfg->instance);
+        ARG("output");      ARG(t->output ? t->output : "null");
+        ARG("error");       ARG(t->error ? t->error : "");
+        ARG("error_kind");  ARG(rh_kind_str(t->error_kind));
+        ARG("logs");        ARGN(t->logs ? t->logs : "", t->logs ? strlen(t->logs) : 0);
+        if (b->jobs[i]->unstarted) {
+            /* answered without running (invalid) */
+            ARG("started_at"); ARG(s[i].at);
+            ARG("worker_id");  ARG(w->cfg->worker_id);
+        }
+        snprintf(s[i].n, sizeof s[i].n, "%d", argc - rec - 1);
+        argv[rec] = s[i].n;
+        lens[rec] = strlen(s[i].n);
+    }
+#undef ARG
+#undef ARGN
+    if (wk_conn_argv(&w->cmd, on_finish, b, argc, argv, lens) != 0) {
+        rh_free(b);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        b->jobs[i]->sent = 1;
+    w->fin_calls++;
+    w->fin_tasks += (uint64_t)n;
+    return 1;
+}
+
+static void on_finish_flush(uv_prepare_t *h)
+{
+    wk_worker *w = h->data;
+    enum { ARGV_MAX = 8 + (FIN_KEYS + FIN_ARGS) * FIN_BATCH_MAX };
+    const char **argv = rh_calloc(ARGV_MAX, sizeof *argv);
+    size_t *lens = rh_calloc(ARGV_MAX, sizeof *lens);
+    fin_strs *s = rh_calloc(FIN_BATCH_MAX, sizeof *s);
+
+    uv_prepare_stop(h);
+    if (argv && lens && s && w->cmd.up)
+        while (finish_batch_send(w, s, argv, lens))
+            ;
+    rh_free(argv);
+    rh_free(lens);
+    rh_free(s);
+    /* Our prepare may run after the connection's own this iteration. */
+    rh_uvredis_flush(w->cmd.ac);
 }
 
 void wk_finish_send(wk_job *j)
 {
     wk_worker *w = j->w;
-    rh_task *t = &j->task;
-    char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], ttl[24], at[24], started[24], att[16];
-    char k_index[RH_KEY_MAX], k_failed[RH_KEY_MAX], keep[24], k_seen[RH_KEY_MAX], seen[24];
-    const char *argv[48];
-    size_t lens[48];
-    int argc = 0;
 
-    if (j->sent || !w->cmd.up)
+    if (j->sent || !w->cmd.up || w->stopping)
         return;
-    snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
-    snprintf(at, sizeof at, "%lld", (long long)t->finished_at);
-    snprintf(started, sizeof started, "%lld", (long long)t->started_at);
-    snprintf(att, sizeof att, "%d", t->attempts);
-    snprintf(keep, sizeof keep, "%lld", (long long)w->cfg->task_index_max);
-    snprintf(k_index, sizeof k_index, "%s:tasks:{%s}", w->cfg->prefix, w->cfg->worker_id);
-    snprintf(k_failed, sizeof k_failed, "%s:failed:{%s}:%lld", w->cfg->prefix,
-             w->cfg->worker_id, (long long)(t->finished_at / 60000));
-    snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
-    snprintf(seen, sizeof seen, "%lld",
-             t->signature ? (long long)(2 * w->cfg->signature_skew_ms) : 0LL);
-    rh_key_task(k_task, w->cfg->prefix, j->id);
-    if (t->reply_to && strncmp(t->reply_to, w->reply_prefix, strlen(w->reply_prefix)) == 0)
-        snprintf(k_reply, sizeof k_reply, "%s", t->reply_to);
-    else
-        rh_key_reply(k_reply, w->cfg->prefix, j->id);
-
-#define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
-#define ARGN(s, n) (argv[argc] = (s), lens[argc] = (n), argc++)
-    script_args(w->sha_finish, wk_lua_finish, argv, lens);
-    argc = 2;
-    ARG("6");
-    ARG(k_task);
-    ARG(k_reply);
-    ARG(w->k_proc);
-    ARG(k_index);
-    ARG(k_failed);
-    ARG(k_seen);
-    ARG(j->id);
-    ARG(ttl);
-    ARG(j->reply);
-    ARG(w->k_events);
-    ARG(j->event);
-    ARG(keep);
-    ARG(at);
-    ARG(t->status == RHAI_STATUS_DONE ? "0" : "1");
-    ARG(seen);
-    ARG("status");      ARG(rh_status_str(t->status));
-    ARG("finished_at"); ARG(at);
-    ARG("instance");    ARG(w->cfg->instance);
-    ARG("output");      ARG(t->output ? t->output : "null");
-    ARG("error");       ARG(t->error ? t->error : "");
-    ARG("error_kind");  ARG(rh_kind_str(t->error_kind));
-    ARG("logs");        ARGN(t->logs ? t->logs : "", t->logs ? strlen(t->logs) : 0);
-    if (t->started_at == 0) {         /* answered without running (invalid) */
-        ARG("started_at"); ARG(at);
-        ARG("worker_id");  ARG(w->cfg->worker_id);
-    }
-#undef ARG
-#undef ARGN
-    if (wk_conn_argv(&w->cmd, on_finish, j, argc, argv, lens) == 0)
-        j->sent = 1;
+    uv_prepare_start(&w->fin_flush, on_finish_flush);
 }
 
 /* Record the result in j->task and queue the finish. Steals out's strings. */
@@ -271,8 +377,10 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
     t->status = st;
     t->error_kind = kind;
     t->finished_at = rh_now_ms();
-    if (t->started_at == 0)
+    if (t->started_at == 0) {
+        j->unstarted = 1;
         t->started_at = t->finished_at;
+    }
     j->reply = rh_task_reply_json(t);
     j->event = event_json(w, "finished", t);
     if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL) {
@@ -555,9 +663,14 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
     wk_worker *w = p->w;
     (void)ac;
     /* A paired take is in flight until its claim answers. */
-    if (p->alone && w->popping > 0)
+    if (p->alone && w->popping > 0) {
         w->popping--;
+        w->taking--;
+    }
     if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+        w->hot = 1;                   /* work queued: take in batches now */
+        w->take_calls++;
+        w->take_tasks++;
         if (p->alone || reply->len > RH_NAME_MAX) {
             wk_take_id(w, reply->str, reply->len);      /* junk is dropped */
         } else {
@@ -582,6 +695,103 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
     wk_pump(w);
 }
 
+static int started_event_parts(wk_worker *w);
+
+/* An entry {'run', id, field, value, ...} of a claim made by a take's
+ * script (wk_lua_claim_head, wk_lua_take): the job starts from it. 1 when
+ * it is one (its id a valid name), else 0. */
+static int claimed_run(wk_worker *w, const redisReply *e)
+{
+    const redisReply *id;
+    char tmp[RH_NAME_MAX + 1];
+    wk_job *j;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_STRING || strcmp(e->element[0]->str, "run") != 0)
+        return 0;
+    id = e->element[1];
+    if (id->len > RH_NAME_MAX ||
+        (memcpy(tmp, id->str, id->len), tmp[id->len] = '\0', !rh_name_valid(tmp)))
+        return 0;
+    if ((j = wk_job_find(w, id->str, id->len)) != NULL) {
+        j->retaken = 1;               /* see finish_done */
+    } else if ((j = job_new(w, id->str, id->len)) != NULL) {
+        j->state = JOB_CLAIMING;
+        claim_apply(j, e, 2, 1);
+    }
+    return 1;
+}
+
+/* The answer of a batch take (wk_lua_take): one entry per id it moved. */
+static void on_take(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    int asked = w->taking;
+    (void)ac;
+
+    w->popping = w->taking = 0;       /* a batch take goes alone */
+    if (reply == NULL)
+        return;                       /* lost: the processing list is re-read */
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        w->hot = 0;                   /* back to BLMOVE (and its claim) */
+        if (is_noscript(reply)) {
+            wk_scripts_load(w);
+        } else {
+            if (!w->pop_paused)
+                rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            w->pop_paused = 1;
+        }
+        wk_pump(w);
+        return;
+    }
+    w->take_calls++;
+    w->take_tasks += reply->elements;
+    if ((int)reply->elements < asked)
+        w->hot = 0;                   /* the queue ran out */
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (claimed_run(w, e))
+            continue;
+        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+            e->element[1]->type == REDIS_REPLY_STRING)
+            wk_take_id(w, e->element[1]->str, e->element[1]->len);
+    }
+    wk_pump(w);
+}
+
+/* Send a batch take of 'n' ids (see wk_lua_take). 0, or -1. */
+static int take_send(wk_worker *w, int n)
+{
+    const char *argv[11];
+    size_t lens[11];
+    char count[16];
+
+    if (started_event_parts(w) != 0)
+        return -1;
+    snprintf(count, sizeof count, "%d", n);
+    argv[2] = "2";
+    argv[3] = w->k_queue;
+    argv[4] = w->k_proc;
+    argv[5] = w->cfg->prefix;
+    argv[6] = w->cfg->instance;
+    argv[7] = w->k_events;
+    argv[8] = w->ev_started;
+    argv[9] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
+    argv[10] = count;
+    for (int i = 2; i < 11; i++)
+        lens[i] = strlen(argv[i]);
+    lens[8] = w->ev_started_id;
+    script_args(w->sha_take, wk_lua_take, argv, lens);
+    if (wk_conn_argv(&w->pop, on_take, w, 11, argv, lens) != 0)
+        return -1;
+    w->popping = 1;
+    w->taking = n;
+    return 0;
+}
+
 /* The answer of the claim sent behind a take (wk_lua_claim_head), right
  * after the take's own. The id the take moved, if any, is in the pair: when
  * the script did not claim it (no hash, final, replay, the script cache
@@ -596,36 +806,20 @@ static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
     wk_worker *w = p->w;
     char taken[RH_NAME_MAX + 1];
     int have = p->moved;
-    wk_job *j;
     (void)ac;
 
     memcpy(taken, p->id, sizeof taken);
     rh_free(p);
-    if (w->popping > 0)
+    if (w->popping > 0) {
         w->popping--;
+        w->taking--;
+    }
     if (reply == NULL)
         return;                 /* connection lost: the list is re-read */
     if (is_noscript(reply))
         wk_scripts_load(w);
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-        reply->element[0]->type == REDIS_REPLY_STRING &&
-        reply->element[1]->type == REDIS_REPLY_STRING &&
-        strcmp(reply->element[0]->str, "run") == 0) {
-        const redisReply *id = reply->element[1];
-        char tmp[RH_NAME_MAX + 1];
-
-        if (id->len <= RH_NAME_MAX &&
-            (memcpy(tmp, id->str, id->len), tmp[id->len] = '\0', rh_name_valid(tmp))) {
-            if (have && strcmp(tmp, taken) == 0)
-                have = 0;
-            if ((j = wk_job_find(w, id->str, id->len)) != NULL) {
-                j->retaken = 1;         /* see on_finish */
-            } else if ((j = job_new(w, id->str, id->len)) != NULL) {
-                j->state = JOB_CLAIMING;
-                claim_apply(j, reply, 2, 1);
-            }
-        }
-    }
+    if (claimed_run(w, reply) && have && strcmp(reply->element[1]->str, taken) == 0)
+        have = 0;
     if (have)
         wk_take_id(w, taken, strlen(taken));
     wk_pump(w);
@@ -685,9 +879,17 @@ static int claim_head_send(wk_worker *w, take_pair *p)
 
 /* Start ready jobs on idle executors, and take more while credit remains:
  * credit = idle executors + prefetch - jobs taken and not yet running -
- * takes in flight. Several BLMOVEs are pipelined on the pop connection:
- * Redis serves them in order, so a long queue fills every free slot in one
- * round trip, and an empty one just has them wait their turn. */
+ * ids the takes in flight may bring.
+ *
+ * An idle queue is waited on with BLMOVEs, each with the claim of the head
+ * behind it. Several are pipelined on the pop connection: Redis serves them
+ * in order, so a long queue fills every free slot in one round trip, and
+ * an empty one just has them wait their turn. Once a take found work
+ * ('hot'), the credit is taken in one batch take (wk_lua_take) at a time,
+ * so that the ids freed while one is in flight go in the next: one script
+ * call for several tasks under load, until a batch comes back short. */
+#define TAKE_BATCH_MAX 64
+
 void wk_pump(wk_worker *w)
 {
     int credit;
@@ -701,8 +903,16 @@ void wk_pump(wk_worker *w)
                 job_start(j);
     if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
-    credit = wk_pool_idle(&w->pool) + (int)w->cfg->prefetch - w->popping -
+    credit = wk_pool_idle(&w->pool) + (int)w->cfg->prefetch - w->taking -
              wk_count_jobs(w, JOB_CLAIMING) - wk_count_jobs(w, JOB_READY);
+    if (w->hot) {
+        if (w->popping == 0 && credit > 0 &&
+            take_send(w, credit < TAKE_BATCH_MAX ? credit : TAKE_BATCH_MAX) == 0)
+            return;
+        if (w->popping > 0)
+            return;
+        w->hot = 0;                   /* could not send it: BLMOVE */
+    }
     argv[0] = "BLMOVE";
     argv[1] = w->k_queue;
     argv[2] = w->k_proc;
@@ -721,6 +931,7 @@ void wk_pump(wk_worker *w)
             break;
         }
         w->popping++;
+        w->taking++;
         if (claim_head_send(w, p) != 0)
             p->alone = 1;
     }
