@@ -163,6 +163,9 @@ void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t 
 /* queue_depth < 0 leaves the last known depth. */
 /* A task claimed in the round trip of its take (1) or by id (0). */
 void wk_metrics_claim(wk_metrics *m, int with_take);
+/* One Redis call of the take (finish 0) or finish (1) step and the tasks
+ * it took or finished. */
+void wk_metrics_step(wk_metrics *m, int finish, unsigned tasks);
 void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, int redis_up,
                       uint64_t restarts, uint64_t reconnects);
 
@@ -243,8 +246,6 @@ struct wk_worker {
     wk_job     *jobs_tail;      /* oldest first: ready jobs start in take order */
     int         njobs;
     uint64_t    done, failed;
-    uint64_t    fin_calls, fin_tasks;       /* finish scripts sent, tasks in them */
-    uint64_t    take_calls, take_tasks;     /* takes sent, ids they moved */
     double      rate;           /* answered tasks/s, moving average */
     uint64_t    rate_last;      /* done + failed at the last tick */
     int64_t     rate_at;        /* when, monotonic ms */

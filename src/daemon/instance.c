@@ -241,12 +241,8 @@ static void stop_everything(wk_worker *w)
     if (w->stopping)
         return;
     w->stopping = 1;
-    rh_log(RH_LOG_NOTICE,
-           "event=stopped done=%llu failed=%llu pending=%d finish_calls=%llu finish_tasks=%llu"
-           " take_calls=%llu take_tasks=%llu",
-           (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs,
-           (unsigned long long)w->fin_calls, (unsigned long long)w->fin_tasks,
-           (unsigned long long)w->take_calls, (unsigned long long)w->take_tasks);
+    rh_log(RH_LOG_NOTICE, "event=stopped done=%llu failed=%llu pending=%d",
+           (unsigned long long)w->done, (unsigned long long)w->failed, w->njobs);
     wk_metrics_stop(w->metrics);
     w->metrics = NULL;
     wk_pool_close(&w->pool, NULL);

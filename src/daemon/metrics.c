@@ -30,6 +30,7 @@ struct wk_metrics {
     long       queue_depth;
     uint64_t   restarts, reconnects;
     uint64_t   claims[2];             /* by id, with the take */
+    uint64_t   calls[2], ids[2];      /* take, finish: Redis calls, tasks in them */
     char       worker[RH_NAME_MAX + 1];
     char       instance[RH_NAME_MAX + 1];
 };
@@ -75,6 +76,14 @@ static void render(wk_metrics *m, rh_buf *b)
         "flushed script cache).\n"
         "# TYPE rhai_claims_total counter\n"
         "rhai_claims_total{path=\"with_take\"} %llu\nrhai_claims_total{path=\"by_id\"} %llu\n"
+        "# HELP rhai_step_calls_total Redis calls that took ids (a BLMOVE or a batch "
+        "take) or finished tasks (one script call for every finish ready at once).\n"
+        "# TYPE rhai_step_calls_total counter\n"
+        "rhai_step_calls_total{step=\"take\"} %llu\nrhai_step_calls_total{step=\"finish\"} %llu\n"
+        "# HELP rhai_step_tasks_total Tasks those calls took or finished: divided by "
+        "rhai_step_calls_total, the batch size.\n"
+        "# TYPE rhai_step_tasks_total counter\n"
+        "rhai_step_tasks_total{step=\"take\"} %llu\nrhai_step_tasks_total{step=\"finish\"} %llu\n"
         "# HELP rhai_redis_up 1 when both Redis connections are up.\n"
         "# TYPE rhai_redis_up gauge\nrhai_redis_up %d\n"
         "# HELP rhai_build_info Version and identity of this instance.\n"
@@ -82,7 +91,9 @@ static void render(wk_metrics *m, rh_buf *b)
         "rhai_build_info{version=\"%s\",worker_id=\"%s\",instance=\"%s\"} 1\n",
         m->queue_depth, m->busy, m->executors, (unsigned long long)m->restarts,
         (unsigned long long)m->reconnects, (unsigned long long)m->claims[1],
-        (unsigned long long)m->claims[0], m->redis_up, RHAI_VERSION_STRING, m->worker,
+        (unsigned long long)m->claims[0], (unsigned long long)m->calls[0],
+        (unsigned long long)m->calls[1], (unsigned long long)m->ids[0],
+        (unsigned long long)m->ids[1], m->redis_up, RHAI_VERSION_STRING, m->worker,
         m->instance);
     uv_mutex_unlock(&m->lock);
 }
@@ -229,6 +240,16 @@ void wk_metrics_claim(wk_metrics *m, int with_take)
         return;
     uv_mutex_lock(&m->lock);
     m->claims[with_take ? 1 : 0]++;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_step(wk_metrics *m, int finish, unsigned tasks)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->calls[finish ? 1 : 0]++;
+    m->ids[finish ? 1 : 0] += tasks;
     uv_mutex_unlock(&m->lock);
 }
 

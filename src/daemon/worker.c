@@ -322,8 +322,7 @@ static int finish_batch_send(wk_worker *w, fin_strs *s, const char **argv, size_
     }
     for (int i = 0; i < n; i++)
         b->jobs[i]->sent = 1;
-    w->fin_calls++;
-    w->fin_tasks += (uint64_t)n;
+    wk_metrics_step(w->metrics, 1, (unsigned)n);
     return 1;
 }
 
@@ -669,8 +668,7 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
     }
     if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
         w->hot = 1;                   /* work queued: take in batches now */
-        w->take_calls++;
-        w->take_tasks++;
+        wk_metrics_step(w->metrics, 0, 1);
         if (p->alone || reply->len > RH_NAME_MAX) {
             wk_take_id(w, reply->str, reply->len);      /* junk is dropped */
         } else {
@@ -747,8 +745,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
         wk_pump(w);
         return;
     }
-    w->take_calls++;
-    w->take_tasks += reply->elements;
+    wk_metrics_step(w->metrics, 0, (unsigned)reply->elements);
     if ((int)reply->elements < asked)
         w->hot = 0;                   /* the queue ran out */
     for (size_t i = 0; i < reply->elements; i++) {
