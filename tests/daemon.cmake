@@ -14,6 +14,8 @@ rhai_test(test_e2e integration 300 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_e2e rhaid)
 rhai_test(test_operate integration 120 rhai_commonlib)
 add_dependencies(test_operate rhaid)
+rhai_test(test_batch integration 120 rhai_commonlib)
+add_dependencies(test_batch rhaid)
 add_test(NAME test_systemd_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_systemd_unit.sh
   ${PROJECT_SOURCE_DIR}/src/daemon/rhaid@.service.in $<TARGET_FILE:rhaid>)
 set_tests_properties(test_systemd_unit PROPERTIES TIMEOUT 60 LABELS unit)

@@ -1,0 +1,500 @@
+/* test_batch.c -- rhaid takes and finishes in batches under load.
+ *
+ * Once a take found work, rhaid takes up to its free credit in one script
+ * call (wk_lua_take) and sends every finish ready in one loop iteration in
+ * one call (wk_lua_finish). These tests fill a queue before rhaid starts,
+ * so that it is hot from the first take, then check the answers in Redis
+ * and the batch sizes on /metrics (rhai_step_calls_total and
+ * rhai_step_tasks_total). Every wait has a deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define WAIT_MS 30000           /* deadline of every wait on rhaid */
+
+/* ======================== helpers ======================== */
+
+/* GET path from 127.0.0.1:port; returns the whole response (new) or NULL. */
+static char *http_get(int port, const char *path)
+{
+    struct sockaddr_in sa;
+    char req[256];
+    rh_buf b;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return NULL;
+    }
+    rh_buf_init(&b);
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        rh_buf_append(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    return b.data;
+}
+
+/* Value of the first line starting with 'series ', or -1. */
+static long long metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return atoll(p + n + 1);
+    return -1;
+}
+
+#define TAKE_CALLS   "rhai_step_calls_total{step=\"take\"}"
+#define TAKE_TASKS   "rhai_step_tasks_total{step=\"take\"}"
+#define FINISH_CALLS "rhai_step_calls_total{step=\"finish\"}"
+#define FINISH_TASKS "rhai_step_tasks_total{step=\"finish\"}"
+#define WITH_TAKE    "rhai_claims_total{path=\"with_take\"}"
+#define BY_ID        "rhai_claims_total{path=\"by_id\"}"
+
+/* Poll /metrics until the take and finish step counters reach 'took' and
+ * 'finished' (or WAIT_MS passes); the last body (new), never NULL. */
+static char *steps_wait(int port, long long took, long long finished)
+{
+    int64_t deadline = rh_mono_ms() + WAIT_MS;
+    char *body = NULL;
+
+    do {
+        rh_free(body);
+        body = http_get(port, "/metrics");
+        assert_non_null(body);
+        if (metric(body, TAKE_TASKS) >= took && metric(body, FINISH_TASKS) >= finished)
+            break;
+        usleep(20000);
+    } while (rh_mono_ms() < deadline);
+    print_message("take %lld tasks in %lld calls, finish %lld in %lld, claims %lld + %lld\n",
+                  metric(body, TAKE_TASKS), metric(body, TAKE_CALLS),
+                  metric(body, FINISH_TASKS), metric(body, FINISH_CALLS),
+                  metric(body, WITH_TAKE), metric(body, BY_ID));
+    return body;
+}
+
+/* The integer reply of a command, or -1 (not an integer). */
+static long long cmd_int(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+    long long v = -1;
+
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* Send a command whose reply does not matter beyond not being an error. */
+static void cmd_ok(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, fmt);
+    r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+}
+
+/* Poll LLEN 'list' until it is 'want' (or WAIT_MS passes); the last one. */
+static long long llen_wait(redisContext *c, const char *list, long long want)
+{
+    int64_t deadline = rh_mono_ms() + WAIT_MS;
+    long long n;
+
+    while ((n = cmd_int(c, "LLEN %s", list)) != want && rh_mono_ms() < deadline)
+        usleep(10000);
+    return n;
+}
+
+/* The processing list of the one instance registered in rhai:workers. */
+static char *proc_key(redisContext *c, char *buf)
+{
+    redisReply *r = redisCommand(c, "SMEMBERS rhai:workers");
+
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    snprintf(buf, RH_KEY_MAX, "rhai:processing:%s", r->element[0]->str);
+    freeReplyObject(r);
+    return buf;
+}
+
+/* A redis-server in *r, a connection to it in *c. */
+static void redis_up(th_redis *r, redisContext **c)
+{
+    assert_int_equal(th_redis_start(r, 0), 0);
+    *c = th_redis_connect(r);
+    assert_non_null(*c);
+}
+
+/* rhaid for worker "default" with 2 executors, metrics on 'port', extra
+ * args (NULL-terminated, at most 8) after them; its pid. */
+static pid_t rhaid_up(const th_redis *r, int port, const char *const extra[])
+{
+    char listen[64];
+    const char *argv[12] = { "--metrics-listen", listen };
+    size_t n = 2;
+    pid_t pid;
+
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    for (size_t i = 0; extra && extra[i] && n < 10; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    pid = th_rhaid_start(r, "default", 2, argv);
+    assert_true(pid > 0);
+    return pid;
+}
+
+/* 0 when some rhaid log in r's dir has a line matching the ERE 'pattern'. */
+static int log_has(const th_redis *r, const char *pattern)
+{
+    return th_sh("grep -Eq '%s' '%s'/rhaid-*.log", pattern, r->dir);
+}
+
+/* ======================== tests ======================== */
+
+/* 300 tasks queued before rhaid starts: after the first BLMOVE the queue
+ * is hot, and the rest is taken by batch takes of the free credit
+ * (2 executors + prefetch 6), claimed inside them. Each task runs once. */
+static void test_a_hot_queue_is_taken_in_batches(void **state)
+{
+    enum { N = 300 };
+    const char *extra[] = { "--prefetch", "6", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32], key[RH_KEY_MAX], proc[RH_KEY_MAX], *body;
+    int port = th_free_port();
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "hot-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "i = 1; i + 1", NULL, 5000, NULL), 0);
+    }
+    pid = rhaid_up(&r, port, extra);
+
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "hot-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_string_equal(t.id, id);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "2");
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+
+    body = steps_wait(port, N, N);
+    assert_int_equal(metric(body, TAKE_TASKS), N);
+    assert_true(metric(body, TAKE_CALLS) > 0);
+    assert_true(metric(body, TAKE_CALLS) < N);          /* batches happened */
+    assert_int_equal(metric(body, FINISH_TASKS), N);
+    assert_true(metric(body, FINISH_CALLS) > 0);
+    assert_true(metric(body, FINISH_CALLS) <= N);
+    assert_int_equal(metric(body, WITH_TAKE), N);
+    assert_int_equal(metric(body, BY_ID), 0);
+    rh_free(body);
+
+    /* every finish is acknowledged: a second answer would be there now */
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "hot-%d", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", id)), 0);
+    }
+    assert_int_equal(cmd_int(c, "LLEN rhai:queue:{default}"), 0);
+    assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* The odd ids of a batch take go to the claim by id: one without a hash is
+ * answered invalid (and its hash gets started_at and worker_id), a final
+ * one is dropped unanswered, a junk id is dropped with event=bad_id; the
+ * plain tasks around them run once each. */
+static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
+{
+    enum { VALID = 20 };
+    const char *extra[] = { "--prefetch", "8", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32], key[RH_KEY_MAX], proc[RH_KEY_MAX], buf[128], *body;
+    int port = th_free_port(), v = 0;
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    /* Queue order (first LPUSHed is taken first): the first takes are
+     * BLMOVEs, so the odd ids sit behind 6 plain tasks, one apart. */
+    for (int pos = 0; v < VALID; pos++) {
+        if (pos == 6) {
+            cmd_ok(c, "LPUSH rhai:queue:{default} ghost-1");
+        } else if (pos == 8) {
+            assert_int_equal(th_submit(c, "default", "cancelled-1", "'ran'", NULL, 5000,
+                                       NULL), 0);
+            cmd_ok(c, "HSET rhai:task:{cancelled-1} status cancelled error_kind cancelled "
+                      "finished_at 1 output null");
+        } else if (pos == 10) {
+            cmd_ok(c, "LPUSH rhai:queue:{default} %s", "bad id!");
+        } else {
+            snprintf(id, sizeof id, "odd-%d", v++);
+            assert_int_equal(th_submit(c, "default", id, "i = 1; i + 1", NULL, 5000, NULL),
+                             0);
+        }
+    }
+    pid = rhaid_up(&r, port, extra);
+
+    for (int i = 0; i < VALID; i++) {
+        snprintf(id, sizeof id, "odd-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "2");
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "ghost-1", 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    rh_task_clear(&t);
+
+    /* 23 ids taken, 21 answered; then the processing list is empty */
+    body = steps_wait(port, VALID + 3, VALID + 1);
+    assert_int_equal(metric(body, TAKE_TASKS), VALID + 3);
+    assert_true(metric(body, TAKE_CALLS) < VALID + 3);   /* batches happened */
+    assert_int_equal(metric(body, FINISH_TASKS), VALID + 1);
+    assert_int_equal(metric(body, WITH_TAKE), VALID);
+    rh_free(body);
+    assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
+    assert_int_equal(cmd_int(c, "LLEN rhai:queue:{default}"), 0);
+
+    /* each valid task answered once */
+    for (int i = 0; i < VALID; i++) {
+        snprintf(id, sizeof id, "odd-%d", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", id)), 0);
+    }
+    /* the ghost: answered without running, its hash says by whom and when */
+    assert_string_equal(th_task_field(c, "ghost-1", "status", buf, sizeof buf), "error");
+    assert_string_equal(th_task_field(c, "ghost-1", "error_kind", buf, sizeof buf), "invalid");
+    assert_true(atoll(th_task_field(c, "ghost-1", "started_at", buf, sizeof buf)) > 0);
+    assert_string_equal(th_task_field(c, "ghost-1", "worker_id", buf, sizeof buf), "default");
+    assert_int_equal(cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", "ghost-1")), 0);
+    /* the cancelled task: not run, not answered, not touched */
+    assert_string_equal(th_task_field(c, "cancelled-1", "status", buf, sizeof buf),
+                        "cancelled");
+    assert_string_equal(th_task_field(c, "cancelled-1", "attempts", buf, sizeof buf), "0");
+    assert_string_equal(th_task_field(c, "cancelled-1", "output", buf, sizeof buf), "null");
+    assert_string_equal(th_task_field(c, "cancelled-1", "started_at", buf, sizeof buf), "");
+    assert_int_equal(cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "cancelled-1")), 0);
+    /* ghost and cancelled went through the claim by id, the junk id was
+     * dropped before any claim */
+    assert_int_equal(log_has(&r, "event=task_invalid task=ghost-1 "), 0);
+    assert_int_equal(log_has(&r, "event=task_skipped task=cancelled-1 status=cancelled"), 0);
+    assert_int_equal(log_has(&r, "event=bad_id "), 0);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* Sort key of a reply: (finished_at, id), the order of the task index. */
+typedef struct fin_rec {
+    long long at;
+    char      id[32];
+} fin_rec;
+
+static int fin_rec_cmp(const void *a, const void *b)
+{
+    const fin_rec *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* 100 tasks answered on one shared reply list: each reply once, the list's
+ * PEXPIRE applied (once per batch), and the task index trimmed to the 10
+ * newest finishes across batches. */
+static void test_a_shared_reply_list_and_the_index_trim_in_batches(void **state)
+{
+    enum { N = 100, KEEP = 10 };
+    const char *extra[] = { "--prefetch", "6", "--task-index-max", "10",
+                            "--result-ttl-ms", "600000", NULL };
+    const char *list = "rhai:reply:client:t1";
+    th_redis r;
+    redisContext *c;
+    redisReply *rep;
+    char id[32], *body;
+    int port = th_free_port();
+    int seen[N];
+    fin_rec recs[N];
+    long long pttl;
+    pid_t pid;
+    (void)state;
+
+    redis_up(&r, &c);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "sh-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "i = 1; i + 1", NULL, 5000, list), 0);
+    }
+    pid = rhaid_up(&r, port, extra);
+
+    assert_int_equal(llen_wait(c, list, N), N);
+    body = steps_wait(port, N, N);
+    assert_int_equal(metric(body, FINISH_TASKS), N);
+    assert_true(metric(body, TAKE_CALLS) < N);
+    rh_free(body);
+
+    memset(seen, 0, sizeof seen);
+    rep = redisCommand(c, "LRANGE %s 0 -1", list);
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(rep->elements, N);
+    for (size_t i = 0; i < rep->elements; i++) {
+        rh_task t;
+        int k;
+
+        rh_task_init(&t);
+        assert_int_equal(rh_task_from_reply(&t, rep->element[i]->str, rep->element[i]->len,
+                                            NULL), 0);
+        assert_non_null(t.id);
+        assert_int_equal(sscanf(t.id, "sh-%d", &k), 1);
+        assert_true(k >= 0 && k < N);
+        assert_int_equal(seen[k]++, 0);                  /* each id once */
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "2");
+        assert_true(t.finished_at > 0);
+        recs[k].at = t.finished_at;
+        snprintf(recs[k].id, sizeof recs[k].id, "%s", t.id);
+        rh_task_clear(&t);
+    }
+    freeReplyObject(rep);
+
+    pttl = cmd_int(c, "PTTL %s", list);
+    assert_true(pttl > 0);
+    assert_true(pttl <= 600000);
+
+    /* the index holds the 10 newest finishes, by (finished_at, id) */
+    qsort(recs, N, sizeof recs[0], fin_rec_cmp);
+    assert_int_equal(cmd_int(c, "ZCARD rhai:tasks:{default}"), KEEP);
+    rep = redisCommand(c, "ZRANGE rhai:tasks:{default} 0 -1 WITHSCORES");
+    assert_non_null(rep);
+    assert_int_equal(rep->elements, 2 * KEEP);
+    for (int i = 0; i < KEEP; i++) {
+        const fin_rec *want = &recs[N - KEEP + i];
+        assert_string_equal(rep->element[2 * i]->str, want->id);
+        assert_int_equal(atoll(rep->element[2 * i + 1]->str), want->at);
+    }
+    freeReplyObject(rep);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* A task made final by hand while it runs: its finish, in a batch with
+ * the others, is skipped (the script answers 0 for it), so the hash keeps
+ * what was written and no reply is pushed; the others finish normally. */
+static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
+{
+    enum { N = 6 };
+    const char *slow = "var t0 = Date.now(); while (Date.now() - t0 < 400) {} 'slow'";
+    const char *extra[] = { "--prefetch", "4", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32], key[RH_KEY_MAX], proc[RH_KEY_MAX], buf[128], *body;
+    int port = th_free_port();
+    int64_t deadline;
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "fin-%d", i);
+        assert_int_equal(th_submit(c, "default", id, slow, NULL, 10000, NULL), 0);
+    }
+    pid = rhaid_up(&r, port, extra);
+
+    /* fin-0 is taken first: wait until it runs, then answer it by hand */
+    deadline = rh_mono_ms() + WAIT_MS;
+    while (strcmp(th_task_field(c, "fin-0", "status", buf, sizeof buf), "running") != 0 &&
+           rh_mono_ms() < deadline)
+        usleep(2000);
+    assert_string_equal(buf, "running");
+    cmd_ok(c, "HSET rhai:task:{fin-0} status done output \"mine\"");
+
+    for (int i = 1; i < N; i++) {
+        snprintf(id, sizeof id, "fin-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "\"slow\"");
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+    body = steps_wait(port, N, N);
+    assert_int_equal(metric(body, FINISH_TASKS), N);    /* fin-0's finish was sent */
+    /* ... and answered 0: counted in no task total */
+    assert_int_equal(metric(body, "rhai_tasks_total{status=\"done\",error_kind=\"\"}"), N - 1);
+    rh_free(body);
+
+    assert_string_equal(th_task_field(c, "fin-0", "output", buf, sizeof buf), "\"mine\"");
+    assert_string_equal(th_task_field(c, "fin-0", "status", buf, sizeof buf), "done");
+    assert_string_equal(th_task_field(c, "fin-0", "finished_at", buf, sizeof buf), "");
+    assert_int_equal(cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "fin-0")), 0);
+    assert_int_equal(log_has(&r, "event=finish_skipped task=fin-0 "), 0);
+    assert_int_equal(cmd_int(c, "ZSCORE rhai:tasks:{default} fin-0"), -1);
+    assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_hot_queue_is_taken_in_batches),
+        cmocka_unit_test(test_odd_ids_inside_a_batch_are_claimed_by_id),
+        cmocka_unit_test(test_a_shared_reply_list_and_the_index_trim_in_batches),
+        cmocka_unit_test(test_the_finish_of_an_already_final_task_is_skipped),
+    };
+    return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
+}
