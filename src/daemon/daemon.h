@@ -45,7 +45,7 @@ typedef struct wk_config {
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
-    int64_t  prefetch;            /* tasks taken ahead of free executors */
+    int64_t  prefetch;            /* at most, tasks taken ahead of free executors */
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
     int64_t  dev_mode;            /* 1: unknown contexts are created on use */
@@ -199,6 +199,7 @@ struct wk_job {
     int        crashes;         /* runs whose executor died, or whose store
                                    failed (retried locally) */
     int64_t    not_before_ms;   /* READY: not started before (monotonic ms) */
+    int64_t    run_at_us;       /* RUNNING since (monotonic us) */
     rh_task    task;
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */
@@ -239,6 +240,7 @@ struct wk_worker {
     int         popping;        /* takes in flight on the pop connection */
     int         taking;         /* ids they may bring */
     int         hot;            /* the last take found work: take in batches */
+    double      run_us_avg;     /* moving mean of a run, start to result */
     int         pop_paused;     /* Redis refused a take: wait for the tick */
     int         scanned;        /* processing list re-read since last (re)connect */
     int         scanning;       /* that LRANGE is in flight */

@@ -434,6 +434,10 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         wk_pump(w);
         return;
     }
+    if (j->run_at_us > 0) {           /* the mean run, for the prefetch */
+        double us = (double)(rh_mono_us() - j->run_at_us);
+        w->run_us_avg = w->run_us_avg > 0 ? w->run_us_avg + (us - w->run_us_avg) / 8 : us;
+    }
     job_finish(j, out->status, out->kind, out->output ? out->output : rh_strdup("null"),
                out->error, out->logs);
     out->output = out->error = out->logs = NULL;
@@ -461,6 +465,7 @@ static void job_start(wk_job *j)
     wk_config_limits(w->cfg, &lim);
     if (wk_pool_run(&w->pool, j, &in, &lim, timeout) == 0) {
         j->state = JOB_RUNNING;
+        j->run_at_us = rh_mono_us();
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d", j->id, t->attempts);
     }
 }
@@ -887,6 +892,24 @@ static int claim_head_send(wk_worker *w, take_pair *p)
  * call for several tasks under load, until a batch comes back short. */
 #define TAKE_BATCH_MAX 64
 
+/* How many tasks to hold taken beyond the idle executors: about
+ * PREFETCH_HORIZON_US of work at the mean run of the last tasks, so that
+ * short tasks are taken in batches while long ones do not wait here,
+ * claimed, behind each other while another instance may be idle; never
+ * more than 'prefetch', never fewer than min(2, prefetch). */
+#define PREFETCH_HORIZON_US 5000.0
+
+static int prefetch_now(const wk_worker *w)
+{
+    int max = (int)w->cfg->prefetch, least = max < 2 ? max : 2;
+    double n;
+
+    if (w->run_us_avg <= 0)
+        return least;
+    n = PREFETCH_HORIZON_US * w->pool.n / w->run_us_avg;
+    return n >= max ? max : n <= least ? least : (int)n;
+}
+
 void wk_pump(wk_worker *w)
 {
     int credit;
@@ -900,7 +923,7 @@ void wk_pump(wk_worker *w)
                 job_start(j);
     if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
-    credit = wk_pool_idle(&w->pool) + (int)w->cfg->prefetch - w->taking -
+    credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
              wk_count_jobs(w, JOB_CLAIMING) - wk_count_jobs(w, JOB_READY);
     if (w->hot) {
         if (w->popping == 0 && credit > 0 &&
