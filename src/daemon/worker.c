@@ -926,10 +926,8 @@ void wk_pump(wk_worker *w)
     credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
              wk_count_jobs(w, JOB_CLAIMING) - wk_count_jobs(w, JOB_READY);
     if (w->hot) {
-        if (w->popping == 0 && credit > 0 &&
+        if (w->popping > 0 || credit <= 0 ||
             take_send(w, credit < TAKE_BATCH_MAX ? credit : TAKE_BATCH_MAX) == 0)
-            return;
-        if (w->popping > 0)
             return;
         w->hot = 0;                   /* could not send it: BLMOVE */
     }
