@@ -264,6 +264,7 @@ void    wk_scripts_load(wk_worker *w);          /* SCRIPT LOAD on a new connecti
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
 void    wk_finish_send(wk_job *j);
+void    wk_job_cancel_ready(wk_job *j);     /* answer a READY job cancelled */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
 void    wk_on_pool_ready(wk_pool *p, void *data);

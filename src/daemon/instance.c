@@ -140,20 +140,26 @@ static void heartbeat(wk_worker *w)
 }
 
 /* Running tasks a client asked to cancel (rhai_cancel on a running task
- * sets cancel_requested). The job is looked up by id in the callback: it
- * may have finished and been freed meanwhile. */
+ * sets cancel_requested), and claimed ones still waiting here for an
+ * executor (the prefetch), which are answered without running. The job is
+ * looked up by id in the callback: it may have finished and been freed
+ * meanwhile. */
 static void on_cancel_check(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
     char *id = priv;
     wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
-    wk_job *j;
+    wk_job *j = NULL;
 
-    if (w && reply && reply->type == REDIS_REPLY_STRING &&
-        (j = wk_job_find(w, id, strlen(id))) != NULL && j->state == JOB_RUNNING) {
+    if (w && reply && reply->type == REDIS_REPLY_STRING)
+        j = wk_job_find(w, id, strlen(id));
+    if (j && j->state == JOB_RUNNING) {
         rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s killing its executor", id);
         j->cancelled = 1;
         wk_pool_cancel(&w->pool, j, "cancelled by client while running");
+    } else if (j && j->state == JOB_READY) {
+        rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s before it ran", id);
+        wk_job_cancel_ready(j);
     }
     rh_free(id);
 }
@@ -165,7 +171,8 @@ static void check_cancels(wk_worker *w)
         return;
     for (wk_job *j = w->jobs; j; j = j->next) {
         char *id;
-        if (j->state != JOB_RUNNING || (id = rh_strdup(j->id)) == NULL)
+        if ((j->state != JOB_RUNNING && j->state != JOB_READY) ||
+            (id = rh_strdup(j->id)) == NULL)
             continue;
         if (redisAsyncCommand(w->cmd.ac, on_cancel_check, id, "HGET %s cancel_requested",
                               rh_key_task(key, w->cfg->prefix, j->id)) != REDIS_OK)

@@ -400,6 +400,13 @@ static void job_fail(wk_job *j, rh_error_kind kind, const char *msg)
     job_finish(j, RHAI_STATUS_ERROR, kind, rh_strdup("null"), rh_strdup(msg), rh_strdup(""));
 }
 
+/* A job claimed and waiting for an executor that a client cancelled. */
+void wk_job_cancel_ready(wk_job *j)
+{
+    job_finish(j, RHAI_STATUS_CANCELLED, RH_EK_CANCELLED, rh_strdup("null"),
+               rh_strdup("cancelled by client before it ran"), rh_strdup(""));
+}
+
 /* ======================== run ======================== */
 
 void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)

@@ -201,6 +201,46 @@ static void test_a_running_task_can_be_cancelled_and_its_executor_is_replaced(vo
     }
 }
 
+/* A task claimed ahead of a free executor (the prefetch) is `running` in
+ * Redis while it waits in rhaid: cancelling it answers it without running
+ * it, at the next check (every heartbeat), instead of once it has run. */
+static void test_a_prefetched_task_can_be_cancelled_before_it_runs(void **state)
+{
+    fixture *f = *state;
+    rhai_task *loop = task("while (true) {}", NULL, 60000);
+    rhai_task *t = task("print('ran'); 1", NULL, 60000);
+    char busy[2][RHAI_ID_MAX], id[RHAI_ID_MAX];
+    rhai_result *r = NULL;
+    int running = 0;
+
+    for (int i = 0; i < 2; i++)         /* both executors busy */
+        assert_int_equal(rhai_submit(f->c, loop, busy[i], NULL), 0);
+    assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
+    for (int i = 0; i < 500 && !running; i++) {     /* claimed, waiting in rhaid */
+        assert_int_equal(rhai_task_status(f->c, id, &r, NULL), 0);
+        running = rhai_result_status(r) == RHAI_STATUS_RUNNING;
+        rhai_result_free(r);
+        if (!running)
+            usleep(10000);
+    }
+    assert_true(running);
+    assert_int_equal(rhai_cancel(f->c, id, NULL), 0);
+    assert_int_equal(rhai_wait(f->c, id, 10000, &r, NULL), 0);
+    assert_int_equal(rhai_result_status(r), RHAI_STATUS_CANCELLED);
+    assert_string_equal(rhai_result_error_kind(r), "cancelled");
+    assert_string_equal(rhai_result_error(r), "cancelled by client before it ran");
+    assert_string_equal(rhai_result_logs(r), "");                 /* never ran */
+    rhai_result_free(r);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rhai_cancel(f->c, busy[i], NULL), 0);
+        assert_int_equal(rhai_wait(f->c, busy[i], 10000, &r, NULL), 0);
+        assert_int_equal(rhai_result_status(r), RHAI_STATUS_CANCELLED);
+        rhai_result_free(r);
+    }
+    rhai_task_free(loop);
+    rhai_task_free(t);
+}
+
 static void test_finished_tasks_are_indexed_and_failures_counted(void **state)
 {
     fixture *f = *state;
@@ -380,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_then_wait_and_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_running_task_can_be_cancelled_and_its_executor_is_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_prefetched_task_can_be_cancelled_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finished_tasks_are_indexed_and_failures_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_completes_from_the_hash_when_its_reply_was_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_many_in_flight_are_each_answered_once, setup, teardown),
