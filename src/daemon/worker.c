@@ -231,23 +231,31 @@ typedef struct fin_strs {
     char n[16], at[24], seen[24];
 } fin_strs;
 
-/* Send one batch of the wanted finishes, oldest first. 1 when one was
- * sent, 0 when none is wanted or it could not be sent. */
-static int finish_batch_send(wk_worker *w, fin_strs *s, const char **argv, size_t *lens)
+/* Finishes wanted: FINISHING, not sent, not waiting for a retry. */
+static int finish_wanted(const wk_job *j)
+{
+    return j->state == JOB_FINISHING && !j->sent && !j->retry;
+}
+
+/* Send one batch of at most 'cap' (<= FIN_BATCH_MAX) wanted finishes,
+ * oldest first, with s, argv and lens sized for 'cap' tasks. 1 when one
+ * was sent, 0 when none is wanted or it could not be sent. */
+static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **argv,
+                             size_t *lens)
 {
     fin_batch *b;
     char ttl[24], keep[24], nkeys[16];
     size_t bytes = 0;
-    int argc, ka, n = 0;
+    int argc, ka, n;
     wk_job *j;
 
-    for (j = w->jobs; j; j = j->next)
-        n += j->state == JOB_FINISHING && !j->sent && !j->retry;
-    if (n == 0 || (b = rh_calloc(1, sizeof *b)) == NULL)
+    for (j = w->jobs; j && !finish_wanted(j); j = j->next)
+        ;
+    if (j == NULL || (b = rh_calloc(1, sizeof *b)) == NULL)
         return 0;
     b->w = w;
-    for (j = w->jobs; j && b->n < FIN_BATCH_MAX && bytes < FIN_BATCH_BYTES; j = j->next)
-        if (j->state == JOB_FINISHING && !j->sent && !j->retry) {
+    for (; j && b->n < cap && bytes < FIN_BATCH_BYTES; j = j->next)
+        if (finish_wanted(j)) {
             b->jobs[b->n++] = j;
             bytes += strlen(j->reply) + strlen(j->event) +
                      (j->task.output ? strlen(j->task.output) : 0) +
@@ -329,14 +337,19 @@ static int finish_batch_send(wk_worker *w, fin_strs *s, const char **argv, size_
 static void on_finish_flush(uv_prepare_t *h)
 {
     wk_worker *w = h->data;
-    enum { ARGV_MAX = 8 + (FIN_KEYS + FIN_ARGS) * FIN_BATCH_MAX };
-    const char **argv = rh_calloc(ARGV_MAX, sizeof *argv);
-    size_t *lens = rh_calloc(ARGV_MAX, sizeof *lens);
-    fin_strs *s = rh_calloc(FIN_BATCH_MAX, sizeof *s);
+    int cap = 0;
+    const char **argv = NULL;
+    size_t *lens = NULL, max;
+    fin_strs *s = NULL;
 
     uv_prepare_stop(h);
-    if (argv && lens && s && w->cmd.up)
-        while (finish_batch_send(w, s, argv, lens))
+    for (wk_job *j = w->jobs; j && cap < FIN_BATCH_MAX; j = j->next)
+        cap += finish_wanted(j);
+    max = 8 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;
+    if (cap > 0 && w->cmd.up && (argv = rh_malloc(max * sizeof *argv)) != NULL &&
+        (lens = rh_malloc(max * sizeof *lens)) != NULL &&
+        (s = rh_malloc((size_t)cap * sizeof *s)) != NULL)
+        while (finish_batch_send(w, cap, s, argv, lens))
             ;
     rh_free(argv);
     rh_free(lens);
