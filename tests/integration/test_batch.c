@@ -24,50 +24,6 @@
 
 /* ======================== helpers ======================== */
 
-/* GET path from 127.0.0.1:port; returns the whole response (new) or NULL. */
-static char *http_get(int port, const char *path)
-{
-    struct sockaddr_in sa;
-    char req[256];
-    rh_buf b;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return NULL;
-    }
-    rh_buf_init(&b);
-    for (;;) {
-        char chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n <= 0)
-            break;
-        rh_buf_append(&b, chunk, (size_t)n);
-    }
-    close(fd);
-    return b.data;
-}
-
-/* Value of the first line starting with 'series ', or -1. */
-static long long metric(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return atoll(p + n + 1);
-    return -1;
-}
-
 #define TAKE_CALLS   "rhai_step_calls_total{step=\"take\"}"
 #define TAKE_TASKS   "rhai_step_tasks_total{step=\"take\"}"
 #define FINISH_CALLS "rhai_step_calls_total{step=\"finish\"}"
@@ -85,16 +41,16 @@ static char *steps_wait(int port, long long took, long long finished)
 
     do {
         rh_free(body);
-        body = http_get(port, "/metrics");
+        body = th_http_get(port, "/metrics");
         assert_non_null(body);
-        if (metric(body, TAKE_TASKS) >= took && metric(body, FINISH_TASKS) >= finished)
+        if (th_metric(body, TAKE_TASKS) >= took && th_metric(body, FINISH_TASKS) >= finished)
             break;
         usleep(20000);
     } while (rh_mono_ms() < deadline);
     print_message("take %lld tasks in %lld calls, finish %lld in %lld, claims %lld + %lld\n",
-                  metric(body, TAKE_TASKS), metric(body, TAKE_CALLS),
-                  metric(body, FINISH_TASKS), metric(body, FINISH_CALLS),
-                  metric(body, WITH_TAKE), metric(body, BY_ID));
+                  th_metric(body, TAKE_TASKS), th_metric(body, TAKE_CALLS),
+                  th_metric(body, FINISH_TASKS), th_metric(body, FINISH_CALLS),
+                  th_metric(body, WITH_TAKE), th_metric(body, BY_ID));
     return body;
 }
 
@@ -107,14 +63,14 @@ static char *metric_wait(int port, const char *series, long long want)
 
     do {
         rh_free(body);
-        body = http_get(port, "/metrics");
+        body = th_http_get(port, "/metrics");
         assert_non_null(body);
-        if (metric(body, series) >= want)
+        if (th_metric(body, series) >= want)
             break;
         usleep(20000);
     } while (rh_mono_ms() < deadline);
     rh_free(body);
-    body = http_get(port, "/metrics");
+    body = th_http_get(port, "/metrics");
     assert_non_null(body);
     return body;
 }
@@ -242,14 +198,14 @@ static void test_a_hot_queue_is_taken_in_batches(void **state)
     }
 
     body = steps_wait(port, N, N);
-    assert_int_equal(metric(body, TAKE_TASKS), N);
-    assert_true(metric(body, TAKE_CALLS) > 0);
-    assert_true(metric(body, TAKE_CALLS) < N);          /* batches happened */
-    assert_int_equal(metric(body, FINISH_TASKS), N);
-    assert_true(metric(body, FINISH_CALLS) > 0);
-    assert_true(metric(body, FINISH_CALLS) <= N);
-    assert_int_equal(metric(body, WITH_TAKE), N);
-    assert_int_equal(metric(body, BY_ID), 0);
+    assert_int_equal(th_metric(body, TAKE_TASKS), N);
+    assert_true(th_metric(body, TAKE_CALLS) > 0);
+    assert_true(th_metric(body, TAKE_CALLS) < N);          /* batches happened */
+    assert_int_equal(th_metric(body, FINISH_TASKS), N);
+    assert_true(th_metric(body, FINISH_CALLS) > 0);
+    assert_true(th_metric(body, FINISH_CALLS) <= N);
+    assert_int_equal(th_metric(body, WITH_TAKE), N);
+    assert_int_equal(th_metric(body, BY_ID), 0);
     rh_free(body);
 
     /* every finish is acknowledged: a second answer would be there now */
@@ -319,9 +275,9 @@ static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
 
     /* 23 ids taken, 21 answered; then the processing list is empty */
     body = steps_wait(port, VALID + 3, VALID + 1);
-    assert_int_equal(metric(body, TAKE_TASKS), VALID + 3);
-    assert_int_equal(metric(body, FINISH_TASKS), VALID + 1);
-    assert_int_equal(metric(body, WITH_TAKE), VALID);
+    assert_int_equal(th_metric(body, TAKE_TASKS), VALID + 3);
+    assert_int_equal(th_metric(body, FINISH_TASKS), VALID + 1);
+    assert_int_equal(th_metric(body, WITH_TAKE), VALID);
     rh_free(body);
     assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
     assert_int_equal(cmd_int(c, "LLEN rhai:queue:{default}"), 0);
@@ -398,8 +354,8 @@ static void test_a_shared_reply_list_and_the_index_trim_in_batches(void **state)
 
     assert_int_equal(llen_wait(c, list, N), N);
     body = steps_wait(port, N, N);
-    assert_int_equal(metric(body, FINISH_TASKS), N);
-    assert_true(metric(body, TAKE_CALLS) < N);
+    assert_int_equal(th_metric(body, FINISH_TASKS), N);
+    assert_true(th_metric(body, TAKE_CALLS) < N);
     rh_free(body);
 
     memset(seen, 0, sizeof seen);
@@ -491,7 +447,7 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
         rh_task_clear(&t);
     }
     body = steps_wait(port, N, N);
-    assert_int_equal(metric(body, FINISH_TASKS), N);    /* fin-0's finish was sent */
+    assert_int_equal(th_metric(body, FINISH_TASKS), N);    /* fin-0's finish was sent */
     rh_free(body);
     /* ... and answered 0: logged as skipped once its answer is read, and
      * counted in no task total (counted as each answer is read, so wait
@@ -501,7 +457,7 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
         usleep(10000);
     assert_int_equal(log_has(&r, "event=finish_skipped task=fin-0 "), 0);
     body = metric_wait(port, DONE_TASKS, N - 1);
-    assert_int_equal(metric(body, DONE_TASKS), N - 1);
+    assert_int_equal(th_metric(body, DONE_TASKS), N - 1);
     rh_free(body);
 
     assert_string_equal(th_task_field(c, "fin-0", "output", buf, sizeof buf), "\"mine\"");

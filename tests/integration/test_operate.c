@@ -19,50 +19,6 @@
 
 #include "harness.h"
 
-/* GET path from 127.0.0.1:port; returns the whole response (new) or NULL. */
-static char *http_get(int port, const char *path)
-{
-    struct sockaddr_in sa;
-    char req[256];
-    rh_buf b;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return NULL;
-    }
-    rh_buf_init(&b);
-    for (;;) {
-        char chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n <= 0)
-            break;
-        rh_buf_append(&b, chunk, (size_t)n);
-    }
-    close(fd);
-    return b.data;
-}
-
-/* Value of the first line starting with 'series ', or -1. */
-static long long metric(const char *text, const char *series)
-{
-    size_t n = strlen(series);
-    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return atoll(p + n + 1);
-    return -1;
-}
-
 /* A redis-server, a connection to it in *c, and rhaid (worker "default",
  * 2 executors) serving metrics on 'port'; its pid. */
 static pid_t start_with_metrics(th_redis *r, int port, redisContext **c)
@@ -106,17 +62,17 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     /* counted when the finish is acknowledged: poll until all four are in */
     for (int i = 0; i < 200; i++) {
         rh_free(body);
-        body = http_get(port, "/metrics");
+        body = th_http_get(port, "/metrics");
         assert_non_null(body);
-        if (metric(body, "rhai_task_duration_seconds_count") == 4)
+        if (th_metric(body, "rhai_task_duration_seconds_count") == 4)
             break;
         usleep(20000);
     }
     assert_non_null(strstr(body, "HTTP/1.0 200") ? body : strstr(body, "HTTP/1.1 200"));
-    assert_int_equal(metric(body, "rhai_tasks_total{status=\"done\",error_kind=\"\"}"), 3);
-    assert_int_equal(metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 1);
-    assert_int_equal(metric(body, "rhai_task_duration_seconds_count"), 4);
-    assert_int_equal(metric(body, "rhai_task_duration_seconds_bucket{le=\"+Inf\"}"), 4);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"done\",error_kind=\"\"}"), 3);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 1);
+    assert_int_equal(th_metric(body, "rhai_task_duration_seconds_count"), 4);
+    assert_int_equal(th_metric(body, "rhai_task_duration_seconds_bucket{le=\"+Inf\"}"), 4);
     assert_non_null(strstr(body, "# TYPE rhai_tasks_total counter"));
     assert_non_null(strstr(body, "rhai_build_info{version=\""));
     assert_non_null(strstr(body, "worker_id=\"default\""));
@@ -124,23 +80,23 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
 
     /* gauges are refreshed per heartbeat */
     for (int i = 0; i < 200; i++) {
-        body = http_get(port, "/metrics");
-        if (metric(body, "rhai_executors") == 2 && metric(body, "rhai_redis_up") == 1)
+        body = th_http_get(port, "/metrics");
+        if (th_metric(body, "rhai_executors") == 2 && th_metric(body, "rhai_redis_up") == 1)
             break;
         rh_free(body);
         body = NULL;
         usleep(20000);
     }
     assert_non_null(body);
-    assert_int_equal(metric(body, "rhai_executors"), 2);
-    assert_int_equal(metric(body, "rhai_redis_up"), 1);
+    assert_int_equal(th_metric(body, "rhai_executors"), 2);
+    assert_int_equal(th_metric(body, "rhai_redis_up"), 1);
     rh_free(body);
 
-    body = http_get(port, "/healthz");
+    body = th_http_get(port, "/healthz");
     assert_non_null(strstr(body, " 200 "));
     assert_non_null(strstr(body, "ok"));
     rh_free(body);
-    body = http_get(port, "/nope");
+    body = th_http_get(port, "/nope");
     assert_non_null(strstr(body, " 404 "));
     rh_free(body);
 
@@ -157,10 +113,10 @@ static char *claims_wait(int port, long long total)
 
     for (int i = 0; i < 250; i++) {
         rh_free(body);
-        body = http_get(port, "/metrics");
+        body = th_http_get(port, "/metrics");
         assert_non_null(body);
-        if (metric(body, "rhai_claims_total{path=\"with_take\"}") +
-            metric(body, "rhai_claims_total{path=\"by_id\"}") >= total)
+        if (th_metric(body, "rhai_claims_total{path=\"with_take\"}") +
+            th_metric(body, "rhai_claims_total{path=\"by_id\"}") >= total)
             break;
         usleep(20000);
     }
@@ -195,8 +151,8 @@ static void test_a_take_and_its_claim_share_one_round_trip(void **state)
         rh_task_clear(&t);
     }
     body = claims_wait(port, 5);
-    assert_int_equal(metric(body, "rhai_claims_total{path=\"with_take\"}"), 5);
-    assert_int_equal(metric(body, "rhai_claims_total{path=\"by_id\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_claims_total{path=\"with_take\"}"), 5);
+    assert_int_equal(th_metric(body, "rhai_claims_total{path=\"by_id\"}"), 0);
     rh_free(body);
 
     rep = redisCommand(c, "SCRIPT FLUSH");
@@ -212,9 +168,9 @@ static void test_a_take_and_its_claim_share_one_round_trip(void **state)
         rh_task_clear(&t);
     }
     body = claims_wait(port, 7);
-    assert_true(metric(body, "rhai_claims_total{path=\"by_id\"}") >= 1);
-    assert_int_equal(metric(body, "rhai_claims_total{path=\"with_take\"}") +
-                     metric(body, "rhai_claims_total{path=\"by_id\"}"), 7);
+    assert_true(th_metric(body, "rhai_claims_total{path=\"by_id\"}") >= 1);
+    assert_int_equal(th_metric(body, "rhai_claims_total{path=\"with_take\"}") +
+                     th_metric(body, "rhai_claims_total{path=\"by_id\"}"), 7);
     rh_free(body);
 
     /* An id moved into our list whose claim never ran: not submitted to

@@ -6,6 +6,7 @@
  * condition against a deadline. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -428,4 +429,48 @@ const char *th_task_field(redisContext *c, const char *id, const char *field, ch
     if (r)
         freeReplyObject(r);
     return buf;
+}
+
+/* GET path from 127.0.0.1:port; returns the whole response (new) or NULL. */
+char *th_http_get(int port, const char *path)
+{
+    struct sockaddr_in sa;
+    char req[256];
+    rh_buf b;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+        close(fd);
+        return NULL;
+    }
+    rh_buf_init(&b);
+    for (;;) {
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        rh_buf_append(&b, chunk, (size_t)n);
+    }
+    close(fd);
+    return b.data;
+}
+
+/* Value of the first line starting with 'series ', or -1. */
+long long th_metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return atoll(p + n + 1);
+    return -1;
 }

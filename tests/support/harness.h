@@ -66,6 +66,12 @@ int   th_rhaid_ready(const th_redis *r, const char *worker, pid_t pid, const cha
 
 /* Run a shell command, return its exit status (-1 on failure to run). */
 int   th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* GET path from 127.0.0.1:port (rhaid's /metrics): the whole response
+ * (rh_free it), or NULL. */
+char     *th_http_get(int port, const char *path);
+/* Value of the first line of 'text' starting with 'series ', or -1. */
+long long th_metric(const char *text, const char *series);
+
 #endif
 
 /* ---- raw protocol helpers (plain hiredis, per docs/protocol.md) ---- */
