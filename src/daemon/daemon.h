@@ -45,6 +45,7 @@ typedef struct wk_config {
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
+    int64_t  pipeline_max_us;     /* queue behind busy executors while runs are this short */
     int64_t  prefetch;            /* at most, tasks taken ahead of free executors */
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
@@ -127,6 +128,9 @@ struct wk_pool {
     uint64_t     restarts;
     wk_run_cb    run_cb;
     void       (*ready_cb)(wk_pool *p, void *data);  /* a respawned executor is idle */
+    /* A job queued behind another (wk_pool_queue) comes back unrun: its
+     * executor died or was killed before starting it. */
+    void       (*back_cb)(wk_pool *p, wk_job *job, void *data);
     void        *data;
     void       (*closed_cb)(wk_pool *p);
 };
@@ -139,6 +143,16 @@ int  wk_pool_idle(const wk_pool *p);
  * RHAI_ESTATE when none is idle. The run callback runs exactly once. */
 int  wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in,
                  const eng_limits *lim, int64_t timeout_ms);
+/* Queue 'job' behind the job a busy executor runs, its frame written now,
+ * so that the executor starts it as soon as it has answered the first,
+ * without waiting for us: one job at most behind each, and none behind
+ * one due for recycling. Its timeout starts when the first one's result
+ * arrives. The run callback runs exactly once, or the back callback if
+ * the executor dies first. RHAI_ESTATE when no executor can take it. A
+ * queued job cannot be cancelled before it starts (wk_pool_cancel finds
+ * only running ones). */
+int  wk_pool_queue(wk_pool *p, wk_job *job, const eng_input *in,
+                   const eng_limits *lim, int64_t timeout_ms);
 /* Respawn slots whose executor could not be started (called per tick). */
 void wk_pool_maintain(wk_pool *p);
 /* Kill the executor running 'job'; the job ends with kind 'cancelled'
@@ -268,6 +282,7 @@ void    wk_job_cancel_ready(wk_job *j);     /* answer a READY job cancelled */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
 void    wk_on_pool_ready(wk_pool *p, void *data);
+void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);

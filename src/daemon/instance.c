@@ -420,6 +420,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         return 1;
     }
     w.pool.ready_cb = wk_on_pool_ready;
+    w.pool.back_cb = wk_on_pool_back;
     if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", cfg->reconnect_max_ms, &err) != 0 ||
         wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", cfg->reconnect_max_ms, &err) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);

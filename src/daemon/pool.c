@@ -6,7 +6,13 @@
  * the wall clock: a job's timer SIGKILLs its executor, whose job then ends
  * with kind timeout; an executor that dies on its own ends its job as
  * crashed. Either way a new executor takes the slot at once, and the old
- * one is freed from its last close callback. */
+ * one is freed from its last close callback.
+ *
+ * A busy executor may hold one more job, queued: its frame is already in
+ * the pipe, so the executor goes on to it the moment it has written the
+ * first one's result, with no wait for us (wk_pool_queue). That job's
+ * timer starts when the first one's result arrives. An executor that dies
+ * with a queued job gives it back unrun (back_cb). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +36,9 @@ struct wk_executor {
     wk_job      *job;         /* while busy */
     char         job_id[RH_NAME_MAX + 1];   /* the id its result must carry */
     int64_t      timeout_ms;
+    wk_job      *next;        /* queued behind 'job', its frame sent */
+    char         next_id[RH_NAME_MAX + 1];
+    int64_t      next_timeout_ms;
     int          kill_kind;   /* RH_EK_* to report when we killed it */
     rh_buf       in;          /* bytes read, not yet a whole frame */
     wk_pool     *pool;
@@ -65,8 +74,11 @@ static void executor_on_close(uv_handle_t *h)
     }
 }
 
-/* Finish the executor's job, if any, with 'out'. */
-static void executor_end_job(wk_executor *ex, eng_output *out)
+static void on_job_timeout(uv_timer_t *t);
+
+/* Finish the executor's job, if any, with 'out'. With 'promote' (its
+ * result arrived), a queued job becomes the running one first. */
+static void executor_end_job(wk_executor *ex, eng_output *out, int promote)
 {
     wk_pool *p = ex->pool;
     wk_job *job = ex->job;
@@ -74,7 +86,15 @@ static void executor_end_job(wk_executor *ex, eng_output *out)
         return;
     ex->job = NULL;
     uv_timer_stop(&ex->timer);
-    p->busy--;
+    if (promote && ex->next) {
+        ex->job = ex->next;
+        ex->next = NULL;
+        memcpy(ex->job_id, ex->next_id, sizeof ex->job_id);
+        ex->timeout_ms = ex->next_timeout_ms;
+        uv_timer_start(&ex->timer, on_job_timeout, (uint64_t)ex->timeout_ms, 0);
+    } else {
+        p->busy--;
+    }
     p->run_cb(p, job, out, p->data);
     eng_output_clear(out);
 }
@@ -87,7 +107,7 @@ static void end_job_with(wk_executor *ex, rh_error_kind kind, const char *msg)
                  kind == RH_EK_CANCELLED ? RHAI_STATUS_CANCELLED : RHAI_STATUS_ERROR;
     out.kind = kind;
     out.error = rh_strdup(msg);
-    executor_end_job(ex, &out);
+    executor_end_job(ex, &out, 0);
 }
 
 /* Take the executor out of service: its slot gets a fresh one (unless the
@@ -100,6 +120,11 @@ static void executor_retire(wk_executor *ex, int sig)
     ex->state = EX_DEAD;
     if (p->ex[ex->slot] == ex)
         p->ex[ex->slot] = NULL;
+    if (ex->next) {
+        wk_job *job = ex->next;
+        ex->next = NULL;
+        p->back_cb(p, job, p->data);
+    }
     if (!uv_is_closing((uv_handle_t *)&ex->pipe))
         uv_close((uv_handle_t *)&ex->pipe, executor_on_close);   /* EOF to the child */
     if (!uv_is_closing((uv_handle_t *)&ex->timer))
@@ -174,8 +199,9 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
         return;
     }
     rh_free(id);
-    ex->state = EX_IDLE;
-    executor_end_job(ex, &out);
+    if (ex->next == NULL)
+        ex->state = EX_IDLE;
+    executor_end_job(ex, &out, 1);
     if (ex->state == EX_IDLE && ex->tasks >= (uint64_t)ex->pool->max_tasks) {
         rh_log(RH_LOG_INFO, "event=executor_recycle slot=%d tasks=%llu", ex->slot,
                (unsigned long long)ex->tasks);
@@ -364,13 +390,56 @@ static void on_job_timeout(uv_timer_t *t)
     executor_retire(ex, SIGKILL);
 }
 
+/* Write a task frame to 'ex'. 0; or an error, the executor retired when
+ * its pipe may hold part of a frame. */
+static int executor_send(wk_executor *ex, const eng_input *in, const eng_limits *lim)
+{
+    write_req *w;
+    rh_buf frame;
+    uv_buf_t b;
+    int rc;
+
+    rh_buf_init(&frame);
+    if ((rc = eng_msg_encode_task(&frame, in, lim)) != 0) {
+        rh_buf_free(&frame);
+        return rc;
+    }
+    /* A frame fits the pipe's buffer: write it now. uv_write would write
+     * it now too, but libuv 1.44 then re-arms the pipe's watcher (an
+     * epoll_ctl per task); only a partial write needs the request. */
+    b = uv_buf_init(frame.data, (unsigned)frame.len);
+    rc = uv_try_write((uv_stream_t *)&ex->pipe, &b, 1);
+    if (rc == (int)frame.len) {
+        rh_buf_free(&frame);
+        return 0;
+    }
+    if (rc < 0 && rc != UV_EAGAIN) {
+        rh_buf_free(&frame);
+        executor_retire(ex, SIGKILL);
+        return RHAI_EIO;
+    }
+    size_t done = rc > 0 ? (size_t)rc : 0;
+    if ((w = rh_malloc(sizeof *w)) == NULL) {
+        rh_buf_free(&frame);
+        if (done > 0)
+            executor_retire(ex, SIGKILL);       /* a frame cut short */
+        return RHAI_ENOMEM;
+    }
+    w->data = frame.data;                 /* owned by the write request now */
+    b = uv_buf_init(frame.data + done, (unsigned)(frame.len - done));
+    if (uv_write(&w->req, (uv_stream_t *)&ex->pipe, &b, 1, on_write) != 0) {
+        rh_free(w->data);
+        rh_free(w);
+        executor_retire(ex, SIGKILL);
+        return RHAI_EIO;
+    }
+    return 0;
+}
+
 int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *lim,
                 int64_t timeout_ms)
 {
     wk_executor *ex = NULL;
-    write_req *w;
-    rh_buf frame;
-    uv_buf_t b;
     int rc;
 
     for (int i = 0; i < p->n && !ex; i++)
@@ -378,39 +447,8 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
             ex = p->ex[i];
     if (ex == NULL || p->closing)
         return RHAI_ESTATE;
-    rh_buf_init(&frame);
-    if ((rc = eng_msg_encode_task(&frame, in, lim)) != 0) {
-        rh_buf_free(&frame);
+    if ((rc = executor_send(ex, in, lim)) != 0)
         return rc;
-    }
-    /* A frame fits the idle pipe's buffer: write it now. uv_write would
-     * write it now too, but libuv 1.44 then re-arms the pipe's watcher
-     * (an epoll_ctl per task); only a partial write needs the request. */
-    b = uv_buf_init(frame.data, (unsigned)frame.len);
-    rc = uv_try_write((uv_stream_t *)&ex->pipe, &b, 1);
-    if (rc == (int)frame.len) {
-        rh_buf_free(&frame);
-    } else if (rc < 0 && rc != UV_EAGAIN) {
-        rh_buf_free(&frame);
-        executor_retire(ex, SIGKILL);
-        return RHAI_EIO;
-    } else {
-        size_t done = rc > 0 ? (size_t)rc : 0;
-        if ((w = rh_malloc(sizeof *w)) == NULL) {
-            rh_buf_free(&frame);
-            if (done > 0)
-                executor_retire(ex, SIGKILL);   /* a frame cut short */
-            return RHAI_ENOMEM;
-        }
-        w->data = frame.data;             /* owned by the write request now */
-        b = uv_buf_init(frame.data + done, (unsigned)(frame.len - done));
-        if (uv_write(&w->req, (uv_stream_t *)&ex->pipe, &b, 1, on_write) != 0) {
-            rh_free(w->data);
-            rh_free(w);
-            executor_retire(ex, SIGKILL);
-            return RHAI_EIO;
-        }
-    }
     ex->state = EX_BUSY;
     ex->job = job;
     snprintf(ex->job_id, sizeof ex->job_id, "%s", in->task_id);
@@ -418,6 +456,27 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
     ex->timeout_ms = timeout_ms;
     p->busy++;
     uv_timer_start(&ex->timer, on_job_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+int wk_pool_queue(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *lim,
+                  int64_t timeout_ms)
+{
+    wk_executor *ex = NULL;
+    int rc;
+
+    for (int i = 0; i < p->n && !ex; i++)
+        if (p->ex[i] && p->ex[i]->state == EX_BUSY && p->ex[i]->next == NULL &&
+            p->ex[i]->tasks < (uint64_t)p->max_tasks)
+            ex = p->ex[i];
+    if (ex == NULL || p->closing)
+        return RHAI_ESTATE;
+    if ((rc = executor_send(ex, in, lim)) != 0)
+        return rc;
+    ex->next = job;
+    snprintf(ex->next_id, sizeof ex->next_id, "%s", in->task_id);
+    ex->tasks++;
+    ex->next_timeout_ms = timeout_ms;
     return 0;
 }
 

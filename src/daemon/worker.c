@@ -464,7 +464,9 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
     wk_pump(w);
 }
 
-static void job_start(wk_job *j)
+/* Start the job on an idle executor, or with 'queue' behind a busy one's
+ * job (wk_pool_queue). */
+static void job_start(wk_job *j, int queue)
 {
     wk_worker *w = j->w;
     rh_task *t = &j->task;
@@ -483,10 +485,11 @@ static void job_start(wk_job *j)
     in.context_id = t->context_id ? t->context_id : "default";
     in.caller_id = t->caller_id ? t->caller_id : "anonymous";
     wk_config_limits(w->cfg, &lim);
-    if (wk_pool_run(&w->pool, j, &in, &lim, timeout) == 0) {
+    if ((queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout) == 0) {
         j->state = JOB_RUNNING;
         j->run_at_us = rh_mono_us();
-        rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d", j->id, t->attempts);
+        rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
+               t->attempts, queue);
     }
 }
 
@@ -937,10 +940,25 @@ void wk_pump(wk_worker *w)
 
     if (w->stopping)
         return;
-    if (!w->draining)
-        for (wk_job *j = w->jobs; j && wk_pool_idle(&w->pool) > 0; j = j->next)
-            if (j->state == JOB_READY && j->not_before_ms <= rh_mono_ms())
-                job_start(j);
+    if (!w->draining) {
+        int queue = 0;
+        /* Short tasks also go one behind each busy executor's, which then
+         * runs them back to back instead of waiting for us in between. */
+        for (wk_job *j = w->jobs; j; j = j->next) {
+            if (j->state != JOB_READY || j->not_before_ms > rh_mono_ms())
+                continue;
+            if (!queue && wk_pool_idle(&w->pool) == 0) {
+                /* not for long tasks: one would hold the task behind it
+                 * while another executor may be free */
+                if (w->run_us_avg <= 0 || w->run_us_avg > (double)w->cfg->pipeline_max_us)
+                    break;
+                queue = 1;
+            }
+            job_start(j, queue);
+            if (queue && j->state == JOB_READY)
+                break;                /* every executor holds one queued */
+        }
+    }
     if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
     credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
@@ -973,6 +991,18 @@ void wk_pump(wk_worker *w)
         if (claim_head_send(w, p) != 0)
             p->alone = 1;
     }
+}
+
+/* A job queued behind another comes back unrun (its executor died): it
+ * is ready again, not a crash of its own. */
+void wk_on_pool_back(wk_pool *p, wk_job *j, void *data)
+{
+    (void)p;
+    (void)data;
+    rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=\"executor gone before it started\"",
+           j->id);
+    j->state = JOB_READY;
+    j->run_at_us = 0;
 }
 
 void wk_on_pool_ready(wk_pool *p, void *data)

@@ -472,6 +472,128 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
     th_redis_stop(&r);
 }
 
+/* Queued behind a busy executor (wk_pool_queue; forced here by a large
+ * --pipeline-max-us): a task's timeout starts when the task before it on
+ * that executor answered, not when it was queued. Two 1.5 s tasks fill
+ * both executors; behind each, a trivial task with a 1 s timeout. Timed
+ * from the queueing, they would time out (and kill the long ones). */
+static void test_a_queued_task_is_timed_from_its_own_start(void **state)
+{
+    const char *slow = "var t0 = Date.now(); while (Date.now() - t0 < 1500) {} 'long'";
+    const char *extra[] = { "--pipeline-max-us", "100000000", "--log-level", "debug", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32];
+    int port = th_free_port();
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    pid = rhaid_up(&r, port, extra);
+    /* one finished task gives rhaid a mean run, which queueing needs */
+    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
+    rh_task_clear(&t);
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "long-%d", i);
+        assert_int_equal(th_submit(c, "default", id, slow, NULL, 10000, NULL), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "short-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "'short'", NULL, 1000, NULL), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "short-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "\"short\"");
+        rh_task_clear(&t);
+        snprintf(id, sizeof id, "long-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "\"long\"");
+        rh_task_clear(&t);
+    }
+    /* they were queued, not started on an idle executor */
+    assert_int_equal(log_has(&r, "event=task_start task=short-0 attempt=1 queued=1"), 0);
+    assert_int_equal(log_has(&r, "event=task_start task=short-1 attempt=1 queued=1"), 0);
+    assert_int_not_equal(log_has(&r, "event=task_timeout"), 0);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* An executor killed while a task waits queued behind its running one
+ * gives that task back unrun: it runs on the new executor, once, as the
+ * same delivery (attempts 1), not as a crash of its own; the running one
+ * is run again (crashed, retried locally) and finishes too. */
+static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
+{
+    const char *slow = "var t0 = Date.now(); while (Date.now() - t0 < 2000) {} 'long'";
+    const char *extra[] = { "--pipeline-max-us", "100000000", "--log-level", "debug", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32];
+    int port = th_free_port();
+    int64_t deadline;
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    pid = rhaid_up(&r, port, extra);
+    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
+    rh_task_clear(&t);
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "long-%d", i);
+        assert_int_equal(th_submit(c, "default", id, slow, NULL, 20000, NULL), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "behind-%d", i);
+        assert_int_equal(th_submit(c, "default", id, "'behind'", NULL, 20000, NULL), 0);
+    }
+    deadline = rh_mono_ms() + WAIT_MS;
+    while ((log_has(&r, "task_start task=behind-0 attempt=1 queued=1") != 0 ||
+            log_has(&r, "task_start task=behind-1 attempt=1 queued=1") != 0) &&
+           rh_mono_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(log_has(&r, "task_start task=behind-1 attempt=1 queued=1"), 0);
+    assert_int_equal(th_sh("pkill -KILL -P %d", (int)pid), 0);     /* both executors */
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "behind-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_string_equal(t.output, "\"behind\"");
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+    assert_int_equal(log_has(&r, "task_requeued task=behind-0 reason=\"executor gone"), 0);
+    assert_int_equal(log_has(&r, "task_requeued task=behind-1 reason=\"executor gone"), 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "long-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        assert_int_equal(t.attempts, 1);
+        rh_task_clear(&t);
+    }
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +601,8 @@ int main(void)
         cmocka_unit_test(test_odd_ids_inside_a_batch_are_claimed_by_id),
         cmocka_unit_test(test_a_shared_reply_list_and_the_index_trim_in_batches),
         cmocka_unit_test(test_the_finish_of_an_already_final_task_is_skipped),
+        cmocka_unit_test(test_a_queued_task_is_timed_from_its_own_start),
+        cmocka_unit_test(test_a_task_queued_on_a_killed_executor_runs_elsewhere),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }
