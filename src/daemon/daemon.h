@@ -271,16 +271,24 @@ struct wk_worker {
 };
 
 /* worker.c */
+wk_job *wk_job_new(wk_worker *w, const char *id, size_t len);  /* appended, NULL: no memory */
 void    wk_job_free(wk_job *j);
 wk_job *wk_job_find(wk_worker *w, const char *id, size_t len);
 int     wk_count_jobs(wk_worker *w, job_state s);
+void    wk_job_start(wk_job *j, int queue);      /* on an idle executor, or queued */
+void    wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg);
+void    wk_job_cancel_ready(wk_job *j);         /* answer a READY job cancelled */
+void    wk_finish_send(wk_job *j);
+void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
+char   *wk_event_json(wk_worker *w, const char *event, const rh_task *t);
 void    wk_scripts_load(wk_worker *w);          /* SCRIPT LOAD on a new connection */
+/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
+void    wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens);
+int     wk_is_noscript(const redisReply *reply);
+/* take.c */
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
-void    wk_finish_send(wk_job *j);
-void    wk_job_cancel_ready(wk_job *j);     /* answer a READY job cancelled */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
-void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);
 /* instance.c */

@@ -5,7 +5,8 @@
  * until its finish is acknowledged by Redis; a finish whose connection died
  * is sent again after reconnect (the script answers a task once), and ids
  * left in our processing list by a lost reply are taken again
- * (instance.c re-reads the list on reconnect). */
+ * (instance.c re-reads the list on reconnect). The take and the claim are
+ * in take.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 /* ======================== jobs ======================== */
 
-static wk_job *job_new(wk_worker *w, const char *id, size_t len)
+wk_job *wk_job_new(wk_worker *w, const char *id, size_t len)
 {
     wk_job *j = rh_calloc(1, sizeof *j);
     if (j == NULL)
@@ -75,7 +76,7 @@ int wk_count_jobs(wk_worker *w, job_state s)
 /* A lifecycle event; finished events carry run_ms (start to finish) and,
  * when the task has a created_at, latency_ms (submit to finish) for live
  * monitors such as `rhaictl top`. */
-static char *event_json(wk_worker *w, const char *event, const rh_task *t)
+char *wk_event_json(wk_worker *w, const char *event, const rh_task *t)
 {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "event", event,
                           "id", t->id, "worker_id", w->cfg->worker_id,
@@ -127,7 +128,7 @@ void wk_scripts_load(wk_worker *w)
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */
-static void script_args(const char *sha, const char *text, const char **argv, size_t *lens)
+void wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens)
 {
     argv[0] = sha[0] ? "EVALSHA" : "EVAL";
     argv[1] = sha[0] ? sha : text;
@@ -135,7 +136,7 @@ static void script_args(const char *sha, const char *text, const char **argv, si
     lens[1] = strlen(argv[1]);
 }
 
-static int is_noscript(const redisReply *reply)
+int wk_is_noscript(const redisReply *reply)
 {
     return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
 }
@@ -199,7 +200,7 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
         rh_free(b);                   /* connection lost: sent again on reconnect */
         return;
     }
-    if (is_noscript(reply)) {
+    if (wk_is_noscript(reply)) {
         wk_scripts_load(w);
         for (int i = 0; i < b->n; i++)
             wk_finish_send(b->jobs[i]);     /* as EVAL this time */
@@ -268,7 +269,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
 
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
 #define ARGN(s, len) (argv[argc] = (s), lens[argc] = (len), argc++)
-    script_args(w->sha_finish, wk_lua_finish, argv, lens);
+    wk_script_args(w->sha_finish, wk_lua_finish, argv, lens);
     argc = 2;
     ARG(nkeys);
     ARG(w->k_proc);
@@ -394,7 +395,7 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         t->started_at = t->finished_at;
     }
     j->reply = rh_task_reply_json(t);
-    j->event = event_json(w, "finished", t);
+    j->event = wk_event_json(w, "finished", t);
     if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL) {
         /* Out of memory: leave the id in the processing list; a restart or
          * another instance's recovery answers it. */
@@ -408,7 +409,7 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
     wk_finish_send(j);
 }
 
-static void job_fail(wk_job *j, rh_error_kind kind, const char *msg)
+void wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg)
 {
     job_finish(j, RHAI_STATUS_ERROR, kind, rh_strdup("null"), rh_strdup(msg), rh_strdup(""));
 }
@@ -466,7 +467,7 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
 
 /* Start the job on an idle executor, or with 'queue' behind a busy one's
  * job (wk_pool_queue). */
-static void job_start(wk_job *j, int queue)
+void wk_job_start(wk_job *j, int queue)
 {
     wk_worker *w = j->w;
     rh_task *t = &j->task;
@@ -491,522 +492,4 @@ static void job_start(wk_job *j, int queue)
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
                t->attempts, queue);
     }
-}
-
-/* ======================== claim ======================== */
-
-
-/* Signed tasks are verified always; unsigned ones are refused when
- * require_signatures is set. A signature binds the caller (its public key),
- * the task's identity, code and arguments, and its creation time, which
- * must lie within signature_skew_ms of now. */
-static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
-{
-    rh_sign_fields f;
-    int64_t skew;
-
-    if (t->signature == NULL || t->signature[0] == '\0')
-        return w->cfg->require_signatures
-                   ? rh_error_set(err, RHAI_EINVAL, "unsigned task: this worker requires "
-                                  "signatures")
-                   : 0;
-    f.id = t->id;
-    f.worker_id = t->worker_id ? t->worker_id : w->cfg->worker_id;
-    f.context_id = t->context_id ? t->context_id : "default";
-    f.caller_id = t->caller_id ? t->caller_id : "anonymous";
-    f.script = t->script;
-    f.script_len = t->script_len;
-    f.args = t->args;
-    f.created_at = t->created_at;
-    if (rh_sign_verify(t->signature, &f, err) != 0)
-        return -1;
-    skew = rh_now_ms() - t->created_at;
-    if (skew > w->cfg->signature_skew_ms || -skew > w->cfg->signature_skew_ms)
-        return rh_error_set(err, RHAI_EINVAL, "expired signed task: created_at is %lld ms "
-                            "from now (allowed: %lld)", (long long)skew,
-                            (long long)w->cfg->signature_skew_ms);
-    return 0;
-}
-
-static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take);
-
-static void on_claim(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    wk_job *j = priv;
-    wk_worker *w = j->w;
-    const char *what;
-    (void)ac;
-
-    if (reply == NULL) {             /* lost: re-taken from the processing list */
-        wk_job_free(j);
-        return;
-    }
-    if (is_noscript(reply)) {
-        wk_scripts_load(w);
-        wk_claim_send(j);                /* as EVAL this time */
-        return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
-        /* Redis refused (OOM, a replica, a script error): the id stays in
-         * our processing list and the claim is retried every tick. */
-        rh_log(RH_LOG_ERROR, "event=claim_failed task=%s reason=\"%s\" retrying", j->id,
-               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-        j->retry = 1;
-        return;
-    }
-    what = reply->element[0]->str;
-    if (strcmp(what, "missing") == 0) {
-        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"no task hash\"", j->id);
-        job_fail(j, RH_EK_INVALID, "task not found: no hash at the task key");
-        return;
-    }
-    if (strcmp(what, "replay") == 0) {
-        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=replay", j->id);
-        job_fail(j, RH_EK_DENIED, "replayed task: this signed task id was already answered");
-        return;
-    }
-    if (strcmp(what, "skip") == 0) {
-        rh_log(RH_LOG_INFO, "event=task_skipped task=%s status=%s", j->id,
-               reply->elements > 1 ? reply->element[1]->str : "?");
-        wk_job_free(j);
-        wk_pump(w);
-        return;
-    }
-    claim_apply(j, reply, 1, 0);
-}
-
-/* A claimed task: the hash's fields from reply->element[first] on. Check
- * it, then it is ready to run. */
-static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take)
-{
-    wk_worker *w = j->w;
-    rhai_error err;
-
-    wk_metrics_claim(w->metrics, with_take);
-    for (size_t i = first; i + 1 < reply->elements; i += 2) {
-        redisReply *k = reply->element[i], *v = reply->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (rh_task_set_field(&j->task, k->str, v->str, v->len) != 0) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "field %.40s: not a valid value", k->str);
-            job_fail(j, RH_EK_INVALID, msg);
-            return;
-        }
-    }
-    rh_free(j->task.id);
-    j->task.id = rh_strdup(j->id);   /* the key names the task, not the field */
-    if (rh_task_validate(&j->task, (size_t)w->cfg->max_script, &err) != 0) {
-        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, err.msg);
-        job_fail(j, RH_EK_INVALID, err.msg);
-        return;
-    }
-    if (j->task.reply_to &&
-        strncmp(j->task.reply_to, w->reply_prefix, strlen(w->reply_prefix)) != 0) {
-        job_fail(j, RH_EK_INVALID, "reply_to must be a list under <prefix>:reply:");
-        return;
-    }
-    if (signature_check(w, &j->task, &err) != 0) {
-        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=\"%s\"", j->id, err.msg);
-        job_fail(j, RH_EK_DENIED, err.msg);
-        return;
-    }
-    j->state = JOB_READY;
-    wk_pump(w);
-}
-
-void wk_claim_send(wk_job *j)
-{
-    wk_worker *w = j->w;
-    char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX], now[24];
-    rh_task ev;
-    char *event;
-    const char *argv[11];
-    size_t lens[11];
-
-    rh_task_init(&ev);
-    ev.id = j->id;
-    ev.status = RHAI_STATUS_RUNNING;
-    event = event_json(w, "started", &ev);
-    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
-    argv[2] = "3";
-    argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
-    argv[4] = w->k_proc;
-    argv[5] = k_seen;
-    argv[6] = j->id;
-    argv[7] = w->cfg->instance;
-    argv[8] = now;
-    argv[9] = w->k_events;
-    argv[10] = event ? event : "{}";
-    for (int i = 2; i < 11; i++)
-        lens[i] = strlen(argv[i]);
-    script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 11, argv, lens) != 0)
-        wk_job_free(j);                  /* re-taken from the processing list later */
-    rh_free(event);
-}
-
-/* A taken id: claim it, unless it is junk or we already hold it. */
-void wk_take_id(wk_worker *w, const char *id, size_t len)
-{
-    char tmp[RH_NAME_MAX + 1];
-    wk_job *j;
-
-    if (len > RH_NAME_MAX || (memcpy(tmp, id, len), tmp[len] = '\0', !rh_name_valid(tmp))) {
-        rh_log(RH_LOG_WARN, "event=bad_id task=- reason=\"invalid task id in queue, dropped\"");
-        if (w->cmd.up)
-            redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
-        return;
-    }
-    if ((j = wk_job_find(w, id, len)) != NULL) {
-        j->retaken = 1;               /* see on_finish */
-        return;
-    }
-    if ((j = job_new(w, id, len)) == NULL)
-        return;                       /* stays in the processing list */
-    j->state = JOB_CLAIMING;
-    wk_claim_send(j);
-}
-
-/* ======================== take ======================== */
-
-/* A take and the claim sent behind it share this: the take's callback
- * writes the id it moved, the claim's reads it and frees the pair. A take
- * whose claim could not be sent ('alone') claims by id itself. */
-typedef struct take_pair {
-    wk_worker *w;
-    int        alone;
-    int        moved;
-    char       id[RH_NAME_MAX + 1];
-} take_pair;
-
-static void on_pop(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    take_pair *p = priv;
-    wk_worker *w = p->w;
-    (void)ac;
-    /* A paired take is in flight until its claim answers. */
-    if (p->alone && w->popping > 0) {
-        w->popping--;
-        w->taking--;
-    }
-    if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
-        w->hot = 1;                   /* work queued: take in batches now */
-        wk_metrics_step(w->metrics, 0, 1);
-        if (p->alone || reply->len > RH_NAME_MAX) {
-            wk_take_id(w, reply->str, reply->len);      /* junk is dropped */
-        } else {
-            /* The claim behind this take answers next (on_claim_head). */
-            memcpy(p->id, reply->str, reply->len);
-            p->id[reply->len] = '\0';
-            p->moved = 1;
-        }
-    }
-    if (p->alone)
-        rh_free(p);
-    if (reply == NULL)
-        return;                       /* pop connection lost or closing */
-    if (reply->type == REDIS_REPLY_ERROR) {
-        /* Refused (OOM, a read-only replica): taking again at once would
-         * spin; wait for the next tick. */
-        if (!w->pop_paused)
-            rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
-                   reply->str);
-        w->pop_paused = 1;
-    }
-    wk_pump(w);
-}
-
-static int started_event_parts(wk_worker *w);
-
-/* An entry {'run', id, field, value, ...} of a claim made by a take's
- * script (wk_lua_claim_head, wk_lua_take): the job starts from it. 1 when
- * it is one (its id a valid name), else 0. */
-static int claimed_run(wk_worker *w, const redisReply *e)
-{
-    const redisReply *id;
-    char tmp[RH_NAME_MAX + 1];
-    wk_job *j;
-
-    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 ||
-        e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[1]->type != REDIS_REPLY_STRING || strcmp(e->element[0]->str, "run") != 0)
-        return 0;
-    id = e->element[1];
-    if (id->len > RH_NAME_MAX ||
-        (memcpy(tmp, id->str, id->len), tmp[id->len] = '\0', !rh_name_valid(tmp)))
-        return 0;
-    if ((j = wk_job_find(w, id->str, id->len)) != NULL) {
-        j->retaken = 1;               /* see finish_done */
-    } else if ((j = job_new(w, id->str, id->len)) != NULL) {
-        j->state = JOB_CLAIMING;
-        claim_apply(j, e, 2, 1);
-    }
-    return 1;
-}
-
-/* The answer of a batch take (wk_lua_take): one entry per id it moved. */
-static void on_take(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    wk_worker *w = priv;
-    int asked = w->taking;
-    (void)ac;
-
-    w->popping = w->taking = 0;       /* a batch take goes alone */
-    if (reply == NULL)
-        return;                       /* lost: the processing list is re-read */
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        w->hot = 0;                   /* back to BLMOVE (and its claim) */
-        if (is_noscript(reply)) {
-            wk_scripts_load(w);
-        } else {
-            if (!w->pop_paused)
-                rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
-                       reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-            w->pop_paused = 1;
-        }
-        wk_pump(w);
-        return;
-    }
-    wk_metrics_step(w->metrics, 0, (unsigned)reply->elements);
-    if ((int)reply->elements < asked)
-        w->hot = 0;                   /* the queue ran out */
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        if (claimed_run(w, e))
-            continue;
-        if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
-            e->element[1]->type == REDIS_REPLY_STRING)
-            wk_take_id(w, e->element[1]->str, e->element[1]->len);
-    }
-    wk_pump(w);
-}
-
-/* Send a batch take of 'n' ids (see wk_lua_take). 0, or -1. */
-static int take_send(wk_worker *w, int n)
-{
-    const char *argv[11];
-    size_t lens[11];
-    char count[16];
-
-    if (started_event_parts(w) != 0)
-        return -1;
-    snprintf(count, sizeof count, "%d", n);
-    argv[2] = "2";
-    argv[3] = w->k_queue;
-    argv[4] = w->k_proc;
-    argv[5] = w->cfg->prefix;
-    argv[6] = w->cfg->instance;
-    argv[7] = w->k_events;
-    argv[8] = w->ev_started;
-    argv[9] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
-    argv[10] = count;
-    for (int i = 2; i < 11; i++)
-        lens[i] = strlen(argv[i]);
-    lens[8] = w->ev_started_id;
-    script_args(w->sha_take, wk_lua_take, argv, lens);
-    if (wk_conn_argv(&w->pop, on_take, w, 11, argv, lens) != 0)
-        return -1;
-    w->popping = 1;
-    w->taking = n;
-    return 0;
-}
-
-/* The answer of the claim sent behind a take (wk_lua_claim_head), right
- * after the take's own. The id the take moved, if any, is in the pair: when
- * the script did not claim it (no hash, final, replay, the script cache
- * flushed, an error), it is claimed by id as before. A claimed id that is
- * not the one taken can only be one left unclaimed in our list by a lost
- * reply while a timed-out take ran: it is ours to run, unless the re-read
- * of the list already holds it. */
-static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    take_pair *p = priv;
-    wk_worker *w = p->w;
-    char taken[RH_NAME_MAX + 1];
-    int have = p->moved;
-    (void)ac;
-
-    memcpy(taken, p->id, sizeof taken);
-    rh_free(p);
-    if (w->popping > 0) {
-        w->popping--;
-        w->taking--;
-    }
-    if (reply == NULL)
-        return;                 /* connection lost: the list is re-read */
-    if (is_noscript(reply))
-        wk_scripts_load(w);
-    if (claimed_run(w, reply) && have && strcmp(reply->element[1]->str, taken) == 0)
-        have = 0;
-    if (have)
-        wk_take_id(w, taken, strlen(taken));
-    wk_pump(w);
-}
-
-/* The started event of a claim behind a take, cut where the script puts
- * the id and the time: the same bytes for every task of this instance,
- * built once. 0, or -1 when it cannot be built. */
-static int started_event_parts(wk_worker *w)
-{
-    char *event, *id, *at;
-    rh_task ev;
-    size_t n;
-
-    if (w->ev_started[0])
-        return 0;
-    rh_task_init(&ev);
-    ev.id = "";
-    ev.status = RHAI_STATUS_RUNNING;
-    event = event_json(w, "started", &ev);
-    /* "at" is the last key */
-    if (event == NULL || (id = strstr(event, "\"id\":\"\"")) == NULL ||
-        (at = strstr(id, "\"at\":")) == NULL ||
-        (n = (size_t)(at + 5 - event)) >= sizeof w->ev_started) {
-        rh_free(event);
-        return -1;
-    }
-    w->ev_started_id = (size_t)(id + 5 - event);        /* up to and with "id": */
-    memcpy(w->ev_started, event, n);                    /* up to and with "at": */
-    w->ev_started[n] = '\0';
-    rh_free(event);
-    return 0;
-}
-
-/* Send the claim of the head behind a take (see wk_lua_claim_head).
- * 0, or -1 when it could not be sent. */
-static int claim_head_send(wk_worker *w, take_pair *p)
-{
-    const char *argv[9];
-    size_t lens[9];
-
-    if (started_event_parts(w) != 0)
-        return -1;
-    argv[2] = "1";
-    argv[3] = w->k_proc;
-    argv[4] = w->cfg->prefix;
-    argv[5] = w->cfg->instance;
-    argv[6] = w->k_events;
-    argv[7] = w->ev_started;
-    argv[8] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
-    for (int i = 2; i < 9; i++)
-        lens[i] = strlen(argv[i]);
-    lens[7] = w->ev_started_id;
-    script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-    return wk_conn_argv(&w->pop, on_claim_head, p, 9, argv, lens) == 0 ? 0 : -1;
-}
-
-/* Start ready jobs on idle executors, and take more while credit remains:
- * credit = idle executors + prefetch - jobs taken and not yet running -
- * ids the takes in flight may bring.
- *
- * An idle queue is waited on with BLMOVEs, each with the claim of the head
- * behind it. Several are pipelined on the pop connection: Redis serves them
- * in order, so a long queue fills every free slot in one round trip, and
- * an empty one just has them wait their turn. Once a take found work
- * ('hot'), the credit is taken in one batch take (wk_lua_take) at a time,
- * so that the ids freed while one is in flight go in the next: one script
- * call for several tasks under load, until a batch comes back short. */
-#define TAKE_BATCH_MAX 64
-
-/* How many tasks to hold taken beyond the idle executors: about
- * PREFETCH_HORIZON_US of work at the mean run of the last tasks, so that
- * short tasks are taken in batches while long ones do not wait here,
- * claimed, behind each other while another instance may be idle; never
- * more than 'prefetch', never fewer than min(2, prefetch). */
-#define PREFETCH_HORIZON_US 5000.0
-
-static int prefetch_now(const wk_worker *w)
-{
-    int max = (int)w->cfg->prefetch, least = max < 2 ? max : 2;
-    double n;
-
-    if (w->run_us_avg <= 0)
-        return least;
-    n = PREFETCH_HORIZON_US * w->pool.n / w->run_us_avg;
-    return n >= max ? max : n <= least ? least : (int)n;
-}
-
-void wk_pump(wk_worker *w)
-{
-    int credit;
-    const char *argv[6];
-
-    if (w->stopping)
-        return;
-    if (!w->draining) {
-        int queue = 0;
-        /* Short tasks also go one behind each busy executor's, which then
-         * runs them back to back instead of waiting for us in between. */
-        for (wk_job *j = w->jobs; j; j = j->next) {
-            if (j->state != JOB_READY || j->not_before_ms > rh_mono_ms())
-                continue;
-            if (!queue && wk_pool_idle(&w->pool) == 0) {
-                /* not for long tasks: one would hold the task behind it
-                 * while another executor may be free */
-                if (w->run_us_avg <= 0 || w->run_us_avg > (double)w->cfg->pipeline_max_us)
-                    break;
-                queue = 1;
-            }
-            job_start(j, queue);
-            if (queue && j->state == JOB_READY)
-                break;                /* every executor holds one queued */
-        }
-    }
-    if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
-        return;
-    credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
-             wk_count_jobs(w, JOB_CLAIMING) - wk_count_jobs(w, JOB_READY);
-    if (w->hot) {
-        if (w->popping > 0 || credit <= 0 ||
-            take_send(w, credit < TAKE_BATCH_MAX ? credit : TAKE_BATCH_MAX) == 0)
-            return;
-        w->hot = 0;                   /* could not send it: BLMOVE */
-    }
-    argv[0] = "BLMOVE";
-    argv[1] = w->k_queue;
-    argv[2] = w->k_proc;
-    argv[3] = "RIGHT";
-    argv[4] = "LEFT";
-    argv[5] = "1";
-    /* never more takes in flight than executors: an idle instance keeps
-     * at most 'concurrency' blocked BLMOVEs */
-    while (credit-- > 0 && w->popping < w->pool.n) {
-        take_pair *p = rh_calloc(1, sizeof *p);
-        if (p == NULL)
-            break;
-        p->w = w;
-        if (wk_conn_argv(&w->pop, on_pop, p, 6, argv, NULL) != 0) {
-            rh_free(p);
-            break;
-        }
-        w->popping++;
-        w->taking++;
-        if (claim_head_send(w, p) != 0)
-            p->alone = 1;
-    }
-}
-
-/* A job queued behind another comes back unrun (its executor died): it
- * is ready again, not a crash of its own. */
-void wk_on_pool_back(wk_pool *p, wk_job *j, void *data)
-{
-    (void)p;
-    (void)data;
-    rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=\"executor gone before it started\"",
-           j->id);
-    j->state = JOB_READY;
-    j->run_at_us = 0;
-}
-
-void wk_on_pool_ready(wk_pool *p, void *data)
-{
-    (void)p;
-    wk_pump(data);
 }
