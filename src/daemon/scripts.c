@@ -42,72 +42,73 @@ const char wk_lua_claim[] =
     "table.insert(r, 1, 'run')\n"
     "return r\n";
 
+/* claim(id, now), shared by the two take scripts below, whose ARGV[1..5]
+ * are the prefix, the instance, the events channel and the started
+ * event's JSON up to its id and from after the id up to the value of
+ * "at": an id with a valid name whose hash has status `queued` and no
+ * replay mark (`seen`) is claimed (status running, started_at now,
+ * instance, attempts + 1, event started) and returned as {'run', id,
+ * field, value, ...} with the fields as written; any other id: nil, for
+ * the claim by id (wk_lua_claim), which answers or drops it. One read of
+ * the hash and one write. */
+#define LUA_CLAIM \
+    "local function claim(id, now)\n" \
+    "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') then return nil end\n" \
+    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n" \
+    "  local r, at = redis.call('HGETALL', tk), {}\n" \
+    "  for i = 1, #r, 2 do at[r[i]] = i + 1 end\n" \
+    "  if r[at.status] ~= 'queued' or\n" \
+    "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n" \
+    "    return nil\n" \
+    "  end\n" \
+    "  local set = {status = 'running', started_at = now, instance = ARGV[2],\n" \
+    "               attempts = tostring((tonumber(r[at.attempts]) or 0) + 1)}\n" \
+    "  redis.call('HSET', tk, 'status', set.status, 'started_at', now,\n" \
+    "             'instance', set.instance, 'attempts', set.attempts)\n" \
+    "  for k, v in pairs(set) do\n" \
+    "    if at[k] then r[at[k]] = v else r[#r + 1] = k; r[#r + 1] = v end\n" \
+    "  end\n" \
+    "  redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n" \
+    "  table.insert(r, 1, id)\n" \
+    "  table.insert(r, 1, 'run')\n" \
+    "  return r\n" \
+    "end\n" \
+    "local function now_ms()\n" \
+    "  local t = redis.call('TIME')\n" \
+    "  return string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n" \
+    "end\n"
+
 /* The claim sent right behind each take, on the take's connection and
  * without waiting for it, so that a take and its claim cost one round trip:
  * Redis runs it as soon as the BLMOVE before it returns, when the id that
  * BLMOVE moved is the head of our processing list (only our pop connection
- * pushes there). It claims only the plain case, an id whose status is
- * `queued` and that no replayed signed task marked; it leaves everything
- * else (no hash, final, replay, a timed-out take) to wk_lua_claim by id.
- * It was sent before its take blocked, so the time is Redis's (TIME), in
- * started_at and in the event.
- * KEYS[1] processing list. ARGV[1] prefix, ARGV[2] instance, ARGV[3]
- * events channel, ARGV[4] the started event's JSON up to its id, ARGV[5]
- * from after the id up to the value of "at".
+ * pushes there). It claims only the plain case (LUA_CLAIM) and leaves
+ * everything else (no hash, final, replay, a timed-out take) to
+ * wk_lua_claim by id. It was sent before its take blocked, so the time is
+ * Redis's (TIME), in started_at and in the event.
+ * KEYS[1] processing list. ARGV[1..5] as LUA_CLAIM's.
  * Returns {'none'} or {'run', id, field, value, ...}. */
 const char wk_lua_claim_head[] =
+    LUA_CLAIM
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
     "if not id then return {'none'} end\n"
-    "local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
-    "if redis.call('HGET', tk, 'status') ~= 'queued' or\n"
-    "   redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n"
-    "  return {'none'}\n"
-    "end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n"
-    "redis.call('HSET', tk, 'status', 'running', 'started_at', now,"
-    " 'instance', ARGV[2])\n"
-    "redis.call('HINCRBY', tk, 'attempts', 1)\n"
-    "redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n"
-    "local r = redis.call('HGETALL', tk)\n"
-    "table.insert(r, 1, id)\n"
-    "table.insert(r, 1, 'run')\n"
-    "return r\n";
+    "return claim(id, now_ms()) or {'none'}\n";
 
 /* Take several ids at once while the queue is not empty (rhaid uses it
  * instead of BLMOVE once a take found work, until one comes back short),
- * and claim each plain one as the claim behind a take does: status
- * `queued`, no replay mark, and a valid name. Every other id moved is
- * returned for the claim by id (wk_lua_claim), which answers or drops it.
- * KEYS[1] queue, KEYS[2] processing list. ARGV[1] prefix, ARGV[2]
- * instance, ARGV[3] events channel, ARGV[4] and ARGV[5] the started
- * event's JSON around its id, as for wk_lua_claim_head, ARGV[6] how many.
+ * and claim each plain one as the claim behind a take does (LUA_CLAIM).
+ * KEYS[1] queue, KEYS[2] processing list. ARGV[1..5] as LUA_CLAIM's,
+ * ARGV[6] how many.
  * Returns one entry per id moved, oldest first: {'run', id, field, value,
  * ...} or {'take', id}; fewer than asked when the queue ran out. */
 const char wk_lua_take[] =
+    LUA_CLAIM
     "local out, now = {}, nil\n"
     "for i = 1, tonumber(ARGV[6]) do\n"
     "  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')\n"
     "  if not id then break end\n"
-    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
-    "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') or\n"
-    "     redis.call('HGET', tk, 'status') ~= 'queued' or\n"
-    "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n"
-    "    out[#out + 1] = {'take', id}\n"
-    "  else\n"
-    "    if not now then\n"
-    "      local t = redis.call('TIME')\n"
-    "      now = string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n"
-    "    end\n"
-    "    redis.call('HSET', tk, 'status', 'running', 'started_at', now,"
-    " 'instance', ARGV[2])\n"
-    "    redis.call('HINCRBY', tk, 'attempts', 1)\n"
-    "    redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n"
-    "    local r = redis.call('HGETALL', tk)\n"
-    "    table.insert(r, 1, id)\n"
-    "    table.insert(r, 1, 'run')\n"
-    "    out[#out + 1] = r\n"
-    "  end\n"
+    "  now = now or now_ms()\n"
+    "  out[#out + 1] = claim(id, now) or {'take', id}\n"
     "end\n"
     "return out\n";
 
