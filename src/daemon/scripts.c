@@ -14,15 +14,22 @@
 /* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
  * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
  * ARGV[5] started event JSON.
- * Returns {'missing'}, {'skip', status}, {'replay'} (a signed task already
- * answered, submitted again) or {'run', field, value, ...}. A task this
+ * Returns {'missing'}, {'badtype', type} (the task key holds no hash: the
+ * id is dropped from the processing list, there is nothing to answer),
+ * {'skip', status}, {'replay'} (a signed task already answered, submitted
+ * again) or {'run', field, value, ...}. A task this
  * instance already claimed (its re-read after a reconnect, when the first
  * claim's reply was lost or the claim behind a take got there first) is
  * returned as it is: the same delivery, so attempts and the started event
  * are not counted again. */
 const char wk_lua_claim[] =
     LUA_FINAL
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end\n"
+    "local ty = redis.call('TYPE', KEYS[1]).ok\n"
+    "if ty == 'none' then return {'missing'} end\n"
+    "if ty ~= 'hash' then\n"
+    "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
+    "  return {'badtype', ty}\n"
+    "end\n"
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
     "if final(st) then\n"
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
@@ -50,7 +57,8 @@ const char wk_lua_claim[] =
  * instance, attempts + 1, event started) and returned as {'run', id,
  * field, value, ...} with the fields as written; any other id: nil, for
  * the claim by id (wk_lua_claim), which answers or drops it. One read of
- * the hash and one write. */
+ * the hash and one write. The take scripts call it under pcall: a key
+ * Redis refuses (another type) sends that id alone to the claim by id. */
 #define LUA_CLAIM \
     "local function claim(id, now)\n" \
     "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') then return nil end\n" \
@@ -92,7 +100,8 @@ const char wk_lua_claim_head[] =
     LUA_CLAIM
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
     "if not id then return {'none'} end\n"
-    "return claim(id, now_ms()) or {'none'}\n";
+    "local ok, r = pcall(claim, id, now_ms())\n"
+    "return ok and r or {'none'}\n";
 
 /* Take several ids at once while the queue is not empty (rhaid uses it
  * instead of BLMOVE once a take found work, until one comes back short),
@@ -108,7 +117,8 @@ const char wk_lua_take[] =
     "  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')\n"
     "  if not id then break end\n"
     "  now = now or now_ms()\n"
-    "  out[#out + 1] = claim(id, now) or {'take', id}\n"
+    "  local ok, r = pcall(claim, id, now)\n"
+    "  out[#out + 1] = ok and r or {'take', id}\n"
     "end\n"
     "return out\n";
 
@@ -121,38 +131,41 @@ const char wk_lua_take[] =
  * finished event JSON, finished_at, 1 when the task failed, ms to remember
  * a signed task's id against replays (0: unsigned), field/value pairs for
  * the hash. A reply list several tasks of the batch share gets its PEXPIRE
- * once, the index is trimmed once.
- * Returns one integer per task: 1 answered, 0 already final. */
+ * once, the index is trimmed once. A task whose keys Redis refuses (a
+ * reply_to or task key of another type) fails alone: the others of the
+ * batch are answered.
+ * Returns one element per task: 1 answered, 0 already final, or an error. */
 const char wk_lua_finish[] =
     LUA_FINAL
     "local ttl, chan, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
     "local out, pexp = {}, {}\n"
-    "local a, k = 4, 3\n"
-    "while a <= #ARGV do\n"
+    "local function one(a, k)\n"
     "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
     "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
     "  redis.call('LREM', KEYS[1], 1, id)\n"
-    "  if final(redis.call('HGET', tk, 'status')) then\n"
-    "    out[#out + 1] = 0\n"
-    "  else\n"
-    "    redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
-    "    if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
-    "    redis.call('HDEL', tk, 'cancel_requested')\n"
-    "    if keep > 0 then redis.call('ZADD', KEYS[2], ARGV[a + 4], id) end\n"
-    "    if ARGV[a + 5] == '1' then\n"
-    "      redis.call('INCR', KEYS[k + 2])\n"
-    "      redis.call('EXPIRE', KEYS[k + 2], 7200)\n"
-    "    end\n"
-    "    redis.call('PEXPIRE', tk, ttl)\n"
-    "    redis.call('LPUSH', rk, ARGV[a + 2])\n"
-    "    if not pexp[rk] then\n"
-    "      redis.call('PEXPIRE', rk, ttl)\n"
-    "      pexp[rk] = true\n"
-    "    end\n"
-    "    redis.call('PUBLISH', chan, ARGV[a + 3])\n"
-    "    out[#out + 1] = 1\n"
+    "  if final(redis.call('HGET', tk, 'status')) then return 0 end\n"
+    "  redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
+    "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
+    "  redis.call('HDEL', tk, 'cancel_requested')\n"
+    "  if keep > 0 then redis.call('ZADD', KEYS[2], ARGV[a + 4], id) end\n"
+    "  if ARGV[a + 5] == '1' then\n"
+    "    redis.call('INCR', KEYS[k + 2])\n"
+    "    redis.call('EXPIRE', KEYS[k + 2], 7200)\n"
     "  end\n"
-    "  a = a + n + 1\n"
+    "  redis.call('PEXPIRE', tk, ttl)\n"
+    "  redis.call('LPUSH', rk, ARGV[a + 2])\n"
+    "  if not pexp[rk] then\n"
+    "    redis.call('PEXPIRE', rk, ttl)\n"
+    "    pexp[rk] = true\n"
+    "  end\n"
+    "  redis.call('PUBLISH', chan, ARGV[a + 3])\n"
+    "  return 1\n"
+    "end\n"
+    "local a, k = 4, 3\n"
+    "while a <= #ARGV do\n"
+    "  local ok, r = pcall(one, a, k)\n"
+    "  out[#out + 1] = ok and r or redis.error_reply(tostring(r))\n"
+    "  a = a + tonumber(ARGV[a]) + 1\n"
     "  k = k + 4\n"
     "end\n"
     "if keep > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep - 1) end\n"
@@ -161,13 +174,14 @@ const char wk_lua_finish[] =
 /* Give back everything an instance holds (drain, or recovery of a dead
  * one whose tasks are below max_attempts).
  * KEYS[1] processing list, KEYS[2] queue. ARGV[1] prefix.
+ * An id whose task key holds another type is dropped (Redis's log says
+ * so) instead of failing the whole script.
  * Returns the number of ids put back. */
 const char wk_lua_requeue[] =
     LUA_FINAL
     "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
     "local n = 0\n"
-    "for i = #ids, 1, -1 do\n"
-    "  local id = ids[i]\n"
+    "local function back(id)\n"
     "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
     "  if not final(redis.call('HGET', tk, 'status')) then\n"
     "    if redis.call('EXISTS', tk) == 1 then\n"
@@ -175,6 +189,12 @@ const char wk_lua_requeue[] =
     "    end\n"
     "    redis.call('RPUSH', KEYS[2], id)\n"
     "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "for i = #ids, 1, -1 do\n"
+    "  if not pcall(back, ids[i]) then\n"
+    "    redis.log(redis.LOG_WARNING, 'rhai requeue: dropped id ' .. ids[i] ..\n"
+    "              ': its task key holds no hash')\n"
     "  end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"

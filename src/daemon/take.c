@@ -78,6 +78,13 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         wk_job_fail(j, RH_EK_INVALID, "task not found: no hash at the task key");
         return;
     }
+    if (strcmp(what, "badtype") == 0) {
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"task key holds a %s, not a "
+               "hash: dropped\"", j->id, reply->elements > 1 ? reply->element[1]->str : "?");
+        wk_job_free(j);
+        wk_pump(w);
+        return;
+    }
     if (strcmp(what, "replay") == 0) {
         rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=replay", j->id);
         wk_job_fail(j, RH_EK_DENIED, "replayed task: this signed task id was already answered");

@@ -218,9 +218,18 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
         rh_free(b);
         return;
     }
-    for (int i = 0; i < b->n; i++)
-        finish_done(b->jobs[i], reply->element[i]->type == REDIS_REPLY_INTEGER
-                                    ? reply->element[i]->integer : 1);
+    for (int i = 0; i < b->n; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type == REDIS_REPLY_INTEGER) {
+            finish_done(b->jobs[i], e->integer);
+        } else {
+            /* This task's keys were refused (a reply_to of another type):
+             * the others are answered; it is retried each tick. */
+            rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying",
+                   b->jobs[i]->id, e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply");
+            b->jobs[i]->retry = 1;
+        }
+    }
     rh_free(b);
     wk_pump(w);
     wk_drain_check(w);

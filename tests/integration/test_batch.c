@@ -594,6 +594,105 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
     th_redis_stop(&r);
 }
 
+/* Keys of another type fail alone inside a batch. A task whose reply_to
+ * is a string cannot be answered there, and a queued id whose task key is
+ * a string cannot be claimed (it is dropped, logged); the other tasks of
+ * the same batch are answered all the same, and recovery of a dead
+ * instance holding such an id requeues the rest. The finishes are made to meet in one batch: while
+ * Redis refuses writes (min-replicas-to-write) every finish fails and is
+ * retried at the next tick, all of them in one call. */
+static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
+{
+    enum { N = 4, HOT = 30 };
+    const char *slow = "var t0 = Date.now(); while (Date.now() - t0 < 300) {} 'ok'";
+    const char *extra[] = { "--prefetch", "2", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32], buf[64], proc[RH_KEY_MAX];
+    int port = th_free_port();
+    int64_t deadline;
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    cmd_ok(c, "SET rhai:reply:client:poison x");
+    pid = rhaid_up(&r, port, extra);
+
+    /* finish side: N tasks running, writes refused, then allowed again */
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "fin-%d", i);
+        assert_int_equal(th_submit(c, "default", id, slow, NULL, 10000,
+                                   i == 2 ? "rhai:reply:client:poison" : NULL), 0);
+    }
+    deadline = rh_mono_ms() + WAIT_MS;
+    for (int i = 0; i < N; i++) {     /* all claimed (two run, two wait) */
+        snprintf(id, sizeof id, "fin-%d", i);
+        while (strcmp(th_task_field(c, id, "status", buf, sizeof buf), "running") != 0 &&
+               rh_mono_ms() < deadline)
+            usleep(1000);
+    }
+    cmd_ok(c, "CONFIG SET min-replicas-to-write 1");  /* before the first ends */
+    deadline = rh_mono_ms() + WAIT_MS;
+    while (th_sh("test $(cat '%s'/rhaid-*.log | grep -o 'event=finish_failed task=fin-[0-9]*' "
+                 "| sort -u | wc -l) -ge %d", r.dir, N) != 0 && rh_mono_ms() < deadline)
+        usleep(10000);
+    /* every one has failed once: the next tick retries them in one call */
+    cmd_ok(c, "CONFIG SET min-replicas-to-write 0");
+    for (int i = 0; i < N; i++) {
+        if (i == 2)
+            continue;
+        snprintf(id, sizeof id, "fin-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        rh_task_clear(&t);
+    }
+    assert_int_equal(log_has(&r, "finish_failed task=fin-2 reason=.*WRONGTYPE"), 0);
+    /* the others were not failed with it (one script error for the whole
+     * call would fail all four; they would then be answered a tick later,
+     * since the ones before the refused key were applied) */
+    assert_int_not_equal(log_has(&r, "finish_failed task=fin-[013] reason=.*WRONGTYPE"), 0);
+
+    /* take side: a string at a task key inside a hot queue */
+    for (int i = 0; i < HOT; i++) {
+        snprintf(id, sizeof id, "hot-%d", i);
+        if (i == HOT / 2) {
+            cmd_ok(c, "SET rhai:task:{wrongtype} x");
+            cmd_ok(c, "LPUSH rhai:queue:{default} wrongtype");
+        }
+        assert_int_equal(th_submit(c, "default", id, "'hot'", NULL, 10000, NULL), 0);
+    }
+    for (int i = 0; i < HOT; i++) {
+        snprintf(id, sizeof id, "hot-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        rh_task_clear(&t);
+    }
+    /* ... and that id is dropped from the processing list, logged */
+    assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
+    assert_int_equal(log_has(&r, "task=wrongtype reason=\"task key holds a string"), 0);
+
+    /* recovery: a dead instance held a plain task and such an id */
+    cmd_ok(c, "HSET rhai:task:{rec-1} id rec-1 script 42 worker_id default status running "
+              "attempts 1");
+    cmd_ok(c, "SET rhai:task:{wrongtype2} x");
+    cmd_ok(c, "RPUSH rhai:processing:{default}:ghost wrongtype2 rec-1");
+    cmd_ok(c, "SADD rhai:workers {default}:ghost");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "rec-1", 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_int_equal(t.attempts, 2);
+    rh_task_clear(&t);
+    assert_int_equal(cmd_int(c, "EXISTS rhai:processing:{default}:ghost"), 0);
+    assert_int_equal(cmd_int(c, "SISMEMBER rhai:workers {default}:ghost"), 0);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_the_finish_of_an_already_final_task_is_skipped),
         cmocka_unit_test(test_a_queued_task_is_timed_from_its_own_start),
         cmocka_unit_test(test_a_task_queued_on_a_killed_executor_runs_elsewhere),
+        cmocka_unit_test(test_a_refused_key_fails_alone_inside_a_batch),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }
