@@ -693,6 +693,70 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     th_redis_stop(&r);
 }
 
+/* SIGTERM while tasks wait queued behind the executors' running ones and
+ * in rhaid (prefetched): after the grace the running ones are killed and
+ * every held id goes back on the queue, the queued ones included (given
+ * back unrun by their dying executors); a second instance then answers
+ * each task exactly once. */
+static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
+{
+    enum { N = 8 };
+    const char *slow = "var t0 = Date.now(); while (Date.now() - t0 < 3000) {} 'long'";
+    const char *extra[] = { "--pipeline-max-us", "100000000", "--grace-ms", "300",
+                            "--log-level", "debug", NULL };
+    th_redis r;
+    redisContext *c;
+    char id[32], proc[RH_KEY_MAX];
+    int port = th_free_port();
+    int64_t deadline;
+    pid_t pid;
+    rh_task t;
+    (void)state;
+
+    redis_up(&r, &c);
+    pid = rhaid_up(&r, port, extra);
+    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
+    rh_task_clear(&t);
+    for (int i = 0; i < N; i++) {     /* 2 run, 2 queued behind them, the rest wait */
+        snprintf(id, sizeof id, "d-%d", i);
+        assert_int_equal(th_submit(c, "default", id, i < 2 ? slow : "'short'", NULL, 20000,
+                                   NULL), 0);
+    }
+    deadline = rh_mono_ms() + WAIT_MS;
+    while ((log_has(&r, "task_start task=d-2 attempt=1 queued=1") != 0 ||
+            log_has(&r, "task_start task=d-3 attempt=1 queued=1") != 0) &&
+           rh_mono_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(log_has(&r, "task_start task=d-3 attempt=1 queued=1"), 0);
+    proc_key(c, proc);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+
+    /* every id is back on the queue, none answered, none held */
+    assert_int_equal(cmd_int(c, "LLEN rhai:queue:{default}"), N);
+    assert_int_equal(cmd_int(c, "EXISTS %s", proc), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "rhai:reply:{d-%d}", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", id), 0);
+    }
+    assert_int_equal(log_has(&r, "task_requeued task=d-2 reason=\"executor gone"), 0);
+
+    pid = rhaid_up(&r, th_free_port(), NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "d-%d", i);
+        rh_task_init(&t);
+        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+        assert_int_equal(t.status, RHAI_STATUS_DONE);
+        rh_task_clear(&t);
+        snprintf(id, sizeof id, "rhai:reply:{d-%d}", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", id), 0);             /* once */
+    }
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_a_queued_task_is_timed_from_its_own_start),
         cmocka_unit_test(test_a_task_queued_on_a_killed_executor_runs_elsewhere),
         cmocka_unit_test(test_a_refused_key_fails_alone_inside_a_batch),
+        cmocka_unit_test(test_a_drain_gives_back_queued_and_prefetched_tasks),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }
