@@ -162,6 +162,48 @@ static int log_has(const th_redis *r, const char *pattern)
     return th_sh("grep -Eq '%s' '%s'/rhaid-*.log", pattern, r->dir);
 }
 
+/* Submit PREFIX-0 .. PREFIX-(n-1) to worker "default". */
+static void submit_each(redisContext *c, const char *prefix, int n, const char *script,
+                        long timeout_ms)
+{
+    char id[32];
+
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s-%d", prefix, i);
+        assert_int_equal(th_submit(c, "default", id, script, NULL, timeout_ms, NULL), 0);
+    }
+}
+
+/* Wait for the reply of PREFIX-i: done, with 'output' (unless NULL) and
+ * 'attempts' (unless 0). */
+static void expect_done(redisContext *c, const char *prefix, int i, const char *output,
+                        int attempts)
+{
+    char id[32];
+    rh_task t;
+
+    snprintf(id, sizeof id, "%s-%d", prefix, i);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    if (output)
+        assert_string_equal(t.output, output);
+    if (attempts)
+        assert_int_equal(t.attempts, attempts);
+    rh_task_clear(&t);
+}
+
+/* rhaid as rhaid_up, after one finished task: queueing behind a busy
+ * executor needs a mean run. */
+static pid_t rhaid_warm(const th_redis *r, redisContext *c, int port, const char *const extra[])
+{
+    pid_t pid = rhaid_up(r, port, extra);
+
+    submit_each(c, "warm", 1, "1", 5000);
+    expect_done(c, "warm", 0, NULL, 0);
+    return pid;
+}
+
 /* ======================== tests ======================== */
 
 /* 300 tasks queued before rhaid starts: after the first BLMOVE the queue
@@ -483,41 +525,16 @@ static void test_a_queued_task_is_timed_from_its_own_start(void **state)
     const char *extra[] = { "--pipeline-max-us", "100000000", "--log-level", "debug", NULL };
     th_redis r;
     redisContext *c;
-    char id[32];
-    int port = th_free_port();
     pid_t pid;
-    rh_task t;
     (void)state;
 
     redis_up(&r, &c);
-    pid = rhaid_up(&r, port, extra);
-    /* one finished task gives rhaid a mean run, which queueing needs */
-    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
-    rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
-    rh_task_clear(&t);
-
+    pid = rhaid_warm(&r, c, th_free_port(), extra);
+    submit_each(c, "long", 2, slow, 10000);
+    submit_each(c, "short", 2, "'short'", 1000);
     for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "long-%d", i);
-        assert_int_equal(th_submit(c, "default", id, slow, NULL, 10000, NULL), 0);
-    }
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "short-%d", i);
-        assert_int_equal(th_submit(c, "default", id, "'short'", NULL, 1000, NULL), 0);
-    }
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "short-%d", i);
-        rh_task_init(&t);
-        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        assert_string_equal(t.output, "\"short\"");
-        rh_task_clear(&t);
-        snprintf(id, sizeof id, "long-%d", i);
-        rh_task_init(&t);
-        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        assert_string_equal(t.output, "\"long\"");
-        rh_task_clear(&t);
+        expect_done(c, "short", i, "\"short\"", 0);
+        expect_done(c, "long", i, "\"long\"", 0);
     }
     /* they were queued, not started on an idle executor */
     assert_int_equal(log_has(&r, "event=task_start task=short-0 attempt=1 queued=1"), 0);
@@ -539,28 +556,14 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
     const char *extra[] = { "--pipeline-max-us", "100000000", "--log-level", "debug", NULL };
     th_redis r;
     redisContext *c;
-    char id[32];
-    int port = th_free_port();
     int64_t deadline;
     pid_t pid;
-    rh_task t;
     (void)state;
 
     redis_up(&r, &c);
-    pid = rhaid_up(&r, port, extra);
-    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
-    rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
-    rh_task_clear(&t);
-
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "long-%d", i);
-        assert_int_equal(th_submit(c, "default", id, slow, NULL, 20000, NULL), 0);
-    }
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "behind-%d", i);
-        assert_int_equal(th_submit(c, "default", id, "'behind'", NULL, 20000, NULL), 0);
-    }
+    pid = rhaid_warm(&r, c, th_free_port(), extra);
+    submit_each(c, "long", 2, slow, 20000);
+    submit_each(c, "behind", 2, "'behind'", 20000);
     deadline = rh_mono_ms() + WAIT_MS;
     while ((log_has(&r, "task_start task=behind-0 attempt=1 queued=1") != 0 ||
             log_has(&r, "task_start task=behind-1 attempt=1 queued=1") != 0) &&
@@ -569,25 +572,12 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
     assert_int_equal(log_has(&r, "task_start task=behind-1 attempt=1 queued=1"), 0);
     assert_int_equal(th_sh("pkill -KILL -P %d", (int)pid), 0);     /* both executors */
 
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "behind-%d", i);
-        rh_task_init(&t);
-        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        assert_string_equal(t.output, "\"behind\"");
-        assert_int_equal(t.attempts, 1);
-        rh_task_clear(&t);
-    }
+    for (int i = 0; i < 2; i++)
+        expect_done(c, "behind", i, "\"behind\"", 1);
     assert_int_equal(log_has(&r, "task_requeued task=behind-0 reason=\"executor gone"), 0);
     assert_int_equal(log_has(&r, "task_requeued task=behind-1 reason=\"executor gone"), 0);
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "long-%d", i);
-        rh_task_init(&t);
-        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        assert_int_equal(t.attempts, 1);
-        rh_task_clear(&t);
-    }
+    for (int i = 0; i < 2; i++)
+        expect_done(c, "long", i, NULL, 1);
 
     redisFree(c);
     th_stop(pid, 10000);
@@ -706,23 +696,18 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
                             "--log-level", "debug", NULL };
     th_redis r;
     redisContext *c;
-    char id[32], proc[RH_KEY_MAX];
-    int port = th_free_port();
+    char key[RH_KEY_MAX], proc[RH_KEY_MAX];
     int64_t deadline;
     pid_t pid;
-    rh_task t;
     (void)state;
 
     redis_up(&r, &c);
-    pid = rhaid_up(&r, port, extra);
-    assert_int_equal(th_submit(c, "default", "warm", "1", NULL, 5000, NULL), 0);
-    rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "warm", 30, &t), 0);
-    rh_task_clear(&t);
-    for (int i = 0; i < N; i++) {     /* 2 run, 2 queued behind them, the rest wait */
+    pid = rhaid_warm(&r, c, th_free_port(), extra);
+    submit_each(c, "d", 2, slow, 20000);        /* d-0, d-1 run */
+    for (int i = 2; i < N; i++) {               /* 2 queued behind them, the rest wait */
+        char id[32];
         snprintf(id, sizeof id, "d-%d", i);
-        assert_int_equal(th_submit(c, "default", id, i < 2 ? slow : "'short'", NULL, 20000,
-                                   NULL), 0);
+        assert_int_equal(th_submit(c, "default", id, "'short'", NULL, 20000, NULL), 0);
     }
     deadline = rh_mono_ms() + WAIT_MS;
     while ((log_has(&r, "task_start task=d-2 attempt=1 queued=1") != 0 ||
@@ -737,20 +722,16 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
     assert_int_equal(cmd_int(c, "LLEN rhai:queue:{default}"), N);
     assert_int_equal(cmd_int(c, "EXISTS %s", proc), 0);
     for (int i = 0; i < N; i++) {
-        snprintf(id, sizeof id, "rhai:reply:{d-%d}", i);
-        assert_int_equal(cmd_int(c, "LLEN %s", id), 0);
+        snprintf(key, sizeof key, "rhai:reply:{d-%d}", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", key), 0);
     }
     assert_int_equal(log_has(&r, "task_requeued task=d-2 reason=\"executor gone"), 0);
 
     pid = rhaid_up(&r, th_free_port(), NULL);
     for (int i = 0; i < N; i++) {
-        snprintf(id, sizeof id, "d-%d", i);
-        rh_task_init(&t);
-        assert_int_equal(th_reply(c, NULL, id, 30, &t), 0);
-        assert_int_equal(t.status, RHAI_STATUS_DONE);
-        rh_task_clear(&t);
-        snprintf(id, sizeof id, "rhai:reply:{d-%d}", i);
-        assert_int_equal(cmd_int(c, "LLEN %s", id), 0);             /* once */
+        expect_done(c, "d", i, NULL, 0);
+        snprintf(key, sizeof key, "rhai:reply:{d-%d}", i);
+        assert_int_equal(cmd_int(c, "LLEN %s", key), 0);            /* once */
     }
     redisFree(c);
     th_stop(pid, 10000);
