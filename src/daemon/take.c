@@ -206,6 +206,15 @@ typedef struct take_pair {
     char       id[RH_NAME_MAX + 1];
 } take_pair;
 
+/* Redis refused a take (OOM, a read-only replica): taking again at once
+ * would spin; wait for the next tick. */
+static void pop_pause(wk_worker *w, const char *why)
+{
+    if (!w->pop_paused)
+        rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick", why);
+    w->pop_paused = 1;
+}
+
 static void on_pop(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -233,14 +242,8 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
         rh_free(p);
     if (reply == NULL)
         return;                       /* pop connection lost or closing */
-    if (reply->type == REDIS_REPLY_ERROR) {
-        /* Refused (OOM, a read-only replica): taking again at once would
-         * spin; wait for the next tick. */
-        if (!w->pop_paused)
-            rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
-                   reply->str);
-        w->pop_paused = 1;
-    }
+    if (reply->type == REDIS_REPLY_ERROR)
+        pop_pause(w, reply->str);
     wk_pump(w);
 }
 
@@ -286,10 +289,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
         if (wk_is_noscript(reply)) {
             wk_scripts_load(w);
         } else {
-            if (!w->pop_paused)
-                rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
-                       reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
-            w->pop_paused = 1;
+            pop_pause(w, reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
         }
         wk_pump(w);
         return;
@@ -530,7 +530,6 @@ void wk_on_pool_back(wk_pool *p, wk_job *j, void *data)
     rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=\"executor gone before it started\"",
            j->id);
     j->state = JOB_READY;
-    j->run_at_us = 0;
 }
 
 void wk_on_pool_ready(wk_pool *p, void *data)

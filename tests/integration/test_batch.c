@@ -204,6 +204,20 @@ static pid_t rhaid_warm(const th_redis *r, redisContext *c, int port, const char
     return pid;
 }
 
+/* Wait until rhaid logged PREFIX-i and PREFIX-(i+1) started queued behind
+ * a busy executor's task (debug log); assert the second did. */
+static void wait_queued(const th_redis *r, const char *prefix, int i)
+{
+    int64_t deadline = rh_mono_ms() + WAIT_MS;
+    char a[96], b[96];
+
+    snprintf(a, sizeof a, "task_start task=%s-%d attempt=1 queued=1", prefix, i);
+    snprintf(b, sizeof b, "task_start task=%s-%d attempt=1 queued=1", prefix, i + 1);
+    while ((log_has(r, a) != 0 || log_has(r, b) != 0) && rh_mono_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(log_has(r, b), 0);
+}
+
 /* ======================== tests ======================== */
 
 /* 300 tasks queued before rhaid starts: after the first BLMOVE the queue
@@ -556,7 +570,6 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
     const char *extra[] = { "--pipeline-max-us", "100000000", "--log-level", "debug", NULL };
     th_redis r;
     redisContext *c;
-    int64_t deadline;
     pid_t pid;
     (void)state;
 
@@ -564,12 +577,7 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
     pid = rhaid_warm(&r, c, th_free_port(), extra);
     submit_each(c, "long", 2, slow, 20000);
     submit_each(c, "behind", 2, "'behind'", 20000);
-    deadline = rh_mono_ms() + WAIT_MS;
-    while ((log_has(&r, "task_start task=behind-0 attempt=1 queued=1") != 0 ||
-            log_has(&r, "task_start task=behind-1 attempt=1 queued=1") != 0) &&
-           rh_mono_ms() < deadline)
-        usleep(10000);
-    assert_int_equal(log_has(&r, "task_start task=behind-1 attempt=1 queued=1"), 0);
+    wait_queued(&r, "behind", 0);
     assert_int_equal(th_sh("pkill -KILL -P %d", (int)pid), 0);     /* both executors */
 
     for (int i = 0; i < 2; i++)
@@ -697,7 +705,6 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
     th_redis r;
     redisContext *c;
     char key[RH_KEY_MAX], proc[RH_KEY_MAX];
-    int64_t deadline;
     pid_t pid;
     (void)state;
 
@@ -709,12 +716,7 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
         snprintf(id, sizeof id, "d-%d", i);
         assert_int_equal(th_submit(c, "default", id, "'short'", NULL, 20000, NULL), 0);
     }
-    deadline = rh_mono_ms() + WAIT_MS;
-    while ((log_has(&r, "task_start task=d-2 attempt=1 queued=1") != 0 ||
-            log_has(&r, "task_start task=d-3 attempt=1 queued=1") != 0) &&
-           rh_mono_ms() < deadline)
-        usleep(10000);
-    assert_int_equal(log_has(&r, "task_start task=d-3 attempt=1 queued=1"), 0);
+    wait_queued(&r, "d", 2);
     proc_key(c, proc);
     assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
 
