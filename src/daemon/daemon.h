@@ -240,6 +240,7 @@ struct wk_worker {
     size_t      ev_started_id;          /* its length up to and with "id": */
     char        sha_finish[41];
     uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
+    int         fin_inflight;   /* finish calls sent, not yet answered */
     uv_signal_t sig[3];
     char        member[RH_KEY_MAX];     /* {W}:INSTANCE in the workers set */
     char        k_queue[RH_KEY_MAX];

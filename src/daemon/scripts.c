@@ -40,7 +40,10 @@ const char wk_lua_claim[] =
     "  table.insert(r, 1, 'run')\n"
     "  return r\n"
     "end\n"
-    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'replay'} end\n"
+    "local sig = redis.call('HGET', KEYS[1], 'signature')\n"
+    "if sig and sig ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "  return {'replay'}\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3],"
     " 'instance', ARGV[2])\n"
     "redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
@@ -52,8 +55,8 @@ const char wk_lua_claim[] =
 /* claim(id, now), shared by the two take scripts below, whose ARGV[1..5]
  * are the prefix, the instance, the events channel and the started
  * event's JSON up to its id and from after the id up to the value of
- * "at": an id with a valid name whose hash has status `queued` and no
- * replay mark (`seen`) is claimed (status running, started_at now,
+ * "at": an id with a valid name whose hash has status `queued` and, when
+ * it is signed, no replay mark (`seen`) is claimed (status running, started_at now,
  * instance, attempts + 1, event started) and returned as {'run', id,
  * field, value, ...} with the fields as written; any other id: nil, for
  * the claim by id (wk_lua_claim), which answers or drops it. One read of
@@ -65,7 +68,9 @@ const char wk_lua_claim[] =
     "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n" \
     "  local r, at = redis.call('HGETALL', tk), {}\n" \
     "  for i = 1, #r, 2 do at[r[i]] = i + 1 end\n" \
-    "  if r[at.status] ~= 'queued' or\n" \
+    "  if r[at.status] ~= 'queued' then return nil end\n" \
+    "  local sig = r[at.signature]\n" \
+    "  if sig and sig ~= '' and\n" \
     "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n" \
     "    return nil\n" \
     "  end\n" \
@@ -106,19 +111,21 @@ const char wk_lua_claim_head[] =
 /* Take several ids at once while the queue is not empty (rhaid uses it
  * instead of BLMOVE once a take found work, until one comes back short),
  * and claim each plain one as the claim behind a take does (LUA_CLAIM).
+ * RPOP with a count and one LPUSH leave the two lists as that many LMOVEs
+ * would, in two redis.call instead of N.
  * KEYS[1] queue, KEYS[2] processing list. ARGV[1..5] as LUA_CLAIM's,
  * ARGV[6] how many.
  * Returns one entry per id moved, oldest first: {'run', id, field, value,
  * ...} or {'take', id}; fewer than asked when the queue ran out. */
 const char wk_lua_take[] =
     LUA_CLAIM
-    "local out, now = {}, nil\n"
-    "for i = 1, tonumber(ARGV[6]) do\n"
-    "  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')\n"
-    "  if not id then break end\n"
-    "  now = now or now_ms()\n"
-    "  local ok, r = pcall(claim, id, now)\n"
-    "  out[#out + 1] = ok and r or {'take', id}\n"
+    "local ids = redis.call('RPOP', KEYS[1], ARGV[6])\n"
+    "if not ids then return {} end\n"
+    "redis.call('LPUSH', KEYS[2], unpack(ids))\n"
+    "local out, now = {}, now_ms()\n"
+    "for i = 1, #ids do\n"
+    "  local ok, r = pcall(claim, ids[i], now)\n"
+    "  out[i] = ok and r or {'take', ids[i]}\n"
     "end\n"
     "return out\n";
 
@@ -130,45 +137,69 @@ const char wk_lua_take[] =
  * per task a record: n (the count of what follows in it), id, reply JSON,
  * finished event JSON, finished_at, 1 when the task failed, ms to remember
  * a signed task's id against replays (0: unsigned), field/value pairs for
- * the hash. A reply list several tasks of the batch share gets its PEXPIRE
- * once, the index is trimmed once. A task whose keys Redis refuses (a
- * reply_to or task key of another type) fails alone: the others of the
- * batch are answered.
+ * the hash. The replies of a batch go out with one LPUSH (and one
+ * PEXPIRE) per reply list, in the batch's order, and the index gets one
+ * ZADD and one trim: what costs in a script is the number of redis.call,
+ * not what each one carries. A task whose keys Redis refuses (a reply_to
+ * or task key of another type) fails alone: the others of the batch are
+ * answered. Its hash may be final already (a reply_to of another type
+ * fails at the LPUSH, after the task's writes): then the retry finds it
+ * final, and the result is in the hash only. The index is best effort: a
+ * key of another type there fails nothing.
  * Returns one element per task: 1 answered, 0 already final, or an error. */
 const char wk_lua_finish[] =
     LUA_FINAL
     "local ttl, chan, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-    "local out, pexp = {}, {}\n"
-    "local function one(a, k)\n"
+    "local out, lists, order, zadd = {}, {}, {}, {'ZADD', KEYS[2]}\n"
+    "local function one(i, a, k)\n"
     "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
     "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
     "  redis.call('LREM', KEYS[1], 1, id)\n"
-    "  if final(redis.call('HGET', tk, 'status')) then return 0 end\n"
+    "  local h = redis.call('HMGET', tk, 'status', 'cancel_requested')\n"
+    "  if final(h[1]) then return 0 end\n"
     "  redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
-    "  redis.call('HDEL', tk, 'cancel_requested')\n"
-    "  if keep > 0 then redis.call('ZADD', KEYS[2], ARGV[a + 4], id) end\n"
+    "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
     "  if ARGV[a + 5] == '1' then\n"
     "    redis.call('INCR', KEYS[k + 2])\n"
     "    redis.call('EXPIRE', KEYS[k + 2], 7200)\n"
     "  end\n"
     "  redis.call('PEXPIRE', tk, ttl)\n"
-    "  redis.call('LPUSH', rk, ARGV[a + 2])\n"
-    "  if not pexp[rk] then\n"
-    "    redis.call('PEXPIRE', rk, ttl)\n"
-    "    pexp[rk] = true\n"
-    "  end\n"
     "  redis.call('PUBLISH', chan, ARGV[a + 3])\n"
+    "  local l = lists[rk]\n"
+    "  if not l then\n"
+    "    l = {cmd = {'LPUSH', rk}, tasks = {}}\n"
+    "    lists[rk] = l\n"
+    "    order[#order + 1] = l\n"
+    "  end\n"
+    "  l.cmd[#l.cmd + 1] = ARGV[a + 2]\n"
+    "  l.tasks[#l.tasks + 1] = i\n"
+    "  zadd[#zadd + 1] = ARGV[a + 4]\n"
+    "  zadd[#zadd + 1] = id\n"
     "  return 1\n"
     "end\n"
     "local a, k = 4, 3\n"
     "while a <= #ARGV do\n"
-    "  local ok, r = pcall(one, a, k)\n"
-    "  out[#out + 1] = ok and r or redis.error_reply(tostring(r))\n"
+    "  local i = #out + 1\n"
+    "  local ok, r = pcall(one, i, a, k)\n"
+    "  out[i] = ok and r or redis.error_reply(tostring(r))\n"
     "  a = a + tonumber(ARGV[a]) + 1\n"
     "  k = k + 4\n"
     "end\n"
-    "if keep > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep - 1) end\n"
+    "for _, l in ipairs(order) do\n"
+    "  if #l.tasks > 0 then\n"
+    "    local ok, e = pcall(redis.call, unpack(l.cmd))\n"
+    "    if ok then ok, e = pcall(redis.call, 'PEXPIRE', l.cmd[2], ttl) end\n"
+    "    if not ok then\n"
+    "      for _, i in ipairs(l.tasks) do out[i] = redis.error_reply(tostring(e)) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if keep > 0 and #zadd > 2 then\n"
+    "  if pcall(redis.call, unpack(zadd)) then\n"
+    "    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep - 1)\n"
+    "  end\n"
+    "end\n"
     "return out\n";
 
 /* Give back everything an instance holds (drain, or recovery of a dead

@@ -149,11 +149,16 @@ int wk_is_noscript(const redisReply *reply)
  * uv_prepare that runs before the loop next polls. Every finish that became
  * ready in one loop iteration (results read from several executors, a
  * reconnect's resends) goes out in one script call, at most FIN_BATCH_MAX
- * tasks or about FIN_BATCH_BYTES of arguments each. */
+ * tasks or about FIN_BATCH_BYTES of arguments each. While a flush's calls
+ * are in flight the next finishes wait for their answer (Nagle's rule):
+ * a lone finish goes out at once, and under load each call carries every
+ * result that arrived during the previous one's round trip. */
 #define FIN_BATCH_MAX   32
 #define FIN_BATCH_BYTES (1 << 20)
 #define FIN_KEYS        4       /* keys per task */
 #define FIN_ARGS        26      /* at most, per task: record of wk_lua_finish */
+
+static void on_finish_flush(uv_prepare_t *h);
 
 typedef struct fin_batch {
     wk_worker *w;
@@ -196,6 +201,8 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
 
     for (int i = 0; i < b->n; i++)
         b->jobs[i]->sent = 0;
+    if (--w->fin_inflight == 0 && !w->stopping)
+        uv_prepare_start(&w->fin_flush, on_finish_flush);     /* what waited */
     if (reply == NULL) {
         rh_free(b);                   /* connection lost: sent again on reconnect */
         return;
@@ -340,6 +347,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     }
     for (int i = 0; i < n; i++)
         b->jobs[i]->sent = 1;
+    w->fin_inflight++;
     wk_metrics_step(w->metrics, 1, (unsigned)n);
     return 1;
 }
@@ -353,6 +361,8 @@ static void on_finish_flush(uv_prepare_t *h)
     fin_strs *s = NULL;
 
     uv_prepare_stop(h);
+    if (w->fin_inflight > 0)
+        return;                       /* on_finish starts us again */
     for (wk_job *j = w->jobs; j && cap < FIN_BATCH_MAX; j = j->next)
         cap += finish_wanted(j);
     max = 8 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;

@@ -133,6 +133,20 @@ static void test_a_replayed_task_is_denied(void **state)
     expect("s-replay", RHAI_STATUS_ERROR, RH_EK_DENIED, "replayed");
 }
 
+/* The replay mark concerns signed tasks only (the claim reads it only for
+ * them): an unsigned task under an id that carries one is judged as any
+ * unsigned task, here denied because signatures are required. */
+static void test_a_replay_mark_is_read_for_signed_tasks_only(void **state)
+{
+    redisReply *r;
+    (void)state;
+    r = redisCommand(g_c, "SET rhai:seen:{s-marked} 1 PX 60000");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    submit_raw("s-marked", "anonymous", NULL, "1", "{}", "1", "{}", rh_now_ms());
+    expect("s-marked", RHAI_STATUS_ERROR, RH_EK_DENIED, "unsigned");
+}
+
 static void test_the_client_library_signs_what_it_submits(void **state)
 {
     rhai_client *c;
@@ -166,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_a_signature_by_another_key_is_denied),
         cmocka_unit_test(test_an_expired_task_is_denied),
         cmocka_unit_test(test_a_replayed_task_is_denied),
+        cmocka_unit_test(test_a_replay_mark_is_read_for_signed_tasks_only),
         cmocka_unit_test(test_the_client_library_signs_what_it_submits),
     };
     return cmocka_run_group_tests_name("signatures", tests, group_setup, group_teardown);
