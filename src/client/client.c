@@ -151,24 +151,32 @@ static int client_lost(rhai_client *c, rhai_error *err)
     return RHAI_ECONN;
 }
 
-/* Send 'n' commands in one round trip and read their replies into
- * replies[] (new, freeReplyObject). Error replies are returned as replies;
- * a missing reply is RHAI_ECONN with nothing returned. */
-static int client_pipeline(rhai_client *c, int n, const int *argcs,
-                           const char **const *argvs, const size_t *const *lens,
-                           redisReply **replies, rhai_error *err)
+/* Append 'n' commands to the connection's output (connecting first if
+ * need be); the first read writes them all. 0 or RHAI_ECONN. */
+static int client_send(rhai_client *c, int n, const int *argcs, const char **const *argvs,
+                       const size_t *const *lens, rhai_error *err)
 {
-    rh_nopipe g;
-    int rc, ok;
+    int rc;
 
     if ((rc = client_ensure(c, err)) != 0)
         return rc;
     for (int i = 0; i < n; i++)
         if (redisAppendCommandArgv(c->rc, argcs[i], argvs[i], lens[i]) != REDIS_OK)
             return client_lost(c, err);
+    return 0;
+}
+
+/* Read the next 'n' replies into replies[] (new, freeReplyObject). Error
+ * replies are returned as replies; a missing reply is RHAI_ECONN with
+ * nothing returned. */
+static int client_read(rhai_client *c, int n, redisReply **replies, rhai_error *err)
+{
+    rh_nopipe g;
+    int ok;
+
     for (int i = 0; i < n; i++) {
         void *r = NULL;
-        /* the first reply writes every command appended (see rh_nopipe) */
+        /* the first read writes every command appended (see rh_nopipe) */
         if (i == 0)
             rh_nopipe_begin(&g);
         ok = redisGetReply(c->rc, &r) == REDIS_OK;
@@ -182,6 +190,19 @@ static int client_pipeline(rhai_client *c, int n, const int *argcs,
         replies[i] = r;
     }
     return 0;
+}
+
+/* Send 'n' commands in one round trip and read their replies (see
+ * client_read). */
+static int client_pipeline(rhai_client *c, int n, const int *argcs,
+                           const char **const *argvs, const size_t *const *lens,
+                           redisReply **replies, rhai_error *err)
+{
+    int rc;
+
+    if ((rc = client_send(c, n, argcs, argvs, lens, err)) != 0)
+        return rc;
+    return client_read(c, n, replies, err);
 }
 
 static int client_command(rhai_client *c, int argc, const char **argv,
@@ -234,17 +255,69 @@ RHAI_API void rhai_client_free(rhai_client *c)
     rh_free(c);
 }
 
+/* ======================== the reply list ======================== */
+
+/* The BLMOVE of the reply list onto itself for at most 'slice_ms', in
+ * argv/lens with 'secs' as its timeout's buffer. */
+#define BLOCK_ARGC 6
+static void block_args(const char *reply_key, int64_t slice_ms, char secs[32],
+                       const char *argv[BLOCK_ARGC], size_t lens[BLOCK_ARGC])
+{
+    argv[0] = "BLMOVE";
+    argv[1] = argv[2] = reply_key;
+    argv[3] = "RIGHT";
+    argv[4] = "LEFT";
+    argv[5] = secs;
+    snprintf(secs, 32, "%lld.%03lld", (long long)(slice_ms / 1000),
+             (long long)(slice_ms % 1000));
+    for (int i = 0; i < BLOCK_ARGC; i++)
+        lens[i] = strlen(argv[i]);
+}
+
+/* The reply of that BLMOVE (freed): 0 with *out, 1 when nothing arrived. */
+static int block_reply(rhai_client *c, redisReply *r, const char *reply_key, const char *id,
+                       rhai_result **out, rhai_error *err)
+{
+    int rc;
+
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = 1;
+    } else if (r->type != REDIS_REPLY_STRING) {
+        rc = reply_unexpected(c, r, "BLMOVE", err);
+    } else if ((rc = rhai__result_from_reply(r->str, r->len, out, err)) != 0) {
+        rh_error_set(err, rc, "malformed reply in %s", reply_key);
+    } else if (strcmp(rhai_result_id(*out), id) != 0) {
+        rh_error_set(err, RHAI_EPROTO, "%s holds the reply of another task (%s)",
+                     reply_key, rhai_result_id(*out));
+        rhai_result_free(*out);
+        *out = NULL;
+        rc = RHAI_EPROTO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
 /* ======================== submit ======================== */
 
-RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID_MAX],
-                         rhai_error *err)
+/* Submit 't' and, when 'block_ms' > 0, send behind the submit in the same
+ * write the first BLMOVE of its default reply list for at most 'block_ms'
+ * (rhai_run: the answer of a short task comes back in one round trip).
+ * The submit's replies are read first: if it failed, the connection is
+ * dropped with the BLMOVE unread. Then *out is the answer (0), or NULL
+ * when none came in time or the BLMOVE's connection broke (0: rhai_wait
+ * takes over), or the BLMOVE's error (the task is queued all the same). */
+static int submit_and_block(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID_MAX],
+                            int64_t block_ms, rhai_result **out, rhai_error *err)
 {
     rhai__submit s;
     redisReply *rep[2];
-    int argcs[2];
-    const char **argvs[2];
-    const size_t *lens[2];
-    int rc;
+    int argcs[3];
+    const char **argvs[3];
+    const size_t *lens[3];
+    const char *bargv[BLOCK_ARGC];
+    size_t blens[BLOCK_ARGC];
+    char secs[32], reply_key[RH_KEY_MAX];
+    int rc, n = 2;
 
     if (c == NULL || t == NULL)
         return rh_error_set(err, RHAI_EINVAL, "client or task is NULL");
@@ -256,9 +329,18 @@ RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID
     argcs[1] = 3;
     argvs[1] = s.lpush_argv;
     lens[1] = s.lpush_lens;
+    if (block_ms > 0) {
+        rh_key_reply(reply_key, c->prefix, s.id);
+        block_args(reply_key, block_ms, secs, bargv, blens);
+        argcs[2] = BLOCK_ARGC;
+        argvs[2] = bargv;
+        lens[2] = blens;
+        n = 3;
+    }
     /* On RHAI_ECONN the task may or may not be queued: the caller can look
      * with rhai_task_status() when it set the id itself. */
-    if ((rc = client_pipeline(c, 2, argcs, argvs, lens, rep, err)) != 0)
+    if ((rc = client_send(c, n, argcs, argvs, lens, err)) != 0 ||
+        (rc = client_read(c, 2, rep, err)) != 0)
         return rc;
     if (rep[0]->type != REDIS_REPLY_INTEGER)
         rc = reply_unexpected(c, rep[0], "HSET", err);
@@ -266,8 +348,26 @@ RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID
         rc = reply_unexpected(c, rep[1], "LPUSH", err);
     freeReplyObject(rep[0]);
     freeReplyObject(rep[1]);
+    if (rc != 0 && n == 3)
+        client_drop(c);                 /* with the BLMOVE we no longer want */
+    if (rc != 0)
+        return rc;
+    memcpy(id_out, s.id, strlen(s.id) + 1);
+    if (n == 3 && client_read(c, 1, rep, NULL) == 0) {
+        rc = block_reply(c, rep[0], reply_key, s.id, out, err);
+        return rc == 1 ? 0 : rc;
+    }
+    return 0;
+}
+
+RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID_MAX],
+                         rhai_error *err)
+{
+    char id[RHAI_ID_MAX];
+    int rc = submit_and_block(c, t, id, 0, NULL, err);
+
     if (rc == 0 && id_out)
-        memcpy(id_out, s.id, strlen(s.id) + 1);
+        memcpy(id_out, id, strlen(id) + 1);
     return rc;
 }
 
@@ -341,40 +441,20 @@ static int wait_block(rhai_client *c, const char *reply_key, const char *id,
                       int64_t slice_ms, rhai_result **out, rhai_error *err)
 {
     char secs[32];
-    const char *argv[6] = { "BLMOVE", reply_key, reply_key, "RIGHT", "LEFT", secs };
-    size_t lens[6];
+    const char *argv[BLOCK_ARGC];
+    size_t lens[BLOCK_ARGC];
     redisReply *r;
     int rc;
 
-    snprintf(secs, sizeof secs, "%lld.%03lld", (long long)(slice_ms / 1000),
-             (long long)(slice_ms % 1000));
-    for (int i = 0; i < 6; i++)
-        lens[i] = strlen(argv[i]);
-    if ((rc = client_command(c, 6, argv, lens, &r, err)) != 0)
+    block_args(reply_key, slice_ms, secs, argv, lens);
+    if ((rc = client_command(c, BLOCK_ARGC, argv, lens, &r, err)) != 0)
         return rc;
-    if (r->type == REDIS_REPLY_NIL) {
-        rc = 1;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        rc = reply_unexpected(c, r, "BLMOVE", err);
-    } else if ((rc = rhai__result_from_reply(r->str, r->len, out, err)) != 0) {
-        rh_error_set(err, rc, "malformed reply in %s", reply_key);
-    } else if (strcmp(rhai_result_id(*out), id) != 0) {
-        rh_error_set(err, RHAI_EPROTO, "%s holds the reply of another task (%s)",
-                     reply_key, rhai_result_id(*out));
-        rhai_result_free(*out);
-        *out = NULL;
-        rc = RHAI_EPROTO;
-    }
-    freeReplyObject(r);
-    return rc;
+    return block_reply(c, r, reply_key, id, out, err);
 }
 
-/* rhai_wait, where 'fresh' says the caller has just submitted the task
- * with the default reply list: then the first step is the BLMOVE, which
- * returns the answer the moment the list holds it, without looking at
- * the hash first (one round trip less per rhai_run). Later steps, after
- * a slice without an answer or a lost connection, are rhai_wait's. */
-static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms, int fresh,
+/* rhai_wait: look at the hash, block on the reply list for a slice,
+ * again until the deadline; a lost connection is retried with backoff. */
+static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms,
                     rhai_result **out, rhai_error *err)
 {
     char task_key[RH_KEY_MAX], reply_key[RH_KEY_MAX];
@@ -398,11 +478,8 @@ static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms, int fres
             rc = client_open(c, deadline - now > 1 ? deadline - now : 1, err);
         else
             rc = 0;                         /* wait_check connects if need be */
-        if (rc == 0 && fresh && c->rc != NULL)
-            rc = 1;                         /* straight to the BLMOVE */
-        else if (rc == 0)
+        if (rc == 0)
             rc = wait_check(c, task_key, reply_key, &elsewhere, &res, err);
-        fresh = 0;
         if (rc == 1) {
             /* A task replying to another list (a shared one) never answers
              * on the default list: poll its hash more often instead. */
@@ -437,23 +514,33 @@ static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms, int fres
 RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
                        rhai_result **out, rhai_error *err)
 {
-    return wait_for(c, id, timeout_ms, 0, out, err);
+    return wait_for(c, id, timeout_ms, out, err);
 }
 
+/* A task with the default reply list is submitted with the first BLMOVE
+ * of its answer behind it, in one write: a short task's answer comes back
+ * in one round trip. When that slice passes without one (or its
+ * connection broke), rhai_wait takes over until the deadline. */
 RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
                       rhai_result **out, rhai_error *err)
 {
     char id[RHAI_ID_MAX];
+    int64_t timeout, t0 = rh_mono_ms();
     int rc;
 
     if (out)
         *out = NULL;
     if (t == NULL || out == NULL)
         return rh_error_set(err, RHAI_EINVAL, "task or out is NULL");
-    if ((rc = rhai_submit(c, t, id, err)) != 0)
+    timeout = t->timeout_ms + (extra_ms > 0 ? extra_ms : 0);
+    rc = submit_and_block(c, t, id,
+                          t->reply_to != NULL ? 0 :
+                          timeout < RHAI__WAIT_SLICE_MS ? timeout : RHAI__WAIT_SLICE_MS,
+                          out, err);
+    if (rc != 0 || *out != NULL)
         return rc;
-    return wait_for(c, id, t->timeout_ms + (extra_ms > 0 ? extra_ms : 0),
-                    t->reply_to == NULL, out, err);
+    timeout -= rh_mono_ms() - t0;
+    return wait_for(c, id, timeout > 1 ? timeout : 1, out, err);
 }
 
 /* ======================== status ======================== */

@@ -200,6 +200,7 @@ typedef struct fw_thread {
     int         port;
     const char *w;
     int         n;
+    int         delay_ms;       /* before the first take */
     atomic_int  answered;
     atomic_int  failed;
 } fw_thread;
@@ -216,6 +217,8 @@ static void *fw_main(void *arg)
         atomic_store(&f->failed, 1);
         goto out;
     }
+    if (f->delay_ms > 0)
+        usleep((useconds_t)f->delay_ms * 1000);
     while (atomic_load(&f->answered) < f->n && rh_mono_ms() < deadline) {
         if (fw_take(rc, f->w, "0.2", id) != 0)
             continue;
@@ -462,6 +465,69 @@ static void test_run_submits_and_waits(void **state)
     fw_join(&w);
     assert_int_equal(rhai_result_status(res), RHAI_STATUS_DONE);
     assert_string_equal(rhai_result_output(res), "[1,2,3]");
+    rhai_result_free(res);
+    rhai_task_free(t);
+}
+
+/* The first BLMOVE of rhai_run goes out with the submit and waits at
+ * most a slice (1 s): a task answered later is waited for as rhai_wait
+ * does, and found. */
+static void test_run_waits_past_its_first_slice(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = NULL;
+    rhai_result *res = NULL;
+    rhai_error err = { 0, "" };
+    fw_thread w;
+
+    assert_int_equal(rhai_task_new("args", &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, "w-late"), 0);
+    assert_int_equal(rhai_task_set_args(t, "\"late\""), 0);
+    assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
+    memset(&w, 0, sizeof w);
+    w.port = g_redis.port;
+    w.w = "w-late";
+    w.n = 1;
+    w.delay_ms = 1500;
+    assert_int_equal(pthread_create(&w.th, NULL, fw_main, &w), 0);
+    if (rhai_run(f->c, t, 3000, &res, &err) != 0)
+        fail_msg("run: %s", err.msg);
+    fw_join(&w);
+    assert_int_equal(rhai_result_status(res), RHAI_STATUS_DONE);
+    assert_string_equal(rhai_result_output(res), "\"late\"");
+    rhai_result_free(res);
+    rhai_task_free(t);
+}
+
+/* A submit Redis refuses (the queue key holds a string) is rhai_run's
+ * error at once, and the BLMOVE sent behind it is not left on the
+ * connection: the next call on the same client gets its own replies. */
+static void test_a_refused_run_leaves_the_client_usable(void **state)
+{
+    fixture *f = *state;
+    rhai_task *t = NULL;
+    rhai_result *res = NULL;
+    rhai_error err = { 0, "" };
+    redisReply *r;
+    fw_thread w;
+
+    r = redisCommand(f->rc, "SET rhai:queue:{w-poison} x");
+    assert_non_null(r);
+    freeReplyObject(r);
+    assert_int_equal(rhai_task_new("args", &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, "w-poison"), 0);
+    assert_int_equal(rhai_task_set_args(t, "1"), 0);
+    assert_int_equal(rhai_run(f->c, t, 3000, &res, &err), RHAI_EPROTO);
+    assert_null(res);
+    assert_non_null(strstr(err.msg, "LPUSH"));
+
+    assert_int_equal(rhai_task_set_worker(t, "w-after"), 0);
+    fw_start(&w, "w-after", 1);
+    if (rhai_run(f->c, t, 3000, &res, &err) != 0)
+        fail_msg("run after the refused one: %s", err.msg);
+    fw_join(&w);
+    assert_int_equal(rhai_result_status(res), RHAI_STATUS_DONE);
+    assert_string_equal(rhai_result_output(res), "1");
     rhai_result_free(res);
     rhai_task_free(t);
 }
@@ -924,6 +990,8 @@ int main(void)
         T(test_wait_returns_the_done_result),
         T(test_wait_blocks_until_a_worker_answers),
         T(test_run_submits_and_waits),
+        T(test_run_waits_past_its_first_slice),
+        T(test_a_refused_run_leaves_the_client_usable),
         T(test_wait_for_a_task_replying_elsewhere),
         T(test_wait_times_out),
         T(test_wait_for_an_unknown_id_is_not_found),
