@@ -216,6 +216,9 @@ int  rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err);
  * id, status, output (embedded JSON value), error, error_kind, logs,
  * worker_id, instance, attempts, created_at, started_at, finished_at. */
 char *rh_task_reply_json(const rh_task *t);
+/* Append s as a JSON string to b, escaped by jansson when it needs it
+ * (NULL, or a string that is not UTF-8: null). 0 / RHAI_ENOMEM. */
+int   rh_json_str_append(rh_buf *b, const char *s);
 /* Parse a reply object back into 't' (output re-serialised as JSON text).
  * RHAI_EPROTO when it is not a reply object. */
 int  rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err);

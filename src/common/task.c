@@ -209,60 +209,87 @@ int rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err)
     return 0;
 }
 
-static json_t *str_or_null(const char *s)
+/* Append s as a JSON string (NULL: null). Printable ASCII without '"'
+ * and '\\' is its own JSON text; anything else is escaped by jansson. A
+ * string jansson refuses (not UTF-8) is null. */
+int rh_json_str_append(rh_buf *b, const char *s)
 {
-    return s ? json_string(s) : json_null();
+    const unsigned char *p;
+    json_t *v;
+    size_t n;
+    int rc;
+
+    if (s == NULL)
+        return rh_buf_append(b, "null", 4);
+    for (p = (const unsigned char *)s; *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\'; p++)
+        ;
+    if (*p == '\0') {
+        n = (size_t)(p - (const unsigned char *)s);
+        if ((rc = rh_buf_reserve(b, n + 2)) != 0)
+            return rc;
+        b->data[b->len++] = '"';
+        memcpy(b->data + b->len, s, n);
+        b->len += n;
+        b->data[b->len++] = '"';
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    if ((v = json_string(s)) == NULL)
+        return rh_buf_append(b, "null", 4);
+    n = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY);
+    if ((rc = rh_buf_reserve(b, n + 1)) == 0) {
+        json_dumpb(v, b->data + b->len, n, JSON_ENCODE_ANY);
+        b->len += n;
+        b->data[b->len] = '\0';
+    }
+    json_decref(v);
+    return rc;
 }
 
-/* The output is spliced into the reply as the executor wrote it (after
- * checking it is JSON), so numbers keep their exact digits: re-encoding
- * through jansson would turn 2^64 into a string and reformat floats. */
+/* The reply object, in the order of docs/protocol.md. The output is
+ * spliced as the executor wrote it (after checking it is JSON), so numbers
+ * keep their exact digits: re-encoding through jansson would turn 2^64
+ * into a string and reformat floats. Strings go through
+ * rh_json_str_append; the rest are names, enums and integers. */
 char *rh_task_reply_json(const rh_task *t)
 {
-    static const char marker[] = "\"output\":null";
-    json_t *o = json_object(), *check = NULL;
-    char *text = NULL, *copy, *at;
+    json_t *check = NULL;
     const char *out = "null";
-    size_t head, outlen;
+    rh_buf b;
+    int bad = 0;
 
-    if (o == NULL)
-        return NULL;
     /* JSON_ALLOW_NUL: a script may return "a\u0000b" */
     if (t->output && (check = json_loads(t->output, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL |
                                          JSON_ALLOW_NUL, NULL)) != NULL)
         out = t->output;
     json_decref(check);
-    json_object_set_new(o, "id", str_or_null(t->id));
-    json_object_set_new(o, "status", json_string(rh_status_str(t->status)));
-    json_object_set_new(o, "output", json_null());     /* placeholder, spliced below */
-    json_object_set_new(o, "error", str_or_null(t->error));
-    json_object_set_new(o, "error_kind", t->error_kind == RH_EK_NONE ? json_null()
-                                         : json_string(rh_kind_str(t->error_kind)));
-    json_object_set_new(o, "logs", json_string(t->logs ? t->logs : ""));
-    json_object_set_new(o, "worker_id", str_or_null(t->worker_id));
-    json_object_set_new(o, "instance", str_or_null(t->instance));
-    json_object_set_new(o, "attempts", json_integer(t->attempts));
-    json_object_set_new(o, "created_at", json_integer(t->created_at));
-    json_object_set_new(o, "started_at", json_integer(t->started_at));
-    json_object_set_new(o, "finished_at", json_integer(t->finished_at));
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-    json_decref(o);
-    /* id and status come first and cannot contain the marker (ids are
-     * names, status an enum), so its first occurrence is the placeholder */
-    if (text == NULL || (at = strstr(text, marker)) == NULL) {
-        free(text);
+    rh_buf_init(&b);
+    bad |= rh_buf_reserve(&b, 320 + strlen(out));
+    bad |= rh_buf_append(&b, "{\"id\":", 6);
+    bad |= rh_json_str_append(&b, t->id);
+    bad |= rh_buf_appendf(&b, ",\"status\":\"%s\",\"output\":", rh_status_str(t->status));
+    bad |= rh_buf_append(&b, out, strlen(out));
+    bad |= rh_buf_append(&b, ",\"error\":", 9);
+    bad |= rh_json_str_append(&b, t->error);
+    if (t->error_kind == RH_EK_NONE)
+        bad |= rh_buf_append(&b, ",\"error_kind\":null", 18);
+    else
+        bad |= rh_buf_appendf(&b, ",\"error_kind\":\"%s\"", rh_kind_str(t->error_kind));
+    bad |= rh_buf_append(&b, ",\"logs\":", 8);
+    bad |= rh_json_str_append(&b, t->logs ? t->logs : "");
+    bad |= rh_buf_append(&b, ",\"worker_id\":", 13);
+    bad |= rh_json_str_append(&b, t->worker_id);
+    bad |= rh_buf_append(&b, ",\"instance\":", 12);
+    bad |= rh_json_str_append(&b, t->instance);
+    bad |= rh_buf_appendf(&b, ",\"attempts\":%lld,\"created_at\":%lld,\"started_at\":%lld,"
+                          "\"finished_at\":%lld}", (long long)t->attempts,
+                          (long long)t->created_at, (long long)t->started_at,
+                          (long long)t->finished_at);
+    if (bad) {
+        rh_buf_free(&b);
         return NULL;
     }
-    head = (size_t)(at - text) + sizeof "\"output\":" - 1;
-    outlen = strlen(out);
-    copy = rh_malloc(strlen(text) - 4 + outlen + 1);   /* callers free with rh_free */
-    if (copy) {
-        memcpy(copy, text, head);
-        memcpy(copy + head, out, outlen);
-        strcpy(copy + head + outlen, at + sizeof marker - 1);
-    }
-    free(text);
-    return copy;
+    return b.data;                    /* callers free with rh_free */
 }
 
 static int take_str(json_t *o, const char *key, char **dst)

@@ -78,25 +78,36 @@ int wk_count_jobs(wk_worker *w, job_state s)
  * monitors such as `rhaictl top`. */
 char *wk_event_json(wk_worker *w, const char *event, const rh_task *t)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "event", event,
-                          "id", t->id, "worker_id", w->cfg->worker_id,
-                          "instance", w->cfg->instance, "status", rh_status_str(t->status),
-                          "error_kind", t->error_kind ? json_string(rh_kind_str(t->error_kind))
-                                                      : json_null(),
-                          "at", (json_int_t)rh_now_ms());
-    if (o && t->finished_at) {
-        json_object_set_new(o, "run_ms", json_integer(t->finished_at - t->started_at));
+    rh_buf b;
+    int bad = 0;
+
+    rh_buf_init(&b);
+    bad |= rh_buf_reserve(&b, 256);
+    bad |= rh_buf_appendf(&b, "{\"event\":\"%s\",\"id\":", event);
+    bad |= rh_json_str_append(&b, t->id);
+    bad |= rh_buf_append(&b, ",\"worker_id\":", 13);
+    bad |= rh_json_str_append(&b, w->cfg->worker_id);
+    bad |= rh_buf_append(&b, ",\"instance\":", 12);
+    bad |= rh_json_str_append(&b, w->cfg->instance);
+    bad |= rh_buf_appendf(&b, ",\"status\":\"%s\",\"error_kind\":", rh_status_str(t->status));
+    if (t->error_kind)
+        bad |= rh_buf_appendf(&b, "\"%s\"", rh_kind_str(t->error_kind));
+    else
+        bad |= rh_buf_append(&b, "null", 4);
+    bad |= rh_buf_appendf(&b, ",\"at\":%lld", (long long)rh_now_ms());
+    if (t->finished_at) {
+        bad |= rh_buf_appendf(&b, ",\"run_ms\":%lld",
+                              (long long)(t->finished_at - t->started_at));
         if (t->created_at > 0)
-            json_object_set_new(o, "latency_ms", json_integer(t->finished_at - t->created_at));
+            bad |= rh_buf_appendf(&b, ",\"latency_ms\":%lld",
+                                  (long long)(t->finished_at - t->created_at));
     }
-    char *s, *copy;
-    if (o == NULL)
+    bad |= rh_buf_append(&b, "}", 1);
+    if (bad) {
+        rh_buf_free(&b);
         return NULL;
-    s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    copy = rh_strdup(s);
-    free(s);
-    return copy;
+    }
+    return b.data;
 }
 
 /* ======================== scripts ======================== */

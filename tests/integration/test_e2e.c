@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "harness.h"
 #include "rhai/rhai.h"
@@ -241,6 +242,66 @@ static void test_a_prefetched_task_can_be_cancelled_before_it_runs(void **state)
     rhai_task_free(t);
 }
 
+/* The next message on a subscribed connection, parsed (new). */
+static json_t *next_event(redisContext *sub)
+{
+    void *msg = NULL;
+    redisReply *r;
+    json_t *ev;
+
+    assert_int_equal(redisGetReply(sub, &msg), REDIS_OK);
+    r = msg;
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 3);
+    ev = json_loads(r->element[2]->str, 0, NULL);
+    if (ev == NULL)
+        fail_msg("event is not JSON: %s", r->element[2]->str);
+    freeReplyObject(r);
+    return ev;
+}
+
+/* One task publishes "started" then "finished" on rhai:events, with the
+ * fields and JSON types of docs/protocol.md. */
+static void test_a_task_publishes_its_started_and_finished_events(void **state)
+{
+    fixture *f = *state;
+    redisContext *sub = th_redis_connect(&f->redis);
+    struct timeval tv = { 10, 0 };
+    rhai_task *t = task("throw new Error('x')", NULL, 5000);
+    rhai_result *r = NULL;
+    json_t *ev;
+    redisReply *rep;
+
+    assert_non_null(sub);
+    rep = redisCommand(sub, "SUBSCRIBE rhai:events");
+    freeReplyObject(rep);
+    redisSetTimeout(sub, tv);
+    assert_int_equal(rhai_run(f->c, t, 5000, &r, NULL), 0);
+    for (int k = 0; k < 2; k++) {
+        ev = next_event(sub);
+        assert_string_equal(json_string_value(json_object_get(ev, "event")),
+                            k ? "finished" : "started");
+        assert_string_equal(json_string_value(json_object_get(ev, "id")), rhai_result_id(r));
+        assert_string_equal(json_string_value(json_object_get(ev, "worker_id")), "e2e");
+        assert_string_equal(json_string_value(json_object_get(ev, "instance")),
+                            rhai_result_instance(r));
+        assert_string_equal(json_string_value(json_object_get(ev, "status")),
+                            k ? "error" : "running");
+        if (k)
+            assert_string_equal(json_string_value(json_object_get(ev, "error_kind")), "script");
+        else
+            assert_true(json_is_null(json_object_get(ev, "error_kind")));
+        assert_true(json_integer_value(json_object_get(ev, "at")) > 1700000000000);
+        assert_int_equal(json_is_integer(json_object_get(ev, "run_ms")), k);
+        assert_int_equal(json_is_integer(json_object_get(ev, "latency_ms")), k);
+        assert_int_equal(json_object_size(ev), k ? 9 : 7);
+        json_decref(ev);
+    }
+    rhai_result_free(r);
+    rhai_task_free(t);
+    redisFree(sub);
+}
+
 static void test_finished_tasks_are_indexed_and_failures_counted(void **state)
 {
     fixture *f = *state;
@@ -421,6 +482,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_queued_task_can_be_cancelled_and_is_never_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_running_task_can_be_cancelled_and_its_executor_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_prefetched_task_can_be_cancelled_before_it_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_task_publishes_its_started_and_finished_events,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_finished_tasks_are_indexed_and_failures_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_completes_from_the_hash_when_its_reply_was_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_many_in_flight_are_each_answered_once, setup, teardown),

@@ -323,6 +323,84 @@ static void test_reply_keeps_numbers_exactly_as_the_script_wrote_them(void **sta
     rh_task_clear(&back);
 }
 
+static json_t *str_ref(const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    return v ? v : json_null();
+}
+
+/* The reply as jansson would build it: strings json_string (null when
+ * absent or not UTF-8), the output parsed. */
+static json_t *reply_reference(const rh_task *t)
+{
+    json_t *out = t->output ? json_loads(t->output, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                            : NULL;
+#define STR(s) str_ref(s)
+    json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}",
+                          "id", STR(t->id), "status", rh_status_str(t->status),
+                          "output", out ? out : json_null(), "error", STR(t->error),
+                          "error_kind", t->error_kind == RH_EK_NONE ? json_null()
+                                        : json_string(rh_kind_str(t->error_kind)),
+                          "logs", STR(t->logs ? t->logs : ""), "worker_id", STR(t->worker_id),
+                          "instance", STR(t->instance), "attempts", (json_int_t)t->attempts,
+                          "created_at", (json_int_t)t->created_at,
+                          "started_at", (json_int_t)t->started_at,
+                          "finished_at", (json_int_t)t->finished_at);
+#undef STR
+    return o;
+}
+
+/* rh_task_reply_json writes plain strings itself and lets jansson escape
+ * the others: for strings of every kind (quotes, backslashes, control
+ * characters, non-ASCII, invalid UTF-8, empty, absent) the text parses to
+ * the object jansson builds. Byte for byte too for the compact form, key
+ * order included. */
+static void test_reply_json_is_what_jansson_would_write(void **state)
+{
+    static const char *const strs[] = {
+        NULL, "", "plain text 123", "quote \" inside", "back\\slash", "line\nbreak\ttab",
+        "\x01\x1f control", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\xff\xfe not utf8",
+        "</script>", "del \x7f char", "{\"json\":\"inside\"}",
+    };
+    static const char *const outs[] = { "42", "\"s\"", "{\"a\":[1,2]}", "not json", NULL };
+    size_t ns = sizeof strs / sizeof strs[0];
+    (void)state;
+
+    for (size_t i = 0; i < ns; i++) {
+        rh_task t;
+        json_t *ref, *got;
+        char *text, *want;
+
+        rh_task_init(&t);
+        t.id = (char *)"t-1";
+        t.error = (char *)strs[i];
+        t.logs = (char *)strs[(i + 3) % ns];
+        t.worker_id = (char *)strs[(i + 5) % ns];
+        t.instance = (char *)strs[(i + 7) % ns];
+        t.output = (char *)outs[i % 5];
+        t.status = i % 2 ? RHAI_STATUS_ERROR : RHAI_STATUS_DONE;
+        t.error_kind = i % 2 ? RH_EK_SCRIPT : RH_EK_NONE;
+        t.attempts = (int)i;
+        t.created_at = 1764000000000 + (int64_t)i;
+        t.started_at = -1;
+        t.finished_at = INT64_MAX;
+        text = rh_task_reply_json(&t);
+        assert_non_null(text);
+        ref = reply_reference(&t);
+        got = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (got == NULL || !json_equal(got, ref))
+            fail_msg("case %zu: %s", i, text);
+        want = json_dumps(ref, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (t.output == NULL || strcmp(t.output, "not json") == 0 ||
+            strcmp(t.output, "42") == 0)    /* spliced outputs keep their own spacing */
+            assert_string_equal(text, want);
+        free(want);
+        json_decref(got);
+        json_decref(ref);
+        rh_free(text);
+    }
+}
+
 static void test_reply_parse_rejects_non_replies(void **state)
 {
     rh_task t;
@@ -510,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_task_validate_names_each_problem),
         cmocka_unit_test(test_reply_json_round_trips),
         cmocka_unit_test(test_reply_keeps_numbers_exactly_as_the_script_wrote_them),
+        cmocka_unit_test(test_reply_json_is_what_jansson_would_write),
         cmocka_unit_test(test_reply_parse_rejects_non_replies),
         cmocka_unit_test(test_status_and_kind_names_round_trip),
         cmocka_unit_test(test_signatures_verify_and_catch_every_tampering),
