@@ -133,28 +133,49 @@ rh_error_kind eng_kind_of_error(const char *msg);
 
 /* ---- executor process ---------------------------------------------------
  * rhaid starts executors with uv_spawn("rhaid --executor"); they read task
- * frames on in_fd and write result frames on out_fd until EOF. Messages
- * are JSON objects in rh_frame frames:
- *   parent -> child  {"id","script","args","worker_id","context_id",
- *                     "caller_id","limits":{"memory","max_script",
- *                     "max_output","max_logs"}}
- *   child -> parent  {"id","status","output","error","error_kind","logs",
- *                     "run_us","transient"}   (output is JSON text, a
- *                     string; "transient" present and true only when set)
- * "args" is JSON text too (a string, or null for none); absent strings are
- * null. A frame the executor cannot parse is answered with kind invalid when
- * its "id" can be read, and ends the executor with exit code 2 otherwise.
+ * frames on in_fd and write result frames on out_fd until EOF. A message
+ * is one rh_frame frame whose payload is binary (message.c has the tag
+ * table and every rule):
+ *   kind (1 byte: 'T' task, parent -> child; 'R' result, child -> parent),
+ *   format version (1 byte: 1), then fields, each: tag (1 byte), length
+ *   (uint32 little-endian), value (that many bytes).
+ *   task   id 'i', script 's', args 'a' (JSON text), worker_id 'w',
+ *          context_id 'c', caller_id 'u'; limits memory 'M', max_script
+ *          'S', max_output 'O', max_logs 'L' (8 bytes each, little-endian,
+ *          non-negative)
+ *   result id 'i', status 's', output 'o' (JSON text), error 'e',
+ *          error_kind 'k', logs 'l', run_us 'r' (8 bytes, little-endian,
+ *          signed), transient 't' (length 0, present only when set)
+ * Strings are raw UTF-8 bytes without NUL (the script may hold NULs); an
+ * absent (NULL) string is a field that is not there. Decoders refuse
+ * anything else (RHAI_EPROTO), including args given as a JSON value, which
+ * the JSON format of before accepted. A frame the executor cannot parse is
+ * answered with kind invalid when its id field can be read (header and
+ * every field up to the id whole), and ends the executor with exit code 2
+ * otherwise.
  * Returns the process exit code (0 on EOF). Applies process hardening
  * first (RLIMIT_CORE 0, no new privileges, RLIMIT_AS = as_limit if > 0). */
 int eng_executor_main(int in_fd, int out_fd, size_t as_limit);
 
+/* Append one task frame for 'in' to 'b', limits resolved (lim NULL: the
+ * defaults). RHAI_EINVAL for a string that is not UTF-8 or a limit over
+ * INT64_MAX, RHAI_ETOOBIG past RH_FRAME_MAX, RHAI_ENOMEM; 'b' is unchanged
+ * on failure. */
 int eng_msg_encode_task(rh_buf *b, const eng_input *in, const eng_limits *lim);
-/* Decode a parent->child message. Strings in 'in' are new (rh_free each). */
+/* Decode a parent->child message (a frame's payload). Strings in 'in' are
+ * new (rh_free each, or eng_input_free); absent limits are the defaults
+ * (lim may be NULL). 'in' and 'lim' are written on success only.
+ * RHAI_EPROTO with the reason in 'err', or RHAI_ENOMEM. */
 int eng_msg_decode_task(const char *text, size_t len, eng_input *in,
                         eng_limits *lim, rhai_error *err);
 void eng_input_free(eng_input *in);
+/* Append one result frame to 'b' (id may be NULL). RHAI_EINVAL for a
+ * string that is not UTF-8 or an unknown status, RHAI_ETOOBIG past
+ * RH_FRAME_MAX, RHAI_ENOMEM; 'b' is unchanged on failure. */
 int eng_msg_encode_result(rh_buf *b, const char *id, const eng_output *o);
-/* Decode a child->parent message; *id is new. RHAI_EPROTO. */
+/* Decode a child->parent message; *id is new (NULL when absent, and on
+ * failure), strings in 'o' are new (eng_output_clear); 'o' is written on
+ * success only. RHAI_EPROTO with the reason in 'err', or RHAI_ENOMEM. */
 int eng_msg_decode_result(const char *text, size_t len, char **id,
                           eng_output *o, rhai_error *err);
 

@@ -2,8 +2,8 @@
  *
  * engine.c runs scripts, message.c encodes the executor messages,
  * executor.c and isolated.c move those messages over pipes. What more than
- * one of them needs (blocking pipe I/O, process hardening, UTF-8 repair,
- * limit defaults) lives here under the eng__ prefix. */
+ * one of them needs (blocking pipe I/O, process hardening, UTF-8 repair
+ * and validation, limit defaults) lives here under the eng__ prefix. */
 #ifndef ENG_ENGINE_INT_H
 #define ENG_ENGINE_INT_H
 
@@ -24,6 +24,11 @@ void eng__limits_resolve(const eng_limits *in, eng_limits *out);
  * refuses invalid UTF-8). mujs stores lone surrogates as 3-byte sequences
  * and U+0000 as C0 80, both of which are invalid UTF-8. NULL is a no-op. */
 void eng__utf8_repair(char *s);
+
+/* utf8.c: 1 when the n bytes at s are well-formed UTF-8 (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), else 0. NUL bytes
+ * are valid UTF-8: callers that refuse them check for them. */
+int eng__utf8_valid(const char *s, size_t n);
 
 /* Write all 'n' bytes to 'fd', retrying on EINTR and partial writes.
  * 0, or RHAI_EIO with errno set. Blocking; for the executor side only. */
@@ -72,8 +77,17 @@ struct js_State;
 int eng__gc_find(struct js_State *J, eng_arena *a);
 
 /* Encode one result as a frame onto 'b'. When the result itself cannot be
- * encoded (too big for a frame, say) an error result of kind 'internal'
- * for the same id is encoded instead. 0 or RHAI_ENOMEM. */
+ * encoded, an error result for the same id is encoded instead: kind
+ * 'memory' when it is too big for a frame, 'internal' otherwise (a string
+ * that is not UTF-8); without the id when the id is what cannot be
+ * encoded. 0 or RHAI_ENOMEM. */
 int eng__frame_result(rh_buf *b, const char *id, const eng_output *o);
+
+/* The id of a task payload that eng_msg_decode_task refused, so that the
+ * executor can tell the parent which task was invalid: a new copy (rh_free)
+ * of the first id field, when the kind and version bytes are right and
+ * every field header up to and including that field is whole, and its value
+ * is UTF-8 without NUL bytes. NULL otherwise, or out of memory. */
+char *eng__msg_task_id(const char *payload, size_t len);
 
 #endif

@@ -98,20 +98,6 @@ static void limit_address_space(size_t bytes)
 
 /* ======================== the loop ======================== */
 
-/* The "id" of a payload that is JSON but not a valid task, so the parent
- * can be told which task was refused. New string or NULL. */
-static char *recover_id(const char *payload, size_t len)
-{
-    json_t *o = json_loadb(payload, len, 0, NULL);
-    json_t *id = json_object_get(o, "id");     /* NULL-safe */
-    char *copy = NULL;
-
-    if (json_is_string(id))
-        copy = rh_strdup(json_string_value(id));
-    json_decref(o);
-    return copy;
-}
-
 /* Answer one task frame into 'out'. 0, or an EXEC_EXIT_* code. */
 static int executor_handle(const char *payload, size_t len, rh_buf *out)
 {
@@ -125,7 +111,7 @@ static int executor_handle(const char *payload, size_t len, rh_buf *out)
     if (eng_msg_decode_task(payload, len, &in, &lim, &err) != 0) {
         if (err.code == RHAI_ENOMEM)
             return EXEC_EXIT_NOMEM;
-        if ((id = recover_id(payload, len)) == NULL)
+        if ((id = eng__msg_task_id(payload, len)) == NULL)
             return EXEC_EXIT_PROTO;
         eng_output_init(&res);
         res.status = RHAI_STATUS_ERROR;
