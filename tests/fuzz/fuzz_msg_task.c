@@ -1,11 +1,14 @@
 /* fuzz_msg_task.c -- eng_msg_decode_task over arbitrary bytes: the frame
- * payload an executor reads from its parent.
+ * payload an executor reads from its parent (the binary format of
+ * message.c; the first input byte selects an allocation to fail).
  *
  * Invariants: 0, RHAI_EPROTO or RHAI_ENOMEM (injected), with a message;
- * nothing leaks on failure; a decoded task encodes again and decodes to
- * the same fields and limits. */
+ * nothing leaks on failure; eng__msg_task_id (the id the executor answers
+ * a refused frame with) never reads outside the payload, and on a decoded
+ * task finds its id; a decoded task encodes again and decodes to the same
+ * fields and limits. */
 #include "fuzz.h"
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 static int same(const char *a, const char *b)
 {
@@ -20,6 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eng_limits lim, lim2, r1, r2;
     rhai_error err;
     rh_buf b;
+    char *id;
     int rc;
 
     if (oom % 8 == 7)
@@ -28,11 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = eng_msg_decode_task((const char *)in.p, in.n, &t, &lim, &err);
     rh_alloc_fail_after(0);
     FZ_CHECK(rc == 0 || rc == RHAI_EPROTO || rc == RHAI_ENOMEM);
+    id = eng__msg_task_id((const char *)in.p, in.n);
     if (rc != 0) {
         FZ_CHECK(err.code == rc && err.msg[0] != '\0');
+        rh_free(id);
         return 0;
     }
     FZ_CHECK(t.script != NULL);
+    FZ_CHECK(same(id, t.task_id));
+    rh_free(id);
 
     rh_buf_init(&b);
     rc = eng_msg_encode_task(&b, &t, &lim);
