@@ -101,7 +101,7 @@ static inline size_t rh_buf_len(const rh_buf *b) { return b->len; }
 
 /* ======================== frames ======================== */
 /* Executor pipe framing: a 4-byte big-endian payload length, then the
- * payload (one JSON object). Lengths above RH_FRAME_MAX are a protocol
+ * payload (one message of src/engine/message.c). Lengths above RH_FRAME_MAX are a protocol
  * error: the decoder consumes nothing and returns RHAI_EPROTO. */
 #ifndef RH_FRAME_MAX
 #define RH_FRAME_MAX (64u * 1024u * 1024u)

@@ -185,12 +185,14 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     rhai_error err;
 
     eng_output_init(&out);
+    err.msg[0] = '\0';
     if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL ||
         id == NULL || strcmp(id, ex->job_id) != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_protocol task=%s slot=%d reason=\"%s\"",
                ex->job ? ex->job_id : "-", ex->slot,
+               err.msg[0] ? err.msg :
                ex->job == NULL ? "result without a job" :
-               id && strcmp(id, ex->job_id) ? "result for another task" : err.msg);
+               id == NULL ? "result without an id" : "result for another task");
         rh_free(id);
         eng_output_clear(&out);
         if (ex->job)
