@@ -99,14 +99,18 @@ const char wk_lua_claim[] =
  * everything else (no hash, final, replay, a timed-out take) to
  * wk_lua_claim by id. It was sent before its take blocked, so the time is
  * Redis's (TIME), in started_at and in the event.
- * KEYS[1] processing list. ARGV[1..5] as LUA_CLAIM's.
- * Returns {'none'} or {'run', id, field, value, ...}. */
+ * It also says how many ids are left in the queue: rhaid takes the next
+ * ones in a batch when there are some, and waits with BLMOVE when there
+ * are none, instead of asking a batch take that would come back empty.
+ * KEYS[1] processing list, KEYS[2] queue. ARGV[1..5] as LUA_CLAIM's.
+ * Returns {left, {'none'}} or {left, {'run', id, field, value, ...}}. */
 const char wk_lua_claim_head[] =
     LUA_CLAIM
+    "local left = redis.call('LLEN', KEYS[2])\n"
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
-    "if not id then return {'none'} end\n"
+    "if not id then return {left, {'none'}} end\n"
     "local ok, r = pcall(claim, id, now_ms())\n"
-    "return ok and r or {'none'}\n";
+    "return {left, ok and r or {'none'}}\n";
 
 /* Take several ids at once while the queue is not empty (rhaid uses it
  * instead of BLMOVE once a take found work, until one comes back short),

@@ -227,8 +227,9 @@ static void on_pop(redisAsyncContext *ac, void *r, void *priv)
         w->taking--;
     }
     if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
-        w->hot = 1;                   /* work queued: take in batches now */
         wk_metrics_step(w->metrics, 0, 1);
+        if (p->alone)
+            w->hot = 1;               /* more may be queued: a batch take says */
         if (p->alone || reply->len > RH_NAME_MAX) {
             wk_take_id(w, reply->str, reply->len);      /* junk is dropped */
         } else {
@@ -314,7 +315,8 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
  * flushed, an error), it is claimed by id as before. A claimed id that is
  * not the one taken can only be one left unclaimed in our list by a lost
  * reply while a timed-out take ran: it is ours to run, unless the re-read
- * of the list already holds it. */
+ * of the list already holds it. When the take moved an id and the queue
+ * still holds some, the next are taken in batches ('hot'). */
 static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
@@ -334,6 +336,14 @@ static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
         return;                 /* connection lost: the list is re-read */
     if (wk_is_noscript(reply))
         wk_scripts_load(w);
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+        if (have && reply->element[0]->integer > 0)
+            w->hot = 1;
+        reply = reply->element[1];
+    } else if (have) {
+        w->hot = 1;             /* refused or unloaded: a batch take tells */
+    }
     if (claimed_run(w, reply) && have && strcmp(reply->element[1]->str, taken) == 0)
         have = 0;
     if (have)
@@ -417,17 +427,19 @@ static int take_send(wk_worker *w, int n)
  * 0, or -1 when it could not be sent. */
 static int claim_head_send(wk_worker *w, take_pair *p)
 {
-    const char *argv[9];
-    size_t lens[9];
+    const char *argv[10];
+    size_t lens[10];
 
-    argv[2] = "1";
+    argv[2] = "2";
     argv[3] = w->k_proc;
+    argv[4] = w->k_queue;
     lens[2] = 1;
     lens[3] = strlen(w->k_proc);
-    if (started_args(w, argv + 4, lens + 4) != 0)
+    lens[4] = strlen(w->k_queue);
+    if (started_args(w, argv + 5, lens + 5) != 0)
         return -1;
     wk_script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-    return wk_conn_argv(&w->pop, on_claim_head, p, 9, argv, lens) == 0 ? 0 : -1;
+    return wk_conn_argv(&w->pop, on_claim_head, p, 10, argv, lens) == 0 ? 0 : -1;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:

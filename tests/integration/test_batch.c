@@ -801,6 +801,36 @@ static void test_finishes_wait_for_the_call_in_flight(void **state)
     th_redis_stop(&r);
 }
 
+/* Tasks that come one at a time are each taken by a BLMOVE, whose claim
+ * says the queue is empty behind it: rhaid waits with BLMOVE again instead
+ * of asking a batch take that would come back empty. One take call per
+ * task: the BLMOVE's. */
+static void test_lone_tasks_make_no_empty_batch_take(void **state)
+{
+    enum { N = 6 };
+    th_redis r;
+    redisContext *c;
+    char prefix[16], *body;
+    int port = th_free_port();
+    pid_t pid;
+    (void)state;
+
+    redis_up(&r, &c);
+    pid = rhaid_up(&r, port, NULL);
+    for (int i = 0; i < N; i++) {
+        snprintf(prefix, sizeof prefix, "lone%d", i);
+        submit_each(c, prefix, 1, "7", 5000);
+        expect_done(c, prefix, 0, "7", 1);
+    }
+    body = steps_wait(port, N, N);
+    assert_int_equal(th_metric(body, TAKE_TASKS), N);
+    assert_int_equal(th_metric(body, TAKE_CALLS), N);
+    rh_free(body);
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -813,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_a_refused_key_fails_alone_inside_a_batch),
         cmocka_unit_test(test_a_drain_gives_back_queued_and_prefetched_tasks),
         cmocka_unit_test(test_finishes_wait_for_the_call_in_flight),
+        cmocka_unit_test(test_lone_tasks_make_no_empty_batch_take),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }
