@@ -148,7 +148,16 @@ static int exec_once(void *arg)
     }
     if (rc != 0)
         return -1;
-    rc = strstr(reply, "\"done\"") ? 0 : -1;
+    {
+        eng_output out;
+        char *rid = NULL;
+
+        eng_output_init(&out);
+        rc = eng_msg_decode_result(reply, len, &rid, &out, NULL) == 0 &&
+             out.status == RHAI_STATUS_DONE ? 0 : -1;
+        rh_free(rid);
+        eng_output_clear(&out);
+    }
     rh_free(reply);
     return rc;
 }
