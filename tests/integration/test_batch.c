@@ -162,6 +162,18 @@ static int log_has(const th_redis *r, const char *pattern)
     return th_sh("grep -Eq '%s' '%s'/rhaid-*.log", pattern, r->dir);
 }
 
+/* log_has, polled until WAIT_MS passes: rhaid writes a line after Redis
+ * has answered it, so a client that saw the outcome may look first. */
+static int log_wait(const th_redis *r, const char *pattern)
+{
+    int64_t deadline = rh_mono_ms() + WAIT_MS;
+    int rc;
+
+    while ((rc = log_has(r, pattern)) != 0 && rh_mono_ms() < deadline)
+        usleep(10000);
+    return rc;
+}
+
 /* Submit PREFIX-0 .. PREFIX-(n-1) to worker "default". */
 static void submit_each(redisContext *c, const char *prefix, int n, const char *script,
                         long timeout_ms)
@@ -358,9 +370,9 @@ static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
     assert_int_equal(cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "cancelled-1")), 0);
     /* ghost and cancelled went through the claim by id, the junk id was
      * dropped before any claim */
-    assert_int_equal(log_has(&r, "event=task_invalid task=ghost-1 "), 0);
-    assert_int_equal(log_has(&r, "event=task_skipped task=cancelled-1 status=cancelled"), 0);
-    assert_int_equal(log_has(&r, "event=bad_id "), 0);
+    assert_int_equal(log_wait(&r, "event=task_invalid task=ghost-1 "), 0);
+    assert_int_equal(log_wait(&r, "event=task_skipped task=cancelled-1 status=cancelled"), 0);
+    assert_int_equal(log_wait(&r, "event=bad_id "), 0);
 
     redisFree(c);
     th_stop(pid, 10000);
@@ -508,10 +520,7 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
     /* ... and answered 0: logged as skipped once its answer is read, and
      * counted in no task total (counted as each answer is read, so wait
      * for the others' too before reading it) */
-    deadline = rh_mono_ms() + WAIT_MS;
-    while (log_has(&r, "event=finish_skipped task=fin-0 ") != 0 && rh_mono_ms() < deadline)
-        usleep(10000);
-    assert_int_equal(log_has(&r, "event=finish_skipped task=fin-0 "), 0);
+    assert_int_equal(log_wait(&r, "event=finish_skipped task=fin-0 "), 0);
     body = metric_wait(port, DONE_TASKS, N - 1);
     assert_int_equal(th_metric(body, DONE_TASKS), N - 1);
     rh_free(body);
@@ -551,8 +560,8 @@ static void test_a_queued_task_is_timed_from_its_own_start(void **state)
         expect_done(c, "long", i, "\"long\"", 0);
     }
     /* they were queued, not started on an idle executor */
-    assert_int_equal(log_has(&r, "event=task_start task=short-0 attempt=1 queued=1"), 0);
-    assert_int_equal(log_has(&r, "event=task_start task=short-1 attempt=1 queued=1"), 0);
+    assert_int_equal(log_wait(&r, "event=task_start task=short-0 attempt=1 queued=1"), 0);
+    assert_int_equal(log_wait(&r, "event=task_start task=short-1 attempt=1 queued=1"), 0);
     assert_int_not_equal(log_has(&r, "event=task_timeout"), 0);
 
     redisFree(c);
@@ -582,8 +591,8 @@ static void test_a_task_queued_on_a_killed_executor_runs_elsewhere(void **state)
 
     for (int i = 0; i < 2; i++)
         expect_done(c, "behind", i, "\"behind\"", 1);
-    assert_int_equal(log_has(&r, "task_requeued task=behind-0 reason=\"executor gone"), 0);
-    assert_int_equal(log_has(&r, "task_requeued task=behind-1 reason=\"executor gone"), 0);
+    assert_int_equal(log_wait(&r, "task_requeued task=behind-0 reason=\"executor gone"), 0);
+    assert_int_equal(log_wait(&r, "task_requeued task=behind-1 reason=\"executor gone"), 0);
     for (int i = 0; i < 2; i++)
         expect_done(c, "long", i, NULL, 1);
 
@@ -646,7 +655,7 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
         assert_int_equal(t.status, RHAI_STATUS_DONE);
         rh_task_clear(&t);
     }
-    assert_int_equal(log_has(&r, "finish_failed task=fin-2 reason=.*WRONGTYPE"), 0);
+    assert_int_equal(log_wait(&r, "finish_failed task=fin-2 reason=.*WRONGTYPE"), 0);
     /* the others were not failed with it (one script error for the whole
      * call would fail all four; they would then be answered a tick later,
      * since the ones before the refused key were applied) */
@@ -670,7 +679,7 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     }
     /* ... and that id is dropped from the processing list, logged */
     assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
-    assert_int_equal(log_has(&r, "task=wrongtype reason=\"task key holds a string"), 0);
+    assert_int_equal(log_wait(&r, "task=wrongtype reason=\"task key holds a string"), 0);
 
     /* recovery: a dead instance held a plain task and such an id */
     cmd_ok(c, "HSET rhai:task:{rec-1} id rec-1 script 42 worker_id default status running "
@@ -727,7 +736,7 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
         snprintf(key, sizeof key, "rhai:reply:{d-%d}", i);
         assert_int_equal(cmd_int(c, "LLEN %s", key), 0);
     }
-    assert_int_equal(log_has(&r, "task_requeued task=d-2 reason=\"executor gone"), 0);
+    assert_int_equal(log_wait(&r, "task_requeued task=d-2 reason=\"executor gone"), 0);
 
     pid = rhaid_up(&r, th_free_port(), NULL);
     for (int i = 0; i < N; i++) {
