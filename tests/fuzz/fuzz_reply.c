@@ -4,9 +4,19 @@
  * Invariants: 0 or RHAI_EPROTO (RHAI_ENOMEM under injected failure), with
  * a message; on success the id is set and the status known, and the
  * reply rebuilt from the parsed task parses again to the same id, status,
- * error kind, attempts and output text. */
+ * error kind, attempts, output text and strings (error, logs, worker_id,
+ * instance: rh_task_reply_json writes plain ones itself and has jansson
+ * escape the rest). */
 #include "fuzz.h"
 #include "common/common.h"
+
+/* Equal strings, NULL equal to 'none'. */
+static int same(const char *a, const char *b, const char *none)
+{
+    a = a ? a : none;
+    b = b ? b : none;
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,6 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(again.error_kind == t.error_kind);
     FZ_CHECK(again.attempts == t.attempts);
     FZ_CHECK(t.output == NULL || (again.output && strcmp(again.output, t.output) == 0));
+    FZ_CHECK(same(again.error, t.error, NULL));
+    FZ_CHECK(same(again.logs, t.logs, ""));
+    FZ_CHECK(same(again.worker_id, t.worker_id, NULL));
+    FZ_CHECK(same(again.instance, t.instance, NULL));
     rh_free(text);
     rh_task_clear(&again);
     rh_task_clear(&t);
