@@ -121,6 +121,8 @@ struct wk_pool {
     int          busy;
     char         exe[4096];       /* executors' binary: rhai-executor, or
                                      our own, both run with --executor */
+    int          exe_fd;          /* that binary, opened at start, or -1 */
+    char         spawn[64];       /* what is executed: /proc/self/fd/N */
     int64_t      as_limit;
     int64_t      max_tasks;
     int          closing;

@@ -33,6 +33,9 @@ int wk_executor_entry(int argc, char **argv)
     /* dev_mode: unknown contexts are created by their first task */
     if (argc >= 7 && strcmp(argv[6], "--dev-mode") == 0)
         dsl_set_dev_mode(1);
+    /* Started from an open file (/proc/self/fd/N, see pool.c), the
+     * process would be named "N": name it after its binary. */
+    prctl(PR_SET_NAME, strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
     /* An executor must not outlive its daemon (kill -9 of rhaid would
      * otherwise leave a `while(true){}` spinning forever). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -13,6 +13,7 @@
  * first one's result, with no wait for us (wk_pool_queue). That job's
  * timer starts when the first one's result arrives. An executor that dies
  * with a queued job gives it back unrun (back_cb). */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,9 @@ static void pool_closed(wk_pool *p)
     rh_free(p->ex);
     p->ex = NULL;
     p->n = 0;
+    if (p->exe_fd >= 0)
+        close(p->exe_fd);
+    p->exe_fd = -1;
     if (p->closed_cb)
         p->closed_cb(p);
 }
@@ -285,7 +289,7 @@ static int executor_spawn(wk_pool *p, int slot)
     stdio[1].data.fd = 2;                  /* executors never write stdout */
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = 2;
-    o.file = p->exe;
+    o.file = p->exe_fd >= 0 ? p->spawn : p->exe;
     o.args = args;
     o.exit_cb = executor_on_exit;
     o.stdio = stdio;
@@ -331,6 +335,29 @@ static void pool_find_executor(wk_pool *p)
            "as rhaid --executor", p->exe, WK_EXECUTOR_NAME);
 }
 
+/* Open the executors' binary now and start every executor from that open
+ * file (/proc/self/fd/N), not from its path: an upgrade that replaces the
+ * binaries on disk (a new file renamed over the old, as dpkg does) leaves
+ * this rhaid respawning the executor it was built with until it is
+ * restarted, instead of one that may speak another frame format. Without
+ * /proc, the path, as before. */
+static void pool_pin_executor(wk_pool *p)
+{
+    int fd = open(p->exe, O_RDONLY | O_CLOEXEC);
+
+    p->exe_fd = -1;
+    if (fd < 0)
+        return;
+    snprintf(p->spawn, sizeof p->spawn, "/proc/self/fd/%d", fd);
+    if (access(p->spawn, X_OK) != 0) {
+        rh_log(RH_LOG_NOTICE, "event=executor_unpinned path=%s no /proc/self/fd: executors "
+               "are started by path", p->exe);
+        close(fd);
+        return;
+    }
+    p->exe_fd = fd;
+}
+
 int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb,
                  void *data, rhai_error *err)
 {
@@ -338,6 +365,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     int rc;
 
     memset(p, 0, sizeof *p);
+    p->exe_fd = -1;
     p->loop = loop;
     p->n = cfg->concurrency;
     p->as_limit = cfg->executor_as_limit;
@@ -349,6 +377,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     if ((rc = uv_exepath(p->exe, &sz)) != 0)
         return rh_error_set(err, RHAI_EIO, "cannot find own executable: %s", uv_strerror(rc));
     pool_find_executor(p);
+    pool_pin_executor(p);
     if ((p->ex = rh_calloc((size_t)p->n, sizeof *p->ex)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     for (int i = 0; i < p->n; i++)

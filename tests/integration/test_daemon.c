@@ -307,6 +307,65 @@ static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
     assert_int_equal(th_sh("grep -q event=executor_fallback %s", log), 0);
 }
 
+/* An upgrade replaces the binaries on disk while rhaid runs (a new file
+ * renamed over the old one, as dpkg does): executors started after it
+ * are still the rhai-executor this rhaid started with, not whatever the
+ * path now holds (the next release may speak another frame format). Here
+ * the new "executor" is a script that leaves a mark and fails; the
+ * executors are killed so that they respawn after the swap. */
+static void test_respawned_executors_are_the_binary_rhaid_started_with(void **state)
+{
+    fixture *f = *state;
+    char bin[512], ebin[512], dir[300], exe[400], log[400], data[400];
+    char *argv[12];
+    pid_t pid;
+    rh_task t;
+
+    th_stop(f->rhaid, 10000);
+    f->rhaid = -1;
+    snprintf(dir, sizeof dir, "%s/pinned", f->redis.dir);
+    snprintf(exe, sizeof exe, "%s/rhaid", dir);
+    snprintf(log, sizeof log, "%s/pinned.log", f->redis.dir);
+    snprintf(data, sizeof data, "%s/pinned-data", f->redis.dir);
+    assert_int_equal(th_sh("mkdir -p %s && cp %s %s/ && cp %s %s/", dir,
+                           th_bin("rhaid", bin, sizeof bin), dir,
+                           th_bin("rhai-executor", ebin, sizeof ebin), dir), 0);
+    argv[0] = exe;
+    argv[1] = "--redis-url";
+    argv[2] = f->redis.url;
+    argv[3] = "--worker-id";
+    argv[4] = "default";
+    argv[5] = "--concurrency";
+    argv[6] = "2";
+    argv[7] = "--data-dir";
+    argv[8] = data;
+    argv[9] = NULL;
+    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
+    assert_int_equal(th_rhaid_ready(&f->redis, "default", pid, log), 0);
+    f->rhaid = pid;
+    assert_int_equal(children_run(pid, "rhai-executor", 2), 0);
+    run_task(f, "pin-1", "40 + 2", NULL, 5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+
+    /* the upgrade: a new file renamed over the executor, then every
+     * executor killed (they respawn from the pinned binary) */
+    assert_int_equal(th_sh("printf '#!/bin/sh\\ntouch %s/new-ran\\nexit 3\\n' > %s/new && "
+                           "chmod +x %s/new && mv %s/new %s/rhai-executor && "
+                           "pkill -KILL -P %d", dir, dir, dir, dir, dir, (int)pid), 0);
+    run_task(f, "pin-2", "40 + 2", NULL, 10000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "42");
+    rh_task_clear(&t);
+    assert_int_not_equal(th_sh("test -e %s/new-ran", dir), 0);
+    /* both respawned, named after their binary though started from
+     * /proc/self/fd/N (a child caught between fork and exec is "rhaid") */
+    assert_int_equal(th_sh("for i in $(seq 100); do n=0; for p in $(pgrep -P %d); do "
+                           "test \"$(cat /proc/$p/comm)\" = rhai-executor && n=$((n+1)); "
+                           "done; test $n -eq 2 && exit 0; sleep 0.1; done; exit 1",
+                           (int)pid), 0);
+}
+
 /* Nothing a task does survives into the next one on the same executor:
  * globals, prototype pollution, replaced built-ins. */
 static void test_a_task_sees_nothing_a_previous_task_left_behind(void **state)
@@ -603,6 +662,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_task_sees_nothing_a_previous_task_left_behind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_executors_run_from_rhai_executor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_rhai_executor_rhaid_runs_executors_itself, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_respawned_executors_are_the_binary_rhaid_started_with, setup, teardown),
         cmocka_unit_test_setup_teardown(test_executors_are_recycled_without_losing_a_task, setup_recycle, teardown),
         cmocka_unit_test_setup_teardown(test_rhaid_authenticates_and_survives_a_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_refusing_redis_is_retried_per_heartbeat_without_spinning, setup, teardown),
