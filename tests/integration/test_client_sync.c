@@ -232,13 +232,20 @@ out:
     return NULL;
 }
 
-static void fw_start(fw_thread *f, const char *w, int n)
+/* A fake worker answering 'n' tasks of worker 'w', from 'delay_ms' on. */
+static void fw_start_after(fw_thread *f, const char *w, int n, int delay_ms)
 {
     memset(f, 0, sizeof *f);
     f->port = g_redis.port;
     f->w = w;
     f->n = n;
+    f->delay_ms = delay_ms;
     assert_int_equal(pthread_create(&f->th, NULL, fw_main, f), 0);
+}
+
+static void fw_start(fw_thread *f, const char *w, int n)
+{
+    fw_start_after(f, w, n, 0);
 }
 
 static void fw_join(fw_thread *f)
@@ -484,12 +491,7 @@ static void test_run_waits_past_its_first_slice(void **state)
     assert_int_equal(rhai_task_set_worker(t, "w-late"), 0);
     assert_int_equal(rhai_task_set_args(t, "\"late\""), 0);
     assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
-    memset(&w, 0, sizeof w);
-    w.port = g_redis.port;
-    w.w = "w-late";
-    w.n = 1;
-    w.delay_ms = 1500;
-    assert_int_equal(pthread_create(&w.th, NULL, fw_main, &w), 0);
+    fw_start_after(&w, "w-late", 1, 1500);
     if (rhai_run(f->c, t, 3000, &res, &err) != 0)
         fail_msg("run: %s", err.msg);
     fw_join(&w);

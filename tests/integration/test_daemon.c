@@ -268,23 +268,29 @@ static void test_executors_run_from_rhai_executor(void **state)
     assert_int_equal(children_run(f->rhaid, "rhai-executor", 2), 0);
 }
 
-/* An rhaid without rhai-executor beside it runs its executors itself
- * (rhaid --executor), DSL and all. */
-static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
+/* Stop the fixture's rhaid and start, for worker "default", a copy of
+ * rhaid (and of rhai-executor when 'with_executor') in REDIS_DIR/NAME,
+ * logging to REDIS_DIR/NAME.log (into 'log'); 'extra' is one more
+ * argument or NULL. The copy's directory goes into 'dir'. Its pid, also
+ * the fixture's rhaid now. */
+static pid_t rhaid_copy_start(fixture *f, const char *name, int with_executor,
+                              const char *extra, char dir[300], char log[400])
 {
-    fixture *f = *state;
-    char bin[512], exe[400], log[400], data[400];
+    char bin[512], ebin[512], exe[400], data[400];
     char *argv[12];
     pid_t pid;
-    rh_task t;
 
     th_stop(f->rhaid, 10000);
     f->rhaid = -1;
-    snprintf(exe, sizeof exe, "%s/alone/rhaid", f->redis.dir);
-    snprintf(log, sizeof log, "%s/alone.log", f->redis.dir);
-    snprintf(data, sizeof data, "%s/alone-data", f->redis.dir);
-    assert_int_equal(th_sh("mkdir -p %s/alone && cp %s %s", f->redis.dir,
-                           th_bin("rhaid", bin, sizeof bin), exe), 0);
+    snprintf(dir, 300, "%s/%s", f->redis.dir, name);
+    snprintf(exe, sizeof exe, "%s/rhaid", dir);
+    snprintf(log, 400, "%s/%s.log", f->redis.dir, name);
+    snprintf(data, sizeof data, "%s/%s-data", f->redis.dir, name);
+    assert_int_equal(th_sh("mkdir -p %s && cp %s %s/", dir,
+                           th_bin("rhaid", bin, sizeof bin), dir), 0);
+    if (with_executor)
+        assert_int_equal(th_sh("cp %s %s/", th_bin("rhai-executor", ebin, sizeof ebin), dir),
+                         0);
     argv[0] = exe;
     argv[1] = "--redis-url";
     argv[2] = f->redis.url;
@@ -294,11 +300,24 @@ static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
     argv[6] = "2";
     argv[7] = "--data-dir";
     argv[8] = data;
-    argv[9] = "--dev-mode";
+    argv[9] = (char *)extra;
     argv[10] = NULL;
     assert_true((pid = th_spawn(argv, NULL, log)) > 0);
     assert_int_equal(th_rhaid_ready(&f->redis, "default", pid, log), 0);
     f->rhaid = pid;
+    return pid;
+}
+
+/* An rhaid without rhai-executor beside it runs its executors itself
+ * (rhaid --executor), DSL and all. */
+static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
+{
+    fixture *f = *state;
+    char dir[300], log[400];
+    pid_t pid;
+    rh_task t;
+
+    pid = rhaid_copy_start(f, "alone", 0, "--dev-mode", dir, log);
     run_task(f, "alone-1", "Company.create({name: 'A'}).id > 0", NULL, 5000, &t);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_string_equal(t.output, "true");
@@ -316,33 +335,11 @@ static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
 static void test_respawned_executors_are_the_binary_rhaid_started_with(void **state)
 {
     fixture *f = *state;
-    char bin[512], ebin[512], dir[300], exe[400], log[400], data[400];
-    char *argv[12];
+    char dir[300], log[400];
     pid_t pid;
     rh_task t;
 
-    th_stop(f->rhaid, 10000);
-    f->rhaid = -1;
-    snprintf(dir, sizeof dir, "%s/pinned", f->redis.dir);
-    snprintf(exe, sizeof exe, "%s/rhaid", dir);
-    snprintf(log, sizeof log, "%s/pinned.log", f->redis.dir);
-    snprintf(data, sizeof data, "%s/pinned-data", f->redis.dir);
-    assert_int_equal(th_sh("mkdir -p %s && cp %s %s/ && cp %s %s/", dir,
-                           th_bin("rhaid", bin, sizeof bin), dir,
-                           th_bin("rhai-executor", ebin, sizeof ebin), dir), 0);
-    argv[0] = exe;
-    argv[1] = "--redis-url";
-    argv[2] = f->redis.url;
-    argv[3] = "--worker-id";
-    argv[4] = "default";
-    argv[5] = "--concurrency";
-    argv[6] = "2";
-    argv[7] = "--data-dir";
-    argv[8] = data;
-    argv[9] = NULL;
-    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
-    assert_int_equal(th_rhaid_ready(&f->redis, "default", pid, log), 0);
-    f->rhaid = pid;
+    pid = rhaid_copy_start(f, "pinned", 1, NULL, dir, log);
     assert_int_equal(children_run(pid, "rhai-executor", 2), 0);
     run_task(f, "pin-1", "40 + 2", NULL, 5000, &t);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
