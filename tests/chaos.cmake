@@ -19,3 +19,13 @@ target_link_libraries(rhai_load PRIVATE rhai_test_support rhai_commonlib rhai_wa
 add_dependencies(rhai_load rhaid)
 add_test(NAME test_load COMMAND rhai_load --rate 200 --seconds 3 --instances 2)
 set_tests_properties(test_load PROPERTIES TIMEOUT 120 LABELS integration)
+
+# rhai_bench_floor (tools/bench/floor.c, run by tools/bench.sh) still runs
+# end to end: every task through both relays comes back. Its figures are
+# not checked.
+if(TARGET rhai_bench_floor)
+  add_test(NAME bench_floor_runs
+    COMMAND ${PROJECT_SOURCE_DIR}/tools/with-redis.sh sh -c "exec \"$0\" \"$RHAI_REDIS_URL\" 2000 64"
+            $<TARGET_FILE:rhai_bench_floor>)
+  set_tests_properties(bench_floor_runs PROPERTIES TIMEOUT 120 LABELS integration)
+endif()

@@ -2,7 +2,9 @@
 # tools/bench.sh [TASKS] [INFLIGHT] -- measure the spine on this machine.
 # Builds an optimised tree (build-bench), starts a throwaway redis-server
 # (or uses $RHAI_REDIS_URL) and one rhaid with 2 executors, runs rhai_bench
-# and redis-benchmark, prints one "name value unit" line per figure and
+# and redis-benchmark, then rhai_bench_floor (the same kind of traffic
+# through a relay that does no work: the floor under issue 7's targets),
+# prints one "name value unit" line per figure and
 # rewrites the figures table of docs/performance.md. Then rhai_bench_engine:
 # the sandbox's per-task cost broken down, without Redis.
 set -euo pipefail
@@ -13,7 +15,7 @@ INFLIGHT=${2:-256}
 
 tools/deps.sh >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRHAI_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target rhaid rhai_bench rhai_bench_engine >/dev/null
+cmake --build build-bench -j"$(nproc)" --target rhaid rhai_bench rhai_bench_engine rhai_bench_floor >/dev/null
 
 # Memory of rhaid + its executors: summed RSS (shared library pages
 # counted once per process) and summed PSS (shared pages divided among the
@@ -75,6 +77,8 @@ bench() {
     kill -TERM "$pid"; wait "$pid" || true
     redis-benchmark -p "$port" -q -n 100000 -t ping,lpush -P 1 --csv 2>/dev/null |
         awk -F'","' 'NR>1 {gsub(/"/,""); split($0,a,","); printf "redis_benchmark_%s %.0f req/s\n", tolower(a[1]), a[2]}'
+    # The floor under the targets: a do-nothing relay instead of rhaid
+    timeout 300 "$ROOT/build-bench/bin/rhai_bench_floor" "$RHAI_REDIS_URL" "$TASKS" "$INFLIGHT"
     rm -rf "$work"
 }
 export -f bench mem ticks exec_ticks
