@@ -149,7 +149,10 @@ const char wk_lua_take[] =
  * answered. Its hash may be final already (a reply_to of another type
  * fails at the LPUSH, after the task's writes): then the retry finds it
  * final, and the result is in the hash only. The index is best effort: a
- * key of another type there fails nothing.
+ * key of another type there fails nothing. Ids enter the processing list
+ * at its head and mostly finish oldest first, so the LREM searches from
+ * the tail (count -1): with 64 ids taken it cost 4.5 us a call from the
+ * head, 1.2 from the tail.
  * Returns one element per task: 1 answered, 0 already final, or an error. */
 const char wk_lua_finish[] =
     LUA_FINAL
@@ -158,7 +161,7 @@ const char wk_lua_finish[] =
     "local function one(i, a, k)\n"
     "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
     "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
-    "  redis.call('LREM', KEYS[1], 1, id)\n"
+    "  redis.call('LREM', KEYS[1], -1, id)\n"
     "  local h = redis.call('HMGET', tk, 'status', 'cancel_requested')\n"
     "  if final(h[1]) then return 0 end\n"
     "  redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"

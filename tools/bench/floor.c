@@ -1,7 +1,7 @@
 /* floor.c -- rhai_bench_floor: what Redis alone allows on this machine,
  * with no rhaid, no executor and no Lua, to set issue 7's targets against.
  *
- *   rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT]
+ *   rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT] [BATCH]
  *
  * A forked relay process stands in for the worker and does no work:
  *
@@ -35,7 +35,7 @@
 #include "common/common.h"
 
 #define DEADLINE_US (120 * 1000000LL)   /* a whole mode, at most */
-#define POP_MAX 256                     /* ids per RPOP / LPOP */
+#define POP_MAX 256                     /* ids per RPOP / LPOP, at most */
 #define KEY_TTL_MS 60000
 
 typedef struct keys {
@@ -43,6 +43,7 @@ typedef struct keys {
 } keys;
 
 static const rh_url *g_url;
+static long g_batch = POP_MAX;          /* ids per RPOP of the relay */
 
 static redisContext *connect_url(void)
 {
@@ -102,21 +103,39 @@ static int64_t redis_cpu_us(redisContext *c)
 
 /* ---- the relay (a child process) ---- */
 
-/* Answer a batch of ids: in proto mode, each one's claim and result as the
- * protocol writes them, then one LPUSH of every reply. */
-static void relay_answer(redisContext *c, const keys *k, int proto, redisReply **ids, size_t n)
+enum { RELAY, PROTO, ATOMIC };
+static const char *const mode_name[] = { "floor_relay", "floor_proto", "floor_atomic" };
+
+/* Answer a batch of ids. PROTO: read each task (HGETALL) and claim it
+ * (HSET running), then write each result (HSET, PEXPIRE, LREM, PUBLISH of
+ * the finished event) and one LPUSH of every reply. ATOMIC: the same, the
+ * claims in one MULTI/EXEC and the results in another, as DESIGN.md §3
+ * asks of the result write (without the status checks a real worker
+ * makes, which need WATCH or a script: this is a lower bound). */
+static void relay_answer(redisContext *c, const keys *k, int mode, redisReply **ids, size_t n)
 {
     const char *argv[POP_MAX + 2];
     size_t lens[POP_MAX + 2];
     char key[160];
     size_t i, sent = 0;
 
-    if (proto) {
+    if (mode != RELAY) {
         int64_t now = rh_mono_us() / 1000;
+        if (mode == ATOMIC) {
+            redisAppendCommand(c, "MULTI");
+            sent++;
+        }
         for (i = 0; i < n; i++) {
             snprintf(key, sizeof key, "%s%s", k->t, ids[i]->str);
+            redisAppendCommand(c, "HGETALL %s", key);
             redisAppendCommand(c, "HSET %s status running started_at %lld instance floor",
                                key, (long long)now);
+            sent += 2;
+        }
+        if (mode == ATOMIC) {
+            redisAppendCommand(c, "EXEC");
+            redisAppendCommand(c, "MULTI");
+            sent += 2;
         }
         for (i = 0; i < n; i++) {
             snprintf(key, sizeof key, "%s%s", k->t, ids[i]->str);
@@ -124,8 +143,10 @@ static void relay_answer(redisContext *c, const keys *k, int proto, redisReply *
                                (long long)now);
             redisAppendCommand(c, "PEXPIRE %s %d", key, KEY_TTL_MS);
             redisAppendCommand(c, "LREM %s 1 %s", k->p, ids[i]->str);
+            redisAppendCommand(c, "PUBLISH %s:events {\"event\":\"finished\",\"id\":\"%s\"}",
+                               k->t, ids[i]->str);
+            sent += 4;
         }
-        sent = 4 * n;
     }
     argv[0] = "LPUSH";
     lens[0] = 5;
@@ -136,11 +157,16 @@ static void relay_answer(redisContext *c, const keys *k, int proto, redisReply *
         lens[i + 2] = ids[i]->len;
     }
     redisAppendCommandArgv(c, (int)n + 2, argv, lens);
-    for (i = 0; i < sent + 1; i++)
+    sent++;
+    if (mode == ATOMIC) {
+        redisAppendCommand(c, "EXEC");
+        sent++;
+    }
+    for (i = 0; i < sent; i++)
         freeReplyObject(get_reply(c, "relay write"));
 }
 
-static void relay(const keys *k, int proto)
+static void relay(const keys *k, int mode)
 {
     redisContext *c = connect_url();
     int64_t end = rh_mono_us() + DEADLINE_US;
@@ -149,22 +175,22 @@ static void relay(const keys *k, int proto)
         redisReply *ids[POP_MAX], *w, *more = NULL;
         size_t n = 0, i;
 
-        w = proto ? redisCommand(c, "BLMOVE %s %s RIGHT LEFT 1", k->q, k->p)
+        w = mode != RELAY ? redisCommand(c, "BLMOVE %s %s RIGHT LEFT 1", k->q, k->p)
                   : redisCommand(c, "BRPOP %s 1", k->q);
         must(c, w, "relay pop");
         if (w->type == REDIS_REPLY_NIL) {
             freeReplyObject(w);
             continue;
         }
-        ids[n++] = proto ? w : w->element[1];
+        ids[n++] = mode != RELAY ? w : w->element[1];
         if (strcmp(ids[0]->str, "stop") == 0)
             break;
         /* more waiting: take them in one command, as rhaid's batch take does */
-        more = must(c, redisCommand(c, "RPOP %s %d", k->q, POP_MAX - 1), "relay take");
+        more = must(c, redisCommand(c, "RPOP %s %ld", k->q, g_batch - 1), "relay take");
         if (more->type == REDIS_REPLY_ARRAY) {
             for (i = 0; i < more->elements; i++)
                 ids[n++] = more->element[i];
-            if (proto) {
+            if (mode != RELAY) {
                 const char *argv[POP_MAX + 1];
                 size_t lens[POP_MAX + 1];
                 argv[0] = "LPUSH";
@@ -179,7 +205,7 @@ static void relay(const keys *k, int proto)
                                      "relay LPUSH processing"));
             }
         }
-        relay_answer(c, k, proto, ids, n);
+        relay_answer(c, k, mode, ids, n);
         freeReplyObject(more);
         freeReplyObject(w);
     }
@@ -189,17 +215,17 @@ static void relay(const keys *k, int proto)
 
 /* ---- the client ---- */
 
-static void submit(redisContext *c, const keys *k, int proto, long id)
+static void submit(redisContext *c, const keys *k, int mode, long id)
 {
-    if (proto)
+    if (mode != RELAY)
         redisAppendCommand(c, "HSET %s%ld status queued script 40+2 context floor "
                               "reply_to %s created_at 0", k->t, id, k->r);
     redisAppendCommand(c, "LPUSH %s %ld", k->q, id);
 }
 
-static void submitted(redisContext *c, int proto)
+static void submitted(redisContext *c, int mode)
 {
-    if (proto)
+    if (mode != RELAY)
         freeReplyObject(get_reply(c, "HSET"));
     freeReplyObject(get_reply(c, "LPUSH"));
 }
@@ -217,16 +243,16 @@ static void print_pct(const char *name, int64_t *v, int n)
     printf("%s_p99 %lld us\n", name, (long long)v[(int)(0.99 * (n - 1))]);
 }
 
-static void seq(redisContext *c, const keys *k, int proto, const char *name, int n)
+static void seq(redisContext *c, const keys *k, int mode, const char *name, int n)
 {
     int64_t *lat = malloc(sizeof *lat * (size_t)n);
     if (lat == NULL)
         exit(1);
     for (int i = 0; i < n; i++) {
         int64_t t0 = rh_mono_us();
-        submit(c, k, proto, i);
+        submit(c, k, mode, i);
         redisAppendCommand(c, "BLPOP %s 5", k->r);
-        submitted(c, proto);
+        submitted(c, mode);
         redisReply *r = get_reply(c, "BLPOP");
         if (r->type != REDIS_REPLY_ARRAY) {
             fprintf(stderr, "rhai_bench_floor: no reply in 5 s\n");
@@ -256,7 +282,7 @@ static void ping(redisContext *c, int n)
 /* TASKS through the relay, up to INFLIGHT in flight: submissions are
  * appended and written with the LPOP that collects what came back; when
  * the window is full and nothing came back, a BLPOP waits. */
-static void throughput(redisContext *c, const keys *k, int proto, const char *name,
+static void throughput(redisContext *c, const keys *k, int mode, const char *name,
                        long tasks, long inflight)
 {
     long sent = 0, got = 0;
@@ -265,7 +291,7 @@ static void throughput(redisContext *c, const keys *k, int proto, const char *na
     while (got < tasks) {
         long batch = 0;
         while (sent < tasks && sent - got < inflight) {
-            submit(c, k, proto, sent++);
+            submit(c, k, mode, sent++);
             batch++;
         }
         int block = batch == 0;
@@ -274,7 +300,7 @@ static void throughput(redisContext *c, const keys *k, int proto, const char *na
         else
             redisAppendCommand(c, "LPOP %s %d", k->r, POP_MAX);
         for (long i = 0; i < batch; i++)
-            submitted(c, proto);
+            submitted(c, mode);
         redisReply *r = get_reply(c, "pop");
         if (block && r->type == REDIS_REPLY_ARRAY)
             got++;
@@ -290,7 +316,7 @@ static void throughput(redisContext *c, const keys *k, int proto, const char *na
     printf("%s_throughput %.0f tasks/s\n", name, (double)tasks * 1e6 / (double)(rh_mono_us() - t0));
 }
 
-static pid_t relay_start(const keys *k, int proto)
+static pid_t relay_start(const keys *k, int mode)
 {
     pid_t pid;
 
@@ -301,7 +327,7 @@ static pid_t relay_start(const keys *k, int proto)
         exit(1);
     }
     if (pid == 0)
-        relay(k, proto);
+        relay(k, mode);
     return pid;
 }
 
@@ -318,23 +344,25 @@ static void relay_stop(redisContext *c, const keys *k, pid_t pid)
 
 /* One relay for the sequential round trips, another for the throughput
  * run, so that the CPU reaped from the second is the run's alone. */
-static void mode(const keys *k, int proto, long tasks, long inflight)
+static void run_mode(const keys *k, int mode, long tasks, long inflight)
 {
-    const char *name = proto ? "floor_proto" : "floor_relay";
+    const char *name = mode_name[mode];
+    char seqname[64];
     redisContext *c = connect_url();
     int64_t rc0, cc0, xc0, rc1, cc1;
     pid_t pid;
 
     freeReplyObject(redisCommand(c, "DEL %s %s %s", k->q, k->p, k->r));
-    pid = relay_start(k, proto);
-    seq(c, k, proto, proto ? "floor_proto_seq" : "floor_relay_seq", 2000);
+    pid = relay_start(k, mode);
+    snprintf(seqname, sizeof seqname, "%s_seq", name);
+    seq(c, k, mode, seqname, 2000);
     relay_stop(c, k, pid);
 
     xc0 = cpu_us(RUSAGE_CHILDREN);
-    pid = relay_start(k, proto);
+    pid = relay_start(k, mode);
     rc0 = redis_cpu_us(c);
     cc0 = cpu_us(RUSAGE_SELF);
-    throughput(c, k, proto, name, tasks, inflight);
+    throughput(c, k, mode, name, tasks, inflight);
     rc1 = redis_cpu_us(c);
     cc1 = cpu_us(RUSAGE_SELF);
     relay_stop(c, k, pid);
@@ -352,11 +380,12 @@ int main(int argc, char **argv)
     keys k;
     long tasks = argc > 2 ? atol(argv[2]) : 20000;
     long inflight = argc > 3 ? atol(argv[3]) : 256;
+    g_batch = argc > 4 ? atol(argv[4]) : POP_MAX;
     int me = (int)getpid();
 
     if (argc < 2 || rh_url_parse(argv[1], &u, NULL) != 0 || u.is_unix || tasks < 1 ||
-        inflight < 1) {
-        fprintf(stderr, "usage: rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT]\n");
+        inflight < 1 || g_batch < 2 || g_batch > POP_MAX) {
+        fprintf(stderr, "usage: rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT] [BATCH]\n");
         return 2;
     }
     g_url = &u;
@@ -368,7 +397,8 @@ int main(int argc, char **argv)
     redisContext *c = connect_url();
     ping(c, 2000);
     redisFree(c);
-    mode(&k, 0, tasks, inflight);
-    mode(&k, 1, tasks, inflight);
+    run_mode(&k, RELAY, tasks, inflight);
+    run_mode(&k, PROTO, tasks, inflight);
+    run_mode(&k, ATOMIC, tasks, inflight);
     return 0;
 }
