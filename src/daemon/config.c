@@ -73,7 +73,7 @@ static const opt opts[] = {
       "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
     { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "5000", 100, 600000,
       "RHAI_RECONNECT_MAX_MS", 0, "ceiling of the Redis reconnect backoff" },
-    { "prefetch", OPT_INT, OFF(prefetch), "16", 0, 1024, "RHAI_PREFETCH", 1,
+    { "prefetch", OPT_INT, OFF(prefetch), "64", 0, 1024, "RHAI_PREFETCH", 1,
       "at most, tasks taken ahead of free executors (claimed, waiting in memory): about 5 ms of work at the recent mean run, at least min(2, prefetch)" },
     { "pipeline_max_us", OPT_INT, OFF(pipeline_max_us), "1000", 0, 1LL << 40,
       "RHAI_PIPELINE_MAX_US", 1, "while the mean run is at most this (us), a task is queued behind each busy executor's, run back to back; 0: never" },
