@@ -104,53 +104,7 @@ void eng_output_clear(eng_output *o)
     eng_output_init(o);
 }
 
-/* ======================== UTF-8 repair ======================== */
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
- * no surrogates, nothing above U+10FFFF), or 0 when there is none. */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
-        unsigned char hi = c == 0xed ? 0x9f : 0xbf;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80)
-            return 0;
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
-        unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
-        if (s[1] < lo || s[1] > hi || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
-void eng__utf8_repair(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-
-    if (p == NULL)
-        return;
-    while (*p) {
-        /* A NUL inside a sequence fails the continuation test, so the
-         * scan never runs past the terminator. */
-        size_t n = utf8_seq_len(p);
-        if (n == 0) {
-            *p++ = '?';
-        } else {
-            p += n;
-        }
-    }
-}
+/* ======================== UTF-8 ======================== */
 
 /* The longest prefix of s[0..n) that does not end inside a UTF-8
  * sequence, so a cut string stays well formed. */

@@ -19,7 +19,7 @@
 /* A limit of 0 means "the default": a zeroed eng_limits is safe. */
 void eng__limits_resolve(const eng_limits *in, eng_limits *out);
 
-/* Replace every byte that is not part of a well-formed UTF-8 sequence by
+/* utf8.c: replace every byte that is not part of a well-formed UTF-8 sequence by
  * '?', in place, so that the string can go into a JSON document (jansson
  * refuses invalid UTF-8). mujs stores lone surrogates as 3-byte sequences
  * and U+0000 as C0 80, both of which are invalid UTF-8. NULL is a no-op. */

@@ -593,6 +593,39 @@ static void test_task_decode_checks_utf8_within_each_field(void **state)
     }
 }
 
+/* The repair an executor applies to a script's strings (one sequence
+ * scanner with the validator): what the decoders refuse comes out valid,
+ * with '?' for each byte that starts no well-formed sequence, and valid
+ * text comes out unchanged. */
+static void test_repair_makes_what_decoders_refuse_valid(void **state)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        { "\xff", "?" }, { "a\xbf", "a?" }, { "\xc0\x80", "??" },
+        { "\xe0\x80\x80", "???" }, { "\xed\xa0\x80", "???" },
+        { "\xf4\x90\x80\x80", "????" }, { "\xc3", "?" }, { "\xf0\x9f\x98", "???" },
+        { "\xe2(\xac", "?(?" }, { "x\xf0\x9f\x98(", "x???" "(" },
+        { "\xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x82\xac \xf0\x9f\x98\x80" },
+        { "\x7f\xc2\x80\xdf\xbf\xef\xbf\xbf\xf4\x8f\xbf\xbf",
+          "\x7f\xc2\x80\xdf\xbf\xef\xbf\xbf\xf4\x8f\xbf\xbf" },
+    };
+    char buf[64];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
+        snprintf(buf, sizeof buf, "%s", not_utf8[i]);
+        assert_false(eng__utf8_valid(buf, strlen(buf)));
+        eng__utf8_repair(buf);
+        assert_true(eng__utf8_valid(buf, strlen(buf)));
+        assert_int_equal(strlen(buf), strlen(not_utf8[i]));
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        eng__utf8_repair(buf);
+        assert_string_equal(buf, cases[i].out);
+    }
+    eng__utf8_repair(NULL);
+}
+
 static void test_task_decode_accepts_utf8_at_the_edges(void **state)
 {
     /* U+0000 (script only), U+007F, U+0080, U+07FF, U+0800, U+D7FF,
@@ -1410,6 +1443,7 @@ int main(void)
         cmocka_unit_test(test_task_decode_rejects_a_string_that_is_not_utf8),
         cmocka_unit_test(test_task_decode_checks_utf8_within_each_field),
         cmocka_unit_test(test_task_decode_accepts_utf8_at_the_edges),
+        cmocka_unit_test(test_repair_makes_what_decoders_refuse_valid),
         cmocka_unit_test(test_task_decode_rejects_a_nul_outside_the_script),
         cmocka_unit_test(test_task_id_of_a_refused_frame_is_read_when_whole),
         cmocka_unit_test(test_done_result_round_trips_through_a_frame),
