@@ -38,7 +38,8 @@ static double pct(int64_t *v, int n, double p)
 static int bench_ping(const rh_url *u, int n)
 {
     struct timeval tv = { 2, 0 };
-    redisContext *c = redisConnectWithTimeout(u->host, u->port, tv);
+    redisContext *c = u->is_unix ? redisConnectUnixWithTimeout(u->path, tv)
+                                 : redisConnectWithTimeout(u->host, u->port, tv);
     int64_t *lat = malloc(sizeof *lat * (size_t)n);
     if (c == NULL || c->err || lat == NULL)
         return -1;
@@ -257,9 +258,9 @@ int main(int argc, char **argv)
     int n = argc > 3 ? atoi(argv[3]) : 20000;
     int inflight = argc > 4 ? atoi(argv[4]) : 256;
 
-    if (argc < 3 || rh_url_parse(argv[1], &u, NULL) != 0 || u.is_unix) {
-        fprintf(stderr, "usage: rhai_bench redis://HOST:PORT WORKER [TASKS] [INFLIGHT]\n"
-                        "       rhai_bench redis://HOST:PORT WORKER_A --seq-ab WORKER_B [N]\n");
+    if (argc < 3 || rh_url_parse(argv[1], &u, NULL) != 0) {
+        fprintf(stderr, "usage: rhai_bench REDIS_URL WORKER [TASKS] [INFLIGHT]\n"
+                        "       rhai_bench REDIS_URL WORKER_A --seq-ab WORKER_B [N]\n");
         return 2;
     }
     if (argc > 4 && strcmp(argv[3], "--seq-ab") == 0) {

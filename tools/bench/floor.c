@@ -1,7 +1,9 @@
 /* floor.c -- rhai_bench_floor: what Redis alone allows on this machine,
  * with no rhaid, no executor and no Lua, to set issue 7's targets against.
  *
- *   rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT] [BATCH]
+ *   rhai_bench_floor REDIS_URL [TASKS] [INFLIGHT] [BATCH]
+ *
+ * REDIS_URL as rhaid takes it: redis://HOST:PORT or unix:///PATH.
  *
  * A forked relay process stands in for the worker and does no work:
  *
@@ -48,7 +50,8 @@ static long g_batch = POP_MAX;          /* ids per RPOP of the relay */
 static redisContext *connect_url(void)
 {
     struct timeval tv = { 5, 0 };
-    redisContext *c = redisConnectWithTimeout(g_url->host, g_url->port, tv);
+    redisContext *c = g_url->is_unix ? redisConnectUnixWithTimeout(g_url->path, tv)
+                                     : redisConnectWithTimeout(g_url->host, g_url->port, tv);
     redisReply *r;
 
     if (c == NULL || c->err) {
@@ -383,9 +386,9 @@ int main(int argc, char **argv)
     g_batch = argc > 4 ? atol(argv[4]) : POP_MAX;
     int me = (int)getpid();
 
-    if (argc < 2 || rh_url_parse(argv[1], &u, NULL) != 0 || u.is_unix || tasks < 1 ||
+    if (argc < 2 || rh_url_parse(argv[1], &u, NULL) != 0 || tasks < 1 ||
         inflight < 1 || g_batch < 2 || g_batch > POP_MAX) {
-        fprintf(stderr, "usage: rhai_bench_floor redis://HOST:PORT [TASKS] [INFLIGHT] [BATCH]\n");
+        fprintf(stderr, "usage: rhai_bench_floor REDIS_URL [TASKS] [INFLIGHT] [BATCH]\n");
         return 2;
     }
     g_url = &u;
