@@ -11,13 +11,18 @@
  *          an id on a queue, the relay pops it (BRPOP, then RPOP with a
  *          count while there are more) and LPUSHes it on a reply list,
  *          which the client pops (BLPOP, then LPOP with a count).
- *   proto  the same with the writes of the task protocol (docs/protocol.md)
- *          as plain pipelined commands, events and the index left out: the
- *          client HSETs the task hash and LPUSHes its id; the relay moves
- *          ids to a processing list (BLMOVE, then RPOP with a count and one
- *          LPUSH), HSETs each one running, then HSETs its result, PEXPIREs
- *          its hash, LREMs it from the processing list, and LPUSHes the
+ *   proto  the same with the protocol's writes (docs/protocol.md) as plain
+ *          pipelined commands: the client HSETs the task hash and LPUSHes
+ *          its id; the relay moves ids to a processing list (BLMOVE, then
+ *          RPOP with a count and one LPUSH), HGETALLs and HSETs each one
+ *          running, then HSETs its result, PEXPIREs its hash, LREMs it from
+ *          the processing list, PUBLISHes a finished event, and LPUSHes the
  *          replies; the client pops them.
+ *   atomic proto with a batch's claims in one MULTI/EXEC and its results in
+ *          another, as DESIGN.md asks of the result write (no status
+ *          checks: a lower bound of what a worker's atomic steps cost).
+ *
+ * BATCH caps the ids the relay takes per round trip (default 256).
  *
  * For each: the sequential round trip (p50, p99) against the PING round
  * trip of the same run, TASKS tasks with up to INFLIGHT in flight
@@ -28,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -106,6 +110,23 @@ static int64_t redis_cpu_us(redisContext *c)
 
 /* ---- the relay (a child process) ---- */
 
+/* Append LPUSH key id... for n ids (n <= POP_MAX). */
+static void append_lpush(redisContext *c, const char *key, redisReply **ids, size_t n)
+{
+    const char *argv[POP_MAX + 2];
+    size_t lens[POP_MAX + 2];
+
+    argv[0] = "LPUSH";
+    lens[0] = 5;
+    argv[1] = key;
+    lens[1] = strlen(key);
+    for (size_t i = 0; i < n; i++) {
+        argv[i + 2] = ids[i]->str;
+        lens[i + 2] = ids[i]->len;
+    }
+    redisAppendCommandArgv(c, (int)n + 2, argv, lens);
+}
+
 enum { RELAY, PROTO, ATOMIC };
 static const char *const mode_name[] = { "floor_relay", "floor_proto", "floor_atomic" };
 
@@ -117,8 +138,6 @@ static const char *const mode_name[] = { "floor_relay", "floor_proto", "floor_at
  * makes, which need WATCH or a script: this is a lower bound). */
 static void relay_answer(redisContext *c, const keys *k, int mode, redisReply **ids, size_t n)
 {
-    const char *argv[POP_MAX + 2];
-    size_t lens[POP_MAX + 2];
     char key[160];
     size_t i, sent = 0;
 
@@ -151,15 +170,7 @@ static void relay_answer(redisContext *c, const keys *k, int mode, redisReply **
             sent += 4;
         }
     }
-    argv[0] = "LPUSH";
-    lens[0] = 5;
-    argv[1] = k->r;
-    lens[1] = strlen(k->r);
-    for (i = 0; i < n; i++) {
-        argv[i + 2] = ids[i]->str;
-        lens[i + 2] = ids[i]->len;
-    }
-    redisAppendCommandArgv(c, (int)n + 2, argv, lens);
+    append_lpush(c, k->r, ids, n);
     sent++;
     if (mode == ATOMIC) {
         redisAppendCommand(c, "EXEC");
@@ -194,18 +205,8 @@ static void relay(const keys *k, int mode)
             for (i = 0; i < more->elements; i++)
                 ids[n++] = more->element[i];
             if (mode != RELAY) {
-                const char *argv[POP_MAX + 1];
-                size_t lens[POP_MAX + 1];
-                argv[0] = "LPUSH";
-                lens[0] = 5;
-                argv[1] = k->p;
-                lens[1] = strlen(k->p);
-                for (i = 0; i < more->elements; i++) {
-                    argv[i + 2] = more->element[i]->str;
-                    lens[i + 2] = more->element[i]->len;
-                }
-                freeReplyObject(must(c, redisCommandArgv(c, (int)more->elements + 2, argv, lens),
-                                     "relay LPUSH processing"));
+                append_lpush(c, k->p, more->element, more->elements);
+                freeReplyObject(get_reply(c, "relay LPUSH processing"));
             }
         }
         relay_answer(c, k, mode, ids, n);
