@@ -3,7 +3,7 @@
 # Installs only what is missing; uses sudo when not root. Safe to re-run.
 set -euo pipefail
 
-PKGS=(build-essential cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
+PKGS=(build-essential clang cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
       libsodium-dev libncurses-dev
       redis-server redis-tools tmux python3)

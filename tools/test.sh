@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/test.sh -- README command 2: the whole test suite from a fresh clone.
-# Installs missing Debian packages, builds with -Werror under ASan+UBSan,
+# Installs missing Debian packages, builds the default configuration with gcc
+# and clang (no warnings allowed), builds with -Werror under ASan+UBSan,
 # and runs every test (unit and integration; integration tests start their
 # own redis-server on free ports) with ctest, printing its summary.
 #   tools/test.sh [ctest args...]     e.g. tools/test.sh -L unit
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/deps.sh
+# The default configuration (no -Werror) must build warning-free with gcc
+# and clang: what a user or packager gets.
+tools/build-default.sh gcc clang
 BUILD=${RHAI_TEST_BUILD_DIR:-build-test}
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DRHAI_SANITIZE=ON -DRHAI_WERROR=ON \
       -DCMAKE_INSTALL_PREFIX="$PWD/$BUILD/stage" >/dev/null

@@ -493,8 +493,8 @@ static void test_a_forged_denial_or_unknown_context_is_a_script_error(void **sta
         "var e = new Error('fake'); e.name = 'PermissionDenied'; throw e",
         "var e = new Error('fake'); e.name = 'UnknownContext'; throw e",
         /* a real denial caught, then a forged unknown context */
-        "try { Account.get(1); } catch (x) {}\n"
-        "var e = new Error('fake'); e.name = 'UnknownContext'; throw e",
+        ("try { Account.get(1); } catch (x) {}\n"
+         "var e = new Error('fake'); e.name = 'UnknownContext'; throw e"),
     };
     eng_output out;
 

@@ -134,7 +134,7 @@ static void parse(opts *o, int argc, char **argv)
     o->concurrency = 2;
     o->instances = 1;
     o->worker = "load";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {         /* --flag value pairs */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             usage();
@@ -149,7 +149,6 @@ static void parse(opts *o, int argc, char **argv)
         else if (strcmp(a, "--worker") == 0) o->worker = v;
         else if (strcmp(a, "--pid") == 0 && o->npids < MAX_PIDS) o->pids[o->npids++] = atoi(v);
         else usage();
-        i++;
     }
     if (o->rate <= 0 || o->seconds <= 0 || o->instances < 1 || o->instances > MAX_PIDS)
         usage();
