@@ -399,9 +399,10 @@ static void audit_query(js_State *J)
         if (!js_isundefined(J, -1)) {
             const char *s = dsl_arg_string(J, -1, "audit.query: model");
             const store_model *m = store_schema_model(&dsl_schema, s);
-            /* rows of acl changes name "acl" or "*" */
+            /* rows of acl changes name "acl" or "*", the counters of
+             * rate-limited denials "*", refused task ids "task" */
             model = m ? m->name : strcmp(s, "*") == 0 ? "*" : strcmp(s, "acl") == 0 ? "acl"
-                  : NULL;
+                  : strcmp(s, "task") == 0 ? "task" : NULL;
             if (model == NULL)
                 js_typeerror(J, "audit.query: no model '%.64s'", s);
         }

@@ -215,6 +215,15 @@ void dsl_uninstall(void);
  * does not exist creates it, owned by the task's caller. Off, such a call
  * throws UnknownContext (error_kind invalid when uncaught). */
 void dsl_set_dev_mode(int on);
+/* The limits of the denial rows tasks add to a context, per caller and
+ * per context and minute (store_audit_denial); NULL: the defaults
+ * (STORE_AUDIT_CALLER_PER_MIN, STORE_AUDIT_CONTEXT_PER_MIN). Copied. */
+void dsl_set_audit_limits(const store_audit_limits *lim);
+
+/* The error of a task whose id the ledger recorded for another submission
+ * (another caller, worker, script or args): error_kind invalid. */
+#define DSL_TASK_ID_USED "task id already used: this context recorded another " \
+                         "submission under this id; submit the task under a new id"
 
 /* Define every model global (a lazy getter: a model's object is built on
  * a task's first use of it), builder, `acl` and `audit` on J: the prepare

@@ -4,22 +4,34 @@
  * so a task that never calls the DSL never touches SQLite. The first DSL
  * call opens the task's context database (through the process's LRU of
  * open contexts), takes its write lock (BEGIN IMMEDIATE) and looks the
- * task id up in the ledger. A recorded id means the task already ran and
- * committed (a redelivery after a crash): every DSL call of this run then
- * throws, and finish answers with the recorded result instead of whatever
- * this run produced. Otherwise finish commits the task's writes together
- * with its ledger row when the task succeeded, and rolls back when it
- * failed for any reason (an uncaught exception, a limit, a result too
- * large). A process killed mid-task leaves an uncommitted transaction that
- * SQLite rolls back: effects happen once or not at all.
+ * task id up in the ledger. Task ids are chosen by clients, so a ledger
+ * row is bound to the submission it recorded (caller, context, worker, a
+ * digest of script and args: store_ledger_get). The same submission
+ * recorded means the task already ran and committed (a redelivery after a
+ * crash): every DSL call of this run then throws, and finish answers with
+ * the recorded result instead of whatever this run produced. Another
+ * submission under a recorded id is refused: its DSL calls throw, finish
+ * fails it with kind invalid ("task id already used"), it writes nothing
+ * but one (rate-limited) audit row of the refusal, and nothing of the
+ * recorded row reaches it. Otherwise finish commits the task's writes
+ * together with its ledger row when the task succeeded and changed rows,
+ * and rolls back when it failed for any reason (an uncaught exception, a
+ * limit, a result too large) or changed nothing: a task that wrote
+ * nothing has no effect to make exactly-once and leaves no ledger row (a
+ * redelivery runs it again, harmlessly), so no caller can plant a result
+ * under an id with calls that were all refused. A process killed mid-task
+ * leaves an uncommitted transaction that SQLite rolls back: effects happen
+ * once or not at all.
  *
  * A context must exist (rhaictl context create) before a task uses the
  * DSL in it: otherwise the first call throws UnknownContext, unless dev
  * mode creates it with the task's caller as owner. Denials of the task
  * (authz.c) are kept here and written to the audit log with the commit of
- * a successful task, or in their own transaction after the rollback of a
- * failed one (once per task id: a run that ends the same way again after a
- * crash does not write them twice).
+ * a task that wrote, or in their own transaction after the rollback of
+ * any other (once per task id and caller: a run that ends the same way
+ * again after a crash does not write them twice). What denials add to a
+ * context is bounded: DSL_DENIALS_MAX rows per task plus one summary row,
+ * and store_audit_denial's limits per caller and per context and minute.
  *
  * Test hook, compiled in only when the test suite is built
  * (RHAI_BUILD_TESTS, which defines RHAI_TEST_HOOKS):
@@ -36,7 +48,7 @@
 void dsl__scratch_free(void);
 
 #ifndef DSL_DENIALS_MAX
-#define DSL_DENIALS_MAX 1000        /* denial rows one task writes at most */
+#define DSL_DENIALS_MAX 10          /* denial rows one task writes one by one */
 #endif
 
 static struct {
@@ -44,8 +56,12 @@ static struct {
     store           *st;          /* opened on first use */
     const eng_input *in;          /* the running task, NULL between tasks */
     store_db        *db;          /* in its transaction once opened */
-    int              replay;      /* the task id is in the ledger */
+    int              replay;      /* the task's submission is in the ledger */
     char            *recorded;    /* its recorded result (new) */
+    int              reused;      /* its id is, for another submission */
+    store_db        *refused_db;  /* where (not in a transaction) */
+    store_ledger_key key;         /* the task's binding, set with db */
+    store_audit_limits limits;    /* of denial rows, for store_audit_denial */
     int              dev_mode;    /* create unknown contexts */
     store_audit     *denials;     /* this task's, strings borrowed (new) */
     size_t           ndenials;
@@ -71,6 +87,16 @@ void dsl_set_dev_mode(int on)
     T.dev_mode = on != 0;
 }
 
+void dsl_set_audit_limits(const store_audit_limits *lim)
+{
+    if (lim) {
+        T.limits = *lim;
+    } else {
+        T.limits.per_caller = STORE_AUDIT_CALLER_PER_MIN;
+        T.limits.per_context = STORE_AUDIT_CONTEXT_PER_MIN;
+    }
+}
+
 void dsl__denial_queue(const store_audit *a)
 {
     T.denied = 1;                   /* a PermissionDenied follows */
@@ -91,20 +117,22 @@ void dsl__denial_queue(const store_audit *a)
     T.denials[T.ndenials++] = *a;
 }
 
-/* Append the queued denials to db's current transaction. */
+/* Append the queued denials to db's current transaction, within the
+ * limits per caller and context (store_audit_denial). */
 static int denials_put(store_db *db, rhai_error *err)
 {
     char reason[96];
+    int64_t now = rh_now_ms();
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < T.ndenials; i++)
-        rc = store_audit_put(db, &T.denials[i], err);
+        rc = store_audit_denial(db, &T.denials[i], 1, now, &T.limits, err);
     if (rc == 0 && T.dropped > 0 && T.ndenials > 0) {   /* OOM on the first: nothing */
         store_audit a = T.denials[T.ndenials - 1];
         snprintf(reason, sizeof reason, "%zu more denials of this task not recorded one by "
                  "one", T.dropped);
         a.reason = reason;
-        rc = store_audit_put(db, &a, err);
+        rc = store_audit_denial(db, &a, (int64_t)T.dropped, now, &T.limits, err);
     }
     return rc;
 }
@@ -119,7 +147,7 @@ static void denials_write_alone(store_db *db, const char *task_id)
     memset(&err, 0, sizeof err);
     if (T.ndenials == 0 || (rc = store_begin(db, &err)) != 0)
         goto out;
-    rc = task_id ? store_audit_has(db, task_id, "denied", &err) : 0;
+    rc = task_id ? store_audit_has(db, task_id, dsl_caller(), "denied", &err) : 0;
     if (rc == 0)
         rc = denials_put(db, &err);
     if (rc >= 0 && (rc = store_commit(db, &err)) == 0)
@@ -192,6 +220,16 @@ static void context_ensure(js_State *J, const char *ctx)
     }
 }
 
+/* Throw an Error named TaskIdUsed: finish fails the task (invalid)
+ * whatever the script makes of it. */
+static JS_NORETURN void throw_task_id_used(js_State *J)
+{
+    js_newerror(J, DSL_TASK_ID_USED);
+    js_pushliteral(J, "TaskIdUsed");
+    js_setproperty(J, -2, "name");
+    js_throw(J);
+}
+
 store_db *dsl_task_db(js_State *J)
 {
     char msg[RHAI_ERRMSG_MAX];
@@ -204,6 +242,8 @@ store_db *dsl_task_db(js_State *J)
     if (T.replay)
         js_error(J, "task %s already ran and committed: its recorded result stands",
                  T.in->task_id);
+    if (T.reused)
+        throw_task_id_used(J);
     if (T.db)
         return T.db;
     if (T.in == NULL)
@@ -215,7 +255,29 @@ store_db *dsl_task_db(js_State *J)
     context_ensure(J, ctx);
     if ((rc = store_open(T.st, ctx, &db, &err)) != 0 || (rc = store_begin(db, &err)) != 0)
         goto fail;
-    rc = T.in->task_id ? store_ledger_get(db, T.in->task_id, &rec, &err) : RHAI_ENOTFOUND;
+    T.key.task_id = T.in->task_id;
+    T.key.caller_id = dsl_caller();
+    T.key.worker_id = T.in->worker_id ? T.in->worker_id : "";
+    store_ledger_digest(T.in->script, T.in->script_len, T.in->args_json, T.key.digest);
+    rc = T.in->task_id ? store_ledger_get(db, &T.key, &rec, &err) : RHAI_ENOTFOUND;
+    if (rc == RHAI_ESTATE) {        /* recorded for another submission */
+        store_audit a;
+        store_rollback(db);
+        T.reused = 1;
+        T.refused_db = db;
+        memset(&a, 0, sizeof a);
+        a.at = rh_now_ms();
+        a.task_id = T.in->task_id;
+        a.caller = dsl_caller();
+        a.op = "run";
+        a.model = "task";
+        a.decision = "denied";
+        a.reason = "task id already used by another submission";
+        dsl__denial_queue(&a);
+        rh_log(RH_LOG_NOTICE, "event=task_id_reused task=%s context=%s the id is recorded "
+               "for another submission; refusing the task", T.in->task_id, ctx);
+        throw_task_id_used(J);
+    }
     if (rc == 0) {
         store_rollback(db);
         T.replay = 1;
@@ -251,6 +313,8 @@ static void hook_setup(js_State *J, const eng_input *in, void *data)
     T.db = NULL;
     T.replay = 0;
     T.recorded = NULL;
+    T.reused = 0;
+    T.refused_db = NULL;
     T.denied = T.unknown = T.transient = 0;
 }
 
@@ -317,12 +381,23 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
         T.recorded = NULL;
         out->status = RHAI_STATUS_DONE;
         out->kind = RH_EK_NONE;
+    } else if (T.reused) {
+        /* nothing of this run goes out but the refusal (its own logs
+         * aside): not its output, not the recorded one */
+        rh_free(out->output);
+        out->output = NULL;
+        rh_free(out->error);
+        out->error = rh_strdup(DSL_TASK_ID_USED);
+        out->status = RHAI_STATUS_ERROR;
+        out->kind = RH_EK_INVALID;
+        out->transient = 0;
+        denials_write_alone(T.refused_db, in->task_id);
     } else if (T.db) {
-        if (out->status == RHAI_STATUS_DONE && out->output) {
+        if (out->status == RHAI_STATUS_DONE && out->output && store_tx_changes(T.db) > 0) {
             /* caught denials commit with the task: a replay never runs it */
             int rc = denials_put(T.db, &err);
             if (rc == 0 && in->task_id)
-                rc = store_ledger_put(T.db, in->task_id, out->output, &err);
+                rc = store_ledger_put(T.db, &T.key, out->output, &err);
             if (rc == 0)
                 rc = store_commit(T.db, &err);
             if (rc != 0) {
@@ -337,6 +412,9 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
                 fault_after_commit();
             }
         } else {
+            /* failed, or changed nothing: no ledger row (a read-only
+             * task run again reads again, and a script whose calls were
+             * all refused cannot plant a result under the id) */
             store_rollback(T.db);
             denials_write_alone(T.db, in->task_id);
         }
@@ -347,6 +425,8 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
     T.db = NULL;
     T.in = NULL;
     T.replay = 0;
+    T.reused = 0;
+    T.refused_db = NULL;
     dsl__scratch_free();
 }
 
@@ -361,6 +441,7 @@ int dsl_install(const char *data_dir, rhai_error *err)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     dsl_uninstall();
     T.data_dir = dir;
+    dsl_set_audit_limits(NULL);
     eng_set_hooks(&h);
     return 0;
 }

@@ -1,12 +1,14 @@
 /* acl.c -- a context's owners, grants and audit log.
  *
  * They live in the context's own SQLite file, in store tables made by
- * migrate.c (rhai_owners, rhai_grants, rhai_audit) rather than in schema
- * models, so no generic DSL binding can reach them: scripts see them only
- * through the owner-only acl/audit objects of dsl/. The decision of
- * store_authorize is one cached, indexed statement and depends only on
- * (caller, model, op, object id, time), never on the model's rows: what
- * a caller is told does not depend on whether an object exists. */
+ * migrate.c (rhai_owners, rhai_grants, rhai_audit, rhai_audit_rate) rather
+ * than in schema models, so no generic DSL binding can reach them: scripts
+ * see them only through the owner-only acl/audit objects of dsl/. The
+ * decision of store_authorize is one cached, indexed statement and depends
+ * only on (caller, model, op, object id, time), never on the model's rows:
+ * what a caller is told does not depend on whether an object exists. Denials
+ * are rate-limited per caller and per context (store_audit_denial), so no
+ * caller can grow a context's file without bound by being refused. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -464,22 +466,171 @@ int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
     return rc;
 }
 
-int store_audit_has(store_db *db, const char *task_id, const char *decision,
-                    rhai_error *err)
+int store_audit_has(store_db *db, const char *task_id, const char *caller,
+                    const char *decision, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "SELECT 1 FROM rhai_audit WHERE task_id = ?1 AND decision = ?2 "
-                   "LIMIT 1", &st, err)) != 0)
+    if ((rc = prep(db, "SELECT 1 FROM rhai_audit WHERE task_id = ?1 AND caller = ?2 AND "
+                   "decision = ?3 LIMIT 1", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, decision, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, caller ? caller : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return fail(db, st, err);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW;
+}
+
+/* ---- denials, rate-limited ----
+ * rhai_audit_rate holds, per minute, the denial rows each caller (scope
+ * 0) and the whole context (scope 1, caller '') added, and the counter
+ * row that takes the denials past the limit. Rows of past minutes are
+ * deleted as the next minute's first denial is recorded, so the table
+ * holds one minute's callers at most. */
+
+enum { RATE_CALLER = 0, RATE_CONTEXT = 1 };
+
+typedef struct audit_rate {
+    int64_t rows;           /* audit rows added this minute */
+    int64_t counted;        /* denials in the counter row */
+    int64_t counter_id;     /* the counter row's id, 0: none yet */
+} audit_rate;
+
+static int rate_get(store_db *db, int64_t minute, int scope, const char *caller,
+                    audit_rate *r, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    memset(r, 0, sizeof *r);
+    if ((rc = prep(db, "SELECT rows, counted, counter_id FROM rhai_audit_rate WHERE "
+                   "minute = ?1 AND scope = ?2 AND caller = ?3", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, minute);
+    sqlite3_bind_int(st, 2, scope);
+    sqlite3_bind_text(st, 3, caller, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        r->rows = sqlite3_column_int64(st, 0);
+        r->counted = sqlite3_column_int64(st, 1);
+        r->counter_id = sqlite3_column_int64(st, 2);
+    } else if (rc != SQLITE_DONE) {
+        return fail(db, st, err);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int rate_set(store_db *db, int64_t minute, int scope, const char *caller,
+                    const audit_rate *r, rhai_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = prep(db, "INSERT OR REPLACE INTO rhai_audit_rate (minute, scope, caller, rows, "
+                   "counted, counter_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, minute);
+    sqlite3_bind_int(st, 2, scope);
+    sqlite3_bind_text(st, 3, caller, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, r->rows);
+    sqlite3_bind_int64(st, 5, r->counted);
+    bind_opt_int(st, 6, r->counter_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Add 'count' denials of 'a' to the counter row of 'r' (scope's), making
+ * the row on the first. */
+static int rate_count(store_db *db, const store_audit *a, int scope, int64_t count,
+                      long limit, int64_t now_ms, audit_rate *r, rhai_error *err)
+{
+    char reason[200];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    r->counted += count;
+    snprintf(reason, sizeof reason, "%lld more denials %s this minute, counted here, not "
+             "recorded one by one (limit: %ld rows per %s per minute)",
+             (long long)r->counted, scope == RATE_CALLER ? "of this caller" : "of all callers",
+             limit, scope == RATE_CALLER ? "caller" : "context");
+    if (r->counter_id == 0) {
+        store_audit c;
+        memset(&c, 0, sizeof c);
+        c.at = now_ms;
+        c.caller = scope == RATE_CALLER ? a->caller : "*";
+        c.op = "denials";
+        c.model = "*";
+        c.decision = "denied";
+        c.reason = reason;
+        if ((rc = store_audit_put(db, &c, err)) != 0)
+            return rc;
+        r->counter_id = sqlite3_last_insert_rowid(db->db);
+        r->rows++;
+        return 0;
+    }
+    if ((rc = prep(db, "UPDATE rhai_audit SET reason = ?1 WHERE id = ?2", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, r->counter_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_t now_ms,
+                       const store_audit_limits *lim, rhai_error *err)
+{
+    static const store_audit_limits dflt = { STORE_AUDIT_CALLER_PER_MIN,
+                                             STORE_AUDIT_CONTEXT_PER_MIN };
+    const char *caller = a->caller ? a->caller : "";
+    int64_t minute = now_ms / 60000;
+    audit_rate ctx, own;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (lim == NULL)
+        lim = &dflt;
+    if (count < 1)
+        count = 1;
+    if ((rc = prep(db, "DELETE FROM rhai_audit_rate WHERE minute < ?1", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, minute);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if ((rc = rate_get(db, minute, RATE_CONTEXT, "", &ctx, err)) != 0 ||
+        (rc = rate_get(db, minute, RATE_CALLER, caller, &own, err)) != 0)
+        return rc;
+    if (ctx.rows >= lim->per_context) {
+        /* the context's budget is spent: one counter for every caller */
+        if ((rc = rate_count(db, a, RATE_CONTEXT, count, lim->per_context, now_ms, &ctx,
+                             err)) != 0)
+            return rc;
+        return rate_set(db, minute, RATE_CONTEXT, "", &ctx, err);
+    }
+    if (own.rows >= lim->per_caller) {
+        int64_t before = own.rows;
+        if ((rc = rate_count(db, a, RATE_CALLER, count, lim->per_caller, now_ms, &own,
+                             err)) != 0)
+            return rc;
+        ctx.rows += own.rows - before;      /* a new counter row is a row */
+    } else {
+        if ((rc = store_audit_put(db, a, err)) != 0)
+            return rc;
+        own.rows++;
+        ctx.rows++;
+    }
+    if ((rc = rate_set(db, minute, RATE_CALLER, caller, &own, err)) != 0)
+        return rc;
+    return rate_set(db, minute, RATE_CONTEXT, "", &ctx, err);
 }
 
 int store_audit_query(store_db *db, const char *caller, const char *model,

@@ -21,9 +21,10 @@ static const char *const tx_sql[TX_N] = {
     [TX_SAVEPOINT] = "SAVEPOINT dsl",
     [TX_RELEASE] = "RELEASE dsl",
     [TX_ROLLBACK_TO] = "ROLLBACK TO dsl",
-    [TX_LEDGER_GET] = "SELECT result FROM rhai_ledger WHERE task_id = ?1",
-    [TX_LEDGER_PUT] = "INSERT INTO rhai_ledger (task_id, result, finished_at) "
-                      "VALUES (?1, ?2, ?3)",
+    [TX_LEDGER_GET] = "SELECT result, caller_id, context_id, worker_id, digest "
+                      "FROM rhai_ledger WHERE task_id = ?1",
+    [TX_LEDGER_PUT] = "INSERT INTO rhai_ledger (task_id, result, finished_at, caller_id, "
+                      "context_id, worker_id, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     /* 1: an owner; 2: a matching, unexpired grant (acl.c) */
     [TX_AUTHZ] = "SELECT 1 FROM rhai_owners WHERE caller = ?1 UNION ALL "
                  "SELECT 2 FROM rhai_grants WHERE caller = ?1 AND model = ?2 "

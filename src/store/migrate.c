@@ -29,8 +29,11 @@ const char *store__sql_type(store_type t)
 
 static const char meta_sql[] =
     "CREATE TABLE IF NOT EXISTS rhai_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    /* the binding columns came with acl3: ledger_migrate adds them to
+     * older files, whose rows keep NULLs there and so match no task */
     "CREATE TABLE IF NOT EXISTS rhai_ledger (task_id TEXT PRIMARY KEY, "
-    "result TEXT NOT NULL, finished_at INTEGER NOT NULL);"
+    "result TEXT NOT NULL, finished_at INTEGER NOT NULL, caller_id TEXT, "
+    "context_id TEXT, worker_id TEXT, digest BLOB);"
     /* authorization and audit (acl.c) */
     "CREATE TABLE IF NOT EXISTS rhai_owners (caller TEXT PRIMARY KEY, "
     "added_at INTEGER NOT NULL);"
@@ -42,7 +45,14 @@ static const char meta_sql[] =
     "at INTEGER NOT NULL, task_id TEXT, caller TEXT NOT NULL, op TEXT NOT NULL, "
     "model TEXT NOT NULL, object_id INTEGER, decision TEXT NOT NULL, reason TEXT);"
     "CREATE INDEX IF NOT EXISTS rhai_audit__caller ON rhai_audit (caller);"
-    "CREATE INDEX IF NOT EXISTS rhai_audit__task ON rhai_audit (task_id);";
+    "CREATE INDEX IF NOT EXISTS rhai_audit__task ON rhai_audit (task_id);"
+    /* denial rows added per minute, per caller (scope 0) and for the
+     * whole context (scope 1, caller ''), and the counter row that takes
+     * the denials past the limit (acl.c, store_audit_denial) */
+    "CREATE TABLE IF NOT EXISTS rhai_audit_rate (minute INTEGER NOT NULL, "
+    "scope INTEGER NOT NULL, caller TEXT NOT NULL, rows INTEGER NOT NULL, "
+    "counted INTEGER NOT NULL, counter_id INTEGER, "
+    "PRIMARY KEY (minute, scope, caller)) WITHOUT ROWID;";
 
 /* The recorded version: the schema's hash and the store's own tables'. */
 static void version_of(store_db *db, char *buf, size_t n)
@@ -136,6 +146,29 @@ static int migrate_model(store_db *db, const store_model *m, rhai_error *err)
     return rc;
 }
 
+/* The ledger's binding columns on a file made before them. */
+static int ledger_migrate(store_db *db, rhai_error *err)
+{
+    static const char *const cols[][2] = {
+        { "caller_id", "TEXT" }, { "context_id", "TEXT" }, { "worker_id", "TEXT" },
+        { "digest", "BLOB" },
+    };
+    char sql[128];
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < sizeof cols / sizeof cols[0]; i++) {
+        int has = has_column(db, "rhai_ledger", cols[i][0], err);
+        if (has < 0)
+            return has;
+        if (!has) {
+            snprintf(sql, sizeof sql, "ALTER TABLE rhai_ledger ADD COLUMN %s %s", cols[i][0],
+                     cols[i][1]);
+            rc = store__exec(db, sql, err);
+        }
+    }
+    return rc;
+}
+
 int store__migrate(store_db *db, rhai_error *err)
 {
     const store_schema *s = db->st->schema;
@@ -156,6 +189,8 @@ int store__migrate(store_db *db, rhai_error *err)
             goto fail;
         return store__exec(db, "COMMIT", err);
     }
+    if ((rc = ledger_migrate(db, err)) != 0)
+        goto fail;
     for (size_t i = 0; i < s->nmodels; i++)
         if ((rc = migrate_model(db, &s->models[i], err)) != 0)
             goto fail;

@@ -6,11 +6,18 @@
  * the compiled schema (tables, new columns, indexes) unless its recorded
  * schema hash already matches. A store keeps up to STORE_OPEN_MAX contexts
  * open, evicting the least recently used one that is not in a transaction.
- * crud.c holds the per-model statements. */
+ * crud.c holds the per-model statements.
+ *
+ * The ledger makes a task's effects happen once under at-least-once
+ * delivery: a task that changed rows commits them with a row (task id,
+ * its submission's binding, its result). Task ids are the clients', so
+ * the row answers only a redelivery of the submission it recorded, never
+ * another caller, script or args that reuse the id. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 
 #include "store_int.h"
 
@@ -218,8 +225,11 @@ int store_begin(store_db *db, rhai_error *err)
 
     if (db->in_tx)
         return rh_error_set(err, RHAI_ESTATE, "%s: already in a transaction", db->context);
-    if ((rc = step_cached(db, TX_BEGIN, err)) == 0)
+    if ((rc = step_cached(db, TX_BEGIN, err)) == 0) {
         db->in_tx = 1;
+        db->tx_base = sqlite3_total_changes64(db->db);
+        db->tx_undone = 0;
+    }
     return rc;
 }
 
@@ -259,8 +269,10 @@ int store_savepoint(store_db *db, rhai_error *err)
     if (!db->in_tx || db->in_sp)
         return rh_error_set(err, RHAI_ESTATE, "%s: savepoint outside a transaction",
                             db->context);
-    if ((rc = step_cached(db, TX_SAVEPOINT, err)) == 0)
+    if ((rc = step_cached(db, TX_SAVEPOINT, err)) == 0) {
         db->in_sp = 1;
+        db->sp_base = sqlite3_total_changes64(db->db);
+    }
     return rc;
 }
 
@@ -276,25 +288,73 @@ void store_rollback_to(store_db *db)
 {
     if (!db->in_sp)
         return;
+    /* the rows changed since the savepoint are undone: not the task's */
+    db->tx_undone += sqlite3_total_changes64(db->db) - db->sp_base;
     (void)step_cached(db, TX_ROLLBACK_TO, NULL);
     (void)step_cached(db, TX_RELEASE, NULL);
     db->in_sp = 0;
 }
 
+int64_t store_tx_changes(const store_db *db)
+{
+    if (!db->in_tx)
+        return 0;
+    return sqlite3_total_changes64(db->db) - db->tx_base - db->tx_undone;
+}
+
 /* ======================== ledger ======================== */
 
-int store_ledger_get(store_db *db, const char *task_id, char **result, rhai_error *err)
+void store_ledger_digest(const char *script, size_t script_len, const char *args,
+                         unsigned char out[STORE_DIGEST_LEN])
+{
+    static const char tag[] = "rhai-ledger-v1";
+    crypto_hash_sha256_state h;
+    unsigned char len[8];
+    const char *parts[2] = { script ? script : "", args ? args : "{}" };
+    size_t lens[2] = { script ? script_len : 0, strlen(parts[1]) };
+
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const unsigned char *)tag, sizeof tag);
+    for (int i = 0; i < 2; i++) {
+        uint64_t n = lens[i];
+        for (int b = 0; b < 8; b++)             /* big-endian length prefix */
+            len[b] = (unsigned char)(n >> (56 - 8 * b));
+        crypto_hash_sha256_update(&h, len, sizeof len);
+        crypto_hash_sha256_update(&h, (const unsigned char *)parts[i], lens[i]);
+    }
+    crypto_hash_sha256_final(&h, out);
+}
+
+/* Column 'col' of the row at 'st' equals 's' (text, NULL counts as ""). */
+static int col_is(sqlite3_stmt *st, int col, const char *s)
+{
+    const char *t = (const char *)sqlite3_column_text(st, col);
+
+    return t != NULL && strcmp(t, s ? s : "") == 0;
+}
+
+int store_ledger_get(store_db *db, const store_ledger_key *key, char **result,
+                     rhai_error *err)
 {
     sqlite3_stmt *st = db->tx[TX_LEDGER_GET];
     int rc;
 
     *result = NULL;
-    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key->task_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        *result = rh_strdup(t ? t : "null");
-        rc = *result ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        /* a row of before the binding (NULL columns) matches nothing */
+        int same = col_is(st, 1, key->caller_id) && col_is(st, 2, db->context) &&
+                   col_is(st, 3, key->worker_id) &&
+                   sqlite3_column_bytes(st, 4) == STORE_DIGEST_LEN &&
+                   memcmp(sqlite3_column_blob(st, 4), key->digest, STORE_DIGEST_LEN) == 0;
+        if (!same) {
+            rc = rh_error_set(err, RHAI_ESTATE, "task id already used");
+        } else {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            *result = rh_strdup(t ? t : "null");
+            rc = *result ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
     } else if (rc == SQLITE_DONE) {
         rc = RHAI_ENOTFOUND;
     } else {
@@ -305,15 +365,19 @@ int store_ledger_get(store_db *db, const char *task_id, char **result, rhai_erro
     return rc;
 }
 
-int store_ledger_put(store_db *db, const char *task_id, const char *result,
+int store_ledger_put(store_db *db, const store_ledger_key *key, const char *result,
                      rhai_error *err)
 {
     sqlite3_stmt *st = db->tx[TX_LEDGER_PUT];
     int rc = 0;
 
-    sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key->task_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, rh_now_ms());
+    sqlite3_bind_text(st, 4, key->caller_id ? key->caller_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, db->context, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, key->worker_id ? key->worker_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 7, key->digest, STORE_DIGEST_LEN, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = rh_error_set(err, RHAI_ESTORE, "ledger: %s", sqlite3_errmsg(db->db));
     sqlite3_reset(st);

@@ -138,11 +138,43 @@ int store_savepoint(store_db *db, rhai_error *err);
 int store_release(store_db *db, rhai_error *err);
 void store_rollback_to(store_db *db);
 
-/* ---- ledger: task id -> recorded result ----
- * get: *result is new (rh_free) JSON text; RHAI_ENOTFOUND when absent.
- * put: inside the task's transaction. */
-int store_ledger_get(store_db *db, const char *task_id, char **result, rhai_error *err);
-int store_ledger_put(store_db *db, const char *task_id, const char *result,
+/* Rows the current transaction changed and kept: INSERT, UPDATE and
+ * DELETE rows since store_begin, less those undone by store_rollback_to.
+ * 0 outside a transaction. A task that changed nothing has nothing to
+ * make exactly-once, so it gets no ledger row (dsl/task.c). */
+int64_t store_tx_changes(const store_db *db);
+
+/* ---- ledger: task id -> who submitted what, and its recorded result ----
+ * Task ids are chosen by clients, so a ledger row binds its id to the
+ * submission it recorded: caller, context (the db's), worker and a digest
+ * of script and args. Only a redelivery of that same submission may read
+ * the recorded result; rows written before the binding existed (empty
+ * binding) match no submission. */
+#define STORE_DIGEST_LEN 32         /* SHA-256 */
+
+typedef struct store_ledger_key {
+    const char   *task_id;
+    const char   *caller_id;        /* NULL: "" */
+    const char   *worker_id;        /* NULL: "" */
+    unsigned char digest[STORE_DIGEST_LEN];  /* store_ledger_digest */
+} store_ledger_key;
+
+/* The digest of a submission's script and args into out: SHA-256 over a
+ * domain tag and the two, each length-prefixed (no two different pairs
+ * give the same input). 'args' NULL counts as "{}" (the engine's default,
+ * as in signatures). */
+void store_ledger_digest(const char *script, size_t script_len, const char *args,
+                         unsigned char out[STORE_DIGEST_LEN]);
+/* The recorded result of key->task_id when its row's binding is key's
+ * (and the db's context): 0, *result new (rh_free) JSON text.
+ * RHAI_ENOTFOUND: no row. RHAI_ESTATE: the id is recorded for another
+ * submission ("task id already used"; *result stays NULL: nothing of the
+ * row is returned). RHAI_ESTORE, RHAI_ENOMEM. */
+int store_ledger_get(store_db *db, const store_ledger_key *key, char **result,
+                     rhai_error *err);
+/* Record key's submission and its result, inside the task's transaction.
+ * RHAI_ESTORE (also when the id is recorded already). */
+int store_ledger_put(store_db *db, const store_ledger_key *key, const char *result,
                      rhai_error *err);
 
 /* ---- CRUD ----
@@ -251,10 +283,40 @@ typedef struct store_audit {
 
 /* Append one audit row (in the current transaction, if any). */
 int store_audit_put(store_db *db, const store_audit *a, rhai_error *err);
-/* 1 when the log holds a row of task 'task_id' with 'decision', 0 when
- * not, <0 an error (the DSL writes a task's denials once). */
-int store_audit_has(store_db *db, const char *task_id, const char *decision,
-                    rhai_error *err);
+
+/* How many denial rows callers may add to a context (store_audit_denial).
+ * A minute is a window of wall-clock time (now_ms / 60000). */
+#ifndef STORE_AUDIT_CALLER_PER_MIN
+#define STORE_AUDIT_CALLER_PER_MIN 60    /* rows of one caller per minute */
+#endif
+#ifndef STORE_AUDIT_CONTEXT_PER_MIN
+#define STORE_AUDIT_CONTEXT_PER_MIN 600  /* rows of all callers per minute */
+#endif
+
+typedef struct store_audit_limits {
+    long per_caller;    /* denial rows one caller adds per minute, >= 0 */
+    long per_context;   /* denial rows all callers add per minute, >= 0 */
+} store_audit_limits;
+
+/* Record 'count' (>= 1) denials described by 'a' (a->decision "denied"),
+ * in the current transaction, rate-limited per minute 'now_ms' falls in:
+ * while the caller has added fewer than lim->per_caller rows this minute
+ * and the context fewer than lim->per_context, 'a' is one row. Past the
+ * caller's limit its denials are added to one counter row per caller and
+ * minute (op "denials", model "*", reason "N more denials of this caller
+ * this minute..."), which counts once against the context's limit; past
+ * the context's, every caller's denials go to one counter row of the
+ * context per minute (caller "*"). So one caller adds at most
+ * per_caller + 1 rows a minute, all callers together per_context + 1.
+ * 'lim' NULL: the defaults above. RHAI_ESTORE. */
+int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_t now_ms,
+                       const store_audit_limits *lim, rhai_error *err);
+/* 1 when the log holds a row of task 'task_id' by 'caller' with
+ * 'decision', 0 when not, <0 an error (the DSL writes a task's denials
+ * once; the caller is part of the question so that another caller's rows
+ * under the same id do not silence them). */
+int store_audit_has(store_db *db, const char *task_id, const char *caller,
+                    const char *decision, rhai_error *err);
 /* The newest 'limit' (1..STORE_LIST_MAX) audit rows matching the filters
  * (NULL: any), newest first: [{id, at, task_id, caller, op, model,
  * object_id, decision, reason}] (*out new). */

@@ -16,10 +16,11 @@
 enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO,
        TX_LEDGER_GET, TX_LEDGER_PUT, TX_AUTHZ, TX_AUDIT_PUT, TX_N };
 
-/* Version of the store's own tables (rhai_owners, rhai_grants, rhai_audit:
- * acl.c), recorded with the schema hash so that a change to either
- * migrates existing contexts. */
-#define STORE_INTERNAL_VERSION "acl2"
+/* Version of the store's own tables (rhai_ledger, rhai_owners, rhai_grants,
+ * rhai_audit, rhai_audit_rate), recorded with the schema hash so that a
+ * change to either migrates existing contexts. acl3: the ledger's binding
+ * columns and the audit rate table. */
+#define STORE_INTERNAL_VERSION "acl3"
 
 /* Cached statements per model. */
 enum { MS_INSERT, MS_GET, MS_UPDATE, MS_DELETE, MS_N };
@@ -34,6 +35,9 @@ struct store_db {
     unsigned long  used;          /* store tick of the last open */
     int            in_tx;         /* BEGIN IMMEDIATE done */
     int            in_sp;         /* the "dsl" savepoint is open */
+    int64_t        tx_base;       /* total changes at store_begin */
+    int64_t        sp_base;       /* total changes at store_savepoint */
+    int64_t        tx_undone;     /* changes rolled back to the savepoint */
     sqlite3_stmt  *tx[TX_N];
     sqlite3_stmt **ms;            /* nmodels * MS_N, prepared on first use */
 };

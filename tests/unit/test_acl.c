@@ -417,9 +417,11 @@ static void test_audit_rows_are_queried_newest_first_by_filter(void **state)
     assert_int_equal(store_audit_query(db, NULL, NULL, NULL, STORE_LIST_MAX + 1, &rows, &err),
                      RHAI_EINVAL);
 
-    assert_int_equal(store_audit_has(db, "t1", "denied", &err), 1);
-    assert_int_equal(store_audit_has(db, "t1", "allowed", &err), 1);
-    assert_int_equal(store_audit_has(db, "t3", "denied", &err), 0);
+    assert_int_equal(store_audit_has(db, "t1", "bob", "denied", &err), 1);
+    assert_int_equal(store_audit_has(db, "t1", "alice", "allowed", &err), 1);
+    assert_int_equal(store_audit_has(db, "t3", "bob", "denied", &err), 0);
+    /* another caller's rows under the same id are not this caller's */
+    assert_int_equal(store_audit_has(db, "t1", "alice", "denied", &err), 0);
 }
 
 static void test_audit_rows_roll_back_with_their_transaction(void **state)
@@ -441,6 +443,76 @@ static void test_audit_rows_roll_back_with_their_transaction(void **state)
     json_decref(rows);
 }
 
+/* Rows of 'caller' in the log, and the reason of its newest. */
+static size_t audit_rows_of(const char *caller, const char **newest_reason, json_t **keep)
+{
+    rhai_error err;
+    json_t *rows;
+    size_t n;
+
+    assert_int_equal(store_audit_query(db, caller, NULL, NULL, STORE_LIST_MAX, &rows, &err), 0);
+    n = json_array_size(rows);
+    if (newest_reason)
+        *newest_reason = n ? json_string_value(json_object_get(json_array_get(rows, 0),
+                                                               "reason")) : NULL;
+    json_decref(*keep);
+    *keep = rows;
+    return n;
+}
+
+/* Issue 16: an ungranted caller grew a context by 20 000 audit rows with
+ * 20 tasks of denied reads. One caller adds at most per_caller + 1 rows a
+ * minute (the rest are counted in one row), all callers per_context + 1. */
+static void test_denials_are_rate_limited_per_caller_and_per_context(void **state)
+{
+    static const store_audit_limits lim = { 3, 6 };
+    store_audit a = { NOW, "t1", "mallory", "read", "item", 1, "denied", "no grant" };
+    const char *reason;
+    json_t *keep = NULL;
+    rhai_error err;
+    char who[16];
+
+    (void)state;
+    assert_int_equal(store_begin(db, &err), 0);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(store_audit_denial(db, &a, 1, NOW, &lim, &err), 0);
+    /* a summary of 50 more counts 50 */
+    assert_int_equal(store_audit_denial(db, &a, 50, NOW + 1, &lim, &err), 0);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(audit_rows_of("mallory", &reason, &keep), 3 + 1);
+    assert_string_equal(reason, "1047 more denials of this caller this minute, counted here, "
+                        "not recorded one by one (limit: 3 rows per caller per minute)");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(keep, 0), "op")),
+                        "denials");
+
+    /* callers that rotate their ids fill the context's budget (4 of 6
+     * used), then share one counter row */
+    for (int c = 0; c < 50; c++) {
+        snprintf(who, sizeof who, "m%d", c);
+        a.caller = who;
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(store_audit_denial(db, &a, 1, NOW + 2, &lim, &err), 0);
+    }
+    assert_int_equal(audit_rows_of("m0", NULL, &keep), 2);
+    assert_int_equal(audit_rows_of("m1", NULL, &keep), 0);
+    assert_int_equal(audit_rows_of("*", &reason, &keep), 1);
+    assert_string_equal(reason, "248 more denials of all callers this minute, counted here, "
+                        "not recorded one by one (limit: 6 rows per context per minute)");
+    assert_int_equal(audit_rows_of(NULL, NULL, &keep), 3 + 1 + 2 + 1);
+
+    /* the next minute starts afresh */
+    a.caller = "mallory";
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(store_audit_denial(db, &a, 1, NOW + 60000, &lim, &err), 0);
+    assert_int_equal(audit_rows_of("mallory", NULL, &keep), 4 + 3 + 1);
+    /* NULL limits: the defaults */
+    a.caller = "dflt";
+    for (int i = 0; i < STORE_AUDIT_CALLER_PER_MIN + 10; i++)
+        assert_int_equal(store_audit_denial(db, &a, 1, NOW + 120000, NULL, &err), 0);
+    assert_int_equal(audit_rows_of("dflt", NULL, &keep), STORE_AUDIT_CALLER_PER_MIN + 1);
+    json_decref(keep);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
@@ -460,6 +532,7 @@ int main(void)
         T(test_ops_parse_from_names_lists_and_all),
         T(test_audit_rows_are_queried_newest_first_by_filter),
         T(test_audit_rows_roll_back_with_their_transaction),
+        T(test_denials_are_rate_limited_per_caller_and_per_context),
     };
     return cmocka_run_group_tests_name("acl", tests, NULL, NULL);
 }

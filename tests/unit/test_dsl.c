@@ -28,7 +28,8 @@ static int dir_setup(void **state)
     assert_non_null(mkdtemp(data_dir));
     assert_int_equal(dsl_install(data_dir, &err), 0);
     {
-        static const char *const ctxs[] = { "c1", "crud", "ledger", "ledger2", "bench" };
+        static const char *const ctxs[] = { "c1", "crud", "ledger", "ledger2", "bench",
+                                            "acme" };
         store *s;
         store_db *db;
         assert_int_equal(store_new(data_dir, &dsl_schema, &s, &err), 0);
@@ -53,9 +54,10 @@ static int dir_teardown(void **state)
     return 0;
 }
 
-/* Run 'script' as task 'id' (NULL: a fresh id) in 'ctx' as 'caller'. */
-static void run_as(const char *id, const char *ctx, const char *caller, const char *script,
-                   eng_output *out)
+/* Run 'script' with 'args' (NULL: none) as task 'id' (NULL: a fresh id)
+ * in 'ctx' as 'caller' on worker 'worker'. */
+static void run_full(const char *id, const char *ctx, const char *caller, const char *worker,
+                     const char *script, const char *args, eng_output *out)
 {
     char gen[32];
     eng_input in;
@@ -68,12 +70,20 @@ static void run_as(const char *id, const char *ctx, const char *caller, const ch
     in.task_id = id;
     in.script = script;
     in.script_len = strlen(script);
+    in.args_json = args;
     in.context_id = ctx;
     in.caller_id = caller;
-    in.worker_id = "w";
+    in.worker_id = worker;
     assert_int_equal(eng_run(&in, NULL, &out[0]), 0);
     if (out->status != RHAI_STATUS_DONE)
         print_message("script failed: %s\n", out->error);
+}
+
+/* Run 'script' as task 'id' (NULL: a fresh id) in 'ctx' as 'caller'. */
+static void run_as(const char *id, const char *ctx, const char *caller, const char *script,
+                   eng_output *out)
+{
+    run_full(id, ctx, caller, "w", script, NULL, out);
 }
 
 /* Run and expect success with output 'want' (JSON text). */
@@ -502,6 +512,129 @@ static void test_a_task_that_failed_is_not_recorded_and_may_run_again(void **sta
  * uncaught the task ends internal and transient (rhaid runs it again
  * later); a script may catch it; a script naming its own error so is a
  * script error. */
+/* The tasks recorded in the ledger of 'ctx' (store_context_info). */
+static int64_t ledger_rows(const char *ctx)
+{
+    store *s;
+    store_db *db;
+    rhai_error err;
+    json_t *info;
+    int64_t n;
+
+    assert_int_equal(store_new(data_dir, &dsl_schema, &s, &err), 0);
+    assert_int_equal(store_open(s, ctx, &db, &err), 0);
+    assert_int_equal(store_context_info(db, &info, &err), 0);
+    n = json_integer_value(json_object_get(info, "tasks_recorded"));
+    json_decref(info);
+    store_free(s);
+    return n;
+}
+
+/* Expect the refusal of a reused task id: kind invalid, nothing of the
+ * recorded run (nor of this one) in the output. */
+static void expect_id_used(eng_output *out)
+{
+    if (out->status != RHAI_STATUS_ERROR || out->kind != RH_EK_INVALID)
+        print_message("got %s kind %s: %s / %s\n", rh_status_str(out->status),
+                      rh_kind_str(out->kind), out->output, out->error);
+    assert_int_equal(out->status, RHAI_STATUS_ERROR);
+    assert_int_equal(out->kind, RH_EK_INVALID);
+    assert_null(out->output);
+    assert_non_null(strstr(out->error, "task id already used"));
+    assert_null(strstr(out->error, "secret"));
+    eng_output_clear(out);
+}
+
+/* Issue 16, reading: alice's task L1 ran in acme; its hash and reply
+ * expired; mallory, with no grant in acme, submits a task with id L1 and
+ * got alice's recorded result. Now: a read-only task leaves no ledger row
+ * (mallory's L1 runs as mallory's and is denied), and the row of a task
+ * that wrote answers only alice's same submission. */
+static void test_another_submission_under_a_recorded_id_gets_nothing_of_it(void **state)
+{
+    static const char reader[] = "Company.list().map(function (c) { return c.name; })";
+    static const char writer[] = "Company.create({name: 'secret-' + args.n});\n"
+                                 "Company.list().map(function (c) { return c.name; })";
+    eng_output out;
+    char first[200];
+    int64_t rows;
+
+    (void)state;
+    rows = ledger_rows("acme");
+    run_as("L1", "acme", "alice", reader, &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    eng_output_clear(&out);
+    assert_int_equal(ledger_rows("acme"), rows);       /* wrote nothing: no row */
+    run_as("L1", "acme", "mallory", "Company.list()", &out);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    assert_null(out.output);
+    eng_output_clear(&out);
+
+    run_full("L2", "acme", "alice", "w", writer, "{\"n\": 1}", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_non_null(strstr(out.output, "secret-1"));
+    snprintf(first, sizeof first, "%s", out.output);
+    eng_output_clear(&out);
+    assert_int_equal(ledger_rows("acme"), rows + 1);
+    /* another caller, script, args or worker under L2 */
+    run_as("L2", "acme", "mallory", "Company.list()", &out);
+    expect_id_used(&out);
+    run_full("L2", "acme", "mallory", "w", writer, "{\"n\": 1}", &out);
+    expect_id_used(&out);
+    run_full("L2", "acme", "alice", "w", "Company.count()", "{\"n\": 1}", &out);
+    expect_id_used(&out);
+    run_full("L2", "acme", "alice", "w", writer, "{\"n\": 2}", &out);
+    expect_id_used(&out);
+    run_full("L2", "acme", "alice", "w2", writer, "{\"n\": 1}", &out);
+    expect_id_used(&out);
+    /* caught, it changes nothing: the task still fails and writes nothing */
+    run_full("L2", "acme", "alice", "w", "try { Company.create({name: 'x'}) } catch (e) {}\n"
+             "Company.count()", "{\"n\": 1}", &out);
+    expect_id_used(&out);
+    /* the same submission again (a redelivery) is answered from the ledger */
+    run_full("L2", "acme", "alice", "w", writer, "{\"n\": 1}", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output, first);
+    eng_output_clear(&out);
+    run_as(NULL, "acme", "alice", "Company.count()", &out);
+    assert_string_equal(out.output, "1");              /* nothing else was written */
+    eng_output_clear(&out);
+    assert_int_equal(ledger_rows("acme"), rows + 1);
+    /* mallory's refusals are audited, once per task id */
+    run_as(NULL, "acme", "alice", "audit.query({caller: 'mallory', model: 'task'})"
+           ".map(function (r) { return [r.op, r.task_id, r.decision]; })", &out);
+    assert_string_equal(out.output, "[[\"run\",\"L2\",\"denied\"]]");
+    eng_output_clear(&out);
+}
+
+/* Issue 16, planting: mallory's task F1, whose DSL calls were all denied
+ * (and caught), wrote a ledger row, and alice's later task F1 was answered
+ * with mallory's output, her writes never made. A task that wrote nothing
+ * leaves no row. */
+static void test_a_task_whose_calls_were_all_refused_plants_nothing(void **state)
+{
+    eng_output out;
+    int64_t rows;
+
+    (void)state;
+    rows = ledger_rows("acme");
+    run_as("F1", "acme", "mallory", "try { Company.create({name: 'evil'}) } catch (e) {}\n"
+           "'planted'", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output, "\"planted\"");
+    eng_output_clear(&out);
+    assert_int_equal(ledger_rows("acme"), rows);
+    run_as("F1", "acme", "alice", "Company.create({name: 'real'}).name", &out);
+    assert_int_equal(out.status, RHAI_STATUS_DONE);
+    assert_string_equal(out.output, "\"real\"");
+    eng_output_clear(&out);
+    run_as(NULL, "acme", "alice", "Company.count({where: {name: 'real'}})", &out);
+    assert_string_equal(out.output, "1");
+    eng_output_clear(&out);
+    assert_int_equal(ledger_rows("acme"), rows + 1);
+}
+
 static void test_a_store_the_host_cannot_use_fails_the_task_as_transient(void **state)
 {
     char path[400];
@@ -638,6 +771,8 @@ int main(void)
         T(test_an_uncaught_exception_rolls_back_every_write),
         T(test_a_recorded_task_returns_its_result_without_running_again),
         T(test_a_task_that_failed_is_not_recorded_and_may_run_again),
+        T(test_another_submission_under_a_recorded_id_gets_nothing_of_it),
+        T(test_a_task_whose_calls_were_all_refused_plants_nothing),
         T(test_a_store_the_host_cannot_use_fails_the_task_as_transient),
         T(test_tasks_without_the_dsl_never_open_sqlite),
         cmocka_unit_test(test_every_declared_op_is_implemented_and_every_op_declared),

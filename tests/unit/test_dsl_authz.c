@@ -544,9 +544,60 @@ static void test_a_flood_of_caught_denials_is_recorded_up_to_a_cap(void **state)
     expect("flood", "for (var i = 0; i < 1005; i++) try { Company.get(1); } catch (e) {} 'ok'",
            "\"ok\"");
     assert_int_equal(store_audit_query(db, "flood", NULL, NULL, STORE_LIST_MAX, &rows, &err), 0);
-    assert_int_equal(json_array_size(rows), STORE_LIST_MAX);
+    assert_int_equal(json_array_size(rows), 10 + 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "reason")),
-                        "5 more denials of this task not recorded one by one");
+                        "995 more denials of this task not recorded one by one");
+    json_decref(rows);
+}
+
+static int64_t audit_rows(void)
+{
+    rhai_error err;
+    json_t *info;
+    int64_t n;
+
+    assert_int_equal(store_context_info(db, &info, &err), 0);
+    n = json_integer_value(json_object_get(info, "audit_rows"));
+    json_decref(info);
+    return n;
+}
+
+/* Issue 16: an ungranted caller grew a context from 34 to 20 054 audit
+ * rows with 20 tasks of denied reads. A caller's denials add at most
+ * STORE_AUDIT_CALLER_PER_MIN + 1 rows per minute (the bound asserted is
+ * per minute the test spanned, whatever its speed), and the one counter
+ * row says how many there were. */
+static void test_twenty_tasks_of_denied_reads_add_a_bounded_number_of_rows(void **state)
+{
+    int64_t before = audit_rows(), t0 = rh_now_ms(), minutes;
+    rhai_error err;
+    json_t *rows;
+    eng_output out;
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        run(CTX, "flooder", NULL, NULL, "for (var i = 0; i < 1000; i++)\n"
+            "  try { Company.get(1 + i % 7); } catch (e) {}\n"
+            "Company.list()", &out);
+        assert_int_equal(out.kind, RH_EK_DENIED);
+        eng_output_clear(&out);
+    }
+    minutes = rh_now_ms() / 60000 - t0 / 60000 + 1;
+    print_message("%lld audit rows added over %lld minute(s)\n",
+                  (long long)(audit_rows() - before), (long long)minutes);
+    assert_true(audit_rows() - before <= minutes * (STORE_AUDIT_CALLER_PER_MIN + 1));
+    assert_true(audit_rows() - before >= STORE_AUDIT_CALLER_PER_MIN + 1);
+    assert_int_equal(store_audit_query(db, "flooder", "*", NULL, 1, &rows, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "op")),
+                        "denials");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(rows, 0),
+                                                             "reason")),
+                           "more denials of this caller this minute"));
+    json_decref(rows);
+    /* another caller's denial is still a row of its own */
+    expect_fail("other", "Company.get(1)", RH_EK_DENIED, "PermissionDenied");
+    assert_int_equal(store_audit_query(db, "other", NULL, NULL, 10, &rows, &err), 0);
+    assert_int_equal(json_array_size(rows), 1);
     json_decref(rows);
 }
 
@@ -762,6 +813,7 @@ int main(void)
         T(test_a_forged_denial_or_unknown_context_is_a_script_error),
         T(test_a_task_run_again_does_not_record_its_denials_twice),
         T(test_a_flood_of_caught_denials_is_recorded_up_to_a_cap),
+        T(test_twenty_tasks_of_denied_reads_add_a_bounded_number_of_rows),
         T(test_acl_and_audit_are_owner_only_and_denials_audited),
         T(test_owners_grant_revoke_and_query_the_audit_log_from_scripts),
         T(test_domain_operations_check_every_row_they_touch),
