@@ -17,3 +17,7 @@ rhai_test(test_dsl_authz unit 300 rhai_dsl)
 # invalid, rhaid --dev-mode
 rhai_test(test_dsl_authz_daemon integration 120 rhai_dsl rhai_commonlib)
 add_dependencies(test_dsl_authz_daemon rhaid)
+# issue 16: a reused task id reveals nothing and plants nothing, through a
+# real rhaid and redis-server
+rhai_test(test_dsl_ledger_daemon integration 120 rhai_dsl rhai_commonlib)
+add_dependencies(test_dsl_ledger_daemon rhaid)
