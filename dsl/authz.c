@@ -399,10 +399,14 @@ static void audit_query(js_State *J)
         if (!js_isundefined(J, -1)) {
             const char *s = dsl_arg_string(J, -1, "audit.query: model");
             const store_model *m = store_schema_model(&dsl_schema, s);
-            /* rows of acl changes name "acl" or "*", the counters of
-             * rate-limited denials "*", refused task ids "task" */
-            model = m ? m->name : strcmp(s, "*") == 0 ? "*" : strcmp(s, "acl") == 0 ? "acl"
-                  : strcmp(s, "task") == 0 ? "task" : NULL;
+            /* rows of acl changes name "acl" or "*", refused audit
+             * queries "audit", the counters of rate-limited denials "*",
+             * refused task ids "task" */
+            static const char *const special[] = { "*", "acl", "audit", "task" };
+            model = m ? m->name : NULL;
+            for (size_t i = 0; model == NULL && i < 4; i++)
+                if (strcmp(s, special[i]) == 0)
+                    model = special[i];
             if (model == NULL)
                 js_typeerror(J, "audit.query: no model '%.64s'", s);
         }

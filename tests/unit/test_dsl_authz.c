@@ -624,6 +624,9 @@ static void test_acl_and_audit_are_owner_only_and_denials_audited(void **state)
         json_decref(rows);
     }
     expect(OWNER, "var o = acl.owners(); o.length === 1 && o[0]", "\"owner\"");
+    /* the refused audit.query is found under model 'audit' */
+    expect(OWNER, "audit.query({model: 'audit'}).map(function (r) { return r.op; })",
+           "[\"query\"]");
 }
 
 static void test_owners_grant_revoke_and_query_the_audit_log_from_scripts(void **state)
