@@ -118,7 +118,7 @@ static void set_status(js_State *J, const char *what, const char *status)
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     v = dsl_keep(J, json_pack("{ss}", "status", status));
-    dsl_do_update(J, m, id, v);
+    dsl_do_update(J, m, id, v, DSL_BY_OP);      /* the op sets the guarded status */
 }
 
 static void step_complete(js_State *J)

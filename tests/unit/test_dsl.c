@@ -601,6 +601,23 @@ static void test_the_schema_validator_refuses_broken_schemas(void **state)
           "\"type\":\"string\",\"requird\":true}]}]}", "unknown key \"requird\"" },
         { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
           "\"type\":\"string\",\"enum\":[\"p\"],\"default\":\"q\"}]}]}", "not one of" },
+        /* guarded fields: set_by names declared ops, on optional model fields */
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":true}]}]}", "set_by is a list" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a\"]}]}]}", "\"model.op\"" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"ghost.op\"]}]}]}", "unknown model \"ghost\"" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a.pay\"]}]}]}", "not an op of model a" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"ops\":[{\"name\":\"pay\","
+          "\"args\":\"\",\"returns\":\"A\",\"doc\":\"\"}],\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a.pay\",\"a.pay\"]}]}]}", "twice" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"required\":true,\"set_by\":[]}]}]}", "cannot be required" },
+        { "{\"domain\":\"d\",\"structs\":[{\"name\":\"s\",\"fields\":[{\"name\":\"y\","
+          "\"type\":\"int\",\"set_by\":[]}]}],\"models\":[{\"name\":\"a\",\"fields\":"
+          "[{\"name\":\"x\",\"type\":\"list\",\"of\":\"s\"}]}]}", "not a struct's" },
     };
     char err[256];
 
@@ -613,6 +630,17 @@ static void test_the_schema_validator_refuses_broken_schemas(void **state)
         if (strstr(err, cases[i].want) == NULL)
             print_message("case %zu: '%s' lacks '%s'\n", i, err, cases[i].want);
         assert_non_null(strstr(err, cases[i].want));
+        json_decref(doc);
+    }
+    /* and accepts a guarded field whose set_by names an op, or none */
+    {
+        json_t *doc = json_loads("{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"ops\":"
+                                 "[{\"name\":\"pay\",\"args\":\"\",\"returns\":\"A\","
+                                 "\"doc\":\"\"}],\"fields\":[{\"name\":\"x\",\"type\":"
+                                 "\"int\",\"set_by\":[\"a.pay\"]},{\"name\":\"y\",\"type\":"
+                                 "\"int\",\"set_by\":[]}]}]}", 0, NULL);
+        assert_non_null(doc);
+        assert_int_equal(dsl_schema_check(&doc, 1, err, sizeof err), 0);
         json_decref(doc);
     }
 }
