@@ -400,6 +400,9 @@ static void test_a_signature_is_signed_only_by_the_key_it_names(void **state)
     expect_error("SignatureRequirement.update(1, {status: 'signed'})",
                  "can only be signed by the holder");
     expect_error("SignatureRequirement.update(1, {public_key: 'alice'})", "never change");
+    /* moving the pending requirement to another step would unblock this one */
+    expect_error("var o = FlowStep.create({flow: 1, order: 2});\n"
+                 "SignatureRequirement.update(1, {step: o.id})", "never change");
     expect_error("FlowStep.complete(1)", "waits for 1 signature");
     run_as(NULL, "c1", "bobkey", "SignatureRequirement.sign(1).signed_at > 0 && "
            "FlowStep.complete(1).status", &out);
