@@ -31,13 +31,22 @@ static struct {
     int64_t     id;
 } D;
 
-static int deny(const char *op, const char *model, int64_t id, const char *reason,
-                rhai_error *err)
+/* Record and report a denial of 'op' on (model, id); 'field' names the
+ * guarded field a write was refused for (NULL: the operation itself).
+ * 'reason' is static: the queued audit row borrows it. */
+static int deny(const char *op, const char *model, int64_t id, const char *field,
+                const char *reason, rhai_error *err)
 {
     store_audit a;
     const char *caller = dsl_caller();
 
-    if (id > 0)
+    if (field != NULL && id > 0)
+        snprintf(D.msg, sizeof D.msg, "caller '%.100s' may not set %s of %s %lld (%s)",
+                 caller, field, model, (long long)id, reason);
+    else if (field != NULL)
+        snprintf(D.msg, sizeof D.msg, "caller '%.100s' may not %s %s with %s (%s)", caller,
+                 op, model, field, reason);
+    else if (id > 0)
         snprintf(D.msg, sizeof D.msg, "caller '%.100s' may not %s %s %lld", caller, op,
                  model, (long long)id);
     else if (reason == reason_owners)
@@ -70,7 +79,7 @@ int dsl_authorize(store_db *db, const char *model, unsigned op, int64_t id, rhai
         return 0;
     if (rc < 0)
         return rc;
-    return deny(store_op_name(op), model, id, reason_no_grant, err);
+    return deny(store_op_name(op), model, id, NULL, reason_no_grant, err);
 }
 
 int dsl_audit_write(store_db *db, const char *op, const char *model, int64_t id,
@@ -99,6 +108,86 @@ int dsl_get_authorized(store_db *db, const store_model *m, int64_t id, json_t **
     if ((rc = dsl_authorize(db, m->name, STORE_OP_READ, id, err)) != 0)
         return rc;
     return store_get(db, m, id, row, err);
+}
+
+/* a and b (NULL: absent, as null) hold the same value: numbers by value,
+ * so an integer 100 from a script equals a stored 100.0. */
+static int same_value(json_t *a, json_t *b)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (a == NULL)
+        a = json_null();
+    if (b == NULL)
+        b = json_null();
+    if (json_is_number(a) && json_is_number(b))
+        return json_number_value(a) == json_number_value(b);
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    if (json_is_array(a)) {
+        if (json_array_size(a) != json_array_size(b))
+            return 0;
+        json_array_foreach(a, i, v)
+            if (!same_value(v, json_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    if (json_is_object(a)) {
+        if (json_object_size(a) != json_object_size(b))
+            return 0;
+        json_object_foreach(a, key, v)
+            if (!same_value(v, json_object_get(b, key)))
+                return 0;
+        return 1;
+    }
+    return json_equal(a, b);
+}
+
+/* Does 'v' (a script's value for f, NULL when absent) change the field
+ * from 'old' (update) or, on create, from f's default? 1, 0, or -1 on OOM. */
+static int guard_changes(const store_model *m, const char *field, json_t *old, json_t *v)
+{
+    const store_field *f = store_model_field(m, field);
+    json_t *dflt;
+    int same;
+
+    if (v == NULL)
+        return 0;                       /* not written: unchanged */
+    if (old != NULL)
+        return !same_value(v, json_object_get(old, field));
+    if (f == NULL || f->dflt == NULL)
+        return !json_is_null(v);
+    if ((dflt = json_loads(f->dflt, JSON_DECODE_ANY, NULL)) == NULL)
+        return -1;
+    same = same_value(v, dflt);
+    json_decref(dflt);
+    return !same;
+}
+
+int dsl_guard_check(store_db *db, const store_model *m, int64_t id, json_t *old,
+                    json_t *values, rhai_error *err)
+{
+    unsigned op = old ? STORE_OP_UPDATE : STORE_OP_CREATE;
+
+    for (const dsl_guard_decl *g = dsl_guards; g->model; g++) {
+        int rc;
+        if (strcmp(g->model, m->name) != 0)
+            continue;
+        if ((rc = guard_changes(m, g->field, old, json_object_get(values, g->field))) == 0)
+            continue;
+        if (rc < 0)
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        /* an owner may; asked only when a guarded field changes */
+        rc = store_authorize(db, dsl_caller(), m->name, op, id, rh_now_ms(), err);
+        if (rc == 1)
+            return 0;
+        if (rc < 0)
+            return rc;
+        return deny(store_op_name(op), m->name, old ? id : 0, g->field, g->reason, err);
+    }
+    return 0;
 }
 
 int dsl_update_audited(store_db *db, const store_model *m, int64_t id, json_t *values,
@@ -143,7 +232,7 @@ static int admin_check(store_db *db, const char *op, const char *model, rhai_err
         return 0;
     if (rc < 0)
         return rc;
-    return deny(op, model, 0, reason_owners, err);
+    return deny(op, model, 0, NULL, reason_owners, err);
 }
 
 /* The arguments of acl.grant / acl.revoke, read before any store work. */

@@ -119,14 +119,15 @@ int dsl_run_checks(store_db *db, const store_model *m, json_t *old_row, json_t *
     return 0;
 }
 
-int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, json_t **row,
-                       rhai_error *err)
+int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, dsl_by by,
+                       json_t **row, rhai_error *err)
 {
     int64_t id;
     int rc;
 
     *row = NULL;
     if ((rc = dsl_authorize(db, m->name, STORE_OP_CREATE, 0, err)) != 0 ||
+        (by == DSL_BY_SCRIPT && (rc = dsl_guard_check(db, m, 0, NULL, values, err)) != 0) ||
         (rc = dsl_run_checks(db, m, NULL, values, err)) != 0 ||
         (rc = store_insert(db, m, values, &id, err)) != 0 ||
         (rc = dsl_audit_write(db, "create", m->name, id, NULL, err)) != 0)
@@ -135,7 +136,7 @@ int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, json_
 }
 
 int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *values,
-                       json_t **row, rhai_error *err)
+                       dsl_by by, json_t **row, rhai_error *err)
 {
     json_t *old = NULL;
     json_t *merged = NULL;
@@ -145,6 +146,10 @@ int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *v
     if ((rc = dsl_authorize(db, m->name, STORE_OP_UPDATE, id, err)) != 0 ||
         (rc = store_get(db, m, id, &old, err)) != 0)
         return rc;
+    if (by == DSL_BY_SCRIPT && (rc = dsl_guard_check(db, m, id, old, values, err)) != 0) {
+        json_decref(old);
+        return rc;
+    }
     if ((merged = json_deep_copy(old)) == NULL || json_object_update(merged, values) != 0)
         rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
     if (rc == 0)
@@ -170,22 +175,22 @@ void dsl_write_end_row(js_State *J, store_db *db, int rc, rhai_error *err, json_
     dsl_push_json(J, row);
 }
 
-void dsl_do_create(js_State *J, const store_model *m, json_t *v)
+void dsl_do_create(js_State *J, const store_model *m, json_t *v, dsl_by by)
 {
     store_db *db = dsl_write_begin(J);
     json_t *row = NULL;
     rhai_error err;
-    int rc = dsl_insert_checked(db, m, v, &row, &err);
+    int rc = dsl_insert_checked(db, m, v, by, &row, &err);
 
     dsl_write_end_row(J, db, rc, &err, row);
 }
 
-void dsl_do_update(js_State *J, const store_model *m, int64_t id, json_t *v)
+void dsl_do_update(js_State *J, const store_model *m, int64_t id, json_t *v, dsl_by by)
 {
     store_db *db = dsl_write_begin(J);
     json_t *row = NULL;
     rhai_error err;
-    int rc = dsl_update_checked(db, m, id, v, &row, &err);
+    int rc = dsl_update_checked(db, m, id, v, by, &row, &err);
 
     dsl_write_end_row(J, db, rc, &err, row);
 }
@@ -202,7 +207,7 @@ static void m_create(js_State *J)
 
     what_of(what, m, "create");
     dsl_call_begin(J);
-    dsl_do_create(J, m, dsl_values_from_js(J, 1, m, DSL_CREATE, what));
+    dsl_do_create(J, m, dsl_values_from_js(J, 1, m, DSL_CREATE, what), DSL_BY_SCRIPT);
 }
 
 static void m_update(js_State *J)
@@ -216,7 +221,7 @@ static void m_update(js_State *J)
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     v = dsl_values_from_js(J, 2, m, DSL_UPDATE, what);
-    dsl_do_update(J, m, id, v);
+    dsl_do_update(J, m, id, v, DSL_BY_SCRIPT);
 }
 
 static void m_get(js_State *J)
@@ -474,9 +479,9 @@ static void b_save(js_State *J)
     js_getproperty(J, 0, B_VALUES);
     v = dsl_values_from_js(J, -1, m, id ? DSL_UPDATE : DSL_CREATE, what);
     if (id)
-        dsl_do_update(J, m, id, v);
+        dsl_do_update(J, m, id, v, DSL_BY_SCRIPT);
     else
-        dsl_do_create(J, m, v);
+        dsl_do_create(J, m, v, DSL_BY_SCRIPT);
     /* the builder now names the saved row: a second save() updates it */
     js_getproperty(J, -1, "id");
     js_setproperty(J, 0, B_ID);

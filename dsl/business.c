@@ -120,7 +120,9 @@ static void sale_record(js_State *J)
     const store_model *m = js_currentfunctiondata(J);
 
     dsl_call_begin(J);
-    dsl_do_create(J, m, dsl_values_from_js(J, 1, m, DSL_CREATE, "Sale.record"));
+    /* the script's values: total is computed by sale_check, after the guard */
+    dsl_do_create(J, m, dsl_values_from_js(J, 1, m, DSL_CREATE, "Sale.record"),
+                  DSL_BY_SCRIPT);
 }
 
 const dsl_op dsl_business_ops[] = {

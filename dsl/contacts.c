@@ -56,7 +56,7 @@ static void group_add_member(js_State *J)
             (upd = json_pack("{so}", "members", nm)) == NULL)
             rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
         else
-            rc = dsl_update_checked(db, m, id, upd, &row, &err);
+            rc = dsl_update_checked(db, m, id, upd, DSL_BY_OP, &row, &err);
     }
     json_decref(g);
     json_decref(upd);

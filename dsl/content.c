@@ -68,7 +68,7 @@ static void collection_add(js_State *J)
             (upd = json_pack("{so}", "items", ni)) == NULL)
             rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
         else
-            rc = dsl_update_checked(db, m, id, upd, &row, &err);
+            rc = dsl_update_checked(db, m, id, upd, DSL_BY_OP, &row, &err);
     }
     json_decref(c);
     json_decref(upd);

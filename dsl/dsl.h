@@ -31,9 +31,19 @@ typedef struct dsl_op_decl {
     const char *name;
 } dsl_op_decl;
 
+/* A guarded field (schema key "set_by"): it holds money or the outcome of
+ * a domain operation, so only those operations, or an owner, change it. */
+typedef struct dsl_guard_decl {
+    const char *model;
+    const char *field;
+    const char *set_by;     /* "Account.transfer"; "": owners only */
+    const char *reason;     /* audit reason of a refused write (static) */
+} dsl_guard_decl;
+
 extern const store_model dsl_models[];
 extern const store_schema dsl_schema;
 extern const dsl_op_decl dsl_op_decls[];      /* ends with { NULL, NULL } */
+extern const dsl_guard_decl dsl_guards[];     /* ends with { NULL, ... } */
 extern const char *const dsl_domains[];       /* NULL-terminated */
 extern const char *const dsl_schema_sources[]; /* JSON per domain, NULL-terminated */
 extern const char dsl_types_dts[];            /* the generated rhai-dsl.d.ts */
@@ -126,18 +136,27 @@ void dsl_write_end(js_State *J, store_db *db, int rc, rhai_error *err);
 int dsl_run_checks(store_db *db, const store_model *m, json_t *old_row, json_t *row,
                    rhai_error *err);
 
+/* Who chose the values of a create or update. DSL_BY_SCRIPT: the
+ * script's own field map (Model.create/update, builders, Sale.record):
+ * guarded fields are checked (dsl_guard_check). DSL_BY_OP: a domain
+ * operation computed them (Account.transfer's balances, the status
+ * FlowStep.complete sets): it is the one path that writes guarded fields
+ * for callers who are not owners. */
+typedef enum dsl_by { DSL_BY_SCRIPT, DSL_BY_OP } dsl_by;
+
 /* Store work of create/update with the model's checks, no js_* calls:
- * *row is the written row (new) on success. */
-int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, json_t **row,
-                       rhai_error *err);
-int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *values,
+ * authorize, (DSL_BY_SCRIPT) guard, checks, write, audit. *row is the
+ * written row (new) on success. */
+int dsl_insert_checked(store_db *db, const store_model *m, json_t *values, dsl_by by,
                        json_t **row, rhai_error *err);
+int dsl_update_checked(store_db *db, const store_model *m, int64_t id, json_t *values,
+                       dsl_by by, json_t **row, rhai_error *err);
 /* dsl_write_end, then push 'row' (stolen; freed when rc != 0). */
 void dsl_write_end_row(js_State *J, store_db *db, int rc, rhai_error *err, json_t *row);
 /* Model.create / Model.update with checked scratch values: write and
  * push the row, or throw. */
-void dsl_do_create(js_State *J, const store_model *m, json_t *v);
-void dsl_do_update(js_State *J, const store_model *m, int64_t id, json_t *v);
+void dsl_do_create(js_State *J, const store_model *m, json_t *v, dsl_by by);
+void dsl_do_update(js_State *J, const store_model *m, int64_t id, json_t *v, dsl_by by);
 
 /* Push 'v' (borrowed) as a JS value. */
 void dsl_push_json(js_State *J, json_t *v);
@@ -188,8 +207,19 @@ int dsl_audit_write(store_db *db, const char *op, const char *model, int64_t id,
 /* Authorize read of (m, id), then store_get. */
 int dsl_get_authorized(store_db *db, const store_model *m, int64_t id, json_t **row,
                        rhai_error *err);
+/* May the task's caller write 'values' (a script's field map) to model
+ * m: row 'old' (update of 'id') or a new row (old NULL, values with the
+ * defaults applied)? 0 unless the values change a guarded field (one of
+ * dsl_guards: different from the old row's value, or on create from the
+ * field's default) and the caller is not an owner; then DSL_EDENIED,
+ * audited as a denial of the update (create) naming the field. Numbers
+ * compare by value (100 and 100.0 are the same). RHAI_ESTORE, RHAI_ENOMEM.
+ * No js_* call. */
+int dsl_guard_check(store_db *db, const store_model *m, int64_t id, json_t *old,
+                    json_t *values, rhai_error *err);
 /* Authorize update of (m, id), store_update without the model's checks
- * (domain code that keeps its own invariant), audit it. */
+ * or the guard (domain code that keeps its own invariant and computes
+ * the guarded fields it writes), audit it. */
 int dsl_update_audited(store_db *db, const store_model *m, int64_t id, json_t *values,
                        rhai_error *err);
 /* Throw the PermissionDenied of the last denial: an Error named

@@ -73,9 +73,9 @@ static void account_transfer(js_State *J)
         if (ua == NULL || ub == NULL)
             rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
         if (rc == 0)
-            rc = dsl_update_checked(db, m, from, ua, &a, &err);
+            rc = dsl_update_checked(db, m, from, ua, DSL_BY_OP, &a, &err);
         if (rc == 0)
-            rc = dsl_update_checked(db, m, to, ub, &b, &err);
+            rc = dsl_update_checked(db, m, to, ub, DSL_BY_OP, &b, &err);
         json_decref(ua);
         json_decref(ub);
     }

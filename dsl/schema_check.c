@@ -58,7 +58,7 @@ static const char *const reserved_fields[] = { "id", "created_at", "updated_at",
 
 static const char *const field_keys[] = { "name", "type", "ref", "of", "required", "index",
                                           "min", "max", "maxitems", "enum", "default",
-                                          "doc", NULL };
+                                          "doc", "set_by", NULL };
 
 /* Is 'name' the name of a model / struct in any of the documents? */
 static json_t *find_named(json_t *const *docs, size_t n, const char *section,
@@ -99,6 +99,51 @@ static int check_default(const char *where, json_t *f, const char *type, char *e
             found |= json_equal(e, d);
         if (!found)
             return fail(err, n, "%s: default is not one of its enum values", where);
+    }
+    return 0;
+}
+
+/* "set_by" of a guarded field: a list, possibly empty (owners only), of
+ * the domain operations that write it, each "model.op" naming an op some
+ * schema declares, once. Only on a model's own fields (a struct's fields
+ * are written with their list), and never on a required field: a caller
+ * who is not an owner could not create the row at all. */
+static int check_set_by(json_t *const *docs, size_t ndocs, const char *where, json_t *f,
+                        json_t *v, int in_struct, char *err, size_t n)
+{
+    json_t *e;
+    size_t i;
+
+    if (in_struct)
+        return fail(err, n, "%s: set_by only goes on a model's fields, not a struct's", where);
+    if (!json_is_array(v))
+        return fail(err, n, "%s: set_by is a list of \"model.op\" (empty: owners only)",
+                    where);
+    if (json_is_true(json_object_get(f, "required")))
+        return fail(err, n, "%s: a guarded field (set_by) cannot be required", where);
+    json_array_foreach(v, i, e) {
+        const char *s = json_string_value(e);
+        const char *dot = s ? strchr(s, '.') : NULL;
+        char model[64];
+        json_t *m, *op;
+        size_t k;
+        int found = 0;
+
+        if (dot == NULL || (size_t)(dot - s) >= sizeof model)
+            return fail(err, n, "%s: set_by entries are \"model.op\"", where);
+        snprintf(model, sizeof model, "%.*s", (int)(dot - s), s);
+        if ((m = find_named(docs, ndocs, "models", model)) == NULL)
+            return fail(err, n, "%s: set_by names unknown model \"%s\"", where, model);
+        json_array_foreach(json_object_get(m, "ops"), k, op) {
+            const char *on = json_string_value(json_object_get(op, "name"));
+            found |= on != NULL && strcmp(on, dot + 1) == 0;
+        }
+        if (!found)
+            return fail(err, n, "%s: set_by names \"%s\", not an op of model %s", where, s,
+                        model);
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(v, j), e))
+                return fail(err, n, "%s: set_by names \"%s\" twice", where, s);
     }
     return 0;
 }
@@ -172,6 +217,9 @@ static int check_field(json_t *const *docs, size_t ndocs, const char *owner, jso
         return fail(err, n, "%s: index is true or false", where);
     if ((v = json_object_get(f, "doc")) != NULL && !json_is_string(v))
         return fail(err, n, "%s: doc is a string", where);
+    if ((v = json_object_get(f, "set_by")) != NULL &&
+        check_set_by(docs, ndocs, where, f, v, in_struct, err, n) != 0)
+        return -1;
     return check_default(where, f, type, err, n);
 }
 

@@ -6,8 +6,8 @@
  *    the flow becomes in_progress with its first completed step and
  *    completed with its last.
  *  - a signature requirement is signed only by the caller whose public key
- *    it names (a signed task's caller_id is its signer's key); its key
- *    and message never change, and a new one starts pending. */
+ *    it names (a signed task's caller_id is its signer's key); its step,
+ *    key and message never change, and a new one starts pending. */
 #include <string.h>
 
 #include "dsl.h"
@@ -90,9 +90,11 @@ static int signature_check(store_db *db, const store_model *m, json_t *old, json
                                 "pending: sign it with SignatureRequirement.sign");
         return 0;
     }
-    if (strcmp(dsl_str(old, "public_key"), dsl_str(row, "public_key")) != 0 ||
+    /* moving a pending requirement off its step would unblock that step */
+    if (dsl_int(old, "step") != dsl_int(row, "step") ||
+        strcmp(dsl_str(old, "public_key"), dsl_str(row, "public_key")) != 0 ||
         strcmp(dsl_str(old, "message"), dsl_str(row, "message")) != 0)
-        return rh_error_set(err, RHAI_ESTATE, "the key and message of a signature "
+        return rh_error_set(err, RHAI_ESTATE, "the step, key and message of a signature "
                             "requirement never change");
     if (strcmp(dsl_str(row, "status"), "signed") == 0 &&
         strcmp(dsl_str(old, "status"), "signed") != 0) {
@@ -118,7 +120,7 @@ static void set_status(js_State *J, const char *what, const char *status)
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     v = dsl_keep(J, json_pack("{ss}", "status", status));
-    dsl_do_update(J, m, id, v);
+    dsl_do_update(J, m, id, v, DSL_BY_OP);      /* the op sets the guarded status */
 }
 
 static void step_complete(js_State *J)

@@ -68,6 +68,40 @@ static void pascal(const char *name, char *out, size_t n)
     out[j] = '\0';
 }
 
+/* The set_by of a guarded field as scripts name it: "Account.transfer",
+ * "A.x or B.y", "" for owners only. */
+static void set_by_text(json_t *fd, char *out, size_t n)
+{
+    json_t *e;
+    size_t i, j = 0;
+
+    out[0] = '\0';
+    json_array_foreach(json_object_get(fd, "set_by"), i, e) {
+        const char *s = json_string_value(e);
+        const char *dot = strchr(s, '.');
+        char model[64], js[64];
+        if (j >= n)
+            break;
+        snprintf(model, sizeof model, "%.*s", (int)(dot - s), s);
+        pascal(model, js, sizeof js);
+        j += (size_t)snprintf(out + j, j < n ? n - j : 0, "%s%s.%s", i ? " or " : "", js,
+                              dot + 1);
+    }
+}
+
+/* What a guarded field's docs and refusals say: "changes only through
+ * Account.transfer, or by an owner" / "changes only by an owner". */
+static void guard_text(json_t *fd, char *out, size_t n)
+{
+    char by[512];
+
+    set_by_text(fd, by, sizeof by);
+    if (*by)
+        snprintf(out, n, "changes only through %s, or by an owner", by);
+    else
+        snprintf(out, n, "changes only by an owner");
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
     for (; *s; s++) {
@@ -237,7 +271,35 @@ static void emit_c(FILE *f, const char *hash, const char *dts)
             }
         }
     }
-    fputs("    { NULL, NULL }\n};\n\nconst char *const dsl_domains[] = { ", f);
+    fputs("    { NULL, NULL }\n};\n\n"
+          "/* Guarded fields (schema key set_by), in schema order. */\n"
+          "const dsl_guard_decl dsl_guards[] = {\n", f);
+    for (size_t d = 0; d < ndocs; d++) {
+        json_t *m;
+        size_t i;
+        json_array_foreach(json_object_get(docs[d], "models"), i, m) {
+            json_t *fd;
+            size_t k;
+            json_array_foreach(json_object_get(m, "fields"), k, fd) {
+                char by[512], text[600], reason[700];
+                if (json_object_get(fd, "set_by") == NULL)
+                    continue;
+                set_by_text(fd, by, sizeof by);
+                guard_text(fd, text, sizeof text);
+                snprintf(reason, sizeof reason, "guarded field %s: %s", str(fd, "name"), text);
+                fputs("    { ", f);
+                c_string(f, str(m, "name"));
+                fputs(", ", f);
+                c_string(f, str(fd, "name"));
+                fputs(", ", f);
+                c_string(f, by);
+                fputs(", ", f);
+                c_string(f, reason);
+                fputs(" },\n", f);
+            }
+        }
+    }
+    fputs("    { NULL, NULL, NULL, NULL }\n};\n\nconst char *const dsl_domains[] = { ", f);
     for (size_t d = 0; d < ndocs; d++) {
         c_string(f, str(docs[d], "domain"));
         fputs(", ", f);
@@ -302,7 +364,14 @@ static void ts_interface(FILE *f, const char *name, json_t *fields, int row, int
         fputs("    id: number;\n    created_at: number;\n    updated_at: number;\n", f);
     json_array_foreach(fields, i, fd) {
         int opt = all_optional || !json_is_true(json_object_get(fd, "required"));
-        fprintf(f, "    /** %s */\n    %s%s: ", str(fd, "doc"), str(fd, "name"), opt ? "?" : "");
+        char guard[600] = "";
+        if (json_object_get(fd, "set_by")) {
+            char text[560];
+            guard_text(fd, text, sizeof text);
+            snprintf(guard, sizeof guard, " Guarded: %s.", text);
+        }
+        fprintf(f, "    /** %s%s */\n    %s%s: ", str(fd, "doc"), guard, str(fd, "name"),
+                opt ? "?" : "");
         ts_field_type(f, fd);
         fputs(";\n", f);
     }
@@ -453,10 +522,31 @@ static void md_fields(FILE *f, json_t *fields)
         }
         if (json_is_true(json_object_get(fd, "index")))
             RULE("indexed");
+        if (json_object_get(fd, "set_by") != NULL)
+            RULE("[guarded](#guarded-fields)");
 #undef RULE
         fprintf(f, " | %s |\n", str(fd, "doc"));
     }
     fputc('\n', f);
+}
+
+/* "Guarded fields: `balance` (changes only through Account.transfer, or
+ * by an owner)." under a model's table, when it has any. */
+static void md_guarded(FILE *f, json_t *fields)
+{
+    json_t *fd;
+    size_t i;
+    int n = 0;
+
+    json_array_foreach(fields, i, fd) {
+        char text[600];
+        if (json_object_get(fd, "set_by") == NULL)
+            continue;
+        guard_text(fd, text, sizeof text);
+        fprintf(f, "%s`%s` (%s)", n++ ? "; " : "Guarded fields: ", str(fd, "name"), text);
+    }
+    if (n > 0)
+        fputs(".\n\n", f);
 }
 
 static void emit_md(FILE *f, FILE *intro)
@@ -480,6 +570,29 @@ static void emit_md(FILE *f, FILE *intro)
         }
         fputs(" |\n", f);
     }
+    fputs("\n<a id=\"guarded-field-list\"></a>\n#### Guarded fields\n\n"
+          "These fields change only through the domain operations named, or by an owner "
+          "of the context (see \"Guarded fields\" above):\n\n"
+          "| model | field | set by |\n|---|---|---|\n", f);
+    for (size_t d = 0; d < ndocs; d++) {
+        json_t *m;
+        size_t i;
+        json_array_foreach(json_object_get(docs[d], "models"), i, m) {
+            json_t *fd;
+            size_t k;
+            char js[64];
+            pascal(str(m, "name"), js, sizeof js);
+            json_array_foreach(json_object_get(m, "fields"), k, fd) {
+                char by[512];
+                if (json_object_get(fd, "set_by") == NULL)
+                    continue;
+                set_by_text(fd, by, sizeof by);
+                fprintf(f, "| [%s](#%s) | `%s` | %s%s%s |\n", js, str(m, "name"),
+                        str(fd, "name"), *by ? "`" : "", *by ? by : "owners only",
+                        *by ? "`" : "");
+            }
+        }
+    }
     fputc('\n', f);
     for (size_t d = 0; d < ndocs; d++) {
         json_t *m, *s;
@@ -493,6 +606,7 @@ static void emit_md(FILE *f, FILE *intro)
             fprintf(f, "<a id=\"%s\"></a>\n#### %s (`%s`)\n\n%s\n\n", str(m, "name"), js,
                     str(m, "name"), str(m, "doc"));
             md_fields(f, json_object_get(m, "fields"));
+            md_guarded(f, json_object_get(m, "fields"));
             fprintf(f, "Functions: `%s.create(values)`, `%s.get(id)`, `%s.update(id, values)`, "
                        "`%s.delete(id)`, `%s.list(options)`, `%s.count(options)`, "
                        "`new_%s()` (builder: one setter per field, then `.save()`)",

@@ -17,7 +17,9 @@ static const char dsl_help[] =
     "Usage: rhaictl dsl list | types | validate FILE\n"
     "\n"
     "  list            the models of every domain: name, JS global, fields,\n"
-    "                  domain operations (--json: one object per model)\n"
+    "                  domain operations, guarded fields (changed only by\n"
+    "                  their operations or an owner; --json: one object per\n"
+    "                  model, guarded as [{field, set_by}])\n"
     "  types           the TypeScript declarations of the DSL (save as\n"
     "                  rhai-dsl.d.ts next to your scripts for completion)\n"
     "  validate FILE   check a schema file (dsl/schema/<domain>.json format)\n"
@@ -38,29 +40,43 @@ static int dsl_list(const ctl_global *g)
         const store_model *m = &dsl_schema.models[i];
         json_t *fields = json_array();
         json_t *ops = json_array();
-        rh_buf b;
+        json_t *guarded = json_array();
+        rh_buf b, gb;
 
         for (size_t k = 0; k < m->nfields; k++)
             json_array_append_new(fields, json_string(m->fields[k].name));
         for (const dsl_op_decl *d = dsl_op_decls; d->model; d++)
             if (strcmp(d->model, m->name) == 0)
                 json_array_append_new(ops, json_string(d->name));
+        for (const dsl_guard_decl *d = dsl_guards; d->model; d++)
+            if (strcmp(d->model, m->name) == 0)
+                json_array_append_new(guarded, json_pack("{ss ss}", "field", d->field,
+                                                         "set_by", d->set_by));
         if (g->json) {
-            json_array_append_new(all, json_pack("{ss ss ss so so}", "domain", m->domain,
+            json_array_append_new(all, json_pack("{ss ss ss so so so}", "domain", m->domain,
                                                  "model", m->name, "global", m->js_name,
-                                                 "fields", fields, "ops", ops));
+                                                 "fields", fields, "ops", ops,
+                                                 "guarded", guarded));
             continue;
         }
         rh_buf_init(&b);
+        rh_buf_init(&gb);
         for (size_t k = 0; k < json_array_size(ops); k++)
             rh_buf_appendf(&b, "%s%s", k ? "," : "", json_string_value(json_array_get(ops, k)));
+        for (size_t k = 0; k < json_array_size(guarded); k++)
+            rh_buf_appendf(&gb, "%s%s", k ? "," : "",
+                           json_string_value(json_object_get(json_array_get(guarded, k),
+                                                             "field")));
         if (i == 0)
-            printf("%-10s %-22s %-22s %6s  %s\n", "DOMAIN", "MODEL", "GLOBAL", "FIELDS", "OPS");
-        printf("%-10s %-22s %-22s %6zu  %s\n", m->domain, m->name, m->js_name, m->nfields,
-               b.data ? b.data : "-");
+            printf("%-10s %-22s %-22s %6s  %-12s %s\n", "DOMAIN", "MODEL", "GLOBAL", "FIELDS",
+                   "OPS", "GUARDED");
+        printf("%-10s %-22s %-22s %6zu  %-12s %s\n", m->domain, m->name, m->js_name,
+               m->nfields, b.data ? b.data : "-", gb.data ? gb.data : "-");
         rh_buf_free(&b);
+        rh_buf_free(&gb);
         json_decref(fields);
         json_decref(ops);
+        json_decref(guarded);
     }
     if (g->json) {
         char *text = json_dumps(all, JSON_COMPACT);

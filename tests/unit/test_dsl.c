@@ -410,6 +410,9 @@ static void test_a_signature_is_signed_only_by_the_key_it_names(void **state)
     expect_error("SignatureRequirement.update(1, {status: 'signed'})",
                  "can only be signed by the holder");
     expect_error("SignatureRequirement.update(1, {public_key: 'alice'})", "never change");
+    /* moving the pending requirement to another step would unblock this one */
+    expect_error("var o = FlowStep.create({flow: 1, order: 2});\n"
+                 "SignatureRequirement.update(1, {step: o.id})", "never change");
     expect_error("FlowStep.complete(1)", "waits for 1 signature");
     run_as(NULL, "c1", "bobkey", "SignatureRequirement.sign(1).signed_at > 0 && "
            "FlowStep.complete(1).status", &out);
@@ -734,6 +737,23 @@ static void test_the_schema_validator_refuses_broken_schemas(void **state)
           "\"type\":\"string\",\"requird\":true}]}]}", "unknown key \"requird\"" },
         { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
           "\"type\":\"string\",\"enum\":[\"p\"],\"default\":\"q\"}]}]}", "not one of" },
+        /* guarded fields: set_by names declared ops, on optional model fields */
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":true}]}]}", "set_by is a list" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a\"]}]}]}", "\"model.op\"" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"ghost.op\"]}]}]}", "unknown model \"ghost\"" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a.pay\"]}]}]}", "not an op of model a" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"ops\":[{\"name\":\"pay\","
+          "\"args\":\"\",\"returns\":\"A\",\"doc\":\"\"}],\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"set_by\":[\"a.pay\",\"a.pay\"]}]}]}", "twice" },
+        { "{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"fields\":[{\"name\":\"x\","
+          "\"type\":\"int\",\"required\":true,\"set_by\":[]}]}]}", "cannot be required" },
+        { "{\"domain\":\"d\",\"structs\":[{\"name\":\"s\",\"fields\":[{\"name\":\"y\","
+          "\"type\":\"int\",\"set_by\":[]}]}],\"models\":[{\"name\":\"a\",\"fields\":"
+          "[{\"name\":\"x\",\"type\":\"list\",\"of\":\"s\"}]}]}", "not a struct's" },
     };
     char err[256];
 
@@ -746,6 +766,17 @@ static void test_the_schema_validator_refuses_broken_schemas(void **state)
         if (strstr(err, cases[i].want) == NULL)
             print_message("case %zu: '%s' lacks '%s'\n", i, err, cases[i].want);
         assert_non_null(strstr(err, cases[i].want));
+        json_decref(doc);
+    }
+    /* and accepts a guarded field whose set_by names an op, or none */
+    {
+        json_t *doc = json_loads("{\"domain\":\"d\",\"models\":[{\"name\":\"a\",\"ops\":"
+                                 "[{\"name\":\"pay\",\"args\":\"\",\"returns\":\"A\","
+                                 "\"doc\":\"\"}],\"fields\":[{\"name\":\"x\",\"type\":"
+                                 "\"int\",\"set_by\":[\"a.pay\"]},{\"name\":\"y\",\"type\":"
+                                 "\"int\",\"set_by\":[]}]}]}", 0, NULL);
+        assert_non_null(doc);
+        assert_int_equal(dsl_schema_check(&doc, 1, err, sizeof err), 0);
         json_decref(doc);
     }
 }

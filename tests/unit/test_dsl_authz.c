@@ -40,15 +40,15 @@ static const struct sample {
     const char *extra;          /* "model:op" a create/update also needs, or NULL */
 } samples[] = {
     { "company", "{name: 'Acme', email: 'a@acme.example'}", "{industry: 'tools'}", NULL },
-    { "product", "{company: ids.company, name: 'W', price: 2.5, stock: 1000}",
+    { "product", "{company: ids.company, name: 'W', price: 2.5}",
       "{category: 'w'}", NULL },
     { "sale", "{company: ids.company, buyer: 'b', items: [{product: ids.product, "
       "quantity: 1}]}", "{status: 'pending'}", "product:update" },
     { "shareholder", "{company: ids.company, holder: 'h', percentage: 1}", "{shares: 5}",
       "shareholder:read" },
-    { "account", "{name: 'A', owner: 'alice', balance: 100, currency: 'EUR'}",
+    { "account", "{name: 'A', owner: 'alice', currency: 'EUR'}",
       "{description: 'main'}", NULL },
-    { "asset", "{name: 'Gold'}", "{amount: 3}", NULL },
+    { "asset", "{name: 'Gold'}", "{address: '0xa'}", NULL },
     { "listing", "{title: 'L', price: 1, type: 'auction'}", "{seller: 's'}", NULL },
     { "image", "{title: 'I', url: 'u'}", "{width: 5}", NULL },
     { "pdf", "{title: 'P', url: 'u'}", "{pages: 5}", NULL },
@@ -72,6 +72,17 @@ static const struct sample {
       NULL },
 };
 #define NSAMPLES (sizeof samples / sizeof samples[0])
+
+/* Guarded fields the samples leave at their defaults (a grantee's create
+ * could not set them), set by the owner right after seeding the row: the
+ * account's money and the product's stock. */
+static const struct {
+    const char *model;
+    const char *script;
+} seed_guarded[] = {
+    { "product", "Product.update(ids.product, {stock: 1000});\n" },
+    { "account", "Account.update(ids.account, {balance: 100});\n" },
+};
 
 static const struct sample *sample_of(const char *model)
 {
@@ -193,9 +204,13 @@ static int seed(void)
 
     rh_buf_init(&b);
     rh_buf_appendf(&b, "var ids = {};\n");
-    for (size_t i = 0; i < NSAMPLES; i++)
+    for (size_t i = 0; i < NSAMPLES; i++) {
         rh_buf_appendf(&b, "ids.%s = %s.create(%s).id;\n", samples[i].model,
                        dsl_model(samples[i].model)->js_name, samples[i].create);
+        for (size_t k = 0; k < sizeof seed_guarded / sizeof seed_guarded[0]; k++)
+            if (strcmp(seed_guarded[k].model, samples[i].model) == 0)
+                rh_buf_appendf(&b, "%s", seed_guarded[k].script);
+    }
     rh_buf_appendf(&b, "ids");
     run(CTX, OWNER, NULL, NULL, b.data, &out);
     rh_buf_free(&b);
@@ -746,6 +761,233 @@ static void test_domain_operations_check_every_row_they_touch(void **state)
     }
 }
 
+/* ======================== guarded fields ======================== */
+
+static json_t *row_of(const store_model *m, int64_t id)
+{
+    rhai_error err;
+    json_t *row = NULL;
+
+    assert_int_equal(store_get(db, m, id, &row, &err), 0);
+    return row;
+}
+
+static void test_a_grantee_cannot_set_a_balance_but_transfers_still_work(void **state)
+{
+    char task[32];
+    eng_output out;
+    json_t *row;
+
+    (void)state;
+    add_grant("payee", "account", STORE_OP_READ | STORE_OP_CREATE | STORE_OP_UPDATE, 0, 0);
+    /* the update transfer needs is no licence to print money */
+    run(CTX, "payee", NULL, task, "Account.update(1, {balance: 1e9})", &out);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    assert_non_null(strstr(out.error, "PermissionDenied: caller 'payee' may not set balance "
+                           "of account 1 (guarded field balance: changes only through "
+                           "Account.transfer, or by an owner)"));
+    eng_output_clear(&out);
+    row = audit_find("payee", task, "update", "account", "denied");
+    assert_non_null(row);
+    assert_int_equal(json_integer_value(json_object_get(row, "object_id")), 1);
+    assert_string_equal(json_string_value(json_object_get(row, "reason")),
+                        "guarded field balance: changes only through Account.transfer, "
+                        "or by an owner");
+    json_decref(row);
+    assert_int_equal(audit_count_task(task), 1);
+    expect(OWNER, "Account.get(1).balance", "100");
+    /* through a builder, next to an allowed field, or caught: the same */
+    expect_fail("payee", "new_account().id(1).balance(5).save()", RH_EK_DENIED,
+                "may not set balance of account 1");
+    expect_fail("payee", "Account.update(1, {description: 'x', balance: 101})", RH_EK_DENIED,
+                "may not set balance");
+    expect("payee", "try { Account.update(1, {balance: 1}); 'no' } catch (e) { e.name }",
+           "\"PermissionDenied\"");
+    expect(OWNER, "var a = Account.get(1); [a.balance, a.description]", "[100,null]");
+    /* the value it has, and the other fields, are the grantee's to write */
+    expect("payee", "var a = Account.update(1, {balance: 100, description: 'main'});\n"
+           "[a.balance, a.description]", "[100,\"main\"]");
+    /* transfer writes the balances for the grantee */
+    expect(OWNER, "Account.create({name: 'B', owner: 'o', currency: 'EUR'}).id", "2");
+    expect("payee", "var r = Account.transfer(1, 2, 5); [r.from.balance, r.to.balance]",
+           "[95,5]");
+    /* a new account with money in it is minting: only its default is allowed */
+    expect_fail("payee", "Account.create({name: 'M', owner: 'm', balance: 1e9})",
+                RH_EK_DENIED, "caller 'payee' may not create account with balance");
+    expect(OWNER, "Account.count()", "2");
+    expect("payee", "Account.create({name: 'M', owner: 'm', balance: 0}).balance", "0");
+    expect("payee", "new_account().name('N').owner('n').save().balance", "0");
+    /* owners set balances directly */
+    expect(OWNER, "Account.update(2, {balance: 1e9}).balance", "1000000000");
+    expect(OWNER, "Account.create({name: 'O', owner: 'o', balance: 7}).balance", "7");
+}
+
+/* A JS value for f that differs from its default and from the seeded
+ * rows' values, and passes f's type checks. */
+static void forged_value(const store_field *f, char *out, size_t n)
+{
+    switch (f->type) {
+    case STORE_T_INT:
+    case STORE_T_NUMBER:
+    case STORE_T_REF:
+        snprintf(out, n, "%s", f->type == STORE_T_REF ? "1" : "123456789");
+        return;
+    case STORE_T_DATE:
+        snprintf(out, n, "1234567890123");
+        return;
+    case STORE_T_BOOL:
+        snprintf(out, n, "%s", f->dflt && strcmp(f->dflt, "true") == 0 ? "false" : "true");
+        return;
+    case STORE_T_STRING: {
+        const char *v = "forged";
+        for (const char *const *e = f->enums; e && *e; e++) {
+            char q[80];
+            snprintf(q, sizeof q, "\"%s\"", *e);
+            if (f->dflt == NULL || strcmp(q, f->dflt) != 0)
+                v = *e;                 /* the last one that is not the default */
+        }
+        snprintf(out, n, "'%s'", v);
+        return;
+    }
+    case STORE_T_LIST:
+        if (f->of != 0) {
+            store_field item = *f;
+            char one[64];
+            item.type = f->of;
+            item.enums = NULL;
+            forged_value(&item, one, sizeof one);
+            snprintf(out, n, "[%s]", one);
+        } else {
+            size_t j = (size_t)snprintf(out, n, "[{");
+            for (size_t i = 0; i < f->nitem && j < n; i++) {
+                char one[64];
+                forged_value(&f->item[i], one, sizeof one);
+                j += (size_t)snprintf(out + j, n - j, "%s%s: %s", i ? ", " : "",
+                                      f->item[i].name, one);
+            }
+            if (j < n)
+                snprintf(out + j, n - j, "}]");
+        }
+        return;
+    }
+    fail_msg("field %s: no forged value for its type", f->name);
+}
+
+/* One guarded field: a caller granted everything on every model, but not
+ * an owner, can neither update it nor create a row with it forged: denied,
+ * audited with the field's reason, nothing written. An owner is not
+ * refused (the model's invariants still apply to owners). */
+static void guarded_field_cell(const dsl_guard_decl *g)
+{
+    const store_model *m = dsl_model(g->model);
+    const store_field *f = store_model_field(m, g->field);
+    const struct sample *s = sample_of(g->model);
+    int64_t id = seeded(g->model);
+    char caller[128], forged[256], script[1024], want[256], task[32];
+    json_t *before, *after, *row;
+    int64_t n_before, n_after;
+    rhai_error err;
+    eng_output out;
+    char *idj;
+
+    assert_non_null(f);
+    assert_non_null(s);
+    snprintf(caller, sizeof caller, "guard.%s.%s", g->model, g->field);
+    add_grant(caller, "*", STORE_OP_ALL, 0, 0);
+    forged_value(f, forged, sizeof forged);
+
+    /* update */
+    before = row_of(m, id);
+    snprintf(script, sizeof script, "%s.update(%lld, {%s: %s})", m->js_name, (long long)id,
+             g->field, forged);
+    run(CTX, caller, NULL, task, script, &out);
+    snprintf(want, sizeof want, "may not set %s of %s %lld (%s)", g->field, g->model,
+             (long long)id, g->reason);
+    if (out.kind != RH_EK_DENIED || strstr(out.error, want) == NULL)
+        print_message("%s as %s: %s (kind %s), want '%s'\n", script, caller, out.error,
+                      rh_kind_str(out.kind), want);
+    assert_int_equal(out.status, RHAI_STATUS_ERROR);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    assert_non_null(strstr(out.error, want));
+    eng_output_clear(&out);
+    row = audit_find(caller, task, "update", g->model, "denied");
+    assert_non_null(row);
+    assert_string_equal(json_string_value(json_object_get(row, "reason")), g->reason);
+    assert_int_equal(json_integer_value(json_object_get(row, "object_id")), id);
+    json_decref(row);
+    after = row_of(m, id);
+    assert_true(json_equal(json_object_get(before, g->field), json_object_get(after, g->field)));
+    assert_true(json_equal(json_object_get(before, "updated_at"),
+                           json_object_get(after, "updated_at")));
+    json_decref(after);
+
+    /* create */
+    assert_int_equal(store_count(db, m, NULL, &n_before, &err), 0);
+    idj = json_dumps(ids, JSON_COMPACT);
+    snprintf(script, sizeof script, "var ids = %s; var v = %s; v.%s = %s; %s.create(v)", idj,
+             s->create, g->field, forged, m->js_name);
+    free(idj);
+    run(CTX, caller, NULL, task, script, &out);
+    snprintf(want, sizeof want, "may not create %s with %s (%s)", g->model, g->field,
+             g->reason);
+    if (out.kind != RH_EK_DENIED || strstr(out.error, want) == NULL)
+        print_message("%s as %s: %s (kind %s), want '%s'\n", script, caller, out.error,
+                      rh_kind_str(out.kind), want);
+    assert_int_equal(out.kind, RH_EK_DENIED);
+    assert_non_null(strstr(out.error, want));
+    eng_output_clear(&out);
+    row = audit_find(caller, task, "create", g->model, "denied");
+    assert_non_null(row);
+    assert_string_equal(json_string_value(json_object_get(row, "reason")), g->reason);
+    json_decref(row);
+    assert_int_equal(store_count(db, m, NULL, &n_after, &err), 0);
+    assert_int_equal(n_after, n_before);
+
+    /* an owner is not refused by the guard */
+    snprintf(script, sizeof script, "%s.update(%lld, {%s: %s})", m->js_name, (long long)id,
+             g->field, forged);
+    run(CTX, OWNER, NULL, NULL, script, &out);
+    if (out.status != RHAI_STATUS_DONE && out.kind != RH_EK_SCRIPT)
+        print_message("%s as owner: %s (kind %s)\n", script, out.error, rh_kind_str(out.kind));
+    assert_true(out.status == RHAI_STATUS_DONE || out.kind == RH_EK_SCRIPT);
+    assert_null(strstr(out.error ? out.error : "", "PermissionDenied"));
+    eng_output_clear(&out);
+    json_decref(before);
+}
+
+static void test_every_guarded_field_refuses_a_grantee_and_not_an_owner(void **state)
+{
+    int n = 0;
+
+    (void)state;
+    for (const dsl_guard_decl *g = dsl_guards; g->model; g++, n++)
+        guarded_field_cell(g);
+    print_message("%d guarded fields\n", n);
+    assert_true(n >= 10);
+}
+
+/* The domain operations that write guarded fields still do for grantees. */
+static void test_domain_operations_write_guarded_fields_for_grantees(void **state)
+{
+    (void)state;
+    add_grant("op", "*", STORE_OP_ALL, 0, 0);
+    add_grant("k", "signature_requirement", STORE_OP_UPDATE, 0, 0);
+    expect("op", "Sale.record({company: 1, buyer: 'b', items: [{product: 1, quantity: 2}]})"
+           ".total", "5");
+    expect("op", "Product.get(1).stock", "997");     /* 1000, less the seed's sale */
+    expect("op", "Listing.bid(1, 'me', 10).bids.length", "1");
+    /* the holder of the key signs; the step then completes and moves its flow */
+    expect_fail("k", "SignatureRequirement.update(1, {status: 'signed'})", RH_EK_DENIED,
+                "may not set status of signature_requirement 1");
+    expect("k", "SignatureRequirement.sign(1).status", "\"signed\"");
+    expect("op", "var s = FlowStep.complete(1); [s.status, s.completed_at > 0]",
+           "[\"completed\",true]");
+    expect("op", "Flow.get(1).status", "\"completed\"");
+    expect_fail("op", "Flow.update(1, {status: 'created'})", RH_EK_DENIED,
+                "may not set status of flow 1");
+}
+
 /* ======================== contexts ======================== */
 
 static void test_an_unknown_context_is_invalid_and_dev_mode_creates_it(void **state)
@@ -820,6 +1062,9 @@ int main(void)
         T(test_acl_and_audit_are_owner_only_and_denials_audited),
         T(test_owners_grant_revoke_and_query_the_audit_log_from_scripts),
         T(test_domain_operations_check_every_row_they_touch),
+        T(test_a_grantee_cannot_set_a_balance_but_transfers_still_work),
+        T(test_every_guarded_field_refuses_a_grantee_and_not_an_owner),
+        T(test_domain_operations_write_guarded_fields_for_grantees),
         T(test_an_unknown_context_is_invalid_and_dev_mode_creates_it),
         T(test_acl_and_audit_are_bound_in_every_task),
     };

@@ -64,8 +64,12 @@ static void test_dsl_list_types_and_validate(void **state)
     assert_int_equal(capture(out, sizeof out, "%s dsl list", bin), 0);
     assert_non_null(strstr(out, "business"));
     assert_non_null(strstr(out, "SignatureRequirement"));
+    assert_non_null(strstr(out, "GUARDED"));
+    assert_non_null(strstr(out, "transfer     balance"));
     assert_int_equal(capture(out, sizeof out, "%s dsl list --json", bin), 0);
     assert_non_null(strstr(out, "\"global\":\"FlowStep\""));
+    assert_non_null(strstr(out, "\"guarded\":[{\"field\":\"balance\","
+                                "\"set_by\":\"Account.transfer\"}]"));
     assert_int_equal(capture(out, sizeof out, "%s dsl types", bin), 0);
     assert_non_null(strstr(out, "declare const acl: {"));
     assert_non_null(strstr(out, "declare const audit: {"));
