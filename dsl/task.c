@@ -32,13 +32,8 @@
  * again after a crash does not write them twice). What denials add to a
  * context is bounded: DSL_DENIALS_MAX rows per task plus one summary row,
  * and store_audit_denial's limits per caller and per context and minute.
- *
- * Test hook, compiled in only when the test suite is built
- * (RHAI_BUILD_TESTS, which defines RHAI_TEST_HOOKS):
- * RHAI_TEST_FAULT=kill_parent_after_commit makes the process SIGKILL its
- * parent and itself right after a commit, the worst moment for a worker to
- * die (effects committed, no reply sent). */
-#include <signal.h>
+ * (The redelivery test's fault, a worker killed right after a commit, is
+ * injected by rhaid, pool.c: a confined executor cannot signal it.) */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -330,18 +325,6 @@ static void out_fail(eng_output *out, const char *msg)
     out->transient = 1;             /* the store failed: run it again later */
 }
 
-static void fault_after_commit(void)
-{
-#ifdef RHAI_TEST_HOOKS
-    const char *f = getenv("RHAI_TEST_FAULT");
-
-    if (f && strcmp(f, "kill_parent_after_commit") == 0) {
-        kill(getppid(), SIGKILL);
-        raise(SIGKILL);
-    }
-#endif
-}
-
 /* An uncaught error the DSL threw itself takes its kind: denied for a
  * PermissionDenied (the engine reports every Error as a script error, so
  * a script that throws an Error it named PermissionDenied, without any
@@ -408,8 +391,6 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
                 rh_log(RH_LOG_ERROR, "event=commit_failed task=%s %s",
                        in->task_id ? in->task_id : "-", err.msg);
                 out_fail(out, msg);
-            } else {
-                fault_after_commit();
             }
         } else {
             /* failed, or changed nothing: no ledger row (a read-only

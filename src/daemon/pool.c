@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -182,6 +183,25 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     buf->len = ex->in.cap - ex->in.len - 1;
 }
 
+/* Test hook, compiled in only when the test suite is built
+ * (RHAI_TEST_HOOKS): RHAI_TEST_FAULT=kill_after_commit makes rhaid SIGKILL
+ * itself when the first result with status done arrives, the worst moment
+ * for a worker to die: the executor has committed the task's effects
+ * before it sent the result, and no reply went out. Its executors follow
+ * it (PR_SET_PDEATHSIG). The executor cannot do this itself once it is
+ * confined: it may not signal rhaid. */
+static void fault_after_commit(const eng_output *out)
+{
+#ifdef RHAI_TEST_HOOKS
+    const char *f = getenv("RHAI_TEST_FAULT");
+
+    if (f && strcmp(f, "kill_after_commit") == 0 && out->status == RHAI_STATUS_DONE)
+        raise(SIGKILL);
+#else
+    (void)out;
+#endif
+}
+
 static void handle_frame(wk_executor *ex, const char *text, size_t len)
 {
     eng_output out;
@@ -205,6 +225,7 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
         return;
     }
     rh_free(id);
+    fault_after_commit(&out);
     if (ex->next == NULL)
         ex->state = EX_IDLE;
     executor_end_job(ex, &out, 1);

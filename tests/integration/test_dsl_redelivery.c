@@ -50,7 +50,7 @@ static void test_a_task_redelivered_after_its_commit_does_not_write_twice(void *
     assert_non_null(c);
 
     /* Instance A dies (with its executor) right after the task commits. */
-    setenv("RHAI_TEST_FAULT", "kill_parent_after_commit", 1);
+    setenv("RHAI_TEST_FAULT", "kill_after_commit", 1);
     a = th_rhaid_start(&redis, "default", 1, extra);
     unsetenv("RHAI_TEST_FAULT");
     assert_true(a > 0);
