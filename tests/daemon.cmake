@@ -1,5 +1,6 @@
 # tests of src/daemon (rhaid)
 rhai_test(test_daemon_config unit 30 rhai_daemon)
+rhai_test(test_daemon_execuser unit 30 rhai_daemon)
 rhai_test(test_daemon integration 300 rhai_commonlib)
 add_dependencies(test_daemon rhaid)
 rhai_test(test_recovery integration 400 rhai_client_static PkgConfig::LIBUV)
@@ -27,3 +28,6 @@ set_tests_properties(test_ctl_signed PROPERTIES TIMEOUT 120 LABELS integration)
 # the processing list re-read after a reconnect, when Redis refuses it once
 rhai_test(test_daemon_rescan integration 60 rhai_commonlib)
 add_dependencies(test_daemon_rescan rhaid)
+# executors of a root rhaid: unprivileged, hard limits, Landlock, seccomp
+rhai_test(test_confine integration 120 rhai_dsl rhai_commonlib)
+add_dependencies(test_confine rhaid)

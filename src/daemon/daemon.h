@@ -51,6 +51,8 @@ typedef struct wk_config {
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
     int64_t  dev_mode;            /* 1: unknown contexts are created on use */
     char    *metrics_listen;      /* "" : no metrics endpoint */
+    char    *executor_user;       /* executors' user when rhaid is root */
+    int64_t  executor_seccomp;    /* 1: executors install the syscall filter */
 } wk_config;
 
 enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
@@ -103,6 +105,29 @@ void wk_conn_close(wk_conn *c);
 int  wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
                   const char **argv, const size_t *lens);
 
+/* ======================== executor user ======================== */
+
+/* Who executors run as (execuser.c). */
+typedef struct wk_execuser {
+    int   drop;                   /* 1: spawn executors as uid/gid */
+    uid_t uid;
+    gid_t gid;
+    char  data_dir[4096];         /* the data dir, absolute ("" : none) */
+} wk_execuser;
+
+/* Create the data dir (mkdir -p, 0700) and find its absolute path. When
+ * rhaid runs as root: resolve 'user' (a name, or a number; NULL or "" is
+ * "nobody"); unless it is uid 0, give it the data dir and the root-owned
+ * regular files in it (never through a link), and check it can reach the
+ * dir and read and write every regular file there. Otherwise executors
+ * keep rhaid's user. 0 and *out filled; RHAI_EINVAL (no such user, path
+ * too long) or RHAI_EIO, 'err' naming the path and what to change. Call
+ * at start, before executors exist. */
+int wk_execuser_prepare(const char *user, const char *data_dir, wk_execuser *out,
+                        rhai_error *err);
+/* The kernel's Landlock ABI version, 0 when it has none. */
+int wk_execuser_landlock_abi(void);
+
 /* ======================== executor pool ======================== */
 
 typedef struct wk_job wk_job;
@@ -125,6 +150,8 @@ struct wk_pool {
     char         spawn[64];       /* what is executed: /proc/self/fd/N */
     int64_t      as_limit;
     int64_t      max_tasks;
+    wk_execuser  user;            /* executors' uid/gid and data dir */
+    int          seccomp;         /* executor_seccomp */
     int          closing;
     int          open;            /* executors not yet fully closed */
     uint64_t     restarts;

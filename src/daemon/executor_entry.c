@@ -2,11 +2,14 @@
  * `rhaid --executor` where that binary is missing.
  *
  * The pool starts executors as `EXE --executor --executor-as-limit N
- * --data-dir DIR [--dev-mode]`. rhai-executor links only the engine, the
- * DSL and the store: not libuv, hiredis, libmicrohttpd (and its TLS
- * stack) or libsystemd, so an idle executor maps half the pages of an
- * rhaid one (docs/performance.md). */
+ * --data-dir DIR [--dev-mode] [--no-seccomp]`, already as the executor
+ * user (execuser.c). An executor confines itself (confine_linux.c) before
+ * it reads its first task, and runs none if it cannot. rhai-executor
+ * links only the engine, the DSL and the store: not libuv, hiredis,
+ * libmicrohttpd (and its TLS stack) or libsystemd, so an idle executor
+ * maps half the pages of an rhaid one (docs/performance.md). */
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -16,22 +19,48 @@
 #include "dsl/dsl.h"
 #include "executor_entry.h"
 
+/* LeakSanitizer checks at exit from a thread that ptraces the process:
+ * confined, it can do neither, so sanitizer builds leave without it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WK_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define WK_LSAN 1
+#endif
+#endif
+#ifndef WK_LSAN
+#define WK_LSAN 0
+#endif
+
 int wk_executor_entry(int argc, char **argv)
 {
+    wk_confine conf = { NULL, 0, 1 };
     long long as = 0;
-    rhai_error derr;
+    int dev = 0, abi = 0, probe = -1, code;
+    rhai_error err;
 
     if (argc < 2 || strcmp(argv[1], "--executor") != 0)
         return 2;
-    if (argc >= 4 && strcmp(argv[2], "--executor-as-limit") == 0)
-        as = atoll(argv[3]);
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--executor-as-limit") == 0 && i + 1 < argc)
+            as = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+            conf.data_dir = argv[++i];
+        else if (strcmp(argv[i], "--dev-mode") == 0)
+            dev = 1;
+        else if (strcmp(argv[i], "--no-seccomp") == 0)
+            conf.seccomp = 0;
+        else
+            return 2;
+    }
+    conf.as_limit = as > 0 ? (size_t)as : 0;
     rh_log_init("rhaid-executor");
     /* The DSL's contexts live under the daemon's data_dir; without one,
      * scripts run without the DSL. */
-    if (argc >= 6 && strcmp(argv[4], "--data-dir") == 0 && dsl_install(argv[5], &derr) != 0)
-        rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", derr.msg);
+    if (conf.data_dir && dsl_install(conf.data_dir, &err) != 0)
+        rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", err.msg);
     /* dev_mode: unknown contexts are created by their first task */
-    if (argc >= 7 && strcmp(argv[6], "--dev-mode") == 0)
+    if (dev)
         dsl_set_dev_mode(1);
     /* Started from an open file (/proc/self/fd/N, see pool.c), the
      * process would be named "N": name it after its binary. */
@@ -41,5 +70,27 @@ int wk_executor_entry(int argc, char **argv)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return 1;
-    return eng_executor_main(0, 0, as > 0 ? (size_t)as : 0);
+    /* SQLite seeds its generator from /dev/urandom on first use: seed it
+     * now, while files outside the data dir can still be read. */
+    sqlite3_randomness(0, NULL);
+#ifdef RHAI_TEST_HOOKS
+    probe = wk_confine_probe_prepare();
+#endif
+    if (wk_confine_apply(&conf, &abi, &err) != 0) {
+        rh_log(RH_LOG_ERROR, "event=executor_unconfined reason=\"%s\" the executor exits "
+               "without running a task", err.msg);
+        return 1;
+    }
+    /* rhaid said so at start, once (execuser.c). */
+    rh_log(RH_LOG_DEBUG, "event=executor_confined uid=%d landlock_abi=%d seccomp=%d",
+           (int)getuid(), abi, conf.seccomp);
+#ifdef RHAI_TEST_HOOKS
+    wk_confine_probe(probe, &conf, abi);
+#else
+    (void)probe;
+#endif
+    code = eng_executor_main(0, 0, 0);
+    if (WK_LSAN)
+        _exit(code);
+    return code;
 }

@@ -269,9 +269,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- spawning ---- */
 
-/* data_dir of the config the pool was started with, passed to executors
- * (they keep the DSL's context databases there). */
-static char pool_data_dir[4096];
 static int pool_dev_mode;               /* pass --dev-mode to executors */
 
 static int executor_spawn(wk_pool *p, int slot)
@@ -280,7 +277,8 @@ static int executor_spawn(wk_pool *p, int slot)
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[8];
+    char *args[10];
+    int n = 0;
     int rc;
 
     if (ex == NULL)
@@ -295,15 +293,25 @@ static int executor_spawn(wk_pool *p, int slot)
     ex->open_handles = 2;
 
     snprintf(as, sizeof as, "%lld", (long long)p->as_limit);
-    args[0] = p->exe;
-    args[1] = "--executor";
-    args[2] = "--executor-as-limit";
-    args[3] = as;
-    args[4] = "--data-dir";
-    args[5] = pool_data_dir;
-    args[6] = pool_dev_mode ? "--dev-mode" : NULL;
-    args[7] = NULL;
+    args[n++] = p->exe;
+    args[n++] = "--executor";
+    args[n++] = "--executor-as-limit";
+    args[n++] = as;
+    args[n++] = "--data-dir";
+    args[n++] = p->user.data_dir;
+    if (pool_dev_mode)
+        args[n++] = "--dev-mode";
+    if (!p->seccomp)
+        args[n++] = "--no-seccomp";
+    args[n] = NULL;
     memset(&o, 0, sizeof o);
+    /* As the executor user from its first instruction: libuv sets gid,
+     * then uid, and clears supplementary groups in the child before exec. */
+    if (p->user.drop) {
+        o.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+        o.uid = p->user.uid;
+        o.gid = p->user.gid;
+    }
     stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[0].data.stream = (uv_stream_t *)&ex->pipe;
     stdio[1].flags = UV_INHERIT_FD;
@@ -391,8 +399,19 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->n = cfg->concurrency;
     p->as_limit = cfg->executor_as_limit;
     p->max_tasks = cfg->max_tasks_per_executor;
-    snprintf(pool_data_dir, sizeof pool_data_dir, "%s", cfg->data_dir ? cfg->data_dir : "");
     pool_dev_mode = cfg->dev_mode != 0;
+    p->seccomp = cfg->executor_seccomp != 0;
+    /* The data dir of the config the pool was started with, passed to
+     * executors: they keep the DSL's context databases there. */
+    if ((rc = wk_execuser_prepare(cfg->executor_user, cfg->data_dir, &p->user, err)) != 0)
+        return rc;
+    if (wk_execuser_landlock_abi() == 0)
+        rh_log(RH_LOG_WARN, "event=landlock_unavailable the kernel has no Landlock: executors "
+               "are not confined to the data dir, only by their user, rlimits and seccomp "
+               "(docs/security.md)");
+    if (!p->seccomp)
+        rh_log(RH_LOG_WARN, "event=executor_seccomp_off executors run without their "
+               "system-call filter (executor_seccomp = 0)");
     p->run_cb = cb;
     p->data = data;
     if ((rc = uv_exepath(p->exe, &sz)) != 0)

@@ -86,6 +86,7 @@ int store_context_create(store *s, const char *context_id, const char *owner,
                          rhai_error *err)
 {
     char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
+    struct stat dsb;
     store_db *db;
     int fd;
     int rc;
@@ -106,6 +107,16 @@ int store_context_create(store *s, const char *context_id, const char *owner,
         return rh_error_set(err, RHAI_ESTATE, "context '%s' exists already", context_id);
     if (fd < 0)
         return rh_error_set(err, RHAI_EIO, "%s: %s", path, strerror(errno));
+    /* Made by root (rhaictl run with sudo), the file belongs to whoever
+     * owns the data dir, the user rhaid's executors run as; SQLite gives
+     * the database's owner to the -wal and -shm it creates as root. */
+    if (geteuid() == 0 && stat(s->dir, &dsb) == 0 && dsb.st_uid != 0 &&
+        fchown(fd, dsb.st_uid, dsb.st_gid) != 0) {
+        rc = rh_error_set(err, RHAI_EIO, "chown %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return rc;
+    }
     close(fd);
     if ((rc = store_open(s, context_id, &db, err)) != 0)
         return rc;

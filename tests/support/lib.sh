@@ -108,6 +108,9 @@ clean_env() {
 
 work_dir() {
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/$LIB_NAME.XXXXXX") || die "mktemp failed"
+    # rhaid run as root starts executors as nobody: they need a way through
+    # to the data dirs inside.
+    chmod 711 "$WORK"
     OUT=$WORK/out
     ERR=$WORK/err
     CHECKS=0

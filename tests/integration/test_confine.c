@@ -1,0 +1,272 @@
+/* test_confine.c -- an executor of a real rhaid, started as root, cannot do
+ * what a compromised interpreter would want: its probe (confine_linux.c,
+ * RHAI_TEST_CONFINE_PROBE, test builds only) tries each forbidden
+ * operation once confined and logs the outcome, which this test reads
+ * from rhaid's log. Tasks, DSL writes included, still work.
+ *
+ * Needs root (CI and the dev container run tests as root): otherwise
+ * rhaid cannot change users and the tests skip. The file-system probes
+ * are asserted only where the kernel has Landlock, and say so otherwise. */
+#include <glob.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "dsl/dsl.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TH_ASAN 1
+#endif
+#endif
+#ifndef TH_ASAN
+#define TH_ASAN 0
+#endif
+
+/* What every probe must report: it failed (whatever the errno). */
+static const char *const forbidden[] = {
+    "connect_redis", "socket_inet", "socket_unix", "fork", "ptrace_parent", "kill_parent",
+    "setuid_root", "unshare_user", "mmap_exec", "raise_nofile", "raise_nproc", "raise_core",
+};
+/* Denied by Landlock alone (the kernel may not have it). */
+static const char *const forbidden_fs[] = { "read_etc_passwd", "write_outside" };
+
+/* The first line of rhaid's log in 'dir' holding 'event', new, or NULL. */
+static char *log_line(const char *dir, const char *event)
+{
+    char pat[400], buf[4096];
+    glob_t g;
+    char *found = NULL;
+
+    snprintf(pat, sizeof pat, "%s/rhaid-*.log", dir);
+    if (glob(pat, 0, NULL, &g) != 0)
+        return NULL;
+    for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+        FILE *f = fopen(g.gl_pathv[i], "r");
+        while (f && !found && fgets(buf, sizeof buf, f))
+            if (strstr(buf, event))
+                found = strdup(buf);
+        if (f)
+            fclose(f);
+    }
+    globfree(&g);
+    return found;
+}
+
+/* The value of " key=" in 'line' into 'out'; NULL when absent. */
+static const char *field(const char *line, const char *key, char *out, size_t n)
+{
+    char pat[64];
+    const char *p;
+    size_t len = 0;
+
+    snprintf(pat, sizeof pat, " %s=", key);
+    if ((p = strstr(line, pat)) == NULL)
+        return NULL;
+    p += strlen(pat);
+    while (p[len] && p[len] != ' ' && p[len] != '\n' && len + 1 < n)
+        len++;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
+}
+
+static void run(redisContext *c, const char *id, const char *script, rh_task *t)
+{
+    assert_int_equal(th_submit(c, "default", id, script, NULL, 20000, NULL), 0);
+    rh_task_init(t);
+    assert_int_equal(th_reply(c, NULL, id, 60, t), 0);
+}
+
+/* Start rhaid as root with the probe on ('extra' appended), run a task
+ * (the executor has probed by then); return the probe's line (new) and
+ * in *done whether the task ran (an unconfined probe's execve ends it). */
+static char *probe(th_redis *redis, const char *const extra[], pid_t *pid, int *done)
+{
+    char port[16], *line;
+    redisContext *c;
+    rh_task t;
+
+    snprintf(port, sizeof port, "%d", redis->port);
+    assert_int_equal(setenv("RHAI_TEST_CONFINE_PROBE", port, 1), 0);
+    *pid = th_rhaid_start(redis, "default", 1, extra);
+    assert_true(*pid > 0);
+    assert_int_equal(unsetenv("RHAI_TEST_CONFINE_PROBE"), 0);
+    assert_non_null(c = th_redis_connect(redis));
+    run(c, "plain-1", "1 + 1", &t);
+    *done = t.status == RHAI_STATUS_DONE && t.output && strcmp(t.output, "2") == 0;
+    rh_task_clear(&t);
+    redisFree(c);
+    line = log_line(redis->dir, "event=confine_probe ");
+    assert_non_null(line);
+    print_message("%s", line);
+    return line;
+}
+
+/* Every forbidden operation failed; file access outside the data dir too
+ * when the kernel has Landlock; the data dir is writable. */
+static void assert_confined(const th_redis *redis, const char *line)
+{
+    char v[64], *exec;
+
+    for (size_t i = 0; i < sizeof forbidden / sizeof forbidden[0]; i++) {
+        assert_non_null(field(line, forbidden[i], v, sizeof v));
+        if (strcmp(v, "ok") == 0)
+            fail_msg("the executor could %s", forbidden[i]);
+    }
+    assert_non_null(field(line, "landlock", v, sizeof v));
+    if (atoi(v) > 0) {
+        for (size_t i = 0; i < sizeof forbidden_fs / sizeof forbidden_fs[0]; i++) {
+            assert_non_null(field(line, forbidden_fs[i], v, sizeof v));
+            assert_string_equal(v, "EACCES");
+        }
+    } else {
+        print_message("no Landlock in this kernel: file access outside the data dir "
+                      "not asserted\n");
+    }
+    assert_string_equal(field(line, "write_data_dir", v, sizeof v), "ok");
+    assert_string_equal(field(line, "nproc_hard", v, sizeof v), "0");
+    /* hard = soft = executor_as_limit (default 1 GiB); none under
+     * AddressSanitizer, whose shadow memory needs terabytes */
+    {
+        char soft[32], hard[32];
+        assert_non_null(field(line, "as_soft", soft, sizeof soft));
+        assert_non_null(field(line, "as_hard", hard, sizeof hard));
+        assert_string_equal(soft, hard);
+        assert_string_equal(hard, TH_ASAN ? "-1" : "1073741824");
+        if (!TH_ASAN)
+            assert_string_not_equal(field(line, "raise_as", v, sizeof v), "ok");
+    }
+    exec = log_line(redis->dir, "event=confine_probe_exec ");
+    assert_non_null(exec);
+    assert_non_null(field(exec, "execve", v, sizeof v));
+    assert_string_not_equal(v, "ok");
+    free(exec);
+}
+
+static void test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape(void **state)
+{
+    th_redis redis;
+    char data[300], v[32];
+    const char *extra[] = { "--data-dir", data, NULL };
+    struct passwd *nobody = getpwnam("nobody");
+    redisContext *c;
+    rh_task t;
+    char *line;
+    pid_t pid;
+    int done;
+
+    (void)state;
+    if (geteuid() != 0 || nobody == NULL)
+        skip();
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(data, sizeof data, "%s/data", redis.dir);
+    {
+        store *s;
+        rhai_error err;
+        assert_int_equal(store_new(data, &dsl_schema, &s, &err), 0);
+        assert_int_equal(store_context_create(s, "shop", "alice", &err), 0);
+        store_free(s);
+    }
+    line = probe(&redis, extra, &pid, &done);
+    assert_int_equal(atoi(field(line, "uid", v, sizeof v)), (int)nobody->pw_uid);
+    assert_int_equal(atoi(field(line, "gid", v, sizeof v)), (int)nobody->pw_gid);
+    assert_confined(&redis, line);
+    free(line);
+    assert_true(done);
+
+    /* and it still does its work: the DSL reads and writes its context */
+    assert_non_null(c = th_redis_connect(&redis));
+    {
+        char key[RH_KEY_MAX];
+        const char *argv[] = { "HSET", rh_key_task(key, "rhai", "dsl-1"), "context_id", "shop",
+                               "caller_id", "alice" };
+        redisReply *r;
+        /* th_submit has no context: set it before the LPUSH th_submit does */
+        r = redisCommandArgv(c, 6, argv, NULL);
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    run(c, "dsl-1", "Company.create({name: 'A'}); Company.count()", &t);
+    if (t.status != RHAI_STATUS_DONE)
+        print_message("dsl-1: %s\n", t.error ? t.error : "?");
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "1");
+    rh_task_clear(&t);
+    redisFree(c);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+/* executor_user = root keeps uid 0, yet without capabilities and under
+ * the same filter: still nothing of the forbidden list works. */
+static void test_an_executor_kept_root_is_confined_all_the_same(void **state)
+{
+    th_redis redis;
+    char data[300], v[32];
+    const char *extra[] = { "--data-dir", data, "--executor-user", "root", NULL };
+    char *line;
+    pid_t pid;
+    int done;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(data, sizeof data, "%s/data", redis.dir);
+    line = probe(&redis, extra, &pid, &done);
+    assert_string_equal(field(line, "uid", v, sizeof v), "0");
+    assert_confined(&redis, line);
+    free(line);
+    assert_true(done);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+/* executor_seccomp = 0 (debugging) lifts the filter, nothing else: a
+ * socket can be made, the file system is still closed. */
+static void test_executor_seccomp_off_lifts_only_the_filter(void **state)
+{
+    th_redis redis;
+    char data[300], v[32];
+    const char *extra[] = { "--data-dir", data, "--executor-seccomp", "0", NULL };
+    char *line;
+    pid_t pid;
+    int done;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(data, sizeof data, "%s/data", redis.dir);
+    line = probe(&redis, extra, &pid, &done);
+    assert_true(done);
+    assert_string_equal(field(line, "socket_inet", v, sizeof v), "ok");
+    assert_string_not_equal(field(line, "fork", v, sizeof v), "ok");    /* nproc 0 */
+    assert_string_not_equal(field(line, "setuid_root", v, sizeof v), "ok");
+    if (atoi(field(line, "landlock", v, sizeof v)) > 0)
+        assert_string_equal(field(line, "read_etc_passwd", v, sizeof v), "EACCES");
+    free(line);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+    th_redis_stop(&redis);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape),
+        cmocka_unit_test(test_an_executor_kept_root_is_confined_all_the_same),
+        cmocka_unit_test(test_executor_seccomp_off_lifts_only_the_filter),
+    };
+    return cmocka_run_group_tests_name("confine", tests, NULL, NULL);
+}
