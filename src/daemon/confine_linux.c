@@ -239,6 +239,21 @@ static const int allow_plain[] = {
     SCMP_SYS(exit), SCMP_SYS(exit_group),
 };
 
+/* One argument comparison, spelled out: libseccomp's SCMP_A* macros leave
+ * a field to its default, which clang's -Wmissing-field-initializers
+ * reports. */
+static struct scmp_arg_cmp arg(unsigned int n, enum scmp_compare op, scmp_datum_t a,
+                               scmp_datum_t b)
+{
+    struct scmp_arg_cmp c;
+
+    c.arg = n;
+    c.op = op;
+    c.datum_a = a;
+    c.datum_b = b;
+    return c;
+}
+
 static int confine_seccomp(rhai_error *err)
 {
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -252,31 +267,31 @@ static int confine_seccomp(rhai_error *err)
     /* No executable memory after start: no new code can be mapped. */
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                              arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                              SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+                              arg(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     /* getrlimit and setrlimit (prlimit64) on ourselves: every limit is
      * hard already, and without CAP_SYS_RESOURCE none can be raised. */
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
-                              SCMP_A0(SCMP_CMP_EQ, 0));
+                              arg(0, SCMP_CMP_EQ, 0, 0));
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(setrlimit), 0);
     /* prctl: no_new_privs again (the engine sets it too), nothing else. */
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                              SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
+                              arg(0, SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0));
     /* abort() and raise(): signals to ourselves only. */
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+                              arg(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0));
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+                              arg(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0));
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+                              arg(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0));
     if (rc == 0)
         rc = seccomp_load(f);
     seccomp_release(f);
