@@ -27,3 +27,6 @@ set_tests_properties(test_ctl_signed PROPERTIES TIMEOUT 120 LABELS integration)
 # the processing list re-read after a reconnect, when Redis refuses it once
 rhai_test(test_daemon_rescan integration 60 rhai_commonlib)
 add_dependencies(test_daemon_rescan rhaid)
+# issue 16: oversized fields, poisoned counters, killed connections, restarts
+rhai_test(test_daemon_faults integration 300 rhai_commonlib)
+add_dependencies(test_daemon_faults rhaid)

@@ -99,9 +99,14 @@ void wk_conn_start(wk_conn *c);
 /* Drop the connection (pending callbacks see NULL), close the timer, then
  * call on_closed. */
 void wk_conn_close(wk_conn *c);
-/* Send a command; 0, or RHAI_ECONN when not connected (callback not run). */
+/* Send a command; 0, or RHAI_ECONN when not connected (callback not run).
+ * Every command of rhaid goes through these two: while a connection is
+ * down its hiredis context is gone, and any callback (of the other
+ * connection, of an executor) may run then. */
 int  wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
                   const char **argv, const size_t *lens);
+/* The same with a hiredis format string (redisAsyncCommand's). */
+int  wk_conn_cmd(wk_conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...);
 
 /* ======================== executor pool ======================== */
 

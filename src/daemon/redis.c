@@ -5,6 +5,7 @@
  * (connect refused, server gone, AUTH rejected), leads to the same path:
  * pending callbacks see a NULL reply (hiredis does that), on_down runs once,
  * and a reconnect is scheduled with exponential backoff. */
+#include <stdarg.h>
 #include <string.h>
 #include "common/uvredis.h"
 
@@ -178,6 +179,8 @@ void wk_conn_close(wk_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
+/* The one door to hiredis: while the connection is down its context is
+ * NULL (hiredis freed it), so every command checks here first. */
 int wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
                  const char **argv, const size_t *lens)
 {
@@ -186,4 +189,17 @@ int wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
     if (redisAsyncCommandArgv(c->ac, fn, privdata, argc, argv, lens) != REDIS_OK)
         return RHAI_ECONN;
     return 0;
+}
+
+int wk_conn_cmd(wk_conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (c->ac == NULL || !c->up || c->closing)
+        return RHAI_ECONN;
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(c->ac, fn, privdata, fmt, ap);
+    va_end(ap);
+    return rc == REDIS_OK ? 0 : RHAI_ECONN;
 }

@@ -180,8 +180,7 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
 
     if (len > RH_NAME_MAX || (memcpy(tmp, id, len), tmp[len] = '\0', !rh_name_valid(tmp))) {
         rh_log(RH_LOG_WARN, "event=bad_id task=- reason=\"invalid task id in queue, dropped\"");
-        if (w->cmd.up)
-            redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
         return;
     }
     if ((j = wk_job_find(w, id, len)) != NULL) {

@@ -125,17 +125,18 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
         memcpy(dst, reply->str, 41);
 }
 
+/* Forget the digests (plain EVAL until they are known again) and load
+ * the scripts on the command connection. Called on NOSCRIPT from either
+ * connection's callbacks: when the command connection is down, its
+ * reconnect loads them (on_conn_up). */
 void wk_scripts_load(wk_worker *w)
 {
     w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s",
-                      wk_lua_claim);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
-                      wk_lua_claim_head);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s",
-                      wk_lua_finish);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_take, "SCRIPT LOAD %s",
-                      wk_lua_take);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s", wk_lua_claim);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
+                wk_lua_claim_head);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s", wk_lua_finish);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */
@@ -198,8 +199,8 @@ static void finish_done(wk_job *j, long long answered)
      * froze past the heartbeat TTL) and a take put it back in our
      * processing list: if that take landed after the finish's LREM, the
      * id would stay there for good. The task is final now: drop it. */
-    if (j->retaken && w->cmd.up)
-        redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
+    if (j->retaken)
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
     wk_job_free(j);
 }
 

@@ -1,0 +1,156 @@
+/* test_daemon_faults.c -- rhaid against what a careless operator or a
+ * hostile client does to its Redis (issue 16): oversized task fields,
+ * poisoned counters, a flushed script cache with a killed connection, a
+ * Redis restart longer than the heartbeat TTL. Each test drives a real
+ * redis-server and real rhaid processes and asserts on outcomes: the reply
+ * a client gets, what the task hash says, that rhaid is alive. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+typedef struct fixture {
+    th_redis     redis;
+    pid_t        rhaid;
+    redisContext *c;
+} fixture;
+
+static int start_with(void **state, int aof, const char *const extra[])
+{
+    fixture *f = rh_calloc(1, sizeof *f);
+    if (f == NULL || th_redis_start(&f->redis, aof) != 0)
+        return -1;
+    f->rhaid = th_rhaid_start(&f->redis, "default", 2, extra);
+    f->c = th_redis_connect(&f->redis);
+    *state = f;
+    return f->rhaid > 0 && f->c ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    static const char *const extra[] = { "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000",
+                                         NULL };
+    return start_with(state, 0, extra);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->c)
+        redisFree(f->c);
+    if (f->rhaid > 0)
+        th_stop(f->rhaid, 10000);
+    th_redis_stop(&f->redis);
+    rh_free(f);
+    return 0;
+}
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void assert_alive(pid_t pid)
+{
+    assert_int_equal(kill(pid, 0), 0);
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+}
+
+/* Submit and wait for the reply; the reply is stored in *t. */
+static void run_task(fixture *f, const char *id, const char *script, const char *args,
+                     rh_task *t)
+{
+    rh_task_init(t);
+    assert_int_equal(th_submit(f->c, "default", id, script, args, 10000, NULL), 0);
+    assert_int_equal(th_reply(f->c, NULL, id, 30, t), 0);
+    assert_string_equal(t->id, id);
+}
+
+/* Wait (10 s) until 'needle' appears in one of the rhaid logs of r. */
+static void wait_log(const th_redis *r, const char *needle)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (th_sh("grep -q -- '%s' %s/rhaid-*.log", needle, r->dir) == 0)
+            return;
+        nap_ms(10);
+    }
+    fail_msg("no '%s' in the rhaid logs of %s", needle, r->dir);
+}
+
+/* ======================== item 8: guarded commands ======================== */
+
+/* Kill every normal client of 'c''s server except 'c' itself and the ones
+ * blocked in BLMOVE (rhaid's pop connection): what is left is rhaid's
+ * command connection. */
+static void kill_command_connections(redisContext *c)
+{
+    redisReply *me = redisCommand(c, "CLIENT ID");
+    redisReply *list = redisCommand(c, "CLIENT LIST TYPE normal");
+    char *save = NULL;
+    int killed = 0;
+
+    assert_non_null(me);
+    assert_non_null(list);
+    assert_int_equal(list->type, REDIS_REPLY_STRING);
+    for (char *line = strtok_r(list->str, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        long long id = atoll(line + 3);             /* "id=N ..." */
+        redisReply *k;
+        if (strncmp(line, "id=", 3) != 0 || id == me->integer || strstr(line, "cmd=blmove"))
+            continue;
+        k = redisCommand(c, "CLIENT KILL ID %lld", id);
+        killed += k && k->type == REDIS_REPLY_INTEGER ? (int)k->integer : 0;
+        if (k)
+            freeReplyObject(k);
+    }
+    freeReplyObject(list);
+    freeReplyObject(me);
+    assert_true(killed >= 1);
+}
+
+/* The sequence of issue 16: the script cache flushed, rhaid's command
+ * connection killed, then a task pushed. The take's claim comes back
+ * NOSCRIPT while the command connection is down; reloading the scripts
+ * then used to call hiredis on a NULL context (SIGSEGV). */
+static void test_a_flushed_script_cache_and_a_killed_command_connection_do_not_crash_rhaid(
+    void **state)
+{
+    fixture *f = *state;
+    redisReply *r;
+    rh_task t;
+
+    run_task(f, "k1", "1", NULL, &t);                /* scripts loaded by now */
+    rh_task_clear(&t);
+    r = redisCommand(f->c, "SCRIPT FLUSH");
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    kill_command_connections(f->c);
+    wait_log(&f->redis, "event=redis_down conn=cmd");
+    run_task(f, "k2", "40 + 2", NULL, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "42");
+    assert_int_equal(t.attempts, 1);
+    rh_task_clear(&t);
+    assert_alive(f->rhaid);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_a_flushed_script_cache_and_a_killed_command_connection_do_not_crash_rhaid,
+            setup, teardown),
+    };
+    return cmocka_run_group_tests_name("daemon_faults", tests, NULL, NULL);
+}
