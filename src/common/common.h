@@ -263,7 +263,8 @@ extern const char rh_lua_recover[];
  *   cancel_queued(p, id, v, now, ttl, events, msg)
  * answers task 'id' (prefix p) `cancelled`: HSET of the result fields, the
  * reply (docs/protocol.md fields and JSON types) on its reply_to, TTLs,
- * the finished event and the recent-task index. 'v' is HMGET of
+ * the finished event and the recent-task index (best effort: a key of
+ * another type there fails nothing). 'v' is HMGET of
  * RH_LUA_CANCEL_FIELDS; now is a number (ms). The caller has checked the
  * task is queued and removes it from its queue. */
 #define RH_LUA_CANCEL_FIELDS \
@@ -290,8 +291,9 @@ extern const char rh_lua_recover[];
     "   worker_id = v[2] or cjson.null, instance = v[8] or cjson.null," \
     "   status = 'cancelled', error_kind = 'cancelled', at = now}))\n" \
     "  local ik = p .. ':tasks:{' .. w .. '}'\n" \
-    "  redis.call('ZADD', ik, now, id)\n" \
-    "  redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "  if pcall(redis.call, 'ZADD', ik, now, id) then\n" \
+    "    redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "  end\n" \
     "end\n"
 
 #endif

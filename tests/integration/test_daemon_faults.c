@@ -145,12 +145,54 @@ static void test_a_flushed_script_cache_and_a_killed_command_connection_do_not_c
     assert_alive(f->rhaid);
 }
 
+/* ======================== item 7: best-effort counters ======================== */
+
+/* The failed-per-minute counter and the recent-task index are best
+ * effort: a counter that is not a number (SET by hand, or by an attacker
+ * with write access to the prefix) or an index of another type must not
+ * keep a failing task's reply from being pushed. */
+static void test_a_poisoned_failure_counter_does_not_suppress_the_reply(void **state)
+{
+    fixture *f = *state;
+    long long minute = rh_now_ms() / 60000;
+    char buf[64];
+    redisReply *r;
+    rh_task t;
+
+    for (long long m = minute; m <= minute + 1; m++) {     /* a task may cross a minute */
+        r = redisCommand(f->c, "SET rhai:failed:{default}:%lld abc", m);
+        assert_int_equal(r->type, REDIS_REPLY_STATUS);
+        freeReplyObject(r);
+    }
+    run_task(f, "p1", "throw new Error('boom')", NULL, &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_SCRIPT);
+    rh_task_clear(&t);
+    assert_string_equal(th_task_field(f->c, "p1", "status", buf, sizeof buf), "error");
+
+    /* the index of another type too */
+    r = redisCommand(f->c, "SET rhai:tasks:{default} abc");
+    freeReplyObject(r);
+    run_task(f, "p2", "throw new Error('again')", NULL, &t);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    rh_task_clear(&t);
+    run_task(f, "p3", "'fine'", NULL, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    r = redisCommand(f->c, "GET rhai:failed:{default}:%lld", minute);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);         /* left as it was */
+    freeReplyObject(r);
+    assert_alive(f->rhaid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_a_flushed_script_cache_and_a_killed_command_connection_do_not_crash_rhaid,
             setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_poisoned_failure_counter_does_not_suppress_the_reply,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests_name("daemon_faults", tests, NULL, NULL);
 }
