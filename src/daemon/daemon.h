@@ -72,7 +72,8 @@ typedef struct wk_conn wk_conn;
 typedef void (*wk_conn_cb)(wk_conn *c, void *data);
 
 /* One hiredis async connection that reconnects by itself with exponential
- * backoff (100 ms doubling to reconnect_max_ms). on_up runs after the
+ * backoff (50 ms doubling to backoff_max_ms, each delay drawn in [d/2, d]).
+ * on_up runs after the
  * connection is established and AUTH/SELECT were sent; on_down runs once
  * per loss (every pending command callback has then seen a NULL reply). */
 struct wk_conn {
@@ -86,6 +87,7 @@ struct wk_conn {
     int          timer_open;
     int64_t      backoff_ms;
     int64_t      backoff_max_ms;
+    uint64_t     rand_state;      /* jitter of the backoff */
     uint64_t     reconnects;
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
@@ -264,6 +266,7 @@ struct wk_worker {
     int         hot;            /* the last take found work: take in batches */
     double      run_us_avg;     /* moving mean of a run, start to result */
     int         pop_paused;     /* Redis refused a take: wait for the tick */
+    int64_t     cmd_up_at;      /* monotonic ms the command connection last came up */
     int         scanned;        /* processing list re-read since last (re)connect */
     int         scanning;       /* that LRANGE is in flight */
     wk_job     *jobs;           /* every job until its finish is acknowledged, */

@@ -59,6 +59,7 @@ static void on_conn_up(wk_conn *c, void *data)
         wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
     }
     if (c == &w->cmd) {
+        w->cmd_up_at = rh_mono_ms();
         wk_scripts_load(w);
         for (wk_job *j = w->jobs; j; j = j->next)
             if (j->state == JOB_FINISHING)
@@ -134,6 +135,14 @@ static void heartbeat(wk_worker *w)
     wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
+    /* Recovery takes a missing heartbeat for a dead instance. That holds
+     * only once the others had a whole TTL of reachable Redis to beat in:
+     * after Redis came back (or we did), every heartbeat may have expired
+     * while it was down, and live instances reconnect within a quarter
+     * TTL (reconnect backoff) and beat at once. So recover only after our
+     * own connection has been up for heartbeat_ttl_ms. */
+    if (rh_mono_ms() - w->cmd_up_at < w->cfg->heartbeat_ttl_ms)
+        return;
     wk_conn_cmd(c, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s %lld", rh_lua_recover,
                 w->cfg->prefix, now, maxa, rttl, w->k_events, w->member,
                 (long long)w->cfg->task_index_max);
@@ -383,6 +392,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     char safe[512], suffix[40];
     const int signals[3] = { SIGTERM, SIGINT, SIGHUP };
     int rc;
+    int64_t backoff;
     rh_url u;
     (void)unused;
 
@@ -424,8 +434,12 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     }
     w.pool.ready_cb = wk_on_pool_ready;
     w.pool.back_cb = wk_on_pool_back;
-    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", cfg->reconnect_max_ms, &err) != 0 ||
-        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", cfg->reconnect_max_ms, &err) != 0) {
+    /* A live instance must be back before its heartbeat expires: the
+     * backoff never waits more than a quarter of the TTL. */
+    backoff = cfg->reconnect_max_ms < cfg->heartbeat_ttl_ms / 4 ? cfg->reconnect_max_ms
+                                                                 : cfg->heartbeat_ttl_ms / 4;
+    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", backoff, &err) != 0 ||
+        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
         return 1;
     }

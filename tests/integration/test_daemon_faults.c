@@ -185,6 +185,80 @@ static void test_a_poisoned_failure_counter_does_not_suppress_the_reply(void **s
     assert_alive(f->rhaid);
 }
 
+/* ======================== item 11: reconnect vs heartbeat ======================== */
+
+static const char *const beat_1s[] = { "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000",
+                                       NULL };
+
+static int setup_aof(void **state)
+{
+    return start_with(state, 1, beat_1s);
+}
+
+/* Redis (with its data on disk) is down for longer than the heartbeat
+ * TTL, so every heartbeat key has expired when it comes back. Both
+ * instances are alive: neither may be recovered as dead by the other, so
+ * the task running across the restart is not run again (attempts stays
+ * 1), it is answered once, and both instances beat again. Before, the
+ * reconnect backoff (100 ms doubling to 5 s) brought the instances back
+ * seconds apart and the first recovered the other on its first beat. */
+static void test_a_redis_restart_longer_than_the_heartbeat_ttl_recovers_no_live_instance(
+    void **state)
+{
+    fixture *f = *state;
+    pid_t b = th_rhaid_start(&f->redis, "default", 1, beat_1s);
+    char buf[64], key[RH_KEY_MAX];
+    redisReply *r;
+    rh_task t;
+    int beats = 0;
+
+    assert_true(b > 0);
+    assert_int_equal(th_submit(f->c, "default", "rs1",
+                               "var t = Date.now(); while (Date.now() - t < 4000) {} 'slow'",
+                               NULL, 30000, NULL), 0);
+    for (int i = 0; i < 1000 && strcmp(th_task_field(f->c, "rs1", "status", buf, sizeof buf),
+                                       "running") != 0; i++)
+        nap_ms(10);
+    assert_string_equal(buf, "running");
+    redisFree(f->c);
+    f->c = NULL;
+    th_redis_stop_keep(&f->redis);
+    nap_ms(1500);          /* the fault itself: down longer than the TTL (1 s) */
+    assert_int_equal(th_redis_restart(&f->redis), 0);
+    f->c = th_redis_connect(&f->redis);
+    assert_non_null(f->c);
+
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, "rs1", 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"slow\"");
+    assert_int_equal(t.attempts, 1);
+    rh_task_clear(&t);
+    /* answered once: nothing queued again, no second reply */
+    r = redisCommand(f->c, "LLEN %s", rh_key_reply(key, "rhai", "rs1"));
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "LLEN %s", rh_key_queue(key, "rhai", "default"));
+    assert_int_equal(r->integer, 0);
+    freeReplyObject(r);
+    /* both instances beat again, and neither declared the other dead */
+    for (int i = 0; i < 1000 && beats < 2; i++) {
+        r = redisCommand(f->c, "KEYS rhai:worker:{default}:*");
+        beats = (int)r->elements;
+        freeReplyObject(r);
+        if (beats < 2)
+            nap_ms(10);
+    }
+    assert_int_equal(beats, 2);
+    r = redisCommand(f->c, "SCARD rhai:workers");
+    assert_int_equal(r->integer, 2);
+    freeReplyObject(r);
+    assert_int_not_equal(th_sh("grep -q 'event=recovered' %s/rhaid-*.log", f->redis.dir), 0);
+    assert_alive(f->rhaid);
+    assert_alive(b);
+    th_stop(b, 10000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +267,9 @@ int main(void)
             setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_poisoned_failure_counter_does_not_suppress_the_reply,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_redis_restart_longer_than_the_heartbeat_ttl_recovers_no_live_instance,
+            setup_aof, teardown),
     };
     return cmocka_run_group_tests_name("daemon_faults", tests, NULL, NULL);
 }
