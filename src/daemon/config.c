@@ -53,6 +53,8 @@ static const opt opts[] = {
       "RHAI_MEMORY_LIMIT", 1, "bytes of JS heap per task (error_kind memory)" },
     { "max_script", OPT_INT, OFF(max_script), "1048576", 1, 64 * MiB,
       "RHAI_MAX_SCRIPT", 1, "bytes of script per task (error_kind invalid)" },
+    { "max_args", OPT_INT, OFF(max_args), "1048576", 2, 16 * MiB,
+      "RHAI_MAX_ARGS", 1, "bytes of args (JSON) per task (error_kind invalid)" },
     { "max_output", OPT_INT, OFF(max_output), "1048576", 16, 32 * MiB,
       "RHAI_MAX_OUTPUT", 1, "bytes of result JSON per task (error_kind memory)" },
     { "max_logs", OPT_INT, OFF(max_logs), "65536", 0, 16 * MiB,
@@ -337,6 +339,11 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
                             (long long)c->heartbeat_ttl_ms, (long long)c->heartbeat_ms);
     if (c->default_timeout_ms > c->max_timeout_ms)
         c->default_timeout_ms = c->max_timeout_ms;
+    if (c->max_script + c->max_args + RH_LIM_FIXED > (int64_t)RH_FRAME_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "max_script (%lld) + max_args (%lld) must leave "
+                            "%d bytes of an executor frame (%u bytes)",
+                            (long long)c->max_script, (long long)c->max_args, RH_LIM_FIXED,
+                            (unsigned)RH_FRAME_MAX);
     if (print) {
         wk_config_print(c, stdout);
         return WK_CONFIG_EXIT_OK;

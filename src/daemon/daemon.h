@@ -34,6 +34,7 @@ typedef struct wk_config {
     int64_t  max_timeout_ms;
     int64_t  memory;              /* js heap per task, bytes */
     int64_t  max_script;
+    int64_t  max_args;            /* bytes of a task's args (JSON text) */
     int64_t  max_output;
     int64_t  max_logs;
     int64_t  executor_as_limit;   /* RLIMIT_AS of executors, 0: none */
@@ -248,6 +249,8 @@ struct wk_worker {
     char        ev_started[1024];       /* started event up to "at": (no id) */
     size_t      ev_started_id;          /* its length up to and with "id": */
     char        sha_finish[41];
+    char        lim_script[24];         /* max_script, max_args as text (wk_limit_args) */
+    char        lim_args[24];
     uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
     int         fin_inflight;   /* finish calls sent, not yet answered */
     uv_signal_t sig[3];
@@ -286,7 +289,9 @@ wk_job *wk_job_new(wk_worker *w, const char *id, size_t len);  /* appended, NULL
 void    wk_job_free(wk_job *j);
 wk_job *wk_job_find(wk_worker *w, const char *id, size_t len);
 int     wk_count_jobs(wk_worker *w, job_state s);
-void    wk_job_start(wk_job *j, int queue);      /* on an idle executor, or queued */
+/* On an idle executor, or queued: 1 started, 0 still READY (no executor
+ * can take it now), -1 ended (answered, or freed: do not touch j). */
+int     wk_job_start(wk_job *j, int queue);
 void    wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg);
 void    wk_job_cancel_ready(wk_job *j);         /* answer a READY job cancelled */
 void    wk_finish_send(wk_job *j);
@@ -299,6 +304,7 @@ int     wk_is_noscript(const redisReply *reply);
 /* take.c */
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
+void    wk_limit_args(wk_worker *w, const char **argv);  /* ARGV max_script, max_args */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);

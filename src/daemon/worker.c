@@ -497,14 +497,21 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
 }
 
 /* Start the job on an idle executor, or with 'queue' behind a busy one's
- * job (wk_pool_queue). */
-void wk_job_start(wk_job *j, int queue)
+ * job (wk_pool_queue). No executor free: it stays READY. Any other failure
+ * to hand it over ends it, never leaving it claimed with no executor: a
+ * frame the encoder refuses (a string that is not UTF-8, too big) is
+ * `invalid`; a pipe that broke (the executor is retired) is tried again
+ * on another, as a crash is, up to max_attempts; no memory is `internal`.
+ * 1 started, 0 still READY, -1 ended (j may be freed). */
+int wk_job_start(wk_job *j, int queue)
 {
     wk_worker *w = j->w;
     rh_task *t = &j->task;
     eng_input in;
     eng_limits lim;
     int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : w->cfg->default_timeout_ms;
+    char msg[160];
+    int rc;
 
     if (timeout > w->cfg->max_timeout_ms)
         timeout = w->cfg->max_timeout_ms;
@@ -517,10 +524,24 @@ void wk_job_start(wk_job *j, int queue)
     in.context_id = t->context_id ? t->context_id : "default";
     in.caller_id = t->caller_id ? t->caller_id : "anonymous";
     wk_config_limits(w->cfg, &lim);
-    if ((queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout) == 0) {
+    rc = (queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout);
+    if (rc == 0) {
         j->state = JOB_RUNNING;
         j->run_at_us = rh_mono_us();
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
                t->attempts, queue);
+        return 1;
     }
+    if (rc == RHAI_ESTATE)
+        return 0;
+    if (rc == RHAI_EIO && ++j->crashes < w->cfg->max_attempts) {
+        rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"executor pipe broken\"", j->id);
+        return 0;
+    }
+    snprintf(msg, sizeof msg, "task cannot be sent to an executor: %s%s",
+             rc == RHAI_EINVAL ? "a field is not valid UTF-8 text" : rhai_strerror(rc),
+             rc == RHAI_ETOOBIG ? " (frame over its limit)" : "");
+    rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, msg);
+    wk_job_fail(j, rc == RHAI_EINVAL || rc == RHAI_ETOOBIG ? RH_EK_INVALID : RH_EK_INTERNAL, msg);
+    return -1;
 }

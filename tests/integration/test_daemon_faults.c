@@ -88,6 +88,174 @@ static void wait_log(const th_redis *r, const char *needle)
     fail_msg("no '%s' in the rhaid logs of %s", needle, r->dir);
 }
 
+/* ======================== item 6: field limits ======================== */
+
+static int setup_limits(void **state)
+{
+    static const char *const extra[] = { "--max-args", "1000", "--max-script", "1000",
+                                         "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000",
+                                         NULL };
+    return start_with(state, 0, extra);
+}
+
+/* A JSON string of exactly n bytes ("xxx...x"), malloc'd. */
+static char *json_string_of(size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memset(s, 'x', n);
+    s[0] = s[n - 1] = '"';
+    s[n] = '\0';
+    return s;
+}
+
+/* Submit task 'id' (script 'script') with one more field, in one HSET
+ * before the LPUSH. */
+static void submit_with(fixture *f, const char *id, const char *script, const char *field,
+                        const char *value)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "script", script,
+                           "worker_id", "default", "status", "queued", field, value };
+    redisReply *r = redisCommandArgv(f->c, 12, argv, NULL);
+
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
+    assert_non_null(r);
+    freeReplyObject(r);
+}
+
+static void assert_invalid_with(fixture *f, const char *id, const char *error)
+{
+    rh_task t;
+    char buf[64];
+
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, id, 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(t.error);
+    if (strcmp(t.error, error) != 0)
+        fail_msg("task %s: error '%s', expected '%s'", id, t.error, error);
+    rh_task_clear(&t);
+    assert_string_equal(th_task_field(f->c, id, "status", buf, sizeof buf), "error");
+}
+
+/* Every client field has a limit; one byte over is `invalid` at once,
+ * with a message naming the field, its size and the limit. At the limit
+ * the task runs. */
+static void test_a_field_one_byte_over_its_limit_is_answered_invalid(void **state)
+{
+    fixture *f = *state;
+    char *args = json_string_of(1000), *script = th_big_script(1001);
+    char caller[300], reply_to[600];
+    rh_task t;
+
+    run_task(f, "l-at", "args.length", args, &t);           /* 1000 bytes: runs */
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "998");
+    rh_task_clear(&t);
+    free(args);
+
+    args = json_string_of(1001);
+    assert_int_equal(th_submit(f->c, "default", "l-args", "1", args, 5000, NULL), 0);
+    assert_invalid_with(f, "l-args", "args is 1001 bytes, limit 1000 (max_args)");
+    free(args);
+
+    assert_int_equal(th_submit(f->c, "default", "l-script", script, NULL, 5000, NULL), 0);
+    assert_invalid_with(f, "l-script", "script is 1001 bytes, limit 1000 (max_script)");
+    free(script);
+
+    memset(caller, 'c', 257);
+    caller[257] = '\0';
+    submit_with(f, "l-caller", "1", "caller_id", caller);
+    assert_invalid_with(f, "l-caller", "caller_id is 257 bytes, limit 256");
+
+    /* a reply_to over its limit: answered on the task's own reply list */
+    memcpy(reply_to, "rhai:reply:", 11);
+    memset(reply_to + 11, 'r', 501);
+    reply_to[512] = '\0';
+    assert_int_equal(th_submit(f->c, "default", "l-reply", "1", NULL, 5000, reply_to), 0);
+    assert_invalid_with(f, "l-reply", "reply_to is 512 bytes, limit 511");
+    assert_alive(f->rhaid);
+}
+
+/* The exact case of issue 16: 70 MiB of args used to leave the task
+ * `running` for good (its frame could not be encoded, the error was
+ * ignored), past its timeout and past SIGTERM, and a read that large
+ * blocked the loop. Now the claim sees the size with HSTRLEN and does not
+ * fetch it: the task is `invalid` at once, a field nobody reads is never
+ * fetched however large, the instance keeps beating, nothing stays
+ * claimed, and SIGTERM drains as usual. */
+static void test_a_70_mib_args_task_is_invalid_and_the_instance_keeps_beating(void **state)
+{
+    fixture *f = *state;
+    size_t big = 70u * 1024u * 1024u;
+    char *args = json_string_of(big), want[128], key[RH_KEY_MAX], buf[64];
+    redisReply *r;
+    rh_task t;
+    int status;
+
+    assert_int_equal(th_submit(f->c, "default", "huge", "1", args, 5000, NULL), 0);
+    snprintf(want, sizeof want, "args is %zu bytes, limit 1048576 (max_args)", big);
+    assert_invalid_with(f, "huge", want);
+
+    /* an unknown field of 70 MiB is not read: the task runs */
+    submit_with(f, "junk", "'fine'", "junk", args);
+    free(args);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, "junk", 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "\"fine\"");
+    rh_task_clear(&t);
+
+    run_task(f, "after", "'still here'", NULL, &t);
+    assert_string_equal(t.output, "\"still here\"");
+    rh_task_clear(&t);
+    r = redisCommand(f->c, "KEYS rhai:worker:{default}:*");           /* still beating */
+    assert_int_equal(r->elements, 1);
+    freeReplyObject(r);
+    assert_string_equal(th_task_field(f->c, "huge", "status", buf, sizeof buf), "error");
+    r = redisCommand(f->c, "KEYS rhai:processing:*");                 /* nothing held */
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *n = redisCommand(f->c, "LLEN %s", r->element[i]->str);
+        assert_int_equal(n->integer, 0);
+        freeReplyObject(n);
+    }
+    freeReplyObject(r);
+    assert_int_equal(kill(f->rhaid, SIGTERM), 0);
+    status = th_wait(f->rhaid, 10000);
+    f->rhaid = -1;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    r = redisCommand(f->c, "LLEN %s", rh_key_queue(key, "rhai", "default"));
+    assert_int_equal(r->integer, 0);                                  /* nothing requeued */
+    freeReplyObject(r);
+}
+
+/* A task whose frame the encoder refuses (a script that is not UTF-8)
+ * used to stay claimed with no executor for good: any failure to hand a
+ * task over now ends it. */
+static void test_a_task_that_cannot_be_sent_to_an_executor_is_answered_invalid(void **state)
+{
+    fixture *f = *state;
+    rh_task t;
+
+    assert_int_equal(th_submit(f->c, "default", "nonutf8", "'\xff\xfe'", NULL, 5000, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(f->c, NULL, "nonutf8", 30, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(strstr(t.error, "cannot be sent to an executor"));
+    rh_task_clear(&t);
+    run_task(f, "after-nonutf8", "1", NULL, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    assert_alive(f->rhaid);
+}
+
 /* ======================== item 8: guarded commands ======================== */
 
 /* Kill every normal client of 'c''s server except 'c' itself and the ones
@@ -262,6 +430,12 @@ static void test_a_redis_restart_longer_than_the_heartbeat_ttl_recovers_no_live_
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_field_one_byte_over_its_limit_is_answered_invalid,
+                                        setup_limits, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_70_mib_args_task_is_invalid_and_the_instance_keeps_beating, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_task_that_cannot_be_sent_to_an_executor_is_answered_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_flushed_script_cache_and_a_killed_command_connection_do_not_crash_rhaid,
             setup, teardown),
