@@ -31,3 +31,6 @@ add_dependencies(test_daemon_rescan rhaid)
 # executors of a root rhaid: unprivileged, hard limits, Landlock, seccomp
 rhai_test(test_confine integration 120 rhai_dsl rhai_commonlib)
 add_dependencies(test_confine rhaid)
+# issue 16: oversized fields, poisoned counters, killed connections, restarts
+rhai_test(test_daemon_faults integration 300 rhai_commonlib)
+add_dependencies(test_daemon_faults rhaid)

@@ -175,6 +175,28 @@ int           rh_status_final(rhai_status s);      /* done/error/timeout/cancell
 const char   *rh_kind_str(rh_error_kind k);        /* "" for NONE */
 rh_error_kind rh_kind_parse(const char *s);        /* NONE when unknown/empty */
 
+/* Task field limits: how many bytes each field of the task hash a worker
+ * reads may hold (docs/protocol.md, "Field limits"). rhaid checks them in
+ * the claim scripts, with HSTRLEN before a field is fetched (or on the
+ * whole hash with MEMORY USAGE, when that already bounds it), so a field
+ * over its limit never crosses the wire: the task is answered `invalid`.
+ * 'script' and 'args' are limited by max_script and max_args (rhaid
+ * options); every other field by a constant here. Fields a worker does not
+ * read (unknown ones, the result fields) are never fetched. The numbers
+ * are plain literals: they are pasted into the Lua text. */
+#define RH_LIM_NAME         128    /* worker_id, context_id, instance (RH_NAME_MAX) */
+#define RH_LIM_CALLER       256    /* caller_id */
+#define RH_LIM_REPLY_TO     511    /* reply_to: a key (RH_KEY_MAX - 1) */
+#define RH_LIM_SIGNATURE    128    /* signature: hex Ed25519 (RH_SIGN_SIG_HEX) */
+#define RH_LIM_NUMBER       20     /* timeout_ms, created_at, attempts, started_at */
+#define RH_LIM_STATUS       15     /* status */
+/* Room for every field above together, with margin: what a task read
+ * holds beyond its script and args. */
+#define RH_LIM_FIXED        16384
+#ifndef RH_DEFAULT_MAX_ARGS
+#define RH_DEFAULT_MAX_ARGS (1024 * 1024)  /* bytes of args (JSON text) */
+#endif
+
 /* Every field of the task hash. Strings are new (rh_free) or NULL when
  * absent. 'args' and 'output' hold JSON text. */
 typedef struct rh_task {
@@ -209,9 +231,10 @@ void rh_task_clear(rh_task *t);                  /* frees fields, re-inits */
  * Unknown fields are ignored. Numbers that do not parse: RHAI_EINVAL. */
 int  rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len);
 /* Check a task popped from a queue before running it: script present and
- * at most 'max_script' bytes, args (if any) valid JSON, ids valid, timeout
+ * at most 'max_script' bytes, args (if any) at most 'max_args' bytes and
+ * valid JSON, ids valid, every field within its limit (RH_LIM_*), timeout
  * positive. RHAI_EINVAL or RHAI_ETOOBIG with a message for the reply. */
-int  rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err);
+int  rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_error *err);
 /* The reply object of docs/protocol.md as compact JSON text (new string):
  * id, status, output (embedded JSON value), error, error_kind, logs,
  * worker_id, instance, attempts, created_at, started_at, finished_at. */
@@ -263,7 +286,8 @@ extern const char rh_lua_recover[];
  *   cancel_queued(p, id, v, now, ttl, events, msg)
  * answers task 'id' (prefix p) `cancelled`: HSET of the result fields, the
  * reply (docs/protocol.md fields and JSON types) on its reply_to, TTLs,
- * the finished event and the recent-task index. 'v' is HMGET of
+ * the finished event and the recent-task index (best effort: a key of
+ * another type there fails nothing). 'v' is HMGET of
  * RH_LUA_CANCEL_FIELDS; now is a number (ms). The caller has checked the
  * task is queued and removes it from its queue. */
 #define RH_LUA_CANCEL_FIELDS \
@@ -290,8 +314,9 @@ extern const char rh_lua_recover[];
     "   worker_id = v[2] or cjson.null, instance = v[8] or cjson.null," \
     "   status = 'cancelled', error_kind = 'cancelled', at = now}))\n" \
     "  local ik = p .. ':tasks:{' .. w .. '}'\n" \
-    "  redis.call('ZADD', ik, now, id)\n" \
-    "  redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "  if pcall(redis.call, 'ZADD', ik, now, id) then\n" \
+    "    redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "  end\n" \
     "end\n"
 
 #endif

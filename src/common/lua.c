@@ -10,7 +10,8 @@
     "st == 'timeout' or st == 'cancelled' end\n"
 
 /* Recover the work of dead instances: members of the workers set whose
- * heartbeat key has expired. No KEYS (the set is walked); ARGV[1] prefix,
+ * heartbeat key has expired. The recent-task index and the failed
+ * counter are best effort (pcall), after the reply. No KEYS (the set is walked); ARGV[1] prefix,
  * ARGV[2] now ms, ARGV[3] max_attempts, ARGV[4] ttl ms, ARGV[5] events
  * channel, ARGV[6] this instance's member (never recovered by itself).
  * Returns {instances recovered, ids requeued, ids failed}. */
@@ -48,14 +49,14 @@ const char rh_lua_recover[] =
     "        redis.call('PUBLISH', ARGV[5], cjson.encode({event = 'finished', id = id,"
     "          worker_id = h.worker_id or w, instance = h.instance or cjson.null,"
     "          status = 'error', error_kind = 'crashed', at = now}))\n"
+    "        failed = failed + 1\n"
     "        local keep = tonumber(ARGV[7] or '10000') or 10000\n"
     "        local ik = p .. ':tasks:{' .. w .. '}'\n"
-    "        redis.call('ZADD', ik, now, id)\n"
-    "        redis.call('ZREMRANGEBYRANK', ik, 0, -keep - 1)\n"
+    "        if pcall(redis.call, 'ZADD', ik, now, id) then\n"
+    "          redis.call('ZREMRANGEBYRANK', ik, 0, -keep - 1)\n"
+    "        end\n"
     "        local fk = p .. ':failed:{' .. w .. '}:' .. math.floor(now / 60000)\n"
-    "        redis.call('INCR', fk)\n"
-    "        redis.call('EXPIRE', fk, 7200)\n"
-    "        failed = failed + 1\n"
+    "        if pcall(redis.call, 'INCR', fk) then redis.call('EXPIRE', fk, 7200) end\n"
     "      else\n"
     "        if st then redis.call('HSET', tk, 'status', 'queued') end\n"
     "        redis.call('RPUSH', p .. ':queue:{' .. w .. '}', id)\n"

@@ -172,23 +172,33 @@ static int caller_valid(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++)
-        if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 127 || n >= 256)
+        if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 127 || n >= RH_LIM_CALLER)
             return 0;
     return n > 0;
 }
 
-int rh_task_validate(const rh_task *t, size_t max_script, rhai_error *err)
+int rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_error *err)
 {
     json_error_t jerr;
     json_t *j;
+    size_t n;
 
     if (!rh_name_valid(t->id))
         return rh_error_set(err, RHAI_EINVAL, "invalid task id");
     if (t->script == NULL || t->script_len == 0)
         return rh_error_set(err, RHAI_EINVAL, "task has no script");
     if (t->script_len > max_script)
-        return rh_error_set(err, RHAI_ETOOBIG, "script too large: %zu bytes > max_script %zu",
+        return rh_error_set(err, RHAI_ETOOBIG, "script is %zu bytes, limit %zu (max_script)",
                             t->script_len, max_script);
+    if (t->args && (n = strlen(t->args)) > max_args)
+        return rh_error_set(err, RHAI_ETOOBIG, "args is %zu bytes, limit %zu (max_args)", n,
+                            max_args);
+    if (t->reply_to && (n = strlen(t->reply_to)) > RH_LIM_REPLY_TO)
+        return rh_error_set(err, RHAI_ETOOBIG, "reply_to is %zu bytes, limit %d", n,
+                            RH_LIM_REPLY_TO);
+    if (t->signature && (n = strlen(t->signature)) > RH_LIM_SIGNATURE)
+        return rh_error_set(err, RHAI_ETOOBIG, "signature is %zu bytes, limit %d", n,
+                            RH_LIM_SIGNATURE);
     if (memchr(t->script, '\0', t->script_len))
         return rh_error_set(err, RHAI_EINVAL, "script contains a NUL byte");
     if (t->worker_id && !rh_name_valid(t->worker_id))

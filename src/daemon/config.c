@@ -53,6 +53,8 @@ static const opt opts[] = {
       "RHAI_MEMORY_LIMIT", 1, "bytes of JS heap per task (error_kind memory)" },
     { "max_script", OPT_INT, OFF(max_script), "1048576", 1, 64 * MiB,
       "RHAI_MAX_SCRIPT", 1, "bytes of script per task (error_kind invalid)" },
+    { "max_args", OPT_INT, OFF(max_args), "1048576", 2, 16 * MiB,
+      "RHAI_MAX_ARGS", 1, "bytes of args (JSON) per task (error_kind invalid)" },
     { "max_output", OPT_INT, OFF(max_output), "1048576", 16, 32 * MiB,
       "RHAI_MAX_OUTPUT", 1, "bytes of result JSON per task (error_kind memory)" },
     { "max_logs", OPT_INT, OFF(max_logs), "65536", 0, 16 * MiB,
@@ -75,8 +77,8 @@ static const opt opts[] = {
       "RHAI_MAX_ATTEMPTS", 1, "runs before a task of dead instances fails as crashed" },
     { "grace_ms", OPT_INT, OFF(grace_ms), "10000", 0, 3600000,
       "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
-    { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "5000", 100, 600000,
-      "RHAI_RECONNECT_MAX_MS", 0, "ceiling of the Redis reconnect backoff" },
+    { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "1000", 100, 600000,
+      "RHAI_RECONNECT_MAX_MS", 0, "ceiling of the Redis reconnect backoff (at most heartbeat_ttl_ms / 4 is used)" },
     { "prefetch", OPT_INT, OFF(prefetch), "64", 0, 1024, "RHAI_PREFETCH", 1,
       "at most, tasks taken ahead of free executors (claimed, waiting in memory): about 5 ms of work at the recent mean run, at least min(2, prefetch)" },
     { "pipeline_max_us", OPT_INT, OFF(pipeline_max_us), "1000", 0, 1LL << 40,
@@ -341,6 +343,11 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
                             (long long)c->heartbeat_ttl_ms, (long long)c->heartbeat_ms);
     if (c->default_timeout_ms > c->max_timeout_ms)
         c->default_timeout_ms = c->max_timeout_ms;
+    if (c->max_script + c->max_args + RH_LIM_FIXED > (int64_t)RH_FRAME_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "max_script (%lld) + max_args (%lld) must leave "
+                            "%d bytes of an executor frame (%u bytes)",
+                            (long long)c->max_script, (long long)c->max_args, RH_LIM_FIXED,
+                            (unsigned)RH_FRAME_MAX);
     if (print) {
         wk_config_print(c, stdout);
         return WK_CONFIG_EXIT_OK;

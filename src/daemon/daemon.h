@@ -34,6 +34,7 @@ typedef struct wk_config {
     int64_t  max_timeout_ms;
     int64_t  memory;              /* js heap per task, bytes */
     int64_t  max_script;
+    int64_t  max_args;            /* bytes of a task's args (JSON text) */
     int64_t  max_output;
     int64_t  max_logs;
     int64_t  executor_as_limit;   /* RLIMIT_AS of executors, 0: none */
@@ -74,7 +75,8 @@ typedef struct wk_conn wk_conn;
 typedef void (*wk_conn_cb)(wk_conn *c, void *data);
 
 /* One hiredis async connection that reconnects by itself with exponential
- * backoff (100 ms doubling to reconnect_max_ms). on_up runs after the
+ * backoff (50 ms doubling to backoff_max_ms, each delay drawn in [d/2, d]).
+ * on_up runs after the
  * connection is established and AUTH/SELECT were sent; on_down runs once
  * per loss (every pending command callback has then seen a NULL reply). */
 struct wk_conn {
@@ -88,6 +90,7 @@ struct wk_conn {
     int          timer_open;
     int64_t      backoff_ms;
     int64_t      backoff_max_ms;
+    uint64_t     rand_state;      /* jitter of the backoff */
     uint64_t     reconnects;
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
@@ -101,9 +104,14 @@ void wk_conn_start(wk_conn *c);
 /* Drop the connection (pending callbacks see NULL), close the timer, then
  * call on_closed. */
 void wk_conn_close(wk_conn *c);
-/* Send a command; 0, or RHAI_ECONN when not connected (callback not run). */
+/* Send a command; 0, or RHAI_ECONN when not connected (callback not run).
+ * Every command of rhaid goes through these two: while a connection is
+ * down its hiredis context is gone, and any callback (of the other
+ * connection, of an executor) may run then. */
 int  wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
                   const char **argv, const size_t *lens);
+/* The same with a hiredis format string (redisAsyncCommand's). */
+int  wk_conn_cmd(wk_conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...);
 
 /* ======================== executor user ======================== */
 
@@ -268,6 +276,8 @@ struct wk_worker {
     char        ev_started[1024];       /* started event up to "at": (no id) */
     size_t      ev_started_id;          /* its length up to and with "id": */
     char        sha_finish[41];
+    char        lim_script[24];         /* max_script, max_args as text (wk_limit_args) */
+    char        lim_args[24];
     uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
     int         fin_inflight;   /* finish calls sent, not yet answered */
     uv_signal_t sig[3];
@@ -286,6 +296,7 @@ struct wk_worker {
     int         hot;            /* the last take found work: take in batches */
     double      run_us_avg;     /* moving mean of a run, start to result */
     int         pop_paused;     /* Redis refused a take: wait for the tick */
+    int64_t     cmd_up_at;      /* monotonic ms the command connection last came up */
     int         scanned;        /* processing list re-read since last (re)connect */
     int         scanning;       /* that LRANGE is in flight */
     wk_job     *jobs;           /* every job until its finish is acknowledged, */
@@ -305,7 +316,9 @@ wk_job *wk_job_new(wk_worker *w, const char *id, size_t len);  /* appended, NULL
 void    wk_job_free(wk_job *j);
 wk_job *wk_job_find(wk_worker *w, const char *id, size_t len);
 int     wk_count_jobs(wk_worker *w, job_state s);
-void    wk_job_start(wk_job *j, int queue);      /* on an idle executor, or queued */
+/* On an idle executor, or queued: 1 started, 0 still READY (no executor
+ * can take it now), -1 ended (answered, or freed: do not touch j). */
+int     wk_job_start(wk_job *j, int queue);
 void    wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg);
 void    wk_job_cancel_ready(wk_job *j);         /* answer a READY job cancelled */
 void    wk_finish_send(wk_job *j);
@@ -318,6 +331,7 @@ int     wk_is_noscript(const redisReply *reply);
 /* take.c */
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
+void    wk_limit_args(wk_worker *w, const char **argv);  /* ARGV max_script, max_args */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);

@@ -45,7 +45,7 @@ static void scan_send(wk_worker *w)
 {
     if (w->scanned || w->scanning || w->draining || !w->cmd.up || !w->pop.up)
         return;
-    if (redisAsyncCommand(w->cmd.ac, on_scan, w, "LRANGE %s 0 -1", w->k_proc) == REDIS_OK)
+    if (wk_conn_cmd(&w->cmd, on_scan, w, "LRANGE %s 0 -1", w->k_proc) == 0)
         w->scanning = 1;
 }
 
@@ -59,6 +59,7 @@ static void on_conn_up(wk_conn *c, void *data)
         wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
     }
     if (c == &w->cmd) {
+        w->cmd_up_at = rh_mono_ms();
         wk_scripts_load(w);
         for (wk_job *j = w->jobs; j; j = j->next)
             if (j->state == JOB_FINISHING)
@@ -110,7 +111,7 @@ static void heartbeat(wk_worker *w)
 {
     char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
     char maxa[16], rttl[24], rate[32];
-    redisAsyncContext *ac = w->cmd.ac;
+    wk_conn *c = &w->cmd;
 
     if (!w->cmd.up || w->final_sent)
         return;
@@ -125,18 +126,26 @@ static void heartbeat(wk_worker *w)
     snprintf(maxa, sizeof maxa, "%lld", (long long)w->cfg->max_attempts);
     snprintf(rttl, sizeof rttl, "%lld", (long long)w->cfg->result_ttl_ms);
     snprintf(rate, sizeof rate, "%.1f", w->rate);
-    redisAsyncCommand(ac, NULL, NULL,
-                      "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
-                      "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
-                      "draining %d tasks_per_s %s",
-                      w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
-                      conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate);
-    redisAsyncCommand(ac, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
-    redisAsyncCommand(ac, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
-    redisAsyncCommand(ac, on_depth, w, "LLEN %s", w->k_queue);
-    redisAsyncCommand(ac, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s %lld", rh_lua_recover,
-                      w->cfg->prefix, now, maxa, rttl, w->k_events, w->member,
-                      (long long)w->cfg->task_index_max);
+    wk_conn_cmd(c, NULL, NULL,
+                "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
+                "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
+                "draining %d tasks_per_s %s",
+                w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
+                conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate);
+    wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
+    wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
+    wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
+    /* Recovery takes a missing heartbeat for a dead instance. That holds
+     * only once the others had a whole TTL of reachable Redis to beat in:
+     * after Redis came back (or we did), every heartbeat may have expired
+     * while it was down, and live instances reconnect within a quarter
+     * TTL (reconnect backoff) and beat at once. So recover only after our
+     * own connection has been up for heartbeat_ttl_ms. */
+    if (rh_mono_ms() - w->cmd_up_at < w->cfg->heartbeat_ttl_ms)
+        return;
+    wk_conn_cmd(c, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s %lld", rh_lua_recover,
+                w->cfg->prefix, now, maxa, rttl, w->k_events, w->member,
+                (long long)w->cfg->task_index_max);
 }
 
 /* Running tasks a client asked to cancel (rhai_cancel on a running task
@@ -174,8 +183,8 @@ static void check_cancels(wk_worker *w)
         if ((j->state != JOB_RUNNING && j->state != JOB_READY) ||
             (id = rh_strdup(j->id)) == NULL)
             continue;
-        if (redisAsyncCommand(w->cmd.ac, on_cancel_check, id, "HGET %s cancel_requested",
-                              rh_key_task(key, w->cfg->prefix, j->id)) != REDIS_OK)
+        if (wk_conn_cmd(&w->cmd, on_cancel_check, id, "HGET %s cancel_requested",
+                        rh_key_task(key, w->cfg->prefix, j->id)) != 0)
             rh_free(id);
     }
 }
@@ -297,13 +306,16 @@ void wk_drain_check(wk_worker *w)
     /* READY jobs never started: the requeue puts them back. */
     while (w->jobs)
         wk_job_free(w->jobs);
-    redisAsyncCommand(w->cmd.ac, NULL, NULL, "MULTI");
-    redisAsyncCommand(w->cmd.ac, NULL, NULL, "EVAL %s 2 %s %s %s", wk_lua_requeue,
-                      w->k_proc, w->k_queue, w->cfg->prefix);
-    redisAsyncCommand(w->cmd.ac, NULL, NULL, "DEL %s", w->k_worker);
-    redisAsyncCommand(w->cmd.ac, NULL, NULL, "SREM %s %s", w->k_workers, w->member);
-    redisAsyncCommand(w->cmd.ac, on_final, w, "EXEC");
-    w->final_sent = 1;
+    /* The connection is up (checked above) and nothing runs between these
+     * sends: all five are queued, or the first already fails. */
+    if (wk_conn_cmd(&w->cmd, NULL, NULL, "MULTI") != 0)
+        return;
+    wk_conn_cmd(&w->cmd, NULL, NULL, "EVAL %s 2 %s %s %s", wk_lua_requeue, w->k_proc,
+                w->k_queue, w->cfg->prefix);
+    wk_conn_cmd(&w->cmd, NULL, NULL, "DEL %s", w->k_worker);
+    wk_conn_cmd(&w->cmd, NULL, NULL, "SREM %s %s", w->k_workers, w->member);
+    if (wk_conn_cmd(&w->cmd, on_final, w, "EXEC") == 0)
+        w->final_sent = 1;
 }
 
 static void on_grace(uv_timer_t *t)
@@ -380,6 +392,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     char safe[512], suffix[40];
     const int signals[3] = { SIGTERM, SIGINT, SIGHUP };
     int rc;
+    int64_t backoff;
     rh_url u;
     (void)unused;
 
@@ -421,8 +434,12 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     }
     w.pool.ready_cb = wk_on_pool_ready;
     w.pool.back_cb = wk_on_pool_back;
-    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", cfg->reconnect_max_ms, &err) != 0 ||
-        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", cfg->reconnect_max_ms, &err) != 0) {
+    /* A live instance must be back before its heartbeat expires: the
+     * backoff never waits more than a quarter of the TTL. */
+    backoff = cfg->reconnect_max_ms < cfg->heartbeat_ttl_ms / 4 ? cfg->reconnect_max_ms
+                                                                 : cfg->heartbeat_ttl_ms / 4;
+    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", backoff, &err) != 0 ||
+        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
         return 1;
     }

@@ -4,14 +4,22 @@
  * both with one uv_timer_t per connection. Every loss, whatever its cause
  * (connect refused, server gone, AUTH rejected), leads to the same path:
  * pending callbacks see a NULL reply (hiredis does that), on_down runs once,
- * and a reconnect is scheduled with exponential backoff. */
+ * and a reconnect is scheduled with exponential backoff.
+ *
+ * The backoff is short on purpose: it starts at BACKOFF_MIN_MS and doubles
+ * up to a ceiling the instance keeps at most a quarter of the heartbeat
+ * TTL (instance.c), so that after a Redis restart a live instance is back,
+ * and has beaten, long before another could take it for dead. Each delay
+ * is drawn in [d/2, d] so that the instances of a fleet do not all
+ * reconnect in the same millisecond. */
+#include <stdarg.h>
 #include <string.h>
 #include "common/uvredis.h"
 
 #include "daemon.h"
 
 #define CONNECT_TIMEOUT_MS 5000
-#define BACKOFF_MIN_MS 100
+#define BACKOFF_MIN_MS 50
 
 static void conn_schedule(wk_conn *c);
 static void on_timer(uv_timer_t *t);
@@ -126,12 +134,26 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+/* A number in [0, n) from a xorshift generator per connection: jitter
+ * needs no quality, only a different seed per process. */
+static uint64_t conn_rand(wk_conn *c, uint64_t n)
+{
+    uint64_t x = c->rand_state;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c->rand_state = x;
+    return n ? x % n : 0;
+}
+
 static void conn_schedule(wk_conn *c)
 {
     int64_t d = c->backoff_ms;
     if (c->closing)
         return;
     c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
+    d = d / 2 + (int64_t)conn_rand(c, (uint64_t)(d - d / 2) + 1);
     uv_timer_start(&c->timer, on_timer, (uint64_t)d, 0);
 }
 
@@ -145,7 +167,11 @@ int wk_conn_init(wk_conn *c, uv_loop_t *loop, const char *url, const char *name,
     c->loop = loop;
     c->name = name;
     c->backoff_ms = BACKOFF_MIN_MS;
-    c->backoff_max_ms = backoff_max_ms;
+    c->backoff_max_ms = backoff_max_ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : backoff_max_ms;
+    c->rand_state = (uint64_t)uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
+                    (uint64_t)(uintptr_t)c;
+    if (c->rand_state == 0)
+        c->rand_state = 1;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     c->timer_open = 1;
@@ -178,6 +204,8 @@ void wk_conn_close(wk_conn *c)
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
+/* The one door to hiredis: while the connection is down its context is
+ * NULL (hiredis freed it), so every command checks here first. */
 int wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
                  const char **argv, const size_t *lens)
 {
@@ -186,4 +214,17 @@ int wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
     if (redisAsyncCommandArgv(c->ac, fn, privdata, argc, argv, lens) != REDIS_OK)
         return RHAI_ECONN;
     return 0;
+}
+
+int wk_conn_cmd(wk_conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (c->ac == NULL || !c->up || c->closing)
+        return RHAI_ECONN;
+    va_start(ap, fmt);
+    rc = redisvAsyncCommand(c->ac, fn, privdata, fmt, ap);
+    va_end(ap);
+    return rc == REDIS_OK ? 0 : RHAI_ECONN;
 }

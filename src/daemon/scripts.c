@@ -11,80 +11,144 @@
     "local function final(st) return st == 'done' or st == 'error' or " \
     "st == 'timeout' or st == 'cancelled' end\n"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The read of a task hash by every claim: fetch(tk) returns the fields a
+ * worker reads (READ), each within its limit, as a table field -> value;
+ * the first field over its limit as the message of the `invalid` reply
+ * ("args is 70000000 bytes, limit 1048576 (max_args)"), or nil; and the
+ * bytes fetched. flat(out, v, over) appends them to a claim's answer as
+ * field, value, ... and, when a field was over, '!over', message.
+ * Nothing over a limit is fetched: when MEMORY USAGE of the whole hash
+ * (never less than the bytes of its fields and values) is within BUDGET,
+ * the sum of the limits, one HGETALL, whose fields are then checked;
+ * otherwise HSTRLEN of each field read, then one HMGET of those within
+ * their limits. Unknown fields, however large, are never read, so a read
+ * carries at most BUDGET bytes (docs/protocol.md, "Field limits").
+ * ARGV[6] max_script, ARGV[7] max_args in every script that uses it. The
+ * fixed limits are common.h's RH_LIM_*. */
+#define LUA_FETCH \
+    "local READ = {'script', 'args', 'worker_id', 'context_id', 'caller_id', 'reply_to',\n" \
+    "  'timeout_ms', 'created_at', 'status', 'attempts', 'started_at', 'instance',\n" \
+    "  'signature'}\n" \
+    "local LIM = {script = tonumber(ARGV[6]), args = tonumber(ARGV[7]),\n" \
+    "  worker_id = " STR(RH_LIM_NAME) ", context_id = " STR(RH_LIM_NAME) ",\n" \
+    "  caller_id = " STR(RH_LIM_CALLER) ", reply_to = " STR(RH_LIM_REPLY_TO) ",\n" \
+    "  timeout_ms = " STR(RH_LIM_NUMBER) ", created_at = " STR(RH_LIM_NUMBER) ",\n" \
+    "  status = " STR(RH_LIM_STATUS) ", attempts = " STR(RH_LIM_NUMBER) ",\n" \
+    "  started_at = " STR(RH_LIM_NUMBER) ", instance = " STR(RH_LIM_NAME) ",\n" \
+    "  signature = " STR(RH_LIM_SIGNATURE) "}\n" \
+    "local BUDGET = LIM.script + LIM.args + " STR(RH_LIM_FIXED) "\n" \
+    "local function too_big(f, n)\n" \
+    "  local opt = (f == 'script' or f == 'args') and (' (max_' .. f .. ')') or ''\n" \
+    "  return string.format('%s is %d bytes, limit %d%s', f, n, LIM[f], opt)\n" \
+    "end\n" \
+    "local function fetch(tk)\n" \
+    "  local v, over, size = {}, nil, 0\n" \
+    "  local ok, mem = pcall(redis.call, 'MEMORY', 'USAGE', tk, 'SAMPLES', 0)\n" \
+    "  if ok and type(mem) == 'number' and mem <= BUDGET then\n" \
+    "    local all = redis.call('HGETALL', tk)\n" \
+    "    for i = 1, #all, 2 do\n" \
+    "      if LIM[all[i]] then v[all[i]] = all[i + 1] end\n" \
+    "    end\n" \
+    "    for _, f in ipairs(READ) do\n" \
+    "      if v[f] and #v[f] > LIM[f] then\n" \
+    "        over = over or too_big(f, #v[f])\n" \
+    "        v[f] = nil\n" \
+    "      end\n" \
+    "    end\n" \
+    "  else\n" \
+    "    local want = {}\n" \
+    "    for _, f in ipairs(READ) do\n" \
+    "      local n = redis.call('HSTRLEN', tk, f)\n" \
+    "      if n > LIM[f] then over = over or too_big(f, n) else want[#want + 1] = f end\n" \
+    "    end\n" \
+    "    local got = redis.call('HMGET', tk, unpack(want))\n" \
+    "    for i, f in ipairs(want) do\n" \
+    "      if got[i] then v[f] = got[i] end\n" \
+    "    end\n" \
+    "  end\n" \
+    "  for _, x in pairs(v) do size = size + #x end\n" \
+    "  return v, over, size\n" \
+    "end\n" \
+    "local function flat(out, v, over)\n" \
+    "  for _, f in ipairs(READ) do\n" \
+    "    if v[f] then out[#out + 1] = f; out[#out + 1] = v[f] end\n" \
+    "  end\n" \
+    "  if over then out[#out + 1] = '!over'; out[#out + 1] = over end\n" \
+    "  return out\n" \
+    "end\n"
+
 /* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
  * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
- * ARGV[5] started event JSON.
+ * ARGV[5] started event JSON, ARGV[6] max_script, ARGV[7] max_args.
  * Returns {'missing'}, {'badtype', type} (the task key holds no hash: the
  * id is dropped from the processing list, there is nothing to answer),
  * {'skip', status}, {'replay'} (a signed task already answered, submitted
- * again) or {'run', field, value, ...}. A task this
+ * again) or {'run', field, value, ...} (LUA_FETCH: a field over its limit
+ * is not fetched and ends the list as '!over', message; the task is
+ * claimed all the same, and rhaid answers it `invalid`). A task this
  * instance already claimed (its re-read after a reconnect, when the first
  * claim's reply was lost or the claim behind a take got there first) is
  * returned as it is: the same delivery, so attempts and the started event
  * are not counted again. */
 const char wk_lua_claim[] =
     LUA_FINAL
+    LUA_FETCH
     "local ty = redis.call('TYPE', KEYS[1]).ok\n"
     "if ty == 'none' then return {'missing'} end\n"
     "if ty ~= 'hash' then\n"
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
     "  return {'badtype', ty}\n"
     "end\n"
-    "local st = redis.call('HGET', KEYS[1], 'status')\n"
-    "if final(st) then\n"
+    "local v, over = fetch(KEYS[1])\n"
+    "if final(v.status) then\n"
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
-    "  return {'skip', st}\n"
+    "  return {'skip', v.status}\n"
     "end\n"
-    "if st == 'running' and redis.call('HGET', KEYS[1], 'instance') == ARGV[2] then\n"
-    "  local r = redis.call('HGETALL', KEYS[1])\n"
-    "  table.insert(r, 1, 'run')\n"
-    "  return r\n"
+    "if v.status == 'running' and v.instance == ARGV[2] then\n"
+    "  return flat({'run'}, v, over)\n"
     "end\n"
-    "local sig = redis.call('HGET', KEYS[1], 'signature')\n"
-    "if sig and sig ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "if v.signature and v.signature ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then\n"
     "  return {'replay'}\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3],"
-    " 'instance', ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "v.status, v.started_at, v.instance = 'running', ARGV[3], ARGV[2]\n"
+    "v.attempts = tostring((tonumber(v.attempts) or 0) + 1)\n"
+    "redis.call('HSET', KEYS[1], 'status', v.status, 'started_at', v.started_at,"
+    " 'instance', v.instance, 'attempts', v.attempts)\n"
     "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
-    "local r = redis.call('HGETALL', KEYS[1])\n"
-    "table.insert(r, 1, 'run')\n"
-    "return r\n";
+    "return flat({'run'}, v, over)\n";
 
-/* claim(id, now), shared by the two take scripts below, whose ARGV[1..5]
- * are the prefix, the instance, the events channel and the started
+/* claim(id, now, room), shared by the two take scripts below, whose
+ * ARGV[1..7] are the prefix, the instance, the events channel, the started
  * event's JSON up to its id and from after the id up to the value of
- * "at": an id with a valid name whose hash has status `queued` and, when
- * it is signed, no replay mark (`seen`) is claimed (status running, started_at now,
- * instance, attempts + 1, event started) and returned as {'run', id,
- * field, value, ...} with the fields as written; any other id: nil, for
- * the claim by id (wk_lua_claim), which answers or drops it. One read of
- * the hash and one write. The take scripts call it under pcall: a key
+ * "at", max_script and max_args: an id with a valid name whose hash has
+ * status `queued` and, when it is signed, no replay mark (`seen`) is
+ * claimed (status running, started_at now, instance, attempts + 1, event
+ * started) and returned as {'run', id, field, value, ...} (LUA_FETCH, with
+ * the fields as written), and the bytes it carries; any other id, or one
+ * whose fields would carry more than 'room' bytes (nil: no bound): nil,
+ * for the claim by id (wk_lua_claim), which answers or drops it. One read
+ * of the hash and one write. The take scripts call it under pcall: a key
  * Redis refuses (another type) sends that id alone to the claim by id. */
 #define LUA_CLAIM \
-    "local function claim(id, now)\n" \
+    LUA_FETCH \
+    "local function claim(id, now, room)\n" \
     "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') then return nil end\n" \
     "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n" \
-    "  local r, at = redis.call('HGETALL', tk), {}\n" \
-    "  for i = 1, #r, 2 do at[r[i]] = i + 1 end\n" \
-    "  if r[at.status] ~= 'queued' then return nil end\n" \
-    "  local sig = r[at.signature]\n" \
-    "  if sig and sig ~= '' and\n" \
+    "  local v, over, size = fetch(tk)\n" \
+    "  if v.status ~= 'queued' or (room and size > room) then return nil end\n" \
+    "  if v.signature and v.signature ~= '' and\n" \
     "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n" \
     "    return nil\n" \
     "  end\n" \
-    "  local set = {status = 'running', started_at = now, instance = ARGV[2],\n" \
-    "               attempts = tostring((tonumber(r[at.attempts]) or 0) + 1)}\n" \
-    "  redis.call('HSET', tk, 'status', set.status, 'started_at', now,\n" \
-    "             'instance', set.instance, 'attempts', set.attempts)\n" \
-    "  for k, v in pairs(set) do\n" \
-    "    if at[k] then r[at[k]] = v else r[#r + 1] = k; r[#r + 1] = v end\n" \
-    "  end\n" \
+    "  v.status, v.started_at, v.instance = 'running', now, ARGV[2]\n" \
+    "  v.attempts = tostring((tonumber(v.attempts) or 0) + 1)\n" \
+    "  redis.call('HSET', tk, 'status', v.status, 'started_at', now,\n" \
+    "             'instance', v.instance, 'attempts', v.attempts)\n" \
     "  redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n" \
-    "  table.insert(r, 1, id)\n" \
-    "  table.insert(r, 1, 'run')\n" \
-    "  return r\n" \
+    "  return flat({'run', id}, v, over), size\n" \
     "end\n" \
     "local function now_ms()\n" \
     "  local t = redis.call('TIME')\n" \
@@ -102,7 +166,7 @@ const char wk_lua_claim[] =
  * It also says how many ids are left in the queue: rhaid takes the next
  * ones in a batch when there are some, and waits with BLMOVE when there
  * are none, instead of asking a batch take that would come back empty.
- * KEYS[1] processing list, KEYS[2] queue. ARGV[1..5] as LUA_CLAIM's.
+ * KEYS[1] processing list, KEYS[2] queue. ARGV[1..7] as LUA_CLAIM's.
  * Returns {left, {'none'}} or {left, {'run', id, field, value, ...}}. */
 const char wk_lua_claim_head[] =
     LUA_CLAIM
@@ -116,19 +180,24 @@ const char wk_lua_claim_head[] =
  * instead of BLMOVE once a take found work, until one comes back short),
  * and claim each plain one as the claim behind a take does (LUA_CLAIM).
  * RPOP with a count and one LPUSH leave the two lists as that many LMOVEs
- * would, in two redis.call instead of N.
- * KEYS[1] queue, KEYS[2] processing list. ARGV[1..5] as LUA_CLAIM's,
- * ARGV[6] how many.
+ * would, in two redis.call instead of N. The claims of one call carry
+ * at most BUDGET bytes of fields together (the first always fits): an id
+ * whose fields would exceed it is answered {'take', id} and claimed by id,
+ * in a reply of its own, so that no reply makes rhaid parse more than
+ * one task's worth (docs/protocol.md, "Field limits").
+ * KEYS[1] queue, KEYS[2] processing list. ARGV[1..7] as LUA_CLAIM's,
+ * ARGV[8] how many.
  * Returns one entry per id moved, oldest first: {'run', id, field, value,
  * ...} or {'take', id}; fewer than asked when the queue ran out. */
 const char wk_lua_take[] =
     LUA_CLAIM
-    "local ids = redis.call('RPOP', KEYS[1], ARGV[6])\n"
+    "local ids = redis.call('RPOP', KEYS[1], ARGV[8])\n"
     "if not ids then return {} end\n"
     "redis.call('LPUSH', KEYS[2], unpack(ids))\n"
-    "local out, now = {}, now_ms()\n"
+    "local out, now, room = {}, now_ms(), BUDGET\n"
     "for i = 1, #ids do\n"
-    "  local ok, r = pcall(claim, ids[i], now)\n"
+    "  local ok, r, size = pcall(claim, ids[i], now, room)\n"
+    "  if ok and r then room = room - size end\n"
     "  out[i] = ok and r or {'take', ids[i]}\n"
     "end\n"
     "return out\n";
@@ -148,8 +217,10 @@ const char wk_lua_take[] =
  * or task key of another type) fails alone: the others of the batch are
  * answered. Its hash may be final already (a reply_to of another type
  * fails at the LPUSH, after the task's writes): then the retry finds it
- * final, and the result is in the hash only. The index is best effort: a
- * key of another type there fails nothing. Ids enter the processing list
+ * final, and the result is in the hash only. The index and the
+ * failed-per-minute counters are best effort, updated after every reply
+ * was pushed and each under pcall: a key of another type, or a counter
+ * that holds no integer, fails nothing and suppresses no reply. Ids enter the processing list
  * at its head and mostly finish oldest first, so the LREM searches from
  * the tail (count -1): with 64 ids taken it cost 4.5 us a call from the
  * head, 1.2 from the tail.
@@ -157,7 +228,7 @@ const char wk_lua_take[] =
 const char wk_lua_finish[] =
     LUA_FINAL
     "local ttl, chan, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-    "local out, lists, order, zadd = {}, {}, {}, {'ZADD', KEYS[2]}\n"
+    "local out, lists, order, zadd, failed = {}, {}, {}, {'ZADD', KEYS[2]}, {}\n"
     "local function one(i, a, k)\n"
     "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
     "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
@@ -167,10 +238,7 @@ const char wk_lua_finish[] =
     "  redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
     "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
-    "  if ARGV[a + 5] == '1' then\n"
-    "    redis.call('INCR', KEYS[k + 2])\n"
-    "    redis.call('EXPIRE', KEYS[k + 2], 7200)\n"
-    "  end\n"
+    "  if ARGV[a + 5] == '1' then failed[#failed + 1] = KEYS[k + 2] end\n"
     "  redis.call('PEXPIRE', tk, ttl)\n"
     "  redis.call('PUBLISH', chan, ARGV[a + 3])\n"
     "  local l = lists[rk]\n"
@@ -206,6 +274,9 @@ const char wk_lua_finish[] =
     "  if pcall(redis.call, unpack(zadd)) then\n"
     "    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep - 1)\n"
     "  end\n"
+    "end\n"
+    "for _, fk in ipairs(failed) do\n"
+    "  if pcall(redis.call, 'INCR', fk) then redis.call('EXPIRE', fk, 7200) end\n"
     "end\n"
     "return out\n";
 

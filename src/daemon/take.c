@@ -100,11 +100,15 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
     claim_apply(j, reply, 1, 0);
 }
 
-/* A claimed task: the hash's fields from reply->element[first] on. Check
- * it, then it is ready to run. */
+/* A claimed task: the hash's fields from reply->element[first] on, then
+ * perhaps '!over' and the message naming a field over its limit, which
+ * the claim did not fetch (LUA_FETCH). Check it, then it is ready to run;
+ * a task with a field over its limit is answered `invalid`. */
 static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take)
 {
     wk_worker *w = j->w;
+    const char *over = NULL;
+    char msg[160];
     rhai_error err;
 
     wk_metrics_claim(w->metrics, with_take);
@@ -112,8 +116,11 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
         redisReply *k = reply->element[i], *v = reply->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
+        if (strcmp(k->str, "!over") == 0) {
+            over = v->str;
+            continue;
+        }
         if (rh_task_set_field(&j->task, k->str, v->str, v->len) != 0) {
-            char msg[160];
             snprintf(msg, sizeof msg, "field %.40s: not a valid value", k->str);
             wk_job_fail(j, RH_EK_INVALID, msg);
             return;
@@ -121,7 +128,14 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
     }
     rh_free(j->task.id);
     j->task.id = rh_strdup(j->id);   /* the key names the task, not the field */
-    if (rh_task_validate(&j->task, (size_t)w->cfg->max_script, &err) != 0) {
+    if (over != NULL) {
+        snprintf(msg, sizeof msg, "%.150s", over);
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, msg);
+        wk_job_fail(j, RH_EK_INVALID, msg);
+        return;
+    }
+    if (rh_task_validate(&j->task, (size_t)w->cfg->max_script, (size_t)w->cfg->max_args,
+                         &err) != 0) {
         rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, err.msg);
         wk_job_fail(j, RH_EK_INVALID, err.msg);
         return;
@@ -146,8 +160,8 @@ void wk_claim_send(wk_job *j)
     char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX], now[24];
     rh_task ev;
     char *event;
-    const char *argv[11];
-    size_t lens[11];
+    const char *argv[13];
+    size_t lens[13];
 
     rh_task_init(&ev);
     ev.id = j->id;
@@ -164,10 +178,11 @@ void wk_claim_send(wk_job *j)
     argv[8] = now;
     argv[9] = w->k_events;
     argv[10] = event ? event : "{}";
-    for (int i = 2; i < 11; i++)
+    wk_limit_args(w, argv + 11);
+    for (int i = 2; i < 13; i++)
         lens[i] = strlen(argv[i]);
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 11, argv, lens) != 0)
+    if (wk_conn_argv(&w->cmd, on_claim, j, 13, argv, lens) != 0)
         wk_job_free(j);                  /* re-taken from the processing list later */
     rh_free(event);
 }
@@ -180,8 +195,7 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
 
     if (len > RH_NAME_MAX || (memcpy(tmp, id, len), tmp[len] = '\0', !rh_name_valid(tmp))) {
         rh_log(RH_LOG_WARN, "event=bad_id task=- reason=\"invalid task id in queue, dropped\"");
-        if (w->cmd.up)
-            redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
         return;
     }
     if ((j = wk_job_find(w, id, len)) != NULL) {
@@ -380,9 +394,21 @@ static int started_event_parts(wk_worker *w)
     return 0;
 }
 
+/* argv[0..1]: max_script and max_args as text, for the claim scripts'
+ * field limits (LUA_FETCH). Valid until the next call. */
+void wk_limit_args(wk_worker *w, const char **argv)
+{
+    snprintf(w->lim_script, sizeof w->lim_script, "%lld", (long long)w->cfg->max_script);
+    snprintf(w->lim_args, sizeof w->lim_args, "%lld", (long long)w->cfg->max_args);
+    argv[0] = w->lim_script;
+    argv[1] = w->lim_args;
+}
+
 /* The arguments the take scripts share, from argv[0]: prefix, instance,
- * events channel, and the started event around its id. 0, or -1 when the
- * event cannot be built. */
+ * events channel, the started event around its id, max_script and
+ * max_args (STARTED_ARGS of them). 0, or -1 when the event cannot be
+ * built. */
+#define STARTED_ARGS 7
 static int started_args(wk_worker *w, const char **argv, size_t *lens)
 {
     if (started_event_parts(w) != 0)
@@ -392,7 +418,8 @@ static int started_args(wk_worker *w, const char **argv, size_t *lens)
     argv[2] = w->k_events;
     argv[3] = w->ev_started;
     argv[4] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
-    for (int i = 0; i < 5; i++)
+    wk_limit_args(w, argv + 5);
+    for (int i = 0; i < STARTED_ARGS; i++)
         lens[i] = strlen(argv[i]);
     lens[3] = w->ev_started_id;
     return 0;
@@ -401,22 +428,22 @@ static int started_args(wk_worker *w, const char **argv, size_t *lens)
 /* Send a batch take of 'n' ids (see wk_lua_take). 0, or -1. */
 static int take_send(wk_worker *w, int n)
 {
-    const char *argv[11];
-    size_t lens[11];
+    const char *argv[6 + STARTED_ARGS];
+    size_t lens[6 + STARTED_ARGS];
     char count[16];
 
     snprintf(count, sizeof count, "%d", n);
     argv[2] = "2";
     argv[3] = w->k_queue;
     argv[4] = w->k_proc;
-    argv[10] = count;
+    argv[5 + STARTED_ARGS] = count;
     for (int i = 2; i < 5; i++)
         lens[i] = strlen(argv[i]);
-    lens[10] = strlen(count);
+    lens[5 + STARTED_ARGS] = strlen(count);
     if (started_args(w, argv + 5, lens + 5) != 0)
         return -1;
     wk_script_args(w->sha_take, wk_lua_take, argv, lens);
-    if (wk_conn_argv(&w->pop, on_take, w, 11, argv, lens) != 0)
+    if (wk_conn_argv(&w->pop, on_take, w, 6 + STARTED_ARGS, argv, lens) != 0)
         return -1;
     w->popping = 1;
     w->taking = n;
@@ -427,8 +454,8 @@ static int take_send(wk_worker *w, int n)
  * 0, or -1 when it could not be sent. */
 static int claim_head_send(wk_worker *w, take_pair *p)
 {
-    const char *argv[10];
-    size_t lens[10];
+    const char *argv[5 + STARTED_ARGS];
+    size_t lens[5 + STARTED_ARGS];
 
     argv[2] = "2";
     argv[3] = w->k_proc;
@@ -439,7 +466,7 @@ static int claim_head_send(wk_worker *w, take_pair *p)
     if (started_args(w, argv + 5, lens + 5) != 0)
         return -1;
     wk_script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-    return wk_conn_argv(&w->pop, on_claim_head, p, 10, argv, lens) == 0 ? 0 : -1;
+    return wk_conn_argv(&w->pop, on_claim_head, p, 5 + STARTED_ARGS, argv, lens) == 0 ? 0 : -1;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
@@ -483,8 +510,11 @@ void wk_pump(wk_worker *w)
     if (!w->draining) {
         int queue = 0;
         /* Short tasks also go one behind each busy executor's, which then
-         * runs them back to back instead of waiting for us in between. */
-        for (wk_job *j = w->jobs; j; j = j->next) {
+         * runs them back to back instead of waiting for us in between.
+         * A job that cannot be handed over at all ends there (finishing,
+         * or freed when out of memory): 'next' is read first. */
+        for (wk_job *j = w->jobs, *next; j; j = next) {
+            next = j->next;
             if (j->state != JOB_READY || j->not_before_ms > rh_mono_ms())
                 continue;
             if (!queue && wk_pool_idle(&w->pool) == 0) {
@@ -494,8 +524,7 @@ void wk_pump(wk_worker *w)
                     break;
                 queue = 1;
             }
-            wk_job_start(j, queue);
-            if (queue && j->state == JOB_READY)
+            if (wk_job_start(j, queue) == 0 && queue)
                 break;                /* every executor holds one queued */
         }
     }

@@ -125,17 +125,18 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
         memcpy(dst, reply->str, 41);
 }
 
+/* Forget the digests (plain EVAL until they are known again) and load
+ * the scripts on the command connection. Called on NOSCRIPT from either
+ * connection's callbacks: when the command connection is down, its
+ * reconnect loads them (on_conn_up). */
 void wk_scripts_load(wk_worker *w)
 {
     w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s",
-                      wk_lua_claim);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
-                      wk_lua_claim_head);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s",
-                      wk_lua_finish);
-    redisAsyncCommand(w->cmd.ac, on_script_loaded, w->sha_take, "SCRIPT LOAD %s",
-                      wk_lua_take);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s", wk_lua_claim);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
+                wk_lua_claim_head);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s", wk_lua_finish);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */
@@ -198,8 +199,8 @@ static void finish_done(wk_job *j, long long answered)
      * froze past the heartbeat TTL) and a take put it back in our
      * processing list: if that take landed after the finish's LREM, the
      * id would stay there for good. The task is final now: drop it. */
-    if (j->retaken && w->cmd.up)
-        redisAsyncCommand(w->cmd.ac, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
+    if (j->retaken)
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
     wk_job_free(j);
 }
 
@@ -496,14 +497,21 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
 }
 
 /* Start the job on an idle executor, or with 'queue' behind a busy one's
- * job (wk_pool_queue). */
-void wk_job_start(wk_job *j, int queue)
+ * job (wk_pool_queue). No executor free: it stays READY. Any other failure
+ * to hand it over ends it, never leaving it claimed with no executor: a
+ * frame the encoder refuses (a string that is not UTF-8, too big) is
+ * `invalid`; a pipe that broke (the executor is retired) is tried again
+ * on another, as a crash is, up to max_attempts; no memory is `internal`.
+ * 1 started, 0 still READY, -1 ended (j may be freed). */
+int wk_job_start(wk_job *j, int queue)
 {
     wk_worker *w = j->w;
     rh_task *t = &j->task;
     eng_input in;
     eng_limits lim;
     int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : w->cfg->default_timeout_ms;
+    char msg[160];
+    int rc;
 
     if (timeout > w->cfg->max_timeout_ms)
         timeout = w->cfg->max_timeout_ms;
@@ -516,10 +524,24 @@ void wk_job_start(wk_job *j, int queue)
     in.context_id = t->context_id ? t->context_id : "default";
     in.caller_id = t->caller_id ? t->caller_id : "anonymous";
     wk_config_limits(w->cfg, &lim);
-    if ((queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout) == 0) {
+    rc = (queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout);
+    if (rc == 0) {
         j->state = JOB_RUNNING;
         j->run_at_us = rh_mono_us();
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
                t->attempts, queue);
+        return 1;
     }
+    if (rc == RHAI_ESTATE)
+        return 0;
+    if (rc == RHAI_EIO && ++j->crashes < w->cfg->max_attempts) {
+        rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"executor pipe broken\"", j->id);
+        return 0;
+    }
+    snprintf(msg, sizeof msg, "task cannot be sent to an executor: %s%s",
+             rc == RHAI_EINVAL ? "a field is not valid UTF-8 text" : rhai_strerror(rc),
+             rc == RHAI_ETOOBIG ? " (frame over its limit)" : "");
+    rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, msg);
+    wk_job_fail(j, rc == RHAI_EINVAL || rc == RHAI_ETOOBIG ? RH_EK_INVALID : RH_EK_INTERNAL, msg);
+    return -1;
 }

@@ -2,6 +2,7 @@
  * them, rh_task_validate, then the reply the worker builds from the task.
  *
  * Input: [max_script][oom] then records [field selector][len][len bytes].
+ * max_args is max_script too (the byte sets both limits).
  * The selector picks one of rh_task_fields (or an unknown name); values
  * are arbitrary bytes, as a task hash written with redis-cli can hold.
  * 'oom' makes the n-th rh_ allocation fail (exercises RHAI_ENOMEM paths).
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(rc == 0 || rc == RHAI_EINVAL || rc == RHAI_ENOMEM);
     }
     memset(&err, 0, sizeof err);
-    rc = rh_task_validate(&t, max_script, &err);
+    rc = rh_task_validate(&t, max_script, max_script, &err);
     FZ_CHECK(rc == 0 || rc == RHAI_EINVAL || rc == RHAI_ETOOBIG);
     FZ_CHECK(rc == 0 || (err.code == rc && err.msg[0] != '\0'));
     rh_alloc_fail_after(0);

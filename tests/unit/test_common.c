@@ -241,19 +241,22 @@ static void test_task_validate_names_each_problem(void **state)
     (void)state;
     rh_task_init(&t);
     set(&t, "id", "t1");
-    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
     assert_non_null(strstr(err.msg, "no script"));
     set(&t, "script", "1+1");
-    assert_int_equal(rh_task_validate(&t, 100, &err), 0);
-    assert_int_equal(rh_task_validate(&t, 2, &err), RHAI_ETOOBIG);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), 0);
+    assert_int_equal(rh_task_validate(&t, 2, 100, &err), RHAI_ETOOBIG);
     assert_non_null(strstr(err.msg, "max_script"));
     set(&t, "args", "{not json");
-    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
     assert_non_null(strstr(err.msg, "args is not JSON"));
     set(&t, "args", "[1,2]");
-    assert_int_equal(rh_task_validate(&t, 100, &err), 0);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), 0);
+    assert_int_equal(rh_task_validate(&t, 100, 4, &err), RHAI_ETOOBIG);
+    assert_string_equal(err.msg, "args is 5 bytes, limit 4 (max_args)");
+    assert_int_equal(rh_task_validate(&t, 100, 5, &err), 0);
     set(&t, "context_id", "../etc");
-    assert_int_equal(rh_task_validate(&t, 100, &err), RHAI_EINVAL);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
     assert_non_null(strstr(err.msg, "context_id"));
     rh_task_clear(&t);
 }
