@@ -239,7 +239,7 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
         field(s, "reply_to", reply_to);
     if (t->signing_key) {
         rh_sign_fields f = { s->id, t->worker_id, t->context_id, t->caller_id,
-                             t->script, t->script_len, t->args, now_ms };
+                             t->script, t->script_len, t->args, now_ms, prefix };
         if ((rc = rh_sign_task(t->signing_key, &f, s->signature)) != 0)
             return rh_error_set(err, rc, "cannot sign the task");
         field(s, "signature", s->signature);

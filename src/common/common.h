@@ -237,12 +237,15 @@ typedef struct rh_sign_fields {        /* all borrowed */
     size_t      script_len;
     const char *args;                  /* NULL: "{}" */
     int64_t     created_at;
+    const char *prefix;                /* key prefix: the deployment; required */
 } rh_sign_fields;
 
 int rh_sign_keygen(char pk_hex[RH_SIGN_PK_HEX + 1], char sk_hex[RH_SIGN_SK_HEX + 1]);
 /* Public key of a hex secret key; RHAI_EINVAL for a malformed key. */
 int rh_sign_public_key(const char *sk_hex, char pk_hex[RH_SIGN_PK_HEX + 1]);
-/* Append the canonical message of 'f' to b. */
+/* Append the canonical message of 'f' to b (docs/protocol.md, "Signed
+ * tasks"). RHAI_EINVAL when a field other than args is NULL (or the
+ * prefix is empty), RHAI_ENOMEM. */
 int rh_sign_message(rh_buf *b, const rh_sign_fields *f);
 int rh_sign_task(const char *sk_hex, const rh_sign_fields *f,
                  char sig_hex[RH_SIGN_SIG_HEX + 1]);

@@ -432,7 +432,7 @@ static void test_signatures_verify_and_catch_every_tampering(void **state)
 {
     char pk[RH_SIGN_PK_HEX + 1], sk[RH_SIGN_SK_HEX + 1], pk2[RH_SIGN_PK_HEX + 1];
     char sk2[RH_SIGN_SK_HEX + 1], sig[RH_SIGN_SIG_HEX + 1], derived[RH_SIGN_PK_HEX + 1];
-    rh_sign_fields f = { "t1", "w", "ctx", NULL, "1+1", 3, "{\"a\":1}", 1764000000000 };
+    rh_sign_fields f = { "t1", "w", "ctx", NULL, "1+1", 3, "{\"a\":1}", 1764000000000, "rhai" };
     rh_sign_fields g;
     rhai_error err;
     (void)state;
@@ -458,6 +458,11 @@ static void test_signatures_verify_and_catch_every_tampering(void **state)
     g = f; g.created_at++;                     /* another time */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
     g = f; g.context_id = "other";
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.prefix = "rhai-staging";          /* another deployment */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "does not match"));
+    g = f; g.prefix = NULL;                    /* no deployment: refused, not guessed */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
     g = f; g.caller_id = pk2;                  /* claims another key */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
