@@ -112,7 +112,7 @@ RHAI_API int rhai_task_set_worker(rhai_task *t, const char *worker_id)
 
 RHAI_API int rhai_task_set_context(rhai_task *t, const char *context_id)
 {
-    if (t == NULL || !rh_name_valid(context_id))
+    if (t == NULL || !rh_context_id_valid(context_id))
         return RHAI_EINVAL;
     return replace(&t->context_id, context_id);
 }

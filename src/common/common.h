@@ -139,8 +139,18 @@ void rh_url_format_safe(const rh_url *u, char *buf, size_t n);
 #define RH_KEY_MAX 512
 #define RH_NAME_MAX 128     /* ids, worker ids, context ids, instances */
 
-/* 1..128 chars of [A-Za-z0-9_.:@-]; used for task, worker, context ids. */
+/* 1..128 chars of [A-Za-z0-9_.:@-]; used for task and worker ids. */
 int  rh_name_valid(const char *s);
+
+/* Context ids name a file in the data directory (ID.db), so they are
+ * names with more rules: the one rule for a context id, used by the
+ * protocol's check of a task (rh_task_validate), the client library, the
+ * store and rhaictl alike. */
+#define RH_CONTEXT_MAX 100  /* longest context id */
+#define RH_CONTEXT_RULE "1..100 of [A-Za-z0-9_.:@-], not starting with '.', without '..'"
+/* 1 when 's' is a valid context id: rh_name_valid, at most RH_CONTEXT_MAX
+ * chars, not starting with '.', no "..". NULL: 0. */
+int  rh_context_id_valid(const char *s);
 /* A new random id (UUID v4 text, 36 chars + NUL). 0 or RHAI_EIO. */
 int  rh_id_generate(char out[37]);
 

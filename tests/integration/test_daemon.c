@@ -507,6 +507,27 @@ static void test_malformed_tasks_are_answered_invalid(void **state)
     assert_int_equal(th_submit(f->c, "default", "m-reply", "1", NULL, 0, "elsewhere"), 0);
     assert_invalid(f, "m-reply", "reply_to");
 
+    /* context ids the store cannot name a file by: invalid at once, never
+     * run (and so never retried as a store failure) */
+    {
+        static const char *const bad_ctx[] = { ".acme", "a..b", NULL };
+        char long_ctx[RH_CONTEXT_MAX + 2], id[16];
+        memset(long_ctx, 'c', sizeof long_ctx - 1);
+        long_ctx[sizeof long_ctx - 1] = '\0';
+        for (int i = 0; i < 3; i++) {
+            snprintf(id, sizeof id, "m-ctx-%d", i);
+            r = redisCommand(f->c, "HSET %s script %s context_id %s caller_id anonymous",
+                             rh_key_task(key, "rhai", id), "Account.list().length",
+                             bad_ctx[i] ? bad_ctx[i] : long_ctx);
+            freeReplyObject(r);
+            r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
+            freeReplyObject(r);
+            assert_invalid(f, id, "context_id");
+        }
+        assert_int_not_equal(th_sh("grep -q 'event=task_retry task=m-ctx' %s/rhaid-*.log",
+                                   f->redis.dir), 0);
+    }
+
     /* junk in the queue is dropped, and the worker goes on */
     r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), "bad id{}");
     freeReplyObject(r);
