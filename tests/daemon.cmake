@@ -27,3 +27,7 @@ set_tests_properties(test_ctl_signed PROPERTIES TIMEOUT 120 LABELS integration)
 # the processing list re-read after a reconnect, when Redis refuses it once
 rhai_test(test_daemon_rescan integration 60 rhai_commonlib)
 add_dependencies(test_daemon_rescan rhaid)
+# a data dir read-only for a while: retried for store_retry_ms, not a
+# number of runs (issue 16, item 10)
+rhai_test(test_store_outage integration 180 rhai_dsl rhai_commonlib)
+add_dependencies(test_store_outage rhaid)

@@ -69,6 +69,8 @@ static const opt opts[] = {
       "RHAI_HEARTBEAT_TTL_MS", 0, "an instance silent this long is dead" },
     { "max_attempts", OPT_INT, OFF(max_attempts), "3", 1, 1000,
       "RHAI_MAX_ATTEMPTS", 1, "runs before a task of dead instances fails as crashed" },
+    { "store_retry_ms", OPT_INT, OFF(store_retry_ms), "60000", 0, 86400000LL,
+      "RHAI_STORE_RETRY_MS", 1, "a task whose store fails (read-only, full, I/O) runs again (250 ms doubling to 5 s) for this long before an internal error reply" },
     { "grace_ms", OPT_INT, OFF(grace_ms), "10000", 0, 3600000,
       "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
     { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "5000", 100, 600000,

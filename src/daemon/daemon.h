@@ -42,6 +42,7 @@ typedef struct wk_config {
     int64_t  heartbeat_ms;
     int64_t  heartbeat_ttl_ms;
     int64_t  max_attempts;
+    int64_t  store_retry_ms;      /* a task whose store fails is run again this long */
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
@@ -212,8 +213,9 @@ struct wk_job {
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
-    int        crashes;         /* runs whose executor died, or whose store
-                                   failed (retried locally) */
+    int        crashes;         /* runs whose executor died (retried locally) */
+    int        store_fails;     /* runs whose store failed (retried locally) */
+    int64_t    store_fail_at_ms; /* monotonic ms of the first store failure, 0: none */
     int64_t    not_before_ms;   /* READY: not started before (monotonic ms) */
     int64_t    run_at_us;       /* RUNNING since (monotonic us) */
     rh_task    task;
@@ -232,6 +234,7 @@ struct wk_worker {
     uv_timer_t  tick;
     uv_timer_t  grace;
     uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
+    uv_timer_t  later;          /* wakes wk_pump for a job's not_before_ms */
     wk_metrics *metrics;
     long        queue_depth;
     int         ready_sent;

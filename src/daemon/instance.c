@@ -258,6 +258,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->tick, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
+    uv_close((uv_handle_t *)&w->later, on_handle_closed);
     uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
@@ -432,6 +433,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     uv_timer_init(w.loop, &w.tick);
     uv_timer_init(w.loop, &w.grace);
     uv_timer_init(w.loop, &w.watchdog);
+    uv_timer_init(w.loop, &w.later);
     uv_prepare_init(w.loop, &w.fin_flush);
     w.tick.data = w.grace.data = w.watchdog.data = w.fin_flush.data = &w;
     if (wk_notify_watchdog_ms() > 0)

@@ -69,6 +69,7 @@ static void test_defaults_are_safe_and_documented(void **state)
     assert_int_equal(c.max_output, 1024 * 1024);
     assert_int_equal(c.max_logs, 64 * 1024);
     assert_int_equal(c.max_attempts, 3);
+    assert_int_equal(c.store_retry_ms, 60000);    /* a store outage: retried 60 s */
     assert_int_equal(c.result_ttl_ms, 86400000);
     assert_true(c.heartbeat_ttl_ms > c.heartbeat_ms);
     wk_config_free(&c);
