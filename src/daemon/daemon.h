@@ -52,20 +52,34 @@ typedef struct wk_config {
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
     int64_t  dev_mode;            /* 1: unknown contexts are created on use */
     char    *metrics_listen;      /* "" : no metrics endpoint */
+    int      argc;                /* the command line it was built from, */
+    char   **argv;                /* copied: a reload applies it again */
 } wk_config;
 
 enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
 
 /* Build a config from defaults, then the file (--config or $RHAID_CONFIG),
- * then the environment, then argv. Returns 0, WK_CONFIG_EXIT_OK after
- * printing help/version, or RHAI_EINVAL with err naming the file and line,
- * variable or flag. 'cfg' must be freed with wk_config_free either way. */
+ * then the environment, then argv (copied into cfg for reloads). Returns
+ * 0, WK_CONFIG_EXIT_OK after printing help/version, or RHAI_EINVAL with
+ * err naming the file and line, variable or flag. 'cfg' must be freed
+ * with wk_config_free either way. */
 int  wk_config_load(wk_config *cfg, int argc, char **argv, rhai_error *err);
 void wk_config_free(wk_config *cfg);
 void wk_config_print(const wk_config *cfg, FILE *f);
 void wk_config_limits(const wk_config *cfg, eng_limits *lim);
-/* Copy the reloadable fields of 'from' into 'to'. */
-void wk_config_apply_reloadable(wk_config *to, const wk_config *from);
+/* Compare 'fresh' with 'cur' option by option. Each option whose value
+ * differs is named in 'changed' (comma-separated, in table order, "" when
+ * none); a reloadable one is moved into 'cur' (strings are moved, fresh's
+ * pointer set to NULL), any other is also named in 'restart' and 'cur'
+ * keeps its value. Names that do not fit end the list with "...". */
+void wk_config_apply_reloadable(wk_config *cur, wk_config *fresh, char *changed,
+                                size_t changed_n, char *restart, size_t restart_n);
+/* SIGHUP: build the config again from the same sources, in the same order
+ * (file < environment < the command line 'cur' was built from), and apply
+ * it with wk_config_apply_reloadable. On failure (RHAI_EINVAL, with err
+ * naming the file and line) 'cur' is unchanged. */
+int  wk_config_reload(wk_config *cur, char *changed, size_t changed_n, char *restart,
+                      size_t restart_n, rhai_error *err);
 
 /* ======================== Redis connections ======================== */
 

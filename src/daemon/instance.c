@@ -347,21 +347,19 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     wk_worker *w = s->data;
     if (signum == SIGHUP) {
-        wk_config fresh;
+        /* file < environment < the flags we were started with, again */
+        char changed[512], restart[512];
         rhai_error err;
-        char *argv[] = { "rhaid", NULL };
-        if (w->cfg->config_file)
-            setenv("RHAID_CONFIG", w->cfg->config_file, 1);
-        if (wk_config_load(&fresh, 1, argv, &err) != 0) {
+        if (wk_config_reload(w->cfg, changed, sizeof changed, restart, sizeof restart,
+                             &err) != 0) {
             rh_log(RH_LOG_ERROR, "event=reload_failed reason=\"%s\" keeping the old config",
                    err.msg);
         } else {
-            wk_config_apply_reloadable(w->cfg, &fresh);
             rh_log_level = w->cfg->log_level;
-            rh_log(RH_LOG_NOTICE, "event=reloaded file=%s",
-                   w->cfg->config_file ? w->cfg->config_file : "(none)");
+            rh_log(RH_LOG_NOTICE, "event=config_reload file=%s changed=%s restart_needed=%s",
+                   w->cfg->config_file ? w->cfg->config_file : "-",
+                   changed[0] ? changed : "-", restart[0] ? restart : "-");
         }
-        wk_config_free(&fresh);
         return;
     }
     if (w->draining && signum == SIGINT) {
