@@ -194,7 +194,7 @@ static void context_ensure(js_State *J, const char *ctx)
     rhai_error err;
     int rc;
 
-    if (!store_context_valid(ctx) || store_context_exists(T.st, ctx))
+    if (!rh_context_id_valid(ctx) || store_context_exists(T.st, ctx))
         return;                     /* store_open reports a bad id */
     if (!T.dev_mode) {
         snprintf(why, sizeof why, "create it with rhaictl context create %s --owner %.100s",

@@ -34,3 +34,7 @@ add_dependencies(test_confine rhaid)
 # issue 16: oversized fields, poisoned counters, killed connections, restarts
 rhai_test(test_daemon_faults integration 300 rhai_commonlib)
 add_dependencies(test_daemon_faults rhaid)
+# a data dir read-only for a while: retried for store_retry_ms, not a
+# number of runs (issue 16, item 10)
+rhai_test(test_store_outage integration 180 rhai_dsl rhai_commonlib)
+add_dependencies(test_store_outage rhaid)

@@ -50,7 +50,9 @@ RHAI_API void rhai_client_free(rhai_client *client);   /* NULL: no-op */
 /* ---- task builder ------------------------------------------------------
  * A task is a script plus where and how to run it. Setters copy their
  * arguments. rhai_task_set_args() takes JSON text and rejects text that is
- * not valid JSON with RHAI_EINVAL. Defaults: worker "default", context
+ * not valid JSON with RHAI_EINVAL. Ids are 1..128 of [A-Za-z0-9_.:@-]; a
+ * context id at most 100 of them, not starting with '.', without "..";
+ * others are RHAI_EINVAL. Defaults: worker "default", context
  * "default", caller "anonymous", args {}, timeout 30000 ms, id generated. */
 RHAI_API int  rhai_task_new(const char *script, rhai_task **out);
 RHAI_API void rhai_task_free(rhai_task *task);          /* NULL: no-op */

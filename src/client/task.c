@@ -112,7 +112,7 @@ RHAI_API int rhai_task_set_worker(rhai_task *t, const char *worker_id)
 
 RHAI_API int rhai_task_set_context(rhai_task *t, const char *context_id)
 {
-    if (t == NULL || !rh_name_valid(context_id))
+    if (t == NULL || !rh_context_id_valid(context_id))
         return RHAI_EINVAL;
     return replace(&t->context_id, context_id);
 }
@@ -239,7 +239,7 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
         field(s, "reply_to", reply_to);
     if (t->signing_key) {
         rh_sign_fields f = { s->id, t->worker_id, t->context_id, t->caller_id,
-                             t->script, t->script_len, t->args, now_ms };
+                             t->script, t->script_len, t->args, now_ms, prefix };
         if ((rc = rh_sign_task(t->signing_key, &f, s->signature)) != 0)
             return rh_error_set(err, rc, "cannot sign the task");
         field(s, "signature", s->signature);

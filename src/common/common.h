@@ -139,8 +139,18 @@ void rh_url_format_safe(const rh_url *u, char *buf, size_t n);
 #define RH_KEY_MAX 512
 #define RH_NAME_MAX 128     /* ids, worker ids, context ids, instances */
 
-/* 1..128 chars of [A-Za-z0-9_.:@-]; used for task, worker, context ids. */
+/* 1..128 chars of [A-Za-z0-9_.:@-]; used for task and worker ids. */
 int  rh_name_valid(const char *s);
+
+/* Context ids name a file in the data directory (ID.db), so they are
+ * names with more rules: the one rule for a context id, used by the
+ * protocol's check of a task (rh_task_validate), the client library, the
+ * store and rhaictl alike. */
+#define RH_CONTEXT_MAX 100  /* longest context id */
+#define RH_CONTEXT_RULE "1..100 of [A-Za-z0-9_.:@-], not starting with '.', without '..'"
+/* 1 when 's' is a valid context id: rh_name_valid, at most RH_CONTEXT_MAX
+ * chars, not starting with '.', no "..". NULL: 0. */
+int  rh_context_id_valid(const char *s);
 /* A new random id (UUID v4 text, 36 chars + NUL). 0 or RHAI_EIO. */
 int  rh_id_generate(char out[37]);
 
@@ -260,12 +270,15 @@ typedef struct rh_sign_fields {        /* all borrowed */
     size_t      script_len;
     const char *args;                  /* NULL: "{}" */
     int64_t     created_at;
+    const char *prefix;                /* key prefix: the deployment; required */
 } rh_sign_fields;
 
 int rh_sign_keygen(char pk_hex[RH_SIGN_PK_HEX + 1], char sk_hex[RH_SIGN_SK_HEX + 1]);
 /* Public key of a hex secret key; RHAI_EINVAL for a malformed key. */
 int rh_sign_public_key(const char *sk_hex, char pk_hex[RH_SIGN_PK_HEX + 1]);
-/* Append the canonical message of 'f' to b. */
+/* Append the canonical message of 'f' to b (docs/protocol.md, "Signed
+ * tasks"). RHAI_EINVAL when a field other than args is NULL (or the
+ * prefix is empty), RHAI_ENOMEM. */
 int rh_sign_message(rh_buf *b, const rh_sign_fields *f);
 int rh_sign_task(const char *sk_hex, const rh_sign_fields *f,
                  char sig_hex[RH_SIGN_SIG_HEX + 1]);

@@ -25,6 +25,13 @@ int rh_name_valid(const char *s)
     return n > 0;
 }
 
+int rh_context_id_valid(const char *s)
+{
+    /* no '/' either: rh_name_valid's alphabet has none */
+    return rh_name_valid(s) && strlen(s) <= RH_CONTEXT_MAX && s[0] != '.' &&
+           strstr(s, "..") == NULL;
+}
+
 int rh_id_generate(char out[37])
 {
     uint8_t r[16];

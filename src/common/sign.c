@@ -4,8 +4,12 @@
  * secret key whose hex public key is the task's caller_id, of the canonical
  * message below. Hashes keep the message small whatever the script size.
  *
- *   rhai-task-v1\n id\n worker_id\n context_id\n caller_id\n
+ *   rhai-task-v2\n prefix\n id\n worker_id\n context_id\n caller_id\n
  *   hex(sha256(script))\n hex(sha256(args))\n created_at
+ *
+ * The key prefix names the deployment: a signed task copied under another
+ * prefix does not verify there. No field may hold a newline (all are
+ * names: rh_name_valid), so the message parses back one way only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,10 +69,13 @@ int rh_sign_message(rh_buf *b, const rh_sign_fields *f)
     const char *args = f->args ? f->args : "{}";
     if (!ready())
         return RHAI_EINTERNAL;
+    if (f->prefix == NULL || f->prefix[0] == '\0' || f->id == NULL || f->worker_id == NULL ||
+        f->context_id == NULL || f->caller_id == NULL || f->script == NULL)
+        return RHAI_EINVAL;
     sha256_hex(f->script, f->script_len, hs);
     sha256_hex(args, strlen(args), ha);
-    return rh_buf_appendf(b, "rhai-task-v1\n%s\n%s\n%s\n%s\n%s\n%s\n%lld", f->id,
-                          f->worker_id, f->context_id, f->caller_id, hs, ha,
+    return rh_buf_appendf(b, "rhai-task-v2\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%lld", f->prefix,
+                          f->id, f->worker_id, f->context_id, f->caller_id, hs, ha,
                           (long long)f->created_at);
 }
 
@@ -104,9 +111,10 @@ int rh_sign_verify(const char *sig_hex, const rh_sign_fields *f, rhai_error *err
     if (from_hex(sig_hex, sig, sizeof sig) != 0)
         return rh_error_set(err, RHAI_EINVAL, "signature is not 128 hex characters");
     rh_buf_init(&m);
-    if (rh_sign_message(&m, f) != 0) {
+    if ((ok = rh_sign_message(&m, f)) != 0) {
         rh_buf_free(&m);
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        return rh_error_set(err, ok, ok == RHAI_EINVAL ? "signed fields missing"
+                                                       : "out of memory");
     }
     ok = crypto_sign_verify_detached(sig, (const unsigned char *)m.data, m.len, pk) == 0;
     rh_buf_free(&m);

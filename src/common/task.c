@@ -203,8 +203,8 @@ int rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_
         return rh_error_set(err, RHAI_EINVAL, "script contains a NUL byte");
     if (t->worker_id && !rh_name_valid(t->worker_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid worker_id");
-    if (t->context_id && !rh_name_valid(t->context_id))
-        return rh_error_set(err, RHAI_EINVAL, "invalid context_id");
+    if (t->context_id && !rh_context_id_valid(t->context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context_id: use " RH_CONTEXT_RULE);
     if (t->caller_id && !caller_valid(t->caller_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid caller_id");
     if (t->timeout_ms < 0)

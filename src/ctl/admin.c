@@ -108,10 +108,8 @@ int ctl_caller_valid(const char *s)
 
 int ctl_context_check(const char *cmd, const char *id)
 {
-    if (!store_context_valid(id))
-        return ctl_usage_error(cmd, "invalid context id '%.140s' (1..%d of "
-                               "[A-Za-z0-9_.:@-], not starting with '.', no '..')",
-                               id, STORE_CONTEXT_MAX);
+    if (!rh_context_id_valid(id))
+        return ctl_usage_error(cmd, "invalid context id '%.140s' (" RH_CONTEXT_RULE ")", id);
     return 0;
 }
 

@@ -75,6 +75,8 @@ static const opt opts[] = {
       "RHAI_HEARTBEAT_TTL_MS", 0, "an instance silent this long is dead" },
     { "max_attempts", OPT_INT, OFF(max_attempts), "3", 1, 1000,
       "RHAI_MAX_ATTEMPTS", 1, "runs before a task of dead instances fails as crashed" },
+    { "store_retry_ms", OPT_INT, OFF(store_retry_ms), "60000", 0, 86400000LL,
+      "RHAI_STORE_RETRY_MS", 1, "a task whose store fails (read-only, full, I/O) runs again (250 ms doubling to 5 s) for this long before an internal error reply" },
     { "grace_ms", OPT_INT, OFF(grace_ms), "10000", 0, 3600000,
       "RHAI_GRACE_MS", 1, "on SIGTERM, time to finish running tasks" },
     { "reconnect_max_ms", OPT_INT, OFF(reconnect_max_ms), "1000", 100, 600000,
@@ -246,7 +248,8 @@ static void usage(FILE *f)
         "  --config FILE              config file (default $RHAID_CONFIG, else none)\n"
         "  --print-config             print the effective configuration and exit\n"
         "  --help, --version\n\n"
-        "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config file.\n");
+        "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the config (file,\n"
+        "environment, then these flags again).\n");
 }
 
 static int default_concurrency(void)
@@ -262,6 +265,13 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
     int print = 0;
 
     memset(c, 0, sizeof *c);
+    /* Kept for SIGHUP, which applies the same flags again: a reload that
+     * forgot them (issue 16) dropped --log-level debug and the like. */
+    if ((c->argv = rh_calloc((size_t)argc + 1, sizeof *c->argv)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    for (c->argc = 0; c->argc < argc; c->argc++)
+        if ((c->argv[c->argc] = rh_strdup(argv[c->argc])) == NULL)
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     for (size_t i = 0; i < NOPTS; i++)
         if (opts[i].def && set_value(c, &opts[i], opts[i].def, why, sizeof why) != 0)
             return rh_error_set(err, RHAI_EINTERNAL, "default of %s: %s", opts[i].name, why);
@@ -388,18 +398,83 @@ void wk_config_free(wk_config *c)
     rh_free(c->instance);
     rh_free(c->config_file);
     c->instance = c->config_file = NULL;
+    for (int i = 0; c->argv && i < c->argc; i++)
+        rh_free(c->argv[i]);
+    rh_free(c->argv);
+    c->argv = NULL;
+    c->argc = 0;
 }
 
-void wk_config_apply_reloadable(wk_config *to, const wk_config *from)
+/* 1 when option o has the same value in a and b. */
+static int same_value(const opt *o, wk_config *a, wk_config *b)
 {
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (!opts[i].reloadable || opts[i].type == OPT_STR)
-            continue;
-        if (opts[i].type == OPT_LEVEL)
-            *(int *)field(to, &opts[i]) = *(const int *)((const char *)from + opts[i].off);
-        else
-            *(int64_t *)field(to, &opts[i]) = *(const int64_t *)((const char *)from + opts[i].off);
+    if (o->type == OPT_STR) {
+        const char *x = *(char **)field(a, o), *y = *(char **)field(b, o);
+        return (x == NULL && y == NULL) || (x && y && strcmp(x, y) == 0);
     }
+    if (o->type == OPT_LEVEL || o->off == OFF(concurrency))
+        return *(int *)field(a, o) == *(int *)field(b, o);
+    return *(int64_t *)field(a, o) == *(int64_t *)field(b, o);
+}
+
+/* Append ",name" (or "name" first) to list; one that does not fit ends
+ * the list with "..." (n of at least 4). */
+static void list_add(char *list, size_t n, const char *name)
+{
+    size_t len = strlen(list), need = (len ? 1 : 0) + strlen(name);
+
+    if (n < 4 || (len >= 3 && strcmp(list + len - 3, "...") == 0))
+        return;
+    if (len + need < n) {
+        snprintf(list + len, n - len, "%s%s", len ? "," : "", name);
+        return;
+    }
+    if (len + 3 >= n)
+        len = n - 4;                            /* over the tail */
+    memcpy(list + len, "...", 4);
+}
+
+void wk_config_apply_reloadable(wk_config *cur, wk_config *fresh, char *changed,
+                                size_t changed_n, char *restart, size_t restart_n)
+{
+    if (changed_n)
+        changed[0] = '\0';
+    if (restart_n)
+        restart[0] = '\0';
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt *o = &opts[i];
+        if (same_value(o, cur, fresh))
+            continue;
+        list_add(changed, changed_n, o->name);
+        if (!o->reloadable) {
+            list_add(restart, restart_n, o->name);
+            continue;
+        }
+        if (o->type == OPT_STR) {               /* moved: no copy to fail */
+            char **to = field(cur, o), **from = field(fresh, o);
+            rh_free(*to);
+            *to = *from;
+            *from = NULL;
+        } else if (o->type == OPT_LEVEL || o->off == OFF(concurrency)) {
+            *(int *)field(cur, o) = *(int *)field(fresh, o);
+        } else {
+            *(int64_t *)field(cur, o) = *(int64_t *)field(fresh, o);
+        }
+    }
+}
+
+int wk_config_reload(wk_config *cur, char *changed, size_t changed_n, char *restart,
+                     size_t restart_n, rhai_error *err)
+{
+    wk_config fresh;
+    int rc = wk_config_load(&fresh, cur->argc, cur->argv, err);
+
+    if (rc == WK_CONFIG_EXIT_OK)                /* --help in argv: not a daemon's */
+        rc = rh_error_set(err, RHAI_EINVAL, "the command line asks for no daemon");
+    if (rc == 0)
+        wk_config_apply_reloadable(cur, &fresh, changed, changed_n, restart, restart_n);
+    wk_config_free(&fresh);
+    return rc;
 }
 
 void wk_config_limits(const wk_config *c, eng_limits *lim)

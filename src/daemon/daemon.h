@@ -43,6 +43,7 @@ typedef struct wk_config {
     int64_t  heartbeat_ms;
     int64_t  heartbeat_ttl_ms;
     int64_t  max_attempts;
+    int64_t  store_retry_ms;      /* a task whose store fails is run again this long */
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
@@ -54,20 +55,34 @@ typedef struct wk_config {
     char    *metrics_listen;      /* "" : no metrics endpoint */
     char    *executor_user;       /* executors' user when rhaid is root */
     int64_t  executor_seccomp;    /* 1: executors install the syscall filter */
+    int      argc;                /* the command line it was built from, */
+    char   **argv;                /* copied: a reload applies it again */
 } wk_config;
 
 enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
 
 /* Build a config from defaults, then the file (--config or $RHAID_CONFIG),
- * then the environment, then argv. Returns 0, WK_CONFIG_EXIT_OK after
- * printing help/version, or RHAI_EINVAL with err naming the file and line,
- * variable or flag. 'cfg' must be freed with wk_config_free either way. */
+ * then the environment, then argv (copied into cfg for reloads). Returns
+ * 0, WK_CONFIG_EXIT_OK after printing help/version, or RHAI_EINVAL with
+ * err naming the file and line, variable or flag. 'cfg' must be freed
+ * with wk_config_free either way. */
 int  wk_config_load(wk_config *cfg, int argc, char **argv, rhai_error *err);
 void wk_config_free(wk_config *cfg);
 void wk_config_print(const wk_config *cfg, FILE *f);
 void wk_config_limits(const wk_config *cfg, eng_limits *lim);
-/* Copy the reloadable fields of 'from' into 'to'. */
-void wk_config_apply_reloadable(wk_config *to, const wk_config *from);
+/* Compare 'fresh' with 'cur' option by option. Each option whose value
+ * differs is named in 'changed' (comma-separated, in table order, "" when
+ * none); a reloadable one is moved into 'cur' (strings are moved, fresh's
+ * pointer set to NULL), any other is also named in 'restart' and 'cur'
+ * keeps its value. Names that do not fit end the list with "...". */
+void wk_config_apply_reloadable(wk_config *cur, wk_config *fresh, char *changed,
+                                size_t changed_n, char *restart, size_t restart_n);
+/* SIGHUP: build the config again from the same sources, in the same order
+ * (file < environment < the command line 'cur' was built from), and apply
+ * it with wk_config_apply_reloadable. On failure (RHAI_EINVAL, with err
+ * naming the file and line) 'cur' is unchanged. */
+int  wk_config_reload(wk_config *cur, char *changed, size_t changed_n, char *restart,
+                      size_t restart_n, rhai_error *err);
 
 /* ======================== Redis connections ======================== */
 
@@ -247,8 +262,9 @@ struct wk_job {
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
-    int        crashes;         /* runs whose executor died, or whose store
-                                   failed (retried locally) */
+    int        crashes;         /* runs whose executor died (retried locally) */
+    int        store_fails;     /* runs whose store failed (retried locally) */
+    int64_t    store_fail_at_ms; /* monotonic ms of the first store failure, 0: none */
     int64_t    not_before_ms;   /* READY: not started before (monotonic ms) */
     int64_t    run_at_us;       /* RUNNING since (monotonic us) */
     rh_task    task;
@@ -267,6 +283,7 @@ struct wk_worker {
     uv_timer_t  tick;
     uv_timer_t  grace;
     uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
+    uv_timer_t  later;          /* wakes wk_pump for a job's not_before_ms */
     wk_metrics *metrics;
     long        queue_depth;
     int         ready_sent;

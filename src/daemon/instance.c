@@ -267,6 +267,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->tick, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
+    uv_close((uv_handle_t *)&w->later, on_handle_closed);
     uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
@@ -358,21 +359,19 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     wk_worker *w = s->data;
     if (signum == SIGHUP) {
-        wk_config fresh;
+        /* file < environment < the flags we were started with, again */
+        char changed[512], restart[512];
         rhai_error err;
-        char *argv[] = { "rhaid", NULL };
-        if (w->cfg->config_file)
-            setenv("RHAID_CONFIG", w->cfg->config_file, 1);
-        if (wk_config_load(&fresh, 1, argv, &err) != 0) {
+        if (wk_config_reload(w->cfg, changed, sizeof changed, restart, sizeof restart,
+                             &err) != 0) {
             rh_log(RH_LOG_ERROR, "event=reload_failed reason=\"%s\" keeping the old config",
                    err.msg);
         } else {
-            wk_config_apply_reloadable(w->cfg, &fresh);
             rh_log_level = w->cfg->log_level;
-            rh_log(RH_LOG_NOTICE, "event=reloaded file=%s",
-                   w->cfg->config_file ? w->cfg->config_file : "(none)");
+            rh_log(RH_LOG_NOTICE, "event=config_reload file=%s changed=%s restart_needed=%s",
+                   w->cfg->config_file ? w->cfg->config_file : "-",
+                   changed[0] ? changed : "-", restart[0] ? restart : "-");
         }
-        wk_config_free(&fresh);
         return;
     }
     if (w->draining && signum == SIGINT) {
@@ -449,6 +448,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     uv_timer_init(w.loop, &w.tick);
     uv_timer_init(w.loop, &w.grace);
     uv_timer_init(w.loop, &w.watchdog);
+    uv_timer_init(w.loop, &w.later);
     uv_prepare_init(w.loop, &w.fin_flush);
     w.tick.data = w.grace.data = w.watchdog.data = w.fin_flush.data = &w;
     if (wk_notify_watchdog_ms() > 0)

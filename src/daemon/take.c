@@ -14,8 +14,9 @@
 
 /* Signed tasks are verified always; unsigned ones are refused when
  * require_signatures is set. A signature binds the caller (its public key),
- * the task's identity, code and arguments, and its creation time, which
- * must lie within signature_skew_ms of now. */
+ * the deployment (our key prefix), the task's identity, code and
+ * arguments, and its creation time, which must lie within
+ * signature_skew_ms of now. */
 static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
 {
     rh_sign_fields f;
@@ -34,6 +35,7 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
     f.script_len = t->script_len;
     f.args = t->args;
     f.created_at = t->created_at;
+    f.prefix = w->cfg->prefix;       /* binds the task to this deployment */
     if (rh_sign_verify(t->signature, &f, err) != 0)
         return -1;
     skew = rh_now_ms() - t->created_at;

@@ -454,6 +454,74 @@ void wk_job_cancel_ready(wk_job *j)
 
 /* ======================== run ======================== */
 
+/* Store failures are retried for a time, not a number of runs: first
+ * after STORE_RETRY_FIRST_MS, doubling to STORE_RETRY_CAP_MS, while
+ * store_retry_ms has not passed since the first failure. */
+#ifndef STORE_RETRY_FIRST_MS
+#define STORE_RETRY_FIRST_MS 250
+#endif
+#ifndef STORE_RETRY_CAP_MS
+#define STORE_RETRY_CAP_MS 5000
+#endif
+
+static void on_later(uv_timer_t *t);
+
+/* Arm the 'later' timer for the earliest READY job not yet due, so that
+ * wk_pump starts it on time (the tick alone would round every pause up
+ * to heartbeat_ms). The loop's clock may lag ours by a millisecond, so a
+ * job found not yet due when the timer fires arms it again. */
+static void later_arm(wk_worker *w)
+{
+    int64_t now = rh_mono_ms(), first = 0;
+
+    if (w->stopping)
+        return;
+    for (wk_job *j = w->jobs; j; j = j->next)
+        if (j->state == JOB_READY && j->not_before_ms > now &&
+            (first == 0 || j->not_before_ms < first))
+            first = j->not_before_ms;
+    w->later.data = w;
+    if (first == 0)
+        uv_timer_stop(&w->later);
+    else
+        uv_timer_start(&w->later, on_later, (uint64_t)(first - now), 0);
+}
+
+static void on_later(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    wk_pump(w);
+    later_arm(w);
+}
+
+/* Start j no sooner than delay_ms from now: it stays READY. */
+static void job_later(wk_job *j, int64_t delay_ms)
+{
+    j->not_before_ms = rh_mono_ms() + delay_ms;
+    later_arm(j->w);
+}
+
+/* The pause before the next run of j, whose store just failed; -1 when
+ * the store has failed for store_retry_ms and the failure is answered.
+ * The last pause is cut so that one run starts at the budget's end: an
+ * outage shorter than the budget always meets a run after it. */
+static int64_t store_retry_delay(wk_job *j)
+{
+    int64_t now = rh_mono_ms(), left, delay;
+
+    if (j->store_fail_at_ms == 0)
+        j->store_fail_at_ms = now;
+    left = j->store_fail_at_ms + j->w->cfg->store_retry_ms - now;
+    if (left <= 0)
+        return -1;
+    delay = j->store_fails < 6 ? (int64_t)STORE_RETRY_FIRST_MS << j->store_fails
+                               : STORE_RETRY_CAP_MS;
+    j->store_fails++;
+    if (delay > STORE_RETRY_CAP_MS)
+        delay = STORE_RETRY_CAP_MS;
+    return delay < left ? delay : left;
+}
+
 void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
 {
     wk_worker *w = data;
@@ -466,22 +534,35 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         wk_drain_check(w);
         return;
     }
-    if ((out->kind == RH_EK_CRASHED || out->transient) && !j->cancelled &&
-        ++j->crashes < w->cfg->max_attempts) {
+    if (out->transient && !j->cancelled) {
+        /* Its store failed (read-only, full, I/O): nothing of the run
+         * committed. Run it again after a pause, for up to store_retry_ms
+         * since the first failure: an outage shorter than that never
+         * becomes an error reply. Answering now would also be wrong when
+         * another run of the same task (a requeue after a freeze) commits
+         * a moment later. */
+        int64_t delay = store_retry_delay(j);
+        if (delay >= 0) {
+            rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d in_ms=%lld "
+                   "budget_left_ms=%lld", j->id, out->error ? out->error : "store failed",
+                   j->crashes + j->store_fails + 1, (long long)delay,
+                   (long long)(j->store_fail_at_ms + w->cfg->store_retry_ms - rh_mono_ms()));
+            j->state = JOB_READY;
+            job_later(j, delay);
+            wk_pump(w);
+            return;
+        }
+        rh_log(RH_LOG_ERROR, "event=store_retry_exhausted task=%s runs=%d store_retry_ms=%lld",
+               j->id, j->crashes + j->store_fails + 1, (long long)w->cfg->store_retry_ms);
+    } else if (out->kind == RH_EK_CRASHED && !j->cancelled &&
+               ++j->crashes < w->cfg->max_attempts) {
         /* The executor died (killed from outside, the OOM killer, a crash)
          * and may have died after its DSL commit: run the task again on a
          * fresh executor, where the context's ledger answers a committed
          * task with its recorded result. Answering crashed now would report
-         * a failure for effects that stayed.
-         * Its store failed (read-only, I/O): the same, after a pause (1 s,
-         * then 2 s ...), since the store rarely heals at once. Answering
-         * now would also be wrong when another run of the same task (a
-         * requeue after a freeze) commits a moment later. */
-        if (out->transient)     /* 1 s, 2 s, 4 s ... at most 64 s (max_attempts <= 1000) */
-            j->not_before_ms = rh_mono_ms() + ((int64_t)1000 << (j->crashes < 7 ? j->crashes - 1
-                                                                                : 6));
+         * a failure for effects that stayed. */
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
-               out->error ? out->error : "executor died", j->crashes + 1);
+               out->error ? out->error : "executor died", j->crashes + j->store_fails + 1);
         j->state = JOB_READY;
         wk_pump(w);
         return;

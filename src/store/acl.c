@@ -76,7 +76,7 @@ int store_context_exists(store *s, const char *context_id)
     char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
     struct stat sb;
 
-    if (!store_context_valid(context_id))
+    if (!rh_context_id_valid(context_id))
         return 0;
     snprintf(path, sizeof path, "%s/%s.db", s->dir, context_id);
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -91,7 +91,7 @@ int store_context_create(store *s, const char *context_id, const char *owner,
     int fd;
     int rc;
 
-    if (!store_context_valid(context_id))
+    if (!rh_context_id_valid(context_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
     if (owner == NULL || *owner == '\0')
         return rh_error_set(err, RHAI_EINVAL, "a context needs an owner");
@@ -158,7 +158,7 @@ int store_context_list(const char *data_dir, json_t **ids, rhai_error *err)
             continue;
         memcpy(id, e->d_name, len - 3);
         id[len - 3] = '\0';
-        if (!store_context_valid(id))
+        if (!rh_context_id_valid(id))
             continue;
         if (n == cap) {
             char **nn = rh_realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);

@@ -76,12 +76,6 @@ void store_free(store *s)
     rh_free(s);
 }
 
-int store_context_valid(const char *id)
-{
-    return id != NULL && rh_name_valid(id) && strlen(id) <= STORE_CONTEXT_MAX &&
-           id[0] != '.' && strstr(id, "..") == NULL && strchr(id, '/') == NULL;
-}
-
 const char *store_db_path(const store_db *db)
 {
     return db->path;
@@ -161,9 +155,8 @@ int store_open(store *s, const char *context_id, store_db **out, rhai_error *err
     int rc;
 
     *out = NULL;
-    if (!store_context_valid(context_id))
-        return rh_error_set(err, RHAI_EINVAL, "invalid context id (1..%d of "
-                            "[A-Za-z0-9_.:@-], no leading '.', no '..')", STORE_CONTEXT_MAX);
+    if (!rh_context_id_valid(context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id (" RH_CONTEXT_RULE ")");
     s->tick++;
     for (int i = 0; i < STORE_OPEN_MAX; i++) {
         store_db *db = s->open[i];

@@ -95,9 +95,7 @@ const store_field *store_model_field(const store_model *m, const char *name);
 #ifndef STORE_BUSY_MS
 #define STORE_BUSY_MS 10000          /* wait for another writer this long */
 #endif
-#ifndef STORE_CONTEXT_MAX
-#define STORE_CONTEXT_MAX 100        /* longest context id (file name) */
-#endif
+#define STORE_CONTEXT_MAX RH_CONTEXT_MAX   /* longest context id (file name) */
 
 /* ======================== store and contexts ======================== */
 
@@ -111,10 +109,6 @@ int store_new(const char *data_dir, const store_schema *schema, store **out,
               rhai_error *err);
 /* Close every open context (rolling back open transactions). NULL: no-op. */
 void store_free(store *s);
-
-/* 1 when 'id' can name a context file: rh_name_valid, at most
- * STORE_CONTEXT_MAX chars, not starting with '.', no "..". */
-int store_context_valid(const char *id);
 
 /* The open context 'context_id', opening (and creating, and migrating) it
  * when needed; *out is borrowed from the store and stays valid until the

@@ -6,8 +6,8 @@
  * context_id, args, created_at, then the script (the rest). Invariants:
  * verify returns 0 or RHAI_EINVAL with a message, never accepts a
  * signature it cannot parse; and a task signed with a fresh key (caller_id
- * set to its public key) verifies, while the same task with one byte of
- * the script changed does not. */
+ * set to its public key) verifies, while the same task under another key
+ * prefix (deployment), or with one byte of the script changed, does not. */
 #include "fuzz.h"
 #include "common/common.h"
 
@@ -46,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.script_len = in.n;
     f.args = args[0] ? args : NULL;
     f.created_at = strtoll(created, NULL, 10);
+    f.prefix = "rhai";
 
     memset(&err, 0, sizeof err);
     rc = rh_sign_verify(sig, &f, &err);
@@ -56,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.caller_id = pk;
     FZ_CHECK(rh_sign_task(sk, &f, good) == 0);
     FZ_CHECK(rh_sign_verify(good, &f, &err) == 0);
+    f.prefix = "rhai-staging";               /* copied to another deployment */
+    FZ_CHECK(rh_sign_verify(good, &f, &err) == RHAI_EINVAL);
+    f.prefix = "rhai";
     if (in.n > 0) {
         script[0] ^= 1;
         FZ_CHECK(rh_sign_verify(good, &f, &err) == RHAI_EINVAL);

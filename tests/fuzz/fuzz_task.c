@@ -8,7 +8,10 @@
  * 'oom' makes the n-th rh_ allocation fail (exercises RHAI_ENOMEM paths).
  *
  * Invariants: set_field returns 0, RHAI_EINVAL or RHAI_ENOMEM; validate
- * returns 0, RHAI_EINVAL or RHAI_ETOOBIG with a message; and for any task
+ * returns 0, RHAI_EINVAL or RHAI_ETOOBIG with a message; a task it
+ * accepts has a context id (if any) that can name a file in the data dir
+ * (rh_context_id_valid: no '/', no leading '.', no "..", at most 100
+ * characters), so the store never refuses what validation let run; and for any task
  * the worker answers (its id is a valid name, status final), the reply
  * JSON exists, parses back with rh_task_from_reply, and keeps the id,
  * status, error kind, attempts and whether an error message was there:
@@ -51,6 +54,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = rh_task_validate(&t, max_script, max_script, &err);
     FZ_CHECK(rc == 0 || rc == RHAI_EINVAL || rc == RHAI_ETOOBIG);
     FZ_CHECK(rc == 0 || (err.code == rc && err.msg[0] != '\0'));
+    FZ_CHECK(rc != 0 || t.context_id == NULL ||
+             (rh_context_id_valid(t.context_id) && strchr(t.context_id, '/') == NULL &&
+              t.context_id[0] != '.' && strstr(t.context_id, "..") == NULL &&
+              strlen(t.context_id) <= RH_CONTEXT_MAX));
     rh_alloc_fail_after(0);
 
     /* What the worker does before answering (worker.c job_finish): the id

@@ -32,9 +32,9 @@
  * lose their write bits, then get them back. An executor that opens a
  * context meanwhile gets it read-only (files already open stay writable),
  * so its task's write fails ("attempt to write a readonly database") and
- * nothing of it commits; rhaid runs it again after 1 s, 2 s ... (a store
- * failure is transient), and answers it with an error only after
- * max_attempts runs. Such an error is accepted only for a task whose run
+ * nothing of it commits; rhaid runs it again after 250 ms, 500 ms ... (a
+ * store failure is transient), and answers it with an error only once the
+ * store has failed for store_retry_ms (60 s). Such an error is accepted only for a task whose run
  * overlapped a window; a task answered with an error has no effects; every
  * task claimed after the dir is writable again must succeed. Root ignores
  * file modes, so when the test runs as root the instances of such a run
@@ -697,7 +697,7 @@ static int held(chaos *ch)
     return (int)n;
 }
 
-/* A task ended by a read-only store (after max_attempts runs): error_kind
+/* A task ended by a read-only store (after store_retry_ms): error_kind
  * internal ("store unavailable"), or script from a DSL that threw the
  * store's error as a plain one; either way the message says read-only. */
 static int readonly_error(const rh_task *t)

@@ -507,6 +507,27 @@ static void test_malformed_tasks_are_answered_invalid(void **state)
     assert_int_equal(th_submit(f->c, "default", "m-reply", "1", NULL, 0, "elsewhere"), 0);
     assert_invalid(f, "m-reply", "reply_to");
 
+    /* context ids the store cannot name a file by: invalid at once, never
+     * run (and so never retried as a store failure) */
+    {
+        static const char *const bad_ctx[] = { ".acme", "a..b", NULL };
+        char long_ctx[RH_CONTEXT_MAX + 2], id[16];
+        memset(long_ctx, 'c', sizeof long_ctx - 1);
+        long_ctx[sizeof long_ctx - 1] = '\0';
+        for (int i = 0; i < 3; i++) {
+            snprintf(id, sizeof id, "m-ctx-%d", i);
+            r = redisCommand(f->c, "HSET %s script %s context_id %s caller_id anonymous",
+                             rh_key_task(key, "rhai", id), "Account.list().length",
+                             bad_ctx[i] ? bad_ctx[i] : long_ctx);
+            freeReplyObject(r);
+            r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
+            freeReplyObject(r);
+            assert_invalid(f, id, "context_id");
+        }
+        assert_int_not_equal(th_sh("grep -q 'event=task_retry task=m-ctx' %s/rhaid-*.log",
+                                   f->redis.dir), 0);
+    }
+
     /* junk in the queue is dropped, and the worker goes on */
     r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), "bad id{}");
     freeReplyObject(r);
@@ -650,6 +671,54 @@ static void test_sighup_reloads_limits_while_tasks_keep_flowing(void **state)
     assert_alive(f);
 }
 
+/* Issue 16, item 12: started with --log-level debug, a SIGHUP reload lost
+ * it (the reload read the file alone). The debug lines go on after a
+ * reload, and the reload says which keys changed and which need a
+ * restart. */
+static void test_sighup_keeps_the_flags_rhaid_was_started_with(void **state)
+{
+    fixture *f = *state;
+    char conf[300];
+    const char *extra[6];
+    FILE *cf;
+    rh_task t;
+    int seen = 0;
+
+    th_stop(f->rhaid, 10000);
+    snprintf(conf, sizeof conf, "%s/rhaid-flags.conf", f->redis.dir);
+    cf = fopen(conf, "w");
+    fputs("log_level = info\nmax_logs = 20\n", cf);
+    fclose(cf);
+    extra[0] = "--config";
+    extra[1] = conf;
+    extra[2] = "--log-level";
+    extra[3] = "debug";
+    extra[4] = NULL;
+    f->rhaid = th_rhaid_start(&f->redis, "default", 1, extra);
+    assert_true(f->rhaid > 0);
+
+    cf = fopen(conf, "w");
+    fputs("log_level = info\nmax_logs = 4096\nreconnect_max_ms = 6000\n", cf);
+    fclose(cf);
+    assert_int_equal(kill(f->rhaid, SIGHUP), 0);
+    for (int i = 0; i < 500 && !seen; i++) {      /* the reload is asynchronous */
+        seen = th_sh("grep -qE 'event=(config_reload|reloaded)' %s/rhaid-*.log",
+                     f->redis.dir) == 0;
+        if (!seen)
+            usleep(10000);
+    }
+    assert_true(seen);
+    run_task(f, "hup-debug", "1", NULL, 5000, &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    /* still at debug: the task's debug line is written after the reload */
+    assert_int_equal(th_sh("grep -q 'event=task_start task=hup-debug' %s/rhaid-*.log",
+                           f->redis.dir), 0);
+    assert_int_equal(th_sh("grep -q 'event=config_reload .*changed=max_logs,reconnect_max_ms "
+                           "restart_needed=reconnect_max_ms' %s/rhaid-*.log", f->redis.dir), 0);
+    assert_alive(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_cancelled_task_is_not_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_finishes_the_running_task_and_exits_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sighup_reloads_limits_while_tasks_keep_flowing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_keeps_the_flags_rhaid_was_started_with, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_past_grace_requeues_the_running_task, setup_short_grace, teardown),
     };
     return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* test_signatures.c -- signed tasks against a real rhaid that requires
  * signatures: valid ones run; unsigned, tampered script, tampered args,
- * wrong key, expired and replayed ones are denied (error_kind denied). */
+ * wrong key, expired and replayed ones, and ones signed for another
+ * deployment (key prefix), are denied (error_kind denied). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -49,7 +50,7 @@ static void submit_raw(const char *id, const char *caller, const char *sk,
 {
     char key[RH_KEY_MAX], sig[RH_SIGN_SIG_HEX + 1], at[24];
     rh_sign_fields f = { id, "signed", "default", caller, signed_script,
-                         strlen(signed_script), signed_args, created_at };
+                         strlen(signed_script), signed_args, created_at, "rhai" };
     redisReply *r;
 
     sig[0] = '\0';
@@ -170,6 +171,44 @@ static void test_the_client_library_signs_what_it_submits(void **state)
     rhai_client_free(c);
 }
 
+/* A signed task is bound to its deployment's key prefix: submitted by the
+ * client library under prefix "staging", then copied field for field
+ * under "rhai" (where this worker serves), it is denied and never runs. */
+static void test_a_signed_task_copied_under_another_prefix_is_denied(void **state)
+{
+    rhai_client *c;
+    rhai_task *t;
+    char id[RHAI_ID_MAX];
+    redisReply *r, *w;
+    (void)state;
+
+    assert_int_equal(rhai_client_connect(g_redis.url, "staging", &c, NULL), 0);
+    assert_int_equal(rhai_task_new("'ran here'", &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, "signed"), 0);
+    assert_int_equal(rhai_task_set_id(t, "s-copied"), 0);
+    assert_int_equal(rhai_task_set_signing_key(t, g_sk), 0);
+    assert_int_equal(rhai_submit(c, t, id, NULL), 0);
+    assert_string_equal(id, "s-copied");
+    rhai_task_free(t);
+    rhai_client_free(c);
+
+    r = redisCommand(g_c, "HGETALL staging:task:{s-copied}");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_true(r->elements >= 2);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        w = redisCommand(g_c, "HSET rhai:task:{s-copied} %b %b", r->element[i]->str,
+                         r->element[i]->len, r->element[i + 1]->str,
+                         r->element[i + 1]->len);
+        assert_int_equal(w->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(w);
+    }
+    freeReplyObject(r);
+    w = redisCommand(g_c, "LPUSH rhai:queue:{signed} s-copied");
+    freeReplyObject(w);
+    expect("s-copied", RHAI_STATUS_ERROR, RH_EK_DENIED, "does not match");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_a_replayed_task_is_denied),
         cmocka_unit_test(test_a_replay_mark_is_read_for_signed_tasks_only),
         cmocka_unit_test(test_the_client_library_signs_what_it_submits),
+        cmocka_unit_test(test_a_signed_task_copied_under_another_prefix_is_denied),
     };
     return cmocka_run_group_tests_name("signatures", tests, group_setup, group_teardown);
 }

@@ -178,6 +178,44 @@ static void test_names_accept_the_documented_alphabet_only(void **state)
     assert_true(rh_name_valid(longname));
 }
 
+/* Issue 16 item 9: ".acme", "a..b" or 101-128 characters passed the
+ * protocol's check but not the store's, and ended as internal after
+ * retries. One rule now, and the protocol's check of a task applies it. */
+static void test_context_ids_have_one_rule_that_task_validation_applies(void **state)
+{
+    static const char *const bad[] = { "", ".acme", "..", "a..b", "../x", "a/b", "a b",
+                                       "a{b}", "x\n" };
+    char id[RH_CONTEXT_MAX + 2];
+    rh_task t;
+    rhai_error err;
+    (void)state;
+
+    memset(id, 'c', sizeof id - 1);
+    id[sizeof id - 1] = '\0';                  /* 101 characters */
+    rh_task_init(&t);
+    t.id = rh_strdup("t1");
+    t.script = rh_strdup("1");
+    t.script_len = 1;
+    for (size_t i = 0; i <= sizeof bad / sizeof bad[0]; i++) {
+        const char *ctx = i < sizeof bad / sizeof bad[0] ? bad[i] : id;
+        assert_false(rh_context_id_valid(ctx));
+        rh_free(t.context_id);
+        t.context_id = rh_strdup(ctx);
+        memset(&err, 0, sizeof err);
+        assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
+        assert_non_null(strstr(err.msg, "context_id"));
+    }
+    assert_false(rh_context_id_valid(NULL));
+    id[RH_CONTEXT_MAX] = '\0';                 /* 100: the longest */
+    assert_true(rh_context_id_valid(id));
+    assert_true(rh_context_id_valid("acme:eu-1@prod.v2"));
+    assert_true(rh_context_id_valid("a.b"));
+    rh_free(t.context_id);
+    t.context_id = rh_strdup(id);
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), 0);
+    rh_task_clear(&t);
+}
+
 static void test_generated_ids_are_valid_distinct_uuids(void **state)
 {
     char a[37], b[37];
@@ -435,7 +473,7 @@ static void test_signatures_verify_and_catch_every_tampering(void **state)
 {
     char pk[RH_SIGN_PK_HEX + 1], sk[RH_SIGN_SK_HEX + 1], pk2[RH_SIGN_PK_HEX + 1];
     char sk2[RH_SIGN_SK_HEX + 1], sig[RH_SIGN_SIG_HEX + 1], derived[RH_SIGN_PK_HEX + 1];
-    rh_sign_fields f = { "t1", "w", "ctx", NULL, "1+1", 3, "{\"a\":1}", 1764000000000 };
+    rh_sign_fields f = { "t1", "w", "ctx", NULL, "1+1", 3, "{\"a\":1}", 1764000000000, "rhai" };
     rh_sign_fields g;
     rhai_error err;
     (void)state;
@@ -461,6 +499,11 @@ static void test_signatures_verify_and_catch_every_tampering(void **state)
     g = f; g.created_at++;                     /* another time */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
     g = f; g.context_id = "other";
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    g = f; g.prefix = "rhai-staging";          /* another deployment */
+    assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "does not match"));
+    g = f; g.prefix = NULL;                    /* no deployment: refused, not guessed */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
     g = f; g.caller_id = pk2;                  /* claims another key */
     assert_int_equal(rh_sign_verify(sig, &g, &err), RHAI_EINVAL);
@@ -585,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_url_rejects_malformed_input_with_a_message),
         cmocka_unit_test(test_url_safe_format_hides_the_password),
         cmocka_unit_test(test_names_accept_the_documented_alphabet_only),
+        cmocka_unit_test(test_context_ids_have_one_rule_that_task_validation_applies),
         cmocka_unit_test(test_generated_ids_are_valid_distinct_uuids),
         cmocka_unit_test(test_keys_follow_the_protocol),
         cmocka_unit_test(test_task_fields_parse_from_hash_pairs),

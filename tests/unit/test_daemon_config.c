@@ -69,6 +69,7 @@ static void test_defaults_are_safe_and_documented(void **state)
     assert_int_equal(c.max_output, 1024 * 1024);
     assert_int_equal(c.max_logs, 64 * 1024);
     assert_int_equal(c.max_attempts, 3);
+    assert_int_equal(c.store_retry_ms, 60000);    /* a store outage: retried 60 s */
     assert_int_equal(c.result_ttl_ms, 86400000);
     assert_true(c.heartbeat_ttl_ms > c.heartbeat_ms);
     wk_config_free(&c);
@@ -156,16 +157,77 @@ static void test_reload_copies_only_reloadable_fields(void **state)
 {
     wk_config a, b;
     rhai_error err;
+    char changed[128], restart[128];
     (void)state;
     assert_int_equal(load(&a, &err, "--concurrency", "2", "--max-logs", "100", NULL), 0);
     assert_int_equal(load(&b, &err, "--concurrency", "9", "--max-logs", "200",
                           "--log-level", "debug", NULL), 0);
-    wk_config_apply_reloadable(&a, &b);
+    wk_config_apply_reloadable(&a, &b, changed, sizeof changed, restart, sizeof restart);
     assert_int_equal(a.concurrency, 2);              /* needs a restart */
     assert_int_equal(a.max_logs, 200);
     assert_int_equal(a.log_level, RH_LOG_DEBUG);
+    assert_string_equal(changed, "concurrency,log_level,max_logs");
+    assert_string_equal(restart, "concurrency");
+    wk_config_apply_reloadable(&a, &b, changed, 12, restart, sizeof restart);
+    assert_string_equal(changed, "concurrency");     /* only concurrency still differs */
     wk_config_free(&a);
     wk_config_free(&b);
+}
+
+static void rewrite_conf(const char *text)
+{
+    FILE *f = fopen(conf_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Issue 16, item 12: started with --log-level debug, a SIGHUP reload lost
+ * it. A reload builds the config again from the file, the environment and
+ * the flags rhaid was started with, in that order. */
+static void test_a_reload_applies_file_then_environment_then_the_same_flags(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    char changed[256], restart[256];
+    (void)state;
+
+    assert_int_equal(write_conf("log_level = warn\nmax_logs = 100\nconcurrency = 2\n"), 0);
+    setenv("RHAI_MAX_ATTEMPTS", "5", 1);
+    assert_int_equal(load(&c, &err, "--config", conf_path, "--log-level", "debug",
+                          "--grace-ms", "777", NULL), 0);
+    assert_int_equal(c.log_level, RH_LOG_DEBUG);
+    assert_int_equal(c.max_logs, 100);
+    assert_int_equal(c.max_attempts, 5);
+
+    rewrite_conf("log_level = error\nmax_logs = 200\nconcurrency = 3\ngrace_ms = 1\n"
+                 "max_attempts = 9\n");
+    setenv("RHAI_MAX_ATTEMPTS", "6", 1);
+    assert_int_equal(wk_config_reload(&c, changed, sizeof changed, restart, sizeof restart,
+                                      &err), 0);
+    assert_int_equal(c.log_level, RH_LOG_DEBUG);     /* the flag still wins */
+    assert_int_equal(c.grace_ms, 777);               /* likewise */
+    assert_int_equal(c.max_logs, 200);               /* from the file */
+    assert_int_equal(c.max_attempts, 6);             /* the environment beats the file */
+    assert_int_equal(c.concurrency, 2);              /* not reloadable: kept */
+    assert_string_equal(changed, "concurrency,max_logs,max_attempts");
+    assert_string_equal(restart, "concurrency");
+
+    /* nothing changed: nothing listed */
+    assert_int_equal(wk_config_reload(&c, changed, sizeof changed, restart, sizeof restart,
+                                      &err), 0);
+    assert_string_equal(changed, "concurrency");     /* still wanted, still not applied */
+    assert_string_equal(restart, "concurrency");
+
+    /* a broken file: refused with its line, the running config untouched */
+    rewrite_conf("max_logs = 300\nnot an option line\n");
+    assert_int_equal(wk_config_reload(&c, changed, sizeof changed, restart, sizeof restart,
+                                      &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, ":2:"));
+    assert_int_equal(c.max_logs, 200);
+    assert_int_equal(c.log_level, RH_LOG_DEBUG);
+    wk_config_free(&c);
+    unsetenv("RHAI_MAX_ATTEMPTS");
 }
 
 static void test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on(void **state)
@@ -209,6 +271,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_errors_name_the_line_and_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_reload_copies_only_reloadable_fields, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_a_reload_applies_file_then_environment_then_the_same_flags,
+                                        clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on,
                                         clean_env, clean_env),
     };

@@ -73,11 +73,11 @@ static void test_context_ids_that_could_escape_the_data_dir_are_refused(void **s
 
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(store_context_valid(bad[i]));
+        assert_false(rh_context_id_valid(bad[i]));
     memset(longid, 'a', sizeof longid - 1);
     longid[sizeof longid - 1] = '\0';
-    assert_false(store_context_valid(longid));
-    assert_true(store_context_valid("acme:eu-1@prod"));
+    assert_false(rh_context_id_valid(longid));
+    assert_true(rh_context_id_valid("acme:eu-1@prod"));
     assert_int_equal(store_new(dir, &schema_v1, &s, &err), 0);
     assert_int_equal(store_open(s, "../evil", &db, &err), RHAI_EINVAL);
     assert_null(db);
