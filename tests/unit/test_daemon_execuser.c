@@ -68,7 +68,9 @@ static uid_t owner(const char *dir, const char *name)
     char path[400];
     struct stat st;
 
-    snprintf(path, sizeof path, "%s%s%s", dir, name ? "/" : "", name ? name : "");
+    int n = snprintf(path, sizeof path, "%s%s%s", dir, name ? "/" : "", name ? name : "");
+
+    assert_true(n > 0 && (size_t)n < sizeof path);
     assert_int_equal(lstat(path, &st), 0);
     return st.st_uid;
 }
