@@ -183,8 +183,11 @@ static void test_a_task_whose_store_failed_runs_again_later(void **state)
         assert_int_equal(store_new(spare, &dsl_schema, &s2, &err), 0);
         assert_int_equal(store_context_create(s2, "flaky", "alice", &err), 0);
         store_free(s2);
-        assert_int_equal(th_sh("test ! -e %s/flaky.db-wal && mv %s/flaky.db %s/flaky.db",
-                               spare, spare, data), 0);
+        /* owned as the data dir is: a root rhaid hands the data dir to
+         * its executors' user, who must be able to open the file */
+        assert_int_equal(th_sh("test ! -e %s/flaky.db-wal && chown --reference=%s %s/flaky.db"
+                               " && mv %s/flaky.db %s/flaky.db",
+                               spare, data, spare, spare, data), 0);
     }
     rh_task_init(&t);
     assert_int_equal(th_reply(c, NULL, "heal-1", 60, &t), 0);
