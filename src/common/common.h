@@ -247,7 +247,9 @@ int  rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len
 int  rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_error *err);
 /* The reply object of docs/protocol.md as compact JSON text (new string):
  * id, status, output (embedded JSON value), error, error_kind, logs,
- * worker_id, instance, attempts, created_at, started_at, finished_at. */
+ * worker_id, instance, attempts, created_at, started_at, finished_at.
+ * 'error' is null when the task has no message (a success: the task hash
+ * holds "" there), as error_kind is null when it has no kind. */
 char *rh_task_reply_json(const rh_task *t);
 /* Append s as a JSON string to b, escaped by jansson when it needs it
  * (NULL, or a string that is not UTF-8: null). 0 / RHAI_ENOMEM. */

@@ -280,7 +280,7 @@ char *rh_task_reply_json(const rh_task *t)
     bad |= rh_buf_appendf(&b, ",\"status\":\"%s\",\"output\":", rh_status_str(t->status));
     bad |= rh_buf_append(&b, out, strlen(out));
     bad |= rh_buf_append(&b, ",\"error\":", 9);
-    bad |= rh_json_str_append(&b, t->error);
+    bad |= rh_json_str_append(&b, t->error && *t->error ? t->error : NULL);
     if (t->error_kind == RH_EK_NONE)
         bad |= rh_buf_append(&b, ",\"error_kind\":null", 18);
     else

@@ -35,12 +35,13 @@ CHECKS=$((CHECKS + 1))                 # the URL from the environment
 # --json: the whole reply.
 ctl 0 submit -e '40+2' --worker ctl --json && {
     has "$OUT" '"status":"done"'; has "$OUT" '"output":42'; has "$OUT" '"worker_id":"ctl"'
-    has "$OUT" '"attempts":1'; }
+    has "$OUT" '"attempts":1'; has "$OUT" '"error":null'; }
 
 # Failures and their exit codes.
 ctl 1 submit -e 'throw new Error("boom")' --worker ctl && has "$ERR" 'script: Error: boom'
 ctl 1 --json submit -e 'throw new Error("boom")' --worker ctl &&
-    { has "$OUT" '"status":"error"'; has "$OUT" '"error_kind":"script"'; }
+    { has "$OUT" '"status":"error"'; has "$OUT" '"error_kind":"script"'
+      has "$OUT" '"error":"Error: boom'; }
 START=$(date +%s%N)
 ctl 3 submit -e 'while(true){}' --timeout 300 --worker ctl && has "$ERR" 'timeout'
 ELAPSED_MS=$(( ($(date +%s%N) - START) / 1000000 ))
@@ -61,7 +62,9 @@ ctl 0 task show "$ID" && {
     has "$OUT" "$ID"; grep -Eq '^status: +done$' "$OUT" || fail "task show: not done"
     grep -Eq '^output: +42$' "$OUT" || fail "task show: no 'output: 42' line"
     has "$OUT" 'worker:'; has "$OUT" 'finished_at:'; }
-ctl 0 task show "$ID" --json && { has "$OUT" "\"id\":\"$ID\""; has "$OUT" '"output":42'; }
+# a success's error is null, whether the reply or the task hash is read
+ctl 0 task show "$ID" --json && { has "$OUT" "\"id\":\"$ID\""; has "$OUT" '"output":42'
+    has "$OUT" '"error":null'; has "$OUT" '"error_kind":null'; }
 ctl 7 task show no-such-task && has "$ERR" 'no-such-task'
 ctl 7 task cancel no-such-task
 

@@ -341,6 +341,24 @@ static void test_reply_json_round_trips(void **state)
     rh_task_clear(&back);
 }
 
+/* A task read back from its hash holds error "" when it succeeded: the
+ * reply says null there, as docs/protocol.md does (issue 22). */
+static void test_reply_error_is_null_for_a_task_hash_without_one(void **state)
+{
+    rh_task t;
+    char *json;
+    (void)state;
+    rh_task_init(&t);
+    set(&t, "id", "h1");
+    set(&t, "status", "done");
+    set(&t, "error", "");
+    set(&t, "output", "1");
+    json = rh_task_reply_json(&t);
+    assert_non_null(strstr(json, "\"error\":null,\"error_kind\":null,"));
+    rh_free(json);
+    rh_task_clear(&t);
+}
+
 static void test_reply_keeps_numbers_exactly_as_the_script_wrote_them(void **state)
 {
     rh_task t, back;
@@ -379,7 +397,8 @@ static json_t *reply_reference(const rh_task *t)
 #define STR(s) str_ref(s)
     json_t *o = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I}",
                           "id", STR(t->id), "status", rh_status_str(t->status),
-                          "output", out ? out : json_null(), "error", STR(t->error),
+                          "output", out ? out : json_null(),
+                          "error", STR(t->error && *t->error ? t->error : NULL),
                           "error_kind", t->error_kind == RH_EK_NONE ? json_null()
                                         : json_string(rh_kind_str(t->error_kind)),
                           "logs", STR(t->logs ? t->logs : ""), "worker_id", STR(t->worker_id),
@@ -634,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_task_fields_parse_from_hash_pairs),
         cmocka_unit_test(test_task_validate_names_each_problem),
         cmocka_unit_test(test_reply_json_round_trips),
+        cmocka_unit_test(test_reply_error_is_null_for_a_task_hash_without_one),
         cmocka_unit_test(test_reply_keeps_numbers_exactly_as_the_script_wrote_them),
         cmocka_unit_test(test_reply_json_is_what_jansson_would_write),
         cmocka_unit_test(test_reply_parse_rejects_non_replies),
