@@ -12,8 +12,26 @@ install(FILES include/rhai/error.h include/rhai/client.h include/rhai/async.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rhai)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib)
 
-# pkg-config: written at configure time, so CMAKE_INSTALL_PREFIX must be set
-# then (a later `cmake --install --prefix` does not rewrite it).
+# pkg-config: written at configure time, but relocatable: the prefix is
+# found from where the .pc lies (${pcfiledir}), so `cmake --install
+# --prefix X`, DESTDIR staging and a moved tree all give X's paths. An
+# absolute CMAKE_INSTALL_LIBDIR/INCLUDEDIR (a distribution's choice) is
+# written as it is.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(RHAI_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(RHAI_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  # from <prefix>/<libdir>/pkgconfig back up to <prefix>: "../.." or more
+  file(RELATIVE_PATH _rhai_pc_up "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
+  string(REGEX REPLACE "/$" "" _rhai_pc_up "${_rhai_pc_up}")
+  set(RHAI_PC_PREFIX "\${pcfiledir}/${_rhai_pc_up}")
+  set(RHAI_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(RHAI_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(RHAI_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
 configure_file(cmake/rhai-client.pc.in ${PROJECT_BINARY_DIR}/rhai-client.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/rhai-client.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

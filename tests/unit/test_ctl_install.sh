@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_ctl_install.sh -- install the build into a temporary prefix and
 # build examples/submit.c against it, once through find_package(rhai)
-# (examples/CMakeLists.txt) and once through pkg-config, then run both
+# (examples/CMakeLists.txt) and once through pkg-config (its paths must be
+# the temporary prefix's, not the configure-time one), then run both
 # binaries against a closed port: they must link, load and fail cleanly.
 #   bash test_ctl_install.sh BUILD_DIR SOURCE_DIR [SANITIZE_FLAGS]
 # SANITIZE_FLAGS ("-fsanitize=address,undefined") must match the build's,
@@ -30,15 +31,29 @@ timeout 120 cmake -S "$SRC/examples" -B "$WORK/cm" -DCMAKE_PREFIX_PATH="$STAGE" 
 timeout 120 cmake --build "$WORK/cm" >>"$WORK/cm.log" 2>&1 ||
     { cat "$WORK/cm.log"; die "examples/ did not build with find_package(rhai)"; }
 
-# 2. pkg-config. The .pc holds the configure-time prefix: point it here.
-mkdir -p "$WORK/pc"
-sed "s|^prefix=.*|prefix=$STAGE|" "$PC" >"$WORK/pc/rhai-client.pc"
-LIBDIR=$(PKG_CONFIG_PATH=$WORK/pc pkg-config --variable=libdir rhai-client)
+# 2. pkg-config, as installed: the .pc finds its prefix from where it
+# lies (${pcfiledir}), so a `cmake --install --prefix` other than the
+# configure-time prefix, or a tree moved after installing, still gives
+# this prefix's paths.
+PCDIR=$(dirname "$PC")
+pcvar() { PKG_CONFIG_PATH=$1 pkg-config --variable="$2" rhai-client; }
+same_dir() { [ -n "$1" ] && [ -d "$1" ] && [ "$(cd "$1" && pwd -P)" = "$(cd "$2" && pwd -P)" ]; }
+LIBDIR=$(pcvar "$PCDIR" libdir)
+same_dir "$LIBDIR" "$(dirname "$PCDIR")" || die "pkg-config libdir '$LIBDIR' is not the installed lib dir"
+same_dir "$(pcvar "$PCDIR" includedir)" "$STAGE/include" ||
+    die "pkg-config includedir '$(pcvar "$PCDIR" includedir)' is not $STAGE/include"
+same_dir "$(pcvar "$PCDIR" prefix)" "$STAGE" || die "pkg-config prefix is not $STAGE"
 # shellcheck disable=SC2046,SC2086
 cc -std=gnu11 -Wall -Wextra -Werror $SAN "$SRC/examples/submit.c" -o "$WORK/submit-pc" \
-    $(PKG_CONFIG_PATH=$WORK/pc pkg-config --cflags --libs rhai-client) \
+    $(PKG_CONFIG_PATH=$PCDIR pkg-config --cflags --libs rhai-client) \
     -Wl,-rpath,"$LIBDIR" >"$WORK/pc.log" 2>&1 ||
     { cat "$WORK/pc.log"; die "examples/submit.c did not build with pkg-config"; }
+# the same tree moved elsewhere
+mv "$STAGE" "$WORK/moved"
+MPC=$WORK/moved/${PC#"$STAGE"/}
+same_dir "$(pcvar "$(dirname "$MPC")" includedir)" "$WORK/moved/include" ||
+    die "after a move, pkg-config includedir is '$(pcvar "$(dirname "$MPC")" includedir)'"
+mv "$WORK/moved" "$STAGE"
 
 # Both run, connect to a port nobody listens on, and say so (exit 1).
 PORT=$(free_port) || die "no free port"
