@@ -49,5 +49,12 @@ install(FILES ${PROJECT_BINARY_DIR}/rhaiConfig.cmake
 configure_file(src/daemon/rhaid@.service.in ${PROJECT_BINARY_DIR}/rhaid@.service @ONLY)
 set(RHAI_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING "where rhaid@.service goes, relative to the prefix")
 install(FILES ${PROJECT_BINARY_DIR}/rhaid@.service DESTINATION ${RHAI_SYSTEMD_UNIT_DIR})
+# the user the unit runs as (User=rhaid): systemd-sysusers makes it
+set(RHAI_SYSUSERS_DIR "lib/sysusers.d" CACHE STRING "where rhaid's sysusers.d file goes, relative to the prefix")
+install(FILES src/daemon/rhaid.sysusers DESTINATION ${RHAI_SYSUSERS_DIR} RENAME rhaid.conf)
+# examples an operator copies to /etc/rhaid/ (never installed there: a
+# reinstall must not overwrite the operator's settings)
+install(FILES examples/rhaid.conf examples/rhaid.env
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib/examples)
 install(FILES docs/man/rhaid.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES docs/man/rhaictl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)

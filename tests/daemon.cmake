@@ -18,7 +18,7 @@ add_dependencies(test_operate rhaid)
 rhai_test(test_batch integration 120 rhai_commonlib)
 add_dependencies(test_batch rhaid)
 add_test(NAME test_systemd_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_systemd_unit.sh
-  ${PROJECT_SOURCE_DIR}/src/daemon/rhaid@.service.in $<TARGET_FILE:rhaid>)
+  ${PROJECT_SOURCE_DIR}/src/daemon/rhaid@.service.in $<TARGET_FILE:rhaid> ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_systemd_unit PROPERTIES TIMEOUT 60 LABELS unit)
 rhai_test(test_signatures integration 120 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_signatures rhaid)

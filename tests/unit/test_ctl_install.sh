@@ -17,7 +17,9 @@ STAGE=$WORK/stage
 
 timeout 120 cmake --install "$BUILD" --prefix "$STAGE" >"$WORK/install.log" 2>&1 ||
     { cat "$WORK/install.log"; die "cmake --install failed"; }
-for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid bin/rhai-executor; do
+for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid \
+         bin/rhai-executor lib/systemd/system/rhaid@.service lib/sysusers.d/rhaid.conf \
+         share/doc/rhailib/examples/rhaid.conf share/doc/rhailib/examples/rhaid.env; do
     [ -e "$STAGE/$f" ] || die "$f not installed"
 done
 CFG=$(find "$STAGE" -name rhaiConfig.cmake | head -1)
