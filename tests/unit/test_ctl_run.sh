@@ -139,4 +139,13 @@ CHECKS=$((CHECKS + 1))
 grep -Eq '^rhaictl [0-9]+\.[0-9]+\.[0-9]+$' "$OUT" ||
     fail "--version printed '$(cat "$OUT")'"
 
+# ---- the man page documents every command of --help -------------------------
+man1=$SRC/docs/man/rhaictl.1
+ctl 0 --help && for cmd in $(sed -n '/^Commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$OUT"); do
+    [ "$cmd" = help ] && continue
+    CHECKS=$((CHECKS + 1))
+    grep -Eq "^(\.BI? \"?|\\\\fB)$cmd( |\\\\fR|\"|\$)" "$man1" ||
+        fail "rhaictl.1 has no entry for '$cmd'"
+done
+
 finish
