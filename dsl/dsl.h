@@ -241,9 +241,14 @@ void dsl__denial_queue(const store_audit *a);
 int dsl_install(const char *data_dir, rhai_error *err);
 /* Remove the hooks and close every context. */
 void dsl_uninstall(void);
+/* The caller a task without one runs as (rhaid, librhai-client, rhaictl). */
+#define DSL_CALLER_ANONYMOUS "anonymous"
+
 /* Dev mode (off by default): the first DSL call of a task whose context
  * does not exist creates it, owned by the task's caller. Off, such a call
- * throws UnknownContext (error_kind invalid when uncaught). */
+ * throws UnknownContext (error_kind invalid when uncaught); so does it in
+ * dev mode for a task with no caller ("" or DSL_CALLER_ANONYMOUS), which
+ * would otherwise make every unidentified submitter an owner. */
 void dsl_set_dev_mode(int on);
 /* The limits of the denial rows tasks add to a context, per caller and
  * per context and minute (store_audit_denial); NULL: the defaults

@@ -201,9 +201,15 @@ static void context_ensure(js_State *J, const char *ctx)
                  ctx, *caller ? caller : "CALLER");
         throw_unknown_context(J, ctx, why);
     }
-    if (*caller == '\0')
-        throw_unknown_context(J, ctx, "dev mode creates it owned by the task's caller, and "
-                              "this task has none");
+    /* "anonymous" is what a task without a caller runs as (rhaid, the
+     * client library and rhaictl fill it in): as an owner it would give
+     * every unidentified submitter the whole context, so it owns nothing */
+    if (*caller == '\0' || strcmp(caller, DSL_CALLER_ANONYMOUS) == 0) {
+        snprintf(why, sizeof why, "dev mode creates it owned by the task's caller, and this "
+                 "task has no caller (it runs as '%s'): submit it with one (--caller)",
+                 DSL_CALLER_ANONYMOUS);
+        throw_unknown_context(J, ctx, why);
+    }
     memset(&err, 0, sizeof err);
     rc = store_context_create(T.st, ctx, caller, &err);
     if (rc == 0)

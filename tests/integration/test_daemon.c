@@ -308,6 +308,26 @@ static pid_t rhaid_copy_start(fixture *f, const char *name, int with_executor,
     return pid;
 }
 
+/* run_task as 'caller': dev mode creates a context for a task with one. */
+static void run_task_as(fixture *f, const char *id, const char *caller, const char *script,
+                        rh_task *t)
+{
+    char key[RH_KEY_MAX];
+    redisReply *r;
+
+    r = redisCommand(f->c, "HSET %s id %s worker_id default status queued created_at %lld "
+                     "attempts 0 timeout_ms 5000 script %s caller_id %s",
+                     rh_key_task(key, "rhai", id), id, (long long)rh_now_ms(), script, caller);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
+    assert_non_null(r);
+    freeReplyObject(r);
+    rh_task_init(t);
+    assert_int_equal(th_reply(f->c, NULL, id, 30, t), 0);
+}
+
 /* An rhaid without rhai-executor beside it runs its executors itself
  * (rhaid --executor), DSL and all. */
 static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
@@ -318,7 +338,7 @@ static void test_without_rhai_executor_rhaid_runs_executors_itself(void **state)
     rh_task t;
 
     pid = rhaid_copy_start(f, "alone", 0, "--dev-mode", dir, log);
-    run_task(f, "alone-1", "Company.create({name: 'A'}).id > 0", NULL, 5000, &t);
+    run_task_as(f, "alone-1", "alice", "Company.create({name: 'A'}).id > 0", &t);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_string_equal(t.output, "true");
     rh_task_clear(&t);

@@ -1,7 +1,8 @@
 /* test_dsl_authz_daemon.c -- authorization through a real rhaid and a real
  * redis-server: a task whose DSL call is denied ends with error_kind
  * denied, one in a context that does not exist with invalid, and rhaid
- * --dev-mode creates an unknown context owned by the task's caller; a task
+ * --dev-mode creates an unknown context owned by the task's caller (not
+ * for a task without one: invalid); a task
  * whose store failed runs again later. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,12 +25,13 @@ static void submit(redisContext *c, const char *worker, const char *id, const ch
     char key[RH_KEY_MAX], now[24];
     const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "worker_id", worker,
                            "status", "queued", "created_at", now, "attempts", "0",
-                           "script", script, "context_id", ctx, "caller_id", caller,
-                           "timeout_ms", "20000" };
+                           "script", script, "context_id", ctx, "timeout_ms", "20000",
+                           "caller_id", caller };
+    int argc = (int)(sizeof argv / sizeof argv[0]) - (caller ? 0 : 2);  /* NULL: none */
     redisReply *r;
 
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    r = redisCommandArgv(c, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+    r = redisCommandArgv(c, argc, argv, NULL);
     assert_non_null(r);
     assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
     freeReplyObject(r);
@@ -110,6 +112,18 @@ static void test_denied_and_unknown_context_tasks_end_with_their_error_kinds(voi
     /* dev mode: the unknown context is created, owned by the caller */
     b = th_rhaid_start(&redis, "dev", 1, dev);
     assert_true(b > 0);
+    /* ... but not by a task without one, nor one that says "anonymous"
+     * (what rhaid runs a task without a caller as): that would make every
+     * unidentified submitter an owner of it (issue 22) */
+    run(c, "dev", "dev-0", "ghost", NULL, "Company.count()", &t);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(strstr(t.error, "UnknownContext: unknown context 'ghost'"));
+    assert_non_null(strstr(t.error, "has no caller"));
+    rh_task_clear(&t);
+    run(c, "dev", "dev-00", "ghost", "anonymous", "Company.count()", &t);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    rh_task_clear(&t);
+    assert_int_not_equal(stat(path, &sb), 0);
     run(c, "dev", "dev-1", "ghost", "carol", "Company.count()", &t);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_string_equal(t.output, "0");

@@ -1021,8 +1021,17 @@ static void test_an_unknown_context_is_invalid_and_dev_mode_creates_it(void **st
     dsl_set_dev_mode(1);
     run("nope", "", NULL, NULL, "Company.count()", &out);
     assert_int_equal(out.kind, RH_EK_INVALID);
-    assert_non_null(strstr(out.error, "has none"));
+    assert_non_null(strstr(out.error, "has no caller"));
     eng_output_clear(&out);
+    /* "anonymous" is what a task without a caller runs as (rhaid, the
+     * client library, rhaictl): it owns nothing either (issue 22) */
+    run("nope", "anonymous", NULL, NULL, "Company.count()", &out);
+    assert_int_equal(out.kind, RH_EK_INVALID);
+    assert_non_null(strstr(out.error, "UnknownContext: unknown context 'nope': dev mode "
+                           "creates it owned by the task's caller, and this task has no "
+                           "caller"));
+    eng_output_clear(&out);
+    assert_int_not_equal(stat(path, &sb), 0);
     run("nope", "carol", NULL, NULL, "Company.create({name: 'x'}); Company.count()", &out);
     assert_int_equal(out.status, RHAI_STATUS_DONE);
     assert_string_equal(out.output, "1");

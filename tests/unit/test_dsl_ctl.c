@@ -123,9 +123,15 @@ static void test_every_dsl_example_runs_and_data_persists_between_runs(void **st
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
                              "-c ex 2>&1", bin, dir), 4);
     assert_non_null(strstr(out, "PermissionDenied"));
+    /* a run without a caller (anonymous) creates no context: it would own
+     * it for every unidentified caller */
+    assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
+                             "-c other 2>&1", bin, dir), 1);
+    assert_non_null(strstr(out, "UnknownContext"));
+    assert_non_null(strstr(out, "has no caller"));
     /* another context sees none of it */
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.count()' --data-dir %s/data "
-                             "-c other", bin, dir), 0);
+                             "-c other -u bob", bin, dir), 0);
     assert_string_equal(out, "0\n");
     /* a failing run writes nothing */
     assert_int_equal(capture(out, sizeof out, "%s run -e 'Company.create({name: \"z\"}); "
