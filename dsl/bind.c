@@ -98,6 +98,8 @@ void dsl_write_end(js_State *J, store_db *db, int rc, rhai_error *err)
     store_rollback_to(db);
     if (rc == DSL_EDENIED)
         dsl_throw_denied(J);
+    if (rc == DSL_ECONFLICT)
+        dsl_throw_conflict(J);
     snprintf(msg, sizeof msg, "%s", err->msg);
     if (rc == RHAI_EINVAL)
         js_typeerror(J, "%s", msg);
@@ -255,11 +257,7 @@ static void m_delete(js_State *J)
     dsl_call_begin(J);
     id = dsl_arg_id(J, 1, what);
     db = dsl_write_begin(J);
-    rc = dsl_authorize(db, m->name, STORE_OP_DELETE, id, &err);
-    if (rc == 0)
-        rc = store_delete(db, m, id, &err);
-    if (rc == 0)
-        rc = dsl_audit_write(db, "delete", m->name, id, NULL, &err);
+    rc = dsl_delete_checked(db, m, id, &err);   /* with its references (refs.c) */
     dsl_write_end(J, db, rc, &err);
     js_pushboolean(J, 1);
 }

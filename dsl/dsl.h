@@ -40,10 +40,28 @@ typedef struct dsl_guard_decl {
     const char *reason;     /* audit reason of a refused write (static) */
 } dsl_guard_decl;
 
+/* What deleting a referenced row does to the rows referencing it. */
+typedef enum dsl_on_delete {
+    DSL_ON_DELETE_RESTRICT = 1,   /* the delete fails (Conflict) while one exists */
+    DSL_ON_DELETE_CASCADE         /* they are deleted too, each authorized */
+} dsl_on_delete;
+
+/* A reference (a ref field; schema key "on_delete"): rows of 'model'
+ * whose 'field' holds the id of a row of 'target', or, when 'item' is not
+ * NULL, whose list 'field' holds an element (a struct) whose 'item' does. */
+typedef struct dsl_ref_decl {
+    const char   *model;
+    const char   *field;
+    const char   *item;         /* NULL: 'field' itself is the ref */
+    const char   *target;
+    dsl_on_delete on_delete;
+} dsl_ref_decl;
+
 extern const store_model dsl_models[];
 extern const store_schema dsl_schema;
 extern const dsl_op_decl dsl_op_decls[];      /* ends with { NULL, NULL } */
 extern const dsl_guard_decl dsl_guards[];     /* ends with { NULL, ... } */
+extern const dsl_ref_decl dsl_refs[];         /* ends with { NULL, ... } */
 extern const char *const dsl_domains[];       /* NULL-terminated */
 extern const char *const dsl_schema_sources[]; /* JSON per domain, NULL-terminated */
 extern const char dsl_types_dts[];            /* the generated rhai-dsl.d.ts */
@@ -217,6 +235,27 @@ int dsl_get_authorized(store_db *db, const store_model *m, int64_t id, json_t **
  * No js_* call. */
 int dsl_guard_check(store_db *db, const store_model *m, int64_t id, json_t *old,
                     json_t *values, rhai_error *err);
+/* ======================== references (refs.c) ========================= */
+
+/* Returned by dsl_delete_checked when a restrict reference holds the row
+ * (or the cascade is too large); never leaves dsl/: dsl_write_end turns
+ * it into a Conflict. */
+#define DSL_ECONFLICT (-1001)
+
+/* Model.delete's store work, no js_* call: authorize delete of (m, id),
+ * then, following dsl_refs, refuse it (DSL_ECONFLICT, err saying which
+ * reference) while a restrict reference to it exists, or delete the rows
+ * of cascade references too, each authorized as a delete of its model
+ * and object (DSL_EDENIED for the first that is not: nothing is deleted
+ * once the caller's savepoint rolls back) and audited with a reason
+ * naming the row it went with. RHAI_ENOTFOUND when (m, id) does not
+ * exist; RHAI_ESTORE, RHAI_ENOMEM. */
+int dsl_delete_checked(store_db *db, const store_model *m, int64_t id, rhai_error *err);
+/* Throw the last Conflict: an Error named "Conflict" with model,
+ * object_id and referenced_by ("product.company"; null when the cascade
+ * was too large) properties. Uncaught: error_kind script. */
+JS_NORETURN void dsl_throw_conflict(js_State *J);
+
 /* Authorize update of (m, id), store_update without the model's checks
  * or the guard (domain code that keeps its own invariant and computes
  * the guarded fields it writes), audit it. */

@@ -13,7 +13,8 @@ int dsl_ident_valid(const char *s);
 
 /* Validate the schema documents 'docs' (one per domain, as parsed from
  * dsl/schema/<domain>.json) together: names valid and unique (domains, models,
- * structs, fields), types known, refs and list element types resolvable,
+ * structs, fields), types known, refs resolvable and declaring on_delete
+ * (restrict or cascade), list element types resolvable,
  * enums/defaults/min/max well formed, no unknown keys. 0, or -1 with the
  * first problem in err[n] ("business.sale.items: list of unknown ..."). */
 int dsl_schema_check(json_t *const *docs, size_t ndocs, char *err, size_t n);

@@ -58,7 +58,7 @@ static const char *const reserved_fields[] = { "id", "created_at", "updated_at",
 
 static const char *const field_keys[] = { "name", "type", "ref", "of", "required", "index",
                                           "min", "max", "maxitems", "enum", "default",
-                                          "doc", "set_by", NULL };
+                                          "doc", "set_by", "on_delete", NULL };
 
 /* Is 'name' the name of a model / struct in any of the documents? */
 static json_t *find_named(json_t *const *docs, size_t n, const char *section,
@@ -178,6 +178,15 @@ static int check_field(json_t *const *docs, size_t ndocs, const char *owner, jso
             return fail(err, n, "%s: a ref needs \"ref\": the model it points to", where);
         if (find_named(docs, ndocs, "models", ref) == NULL)
             return fail(err, n, "%s: ref to unknown model \"%s\"", where, ref);
+        /* what deleting the row it points to does, declared per reference */
+        v = json_object_get(f, "on_delete");
+        if (v == NULL)
+            return fail(err, n, "%s: a ref needs \"on_delete\": \"restrict\" (deleting the "
+                        "%s it points to fails) or \"cascade\" (deletes this row too)",
+                        where, ref);
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "restrict") != 0 &&
+                                   strcmp(json_string_value(v), "cascade") != 0))
+            return fail(err, n, "%s: on_delete is \"restrict\" or \"cascade\"", where);
     } else if (strcmp(type, "list") == 0) {
         const char *of = json_string_value(json_object_get(f, "of"));
         if (in_struct)
@@ -191,6 +200,8 @@ static int check_field(json_t *const *docs, size_t ndocs, const char *owner, jso
     }
     if (json_object_get(f, "ref") && strcmp(type, "ref") != 0)
         return fail(err, n, "%s: \"ref\" only goes with type ref", where);
+    if (json_object_get(f, "on_delete") && strcmp(type, "ref") != 0)
+        return fail(err, n, "%s: \"on_delete\" only goes with type ref", where);
     if (json_object_get(f, "of") && strcmp(type, "list") != 0)
         return fail(err, n, "%s: \"of\" only goes with type list", where);
     if ((v = json_object_get(f, "enum")) != NULL) {

@@ -13,6 +13,9 @@ add_dependencies(test_dsl_ctl rhaictl)
 # authorization of every DSL call: the matrix of issue 4, acl/audit,
 # unknown contexts and dev mode (in-process, so fast under ASan)
 rhai_test(test_dsl_authz unit 300 rhai_dsl)
+# issue 22: references between models, on_delete restrict and cascade,
+# with the authorization of cascaded deletes
+rhai_test(test_dsl_refs unit 120 rhai_dsl)
 # the same through a real rhaid and redis-server: error kinds denied and
 # invalid, rhaid --dev-mode
 rhai_test(test_dsl_authz_daemon integration 120 rhai_dsl rhai_commonlib)

@@ -211,6 +211,22 @@ static void c_fields(FILE *f, const char *prefix, const char *owner, json_t *fie
     fputs("};\n\n", f);
 }
 
+/* One row of dsl_refs: model.field (or model.field[].item) -> its ref. */
+static void c_ref(FILE *f, const char *model, const char *field, const char *item,
+                  json_t *fd)
+{
+    fputs("    { ", f);
+    c_string(f, model);
+    fputs(", ", f);
+    c_string(f, field);
+    fputs(", ", f);
+    c_string(f, item);
+    fputs(", ", f);
+    c_string(f, str(fd, "ref"));
+    fprintf(f, ", %s },\n", strcmp(str(fd, "on_delete"), "cascade") == 0
+                                ? "DSL_ON_DELETE_CASCADE" : "DSL_ON_DELETE_RESTRICT");
+}
+
 static void emit_c(FILE *f, const char *hash, const char *dts)
 {
     size_t nmodels = 0;
@@ -299,7 +315,31 @@ static void emit_c(FILE *f, const char *hash, const char *dts)
             }
         }
     }
-    fputs("    { NULL, NULL, NULL, NULL }\n};\n\nconst char *const dsl_domains[] = { ", f);
+    fputs("    { NULL, NULL, NULL, NULL }\n};\n\n"
+          "/* References between models (ref fields, schema key on_delete), in\n"
+          " * schema order: a model's own ref fields, then those of the structs\n"
+          " * its lists hold. */\n"
+          "const dsl_ref_decl dsl_refs[] = {\n", f);
+    for (size_t d = 0; d < ndocs; d++) {
+        json_t *m;
+        size_t i;
+        json_array_foreach(json_object_get(docs[d], "models"), i, m) {
+            json_t *fd;
+            size_t k;
+            json_array_foreach(json_object_get(m, "fields"), k, fd) {
+                json_t *st = strcmp(str(fd, "type"), "list") == 0 ? find_struct(str(fd, "of"))
+                                                                 : NULL;
+                json_t *sf;
+                size_t j;
+                if (strcmp(str(fd, "type"), "ref") == 0)
+                    c_ref(f, str(m, "name"), str(fd, "name"), NULL, fd);
+                json_array_foreach(st ? json_object_get(st, "fields") : NULL, j, sf)
+                    if (strcmp(str(sf, "type"), "ref") == 0)
+                        c_ref(f, str(m, "name"), str(fd, "name"), str(sf, "name"), sf);
+            }
+        }
+    }
+    fputs("    { NULL, NULL, NULL, NULL, 0 }\n};\n\nconst char *const dsl_domains[] = { ", f);
     for (size_t d = 0; d < ndocs; d++) {
         c_string(f, str(docs[d], "domain"));
         fputs(", ", f);
@@ -524,6 +564,8 @@ static void md_fields(FILE *f, json_t *fields)
             RULE("indexed");
         if (json_object_get(fd, "set_by") != NULL)
             RULE("[guarded](#guarded-fields)");
+        if ((v = json_object_get(fd, "on_delete")) != NULL)
+            RULE("[on delete: %s](#reference-list)", json_string_value(v));
 #undef RULE
         fprintf(f, " | %s |\n", str(fd, "doc"));
     }
@@ -590,6 +632,35 @@ static void emit_md(FILE *f, FILE *intro)
                 fprintf(f, "| [%s](#%s) | `%s` | %s%s%s |\n", js, str(m, "name"),
                         str(fd, "name"), *by ? "`" : "", *by ? by : "owners only",
                         *by ? "`" : "");
+            }
+        }
+    }
+    fputs("\n<a id=\"reference-list\"></a>\n#### References\n\n"
+          "What `Model.delete(id)` does to the rows that reference the deleted one "
+          "(see \"References and delete\" above): `restrict` refuses the delete with a "
+          "`Conflict` while such a row exists, `cascade` deletes them too, in the same "
+          "call:\n\n"
+          "| referenced model | referenced by | on delete |\n|---|---|---|\n", f);
+    for (size_t d = 0; d < ndocs; d++) {
+        json_t *m;
+        size_t i;
+        json_array_foreach(json_object_get(docs[d], "models"), i, m) {
+            json_t *fd;
+            size_t k;
+            json_array_foreach(json_object_get(m, "fields"), k, fd) {
+                json_t *st = strcmp(str(fd, "type"), "list") == 0 ? find_struct(str(fd, "of"))
+                                                                 : NULL;
+                json_t *sf;
+                size_t j;
+                if (strcmp(str(fd, "type"), "ref") == 0)
+                    fprintf(f, "| [%s](#%s) | [%s](#%s).`%s` | %s |\n", str(fd, "ref"),
+                            str(fd, "ref"), str(m, "name"), str(m, "name"), str(fd, "name"),
+                            str(fd, "on_delete"));
+                json_array_foreach(st ? json_object_get(st, "fields") : NULL, j, sf)
+                    if (strcmp(str(sf, "type"), "ref") == 0)
+                        fprintf(f, "| [%s](#%s) | [%s](#%s).`%s[].%s` | %s |\n",
+                                str(sf, "ref"), str(sf, "ref"), str(m, "name"), str(m, "name"),
+                                str(fd, "name"), str(sf, "name"), str(sf, "on_delete"));
             }
         }
     }

@@ -331,6 +331,77 @@ int store_delete(store_db *db, const store_model *m, int64_t id, rhai_error *err
     return 0;
 }
 
+/* ======================== references ======================== */
+
+int store_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
+                   int64_t id, long limit, json_t **ids, rhai_error *err)
+{
+    const store_field *f = store_model_field(m, field);
+    char path[64];
+    sqlite3_stmt *st = NULL;
+    rh_buf sql;
+    json_t *out;
+    int rc;
+
+    *ids = NULL;
+    if (f == NULL || limit < 1 ||
+        (item == NULL ? f->type != STORE_T_REF
+                      : f->type != STORE_T_LIST || f->item == NULL))
+        return rh_error_set(err, RHAI_EINVAL, "%s.%s: not a reference", m->name, field);
+    if (item != NULL) {
+        int found = 0;
+        for (size_t i = 0; i < f->nitem; i++)
+            found |= strcmp(f->item[i].name, item) == 0 && f->item[i].type == STORE_T_REF;
+        if (!found)
+            return rh_error_set(err, RHAI_EINVAL, "%s.%s[].%s: not a reference", m->name,
+                                field, item);
+        snprintf(path, sizeof path, "$.%s", item);
+    }
+    /* identifiers from the schema only (checked above), values bound */
+    rh_buf_init(&sql);
+    if (item == NULL)
+        rc = rh_buf_appendf(&sql, "SELECT id FROM \"%s\" WHERE \"%s\" = ?1 ORDER BY id "
+                            "LIMIT ?2", m->name, field);
+    else
+        rc = rh_buf_appendf(&sql, "SELECT id FROM \"%s\" AS t WHERE EXISTS (SELECT 1 FROM "
+                            "json_each(t.\"%s\") WHERE json_extract(value, ?3) = ?1) "
+                            "ORDER BY id LIMIT ?2", m->name, field);
+    if (rc != 0) {
+        rh_buf_free(&sql);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (sqlite3_prepare_v2(db->db, sql.data, -1, &st, NULL) != SQLITE_OK) {
+        rc = rh_error_set(err, RHAI_ESTORE, "%s: %s", m->name, sqlite3_errmsg(db->db));
+        rh_buf_free(&sql);
+        return rc;
+    }
+    rh_buf_free(&sql);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, limit);
+    if (item != NULL)
+        sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
+    if ((out = json_array()) == NULL) {
+        sqlite3_finalize(st);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (json_array_append_new(out, json_integer(sqlite3_column_int64(st, 0))) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    if (rc != SQLITE_DONE) {
+        rc = rc == SQLITE_NOMEM ? rh_error_set(err, RHAI_ENOMEM, "out of memory")
+                                : rh_error_set(err, RHAI_ESTORE, "%s: %s", m->name,
+                                               sqlite3_errmsg(db->db));
+        sqlite3_finalize(st);       /* after reading the message */
+        json_decref(out);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    *ids = out;
+    return 0;
+}
+
 /* ======================== list ======================== */
 
 static const store_field meta_fields[] = {

@@ -191,6 +191,13 @@ int store_list(store_db *db, const store_model *m, json_t *where, const char *or
 /* Number of rows of 'm' matching 'where' (as list). */
 int store_count(store_db *db, const store_model *m, json_t *where, int64_t *n,
                 rhai_error *err);
+/* The ids of the rows of 'm' that reference row 'id' of another model,
+ * ascending, at most 'limit' (>= 1): through m's REF field 'field' (item
+ * NULL), or through list 'field' of structs, one of whose elements has REF
+ * field 'item' equal to id. *ids new array. RHAI_EINVAL when field/item
+ * is no such reference of m; RHAI_ESTORE, RHAI_ENOMEM. */
+int store_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
+                   int64_t id, long limit, json_t **ids, rhai_error *err);
 
 /* ======================== authorization and audit (acl.c) ==============
  *

@@ -149,7 +149,7 @@ static const char crud_script[] =
     "];\n"
     "function js(n) { return n.split('_').map(function (p) {"
     "  return p.charAt(0).toUpperCase() + p.slice(1); }).join(''); }\n"
-    "var done = [];\n"
+    "var done = [], bids = {};\n"
     "samples.forEach(function (s) {\n"
     "  var M = this[js(s[0])], v = typeof s[1] === 'function' ? s[1]() : s[1];\n"
     "  var r = M.create(v);\n"
@@ -165,11 +165,14 @@ static const char crud_script[] =
     "  for (var k3 in v) b[k3](v[k3]);\n"
     "  var br = b.save();\n"
     "  if (!(br.id > r.id)) throw new Error(s[0] + ' builder');\n"
+    "  bids[s[0]] = br.id;\n"
     "  done.push(s[0]);\n"
     "}, this);\n"
-    /* delete in reverse order of dependency */
+    /* delete in reverse order of dependency (restrict references hold a
+     * row while another references it: the builder's rows go too) */
     "samples.slice().reverse().forEach(function (s) {\n"
     "  var M = this[js(s[0])];\n"
+    "  try { M['delete'](bids[s[0]]); } catch (e) { if (e.message.indexOf('not found') < 0) throw e; }\n"
     "  if (M['delete'](ids[s[0]]) !== true) throw new Error(s[0] + ' delete');\n"
     "  try { M.get(ids[s[0]]); throw new Error(s[0] + ' still there'); }\n"
     "  catch (e) { if (e.message.indexOf('not found') < 0) throw e; }\n"
