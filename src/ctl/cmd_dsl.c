@@ -19,7 +19,9 @@ static const char dsl_help[] =
     "  list            the models of every domain: name, JS global, fields,\n"
     "                  domain operations, guarded fields (changed only by\n"
     "                  their operations or an owner; --json: one object per\n"
-    "                  model, guarded as [{field, set_by}])\n"
+    "                  model, guarded as [{field, set_by}], and its references\n"
+    "                  as refs [{field, item, model, on_delete}]: what deleting\n"
+    "                  the referenced row does, restrict or cascade)\n"
     "  types           the TypeScript declarations of the DSL (save as\n"
     "                  rhai-dsl.d.ts next to your scripts for completion)\n"
     "  validate FILE   check a schema file (dsl/schema/<domain>.json format)\n"
@@ -41,6 +43,7 @@ static int dsl_list(const ctl_global *g)
         json_t *fields = json_array();
         json_t *ops = json_array();
         json_t *guarded = json_array();
+        json_t *refs = json_array();
         rh_buf b, gb;
 
         for (size_t k = 0; k < m->nfields; k++)
@@ -52,13 +55,22 @@ static int dsl_list(const ctl_global *g)
             if (strcmp(d->model, m->name) == 0)
                 json_array_append_new(guarded, json_pack("{ss ss}", "field", d->field,
                                                          "set_by", d->set_by));
+        for (const dsl_ref_decl *d = dsl_refs; d->model; d++)
+            if (strcmp(d->model, m->name) == 0)
+                json_array_append_new(refs, json_pack("{ss so ss ss}", "field", d->field,
+                                                      "item", d->item ? json_string(d->item)
+                                                                      : json_null(),
+                                                      "model", d->target, "on_delete",
+                                                      d->on_delete == DSL_ON_DELETE_CASCADE
+                                                          ? "cascade" : "restrict"));
         if (g->json) {
-            json_array_append_new(all, json_pack("{ss ss ss so so so}", "domain", m->domain,
+            json_array_append_new(all, json_pack("{ss ss ss so so so so}", "domain", m->domain,
                                                  "model", m->name, "global", m->js_name,
                                                  "fields", fields, "ops", ops,
-                                                 "guarded", guarded));
+                                                 "guarded", guarded, "refs", refs));
             continue;
         }
+        json_decref(refs);
         rh_buf_init(&b);
         rh_buf_init(&gb);
         for (size_t k = 0; k < json_array_size(ops); k++)

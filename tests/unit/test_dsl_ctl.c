@@ -70,6 +70,10 @@ static void test_dsl_list_types_and_validate(void **state)
     assert_non_null(strstr(out, "\"global\":\"FlowStep\""));
     assert_non_null(strstr(out, "\"guarded\":[{\"field\":\"balance\","
                                 "\"set_by\":\"Account.transfer\"}]"));
+    assert_non_null(strstr(out, "\"refs\":[{\"field\":\"company\",\"item\":null,"
+                                "\"model\":\"company\",\"on_delete\":\"restrict\"},"
+                                "{\"field\":\"items\",\"item\":\"product\","
+                                "\"model\":\"product\",\"on_delete\":\"restrict\"}]"));
     assert_int_equal(capture(out, sizeof out, "%s dsl types", bin), 0);
     assert_non_null(strstr(out, "declare const acl: {"));
     assert_non_null(strstr(out, "declare const audit: {"));
