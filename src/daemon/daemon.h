@@ -29,6 +29,7 @@ typedef struct wk_config {
     char    *data_dir;
     char    *config_file;
     int      log_level;
+    int      log_format;          /* RH_LOG_FMT_KV or RH_LOG_FMT_JSON */
     int      concurrency;
     int64_t  default_timeout_ms;
     int64_t  max_timeout_ms;
@@ -241,6 +242,11 @@ void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t wk_notify_watchdog_ms(void);
 
 /* ======================== the worker ======================== */
+
+/* Bytes of a failed task's error message in its info log line. */
+#ifndef WK_LOG_ERROR_MAX
+#define WK_LOG_ERROR_MAX 200
+#endif
 
 /* worker.c runs each task's life (take, claim, validate, run, finish);
  * instance.c runs the instance around it (connections, heartbeat,

@@ -284,6 +284,138 @@ static void test_a_bad_metrics_address_stops_rhaid_at_start(void **state)
     th_redis_stop(&r);
 }
 
+/* Submit a task with a caller and a context, as a client would. */
+static void submit_as(redisContext *c, const char *id, const char *script, const char *caller)
+{
+    redisReply *rep;
+
+    rep = redisCommand(c, "HSET rhai:task:{%s} id %s worker_id default status queued "
+                       "created_at %lld attempts 0 script %s caller_id %s context_id ops",
+                       id, id, (long long)rh_now_ms(), script, caller);
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "LPUSH rhai:queue:{default} %s", id);
+    freeReplyObject(rep);
+}
+
+/* Issue 22: a failed task was logged as `status=error kind=script ms=0`
+ * with no message, and every success at info. A failure is logged at
+ * info with its message (escaped, cut to 200 bytes), caller, context,
+ * worker and kind; a success only at debug. */
+static void test_a_failed_task_is_logged_with_its_message_and_a_done_one_only_at_debug(
+    void **state)
+{
+    th_redis r;
+    redisContext *c;
+    rh_task t;
+    pid_t pid;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    pid = th_rhaid_start(&r, "default", 1, NULL);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    submit_as(c, "fails", "throw new Error('no \"stock\"\\nfor sku')", "alice");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "fails", 10, &t), 0);
+    assert_int_equal(t.error_kind, RH_EK_SCRIPT);
+    rh_task_clear(&t);
+    submit_as(c, "long", "throw new Error(new Array(400).join('ab'))", "bob");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "long", 10, &t), 0);
+    rh_task_clear(&t);
+    submit_as(c, "works", "1 + 1", "alice");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "works", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    th_stop(pid, 10000);                 /* the log is complete */
+
+    assert_int_equal(th_sh("grep 'event=task_end task=fails ' %s/rhaid-*.log | grep 'level=info' "
+                           "| grep 'status=error kind=script' | grep 'worker=default' "
+                           "| grep 'caller=\"alice\" context=\"ops\"' "
+                           "| grep -qF 'error=\"Error: no \\\"stock\\\"\\nfor sku'", r.dir), 0);
+    /* 200 bytes of the message, then "..." */
+    assert_int_equal(th_sh("grep -qE 'event=task_end task=long .*error=\"Error: (ab){96}a\\.\\.\\.\"'"
+                           " %s/rhaid-*.log", r.dir), 0);
+    assert_int_equal(th_sh("grep -q 'task_end task=works' %s/rhaid-*.log", r.dir), 1);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+
+/* log_format = json: every line rhaid writes (executors' too) is one JSON
+ * object, whatever a script put in its error: quotes, newlines, control
+ * characters, and a lone surrogate, which is not UTF-8. */
+static void test_json_logs_are_one_object_per_line_whatever_a_script_throws(void **state)
+{
+    static const char *const extra[] = { "--log-format", "json", "--log-level", "debug", NULL };
+    th_redis r;
+    redisContext *c;
+    rh_task t;
+    pid_t pid;
+    char cmd[400], line[16384];
+    FILE *f;
+    int lines = 0, found = 0, done = 0;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    pid = th_rhaid_start(&r, "default", 1, extra);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    submit_as(c, "nasty", "throw 'q\"uote\\\\ nl\\n cr\\r ctl\\u0001\\u001f sur\\ud800 end'",
+              "eve\"il");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "nasty", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    rh_task_clear(&t);
+    submit_as(c, "fine", "'ok'", "alice");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "fine", 10, &t), 0);
+    rh_task_clear(&t);
+    th_stop(pid, 10000);
+
+    snprintf(cmd, sizeof cmd, "cat %s/rhaid-*.log", r.dir);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        const char *ev;
+        if (o == NULL)
+            fail_msg("not one JSON object: %s (%s)", line, jerr.text);
+        lines++;
+        assert_non_null(json_string_value(json_object_get(o, "ts")));
+        assert_non_null(json_string_value(json_object_get(o, "level")));
+        assert_non_null(json_string_value(json_object_get(o, "msg")));
+        ev = json_string_value(json_object_get(o, "event"));
+        assert_non_null(ev);
+        if (strcmp(ev, "task_end") == 0 &&
+            strcmp(json_string_value(json_object_get(o, "task")), "nasty") == 0) {
+            const char *e = json_string_value(json_object_get(o, "error"));
+            found++;
+            assert_string_equal(json_string_value(json_object_get(o, "caller")), "eve\"il");
+            assert_string_equal(json_string_value(json_object_get(o, "kind")), "script");
+            assert_non_null(strstr(e, "q\"uote\\ nl\n cr\r ctl\x01\x1f sur"));
+            assert_non_null(strstr(e, " end"));
+        }
+        if (strcmp(ev, "task_end") == 0 &&
+            strcmp(json_string_value(json_object_get(o, "task")), "fine") == 0) {
+            done++;
+            assert_string_equal(json_string_value(json_object_get(o, "level")), "debug");
+            assert_true(json_is_integer(json_object_get(o, "ms")));
+        }
+        json_decref(o);
+    }
+    pclose(f);
+    print_message("%d JSON lines\n", lines);
+    assert_true(lines > 5);
+    assert_int_equal(found, 1);
+    assert_int_equal(done, 1);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +423,8 @@ int main(void)
         cmocka_unit_test(test_a_take_and_its_claim_share_one_round_trip),
         cmocka_unit_test(test_systemd_notify_ready_watchdog_status_stopping),
         cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
+        cmocka_unit_test(test_a_failed_task_is_logged_with_its_message_and_a_done_one_only_at_debug),
+        cmocka_unit_test(test_json_logs_are_one_object_per_line_whatever_a_script_throws),
     };
     return cmocka_run_group_tests_name("operate", tests, NULL, NULL);
 }
