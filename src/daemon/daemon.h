@@ -92,9 +92,30 @@ typedef void (*wk_conn_cb)(wk_conn *c, void *data);
 
 /* One hiredis async connection that reconnects by itself with exponential
  * backoff (50 ms doubling to backoff_max_ms, each delay drawn in [d/2, d]).
- * on_up runs after the
- * connection is established and AUTH/SELECT were sent; on_down runs once
- * per loss (every pending command callback has then seen a NULL reply). */
+ * A connection is up, and on_up runs, only once its handshake (AUTH when
+ * the URL has a password, SELECT when it names a db, then PING) was
+ * answered OK: a refused AUTH or SELECT, or a PING answered NOAUTH, is a
+ * misconfiguration that will not fix itself, logged at error and retried
+ * from WK_CONN_MISCONF_MIN_MS doubling to WK_CONN_MISCONF_MAX_MS. on_down
+ * runs once per loss of an up connection (every pending command callback
+ * has then seen a NULL reply). Failed attempts are logged at most once per
+ * reason per WK_CONN_LOG_WINDOW_MS, with the count held back. */
+#ifndef WK_CONN_MISCONF_MIN_MS
+#define WK_CONN_MISCONF_MIN_MS 1000
+#endif
+#ifndef WK_CONN_MISCONF_MAX_MS
+#define WK_CONN_MISCONF_MAX_MS 30000
+#endif
+#ifndef WK_CONN_LOG_WINDOW_MS
+#define WK_CONN_LOG_WINDOW_MS 30000
+#endif
+typedef enum {
+    WK_CONN_FAIL_NONE,            /* the socket failed: refused, reset, timeout */
+    WK_CONN_FAIL_AUTH,            /* AUTH refused, or NOAUTH/WRONGPASS/NOPERM */
+    WK_CONN_FAIL_SELECT,          /* SELECT refused (db out of range) */
+    WK_CONN_FAIL_NOT_READY        /* PING refused otherwise (LOADING, ...) */
+} wk_conn_fail;
+
 struct wk_conn {
     redisAsyncContext *ac;        /* NULL while disconnected */
     uv_loop_t   *loop;
@@ -108,6 +129,13 @@ struct wk_conn {
     int64_t      backoff_max_ms;
     uint64_t     rand_state;      /* jitter of the backoff */
     uint64_t     reconnects;
+    int          handshake;       /* handshake replies still to come */
+    wk_conn_fail fail;            /* why this attempt failed, first reason wins */
+    char         fail_reason[160];
+    int          misconf;         /* the last failure was AUTH or SELECT */
+    int64_t      misconf_backoff_ms;
+    uint64_t     failures;        /* failed attempts since last up */
+    rh_log_limit limit;           /* failed attempts' lines */
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */

@@ -60,14 +60,8 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     rh_task_clear(&t);
 
     /* counted when the finish is acknowledged: poll until all four are in */
-    for (int i = 0; i < 200; i++) {
-        rh_free(body);
-        body = th_http_get(port, "/metrics");
-        assert_non_null(body);
-        if (th_metric(body, "rhai_task_duration_seconds_count") == 4)
-            break;
-        usleep(20000);
-    }
+    body = th_metrics_wait(port, "rhai_task_duration_seconds_count", 4, 10000);
+    assert_non_null(body);
     assert_non_null(strstr(body, "HTTP/1.0 200") ? body : strstr(body, "HTTP/1.1 200"));
     assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"done\",error_kind=\"\"}"), 3);
     assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 1);
@@ -79,14 +73,8 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     rh_free(body);
 
     /* gauges are refreshed per heartbeat */
-    for (int i = 0; i < 200; i++) {
-        body = th_http_get(port, "/metrics");
-        if (th_metric(body, "rhai_executors") == 2 && th_metric(body, "rhai_redis_up") == 1)
-            break;
-        rh_free(body);
-        body = NULL;
-        usleep(20000);
-    }
+    rh_free(th_metrics_wait(port, "rhai_executors", 2, 10000));
+    body = th_metrics_wait(port, "rhai_redis_up", 1, 10000);
     assert_non_null(body);
     assert_int_equal(th_metric(body, "rhai_executors"), 2);
     assert_int_equal(th_metric(body, "rhai_redis_up"), 1);
@@ -416,6 +404,121 @@ static void test_json_logs_are_one_object_per_line_whatever_a_script_throws(void
     th_redis_stop(&r);
 }
 
+/* rhaid (worker "misconf") on 'url', logging to R/NAME.log, until it made
+ * at least 'attempts' reconnect attempts (both connections together, as
+ * its metrics count them); then stopped, exit 0. */
+static void run_until_attempts(const th_redis *r, const char *url, const char *name,
+                               long long attempts)
+{
+    char bin[512], log[300], data[300], listen[64];
+    char *argv[] = { bin, "--redis-url", (char *)url, "--worker-id", "misconf",
+                     "--concurrency", "1", "--data-dir", data, "--metrics-listen", listen,
+                     "--heartbeat-ms", "100", "--heartbeat-ttl-ms", "1000", NULL };
+    int port = th_free_port(), st;
+    char *body;
+    pid_t pid;
+
+    th_bin("rhaid", bin, sizeof bin);
+    snprintf(log, sizeof log, "%s/%s.log", r->dir, name);
+    snprintf(data, sizeof data, "%s/data-%s", r->dir, name);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    pid = th_spawn(argv, NULL, log);
+    assert_true(pid > 0);
+    body = th_metrics_wait(port, "rhai_redis_reconnects_total", attempts, 30000);
+    assert_non_null(body);
+    print_message("%s: %lld reconnect attempts\n", name,
+                  th_metric(body, "rhai_redis_reconnects_total"));
+    assert_true(th_metric(body, "rhai_redis_reconnects_total") >= attempts);
+    assert_int_equal(th_metric(body, "rhai_redis_up"), 0);
+    rh_free(body);
+    st = th_stop(pid, 5000);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Lines of R/NAME.log matching the extended regex 're'. */
+static int log_count(const th_redis *r, const char *name, const char *re)
+{
+    char cmd[600];
+    int n = -1;
+    FILE *f;
+
+    snprintf(cmd, sizeof cmd, "grep -cE '%s' %s/%s.log", re, r->dir, name);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &n), 1);
+    pclose(f);
+    return n;
+}
+
+/* Issue 22: a wrong password retried ~20 times a second, each time logging
+ * `redis_up connected` before `redis_auth_failed`, and a bad db was called
+ * an auth failure. Now: nothing says up before the handshake passed; the
+ * failure is named (auth vs select), logged at error once per reason and
+ * window per connection whatever the number of attempts, and retried from
+ * 1 s on (the first delay is drawn in [500, 1000] ms). */
+static void test_redis_misconfiguration_is_named_logged_at_error_once_and_retried_slowly(
+    void **state)
+{
+    th_redis r;
+    redisContext *c;
+    redisReply *rep;
+    char url[160];
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    c = th_redis_connect(&r);
+    rep = redisCommand(c, "CONFIG SET requirepass s3cret");
+    assert_int_equal(rep->type, REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", r.port);
+    run_until_attempts(&r, url, "wrongpass", 4);
+    assert_int_equal(log_count(&r, "wrongpass", "level=error event=redis_auth_failed conn=.*"
+                               "reason=\"WRONGPASS"), 2);
+    assert_int_equal(log_count(&r, "wrongpass", "redis_auth_failed"), 2);
+    assert_int_equal(log_count(&r, "wrongpass", "redis_up|redis_select_failed"), 0);
+    assert_int_equal(th_sh("grep -oE 'retry_in_ms=[0-9]+' %s/wrongpass.log | cut -d= -f2 | "
+                           "awk '$1 < 500 { bad = 1 } END { exit bad }'", r.dir), 0);
+
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", r.port);      /* none given */
+    run_until_attempts(&r, url, "nopass", 4);
+    assert_int_equal(log_count(&r, "nopass", "level=error event=redis_auth_failed .*NOAUTH"), 2);
+    assert_int_equal(log_count(&r, "nopass", "redis_up"), 0);
+
+    snprintf(url, sizeof url, "redis://:s3cret@127.0.0.1:%d/99", r.port);
+    run_until_attempts(&r, url, "baddb", 4);
+    assert_int_equal(log_count(&r, "baddb", "level=error event=redis_select_failed .*"
+                               "db=99 reason=\"ERR DB index is out of range"), 2);
+    assert_int_equal(log_count(&r, "baddb", "redis_auth_failed|redis_up"), 0);
+
+    rep = redisCommand(c, "AUTH s3cret");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "CONFIG SET requirepass ''");
+    freeReplyObject(rep);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+
+/* Issue 22: Redis down at start logged nothing at info (refused
+ * connections were debug). Now the first refusal of each connection is
+ * a warning, and the retries (50 ms doubling) are not logged again
+ * within the window. */
+static void test_redis_down_at_start_is_a_warning_logged_once(void **state)
+{
+    th_redis r;
+    char url[160];
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);     /* for its temp dir */
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", th_free_port());
+    run_until_attempts(&r, url, "refused", 8);
+    assert_int_equal(log_count(&r, "refused", "level=warn event=redis_connect_failed conn="), 2);
+    assert_int_equal(log_count(&r, "refused", "redis_connect_failed"), 2);
+    assert_int_equal(log_count(&r, "refused", "redis_up"), 0);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +528,8 @@ int main(void)
         cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
         cmocka_unit_test(test_a_failed_task_is_logged_with_its_message_and_a_done_one_only_at_debug),
         cmocka_unit_test(test_json_logs_are_one_object_per_line_whatever_a_script_throws),
+        cmocka_unit_test(test_redis_misconfiguration_is_named_logged_at_error_once_and_retried_slowly),
+        cmocka_unit_test(test_redis_down_at_start_is_a_warning_logged_once),
     };
     return cmocka_run_group_tests_name("operate", tests, NULL, NULL);
 }
