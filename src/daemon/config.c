@@ -97,7 +97,7 @@ static const opt opts[] = {
     { "task_index_max", OPT_INT, OFF(task_index_max), "10000", 0, 10000000,
       "RHAI_TASK_INDEX_MAX", 1, "recent finished task ids kept per worker id (rhaictl tasks)" },
     { "metrics_listen", OPT_STR, OFF(metrics_listen), "", 0, 0, "RHAI_METRICS_LISTEN", 0,
-      "HOST:PORT serving Prometheus /metrics and /healthz (empty: off)" },
+      "HOST:PORT serving Prometheus /metrics, /healthz and /readyz (empty: off)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -248,7 +248,7 @@ void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p));
 /* ======================== metrics and systemd ======================== */
 
 typedef struct wk_metrics wk_metrics;
-/* Serve /metrics and /healthz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
+/* Serve /metrics, /healthz and /readyz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
  * from an HTTP thread; "" or NULL: *out = NULL, nothing served. Every other
  * function accepts NULL. RHAI_EINVAL (bad address), RHAI_EIO (cannot bind). */
 int  wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
@@ -263,6 +263,14 @@ void wk_metrics_claim(wk_metrics *m, int with_take);
 void wk_metrics_step(wk_metrics *m, int finish, unsigned tasks);
 void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, int redis_up,
                       uint64_t restarts, uint64_t reconnects);
+/* A task started on an executor 'ms' after it was created. */
+void wk_metrics_wait(wk_metrics *m, int64_t ms);
+/* Age of the task next in the queue (0: empty). */
+void wk_metrics_oldest(wk_metrics *m, int64_t age_ms);
+/* One recovery scan: dead instances found, their tasks requeued and failed. */
+void wk_metrics_recovery(wk_metrics *m, long long dead, long long requeued, long long failed);
+/* Readiness inputs, at once (a drain must show before the next tick). */
+void wk_metrics_ready(wk_metrics *m, int redis_up, int draining);
 
 /* sd_notify(3) with a formatted message; no-op outside systemd. */
 void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

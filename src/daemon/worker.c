@@ -633,6 +633,8 @@ int wk_job_start(wk_job *j, int queue)
     if (rc == 0) {
         j->state = JOB_RUNNING;
         j->run_at_us = rh_mono_us();
+        if (j->crashes == 0 && j->store_fails == 0 && t->created_at > 0)
+            wk_metrics_wait(w->metrics, rh_now_ms() - t->created_at);   /* first run only */
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
                t->attempts, queue);
         return 1;

@@ -36,6 +36,13 @@ static pid_t start_with_metrics(th_redis *r, int port, redisContext **c)
     return pid;
 }
 
+static void assert_metrics_valid(const char *body)
+{
+    char why[300];
+    if (th_metrics_check(body, why, sizeof why) != 0)
+        fail_msg("/metrics is not valid exposition text: %s", why);
+}
+
 static void test_metrics_count_tasks_and_health_is_served(void **state)
 {
     th_redis r;
@@ -47,6 +54,26 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     (void)state;
 
     pid = start_with_metrics(&r, port, &c);
+    /* before any task: every error series is there, at 0 */
+    body = th_http_get(port, "/metrics");
+    assert_non_null(body);
+    assert_metrics_valid(body);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"crashed\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"internal\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"timeout\",error_kind=\"timeout\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"cancelled\",error_kind=\"cancelled\"}"), 0);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_count"), 0);
+    assert_int_equal(th_metric(body, "rhai_instances_dead"), 0);
+    assert_int_equal(th_metric(body, "rhai_draining"), 0);
+    assert_int_equal(th_metric(body, "rhai_queue_depth{worker_id=\"default\"}"), 0);
+    assert_true(th_metric(body, "rhai_queue_oldest_age_seconds{worker_id=\"default\"}") >= 0);
+    assert_true(th_metric(body, "process_resident_memory_bytes") > 1000000);
+    assert_true(th_metric(body, "process_open_fds") > 3);
+    assert_true(th_metric(body, "process_cpu_seconds_total") >= 0);
+    assert_true(th_metric(body, "process_start_time_seconds") > 1600000000LL);
+    rh_free(body);
+    body = NULL;
     for (int i = 0; i < 3; i++) {
         snprintf(id, sizeof id, "ok-%d", i);
         assert_int_equal(th_submit(c, "default", id, "1", NULL, 5000, NULL), 0);
@@ -67,6 +94,9 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     assert_int_equal(th_metric(body, "rhai_tasks_total{status=\"error\",error_kind=\"script\"}"), 1);
     assert_int_equal(th_metric(body, "rhai_task_duration_seconds_count"), 4);
     assert_int_equal(th_metric(body, "rhai_task_duration_seconds_bucket{le=\"+Inf\"}"), 4);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_count"), 4);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_bucket{le=\"+Inf\"}"), 4);
+    assert_metrics_valid(body);
     assert_non_null(strstr(body, "# TYPE rhai_tasks_total counter"));
     assert_non_null(strstr(body, "rhai_build_info{version=\""));
     assert_non_null(strstr(body, "worker_id=\"default\""));
@@ -83,6 +113,10 @@ static void test_metrics_count_tasks_and_health_is_served(void **state)
     body = th_http_get(port, "/healthz");
     assert_non_null(strstr(body, " 200 "));
     assert_non_null(strstr(body, "ok"));
+    rh_free(body);
+    body = th_http_get(port, "/readyz");
+    assert_non_null(strstr(body, " 200 "));
+    assert_non_null(strstr(body, "ready"));
     rh_free(body);
     body = th_http_get(port, "/nope");
     assert_non_null(strstr(body, " 404 "));
@@ -519,11 +553,165 @@ static void test_redis_down_at_start_is_a_warning_logged_once(void **state)
     th_redis_stop(&r);
 }
 
+static void hset(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *rep;
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(rep);
+    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+}
+
+/* Issue 22: no queue wait, no oldest queued age, no dead instances. Two
+ * executors busy (and nothing taken ahead of them): a task created 2 min
+ * ago waits in the queue, its age shows, and once it runs it lands in the
+ * wait histogram above 60 s. A registered instance with no heartbeat is
+ * found dead and its task requeued. */
+static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **state)
+{
+    static const char *const extra_base[] = { "--prefetch", "0", "--pipeline-max-us", "0",
+                                              "--heartbeat-ms", "100", "--heartbeat-ttl-ms",
+                                              "1000", "--metrics-listen", NULL, NULL };
+    const char *extra[sizeof extra_base / sizeof extra_base[0]];
+    th_redis r;
+    redisContext *c;
+    char listen[64], *body;
+    int port = th_free_port();
+    rh_task t;
+    pid_t pid;
+    (void)state;
+
+    memcpy(extra, extra_base, sizeof extra);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    extra[9] = listen;
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    pid = th_rhaid_start(&r, "default", 2, extra);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+
+    assert_int_equal(th_submit(c, "default", "busy-1", "while (true) {}", NULL, 60000, NULL), 0);
+    assert_int_equal(th_submit(c, "default", "busy-2", "while (true) {}", NULL, 60000, NULL), 0);
+    body = th_metrics_wait(port, "rhai_executors_busy", 2, 10000);
+    assert_int_equal(th_metric(body, "rhai_executors_busy"), 2);
+    rh_free(body);
+    hset(c, "HSET rhai:task:{old} id old worker_id default status queued created_at %lld "
+         "attempts 0 script %s", (long long)(rh_now_ms() - 120000), "'late'");
+    hset(c, "LPUSH rhai:queue:{default} old");
+    body = th_metrics_wait(port, "rhai_queue_oldest_age_seconds{worker_id=\"default\"}", 100,
+                           10000);
+    assert_true(th_metric(body, "rhai_queue_oldest_age_seconds{worker_id=\"default\"}") >= 100);
+    rh_free(body);
+    body = th_metrics_wait(port, "rhai_queue_depth{worker_id=\"default\"}", 1, 10000);
+    assert_int_equal(th_metric(body, "rhai_queue_depth{worker_id=\"default\"}"), 1);
+    assert_metrics_valid(body);
+    rh_free(body);
+
+    /* free an executor: the old task runs, after 2 min in the queue */
+    hset(c, "HSET rhai:task:{busy-1} cancel_requested 1");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "old", 10, &t), 0);
+    assert_string_equal(t.output, "\"late\"");
+    rh_task_clear(&t);
+    body = th_metrics_wait(port, "rhai_queue_wait_seconds_count", 3, 10000);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_count"), 3);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_bucket{le=\"60\"}"), 2);
+    assert_int_equal(th_metric(body, "rhai_queue_wait_seconds_bucket{le=\"300\"}"), 3);
+    assert_true(th_metric(body, "rhai_queue_wait_seconds_sum") >= 120);
+    rh_free(body);
+    body = th_metrics_wait(port, "rhai_queue_depth{worker_id=\"default\"}", 0, 10000);
+    rh_free(body);
+
+    /* a dead instance: registered, no heartbeat, one task in its list */
+    assert_int_equal(th_submit(c, "nobody", "orphaned", "'saved'", NULL, 5000, NULL), 0);
+    hset(c, "DEL rhai:queue:{nobody}");
+    hset(c, "HSET rhai:task:{orphaned} worker_id default");
+    hset(c, "LPUSH rhai:processing:{default}:ghost orphaned");
+    hset(c, "SADD rhai:workers {default}:ghost");
+    body = th_metrics_wait(port, "rhai_instances_dead_total", 1, 10000);
+    assert_int_equal(th_metric(body, "rhai_instances_dead_total"), 1);
+    assert_int_equal(th_metric(body, "rhai_recovered_tasks_total{outcome=\"requeued\"}"), 1);
+    assert_int_equal(th_metric(body, "rhai_recovered_tasks_total{outcome=\"failed\"}"), 0);
+    assert_metrics_valid(body);
+    rh_free(body);
+    hset(c, "HSET rhai:task:{busy-2} cancel_requested 1");
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "orphaned", 10, &t), 0);
+    assert_string_equal(t.output, "\"saved\"");
+    rh_task_clear(&t);
+
+    redisFree(c);
+    th_stop(pid, 10000);
+    th_redis_stop(&r);
+}
+
+/* Issue 22: /healthz said 200 while the instance drained. /readyz is 503
+ * from the moment a drain starts (and while Redis is unreachable);
+ * /healthz, liveness, stays 200 so that the drain is let finish. */
+static void test_readiness_is_503_while_draining_and_liveness_stays_200(void **state)
+{
+    th_redis r;
+    redisContext *c;
+    char listen[64], *body = NULL;
+    const char *extra[] = { "--metrics-listen", listen, "--grace-ms", "60000", NULL };
+    int port = th_free_port(), st;
+    pid_t pid;
+    (void)state;
+
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    pid = th_rhaid_start(&r, "default", 1, extra);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    body = th_metrics_wait(port, "rhai_redis_up", 1, 10000);
+    rh_free(body);
+    body = th_http_get(port, "/readyz");
+    assert_non_null(strstr(body, " 200 "));
+    rh_free(body);
+
+    assert_int_equal(th_submit(c, "default", "long", "while (true) {}", NULL, 60000, NULL), 0);
+    body = th_metrics_wait(port, "rhai_executors_busy", 1, 10000);
+    assert_int_equal(th_metric(body, "rhai_executors_busy"), 1);
+    rh_free(body);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 500; i++) {
+        body = th_http_get(port, "/readyz");
+        assert_non_null(body);
+        if (strstr(body, " 503 "))
+            break;
+        rh_free(body);
+        body = NULL;
+        usleep(10000);
+    }
+    assert_non_null(body);
+    assert_non_null(strstr(body, " 503 "));
+    assert_non_null(strstr(body, "draining"));
+    rh_free(body);
+    body = th_http_get(port, "/healthz");
+    assert_non_null(strstr(body, " 200 "));
+    rh_free(body);
+    body = th_metrics_wait(port, "rhai_draining", 1, 10000);
+    assert_int_equal(th_metric(body, "rhai_draining"), 1);
+    assert_metrics_valid(body);
+    rh_free(body);
+
+    assert_int_equal(kill(pid, SIGINT), 0);            /* skip the grace */
+    st = th_wait(pid, 10000);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    redisFree(c);
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_count_tasks_and_health_is_served),
         cmocka_unit_test(test_a_take_and_its_claim_share_one_round_trip),
+        cmocka_unit_test(test_metrics_show_queue_wait_oldest_age_and_dead_instances),
+        cmocka_unit_test(test_readiness_is_503_while_draining_and_liveness_stays_200),
         cmocka_unit_test(test_systemd_notify_ready_watchdog_status_stopping),
         cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
         cmocka_unit_test(test_a_failed_task_is_logged_with_its_message_and_a_done_one_only_at_debug),
