@@ -61,6 +61,48 @@ const char *rh_log_level_name(int level);
 /* Under systemd ($JOURNAL_STREAM set) lines get a <N> prefix and no time. */
 void rh_log_init(const char *ident);
 
+/* Line formats. KV: "TIME ident[pid] level=L " then the line as written.
+ * JSON: one object per line, {"ts","level","prog","pid", each leading
+ * key=value field as a member (bare integers as numbers), "msg": the
+ * sentence after them}; every string is escaped, bytes that are not UTF-8
+ * become U+FFFD, so each line parses whatever a field held. */
+enum { RH_LOG_FMT_KV, RH_LOG_FMT_JSON };
+extern int rh_log_format;                         /* default RH_LOG_FMT_KV */
+int  rh_log_format_parse(const char *name);       /* "kv", "json"; -1 when unknown */
+const char *rh_log_format_name(int format);
+/* The line rh_log_write would write for 'body' (without its <N> journal
+ * prefix) into out (n bytes, NUL-terminated, ends with '\n'); its length.
+ * For tests and for rh_log_write. */
+size_t rh_log_render(int format, int level, const char *body, char *out, size_t n);
+/* Text that is safe inside a quoted key=value field: at most 'max' bytes
+ * of s (cut on a UTF-8 boundary, "..." appended when cut), with '"', '\\'
+ * and control characters escaped C-style (\n, \t, \xNN) and bytes that
+ * are not UTF-8 written as \xNN. Written into out (n bytes, cut to fit);
+ * returns out. NULL s: "". */
+const char *rh_log_quote(char *out, size_t n, const char *s, size_t max);
+
+/* Rate limit of repeated lines: at most one per key (say event and
+ * reason) per window. rh_log_limit_pass returns 1 when the line is to be
+ * logged, with *suppressed (may be NULL) the lines held back for that key
+ * since its last logged one; 0 when it is held back (counted). Keys are
+ * compared on their first RH_LOG_LIMIT_KEY - 1 bytes; the limiter
+ * remembers RH_LOG_LIMIT_SLOTS keys, forgetting the longest quiet one.
+ * Zero-initialise it; one thread. */
+#define RH_LOG_LIMIT_SLOTS 4
+#define RH_LOG_LIMIT_KEY 160
+typedef struct rh_log_limit {
+    struct {
+        char     key[RH_LOG_LIMIT_KEY];
+        int64_t  since_ms;         /* when its last line was logged */
+        uint64_t suppressed;       /* held back since */
+        int      used;
+    } slot[RH_LOG_LIMIT_SLOTS];
+} rh_log_limit;
+int  rh_log_limit_pass(rh_log_limit *l, const char *key, int64_t now_ms, int64_t window_ms,
+                       uint64_t *suppressed);
+/* Forget every key (a condition cleared: the next occurrence is logged). */
+void rh_log_limit_reset(rh_log_limit *l);
+
 /* ======================== time ======================== */
 int64_t rh_now_ms(void);      /* unix time, ms */
 int64_t rh_mono_ms(void);     /* monotonic, ms */

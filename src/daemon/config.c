@@ -15,7 +15,8 @@
 #include "rhai/version.h"
 
 /* OPT_BOOL is an int64_t 0/1; its flag alone (--dev-mode) means 1. */
-typedef enum { OPT_STR, OPT_INT, OPT_LEVEL, OPT_BOOL } opt_type;
+/* OPT_LEVEL and OPT_LOGFMT are ints parsed by name (rh_log_*_parse). */
+typedef enum { OPT_STR, OPT_INT, OPT_LEVEL, OPT_BOOL, OPT_LOGFMT } opt_type;
 
 typedef struct opt {
     const char *name;       /* file key; flag is --name with '_' -> '-' */
@@ -45,6 +46,8 @@ static const opt opts[] = {
       "directory for per-context data" },
     { "log_level", OPT_LEVEL, OFF(log_level), "info", 0, 0, "RHAI_LOG_LEVEL", 1,
       "debug, info, notice, warn or error" },
+    { "log_format", OPT_LOGFMT, OFF(log_format), "kv", 0, 0, "RHAI_LOG_FORMAT", 0,
+      "kv: key=value fields then a sentence; json: one JSON object per line" },
     { "default_timeout_ms", OPT_INT, OFF(default_timeout_ms), "30000", 1, 86400000LL,
       "RHAI_DEFAULT_TIMEOUT_MS", 1, "timeout of a task that names none" },
     { "max_timeout_ms", OPT_INT, OFF(max_timeout_ms), "3600000", 1, 86400000LL,
@@ -94,7 +97,7 @@ static const opt opts[] = {
     { "task_index_max", OPT_INT, OFF(task_index_max), "10000", 0, 10000000,
       "RHAI_TASK_INDEX_MAX", 1, "recent finished task ids kept per worker id (rhaictl tasks)" },
     { "metrics_listen", OPT_STR, OFF(metrics_listen), "", 0, 0, "RHAI_METRICS_LISTEN", 0,
-      "HOST:PORT serving Prometheus /metrics and /healthz (empty: off)" },
+      "HOST:PORT serving Prometheus /metrics, /healthz and /readyz (empty: off)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -134,6 +137,15 @@ static int set_value(wk_config *c, const opt *o, const char *val, char *why, siz
             return -1;
         }
         *(int *)field(c, o) = lv;
+        return 0;
+    }
+    if (o->type == OPT_LOGFMT) {
+        int f = rh_log_format_parse(val);
+        if (f < 0) {
+            snprintf(why, n, "unknown log format '%s' (kv or json)", val);
+            return -1;
+        }
+        *(int *)field(c, o) = f;
         return 0;
     }
     {
@@ -380,6 +392,8 @@ void wk_config_print(const wk_config *c, FILE *f)
             fprintf(f, "%s = %s\n", opts[i].name, *(char *const *)p);
         else if (opts[i].type == OPT_LEVEL)
             fprintf(f, "%s = %s\n", opts[i].name, rh_log_level_name(*(const int *)p));
+        else if (opts[i].type == OPT_LOGFMT)
+            fprintf(f, "%s = %s\n", opts[i].name, rh_log_format_name(*(const int *)p));
         else if (opts[i].off == OFF(concurrency))
             fprintf(f, "%s = %d\n", opts[i].name, *(const int *)p);
         else
@@ -412,7 +426,7 @@ static int same_value(const opt *o, wk_config *a, wk_config *b)
         const char *x = *(char **)field(a, o), *y = *(char **)field(b, o);
         return (x == NULL && y == NULL) || (x && y && strcmp(x, y) == 0);
     }
-    if (o->type == OPT_LEVEL || o->off == OFF(concurrency))
+    if (o->type == OPT_LEVEL || o->type == OPT_LOGFMT || o->off == OFF(concurrency))
         return *(int *)field(a, o) == *(int *)field(b, o);
     return *(int64_t *)field(a, o) == *(int64_t *)field(b, o);
 }
@@ -455,7 +469,7 @@ void wk_config_apply_reloadable(wk_config *cur, wk_config *fresh, char *changed,
             rh_free(*to);
             *to = *from;
             *from = NULL;
-        } else if (o->type == OPT_LEVEL || o->off == OFF(concurrency)) {
+        } else if (o->type == OPT_LEVEL || o->type == OPT_LOGFMT || o->off == OFF(concurrency)) {
             *(int *)field(cur, o) = *(int *)field(fresh, o);
         } else {
             *(int64_t *)field(cur, o) = *(int64_t *)field(fresh, o);

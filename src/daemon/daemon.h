@@ -29,6 +29,7 @@ typedef struct wk_config {
     char    *data_dir;
     char    *config_file;
     int      log_level;
+    int      log_format;          /* RH_LOG_FMT_KV or RH_LOG_FMT_JSON */
     int      concurrency;
     int64_t  default_timeout_ms;
     int64_t  max_timeout_ms;
@@ -91,9 +92,30 @@ typedef void (*wk_conn_cb)(wk_conn *c, void *data);
 
 /* One hiredis async connection that reconnects by itself with exponential
  * backoff (50 ms doubling to backoff_max_ms, each delay drawn in [d/2, d]).
- * on_up runs after the
- * connection is established and AUTH/SELECT were sent; on_down runs once
- * per loss (every pending command callback has then seen a NULL reply). */
+ * A connection is up, and on_up runs, only once its handshake (AUTH when
+ * the URL has a password, SELECT when it names a db, then PING) was
+ * answered OK: a refused AUTH or SELECT, or a PING answered NOAUTH, is a
+ * misconfiguration that will not fix itself, logged at error and retried
+ * from WK_CONN_MISCONF_MIN_MS doubling to WK_CONN_MISCONF_MAX_MS. on_down
+ * runs once per loss of an up connection (every pending command callback
+ * has then seen a NULL reply). Failed attempts are logged at most once per
+ * reason per WK_CONN_LOG_WINDOW_MS, with the count held back. */
+#ifndef WK_CONN_MISCONF_MIN_MS
+#define WK_CONN_MISCONF_MIN_MS 1000
+#endif
+#ifndef WK_CONN_MISCONF_MAX_MS
+#define WK_CONN_MISCONF_MAX_MS 30000
+#endif
+#ifndef WK_CONN_LOG_WINDOW_MS
+#define WK_CONN_LOG_WINDOW_MS 30000
+#endif
+typedef enum {
+    WK_CONN_FAIL_NONE,            /* the socket failed: refused, reset, timeout */
+    WK_CONN_FAIL_AUTH,            /* AUTH refused, or NOAUTH/WRONGPASS/NOPERM */
+    WK_CONN_FAIL_SELECT,          /* SELECT refused (db out of range) */
+    WK_CONN_FAIL_NOT_READY        /* PING refused otherwise (LOADING, ...) */
+} wk_conn_fail;
+
 struct wk_conn {
     redisAsyncContext *ac;        /* NULL while disconnected */
     uv_loop_t   *loop;
@@ -107,6 +129,13 @@ struct wk_conn {
     int64_t      backoff_max_ms;
     uint64_t     rand_state;      /* jitter of the backoff */
     uint64_t     reconnects;
+    int          handshake;       /* handshake replies still to come */
+    wk_conn_fail fail;            /* why this attempt failed, first reason wins */
+    char         fail_reason[160];
+    int          misconf;         /* the last failure was AUTH or SELECT */
+    int64_t      misconf_backoff_ms;
+    uint64_t     failures;        /* failed attempts since last up */
+    rh_log_limit limit;           /* failed attempts' lines */
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */
@@ -219,7 +248,7 @@ void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p));
 /* ======================== metrics and systemd ======================== */
 
 typedef struct wk_metrics wk_metrics;
-/* Serve /metrics and /healthz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
+/* Serve /metrics, /healthz and /readyz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
  * from an HTTP thread; "" or NULL: *out = NULL, nothing served. Every other
  * function accepts NULL. RHAI_EINVAL (bad address), RHAI_EIO (cannot bind). */
 int  wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
@@ -234,6 +263,14 @@ void wk_metrics_claim(wk_metrics *m, int with_take);
 void wk_metrics_step(wk_metrics *m, int finish, unsigned tasks);
 void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, int redis_up,
                       uint64_t restarts, uint64_t reconnects);
+/* A task started on an executor 'ms' after it was created. */
+void wk_metrics_wait(wk_metrics *m, int64_t ms);
+/* Age of the task next in the queue (0: empty). */
+void wk_metrics_oldest(wk_metrics *m, int64_t age_ms);
+/* One recovery scan: dead instances found, their tasks requeued and failed. */
+void wk_metrics_recovery(wk_metrics *m, long long dead, long long requeued, long long failed);
+/* Readiness inputs, at once (a drain must show before the next tick). */
+void wk_metrics_ready(wk_metrics *m, int redis_up, int draining);
 
 /* sd_notify(3) with a formatted message; no-op outside systemd. */
 void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -241,6 +278,11 @@ void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t wk_notify_watchdog_ms(void);
 
 /* ======================== the worker ======================== */
+
+/* Bytes of a failed task's error message in its info log line. */
+#ifndef WK_LOG_ERROR_MAX
+#define WK_LOG_ERROR_MAX 200
+#endif
 
 /* worker.c runs each task's life (take, claim, validate, run, finish);
  * instance.c runs the instance around it (connections, heartbeat,

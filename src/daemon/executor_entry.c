@@ -48,6 +48,8 @@ int wk_executor_entry(int argc, char **argv)
             conf.data_dir = argv[++i];
         else if (strcmp(argv[i], "--dev-mode") == 0)
             dev = 1;
+        else if (strcmp(argv[i], "--log-json") == 0)
+            rh_log_format = RH_LOG_FMT_JSON;
         else if (strcmp(argv[i], "--no-seccomp") == 0)
             conf.seccomp = 0;
         else

@@ -51,9 +51,16 @@ static void scan_send(wk_worker *w)
 
 static void heartbeat(wk_worker *w);
 
+/* /readyz and rhai_redis_up follow connections and drain at once. */
+static void ready_update(wk_worker *w)
+{
+    wk_metrics_ready(w->metrics, w->cmd.up && (w->pop.up || w->draining), w->draining);
+}
+
 static void on_conn_up(wk_conn *c, void *data)
 {
     wk_worker *w = data;
+    ready_update(w);
     if (w->cmd.up && w->pop.up && !w->ready_sent) {
         w->ready_sent = 1;
         wk_notify("READY=1\nSTATUS=serving worker id %s", w->cfg->worker_id);
@@ -74,6 +81,7 @@ static void on_conn_down(wk_conn *c, void *data)
 {
     wk_worker *w = data;
     (void)c;
+    ready_update(w);
     w->scanned = 0;                   /* a reply may have been lost: re-read */
     if (c == &w->pop)
         w->popping = w->taking = 0;   /* their callbacks already ran with NULL */
@@ -87,8 +95,11 @@ static void on_conn_down(wk_conn *c, void *data)
 static void on_recover(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
+    wk_worker *w = priv;
     (void)ac;
-    (void)priv;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3)
+        wk_metrics_recovery(w->metrics, reply->element[0]->integer,
+                            reply->element[1]->integer, reply->element[2]->integer);
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
         reply->element[0]->integer > 0)
         rh_log(RH_LOG_NOTICE, "event=recovered dead_instances=%lld requeued=%lld failed=%lld",
@@ -105,6 +116,32 @@ static void on_depth(redisAsyncContext *ac, void *r, void *priv)
     (void)ac;
     if (reply && reply->type == REDIS_REPLY_INTEGER)
         w->queue_depth = (long)reply->integer;
+}
+
+/* The created_at of the task next in the queue: its age. */
+static void on_oldest_created(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_STRING)
+        wk_metrics_oldest(w->metrics, rh_now_ms() - atoll(reply->str));
+}
+
+/* The task next in the queue (its right end: BLMOVE RIGHT, recovery
+ * RPUSH), or none. The task hash is read in a second command: it lives in
+ * its own hash slot, not the queue's. */
+static void on_oldest(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    char key[RH_KEY_MAX];
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_NIL)
+        wk_metrics_oldest(w->metrics, 0);
+    else if (reply && reply->type == REDIS_REPLY_STRING && rh_name_valid(reply->str))
+        wk_conn_cmd(&w->cmd, on_oldest_created, w, "HGET %s created_at",
+                    rh_key_task(key, w->cfg->prefix, reply->str));
 }
 
 static void heartbeat(wk_worker *w)
@@ -135,6 +172,8 @@ static void heartbeat(wk_worker *w)
     wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
+    if (w->metrics)
+        wk_conn_cmd(c, on_oldest, w, "LINDEX %s -1", w->k_queue);
     /* Recovery takes a missing heartbeat for a dead instance. That holds
      * only once the others had a whole TTL of reachable Redis to beat in:
      * after Redis came back (or we did), every heartbeat may have expired
@@ -235,6 +274,7 @@ static void on_tick(uv_timer_t *t)
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
                      w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,
                      w->cmd.reconnects + w->pop.reconnects);
+    ready_update(w);
     if (w->ready_sent)
         wk_notify("STATUS=worker %s: %d/%d busy, %llu done, %llu failed%s%s",
                   w->cfg->worker_id, w->pool.busy, w->pool.n, (unsigned long long)w->done,
@@ -346,6 +386,7 @@ static void start_drain(wk_worker *w, const char *why)
     if (w->draining)
         return;
     w->draining = 1;
+    ready_update(w);
     wk_notify("STOPPING=1\nSTATUS=draining (%s)", why);
     rh_log(RH_LOG_NOTICE, "event=draining reason=%s running=%d grace_ms=%lld", why,
            wk_count_jobs(w, JOB_RUNNING), (long long)w->cfg->grace_ms);

@@ -28,6 +28,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rh_log_level = cfg.log_level;
+    rh_log_format = cfg.log_format;
     rc = wk_worker_run(&cfg, cfg.config_file);
     wk_config_free(&cfg);
     return rc;

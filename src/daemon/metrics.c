@@ -1,13 +1,19 @@
-/* metrics.c -- Prometheus text exposition on /metrics and /healthz.
+/* metrics.c -- Prometheus text exposition on /metrics, liveness on
+ * /healthz and readiness on /readyz.
  *
  * libmicrohttpd serves HTTP on its own thread; the loop thread records into
  * a struct guarded by a mutex and the HTTP thread renders a snapshot, so no
- * handler ever touches loop state. Off unless metrics_listen is set. */
+ * handler ever touches loop state. process_* series are read from
+ * /proc/self at scrape time. Off unless metrics_listen is set. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <microhttpd.h>
 
 #include "daemon.h"
@@ -16,8 +22,23 @@
 /* Upper bounds of the duration histogram, seconds. */
 static const double buckets[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
+/* Upper bounds of the queue wait histogram (created to started), seconds. */
+static const double wait_buckets[] = { 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300,
+                                       900, 3600 };
+#define NWAIT (sizeof wait_buckets / sizeof wait_buckets[0])
 #define NSTATUS (RHAI_STATUS_CANCELLED + 1)
 #define NKIND (RH_EK_INTERNAL + 1)
+
+/* Every (status, error_kind) an instance answers with, exported from the
+ * start at 0 so that rate() and alerts see a series before its first
+ * occurrence. Any other pair appears once counted. */
+static const struct { rhai_status st; rh_error_kind kind; } known_pairs[] = {
+    { RHAI_STATUS_DONE, RH_EK_NONE },         { RHAI_STATUS_ERROR, RH_EK_SCRIPT },
+    { RHAI_STATUS_ERROR, RH_EK_MEMORY },      { RHAI_STATUS_ERROR, RH_EK_DENIED },
+    { RHAI_STATUS_ERROR, RH_EK_CRASHED },     { RHAI_STATUS_ERROR, RH_EK_INVALID },
+    { RHAI_STATUS_ERROR, RH_EK_INTERNAL },    { RHAI_STATUS_TIMEOUT, RH_EK_TIMEOUT },
+    { RHAI_STATUS_CANCELLED, RH_EK_CANCELLED },
+};
 
 struct wk_metrics {
     struct MHD_Daemon *mhd;
@@ -29,11 +50,91 @@ struct wk_metrics {
     int        busy, executors, redis_up;
     long       queue_depth;
     uint64_t   restarts, reconnects;
+    uint64_t   wait_hist[NWAIT + 1];  /* queue wait; last: +Inf */
+    double     wait_sum_s;
+    uint64_t   wait_count;
+    double     oldest_age_s;          /* of the task next in the queue, 0: empty */
+    int        draining;
+    long long  dead_last;             /* dead instances found by the last scan */
+    uint64_t   dead_total;            /* ... by every scan of this instance */
+    uint64_t   recovered[2];          /* their tasks: requeued, failed crashed */
     uint64_t   claims[2];             /* by id, with the take */
     uint64_t   calls[2], ids[2];      /* take, finish: Redis calls, tasks in them */
     char       worker[RH_NAME_MAX + 1];
     char       instance[RH_NAME_MAX + 1];
 };
+
+static int pair_known(int st, int kind)
+{
+    for (size_t i = 0; i < sizeof known_pairs / sizeof known_pairs[0]; i++)
+        if ((int)known_pairs[i].st == st && (int)known_pairs[i].kind == kind)
+            return 1;
+    return 0;
+}
+
+/* process_* of the standard Prometheus client libraries, from /proc/self
+ * (Linux); a series whose source cannot be read is left out. */
+static void render_process(rh_buf *b)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    char buf[1024];
+    FILE *f;
+    DIR *d;
+    struct rlimit rl;
+
+    if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+        unsigned long utime = 0, stime = 0, vsize = 0;
+        unsigned long long start = 0;
+        long rss = 0;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        char *p;
+        fclose(f);
+        buf[n] = '\0';
+        /* fields after the command, whose ')' is the last in the line:
+         * 3 state ... 14 utime 15 stime ... 22 starttime 23 vsize 24 rss */
+        p = strrchr(buf, ')');
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu "
+                        "%*d %*d %*d %*d %*d %*d %llu %lu %ld", &utime, &stime, &start,
+                        &vsize, &rss) == 5 && tick > 0) {
+            double boot = 0;
+            FILE *s = fopen("/proc/stat", "r");
+            while (s && fgets(buf, sizeof buf, s))
+                if (strncmp(buf, "btime ", 6) == 0)
+                    boot = atof(buf + 6);
+            if (s)
+                fclose(s);
+            rh_buf_appendf(b,
+                "# HELP process_cpu_seconds_total User and system CPU time of rhaid "
+                "(not its executors), seconds.\n"
+                "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+                "# HELP process_resident_memory_bytes Resident memory of rhaid, bytes.\n"
+                "# TYPE process_resident_memory_bytes gauge\n"
+                "process_resident_memory_bytes %lld\n"
+                "# HELP process_virtual_memory_bytes Virtual memory of rhaid, bytes.\n"
+                "# TYPE process_virtual_memory_bytes gauge\n"
+                "process_virtual_memory_bytes %lu\n",
+                (double)(utime + stime) / (double)tick, (long long)rss * page, vsize);
+            if (boot > 0)
+                rh_buf_appendf(b,
+                    "# HELP process_start_time_seconds Start time of rhaid, unix seconds.\n"
+                    "# TYPE process_start_time_seconds gauge\n"
+                    "process_start_time_seconds %.2f\n", boot + (double)start / (double)tick);
+        }
+    }
+    if ((d = opendir("/proc/self/fd")) != NULL) {
+        long n = 0;
+        while (readdir(d) != NULL)
+            n++;
+        closedir(d);
+        rh_buf_appendf(b, "# HELP process_open_fds Open file descriptors of rhaid.\n"
+                          "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n",
+                       n > 3 ? n - 3 : 0);   /* ., .. and the dir's own fd */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        rh_buf_appendf(b, "# HELP process_max_fds Limit of open file descriptors.\n"
+                          "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                       (unsigned long long)rl.rlim_cur);
+}
 
 static void render(wk_metrics *m, rh_buf *b)
 {
@@ -44,7 +145,7 @@ static void render(wk_metrics *m, rh_buf *b)
                       "# TYPE rhai_tasks_total counter\n");
     for (int s = RHAI_STATUS_DONE; s < NSTATUS; s++)
         for (int k = 0; k < NKIND; k++)
-            if (m->tasks[s][k] || (s == RHAI_STATUS_DONE && k == RH_EK_NONE))
+            if (m->tasks[s][k] || pair_known(s, k))
                 rh_buf_appendf(b, "rhai_tasks_total{status=\"%s\",error_kind=\"%s\"} %llu\n",
                                rh_status_str((rhai_status)s), rh_kind_str((rh_error_kind)k),
                                (unsigned long long)m->tasks[s][k]);
@@ -60,9 +161,44 @@ static void render(wk_metrics *m, rh_buf *b)
                       "rhai_task_duration_seconds_sum %.6f\n"
                       "rhai_task_duration_seconds_count %llu\n",
                    (unsigned long long)cum, m->sum_s, (unsigned long long)m->count);
+    rh_buf_appendf(b, "# HELP rhai_queue_wait_seconds Time tasks waited, created to "
+                      "started on an executor.\n"
+                      "# TYPE rhai_queue_wait_seconds histogram\n");
+    cum = 0;
+    for (size_t i = 0; i < NWAIT; i++) {
+        cum += m->wait_hist[i];
+        rh_buf_appendf(b, "rhai_queue_wait_seconds_bucket{le=\"%g\"} %llu\n", wait_buckets[i],
+                       (unsigned long long)cum);
+    }
+    cum += m->wait_hist[NWAIT];
+    rh_buf_appendf(b, "rhai_queue_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
+                      "rhai_queue_wait_seconds_sum %.6f\n"
+                      "rhai_queue_wait_seconds_count %llu\n",
+                   (unsigned long long)cum, m->wait_sum_s, (unsigned long long)m->wait_count);
+    rh_buf_appendf(b,
+        "# HELP rhai_queue_oldest_age_seconds Age of the task next in the queue "
+        "(created_at to now), 0 when it is empty.\n"
+        "# TYPE rhai_queue_oldest_age_seconds gauge\n"
+        "rhai_queue_oldest_age_seconds{worker_id=\"%s\"} %.3f\n"
+        "# HELP rhai_instances_dead Instances without a heartbeat found by this instance's "
+        "last scan (their tasks then recovered).\n"
+        "# TYPE rhai_instances_dead gauge\nrhai_instances_dead %lld\n"
+        "# HELP rhai_instances_dead_total Dead instances found and recovered by this "
+        "instance.\n"
+        "# TYPE rhai_instances_dead_total counter\nrhai_instances_dead_total %llu\n"
+        "# HELP rhai_recovered_tasks_total Tasks of dead instances put back in their "
+        "queue (requeued) or answered crashed after max_attempts (failed).\n"
+        "# TYPE rhai_recovered_tasks_total counter\n"
+        "rhai_recovered_tasks_total{outcome=\"requeued\"} %llu\n"
+        "rhai_recovered_tasks_total{outcome=\"failed\"} %llu\n"
+        "# HELP rhai_draining 1 while this instance drains (SIGTERM): /readyz is 503.\n"
+        "# TYPE rhai_draining gauge\nrhai_draining %d\n",
+        m->worker, m->oldest_age_s, m->dead_last, (unsigned long long)m->dead_total,
+        (unsigned long long)m->recovered[0], (unsigned long long)m->recovered[1],
+        m->draining);
     rh_buf_appendf(b,
         "# HELP rhai_queue_depth Tasks waiting in this worker id's queue.\n"
-        "# TYPE rhai_queue_depth gauge\nrhai_queue_depth %ld\n"
+        "# TYPE rhai_queue_depth gauge\nrhai_queue_depth{worker_id=\"%s\"} %ld\n"
         "# HELP rhai_executors_busy Executors running a task.\n"
         "# TYPE rhai_executors_busy gauge\nrhai_executors_busy %d\n"
         "# HELP rhai_executors Executor slots.\n"
@@ -89,13 +225,14 @@ static void render(wk_metrics *m, rh_buf *b)
         "# HELP rhai_build_info Version and identity of this instance.\n"
         "# TYPE rhai_build_info gauge\n"
         "rhai_build_info{version=\"%s\",worker_id=\"%s\",instance=\"%s\"} 1\n",
-        m->queue_depth, m->busy, m->executors, (unsigned long long)m->restarts,
+        m->worker, m->queue_depth, m->busy, m->executors, (unsigned long long)m->restarts,
         (unsigned long long)m->reconnects, (unsigned long long)m->claims[1],
         (unsigned long long)m->claims[0], (unsigned long long)m->calls[0],
         (unsigned long long)m->calls[1], (unsigned long long)m->ids[0],
         (unsigned long long)m->ids[1], m->redis_up, RHAI_VERSION_STRING, m->worker,
         m->instance);
     uv_mutex_unlock(&m->lock);
+    render_process(b);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -119,15 +256,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (strcmp(url, "/metrics") == 0) {
         render(m, &b);
     } else if (strcmp(url, "/healthz") == 0) {
+        /* Liveness: unchanged by a drain, which must be let finish. */
         int up;
         uv_mutex_lock(&m->lock);
         up = m->redis_up;
         uv_mutex_unlock(&m->lock);
         code = up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         rh_buf_appendf(&b, up ? "ok\n" : "redis unreachable\n");
+    } else if (strcmp(url, "/readyz") == 0) {
+        /* Readiness: taking tasks. Not while draining, nor without Redis. */
+        int up, draining;
+        uv_mutex_lock(&m->lock);
+        up = m->redis_up;
+        draining = m->draining;
+        uv_mutex_unlock(&m->lock);
+        code = up && !draining ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        rh_buf_appendf(&b, draining ? "draining\n" : up ? "ready\n" : "redis unreachable\n");
     } else {
         code = MHD_HTTP_NOT_FOUND;
-        rh_buf_appendf(&b, "not found: try /metrics or /healthz\n");
+        rh_buf_appendf(&b, "not found: try /metrics, /healthz or /readyz\n");
     }
     resp = MHD_create_response_from_buffer(b.len, b.data ? b.data : "", MHD_RESPMEM_MUST_COPY);
     rh_buf_free(&b);
@@ -266,5 +413,51 @@ void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, 
     m->redis_up = redis_up;
     m->restarts = restarts;
     m->reconnects = reconnects;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_wait(wk_metrics *m, int64_t ms)
+{
+    size_t i = 0;
+    double s = (double)(ms < 0 ? 0 : ms) / 1000.0;
+    if (m == NULL)
+        return;
+    while (i < NWAIT && s > wait_buckets[i])
+        i++;
+    uv_mutex_lock(&m->lock);
+    m->wait_hist[i]++;
+    m->wait_sum_s += s;
+    m->wait_count++;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_oldest(wk_metrics *m, int64_t age_ms)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->oldest_age_s = (double)(age_ms < 0 ? 0 : age_ms) / 1000.0;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_recovery(wk_metrics *m, long long dead, long long requeued, long long failed)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->dead_last = dead;
+    m->dead_total += (uint64_t)(dead > 0 ? dead : 0);
+    m->recovered[0] += (uint64_t)(requeued > 0 ? requeued : 0);
+    m->recovered[1] += (uint64_t)(failed > 0 ? failed : 0);
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_ready(wk_metrics *m, int redis_up, int draining)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->redis_up = redis_up;
+    m->draining = draining;
     uv_mutex_unlock(&m->lock);
 }

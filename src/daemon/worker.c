@@ -399,6 +399,31 @@ void wk_finish_send(wk_job *j)
     uv_prepare_start(&w->fin_flush, on_finish_flush);
 }
 
+/* The task's one line: a success at debug (a busy worker's journal stays
+ * readable); a failure at info with what an operator needs to find its
+ * cause: the message (the script's own text, cut to WK_LOG_ERROR_MAX
+ * bytes and escaped), caller, context, worker and kind. */
+static void task_end_log(wk_job *j)
+{
+    const rh_task *t = &j->task;
+    char err[WK_LOG_ERROR_MAX * 4 + 8], caller[200], ctx[200];
+
+    if (t->status == RHAI_STATUS_DONE) {
+        rh_log(RH_LOG_DEBUG, "event=task_end task=%s status=done ms=%lld", j->id,
+               (long long)(t->finished_at - t->started_at));
+        return;
+    }
+    if (rh_log_level > RH_LOG_INFO)
+        return;
+    rh_log(RH_LOG_INFO, "event=task_end task=%s status=%s kind=%s ms=%lld worker=%s "
+           "caller=\"%s\" context=\"%s\" attempt=%d error=\"%s\"", j->id,
+           rh_status_str(t->status), rh_kind_str(t->error_kind),
+           (long long)(t->finished_at - t->started_at), j->w->cfg->worker_id,
+           rh_log_quote(caller, sizeof caller, t->caller_id ? t->caller_id : "", 48),
+           rh_log_quote(ctx, sizeof ctx, t->context_id ? t->context_id : "", 48), t->attempts,
+           rh_log_quote(err, sizeof err, t->error, WK_LOG_ERROR_MAX));
+}
+
 /* Record the result in j->task and queue the finish. Steals out's strings. */
 static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *output,
                        char *error, char *logs)
@@ -435,8 +460,7 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         return;
     }
     j->state = JOB_FINISHING;
-    rh_log(RH_LOG_INFO, "event=task_end task=%s status=%s kind=%s ms=%lld", j->id,
-           rh_status_str(st), rh_kind_str(kind), (long long)(t->finished_at - t->started_at));
+    task_end_log(j);
     wk_finish_send(j);
 }
 
@@ -609,6 +633,8 @@ int wk_job_start(wk_job *j, int queue)
     if (rc == 0) {
         j->state = JOB_RUNNING;
         j->run_at_us = rh_mono_us();
+        if (j->crashes == 0 && j->store_fails == 0 && t->created_at > 0)
+            wk_metrics_wait(w->metrics, rh_now_ms() - t->created_at);   /* first run only */
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
                t->attempts, queue);
         return 1;

@@ -36,17 +36,11 @@
  * 'finished' (or WAIT_MS passes); the last body (new), never NULL. */
 static char *steps_wait(int port, long long took, long long finished)
 {
-    int64_t deadline = rh_mono_ms() + WAIT_MS;
-    char *body = NULL;
+    char *body;
 
-    do {
-        rh_free(body);
-        body = th_http_get(port, "/metrics");
-        assert_non_null(body);
-        if (th_metric(body, TAKE_TASKS) >= took && th_metric(body, FINISH_TASKS) >= finished)
-            break;
-        usleep(20000);
-    } while (rh_mono_ms() < deadline);
+    rh_free(th_metrics_wait(port, TAKE_TASKS, took, WAIT_MS));
+    body = th_metrics_wait(port, FINISH_TASKS, finished, WAIT_MS);
+    assert_non_null(body);
     print_message("take %lld tasks in %lld calls, finish %lld in %lld, claims %lld + %lld\n",
                   th_metric(body, TAKE_TASKS), th_metric(body, TAKE_CALLS),
                   th_metric(body, FINISH_TASKS), th_metric(body, FINISH_CALLS),
@@ -58,18 +52,9 @@ static char *steps_wait(int port, long long took, long long finished)
  * then once more, so that a value past 'want' shows. The body (new). */
 static char *metric_wait(int port, const char *series, long long want)
 {
-    int64_t deadline = rh_mono_ms() + WAIT_MS;
-    char *body = NULL;
+    char *body;
 
-    do {
-        rh_free(body);
-        body = th_http_get(port, "/metrics");
-        assert_non_null(body);
-        if (th_metric(body, series) >= want)
-            break;
-        usleep(20000);
-    } while (rh_mono_ms() < deadline);
-    rh_free(body);
+    rh_free(th_metrics_wait(port, series, want, WAIT_MS));
     body = th_http_get(port, "/metrics");
     assert_non_null(body);
     return body;

@@ -477,3 +477,197 @@ long long th_metric(const char *text, const char *series)
             return atoll(p + n + 1);
     return -1;
 }
+
+char *th_metrics_wait(int port, const char *series, long long min, int timeout_ms)
+{
+    int64_t deadline = rh_mono_ms() + timeout_ms;
+    char *body = NULL;
+
+    for (;;) {
+        char *b = th_http_get(port, "/metrics");
+        if (b) {
+            rh_free(body);
+            body = b;
+            if (th_metric(body, series) >= min)
+                break;
+        }
+        if (rh_mono_ms() >= deadline)
+            break;
+        nap_ms(20);
+    }
+    return body;
+}
+
+/* ======================== exposition format check ======================== */
+
+typedef struct fam {
+    char name[128];
+    char type[16];
+    int  help, samples;
+} fam;
+
+static int name_char(char c, int first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+           (!first && c >= '0' && c <= '9');
+}
+
+static fam *fam_find(fam *f, int nf, const char *name, size_t len)
+{
+    for (int i = 0; i < nf; i++)
+        if (strlen(f[i].name) == len && strncmp(f[i].name, name, len) == 0)
+            return &f[i];
+    return NULL;
+}
+
+#define CHECK_FAIL(...) do { snprintf(why, n, __VA_ARGS__); goto out; } while (0)
+
+int th_metrics_check(const char *body, char *why, size_t n)
+{
+    static const char *const types[] = { "counter", "gauge", "histogram", "summary", "untyped" };
+    enum { MAXF = 256, MAXS = 2048 };
+    fam *f = rh_calloc(MAXF, sizeof *f);
+    char **series = rh_calloc(MAXS, sizeof *series);
+    int nf = 0, ns = 0, rc = -1, lineno = 0;
+    const char *p = body, *hdr = strstr(body, "\r\n\r\n");
+
+    if (f == NULL || series == NULL)
+        CHECK_FAIL("out of memory");
+    if (hdr)
+        p = hdr + 4;
+    while (*p) {
+        const char *eol = strchr(p, '\n'), *q;
+        size_t len;
+        char line[1024];
+
+        lineno++;
+        if (eol == NULL)
+            CHECK_FAIL("line %d: no final newline", lineno);
+        len = (size_t)(eol - p);
+        if (len >= sizeof line)
+            CHECK_FAIL("line %d: too long", lineno);
+        memcpy(line, p, len);
+        line[len] = '\0';
+        p = eol + 1;
+        if (len == 0)
+            continue;
+        if (line[0] == '#') {
+            char kind[8], name[128], rest[900];
+            fam *x;
+            if (sscanf(line, "# %7s %127s %899[^\n]", kind, name, rest) < 3)
+                CHECK_FAIL("line %d: bad comment: %s", lineno, line);
+            if (strcmp(kind, "HELP") != 0 && strcmp(kind, "TYPE") != 0)
+                continue;
+            for (q = name; *q; q++)
+                if (!name_char(*q, q == name))
+                    CHECK_FAIL("line %d: bad metric name %s", lineno, name);
+            if ((x = fam_find(f, nf, name, strlen(name))) == NULL) {
+                if (nf == MAXF)
+                    CHECK_FAIL("too many families");
+                x = &f[nf++];
+                snprintf(x->name, sizeof x->name, "%s", name);
+            }
+            if (x->samples)
+                CHECK_FAIL("line %d: %s %s after its samples", lineno, kind, name);
+            if (strcmp(kind, "HELP") == 0) {
+                if (x->help++)
+                    CHECK_FAIL("line %d: second HELP of %s", lineno, name);
+            } else {
+                int ok = 0;
+                if (x->type[0])
+                    CHECK_FAIL("line %d: second TYPE of %s", lineno, name);
+                for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+                    ok |= strcmp(rest, types[i]) == 0;
+                if (!ok)
+                    CHECK_FAIL("line %d: unknown type %s", lineno, rest);
+                snprintf(x->type, sizeof x->type, "%.15s", rest);
+            }
+            continue;
+        }
+        {   /* a sample: name{labels} value */
+            const char *s = line, *end;
+            size_t nlen;
+            fam *x;
+            char *v;
+            double d;
+
+            while (name_char(*s, s == line))
+                s++;
+            nlen = (size_t)(s - line);
+            if (nlen == 0)
+                CHECK_FAIL("line %d: no metric name: %s", lineno, line);
+            if (*s == '{') {
+                s++;
+                while (*s != '}') {
+                    const char *l = s;
+                    while (name_char(*s, s == l) && *s != ':')
+                        s++;
+                    if (s == l || *s != '=' || s[1] != '"')
+                        CHECK_FAIL("line %d: bad label: %s", lineno, line);
+                    s += 2;
+                    while (*s && *s != '"') {
+                        if (*s == '\\') {
+                            if (s[1] != '\\' && s[1] != '"' && s[1] != 'n')
+                                CHECK_FAIL("line %d: bad escape in label: %s", lineno, line);
+                            s++;
+                        }
+                        s++;
+                    }
+                    if (*s != '"')
+                        CHECK_FAIL("line %d: unterminated label: %s", lineno, line);
+                    s++;
+                    if (*s == ',')
+                        s++;
+                    else if (*s != '}')
+                        CHECK_FAIL("line %d: bad label list: %s", lineno, line);
+                }
+                s++;
+            }
+            end = s;
+            if (*s != ' ')
+                CHECK_FAIL("line %d: no space before the value: %s", lineno, line);
+            s++;
+            if (strcmp(s, "+Inf") && strcmp(s, "-Inf") && strcmp(s, "NaN")) {
+                d = strtod(s, &v);
+                (void)d;
+                if (v == s || (*v != '\0' && *v != ' '))
+                    CHECK_FAIL("line %d: bad value: %s", lineno, line);
+            }
+            x = fam_find(f, nf, line, nlen);
+            if (x == NULL) {            /* a histogram's or summary's own series */
+                static const char *const suf[] = { "_bucket", "_sum", "_count" };
+                for (size_t i = 0; i < 3 && x == NULL; i++) {
+                    size_t sl = strlen(suf[i]);
+                    if (nlen > sl && strncmp(line + nlen - sl, suf[i], sl) == 0)
+                        x = fam_find(f, nf, line, nlen - sl);
+                }
+                if (x && strcmp(x->type, "histogram") != 0 && strcmp(x->type, "summary") != 0)
+                    x = NULL;
+            } else if (strcmp(x->type, "histogram") == 0) {
+                x = NULL;               /* a histogram has no bare samples */
+            }
+            if (x == NULL)
+                CHECK_FAIL("line %d: sample of no declared family: %s", lineno, line);
+            if (!x->help || !x->type[0])
+                CHECK_FAIL("line %d: %s lacks HELP or TYPE", lineno, x->name);
+            x->samples++;
+            for (int i = 0; i < ns; i++)
+                if (strlen(series[i]) == (size_t)(end - line) &&
+                    strncmp(series[i], line, (size_t)(end - line)) == 0)
+                    CHECK_FAIL("line %d: series twice: %s", lineno, series[i]);
+            if (ns == MAXS)
+                CHECK_FAIL("too many series");
+            series[ns++] = rh_strndup(line, (size_t)(end - line));
+        }
+    }
+    for (int i = 0; i < nf; i++)
+        if (!f[i].help || !f[i].type[0])
+            CHECK_FAIL("%s lacks HELP or TYPE", f[i].name);
+    rc = 0;
+out:
+    for (int i = 0; series && i < ns; i++)
+        rh_free(series[i]);
+    rh_free(series);
+    rh_free(f);
+    return rc;
+}

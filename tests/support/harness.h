@@ -71,6 +71,16 @@ int   th_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char     *th_http_get(int port, const char *path);
 /* Value of the first line of 'text' starting with 'series ', or -1. */
 long long th_metric(const char *text, const char *series);
+/* Poll GET /metrics on 127.0.0.1:port every 20 ms until 'series' is at
+ * least 'min' or timeout_ms passes: the last body (rh_free it), or NULL
+ * when /metrics was never served. */
+char     *th_metrics_wait(int port, const char *series, long long min, int timeout_ms);
+/* Check 'body' (an HTTP response or bare text) against the Prometheus text
+ * exposition format 0.0.4: every line a comment or a sample
+ * `name{label="value",...} number`, each family with one # HELP and one
+ * # TYPE before its samples, known types, histogram suffixes only on
+ * histograms, no series twice. 0, or -1 with the reason in why. */
+int       th_metrics_check(const char *body, char *why, size_t n);
 
 #endif
 

@@ -635,6 +635,121 @@ static void test_nopipe_swallows_a_sigpipe_raised_inside(void **state)
     assert_int_equal(pthread_sigmask(SIG_UNBLOCK, &pipe, NULL), 0);
 }
 
+/* ---- logging ---- */
+
+static void test_log_quote_escapes_quotes_newlines_controls_and_bad_utf8(void **state)
+{
+    char out[256];
+    (void)state;
+
+    assert_string_equal(rh_log_quote(out, sizeof out, "say \"hi\"\\ now", 200),
+                        "say \\\"hi\\\"\\\\ now");
+    assert_string_equal(rh_log_quote(out, sizeof out, "a\nb\tc\rd\x01" "e\x7f", 200),
+                        "a\\nb\\tc\\rd\\x01e\\x7f");
+    assert_string_equal(rh_log_quote(out, sizeof out, "caf\xc3\xa9 \xff\xfe ok", 200),
+                        "caf\xc3\xa9 \\xff\\xfe ok");
+    assert_string_equal(rh_log_quote(out, sizeof out, "\xed\xa0\x80", 200), /* surrogate */
+                        "\\xed\\xa0\\x80");
+    assert_string_equal(rh_log_quote(out, sizeof out, NULL, 200), "");
+}
+
+static void test_log_quote_cuts_at_its_bound_on_a_character_boundary(void **state)
+{
+    char out[64], big[600];
+    (void)state;
+
+    assert_string_equal(rh_log_quote(out, sizeof out, "abcdef", 4), "abcd...");
+    /* the 2-byte é would straddle byte 4: cut before it */
+    assert_string_equal(rh_log_quote(out, sizeof out, "abc\xc3\xa9z", 4), "abc...");
+    memset(big, '"', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    rh_log_quote(out, sizeof out, big, 200);       /* the buffer bounds it */
+    assert_true(strlen(out) < sizeof out);
+    assert_string_equal(out + strlen(out) - 5, "\\\"...");
+}
+
+/* Each line rendered as JSON parses with jansson and carries the fields. */
+static void test_json_log_lines_parse_whatever_their_fields_hold(void **state)
+{
+    static const char *const nasty[] = {
+        "plain", "with \"quotes\" and \\backslash", "line\nbreak\r\n", "tab\tand\x01\x02\x1f",
+        "bad utf8 \xff\xc3(\x80 end", "trail\\", "", "caf\xc3\xa9 \xe2\x82\xac",
+    };
+    char q[512], body[1024], line[8192];
+    json_error_t jerr;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof nasty / sizeof nasty[0]; i++) {
+        json_t *o;
+        rh_log_quote(q, sizeof q, nasty[i], 200);
+        snprintf(body, sizeof body, "event=task_end task=t-%zu ms=12 kind=script "
+                 "error=\"%s\" the task failed", i, q);
+        rh_log_render(RH_LOG_FMT_JSON, RH_LOG_INFO, body, line, sizeof line);
+        assert_int_equal(line[strlen(line) - 1], '\n');
+        assert_null(strchr(line, '\n') == line + strlen(line) - 1 ? NULL : line);
+        o = json_loads(line, 0, &jerr);
+        if (o == NULL)
+            fail_msg("line %zu does not parse: %s: %s", i, jerr.text, line);
+        assert_string_equal(json_string_value(json_object_get(o, "level")), "info");
+        assert_string_equal(json_string_value(json_object_get(o, "event")), "task_end");
+        assert_int_equal(json_integer_value(json_object_get(o, "ms")), 12);
+        assert_string_equal(json_string_value(json_object_get(o, "msg")), "the task failed");
+        assert_non_null(json_string_value(json_object_get(o, "ts")));
+        if (i < 4 || i == 5 || i == 6 || i == 7)   /* valid UTF-8: comes back intact */
+            assert_string_equal(json_string_value(json_object_get(o, "error")), nasty[i]);
+        else
+            assert_string_equal(json_string_value(json_object_get(o, "error")),
+                                "bad utf8 \xef\xbf\xbd\xef\xbf\xbd(\xef\xbf\xbd end");
+        json_decref(o);
+    }
+    /* a line written without rh_log_quote still gives valid JSON: an
+     * unbalanced quote ends the fields and the rest is the message */
+    rh_log_render(RH_LOG_FMT_JSON, RH_LOG_WARN,
+                  "event=x reason=\"he said \"hi\" there\xff\x01", line, sizeof line);
+    {
+        json_t *o = json_loads(line, 0, &jerr);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "event")), "x");
+        assert_non_null(strstr(json_string_value(json_object_get(o, "msg")), "he said"));
+        json_decref(o);
+    }
+    /* key=value keeps the body as written */
+    rh_log_render(RH_LOG_FMT_KV, RH_LOG_ERROR, "event=y a b", line, sizeof line);
+    assert_non_null(strstr(line, "level=error event=y a b\n"));
+    assert_int_equal(rh_log_format_parse("JSON"), RH_LOG_FMT_JSON);
+    assert_int_equal(rh_log_format_parse("kv"), RH_LOG_FMT_KV);
+    assert_int_equal(rh_log_format_parse("xml"), -1);
+}
+
+static void test_log_limit_passes_one_line_per_key_and_window_and_counts_the_rest(void **state)
+{
+    rh_log_limit l;
+    uint64_t sup = 99;
+    (void)state;
+
+    memset(&l, 0, sizeof l);
+    assert_int_equal(rh_log_limit_pass(&l, "auth WRONGPASS", 1000, 30000, &sup), 1);
+    assert_int_equal(sup, 0);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(rh_log_limit_pass(&l, "auth WRONGPASS", 1000 + i * 1000, 30000, &sup), 0);
+    /* another reason is logged at once */
+    assert_int_equal(rh_log_limit_pass(&l, "select ERR DB index", 5000, 30000, &sup), 1);
+    assert_int_equal(sup, 0);
+    /* the window passed: logged, with what was held back */
+    assert_int_equal(rh_log_limit_pass(&l, "auth WRONGPASS", 31000, 30000, &sup), 1);
+    assert_int_equal(sup, 7);
+    assert_int_equal(rh_log_limit_pass(&l, "auth WRONGPASS", 32000, 30000, &sup), 0);
+    /* more keys than slots: the quietest is forgotten, nothing breaks */
+    for (int i = 0; i < 3 * RH_LOG_LIMIT_SLOTS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(rh_log_limit_pass(&l, key, 40000 + i, 30000, NULL), 1);
+    }
+    rh_log_limit_reset(&l);
+    assert_int_equal(rh_log_limit_pass(&l, "auth WRONGPASS", 50000, 30000, &sup), 1);
+    assert_int_equal(sup, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +779,10 @@ int main(void)
         cmocka_unit_test(test_alloc_counts_live_bytes),
         cmocka_unit_test_setup_teardown(test_buf_appendf_and_consume, buf_setup, buf_teardown),
         cmocka_unit_test(test_nopipe_swallows_a_sigpipe_raised_inside),
+        cmocka_unit_test(test_log_quote_escapes_quotes_newlines_controls_and_bad_utf8),
+        cmocka_unit_test(test_log_quote_cuts_at_its_bound_on_a_character_boundary),
+        cmocka_unit_test(test_json_log_lines_parse_whatever_their_fields_hold),
+        cmocka_unit_test(test_log_limit_passes_one_line_per_key_and_window_and_counts_the_rest),
     };
     return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
