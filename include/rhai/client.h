@@ -31,7 +31,8 @@ typedef enum rhai_status {
     RHAI_STATUS_DONE,
     RHAI_STATUS_ERROR,
     RHAI_STATUS_TIMEOUT,
-    RHAI_STATUS_CANCELLED
+    RHAI_STATUS_CANCELLED,
+    RHAI_STATUS_CLAIMED     /* taken by an instance, not started yet */
 } rhai_status;
 
 /* ---- connection ---------------------------------------------------------

@@ -617,7 +617,7 @@ static const char cancel_lua[] =
     "if redis.call('EXISTS', tk) == 0 then return 0 end\n"
     "local v = redis.call('HMGET', tk, " RH_LUA_CANCEL_FIELDS ")\n"
     "local st = v[1] or 'queued'\n"
-    "if st == 'running' then\n"
+    "if st == 'running' or st == 'claimed' then\n"
     "  redis.call('HSET', tk, 'cancel_requested', ARGV[3])\n"
     "  return 2\n"
     "end\n"

@@ -14,6 +14,9 @@
  * counter are best effort (pcall), after the reply. No KEYS (the set is walked); ARGV[1] prefix,
  * ARGV[2] now ms, ARGV[3] max_attempts, ARGV[4] ttl ms, ARGV[5] events
  * channel, ARGV[6] this instance's member (never recovered by itself).
+ * Only a task the dead instance was running (status `running`) counts
+ * towards max_attempts: one it had only taken or claimed (queued, claimed)
+ * never ran there, and goes back to its queue whatever its attempts.
  * Returns {instances recovered, ids requeued, ids failed}. */
 const char rh_lua_recover[] =
     LUA_FINAL
@@ -30,7 +33,7 @@ const char rh_lua_recover[] =
     "      local st = redis.call('HGET', tk, 'status')\n"
     "      local att = tonumber(redis.call('HGET', tk, 'attempts') or '0') or 0\n"
     "      if final(st) then\n"
-    "      elseif st and att >= maxa then\n"
+    "      elseif st == 'running' and att >= maxa then\n"
     "        local h = {}\n"
     "        local kv = redis.call('HGETALL', tk)\n"
     "        for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end\n"

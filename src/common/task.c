@@ -11,7 +11,7 @@
 #include "common.h"
 
 static const char *const status_names[] = {
-    "unknown", "queued", "running", "done", "error", "timeout", "cancelled"
+    "unknown", "queued", "running", "done", "error", "timeout", "cancelled", "claimed"
 };
 static const char *const kind_names[] = {
     "", "script", "timeout", "memory", "denied", "crashed", "invalid",
@@ -26,12 +26,12 @@ const char *const rh_task_fields[] = {
 
 const char *rh_status_str(rhai_status s)
 {
-    return (unsigned)s <= RHAI_STATUS_CANCELLED ? status_names[s] : "unknown";
+    return (unsigned)s <= RHAI_STATUS_CLAIMED ? status_names[s] : "unknown";
 }
 
 rhai_status rh_status_parse(const char *s)
 {
-    for (int i = RHAI_STATUS_QUEUED; s && i <= RHAI_STATUS_CANCELLED; i++)
+    for (int i = RHAI_STATUS_QUEUED; s && i <= RHAI_STATUS_CLAIMED; i++)
         if (strcmp(s, status_names[i]) == 0)
             return (rhai_status)i;
     return RHAI_STATUS_UNKNOWN;

@@ -212,6 +212,9 @@ struct wk_pool {
     /* A job queued behind another (wk_pool_queue) comes back unrun: its
      * executor died or was killed before starting it. */
     void       (*back_cb)(wk_pool *p, wk_job *job, void *data);
+    /* A job queued behind another becomes the running one: the executor
+     * has just gone on to it (NULL: not told). */
+    void       (*start_cb)(wk_pool *p, wk_job *job, void *data);
     void        *data;
     void       (*closed_cb)(wk_pool *p);
 };
@@ -337,6 +340,7 @@ struct wk_worker {
     char        sha_finish[41];
     char        lim_script[24];         /* max_script, max_args as text (wk_limit_args) */
     char        lim_args[24];
+    char        sha_start[41];
     uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
     int         fin_inflight;   /* finish calls sent, not yet answered */
     uv_signal_t sig[3];
@@ -391,9 +395,14 @@ int     wk_is_noscript(const redisReply *reply);
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
 void    wk_limit_args(wk_worker *w, const char **argv);  /* ARGV max_script, max_args */
+/* The job goes onto an executor: a task still claimed becomes running
+ * (started_at, attempts + 1, started event; wk_lua_start), here and in
+ * Redis. Started before (a rerun after its executor died): nothing. */
+void    wk_start_send(wk_job *j);
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);
+void    wk_on_pool_start(wk_pool *p, wk_job *j, void *data);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
@@ -403,6 +412,7 @@ extern const char wk_lua_claim[];
 extern const char wk_lua_claim_head[];
 extern const char wk_lua_finish[];
 extern const char wk_lua_take[];
+extern const char wk_lua_start[];
 extern const char wk_lua_requeue[];
 
 #endif

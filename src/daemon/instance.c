@@ -474,6 +474,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     }
     w.pool.ready_cb = wk_on_pool_ready;
     w.pool.back_cb = wk_on_pool_back;
+    w.pool.start_cb = wk_on_pool_start;
     /* A live instance must be back before its heartbeat expires: the
      * backoff never waits more than a quarter of the TTL. */
     backoff = cfg->reconnect_max_ms < cfg->heartbeat_ttl_ms / 4 ? cfg->reconnect_max_ms

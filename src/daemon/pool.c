@@ -97,6 +97,8 @@ static void executor_end_job(wk_executor *ex, eng_output *out, int promote)
         memcpy(ex->job_id, ex->next_id, sizeof ex->job_id);
         ex->timeout_ms = ex->next_timeout_ms;
         uv_timer_start(&ex->timer, on_job_timeout, (uint64_t)ex->timeout_ms, 0);
+        if (p->start_cb)
+            p->start_cb(p, ex->job, p->data);
     } else {
         p->busy--;
     }

@@ -81,18 +81,20 @@
     "end\n"
 
 /* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
- * ARGV[1] id, ARGV[2] instance, ARGV[3] now ms, ARGV[4] events channel,
- * ARGV[5] started event JSON, ARGV[6] max_script, ARGV[7] max_args.
+ * ARGV[1] id, ARGV[2] instance, ARGV[3..5] unused (the start publishes
+ * the started event: wk_lua_start), ARGV[6] max_script, ARGV[7] max_args.
  * Returns {'missing'}, {'badtype', type} (the task key holds no hash: the
  * id is dropped from the processing list, there is nothing to answer),
  * {'skip', status}, {'replay'} (a signed task already answered, submitted
  * again) or {'run', field, value, ...} (LUA_FETCH: a field over its limit
  * is not fetched and ends the list as '!over', message; the task is
- * claimed all the same, and rhaid answers it `invalid`). A task this
- * instance already claimed (its re-read after a reconnect, when the first
+ * claimed all the same, and rhaid answers it `invalid`). A claim sets
+ * status `claimed` and the instance only: started_at, attempts and the
+ * started event belong to the start (wk_lua_start), so a task taken and
+ * given back unrun counts no attempt. A task this instance already
+ * claimed or started (its re-read after a reconnect, when the first
  * claim's reply was lost or the claim behind a take got there first) is
- * returned as it is: the same delivery, so attempts and the started event
- * are not counted again. */
+ * returned as it is: the same delivery. */
 const char wk_lua_claim[] =
     LUA_FINAL
     LUA_FETCH
@@ -107,26 +109,23 @@ const char wk_lua_claim[] =
     "  redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
     "  return {'skip', v.status}\n"
     "end\n"
-    "if v.status == 'running' and v.instance == ARGV[2] then\n"
+    "if (v.status == 'claimed' or v.status == 'running') and v.instance == ARGV[2] then\n"
     "  return flat({'run'}, v, over)\n"
     "end\n"
     "if v.signature and v.signature ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then\n"
     "  return {'replay'}\n"
     "end\n"
-    "v.status, v.started_at, v.instance = 'running', ARGV[3], ARGV[2]\n"
-    "v.attempts = tostring((tonumber(v.attempts) or 0) + 1)\n"
-    "redis.call('HSET', KEYS[1], 'status', v.status, 'started_at', v.started_at,"
-    " 'instance', v.instance, 'attempts', v.attempts)\n"
-    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
+    "v.status, v.instance = 'claimed', ARGV[2]\n"
+    "redis.call('HSET', KEYS[1], 'status', v.status, 'instance', v.instance)\n"
     "return flat({'run'}, v, over)\n";
 
-/* claim(id, now, room), shared by the two take scripts below, whose
- * ARGV[1..7] are the prefix, the instance, the events channel, the started
- * event's JSON up to its id and from after the id up to the value of
- * "at", max_script and max_args: an id with a valid name whose hash has
- * status `queued` and, when it is signed, no replay mark (`seen`) is
- * claimed (status running, started_at now, instance, attempts + 1, event
- * started) and returned as {'run', id, field, value, ...} (LUA_FETCH, with
+/* claim(id, room), shared by the two take scripts below, whose ARGV[1..7]
+ * are the prefix, the instance, three unused (the events channel and the
+ * started event's parts, which the start uses: wk_lua_start), max_script
+ * and max_args: an id with a valid name whose hash has status `queued`
+ * and, when it is signed, no replay mark (`seen`) is claimed (status
+ * claimed, instance; started_at, attempts and the started event wait for
+ * the start) and returned as {'run', id, field, value, ...} (LUA_FETCH, with
  * the fields as written), and the bytes it carries; any other id, or one
  * whose fields would carry more than 'room' bytes (nil: no bound): nil,
  * for the claim by id (wk_lua_claim), which answers or drops it. One read
@@ -134,7 +133,7 @@ const char wk_lua_claim[] =
  * Redis refuses (another type) sends that id alone to the claim by id. */
 #define LUA_CLAIM \
     LUA_FETCH \
-    "local function claim(id, now, room)\n" \
+    "local function claim(id, room)\n" \
     "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') then return nil end\n" \
     "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n" \
     "  local v, over, size = fetch(tk)\n" \
@@ -143,16 +142,9 @@ const char wk_lua_claim[] =
     "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n" \
     "    return nil\n" \
     "  end\n" \
-    "  v.status, v.started_at, v.instance = 'running', now, ARGV[2]\n" \
-    "  v.attempts = tostring((tonumber(v.attempts) or 0) + 1)\n" \
-    "  redis.call('HSET', tk, 'status', v.status, 'started_at', now,\n" \
-    "             'instance', v.instance, 'attempts', v.attempts)\n" \
-    "  redis.call('PUBLISH', ARGV[3], ARGV[4] .. cjson.encode(id) .. ARGV[5] .. now .. '}')\n" \
+    "  v.status, v.instance = 'claimed', ARGV[2]\n" \
+    "  redis.call('HSET', tk, 'status', v.status, 'instance', v.instance)\n" \
     "  return flat({'run', id}, v, over), size\n" \
-    "end\n" \
-    "local function now_ms()\n" \
-    "  local t = redis.call('TIME')\n" \
-    "  return string.format('%.0f', t[1] * 1000 + math.floor(t[2] / 1000))\n" \
     "end\n"
 
 /* The claim sent right behind each take, on the take's connection and
@@ -161,8 +153,7 @@ const char wk_lua_claim[] =
  * BLMOVE moved is the head of our processing list (only our pop connection
  * pushes there). It claims only the plain case (LUA_CLAIM) and leaves
  * everything else (no hash, final, replay, a timed-out take) to
- * wk_lua_claim by id. It was sent before its take blocked, so the time is
- * Redis's (TIME), in started_at and in the event.
+ * wk_lua_claim by id.
  * It also says how many ids are left in the queue: rhaid takes the next
  * ones in a batch when there are some, and waits with BLMOVE when there
  * are none, instead of asking a batch take that would come back empty.
@@ -173,7 +164,7 @@ const char wk_lua_claim_head[] =
     "local left = redis.call('LLEN', KEYS[2])\n"
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
     "if not id then return {left, {'none'}} end\n"
-    "local ok, r = pcall(claim, id, now_ms())\n"
+    "local ok, r = pcall(claim, id)\n"
     "return {left, ok and r or {'none'}}\n";
 
 /* Take several ids at once while the queue is not empty (rhaid uses it
@@ -194,13 +185,32 @@ const char wk_lua_take[] =
     "local ids = redis.call('RPOP', KEYS[1], ARGV[8])\n"
     "if not ids then return {} end\n"
     "redis.call('LPUSH', KEYS[2], unpack(ids))\n"
-    "local out, now, room = {}, now_ms(), BUDGET\n"
+    "local out, room = {}, BUDGET\n"
     "for i = 1, #ids do\n"
-    "  local ok, r, size = pcall(claim, ids[i], now, room)\n"
+    "  local ok, r, size = pcall(claim, ids[i], room)\n"
     "  if ok and r then room = room - size end\n"
     "  out[i] = ok and r or {'take', ids[i]}\n"
     "end\n"
     "return out\n";
+
+/* The start of a claimed task on an executor: only now is it running.
+ * KEYS[1] task hash. ARGV[1] id, ARGV[2] instance, ARGV[3] now ms,
+ * ARGV[4] events channel, ARGV[5] and ARGV[6] the started event's JSON up
+ * to its id and from after the id up to the value of "at".
+ * A task still `claimed` by this instance becomes `running` with
+ * started_at now and attempts + 1 (attempts count starts, not takes), and
+ * the started event goes out; anything else (running already: the same
+ * delivery started again after its executor died; cancelled, or taken
+ * over by recovery meanwhile) is left as it is.
+ * Returns the attempts now, or 0 when nothing was changed. */
+const char wk_lua_start[] =
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'instance')\n"
+    "if h[1] ~= 'claimed' or h[2] ~= ARGV[2] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3])\n"
+    "local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
+    "redis.call('PUBLISH', ARGV[4],\n"
+    "           ARGV[5] .. cjson.encode(ARGV[1]) .. ARGV[6] .. ARGV[3] .. '}')\n"
+    "return n\n";
 
 /* Finish a batch of tasks, one record per task, in one round trip (rhaid
  * sends every finish ready in one loop iteration together).

@@ -159,17 +159,10 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
 void wk_claim_send(wk_job *j)
 {
     wk_worker *w = j->w;
-    char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX], now[24];
-    rh_task ev;
-    char *event;
+    char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX];
     const char *argv[13];
     size_t lens[13];
 
-    rh_task_init(&ev);
-    ev.id = j->id;
-    ev.status = RHAI_STATUS_RUNNING;
-    event = wk_event_json(w, "started", &ev);
-    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
     snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
     argv[2] = "3";
     argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
@@ -177,16 +170,13 @@ void wk_claim_send(wk_job *j)
     argv[5] = k_seen;
     argv[6] = j->id;
     argv[7] = w->cfg->instance;
-    argv[8] = now;
-    argv[9] = w->k_events;
-    argv[10] = event ? event : "{}";
+    argv[8] = argv[9] = argv[10] = "";  /* unused: the start publishes (wk_start_send) */
     wk_limit_args(w, argv + 11);
     for (int i = 2; i < 13; i++)
         lens[i] = strlen(argv[i]);
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
     if (wk_conn_argv(&w->cmd, on_claim, j, 13, argv, lens) != 0)
         wk_job_free(j);                  /* re-taken from the processing list later */
-    rh_free(event);
 }
 
 /* A taken id: claim it, unless it is junk or we already hold it. */
@@ -208,6 +198,112 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
         return;                       /* stays in the processing list */
     j->state = JOB_CLAIMING;
     wk_claim_send(j);
+}
+
+/* ======================== start ======================== */
+
+/* The started event, cut where the start script puts the id and the time:
+ * the same bytes for every task of this instance, built once. 0, or -1
+ * when it cannot be built. */
+static int started_event_parts(wk_worker *w)
+{
+    char *event, *id, *at;
+    rh_task ev;
+    size_t n;
+
+    if (w->ev_started[0])
+        return 0;
+    rh_task_init(&ev);
+    ev.id = "";
+    ev.status = RHAI_STATUS_RUNNING;
+    event = wk_event_json(w, "started", &ev);
+    /* "at" is the last key */
+    if (event == NULL || (id = strstr(event, "\"id\":\"\"")) == NULL ||
+        (at = strstr(id, "\"at\":")) == NULL ||
+        (n = (size_t)(at + 5 - event)) >= sizeof w->ev_started) {
+        rh_free(event);
+        return -1;
+    }
+    w->ev_started_id = (size_t)(id + 5 - event);        /* up to and with "id": */
+    memcpy(w->ev_started, event, n);                    /* up to and with "at": */
+    w->ev_started[n] = '\0';
+    rh_free(event);
+    return 0;
+}
+
+/* The answer of a start: the attempts it counted go into the job (looked
+ * up by id: it may have ended meanwhile), for its reply. NOSCRIPT: once
+ * more as EVAL. */
+typedef struct start_req {
+    wk_worker *w;
+    int64_t    at;
+    int        eval;                /* sent as EVAL already */
+    char       id[RH_NAME_MAX + 1];
+} start_req;
+
+static int start_send(start_req *s);
+
+static void on_start(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    start_req *s = priv;
+    wk_job *j;
+    (void)ac;
+
+    if (reply && wk_is_noscript(reply) && !s->eval) {
+        wk_scripts_load(s->w);
+        s->eval = 1;
+        if (start_send(s) == 0)
+            return;
+    } else if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 &&
+               (j = wk_job_find(s->w, s->id, strlen(s->id))) != NULL) {
+        j->task.attempts = (int)reply->integer;
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", s->id, reply->str);
+    }
+    rh_free(s);
+}
+
+static int start_send(start_req *s)
+{
+    wk_worker *w = s->w;
+    char k_task[RH_KEY_MAX], now[24];
+    const char *argv[10];
+    size_t lens[10];
+
+    snprintf(now, sizeof now, "%lld", (long long)s->at);
+    argv[2] = "1";
+    argv[3] = rh_key_task(k_task, w->cfg->prefix, s->id);
+    argv[4] = s->id;
+    argv[5] = w->cfg->instance;
+    argv[6] = now;
+    argv[7] = w->k_events;
+    argv[8] = w->ev_started;
+    argv[9] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
+    for (int i = 2; i < 10; i++)
+        lens[i] = strlen(argv[i]);
+    lens[8] = w->ev_started_id;
+    wk_script_args(s->eval ? "" : w->sha_start, wk_lua_start, argv, lens);
+    return wk_conn_argv(&w->cmd, on_start, s, 10, argv, lens);
+}
+
+void wk_start_send(wk_job *j)
+{
+    wk_worker *w = j->w;
+    start_req *s;
+
+    if (j->task.status != RHAI_STATUS_CLAIMED)
+        return;                      /* started before: the same delivery */
+    j->task.status = RHAI_STATUS_RUNNING;
+    j->task.started_at = rh_now_ms();
+    j->task.attempts++;              /* as the script counts it */
+    if (started_event_parts(w) != 0 || (s = rh_calloc(1, sizeof *s)) == NULL)
+        return;                      /* the hash says claimed until the finish */
+    s->w = w;
+    s->at = j->task.started_at;
+    snprintf(s->id, sizeof s->id, "%s", j->id);
+    if (start_send(s) != 0)
+        rh_free(s);
 }
 
 /* ======================== take ======================== */
@@ -367,35 +463,6 @@ static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
     wk_pump(w);
 }
 
-/* The started event of a claim behind a take, cut where the script puts
- * the id and the time: the same bytes for every task of this instance,
- * built once. 0, or -1 when it cannot be built. */
-static int started_event_parts(wk_worker *w)
-{
-    char *event, *id, *at;
-    rh_task ev;
-    size_t n;
-
-    if (w->ev_started[0])
-        return 0;
-    rh_task_init(&ev);
-    ev.id = "";
-    ev.status = RHAI_STATUS_RUNNING;
-    event = wk_event_json(w, "started", &ev);
-    /* "at" is the last key */
-    if (event == NULL || (id = strstr(event, "\"id\":\"\"")) == NULL ||
-        (at = strstr(id, "\"at\":")) == NULL ||
-        (n = (size_t)(at + 5 - event)) >= sizeof w->ev_started) {
-        rh_free(event);
-        return -1;
-    }
-    w->ev_started_id = (size_t)(id + 5 - event);        /* up to and with "id": */
-    memcpy(w->ev_started, event, n);                    /* up to and with "at": */
-    w->ev_started[n] = '\0';
-    rh_free(event);
-    return 0;
-}
-
 /* argv[0..1]: max_script and max_args as text, for the claim scripts'
  * field limits (LUA_FETCH). Valid until the next call. */
 void wk_limit_args(wk_worker *w, const char **argv)
@@ -407,23 +474,18 @@ void wk_limit_args(wk_worker *w, const char **argv)
 }
 
 /* The arguments the take scripts share, from argv[0]: prefix, instance,
- * events channel, the started event around its id, max_script and
- * max_args (STARTED_ARGS of them). 0, or -1 when the event cannot be
- * built. */
+ * three unused (the events channel and the started event's parts are the
+ * start's now, wk_start_send), max_script and max_args (STARTED_ARGS of
+ * them). Always 0. */
 #define STARTED_ARGS 7
 static int started_args(wk_worker *w, const char **argv, size_t *lens)
 {
-    if (started_event_parts(w) != 0)
-        return -1;
     argv[0] = w->cfg->prefix;
     argv[1] = w->cfg->instance;
-    argv[2] = w->k_events;
-    argv[3] = w->ev_started;
-    argv[4] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
+    argv[2] = argv[3] = argv[4] = "";   /* unused: the start publishes (wk_start_send) */
     wk_limit_args(w, argv + 5);
     for (int i = 0; i < STARTED_ARGS; i++)
         lens[i] = strlen(argv[i]);
-    lens[3] = w->ev_started_id;
     return 0;
 }
 
@@ -573,6 +635,14 @@ void wk_on_pool_back(wk_pool *p, wk_job *j, void *data)
     rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=\"executor gone before it started\"",
            j->id);
     j->state = JOB_READY;
+}
+
+/* A job queued behind another is the executor's running one now. */
+void wk_on_pool_start(wk_pool *p, wk_job *j, void *data)
+{
+    (void)p;
+    (void)data;
+    wk_start_send(j);
 }
 
 void wk_on_pool_ready(wk_pool *p, void *data)

@@ -137,6 +137,8 @@ void wk_scripts_load(wk_worker *w)
                 wk_lua_claim_head);
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s", wk_lua_finish);
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
+    w->sha_start[0] = '\0';
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */
@@ -635,8 +637,12 @@ int wk_job_start(wk_job *j, int queue)
         j->run_at_us = rh_mono_us();
         if (j->crashes == 0 && j->store_fails == 0 && t->created_at > 0)
             wk_metrics_wait(w->metrics, rh_now_ms() - t->created_at);   /* first run only */
+        /* one queued behind a busy executor's job starts when that one's
+         * result is in (wk_on_pool_start): it may still come back unrun */
+        if (!queue)
+            wk_start_send(j);
         rh_log(RH_LOG_DEBUG, "event=task_start task=%s attempt=%d queued=%d", j->id,
-               t->attempts, queue);
+               t->attempts + (t->status == RHAI_STATUS_CLAIMED), queue);
         return 1;
     }
     if (rc == RHAI_ESTATE)

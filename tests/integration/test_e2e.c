@@ -202,9 +202,10 @@ static void test_a_running_task_can_be_cancelled_and_its_executor_is_replaced(vo
     }
 }
 
-/* A task claimed ahead of a free executor (the prefetch) is `running` in
- * Redis while it waits in rhaid: cancelling it answers it without running
- * it, at the next check (every heartbeat), instead of once it has run. */
+/* A task claimed ahead of a free executor (the prefetch) is `claimed`, not
+ * `running`, in Redis while it waits in rhaid: cancelling it answers it
+ * without running it, at the next check (every heartbeat), instead of once
+ * it has run, and it counted no attempt. */
 static void test_a_prefetched_task_can_be_cancelled_before_it_runs(void **state)
 {
     fixture *f = *state;
@@ -212,25 +213,32 @@ static void test_a_prefetched_task_can_be_cancelled_before_it_runs(void **state)
     rhai_task *t = task("print('ran'); 1", NULL, 60000);
     char busy[2][RHAI_ID_MAX], id[RHAI_ID_MAX];
     rhai_result *r = NULL;
-    int running = 0;
+    int claimed = 0;
 
     for (int i = 0; i < 2; i++)         /* both executors busy */
         assert_int_equal(rhai_submit(f->c, loop, busy[i], NULL), 0);
     assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
-    for (int i = 0; i < 500 && !running; i++) {     /* claimed, waiting in rhaid */
+    for (int i = 0; i < 500 && !claimed; i++) {     /* claimed, waiting in rhaid */
         assert_int_equal(rhai_task_status(f->c, id, &r, NULL), 0);
-        running = rhai_result_status(r) == RHAI_STATUS_RUNNING;
+        assert_int_not_equal(rhai_result_status(r), RHAI_STATUS_RUNNING);
+        claimed = rhai_result_status(r) == RHAI_STATUS_CLAIMED;
+        if (claimed) {
+            assert_string_equal(rhai_result_status_name(r), "claimed");
+            assert_int_equal(rhai_result_started_at(r), 0);
+            assert_int_equal(rhai_result_attempts(r), 0);
+        }
         rhai_result_free(r);
-        if (!running)
+        if (!claimed)
             usleep(10000);
     }
-    assert_true(running);
+    assert_true(claimed);
     assert_int_equal(rhai_cancel(f->c, id, NULL), 0);
     assert_int_equal(rhai_wait(f->c, id, 10000, &r, NULL), 0);
     assert_int_equal(rhai_result_status(r), RHAI_STATUS_CANCELLED);
     assert_string_equal(rhai_result_error_kind(r), "cancelled");
     assert_string_equal(rhai_result_error(r), "cancelled by client before it ran");
     assert_string_equal(rhai_result_logs(r), "");                 /* never ran */
+    assert_int_equal(rhai_result_attempts(r), 0);
     rhai_result_free(r);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(rhai_cancel(f->c, busy[i], NULL), 0);

@@ -223,6 +223,50 @@ static void test_a_task_failing_max_attempts_times_is_answered_crashed(void **st
     th_redis_stop(&redis);
 }
 
+/* A dead instance's tasks that it had only taken (queued) or claimed
+ * (prefetched) never ran there: recovery puts them back whatever their
+ * attempts, even past max_attempts, and they run. Only `running` ones
+ * count towards crashed. */
+static void test_a_claimed_task_of_a_dead_instance_is_requeued_not_crashed(void **state)
+{
+    static const char *const extra[] = { "--heartbeat-ms", "100", "--heartbeat-ttl-ms",
+                                         "600", "--max-attempts", "1", NULL };
+    th_redis redis;
+    redisContext *c;
+    redisReply *r;
+    pid_t b;
+    rh_task t;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    c = th_redis_connect(&redis);
+    r = redisCommand(c, "HSET rhai:task:{held-1} id held-1 script 41+1 worker_id default "
+                     "status claimed instance ghost attempts 1");
+    freeReplyObject(r);
+    r = redisCommand(c, "HSET rhai:task:{held-2} id held-2 script 40+3 worker_id default "
+                     "status queued attempts 2");
+    freeReplyObject(r);
+    r = redisCommand(c, "RPUSH rhai:processing:{default}:ghost held-1 held-2");
+    freeReplyObject(r);
+    r = redisCommand(c, "SADD rhai:workers {default}:ghost");
+    freeReplyObject(r);
+    b = th_rhaid_start(&redis, "default", 1, extra);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "held-1", 20, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_string_equal(t.output, "42");
+    assert_int_equal(t.attempts, 2);
+    rh_task_clear(&t);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "held-2", 20, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    assert_int_equal(t.attempts, 3);
+    rh_task_clear(&t);
+    redisFree(c);
+    th_stop(b, 10000);
+    th_redis_stop(&redis);
+}
+
 static void restart_redis(th_redis *r)
 {
     print_message("restarting redis-server mid-run\n");
@@ -335,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_a_thousand_tasks_through_two_instances_are_answered_exactly_once),
         cmocka_unit_test(test_a_task_of_an_instance_killed_mid_run_is_finished_by_another),
         cmocka_unit_test(test_a_task_failing_max_attempts_times_is_answered_crashed),
+        cmocka_unit_test(test_a_claimed_task_of_a_dead_instance_is_requeued_not_crashed),
         cmocka_unit_test(test_a_redis_restart_mid_run_loses_and_duplicates_nothing),
         cmocka_unit_test(test_the_async_client_gets_every_reply_across_a_redis_restart),
     };
