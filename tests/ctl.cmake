@@ -46,3 +46,10 @@ if(TARGET rhai_client AND TARGET rhaid)
             ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR} "${_ctl_san}")
   set_tests_properties(test_ctl_install PROPERTIES TIMEOUT 300 LABELS unit)
 endif()
+
+# rhaictl triage: submit's timeout and liveness, task show, tasks lists,
+# retry_of, queue purge --dry-run (real redis-server and rhaid).
+add_test(NAME test_ctl_triage
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_triage.sh
+          ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_triage PROPERTIES TIMEOUT 240 LABELS integration)

@@ -54,7 +54,11 @@ RHAI_API void rhai_client_free(rhai_client *client);   /* NULL: no-op */
  * not valid JSON with RHAI_EINVAL. Ids are 1..128 of [A-Za-z0-9_.:@-]; a
  * context id at most 100 of them, not starting with '.', without "..";
  * others are RHAI_EINVAL. Defaults: worker "default", context
- * "default", caller "anonymous", args {}, timeout 30000 ms, id generated. */
+ * "default", caller "anonymous", args {}, timeout 30000 ms, id generated.
+ * rhai_task_set_timeout() takes 1..86400000 ms, or 0 for none: the task
+ * then carries no timeout_ms and the worker applies its own
+ * default_timeout_ms (rhai_run() and the async submit then wait 30000 ms
+ * plus their margin, as for the default). */
 RHAI_API int  rhai_task_new(const char *script, rhai_task **out);
 RHAI_API void rhai_task_free(rhai_task *task);          /* NULL: no-op */
 RHAI_API int  rhai_task_set_worker(rhai_task *t, const char *worker_id);

@@ -618,7 +618,8 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     q->refs++;
     map_put(a, q);
     if (wait_ms <= 0)
-        wait_ms = t->timeout_ms + RHAI__ASYNC_EXTRA_MS;
+        wait_ms = (t->timeout_ms > 0 ? t->timeout_ms : RHAI__TIMEOUT_DEFAULT) +
+                  RHAI__ASYNC_EXTRA_MS;
     uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
     return 0;
 }

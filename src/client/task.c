@@ -138,9 +138,10 @@ RHAI_API int rhai_task_set_args(rhai_task *t, const char *args_json)
     return replace(&t->args, args_json);
 }
 
+/* 0: send no timeout_ms, so the worker's default_timeout_ms applies. */
 RHAI_API int rhai_task_set_timeout(rhai_task *t, int64_t timeout_ms)
 {
-    if (t == NULL || timeout_ms < 1 || timeout_ms > RHAI__TIMEOUT_MAX)
+    if (t == NULL || timeout_ms < 0 || timeout_ms > RHAI__TIMEOUT_MAX)
         return RHAI_EINVAL;
     t->timeout_ms = timeout_ms;
     return 0;
@@ -231,7 +232,8 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     field(s, "context_id", t->context_id);
     field(s, "caller_id", t->caller_id);
     field(s, "args", t->args);
-    field(s, "timeout_ms", s->timeout_ms);
+    if (t->timeout_ms > 0)                  /* 0: the worker's default */
+        field(s, "timeout_ms", s->timeout_ms);
     field(s, "created_at", s->created_at);
     field(s, "status", "queued");
     field(s, "attempts", "0");

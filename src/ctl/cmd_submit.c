@@ -1,19 +1,19 @@
 /* cmd_submit.c -- `rhaictl submit`: queue a script for a worker and wait.
  *
  * The script goes to the queue of one worker id through librhai-client
- * (rhai_submit), then rhaictl blocks on its reply (rhai_wait) for the
- * task's own timeout plus a margin for queueing and delivery. The result
- * is printed as `run` prints it, with the same exit codes (ctl.h). */
+ * (rhai_submit), then rhaictl waits for its reply (ctl_wait_task, wait.c):
+ * for the task's own timeout plus a margin when --timeout was given, else
+ * until the result comes, as long as a live instance serves the worker id.
+ * Without --timeout the task carries none, so the worker's
+ * default_timeout_ms applies. A worker id no live instance serves is
+ * refused at once, nothing queued, unless --wait-for-worker. The result is
+ * printed as `run` prints it, with the same exit codes (ctl.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl.h"
 
-/* How long past the task's own timeout rhaictl keeps waiting: the worker
- * needs a moment to kill the script, write the result and push the reply. */
-#define SUBMIT_WAIT_MARGIN_MS 5000
-#define SUBMIT_TIMEOUT_DEFAULT_MS 30000     /* the library's default */
 #define SUBMIT_TIMEOUT_MAX_MS 86400000LL    /* the library's bound */
 
 static const char submit_help[] =
@@ -30,9 +30,17 @@ static const char submit_help[] =
     "  -c, --context C       context the script acts in (default: default)\n"
     "  -u, --caller U        who submits it (default: anonymous)\n"
     "  -a, --args JSON       arguments, seen by the script as `args` (default: {})\n"
-    "  -t, --timeout MS      wall-clock limit of the task (default: 30000);\n"
+    "  -t, --timeout MS      wall-clock limit of the task (default: none sent,\n"
+    "                        so the worker's default_timeout_ms applies);\n"
     "                        rhaictl waits this long plus 5 s for the result\n"
-    "  -n, --no-wait         print the task id and return at once\n"
+    "                        (without it: until the result comes, while a\n"
+    "                        live instance serves the worker id)\n"
+    "  -n, --no-wait         print the task id and return at once (no check\n"
+    "                        for a live instance)\n"
+    "  -W, --wait-for-worker queue and wait even when no live instance serves\n"
+    "                        the worker id (default: exit 8 at once, nothing\n"
+    "                        queued; and exit 8 when the last one goes away\n"
+    "                        while waiting)\n"
     "  -k, --key FILE        sign the task with the Ed25519 secret key in FILE\n"
     "                        (rhaictl keygen); the caller becomes its public key\n"
     "      --json            print the whole reply JSON instead of the output\n"
@@ -54,8 +62,9 @@ typedef struct submit_opts {
     const char *context;
     const char *caller;
     const char *args;
-    long long   timeout_ms;
+    long long   timeout_ms;             /* 0: none, the worker's default */
     int         no_wait;
+    int         wait_for_worker;
     const char *key_file;
 } submit_opts;
 
@@ -69,13 +78,14 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         { "args", required_argument, NULL, 'a' },
         { "timeout", required_argument, NULL, 't' },
         { "no-wait", no_argument, NULL, 'n' },
+        { "wait-for-worker", no_argument, NULL, 'W' },
         { "key", required_argument, NULL, 'k' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:k:nh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:k:nWh", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         switch (c) {
@@ -85,6 +95,7 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         case 'u': o->caller = optarg; break;
         case 'a': o->args = optarg; break;
         case 'n': o->no_wait = 1; break;
+        case 'W': o->wait_for_worker = 1; break;
         case 'k': o->key_file = optarg; break;
         case 't':
             if (ctl_parse_int(optarg, 1, SUBMIT_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
@@ -120,6 +131,9 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
                                "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
     if (o->args && ctl_json_valid(o->args) != 0)
         return ctl_usage_error("submit", "--args is not valid JSON: %s", o->args);
+    if (o->no_wait && o->wait_for_worker)
+        return ctl_usage_error("submit", "--wait-for-worker goes with waiting: drop "
+                               "--no-wait");
     return 0;
 }
 
@@ -164,11 +178,11 @@ static int submit_exec(ctl_global *g, int argc, char **argv)
     rhai_result *res = NULL;
     char id[RHAI_ID_MAX];
     char *script = NULL;
+    const char *worker;
     size_t script_len;
     int code, rc;
 
     memset(&o, 0, sizeof o);
-    o.timeout_ms = SUBMIT_TIMEOUT_DEFAULT_MS;
     if ((code = submit_parse(g, argc, argv, &o)) != 0)
         return code < 0 ? CTL_EXIT_OK : code;
     if ((code = ctl_script_load("submit", o.file, o.eval, &script, &script_len)) != 0)
@@ -177,6 +191,10 @@ static int submit_exec(ctl_global *g, int argc, char **argv)
     rh_free(script);
     if (code != 0)
         return code;
+    worker = o.worker ? o.worker : RHAI_DEFAULT_WORKER;
+    if (!o.no_wait && !o.wait_for_worker &&
+        (code = ctl_worker_check(g, "submit", worker)) != 0)
+        goto out;
     if ((code = ctl_connect(g, &client)) != 0)
         goto out;
 
@@ -193,16 +211,8 @@ static int submit_exec(ctl_global *g, int argc, char **argv)
         goto out;
     }
 
-    rc = rhai_wait(client, id, o.timeout_ms + SUBMIT_WAIT_MARGIN_MS, &res, &err);
-    if (rc == RHAI_ETIMEOUT) {
-        ctl_errorf(NULL, "no result for task %s within %lld ms: is a rhaid worker serving "
-                   "'%s' running? (rhaictl task show %s)", id,
-                   o.timeout_ms + SUBMIT_WAIT_MARGIN_MS,
-                   o.worker ? o.worker : RHAI_DEFAULT_WORKER, id);
-        code = CTL_EXIT_TIMEOUT;
-    } else if (rc != 0) {
-        code = ctl_report_rc(rc, &err);
-    } else {
+    if ((code = ctl_wait_task(g, "submit", client, id, worker, o.timeout_ms,
+                              o.wait_for_worker, &res)) == 0) {
         code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
                                 rhai_result_output(res), rhai_result_error(res),
                                 rhai_result_logs(res), rhai_result_json(res));
@@ -216,7 +226,8 @@ out:
 
 const ctl_cmd ctl_cmd_submit = {
     "submit",
-    "FILE | -e SCRIPT [--worker W] [--args JSON] [--timeout MS] [--no-wait]",
+    "FILE | -e SCRIPT [--worker W] [--args JSON] [--timeout MS] [--no-wait | "
+    "--wait-for-worker]",
     "queue a script for a worker, wait, print its output",
     submit_exec
 };

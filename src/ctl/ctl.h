@@ -33,7 +33,11 @@
  *   5     CTL_EXIT_CONN       Redis unreachable (RHAI_ECONN)
  *   6     CTL_EXIT_CANCELLED  the task was cancelled
  *   7     CTL_EXIT_NOTFOUND   no such task (unknown or expired), or no
- *                             such context in the data dir (local admin) */
+ *                             such context in the data dir (local admin),
+ *                             or no such queue (queue purge)
+ *   8     CTL_EXIT_NOWORKER   no live instance serves the worker id (submit,
+ *                             retry --wait: said at once, not after a
+ *                             timeout) */
 enum {
     CTL_EXIT_OK = 0,
     CTL_EXIT_FAILED = 1,
@@ -42,7 +46,8 @@ enum {
     CTL_EXIT_DENIED = 4,
     CTL_EXIT_CONN = 5,
     CTL_EXIT_CANCELLED = 6,
-    CTL_EXIT_NOTFOUND = 7
+    CTL_EXIT_NOTFOUND = 7,
+    CTL_EXIT_NOWORKER = 8
 };
 
 /* The exit-code table as printed by every --help. */
@@ -56,7 +61,8 @@ enum {
     "  4  denied\n"                                                          \
     "  5  connection error (Redis unreachable)\n"                            \
     "  6  cancelled\n"                                                       \
-    "  7  task not found (unknown or expired), or no such context\n"
+    "  7  task not found (unknown or expired), no such context or queue\n"  \
+    "  8  no live instance serves the worker id (nothing was queued)\n"
 
 /* A script file (or stdin) larger than this is refused before anything
  * is sent: workers cap scripts far lower (max_script, 1 MiB by default),
@@ -229,6 +235,24 @@ redisReply *ctl_redis_reply(ctl_redis *r);
 long long ctl_reply_ll(const redisReply *e, long long def);
 /* A string element's text, or NULL. Borrowed from the reply. */
 const char *ctl_reply_str(const redisReply *e);
+
+/* ---- waiting for a task (wait.c) ------------------------------------------ */
+
+/* Count in *live the instances of worker id 'w' that are live and not
+ * draining (their heartbeat key exists). 0 or an exit code. */
+int ctl_worker_live(ctl_redis *r, const char *w, int *live);
+/* Before queueing a task for 'w': 0 when some instance serves it, else
+ * CTL_EXIT_NOWORKER after saying "no live instance for W" (or the exit
+ * code of a Redis failure). Opens its own connection. */
+int ctl_worker_check(const ctl_global *g, const char *cmd, const char *w);
+/* Wait for the result of task 'id' of worker id 'w': until timeout_ms plus
+ * a 5 s margin (timeout_ms 0: no deadline). Every 2 s without a result it
+ * checks that a live instance still serves 'w', unless 'wait_for_worker'.
+ * 0 with *out new (rhai_result_free), or an exit code after saying why:
+ * CTL_EXIT_TIMEOUT, CTL_EXIT_NOWORKER, or a library error's. */
+int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const char *id,
+                  const char *w, long long timeout_ms, int wait_for_worker,
+                  rhai_result **out);
 
 /* ---- output --------------------------------------------------------------- */
 

@@ -104,7 +104,7 @@ ctl 0 submit -e '2+2' --worker ctl && is "$OUT" 4        # the worker goes on
 
 # A waiting submit whose task is cancelled exits 6.
 timeout 30 "$CTL" --redis-url "$URL" submit -e '1' --worker idle2 --timeout 20000 \
-    >"$WORK/bg.out" 2>"$WORK/bg.err" &
+    --wait-for-worker >"$WORK/bg.out" 2>"$WORK/bg.err" &
 BG=$!
 queued_id() { WID=$(rcli LINDEX 'rhai:queue:{idle2}' 0 2>/dev/null); [ -n "$WID" ]; }
 CHECKS=$((CHECKS + 1))
@@ -117,8 +117,11 @@ fi
 wait_rc "$BG" 6 "$WORK/bg.err" "submit of a cancelled task"
 has "$WORK/bg.err" 'cancelled' "the waiting submit"
 
-# No worker at all: rhaictl waits timeout + 5 s, then says so (exit 3).
-ctl 3 submit -e '1' --worker nobody --timeout 1 && has "$ERR" "no result for task"
+# No worker at all: said at once (exit 8), nothing queued; --wait-for-worker
+# waits timeout + 5 s, then says so (exit 3).
+ctl 8 submit -e '1' --worker nobody --timeout 1 && has "$ERR" "no live instance for nobody"
+ctl 3 submit -e '1' --worker nobody --timeout 1 --wait-for-worker &&
+    has "$ERR" "no result for task"
 
 # Connection refused: exit 5.
 CLOSED=$(free_port)

@@ -182,9 +182,10 @@ ctl 1 task retry "$I1" && has_re "$ERR" 'is queued: only finished tasks'
 ctl 7 task retry no-such-task
 
 # ---- queue purge -----------------------------------------------------------------------
-# A submit that waits on a third idle task exits 6 once the queue is purged.
+# A submit that waits on a third idle task exits 6 once the queue is purged
+# (--wait-for-worker: no instance serves idle).
 timeout 30 "$CTL" --redis-url "$URL" submit -e '3' --worker idle --timeout 20000 \
-    >"$WORK/bg.out" 2>"$WORK/bg.err" </dev/null &
+    --wait-for-worker >"$WORK/bg.out" 2>"$WORK/bg.err" </dev/null &
 BG=$!
 BG_PIDS+=("$BG")
 for _ in $(seq 100); do
@@ -253,14 +254,15 @@ tmux -S "$TMUX_SOCK" has-session -t top 2>/dev/null && fail "the top pane is sti
 
 # ---- a dead instance, recovered by requeue-dead ----------------------------------------
 # alpha drains and leaves; then beta dies (kill -9) while it runs a long
-# task. With no live instance left nobody recovers it but rhaictl.
+# task. With no live instance left nobody recovers it but rhaictl. The
+# submit waits for a worker (--wait-for-worker) instead of exiting 8.
 kill -TERM "$ALPHA_PID"
 for _ in $(seq 100); do kill -0 "$ALPHA_PID" 2>/dev/null || break; sleep 0.1; done
 wait "$ALPHA_PID" 2>/dev/null
 CHECKS=$((CHECKS + 1))
 kill -0 "$ALPHA_PID" 2>/dev/null && fail "alpha did not exit on SIGTERM"
 BETA_MEMBER=$(rcli SMEMBERS rhai:workers | grep '^{beta}:')
-timeout 60 "$CTL" --redis-url "$URL" submit --worker beta --timeout 20000 \
+timeout 60 "$CTL" --redis-url "$URL" submit --worker beta --timeout 20000 --wait-for-worker \
     -e 'var s = Date.now(); while (Date.now() - s < 2000) {} "long"' \
     >"$WORK/long.out" 2>"$WORK/long.err" </dev/null &
 LONG=$!

@@ -136,6 +136,8 @@ static void test_task_timeout_is_bounded(void **state)
     assert_int_equal(rhai_task_set_timeout(t, 0), RHAI_EINVAL);
     assert_int_equal(rhai_task_set_timeout(t, -5), RHAI_EINVAL);
     assert_int_equal(rhai_task_set_timeout(t, 86400001), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_timeout(t, 0), 0);      /* none: the worker's default */
+    assert_int_equal(t->timeout_ms, 0);
     assert_int_equal(t->timeout_ms, 30000);
     assert_int_equal(rhai_task_set_timeout(t, 1), 0);
     assert_int_equal(rhai_task_set_timeout(t, 86400000), 0);
