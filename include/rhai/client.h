@@ -68,6 +68,11 @@ RHAI_API int  rhai_task_set_args(rhai_task *t, const char *args_json);
 RHAI_API int  rhai_task_set_timeout(rhai_task *t, int64_t timeout_ms);
 RHAI_API int  rhai_task_set_id(rhai_task *t, const char *id);  /* optional */
 RHAI_API int  rhai_task_set_reply_to(rhai_task *t, const char *list_key);
+/* Record that this task retries task 'id' (a task name: 1..128 of
+ * [A-Za-z0-9_.:@-]): each submit writes field retry_of = 'id' into the new
+ * task's hash. Informational: workers ignore it; `rhaictl task show`
+ * prints it. NULL forgets it. RHAI_EINVAL for a bad id, RHAI_ENOMEM. */
+RHAI_API int  rhai_task_set_retry_of(rhai_task *t, const char *id);
 /* Sign the task with an Ed25519 secret key (128 hex characters, as
  * rhai_keygen() makes): its caller becomes the key's public key (64 hex)
  * and each submit adds a signature over (id, worker, context, caller,

@@ -72,6 +72,7 @@ RHAI_API void rhai_task_free(rhai_task *t)
     rh_free(t->caller_id);
     rh_free(t->args);
     rh_free(t->reply_to);
+    rh_free(t->retry_of);
     if (t->signing_key) {
         memset(t->signing_key, 0, strlen(t->signing_key));
         rh_free(t->signing_key);
@@ -178,6 +179,21 @@ RHAI_API int rhai_task_set_reply_to(rhai_task *t, const char *list_key)
     return replace(&t->reply_to, list_key);
 }
 
+/* NULL forgets it. */
+RHAI_API int rhai_task_set_retry_of(rhai_task *t, const char *id)
+{
+    if (t == NULL)
+        return RHAI_EINVAL;
+    if (id == NULL) {
+        rh_free(t->retry_of);
+        t->retry_of = NULL;
+        return 0;
+    }
+    if (!rh_name_valid(id))
+        return RHAI_EINVAL;
+    return replace(&t->retry_of, id);
+}
+
 RHAI_API const char *rhai_task_id(const rhai_task *t)
 {
     return t && t->id[0] ? t->id : NULL;
@@ -239,6 +255,8 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     field(s, "attempts", "0");
     if (reply_to)
         field(s, "reply_to", reply_to);
+    if (t->retry_of)
+        field(s, "retry_of", t->retry_of);
     if (t->signing_key) {
         rh_sign_fields f = { s->id, t->worker_id, t->context_id, t->caller_id,
                              t->script, t->script_len, t->args, now_ms, prefix };

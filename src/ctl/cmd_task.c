@@ -1,12 +1,16 @@
 /* cmd_task.c -- `rhaictl task show|cancel|retry ID`: look after one task.
  *
- * `show` reads the task hash (rhai_task_status) and prints it as aligned
- * "key: value" lines, or the reply-shaped JSON with --json. `cancel`
+ * `show` reads the task hash (rhai_task_status, plus the submit fields the
+ * reply has no place for: context, caller, args, timeout, script, retry_of)
+ * and prints it as aligned "key: value" lines, or the reply-shaped JSON
+ * with those fields added with --json; the script and args are cut to
+ * TASK_SHOW_CUT bytes unless --full. `cancel`
  * (rhai_cancel) ends a queued task at once and asks the worker of a
  * running one to kill it; with --wait it waits for that final reply. A
  * task that already finished is refused with exit code 1. `retry` reads a
  * finished task's submit fields from its hash and submits them again,
- * through the public API, as a new task with a new id. */
+ * through the public API, as a new task with a new id whose hash records
+ * retry_of. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,32 +18,43 @@
 #include "ctl.h"
 
 #define TASK_CANCEL_WAIT_MS 30000     /* a worker acts within a heartbeat */
-#define TASK_RETRY_MARGIN_MS 5000     /* past the task's timeout, as submit */
+#define TASK_SHOW_CUT 300             /* bytes of script and args without --full */
 
 static const char task_help[] =
-    "Usage: rhaictl task show ID\n"
+    "Usage: rhaictl task show [--full] ID\n"
     "       rhaictl task cancel [--wait] ID\n"
-    "       rhaictl task retry [--wait] ID\n"
+    "       rhaictl task retry [--wait [--wait-for-worker]] ID\n"
     "\n"
-    "show     print a task's state, final or not, as 'key: value' lines\n"
-    "         (--json: the reply object of docs/protocol.md); exit 0 when\n"
-    "         the task exists, whatever its status\n"
+    "show     print a task's state, final or not, as 'key: value' lines:\n"
+    "         status (queued, claimed: taken by an instance, not started;\n"
+    "         running, done, error, timeout, cancelled), context, caller,\n"
+    "         timeout_ms (none: the worker's default), retry_of, args and\n"
+    "         script (both cut to 300 bytes unless --full), times, output,\n"
+    "         logs. --json: the reply object of docs/protocol.md plus\n"
+    "         context_id, caller_id, timeout_ms, retry_of, args, script,\n"
+    "         script_bytes and cut (true when script or args were cut).\n"
+    "         Exit 0 when the task exists, whatever its status\n"
     "cancel   cancel a task: a queued one ends 'cancelled' at once and its\n"
     "         waiters get a reply; a running one is killed by its worker at\n"
     "         its next heartbeat (about 1 s). A finished task is not touched\n"
     "         (exit 1). --json prints the task's state afterwards\n"
     "retry    submit a finished task again (its script, args, worker,\n"
     "         context, caller and timeout) as a new task with a new id, and\n"
-    "         print the new id (--json: {\"id\", \"retry_of\", \"status\"}). A\n"
-    "         task that is still queued or running is refused (exit 1). A\n"
-    "         signed task is retried unsigned (rhaictl has no key for it)\n"
+    "         print the new id (--json: {\"id\", \"retry_of\", \"status\"}); the\n"
+    "         new task's hash records retry_of. A task that is still queued,\n"
+    "         claimed or running is refused (exit 1). A signed task is\n"
+    "         retried unsigned (rhaictl has no key for it)\n"
     "\n"
     "Options:\n"
     "  -w, --wait    cancel: wait (up to 30 s) until the task has ended; exit 0\n"
     "                when it ended cancelled, 1 when it finished first\n"
     "                retry: wait for the new task and print its result as\n"
-    "                'rhaictl submit' does (same exit codes); the new id goes\n"
+    "                'rhaictl submit' does (same exit codes, 8 at once when no\n"
+    "                live instance serves its worker id); the new id goes\n"
     "                to stderr\n"
+    "  -W, --wait-for-worker  retry --wait: queue and wait even when no live\n"
+    "                instance serves the worker id\n"
+    "  -f, --full    show: the whole script and args\n"
     "\n"
     CTL_GLOBAL_HELP
     "\n"
@@ -75,7 +90,53 @@ static void task_time_line(const char *key, int64_t ms)
     task_line(key, buf);
 }
 
-static void task_print(const rhai_result *r)
+/* The submit fields the reply object has no place for, in HMGET order. */
+static const char *const task_show_fields[] = {
+    "context_id", "caller_id", "timeout_ms", "retry_of", "args", "script"
+};
+enum { SHOW_CONTEXT, SHOW_CALLER, SHOW_TIMEOUT, SHOW_RETRY_OF, SHOW_ARGS, SHOW_SCRIPT,
+       SHOW_NFIELDS };
+
+/* How many bytes of 's' (len bytes) to show: all with 'full', else at most
+ * TASK_SHOW_CUT, backed off to the start of a UTF-8 character. */
+static size_t task_cut(const char *s, size_t len, int full)
+{
+    size_t n = len;
+
+    if (full || n <= TASK_SHOW_CUT)
+        return n;
+    n = TASK_SHOW_CUT;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* One "key: line" per line of the first n bytes of 's'. */
+static void task_lines(const char *key, const char *s, size_t n)
+{
+    while (n > 0) {
+        const char *nl = memchr(s, '\n', n);
+        size_t k = nl ? (size_t)(nl - s) : n;
+        printf("%-12s %.*s\n", key, (int)k, s);
+        s += k + (nl != NULL);
+        n -= k + (nl != NULL);
+    }
+}
+
+/* A submit field as "key: value", cut unless 'full', with a note when cut. */
+static void task_cut_line(const char *key, const redisReply *e, int full)
+{
+    size_t n;
+
+    if (ctl_reply_str(e) == NULL)
+        return;
+    n = task_cut(e->str, e->len, full);
+    task_lines(key, e->str, n);
+    if (n < e->len)
+        printf("%-12s (cut: %zu of %zu bytes; --full shows all)\n", "", n, e->len);
+}
+
+static void task_print(const rhai_result *r, const redisReply *f, int full)
 {
     const char *logs = rhai_result_logs(r);
     int64_t started = rhai_result_started_at(r), finished = rhai_result_finished_at(r);
@@ -86,9 +147,17 @@ static void task_print(const rhai_result *r)
     task_line("error_kind:", rhai_result_error_kind(r));
     task_line("error:", rhai_result_error(r));
     task_line("worker:", rhai_result_worker(r));
+    task_line("context:", ctl_reply_str(f->element[SHOW_CONTEXT]));
+    task_line("caller:", ctl_reply_str(f->element[SHOW_CALLER]));
     task_line("instance:", rhai_result_instance(r));
     snprintf(buf, sizeof buf, "%d", rhai_result_attempts(r));
     task_line("attempts:", buf);
+    if (ctl_reply_ll(f->element[SHOW_TIMEOUT], 0) > 0)
+        snprintf(buf, sizeof buf, "%lld", ctl_reply_ll(f->element[SHOW_TIMEOUT], 0));
+    else
+        snprintf(buf, sizeof buf, "none (the worker's default_timeout_ms)");
+    task_line("timeout_ms:", buf);
+    task_line("retry_of:", ctl_reply_str(f->element[SHOW_RETRY_OF]));
     task_time_line("created_at:", rhai_result_created_at(r));
     task_time_line("started_at:", started);
     task_time_line("finished_at:", finished);
@@ -96,6 +165,8 @@ static void task_print(const rhai_result *r)
         snprintf(buf, sizeof buf, "%lld ms", (long long)(finished - started));
         task_line("duration:", buf);
     }
+    task_cut_line("args:", f->element[SHOW_ARGS], full);
+    task_cut_line("script:", f->element[SHOW_SCRIPT], full);
     if (rhai_result_status(r) == RHAI_STATUS_DONE)
         task_line("output:", rhai_result_output(r) ? rhai_result_output(r) : "null");
     while (logs && *logs) {                    /* one "log:" line per line */
@@ -106,20 +177,97 @@ static void task_print(const rhai_result *r)
     }
 }
 
-static int task_show(const ctl_global *g, rhai_client *c, const char *id)
+/* A string field as JSON: null when absent, cut unless 'full' (*cut set
+ * when it was). Bytes that are not UTF-8: "(not UTF-8)". */
+static json_t *task_json_str(const redisReply *e, int full, int *cut)
+{
+    json_t *v;
+    size_t n;
+
+    if (ctl_reply_str(e) == NULL)
+        return json_null();
+    n = task_cut(e->str, e->len, full);
+    *cut |= n < e->len;
+    v = json_stringn(e->str, n);
+    return v ? v : json_string("(not UTF-8)");
+}
+
+/* The reply object plus the submit fields, as one JSON line. */
+static int task_show_json(const rhai_result *r, const redisReply *f, int full)
+{
+    json_t *doc = json_loads(rhai_result_json(r), 0, NULL);
+    long long timeout = ctl_reply_ll(f->element[SHOW_TIMEOUT], 0);
+    const redisReply *script = f->element[SHOW_SCRIPT];
+    int cut = 0;
+
+    if (doc == NULL || !json_is_object(doc)) {
+        json_decref(doc);
+        ctl_errorf("task", "the task's reply object is not JSON");
+        return CTL_EXIT_FAILED;
+    }
+    json_object_set_new(doc, "context_id", task_json_str(f->element[SHOW_CONTEXT], 1, &cut));
+    json_object_set_new(doc, "caller_id", task_json_str(f->element[SHOW_CALLER], 1, &cut));
+    json_object_set_new(doc, "timeout_ms", timeout > 0 ? json_integer(timeout) : json_null());
+    json_object_set_new(doc, "retry_of", task_json_str(f->element[SHOW_RETRY_OF], 1, &cut));
+    json_object_set_new(doc, "args", task_json_str(f->element[SHOW_ARGS], full, &cut));
+    json_object_set_new(doc, "script", task_json_str(script, full, &cut));
+    json_object_set_new(doc, "script_bytes",
+                        json_integer(ctl_reply_str(script) ? (json_int_t)script->len : 0));
+    json_object_set_new(doc, "cut", json_boolean(cut));
+    return ctl_print_json(doc);
+}
+
+/* HMGET of task_show_fields into *out (new). 0 or an exit code. */
+static int task_show_read(const ctl_global *g, const char *id, redisReply **out)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[2 + SHOW_NFIELDS];
+    ctl_redis r;
+    redisReply *h = NULL;
+    int code;
+
+    *out = NULL;
+    if ((code = ctl_redis_open(g, "task", &r)) != 0)
+        return code;
+    argv[0] = "HMGET";
+    argv[1] = rh_key_task(key, r.prefix, id);
+    for (int i = 0; i < SHOW_NFIELDS; i++)
+        argv[2 + i] = task_show_fields[i];
+    if (ctl_redis_append_argv(&r, 2 + SHOW_NFIELDS, argv) != 0 ||
+        (h = ctl_redis_reply(&r)) == NULL) {
+        code = r.code;
+    } else if (h->type != REDIS_REPLY_ARRAY || h->elements != SHOW_NFIELDS) {
+        code = ctl_redis_fail(&r, CTL_EXIT_FAILED, "HMGET: unexpected reply");
+        freeReplyObject(h);
+    } else {
+        *out = h;
+    }
+    ctl_redis_close(&r);
+    return code;
+}
+
+static int task_show(const ctl_global *g, rhai_client *c, const char *id, int full)
 {
     rhai_error err = { 0, "" };
     rhai_result *r = NULL;
-    int rc;
+    redisReply *f = NULL;
+    int rc, code;
 
     if ((rc = rhai_task_status(c, id, &r, &err)) != 0)
         return ctl_report_rc(rc, &err);
-    if (g->json)
-        printf("%s\n", rhai_result_json(r));
-    else
-        task_print(r);
+    if ((code = task_show_read(g, id, &f)) != 0) {
+        rhai_result_free(r);
+        return code;
+    }
+    if (g->json) {
+        code = task_show_json(r, f, full);
+    } else {
+        task_print(r, f, full);
+        code = ctl_flush();
+    }
+    freeReplyObject(f);
     rhai_result_free(r);
-    return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+    return code;
 }
 
 /* After a successful cancel request: wait for the final reply and say how
@@ -170,7 +318,7 @@ static int task_cancel(const ctl_global *g, rhai_client *c, const char *id, int 
     if (wait)
         return task_cancel_wait(g, c, id);
     if (g->json)
-        return task_show(g, c, id);            /* the state now, as JSON */
+        return task_show(g, c, id, 0);         /* the state now, as JSON */
     /* A queued task is cancelled now; a running one when its worker acts. */
     if (rhai_task_status(c, id, &r, NULL) == 0 &&
         rhai_result_status(r) != RHAI_STATUS_CANCELLED)
@@ -195,7 +343,8 @@ enum { RETRY_STATUS, RETRY_SCRIPT, RETRY_WORKER, RETRY_CONTEXT, RETRY_CALLER, RE
 /* Read task 'id' and build its retry into *out (new). 0 or an exit code
  * after saying why. *signed_task tells whether the original was signed. */
 static int task_retry_build(const ctl_global *g, const char *id, rhai_task **out,
-                            int *signed_task, long long *timeout_ms)
+                            int *signed_task, long long *timeout_ms,
+                            char worker[RH_NAME_MAX + 1])
 {
     char key[RH_KEY_MAX];
     const char *argv[2 + RETRY_NFIELDS];
@@ -234,7 +383,8 @@ static int task_retry_build(const ctl_global *g, const char *id, rhai_task **out
     st = v[RETRY_STATUS] ? rh_status_parse(v[RETRY_STATUS]) : RHAI_STATUS_QUEUED;
     if (!rh_status_final(st)) {
         ctl_errorf("task", "task %s is %s: only finished tasks (done, error, timeout, "
-                   "cancelled) can be retried", id, rh_status_str(st));
+                   "cancelled) can be retried", id,
+                   v[RETRY_STATUS] ? v[RETRY_STATUS] : rh_status_str(st));
         code = CTL_EXIT_FAILED;
         goto out;
     }
@@ -254,13 +404,17 @@ static int task_retry_build(const ctl_global *g, const char *id, rhai_task **out
         ctl_errorf("task", "caller '%s': %s", v[RETRY_CALLER], rhai_strerror(rc));
     else if (v[RETRY_ARGS] && (rc = rhai_task_set_args(t, v[RETRY_ARGS])) != 0)
         ctl_errorf("task", "args: %s", rhai_strerror(rc));
-    else if (*timeout_ms > 0 && (rc = rhai_task_set_timeout(t, *timeout_ms)) != 0)
+    else if ((rc = rhai_task_set_timeout(t, *timeout_ms > 0 ? *timeout_ms : 0)) != 0)
         ctl_errorf("task", "timeout_ms %lld: %s", *timeout_ms, rhai_strerror(rc));
+    else if ((rc = rhai_task_set_retry_of(t, id)) != 0)
+        ctl_errorf("task", "retry_of: %s", rhai_strerror(rc));
     if (rc != 0) {
         code = CTL_EXIT_FAILED;   /* the stored task is what is wrong, not the usage */
         goto out;
     }
     *signed_task = v[RETRY_SIGNATURE] != NULL && v[RETRY_SIGNATURE][0] != '\0';
+    snprintf(worker, RH_NAME_MAX + 1, "%s", v[RETRY_WORKER] ? v[RETRY_WORKER]
+                                                             : RHAI_DEFAULT_WORKER);
     *out = t;
     t = NULL;
 out:
@@ -271,17 +425,22 @@ out:
     return code;
 }
 
-static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int wait)
+static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int wait,
+                      int wait_for_worker)
 {
     rhai_error err = { 0, "" };
     rhai_task *t = NULL;
     rhai_result *res = NULL;
-    char nid[RHAI_ID_MAX];
+    char nid[RHAI_ID_MAX], worker[RH_NAME_MAX + 1];
     long long timeout_ms = 0;
     int code, rc, signed_task = 0;
 
-    if ((code = task_retry_build(g, id, &t, &signed_task, &timeout_ms)) != 0)
+    if ((code = task_retry_build(g, id, &t, &signed_task, &timeout_ms, worker)) != 0)
         return code;
+    if (wait && !wait_for_worker && (code = ctl_worker_check(g, "task", worker)) != 0) {
+        rhai_task_free(t);
+        return code;
+    }
     if (signed_task)
         ctl_errorf("task", "%s was signed; its retry is not (rhaictl holds no key), "
                    "so workers that require signatures will deny it", id);
@@ -299,16 +458,9 @@ static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int w
     }
     if (!g->json)
         ctl_errorf("task", "retry of %s is %s", id, nid);
-    if (timeout_ms <= 0)
-        timeout_ms = 30000;                 /* the default of rhai_task_new */
-    rc = rhai_wait(c, nid, timeout_ms + TASK_RETRY_MARGIN_MS, &res, &err);
-    if (rc == RHAI_ETIMEOUT) {
-        ctl_errorf("task", "no result for the retry %s within %lld ms (rhaictl task show %s)",
-                   nid, timeout_ms + TASK_RETRY_MARGIN_MS, nid);
-        return CTL_EXIT_TIMEOUT;
-    }
-    if (rc != 0)
-        return ctl_report_rc(rc, &err);
+    if ((code = ctl_wait_task(g, "task", c, nid, worker, timeout_ms > 0 ? timeout_ms : 0,
+                              wait_for_worker, &res)) != 0)
+        return code;
     code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
                             rhai_result_output(res), rhai_result_error(res),
                             rhai_result_logs(res), rhai_result_json(res));
@@ -322,18 +474,20 @@ static int task_exec(ctl_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "wait", no_argument, NULL, 'w' },
+        { "wait-for-worker", no_argument, NULL, 'W' },
+        { "full", no_argument, NULL, 'f' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     rhai_client *client = NULL;
     const char *sub, *id;
-    int c, code, wait = 0;
+    int c, code, wait = 0, wait_for_worker = 0, full = 0;
 
-    while ((c = getopt_long(argc, argv, ":wh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":wWfh", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
-        if (c == 'w') {
-            wait = 1;
+        if (c == 'w' || c == 'W' || c == 'f') {
+            *(c == 'w' ? &wait : c == 'W' ? &wait_for_worker : &full) = 1;
             continue;
         }
         if (c == 'h' || c == CTL_OPT_HELP) {
@@ -354,6 +508,10 @@ static int task_exec(ctl_global *g, int argc, char **argv)
         return ctl_usage_error("task", "unexpected argument '%s'", argv[optind]);
     if (wait && strcmp(sub, "show") == 0)
         return ctl_usage_error("task", "--wait goes with cancel or retry");
+    if (wait_for_worker && (!wait || strcmp(sub, "retry") != 0))
+        return ctl_usage_error("task", "--wait-for-worker goes with retry --wait");
+    if (full && strcmp(sub, "show") != 0)
+        return ctl_usage_error("task", "--full goes with show");
     if (!rh_name_valid(id))
         return ctl_usage_error("task", "invalid task id '%s' (1..%d of [A-Za-z0-9_.:@-])",
                                id, RH_NAME_MAX);
@@ -361,18 +519,18 @@ static int task_exec(ctl_global *g, int argc, char **argv)
     if ((code = ctl_connect(g, &client)) != 0)
         return code;
     if (strcmp(sub, "show") == 0)
-        code = task_show(g, client, id);
+        code = task_show(g, client, id, full);
     else if (strcmp(sub, "cancel") == 0)
         code = task_cancel(g, client, id, wait);
     else
-        code = task_retry(g, client, id, wait);
+        code = task_retry(g, client, id, wait, wait_for_worker);
     rhai_client_free(client);
     return code;
 }
 
 const ctl_cmd ctl_cmd_task = {
     "task",
-    "show ID | cancel [--wait] ID | retry [--wait] ID",
+    "show [--full] ID | cancel [--wait] ID | retry [--wait] ID",
     "show, cancel or retry one task",
     task_exec
 };

@@ -133,12 +133,11 @@ static void test_task_timeout_is_bounded(void **state)
 {
     rhai_task *t = *state;
 
-    assert_int_equal(rhai_task_set_timeout(t, 0), RHAI_EINVAL);
     assert_int_equal(rhai_task_set_timeout(t, -5), RHAI_EINVAL);
     assert_int_equal(rhai_task_set_timeout(t, 86400001), RHAI_EINVAL);
+    assert_int_equal(t->timeout_ms, 30000);
     assert_int_equal(rhai_task_set_timeout(t, 0), 0);      /* none: the worker's default */
     assert_int_equal(t->timeout_ms, 0);
-    assert_int_equal(t->timeout_ms, 30000);
     assert_int_equal(rhai_task_set_timeout(t, 1), 0);
     assert_int_equal(rhai_task_set_timeout(t, 86400000), 0);
     assert_int_equal(t->timeout_ms, 86400000);
@@ -224,6 +223,26 @@ static void test_submit_writes_every_protocol_field(void **state)
     assert_int_equal(rhai__submit_prepare(&s, t, "app", "app:reply:client:u1", 1, NULL), 0);
     assert_string_equal(hset_get(&s, "reply_to"), "app:reply:client:u1");
     assert_string_equal(s.hset_argv[1], "app:task:{job-1}");
+}
+
+/* A task without a timeout carries no timeout_ms (the worker's default
+ * applies); one that retries another names it in retry_of. */
+static void test_submit_leaves_out_an_unset_timeout_and_writes_retry_of(void **state)
+{
+    rhai_task *t = *state;
+    rhai__submit s;
+
+    assert_int_equal(rhai_task_set_timeout(t, 0), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), 0);
+    assert_null(hset_get(&s, "timeout_ms"));
+    assert_null(hset_get(&s, "retry_of"));
+    assert_int_equal(rhai_task_set_retry_of(t, "bad id"), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_retry_of(t, "old-1"), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), 0);
+    assert_string_equal(hset_get(&s, "retry_of"), "old-1");
+    assert_int_equal(rhai_task_set_retry_of(t, NULL), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), 0);
+    assert_null(hset_get(&s, "retry_of"));
 }
 
 static void test_submit_generates_a_new_id_each_time(void **state)
@@ -526,6 +545,8 @@ int main(void)
         cmocka_unit_test(test_task_out_of_memory_fails_cleanly),
         cmocka_unit_test_setup_teardown(test_submit_writes_every_protocol_field, task_setup,
                                         task_teardown),
+        cmocka_unit_test_setup_teardown(test_submit_leaves_out_an_unset_timeout_and_writes_retry_of,
+                                        task_setup, task_teardown),
         cmocka_unit_test_setup_teardown(test_submit_generates_a_new_id_each_time,
                                         task_setup, task_teardown),
         cmocka_unit_test(test_result_from_reply_exposes_every_field),
