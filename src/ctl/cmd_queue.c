@@ -3,7 +3,10 @@
  * `purge W` empties W's queue in one Lua script and answers every task it
  * held `cancelled`, exactly as rhai_cancel() answers one queued task (hash
  * fields, reply on reply_to, TTLs, a `finished` event), so no waiter is
- * left hanging. `requeue-dead` runs the recovery script rhaid runs on every
+ * left hanging; with --dry-run a read-only script counts and lists what it
+ * would cancel instead. A worker id with no queue key and no instance in
+ * the workers set is no queue at all: exit 7, not "cancelled 0".
+ * `requeue-dead` runs the recovery script rhaid runs on every
  * heartbeat (rh_lua_recover in src/common), for when no live instance is
  * there to run it. */
 #include <stdio.h>
@@ -16,7 +19,7 @@
 #define QUEUE_MAX_ATTEMPTS_DEFAULT 3     /* rhaid's default max_attempts */
 
 static const char queue_help[] =
-    "Usage: rhaictl queue purge W [--ttl-ms MS]\n"
+    "Usage: rhaictl queue purge W [--dry-run] [--ttl-ms MS]\n"
     "       rhaictl queue requeue-dead [W] [--max-attempts N] [--ttl-ms MS]\n"
     "\n"
     "purge         remove every task waiting in worker id W's queue, in one\n"
@@ -24,7 +27,9 @@ static const char queue_help[] =
     "              cancelled) as 'rhaictl task cancel' would: its waiters get\n"
     "              the reply. Ids in the queue whose task is gone or no longer\n"
     "              queued are dropped without a reply. Tasks already taken by\n"
-    "              an instance are not touched. Prints how many were cancelled\n"
+    "              an instance are not touched. Prints how many were cancelled.\n"
+    "              A W with no queue and no instance (live or dead) is\n"
+    "              refused: exit 7\n"
     "requeue-dead  recover the work of dead instances now (rhaid does it on\n"
     "              every heartbeat while any instance is alive): each task a\n"
     "              dead instance held goes back to the head of its queue, or,\n"
@@ -33,11 +38,16 @@ static const char queue_help[] =
     "              one. Prints what it did\n"
     "\n"
     "Options:\n"
+    "  -n, --dry-run         purge: change nothing; print how many tasks would\n"
+    "                        be cancelled and the first 20 ids (--json: up to\n"
+    "                        1000), the next taken first\n"
     "  -a, --max-attempts N  requeue-dead: runs after which a task fails as\n"
     "                        crashed (default 3, as rhaid's max_attempts)\n"
     "  -t, --ttl-ms MS       lifetime of the replies and answered task hashes\n"
     "                        (default 86400000, as rhaid's result_ttl_ms)\n"
     "      --json            purge: {\"worker_id\", \"cancelled\", \"dropped\"};\n"
+    "                        --dry-run: {\"worker_id\", \"dry_run\": true,\n"
+    "                        \"would_cancel\", \"stale\", \"ids\": [...]};\n"
     "                        requeue-dead: {\"dead_instances\", \"requeued\",\n"
     "                        \"failed\", \"instances\":[\"{W}:INSTANCE\", ...]}\n"
     "\n"
@@ -70,6 +80,29 @@ static const char queue_purge_lua[] =
     "end\n"
     "return {cancelled, dropped}\n";
 
+/* What purge would do, changing nothing. KEYS[1] the queue. ARGV[1]
+ * prefix, ARGV[2] how many ids to list at most. The ids that would be
+ * cancelled are listed oldest (next taken) first.
+ * Returns {would_cancel, stale, {id, ...}}. */
+static const char queue_purge_dry_lua[] =
+    "local qk, p, max = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
+    "local ids = redis.call('LRANGE', qk, 0, -1)\n"
+    "local n, stale, list = 0, 0, {}\n"
+    "for i = #ids, 1, -1 do\n"
+    "  local tk = p .. ':task:{' .. ids[i] .. '}'\n"
+    "  local ok, st = pcall(redis.call, 'HGET', tk, 'status')\n"
+    "  if ok and redis.call('EXISTS', tk) == 1 and (st or 'queued') == 'queued' then\n"
+    "    n = n + 1\n"
+    "    if #list < max then list[#list + 1] = ids[i] end\n"
+    "  else\n"
+    "    stale = stale + 1\n"
+    "  end\n"
+    "end\n"
+    "return {n, stale, list}\n";
+
+#define QUEUE_DRY_LIST_TEXT 20
+#define QUEUE_DRY_LIST_JSON 1000
+
 /* A Lua reply {a, b[, c]} of integers into v[]. 0 / -1. */
 static int queue_ints(const redisReply *rep, long long *v, size_t n)
 {
@@ -83,13 +116,93 @@ static int queue_ints(const redisReply *rep, long long *v, size_t n)
     return 0;
 }
 
-static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl)
+/* 0 when W is a known queue: its queue key exists, or some member of the
+ * workers set (live or dead) is an instance of W; else CTL_EXIT_NOTFOUND
+ * after saying so (or another exit code). */
+static int queue_known(ctl_redis *r, const char *w)
+{
+    char qkey[RH_KEY_MAX];
+    ctl_instance *inst = NULL;
+    size_t n = 0;
+    redisReply *rep;
+    int code, known;
+
+    if ((rep = ctl_redis_command(r, "EXISTS %s", rh_key_queue(qkey, r->prefix, w))) == NULL)
+        return r->code;
+    known = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+    freeReplyObject(rep);
+    if (!known) {
+        if ((code = ctl_instances_load(r, &inst, &n)) != 0)
+            return code;
+        for (size_t i = 0; i < n && !known; i++)
+            known = strcmp(inst[i].worker_id, w) == 0;
+        rh_free(inst);
+    }
+    if (known)
+        return 0;
+    ctl_errorf("queue", "no queue '%s': no queued task and no instance (live or dead) of "
+               "that worker id (rhaictl queues lists them)", w);
+    return CTL_EXIT_NOTFOUND;
+}
+
+static int queue_purge_dry(const ctl_global *g, ctl_redis *r, const char *w)
+{
+    char qkey[RH_KEY_MAX], max[16];
+    redisReply *rep, *ids;
+    json_t *doc, *arr;
+    long long v[2];
+
+    snprintf(max, sizeof max, "%d", g->json ? QUEUE_DRY_LIST_JSON : QUEUE_DRY_LIST_TEXT);
+    if ((rep = ctl_redis_command(r, "EVAL %s 1 %s %s %s", queue_purge_dry_lua,
+                                 rh_key_queue(qkey, r->prefix, w), r->prefix, max)) == NULL)
+        return r->code;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_INTEGER ||
+        rep->element[2]->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rep);
+        return ctl_redis_fail(r, CTL_EXIT_FAILED, "purge --dry-run script: unexpected reply");
+    }
+    v[0] = rep->element[0]->integer;
+    v[1] = rep->element[1]->integer;
+    ids = rep->element[2];
+    if (g->json) {
+        doc = json_pack("{s:s, s:b, s:I, s:I, s:[]}", "worker_id", w, "dry_run", 1,
+                        "would_cancel", (json_int_t)v[0], "stale", (json_int_t)v[1], "ids");
+        arr = doc ? json_object_get(doc, "ids") : NULL;
+        for (size_t i = 0; arr && i < ids->elements; i++)
+            if (ctl_reply_str(ids->element[i]))
+                json_array_append_new(arr, json_string(ids->element[i]->str));
+        freeReplyObject(rep);
+        return ctl_print_json(doc);
+    }
+    printf("dry run: purging %s would cancel %lld queued task%s", w, v[0],
+           v[0] == 1 ? "" : "s");
+    if (v[1] > 0)
+        printf(" and drop %lld stale id%s", v[1], v[1] == 1 ? "" : "s");
+    printf("; nothing changed\n");
+    for (size_t i = 0; i < ids->elements; i++)
+        if (ctl_reply_str(ids->element[i]))
+            printf("  %s\n", ids->element[i]->str);
+    if (v[0] > (long long)ids->elements)
+        printf("  ... and %lld more\n", v[0] - (long long)ids->elements);
+    freeReplyObject(rep);
+    return ctl_flush();
+}
+
+static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl,
+                       int dry_run)
 {
     char qkey[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttls[24];
     long long v[2];
     redisReply *rep;
     json_t *doc;
+    int code;
 
+    if ((code = queue_known(r, w)) != 0)
+        return code;
+    if (dry_run)
+        return queue_purge_dry(g, r, w);
     rh_key_queue(qkey, r->prefix, w);
     rh_key_events(events, r->prefix);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
@@ -184,18 +297,22 @@ static int queue_exec(ctl_global *g, int argc, char **argv)
     static const struct option longopts[] = {
         { "max-attempts", required_argument, NULL, 'a' },
         { "ttl-ms", required_argument, NULL, 't' },
+        { "dry-run", no_argument, NULL, 'n' },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     long long max_attempts = QUEUE_MAX_ATTEMPTS_DEFAULT, ttl = QUEUE_TTL_DEFAULT_MS;
     const char *sub, *w = NULL;
-    int c, code, purge, set_attempts = 0;
+    int c, code, purge, set_attempts = 0, dry_run = 0;
     ctl_redis r;
 
-    while ((c = getopt_long(argc, argv, ":a:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":a:t:nh", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         switch (c) {
+        case 'n':
+            dry_run = 1;
+            break;
         case 'a':
             if (ctl_parse_int(optarg, 1, 1000000, 0, &max_attempts) != 0)
                 return ctl_usage_error("queue", "--max-attempts '%s' is not a number in "
@@ -229,20 +346,23 @@ static int queue_exec(ctl_global *g, int argc, char **argv)
         return ctl_usage_error("queue", "purge: missing worker id W");
     if (purge && set_attempts)
         return ctl_usage_error("queue", "--max-attempts goes with requeue-dead");
+    if (!purge && dry_run)
+        return ctl_usage_error("queue", "--dry-run goes with purge");
     if (w && !rh_name_valid(w))
         return ctl_usage_error("queue", "invalid worker id '%s' (1..%d of [A-Za-z0-9_.:@-])",
                                w, RH_NAME_MAX);
 
     if ((code = ctl_redis_open(g, "queue", &r)) != 0)
         return code;
-    code = purge ? queue_purge(g, &r, w, ttl) : queue_requeue_dead(g, &r, w, max_attempts, ttl);
+    code = purge ? queue_purge(g, &r, w, ttl, dry_run)
+                 : queue_requeue_dead(g, &r, w, max_attempts, ttl);
     ctl_redis_close(&r);
     return code;
 }
 
 const ctl_cmd ctl_cmd_queue = {
     "queue",
-    "purge W | requeue-dead [W]",
+    "purge W [--dry-run] | requeue-dead [W]",
     "empty a queue (its tasks end cancelled), recover dead instances now",
     queue_exec
 };

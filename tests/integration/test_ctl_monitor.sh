@@ -208,7 +208,9 @@ for id in "$I1" "$I2" "$I3"; do
 done
 CHECKS=$((CHECKS + 1))
 [ "$(rcli EXISTS 'rhai:queue:{idle}')" = 0 ] || fail "the purged queue still exists"
-ctl 0 queue purge idle && has_re "$OUT" '^purged idle: cancelled 0 queued tasks$'
+# now idle has no queue key and no instance: no such queue
+ctl 7 queue purge idle && has "$ERR" "no queue 'idle'"
+ctl 0 queue purge alpha && has_re "$OUT" '^purged alpha: cancelled 0 queued tasks$'
 
 # ---- top ---------------------------------------------------------------------------------
 ctl 0 top --json --interval 300 && {

@@ -87,5 +87,65 @@ rcli HSET "rhai:task:{$SID}" status done >/dev/null
 CTL_TIMEOUT=10 ctl 8 task retry --wait "$SID" && has "$ERR" 'no live instance for idleq'
 rcli HSET "rhai:task:{$SID}" status queued >/dev/null
 
+# ---- tasks: finished ones filtered by error kind, caller, context, time ------------
+ctl 0 submit -e '2' --worker tri --caller carol --context c2
+CTL_TIMEOUT=20 ctl 3 submit -e 'while(true){}' --worker tri --caller carol
+ctl 0 tasks --worker tri --error-kind timeout --json &&
+    json "d['count'] >= 1 and all(t['error_kind'] == 'timeout' for t in d['tasks'])"
+ctl 0 tasks --worker tri --error-kind script --status error --json &&
+    json "d['count'] >= 1 and all(t['error_kind'] == 'script' for t in d['tasks'])"
+ctl 0 tasks --worker tri --caller carol --json &&
+    json "d['count'] == 2 and all(t['caller_id'] == 'carol' for t in d['tasks'])"
+ctl 0 tasks --worker tri --context c2 --json &&
+    json "d['count'] == 1 and d['tasks'][0]['context_id'] == 'c2'"
+ctl 0 tasks --worker tri --since 1h --json && json "d['count'] >= 5"
+ctl 0 tasks --worker tri --until 1h --json && json "d['count'] == 0"
+ctl 0 tasks --worker tri --since "$(date -u +%Y-%m-%d)" --json && json "d['count'] >= 5"
+ctl 2 tasks --since yesterday
+ctl 2 tasks --error-kind oops
+
+# ---- tasks: queued (peeked), claimed and running ------------------------------------
+ctl 0 tasks --status queued --worker idleq --json &&
+    json "d['count'] == 2 and [t['status'] for t in d['tasks']] == ['queued', 'queued'] \
+          and d['tasks'][0]['id'] == '$SID'"
+ctl 0 tasks --status queued --json && json "'$SID' in [t['id'] for t in d['tasks']]"
+ctl 0 tasks --status queued --worker idleq --caller bob --json &&
+    json "[t['id'] for t in d['tasks']] == ['$SID']"
+ctl 0 tasks --status queued --worker idleq --limit 1 --json && json "d['count'] == 1"
+ctl 0 tasks --status queued --worker idleq && has_re "$OUT" "^$SID +idleq +queued "
+# one task runs on tri's only executor; the next ones wait claimed in rhaid
+ctl 0 submit -e 'while(true){}' --worker tri --timeout 20000 --no-wait && LID=$(cat "$OUT")
+running_now() { [ "$(rcli HGET "rhai:task:{$LID}" status)" = running ]; }
+CHECKS=$((CHECKS + 1))
+poll 100 running_now || fail "the looping task never ran"
+for i in 1 2 3; do
+    ctl 0 submit -e "$i" --worker tri --timeout 20000 --no-wait
+done
+claimed_two() { [ "$(rcli LLEN "rhai:queue:{tri}")" -le 1 ]; }
+CHECKS=$((CHECKS + 1))
+poll 100 claimed_two || fail "rhaid claimed none of the waiting tasks"
+ctl 0 tasks --status running --worker tri --json &&
+    json "[t['id'] for t in d['tasks']] == ['$LID'] and d['tasks'][0]['started_at'] > 0"
+ctl 0 tasks --status claimed --worker tri --json &&
+    json "d['count'] >= 1 and all(t['status'] == 'claimed' and t['started_at'] == 0 \
+          and t['attempts'] == 0 for t in d['tasks'])"
+ctl 0 tasks --status running && has_re "$OUT" "^$LID +tri +running "
+ctl 0 task cancel --wait "$LID"
+
+# ---- queue purge: --dry-run, and an unknown queue ------------------------------------
+ctl 7 queue purge nosuch && has "$ERR" "no queue 'nosuch'"
+ctl 0 queue purge idleq --dry-run && {
+    has "$OUT" 'would cancel 2 queued tasks'; has "$OUT" "$SID"; has "$OUT" 'nothing changed'; }
+CHECKS=$((CHECKS + 1))
+[ "$(rcli LLEN 'rhai:queue:{idleq}')" = 2 ] || fail "purge --dry-run changed the queue"
+ctl 0 queue purge idleq --dry-run --json &&
+    json "d['dry_run'] is True and d['would_cancel'] == 2 and d['ids'][0] == '$SID'"
+ctl 0 task show "$SID" && has_re "$OUT" '^status: +queued$'
+ctl 0 queue purge idleq && has "$OUT" 'cancelled 2 queued tasks'
+ctl 7 queue purge idleq          # its queue is gone and no instance serves it
+ctl 0 queue purge ghost && has "$OUT" 'cancelled 0 queued tasks'   # served, empty
+ctl 0 queue purge tri --dry-run && has "$OUT" 'would cancel 0'     # served, empty
+ctl 2 queue requeue-dead --dry-run
+
 kill -0 "$TRI_PID" 2>/dev/null || fail "rhaid died during the test"
 finish
