@@ -5,4 +5,5 @@
 #include "rhai/error.h"
 #include "rhai/client.h"
 #include "rhai/async.h"
+#include "rhai/log.h"
 #endif

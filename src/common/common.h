@@ -58,8 +58,16 @@ extern int rh_log_level;                          /* default RH_LOG_INFO */
 void rh_log_write(int level, const char *fmt, ...) RH_PRINTF(2, 3);
 int  rh_log_level_parse(const char *name);        /* -1 when unknown */
 const char *rh_log_level_name(int level);
-/* Under systemd ($JOURNAL_STREAM set) lines get a <N> prefix and no time. */
+/* A program's choice to log to stderr: until it is called, lines go to
+ * the sink alone (or nowhere), so code linked into librhai-client never
+ * writes to its host's stderr. Under systemd ($JOURNAL_STREAM set) lines
+ * get a <N> prefix and no time. */
 void rh_log_init(const char *ident);
+/* Where lines go instead of stderr when set (NULL: back to stderr after
+ * rh_log_init, else nowhere): the message alone, without time, program or
+ * level, which comes as 'level'. librhai-client's rhai_set_log_cb uses it. */
+typedef void (*rh_log_sink_fn)(int level, const char *msg);
+void rh_log_set_sink(rh_log_sink_fn fn);
 
 /* Line formats. KV: "TIME ident[pid] level=L " then the line as written.
  * JSON: one object per line, {"ts","level","prog","pid", each leading

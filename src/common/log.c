@@ -4,7 +4,10 @@
  * priority and carries no timestamp, since journald adds its own;
  * otherwise lines carry an ISO time, the program name and the pid. With
  * rh_log_format JSON the same line is turned into an object: its leading
- * key=value fields become members and the sentence after them "msg". */
+ * key=value fields become members and the sentence after them "msg".
+ * Writing to stderr is the program's choice (rh_log_init): librhai-client
+ * holds this code too and must not write to its host's stderr, so there
+ * lines go to a sink (rhai_set_log_cb) or nowhere. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +23,8 @@ int rh_log_format = RH_LOG_FMT_KV;
 
 static const char *log_ident = "rhai";
 static int log_journal;
+static int log_stderr;                  /* rh_log_init was called */
+static _Atomic(rh_log_sink_fn) log_sink;
 
 static const char *const level_names[] = { "debug", "info", "notice", "warn", "error" };
 static const int level_prio[] = { 7, 6, 5, 4, 3 };   /* syslog priorities */
@@ -35,6 +40,12 @@ void rh_log_init(const char *ident)
     if (ident)
         log_ident = ident;
     log_journal = getenv("JOURNAL_STREAM") != NULL;
+    log_stderr = 1;
+}
+
+void rh_log_set_sink(rh_log_sink_fn fn)
+{
+    log_sink = fn;
 }
 
 int rh_log_level_parse(const char *name)
@@ -376,14 +387,21 @@ void rh_log_write(int level, const char *fmt, ...)
     char line[LOG_LINE + 8];
     size_t off = 0;
     va_list ap;
+    rh_log_sink_fn sink = log_sink;
 
     if (level < RH_LOG_DEBUG)
         level = RH_LOG_DEBUG;
     if (level > RH_LOG_ERROR)
         level = RH_LOG_ERROR;
+    if (sink == NULL && !log_stderr)
+        return;                         /* a library with no sink: nowhere */
     va_start(ap, fmt);
     vsnprintf(body, sizeof body, fmt, ap);
     va_end(ap);
+    if (sink) {
+        sink(level, body);
+        return;
+    }
     if (log_journal)
         off = (size_t)snprintf(line, sizeof line, "<%d>", level_prio[level]);
     off += rh_log_render(rh_log_format, level, body, line + off, sizeof line - off);

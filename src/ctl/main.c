@@ -96,7 +96,10 @@ int main(int argc, char **argv)
     const ctl_cmd *cmd;
     int c;
 
-    rh_log_level = RH_LOG_WARN;         /* the library's debug chatter */
+    /* Warnings of the code rhaictl runs in-process (the client library,
+     * the store) go to stderr; below that is chatter. */
+    rh_log_init("rhaictl");
+    rh_log_level = RH_LOG_WARN;
     ctl_getopt_reset();
     /* '+': stop at the command name; its options are the command's. */
     while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
