@@ -21,6 +21,15 @@ static int replace(char **dst, const char *val)
     return 0;
 }
 
+/* A secret key is wiped before its memory goes back. */
+static void key_free(char *key)
+{
+    if (key == NULL)
+        return;
+    memset(key, 0, strlen(key));
+    rh_free(key);
+}
+
 int rhai__caller_valid(const char *s)
 {
     size_t n = 0;
@@ -73,30 +82,37 @@ RHAI_API void rhai_task_free(rhai_task *t)
     rh_free(t->args);
     rh_free(t->reply_to);
     rh_free(t->retry_of);
-    if (t->signing_key) {
-        memset(t->signing_key, 0, strlen(t->signing_key));
-        rh_free(t->signing_key);
-    }
+    key_free(t->signing_key);
     rh_free(t);
 }
 
+/* Both copies are made before either field changes, so that a failure
+ * leaves the task as it was. */
 RHAI_API int rhai_task_set_signing_key(rhai_task *t, const char *secret_key_hex)
 {
     char pk[RH_SIGN_PK_HEX + 1];
-    int rc;
+    char *caller, *key;
 
     if (t == NULL)
         return RHAI_EINVAL;
     if (secret_key_hex == NULL) {
-        rh_free(t->signing_key);
+        key_free(t->signing_key);
         t->signing_key = NULL;
         return 0;
     }
     if (rh_sign_public_key(secret_key_hex, pk) != 0)
         return RHAI_EINVAL;
-    if ((rc = replace(&t->caller_id, pk)) != 0)
-        return rc;
-    return replace(&t->signing_key, secret_key_hex);
+    if ((caller = rh_strdup(pk)) == NULL)
+        return RHAI_ENOMEM;
+    if ((key = rh_strdup(secret_key_hex)) == NULL) {
+        rh_free(caller);
+        return RHAI_ENOMEM;
+    }
+    rh_free(t->caller_id);
+    t->caller_id = caller;
+    key_free(t->signing_key);
+    t->signing_key = key;
+    return 0;
 }
 
 RHAI_API int rhai_keygen(char public_hex[65], char secret_hex[129])
@@ -118,10 +134,13 @@ RHAI_API int rhai_task_set_context(rhai_task *t, const char *context_id)
     return replace(&t->context_id, context_id);
 }
 
+/* A signed task's caller is its key's public key (set with the key). */
 RHAI_API int rhai_task_set_caller(rhai_task *t, const char *caller_id)
 {
     if (t == NULL || !rhai__caller_valid(caller_id))
         return RHAI_EINVAL;
+    if (t->signing_key != NULL && strcmp(caller_id, t->caller_id) != 0)
+        return RHAI_ESTATE;
     return replace(&t->caller_id, caller_id);
 }
 

@@ -180,6 +180,57 @@ static void test_task_out_of_memory_fails_cleanly(void **state)
     rhai_task_free(t);
 }
 
+/* Every setter leaves the task as it was when it fails, out of memory
+ * included: a task is always one a submit can send. */
+static void test_task_setters_that_fail_change_nothing(void **state)
+{
+    rhai_task *t = *state;
+    char pk[65], sk[129], pk2[65], sk2[129];
+    int rc = RHAI_ENOMEM;
+
+    assert_int_equal(rhai_keygen(pk, sk), 0);
+    assert_int_equal(rhai_keygen(pk2, sk2), 0);
+    assert_int_equal(rhai_task_set_signing_key(t, sk), 0);
+    for (unsigned long n = 1; n < 20 && rc == RHAI_ENOMEM; n++) {
+        rh_alloc_fail_after(n);
+        rc = rhai_task_set_signing_key(t, sk2);
+        rh_alloc_fail_after(0);
+        if (rc == RHAI_ENOMEM) {            /* the first key and its caller */
+            assert_string_equal(t->caller_id, pk);
+            assert_string_equal(t->signing_key, sk);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_string_equal(t->caller_id, pk2);
+    assert_string_equal(t->signing_key, sk2);
+    rh_alloc_fail_after(1);
+    assert_int_equal(rhai_task_set_worker(t, "w2"), RHAI_ENOMEM);
+    rh_alloc_fail_after(0);
+    assert_string_equal(t->worker_id, "default");
+}
+
+/* A signed task's caller is its key's public key: another caller would
+ * make every worker refuse the signature, so it is refused here. */
+static void test_task_caller_of_a_signed_task_is_its_key(void **state)
+{
+    rhai_task *t = *state;
+    char pk[65], sk[129];
+
+    assert_int_equal(rhai_keygen(pk, sk), 0);
+    assert_int_equal(rhai_task_set_caller(t, "alice"), 0);
+    assert_int_equal(rhai_task_set_signing_key(t, sk), 0);
+    assert_string_equal(t->caller_id, pk);
+    assert_int_equal(rhai_task_set_caller(t, "alice"), RHAI_ESTATE);
+    assert_string_equal(t->caller_id, pk);
+    assert_int_equal(rhai_task_set_caller(t, pk), 0);      /* the same: fine */
+    assert_int_equal(rhai_task_set_signing_key(t, NULL), 0);
+    assert_null(t->signing_key);
+    assert_string_equal(t->caller_id, pk);                  /* stays */
+    assert_int_equal(rhai_task_set_caller(t, "alice"), 0);
+    assert_int_equal(rhai_task_set_signing_key(t, "not hex"), RHAI_EINVAL);
+    assert_string_equal(t->caller_id, "alice");
+}
+
 /* ======================== submit command ======================== */
 
 static const char *hset_get(const rhai__submit *s, const char *name)
@@ -543,6 +594,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_reply_to_is_checked_against_the_prefix,
                                         task_setup, task_teardown),
         cmocka_unit_test(test_task_out_of_memory_fails_cleanly),
+        cmocka_unit_test_setup_teardown(test_task_setters_that_fail_change_nothing,
+                                        task_setup, task_teardown),
+        cmocka_unit_test_setup_teardown(test_task_caller_of_a_signed_task_is_its_key,
+                                        task_setup, task_teardown),
         cmocka_unit_test_setup_teardown(test_submit_writes_every_protocol_field, task_setup,
                                         task_teardown),
         cmocka_unit_test_setup_teardown(test_submit_leaves_out_an_unset_timeout_and_writes_retry_of,
