@@ -17,35 +17,66 @@ extern "C" {
 
 typedef struct rhai_async rhai_async;     /* opaque */
 
-/* Completion of one submitted task. 'status' is 0 with 'res' set, or a
- * negative RHAI_E* with 'res' NULL: RHAI_ETIMEOUT (no reply within the
- * request's wait timeout), RHAI_ECONN (connection lost and not recovered in
- * time), RHAI_ECANCELED (rhai_async_close() was called). 'res' is borrowed:
- * valid only during the callback. Runs exactly once per accepted submit. */
+/* Completion of one submitted task, called on the loop's thread, exactly
+ * once per submit that returned 0. 'status' is 0 with 'res' set to the
+ * final result, whatever its status (a script that threw is 0 here, with
+ * status "error"), or a negative RHAI_E* with 'res' NULL:
+ *   RHAI_ETIMEOUT   no reply within the submit's wait_ms; the task is
+ *                   queued and may still run (it is not cancelled);
+ *   RHAI_ECONN      the submit's own HSET/LPUSH got no answer (the
+ *                   connection was lost or never came up): the task may
+ *                   or may not be queued, as for rhai_submit(). A
+ *                   connection lost after that does not end a request:
+ *                   replies wait in Redis, and after a reconnect every
+ *                   pending task's hash is read once, so the request ends
+ *                   with its result, or RHAI_ETIMEOUT;
+ *   RHAI_EPROTO     Redis refused the HSET or the LPUSH;
+ *   RHAI_ECANCELED  rhai_async_close() was called.
+ * 'res' is borrowed: valid only during the callback. The callback may call
+ * rhai_async_submit() and rhai_async_close() on 'a'. */
 typedef void (*rhai_done_cb)(rhai_async *a, int status, const rhai_result *res,
                              void *data);
-/* Called once when close has finished and the object is freed. */
+/* Called once when close has finished, on the loop's thread. 'a' is only
+ * an identity there: its memory is freed right after the callback. */
 typedef void (*rhai_close_cb)(rhai_async *a, void *data);
 
-/* Create a client on 'loop' and start connecting. url/prefix as in
- * rhai_client_connect(). *out is new; release it with rhai_async_close().
- * Errors: RHAI_EINVAL, RHAI_ECONN (first connect failed), RHAI_ENOMEM. */
+/* Create a client on 'loop' and start connecting both connections; nothing
+ * blocks. url/prefix as in rhai_client_connect(). On success *out is new;
+ * release it with rhai_async_close() and keep running the loop until that
+ * finishes. On failure *out is NULL. Errors: RHAI_EINVAL ('loop' or 'out'
+ * NULL, bad url or prefix), RHAI_ECONN (a connection failed at once, e.g.
+ * a missing unix socket), RHAI_EIO (no random name for the reply list),
+ * RHAI_ENOMEM. A TCP connect that fails later, or an AUTH/SELECT refused,
+ * is retried in the background (100 ms doubling to 1 s): submits in
+ * flight then end with RHAI_ECONN, and until the command connection is
+ * back rhai_async_submit() returns RHAI_ECONN. */
 RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url,
                             const char *prefix, rhai_async **out,
                             rhai_error *err);
 
-/* Submit 't' and call 'cb' when its result arrives or 'wait_ms' passes
- * (<= 0: the task's timeout plus 5 s). The task's reply_to is replaced by
- * this client's shared reply list. On error the callback never runs. */
+/* Submit 't' (HSET + LPUSH, pipelined with other submits) and call 'cb'
+ * with 'data' once its result arrives or 'wait_ms' passes (<= 0: the
+ * task's timeout plus 5 s). The task's reply_to is replaced by this
+ * client's reply list; 't' is read during the call only and may be freed
+ * or reused right after. Returns 0, after which 'cb' runs exactly once
+ * (never from inside this call), or an error, after which it never runs:
+ * RHAI_EINVAL ('a', 't' or 'cb' NULL), RHAI_ESTATE (the client is closing,
+ * or a task with the same id is in flight on it), RHAI_ECONN (the command
+ * connection is down: nothing was sent, retry after it reconnects),
+ * RHAI_ENOMEM, RHAI_EIO (no random id), a signing failure (RHAI_EINVAL). */
 RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t,
                                int64_t wait_ms, rhai_done_cb cb, void *data,
                                rhai_error *err);
 
-/* Number of requests submitted and not yet completed. */
+/* Number of requests submitted and not yet completed (0 for NULL). */
 RHAI_API size_t rhai_async_pending(const rhai_async *a);
 
-/* Fail every pending request with RHAI_ECANCELED, close the connections,
- * free 'a' and then call 'cb' (may be NULL). */
+/* Fail every pending request with RHAI_ECANCELED (their callbacks run
+ * before this returns), close the connections, then, from the loop, free
+ * 'a' and call 'cb' (may be NULL). 'a' must not be used after this call.
+ * May be called from a done callback. NULL, or a second call: no-op.
+ * Replies still on the way are left in Redis (the reply list expires with
+ * the workers' result TTL). */
 RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data);
 
 #ifdef __cplusplus

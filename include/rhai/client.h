@@ -5,7 +5,8 @@
  * Distinct clients are independent and may be used from different threads.
  * Every function that can fail returns 0 or a negative RHAI_E* code and, when
  * 'err' is not NULL, fills it with detail. Out-parameters are written only on
- * success, except owning out-pointers, which are set to NULL on failure. */
+ * success, except owning out-pointers, which are set to NULL on failure.
+ * The library prints nothing; see rhai/log.h for its log lines. */
 #ifndef RHAI_CLIENT_H
 #define RHAI_CLIENT_H
 
@@ -36,10 +37,14 @@ typedef enum rhai_status {
 } rhai_status;
 
 /* ---- connection ---------------------------------------------------------
- * 'url': "redis://[user:pass@]host[:port][/db]" or "unix:///path/to.sock";
- * NULL means $RHAI_REDIS_URL, else redis://127.0.0.1:6379. 'prefix' is the
- * key prefix (NULL: "rhai"). On success *out is new, freed with
- * rhai_client_free(). Errors: RHAI_EINVAL (bad url), RHAI_ECONN, RHAI_ENOMEM.
+ * 'url': "redis://[user:pass@]host[:port][/db]" or
+ * "unix:///path/to.sock[?db=N]"; NULL means $RHAI_REDIS_URL, else
+ * redis://127.0.0.1:6379. 'prefix' is the key prefix (NULL: "rhai"; 1..64
+ * of [A-Za-z0-9_.:@-]). Connects, AUTHs and SELECTs at once, blocking at
+ * most 5 s. On success *out is new, freed with rhai_client_free(); on
+ * failure *out is NULL. Errors: RHAI_EINVAL ('out' NULL, bad url or
+ * prefix), RHAI_ECONN (unreachable, or AUTH or SELECT refused),
+ * RHAI_ENOMEM. Passwords never appear in error messages.
  * A Redis that dies under a write is RHAI_ECONN, never a SIGPIPE: the
  * library blocks SIGPIPE in the calling thread around its writes (both
  * clients) and takes back one that a write raised; the process's own
@@ -49,18 +54,54 @@ RHAI_API int rhai_client_connect(const char *url, const char *prefix,
 RHAI_API void rhai_client_free(rhai_client *client);   /* NULL: no-op */
 
 /* ---- task builder ------------------------------------------------------
- * A task is a script plus where and how to run it. Setters copy their
- * arguments. rhai_task_set_args() takes JSON text and rejects text that is
- * not valid JSON with RHAI_EINVAL. Ids are 1..128 of [A-Za-z0-9_.:@-]; a
- * context id at most 100 of them, not starting with '.', without "..";
- * others are RHAI_EINVAL. Defaults: worker "default", context
- * "default", caller "anonymous", args {}, timeout 30000 ms, id generated.
- * rhai_task_set_timeout() takes 1..86400000 ms, or 0 for none: the task
- * then carries no timeout_ms and the worker applies its own
- * default_timeout_ms (rhai_run() and the async submit then wait 30000 ms
- * plus their margin, as for the default). */
+ * A task is a script plus where and how to run it. Nothing here talks to
+ * Redis: a built task is valid for any client and can be submitted any
+ * number of times. Setters validate and copy their arguments (the caller
+ * keeps its strings); on any failure the task is left exactly as it was.
+ * None of them takes an rhai_error: the code says it all. A task may be
+ * read by several submits at once (it is const there), from any threads,
+ * but not changed while another thread uses it.
+ * Defaults: worker "default", context "default", caller "anonymous",
+ * args {}, timeout 30000 ms, a fresh id at each submit, reply list
+ * <prefix>:reply:{ID}, unsigned. */
+
+/* A new task running 'script' (JavaScript ES5 source, copied; not parsed
+ * here: a syntax error comes back as the result's error, kind "script").
+ * On success *out is new, freed with rhai_task_free(); on failure *out is
+ * NULL (when 'out' is not NULL). Errors: RHAI_EINVAL ('out' NULL, 'script'
+ * NULL or ""), RHAI_ETOOBIG (longer than 64 MiB; a worker refuses scripts
+ * over its max_script, 1 MiB by default, with error_kind "invalid"),
+ * RHAI_ENOMEM. */
 RHAI_API int  rhai_task_new(const char *script, rhai_task **out);
 RHAI_API void rhai_task_free(rhai_task *task);          /* NULL: no-op */
+
+/* Each setter returns 0, RHAI_EINVAL ('t' NULL or a value outside the rule
+ * given), or RHAI_ENOMEM.
+ * worker_id:  the queue the task goes to; 1..128 of [A-Za-z0-9_.:@-].
+ * context_id: the same characters, at most 100, not starting with '.',
+ *             without "..".
+ * caller_id:  1..256 printable ASCII characters other than space.
+ *             RHAI_ESTATE on a signed task, whose caller is its key's
+ *             public key, for any other caller.
+ * args_json:  any JSON value (object, array, string, number...), kept as
+ *             given and exposed to the script as 'args'. Not bounded here;
+ *             a worker answers args over its max_args (1 MiB by default)
+ *             with error_kind "invalid".
+ * timeout_ms: wall-clock limit of one run, 1..86400000; a worker cuts it
+ *             to its max_timeout_ms (1 hour by default). 0: none sent, the
+ *             worker applies its default_timeout_ms. rhai_run and
+ *             rhai_async_submit wait by it (30000 ms for 0, as for the
+ *             default: raise their margin if the worker's is longer).
+ * id:         1..128 of [A-Za-z0-9_.:@-], or NULL to go back to a fresh
+ *             random id per submit. Set one to follow a task after a
+ *             failed submit (see rhai_submit). Ids must be unique: a
+ *             context refuses a second task with an id it recorded
+ *             (docs/protocol.md), and submitting an id whose task hash
+ *             still exists overwrites that hash (not detected here).
+ * list_key:   the list the worker pushes the reply to, printable ASCII
+ *             without spaces and shorter than RH_KEY_MAX (512); NULL
+ *             restores the default. It must start with "<prefix>:reply:"
+ *             of the client that submits: rhai_submit checks (EINVAL). */
 RHAI_API int  rhai_task_set_worker(rhai_task *t, const char *worker_id);
 RHAI_API int  rhai_task_set_context(rhai_task *t, const char *context_id);
 RHAI_API int  rhai_task_set_caller(rhai_task *t, const char *caller_id);
@@ -78,10 +119,13 @@ RHAI_API int  rhai_task_set_retry_of(rhai_task *t, const char *id);
  * and each submit adds a signature over (id, worker, context, caller,
  * sha256 of script, sha256 of args, created_at). Workers configured with
  * require_signatures refuse unsigned, tampered, wrong-key, expired and
- * replayed tasks (error_kind denied). NULL removes the key. The key is
- * copied, and wiped when the task is freed. RHAI_EINVAL for a bad key. */
+ * replayed tasks (error_kind denied). NULL removes the key (the caller
+ * stays the public key until set again). The key is copied, and its copy
+ * wiped when it is replaced, removed or the task freed. RHAI_EINVAL ('t'
+ * NULL or a bad key), RHAI_ENOMEM. */
 RHAI_API int rhai_task_set_signing_key(rhai_task *t, const char *secret_key_hex);
-/* A new Ed25519 key pair as lowercase hex. 0 or RHAI_EINTERNAL. */
+/* A new Ed25519 key pair as lowercase hex, NUL-terminated, into the
+ * caller's buffers. 0, or RHAI_EINTERNAL when libsodium cannot start. */
 RHAI_API int rhai_keygen(char public_hex[65], char secret_hex[129]);
 
 /* The id set with rhai_task_set_id(), or NULL: a task without one gets a
@@ -90,34 +134,80 @@ RHAI_API int rhai_keygen(char public_hex[65], char secret_hex[129]);
  * until the task is freed or its id is set again. */
 RHAI_API const char *rhai_task_id(const rhai_task *t);
 
-/* ---- sync operations ---------------------------------------------------- */
+/* ---- sync operations ----------------------------------------------------
+ * Each blocks the calling thread on the client's connection: connecting
+ * (when the last call lost it) takes at most 5 s, one command at most 10 s
+ * without an answer. Only rhai_wait (and the wait of rhai_run) retries a
+ * lost connection by itself; every other call fails with RHAI_ECONN and
+ * the next call connects again. RHAI_EPROTO means Redis answered with an
+ * error or something unexpected (a refused command, Redis < 6.2, a key of
+ * another type); RHAI_EINVAL a NULL client, task or out, or a bad id.
+ * On failure 'err' (may be NULL) holds the detail and rhai_result out
+ * pointers are NULL. */
 
-/* Queue 't' (one pipelined round trip: HSET task hash, LPUSH its id). On
- * success copies the id into 'id_out' (RHAI_ID_MAX bytes, may be NULL). */
+/* Queue 't': one round trip of HSET <prefix>:task:{ID} (every field of
+ * docs/protocol.md) and LPUSH <prefix>:queue:{W} ID, pipelined. On success
+ * copies the id into 'id_out' (RHAI_ID_MAX bytes, may be NULL), which is
+ * not written on failure. Success means Redis holds the task; a worker of
+ * 't''s worker id takes it when one runs (none may: see rhaictl workers).
+ * Errors:
+ *   RHAI_EINVAL  NULL client or task, or a reply_to outside
+ *                "<prefix>:reply:" of this client;
+ *   RHAI_ECONN   the task was not sent (no connection: err->msg begins
+ *                "task ID was not sent"), or it was sent and no answer
+ *                came ("task ID may have been queued"): then it may be
+ *                queued and run. To find out, set the id yourself first;
+ *                rhai_task_status() then answers RHAI_ENOTFOUND when the
+ *                task was not queued. Do not resubmit the same id blindly:
+ *                a task queued twice may run twice;
+ *   RHAI_EPROTO  Redis refused HSET or LPUSH (e.g. OOM, NOAUTH, a queue
+ *                key of another type). If only LPUSH was refused the hash
+ *                exists, status "queued", on no queue: cancel it;
+ *   RHAI_ENOMEM; RHAI_EIO (no random id: getrandom failed); a signing
+ *   failure (RHAI_EINVAL, RHAI_ENOMEM). */
 RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t,
                          char id_out[RHAI_ID_MAX], rhai_error *err);
 
 /* Block up to 'timeout_ms' (<= 0: forever) for the final result of task
- * 'id'. Waiting does not consume the reply: several waiters, or a second
- * wait, all see it. Survives Redis reconnects within the deadline.
- * *out is new (rhai_result_free). RHAI_ETIMEOUT when the deadline passes,
- * RHAI_ENOTFOUND when the task does not exist. */
+ * 'id' (done, error, timeout or cancelled: a failed script is a success
+ * here, with the failure in the result). Waiting does not consume the
+ * reply: several waiters, or a second wait, all see it. A lost or refused
+ * connection is retried with backoff (100 ms doubling to 1 s) until the
+ * deadline. On success *out is new (rhai_result_free). Errors:
+ * RHAI_ETIMEOUT (the deadline passed; the task goes on), RHAI_ENOTFOUND
+ * (no such task, or its hash expired: result_ttl_ms, 1 day by default),
+ * RHAI_ECONN (still no connection at the deadline), RHAI_EPROTO,
+ * RHAI_EINVAL, RHAI_ENOMEM. */
 RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
                        rhai_result **out, rhai_error *err);
 
-/* Submit + wait; waits the task's own timeout plus 'extra_ms'. */
+/* rhai_submit() then rhai_wait() for the task's timeout_ms plus 'extra_ms'
+ * (<= 0: plus nothing) in all, counted from the call. With the default
+ * reply list the first second of waiting travels in the submit's round
+ * trip. On success *out is new and holds the final result, whatever its
+ * status (a script that threw is 0 here, with status "error"). Errors are
+ * rhai_submit's (the task is not, or maybe, queued) and rhai_wait's (it
+ * is queued: with RHAI_ETIMEOUT or RHAI_ECONN it may still run; it is not
+ * cancelled). Only a task whose id you set can be followed up after a
+ * failure, with rhai_wait(), rhai_task_status() or rhai_cancel(). */
 RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
                       rhai_result **out, rhai_error *err);
 
-/* Current state of a task, final or not. *out is new. RHAI_ENOTFOUND. */
+/* Current state of task 'id', final or not (queued, claimed, running:
+ * the result fields not yet set are NULL or 0). One HGETALL. *out is new.
+ * Errors:
+ * RHAI_ENOTFOUND (no such task, or expired), RHAI_ECONN, RHAI_EPROTO (also
+ * a field whose number does not parse), RHAI_EINVAL, RHAI_ENOMEM. */
 RHAI_API int rhai_task_status(rhai_client *c, const char *id,
                               rhai_result **out, rhai_error *err);
 
 /* Cancel a task. A queued task ends "cancelled" at once, with a reply. A
- * running task is marked; its worker kills the executor at its next
+ * running or claimed task is marked; its worker kills the executor at its next
  * heartbeat (heartbeat_ms, default 1 s) and answers it "cancelled"; wait
- * for that reply with rhai_wait(). RHAI_ESTATE when the task already
- * finished, RHAI_ENOTFOUND when it does not exist. */
+ * for that reply with rhai_wait(). 0 says the cancel was applied or
+ * requested, not that the task has ended. RHAI_ESTATE when the task already
+ * finished, RHAI_ENOTFOUND when it does not exist, RHAI_ECONN, RHAI_EPROTO,
+ * RHAI_EINVAL. */
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err);
 
 /* ---- results ------------------------------------------------------------

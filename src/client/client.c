@@ -299,6 +299,18 @@ static int block_reply(rhai_client *c, redisReply *r, const char *reply_key, con
 
 /* ======================== submit ======================== */
 
+/* Add what a failed submit means for its task to err's message. */
+static int submit_note(rhai_error *err, int rc, const char *fmt, const char *id)
+{
+    char msg[RHAI_ERRMSG_MAX], note[RHAI_ID_MAX + 40];
+
+    if (err == NULL)
+        return rc;
+    snprintf(note, sizeof note, fmt, id);
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return rh_error_set(err, rc, "%s; %s", note, msg);
+}
+
 /* Submit 't' and, when 'block_ms' > 0, send behind the submit in the same
  * write the first BLMOVE of its default reply list for at most 'block_ms'
  * (rhai_run: the answer of a short task comes back in one round trip).
@@ -337,11 +349,13 @@ static int submit_and_block(rhai_client *c, const rhai_task *t, char id_out[RHAI
         lens[2] = blens;
         n = 3;
     }
-    /* On RHAI_ECONN the task may or may not be queued: the caller can look
-     * with rhai_task_status() when it set the id itself. */
-    if ((rc = client_send(c, n, argcs, argvs, lens, err)) != 0 ||
-        (rc = client_read(c, 2, rep, err)) != 0)
-        return rc;
+    /* A failure to send means the task is not queued; a failure to read
+     * the replies, that it may be: the caller can look with
+     * rhai_task_status() when it set the id itself. err says which. */
+    if ((rc = client_send(c, n, argcs, argvs, lens, err)) != 0)
+        return submit_note(err, rc, "task %s was not sent", s.id);
+    if ((rc = client_read(c, 2, rep, err)) != 0)
+        return submit_note(err, rc, "task %s may have been queued", s.id);
     if (rep[0]->type != REDIS_REPLY_INTEGER)
         rc = reply_unexpected(c, rep[0], "HSET", err);
     else if (rep[1]->type != REDIS_REPLY_INTEGER)
