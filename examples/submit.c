@@ -13,6 +13,14 @@
 
 #include <rhai/rhai.h>
 
+/* The library prints nothing itself; show its notices (a connection lost,
+ * a retry) on stderr, as a program that wants them would. */
+static void log_line(int level, const char *msg, void *data)
+{
+    (void)data;
+    fprintf(stderr, "rhai %s: %s\n", level >= RHAI_LOG_WARN ? "warning" : "notice", msg);
+}
+
 int main(int argc, char **argv)
 {
     const char *url = argc > 1 && argv[1][0] && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
@@ -29,6 +37,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [URL [WORKER [SCRIPT [ARGS_JSON]]]]\n", argv[0]);
         return 2;
     }
+    rhai_set_log_cb(log_line, RHAI_LOG_NOTICE, NULL);
     /* NULL url: $RHAI_REDIS_URL, else redis://127.0.0.1:6379 */
     if ((rc = rhai_client_connect(url, NULL, &client, &err)) != 0) {
         fprintf(stderr, "connect: %s (%s)\n", err.msg, rhai_err_name(rc));
