@@ -3,9 +3,14 @@
  * rhaid is one libuv loop on one thread: two hiredis async connections
  * (blocking pops on one, everything else pipelined on the other), a pool of
  * executor child processes that run scripts, and periodic work (heartbeat,
- * recovery of dead instances) off one timer. config.c holds the option
- * table, redis.c the connections, pool.c the executors, worker.c the task
- * life cycle, scripts.c the Lua that makes each Redis step atomic. */
+ * recovery of dead instances) off one timer; only the /metrics server has
+ * a thread of its own. config.c holds the option table, redis.c the
+ * connections, pool.c the executors (execuser.c the user they run as),
+ * take.c the take, claim and checks of a task, worker.c its run and finish,
+ * instance.c the instance around them (heartbeat, recovery, tick, drain,
+ * signals), scripts.c the Lua that makes each Redis step atomic, metrics.c
+ * and notify.c /metrics and systemd. The executor process itself is
+ * executor_entry.c and confine_linux.c (executor_entry.h). */
 #ifndef WK_DAEMON_H
 #define WK_DAEMON_H
 
@@ -204,6 +209,7 @@ struct wk_pool {
     int64_t      max_tasks;
     wk_execuser  user;            /* executors' uid/gid and data dir */
     int          seccomp;         /* executor_seccomp */
+    int          dev_mode;        /* pass --dev-mode to executors */
     int          closing;
     int          open;            /* executors not yet fully closed */
     uint64_t     restarts;
@@ -287,21 +293,21 @@ int64_t wk_notify_watchdog_ms(void);
 #define WK_LOG_ERROR_MAX 200
 #endif
 
-/* worker.c runs each task's life (take, claim, validate, run, finish);
- * instance.c runs the instance around it (connections, heartbeat,
+/* take.c takes, claims and checks each task, worker.c runs and finishes
+ * it; instance.c runs the instance around them (connections, heartbeat,
  * recovery, tick, drain, signals). They share these structures. */
 typedef struct wk_worker wk_worker;
 
 typedef enum {
-    JOB_CLAIMING,     /* claim script in flight */
-    JOB_READY,        /* claimed and valid, waiting for an executor */
-    JOB_RUNNING,      /* on an executor */
-    JOB_FINISHING     /* finish built; sent, or waiting for a connection */
-} job_state;
+    WK_JOB_CLAIMING,  /* claim script in flight */
+    WK_JOB_READY,     /* claimed and valid, waiting for an executor */
+    WK_JOB_RUNNING,   /* on an executor */
+    WK_JOB_FINISHING  /* finish built; sent, or waiting for a connection */
+} wk_job_state;
 
 struct wk_job {
     wk_worker *w;
-    job_state  state;
+    wk_job_state  state;
     int        sent;            /* finish in flight on the current connection */
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
@@ -378,7 +384,7 @@ struct wk_worker {
 wk_job *wk_job_new(wk_worker *w, const char *id, size_t len);  /* appended, NULL: no memory */
 void    wk_job_free(wk_job *j);
 wk_job *wk_job_find(wk_worker *w, const char *id, size_t len);
-int     wk_count_jobs(wk_worker *w, job_state s);
+int     wk_count_jobs(wk_worker *w, wk_job_state s);
 /* On an idle executor, or queued: 1 started, 0 still READY (no executor
  * can take it now), -1 ended (answered, or freed: do not touch j). */
 int     wk_job_start(wk_job *j, int queue);
@@ -387,10 +393,6 @@ void    wk_job_cancel_ready(wk_job *j);         /* answer a READY job cancelled 
 void    wk_finish_send(wk_job *j);
 void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
 char   *wk_event_json(wk_worker *w, const char *event, const rh_task *t);
-void    wk_scripts_load(wk_worker *w);          /* SCRIPT LOAD on a new connection */
-/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
-void    wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens);
-int     wk_is_noscript(const redisReply *reply);
 /* take.c */
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
@@ -408,6 +410,11 @@ void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 
 /* ======================== Lua ======================== */
+/* scripts.c */
+void    wk_scripts_load(wk_worker *w);          /* SCRIPT LOAD on a new connection */
+/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
+void    wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens);
+int     wk_is_noscript(const redisReply *reply);
 extern const char wk_lua_claim[];
 extern const char wk_lua_claim_head[];
 extern const char wk_lua_finish[];

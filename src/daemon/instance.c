@@ -69,7 +69,7 @@ static void on_conn_up(wk_conn *c, void *data)
         w->cmd_up_at = rh_mono_ms();
         wk_scripts_load(w);
         for (wk_job *j = w->jobs; j; j = j->next)
-            if (j->state == JOB_FINISHING)
+            if (j->state == WK_JOB_FINISHING)
                 wk_finish_send(j);
         heartbeat(w);
     }
@@ -201,11 +201,11 @@ static void on_cancel_check(redisAsyncContext *ac, void *r, void *priv)
 
     if (w && reply && reply->type == REDIS_REPLY_STRING)
         j = wk_job_find(w, id, strlen(id));
-    if (j && j->state == JOB_RUNNING) {
+    if (j && j->state == WK_JOB_RUNNING) {
         rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s killing its executor", id);
         j->cancelled = 1;
         wk_pool_cancel(&w->pool, j, "cancelled by client while running");
-    } else if (j && j->state == JOB_READY) {
+    } else if (j && j->state == WK_JOB_READY) {
         rh_log(RH_LOG_NOTICE, "event=task_cancel task=%s before it ran", id);
         wk_job_cancel_ready(j);
     }
@@ -219,7 +219,7 @@ static void check_cancels(wk_worker *w)
         return;
     for (wk_job *j = w->jobs; j; j = j->next) {
         char *id;
-        if ((j->state != JOB_RUNNING && j->state != JOB_READY) ||
+        if ((j->state != WK_JOB_RUNNING && j->state != WK_JOB_READY) ||
             (id = rh_strdup(j->id)) == NULL)
             continue;
         if (wk_conn_cmd(&w->cmd, on_cancel_check, id, "HGET %s cancel_requested",
@@ -255,9 +255,9 @@ static void retry_refused(wk_worker *w)
         if (!j->retry)
             continue;
         j->retry = 0;
-        if (j->state == JOB_CLAIMING)
+        if (j->state == WK_JOB_CLAIMING)
             wk_claim_send(j);
-        else if (j->state == JOB_FINISHING)
+        else if (j->state == WK_JOB_FINISHING)
             wk_finish_send(j);
     }
 }
@@ -342,7 +342,8 @@ void wk_drain_check(wk_worker *w)
         return;
     }
     for (wk_job *j = w->jobs; j; j = j->next)
-        if (j->state == JOB_RUNNING || j->state == JOB_FINISHING || j->state == JOB_CLAIMING)
+        if (j->state == WK_JOB_RUNNING || j->state == WK_JOB_FINISHING ||
+            j->state == WK_JOB_CLAIMING)
             return;
     /* READY jobs never started: the requeue puts them back. */
     while (w->jobs)
@@ -362,22 +363,22 @@ void wk_drain_check(wk_worker *w)
 static void on_grace(uv_timer_t *t)
 {
     wk_worker *w = t->data;
-    int running = wk_count_jobs(w, JOB_RUNNING);
+    int running = wk_count_jobs(w, WK_JOB_RUNNING);
     if (w->final_sent && w->cmd.up)
         return;
     if (running) {
         rh_log(RH_LOG_WARN, "event=grace_expired running=%d killing and requeueing", running);
         wk_pool_kill_busy(&w->pool);
     }
-    if (!w->cmd.up || wk_count_jobs(w, JOB_FINISHING)) {
+    if (!w->cmd.up || wk_count_jobs(w, WK_JOB_FINISHING)) {
         rh_log(RH_LOG_ERROR, "event=grace_expired reason=\"redis unreachable\" held tasks are "
                "recovered by other instances after heartbeat_ttl_ms");
         stop_everything(w);
         return;
     }
     for (wk_job *j = w->jobs; j; j = j->next)
-        if (j->state == JOB_CLAIMING)
-            j->state = JOB_READY;     /* their ids are requeued with the rest */
+        if (j->state == WK_JOB_CLAIMING)
+            j->state = WK_JOB_READY;     /* their ids are requeued with the rest */
     wk_drain_check(w);
 }
 
@@ -389,7 +390,7 @@ static void start_drain(wk_worker *w, const char *why)
     ready_update(w);
     wk_notify("STOPPING=1\nSTATUS=draining (%s)", why);
     rh_log(RH_LOG_NOTICE, "event=draining reason=%s running=%d grace_ms=%lld", why,
-           wk_count_jobs(w, JOB_RUNNING), (long long)w->cfg->grace_ms);
+           wk_count_jobs(w, WK_JOB_RUNNING), (long long)w->cfg->grace_ms);
     wk_conn_close(&w->pop);           /* a taken id whose reply is lost is requeued */
     uv_timer_start(&w->grace, on_grace, (uint64_t)w->cfg->grace_ms, 0);
     heartbeat(w);

@@ -271,8 +271,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- spawning ---- */
 
-static int pool_dev_mode;               /* pass --dev-mode to executors */
-
 static int executor_spawn(wk_pool *p, int slot)
 {
     wk_executor *ex = rh_calloc(1, sizeof *ex);
@@ -301,7 +299,7 @@ static int executor_spawn(wk_pool *p, int slot)
     args[n++] = as;
     args[n++] = "--data-dir";
     args[n++] = p->user.data_dir;
-    if (pool_dev_mode)
+    if (p->dev_mode)
         args[n++] = "--dev-mode";
     if (!p->seccomp)
         args[n++] = "--no-seccomp";
@@ -403,7 +401,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->n = cfg->concurrency;
     p->as_limit = cfg->executor_as_limit;
     p->max_tasks = cfg->max_tasks_per_executor;
-    pool_dev_mode = cfg->dev_mode != 0;
+    p->dev_mode = cfg->dev_mode != 0;
     p->seccomp = cfg->executor_seccomp != 0;
     /* The data dir of the config the pool was started with, passed to
      * executors: they keep the DSL's context databases there. */

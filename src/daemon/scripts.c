@@ -1,12 +1,19 @@
-/* scripts.c -- the Lua scripts that make each worker step atomic in Redis.
+/* scripts.c -- the Lua scripts that make each worker step atomic in
+ * Redis, and how they are sent.
  *
- * Each is sent with EVAL (Redis caches the compiled script by its SHA1).
- * They are the normative implementation of the claim / finish / requeue /
- * recover steps of docs/protocol.md; keep the two in step. */
+ * The take, claim, start and finish scripts run per task: wk_scripts_load
+ * loads them on each new command connection and they then go as EVALSHA
+ * (wk_script_args), as EVAL until a digest is known or after NOSCRIPT.
+ * The requeue script runs at drain, as EVAL. They are the normative
+ * implementation of the take / claim / start / finish / requeue steps of
+ * docs/protocol.md; keep the two in step. Recovery of dead instances
+ * (rh_lua_recover) is in common/lua.c, shared with rhaictl. */
+#include <string.h>
+
 #include "daemon.h"
 
-/* Shared by scripts that must answer a task themselves (recovery): build
- * the reply object from the task hash, exactly as rh_task_reply_json does. */
+/* final(st): whether a status is final, for the scripts that must leave
+ * a finished task alone (the claim by id, finish, requeue). */
 #define LUA_FINAL \
     "local function final(st) return st == 'done' or st == 'error' or " \
     "st == 'timeout' or st == 'cancelled' end\n"
@@ -290,8 +297,8 @@ const char wk_lua_finish[] =
     "end\n"
     "return out\n";
 
-/* Give back everything an instance holds (drain, or recovery of a dead
- * one whose tasks are below max_attempts).
+/* Give back everything this instance holds, at the end of a drain (dead
+ * instances' tasks are given back by rh_lua_recover).
  * KEYS[1] processing list, KEYS[2] queue. ARGV[1] prefix.
  * An id whose task key holds another type is dropped (Redis's log says
  * so) instead of failing the whole script.
@@ -318,3 +325,48 @@ const char wk_lua_requeue[] =
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n";
+
+/* ======================== loading and sending ======================== */
+
+/* The take, claim, start and finish scripts run once per task: after SCRIPT LOAD on each
+ * new connection they go as EVALSHA (40 bytes instead of ~1 KB of text for
+ * Redis to hash each time). Until the digest is known, or after NOSCRIPT
+ * (a SCRIPT FLUSH, a restarted server), plain EVAL. */
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    char *dst = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
+        memcpy(dst, reply->str, 41);
+}
+
+/* Forget the digests (plain EVAL until they are known again) and load
+ * the scripts on the command connection. Called on NOSCRIPT from either
+ * connection's callbacks: when the command connection is down, its
+ * reconnect loads them (on_conn_up). */
+void wk_scripts_load(wk_worker *w)
+{
+    w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s", wk_lua_claim);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
+                wk_lua_claim_head);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s", wk_lua_finish);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
+    w->sha_start[0] = '\0';
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
+}
+
+/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
+void wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens)
+{
+    argv[0] = sha[0] ? "EVALSHA" : "EVAL";
+    argv[1] = sha[0] ? sha : text;
+    lens[0] = strlen(argv[0]);
+    lens[1] = strlen(argv[1]);
+}
+
+int wk_is_noscript(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}

@@ -152,7 +152,7 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
         wk_job_fail(j, RH_EK_DENIED, err.msg);
         return;
     }
-    j->state = JOB_READY;
+    j->state = WK_JOB_READY;
     wk_pump(w);
 }
 
@@ -196,7 +196,7 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
     }
     if ((j = wk_job_new(w, id, len)) == NULL)
         return;                       /* stays in the processing list */
-    j->state = JOB_CLAIMING;
+    j->state = WK_JOB_CLAIMING;
     wk_claim_send(j);
 }
 
@@ -380,7 +380,7 @@ static int claimed_run(wk_worker *w, const redisReply *e)
     if ((j = wk_job_find(w, id->str, id->len)) != NULL) {
         j->retaken = 1;               /* see finish_done */
     } else if ((j = wk_job_new(w, id->str, id->len)) != NULL) {
-        j->state = JOB_CLAIMING;
+        j->state = WK_JOB_CLAIMING;
         claim_apply(j, e, 2, 1);
     }
     return 1;
@@ -579,7 +579,7 @@ void wk_pump(wk_worker *w)
          * or freed when out of memory): 'next' is read first. */
         for (wk_job *j = w->jobs, *next; j; j = next) {
             next = j->next;
-            if (j->state != JOB_READY || j->not_before_ms > rh_mono_ms())
+            if (j->state != WK_JOB_READY || j->not_before_ms > rh_mono_ms())
                 continue;
             if (!queue && wk_pool_idle(&w->pool) == 0) {
                 /* not for long tasks: one would hold the task behind it
@@ -595,7 +595,7 @@ void wk_pump(wk_worker *w)
     if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
     credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
-             wk_count_jobs(w, JOB_CLAIMING) - wk_count_jobs(w, JOB_READY);
+             wk_count_jobs(w, WK_JOB_CLAIMING) - wk_count_jobs(w, WK_JOB_READY);
     if (w->hot) {
         if (w->popping > 0 || credit <= 0 ||
             take_send(w, credit < TAKE_BATCH_MAX ? credit : TAKE_BATCH_MAX) == 0)
@@ -634,7 +634,7 @@ void wk_on_pool_back(wk_pool *p, wk_job *j, void *data)
     (void)data;
     rh_log(RH_LOG_INFO, "event=task_requeued task=%s reason=\"executor gone before it started\"",
            j->id);
-    j->state = JOB_READY;
+    j->state = WK_JOB_READY;
 }
 
 /* A job queued behind another is the executor's running one now. */

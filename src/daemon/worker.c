@@ -5,8 +5,8 @@
  * until its finish is acknowledged by Redis; a finish whose connection died
  * is sent again after reconnect (the script answers a task once), and ids
  * left in our processing list by a lost reply are taken again
- * (instance.c re-reads the list on reconnect). The take and the claim are
- * in take.c. */
+ * (instance.c re-reads the list on reconnect). The take, the claim and
+ * the checks of a claimed task are in take.c, the Lua in scripts.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ wk_job *wk_job_find(wk_worker *w, const char *id, size_t len)
     return NULL;
 }
 
-int wk_count_jobs(wk_worker *w, job_state s)
+int wk_count_jobs(wk_worker *w, wk_job_state s)
 {
     int n = 0;
     for (wk_job *j = w->jobs; j; j = j->next)
@@ -108,51 +108,6 @@ char *wk_event_json(wk_worker *w, const char *event, const rh_task *t)
         return NULL;
     }
     return b.data;
-}
-
-/* ======================== scripts ======================== */
-
-/* The claim and finish scripts run once per task: after SCRIPT LOAD on each
- * new connection they go as EVALSHA (40 bytes instead of ~1 KB of text for
- * Redis to hash each time). Until the digest is known, or after NOSCRIPT
- * (a SCRIPT FLUSH, a restarted server), plain EVAL. */
-static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
-{
-    redisReply *reply = r;
-    char *dst = priv;
-    (void)ac;
-    if (reply && reply->type == REDIS_REPLY_STRING && reply->len == 40)
-        memcpy(dst, reply->str, 41);
-}
-
-/* Forget the digests (plain EVAL until they are known again) and load
- * the scripts on the command connection. Called on NOSCRIPT from either
- * connection's callbacks: when the command connection is down, its
- * reconnect loads them (on_conn_up). */
-void wk_scripts_load(wk_worker *w)
-{
-    w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
-    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim, "SCRIPT LOAD %s", wk_lua_claim);
-    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_claim_head, "SCRIPT LOAD %s",
-                wk_lua_claim_head);
-    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_finish, "SCRIPT LOAD %s", wk_lua_finish);
-    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
-    w->sha_start[0] = '\0';
-    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
-}
-
-/* argv[0..1] for a script: EVALSHA digest or EVAL text. */
-void wk_script_args(const char *sha, const char *text, const char **argv, size_t *lens)
-{
-    argv[0] = sha[0] ? "EVALSHA" : "EVAL";
-    argv[1] = sha[0] ? sha : text;
-    lens[0] = strlen(argv[0]);
-    lens[1] = strlen(argv[1]);
-}
-
-int wk_is_noscript(const redisReply *reply)
-{
-    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
 }
 
 /* ======================== finish ======================== */
@@ -265,7 +220,7 @@ typedef struct fin_strs {
 /* Finishes wanted: FINISHING, not sent, not waiting for a retry. */
 static int finish_wanted(const wk_job *j)
 {
-    return j->state == JOB_FINISHING && !j->sent && !j->retry;
+    return j->state == WK_JOB_FINISHING && !j->sent && !j->retry;
 }
 
 /* Send one batch of at most 'cap' (<= FIN_BATCH_MAX) wanted finishes,
@@ -461,7 +416,7 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         wk_job_free(j);
         return;
     }
-    j->state = JOB_FINISHING;
+    j->state = WK_JOB_FINISHING;
     task_end_log(j);
     wk_finish_send(j);
 }
@@ -503,7 +458,7 @@ static void later_arm(wk_worker *w)
     if (w->stopping)
         return;
     for (wk_job *j = w->jobs; j; j = j->next)
-        if (j->state == JOB_READY && j->not_before_ms > now &&
+        if (j->state == WK_JOB_READY && j->not_before_ms > now &&
             (first == 0 || j->not_before_ms < first))
             first = j->not_before_ms;
     w->later.data = w;
@@ -573,7 +528,7 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
                    "budget_left_ms=%lld", j->id, out->error ? out->error : "store failed",
                    j->crashes + j->store_fails + 1, (long long)delay,
                    (long long)(j->store_fail_at_ms + w->cfg->store_retry_ms - rh_mono_ms()));
-            j->state = JOB_READY;
+            j->state = WK_JOB_READY;
             job_later(j, delay);
             wk_pump(w);
             return;
@@ -589,7 +544,7 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
          * a failure for effects that stayed. */
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
                out->error ? out->error : "executor died", j->crashes + j->store_fails + 1);
-        j->state = JOB_READY;
+        j->state = WK_JOB_READY;
         wk_pump(w);
         return;
     }
@@ -633,7 +588,7 @@ int wk_job_start(wk_job *j, int queue)
     wk_config_limits(w->cfg, &lim);
     rc = (queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout);
     if (rc == 0) {
-        j->state = JOB_RUNNING;
+        j->state = WK_JOB_RUNNING;
         j->run_at_us = rh_mono_us();
         if (j->crashes == 0 && j->store_fails == 0 && t->created_at > 0)
             wk_metrics_wait(w->metrics, rh_now_ms() - t->created_at);   /* first run only */
