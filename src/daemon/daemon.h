@@ -61,6 +61,9 @@ typedef struct wk_config {
     char    *metrics_listen;      /* "" : no metrics endpoint */
     char    *executor_user;       /* executors' user when rhaid is root */
     int64_t  executor_seccomp;    /* 1: executors install the syscall filter */
+    const char *executor_path;    /* not an option: the executors' binary, borrowed;
+                                     NULL: rhai-executor beside rhaid (pool.c).
+                                     Unit tests point it at a fake executor. */
     int      argc;                /* the command line it was built from, */
     char   **argv;                /* copied: a reload applies it again */
 } wk_config;
@@ -405,6 +408,11 @@ void    wk_pump(wk_worker *w);                  /* start ready jobs, take more *
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);
 void    wk_on_pool_start(wk_pool *p, wk_job *j, void *data);
+/* The reply callbacks of a claim by id (privdata: the job) and of a batch
+ * take (privdata: the worker), reachable for unit tests, which feed them
+ * replies parsed from RESP bytes (tests/unit/test_daemon_take.c). */
+void    wk_on_claim(redisAsyncContext *ac, void *reply, void *job);
+void    wk_on_take(redisAsyncContext *ac, void *reply, void *worker);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);

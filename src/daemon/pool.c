@@ -416,9 +416,15 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
                "system-call filter (executor_seccomp = 0)");
     p->run_cb = cb;
     p->data = data;
-    if ((rc = uv_exepath(p->exe, &sz)) != 0)
+    if (cfg->executor_path != NULL) {
+        if (strlen(cfg->executor_path) >= sizeof p->exe)
+            return rh_error_set(err, RHAI_EINVAL, "executor path too long");
+        memcpy(p->exe, cfg->executor_path, strlen(cfg->executor_path) + 1);
+    } else if ((rc = uv_exepath(p->exe, &sz)) != 0) {
         return rh_error_set(err, RHAI_EIO, "cannot find own executable: %s", uv_strerror(rc));
-    pool_find_executor(p);
+    } else {
+        pool_find_executor(p);
+    }
     pool_pin_executor(p);
     if ((p->ex = rh_calloc((size_t)p->n, sizeof *p->ex)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
