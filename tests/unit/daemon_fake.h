@@ -81,4 +81,80 @@ static void fx_close(fx *f)
                 fail_msg("loop ran out of work before: %s", #cond);         \
     } while (0)
 
+/* ---- a worker without Redis (test_daemon_worker.c, test_daemon_take.c) ----
+ * Its connections stay down: takes are never sent, and a finish waits
+ * in FINISHING for a connection, where a test can read its result. */
+typedef struct wfx {
+    fx        f;
+    wk_worker w;
+    int       pool;             /* started */
+    int       pool_closed;
+} wfx;
+
+static void wfx_open(wfx *x, int concurrency)
+{
+    memset(x, 0, sizeof *x);
+    fx_open(&x->f, concurrency);
+    x->f.cfg.instance = rh_strdup("unit-1-abcdef");
+    assert_non_null(x->f.cfg.instance);
+    x->w.loop = &x->f.loop;
+    x->w.cfg = &x->f.cfg;
+    snprintf(x->w.reply_prefix, sizeof x->w.reply_prefix, "%s:reply:", x->f.cfg.prefix);
+    assert_int_equal(uv_timer_init(&x->f.loop, &x->w.later), 0);
+}
+
+/* Start the pool of fake executors, wired as instance.c wires it. */
+static void wfx_start_pool(wfx *x)
+{
+    rhai_error err;
+
+    assert_int_equal(wk_pool_init(&x->w.pool, &x->f.loop, &x->f.cfg, wk_on_run, &x->w, &err),
+                     0);
+    x->w.pool.ready_cb = wk_on_pool_ready;
+    x->w.pool.back_cb = wk_on_pool_back;
+    x->pool = 1;
+}
+
+/* A job as a claim leaves it: its task read, READY to run 'script'. */
+static wk_job *wfx_job(wfx *x, const char *id, const char *script)
+{
+    wk_job *j = wk_job_new(&x->w, id, strlen(id));
+
+    assert_non_null(j);
+    j->task.id = rh_strdup(id);
+    j->task.script = rh_strdup(script);
+    j->task.script_len = strlen(script);
+    j->task.status = RHAI_STATUS_RUNNING;
+    j->state = JOB_READY;
+    return j;
+}
+
+static void wfx_pool_closed(wk_pool *p)
+{
+    wfx *x = (wfx *)(void *)((char *)p - offsetof(wfx, w) - offsetof(wk_worker, pool));
+    x->pool_closed++;
+}
+
+/* No job left without an end: every job still held is FINISHING (its
+ * result recorded, its finish waiting for Redis). Then free them, close
+ * the pool and the loop. */
+static void wfx_close(wfx *x)
+{
+    for (wk_job *j = x->w.jobs; j; j = j->next) {
+        assert_int_equal(j->state, JOB_FINISHING);
+        assert_non_null(j->reply);
+        assert_non_null(j->event);
+    }
+    while (x->w.jobs)
+        wk_job_free(x->w.jobs);
+    assert_int_equal(x->w.njobs, 0);
+    x->w.stopping = 1;
+    uv_close((uv_handle_t *)&x->w.later, NULL);
+    if (x->pool) {
+        wk_pool_close(&x->w.pool, wfx_pool_closed);
+        FX_RUN_UNTIL(&x->f, x->pool_closed == 1);
+    }
+    fx_close(&x->f);
+}
+
 #endif
