@@ -43,7 +43,7 @@ add_dependencies(test_store_outage rhaid)
 # in place of rhai-executor (wk_config.executor_path); no Redis.
 add_executable(fake_executor support/fake_executor.c)
 target_link_libraries(fake_executor PRIVATE rhai_engine rhai_commonlib rhai_warnings)
-foreach(t test_daemon_pool test_daemon_worker)
+foreach(t test_daemon_pool test_daemon_worker test_daemon_take)
   rhai_test(${t} unit 120 rhai_daemon)
   target_compile_definitions(${t} PRIVATE FAKE_EXECUTOR="$<TARGET_FILE:fake_executor>")
   add_dependencies(${t} fake_executor)

@@ -650,3 +650,14 @@ void wk_on_pool_ready(wk_pool *p, void *data)
     (void)p;
     wk_pump(data);
 }
+
+/* The callbacks by their daemon.h names, for the unit tests. */
+void wk_on_claim(redisAsyncContext *ac, void *reply, void *job)
+{
+    on_claim(ac, reply, job);
+}
+
+void wk_on_take(redisAsyncContext *ac, void *reply, void *worker)
+{
+    on_take(ac, reply, worker);
+}

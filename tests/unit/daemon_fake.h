@@ -26,7 +26,7 @@ typedef struct fx {
 
 /* A loop, and a config of 'concurrency' fake executors and the defaults
  * otherwise; fields may be changed before the pool starts. */
-static void fx_open(fx *f, int concurrency)
+static inline void fx_open(fx *f, int concurrency)
 {
     char n[16];
     char *argv[] = { "rhaid", "--data-dir", f->dir, "--concurrency", n, "--worker-id",
@@ -46,7 +46,7 @@ static void fx_open(fx *f, int concurrency)
 }
 
 /* 'name' in the data dir (the executors' user can write there). */
-static const char *fx_path(fx *f, const char *name)
+static inline const char *fx_path(fx *f, const char *name)
 {
     static char path[128];
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
@@ -54,7 +54,7 @@ static const char *fx_path(fx *f, const char *name)
 }
 
 /* Run the loop until every handle is closed: then it must close. */
-static void fx_close(fx *f)
+static inline void fx_close(fx *f)
 {
     DIR *d;
     struct dirent *e;
@@ -91,7 +91,7 @@ typedef struct wfx {
     int       pool_closed;
 } wfx;
 
-static void wfx_open(wfx *x, int concurrency)
+static inline void wfx_open(wfx *x, int concurrency)
 {
     memset(x, 0, sizeof *x);
     fx_open(&x->f, concurrency);
@@ -104,7 +104,7 @@ static void wfx_open(wfx *x, int concurrency)
 }
 
 /* Start the pool of fake executors, wired as instance.c wires it. */
-static void wfx_start_pool(wfx *x)
+static inline void wfx_start_pool(wfx *x)
 {
     rhai_error err;
 
@@ -116,7 +116,7 @@ static void wfx_start_pool(wfx *x)
 }
 
 /* A job as a claim leaves it: its task read, READY to run 'script'. */
-static wk_job *wfx_job(wfx *x, const char *id, const char *script)
+static inline wk_job *wfx_job(wfx *x, const char *id, const char *script)
 {
     wk_job *j = wk_job_new(&x->w, id, strlen(id));
 
@@ -129,7 +129,7 @@ static wk_job *wfx_job(wfx *x, const char *id, const char *script)
     return j;
 }
 
-static void wfx_pool_closed(wk_pool *p)
+static inline void wfx_pool_closed(wk_pool *p)
 {
     wfx *x = (wfx *)(void *)((char *)p - offsetof(wfx, w) - offsetof(wk_worker, pool));
     x->pool_closed++;
@@ -138,7 +138,7 @@ static void wfx_pool_closed(wk_pool *p)
 /* No job left without an end: every job still held is FINISHING (its
  * result recorded, its finish waiting for Redis). Then free them, close
  * the pool and the loop. */
-static void wfx_close(wfx *x)
+static inline void wfx_close(wfx *x)
 {
     for (wk_job *j = x->w.jobs; j; j = j->next) {
         assert_int_equal(j->state, JOB_FINISHING);
