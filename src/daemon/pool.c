@@ -209,6 +209,7 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     eng_output out;
     char *id = NULL;
     rhai_error err;
+    int recycle;
 
     eng_output_init(&out);
     err.msg[0] = '\0';
@@ -228,10 +229,15 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     }
     rh_free(id);
     fault_after_commit(&out);
-    if (ex->next == NULL)
+    /* Decided before the run callback: under load it starts the next job
+     * at once, and an executor idle at that moment would take it, past
+     * max_tasks_per_executor, and never be recycled. One due for
+     * recycling is not idle in between (busy, without a job). */
+    recycle = ex->next == NULL && ex->tasks >= (uint64_t)ex->pool->max_tasks;
+    if (ex->next == NULL && !recycle)
         ex->state = EX_IDLE;
     executor_end_job(ex, &out, 1);
-    if (ex->state == EX_IDLE && ex->tasks >= (uint64_t)ex->pool->max_tasks) {
+    if (recycle && ex->state != EX_DEAD) {
         rh_log(RH_LOG_INFO, "event=executor_recycle slot=%d tasks=%llu", ex->slot,
                (unsigned long long)ex->tasks);
         executor_retire(ex, 0);            /* EOF: it exits by itself */

@@ -28,14 +28,31 @@ typedef struct pfx {
     int      ends;
     int      readies;
     int      closed;
+    int      chain;             /* on_run gives job chain..chain_end-1 "pid", one per end */
+    int      chain_end;
 } pfx;
 
 static pfx *P;
+
+static int give(pfx *x, int i, const char *script, int64_t timeout_ms, int queue);
 
 static int idx(wk_job *j)
 {
     assert_true(j >= P->jobs && j < P->jobs + NJOBS);
     return (int)(j - P->jobs);
+}
+
+/* Give the next job of the chain, as wk_pump does under load from a
+ * result's callback, or from the ready callback when none was idle. */
+static void chain_next(void)
+{
+    if (P->chain < P->chain_end) {
+        int rc = give(P, P->chain, "pid", 10000, 0);
+        if (rc == 0)
+            P->chain++;
+        else
+            assert_int_equal(rc, RHAI_ESTATE);
+    }
 }
 
 static void on_run(wk_pool *p, wk_job *job, eng_output *out, void *data)
@@ -49,6 +66,7 @@ static void on_run(wk_pool *p, wk_job *job, eng_output *out, void *data)
     r->kind = out->kind;
     snprintf(r->output, sizeof r->output, "%s", out->output ? out->output : "");
     snprintf(r->error, sizeof r->error, "%s", out->error ? out->error : "");
+    chain_next();
 }
 
 static void on_back(wk_pool *p, wk_job *job, void *data)
@@ -64,6 +82,7 @@ static void on_ready(wk_pool *p, void *data)
     (void)p;
     (void)data;
     P->readies++;
+    chain_next();
 }
 
 static void on_closed(wk_pool *p)
@@ -272,6 +291,28 @@ static void test_pool_recycles_an_executor_after_max_tasks(void **state)
     pfx_free(x, 4);
 }
 
+/* The next job given from inside a result's callback, as wk_pump does
+ * under load, must not keep a due executor from its recycle. */
+static void test_pool_recycles_an_executor_whose_result_callback_gives_it_work(void **state)
+{
+    pfx *x = pfx_new(1, 2);
+    long pid[6];
+    (void)state;
+
+    x->chain = 1;
+    x->chain_end = 6;
+    assert_int_equal(give(x, 0, "pid", 10000, 0), 0);
+    FX_RUN_UNTIL(&x->f, x->recs[5].runs == 1);
+    for (int i = 0; i < 6; i++)
+        pid[i] = atol(x->recs[i].output);
+    for (int i = 0; i < 6; i += 2) {
+        assert_true(pid[i] == pid[i + 1]);
+        if (i > 0)
+            assert_true(pid[i] != pid[i - 1]);
+    }
+    pfx_free(x, 6);
+}
+
 static void test_pool_cancel_kills_the_executor(void **state)
 {
     pfx *x = pfx_new(1, 1000);
@@ -427,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_pool_ends_a_job_internal_on_a_malformed_frame),
         cmocka_unit_test(test_pool_ends_a_job_once_when_the_executor_answers_twice),
         cmocka_unit_test(test_pool_recycles_an_executor_after_max_tasks),
+        cmocka_unit_test(test_pool_recycles_an_executor_whose_result_callback_gives_it_work),
         cmocka_unit_test(test_pool_cancel_kills_the_executor),
         cmocka_unit_test(test_pool_queues_one_job_behind_a_busy_executor),
         cmocka_unit_test(test_pool_times_out_a_queued_job_on_its_own_clock),

@@ -262,6 +262,38 @@ static void test_worker_does_not_queue_long_jobs(void **state)
     wfx_close(&x);
 }
 
+/* Under load a result finds the next job waiting: the executor must
+ * still be recycled after max_tasks_per_executor, not handed that job
+ * from inside the result's callback before the recycle check. */
+static void test_worker_recycles_executors_under_load(void **state)
+{
+    wfx x;
+    char id[16];
+    long pid[6];
+    (void)state;
+
+    wfx_open(&x, 1);
+    x.f.cfg.max_tasks_per_executor = 2;
+    x.f.cfg.pipeline_max_us = 0;                  /* never queued: each starts from a result */
+    wfx_start_pool(&x);
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "p%d", i);
+        wfx_job(&x, id, "pid");
+    }
+    wk_pump(&x.w);
+    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, JOB_FINISHING) == 6);
+    for (int i = 0; i < 6; i++) {
+        snprintf(id, sizeof id, "p%d", i);
+        pid[i] = atol(wk_job_find(&x.w, id, strlen(id))->task.output);
+    }
+    for (int i = 0; i < 6; i += 2) {
+        assert_true(pid[i] == pid[i + 1]);
+        if (i > 0)
+            assert_true(pid[i] != pid[i - 1]);     /* a fresh one every 2 tasks */
+    }
+    wfx_close(&x);
+}
+
 /* A task the frame encoder refuses ends invalid, never stays claimed. */
 static void test_worker_answers_invalid_when_a_task_cannot_be_sent(void **state)
 {
@@ -319,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_worker_drops_a_job_the_drain_killed),
         cmocka_unit_test(test_worker_runs_a_job_given_back_by_a_dead_executor),
         cmocka_unit_test(test_worker_does_not_queue_long_jobs),
+        cmocka_unit_test(test_worker_recycles_executors_under_load),
         cmocka_unit_test(test_worker_answers_invalid_when_a_task_cannot_be_sent),
         cmocka_unit_test(test_worker_ends_every_job_of_a_burst),
     };
