@@ -112,6 +112,7 @@ static inline void wfx_start_pool(wfx *x)
                      0);
     x->w.pool.ready_cb = wk_on_pool_ready;
     x->w.pool.back_cb = wk_on_pool_back;
+    x->w.pool.start_cb = wk_on_pool_start;
     x->pool = 1;
 }
 
@@ -124,7 +125,7 @@ static inline wk_job *wfx_job(wfx *x, const char *id, const char *script)
     j->task.id = rh_strdup(id);
     j->task.script = rh_strdup(script);
     j->task.script_len = strlen(script);
-    j->task.status = RHAI_STATUS_RUNNING;
+    j->task.status = RHAI_STATUS_CLAIMED;
     j->state = JOB_READY;
     return j;
 }

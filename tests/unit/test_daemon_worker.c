@@ -33,6 +33,9 @@ static void test_worker_runs_a_ready_job_to_its_finish(void **state)
     assert_int_equal(j->task.error_kind, RH_EK_NONE);
     assert_string_equal(j->task.output, "{\"n\":1}");
     assert_string_equal(j->task.instance, "unit-1-abcdef");
+    assert_int_equal(j->task.attempts, 1);        /* claimed, then started once */
+    assert_true(j->task.started_at > 0);
+    assert_int_equal(j->unstarted, 0);
     assert_non_null(strstr(j->reply, "\"status\":\"done\""));
     assert_non_null(strstr(j->event, "\"event\":\"finished\""));
     assert_int_equal(j->sent, 0);                 /* no connection: it waits */
@@ -239,6 +242,8 @@ static void test_worker_runs_a_job_given_back_by_a_dead_executor(void **state)
     assert_int_equal(a->task.error_kind, RH_EK_CRASHED);
     assert_int_equal(b->task.status, RHAI_STATUS_DONE);
     assert_int_equal(b->crashes, 0);              /* not a crash of its own */
+    assert_int_equal(a->task.attempts, 1);
+    assert_int_equal(b->task.attempts, 1);        /* queued, given back: one real start */
     wfx_close(&x);
 }
 
