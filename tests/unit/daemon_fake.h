@@ -126,7 +126,7 @@ static inline wk_job *wfx_job(wfx *x, const char *id, const char *script)
     j->task.script = rh_strdup(script);
     j->task.script_len = strlen(script);
     j->task.status = RHAI_STATUS_CLAIMED;
-    j->state = JOB_READY;
+    j->state = WK_JOB_READY;
     return j;
 }
 
@@ -142,7 +142,7 @@ static inline void wfx_pool_closed(wk_pool *p)
 static inline void wfx_close(wfx *x)
 {
     for (wk_job *j = x->w.jobs; j; j = j->next) {
-        assert_int_equal(j->state, JOB_FINISHING);
+        assert_int_equal(j->state, WK_JOB_FINISHING);
         assert_non_null(j->reply);
         assert_non_null(j->event);
     }

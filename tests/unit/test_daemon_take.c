@@ -65,7 +65,7 @@ static wk_job *claiming(wfx *x, const char *id)
 {
     wk_job *j = wk_job_new(&x->w, id, strlen(id));
     assert_non_null(j);
-    j->state = JOB_CLAIMING;
+    j->state = WK_JOB_CLAIMING;
     return j;
 }
 
@@ -83,7 +83,7 @@ static void drop_unfinished(wfx *x)
 {
     for (wk_job *j = x->w.jobs, *next; j; j = next) {
         next = j->next;
-        if (j->state != JOB_FINISHING)
+        if (j->state != WK_JOB_FINISHING)
             wk_job_free(j);
     }
 }
@@ -108,7 +108,7 @@ static void test_claim_of_a_missing_hash_answers_invalid(void **state)
     claiming(&x, "t1");
     b_strs(&b, "missing", NULL);
     assert_non_null(j = claim_reply(&x, &b, "t1"));
-    assert_int_equal(j->state, JOB_FINISHING);
+    assert_int_equal(j->state, WK_JOB_FINISHING);
     assert_int_equal(j->task.error_kind, RH_EK_INVALID);
     assert_string_equal(j->task.error, "task not found: no hash at the task key");
     assert_int_equal(j->unstarted, 1);
@@ -168,11 +168,11 @@ static void test_claim_refused_by_redis_is_kept_for_a_retry(void **state)
     claiming(&x, "t1");
     assert_int_equal(rh_buf_appendf(&b, "-OOM command not allowed\r\n"), 0);
     assert_non_null(j = claim_reply(&x, &b, "t1"));
-    assert_int_equal(j->state, JOB_CLAIMING);
+    assert_int_equal(j->state, WK_JOB_CLAIMING);
     assert_int_equal(j->retry, 1);
     b_int(&b, 7);                                  /* not an array: the same */
     assert_non_null(j = claim_reply(&x, &b, "t1"));
-    assert_int_equal(j->state, JOB_CLAIMING);
+    assert_int_equal(j->state, WK_JOB_CLAIMING);
     drop_unfinished(&x);
     rh_buf_free(&b);
     wfx_close(&x);
@@ -192,7 +192,7 @@ static void test_claim_of_a_valid_task_makes_it_ready(void **state)
            "timeout_ms", "1500", "caller_id", "alice", "context_id", "shop",
            "status", "running", "attempts", "1", "unknown_field", "ignored", NULL);
     assert_non_null(j = claim_reply(&x, &b, "t1"));
-    assert_int_equal(j->state, JOB_READY);
+    assert_int_equal(j->state, WK_JOB_READY);
     assert_string_equal(j->task.id, "t1");         /* the key names it, not the field */
     assert_string_equal(j->task.script, "done 1");
     assert_int_equal(j->task.script_len, 6);
@@ -247,7 +247,7 @@ static void test_claim_of_a_bad_task_answers_invalid_with_the_reason(void **stat
         for (int k = 0; k < n; k++)
             b_str(&b, cases[i].f[k]);
         assert_non_null(j = claim_reply(&x, &b, id));
-        assert_int_equal(j->state, JOB_FINISHING);
+        assert_int_equal(j->state, WK_JOB_FINISHING);
         assert_int_equal(j->task.error_kind, cases[i].kind);
         assert_non_null(strstr(j->task.error, cases[i].msg));
     }
@@ -302,8 +302,8 @@ static void test_take_reply_claims_each_entry_and_drops_junk(void **state)
     assert_int_equal(x.w.hot, 0);                  /* 4 of 5: the queue ran out */
     assert_int_equal(x.w.njobs, 2);
     assert_non_null(a = wk_job_find(&x.w, "a", 1));
-    assert_int_equal(a->state, JOB_READY);
-    assert_int_equal(wk_job_find(&x.w, "d", 1)->state, JOB_READY);
+    assert_int_equal(a->state, WK_JOB_READY);
+    assert_int_equal(wk_job_find(&x.w, "d", 1)->state, WK_JOB_READY);
     /* an id we hold already, taken again: marked, not doubled */
     b_arr(&b, 1);
     b_strs(&b, "run", "a", "script", "done 1", NULL);
@@ -362,7 +362,7 @@ static void test_taken_tasks_run_on_the_pool_to_their_finish(void **state)
     r = resp(&b);
     wk_on_take(NULL, r, &x.w);
     freeReplyObject(r);
-    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, JOB_FINISHING) == 3);
+    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, WK_JOB_FINISHING) == 3);
     assert_int_equal(wk_job_find(&x.w, "a", 1)->task.status, RHAI_STATUS_DONE);
     assert_int_equal(wk_job_find(&x.w, "b", 1)->task.error_kind, RH_EK_SCRIPT);
     assert_int_equal(wk_job_find(&x.w, "c", 1)->task.error_kind, RH_EK_CRASHED);

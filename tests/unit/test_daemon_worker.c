@@ -12,7 +12,7 @@ static wk_job *settle(wfx *x, const char *id)
 {
     wk_job *j;
     FX_RUN_UNTIL(&x->f, (j = wk_job_find(&x->w, id, strlen(id))) == NULL ||
-                            j->state == JOB_FINISHING);
+                            j->state == WK_JOB_FINISHING);
     return j;
 }
 
@@ -26,8 +26,8 @@ static void test_worker_runs_a_ready_job_to_its_finish(void **state)
     wfx_start_pool(&x);
     j = wfx_job(&x, "t1", "done {\"n\":1}");
     wk_pump(&x.w);
-    assert_int_equal(j->state, JOB_RUNNING);
-    assert_int_equal(wk_count_jobs(&x.w, JOB_RUNNING), 1);
+    assert_int_equal(j->state, WK_JOB_RUNNING);
+    assert_int_equal(wk_count_jobs(&x.w, WK_JOB_RUNNING), 1);
     assert_ptr_equal(settle(&x, "t1"), j);
     assert_int_equal(j->task.status, RHAI_STATUS_DONE);
     assert_int_equal(j->task.error_kind, RH_EK_NONE);
@@ -148,7 +148,7 @@ static void test_worker_runs_a_failed_store_again_until_it_succeeds(void **state
     j->task.script_len = strlen(j->task.script);
     wk_pump(&x.w);
     FX_RUN_UNTIL(&x.f, j->store_fails == 1);
-    assert_int_equal(j->state, JOB_READY);        /* waiting for its pause */
+    assert_int_equal(j->state, WK_JOB_READY);        /* waiting for its pause */
     assert_true(j->not_before_ms > 0);
     assert_ptr_equal(settle(&x, "t1"), j);
     assert_int_equal(j->task.status, RHAI_STATUS_DONE);
@@ -185,16 +185,16 @@ static void test_worker_answers_a_cancelled_job_cancelled(void **state)
     wfx_start_pool(&x);
     j = wfx_job(&x, "t1", "hang");
     wk_pump(&x.w);
-    assert_int_equal(j->state, JOB_RUNNING);
+    assert_int_equal(j->state, WK_JOB_RUNNING);
     j->cancelled = 1;
     assert_int_equal(wk_pool_cancel(&x.w.pool, j, "cancelled by client"), 0);
-    assert_int_equal(j->state, JOB_FINISHING);
+    assert_int_equal(j->state, WK_JOB_FINISHING);
     assert_int_equal(j->task.status, RHAI_STATUS_CANCELLED);
     assert_int_equal(j->task.error_kind, RH_EK_CANCELLED);
     /* one still waiting for an executor is answered without running */
     ready = wfx_job(&x, "t2", "done 1");
     wk_job_cancel_ready(ready);
-    assert_int_equal(ready->state, JOB_FINISHING);
+    assert_int_equal(ready->state, WK_JOB_FINISHING);
     assert_int_equal(ready->unstarted, 1);
     assert_int_equal(ready->task.status, RHAI_STATUS_CANCELLED);
     FX_RUN_UNTIL(&x.f, wk_pool_idle(&x.w.pool) == 1);
@@ -213,7 +213,7 @@ static void test_worker_drops_a_job_the_drain_killed(void **state)
     wfx_job(&x, "t1", "hang");
     wfx_job(&x, "t2", "hang");
     wk_pump(&x.w);
-    assert_int_equal(wk_count_jobs(&x.w, JOB_RUNNING), 2);
+    assert_int_equal(wk_count_jobs(&x.w, WK_JOB_RUNNING), 2);
     wk_pool_kill_busy(&x.w.pool);
     assert_int_equal(x.w.njobs, 0);
     wfx_close(&x);
@@ -235,10 +235,10 @@ static void test_worker_runs_a_job_given_back_by_a_dead_executor(void **state)
     a = wfx_job(&x, "a", "exit 3");
     b = wfx_job(&x, "b", "pid");
     wk_pump(&x.w);
-    assert_int_equal(a->state, JOB_RUNNING);
-    assert_int_equal(b->state, JOB_RUNNING);     /* queued behind a */
+    assert_int_equal(a->state, WK_JOB_RUNNING);
+    assert_int_equal(b->state, WK_JOB_RUNNING);     /* queued behind a */
     assert_ptr_equal(settle(&x, "b"), b);
-    assert_int_equal(a->state, JOB_FINISHING);
+    assert_int_equal(a->state, WK_JOB_FINISHING);
     assert_int_equal(a->task.error_kind, RH_EK_CRASHED);
     assert_int_equal(b->task.status, RHAI_STATUS_DONE);
     assert_int_equal(b->crashes, 0);              /* not a crash of its own */
@@ -260,8 +260,8 @@ static void test_worker_does_not_queue_long_jobs(void **state)
     a = wfx_job(&x, "a", "done 1");
     b = wfx_job(&x, "b", "done 2");
     wk_pump(&x.w);
-    assert_int_equal(a->state, JOB_RUNNING);
-    assert_int_equal(b->state, JOB_READY);
+    assert_int_equal(a->state, WK_JOB_RUNNING);
+    assert_int_equal(b->state, WK_JOB_READY);
     assert_ptr_equal(settle(&x, "b"), b);         /* started when a's executor came free */
     assert_string_equal(b->task.output, "2");
     wfx_close(&x);
@@ -286,7 +286,7 @@ static void test_worker_recycles_executors_under_load(void **state)
         wfx_job(&x, id, "pid");
     }
     wk_pump(&x.w);
-    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, JOB_FINISHING) == 6);
+    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, WK_JOB_FINISHING) == 6);
     for (int i = 0; i < 6; i++) {
         snprintf(id, sizeof id, "p%d", i);
         pid[i] = atol(wk_job_find(&x.w, id, strlen(id))->task.output);
@@ -310,7 +310,7 @@ static void test_worker_answers_invalid_when_a_task_cannot_be_sent(void **state)
     wfx_start_pool(&x);
     j = wfx_job(&x, "t1", "done \xff\xfe");
     wk_pump(&x.w);
-    assert_int_equal(j->state, JOB_FINISHING);
+    assert_int_equal(j->state, WK_JOB_FINISHING);
     assert_int_equal(j->task.error_kind, RH_EK_INVALID);
     assert_non_null(strstr(j->task.error, "not valid UTF-8"));
     assert_int_equal(wk_pool_idle(&x.w.pool), 1);
@@ -333,7 +333,7 @@ static void test_worker_ends_every_job_of_a_burst(void **state)
         wfx_job(&x, id, i % 5 == 4 ? "exit 1" : i % 5 == 3 ? "garbage" : "pid");
     }
     wk_pump(&x.w);
-    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, JOB_FINISHING) == 20);
+    FX_RUN_UNTIL(&x.f, wk_count_jobs(&x.w, WK_JOB_FINISHING) == 20);
     for (wk_job *j = x.w.jobs; j; j = j->next) {
         int i = atoi(j->id + 1);
         assert_int_equal(j->task.error_kind, i % 5 == 4 ? RH_EK_CRASHED :
