@@ -138,8 +138,13 @@ static int db_open(store *s, const char *ctx, store_db **out, rhai_error *err)
     }
     sqlite3_busy_timeout(db->db, STORE_BUSY_MS);
     /* synchronous=FULL: a committed task (and its ledger row) survives a
-     * power loss; the ledger is what makes redelivery safe. */
-    if ((rc = store__exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err)) != 0 ||
+     * power loss; the ledger is what makes redelivery safe.
+     * temp_store=MEMORY: statement journals past 64 KiB, sorts and
+     * transient indexes stay in memory instead of files SQLite would open
+     * in /tmp, which a confined executor may not touch (Landlock: only the
+     * data dir); their size is bounded by the executor's memory limit. */
+    if ((rc = store__exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                          "PRAGMA temp_store=MEMORY;", err)) != 0 ||
         (rc = store__migrate(db, err)) != 0 ||
         (rc = store__stmts_init(db, err)) != 0) {
         db_close(db);
