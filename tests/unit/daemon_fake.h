@@ -48,8 +48,10 @@ static inline void fx_open(fx *f, int concurrency)
 /* 'name' in the data dir (the executors' user can write there). */
 static inline const char *fx_path(fx *f, const char *name)
 {
-    static char path[128];
-    snprintf(path, sizeof path, "%s/%s", f->dir, name);
+    static char path[512];
+    int n = snprintf(path, sizeof path, "%s/%s", f->dir, name);
+
+    assert_true(n > 0 && (size_t)n < sizeof path);
     return path;
 }
 
