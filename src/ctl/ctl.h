@@ -184,8 +184,9 @@ int ctl_connect(const ctl_global *g, rhai_client **out);
 
 /* The monitoring and admin commands read keys of docs/protocol.md that the
  * client library has no call for (heartbeats, queues, the task index), so
- * they use a hiredis connection of their own, opened like the library's
- * (same URL rules, AUTH, SELECT, timeouts). Not thread-safe. */
+ * they use a hiredis connection of their own, configured and opened by the
+ * library's code (common/redisconn.h: same URL rules, AUTH, SELECT,
+ * timeouts, messages). Not thread-safe. */
 typedef struct ctl_redis {
     redisContext *rc;                  /* NULL while disconnected */
     const char   *cmd;                 /* command name for messages */

@@ -4,7 +4,9 @@
  * wait and task, and a plain blocking hiredis connection (ctl_redis_*) for
  * the monitoring and admin commands, which read keys the library has no
  * call for. Both take the URL and prefix from the global options or the
- * environment and report failures as exit codes (ctl.h). */
+ * environment and report failures as exit codes (ctl.h); the plain one is
+ * configured and opened by the library's own code (common/redisconn.c),
+ * so both reach the same server, user and db and word failures alike. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,18 +14,27 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "common/redisconn.h"
+
+/* The key prefix of the global options: --prefix, else $RHAI_PREFIX when
+ * set and not empty, else NULL (the library's default). */
+static const char *redis_prefix(const ctl_global *g)
+{
+    const char *prefix = g->prefix;
+
+    if (prefix == NULL && (prefix = getenv("RHAI_PREFIX")) != NULL && *prefix == '\0')
+        prefix = NULL;
+    return prefix;
+}
 
 /* ======================== the client library ======================== */
 
 int ctl_connect(const ctl_global *g, rhai_client **out)
 {
-    const char *prefix = g->prefix;
     rhai_error err = { 0, "" };
     int rc;
 
-    if (prefix == NULL && (prefix = getenv("RHAI_PREFIX")) != NULL && *prefix == '\0')
-        prefix = NULL;
-    if ((rc = rhai_client_connect(g->url, prefix, out, &err)) != 0)
+    if ((rc = rhai_client_connect(g->url, redis_prefix(g), out, &err)) != 0)
         return ctl_report_rc(rc, &err);
     return 0;
 }
@@ -46,101 +57,30 @@ int ctl_redis_fail(ctl_redis *r, int code, const char *fmt, ...)
     return code;
 }
 
-/* One setup command (AUTH, SELECT) on a new connection: 0 / -1. */
-static int redis_setup(ctl_redis *r, redisContext *rc, int argc, const char **argv)
-{
-    size_t lens[3];
-    redisReply *rep;
-    int ok;
-
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    rep = redisCommandArgv(rc, argc, argv, lens);
-    if (rep == NULL) {
-        ctl_redis_fail(r, CTL_EXIT_CONN, "%s: %s failed: %s", r->where, argv[0],
-                   rc->errstr[0] ? rc->errstr : "connection lost");
-        return -1;
-    }
-    ok = rep->type != REDIS_REPLY_ERROR;
-    if (!ok)
-        ctl_redis_fail(r, CTL_EXIT_CONN, "%s: %s refused: %s", r->where, argv[0], rep->str);
-    freeReplyObject(rep);
-    return ok ? 0 : -1;
-}
-
 int ctl_redis_reopen(ctl_redis *r)
 {
-    struct timeval tv = { CTL_REDIS_CONNECT_MS / 1000, 0 };
-    struct timeval io = { CTL_REDIS_IO_MS / 1000, 0 };
-    const char *argv[3];
-    char db[16];
-    redisContext *rc;
-    int n = 0;
+    rhai_error err = { 0, "" };
+    int rc;
 
     ctl_redis_close(r);
-    rc = r->url.is_unix ? redisConnectUnixWithTimeout(r->url.path, tv)
-                        : redisConnectWithTimeout(r->url.host, r->url.port, tv);
-    if (rc == NULL) {
-        ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory connecting to %s", r->where);
-        return r->code;
-    }
-    if (rc->err) {
-        ctl_redis_fail(r, CTL_EXIT_CONN, "cannot connect to %s: %s", r->where, rc->errstr);
-        redisFree(rc);
-        return r->code;
-    }
-    if (redisSetTimeout(rc, io) != REDIS_OK) {
-        ctl_redis_fail(r, CTL_EXIT_CONN, "%s: cannot set a socket timeout: %s", r->where,
-                   rc->errstr);
-        redisFree(rc);
-        return r->code;
-    }
-    if (r->url.pass[0]) {
-        argv[n++] = "AUTH";
-        if (r->url.user[0])
-            argv[n++] = r->url.user;
-        argv[n++] = r->url.pass;
-        if (redis_setup(r, rc, n, argv) != 0) {
-            redisFree(rc);
-            return r->code;
-        }
-    }
-    if (r->url.db != 0) {
-        snprintf(db, sizeof db, "%d", r->url.db);
-        argv[0] = "SELECT";
-        argv[1] = db;
-        if (redis_setup(r, rc, 2, argv) != 0) {
-            redisFree(rc);
-            return r->code;
-        }
-    }
-    r->rc = rc;
+    rc = rh_redisconn_open(&r->url, r->where, CTL_REDIS_CONNECT_MS, CTL_REDIS_IO_MS,
+                           &r->rc, &err);
+    if (rc != 0)
+        return ctl_redis_fail(r, rc == RHAI_ENOMEM ? CTL_EXIT_FAILED : CTL_EXIT_CONN, "%s",
+                              err.msg);
     return 0;
 }
 
 int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r)
 {
-    const char *url = g->url, *prefix = g->prefix;
     rhai_error err = { 0, "" };
 
     memset(r, 0, sizeof *r);
     r->cmd = cmd;
-    if (url == NULL)
-        url = getenv("RHAI_REDIS_URL");          /* NULL or "": the default */
-    if (prefix == NULL && (prefix = getenv("RHAI_PREFIX")) != NULL && *prefix == '\0')
-        prefix = NULL;
-    if (prefix == NULL)
-        prefix = "rhai";
-    if (rh_url_parse(url, &r->url, &err) != 0) {
-        ctl_redis_fail(r, CTL_EXIT_USAGE, "%s", err.msg[0] ? err.msg : "invalid Redis URL");
-        return r->code;
-    }
-    if (strlen(prefix) > RH_PREFIX_MAX || !rh_name_valid(prefix)) {
-        ctl_redis_fail(r, CTL_EXIT_USAGE, "invalid key prefix '%.64s' (1..%d of "
-                   "[A-Za-z0-9_.:@-])", prefix, RH_PREFIX_MAX);
-        return r->code;
-    }
-    memcpy(r->prefix, prefix, strlen(prefix) + 1);
+    /* the library's rules: a bad URL is named first, then a bad prefix */
+    if (rh_redisconn_config(g->url, redis_prefix(g), &r->url, r->prefix, &err) != 0)
+        return ctl_redis_fail(r, CTL_EXIT_USAGE, "%s",
+                              err.msg[0] ? err.msg : "invalid Redis URL");
     rh_url_format_safe(&r->url, r->where, sizeof r->where);
     return ctl_redis_reopen(r);
 }
