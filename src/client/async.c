@@ -22,6 +22,7 @@
 
 #include "rhai/async.h"
 #include "client_int.h"
+#include "common/redisconn.h"
 #include "common/uvredis.h"
 
 #ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
@@ -645,7 +646,7 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         return rh_error_set(err, RHAI_EINVAL, "loop is NULL");
     if ((a = rh_calloc(1, sizeof *a)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = rhai__config(url, prefix, &a->url, a->prefix, err)) != 0)
+    if ((rc = rh_redisconn_config(url, prefix, &a->url, a->prefix, err)) != 0)
         goto fail;
     if ((rc = rh_id_generate(uuid)) != 0) {
         rh_error_set(err, rc, "cannot generate the reply list name");

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include "client_int.h"
+#include "common/redisconn.h"
 
 struct rhai_client {
     redisContext *rc;                 /* NULL while disconnected */
@@ -22,27 +23,6 @@ struct rhai_client {
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];         /* url without password, for messages */
 };
-
-/* ======================== configuration ======================== */
-
-int rhai__config(const char *url, const char *prefix, rh_url *u,
-                 char out_prefix[RH_PREFIX_MAX + 1], rhai_error *err)
-{
-    int rc;
-
-    if (url == NULL)
-        url = getenv("RHAI_REDIS_URL");          /* NULL or "": the default */
-    if ((rc = rh_url_parse(url, u, err)) != 0)
-        return rc;
-    if (prefix == NULL)
-        prefix = RHAI__DEFAULT_PREFIX;
-    if (strlen(prefix) > RH_PREFIX_MAX || !rh_name_valid(prefix))
-        return rh_error_set(err, RHAI_EINVAL,
-                            "invalid key prefix '%.64s' (1..%d of [A-Za-z0-9_.:@-])",
-                            prefix, RH_PREFIX_MAX);
-    memcpy(out_prefix, prefix, strlen(prefix) + 1);
-    return 0;
-}
 
 /* ======================== connection ======================== */
 
@@ -60,81 +40,12 @@ static void client_drop(rhai_client *c)
     c->rc = NULL;
 }
 
-/* Run one command during connection setup; 0 or RHAI_ECONN. */
-static int setup_cmd(rhai_client *c, redisContext *rc, int argc, const char **argv,
-                     const size_t *lens, rhai_error *err)
-{
-    rh_nopipe g;
-    redisReply *r;
-    int ok;
-
-    rh_nopipe_begin(&g);
-    r = redisCommandArgv(rc, argc, argv, lens);
-    rh_nopipe_end(&g);
-    if (r == NULL)
-        return rh_error_set(err, RHAI_ECONN, "%s: %s failed: %s", c->where, argv[0],
-                            rc->errstr[0] ? rc->errstr : "connection lost");
-    ok = r->type != REDIS_REPLY_ERROR;
-    if (!ok)
-        rh_error_set(err, RHAI_ECONN, "%s: %s refused: %s", c->where, argv[0], r->str);
-    freeReplyObject(r);
-    return ok ? 0 : RHAI_ECONN;
-}
-
 /* Connect, authenticate and select the database within 'timeout_ms'. */
 static int client_open(rhai_client *c, int64_t timeout_ms, rhai_error *err)
 {
-    struct timeval tv = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000 };
-    struct timeval io = { RHAI__IO_TIMEOUT_MS / 1000, (RHAI__IO_TIMEOUT_MS % 1000) * 1000 };
-    redisContext *rc;
-    char db[16];
-    const char *argv[3];
-    size_t lens[3];
-    int n = 0;
-
     rh_assert(c->rc == NULL);
-    rc = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
-                        : redisConnectWithTimeout(c->url.host, c->url.port, tv);
-    if (rc == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory connecting to %s", c->where);
-    if (rc->err) {
-        rh_error_set(err, RHAI_ECONN, "cannot connect to %s: %s", c->where, rc->errstr);
-        redisFree(rc);
-        return RHAI_ECONN;
-    }
-    if (redisSetTimeout(rc, io) != REDIS_OK) {
-        rh_error_set(err, RHAI_ECONN, "%s: cannot set socket timeout: %s", c->where,
-                     rc->errstr);
-        redisFree(rc);
-        return RHAI_ECONN;
-    }
-    if (c->url.pass[0]) {                    /* hiredis 0.14 has no AUTH helper */
-        argv[n] = "AUTH";
-        lens[n++] = 4;
-        if (c->url.user[0]) {
-            argv[n] = c->url.user;
-            lens[n++] = strlen(c->url.user);
-        }
-        argv[n] = c->url.pass;
-        lens[n++] = strlen(c->url.pass);
-        if (setup_cmd(c, rc, n, argv, lens, err) != 0) {
-            redisFree(rc);
-            return RHAI_ECONN;
-        }
-    }
-    if (c->url.db != 0) {
-        snprintf(db, sizeof db, "%d", c->url.db);
-        argv[0] = "SELECT";
-        lens[0] = 6;
-        argv[1] = db;
-        lens[1] = strlen(db);
-        if (setup_cmd(c, rc, 2, argv, lens, err) != 0) {
-            redisFree(rc);
-            return RHAI_ECONN;
-        }
-    }
-    c->rc = rc;
-    return 0;
+    return rh_redisconn_open(&c->url, c->where, timeout_ms, RHAI__IO_TIMEOUT_MS, &c->rc,
+                             err);
 }
 
 static int client_ensure(rhai_client *c, rhai_error *err)
@@ -234,7 +145,7 @@ RHAI_API int rhai_client_connect(const char *url, const char *prefix,
     *out = NULL;
     if ((c = rh_calloc(1, sizeof *c)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = rhai__config(url, prefix, &c->url, c->prefix, err)) != 0) {
+    if ((rc = rh_redisconn_config(url, prefix, &c->url, c->prefix, err)) != 0) {
         rh_free(c);
         return rc;
     }

@@ -48,7 +48,6 @@
 #ifndef RHAI__CANCEL_TTL_MS         /* the worker's default result_ttl_ms */
 #define RHAI__CANCEL_TTL_MS 86400000LL
 #endif
-#define RHAI__DEFAULT_PREFIX "rhai"
 
 /* ======================== task builder ======================== */
 
@@ -122,14 +121,6 @@ int rhai__result_from_reply(const char *text, size_t len, rhai_result **out,
 int rhai__result_from_pairs(const char *const *names, const char *const *vals,
                             const size_t *lens, size_t n, rhai_result **out,
                             rhai_error *err);
-
-/* ======================== connections ======================== */
-
-/* Resolve the url (NULL: $RHAI_REDIS_URL, then redis://127.0.0.1:6379) and
- * the prefix (NULL: "rhai"; 1..RH_PREFIX_MAX name characters) shared by
- * rhai_client_connect() and rhai_async_new(). RHAI_EINVAL. */
-int rhai__config(const char *url, const char *prefix, rh_url *u,
-                 char out_prefix[RH_PREFIX_MAX + 1], rhai_error *err);
 
 /* The reply fields of docs/protocol.md, in reply order (for HMGET). */
 extern const char *const rhai__reply_fields[];

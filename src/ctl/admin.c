@@ -206,7 +206,7 @@ static int remote_task(const char *cmd, const ctl_admin *a, const char *context,
         rhai_task_free(t);
         return ctl_exit_for_rc(rc);
     }
-    if (a->key_file && ctl_sign_task(cmd, t, a->key_file) != 0) {
+    if (a->key_file && ctl_script_sign(cmd, t, a->key_file) != 0) {
         rhai_task_free(t);
         return CTL_EXIT_USAGE;
     }
@@ -356,7 +356,7 @@ int ctl_print_grants(json_t *grants, const char *indent)
 
     if (json_array_size(grants) == 0) {
         printf("%sno grants\n", indent);
-        return ctl_flush();
+        return ctl_print_flush();
     }
     printf("%s%-5s %-*s %-*s %-23s %-8s %-30s %s\n", indent, "ID", wc, "CALLER", wm, "MODEL",
            "OPS", "OBJECT", "EXPIRES", "GRANTED_BY");
@@ -378,7 +378,7 @@ int ctl_print_grants(json_t *grants, const char *indent)
                row_str(r, "caller", "-"), wm, row_str(r, "model", "-"), ops, obj, exp,
                row_str(r, "granted_by", "-"));
     }
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 int ctl_print_audit(json_t *rows)
@@ -391,7 +391,7 @@ int ctl_print_audit(json_t *rows)
 
     if (json_array_size(rows) == 0) {
         printf("no audit rows\n");
-        return ctl_flush();
+        return ctl_print_flush();
     }
     printf("%-20s %-8s %-*s %-*s %-*s %-8s %-36s %s\n", "AT", "DECISION", wc, "CALLER", wo,
            "OP", wm, "MODEL", "OBJECT", "TASK", "REASON");
@@ -407,5 +407,5 @@ int ctl_print_audit(json_t *rows)
                row_str(r, "op", "-"), wm, row_str(r, "model", "-"), obj,
                row_str(r, "task_id", "-"), row_str(r, "reason", ""));
     }
-    return ctl_flush();
+    return ctl_print_flush();
 }

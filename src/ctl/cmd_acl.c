@@ -396,7 +396,7 @@ static int acl_change(const ctl_global *g, const acl_opts *o)
     else
         printf("revoked in %s: %s (%lld grant%s changed)\n", o->context, what, v,
                v == 1 ? "" : "s");
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 /* ======================== owners ======================== */
@@ -445,7 +445,7 @@ static int acl_owner_change(const ctl_global *g, const acl_opts *o)
         return ctl_print_json(json_pack("{s:s, s:s, s:b}", "context", o->context, "caller",
                                         o->caller, "owner", add));
     printf("%s is %s an owner of %s\n", o->caller, add ? "now" : "no longer", o->context);
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 /* ======================== list and owners ======================== */
@@ -489,7 +489,7 @@ static int acl_show(const ctl_global *g, const acl_opts *o)
     if (owners) {
         json_array_foreach(res, i, v)
             printf("%s\n", json_is_string(v) ? json_string_value(v) : "?");
-        code = ctl_flush();
+        code = ctl_print_flush();
     } else {
         code = ctl_print_grants(res, "");
     }

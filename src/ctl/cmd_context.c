@@ -137,7 +137,7 @@ static int context_create(const ctl_global *g, const context_opts *o, const char
         json_array_foreach(owners, i, v)
             printf(" %s", json_string_value(v));
         putchar('\n');
-        code = ctl_flush();
+        code = ctl_print_flush();
     }
     json_decref(owners);
     ctl_local_close(&l);
@@ -169,7 +169,7 @@ static int context_list(const ctl_global *g, const context_opts *o)
     json_array_foreach(ids, i, v)
         printf("%s\n", json_string_value(v));
     json_decref(ids);
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 /* ======================== show ======================== */
@@ -278,7 +278,7 @@ static int context_show(const ctl_global *g, const context_opts *o, const char *
     if (nonempty == 0)
         printf("  none\n");
     json_decref(doc);
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 /* ======================== dispatch ======================== */

@@ -187,7 +187,7 @@ static int queue_purge_dry(const ctl_global *g, ctl_redis *r, const char *w)
     if (v[0] > (long long)ids->elements)
         printf("  ... and %lld more\n", v[0] - (long long)ids->elements);
     freeReplyObject(rep);
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl,
@@ -224,7 +224,7 @@ static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long lo
     if (v[1] > 0)
         printf(", dropped %lld stale id%s", v[1], v[1] == 1 ? "" : "s");
     putchar('\n');
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
@@ -289,7 +289,7 @@ static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
                v[0], v[0] == 1 ? "" : "s", v[1], v[1] == 1 ? "" : "s", v[2]);
     }
     rh_free(inst);
-    return ctl_flush();
+    return ctl_print_flush();
 }
 
 static int queue_exec(ctl_global *g, int argc, char **argv)

@@ -328,7 +328,7 @@ static int queues_exec(ctl_global *g, int argc, char **argv)
         code = ctl_print_json(queues_json(v, n, rh_now_ms()));
     } else {
         queues_table(v, n, rh_now_ms());
-        code = ctl_flush();
+        code = ctl_print_flush();
     }
     rh_free(v);
     return code;

@@ -118,7 +118,7 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
                                "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
     if (o->caller && *o->caller == '\0')
         return ctl_usage_error("run", "--caller is empty");
-    if (o->args && ctl_json_valid(o->args) != 0)
+    if (o->args && ctl_script_args_valid(o->args) != 0)
         return ctl_usage_error("run", "--args is not valid JSON: %s", o->args);
     return 0;
 }

@@ -129,7 +129,7 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
     if (o->context && !rh_name_valid(o->context))
         return ctl_usage_error("submit", "invalid context id '%s' (1..%d of "
                                "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
-    if (o->args && ctl_json_valid(o->args) != 0)
+    if (o->args && ctl_script_args_valid(o->args) != 0)
         return ctl_usage_error("submit", "--args is not valid JSON: %s", o->args);
     if (o->no_wait && o->wait_for_worker)
         return ctl_usage_error("submit", "--wait-for-worker goes with waiting: drop "
@@ -159,7 +159,7 @@ static int submit_build(const submit_opts *o, const char *script, rhai_task **ou
         ctl_errorf("submit", "--args: %s", rhai_strerror(rc));
     else if ((rc = rhai_task_set_timeout(t, o->timeout_ms)) != 0)
         ctl_errorf("submit", "--timeout %lld: %s", o->timeout_ms, rhai_strerror(rc));
-    else if (o->key_file && (rc = ctl_sign_task("submit", t, o->key_file)) != 0)
+    else if (o->key_file && (rc = ctl_script_sign("submit", t, o->key_file)) != 0)
         rc = RHAI_EINVAL;
     if (rc != 0) {
         rhai_task_free(t);

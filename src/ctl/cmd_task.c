@@ -263,7 +263,7 @@ static int task_show(const ctl_global *g, rhai_client *c, const char *id, int fu
         code = task_show_json(r, f, full);
     } else {
         task_print(r, f, full);
-        code = ctl_flush();
+        code = ctl_print_flush();
     }
     freeReplyObject(f);
     rhai_result_free(r);
@@ -454,7 +454,7 @@ static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int w
             printf("{\"id\":\"%s\",\"retry_of\":\"%s\",\"status\":\"queued\"}\n", nid, id);
         else
             printf("%s\n", nid);
-        return ctl_flush();
+        return ctl_print_flush();
     }
     if (!g->json)
         ctl_errorf("task", "retry of %s is %s", id, nid);

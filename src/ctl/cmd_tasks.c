@@ -652,7 +652,7 @@ static int tasks_exec(ctl_global *g, int argc, char **argv)
             code = ctl_print_json(tasks_json(&rows));
         } else {
             tasks_table(&rows, now);
-            code = ctl_flush();
+            code = ctl_print_flush();
         }
     }
     tasks_list_free(&rows);

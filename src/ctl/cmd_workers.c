@@ -326,7 +326,7 @@ static int workers_exec(ctl_global *g, int argc, char **argv)
         code = ctl_print_json(workers_json(v, k, rh_now_ms()));
     } else {
         workers_table(v, k, rh_now_ms());
-        code = ctl_flush();
+        code = ctl_print_flush();
     }
     rh_free(v);
     return code;

@@ -4,7 +4,9 @@
  * entry per file (cmd_submit.c exports ctl_cmd_submit, ...), as tmux does.
  * A command parses its own options with getopt_long, does its work and
  * returns the process exit code; the helpers below turn scripts, results
- * and library errors into output and exit codes the same way everywhere. */
+ * and library errors into output and exit codes the same way everywhere:
+ * options, usage errors and exit codes in main.c, scripts in script.c,
+ * output in print.c, Redis connections in redis.c. */
 #ifndef CTL_CTL_H
 #define CTL_CTL_H
 
@@ -103,7 +105,7 @@ extern const ctl_cmd ctl_cmd_context;
 extern const ctl_cmd ctl_cmd_acl;
 extern const ctl_cmd ctl_cmd_audit;
 
-/* ---- options -------------------------------------------------------------
+/* ---- options (main.c) ------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
  * global options also work after the command name. Their values are above
  * any character so they never clash with a command's short options. */
@@ -145,7 +147,7 @@ void ctl_errorf(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
 int ctl_parse_int(const char *s, long long min, long long max, int suffixes,
                   long long *out);
 
-/* ---- scripts ------------------------------------------------------------- */
+/* ---- scripts, --args and --key (script.c) -------------------------------- */
 
 /* Read the script of a command: 'inline_src' (from -e) when not NULL,
  * else the file 'path' ("-": stdin). *out is new (rh_free), NUL-terminated,
@@ -154,15 +156,14 @@ int ctl_parse_int(const char *s, long long min, long long max, int suffixes,
 int ctl_script_load(const char *cmd, const char *path, const char *inline_src,
                     char **out, size_t *len);
 
-/* Check that 'json' is one JSON value (any type). 0 / -1. */
-int ctl_json_valid(const char *json);
+/* Check that 'json' (--args) is one JSON value (any type). 0 / -1. */
+int ctl_script_args_valid(const char *json);
 /* Sign 't' with the hex Ed25519 secret key on the first line of 'path'
  * (rhaictl keygen); the caller becomes its public key. 0, or -1 after
  * printing why. The key is wiped from our buffer. */
-int ctl_sign_task(const char *cmd, rhai_task *t, const char *path);
+int ctl_script_sign(const char *cmd, rhai_task *t, const char *path);
 
-
-/* ---- results and errors -------------------------------------------------- */
+/* ---- exit codes (main.c) ------------------------------------------------- */
 
 /* The exit code of a finished task, from its status and error_kind name
  * (NULL or "" when none). */
@@ -175,27 +176,17 @@ int ctl_exit_for_rc(int rc);
  * return its exit code. */
 int ctl_report_rc(int rc, const rhai_error *err);
 
-/* Print a finished task the way submit and run both do. Text mode: the
- * output JSON on stdout (one line) when done, "error_kind: error" on stderr
- * otherwise, and each print() line on stderr as "log: LINE". JSON mode:
- * 'json' (the whole reply) on stdout, nothing on stderr. Returns the exit
- * code. */
-int ctl_print_result(const ctl_global *g, rhai_status status, const char *kind,
-                     const char *output, const char *error, const char *logs,
-                     const char *json);
-
-/* Print 'logs' on stderr, one "log: LINE" per line. NULL or "": nothing. */
-void ctl_print_logs(const char *logs);
+/* ---- Redis connections (redis.c) ----------------------------------------- */
 
 /* Connect with the global URL and prefix; on failure print why and return
  * the exit code (CTL_EXIT_CONN, or CTL_EXIT_USAGE for a bad URL/prefix). */
 int ctl_connect(const ctl_global *g, rhai_client **out);
 
-/* ---- plain Redis ---------------------------------------------------------
- * The monitoring and admin commands read keys of docs/protocol.md that the
+/* The monitoring and admin commands read keys of docs/protocol.md that the
  * client library has no call for (heartbeats, queues, the task index), so
- * they use a hiredis connection of their own, opened like the library's
- * (same URL rules, AUTH, SELECT, timeouts). Not thread-safe. */
+ * they use a hiredis connection of their own, configured and opened by the
+ * library's code (common/redisconn.h: same URL rules, AUTH, SELECT,
+ * timeouts, messages). Not thread-safe. */
 typedef struct ctl_redis {
     redisContext *rc;                  /* NULL while disconnected */
     const char   *cmd;                 /* command name for messages */
@@ -254,7 +245,19 @@ int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const ch
                   const char *w, long long timeout_ms, int wait_for_worker,
                   rhai_result **out);
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output (print.c) ---------------------------------------------------- */
+
+/* Print a finished task the way submit and run both do. Text mode: the
+ * output JSON on stdout (one line) when done, "error_kind: error" on stderr
+ * otherwise, and each print() line on stderr as "log: LINE". JSON mode:
+ * 'json' (the whole reply) on stdout, nothing on stderr. Returns the exit
+ * code. */
+int ctl_print_result(const ctl_global *g, rhai_status status, const char *kind,
+                     const char *output, const char *error, const char *logs,
+                     const char *json);
+
+/* Print 'logs' on stderr, one "log: LINE" per line. NULL or "": nothing. */
+void ctl_print_logs(const char *logs);
 
 /* A duration for tables: "850ms", "12.3s", "3m04s", "2h05m", "3d04h"; "-"
  * for a negative one. */
@@ -263,7 +266,7 @@ void ctl_fmt_duration(int64_t ms, char *buf, size_t n);
  * CTL_EXIT_FAILED (NULL doc: out of memory; or a write error). */
 int ctl_print_json(json_t *doc);
 /* fflush(stdout): CTL_EXIT_OK, or CTL_EXIT_FAILED after saying why. */
-int ctl_flush(void);
+int ctl_print_flush(void);
 
 /* ---- workers and queues (shared with top) ---------------------------------- */
 

@@ -1,0 +1,193 @@
+/* redis.c -- rhaictl's Redis connections.
+ *
+ * Two kinds: the client library's rhai_client (ctl_connect) for submit,
+ * wait and task, and a plain blocking hiredis connection (ctl_redis_*) for
+ * the monitoring and admin commands, which read keys the library has no
+ * call for. Both take the URL and prefix from the global options or the
+ * environment and report failures as exit codes (ctl.h); the plain one is
+ * configured and opened by the library's own code (common/redisconn.c),
+ * so both reach the same server, user and db and word failures alike. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "common/redisconn.h"
+
+/* The key prefix of the global options: --prefix, else $RHAI_PREFIX when
+ * set and not empty, else NULL (the library's default). */
+static const char *redis_prefix(const ctl_global *g)
+{
+    const char *prefix = g->prefix;
+
+    if (prefix == NULL && (prefix = getenv("RHAI_PREFIX")) != NULL && *prefix == '\0')
+        prefix = NULL;
+    return prefix;
+}
+
+/* ======================== the client library ======================== */
+
+int ctl_connect(const ctl_global *g, rhai_client **out)
+{
+    rhai_error err = { 0, "" };
+    int rc;
+
+    if ((rc = rhai_client_connect(g->url, redis_prefix(g), out, &err)) != 0)
+        return ctl_report_rc(rc, &err);
+    return 0;
+}
+
+/* ======================== plain Redis ======================== */
+
+#define CTL_REDIS_CONNECT_MS 5000
+#define CTL_REDIS_IO_MS 10000
+
+int ctl_redis_fail(ctl_redis *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->msg, sizeof r->msg, fmt, ap);
+    va_end(ap);
+    r->code = code;
+    if (!r->quiet)
+        ctl_errorf(r->cmd, "%s", r->msg);
+    return code;
+}
+
+int ctl_redis_reopen(ctl_redis *r)
+{
+    rhai_error err = { 0, "" };
+    int rc;
+
+    ctl_redis_close(r);
+    rc = rh_redisconn_open(&r->url, r->where, CTL_REDIS_CONNECT_MS, CTL_REDIS_IO_MS,
+                           &r->rc, &err);
+    if (rc != 0)
+        return ctl_redis_fail(r, rc == RHAI_ENOMEM ? CTL_EXIT_FAILED : CTL_EXIT_CONN, "%s",
+                              err.msg);
+    return 0;
+}
+
+int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r)
+{
+    rhai_error err = { 0, "" };
+
+    memset(r, 0, sizeof *r);
+    r->cmd = cmd;
+    /* the library's rules: a bad URL is named first, then a bad prefix */
+    if (rh_redisconn_config(g->url, redis_prefix(g), &r->url, r->prefix, &err) != 0)
+        return ctl_redis_fail(r, CTL_EXIT_USAGE, "%s",
+                              err.msg[0] ? err.msg : "invalid Redis URL");
+    rh_url_format_safe(&r->url, r->where, sizeof r->where);
+    return ctl_redis_reopen(r);
+}
+
+void ctl_redis_close(ctl_redis *r)
+{
+    if (r->rc)
+        redisFree(r->rc);
+    r->rc = NULL;
+}
+
+/* A reply just read: NULL means the connection broke; an error reply is
+ * reported and freed. */
+static redisReply *redis_check(ctl_redis *r, redisReply *rep)
+{
+    if (rep == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "connection to %s lost: %s", r->where,
+                   r->rc && r->rc->errstr[0] ? r->rc->errstr : "no reply");
+        ctl_redis_close(r);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "%s: %s", r->where, rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+redisReply *ctl_redis_command(ctl_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *rep;
+
+    if (r->rc == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
+        return NULL;
+    }
+    va_start(ap, fmt);
+    rep = redisvCommand(r->rc, fmt, ap);
+    va_end(ap);
+    return redis_check(r, rep);
+}
+
+int ctl_redis_append(ctl_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (r->rc == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
+        return -1;
+    }
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(r->rc, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "cannot queue a command: %s", r->rc->errstr);
+        return -1;
+    }
+    return 0;
+}
+
+int ctl_redis_append_argv(ctl_redis *r, int argc, const char **argv)
+{
+    if (r->rc == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
+        return -1;
+    }
+    /* NULL lengths: every argument is a C string */
+    if (redisAppendCommandArgv(r->rc, argc, argv, NULL) != REDIS_OK) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "cannot queue a command: %s", r->rc->errstr);
+        return -1;
+    }
+    return 0;
+}
+
+redisReply *ctl_redis_reply(ctl_redis *r)
+{
+    void *rep = NULL;
+
+    if (r->rc == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
+        return NULL;
+    }
+    if (redisGetReply(r->rc, &rep) != REDIS_OK)
+        rep = NULL;
+    return redis_check(r, rep);
+}
+
+long long ctl_reply_ll(const redisReply *e, long long def)
+{
+    long long v;
+    char *end;
+
+    if (e == NULL)
+        return def;
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    if (e->type != REDIS_REPLY_STRING || e->len == 0)
+        return def;
+    errno = 0;
+    v = strtoll(e->str, &end, 10);
+    return errno == 0 && *end == '\0' ? v : def;
+}
+
+const char *ctl_reply_str(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_STRING ? e->str : NULL;
+}
