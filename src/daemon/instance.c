@@ -410,9 +410,12 @@ static void on_signal(uv_signal_t *s, int signum)
                    err.msg);
         } else {
             rh_log_level = w->cfg->log_level;
-            rh_log(RH_LOG_NOTICE, "event=config_reload file=%s changed=%s restart_needed=%s",
+            /* a key that needs a restart keeps its old value: say so loudly */
+            rh_log(restart[0] ? RH_LOG_WARN : RH_LOG_NOTICE,
+                   "event=config_reload file=%s changed=%s restart_needed=%s%s",
                    w->cfg->config_file ? w->cfg->config_file : "-",
-                   changed[0] ? changed : "-", restart[0] ? restart : "-");
+                   changed[0] ? changed : "-", restart[0] ? restart : "-",
+                   restart[0] ? " these keep their old value until rhaid restarts" : "");
         }
         return;
     }
