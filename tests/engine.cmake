@@ -1,7 +1,11 @@
 # tests of src/engine
 rhai_test(test_engine unit 60 rhai_engine)
 rhai_test(test_engine_limits unit 120 rhai_engine)
-rhai_test(test_engine_message unit 60 rhai_engine)
+# the executor messages (task, result) and the executor loop; helpers
+# shared in tests/unit/engine_message.h
+foreach(t test_engine_message_task test_engine_message_result test_engine_message_executor)
+  rhai_test(${t} unit 60 rhai_engine)
+endforeach()
 rhai_test(test_engine_arena unit 60 rhai_engine)
 # The sandbox benchmark still runs end to end (one round; every executor
 # round trip must answer done): tools/bench.sh depends on it, and a

@@ -723,7 +723,7 @@ static void test_async_survives_a_redis_restart(void **state)
     run_finish(&r);
 }
 
-/* As test_client_sync's: a process with SIGPIPE's default action, a
+/* As test_client_sync_connect's: a process with SIGPIPE's default action, a
  * task larger than the socket buffers, a Redis dead under the write. The
  * request must end with an error and the process live on. (Here the loop
  * usually sees the reset on its poll before a second write, and uvredis's

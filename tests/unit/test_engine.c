@@ -1,7 +1,7 @@
 /* test_engine.c -- unit tests of eng_run: results, globals, print, errors.
  *
  * Every test runs real scripts in real mujs states; the hostile ones live
- * in test_engine_limits.c, the executor messages in test_engine_message.c. */
+ * in test_engine_limits.c, the executor messages in test_engine_message_*.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
