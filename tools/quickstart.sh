@@ -8,14 +8,22 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 tools/deps.sh
-BUILD=${RHAI_QUICKSTART_BUILD_DIR:-build-quickstart}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRHAI_BUILD_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target rhaid rhaictl >/dev/null
-BIN=$ROOT/$BUILD/bin
+if [ -n "${RHAI_QUICKSTART_BIN:-}" ]; then
+    BIN=$RHAI_QUICKSTART_BIN            # binaries already built (the test suite's)
+else
+    BUILD=${RHAI_QUICKSTART_BUILD_DIR:-build-quickstart}
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRHAI_BUILD_TESTS=OFF >/dev/null
+    cmake --build "$BUILD" -j"$(nproc)" --target rhaid rhaictl >/dev/null
+    BIN=$ROOT/$BUILD/bin
+fi
 
 run() {
     local work rhaid_pid rc=0
     work=$(mktemp -d "${TMPDIR:-/tmp}/rhai-quickstart-XXXXXX")
+    # Run as root, rhaid starts its executors as an unprivileged user
+    # (executor_user, default nobody), which must reach the data dir:
+    # mktemp's 0700 would stop it, and rhaid would refuse to start.
+    chmod 0711 "$work"
     # DSL scripts act in a context, which must exist: "acme", owned by the
     # caller the examples are submitted as.
     "$BIN/rhaictl" context create acme --owner alice --data-dir "$work/data" >/dev/null
@@ -24,6 +32,14 @@ run() {
         --data-dir "$work/data" --log-level warn 2>"$work/rhaid.log" &
     rhaid_pid=$!
     trap 'kill -TERM $rhaid_pid 2>/dev/null; wait $rhaid_pid 2>/dev/null; rm -rf "$work"' RETURN
+    # rhaictl submit refuses at once when no live instance serves the
+    # worker id: wait (10 s at most) for rhaid's first heartbeat.
+    for _ in $(seq 100); do
+        "$BIN/rhaictl" workers --worker quickstart --json 2>/dev/null |
+            grep -q '"state": *"live"' && break
+        kill -0 "$rhaid_pid" 2>/dev/null || break
+        sleep 0.1
+    done
     echo "worker 'quickstart' started (pid $rhaid_pid)"
     for f in examples/*.js; do
         local args="{}"
@@ -50,7 +66,13 @@ run() {
     "$BIN/rhaictl" audit acme --limit 4 --data-dir "$work/data" || rc=1
     echo
     kill -TERM "$rhaid_pid"
-    wait "$rhaid_pid" && echo "worker stopped cleanly" || echo "worker exit status $?"
+    if wait "$rhaid_pid"; then
+        echo "worker stopped cleanly"
+    else
+        echo "worker exit status $?; its log:"
+        cat "$work/rhaid.log"
+        rc=1
+    fi
     return $rc
 }
 
