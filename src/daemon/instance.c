@@ -474,7 +474,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     if ((rc = wk_pool_init(&w.pool, w.loop, cfg, wk_on_run, &w, &err)) != 0) {
         rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
         wk_metrics_stop(w.metrics);
-        return 1;
+        return rc == RHAI_EINVAL ? 2 : 1;   /* an unknown executor_user is config */
     }
     w.pool.ready_cb = wk_on_pool_ready;
     w.pool.back_cb = wk_on_pool_back;

@@ -97,4 +97,15 @@ CHECKS=$((CHECKS + 1))
 # shellcheck disable=SC2046
 env -i $(grep -E '^RHAI[A-Z_]*=' "$envfile") "$rhaid" --print-config >"$OUT" 2>"$ERR" ||
     { fail "rhaid rejects $envfile"; cat "$ERR"; }
+
+# ---- a configuration error exits 2, so RestartPreventExitStatus=2 stops
+# the restart loop: an unknown executor_user is one (it exited 1) ---------
+if [ "$(id -u)" -eq 0 ]; then
+    CHECKS=$((CHECKS + 1))
+    timeout 10 "$rhaid" --redis-url redis://127.0.0.1:1 --worker-id cfg \
+        --data-dir "$WORK/cfgdata" --executor-user no-such-user-rhai >"$OUT" 2>"$ERR"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q "no such user" "$ERR" ||
+        { fail "unknown executor_user: exit $rc, want 2"; cat "$ERR"; }
+fi
 finish
