@@ -178,10 +178,11 @@ typedef struct wk_execuser {
 /* Create the data dir (mkdir -p, 0700) and find its absolute path. When
  * rhaid runs as root: resolve 'user' (a name, or a number; NULL or "" is
  * "nobody"); unless it is uid 0, give it the data dir and the root-owned
- * regular files in it (never through a link), and check it can reach the
- * dir and read and write every regular file there. Otherwise executors
+ * context files in it (never through a link), and check it can reach the
+ * dir and read and write every context file there. Otherwise executors
  * keep rhaid's user. 0 and *out filled; RHAI_EINVAL (no such user, path
- * too long) or RHAI_EIO, 'err' naming the path and what to change. Call
+ * too long, a root-owned data dir holding more than context files) or
+ * RHAI_EIO, 'err' naming the path and what to change. Call
  * at start, before executors exist. */
 int wk_execuser_prepare(const char *user, const char *data_dir, wk_execuser *out,
                         rhai_error *err);

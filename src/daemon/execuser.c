@@ -7,7 +7,10 @@
  * dir and the files in it that root owns, the way systemd does for a
  * StateDirectory=, and then checks that the user can reach the dir and
  * read and write every file in it: if not, rhaid refuses to start and
- * says which path is wrong. Started as any other user, rhaid cannot
+ * says which path is wrong. Only a directory of rhaid's own is given
+ * away: one that holds contexts' files only (a careless --data-dir /etc
+ * must not hand /etc and its files to the executor user), and of the
+ * files in it, only contexts' files. Started as any other user, rhaid cannot
  * change users and its executors keep its own. The confinement an
  * executor applies to itself is in confine_linux.c. */
 #include <dirent.h>
@@ -119,10 +122,55 @@ static int adopt_file(int dfd, const char *dir, const char *name, uid_t uid, gid
     return 0;
 }
 
-/* Hand the data dir and the root-owned files in it to uid/gid; fail
- * naming the first path the user still cannot use. */
+/* A file the store makes in the data dir: <context>.db and SQLite's
+ * -wal, -shm and -journal beside it. */
+static int store_file(const char *name)
+{
+    static const char *const ends[] = { ".db", ".db-wal", ".db-shm", ".db-journal" };
+    char ctx[RH_CONTEXT_MAX + 1];
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t e = strlen(ends[i]);
+        if (n > e && n - e <= RH_CONTEXT_MAX && strcmp(name + n - e, ends[i]) == 0) {
+            memcpy(ctx, name, n - e);
+            ctx[n - e] = '\0';
+            return rh_context_id_valid(ctx);
+        }
+    }
+    return 0;
+}
+
+/* The first entry of the directory 'dfd' that is neither a store file
+ * nor lost+found (a file system of its own), copied to 'name'; 0 when
+ * there is none, -1 when the directory cannot be read. */
+static int foreign_entry(int dfd, char *name, size_t n)
+{
+    struct dirent *de;
+    DIR *d = fdopendir(dup(dfd));
+    int found = 0;
+
+    if (d == NULL)
+        return -1;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strcmp(de->d_name, "lost+found") == 0 || store_file(de->d_name))
+            continue;
+        snprintf(name, n, "%s", de->d_name);
+        found = 1;
+    }
+    rewinddir(d);           /* the offset is dfd's too (dup) */
+    closedir(d);
+    return found;
+}
+
+/* Hand the data dir and the root-owned store files in it to uid/gid;
+ * fail naming the first path the user still cannot use. A root-owned
+ * dir that holds anything else is not rhaid's (the operator named a
+ * directory of the system): refused, nothing changed. */
 static int adopt_dir(const char *dir, uid_t uid, gid_t gid, rhai_error *err)
 {
+    char other[256];
     struct stat st;
     struct dirent *de;
     DIR *d;
@@ -130,7 +178,21 @@ static int adopt_dir(const char *dir, uid_t uid, gid_t gid, rhai_error *err)
 
     if (dfd < 0)
         return rh_error_set(err, RHAI_EIO, "data dir %s: %s", dir, strerror(errno));
-    if (fstat(dfd, &st) == 0 && st.st_uid == 0 && fchown(dfd, uid, gid) == 0) {
+    if (fstat(dfd, &st) != 0) {
+        rc = errno;
+        close(dfd);
+        return rh_error_set(err, RHAI_EIO, "data dir %s: %s", dir, strerror(rc));
+    }
+    if (st.st_uid == 0 && (rc = foreign_entry(dfd, other, sizeof other)) != 0) {
+        close(dfd);
+        if (rc < 0)
+            return rh_error_set(err, RHAI_EIO, "data dir %s: %s", dir, strerror(errno));
+        return rh_error_set(err, RHAI_EINVAL, "data dir %s holds '%s', which is no "
+                            "context's file: rhaid gives its data dir to the executor user "
+                            "(uid %d), so it must be a directory of its own (empty, or "
+                            "only CONTEXT.db files)", dir, other, (int)uid);
+    }
+    if (st.st_uid == 0 && fchown(dfd, uid, gid) == 0) {
         st.st_uid = uid;
         st.st_gid = gid;
     }
@@ -145,7 +207,7 @@ static int adopt_dir(const char *dir, uid_t uid, gid_t gid, rhai_error *err)
         return rh_error_set(err, RHAI_EIO, "data dir %s: %s", dir, strerror(errno));
     }
     while (rc == 0 && (de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+        if (store_file(de->d_name))     /* anything else is not rhaid's */
             rc = adopt_file(dfd, dir, de->d_name, uid, gid, err);
     closedir(d);
     close(dfd);

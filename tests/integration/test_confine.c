@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -284,12 +285,55 @@ static void test_executor_seccomp_off_lifts_only_the_filter(void **state)
     th_redis_stop(&redis);
 }
 
+/* Started as root with an executor user it cannot use, rhaid stops at
+ * once with a configuration error (exit 2: systemd does not restart it,
+ * RestartPreventExitStatus=2) and changes nothing: an unknown user, or a
+ * data dir that is not rhaid's own (a careless --data-dir naming a
+ * directory of the system must not hand it and its files to nobody). */
+static void test_an_unusable_executor_user_or_data_dir_is_a_configuration_error(void **state)
+{
+    char top[] = "/tmp/rhai-confine-cfg-XXXXXX";
+    char bin[512], data[300], log[300];
+    char *argv[] = { (char *)th_bin("rhaid", bin, sizeof bin), "--redis-url",
+                     "redis://127.0.0.1:1", "--worker-id", "cfg", "--concurrency", "1",
+                     "--data-dir", data, "--executor-user", "no-such-user-rhai", NULL };
+    struct stat st;
+    int status;
+    pid_t pid;
+
+    (void)state;
+    if (geteuid() != 0 || getpwnam("nobody") == NULL)
+        skip();
+    assert_non_null(mkdtemp(top));
+    snprintf(data, sizeof data, "%s/etc", top);
+    snprintf(log, sizeof log, "%s/rhaid.log", top);
+    assert_int_equal(th_sh("mkdir -m 755 %s && echo x > %s/shadow && chmod 600 %s/shadow",
+                           data, data, data), 0);
+    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
+    status = th_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_int_equal(th_sh("grep -q 'no such user' %s", log), 0);
+
+    argv[10] = "nobody";
+    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
+    status = th_wait(pid, 10000);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_int_equal(th_sh("grep -q \"holds 'shadow'\" %s", log), 0);
+    assert_int_equal(stat(data, &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(th_sh("test \"$(stat -c %%u %s/shadow)\" = 0", data), 0);
+    assert_int_equal(th_sh("rm -rf %s", top), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape),
         cmocka_unit_test(test_an_executor_kept_root_is_confined_all_the_same),
         cmocka_unit_test(test_executor_seccomp_off_lifts_only_the_filter),
+        cmocka_unit_test(test_an_unusable_executor_user_or_data_dir_is_a_configuration_error),
     };
     return cmocka_run_group_tests_name("confine", tests, NULL, NULL);
 }

@@ -173,6 +173,53 @@ static void test_a_closed_parent_dir_stops_the_start_naming_it(void **state)
     assert_non_null(strstr(err.msg, f->top));
 }
 
+/* A careless --data-dir (/etc, /root, /var/lib) must not hand a
+ * directory of the system, and the files in it, to the executor user:
+ * a directory rhaid would give away holds contexts' files only. */
+static void test_a_data_dir_holding_other_files_is_never_given_away(void **state)
+{
+    fx *f = *state;
+    char sub[400], lf[400];
+    wk_execuser u;
+    rhai_error err;
+
+    need_root(f);
+    assert_int_equal(mkdir(f->data, 0755), 0);
+    make_file(f->data, "shadow", 0600, 0);
+    make_file(f->data, "acme.db", 0600, 0);
+    err.msg[0] = '\0';
+    assert_int_equal(wk_execuser_prepare("nobody", f->data, &u, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "shadow"));
+    assert_int_equal(owner(f->data, NULL), 0);
+    assert_int_equal(owner(f->data, "shadow"), 0);
+    assert_int_equal(owner(f->data, "acme.db"), 0);
+
+    /* a directory of the system holds directories: refused as well */
+    assert_int_equal(unlink(strcat(strcpy(sub, f->data), "/shadow")), 0);
+    snprintf(sub, sizeof sub, "%s/lib", f->data);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(wk_execuser_prepare("nobody", f->data, &u, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "lib"));
+    assert_int_equal(owner(f->data, NULL), 0);
+
+    /* a file system of its own: lost+found is no obstacle */
+    snprintf(lf, sizeof lf, "%s/lost+found", f->data);
+    assert_int_equal(rename(sub, lf), 0);
+    make_file(f->data, "acme.db-wal", 0600, 0);
+    make_file(f->data, "acme.db-shm", 0600, 0);
+    make_file(f->data, "acme.db-journal", 0600, 0);
+    assert_int_equal(wk_execuser_prepare("nobody", f->data, &u, &err), 0);
+    assert_int_equal(owner(f->data, NULL), f->nobody.pw_uid);
+    assert_int_equal(owner(f->data, "acme.db-journal"), f->nobody.pw_uid);
+    assert_int_equal(owner(f->data, "lost+found"), 0);
+
+    /* given away already, it is the executor user's: a root file put
+     * there later that is no context's is left as it is */
+    make_file(f->data, "notes.txt", 0600, 0);
+    assert_int_equal(wk_execuser_prepare("nobody", f->data, &u, &err), 0);
+    assert_int_equal(owner(f->data, "notes.txt"), 0);
+}
+
 static void test_executor_user_root_keeps_root_and_an_unknown_user_is_refused(void **state)
 {
     fx *f = *state;
@@ -199,6 +246,7 @@ int main(void)
         T(test_links_in_the_data_dir_are_never_followed_or_changed),
         T(test_a_file_of_another_user_stops_the_start_naming_it),
         T(test_a_closed_parent_dir_stops_the_start_naming_it),
+        T(test_a_data_dir_holding_other_files_is_never_given_away),
         T(test_executor_user_root_keeps_root_and_an_unknown_user_is_refused),
 #undef T
     };
