@@ -197,8 +197,10 @@ static void context_ensure(js_State *J, const char *ctx)
     if (!rh_context_id_valid(ctx) || store_context_exists(T.st, ctx))
         return;                     /* store_open reports a bad id */
     if (!T.dev_mode) {
+        /* never suggest anonymous: it cannot own (store_owner_add) */
         snprintf(why, sizeof why, "create it with rhaictl context create %s --owner %.100s",
-                 ctx, *caller ? caller : "CALLER");
+                 ctx, *caller && strcmp(caller, DSL_CALLER_ANONYMOUS) != 0 ? caller
+                                                                        : "CALLER");
         throw_unknown_context(J, ctx, why);
     }
     /* "anonymous" is what a task without a caller runs as (rhaid, the

@@ -201,6 +201,9 @@ int  rh_name_valid(const char *s);
 /* 1 when 's' is a valid context id: rh_name_valid, at most RH_CONTEXT_MAX
  * chars, not starting with '.', no "..". NULL: 0. */
 int  rh_context_id_valid(const char *s);
+/* The caller a task without caller_id runs as (docs/protocol.md): it
+ * names nobody in particular, so it never owns a context. */
+#define RH_CALLER_ANONYMOUS "anonymous"
 /* A new random id (UUID v4 text, 36 chars + NUL). 0 or RHAI_EIO. */
 int  rh_id_generate(char out[37]);
 

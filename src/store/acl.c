@@ -82,6 +82,19 @@ int store_context_exists(store *s, const char *context_id)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
+/* Whether 'caller' may own a context: 0 or RHAI_EINVAL. Every task that
+ * names no caller runs as anonymous: as an owner it would give the
+ * context to anyone. */
+static int owner_check(const char *caller, rhai_error *err)
+{
+    if (caller == NULL || *caller == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "a context needs an owner (a caller id)");
+    if (strcmp(caller, RH_CALLER_ANONYMOUS) == 0)
+        return rh_error_set(err, RHAI_EINVAL, "'%s' cannot own a context: it is every task "
+                            "that names no caller; name a real caller", RH_CALLER_ANONYMOUS);
+    return 0;
+}
+
 int store_context_create(store *s, const char *context_id, const char *owner,
                          rhai_error *err)
 {
@@ -93,8 +106,8 @@ int store_context_create(store *s, const char *context_id, const char *owner,
 
     if (!rh_context_id_valid(context_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
-    if (owner == NULL || *owner == '\0')
-        return rh_error_set(err, RHAI_EINVAL, "a context needs an owner");
+    if ((rc = owner_check(owner, err)) != 0)       /* before the file exists */
+        return rc;
     if ((rc = store__make_dir(s->dir, err)) != 0)
         return rc;
     /* O_EXCL: an empty file is an empty SQLite database, and of two
@@ -215,8 +228,8 @@ int store_owner_add(store_db *db, const char *caller, rhai_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if (caller == NULL || *caller == '\0')
-        return rh_error_set(err, RHAI_EINVAL, "an owner needs a caller id");
+    if ((rc = owner_check(caller, err)) != 0)
+        return rc;
     if ((rc = prep(db, "INSERT OR IGNORE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
                    &st, err)) != 0)
         return rc;

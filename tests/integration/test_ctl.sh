@@ -134,14 +134,16 @@ has "$ERR" 'cannot connect'
 
 # A DSL task needs its context: unknown, it fails with error_kind invalid.
 ctl 1 submit "$SRC/examples/dsl_business.js" --worker ctl && has "$ERR" "invalid: UnknownContext"
-# Tasks submitted without --context/--caller act in "default" as "anonymous".
-ctl 0 context create default --owner anonymous --data-dir "$D"
+# Tasks submitted without --context act in "default"; without --caller as
+# "anonymous", which can own nothing (every caller-less task is anonymous).
+ctl 1 context create default --owner anonymous --data-dir "$D" && has "$ERR" "cannot own"
+ctl 0 context create default --owner ops --data-dir "$D"
 
 # Every example script, with its .args.json when there is one.
 for f in "$SRC"/examples/*.js; do
     args='{}'
     [ -f "${f%.js}.args.json" ] && args=$(cat "${f%.js}.args.json")
-    ctl 0 submit "$f" --worker ctl --args "$args" && {
+    ctl 0 submit "$f" --worker ctl --caller ops --args "$args" && {
         CHECKS=$((CHECKS + 1))
         [ -s "$OUT" ] && [ "$(cat "$OUT")" != null ] || fail "$(basename "$f") printed no result"; }
 done

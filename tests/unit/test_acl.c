@@ -117,7 +117,13 @@ static void test_creating_an_existing_context_or_with_bad_input_fails(void **sta
     assert_int_equal(store_context_create(st, "", "bob", &err), RHAI_EINVAL);
     assert_int_equal(store_context_create(st, "c3", "", &err), RHAI_EINVAL);
     assert_int_equal(store_context_create(st, "c3", NULL, &err), RHAI_EINVAL);
+    /* every task without a caller runs as "anonymous": as an owner it
+     * would hand the context to anyone who names no caller */
+    assert_int_equal(store_context_create(st, "c3", "anonymous", &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "anonymous"));
     assert_false(store_context_exists(st, "c3"));
+    assert_int_equal(store_owner_add(db, "anonymous", &err), RHAI_EINVAL);
+    assert_int_equal(authz("anonymous", "item", STORE_OP_READ, 0, NOW), 0);
     /* a data dir that does not exist holds no context */
     assert_int_equal(store_context_list("/nonexistent/rhai-acl", &ids, &err), 0);
     assert_int_equal(json_array_size(ids), 0);
