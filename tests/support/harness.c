@@ -365,10 +365,53 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
 }
 
+pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, uid_t uid,
+                        gid_t gid, const char *const extra[])
+{
+    char bin[512], conc[16], suid[16], sgid[16], log[300];
+    char *argv[64];
+    int argc = 0;
+    pid_t pid;
+
+    snprintf(conc, sizeof conc, "%d", concurrency);
+    snprintf(suid, sizeof suid, "%d", (int)uid);
+    snprintf(sgid, sizeof sgid, "%d", (int)gid);
+    snprintf(log, sizeof log, "%s/rhaid-as-%d.log", r->dir, ++rhaid_seq);
+    argv[argc++] = (char *)TH_SETPRIV;
+    argv[argc++] = "--reuid";
+    argv[argc++] = suid;
+    argv[argc++] = "--regid";
+    argv[argc++] = sgid;
+    argv[argc++] = "--clear-groups";
+    argv[argc++] = "--pdeathsig";       /* credentials changed: set it again */
+    argv[argc++] = "KILL";
+    argv[argc++] = "--";
+    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
+    argv[argc++] = "--redis-url";
+    argv[argc++] = (char *)r->url;
+    argv[argc++] = "--worker-id";
+    argv[argc++] = (char *)worker;
+    argv[argc++] = "--concurrency";
+    argv[argc++] = conc;
+    for (size_t i = 0; extra && extra[i] && argc < 62; i++)
+        argv[argc++] = (char *)extra[i];
+    argv[argc] = NULL;
+    if ((pid = th_spawn(argv, NULL, log)) < 0)
+        return -1;
+    return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
+}
+
 /* ======================== raw protocol helpers ======================== */
 
 int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
               const char *args, long timeout_ms, const char *reply_to)
+{
+    return th_submit_as(c, worker, id, NULL, NULL, script, args, timeout_ms, reply_to);
+}
+
+int th_submit_as(redisContext *c, const char *worker, const char *id, const char *ctx,
+                 const char *caller, const char *script, const char *args, long timeout_ms,
+                 const char *reply_to)
 {
     char key[RH_KEY_MAX], tmo[24], now[24];
     const char *argv[32];
@@ -388,6 +431,8 @@ int th_submit(redisContext *c, const char *worker, const char *id, const char *s
     if (args) { argv[argc++] = "args"; argv[argc++] = args; }
     if (timeout_ms > 0) { argv[argc++] = "timeout_ms"; argv[argc++] = tmo; }
     if (reply_to) { argv[argc++] = "reply_to"; argv[argc++] = reply_to; }
+    if (ctx) { argv[argc++] = "context_id"; argv[argc++] = ctx; }
+    if (caller) { argv[argc++] = "caller_id"; argv[argc++] = caller; }
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         if (r)
