@@ -312,18 +312,8 @@ static pid_t rhaid_copy_start(fixture *f, const char *name, int with_executor,
 static void run_task_as(fixture *f, const char *id, const char *caller, const char *script,
                         rh_task *t)
 {
-    char key[RH_KEY_MAX];
-    redisReply *r;
-
-    r = redisCommand(f->c, "HSET %s id %s worker_id default status queued created_at %lld "
-                     "attempts 0 timeout_ms 5000 script %s caller_id %s",
-                     rh_key_task(key, "rhai", id), id, (long long)rh_now_ms(), script, caller);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
-    assert_non_null(r);
-    freeReplyObject(r);
+    assert_int_equal(th_submit_as(f->c, "default", id, NULL, caller, script, NULL, 5000, NULL),
+                     0);
     rh_task_init(t);
     assert_int_equal(th_reply(f->c, NULL, id, 30, t), 0);
 }

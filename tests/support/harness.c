@@ -403,6 +403,29 @@ pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, 
 
 /* ======================== raw protocol helpers ======================== */
 
+long long th_vcmd_int(redisContext *c, const char *fmt, va_list ap)
+{
+    redisReply *r = redisvCommand(c, fmt, ap);
+    long long v = -1;
+
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+long long th_cmd_int(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    long long v;
+
+    va_start(ap, fmt);
+    v = th_vcmd_int(c, fmt, ap);
+    va_end(ap);
+    return v;
+}
+
 int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
               const char *args, long timeout_ms, const char *reply_to)
 {

@@ -6,6 +6,7 @@
 #ifndef TH_HARNESS_H
 #define TH_HARNESS_H
 
+#include <stdarg.h>
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
 
@@ -105,6 +106,9 @@ int th_submit_as(redisContext *c, const char *worker, const char *id, const char
 /* BLPOP 'list' (NULL: the task's default reply list of 'id') up to
  * timeout_s and parse the reply into 'out'. 0, or -1 on timeout/error. */
 int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out);
+/* The integer reply of a command, or -1 (no reply, or not an integer). */
+long long th_cmd_int(redisContext *c, const char *fmt, ...);
+long long th_vcmd_int(redisContext *c, const char *fmt, va_list ap);
 /* HGET of one task field into buf ("" when absent). */
 const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
                           size_t n);
