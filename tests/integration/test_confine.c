@@ -21,18 +21,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "th_asan.h"
 #include "dsl/dsl.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TH_ASAN 1
-#endif
-#endif
-#ifndef TH_ASAN
-#define TH_ASAN 0
-#endif
 
 /* What every probe must report: it failed (whatever the errno). */
 static const char *const forbidden[] = {
