@@ -337,17 +337,22 @@ int th_rhaid_ready(const th_redis *r, const char *worker, pid_t pid, const char 
     return -1;
 }
 
-pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
-                     const char *const extra[])
+/* Spawn 'pre' (NULL-terminated, may be NULL: rhaid runs itself), then
+ * rhaid for 'worker' against r with 'concurrency' executors, 'more' and
+ * 'extra' appended (each NULL-terminated, may be NULL), logging to 'log';
+ * wait for its heartbeat. pid or -1. */
+static pid_t rhaid_launch(const th_redis *r, const char *const pre[], const char *worker,
+                          int concurrency, const char *const more[], const char *const extra[],
+                          const char *log)
 {
-    char bin[512], conc[16], log[300], datadir[300];
+    char bin[512], conc[16];
     char *argv[64];
-    int argc = 0, seq = ++rhaid_seq;
+    int argc = 0;
     pid_t pid;
 
     snprintf(conc, sizeof conc, "%d", concurrency);
-    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
-    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    for (size_t i = 0; pre && pre[i]; i++)
+        argv[argc++] = (char *)pre[i];
     argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
     argv[argc++] = "--redis-url";
     argv[argc++] = (char *)r->url;
@@ -355,8 +360,8 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     argv[argc++] = (char *)worker;
     argv[argc++] = "--concurrency";
     argv[argc++] = conc;
-    argv[argc++] = "--data-dir";
-    argv[argc++] = datadir;
+    for (size_t i = 0; more && more[i]; i++)
+        argv[argc++] = (char *)more[i];
     for (size_t i = 0; extra && extra[i] && argc < 62; i++)
         argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
@@ -365,40 +370,30 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
 }
 
+pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
+                     const char *const extra[])
+{
+    char log[300], datadir[300];
+    const char *more[] = { "--data-dir", datadir, NULL };
+    int seq = ++rhaid_seq;
+
+    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
+    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    return rhaid_launch(r, NULL, worker, concurrency, more, extra, log);
+}
+
 pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, uid_t uid,
                         gid_t gid, const char *const extra[])
 {
-    char bin[512], conc[16], suid[16], sgid[16], log[300];
-    char *argv[64];
-    int argc = 0;
-    pid_t pid;
+    char suid[16], sgid[16], log[300];
+    /* --pdeathsig: credentials changed, so set it again */
+    const char *pre[] = { TH_SETPRIV, "--reuid", suid, "--regid", sgid, "--clear-groups",
+                          "--pdeathsig", "KILL", "--", NULL };
 
-    snprintf(conc, sizeof conc, "%d", concurrency);
     snprintf(suid, sizeof suid, "%d", (int)uid);
     snprintf(sgid, sizeof sgid, "%d", (int)gid);
     snprintf(log, sizeof log, "%s/rhaid-as-%d.log", r->dir, ++rhaid_seq);
-    argv[argc++] = (char *)TH_SETPRIV;
-    argv[argc++] = "--reuid";
-    argv[argc++] = suid;
-    argv[argc++] = "--regid";
-    argv[argc++] = sgid;
-    argv[argc++] = "--clear-groups";
-    argv[argc++] = "--pdeathsig";       /* credentials changed: set it again */
-    argv[argc++] = "KILL";
-    argv[argc++] = "--";
-    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
-    argv[argc++] = "--redis-url";
-    argv[argc++] = (char *)r->url;
-    argv[argc++] = "--worker-id";
-    argv[argc++] = (char *)worker;
-    argv[argc++] = "--concurrency";
-    argv[argc++] = conc;
-    for (size_t i = 0; extra && extra[i] && argc < 62; i++)
-        argv[argc++] = (char *)extra[i];
-    argv[argc] = NULL;
-    if ((pid = th_spawn(argv, NULL, log)) < 0)
-        return -1;
-    return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
+    return rhaid_launch(r, pre, worker, concurrency, NULL, extra, log);
 }
 
 /* ======================== raw protocol helpers ======================== */
