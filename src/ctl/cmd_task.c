@@ -217,11 +217,17 @@ static int task_show_json(const rhai_result *r, const redisReply *f, int full)
     return ctl_print_json(doc);
 }
 
-/* HMGET of task_show_fields into *out (new). 0 or an exit code. */
-static int task_show_read(const ctl_global *g, const char *id, redisReply **out)
+/* The most fields task_hmget reads at once. */
+#define TASK_HMGET_MAX 16
+_Static_assert(SHOW_NFIELDS <= TASK_HMGET_MAX, "task_hmget reads the show fields");
+
+/* HMGET of the n 'fields' of task 'id' into *out (new: an array of n).
+ * 0 or an exit code after saying why. */
+static int task_hmget(const ctl_global *g, const char *id, const char *const fields[], int n,
+                      redisReply **out)
 {
     char key[RH_KEY_MAX];
-    const char *argv[2 + SHOW_NFIELDS];
+    const char *argv[2 + TASK_HMGET_MAX];
     ctl_redis r;
     redisReply *h = NULL;
     int code;
@@ -231,12 +237,11 @@ static int task_show_read(const ctl_global *g, const char *id, redisReply **out)
         return code;
     argv[0] = "HMGET";
     argv[1] = rh_key_task(key, r.prefix, id);
-    for (int i = 0; i < SHOW_NFIELDS; i++)
-        argv[2 + i] = task_show_fields[i];
-    if (ctl_redis_append_argv(&r, 2 + SHOW_NFIELDS, argv) != 0 ||
-        (h = ctl_redis_reply(&r)) == NULL) {
+    for (int i = 0; i < n; i++)
+        argv[2 + i] = fields[i];
+    if (ctl_redis_append_argv(&r, 2 + n, argv) != 0 || (h = ctl_redis_reply(&r)) == NULL) {
         code = r.code;
-    } else if (h->type != REDIS_REPLY_ARRAY || h->elements != SHOW_NFIELDS) {
+    } else if (h->type != REDIS_REPLY_ARRAY || h->elements != (size_t)n) {
         code = ctl_redis_fail(&r, CTL_EXIT_FAILED, "HMGET: unexpected reply");
         freeReplyObject(h);
     } else {
@@ -255,7 +260,7 @@ static int task_show(const ctl_global *g, rhai_client *c, const char *id, int fu
 
     if ((rc = rhai_task_status(c, id, &r, &err)) != 0)
         return ctl_report_rc(rc, &err);
-    if ((code = task_show_read(g, id, &f)) != 0) {
+    if ((code = task_hmget(g, id, task_show_fields, SHOW_NFIELDS, &f)) != 0) {
         rhai_result_free(r);
         return code;
     }
@@ -339,6 +344,7 @@ static const char *const task_retry_fields[] = {
 };
 enum { RETRY_STATUS, RETRY_SCRIPT, RETRY_WORKER, RETRY_CONTEXT, RETRY_CALLER, RETRY_ARGS,
        RETRY_TIMEOUT, RETRY_SIGNATURE, RETRY_NFIELDS };
+_Static_assert(RETRY_NFIELDS <= TASK_HMGET_MAX, "task_hmget reads the retry fields");
 
 /* Read task 'id' and build its retry into *out (new). 0 or an exit code
  * after saying why. *signed_task tells whether the original was signed. */
@@ -346,31 +352,15 @@ static int task_retry_build(const ctl_global *g, const char *id, rhai_task **out
                             int *signed_task, long long *timeout_ms,
                             char worker[RH_NAME_MAX + 1])
 {
-    char key[RH_KEY_MAX];
-    const char *argv[2 + RETRY_NFIELDS];
     const char *v[RETRY_NFIELDS];
     redisReply *h = NULL;
     rhai_task *t = NULL;
     rhai_status st;
-    ctl_redis r;
     int code, rc = 0, any = 0;
 
     *out = NULL;
-    if ((code = ctl_redis_open(g, "task", &r)) != 0)
+    if ((code = task_hmget(g, id, task_retry_fields, RETRY_NFIELDS, &h)) != 0)
         return code;
-    argv[0] = "HMGET";
-    argv[1] = rh_key_task(key, r.prefix, id);
-    for (int i = 0; i < RETRY_NFIELDS; i++)
-        argv[2 + i] = task_retry_fields[i];
-    if (ctl_redis_append_argv(&r, 2 + RETRY_NFIELDS, argv) != 0 ||
-        (h = ctl_redis_reply(&r)) == NULL) {
-        code = r.code;
-        goto out;
-    }
-    if (h->type != REDIS_REPLY_ARRAY || h->elements != RETRY_NFIELDS) {
-        code = ctl_redis_fail(&r, CTL_EXIT_FAILED, "HMGET: unexpected reply");
-        goto out;
-    }
     for (int i = 0; i < RETRY_NFIELDS; i++) {
         v[i] = ctl_reply_str(h->element[i]);
         any |= v[i] != NULL;
@@ -421,7 +411,6 @@ out:
     rhai_task_free(t);
     if (h)
         freeReplyObject(h);
-    ctl_redis_close(&r);
     return code;
 }
 

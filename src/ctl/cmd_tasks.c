@@ -11,6 +11,7 @@
  * instances (live or dead), keeping those whose hash has that status. Both
  * are read in pages too, at most TASKS_SCAN_MAX ids per list. Several
  * worker ids are merged: finished newest first, the others oldest first. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,43 +286,79 @@ static int tasks_fetch(ctl_redis *r, const char *w, const redisReply *const *ids
     return code;
 }
 
-/* Append to 'out' up to 'limit' finished tasks of worker id 'w' that 'f'
- * keeps, newest first, from the index. 0 or an exit code. */
-static int tasks_load_worker(ctl_redis *r, const char *w, const tasks_filter *f, size_t limit,
-                             tasks_list *out)
+/* A reader of one page of ids of 'key' at 'start' into *page (new), and
+ * ids[] (and scores[] when it has them) and *nids pointing into it. 0 or
+ * an exit code. */
+typedef int tasks_page_fn(ctl_redis *r, const char *key, const tasks_filter *f,
+                          long long start, redisReply **page, const redisReply **ids,
+                          const redisReply **scores, size_t *nids);
+
+/* The index 'key', newest first, with the scores. */
+static int tasks_page_index(ctl_redis *r, const char *key, const tasks_filter *f,
+                            long long start, redisReply **page, const redisReply **ids,
+                            const redisReply **scores, size_t *nids)
 {
-    char key[RH_KEY_MAX];
+    redisReply *p;
+
+    if (f->since > 0)                     /* scores below 'since' end the walk */
+        p = ctl_redis_command(r, "ZREVRANGEBYSCORE %s +inf %lld WITHSCORES LIMIT %lld %d",
+                              key, f->since, start, TASKS_PAGE);
+    else
+        p = ctl_redis_command(r, "ZREVRANGE %s %lld %lld WITHSCORES", key, start,
+                              start + TASKS_PAGE - 1);
+    if ((*page = p) == NULL)
+        return r->code;
+    if (p->type != REDIS_REPLY_ARRAY || p->elements % 2 != 0)
+        return ctl_redis_fail(r, CTL_EXIT_FAILED, "reading %s: unexpected reply", key);
+    *nids = p->elements / 2;
+    for (size_t i = 0; i < *nids; i++) {
+        ids[i] = p->element[2 * i];
+        scores[i] = p->element[2 * i + 1];
+    }
+    return 0;
+}
+
+/* The list 'key' from its right end (the oldest, taken next); no scores. */
+static int tasks_page_list(ctl_redis *r, const char *key, const tasks_filter *f,
+                           long long start, redisReply **page, const redisReply **ids,
+                           const redisReply **scores, size_t *nids)
+{
+    redisReply *p;
+
+    (void)f;
+    (void)scores;
+    p = ctl_redis_command(r, "LRANGE %s %lld %lld", key, -start - TASKS_PAGE, -start - 1);
+    if ((*page = p) == NULL)
+        return r->code;
+    if (p->type != REDIS_REPLY_ARRAY)
+        return ctl_redis_fail(r, CTL_EXIT_FAILED, "LRANGE %s: unexpected reply", key);
+    *nids = p->elements;
+    for (size_t i = 0; i < *nids; i++)
+        ids[i] = p->element[*nids - 1 - i];       /* oldest first */
+    return 0;
+}
+
+/* Append to 'out' up to 'limit' tasks of worker id 'w' that 'f' keeps,
+ * read page by page with 'page_fn' from at most 'max' ids of 'key'
+ * (scores: whether the pages have them). 0 or an exit code. */
+static int tasks_load_pages(ctl_redis *r, const char *w, const char *key,
+                            tasks_page_fn *page_fn, int scored, long long max,
+                            const tasks_filter *f, size_t limit, tasks_list *out)
+{
     const redisReply *ids[TASKS_PAGE], *scores[TASKS_PAGE];
-    size_t found = 0;
+    size_t found = 0, nids = 0;
     long long start = 0;
     redisReply *page = NULL;
     int code = 0;
 
-    snprintf(key, sizeof key, "%s:tasks:{%s}", r->prefix, w);
-    while (found < limit) {
-        size_t nids;
-
-        if (f->since > 0)                     /* scores below 'since' end the walk */
-            page = ctl_redis_command(r, "ZREVRANGEBYSCORE %s +inf %lld WITHSCORES LIMIT "
-                                     "%lld %d", key, f->since, start, TASKS_PAGE);
-        else
-            page = ctl_redis_command(r, "ZREVRANGE %s %lld %lld WITHSCORES", key, start,
-                                     start + TASKS_PAGE - 1);
-        if (page == NULL)
-            return r->code;
-        if (page->type != REDIS_REPLY_ARRAY || page->elements % 2 != 0) {
-            code = ctl_redis_fail(r, CTL_EXIT_FAILED, "reading %s: unexpected reply", key);
+    while (found < limit && start < max) {
+        if ((code = page_fn(r, key, f, start, &page, ids, scores, &nids)) != 0)
             break;
-        }
-        nids = page->elements / 2;
-        for (size_t i = 0; i < nids; i++) {
-            ids[i] = page->element[2 * i];
-            scores[i] = page->element[2 * i + 1];
-        }
-        if ((code = tasks_fetch(r, w, ids, scores, nids, f, limit, &found, out)) != 0)
+        if ((code = tasks_fetch(r, w, ids, scored ? scores : NULL, nids, f, limit, &found,
+                                out)) != 0)
             break;
         if (nids < TASKS_PAGE)
-            break;                            /* the index is exhausted */
+            break;                            /* the index or list is exhausted */
         start += TASKS_PAGE;
         freeReplyObject(page);
         page = NULL;
@@ -331,42 +368,24 @@ static int tasks_load_worker(ctl_redis *r, const char *w, const tasks_filter *f,
     return code;
 }
 
+/* Append to 'out' up to 'limit' finished tasks of worker id 'w' that 'f'
+ * keeps, newest first, from the index. 0 or an exit code. */
+static int tasks_load_worker(ctl_redis *r, const char *w, const tasks_filter *f, size_t limit,
+                             tasks_list *out)
+{
+    char key[RH_KEY_MAX];
+
+    snprintf(key, sizeof key, "%s:tasks:{%s}", r->prefix, w);
+    return tasks_load_pages(r, w, key, tasks_page_index, 1, LLONG_MAX, f, limit, out);
+}
+
 /* Append to 'out' up to 'limit' tasks of the list 'key' (a queue, or a
  * processing list) of worker id 'w' that 'f' keeps, from its right end
  * (the oldest, taken next), at most TASKS_SCAN_MAX ids. 0 or an exit code. */
 static int tasks_load_list(ctl_redis *r, const char *w, const char *key, const tasks_filter *f,
                            size_t limit, tasks_list *out)
 {
-    const redisReply *ids[TASKS_PAGE];
-    size_t found = 0;
-    long long start = 0;
-    redisReply *page = NULL;
-    int code = 0;
-
-    while (found < limit && start < TASKS_SCAN_MAX) {
-        size_t nids;
-
-        if ((page = ctl_redis_command(r, "LRANGE %s %lld %lld", key, -start - TASKS_PAGE,
-                                      -start - 1)) == NULL)
-            return r->code;
-        if (page->type != REDIS_REPLY_ARRAY) {
-            code = ctl_redis_fail(r, CTL_EXIT_FAILED, "LRANGE %s: unexpected reply", key);
-            break;
-        }
-        nids = page->elements;
-        for (size_t i = 0; i < nids; i++)
-            ids[i] = page->element[nids - 1 - i];       /* oldest first */
-        if ((code = tasks_fetch(r, w, ids, NULL, nids, f, limit, &found, out)) != 0)
-            break;
-        if (nids < TASKS_PAGE)
-            break;
-        start += TASKS_PAGE;
-        freeReplyObject(page);
-        page = NULL;
-    }
-    if (page)
-        freeReplyObject(page);
-    return code;
+    return tasks_load_pages(r, w, key, tasks_page_list, 0, TASKS_SCAN_MAX, f, limit, out);
 }
 
 /* Tasks not finished: queued ones from the queues of 'worker' (NULL:

@@ -136,10 +136,35 @@ static void render_process(rh_buf *b)
                        (unsigned long long)rl.rlim_cur);
 }
 
-static void render(wk_metrics *m, rh_buf *b)
+/* The bucket of an observation of s seconds in a histogram whose n upper
+ * bounds are le (ascending): n is +Inf. */
+static size_t hist_bucket(const double *le, size_t n, double s)
+{
+    size_t i = 0;
+
+    while (i < n && s > le[i])
+        i++;
+    return i;
+}
+
+/* The _bucket (cumulative, then +Inf), _sum and _count samples of the
+ * histogram 'name' from its n + 1 bucket counts. */
+static void hist_render(rh_buf *b, const char *name, const double *le, size_t n,
+                        const uint64_t *counts, double sum, uint64_t count)
 {
     uint64_t cum = 0;
 
+    for (size_t i = 0; i < n; i++) {
+        cum += counts[i];
+        rh_buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, le[i], (unsigned long long)cum);
+    }
+    cum += counts[n];
+    rh_buf_appendf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                   (unsigned long long)cum, name, sum, name, (unsigned long long)count);
+}
+
+static void render(wk_metrics *m, rh_buf *b)
+{
     uv_mutex_lock(&m->lock);
     rh_buf_appendf(b, "# HELP rhai_tasks_total Tasks answered by this instance.\n"
                       "# TYPE rhai_tasks_total counter\n");
@@ -151,30 +176,12 @@ static void render(wk_metrics *m, rh_buf *b)
                                (unsigned long long)m->tasks[s][k]);
     rh_buf_appendf(b, "# HELP rhai_task_duration_seconds Run time, start to finish.\n"
                       "# TYPE rhai_task_duration_seconds histogram\n");
-    for (size_t i = 0; i < NBUCKETS; i++) {
-        cum += m->hist[i];
-        rh_buf_appendf(b, "rhai_task_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
-                       (unsigned long long)cum);
-    }
-    cum += m->hist[NBUCKETS];
-    rh_buf_appendf(b, "rhai_task_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                      "rhai_task_duration_seconds_sum %.6f\n"
-                      "rhai_task_duration_seconds_count %llu\n",
-                   (unsigned long long)cum, m->sum_s, (unsigned long long)m->count);
+    hist_render(b, "rhai_task_duration_seconds", buckets, NBUCKETS, m->hist, m->sum_s, m->count);
     rh_buf_appendf(b, "# HELP rhai_queue_wait_seconds Time tasks waited, created to "
                       "started on an executor.\n"
                       "# TYPE rhai_queue_wait_seconds histogram\n");
-    cum = 0;
-    for (size_t i = 0; i < NWAIT; i++) {
-        cum += m->wait_hist[i];
-        rh_buf_appendf(b, "rhai_queue_wait_seconds_bucket{le=\"%g\"} %llu\n", wait_buckets[i],
-                       (unsigned long long)cum);
-    }
-    cum += m->wait_hist[NWAIT];
-    rh_buf_appendf(b, "rhai_queue_wait_seconds_bucket{le=\"+Inf\"} %llu\n"
-                      "rhai_queue_wait_seconds_sum %.6f\n"
-                      "rhai_queue_wait_seconds_count %llu\n",
-                   (unsigned long long)cum, m->wait_sum_s, (unsigned long long)m->wait_count);
+    hist_render(b, "rhai_queue_wait_seconds", wait_buckets, NWAIT, m->wait_hist, m->wait_sum_s,
+                m->wait_count);
     rh_buf_appendf(b,
         "# HELP rhai_queue_oldest_age_seconds Age of the task next in the queue "
         "(created_at to now), 0 when it is empty.\n"
@@ -366,12 +373,10 @@ void wk_metrics_stop(wk_metrics *m)
 
 void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t ms)
 {
-    size_t i = 0;
     double s = (double)ms / 1000.0;
+    size_t i = hist_bucket(buckets, NBUCKETS, s);
     if (m == NULL)
         return;
-    while (i < NBUCKETS && s > buckets[i])
-        i++;
     uv_mutex_lock(&m->lock);
     if ((unsigned)st < NSTATUS && (unsigned)kind < NKIND)
         m->tasks[st][kind]++;
@@ -418,12 +423,10 @@ void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, 
 
 void wk_metrics_wait(wk_metrics *m, int64_t ms)
 {
-    size_t i = 0;
     double s = (double)(ms < 0 ? 0 : ms) / 1000.0;
+    size_t i = hist_bucket(wait_buckets, NWAIT, s);
     if (m == NULL)
         return;
-    while (i < NWAIT && s > wait_buckets[i])
-        i++;
     uv_mutex_lock(&m->lock);
     m->wait_hist[i]++;
     m->wait_sum_s += s;

@@ -65,23 +65,6 @@ static inline char *metric_wait(int port, const char *series, long long want)
     return body;
 }
 
-/* The integer reply of a command, or -1 (not an integer). */
-static inline long long cmd_int(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *r;
-    long long v = -1;
-
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        v = r->integer;
-    if (r)
-        freeReplyObject(r);
-    return v;
-}
-
 /* Send a command whose reply does not matter beyond not being an error. */
 static inline void cmd_ok(redisContext *c, const char *fmt, ...)
 {
@@ -102,7 +85,7 @@ static inline long long llen_wait(redisContext *c, const char *list, long long w
     int64_t deadline = rh_mono_ms() + WAIT_MS;
     long long n;
 
-    while ((n = cmd_int(c, "LLEN %s", list)) != want && rh_mono_ms() < deadline)
+    while ((n = th_cmd_int(c, "LLEN %s", list)) != want && rh_mono_ms() < deadline)
         usleep(10000);
     return n;
 }

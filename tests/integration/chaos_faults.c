@@ -21,7 +21,6 @@ static const char *const rhaid_ro_args[] = {
     "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000", "--max-attempts", "10",
     "--log-level", "notice", "--data-dir", data_dir, "--max-tasks-per-executor", "10", NULL
 };
-static const char setpriv_path[] = "/usr/bin/setpriv";
 
 static unsigned rnd(chaos *ch)
 {
@@ -36,50 +35,13 @@ int64_t elapsed(const chaos *ch)
 
 /* ======================== faults ======================== */
 
-/* th_rhaid_start() as ch->uid/gid through setpriv (which execs rhaid in
- * the same pid and keeps its parent-death signal); -1 on failure. */
-static pid_t rhaid_start_as(chaos *ch, const char *const extra[])
-{
-    static int seq;
-    char bin[512], conc[16], uid[16], gid[16], log[300];
-    char *argv[64];
-    int argc = 0;
-    pid_t pid;
-
-    snprintf(conc, sizeof conc, "%d", ch->cfg->concurrency);
-    snprintf(uid, sizeof uid, "%d", (int)ch->uid);
-    snprintf(gid, sizeof gid, "%d", (int)ch->gid);
-    snprintf(log, sizeof log, "%s/rhaid-as-%d.log", ch->redis.dir, ++seq);
-    argv[argc++] = (char *)setpriv_path;
-    argv[argc++] = "--reuid";
-    argv[argc++] = uid;
-    argv[argc++] = "--regid";
-    argv[argc++] = gid;
-    argv[argc++] = "--clear-groups";
-    argv[argc++] = "--pdeathsig";       /* credentials changed: set it again */
-    argv[argc++] = "KILL";
-    argv[argc++] = "--";
-    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
-    argv[argc++] = "--redis-url";
-    argv[argc++] = ch->redis.url;
-    argv[argc++] = "--worker-id";
-    argv[argc++] = WORKER;
-    argv[argc++] = "--concurrency";
-    argv[argc++] = conc;
-    for (size_t i = 0; extra[i] && argc < 62; i++)
-        argv[argc++] = (char *)extra[i];
-    argv[argc] = NULL;
-    if ((pid = th_spawn(argv, NULL, log)) < 0)
-        return -1;
-    return th_rhaid_ready(&ch->redis, WORKER, pid, log) == 0 ? pid : -1;
-}
-
 void instance_start(chaos *ch, int i)
 {
     const char *const *extra = ch->cfg->readonly ? rhaid_ro_args : rhaid_args;
 
     if (ch->as_user)
-        ch->inst[i].pid = rhaid_start_as(ch, extra);
+        ch->inst[i].pid = th_rhaid_start_as(&ch->redis, WORKER, ch->cfg->concurrency, ch->uid,
+                                            ch->gid, extra);
     else
         ch->inst[i].pid = th_rhaid_start(&ch->redis, WORKER, ch->cfg->concurrency, extra);
     if (ch->inst[i].pid <= 0)           /* retried on the next pass */
@@ -379,7 +341,7 @@ const char *readonly_unsupported(chaos *ch)
 
     if (geteuid() != 0)
         return NULL;
-    if (access(setpriv_path, X_OK) != 0)
+    if (access(TH_SETPRIV, X_OK) != 0)
         return "running as root without /usr/bin/setpriv to start rhaid as nobody";
     if ((pw = getpwnam("nobody")) == NULL)
         return "running as root and no user 'nobody' to run rhaid as";

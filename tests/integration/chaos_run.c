@@ -72,19 +72,14 @@ static redisContext *conn(chaos *ch)
 static long long cmd_int(chaos *ch, const char *fmt, ...)
 {
     redisContext *c = conn(ch);
-    redisReply *r;
-    long long v = -1;
+    long long v;
     va_list ap;
 
     if (c == NULL)
         return -1;
     va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
+    v = th_vcmd_int(c, fmt, ap);
     va_end(ap);
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        v = r->integer;
-    if (r)
-        freeReplyObject(r);
     return v;
 }
 

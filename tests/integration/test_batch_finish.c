@@ -77,13 +77,13 @@ static void test_a_shared_reply_list_and_the_index_trim_in_batches(void **state)
     }
     freeReplyObject(rep);
 
-    pttl = cmd_int(c, "PTTL %s", list);
+    pttl = th_cmd_int(c, "PTTL %s", list);
     assert_true(pttl > 0);
     assert_true(pttl <= 600000);
 
     /* the index holds the 10 newest finishes, by (finished_at, id) */
     qsort(recs, N, sizeof recs[0], fin_rec_cmp);
-    assert_int_equal(cmd_int(c, "ZCARD rhai:tasks:{default}"), KEEP);
+    assert_int_equal(th_cmd_int(c, "ZCARD rhai:tasks:{default}"), KEEP);
     rep = redisCommand(c, "ZRANGE rhai:tasks:{default} 0 -1 WITHSCORES");
     assert_non_null(rep);
     assert_int_equal(rep->elements, 2 * KEEP);
@@ -154,8 +154,8 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
     assert_string_equal(th_task_field(c, "fin-0", "output", buf, sizeof buf), "\"mine\"");
     assert_string_equal(th_task_field(c, "fin-0", "status", buf, sizeof buf), "done");
     assert_string_equal(th_task_field(c, "fin-0", "finished_at", buf, sizeof buf), "");
-    assert_int_equal(cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "fin-0")), 0);
-    assert_int_equal(cmd_int(c, "ZSCORE rhai:tasks:{default} fin-0"), -1);
+    assert_int_equal(th_cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "fin-0")), 0);
+    assert_int_equal(th_cmd_int(c, "ZSCORE rhai:tasks:{default} fin-0"), -1);
     assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
 
     redisFree(c);
@@ -254,8 +254,8 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_int_equal(t.attempts, 2);
     rh_task_clear(&t);
-    assert_int_equal(cmd_int(c, "EXISTS rhai:processing:{default}:ghost"), 0);
-    assert_int_equal(cmd_int(c, "SISMEMBER rhai:workers {default}:ghost"), 0);
+    assert_int_equal(th_cmd_int(c, "EXISTS rhai:processing:{default}:ghost"), 0);
+    assert_int_equal(th_cmd_int(c, "SISMEMBER rhai:workers {default}:ghost"), 0);
 
     redisFree(c);
     th_stop(pid, 10000);

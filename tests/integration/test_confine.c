@@ -21,18 +21,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "th_asan.h"
 #include "dsl/dsl.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define TH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TH_ASAN 1
-#endif
-#endif
-#ifndef TH_ASAN
-#define TH_ASAN 0
-#endif
 
 /* What every probe must report: it failed (whatever the errno). */
 static const char *const forbidden[] = {
@@ -82,9 +72,10 @@ static const char *field(const char *line, const char *key, char *out, size_t n)
     return out;
 }
 
-static void run(redisContext *c, const char *id, const char *script, rh_task *t)
+static void run(redisContext *c, const char *id, const char *ctx, const char *caller,
+                const char *script, rh_task *t)
 {
-    assert_int_equal(th_submit(c, "default", id, script, NULL, 20000, NULL), 0);
+    assert_int_equal(th_submit_as(c, "default", id, ctx, caller, script, NULL, 20000, NULL), 0);
     rh_task_init(t);
     assert_int_equal(th_reply(c, NULL, id, 60, t), 0);
 }
@@ -104,7 +95,7 @@ static char *probe(th_redis *redis, const char *const extra[], pid_t *pid, int *
     assert_true(*pid > 0);
     assert_int_equal(unsetenv("RHAI_TEST_CONFINE_PROBE"), 0);
     assert_non_null(c = th_redis_connect(redis));
-    run(c, "plain-1", "1 + 1", &t);
+    run(c, "plain-1", NULL, NULL, "1 + 1", &t);
     *done = t.status == RHAI_STATUS_DONE && t.output && strcmp(t.output, "2") == 0;
     rh_task_clear(&t);
     redisFree(c);
@@ -188,17 +179,7 @@ static void test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape(void
 
     /* and it still does its work: the DSL reads and writes its context */
     assert_non_null(c = th_redis_connect(&redis));
-    {
-        char key[RH_KEY_MAX];
-        const char *argv[] = { "HSET", rh_key_task(key, "rhai", "dsl-1"), "context_id", "shop",
-                               "caller_id", "alice" };
-        redisReply *r;
-        /* th_submit has no context: set it before the LPUSH th_submit does */
-        r = redisCommandArgv(c, 6, argv, NULL);
-        assert_non_null(r);
-        freeReplyObject(r);
-    }
-    run(c, "dsl-1", "Company.create({name: 'A'}); Company.count()", &t);
+    run(c, "dsl-1", "shop", "alice", "Company.create({name: 'A'}); Company.count()", &t);
     if (t.status != RHAI_STATUS_DONE)
         print_message("dsl-1: %s\n", t.error ? t.error : "?");
     assert_int_equal(t.status, RHAI_STATUS_DONE);
@@ -209,15 +190,7 @@ static void test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape(void
      * outside the data dir, where Landlock refuses: temp files stay in
      * memory (temp_store), or the task fails "unable to open database
      * file" every time it runs (seen in tools/chaos --long) */
-    {
-        char key[RH_KEY_MAX];
-        const char *argv[] = { "HSET", rh_key_task(key, "rhai", "dsl-2"), "context_id", "shop",
-                               "caller_id", "alice" };
-        redisReply *r = redisCommandArgv(c, 6, argv, NULL);
-        assert_non_null(r);
-        freeReplyObject(r);
-    }
-    run(c, "dsl-2", "var s = new Array(300001).join('x');\n"
+    run(c, "dsl-2", "shop", "alice", "var s = new Array(300001).join('x');\n"
         "var m = Markdown.create({title: 'a', content: 'b'});\n"
         "Markdown.update(m.id, {content: s});\n"
         "Markdown.update(m.id, {content: s + 'y'});\n"

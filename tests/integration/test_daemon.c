@@ -12,42 +12,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "harness.h"
-
-typedef struct fixture {
-    th_redis     redis;
-    pid_t        rhaid;
-    redisContext *c;
-} fixture;
-
-static int start_with(void **state, const char *const extra[])
-{
-    fixture *f = rh_calloc(1, sizeof *f);
-    if (f == NULL || th_redis_start(&f->redis, 0) != 0)
-        return -1;
-    f->rhaid = th_rhaid_start(&f->redis, "default", 2, extra);
-    f->c = th_redis_connect(&f->redis);
-    *state = f;
-    return f->rhaid > 0 && f->c ? 0 : -1;
-}
+#include "daemon_fixture.h"
 
 static int setup(void **state)
 {
     static const char *const extra[] = { "--max-script", "4096", "--heartbeat-ms", "200",
                                          "--heartbeat-ttl-ms", "1000", NULL };
-    return start_with(state, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->c)
-        redisFree(f->c);
-    if (f->rhaid > 0)
-        th_stop(f->rhaid, 10000);
-    th_redis_stop(&f->redis);
-    rh_free(f);
-    return 0;
+    return start_with(state, 0, extra);
 }
 
 static long llen(redisContext *c, const char *key)
@@ -223,7 +194,7 @@ static void test_rhaid_authenticates_and_survives_a_wrong_password(void **state)
 static int setup_recycle(void **state)
 {
     static const char *const extra[] = { "--max-tasks-per-executor", "2", NULL };
-    return start_with(state, extra);
+    return start_with(state, 0, extra);
 }
 
 static void test_executors_are_recycled_without_losing_a_task(void **state)
@@ -312,18 +283,8 @@ static pid_t rhaid_copy_start(fixture *f, const char *name, int with_executor,
 static void run_task_as(fixture *f, const char *id, const char *caller, const char *script,
                         rh_task *t)
 {
-    char key[RH_KEY_MAX];
-    redisReply *r;
-
-    r = redisCommand(f->c, "HSET %s id %s worker_id default status queued created_at %lld "
-                     "attempts 0 timeout_ms 5000 script %s caller_id %s",
-                     rh_key_task(key, "rhai", id), id, (long long)rh_now_ms(), script, caller);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
-    r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
-    assert_non_null(r);
-    freeReplyObject(r);
+    assert_int_equal(th_submit_as(f->c, "default", id, NULL, caller, script, NULL, 5000, NULL),
+                     0);
     rh_task_init(t);
     assert_int_equal(th_reply(f->c, NULL, id, 30, t), 0);
 }
@@ -616,7 +577,7 @@ static void test_sigterm_finishes_the_running_task_and_exits_zero(void **state)
 static int setup_short_grace(void **state)
 {
     static const char *const extra[] = { "--grace-ms", "300", NULL };
-    return start_with(state, extra);
+    return start_with(state, 0, extra);
 }
 
 static void test_sigterm_past_grace_requeues_the_running_task(void **state)

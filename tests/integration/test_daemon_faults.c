@@ -16,42 +16,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "harness.h"
-
-typedef struct fixture {
-    th_redis     redis;
-    pid_t        rhaid;
-    redisContext *c;
-} fixture;
-
-static int start_with(void **state, int aof, const char *const extra[])
-{
-    fixture *f = rh_calloc(1, sizeof *f);
-    if (f == NULL || th_redis_start(&f->redis, aof) != 0)
-        return -1;
-    f->rhaid = th_rhaid_start(&f->redis, "default", 2, extra);
-    f->c = th_redis_connect(&f->redis);
-    *state = f;
-    return f->rhaid > 0 && f->c ? 0 : -1;
-}
+#include "daemon_fixture.h"
 
 static int setup(void **state)
 {
     static const char *const extra[] = { "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000",
                                          NULL };
     return start_with(state, 0, extra);
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    if (f->c)
-        redisFree(f->c);
-    if (f->rhaid > 0)
-        th_stop(f->rhaid, 10000);
-    th_redis_stop(&f->redis);
-    rh_free(f);
-    return 0;
 }
 
 static void nap_ms(long ms)

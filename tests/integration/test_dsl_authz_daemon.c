@@ -18,27 +18,12 @@
 #include "harness.h"
 #include "dsl/dsl.h"
 
-/* HSET the task with its context and caller, then LPUSH it (protocol.md). */
+/* Submit the task with its context and caller (NULL: none), then LPUSH it
+ * (protocol.md). */
 static void submit(redisContext *c, const char *worker, const char *id, const char *ctx,
                    const char *caller, const char *script)
 {
-    char key[RH_KEY_MAX], now[24];
-    const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "worker_id", worker,
-                           "status", "queued", "created_at", now, "attempts", "0",
-                           "script", script, "context_id", ctx, "timeout_ms", "20000",
-                           "caller_id", caller };
-    int argc = (int)(sizeof argv / sizeof argv[0]) - (caller ? 0 : 2);  /* NULL: none */
-    redisReply *r;
-
-    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    r = redisCommandArgv(c, argc, argv, NULL);
-    assert_non_null(r);
-    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
-    freeReplyObject(r);
-    r = redisCommand(c, "LPUSH %s %s", rh_key_queue(key, "rhai", worker), id);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
+    assert_int_equal(th_submit_as(c, worker, id, ctx, caller, script, NULL, 20000, NULL), 0);
 }
 
 /* Submit and wait for the reply into t (rh_task_clear it). */

@@ -27,25 +27,13 @@
 static void submit(redisContext *c, const char *id, const char *ctx, const char *caller,
                    const char *script, const char *args)
 {
-    char key[RH_KEY_MAX], now[24];
-    const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "worker_id", WORKER,
-                           "status", "queued", "created_at", now, "attempts", "0",
-                           "script", script, "context_id", ctx, "caller_id", caller,
-                           "timeout_ms", "20000", "args", args };
+    char key[RH_KEY_MAX];
     redisReply *r;
 
-    r = redisCommand(c, "DEL %s", key);
+    r = redisCommand(c, "DEL %s", rh_key_task(key, "rhai", id));
     assert_non_null(r);
     freeReplyObject(r);
-    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-    r = redisCommandArgv(c, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
-    assert_non_null(r);
-    assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
-    freeReplyObject(r);
-    r = redisCommand(c, "LPUSH %s %s", rh_key_queue(key, "rhai", WORKER), id);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    freeReplyObject(r);
+    assert_int_equal(th_submit_as(c, WORKER, id, ctx, caller, script, args, 20000, NULL), 0);
 }
 
 static void run(redisContext *c, const char *id, const char *ctx, const char *caller,

@@ -32,8 +32,6 @@
 #define CALLER "op"
 #define SCRIPT "Contact.create({name: 'written'}); Contact.count()"
 
-static const char setpriv_path[] = "/usr/bin/setpriv";
-
 typedef struct fixture {
     th_redis      redis;
     redisContext *c;
@@ -72,8 +70,8 @@ static int setup(void **state)
     store_free(st);
     if (geteuid() == 0) {
         const struct passwd *pw = getpwnam("nobody");
-        if (pw == NULL || access(setpriv_path, X_OK) != 0) {
-            fprintf(stderr, "as root, this test needs user nobody and %s\n", setpriv_path);
+        if (pw == NULL || access(TH_SETPRIV, X_OK) != 0) {
+            fprintf(stderr, "as root, this test needs user nobody and %s\n", TH_SETPRIV);
             return -1;
         }
         f->as_user = 1;
@@ -108,9 +106,7 @@ static int teardown(void **state)
 static void rhaid_start(fixture *f, const char *const more[])
 {
     const char *args[32];
-    char bin[512], uid[16], gid[16], log[300];
-    char *argv[48];
-    int n = 0, argc = 0;
+    int n = 0;
 
     args[n++] = "--data-dir";
     args[n++] = f->data;
@@ -119,36 +115,11 @@ static void rhaid_start(fixture *f, const char *const more[])
     for (size_t i = 0; more && more[i] && n < 30; i++)
         args[n++] = more[i];
     args[n] = NULL;
-    if (!f->as_user) {
+    if (f->as_user)
+        f->rhaid = th_rhaid_start_as(&f->redis, "default", 1, f->uid, f->gid, args);
+    else
         f->rhaid = th_rhaid_start(&f->redis, "default", 1, args);
-        assert_true(f->rhaid > 0);
-        return;
-    }
-    snprintf(uid, sizeof uid, "%d", (int)f->uid);
-    snprintf(gid, sizeof gid, "%d", (int)f->gid);
-    snprintf(log, sizeof log, "%s/rhaid-as.log", f->redis.dir);
-    argv[argc++] = (char *)setpriv_path;
-    argv[argc++] = "--reuid";
-    argv[argc++] = uid;
-    argv[argc++] = "--regid";
-    argv[argc++] = gid;
-    argv[argc++] = "--clear-groups";
-    argv[argc++] = "--pdeathsig";
-    argv[argc++] = "KILL";
-    argv[argc++] = "--";
-    argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
-    argv[argc++] = "--redis-url";
-    argv[argc++] = f->redis.url;
-    argv[argc++] = "--worker-id";
-    argv[argc++] = "default";
-    argv[argc++] = "--concurrency";
-    argv[argc++] = "1";
-    for (int i = 0; i < n; i++)
-        argv[argc++] = (char *)args[i];
-    argv[argc] = NULL;
-    f->rhaid = th_spawn(argv, NULL, log);
     assert_true(f->rhaid > 0);
-    assert_int_equal(th_rhaid_ready(&f->redis, "default", f->rhaid, log), 0);
 }
 
 /* Write bits off the data dir and its files (dir first, so no file

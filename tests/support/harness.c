@@ -337,17 +337,22 @@ int th_rhaid_ready(const th_redis *r, const char *worker, pid_t pid, const char 
     return -1;
 }
 
-pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
-                     const char *const extra[])
+/* Spawn 'pre' (NULL-terminated, may be NULL: rhaid runs itself), then
+ * rhaid for 'worker' against r with 'concurrency' executors, 'more' and
+ * 'extra' appended (each NULL-terminated, may be NULL), logging to 'log';
+ * wait for its heartbeat. pid or -1. */
+static pid_t rhaid_launch(const th_redis *r, const char *const pre[], const char *worker,
+                          int concurrency, const char *const more[], const char *const extra[],
+                          const char *log)
 {
-    char bin[512], conc[16], log[300], datadir[300];
+    char bin[512], conc[16];
     char *argv[64];
-    int argc = 0, seq = ++rhaid_seq;
+    int argc = 0;
     pid_t pid;
 
     snprintf(conc, sizeof conc, "%d", concurrency);
-    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
-    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    for (size_t i = 0; pre && pre[i]; i++)
+        argv[argc++] = (char *)pre[i];
     argv[argc++] = (char *)th_bin("rhaid", bin, sizeof bin);
     argv[argc++] = "--redis-url";
     argv[argc++] = (char *)r->url;
@@ -355,8 +360,8 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     argv[argc++] = (char *)worker;
     argv[argc++] = "--concurrency";
     argv[argc++] = conc;
-    argv[argc++] = "--data-dir";
-    argv[argc++] = datadir;
+    for (size_t i = 0; more && more[i]; i++)
+        argv[argc++] = (char *)more[i];
     for (size_t i = 0; extra && extra[i] && argc < 62; i++)
         argv[argc++] = (char *)extra[i];
     argv[argc] = NULL;
@@ -365,10 +370,66 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     return th_rhaid_ready(r, worker, pid, log) == 0 ? pid : -1;
 }
 
+pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
+                     const char *const extra[])
+{
+    char log[300], datadir[300];
+    const char *more[] = { "--data-dir", datadir, NULL };
+    int seq = ++rhaid_seq;
+
+    snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
+    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    return rhaid_launch(r, NULL, worker, concurrency, more, extra, log);
+}
+
+pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, uid_t uid,
+                        gid_t gid, const char *const extra[])
+{
+    char suid[16], sgid[16], log[300];
+    /* --pdeathsig: credentials changed, so set it again */
+    const char *pre[] = { TH_SETPRIV, "--reuid", suid, "--regid", sgid, "--clear-groups",
+                          "--pdeathsig", "KILL", "--", NULL };
+
+    snprintf(suid, sizeof suid, "%d", (int)uid);
+    snprintf(sgid, sizeof sgid, "%d", (int)gid);
+    snprintf(log, sizeof log, "%s/rhaid-as-%d.log", r->dir, ++rhaid_seq);
+    return rhaid_launch(r, pre, worker, concurrency, NULL, extra, log);
+}
+
 /* ======================== raw protocol helpers ======================== */
+
+long long th_vcmd_int(redisContext *c, const char *fmt, va_list ap)
+{
+    redisReply *r = redisvCommand(c, fmt, ap);
+    long long v = -1;
+
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+long long th_cmd_int(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    long long v;
+
+    va_start(ap, fmt);
+    v = th_vcmd_int(c, fmt, ap);
+    va_end(ap);
+    return v;
+}
 
 int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
               const char *args, long timeout_ms, const char *reply_to)
+{
+    return th_submit_as(c, worker, id, NULL, NULL, script, args, timeout_ms, reply_to);
+}
+
+int th_submit_as(redisContext *c, const char *worker, const char *id, const char *ctx,
+                 const char *caller, const char *script, const char *args, long timeout_ms,
+                 const char *reply_to)
 {
     char key[RH_KEY_MAX], tmo[24], now[24];
     const char *argv[32];
@@ -388,6 +449,8 @@ int th_submit(redisContext *c, const char *worker, const char *id, const char *s
     if (args) { argv[argc++] = "args"; argv[argc++] = args; }
     if (timeout_ms > 0) { argv[argc++] = "timeout_ms"; argv[argc++] = tmo; }
     if (reply_to) { argv[argc++] = "reply_to"; argv[argc++] = reply_to; }
+    if (ctx) { argv[argc++] = "context_id"; argv[argc++] = ctx; }
+    if (caller) { argv[argc++] = "caller_id"; argv[argc++] = caller; }
     r = redisCommandArgv(c, argc, argv, NULL);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         if (r)

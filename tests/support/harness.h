@@ -6,6 +6,7 @@
 #ifndef TH_HARNESS_H
 #define TH_HARNESS_H
 
+#include <stdarg.h>
 #include <sys/types.h>
 #include <hiredis/hiredis.h>
 
@@ -59,6 +60,13 @@ int   th_stop(pid_t pid, int timeout_ms);
  * Waits until its heartbeat key exists (10 s). Returns pid or -1. */
 pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
                      const char *const extra[]);
+/* setpriv(1), which th_rhaid_start_as runs rhaid through. */
+#define TH_SETPRIV "/usr/bin/setpriv"
+/* th_rhaid_start() as uid/gid, through TH_SETPRIV (which execs rhaid in the
+ * same pid and sets its parent-death signal again), without the default
+ * --data-dir: extra names one. Log in r->dir/rhaid-as-N.log. */
+pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, uid_t uid,
+                        gid_t gid, const char *const extra[]);
 /* Wait (10 s) until rhaid 'pid' of 'worker' wrote its heartbeat key to r.
  * 0; -1 when it exited or gave none (then it is stopped), with a message
  * naming 'log'. */
@@ -90,9 +98,17 @@ int       th_metrics_check(const char *body, char *why, size_t n);
  * reply_to may be NULL (field omitted); timeout_ms <= 0 omits it. 0 / -1. */
 int th_submit(redisContext *c, const char *worker, const char *id, const char *script,
               const char *args, long timeout_ms, const char *reply_to);
+/* th_submit() with the task's context_id and caller_id set (NULL: field
+ * omitted). 0 / -1. */
+int th_submit_as(redisContext *c, const char *worker, const char *id, const char *ctx,
+                 const char *caller, const char *script, const char *args, long timeout_ms,
+                 const char *reply_to);
 /* BLPOP 'list' (NULL: the task's default reply list of 'id') up to
  * timeout_s and parse the reply into 'out'. 0, or -1 on timeout/error. */
 int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out);
+/* The integer reply of a command, or -1 (no reply, or not an integer). */
+long long th_cmd_int(redisContext *c, const char *fmt, ...);
+long long th_vcmd_int(redisContext *c, const char *fmt, va_list ap);
 /* HGET of one task field into buf ("" when absent). */
 const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
                           size_t n);

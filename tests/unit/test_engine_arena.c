@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "engine/engine_int.h"
+#include "th_asan.h"
 
 #define MiB (1024u * 1024u)
 
@@ -276,17 +277,7 @@ static void test_restore_gives_back_the_pages_a_large_task_touched(void **state)
                 ENG_ARENA_KEEP + 4096);
 }
 
-/* gcc defines __SANITIZE_ADDRESS__ under ASan; clang answers through
- * __has_feature. */
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-
-#ifdef TEST_ASAN
+#if TH_ASAN
 /* Under ASan, touching a freed block or the slack past a block's size is
  * reported as with malloc (the arena poisons them); the child dies. */
 static int child_touch(eng_arena *a, int freed)
@@ -314,7 +305,7 @@ static int child_touch(eng_arena *a, int freed)
 
 static void test_asan_sees_use_after_free_and_overflow_in_the_arena(void **state)
 {
-#ifdef TEST_ASAN
+#if TH_ASAN
     eng_arena *a = *state;
 
     assert_true(child_touch(a, 1));

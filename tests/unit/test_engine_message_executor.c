@@ -9,21 +9,9 @@
 #include <unistd.h>
 
 #include "engine_message.h"
+#include "th_asan.h"
 
 /* ---- the executor loop ---- */
-
-/* Under AddressSanitizer the executor skips RLIMIT_AS (the shadow memory
- * alone is terabytes of address space). */
-#if defined(__SANITIZE_ADDRESS__)
-#define TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_ASAN 1
-#endif
-#endif
-#ifndef TEST_ASAN
-#define TEST_ASAN 0
-#endif
 
 typedef struct exec_child {
     pid_t pid;
@@ -176,7 +164,9 @@ static void test_executor_address_space_limit_ends_in_a_memory_error(void **stat
     char *id;
 
     (void)state;
-    if (TEST_ASAN)
+    /* under AddressSanitizer the executor skips RLIMIT_AS (the shadow
+     * memory alone is terabytes of address space) */
+    if (TH_ASAN)
         skip();
     in.script_len = strlen(in.script);
     eng_limits_default(&lim);
