@@ -1,5 +1,6 @@
 # tests of src/common
 rhai_test(test_common unit 30 rhai_commonlib)
+rhai_test(test_log unit 30 rhai_commonlib)
 rhai_test(test_harness integration 60 rhai_commonlib)
 rhai_test(test_uvredis integration 120 rhai_commonlib)
 rhai_test(test_redisconn integration 60 rhai_commonlib)

@@ -60,7 +60,7 @@ int  rh_log_level_parse(const char *name);        /* -1 when unknown */
 const char *rh_log_level_name(int level);
 /* A program's choice to log to stderr: until it is called, lines go to
  * the sink alone (or nowhere), so code linked into librhai-client never
- * writes to its host's stderr. Under systemd ($JOURNAL_STREAM set) lines
+ * writes to its host's stderr. Under systemd (stderr is the $JOURNAL_STREAM) lines
  * get a <N> prefix and no time. */
 void rh_log_init(const char *ident);
 /* Where lines go instead of stderr when set (NULL: back to stderr after

@@ -1,7 +1,8 @@
 /* log.c -- leveled key=value logging to stderr, or one JSON object a line.
  *
- * Under systemd (JOURNAL_STREAM set) each line starts with a <N> syslog
- * priority and carries no timestamp, since journald adds its own;
+ * Under systemd (stderr is the stream $JOURNAL_STREAM names) each line
+ * starts with a <N> syslog priority and carries no timestamp, since
+ * journald adds its own;
  * otherwise lines carry an ISO time, the program name and the pid. With
  * rh_log_format JSON the same line is turned into an object: its leading
  * key=value fields become members and the sentence after them "msg".
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,11 +37,28 @@ static const char *const format_names[] = { "kv", "json" };
 #define LOG_BODY 2048
 #define LOG_LINE (LOG_BODY * 6 + 512)
 
+/* 1 when stderr is the stream systemd connected to the journal. The
+ * variable is inherited by children whose stderr was redirected (a
+ * script run by a unit, `rhaid 2>file`), so as sd_journal_stream_fd(3)
+ * says, it counts only when its "device:inode" is stderr's. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int used = 0;
+
+    if (js == NULL || sscanf(js, "%llu:%llu%n", &dev, &ino, &used) != 2 ||
+        js[used] != '\0' || fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void rh_log_init(const char *ident)
 {
     if (ident)
         log_ident = ident;
-    log_journal = getenv("JOURNAL_STREAM") != NULL;
+    log_journal = stderr_is_journal();
     log_stderr = 1;
 }
 
@@ -279,11 +298,53 @@ static int is_int(const char *s, size_t n)
     return 1;
 }
 
+/* Member names of one JSON line, so none is written twice: strict
+ * parsers (jq --seq, Go, jansson's JSON_REJECT_DUPLICATES) refuse a line
+ * with a repeated name, lenient ones keep only one of the values. */
+#define LOG_NAMES 64
+#define LOG_NAME_MAX 64
+typedef struct log_names {
+    char name[LOG_NAMES][LOG_NAME_MAX];
+    int  n;
+} log_names;
+
+static int names_has(const log_names *ns, const char *k, size_t klen)
+{
+    for (int i = 0; i < ns->n; i++)
+        if (strlen(ns->name[i]) == klen && memcmp(ns->name[i], k, klen) == 0)
+            return 1;
+    return 0;
+}
+
+/* The name field 'k' is written under: k itself, or when taken (a fixed
+ * member such as "pid", or a field named twice) k_2, k_3, ... Its length
+ * into *outlen; 0 when no name is left (the field then ends the fields). */
+static int names_claim(log_names *ns, const char *k, size_t klen, char *out, size_t *outlen)
+{
+    if (ns->n == LOG_NAMES || klen + 4 >= LOG_NAME_MAX)
+        return 0;
+    memcpy(out, k, klen);
+    out[klen] = '\0';
+    *outlen = klen;
+    for (int i = 2; names_has(ns, out, *outlen) && i < 100; i++)
+        *outlen = klen + (size_t)snprintf(out + klen, LOG_NAME_MAX - klen, "_%d", i);
+    if (names_has(ns, out, *outlen))
+        return 0;
+    memcpy(ns->name[ns->n++], out, *outlen + 1);
+    return 1;
+}
+
 /* The members of 'body': leading key=value fields, then "msg". */
 static void json_body(lw *w, const char *body)
 {
-    char val[LOG_BODY];
+    static const char *const fixed[] = { "ts", "level", "prog", "pid", "msg" };
+    char val[LOG_BODY], name[LOG_NAME_MAX];
     const char *p = body;
+    log_names ns;
+
+    ns.n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        snprintf(ns.name[ns.n++], LOG_NAME_MAX, "%s", fixed[i]);
 
     for (;;) {
         const char *k = p, *v, *end;
@@ -303,19 +364,21 @@ static void json_body(lw *w, const char *body)
         v++;
         if (*v == '"') {
             if (strlen(v) >= sizeof val || (end = unquote(v + 1, val, &vlen)) == NULL ||
-                (*end != ' ' && *end != '\0'))
+                (*end != ' ' && *end != '\0') || !names_claim(&ns, k, klen, name, &klen))
                 break;               /* not a field after all: the rest is msg */
             lw_put(w, ",", 1);
-            json_str(w, k, klen);
+            json_str(w, name, klen);
             lw_put(w, ":", 1);
             json_str(w, val, vlen);
         } else {
+            if (!names_claim(&ns, k, klen, name, &klen))
+                break;
             end = v;
             while (*end && *end != ' ')
                 end++;
             vlen = (size_t)(end - v);
             lw_put(w, ",", 1);
-            json_str(w, k, klen);
+            json_str(w, name, klen);
             lw_put(w, ":", 1);
             if (is_int(v, vlen))
                 lw_put(w, v, vlen);
