@@ -377,6 +377,26 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
     return 0;
 }
 
+int wk_config_error_format(const wk_config *partial, int argc, char **argv)
+{
+    const char *env = getenv("RHAI_LOG_FORMAT");
+    int format = partial->log_format, f;
+
+    /* the file's value is in 'partial' when it was read before the error */
+    if (env && (f = rh_log_format_parse(env)) >= 0)
+        format = f;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc)
+            v = argv[++i];
+        else if (strncmp(argv[i], "--log-format=", 13) == 0)
+            v = argv[i] + 13;
+        if (v && (f = rh_log_format_parse(v)) >= 0)
+            format = f;
+    }
+    return format;
+}
+
 void wk_config_print(const wk_config *c, FILE *f)
 {
     for (size_t i = 0; i < NOPTS; i++) {

@@ -77,6 +77,11 @@ enum { WK_CONFIG_OK = 0, WK_CONFIG_EXIT_OK = 1 };   /* --help, --version */
  * with wk_config_free either way. */
 int  wk_config_load(wk_config *cfg, int argc, char **argv, rhai_error *err);
 void wk_config_free(wk_config *cfg);
+/* The log format to report a wk_config_load error in: the one asked for
+ * by the file (if read before the error, in 'partial'), $RHAI_LOG_FORMAT
+ * and --log-format, wherever it stands, skipping values that are not
+ * formats; RH_LOG_FMT_KV when none. */
+int  wk_config_error_format(const wk_config *partial, int argc, char **argv);
 void wk_config_print(const wk_config *cfg, FILE *f);
 void wk_config_limits(const wk_config *cfg, eng_limits *lim);
 /* Compare 'fresh' with 'cur' option by option. Each option whose value

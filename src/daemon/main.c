@@ -23,7 +23,16 @@ int main(int argc, char **argv)
         return 0;
     }
     if (rc != 0) {
-        fprintf(stderr, "rhaid: %s\n", err.msg);
+        /* the one line a log shipper sees of a misconfigured rhaid: JSON
+         * too when JSON was asked for, even if the error came first */
+        if (wk_config_error_format(&cfg, argc, argv) == RH_LOG_FMT_JSON) {
+            char q[600];
+            rh_log_format = RH_LOG_FMT_JSON;
+            rh_log(RH_LOG_ERROR, "event=config_error reason=\"%s\" rhaid exits 2",
+                   rh_log_quote(q, sizeof q, err.msg, sizeof q));
+        } else {
+            fprintf(stderr, "rhaid: %s\n", err.msg);
+        }
         wk_config_free(&cfg);
         return 2;
     }

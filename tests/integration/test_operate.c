@@ -402,7 +402,7 @@ static void test_json_logs_are_one_object_per_line_whatever_a_script_throws(void
     assert_non_null(f);
     while (fgets(line, sizeof line, f)) {
         json_error_t jerr;
-        json_t *o = json_loads(line, 0, &jerr);
+        json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
         const char *ev;
         if (o == NULL)
             fail_msg("not one JSON object: %s (%s)", line, jerr.text);
@@ -436,6 +436,61 @@ static void test_json_logs_are_one_object_per_line_whatever_a_script_throws(void
     assert_int_equal(done, 1);
     redisFree(c);
     th_redis_stop(&r);
+}
+
+/* A configuration error is the first line an operator's log shipper sees
+ * of a misconfigured rhaid: with JSON chosen (by flag, wherever it stands,
+ * or by environment) it is JSON too; exit 2 either way. A format that is
+ * not one is itself a config error, said in key=value. */
+static void test_a_config_error_is_one_json_line_when_json_logs_were_asked_for(void **state)
+{
+    static const struct { const char *a1, *a2, *a3, *env; int json; } runs[] = {
+        { "--log-format", "json", "--bogus-flag", NULL, 1 },
+        { "--bogus-flag", "--log-format", "json", NULL, 1 },
+        { "--log-format=json", "--worker-id", "bad id\"x", NULL, 1 },
+        { "--bogus-flag", NULL, NULL, "RHAI_LOG_FORMAT=json", 1 },
+        { "--bogus-flag", NULL, NULL, NULL, 0 },
+        { "--log-format", "xml", NULL, NULL, 0 },
+        { "--concurrency", "0", NULL, "RHAI_LOG_FORMAT=xml", 0 },
+    };
+    char bin[512], log[300], line[4096];
+    (void)state;
+
+    th_bin("rhaid", bin, sizeof bin);
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char *argv[] = { bin, (char *)runs[i].a1, (char *)runs[i].a2, (char *)runs[i].a3, NULL };
+        char *env[] = { (char *)runs[i].env, NULL };
+        int status, lines = 0;
+        FILE *f;
+
+        snprintf(log, sizeof log, "/tmp/rhai-test-operate-cfg-%d-%zu.log", (int)getpid(), i);
+        unlink(log);
+        status = th_wait(th_spawn(argv, runs[i].env ? env : NULL, log), 10000);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
+        f = fopen(log, "r");
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f)) {
+            json_error_t jerr;
+            json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+            lines++;
+            if (runs[i].json) {
+                if (o == NULL)
+                    fail_msg("run %zu: not one JSON object: %s (%s)", i, line, jerr.text);
+                assert_string_equal(json_string_value(json_object_get(o, "level")), "error");
+                assert_string_equal(json_string_value(json_object_get(o, "event")),
+                                    "config_error");
+                assert_non_null(json_string_value(json_object_get(o, "reason")));
+            } else {
+                assert_null(o);
+                assert_int_equal(strncmp(line, "rhaid: ", 7), 0);
+            }
+            json_decref(o);
+        }
+        fclose(f);
+        unlink(log);
+        assert_int_equal(lines, 1);
+    }
 }
 
 /* rhaid (worker "misconf") on 'url', logging to R/NAME.log, until it made
@@ -716,6 +771,7 @@ int main(void)
         cmocka_unit_test(test_a_bad_metrics_address_stops_rhaid_at_start),
         cmocka_unit_test(test_a_failed_task_is_logged_with_its_message_and_a_done_one_only_at_debug),
         cmocka_unit_test(test_json_logs_are_one_object_per_line_whatever_a_script_throws),
+        cmocka_unit_test(test_a_config_error_is_one_json_line_when_json_logs_were_asked_for),
         cmocka_unit_test(test_redis_misconfiguration_is_named_logged_at_error_once_and_retried_slowly),
         cmocka_unit_test(test_redis_down_at_start_is_a_warning_logged_once),
     };
