@@ -36,6 +36,19 @@ enum { HS_AUTH = 1, HS_SELECT, HS_PING };     /* handshake steps */
 static int64_t conn_schedule(wk_conn *c);
 static void on_timer(uv_timer_t *t);
 
+/* Where 'u' points, as an operator writes it: host:port, [v6]:port or
+ * unix:/path (no password, no db). */
+static const char *conn_endpoint(const rh_url *u, char *out, size_t n)
+{
+    if (u->is_unix)
+        snprintf(out, n, "unix:%s", u->path);
+    else if (strchr(u->host, ':'))
+        snprintf(out, n, "[%s]:%d", u->host, u->port);
+    else
+        snprintf(out, n, "%s:%d", u->host, u->port);
+    return out;
+}
+
 /* A failed attempt (never up): logged, rate limited per event and
  * reason, then the next attempt is scheduled. */
 static void attempt_failed(wk_conn *c, const char *why)
@@ -44,7 +57,7 @@ static void attempt_failed(wk_conn *c, const char *why)
                                           "redis_select_failed", "redis_not_ready" };
     const char *event = events[c->fail];
     const char *reason = c->fail != WK_CONN_FAIL_NONE ? c->fail_reason : why;
-    char key[RH_LOG_LIMIT_KEY + 200], q[400];
+    char key[RH_LOG_LIMIT_KEY + 200], q[400], ep[300], epq[400];
     uint64_t held = 0;
     int64_t in_ms;
 
@@ -55,9 +68,9 @@ static void attempt_failed(wk_conn *c, const char *why)
     if (!rh_log_limit_pass(&c->limit, key, rh_mono_ms(), WK_CONN_LOG_WINDOW_MS, &held))
         return;
     rh_log(c->misconf ? RH_LOG_ERROR : RH_LOG_WARN,
-           "event=%s conn=%s redis=%s:%d db=%d reason=\"%s\" attempts=%llu suppressed=%llu "
-           "retry_in_ms=%lld %s", event, c->name, c->url.is_unix ? c->url.path : c->url.host,
-           c->url.is_unix ? 0 : c->url.port, c->url.db,
+           "event=%s conn=%s redis=\"%s\" db=%d reason=\"%s\" attempts=%llu suppressed=%llu "
+           "retry_in_ms=%lld %s", event, c->name,
+           rh_log_quote(epq, sizeof epq, conn_endpoint(&c->url, ep, sizeof ep), 300), c->url.db,
            rh_log_quote(q, sizeof q, reason, 120), (unsigned long long)c->failures,
            (unsigned long long)held, (long long)in_ms,
            c->fail == WK_CONN_FAIL_AUTH ? "Redis refused our credentials: fix the password "

@@ -596,7 +596,7 @@ static void test_redis_misconfiguration_is_named_logged_at_error_once_and_retrie
 static void test_redis_down_at_start_is_a_warning_logged_once(void **state)
 {
     th_redis r;
-    char url[160];
+    char url[400];
     (void)state;
 
     assert_int_equal(th_redis_start(&r, 0), 0);     /* for its temp dir */
@@ -605,6 +605,12 @@ static void test_redis_down_at_start_is_a_warning_logged_once(void **state)
     assert_int_equal(log_count(&r, "refused", "level=warn event=redis_connect_failed conn="), 2);
     assert_int_equal(log_count(&r, "refused", "redis_connect_failed"), 2);
     assert_int_equal(log_count(&r, "refused", "redis_up"), 0);
+    /* a socket path is named as one, quoted: not "path:0", not cut at a space */
+    snprintf(url, sizeof url, "unix://%s/no such dir/redis.sock", r.dir);
+    run_until_attempts(&r, url, "nosock", 4);
+    assert_int_equal(log_count(&r, "nosock", "event=redis_connect_failed conn=[a-z]+ "
+                               "redis=\"unix:/.*/no such dir/redis.sock\" db=0 "
+                               "reason=\"No such file or directory\""), 2);
     th_redis_stop(&r);
 }
 
