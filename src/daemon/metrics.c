@@ -257,9 +257,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)ptr;
 
     rh_buf_init(&b);
-    if (strcmp(method, "GET") != 0) {
+    /* HEAD is GET without the body, which libmicrohttpd leaves out */
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         code = MHD_HTTP_METHOD_NOT_ALLOWED;
-        rh_buf_appendf(&b, "GET only\n");
+        rh_buf_appendf(&b, "GET or HEAD only\n");
     } else if (strcmp(url, "/metrics") == 0) {
         render(m, &b);
     } else if (strcmp(url, "/healthz") == 0) {
@@ -290,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_add_response_header(resp, "Content-Type",
                             code == MHD_HTTP_OK && strcmp(url, "/metrics") == 0
                                 ? "text/plain; version=0.0.4" : "text/plain");
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)        /* a 405 must say what is (RFC 9110) */
+        MHD_add_response_header(resp, "Allow", "GET, HEAD");
     ret = MHD_queue_response(conn, code, resp);
     MHD_destroy_response(resp);
     return ret;
