@@ -48,7 +48,20 @@ install(FILES ${PROJECT_BINARY_DIR}/rhaiConfig.cmake
 # systemd unit template and man pages
 configure_file(src/daemon/rhaid@.service.in ${PROJECT_BINARY_DIR}/rhaid@.service @ONLY)
 set(RHAI_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE STRING "where rhaid@.service goes, relative to the prefix")
-install(FILES ${PROJECT_BINARY_DIR}/rhaid@.service DESTINATION ${RHAI_SYSTEMD_UNIT_DIR})
+# The installed unit's ExecStart names the prefix installed to, known only
+# then: `cmake --install --prefix X` must not give a unit that starts the
+# configure-time prefix's rhaid (or none). DESTDIR is not part of it.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_BINDIR}")
+  set(_rhai_unit_bindir "${CMAKE_INSTALL_BINDIR}")
+else()
+  set(_rhai_unit_bindir "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}")
+endif()
+install(CODE "
+  set(CMAKE_INSTALL_FULL_BINDIR \"${_rhai_unit_bindir}\")
+  configure_file(\"${PROJECT_SOURCE_DIR}/src/daemon/rhaid@.service.in\"
+                 \"${PROJECT_BINARY_DIR}/install-unit/rhaid@.service\" @ONLY)
+")
+install(FILES ${PROJECT_BINARY_DIR}/install-unit/rhaid@.service DESTINATION ${RHAI_SYSTEMD_UNIT_DIR})
 # the user the unit runs as (User=rhaid): systemd-sysusers makes it
 set(RHAI_SYSUSERS_DIR "lib/sysusers.d" CACHE STRING "where rhaid's sysusers.d file goes, relative to the prefix")
 install(FILES src/daemon/rhaid.sysusers DESTINATION ${RHAI_SYSUSERS_DIR} RENAME rhaid.conf)

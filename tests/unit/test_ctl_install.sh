@@ -22,6 +22,11 @@ for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rh
          share/doc/rhailib/examples/rhaid.conf share/doc/rhailib/examples/rhaid.env; do
     [ -e "$STAGE/$f" ] || die "$f not installed"
 done
+# The unit starts the rhaid of this prefix, not the configure-time one's
+# (installed with --prefix, a unit naming /usr/local/bin/rhaid fails to start).
+grep -qx "ExecStart=$STAGE/bin/rhaid --worker-id %i --data-dir \${STATE_DIRECTORY}" \
+    "$STAGE/lib/systemd/system/rhaid@.service" ||
+    die "installed unit: $(grep ^ExecStart= "$STAGE/lib/systemd/system/rhaid@.service"), not $STAGE/bin/rhaid"
 CFG=$(find "$STAGE" -name rhaiConfig.cmake | head -1)
 [ -n "$CFG" ] || die "rhaiConfig.cmake not installed"
 PC=$(find "$STAGE" -name rhai-client.pc | head -1)
