@@ -53,6 +53,10 @@ add_test(NAME test_ctl_triage
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_triage.sh
           ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl_triage PROPERTIES TIMEOUT 240 LABELS integration)
+add_test(NAME test_ctl_drain
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_drain.sh
+          ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_drain PROPERTIES TIMEOUT 120 LABELS integration)
 
 # README command 1: tools/quickstart.sh with the suite's binaries.
 add_test(NAME test_quickstart

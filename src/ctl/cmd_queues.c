@@ -22,11 +22,13 @@ static const char queues_help[] =
     "For every worker id that has queued tasks or known instances: tasks\n"
     "queued, tasks taken by its instances (processing), the age of the task\n"
     "that runs next, tasks failed in the last hour (error, timeout,\n"
-    "cancelled while running...) and its live and dead instances.\n"
+    "cancelled while running...) and its live, draining (SIGTERM: they take\n"
+    "no new task) and dead instances.\n"
     "\n"
     "Options:\n"
     "  --json   {\"queues\":[{worker_id, queued, processing, oldest_created_at,\n"
-    "           oldest_age_ms, failed_1h, live_instances, dead_instances},\n"
+    "           oldest_age_ms, failed_1h, live_instances, draining_instances,\n"
+    "           dead_instances},\n"
     "           ...]}; no queued task: oldest_* null\n"
     "\n"
     CTL_GLOBAL_HELP
@@ -215,7 +217,12 @@ int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
         for (size_t j = 0; j < ninst; j++)
             if (strcmp(inst[j].worker_id, q.v[i].worker_id) == 0) {
                 q.v[i].processing += inst[j].processing;
-                inst[j].live ? q.v[i].live++ : q.v[i].dead++;
+                if (!inst[j].live)
+                    q.v[i].dead++;
+                else if (inst[j].draining)      /* serves no new task */
+                    q.v[i].draining++;
+                else
+                    q.v[i].live++;
             }
 out:
     for (size_t i = 0; next && i < q.n; i++)
@@ -259,6 +266,7 @@ static json_t *queues_json(const ctl_queue *v, size_t n, int64_t now)
                             ? json_integer(now - q->oldest_created_at) : json_null());
         json_object_set_new(o, "failed_1h", json_integer(q->failed_1h));
         json_object_set_new(o, "live_instances", json_integer(q->live));
+        json_object_set_new(o, "draining_instances", json_integer(q->draining));
         json_object_set_new(o, "dead_instances", json_integer(q->dead));
     }
     return doc;
@@ -284,6 +292,8 @@ static void queues_table(const ctl_queue *v, size_t n, int64_t now)
                          sizeof age);
         printf("%-*s  %8lld  %10lld  %8s  %9lld  %d live", ww, q->worker_id, q->queued,
                q->processing, age, q->failed_1h, q->live);
+        if (q->draining)
+            printf(", %d draining", q->draining);
         if (q->dead)
             printf(", %d dead", q->dead);
         putchar('\n');

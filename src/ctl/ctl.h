@@ -230,8 +230,10 @@ const char *ctl_reply_str(const redisReply *e);
 /* ---- waiting for a task (wait.c) ------------------------------------------ */
 
 /* Count in *live the instances of worker id 'w' that are live and not
- * draining (their heartbeat key exists). 0 or an exit code. */
-int ctl_worker_live(ctl_redis *r, const char *w, int *live);
+ * draining (their heartbeat key exists), and in *draining (may be NULL)
+ * the live ones that drain: they finish what they hold but take nothing
+ * new. 0 or an exit code. */
+int ctl_worker_live(ctl_redis *r, const char *w, int *live, int *draining);
 /* Before queueing a task for 'w': 0 when some instance serves it, else
  * CTL_EXIT_NOWORKER after saying "no live instance for W" (or the exit
  * code of a Redis failure). Opens its own connection. */
@@ -304,7 +306,8 @@ typedef struct ctl_queue {
     long long processing;              /* sum over its instances' lists */
     long long oldest_created_at;       /* created_at of the next task, 0 none */
     long long failed_1h;               /* sum of the last 60 minute counters */
-    int       live;                    /* live instances */
+    int       live;                    /* live instances taking tasks */
+    int       draining;                /* live but draining: take no task */
     int       dead;                    /* dead members not yet recovered */
 } ctl_queue;
 

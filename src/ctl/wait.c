@@ -16,18 +16,20 @@
  * moment to kill the script, write the result and push the reply. */
 #define CTL_WAIT_MARGIN_MS 5000
 
-int ctl_worker_live(ctl_redis *r, const char *w, int *live)
+int ctl_worker_live(ctl_redis *r, const char *w, int *live, int *draining)
 {
     ctl_instance *v = NULL;
     size_t n = 0;
-    int code;
+    int code, dummy;
 
-    *live = 0;
+    if (draining == NULL)
+        draining = &dummy;
+    *live = *draining = 0;
     if ((code = ctl_instances_load(r, &v, &n)) != 0)
         return code;
     for (size_t i = 0; i < n; i++)
-        if (v[i].live && !v[i].draining && strcmp(v[i].worker_id, w) == 0)
-            (*live)++;
+        if (v[i].live && strcmp(v[i].worker_id, w) == 0)
+            (*(v[i].draining ? draining : live))++;
     rh_free(v);
     return 0;
 }
@@ -35,14 +37,20 @@ int ctl_worker_live(ctl_redis *r, const char *w, int *live)
 int ctl_worker_check(const ctl_global *g, const char *cmd, const char *w)
 {
     ctl_redis r;
-    int code, live = 0;
+    int code, live = 0, draining = 0;
 
     if ((code = ctl_redis_open(g, cmd, &r)) != 0)
         return code;
-    code = ctl_worker_live(&r, w, &live);
+    code = ctl_worker_live(&r, w, &live, &draining);
     ctl_redis_close(&r);
     if (code != 0)
         return code;
+    if (live == 0 && draining > 0) {
+        ctl_errorf(cmd, "no live instance for %s: %d draining (stopping: they take no new "
+                   "task); nothing was queued (give --wait-for-worker to queue it and wait "
+                   "for the next instance)", w, draining);
+        return CTL_EXIT_NOWORKER;
+    }
     if (live == 0) {
         ctl_errorf(cmd, "no live instance for %s: nothing was queued (start a rhaid with "
                    "--worker-id %s, or give --wait-for-worker to queue it and wait)", w, w);
@@ -58,7 +66,7 @@ int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const ch
     rhai_error err = { 0, "" };
     int64_t deadline = timeout_ms > 0 ? rh_mono_ms() + timeout_ms + CTL_WAIT_MARGIN_MS : 0;
     ctl_redis r;
-    int rc, code, live, opened = 0;
+    int rc, code, live, draining, opened = 0;
 
     *out = NULL;
     for (;;) {
@@ -87,9 +95,11 @@ int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const ch
                 goto out;
             opened = 1;
         }
-        if ((code = ctl_worker_live(&r, w, &live)) != 0)
+        /* a draining instance still finishes the task it holds: ours,
+         * perhaps; it is gone once its grace is over */
+        if ((code = ctl_worker_live(&r, w, &live, &draining)) != 0)
             goto out;
-        if (live == 0) {
+        if (live + draining == 0) {
             ctl_errorf(cmd, "no live instance for %s any more; task %s is not finished "
                        "(rhaictl task show %s)", w, id, id);
             code = CTL_EXIT_NOWORKER;
