@@ -57,6 +57,10 @@ add_test(NAME test_ctl_drain
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_drain.sh
           ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl_drain PROPERTIES TIMEOUT 120 LABELS integration)
+add_test(NAME test_ctl_errors
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_errors.sh
+          ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_errors PROPERTIES TIMEOUT 120 LABELS integration)
 
 # README command 1: tools/quickstart.sh with the suite's binaries.
 add_test(NAME test_quickstart

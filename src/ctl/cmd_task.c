@@ -300,8 +300,10 @@ static int task_cancel_wait(const ctl_global *g, rhai_client *c, const char *id)
         ctl_errorf("task", "%s finished (%s) before it could be cancelled", id,
                    rhai_result_status_name(r));
     }
-    if (g->json)
+    if (g->json) {
         printf("%s\n", rhai_result_json(r));
+        ctl_json_printed();
+    }
     rhai_result_free(r);
     return fflush(stdout) == 0 ? code : CTL_EXIT_FAILED;
 }

@@ -139,8 +139,13 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
  * option from argv[optind - 1] / optopt. Returns CTL_EXIT_USAGE. */
 int ctl_option_error(const char *cmd, int c, char **argv);
 
-/* Print "rhaictl CMD: <message>" on stderr ("rhaictl: " when cmd is NULL). */
+/* Print "rhaictl CMD: <message>" on stderr ("rhaictl: " when cmd is NULL).
+ * The message is kept: a command run with --json that fails without having
+ * printed its JSON document prints {"error": message, "exit": code}. */
 void ctl_errorf(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
+/* A JSON document went to stdout (ctl_print_json, ctl_print_result do it):
+ * no error document is added when the command fails after it. */
+void ctl_json_printed(void);
 
 /* Parse a positive decimal integer in [min, max], optionally followed by a
  * binary suffix k, m or g when 'suffixes' is set. 0 / -1. */

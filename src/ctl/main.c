@@ -17,6 +17,8 @@
 #include "ctl.h"
 #include "rhai/version.h"
 
+static int main_finish(const ctl_global *g, int code);
+
 static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_submit,
     &ctl_cmd_run,
@@ -113,19 +115,20 @@ int main(int argc, char **argv)
             printf("rhaictl %s\n", RHAI_VERSION_STRING);
             return CTL_EXIT_OK;
         default:
-            return ctl_option_error(NULL, c, argv);
+            return main_finish(&g, ctl_option_error(NULL, c, argv));
         }
     }
     if (optind >= argc)
-        return ctl_usage_error(NULL, "no command given (rhaictl --help lists them)");
+        return main_finish(&g, ctl_usage_error(NULL, "no command given (rhaictl --help "
+                                                     "lists them)"));
     argc -= optind;
     argv += optind;
     if (strcmp(argv[0], "help") == 0)
-        return main_help(&g, argc, argv);
+        return main_finish(&g, main_help(&g, argc, argv));
     if ((cmd = main_find(argv[0])) == NULL)
-        return ctl_usage_error(NULL, "unknown command '%s'", argv[0]);
+        return main_finish(&g, ctl_usage_error(NULL, "unknown command '%s'", argv[0]));
     ctl_getopt_reset();
-    return cmd->exec(&g, argc, argv);
+    return main_finish(&g, cmd->exec(&g, argc, argv));
 }
 
 /* ======================== options ======================== */
@@ -153,8 +156,47 @@ void ctl_getopt_reset(void)
     opterr = 0;             /* we word the errors ourselves */
 }
 
+/* ======================== errors ======================== */
+
+/* The last error said on stderr and whether a JSON document went to
+ * stdout: with --json, a command that fails without one gets
+ * {"error","exit"} (main_finish), so stdout is one document either way. */
+static char ctl_last_error[1024];
+static int ctl_json_done;
+
+void ctl_json_printed(void)
+{
+    ctl_json_done = 1;
+}
+
+static void ctl_note_error(const char *fmt, va_list ap)
+{
+    vsnprintf(ctl_last_error, sizeof ctl_last_error, fmt, ap);
+}
+
+/* What main returns: 'code', after the error document --json owes. */
+static int main_finish(const ctl_global *g, int code)
+{
+    json_t *doc;
+
+    if (!g->json || code == CTL_EXIT_OK || ctl_json_done)
+        return code;
+    doc = json_pack("{s:s, s:i}", "error", ctl_last_error[0] ? ctl_last_error
+                                                              : "failed (see stderr)",
+                    "exit", code);
+    if (doc == NULL)
+        return code;
+    ctl_print_json(doc);
+    return code;
+}
+
 static void ctl_vusage(const char *cmd, const char *fmt, va_list ap)
 {
+    va_list copy;
+
+    va_copy(copy, ap);
+    ctl_note_error(fmt, copy);
+    va_end(copy);
     fprintf(stderr, "rhaictl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\ntry 'rhaictl%s%s --help'\n", cmd ? " " : "", cmd ? cmd : "");
@@ -190,6 +232,9 @@ void ctl_errorf(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
+    va_start(ap, fmt);
+    ctl_note_error(fmt, ap);
+    va_end(ap);
     fprintf(stderr, "rhaictl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

@@ -38,6 +38,7 @@ int ctl_print_result(const ctl_global *g, rhai_status status, const char *kind,
 
     if (g->json) {
         printf("%s\n", json ? json : "null");
+        ctl_json_printed();
     } else {
         ctl_print_logs(logs);
         if (code == CTL_EXIT_OK)
@@ -98,6 +99,7 @@ int ctl_print_json(json_t *doc)
         return CTL_EXIT_FAILED;
     }
     printf("%s\n", text);
+    ctl_json_printed();
     free(text);                         /* jansson's allocator: malloc */
     return ctl_print_flush();
 }
