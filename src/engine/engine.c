@@ -215,6 +215,31 @@ static void js_print(js_State *J)
     js_pushundefined(J);
 }
 
+/* mujs's reports (parser warnings such as "script:1: warning: function
+ * statements are not standard") go by default to stderr, unquoted and
+ * without a newline: in rhaid, its log. They are about the script, so
+ * they become a line of the task's logs ("warning: script:1: ..."); one
+ * outside a task (building the library) is a debug line. */
+static void js_report_cb(js_State *J, const char *msg)
+{
+    eng_task *t = js_getcontext(J);
+    const char *w = strstr(msg, ": warning: ");
+
+    if (t == NULL) {
+        char q[300];
+        rh_log(RH_LOG_DEBUG, "event=interpreter_report msg=\"%s\"",
+               rh_log_quote(q, sizeof q, msg, 200));
+        return;
+    }
+    logs_add(t, "warning: ", 9);
+    if (w) {
+        logs_add(t, msg, (size_t)(w - msg) + 2);        /* "script:1: " */
+        msg = w + 11;
+    }
+    logs_add(t, msg, strlen(msg));
+    logs_add(t, "\n", 1);
+}
+
 /* ---- globals -------------------------------------------------------- */
 
 static void push_str_or_null(js_State *J, const char *s)
@@ -602,6 +627,10 @@ static int lib_build(size_t memory)
         return -1;
     lib.memory = memory;
     lib.J = js_newstate(eng__arena_alloc, lib.arena, 0);
+    if (lib.J != NULL) {
+        js_setcontext(lib.J, NULL);
+        js_setreport(lib.J, js_report_cb);
+    }
     if (lib.J == NULL || lib_init(lib.J) != 0) {
         lib_drop();
         return -1;

@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -391,6 +395,33 @@ static void test_print_appends_lines_to_logs(void **state)
     assert_string_equal(o->logs, "a 1 true null\n\n[object Object]\n");
 }
 
+/* mujs reports parser warnings (a function declared inside a block) by
+ * writing them to the process's stderr, without a newline: in rhaid that
+ * is its journal, where a script could break every JSON or key=value
+ * line. They belong to the script's author: a line of the task's logs. */
+static void test_interpreter_warnings_go_to_the_logs_not_to_stderr(void **state)
+{
+    eng_output *o = *state;
+    char path[] = "/tmp/rhai-test-engine-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    struct stat st;
+
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    assert_int_equal(dup2(fd, 2), 2);
+    run(o, "print('a'); if (true) { function f() { return 7; } } f()");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(fstat(fd, &st), 0);
+    close(fd);
+    unlink(path);
+    assert_done(o, "7");
+    assert_int_equal(st.st_size, 0);
+    /* reported by the parser, before the script runs */
+    assert_string_equal(o->logs, "warning: script:1: function statements are not standard\na\n");
+}
+
 static void test_logs_are_empty_without_print(void **state)
 {
     eng_output *o = *state;
@@ -606,6 +637,7 @@ int main(void)
         T(test_math_random_differs_between_tasks),
         T(test_prebuilt_states_keep_tasks_isolated),
         T(test_print_appends_lines_to_logs),
+        T(test_interpreter_warnings_go_to_the_logs_not_to_stderr),
         T(test_logs_are_empty_without_print),
         T(test_logs_survive_a_failed_task),
         T(test_print_survives_a_throwing_to_string),
