@@ -429,6 +429,19 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ======================== main ======================== */
 
+/* Say why rhaid cannot start and give its exit status: 2 when a setting
+ * names what cannot be (RHAI_EINVAL: no such user, a malformed address),
+ * which a restart cannot fix (the unit's RestartPreventExitStatus=2); 1
+ * otherwise (a port in use, a data dir not reachable yet), which it may. */
+static int start_failed(const rhai_error *err)
+{
+    char q[600];
+
+    rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\" rhaid exits %d",
+           rh_log_quote(q, sizeof q, err->msg, 500), err->code == RHAI_EINVAL ? 2 : 1);
+    return err->code == RHAI_EINVAL ? 2 : 1;
+}
+
 int wk_worker_run(wk_config *cfg, const char *unused)
 {
     wk_worker w;
@@ -467,14 +480,11 @@ int wk_worker_run(wk_config *cfg, const char *unused)
 
     rh_sigpipe_ignore();
     if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
-                         &err) != 0) {
-        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
-        return 2;
-    }
+                         &err) != 0)
+        return start_failed(&err);
     if ((rc = wk_pool_init(&w.pool, w.loop, cfg, wk_on_run, &w, &err)) != 0) {
-        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
         wk_metrics_stop(w.metrics);
-        return rc == RHAI_EINVAL ? 2 : 1;   /* an unknown executor_user is config */
+        return start_failed(&err);
     }
     w.pool.ready_cb = wk_on_pool_ready;
     w.pool.back_cb = wk_on_pool_back;
@@ -484,10 +494,8 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     backoff = cfg->reconnect_max_ms < cfg->heartbeat_ttl_ms / 4 ? cfg->reconnect_max_ms
                                                                  : cfg->heartbeat_ttl_ms / 4;
     if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", backoff, &err) != 0 ||
-        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0) {
-        rh_log(RH_LOG_ERROR, "event=start_failed reason=\"%s\"", err.msg);
-        return 1;
-    }
+        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0)
+        return start_failed(&err);
     w.pop.on_up = w.cmd.on_up = on_conn_up;
     w.pop.on_down = w.cmd.on_down = on_conn_down;
     w.pop.data = w.cmd.data = &w;
