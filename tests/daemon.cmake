@@ -25,6 +25,8 @@ rhai_test(test_metrics_http integration 60 rhai_commonlib)
 add_dependencies(test_metrics_http rhaid)
 rhai_test(test_daemon_start integration 60 rhai_commonlib)
 add_dependencies(test_daemon_start rhaid)
+rhai_test(test_daemon_logs integration 60 rhai_commonlib)
+add_dependencies(test_daemon_logs rhaid)
 add_test(NAME test_systemd_unit COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_systemd_unit.sh
   ${PROJECT_SOURCE_DIR}/src/daemon/rhaid@.service.in $<TARGET_FILE:rhaid> ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_systemd_unit PROPERTIES TIMEOUT 60 LABELS unit)

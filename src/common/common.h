@@ -88,6 +88,13 @@ size_t rh_log_render(int format, int level, const char *body, char *out, size_t 
  * are not UTF-8 written as \xNN. Written into out (n bytes, cut to fit);
  * returns out. NULL s: "". */
 const char *rh_log_quote(char *out, size_t n, const char *s, size_t max);
+/* rh_log_quote of 's' (at most 400 bytes of it) into a temporary that
+ * lives as long as the block around the call, for one argument of one
+ * rh_log: rh_log(L, "event=x reason=\"%s\"", RH_LOG_Q(err.msg)). Every
+ * text that may come from outside (a task's fields, a message quoting
+ * them, a path, a Redis error) goes through it. */
+#define RH_LOG_QMAX 512
+#define RH_LOG_Q(s) rh_log_quote((char[RH_LOG_QMAX]){ 0 }, RH_LOG_QMAX, (s), 400)
 
 /* Rate limit of repeated lines: at most one per key (say event and
  * reason) per window. rh_log_limit_pass returns 1 when the line is to be

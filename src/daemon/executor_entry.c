@@ -60,7 +60,7 @@ int wk_executor_entry(int argc, char **argv)
     /* The DSL's contexts live under the daemon's data_dir; without one,
      * scripts run without the DSL. */
     if (conf.data_dir && dsl_install(conf.data_dir, &err) != 0)
-        rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", err.msg);
+        rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", RH_LOG_Q(err.msg));
     /* dev_mode: unknown contexts are created by their first task */
     if (dev)
         dsl_set_dev_mode(1);
@@ -80,7 +80,7 @@ int wk_executor_entry(int argc, char **argv)
 #endif
     if (wk_confine_apply(&conf, &abi, &err) != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_unconfined reason=\"%s\" the executor exits "
-               "without running a task", err.msg);
+               "without running a task", RH_LOG_Q(err.msg));
         return 1;
     }
     /* rhaid said so at start, once (execuser.c). */

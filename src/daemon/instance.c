@@ -26,7 +26,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
          * for good, as recovery only empties dead instances' lists. Taking
          * waits until the list was read; the tick asks again. */
         rh_log(RH_LOG_ERROR, "event=retake_failed reason=\"%s\" retrying next tick",
-               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+               RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
         return;
     }
     if (reply->elements)
@@ -106,7 +106,7 @@ static void on_recover(redisAsyncContext *ac, void *r, void *priv)
                reply->element[0]->integer, reply->element[1]->integer,
                reply->element[2]->integer);
     else if (reply && reply->type == REDIS_REPLY_ERROR)
-        rh_log(RH_LOG_ERROR, "event=recover_failed reason=\"%s\"", reply->str);
+        rh_log(RH_LOG_ERROR, "event=recover_failed reason=\"%s\"", RH_LOG_Q(reply->str));
 }
 
 static void on_depth(redisAsyncContext *ac, void *r, void *priv)
@@ -407,7 +407,7 @@ static void on_signal(uv_signal_t *s, int signum)
         if (wk_config_reload(w->cfg, changed, sizeof changed, restart, sizeof restart,
                              &err) != 0) {
             rh_log(RH_LOG_ERROR, "event=reload_failed reason=\"%s\" keeping the old config",
-                   err.msg);
+                   RH_LOG_Q(err.msg));
         } else {
             rh_log_level = w->cfg->log_level;
             /* a key that needs a restart keeps its old value: say so loudly */

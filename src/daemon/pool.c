@@ -217,9 +217,9 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
         id == NULL || strcmp(id, ex->job_id) != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_protocol task=%s slot=%d reason=\"%s\"",
                ex->job ? ex->job_id : "-", ex->slot,
-               err.msg[0] ? err.msg :
-               ex->job == NULL ? "result without a job" :
-               id == NULL ? "result without an id" : "result for another task");
+               RH_LOG_Q(err.msg[0] ? err.msg :
+                        ex->job == NULL ? "result without a job" :
+                        id == NULL ? "result without an id" : "result for another task"));
         rh_free(id);
         eng_output_clear(&out);
         if (ex->job)

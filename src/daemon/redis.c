@@ -90,7 +90,7 @@ static void conn_lost(wk_conn *c, const char *why)
         return;
     if (was_up) {
         rh_log(RH_LOG_WARN, "event=redis_down conn=%s reason=\"%s\" connection lost",
-               c->name, why);
+               c->name, RH_LOG_Q(why));
         if (c->on_down)
             c->on_down(c, c->data);
         conn_schedule(c);

@@ -70,7 +70,7 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         /* Redis refused (OOM, a replica, a script error): the id stays in
          * our processing list and the claim is retried every tick. */
         rh_log(RH_LOG_ERROR, "event=claim_failed task=%s reason=\"%s\" retrying", j->id,
-               reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+               RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
         j->retry = 1;
         return;
     }
@@ -132,13 +132,13 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
     j->task.id = rh_strdup(j->id);   /* the key names the task, not the field */
     if (over != NULL) {
         snprintf(msg, sizeof msg, "%.150s", over);
-        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, msg);
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(msg));
         wk_job_fail(j, RH_EK_INVALID, msg);
         return;
     }
     if (rh_task_validate(&j->task, (size_t)w->cfg->max_script, (size_t)w->cfg->max_args,
                          &err) != 0) {
-        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, err.msg);
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(err.msg));
         wk_job_fail(j, RH_EK_INVALID, err.msg);
         return;
     }
@@ -148,7 +148,7 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
         return;
     }
     if (signature_check(w, &j->task, &err) != 0) {
-        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=\"%s\"", j->id, err.msg);
+        rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=\"%s\"", j->id, RH_LOG_Q(err.msg));
         wk_job_fail(j, RH_EK_DENIED, err.msg);
         return;
     }
@@ -259,7 +259,8 @@ static void on_start(redisAsyncContext *ac, void *r, void *priv)
                (j = wk_job_find(s->w, s->id, strlen(s->id))) != NULL) {
         j->task.attempts = (int)reply->integer;
     } else if (reply && reply->type == REDIS_REPLY_ERROR) {
-        rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", s->id, reply->str);
+        rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", s->id,
+               RH_LOG_Q(reply->str));
     }
     rh_free(s);
 }
@@ -323,7 +324,8 @@ typedef struct take_pair {
 static void pop_pause(wk_worker *w, const char *why)
 {
     if (!w->pop_paused)
-        rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick", why);
+        rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
+               RH_LOG_Q(why));
     w->pop_paused = 1;
 }
 

@@ -188,7 +188,7 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
         for (int i = 0; i < b->n; i++) {
             rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying",
                    b->jobs[i]->id,
-                   reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+                   RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
             b->jobs[i]->retry = 1;
         }
         rh_free(b);
@@ -202,7 +202,8 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
             /* This task's keys were refused (a reply_to of another type):
              * the others are answered; it is retried each tick. */
             rh_log(RH_LOG_ERROR, "event=finish_failed task=%s reason=\"%s\" retrying",
-                   b->jobs[i]->id, e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply");
+                   b->jobs[i]->id,
+                   RH_LOG_Q(e->type == REDIS_REPLY_ERROR ? e->str : "unexpected reply"));
             b->jobs[i]->retry = 1;
         }
     }
@@ -525,7 +526,7 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         int64_t delay = store_retry_delay(j);
         if (delay >= 0) {
             rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d in_ms=%lld "
-                   "budget_left_ms=%lld", j->id, out->error ? out->error : "store failed",
+                   "budget_left_ms=%lld", j->id, RH_LOG_Q(out->error ? out->error : "store failed"),
                    j->crashes + j->store_fails + 1, (long long)delay,
                    (long long)(j->store_fail_at_ms + w->cfg->store_retry_ms - rh_mono_ms()));
             j->state = WK_JOB_READY;
@@ -543,7 +544,8 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
          * task with its recorded result. Answering crashed now would report
          * a failure for effects that stayed. */
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"%s\" run=%d", j->id,
-               out->error ? out->error : "executor died", j->crashes + j->store_fails + 1);
+               RH_LOG_Q(out->error ? out->error : "executor died"),
+               j->crashes + j->store_fails + 1);
         j->state = WK_JOB_READY;
         wk_pump(w);
         return;
@@ -609,7 +611,7 @@ int wk_job_start(wk_job *j, int queue)
     snprintf(msg, sizeof msg, "task cannot be sent to an executor: %s%s",
              rc == RHAI_EINVAL ? "a field is not valid UTF-8 text" : rhai_strerror(rc),
              rc == RHAI_ETOOBIG ? " (frame over its limit)" : "");
-    rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, msg);
+    rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(msg));
     wk_job_fail(j, rc == RHAI_EINVAL || rc == RHAI_ETOOBIG ? RH_EK_INVALID : RH_EK_INTERNAL, msg);
     return -1;
 }

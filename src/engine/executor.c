@@ -133,7 +133,8 @@ static int executor_handle(const char *payload, size_t len, rh_buf *out)
 static int executor_exit(int code, const char *reason)
 {
     if (code != 0)
-        rh_log(RH_LOG_ERROR, "event=executor_exit code=%d reason=\"%s\"", code, reason);
+        rh_log(RH_LOG_ERROR, "event=executor_exit code=%d reason=\"%s\"", code,
+               RH_LOG_Q(reason));
     return code;
 }
 
