@@ -50,6 +50,9 @@ int wk_executor_entry(int argc, char **argv)
             dev = 1;
         else if (strcmp(argv[i], "--log-json") == 0)
             rh_log_format = RH_LOG_FMT_JSON;
+        else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc &&
+                 rh_log_level_parse(argv[i + 1]) >= 0)
+            rh_log_level = rh_log_level_parse(argv[++i]);
         else if (strcmp(argv[i], "--no-seccomp") == 0)
             conf.seccomp = 0;
         else

@@ -283,7 +283,7 @@ static int executor_spawn(wk_pool *p, int slot)
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[12];
+    char *args[14];
     int n = 0;
     int rc;
 
@@ -311,6 +311,8 @@ static int executor_spawn(wk_pool *p, int slot)
         args[n++] = "--no-seccomp";
     if (rh_log_format == RH_LOG_FMT_JSON)          /* executors log as we do */
         args[n++] = "--log-json";
+    args[n++] = "--log-level";                      /* at our level (at their spawn) */
+    args[n++] = (char *)rh_log_level_name(rh_log_level);
     args[n] = NULL;
     memset(&o, 0, sizeof o);
     /* As the executor user from its first instruction: libuv sets gid,

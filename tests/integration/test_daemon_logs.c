@@ -70,10 +70,44 @@ static void test_a_task_invalid_reason_cannot_forge_fields(void **state)
     th_redis_stop(&r);
 }
 
+/* Executors log at rhaid's level: with --log-level debug their debug
+ * lines (executor_confined) are there; at the default info they are not. */
+static void test_executors_log_at_the_level_rhaid_was_given(void **state)
+{
+    static const char *const debug[] = { "--log-level", "debug", NULL };
+    th_redis r;
+    redisContext *c;
+    rh_task t;
+    pid_t pid;
+    char line[8192];
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    pid = th_rhaid_start(&r, "default", 1, debug);
+    assert_true(pid > 0);
+    c = th_redis_connect(&r);
+    /* a task answered: its executor was confined (and said so) before */
+    assert_int_equal(th_submit(c, "default", "one", "1", NULL, 0, NULL), 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(c, NULL, "one", 10, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    redisFree(c);
+    th_stop(pid, 10000);
+    if (log_line(&r, "event=executor_confined", line, sizeof line) != 0) {
+        th_sh("cat %s/rhaid-*.log", r.dir);
+        fail_msg("no executor debug line under --log-level debug");
+    }
+    assert_non_null(strstr(line, "rhaid-executor["));
+    assert_non_null(strstr(line, "level=debug"));
+    th_redis_stop(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_task_invalid_reason_cannot_forge_fields),
+        cmocka_unit_test(test_executors_log_at_the_level_rhaid_was_given),
     };
     return cmocka_run_group_tests_name("daemon_logs", tests, NULL, NULL);
 }
