@@ -12,6 +12,7 @@
  * through the public API, as a new task with a new id whose hash records
  * retry_of. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -452,9 +453,18 @@ static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int w
     if ((code = ctl_wait_task(g, "task", c, nid, worker, timeout_ms > 0 ? timeout_ms : 0,
                               wait_for_worker, &res)) != 0)
         return code;
-    code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
-                            rhai_result_output(res), rhai_result_error(res),
-                            rhai_result_logs(res), rhai_result_json(res));
+    {
+        /* as without --wait, the document names the task retried */
+        json_t *doc = json_loads(rhai_result_json(res), 0, NULL);
+        char *text = NULL;
+        if (doc && json_object_set_new(doc, "retry_of", json_string(id)) == 0)
+            text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
+                                rhai_result_output(res), rhai_result_error(res),
+                                rhai_result_logs(res), text ? text : rhai_result_json(res));
+        free(text);                     /* jansson's allocator: malloc */
+    }
     rhai_result_free(res);
     return code;
 }

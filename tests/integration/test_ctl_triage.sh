@@ -82,6 +82,8 @@ CHECKS=$((CHECKS + 1))
     fail "the retry's hash has no retry_of $FID"
 ctl 0 task show "${RID:-x}" && has_re "$OUT" "^retry_of: +$FID\$"
 ctl 1 task retry --wait "$FID" && has "$ERR" 'boom'
+ctl 1 task retry --wait "$FID" --json && json "d['retry_of'] == '$FID' and d['id'] != '$FID' \
+    and d['status'] == 'error'"
 ctl 1 task retry --wait "$SID" && has "$ERR" 'is queued'   # not finished: refused
 rcli HSET "rhai:task:{$SID}" status done >/dev/null
 CTL_TIMEOUT=10 ctl 8 task retry --wait "$SID" && has "$ERR" 'no live instance for idleq'
