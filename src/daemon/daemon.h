@@ -268,9 +268,11 @@ void wk_pool_close(wk_pool *p, void (*closed_cb)(wk_pool *p));
 typedef struct wk_metrics wk_metrics;
 /* Serve /metrics, /healthz and /readyz on 'listen' ("127.0.0.1:9464", "[::1]:9464")
  * from an HTTP thread; "" or NULL: *out = NULL, nothing served. Every other
- * function accepts NULL. RHAI_EINVAL (bad address), RHAI_EIO (cannot bind). */
+ * function accepts NULL. RHAI_EINVAL (bad address), RHAI_EIO (cannot bind).
+ * /healthz is 503 once the loop has not ticked (wk_metrics_state) for
+ * 'stall_ms'. */
 int  wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
-                      const char *instance, rhai_error *err);
+                      const char *instance, uint64_t stall_ms, rhai_error *err);
 void wk_metrics_stop(wk_metrics *m);
 void wk_metrics_task(wk_metrics *m, rhai_status st, rh_error_kind kind, int64_t ms);
 /* queue_depth < 0 leaves the last known depth. */

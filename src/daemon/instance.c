@@ -479,7 +479,10 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
 
     rh_sigpipe_ignore();
+    /* the loop ticks every heartbeat_ms: stalled after 3 missed, 10 s at least */
     if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
+                         (uint64_t)(cfg->heartbeat_ms * 3 > 10000 ? cfg->heartbeat_ms * 3
+                                                                  : 10000),
                          &err) != 0)
         return start_failed(&err);
     if ((rc = wk_pool_init(&w.pool, w.loop, cfg, wk_on_run, &w, &err)) != 0) {

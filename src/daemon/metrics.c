@@ -58,6 +58,8 @@ struct wk_metrics {
     long long  dead_last;             /* dead instances found by the last scan */
     uint64_t   dead_total;            /* ... by every scan of this instance */
     uint64_t   recovered[2];          /* their tasks: requeued, failed crashed */
+    uint64_t   tick_at;               /* uv_hrtime() ms of the loop's last tick */
+    uint64_t   stall_ms;              /* /healthz: 503 past this without a tick */
     uint64_t   claims[2];             /* by id, with the take */
     uint64_t   calls[2], ids[2];      /* take, finish: Redis calls, tasks in them */
     char       worker[RH_NAME_MAX + 1];
@@ -264,13 +266,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (strcmp(url, "/metrics") == 0) {
         render(m, &b);
     } else if (strcmp(url, "/healthz") == 0) {
-        /* Liveness: unchanged by a drain, which must be let finish. */
-        int up;
+        /* Liveness: the loop still ticks (this thread is libmicrohttpd's,
+         * so answering proves nothing by itself). Unchanged by a drain,
+         * which must be let finish, and by a Redis outage, which a
+         * restart would not cure: /readyz says those. */
+        uint64_t age;
         uv_mutex_lock(&m->lock);
-        up = m->redis_up;
+        age = uv_hrtime() / 1000000 - m->tick_at;
         uv_mutex_unlock(&m->lock);
-        code = up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
-        rh_buf_appendf(&b, up ? "ok\n" : "redis unreachable\n");
+        code = age <= m->stall_ms ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        if (code == MHD_HTTP_OK)
+            rh_buf_appendf(&b, "ok\n");
+        else
+            rh_buf_appendf(&b, "event loop stalled: no tick for %llu ms\n",
+                           (unsigned long long)age);
     } else if (strcmp(url, "/readyz") == 0) {
         /* Readiness: taking tasks. Not while draining, nor without Redis. */
         int up, draining;
@@ -332,7 +341,7 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, rhai_error *
 }
 
 int wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
-                     const char *instance, rhai_error *err)
+                     const char *instance, uint64_t stall_ms, rhai_error *err)
 {
     struct sockaddr_storage ss;
     wk_metrics *m;
@@ -347,6 +356,8 @@ int wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
     if ((m = rh_calloc(1, sizeof *m)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     uv_mutex_init(&m->lock);
+    m->tick_at = uv_hrtime() / 1000000;         /* started: not stalled yet */
+    m->stall_ms = stall_ms;
     snprintf(m->worker, sizeof m->worker, "%s", worker);
     snprintf(m->instance, sizeof m->instance, "%s", instance);
     if (ss.ss_family == AF_INET6)
@@ -421,6 +432,7 @@ void wk_metrics_state(wk_metrics *m, int busy, int executors, long queue_depth, 
     m->redis_up = redis_up;
     m->restarts = restarts;
     m->reconnects = reconnects;
+    m->tick_at = uv_hrtime() / 1000000;
     uv_mutex_unlock(&m->lock);
 }
 

@@ -91,10 +91,44 @@ static void test_head_is_served_like_get_and_405_names_the_allowed_methods(void 
     th_redis_stop(&r);
 }
 
+/* /healthz is liveness: a Redis outage is not cured by a restart, so it
+ * stays 200 while /readyz says 503 "redis unreachable" (it was 503, and a
+ * liveness probe would have restarted every instance during an outage). */
+static void test_a_redis_outage_fails_readiness_not_liveness(void **state)
+{
+    th_redis r;
+    char listen[64], resp[1 << 16];
+    const char *extra[3] = { "--metrics-listen", listen, NULL };
+    int port = th_free_port();
+    int unready = 0;
+    pid_t pid;
+    (void)state;
+
+    assert_int_equal(th_redis_start(&r, 0), 0);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    pid = th_rhaid_start(&r, "default", 1, extra);
+    assert_true(pid > 0);
+    th_redis_stop(&r);
+    for (int i = 0; i < 200 && !unready; i++) {     /* seen at the next tick */
+        http_raw(port, "GET /readyz HTTP/1.0\r\n\r\n", resp, sizeof resp);
+        unready = strstr(resp, " 503 ") != NULL;
+        if (!unready)
+            usleep(50 * 1000);
+    }
+    assert_true(unready);
+    assert_non_null(strstr(body_of(resp), "redis unreachable"));
+    http_raw(port, "GET /healthz HTTP/1.0\r\n\r\n", resp, sizeof resp);
+    if (strstr(resp, " 200 ") == NULL)
+        fail_msg("/healthz during a Redis outage: %s", resp);
+    assert_string_equal(body_of(resp), "ok\n");
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_is_served_like_get_and_405_names_the_allowed_methods),
+        cmocka_unit_test(test_a_redis_outage_fails_readiness_not_liveness),
     };
     return cmocka_run_group_tests_name("metrics_http", tests, NULL, NULL);
 }
