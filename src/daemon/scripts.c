@@ -33,13 +33,13 @@
  * otherwise HSTRLEN of each field read, then one HMGET of those within
  * their limits. Unknown fields, however large, are never read, so a read
  * carries at most BUDGET bytes (docs/protocol.md, "Field limits").
- * ARGV[6] max_script, ARGV[7] max_args in every script that uses it. The
+ * ARGV[3] max_script, ARGV[4] max_args in every script that uses it. The
  * fixed limits are common.h's RH_LIM_*. */
 #define LUA_FETCH \
     "local READ = {'script', 'args', 'worker_id', 'context_id', 'caller_id', 'reply_to',\n" \
     "  'timeout_ms', 'created_at', 'status', 'attempts', 'started_at', 'instance',\n" \
     "  'signature'}\n" \
-    "local LIM = {script = tonumber(ARGV[6]), args = tonumber(ARGV[7]),\n" \
+    "local LIM = {script = tonumber(ARGV[3]), args = tonumber(ARGV[4]),\n" \
     "  worker_id = " STR(RH_LIM_NAME) ", context_id = " STR(RH_LIM_NAME) ",\n" \
     "  caller_id = " STR(RH_LIM_CALLER) ", reply_to = " STR(RH_LIM_REPLY_TO) ",\n" \
     "  timeout_ms = " STR(RH_LIM_NUMBER) ", created_at = " STR(RH_LIM_NUMBER) ",\n" \
@@ -88,8 +88,8 @@
     "end\n"
 
 /* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
- * ARGV[1] id, ARGV[2] instance, ARGV[3..5] unused (the start publishes
- * the started event: wk_lua_start), ARGV[6] max_script, ARGV[7] max_args.
+ * ARGV[1] id, ARGV[2] instance, ARGV[3] max_script, ARGV[4] max_args (the
+ * started event is the start's: wk_lua_start).
  * Returns {'missing'}, {'badtype', type} (the task key holds no hash: the
  * id is dropped from the processing list, there is nothing to answer),
  * {'skip', status}, {'replay'} (a signed task already answered, submitted
@@ -126,10 +126,8 @@ const char wk_lua_claim[] =
     "redis.call('HSET', KEYS[1], 'status', v.status, 'instance', v.instance)\n"
     "return flat({'run'}, v, over)\n";
 
-/* claim(id, room), shared by the two take scripts below, whose ARGV[1..7]
- * are the prefix, the instance, three unused (the events channel and the
- * started event's parts, which the start uses: wk_lua_start), max_script
- * and max_args: an id with a valid name whose hash has status `queued`
+/* claim(id, room), shared by the two take scripts below, whose ARGV[1..4]
+ * are the prefix, the instance, max_script and max_args: an id with a valid name whose hash has status `queued`
  * and, when it is signed, no replay mark (`seen`) is claimed (status
  * claimed, instance; started_at, attempts and the started event wait for
  * the start) and returned as {'run', id, field, value, ...} (LUA_FETCH, with
@@ -164,7 +162,7 @@ const char wk_lua_claim[] =
  * It also says how many ids are left in the queue: rhaid takes the next
  * ones in a batch when there are some, and waits with BLMOVE when there
  * are none, instead of asking a batch take that would come back empty.
- * KEYS[1] processing list, KEYS[2] queue. ARGV[1..7] as LUA_CLAIM's.
+ * KEYS[1] processing list, KEYS[2] queue. ARGV[1..4] as LUA_CLAIM's.
  * Returns {left, {'none'}} or {left, {'run', id, field, value, ...}}. */
 const char wk_lua_claim_head[] =
     LUA_CLAIM
@@ -183,13 +181,13 @@ const char wk_lua_claim_head[] =
  * whose fields would exceed it is answered {'take', id} and claimed by id,
  * in a reply of its own, so that no reply makes rhaid parse more than
  * one task's worth (docs/protocol.md, "Field limits").
- * KEYS[1] queue, KEYS[2] processing list. ARGV[1..7] as LUA_CLAIM's,
- * ARGV[8] how many.
+ * KEYS[1] queue, KEYS[2] processing list. ARGV[1..4] as LUA_CLAIM's,
+ * ARGV[5] how many.
  * Returns one entry per id moved, oldest first: {'run', id, field, value,
  * ...} or {'take', id}; fewer than asked when the queue ran out. */
 const char wk_lua_take[] =
     LUA_CLAIM
-    "local ids = redis.call('RPOP', KEYS[1], ARGV[8])\n"
+    "local ids = redis.call('RPOP', KEYS[1], ARGV[5])\n"
     "if not ids then return {} end\n"
     "redis.call('LPUSH', KEYS[2], unpack(ids))\n"
     "local out, room = {}, BUDGET\n"

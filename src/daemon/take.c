@@ -160,8 +160,8 @@ void wk_claim_send(wk_job *j)
 {
     wk_worker *w = j->w;
     char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX];
-    const char *argv[13];
-    size_t lens[13];
+    const char *argv[10];
+    size_t lens[10];
 
     snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
     argv[2] = "3";
@@ -170,12 +170,11 @@ void wk_claim_send(wk_job *j)
     argv[5] = k_seen;
     argv[6] = j->id;
     argv[7] = w->cfg->instance;
-    argv[8] = argv[9] = argv[10] = "";  /* unused: the start publishes (wk_start_send) */
-    wk_limit_args(w, argv + 11);
-    for (int i = 2; i < 13; i++)
+    wk_limit_args(w, argv + 8);
+    for (int i = 2; i < 10; i++)
         lens[i] = strlen(argv[i]);
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 13, argv, lens) != 0)
+    if (wk_conn_argv(&w->cmd, on_claim, j, 10, argv, lens) != 0)
         wk_job_free(j);                  /* re-taken from the processing list later */
 }
 
@@ -475,41 +474,36 @@ void wk_limit_args(wk_worker *w, const char **argv)
     argv[1] = w->lim_args;
 }
 
-/* The arguments the take scripts share, from argv[0]: prefix, instance,
- * three unused (the events channel and the started event's parts are the
- * start's now, wk_start_send), max_script and max_args (STARTED_ARGS of
- * them). Always 0. */
-#define STARTED_ARGS 7
-static int started_args(wk_worker *w, const char **argv, size_t *lens)
+/* The arguments the take scripts share (LUA_CLAIM), from argv[0]: prefix,
+ * instance, max_script and max_args, TAKE_ARGS of them. */
+#define TAKE_ARGS 4
+static void take_args(wk_worker *w, const char **argv, size_t *lens)
 {
     argv[0] = w->cfg->prefix;
     argv[1] = w->cfg->instance;
-    argv[2] = argv[3] = argv[4] = "";   /* unused: the start publishes (wk_start_send) */
-    wk_limit_args(w, argv + 5);
-    for (int i = 0; i < STARTED_ARGS; i++)
+    wk_limit_args(w, argv + 2);
+    for (int i = 0; i < TAKE_ARGS; i++)
         lens[i] = strlen(argv[i]);
-    return 0;
 }
 
 /* Send a batch take of 'n' ids (see wk_lua_take). 0, or -1. */
 static int take_send(wk_worker *w, int n)
 {
-    const char *argv[6 + STARTED_ARGS];
-    size_t lens[6 + STARTED_ARGS];
+    const char *argv[6 + TAKE_ARGS];
+    size_t lens[6 + TAKE_ARGS];
     char count[16];
 
     snprintf(count, sizeof count, "%d", n);
     argv[2] = "2";
     argv[3] = w->k_queue;
     argv[4] = w->k_proc;
-    argv[5 + STARTED_ARGS] = count;
+    argv[5 + TAKE_ARGS] = count;
     for (int i = 2; i < 5; i++)
         lens[i] = strlen(argv[i]);
-    lens[5 + STARTED_ARGS] = strlen(count);
-    if (started_args(w, argv + 5, lens + 5) != 0)
-        return -1;
+    lens[5 + TAKE_ARGS] = strlen(count);
+    take_args(w, argv + 5, lens + 5);
     wk_script_args(w->sha_take, wk_lua_take, argv, lens);
-    if (wk_conn_argv(&w->pop, on_take, w, 6 + STARTED_ARGS, argv, lens) != 0)
+    if (wk_conn_argv(&w->pop, on_take, w, 6 + TAKE_ARGS, argv, lens) != 0)
         return -1;
     w->popping = 1;
     w->taking = n;
@@ -520,8 +514,8 @@ static int take_send(wk_worker *w, int n)
  * 0, or -1 when it could not be sent. */
 static int claim_head_send(wk_worker *w, take_pair *p)
 {
-    const char *argv[5 + STARTED_ARGS];
-    size_t lens[5 + STARTED_ARGS];
+    const char *argv[5 + TAKE_ARGS];
+    size_t lens[5 + TAKE_ARGS];
 
     argv[2] = "2";
     argv[3] = w->k_proc;
@@ -529,10 +523,9 @@ static int claim_head_send(wk_worker *w, take_pair *p)
     lens[2] = 1;
     lens[3] = strlen(w->k_proc);
     lens[4] = strlen(w->k_queue);
-    if (started_args(w, argv + 5, lens + 5) != 0)
-        return -1;
+    take_args(w, argv + 5, lens + 5);
     wk_script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-    return wk_conn_argv(&w->pop, on_claim_head, p, 5 + STARTED_ARGS, argv, lens) == 0 ? 0 : -1;
+    return wk_conn_argv(&w->pop, on_claim_head, p, 5 + TAKE_ARGS, argv, lens) == 0 ? 0 : -1;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
