@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "utf8.h"
 
 int rh_log_level = RH_LOG_INFO;
 int rh_log_format = RH_LOG_FMT_KV;
@@ -97,37 +98,6 @@ const char *rh_log_format_name(int format)
 
 /* ======================== UTF-8 and escaping ======================== */
 
-/* Length of the valid UTF-8 sequence at s (at most 'left' bytes), 0 when
- * the byte there does not start one (overlong forms and surrogates are
- * not valid). */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-    size_t n;
-    unsigned cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        n = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        n = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        n = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 /* A bounded writer: appends what fits, always NUL-terminated. */
 typedef struct lw {
     char  *p;
@@ -164,7 +134,7 @@ const char *rh_log_quote(char *out, size_t n, const char *s, size_t max)
         return out;
     len = strlen(s);
     while (i < len && i < max) {
-        size_t k = utf8_len(u + i, len - i);
+        size_t k = rh_utf8_seq_len(u + i, len - i);
         char esc[4] = { '\\', 0, 0, 0 };
 
         /* each unit is written whole or not at all, so a cut never
@@ -214,7 +184,7 @@ static void json_str(lw *w, const char *s, size_t n)
 
     lw_put(w, "\"", 1);
     for (size_t i = 0; i < n;) {
-        size_t k = utf8_len(u + i, n - i);
+        size_t k = rh_utf8_seq_len(u + i, n - i);
         if (k > 1) {
             lw_put(w, s + i, k);
             i += k;

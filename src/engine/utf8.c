@@ -9,35 +9,7 @@
 #include <string.h>
 
 #include "engine_int.h"
-
-/* A continuation byte: 10xxxxxx. */
-#define CONT(c) (((c) & 0xc0) == 0x80)
-
-/* Length of the well-formed sequence at p, of at most 'left' bytes (RFC
- * 3629: no overlongs, no surrogates, nothing above U+10FFFF), or 0 when
- * there is none. */
-static size_t seq_len(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)                 /* 0xc0, 0xc1: overlong */
-        return left >= 2 && CONT(p[1]) ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        /* e0: no overlongs below U+0800; ed: no surrogates */
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
-        unsigned char hi = c == 0xed ? 0x9f : 0xbf;
-        return left >= 3 && p[1] >= lo && p[1] <= hi && CONT(p[2]) ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        /* f0: no overlongs below U+10000; f4: nothing past U+10FFFF */
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
-        unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
-        return left >= 4 && p[1] >= lo && p[1] <= hi && CONT(p[2]) && CONT(p[3]) ? 4 : 0;
-    }
-    return 0;                       /* a stray continuation, f5..ff */
-}
+#include "common/utf8.h"
 
 int eng__utf8_valid(const char *s, size_t n)
 {
@@ -57,7 +29,7 @@ int eng__utf8_valid(const char *s, size_t n)
         }
         if (p == end)
             break;
-        if ((k = seq_len(p, (size_t)(end - p))) == 0)
+        if ((k = rh_utf8_seq_len(p, (size_t)(end - p))) == 0)
             return 0;
         p += k;
     }
@@ -72,7 +44,7 @@ void eng__utf8_repair(char *s)
         return;
     end = p + strlen(s);
     while (p < end) {
-        size_t k = seq_len(p, (size_t)(end - p));
+        size_t k = rh_utf8_seq_len(p, (size_t)(end - p));
         if (k == 0)
             *p++ = '?';
         else
