@@ -371,8 +371,6 @@ static void task_end_log(wk_job *j)
                (long long)(t->finished_at - t->started_at));
         return;
     }
-    if (rh_log_level > RH_LOG_INFO)
-        return;
     rh_log(RH_LOG_INFO, "event=task_end task=%s status=%s kind=%s ms=%lld worker=%s "
            "caller=\"%s\" context=\"%s\" attempt=%d error=\"%s\"", j->id,
            rh_status_str(t->status), rh_kind_str(t->error_kind),
