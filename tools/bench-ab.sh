@@ -23,8 +23,9 @@ one() {
     set -euo pipefail
     local bin=$1 work pid rss=0 p
     work=$(mktemp -d)
+    chmod 0711 "$work"              # a root rhaid's executors run as nobody
     "$bin" --redis-url "$RHAI_REDIS_URL" --worker-id ab --concurrency 2 \
-        --data-dir "$work" --log-level warn 2>"$work/log" &
+        --data-dir "$work/data" --log-level warn 2>"$work/log" &
     pid=$!
     sleep 1
     for p in $pid $(pgrep -P "$pid"); do
@@ -44,11 +45,12 @@ interleaved() {
     set -euo pipefail
     local wa wb pa pb
     wa=$(mktemp -d); wb=$(mktemp -d)
+    chmod 0711 "$wa" "$wb"          # a root rhaid's executors run as nobody
     "$OLD" --redis-url "$RHAI_REDIS_URL" --worker-id a --concurrency 2 \
-        --data-dir "$wa" --log-level warn 2>"$wa/log" &
+        --data-dir "$wa/data" --log-level warn 2>"$wa/log" &
     pa=$!
     "$NEW" --redis-url "$RHAI_REDIS_URL" --worker-id b --concurrency 2 \
-        --data-dir "$wb" --log-level warn 2>"$wb/log" &
+        --data-dir "$wb/data" --log-level warn 2>"$wb/log" &
     pb=$!
     sleep 1
     timeout 300 "$BENCH" "$RHAI_REDIS_URL" a --seq-ab b "$((ROUNDS * 1000))" |

@@ -48,8 +48,11 @@ bench() {
     set -euo pipefail
     local out work pid port rpid r0 d0 e0 c0
     work=$(mktemp -d)
+    # as root, executors run as nobody: it must reach the data dir, which
+    # holds context files only (rhaid refuses one holding other files)
+    chmod 0711 "$work"
     "$ROOT/build-bench/bin/rhaid" --redis-url "$RHAI_REDIS_URL" --worker-id bench \
-        --concurrency 2 --data-dir "$work" --log-level warn 2>"$work/rhaid.log" &
+        --concurrency 2 --data-dir "$work/data" --log-level warn 2>"$work/rhaid.log" &
     pid=$!
     sleep 1
     mem idle "$pid"
