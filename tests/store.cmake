@@ -4,3 +4,5 @@ rhai_test(test_store unit 60 rhai_store)
 rhai_test(test_acl unit 60 rhai_store)
 # a data dir read-only for a while: contexts written again afterwards
 rhai_test(test_store_readonly unit 60 rhai_store)
+# store URLs: which backend, and passwords masked (store.c)
+rhai_test(test_store_url unit 30 rhai_store)

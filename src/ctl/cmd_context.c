@@ -156,14 +156,18 @@ static int context_list(const ctl_global *g, const context_opts *o)
     const char *dir = ctl_data_dir(o->data_dir);
     rhai_error err = { 0, "" };
     json_t *ids = NULL;
+    store *st = NULL;
     size_t i;
     json_t *v;
     int rc;
 
-    if ((rc = store_context_list(dir, &ids, &err)) != 0) {
+    if ((rc = store_new(dir, &dsl_schema, &st, &err)) != 0 ||
+        (rc = store_context_list(st, &ids, &err)) != 0) {
+        store_free(st);
         ctl_errorf("context", "%s", err.msg[0] ? err.msg : rhai_strerror(rc));
         return CTL_EXIT_FAILED;
     }
+    store_free(st);
     if (g->json)
         return ctl_print_json(ids);
     json_array_foreach(ids, i, v)

@@ -1,22 +1,14 @@
-/* store.c -- contexts: open, migrate, cache, transactions and the ledger.
+/* store.c -- the store's front: which backend a URL names, what every
+ * backend needs checked before it is called, and the dispatch through
+ * the backend's table (store_int.h). The helpers both backends share
+ * (schema lookups, op names, the ledger digest) live here too.
  *
- * Each context is one SQLite file <data_dir>/<context>.db in WAL mode with
- * a busy timeout, so executors of several rhaid instances sharing a data
- * dir serialise their writes per context. Opening a context migrates it to
- * the compiled schema (tables, new columns, indexes) unless its recorded
- * schema hash already matches. A store keeps up to STORE_OPEN_MAX contexts
- * open, evicting the least recently used one that is not in a transaction.
- * crud.c holds the per-model statements.
- *
- * The ledger makes a task's effects happen once under at-least-once
- * delivery: a task that changed rows commits them with a row (task id,
- * its submission's binding, its result). Task ids are the clients', so
- * the row answers only a redelivery of the submission it recorded, never
- * another caller, script or args that reuse the id. */
-#include <errno.h>
+ * Backends: sqlite (sqlite*.c), the embedded default, one file per
+ * context under a data dir; postgres (pg*.c), one database every host
+ * shares. docs/store.md says when to use which. */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sodium.h>
 
 #include "store_int.h"
@@ -39,268 +31,58 @@ const store_field *store_model_field(const store_model *m, const char *name)
     return NULL;
 }
 
-/* ======================== store ======================== */
+/* ======================== operations ======================== */
 
-int store_new(const char *data_dir, const store_schema *schema, store **out,
-              rhai_error *err)
+static const char *const op_names[] = { "read", "create", "update", "delete" };
+
+const char *store_op_name(unsigned op)
 {
-    store *s;
-
-    *out = NULL;
-    if (data_dir == NULL || *data_dir == '\0' || strlen(data_dir) > STORE_PATH_MAX - 128)
-        return rh_error_set(err, RHAI_EINVAL, "no usable data directory");
-    if ((s = rh_calloc(1, sizeof *s)) == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    snprintf(s->dir, sizeof s->dir, "%s", data_dir);
-    s->schema = schema;
-    *out = s;
-    return 0;
+    for (unsigned i = 0; i < 4; i++)
+        if (op == (1u << i))
+            return op_names[i];
+    return "?";
 }
 
-static void db_close(store_db *db)
+int store_ops_parse(const char *s, unsigned *mask)
 {
-    if (db == NULL)
-        return;
-    store_rollback(db);
-    store__stmts_free(db);
-    sqlite3_close(db->db);
-    rh_free(db);
-}
+    unsigned m = 0;
 
-void store_free(store *s)
-{
     if (s == NULL)
-        return;
-    for (int i = 0; i < STORE_OPEN_MAX; i++)
-        db_close(s->open[i]);
-    rh_free(s);
+        return RHAI_EINVAL;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        unsigned bit = 0;
+        if (n == 3 && strncmp(s, "all", 3) == 0)
+            bit = STORE_OP_ALL;
+        for (unsigned i = 0; i < 4; i++)
+            if (strlen(op_names[i]) == n && strncmp(s, op_names[i], n) == 0)
+                bit = 1u << i;
+        if (bit == 0)
+            return RHAI_EINVAL;
+        m |= bit;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    if (m == 0)
+        return RHAI_EINVAL;
+    *mask = m;
+    return 0;
 }
 
-const char *store_db_path(const store_db *db)
+json_t *store_ops_json(unsigned mask)
 {
-    return db->path;
-}
+    json_t *a = json_array();
 
-/* mkdir -p for the data directory. */
-int store__make_dir(const char *dir, rhai_error *err)
-{
-    char p[STORE_PATH_MAX];
-    size_t n = strlen(dir);
-
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] == '/' || p[i] == '\0') {
-            char c = p[i];
-            p[i] = '\0';
-            if (mkdir(p, 0700) != 0 && errno != EEXIST)
-                return rh_error_set(err, RHAI_EIO, "data dir %s: %s", p, strerror(errno));
-            p[i] = c;
+    for (unsigned i = 0; a && i < 4; i++)
+        if ((mask & (1u << i)) && json_array_append_new(a, json_string(op_names[i])) != 0) {
+            json_decref(a);
+            return NULL;
         }
-    }
-    return 0;
+    return a;
 }
 
-/* Run SQL text made by us (no parameters). */
-int store__exec(store_db *db, const char *sql, rhai_error *err)
-{
-    char *msg = NULL;
-
-    if (sqlite3_exec(db->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context,
-                     msg ? msg : sqlite3_errmsg(db->db));
-        sqlite3_free(msg);
-        return RHAI_ESTORE;
-    }
-    return 0;
-}
-
-static int db_open(store *s, const char *ctx, store_db **out, rhai_error *err)
-{
-    store_db *db = rh_calloc(1, sizeof *db);
-    int rc;
-
-    if (db == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    db->st = s;
-    snprintf(db->context, sizeof db->context, "%s", ctx);
-    snprintf(db->path, sizeof db->path, "%s/%s.db", s->dir, ctx);
-    if ((rc = store__make_dir(s->dir, err)) != 0) {
-        rh_free(db);
-        return rc;
-    }
-    if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        rh_error_set(err, RHAI_ESTORE, "open %s: %s", db->path,
-                     db->db ? sqlite3_errmsg(db->db) : "out of memory");
-        sqlite3_close(db->db);
-        rh_free(db);
-        return RHAI_ESTORE;
-    }
-    sqlite3_busy_timeout(db->db, STORE_BUSY_MS);
-    /* synchronous=FULL: a committed task (and its ledger row) survives a
-     * power loss; the ledger is what makes redelivery safe.
-     * temp_store=MEMORY: statement journals past 64 KiB, sorts and
-     * transient indexes stay in memory instead of files SQLite would open
-     * in /tmp, which a confined executor may not touch (Landlock: only the
-     * data dir); their size is bounded by the executor's memory limit. */
-    if ((rc = store__exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                          "PRAGMA temp_store=MEMORY;", err)) != 0 ||
-        (rc = store__migrate(db, err)) != 0 ||
-        (rc = store__stmts_init(db, err)) != 0) {
-        db_close(db);
-        return rc;
-    }
-    *out = db;
-    return 0;
-}
-
-int store_open(store *s, const char *context_id, store_db **out, rhai_error *err)
-{
-    int victim = -1;
-    int rc;
-
-    *out = NULL;
-    if (!rh_context_id_valid(context_id))
-        return rh_error_set(err, RHAI_EINVAL, "invalid context id (" RH_CONTEXT_RULE ")");
-    s->tick++;
-    for (int i = 0; i < STORE_OPEN_MAX; i++) {
-        store_db *db = s->open[i];
-        if (db && strcmp(db->context, context_id) == 0) {
-            /* SQLite opens a file it cannot write (its mode, or its dir's,
-             * denied it then) read-only, and that connection stays so for
-             * good: open it again, so that a data dir made writable again
-             * is written again instead of failing every write until the
-             * process ends. Never inside a transaction. */
-            if (!db->in_tx && sqlite3_db_readonly(db->db, "main") == 1) {
-                db_close(db);
-                s->open[i] = NULL;
-                break;
-            }
-            db->used = s->tick;
-            *out = db;
-            return 0;
-        }
-    }
-    /* A free slot, else the least recently used context not in a
-     * transaction. */
-    for (int i = 0; i < STORE_OPEN_MAX; i++) {
-        store_db *db = s->open[i];
-        if (db == NULL) {
-            victim = i;
-            break;
-        }
-        if (!db->in_tx && (victim < 0 || db->used < s->open[victim]->used))
-            victim = i;
-    }
-    if (victim < 0)
-        return rh_error_set(err, RHAI_ESTATE, "%d contexts in open transactions",
-                            STORE_OPEN_MAX);
-    db_close(s->open[victim]);
-    s->open[victim] = NULL;
-    if ((rc = db_open(s, context_id, &s->open[victim], err)) != 0)
-        return rc;
-    s->open[victim]->used = s->tick;
-    *out = s->open[victim];
-    return 0;
-}
-
-/* ======================== transactions ======================== */
-
-static int step_cached(store_db *db, int which, rhai_error *err)
-{
-    sqlite3_stmt *st = db->tx[which];
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
-    return 0;
-}
-
-int store_begin(store_db *db, rhai_error *err)
-{
-    int rc;
-
-    if (db->in_tx)
-        return rh_error_set(err, RHAI_ESTATE, "%s: already in a transaction", db->context);
-    if ((rc = step_cached(db, TX_BEGIN, err)) == 0) {
-        db->in_tx = 1;
-        db->tx_base = sqlite3_total_changes64(db->db);
-        db->tx_undone = 0;
-    }
-    return rc;
-}
-
-int store_commit(store_db *db, rhai_error *err)
-{
-    int rc;
-
-    if (!db->in_tx)
-        return rh_error_set(err, RHAI_ESTATE, "%s: no transaction", db->context);
-    rc = step_cached(db, TX_COMMIT, err);
-    if (rc != 0)
-        store_rollback(db);
-    db->in_tx = 0;
-    db->in_sp = 0;
-    return rc;
-}
-
-void store_rollback(store_db *db)
-{
-    if (db == NULL || !db->in_tx)
-        return;
-    if (sqlite3_get_autocommit(db->db) == 0)
-        (void)step_cached(db, TX_ROLLBACK, NULL);
-    db->in_tx = 0;
-    db->in_sp = 0;
-}
-
-int store_in_tx(const store_db *db)
-{
-    return db->in_tx;
-}
-
-int store_savepoint(store_db *db, rhai_error *err)
-{
-    int rc;
-
-    if (!db->in_tx || db->in_sp)
-        return rh_error_set(err, RHAI_ESTATE, "%s: savepoint outside a transaction",
-                            db->context);
-    if ((rc = step_cached(db, TX_SAVEPOINT, err)) == 0) {
-        db->in_sp = 1;
-        db->sp_base = sqlite3_total_changes64(db->db);
-    }
-    return rc;
-}
-
-int store_release(store_db *db, rhai_error *err)
-{
-    if (!db->in_sp)
-        return rh_error_set(err, RHAI_ESTATE, "%s: no savepoint", db->context);
-    db->in_sp = 0;
-    return step_cached(db, TX_RELEASE, err);
-}
-
-void store_rollback_to(store_db *db)
-{
-    if (!db->in_sp)
-        return;
-    /* the rows changed since the savepoint are undone: not the task's */
-    db->tx_undone += sqlite3_total_changes64(db->db) - db->sp_base;
-    (void)step_cached(db, TX_ROLLBACK_TO, NULL);
-    (void)step_cached(db, TX_RELEASE, NULL);
-    db->in_sp = 0;
-}
-
-int64_t store_tx_changes(const store_db *db)
-{
-    if (!db->in_tx)
-        return 0;
-    return sqlite3_total_changes64(db->db) - db->tx_base - db->tx_undone;
-}
-
-/* ======================== ledger ======================== */
+/* ======================== ledger digest ======================== */
 
 void store_ledger_digest(const char *script, size_t script_len, const char *args,
                          unsigned char out[STORE_DIGEST_LEN])
@@ -323,62 +105,431 @@ void store_ledger_digest(const char *script, size_t script_len, const char *args
     crypto_hash_sha256_final(&h, out);
 }
 
-/* Column 'col' of the row at 'st' equals 's' (text, NULL counts as ""). */
-static int col_is(sqlite3_stmt *st, int col, const char *s)
+void store__digest_hex(const unsigned char d[STORE_DIGEST_LEN],
+                       char out[2 * STORE_DIGEST_LEN + 1])
 {
-    const char *t = (const char *)sqlite3_column_text(st, col);
+    static const char hex[] = "0123456789abcdef";
 
-    return t != NULL && strcmp(t, s ? s : "") == 0;
+    for (int i = 0; i < STORE_DIGEST_LEN; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[2 * STORE_DIGEST_LEN] = '\0';
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int store__digest_parse(const char *hex, unsigned char d[STORE_DIGEST_LEN])
+{
+    if (hex == NULL || strlen(hex) != 2 * STORE_DIGEST_LEN)
+        return RHAI_EINVAL;
+    for (int i = 0; i < STORE_DIGEST_LEN; i++) {
+        int hi = hexval((unsigned char)hex[2 * i]), lo = hexval((unsigned char)hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return RHAI_EINVAL;
+        d[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* ======================== locations ======================== */
+
+static int has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+/* A libpq conninfo starts with a keyword and '=' ("host=... dbname=..."). */
+static int is_conninfo(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    if (!islower((unsigned char)*s))
+        return 0;
+    while (islower((unsigned char)*s) || *s == '_')
+        s++;
+    while (isspace((unsigned char)*s))
+        s++;
+    return *s == '=';
+}
+
+int store_url_is_postgres(const char *url)
+{
+    return url != NULL && (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://") ||
+                           is_conninfo(url));
+}
+
+/* Append s[0..n) to buf (size cap, used *len), truncating. */
+static void put(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+    while (n-- > 0 && *len + 1 < cap)
+        buf[(*len)++] = *s++;
+    buf[*len] = '\0';
+}
+
+/* The end of a conninfo value starting at v: quoted ('...' with \ escapes)
+ * or up to white space. */
+static const char *conninfo_value_end(const char *v)
+{
+    if (*v == '\'') {
+        for (v++; *v && *v != '\''; v++)
+            if (*v == '\\' && v[1])
+                v++;
+        return *v ? v + 1 : v;
+    }
+    while (*v && !isspace((unsigned char)*v))
+        v++;
+    return v;
+}
+
+static void mask_conninfo(const char *u, char *buf, size_t n, size_t *len)
+{
+    while (*u) {
+        const char *k = u, *v;
+        size_t klen;
+        while (*u && !isspace((unsigned char)*u) && *u != '=')
+            u++;
+        klen = (size_t)(u - k);
+        while (isspace((unsigned char)*u))
+            u++;
+        if (*u != '=') {                /* not key=value: copy the rest */
+            put(buf, n, len, k, strlen(k));
+            return;
+        }
+        u++;
+        while (isspace((unsigned char)*u))
+            u++;
+        v = conninfo_value_end(u);
+        put(buf, n, len, k, klen);
+        put(buf, n, len, "=", 1);
+        if (klen == 8 && strncmp(k, "password", 8) == 0)
+            put(buf, n, len, "***", 3);
+        else
+            put(buf, n, len, u, (size_t)(v - u));
+        u = v;
+        while (isspace((unsigned char)*u))
+            u++;
+        if (*u)
+            put(buf, n, len, " ", 1);
+    }
+}
+
+/* postgres://user:PASSWORD@host/db?password=PASSWORD&... */
+static void mask_pg_url(const char *u, char *buf, size_t n, size_t *len)
+{
+    const char *auth = strstr(u, "://") + 3;
+    const char *end = auth + strcspn(auth, "/?");
+    const char *at = NULL, *colon;
+
+    for (const char *p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    put(buf, n, len, u, (size_t)(auth - u));
+    if (at && (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL) {
+        put(buf, n, len, auth, (size_t)(colon - auth) + 1);
+        put(buf, n, len, "***", 3);
+        put(buf, n, len, at, (size_t)(end - at));
+    } else {
+        put(buf, n, len, auth, (size_t)(end - auth));
+    }
+    u = end;
+    while (*u) {                        /* path, then query parameters */
+        size_t seg = strcspn(u + 1, "?&") + 1;
+        if (has_prefix(u + 1, "password=") && (*u == '?' || *u == '&')) {
+            put(buf, n, len, u, 10);
+            put(buf, n, len, "***", 3);
+        } else {
+            put(buf, n, len, u, seg);
+        }
+        u += seg;
+    }
+}
+
+void store_url_mask(const char *url, char *buf, size_t n)
+{
+    size_t len = 0;
+
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    if (url == NULL)
+        return;
+    if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://"))
+        mask_pg_url(url, buf, n, &len);
+    else if (is_conninfo(url))
+        mask_conninfo(url, buf, n, &len);
+    else
+        put(buf, n, &len, url, strlen(url));
+}
+
+/* The backend 'url' names and the location it hands that backend. */
+static const store_backend *backend_of(const char *url, const char **where)
+{
+    if (store_url_is_postgres(url)) {
+        *where = url;
+        return &store__postgres;
+    }
+    if (has_prefix(url, "sqlite://"))
+        *where = url + 9;               /* sqlite:///abs -> /abs */
+    else if (has_prefix(url, "sqlite:"))
+        *where = url + 7;
+    else
+        *where = url;
+    return &store__sqlite;
+}
+
+/* ======================== stores ======================== */
+
+int store_new(const char *url, const store_schema *schema, store **out, rhai_error *err)
+{
+    const store_backend *be;
+    const char *where;
+    char masked[1024];
+    store *s;
+    int rc;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "no data url or data dir");
+    be = backend_of(url, &where);
+    if ((rc = be->create(where, schema, &s, err)) != 0)
+        return rc;
+    store_url_mask(url, masked, sizeof masked);
+    if ((s->url = rh_strdup(url)) == NULL || (s->url_masked = rh_strdup(masked)) == NULL) {
+        store_free(s);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+void store_free(store *s)
+{
+    char *url, *masked;
+
+    if (s == NULL)
+        return;
+    url = s->url;
+    masked = s->url_masked;
+    s->be->destroy(s);
+    if (url)
+        sodium_memzero(url, strlen(url));   /* it may hold a password */
+    rh_free(url);
+    rh_free(masked);
+}
+
+const char *store_backend_name(const store *s)
+{
+    return s->be->name;
+}
+
+const char *store_where(const store *s)
+{
+    return s->url_masked ? s->url_masked : "";
+}
+
+int store_probe(store *s, rhai_error *err)
+{
+    return s->be->probe(s, err);
+}
+
+const char *store_db_path(const store_db *db)
+{
+    return db->be->db_where(db);
+}
+
+/* ======================== contexts ======================== */
+
+int store__owner_check(const char *caller, rhai_error *err)
+{
+    if (caller == NULL || *caller == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "a context needs an owner (a caller id)");
+    if (strcmp(caller, RH_CALLER_ANONYMOUS) == 0)
+        return rh_error_set(err, RHAI_EINVAL, "'%s' cannot own a context: it is every task "
+                            "that names no caller; name a real caller", RH_CALLER_ANONYMOUS);
+    return 0;
+}
+
+int store_open(store *s, const char *context_id, store_db **out, rhai_error *err)
+{
+    *out = NULL;
+    if (!rh_context_id_valid(context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id (" RH_CONTEXT_RULE ")");
+    return s->be->open(s, context_id, out, err);
+}
+
+int store_context_exists(store *s, const char *context_id)
+{
+    return rh_context_id_valid(context_id) && s->be->context_exists(s, context_id) == 1;
+}
+
+int store_context_create(store *s, const char *context_id, const char *owner,
+                         rhai_error *err)
+{
+    int rc;
+
+    if (!rh_context_id_valid(context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
+    if ((rc = store__owner_check(owner, err)) != 0)
+        return rc;
+    return s->be->context_create(s, context_id, owner, err);
+}
+
+int store_context_drop(store *s, const char *context_id, rhai_error *err)
+{
+    if (!rh_context_id_valid(context_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
+    return s->be->context_drop(s, context_id, err);
+}
+
+int store_context_list(store *s, json_t **ids, rhai_error *err)
+{
+    *ids = NULL;
+    return s->be->context_list(s, ids, err);
+}
+
+int store_context_info(store_db *db, json_t **out, rhai_error *err)
+{
+    return db->be->context_info(db, out, err);
+}
+
+/* ======================== dispatch ======================== */
+
+int store_begin(store_db *db, rhai_error *err) { return db->be->begin(db, err); }
+int store_commit(store_db *db, rhai_error *err) { return db->be->commit(db, err); }
+int store_in_tx(const store_db *db) { return db->be->in_tx(db); }
+int store_savepoint(store_db *db, rhai_error *err) { return db->be->savepoint(db, err); }
+int store_release(store_db *db, rhai_error *err) { return db->be->release(db, err); }
+void store_rollback_to(store_db *db) { db->be->rollback_to(db); }
+int64_t store_tx_changes(const store_db *db) { return db->be->tx_changes(db); }
+
+void store_rollback(store_db *db)
+{
+    if (db != NULL)
+        db->be->rollback(db);
 }
 
 int store_ledger_get(store_db *db, const store_ledger_key *key, char **result,
                      rhai_error *err)
 {
-    sqlite3_stmt *st = db->tx[TX_LEDGER_GET];
-    int rc;
-
     *result = NULL;
-    sqlite3_bind_text(st, 1, key->task_id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        /* a row of before the binding (NULL columns) matches nothing */
-        int same = col_is(st, 1, key->caller_id) && col_is(st, 2, db->context) &&
-                   col_is(st, 3, key->worker_id) &&
-                   sqlite3_column_bytes(st, 4) == STORE_DIGEST_LEN &&
-                   memcmp(sqlite3_column_blob(st, 4), key->digest, STORE_DIGEST_LEN) == 0;
-        if (!same) {
-            rc = rh_error_set(err, RHAI_ESTATE, "task id already used");
-        } else {
-            const char *t = (const char *)sqlite3_column_text(st, 0);
-            *result = rh_strdup(t ? t : "null");
-            rc = *result ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        }
-    } else if (rc == SQLITE_DONE) {
-        rc = RHAI_ENOTFOUND;
-    } else {
-        rc = rh_error_set(err, RHAI_ESTORE, "ledger: %s", sqlite3_errmsg(db->db));
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
+    return db->be->ledger_get(db, key, result, err);
 }
 
 int store_ledger_put(store_db *db, const store_ledger_key *key, const char *result,
                      rhai_error *err)
 {
-    sqlite3_stmt *st = db->tx[TX_LEDGER_PUT];
-    int rc = 0;
+    return db->be->ledger_put(db, key, result, err);
+}
 
-    sqlite3_bind_text(st, 1, key->task_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, rh_now_ms());
-    sqlite3_bind_text(st, 4, key->caller_id ? key->caller_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, db->context, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, key->worker_id ? key->worker_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 7, key->digest, STORE_DIGEST_LEN, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = rh_error_set(err, RHAI_ESTORE, "ledger: %s", sqlite3_errmsg(db->db));
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
+int store_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
+                 rhai_error *err)
+{
+    return db->be->insert(db, m, values, id, err);
+}
+
+int store_get(store_db *db, const store_model *m, int64_t id, json_t **row, rhai_error *err)
+{
+    *row = NULL;
+    return db->be->get(db, m, id, row, err);
+}
+
+int store_update(store_db *db, const store_model *m, int64_t id, json_t *values,
+                 rhai_error *err)
+{
+    return db->be->update(db, m, id, values, err);
+}
+
+int store_delete(store_db *db, const store_model *m, int64_t id, rhai_error *err)
+{
+    return db->be->del(db, m, id, err);
+}
+
+int store_list(store_db *db, const store_model *m, json_t *where, const char *order,
+               long limit, long offset, json_t **rows, rhai_error *err)
+{
+    *rows = NULL;
+    return db->be->list(db, m, where, order, limit, offset, rows, err);
+}
+
+int store_count(store_db *db, const store_model *m, json_t *where, int64_t *n,
+                rhai_error *err)
+{
+    return db->be->count(db, m, where, n, err);
+}
+
+int store_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
+                   int64_t id, long limit, json_t **ids, rhai_error *err)
+{
+    *ids = NULL;
+    return db->be->ref_rows(db, m, field, item, id, limit, ids, err);
+}
+
+int store_owner_add(store_db *db, const char *caller, rhai_error *err)
+{
+    return db->be->owner_add(db, caller, err);
+}
+
+int store_owner_remove(store_db *db, const char *caller, rhai_error *err)
+{
+    return db->be->owner_remove(db, caller, err);
+}
+
+int store_owners(store_db *db, json_t **out, rhai_error *err)
+{
+    *out = NULL;
+    return db->be->owners(db, out, err);
+}
+
+int store_authorize(store_db *db, const char *caller, const char *model, unsigned op,
+                    int64_t object_id, int64_t now_ms, rhai_error *err)
+{
+    return db->be->authorize(db, caller, model, op, object_id, now_ms, err);
+}
+
+int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err)
+{
+    return db->be->grant_add(db, g, id, err);
+}
+
+int store_grant_revoke(store_db *db, const store_grant *g, int *n, rhai_error *err)
+{
+    return db->be->grant_revoke(db, g, n, err);
+}
+
+int store_grant_list(store_db *db, json_t **out, rhai_error *err)
+{
+    *out = NULL;
+    return db->be->grant_list(db, out, err);
+}
+
+int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
+{
+    return db->be->audit_put(db, a, err);
+}
+
+int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_t now_ms,
+                       const store_audit_limits *lim, rhai_error *err)
+{
+    return db->be->audit_denial(db, a, count, now_ms, lim, err);
+}
+
+int store_audit_has(store_db *db, const char *task_id, const char *caller,
+                    const char *decision, rhai_error *err)
+{
+    return db->be->audit_has(db, task_id, caller, decision, err);
+}
+
+int store_audit_query(store_db *db, const char *caller, const char *model,
+                      const char *decision, long limit, json_t **out, rhai_error *err)
+{
+    *out = NULL;
+    return db->be->audit_query(db, caller, model, decision, limit, out, err);
 }

@@ -1,5 +1,9 @@
-/* store.h -- the one internal header of src/store (prefix store_): one
- * SQLite database per context, with tables made from the dsl schemas.
+/* store.h -- the one internal header of src/store (prefix store_): the
+ * contexts' data, with tables made from the dsl schemas, in one of two
+ * backends behind this one interface: 'sqlite' (the embedded default, one
+ * SQLite file per context under a data dir, one host) and 'postgres' (one
+ * PostgreSQL database shared by every host; docs/store.md). Every
+ * function below behaves the same on both; the tests run on both.
  *
  * The schema types below are filled by dsl/ (generated from
  * dsl/schema/<domain>.json); the store only reads them, so it depends on common
@@ -102,21 +106,41 @@ const store_field *store_model_field(const store_model *m, const char *name);
 typedef struct store store;
 typedef struct store_db store_db;
 
-/* A store over 'data_dir' (created on first open when missing) for
- * 'schema' (borrowed, must outlive the store). *out is new (store_free).
- * RHAI_EINVAL (no dir), RHAI_ENOMEM. Opens nothing yet. */
-int store_new(const char *data_dir, const store_schema *schema, store **out,
+/* A store at 'url' for 'schema' (borrowed, must outlive the store):
+ *   sqlite:///abs/dir, sqlite:rel/dir or a bare path: SQLite files there
+ *     (the dir is created on first open when missing);
+ *   postgres://user@host:port/db, postgresql://... or a libpq conninfo
+ *     ("host=... dbname=..."): PostgreSQL. Secrets come the libpq ways
+ *     too (PGPASSWORD, a passfile); a password in the URL works and is
+ *     masked in every message (store_url_mask).
+ * *out is new (store_free). RHAI_EINVAL (no or bad url), RHAI_ENOMEM.
+ * Connects to nothing yet. */
+int store_new(const char *url, const store_schema *schema, store **out,
               rhai_error *err);
 /* Close every open context (rolling back open transactions). NULL: no-op. */
 void store_free(store *s);
+/* "sqlite" or "postgres". */
+const char *store_backend_name(const store *s);
+/* The store's url with any password masked (for logs and messages). */
+const char *store_where(const store *s);
+/* 'url' with the password of a postgres URL or conninfo replaced by "***",
+ * into buf (n bytes, truncated, always terminated). */
+void store_url_mask(const char *url, char *buf, size_t n);
+/* 1 when 'url' names a postgres store, else 0. */
+int store_url_is_postgres(const char *url);
+/* Can the store be used now? A fresh check each call: sqlite: the data dir
+ * exists (or can be made) and is writable; postgres: a connection answers
+ * SELECT 1. 0, or RHAI_EIO/RHAI_ESTORE with 'err' saying why. */
+int store_probe(store *s, rhai_error *err);
 
-/* The open context 'context_id', opening (and creating, and migrating) it
- * when needed; *out is borrowed from the store and stays valid until the
- * store evicts it, which it never does while it is in a transaction.
- * RHAI_EINVAL (bad id), RHAI_EIO (data dir), RHAI_ESTORE (SQLite). */
+/* The open context 'context_id', opening (and migrating) it when needed;
+ * *out is borrowed from the store and stays valid until the store evicts
+ * it, which it never does while it is in a transaction.
+ * RHAI_EINVAL (bad id), RHAI_EIO (data dir), RHAI_ESTORE (the database). */
 int store_open(store *s, const char *context_id, store_db **out, rhai_error *err);
 
-/* Path of the context's database file into buf (at most n bytes). */
+/* Where the context lives, for messages: its file's path (sqlite), or
+ * "<masked url> context <id>" (postgres). */
 const char *store_db_path(const store_db *db);
 
 /* ---- transactions ----
@@ -222,17 +246,20 @@ int store_ops_parse(const char *s, unsigned *mask);
 /* The names of the bits of 'mask' as a JSON array (new, NULL on OOM). */
 json_t *store_ops_json(unsigned mask);
 
-/* 1 when the context's file exists under the store's data dir, else 0. */
+/* 1 when the context exists in the store, else 0. */
 int store_context_exists(store *s, const char *context_id);
-/* Create (file, tables) context 'context_id' with 'owner' as its first
- * owner. The file is made with O_EXCL, so of two concurrent creators
- * exactly one succeeds. RHAI_ESTATE when it exists already; RHAI_EINVAL
- * (bad id, empty owner); RHAI_ESTORE/RHAI_EIO. */
+/* Create context 'context_id' (file or rows, and tables) with 'owner' as
+ * its first owner. Of two concurrent creators exactly one succeeds.
+ * RHAI_ESTATE when it exists already; RHAI_EINVAL (bad id, empty owner);
+ * RHAI_ESTORE/RHAI_EIO. */
 int store_context_create(store *s, const char *context_id, const char *owner,
                          rhai_error *err);
-/* The ids of the contexts under 'data_dir', sorted (*ids new array). A
- * missing directory is no context. */
-int store_context_list(const char *data_dir, json_t **ids, rhai_error *err);
+/* Delete context 'context_id' and everything in it (used to undo a failed
+ * import). RHAI_ENOTFOUND when there is none; RHAI_ESTORE/RHAI_EIO. */
+int store_context_drop(store *s, const char *context_id, rhai_error *err);
+/* The ids of the store's contexts, sorted (*ids new array). A missing
+ * data dir is no context. */
+int store_context_list(store *s, json_t **ids, rhai_error *err);
 
 /* Add 'caller' to the context's owners (no-op when already one). */
 int store_owner_add(store_db *db, const char *caller, rhai_error *err);
@@ -329,5 +356,43 @@ int store_audit_query(store_db *db, const char *caller, const char *model,
  * "tasks_recorded": ledger rows, "owners", "grants", "audit_rows": counts}
  * (*out new). RHAI_ESTORE, RHAI_ENOMEM. Rows per model: store_count. */
 int store_context_info(store_db *db, json_t **out, rhai_error *err);
+
+/* ======================== moving contexts (store.c) ====================
+ *
+ * A context travels as JSON lines ("rhaictl context export ID > f.json"):
+ *   {"format": "rhai-context/1", "context": ID, "backend": "sqlite",
+ *    "schema_hash": ..., "exported_at": ms}
+ *   {"table": T, "row": {...}}          one per row, tables in the order
+ *                                       owners, grants, audit, ledger, then
+ *                                       the models in schema order
+ *   {"end": true, "rows": N}            so a cut file is refused
+ * Canonical rows (absent/NULL columns as JSON null):
+ *   rhai_owners  {caller, added_at}
+ *   rhai_grants  {id, caller, model, ops (bit mask), object_id, expires_at,
+ *                 granted_by, created_at}
+ *   rhai_audit   {id, at, task_id, caller, op, model, object_id, decision,
+ *                 reason}
+ *   rhai_ledger  {task_id, result, finished_at, caller_id, context_id,
+ *                 worker_id, digest (64 lowercase hex digits)}
+ *   a model      the store_get form {id, created_at, updated_at, fields...}
+ * The audit rate counters are not moved (they are per minute). */
+#define STORE_EXPORT_FORMAT "rhai-context/1"
+#define STORE_TABLE_OWNERS "rhai_owners"
+#define STORE_TABLE_GRANTS "rhai_grants"
+#define STORE_TABLE_AUDIT  "rhai_audit"
+#define STORE_TABLE_LEDGER "rhai_ledger"
+
+/* Pass every line of the open context 'db' (not in a transaction: export
+ * reads in one of its own, a consistent snapshot) to fn, in order; fn
+ * returns 0 to go on. 0 or the first error. */
+int store_context_export(store_db *db, int (*fn)(void *u, json_t *line, rhai_error *err),
+                         void *u, rhai_error *err);
+/* Create context 'context_id' (which must not exist: RHAI_ESTATE) from the
+ * lines next() gives (*line new, NULL at the end of input), all rows in
+ * one transaction; a bad or cut file (RHAI_EINVAL, naming the line) or any
+ * failure leaves no context behind. *rows (may be NULL): rows written. */
+int store_context_import(store *s, const char *context_id,
+                         int (*next)(void *u, json_t **line, rhai_error *err), void *u,
+                         int64_t *rows, rhai_error *err);
 
 #endif

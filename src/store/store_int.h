@@ -1,61 +1,120 @@
-/* store_int.h -- what the files of src/store share, not exported.
- *
- * store.c opens contexts and runs transactions and the ledger, migrate.c
- * brings a context's tables up to the schema, crud.c holds the per-model
- * statements. Internal functions carry the store__ prefix. */
+/* store_int.h -- what store.c (the front) and the backends share, not
+ * exported: the heads of a store and an open context, and the table of a
+ * backend's functions. Internal names carry the store__ prefix. */
 #ifndef STORE_STORE_INT_H
 #define STORE_STORE_INT_H
 
-#include <sqlite3.h>
-
 #include "store.h"
 
-#define STORE_PATH_MAX 4096
-
-/* Cached statements of a context that are not per model. */
-enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO,
-       TX_LEDGER_GET, TX_LEDGER_PUT, TX_AUTHZ, TX_AUDIT_PUT, TX_N };
-
-/* Version of the store's own tables (rhai_ledger, rhai_owners, rhai_grants,
- * rhai_audit, rhai_audit_rate), recorded with the schema hash so that a
- * change to either migrates existing contexts. acl3: the ledger's binding
- * columns and the audit rate table. */
-#define STORE_INTERNAL_VERSION "acl3"
-
-/* Cached statements per model. */
-enum { MS_INSERT, MS_GET, MS_UPDATE, MS_DELETE, MS_N };
-
-/* One open context. Invariant: in_sp implies in_tx; while in_tx the store
- * never evicts it. Statements are reset after every use. */
-struct store_db {
-    store         *st;
-    sqlite3       *db;
-    char           context[STORE_CONTEXT_MAX + 1];
-    char           path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
-    unsigned long  used;          /* store tick of the last open */
-    int            in_tx;         /* BEGIN IMMEDIATE done */
-    int            in_sp;         /* the "dsl" savepoint is open */
-    int64_t        tx_base;       /* total changes at store_begin */
-    int64_t        sp_base;       /* total changes at store_savepoint */
-    int64_t        tx_undone;     /* changes rolled back to the savepoint */
-    sqlite3_stmt  *tx[TX_N];
-    sqlite3_stmt **ms;            /* nmodels * MS_N, prepared on first use */
-};
+/* ======================== backends (store.c dispatches) ================
+ *
+ * A store is one backend over one location: 'sqlite' (a file per context
+ * under a data dir; sqlite*.c) or 'postgres' (one database shared by every
+ * host; pg*.c). store.c parses the location, validates what both need
+ * validated, and calls the backend through this table; a backend never
+ * sees another's state. struct store and struct store_db are the heads
+ * every backend embeds as the first member of its own structs (so a
+ * backend converts store_db * to its own type with a cast). */
 
 struct store {
-    char                dir[STORE_PATH_MAX];
-    const store_schema *schema;
-    unsigned long       tick;
-    store_db           *open[STORE_OPEN_MAX];
+    const struct store_backend *be;
+    const store_schema         *schema;
+    char                       *url;       /* as given (may hold a secret) */
+    char                       *url_masked;/* for logs and messages */
 };
 
-int  store__exec(store_db *db, const char *sql, rhai_error *err);
-/* mkdir -p 'dir' (mode 0700). 0 or RHAI_EIO. */
-int  store__make_dir(const char *dir, rhai_error *err);
-int  store__migrate(store_db *db, rhai_error *err);
-int  store__stmts_init(store_db *db, rhai_error *err);
-void store__stmts_free(store_db *db);
-/* SQL column type of a field. */
-const char *store__sql_type(store_type t);
+struct store_db {
+    const struct store_backend *be;
+    store                      *st;
+    char                        context[STORE_CONTEXT_MAX + 1];
+};
+
+typedef struct store_backend {
+    const char *name;                       /* "sqlite", "postgres" */
+    /* 'location' is the URL with its scheme removed for sqlite (a path)
+     * and the full URL or conninfo for postgres. *out: a new store whose
+     * head the backend filled except url/url_masked (store.c sets them). */
+    int  (*create)(const char *location, const store_schema *schema, store **out,
+                   rhai_error *err);
+    void (*destroy)(store *s);
+    int  (*probe)(store *s, rhai_error *err);
+    int  (*open)(store *s, const char *ctx, store_db **out, rhai_error *err);
+    const char *(*db_where)(const store_db *db);
+    int  (*context_exists)(store *s, const char *ctx);
+    int  (*context_create)(store *s, const char *ctx, const char *owner, rhai_error *err);
+    int  (*context_drop)(store *s, const char *ctx, rhai_error *err);
+    int  (*context_list)(store *s, json_t **ids, rhai_error *err);
+    int  (*context_info)(store_db *db, json_t **out, rhai_error *err);
+
+    int  (*begin)(store_db *db, rhai_error *err);
+    int  (*commit)(store_db *db, rhai_error *err);
+    void (*rollback)(store_db *db);
+    int  (*in_tx)(const store_db *db);
+    int  (*savepoint)(store_db *db, rhai_error *err);
+    int  (*release)(store_db *db, rhai_error *err);
+    void (*rollback_to)(store_db *db);
+    int64_t (*tx_changes)(const store_db *db);
+
+    int  (*ledger_get)(store_db *db, const store_ledger_key *key, char **result,
+                       rhai_error *err);
+    int  (*ledger_put)(store_db *db, const store_ledger_key *key, const char *result,
+                       rhai_error *err);
+
+    int  (*insert)(store_db *db, const store_model *m, json_t *values, int64_t *id,
+                   rhai_error *err);
+    int  (*get)(store_db *db, const store_model *m, int64_t id, json_t **row,
+                rhai_error *err);
+    int  (*update)(store_db *db, const store_model *m, int64_t id, json_t *values,
+                   rhai_error *err);
+    int  (*del)(store_db *db, const store_model *m, int64_t id, rhai_error *err);
+    int  (*list)(store_db *db, const store_model *m, json_t *where, const char *order,
+                 long limit, long offset, json_t **rows, rhai_error *err);
+    int  (*count)(store_db *db, const store_model *m, json_t *where, int64_t *n,
+                  rhai_error *err);
+    int  (*ref_rows)(store_db *db, const store_model *m, const char *field,
+                     const char *item, int64_t id, long limit, json_t **ids,
+                     rhai_error *err);
+
+    int  (*owner_add)(store_db *db, const char *caller, rhai_error *err);
+    int  (*owner_remove)(store_db *db, const char *caller, rhai_error *err);
+    int  (*owners)(store_db *db, json_t **out, rhai_error *err);
+    int  (*authorize)(store_db *db, const char *caller, const char *model, unsigned op,
+                      int64_t object_id, int64_t now_ms, rhai_error *err);
+    int  (*grant_add)(store_db *db, const store_grant *g, int64_t *id, rhai_error *err);
+    int  (*grant_revoke)(store_db *db, const store_grant *g, int *n, rhai_error *err);
+    int  (*grant_list)(store_db *db, json_t **out, rhai_error *err);
+    int  (*audit_put)(store_db *db, const store_audit *a, rhai_error *err);
+    int  (*audit_denial)(store_db *db, const store_audit *a, int64_t count,
+                         int64_t now_ms, const store_audit_limits *lim, rhai_error *err);
+    int  (*audit_has)(store_db *db, const char *task_id, const char *caller,
+                      const char *decision, rhai_error *err);
+    int  (*audit_query)(store_db *db, const char *caller, const char *model,
+                        const char *decision, long limit, json_t **out, rhai_error *err);
+
+    /* export/import (store_context_export/import): every row of 'table'
+     * (STORE_TABLE_* or a model's name) in the canonical row form below,
+     * ascending by key, each passed to fn (which returns 0 to go on, or an
+     * error code that stops the walk and is returned); and one such row
+     * written back as it is (explicit ids kept), inside the caller's
+     * transaction; import_end after the last row (e.g. move sequences
+     * past the ids written). */
+    int  (*export_rows)(store_db *db, const char *table,
+                        int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
+                        rhai_error *err);
+    int  (*import_row)(store_db *db, const char *table, json_t *row, rhai_error *err);
+    int  (*import_end)(store_db *db, rhai_error *err);
+} store_backend;
+
+extern const store_backend store__sqlite;
+extern const store_backend store__postgres;
+
+/* Helpers of store.c a backend may use. */
+/* 0, or RHAI_EINVAL when 'caller' cannot own a context (empty, anonymous). */
+int store__owner_check(const char *caller, rhai_error *err);
+/* The lowercase hex of a digest into out (2 * STORE_DIGEST_LEN + 1). */
+void store__digest_hex(const unsigned char d[STORE_DIGEST_LEN],
+                       char out[2 * STORE_DIGEST_LEN + 1]);
+/* Parse 64 hex digits into d: 0 or RHAI_EINVAL. */
+int store__digest_parse(const char *hex, unsigned char d[STORE_DIGEST_LEN]);
 
 #endif

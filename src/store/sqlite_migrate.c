@@ -1,4 +1,4 @@
-/* migrate.c -- bring a context database up to the compiled schema.
+/* sqlite_migrate.c -- sqlite backend: bring a context database up to the compiled schema.
  *
  * Migrations only add: a new model becomes a table, a new field a column
  * (ALTER TABLE ADD COLUMN, NULL in existing rows), a new index an index.
@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "sqlite_int.h"
 
 const char *store__sql_type(store_type t)
 {
@@ -55,13 +55,13 @@ static const char meta_sql[] =
     "PRIMARY KEY (minute, scope, caller)) WITHOUT ROWID;";
 
 /* The recorded version: the schema's hash and the store's own tables'. */
-static void version_of(store_db *db, char *buf, size_t n)
+static void version_of(sq_db *db, char *buf, size_t n)
 {
     snprintf(buf, n, "%s+" STORE_INTERNAL_VERSION, db->st->schema->hash);
 }
 
 /* 1 when the recorded hash equals the schema's, 0 when not, <0 error. */
-static int hash_matches(store_db *db, rhai_error *err)
+static int hash_matches(sq_db *db, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
     char want[256];
@@ -86,7 +86,7 @@ static int hash_matches(store_db *db, rhai_error *err)
 }
 
 /* Does table 'm' have column 'col'? 1/0, <0 error. */
-static int has_column(store_db *db, const char *table, const char *col, rhai_error *err)
+static int has_column(sq_db *db, const char *table, const char *col, rhai_error *err)
 {
     char sql[128];
     sqlite3_stmt *st = NULL;
@@ -105,7 +105,7 @@ static int has_column(store_db *db, const char *table, const char *col, rhai_err
     return found;
 }
 
-static int migrate_model(store_db *db, const store_model *m, rhai_error *err)
+static int migrate_model(sq_db *db, const store_model *m, rhai_error *err)
 {
     rh_buf b;
     int rc;
@@ -147,7 +147,7 @@ static int migrate_model(store_db *db, const store_model *m, rhai_error *err)
 }
 
 /* The ledger's binding columns on a file made before them. */
-static int ledger_migrate(store_db *db, rhai_error *err)
+static int ledger_migrate(sq_db *db, rhai_error *err)
 {
     static const char *const cols[][2] = {
         { "caller_id", "TEXT" }, { "context_id", "TEXT" }, { "worker_id", "TEXT" },
@@ -169,7 +169,7 @@ static int ledger_migrate(store_db *db, rhai_error *err)
     return rc;
 }
 
-int store__migrate(store_db *db, rhai_error *err)
+int store__migrate(sq_db *db, rhai_error *err)
 {
     const store_schema *s = db->st->schema;
     sqlite3_stmt *st = NULL;

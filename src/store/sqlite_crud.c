@@ -1,4 +1,4 @@
-/* crud.c -- create, read, update, delete and list rows of a model.
+/* sqlite_crud.c -- sqlite backend: create, read, update, delete and list rows of a model.
  *
  * Statements for insert/get/update/delete/exists are prepared on first use
  * per open context and cached (reset after each use); list and count build
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_int.h"
+#include "sqlite_int.h"
 
 enum { MS_EXISTS = MS_N, MS_ALL };
 
@@ -37,7 +37,7 @@ static const char *const tx_sql[TX_N] = {
                      "decision, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
-int store__stmts_init(store_db *db, rhai_error *err)
+int store__stmts_init(sq_db *db, rhai_error *err)
 {
     size_t n = db->st->schema->nmodels * MS_ALL;
 
@@ -52,7 +52,7 @@ int store__stmts_init(store_db *db, rhai_error *err)
     return 0;
 }
 
-void store__stmts_free(store_db *db)
+void store__stmts_free(sq_db *db)
 {
     for (int i = 0; i < TX_N; i++)
         sqlite3_finalize(db->tx[i]);
@@ -64,7 +64,7 @@ void store__stmts_free(store_db *db)
     db->ms = NULL;
 }
 
-static size_t model_index(store_db *db, const store_model *m)
+static size_t model_index(sq_db *db, const store_model *m)
 {
     const store_schema *s = db->st->schema;
 
@@ -79,7 +79,7 @@ static void append_columns(rh_buf *b, const store_model *m, const char *suffix)
         rh_buf_appendf(b, ", \"%s\"%s", m->fields[i].name, suffix);
 }
 
-static sqlite3_stmt *model_stmt(store_db *db, const store_model *m, int which,
+static sqlite3_stmt *model_stmt(sq_db *db, const store_model *m, int which,
                                 rhai_error *err)
 {
     sqlite3_stmt **slot = &db->ms[model_index(db, m) * MS_ALL + (size_t)which];
@@ -206,7 +206,7 @@ static json_t *row_object(sqlite3_stmt *st, const store_model *m)
 }
 
 /* Refs must point at existing rows. */
-static int check_refs(store_db *db, const store_model *m, json_t *values, rhai_error *err)
+static int check_refs(sq_db *db, const store_model *m, json_t *values, rhai_error *err)
 {
     for (size_t i = 0; i < m->nfields; i++) {
         const store_field *f = &m->fields[i];
@@ -235,9 +235,10 @@ static int check_refs(store_db *db, const store_model *m, json_t *values, rhai_e
 
 /* ======================== CRUD ======================== */
 
-int store_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
+int sq_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
                  rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st;
     int rc;
 
@@ -260,9 +261,10 @@ int store_insert(store_db *db, const store_model *m, json_t *values, int64_t *id
     return 0;
 }
 
-int store_get(store_db *db, const store_model *m, int64_t id, json_t **row,
+int sq_get(store_db *hdb, const store_model *m, int64_t id, json_t **row,
               rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st;
     int rc;
 
@@ -283,15 +285,16 @@ int store_get(store_db *db, const store_model *m, int64_t id, json_t **row,
     return rc;
 }
 
-int store_update(store_db *db, const store_model *m, int64_t id, json_t *values,
+int sq_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
                  rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     json_t *row = NULL;
     sqlite3_stmt *st;
     int rc;
 
     if ((rc = check_refs(db, m, values, err)) != 0 ||
-        (rc = store_get(db, m, id, &row, err)) != 0)
+        (rc = sq_get(&db->h, m, id, &row, err)) != 0)
         return rc;
     if (json_object_update(row, values) != 0 || (st = model_stmt(db, m, MS_UPDATE, err)) == NULL) {
         json_decref(row);
@@ -314,8 +317,9 @@ int store_update(store_db *db, const store_model *m, int64_t id, json_t *values,
     return 0;
 }
 
-int store_delete(store_db *db, const store_model *m, int64_t id, rhai_error *err)
+int sq_delete(store_db *hdb, const store_model *m, int64_t id, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st;
     int rc;
 
@@ -333,9 +337,10 @@ int store_delete(store_db *db, const store_model *m, int64_t id, rhai_error *err
 
 /* ======================== references ======================== */
 
-int store_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
+int sq_ref_rows(store_db *hdb, const store_model *m, const char *field, const char *item,
                    int64_t id, long limit, json_t **ids, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     const store_field *f = store_model_field(m, field);
     char path[64];
     sqlite3_stmt *st = NULL;
@@ -504,7 +509,7 @@ static int bind_where(sqlite3_stmt *st, const store_model *m, json_t *where, int
 
 /* Prepare "SELECT <what> FROM m WHERE ... [ORDER/LIMIT]" with its where
  * values bound; *next is the next free parameter index. */
-static int prepare_select(store_db *db, const store_model *m, const char *what,
+static int prepare_select(sq_db *db, const store_model *m, const char *what,
                           json_t *where, const char *order, int paged,
                           sqlite3_stmt **out, int *next, rhai_error *err)
 {
@@ -554,9 +559,10 @@ out:
     return rc;
 }
 
-int store_list(store_db *db, const store_model *m, json_t *where, const char *order,
+int sq_list(store_db *hdb, const store_model *m, json_t *where, const char *order,
                long limit, long offset, json_t **rows, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st;
     json_t *arr;
     int next;
@@ -595,9 +601,10 @@ int store_list(store_db *db, const store_model *m, json_t *where, const char *or
     return 0;
 }
 
-int store_count(store_db *db, const store_model *m, json_t *where, int64_t *n,
+int sq_count(store_db *hdb, const store_model *m, json_t *where, int64_t *n,
                 rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st;
     int next;
     int rc;

@@ -1,4 +1,4 @@
-/* acl.c -- a context's owners, grants and audit log.
+/* sqlite_acl.c -- sqlite backend: a context's owners, grants and audit log.
  *
  * They live in the context's own SQLite file, in store tables made by
  * migrate.c (rhai_owners, rhai_grants, rhai_audit, rhai_audit_rate) rather
@@ -18,61 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store_int.h"
-
-static const char *const op_names[] = { "read", "create", "update", "delete" };
-
-const char *store_op_name(unsigned op)
-{
-    for (unsigned i = 0; i < 4; i++)
-        if (op == (1u << i))
-            return op_names[i];
-    return "?";
-}
-
-int store_ops_parse(const char *s, unsigned *mask)
-{
-    unsigned m = 0;
-
-    if (s == NULL)
-        return RHAI_EINVAL;
-    while (*s) {
-        size_t n = strcspn(s, ",");
-        unsigned bit = 0;
-        if (n == 3 && strncmp(s, "all", 3) == 0)
-            bit = STORE_OP_ALL;
-        for (unsigned i = 0; i < 4; i++)
-            if (strlen(op_names[i]) == n && strncmp(s, op_names[i], n) == 0)
-                bit = 1u << i;
-        if (bit == 0)
-            return RHAI_EINVAL;
-        m |= bit;
-        s += n;
-        if (*s == ',')
-            s++;
-    }
-    if (m == 0)
-        return RHAI_EINVAL;
-    *mask = m;
-    return 0;
-}
-
-json_t *store_ops_json(unsigned mask)
-{
-    json_t *a = json_array();
-
-    for (unsigned i = 0; a && i < 4; i++)
-        if ((mask & (1u << i)) && json_array_append_new(a, json_string(op_names[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
-}
+#include "sqlite_int.h"
 
 /* ======================== contexts ======================== */
 
-int store_context_exists(store *s, const char *context_id)
+int sq_context_exists(store *hs, const char *context_id)
 {
+    sq_store *s = SQS(hs);
     char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
     struct stat sb;
 
@@ -82,22 +34,10 @@ int store_context_exists(store *s, const char *context_id)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-/* Whether 'caller' may own a context: 0 or RHAI_EINVAL. Every task that
- * names no caller runs as anonymous: as an owner it would give the
- * context to anyone. */
-static int owner_check(const char *caller, rhai_error *err)
+int sq_context_create(store *hs, const char *context_id, const char *owner,
+                      rhai_error *err)
 {
-    if (caller == NULL || *caller == '\0')
-        return rh_error_set(err, RHAI_EINVAL, "a context needs an owner (a caller id)");
-    if (strcmp(caller, RH_CALLER_ANONYMOUS) == 0)
-        return rh_error_set(err, RHAI_EINVAL, "'%s' cannot own a context: it is every task "
-                            "that names no caller; name a real caller", RH_CALLER_ANONYMOUS);
-    return 0;
-}
-
-int store_context_create(store *s, const char *context_id, const char *owner,
-                         rhai_error *err)
-{
+    sq_store *s = SQS(hs);
     char path[STORE_PATH_MAX + STORE_CONTEXT_MAX + 8];
     struct stat dsb;
     store_db *db;
@@ -106,7 +46,7 @@ int store_context_create(store *s, const char *context_id, const char *owner,
 
     if (!rh_context_id_valid(context_id))
         return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", context_id);
-    if ((rc = owner_check(owner, err)) != 0)       /* before the file exists */
+    if ((rc = store__owner_check(owner, err)) != 0)       /* before the file exists */
         return rc;
     if ((rc = store__make_dir(s->dir, err)) != 0)
         return rc;
@@ -131,9 +71,9 @@ int store_context_create(store *s, const char *context_id, const char *owner,
         return rc;
     }
     close(fd);
-    if ((rc = store_open(s, context_id, &db, err)) != 0)
+    if ((rc = sq_open(hs, context_id, &db, err)) != 0)
         return rc;
-    return store_owner_add(db, owner, err);
+    return sq_owner_add(db, owner, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -141,8 +81,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int store_context_list(const char *data_dir, json_t **ids, rhai_error *err)
+int sq_context_list(store *hs, json_t **ids, rhai_error *err)
 {
+    const char *data_dir = SQS(hs)->dir;
     DIR *d = opendir(data_dir);
     struct dirent *e;
     json_t *out = json_array();
@@ -205,7 +146,7 @@ int store_context_list(const char *data_dir, json_t **ids, rhai_error *err)
 
 /* ======================== owners ======================== */
 
-static int prep(store_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
+static int prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
 {
     if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
         rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
@@ -216,19 +157,20 @@ static int prep(store_db *db, const char *sql, sqlite3_stmt **st, rhai_error *er
     return 0;
 }
 
-static int fail(store_db *db, sqlite3_stmt *st, rhai_error *err)
+static int fail(sq_db *db, sqlite3_stmt *st, rhai_error *err)
 {
     rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
     sqlite3_finalize(st);
     return RHAI_ESTORE;
 }
 
-int store_owner_add(store_db *db, const char *caller, rhai_error *err)
+int sq_owner_add(store_db *hdb, const char *caller, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = owner_check(caller, err)) != 0)
+    if ((rc = store__owner_check(caller, err)) != 0)
         return rc;
     if ((rc = prep(db, "INSERT OR IGNORE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
                    &st, err)) != 0)
@@ -241,8 +183,9 @@ int store_owner_add(store_db *db, const char *caller, rhai_error *err)
     return 0;
 }
 
-int store_owners(store_db *db, json_t **out, rhai_error *err)
+int sq_owners(store_db *hdb, json_t **out, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     json_t *a = json_array();
     int rc;
@@ -269,8 +212,9 @@ int store_owners(store_db *db, json_t **out, rhai_error *err)
     return 0;
 }
 
-int store_owner_remove(store_db *db, const char *caller, rhai_error *err)
+int sq_owner_remove(store_db *hdb, const char *caller, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -303,9 +247,10 @@ int store_owner_remove(store_db *db, const char *caller, rhai_error *err)
 
 /* ======================== decisions ======================== */
 
-int store_authorize(store_db *db, const char *caller, const char *model, unsigned op,
+int sq_authorize(store_db *hdb, const char *caller, const char *model, unsigned op,
                     int64_t object_id, int64_t now_ms, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = db->tx[TX_AUTHZ];
     int rc;
 
@@ -339,8 +284,9 @@ static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
         sqlite3_bind_null(st, i);
 }
 
-int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err)
+int sq_grant_add(store_db *hdb, const store_grant *g, int64_t *id, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -372,8 +318,9 @@ int store_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error 
     return 0;
 }
 
-int store_grant_revoke(store_db *db, const store_grant *g, int *n, rhai_error *err)
+int sq_grant_revoke(store_db *hdb, const store_grant *g, int *n, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     unsigned ops = g->ops ? g->ops : STORE_OP_ALL;
     int changed;
@@ -418,7 +365,7 @@ static json_t *col_json(sqlite3_stmt *st, int i)
 
 /* Rows of a prepared statement as objects named by 'cols'; column
  * 'ops_col' (or -1) holds an op mask shown as names. */
-static int rows_json(store_db *db, sqlite3_stmt *st, const char *const *cols, int ops_col,
+static int rows_json(sq_db *db, sqlite3_stmt *st, const char *const *cols, int ops_col,
                      json_t **out, rhai_error *err)
 {
     json_t *a = json_array();
@@ -452,8 +399,9 @@ static int rows_json(store_db *db, sqlite3_stmt *st, const char *const *cols, in
     return 0;
 }
 
-int store_grant_list(store_db *db, json_t **out, rhai_error *err)
+int sq_grant_list(store_db *hdb, json_t **out, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     static const char *const cols[] = { "id", "caller", "model", "ops", "object_id",
                                         "expires_at", "granted_by", "created_at", NULL };
     sqlite3_stmt *st = NULL;
@@ -468,8 +416,9 @@ int store_grant_list(store_db *db, json_t **out, rhai_error *err)
 
 /* ======================== audit ======================== */
 
-int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
+int sq_audit_put(store_db *hdb, const store_audit *a, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = db->tx[TX_AUDIT_PUT];
     int rc = 0;
 
@@ -490,9 +439,10 @@ int store_audit_put(store_db *db, const store_audit *a, rhai_error *err)
     return rc;
 }
 
-int store_audit_has(store_db *db, const char *task_id, const char *caller,
+int sq_audit_has(store_db *hdb, const char *task_id, const char *caller,
                     const char *decision, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -524,7 +474,7 @@ typedef struct audit_rate {
     int64_t counter_id;     /* the counter row's id, 0: none yet */
 } audit_rate;
 
-static int rate_get(store_db *db, int64_t minute, int scope, const char *caller,
+static int rate_get(sq_db *db, int64_t minute, int scope, const char *caller,
                     audit_rate *r, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -549,7 +499,7 @@ static int rate_get(store_db *db, int64_t minute, int scope, const char *caller,
     return 0;
 }
 
-static int rate_set(store_db *db, int64_t minute, int scope, const char *caller,
+static int rate_set(sq_db *db, int64_t minute, int scope, const char *caller,
                     const audit_rate *r, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -572,7 +522,7 @@ static int rate_set(store_db *db, int64_t minute, int scope, const char *caller,
 
 /* Add 'count' denials of 'a' to the counter row of 'r' (scope's), making
  * the row on the first. */
-static int rate_count(store_db *db, const store_audit *a, int scope, int64_t count,
+static int rate_count(sq_db *db, const store_audit *a, int scope, int64_t count,
                       long limit, int64_t now_ms, audit_rate *r, rhai_error *err)
 {
     char reason[200];
@@ -593,7 +543,7 @@ static int rate_count(store_db *db, const store_audit *a, int scope, int64_t cou
         c.model = "*";
         c.decision = "denied";
         c.reason = reason;
-        if ((rc = store_audit_put(db, &c, err)) != 0)
+        if ((rc = sq_audit_put(&db->h, &c, err)) != 0)
             return rc;
         r->counter_id = sqlite3_last_insert_rowid(db->db);
         r->rows++;
@@ -609,9 +559,10 @@ static int rate_count(store_db *db, const store_audit *a, int scope, int64_t cou
     return 0;
 }
 
-int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_t now_ms,
+int sq_audit_denial(store_db *hdb, const store_audit *a, int64_t count, int64_t now_ms,
                        const store_audit_limits *lim, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     static const store_audit_limits dflt = { STORE_AUDIT_CALLER_PER_MIN,
                                              STORE_AUDIT_CONTEXT_PER_MIN };
     const char *caller = a->caller ? a->caller : "";
@@ -647,7 +598,7 @@ int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_
             return rc;
         ctx.rows += own.rows - before;      /* a new counter row is a row */
     } else {
-        if ((rc = store_audit_put(db, a, err)) != 0)
+        if ((rc = sq_audit_put(&db->h, a, err)) != 0)
             return rc;
         own.rows++;
         ctx.rows++;
@@ -657,9 +608,10 @@ int store_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_
     return rate_set(db, minute, RATE_CONTEXT, "", &ctx, err);
 }
 
-int store_audit_query(store_db *db, const char *caller, const char *model,
+int sq_audit_query(store_db *hdb, const char *caller, const char *model,
                       const char *decision, long limit, json_t **out, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     static const char *const cols[] = { "id", "at", "task_id", "caller", "op", "model",
                                         "object_id", "decision", "reason", NULL };
     sqlite3_stmt *st = NULL;
@@ -686,7 +638,7 @@ int store_audit_query(store_db *db, const char *caller, const char *model,
 /* ======================== context facts ======================== */
 
 /* One integer from a constant query (no input). */
-static int count_of(store_db *db, const char *sql, int64_t *n, rhai_error *err)
+static int count_of(sq_db *db, const char *sql, int64_t *n, rhai_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc;
@@ -700,8 +652,9 @@ static int count_of(store_db *db, const char *sql, int64_t *n, rhai_error *err)
     return 0;
 }
 
-int store_context_info(store_db *db, json_t **out, rhai_error *err)
+int sq_context_info(store_db *hdb, json_t **out, rhai_error *err)
 {
+    sq_db *db = (sq_db *)hdb;
     static const char *const q[][2] = {
         { "tasks_recorded", "SELECT count(*) FROM rhai_ledger" },
         { "owners", "SELECT count(*) FROM rhai_owners" },
