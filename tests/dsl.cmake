@@ -24,3 +24,9 @@ add_dependencies(test_dsl_authz_daemon rhaid)
 # real rhaid and redis-server
 rhai_test(test_dsl_ledger_daemon integration 120 rhai_dsl rhai_commonlib)
 add_dependencies(test_dsl_ledger_daemon rhaid)
+# issue 17: the same DSL, authorization and reference suites on a postgres
+# store (a throwaway server per test, a fresh database per test case)
+rhai_test_pg(test_dsl 300)
+rhai_test_pg(test_dsl_bind 120)
+rhai_test_pg(test_dsl_authz 600)
+rhai_test_pg(test_dsl_refs 300)

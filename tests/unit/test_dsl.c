@@ -14,9 +14,11 @@
 #include <cmocka.h>
 
 #include "dsl/dsl.h"
+#include "th_store.h"
 #include "dsl/dsl_schema.h"
 
 static char data_dir[256];
+static char data_url[2048];    /* data_dir, or a fresh postgres database */
 static int task_seq;
 
 static int dir_setup(void **state)
@@ -26,13 +28,14 @@ static int dir_setup(void **state)
     (void)state;
     snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dsl-XXXXXX");
     assert_non_null(mkdtemp(data_dir));
-    assert_int_equal(dsl_install(data_dir, &err), 0);
+    assert_int_equal(th_store_url(data_dir, data_url, sizeof data_url), 0);
+    assert_int_equal(dsl_install(data_url, &err), 0);
     {
         static const char *const ctxs[] = { "c1", "crud", "ledger", "ledger2", "bench",
                                             "acme" };
         store *s;
         store_db *db;
-        assert_int_equal(store_new(data_dir, &dsl_schema, &s, &err), 0);
+        assert_int_equal(store_new(data_url, &dsl_schema, &s, &err), 0);
         for (size_t i = 0; i < sizeof ctxs / sizeof ctxs[0]; i++)
             assert_int_equal(store_context_create(s, ctxs[i], "alice", &err), 0);
         /* the holder of a signature key signs in c1 */
@@ -49,6 +52,7 @@ static int dir_teardown(void **state)
 
     (void)state;
     dsl_uninstall();
+    th_store_done(data_url);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     assert_int_equal(system(cmd), 0);
     return 0;
@@ -527,7 +531,7 @@ static int64_t ledger_rows(const char *ctx)
     json_t *info;
     int64_t n;
 
-    assert_int_equal(store_new(data_dir, &dsl_schema, &s, &err), 0);
+    assert_int_equal(store_new(data_url, &dsl_schema, &s, &err), 0);
     assert_int_equal(store_open(s, ctx, &db, &err), 0);
     assert_int_equal(store_context_info(db, &info, &err), 0);
     n = json_integer_value(json_object_get(info, "tasks_recorded"));
@@ -648,6 +652,7 @@ static void test_a_store_the_host_cannot_use_fails_the_task_as_transient(void **
     eng_output out;
 
     (void)state;
+    TH_SQLITE_ONLY();           /* a file that is not a database (postgres: test_store_pg) */
     snprintf(path, sizeof path, "%s/broken.db", data_dir);
     assert_non_null(f = fopen(path, "w"));
     for (int i = 0; i < 512; i++)

@@ -21,11 +21,13 @@
 #include <cmocka.h>
 
 #include "dsl/dsl.h"
+#include "th_store.h"
 
 #define CTX "m"
 #define OWNER "owner"
 
 static char data_dir[256];
+static char data_url[2048];    /* data_dir, or a fresh postgres database */
 static store *st;               /* the test's own connection to the contexts */
 static store_db *db;            /* context CTX */
 static json_t *ids;             /* model -> id of its seeded object */
@@ -230,8 +232,9 @@ static int ctx_setup(void **state)
 
     (void)state;
     snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dslauthz-XXXXXX");
-    if (mkdtemp(data_dir) == NULL || dsl_install(data_dir, &err) != 0 ||
-        store_new(data_dir, &dsl_schema, &st, &err) != 0 ||
+    if (mkdtemp(data_dir) == NULL || th_store_url(data_dir, data_url, sizeof data_url) != 0 ||
+        dsl_install(data_url, &err) != 0 ||
+        store_new(data_url, &dsl_schema, &st, &err) != 0 ||
         store_context_create(st, CTX, OWNER, &err) != 0 || store_open(st, CTX, &db, &err) != 0)
         return -1;
     return seed();
@@ -247,6 +250,7 @@ static int ctx_teardown(void **state)
     store_free(st);
     st = NULL;
     dsl_uninstall();
+    th_store_done(data_url);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }

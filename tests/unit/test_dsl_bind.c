@@ -12,8 +12,10 @@
 
 #include "engine/engine.h"
 #include "dsl/dsl.h"
+#include "th_store.h"
 
 static char data_dir[256];
+static char data_url[2048];    /* data_dir, or a fresh postgres database */
 
 static int dir_setup(void **state)
 {
@@ -21,7 +23,8 @@ static int dir_setup(void **state)
     (void)state;
     snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dslbind-XXXXXX");
     assert_non_null(mkdtemp(data_dir));
-    assert_int_equal(dsl_install(data_dir, &err), 0);
+    assert_int_equal(th_store_url(data_dir, data_url, sizeof data_url), 0);
+    assert_int_equal(dsl_install(data_url, &err), 0);
     return 0;
 }
 
@@ -30,6 +33,7 @@ static int dir_teardown(void **state)
     char cmd[300];
     (void)state;
     dsl_uninstall();
+    th_store_done(data_url);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     assert_int_equal(system(cmd), 0);
     return 0;

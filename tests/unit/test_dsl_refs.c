@@ -18,12 +18,14 @@
 #include <cmocka.h>
 
 #include "dsl/dsl.h"
+#include "th_store.h"
 #include "dsl/dsl_schema.h"
 
 #define CTX "r"
 #define OWNER "owner"
 
 static char data_dir[256];
+static char data_url[2048];    /* data_dir, or a fresh postgres database */
 static store *st;
 static store_db *db;
 static int seq;
@@ -105,8 +107,9 @@ static int ctx_setup(void **state)
 
     (void)state;
     snprintf(data_dir, sizeof data_dir, "/tmp/rhai-test-dslrefs-XXXXXX");
-    if (mkdtemp(data_dir) == NULL || dsl_install(data_dir, &err) != 0 ||
-        store_new(data_dir, &dsl_schema, &st, &err) != 0 ||
+    if (mkdtemp(data_dir) == NULL || th_store_url(data_dir, data_url, sizeof data_url) != 0 ||
+        dsl_install(data_url, &err) != 0 ||
+        store_new(data_url, &dsl_schema, &st, &err) != 0 ||
         store_context_create(st, CTX, OWNER, &err) != 0 || store_open(st, CTX, &db, &err) != 0)
         return -1;
     return 0;
@@ -120,6 +123,7 @@ static int ctx_teardown(void **state)
     store_free(st);
     st = NULL;
     dsl_uninstall();
+    th_store_done(data_url);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data_dir);
     return system(cmd) == 0 ? 0 : -1;
 }
