@@ -9,6 +9,13 @@ if(TARGET test_chaos)
   target_sources(test_chaos PRIVATE integration/chaos_faults.c integration/chaos_run.c)
   add_dependencies(test_chaos rhaid)
   target_compile_definitions(test_chaos PRIVATE TH_REDIS_CLI_PATH="${REDIS_CLI}")
+  # issue 17: the "postgres" variant, on a throwaway postgres server
+  if(EXISTS ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh)
+    add_test(NAME test_chaos_pg COMMAND ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh
+      $<TARGET_FILE:test_chaos>)
+    set_tests_properties(test_chaos_pg PROPERTIES TIMEOUT 300 LABELS "integration;postgres"
+      ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;CHAOS_ONLY=postgres")
+  endif()
 endif()
 
 # rhai_load (tools/loadgen/load.c, run by tools/load): open-loop load with

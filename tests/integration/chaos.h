@@ -48,6 +48,8 @@ typedef struct chaos_cfg {
     int  redis_stops;       /* SIGSTOP > heartbeat TTL, then SIGCONT */
     int  inst_stops;        /* an instance SIGSTOPped > heartbeat TTL */
     int  readonly;          /* windows with the data dir read-only */
+    int  postgres;          /* the store is $RHAI_TEST_PG_URL, not a data dir */
+    int  pg_restarts;       /* postgres kill -9 of its postmaster + restart */
     int  readonly_ms;       /* length of each */
     int  task_ms;           /* busy time of each task */
     int  effects;           /* tasks increment a DSL counter in their context */
@@ -69,6 +71,7 @@ typedef struct chaos_result {
     int     effects_unread; /* contexts whose counter and rows could not be read */
     int     redelivered;    /* tasks whose attempts > 1 */
     int     kills, exec_kills, executors_killed, redis_restarts, redis_stops, inst_stops;
+    int     pg_restarts;
     int     ro_windows;
     int     ro_retries;     /* runs failed by the read-only store, run again */
     int     ro_probe_writable;  /* windows where the instances' user could still write */
@@ -85,7 +88,8 @@ typedef struct chaos_result {
 } chaos_result;
 
 typedef enum {
-    EV_KILL, EV_EXEC_KILL, EV_REDIS_RESTART, EV_REDIS_STOP, EV_INST_STOP, EV_READONLY
+    EV_KILL, EV_EXEC_KILL, EV_REDIS_RESTART, EV_REDIS_STOP, EV_INST_STOP, EV_READONLY,
+    EV_PG_RESTART
 } ev_kind;
 
 typedef struct chaos_event {
@@ -116,13 +120,15 @@ typedef struct chaos {
     int64_t          ro_until;      /* mono ms: data dir read-only until (0: writable) */
     int              ro_pending;    /* windows due while one was open: they follow it */
     int64_t          ro_from[MAX_RO], ro_to[MAX_RO];   /* wall ms of each window */
+    int64_t          pg_start_at;   /* mono ms: postgres killed, start it then (0: up) */
     int              as_user;       /* instances run as uid/gid (we are root) */
     uid_t            uid;
     gid_t            gid;
 } chaos;
 
 /* chaos_faults.c */
-extern char data_dir[300];     /* shared by every instance of a run */
+extern char data_dir[300];     /* shared by every instance of a run: a dir or a postgres URL */
+extern char data_flag[16];     /* "--data-dir" or "--data-url" */
 int64_t elapsed(const chaos *ch);
 void instance_start(chaos *ch, int i);
 void faults(chaos *ch);
@@ -130,6 +136,8 @@ int  frozen(const chaos *ch);
 void reap_unexpected(chaos *ch);
 void schedule(chaos *ch, int64_t window_ms);
 void readonly_end(chaos *ch);
+/* Start a killed postgres if its time has come: 1 while it is down. */
+int  pg_restart_due(chaos *ch);
 const char *readonly_unsupported(chaos *ch);
 
 /* chaos_run.c */

@@ -9,9 +9,10 @@
  * its ledger can only answer a redelivered task if every instance that
  * may run it opens the same file. */
 char data_dir[300];
+char data_flag[16] = "--data-dir";
 static const char *const rhaid_args[] = {
     "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000", "--max-attempts", "10",
-    "--log-level", "notice", "--data-dir", data_dir, NULL
+    "--log-level", "notice", data_flag, data_dir, NULL
 };
 /* With read-only windows: executors are recycled often, so that fresh
  * ones open their contexts while the dir is read-only, as after an
@@ -19,7 +20,7 @@ static const char *const rhaid_args[] = {
  * stays writable whatever its mode: chmod revokes nothing.) */
 static const char *const rhaid_ro_args[] = {
     "--heartbeat-ms", "200", "--heartbeat-ttl-ms", "1000", "--max-attempts", "10",
-    "--log-level", "notice", "--data-dir", data_dir, "--max-tasks-per-executor", "10", NULL
+    "--log-level", "notice", data_flag, data_dir, "--max-tasks-per-executor", "10", NULL
 };
 
 static unsigned rnd(chaos *ch)
@@ -233,6 +234,53 @@ void readonly_end(chaos *ch)
     ch->ro_until = 0;
 }
 
+/* kill -9 of the postgres server (its postmaster: the backends follow it),
+ * started again 1 to 3 s later by faults() ($RHAI_TEST_PG_START, from
+ * tools/with-postgres.sh). Executors lose their connections mid-task:
+ * their tasks fail as store outages and run again. */
+static void pg_kill(chaos *ch)
+{
+    const char *dir = getenv("RHAI_TEST_PG_DIR");
+    char path[400];
+    FILE *f;
+    int pid = 0;
+
+    if (dir == NULL || ch->pg_start_at)
+        return;
+    snprintf(path, sizeof path, "%s/data/postmaster.pid", dir);
+    if ((f = fopen(path, "r")) == NULL)
+        return;
+    if (fscanf(f, "%d", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid <= 1)
+        return;
+    kill(pid, SIGKILL);
+    ch->pg_start_at = rh_mono_ms() + 1000 + rnd(ch) % 2000;
+    ch->res->pg_restarts++;
+}
+
+static void pg_start(chaos *ch);
+
+/* Start postgres again; retried on the next pass while its old backends
+ * still hold the shared memory the new postmaster refuses to share. */
+int pg_restart_due(chaos *ch)
+{
+    if (ch->pg_start_at && rh_mono_ms() >= ch->pg_start_at)
+        pg_start(ch);
+    return ch->pg_start_at != 0;
+}
+
+static void pg_start(chaos *ch)
+{
+    const char *cmd = getenv("RHAI_TEST_PG_START");
+
+    if (cmd && th_sh("%s 2>/dev/null", cmd) == 0)
+        ch->pg_start_at = 0;
+    else
+        ch->pg_start_at = rh_mono_ms() + 300;
+}
+
 /* Run the faults that are due; restart instances whose time has come. */
 void faults(chaos *ch)
 {
@@ -254,6 +302,7 @@ void faults(chaos *ch)
             readonly_begin(ch);
         }
     }
+    (void)pg_restart_due(ch);
     if (ch->cont_at)
         return;                         /* nothing else while Redis is frozen */
     for (int i = 0; i < ch->cfg->instances; i++)
@@ -267,12 +316,15 @@ void faults(chaos *ch)
         case EV_REDIS_STOP:    redis_stop(ch);     return;
         case EV_INST_STOP:     stop_instance(ch);  break;
         case EV_READONLY:      readonly_begin(ch); break;
+        case EV_PG_RESTART:    pg_kill(ch);        break;
         }
     }
 }
 
 int frozen(const chaos *ch)
 {
+    if (ch->pg_start_at)
+        return 1;                       /* postgres is down */
     if (ch->ro_until || ch->ro_pending)
         return 1;                       /* a read-only window is not over */
     for (int i = 0; i < ch->cfg->instances; i++)
@@ -301,7 +353,7 @@ void schedule(chaos *ch, int64_t window_ms)
 {
     const chaos_cfg *cfg = ch->cfg;
     int n = cfg->kills + cfg->exec_kills + cfg->redis_restarts + cfg->redis_stops +
-            cfg->inst_stops + cfg->readonly, k = 0;
+            cfg->inst_stops + cfg->readonly + cfg->pg_restarts, k = 0;
 
     ch->ev = rh_calloc((size_t)n + 1, sizeof *ch->ev);
     assert_non_null(ch->ev);
@@ -317,6 +369,8 @@ void schedule(chaos *ch, int64_t window_ms)
         ch->ev[k++].kind = EV_INST_STOP;
     for (int i = 0; i < cfg->readonly; i++)
         ch->ev[k++].kind = EV_READONLY;
+    for (int i = 0; i < cfg->pg_restarts; i++)
+        ch->ev[k++].kind = EV_PG_RESTART;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)(rnd(ch) % (unsigned)(i + 1));
         ev_kind t = ch->ev[i].kind;

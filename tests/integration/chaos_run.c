@@ -3,6 +3,7 @@
  * task's effects in its context and rhaid's logs read back into a
  * chaos_result, printed as one line starting "chaos ". */
 #include "chaos.h"
+#include "th_store.h"
 
 /* The submit step of docs/protocol.md made idempotent, so a batch whose
  * acknowledgement was lost (Redis killed mid-batch) can be sent again
@@ -455,6 +456,11 @@ void chaos_run(const chaos_cfg *cfg, chaos_result *res)
     assert_true(cfg->instances >= 2 && cfg->instances <= MAX_INSTANCES);
     assert_int_equal(th_redis_start(&ch.redis, 1), 0);     /* AOF, fsync always */
     snprintf(data_dir, sizeof data_dir, "%s/data", ch.redis.dir);
+    if (cfg->postgres) {                /* a fresh database on with-postgres.sh's server */
+        setenv("RHAI_TEST_BACKEND", "postgres", 1);
+        assert_int_equal(th_store_url(NULL, data_dir, sizeof data_dir), 0);
+        snprintf(data_flag, sizeof data_flag, "--data-url");
+    }
     if (cfg->readonly)
         assert_null(readonly_unsupported(&ch));    /* the test skips before */
     contexts_create(&ch);
@@ -499,6 +505,8 @@ void chaos_run(const chaos_cfg *cfg, chaos_result *res)
               "$(%s -p %d lrange $k 0 9 | tr '\\n' ' ')\" >&2; done", TH_REDIS_CLI_PATH,
               ch.redis.port, TH_REDIS_CLI_PATH, ch.redis.port, TH_REDIS_CLI_PATH,
               ch.redis.port);
+    while (pg_restart_due(&ch) && rh_mono_ms() < deadline + 30000)
+        nap_ms(20);                     /* never leave postgres down */
     readonly_end(&ch);                  /* never leave the data dir read-only */
     ch.ro_pending = 0;
     if (ch.cont_at) {                   /* never leave Redis frozen */
@@ -529,7 +537,7 @@ void chaos_run(const chaos_cfg *cfg, chaos_result *res)
         increments += res->counter[k] > 0 ? res->counter[k] : 0;
     printf("chaos variant=%s tasks=%d submitted=%d instances=%d kills=%d "
            "exec_kill_rounds=%d executors_killed=%d redis_restarts=%d redis_stops=%d "
-           "instance_stops=%d readonly_windows=%d replies=%d lost=%d duplicated=%d "
+           "instance_stops=%d pg_restarts=%d readonly_windows=%d replies=%d lost=%d duplicated=%d "
            "wrong=%d done=%d crashed=%d readonly_retries=%d readonly_failed=%d "
            "readonly_outside=%d other=%d "
            "redelivered=%d recovered=%d stuck=%d unexpected_exits=%d "
@@ -538,7 +546,7 @@ void chaos_run(const chaos_cfg *cfg, chaos_result *res)
            "crashed_committed=%d failed_committed=%d seconds=%.1f seed=%u\n",
            cfg->name, cfg->tasks, submitted, cfg->instances, res->kills, res->exec_kills,
            res->executors_killed, res->redis_restarts, res->redis_stops, res->inst_stops,
-           res->ro_windows, res->replies, res->lost, res->duplicated, res->wrong, res->done,
+           res->pg_restarts, res->ro_windows, res->replies, res->lost, res->duplicated, res->wrong, res->done,
            res->crashed, res->ro_retries, res->ro_failed, res->ro_outside, res->other,
            res->redelivered,
            res->recovered, res->stuck, res->unexpected_exits,

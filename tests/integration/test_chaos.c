@@ -17,7 +17,12 @@
  * CHAOS_READONLY (windows with the data dir read-only), CHAOS_READONLY_MS,
  * CHAOS_INSTANCES, CHAOS_TASK_MS, CHAOS_SEED, CHAOS_DEADLINE_S,
  * CHAOS_KEEP (1: keep the Redis dir and rhaid logs),
- * CHAOS_EFFECTS (0: tasks do not touch the DSL).
+ * CHAOS_EFFECTS (0: tasks do not touch the DSL), CHAOS_PG_RESTARTS.
+ *
+ * Variant "postgres" (ctest test_chaos_pg, run through
+ * tools/with-postgres.sh): the instances share a postgres store instead of
+ * a data dir, and its server is killed -9 and started again 1-3 s later
+ * while tasks write; skipped without RHAI_TEST_PG_URL.
  *
  * Exactly-once effects: every task increments a counter in its context
  * (one of 8, SQLite through the DSL, one data dir shared by all
@@ -219,6 +224,24 @@ static void test_chaos_data_dir_read_only_fails_tasks_cleanly_then_recovers(void
     assert_int_equal(res.ro_windows, cfg.readonly);
 }
 
+static void test_chaos_postgres_killed_and_restarted_loses_nothing(void **state)
+{
+    chaos_cfg cfg;
+    chaos_result res;
+    (void)state;
+    if (!selected("postgres") || getenv("RHAI_TEST_PG_URL") == NULL)
+        skip();                         /* ctest: test_chaos_pg, through with-postgres.sh */
+    /* the store is postgres (every instance on one database); its server
+     * is killed -9 and started again while tasks write, and an instance is
+     * killed too: effects still apply exactly once */
+    configure(&cfg, "postgres", 1500, 300, 2, 1, 0, 0, 0, 0, 0);
+    cfg.postgres = 1;
+    cfg.pg_restarts = env_int("CHAOS_PG_RESTARTS", 2);
+    chaos_run(&cfg, &res);
+    check(&res, 0);
+    assert_int_equal(res.pg_restarts, cfg.pg_restarts);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_chaos_instance_frozen_past_the_heartbeat_ttl_answers_once),
         cmocka_unit_test(test_chaos_data_dir_read_only_fails_tasks_cleanly_then_recovers),
         cmocka_unit_test(test_chaos_everything_at_once),
+        cmocka_unit_test(test_chaos_postgres_killed_and_restarted_loses_nothing),
     };
     return cmocka_run_group_tests_name("chaos", tests, NULL, NULL);
 }
