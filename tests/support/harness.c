@@ -375,11 +375,13 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
 {
     char log[300], datadir[300];
     const char *more[] = { "--data-dir", datadir, NULL };
-    int seq = ++rhaid_seq;
+    int seq = ++rhaid_seq, own = 0;
 
+    for (size_t i = 0; extra && extra[i]; i++)   /* a store of the caller's */
+        own |= strcmp(extra[i], "--data-url") == 0 || strcmp(extra[i], "--data-dir") == 0;
     snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
     snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
-    return rhaid_launch(r, NULL, worker, concurrency, more, extra, log);
+    return rhaid_launch(r, NULL, worker, concurrency, own ? NULL : more, extra, log);
 }
 
 pid_t th_rhaid_start_as(const th_redis *r, const char *worker, int concurrency, uid_t uid,

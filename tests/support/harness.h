@@ -56,7 +56,9 @@ int   th_wait(pid_t pid, int timeout_ms);
 int   th_stop(pid_t pid, int timeout_ms);
 
 /* Start rhaid for 'worker' against r with 'concurrency' executors, extra
- * args appended (NULL-terminated, may be NULL). Log in r->dir/rhaid-N.log.
+ * args appended (NULL-terminated, may be NULL), and --data-dir
+ * r->dir/data-N unless extra names a store (--data-dir or --data-url).
+ * Log in r->dir/rhaid-N.log.
  * Waits until its heartbeat key exists (10 s). Returns pid or -1. */
 pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
                      const char *const extra[]);
