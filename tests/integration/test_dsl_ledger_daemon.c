@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "th_store.h"
 #include "dsl/dsl.h"
 
 #define WORKER "default"
@@ -49,15 +50,16 @@ static void test_a_reused_task_id_reveals_nothing_and_plants_nothing(void **stat
     static const char writer[] = "Company.create({name: 'secret-' + args.n});\n"
                                  "Company.list().map(function (c) { return c.name; })";
     th_redis redis;
-    char data[300], first[200];
-    const char *extra[] = { "--data-dir", data, NULL };
+    char dir[300], data[2048], first[200];
+    const char *extra[] = { th_store_is_pg() ? "--data-url" : "--data-dir", data, NULL };
     redisContext *c;
     pid_t a;
     rh_task t;
 
     (void)state;
     assert_int_equal(th_redis_start(&redis, 0), 0);
-    snprintf(data, sizeof data, "%s/data", redis.dir);
+    snprintf(dir, sizeof dir, "%s/data", redis.dir);
+    assert_int_equal(th_store_url(dir, data, sizeof data), 0);
     {
         store *s;
         rhai_error err;

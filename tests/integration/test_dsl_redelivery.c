@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "th_store.h"
 #include "dsl/dsl.h"
 
 /* Increments a counter row of the context once per run. */
@@ -38,9 +39,9 @@ static int submit(redisContext *c, const char *id, const char *script)
 static void test_a_task_redelivered_after_its_commit_does_not_write_twice(void **state)
 {
     th_redis redis;
-    char data[300];
+    char dir[300], data[2048];
     const char *extra[] = { "--heartbeat-ms", "100", "--heartbeat-ttl-ms", "600",
-                            "--data-dir", data, NULL };
+                            th_store_is_pg() ? "--data-url" : "--data-dir", data, NULL };
     redisContext *c;
     pid_t a, b;
     int status;
@@ -48,7 +49,8 @@ static void test_a_task_redelivered_after_its_commit_does_not_write_twice(void *
     (void)state;
 
     assert_int_equal(th_redis_start(&redis, 0), 0);
-    snprintf(data, sizeof data, "%s/shared-data", redis.dir);   /* both instances */
+    snprintf(dir, sizeof dir, "%s/shared-data", redis.dir);     /* both instances */
+    assert_int_equal(th_store_url(dir, data, sizeof data), 0);
     {
         store *s;
         rhai_error err;
