@@ -5,6 +5,7 @@
  * `key = value` lines with # comments; keys are the option names. Errors
  * name the file and line, the variable or the flag. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "daemon.h"
 #include "rhai/version.h"
+#include "store/store.h"
 
 /* OPT_BOOL is an int64_t 0/1; its flag alone (--dev-mode) means 1. */
 /* OPT_LEVEL and OPT_LOGFMT are ints parsed by name (rh_log_*_parse). */
@@ -42,8 +44,10 @@ static const opt opts[] = {
       "worker id whose queue this instance serves" },
     { "concurrency", OPT_INT, OFF(concurrency), NULL, 1, 256, "RHAI_CONCURRENCY", 0,
       "executor processes (default: number of CPUs)" },
+    { "data_url", OPT_STR, OFF(data_url), NULL, 0, 0, "RHAI_DATA_URL", 0,
+      "the store: sqlite:///DIR (one SQLite file per context, one host) or postgres://user@host:port/db or a libpq conninfo (shared by every host); default sqlite://DATA_DIR" },
     { "data_dir", OPT_STR, OFF(data_dir), "/var/lib/rhaid", 0, 0, "RHAI_DATA_DIR", 0,
-      "directory for per-context data" },
+      "directory for per-context data: the shorthand of data_url = sqlite://DIR" },
     { "log_level", OPT_LEVEL, OFF(log_level), "info", 0, 0, "RHAI_LOG_LEVEL", 1,
       "debug, info, notice, warn or error" },
     { "log_format", OPT_LOGFMT, OFF(log_format), "kv", 0, 0, "RHAI_LOG_FORMAT", 0,
@@ -174,6 +178,23 @@ static int set_value(wk_config *c, const opt *o, const char *val, char *why, siz
     }
 }
 
+/* Note where data_dir or data_url was given (a file line, a variable, a
+ * flag): the two name one store, and a conflict names both sources. */
+static void note_source(wk_config *c, const opt *o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void note_source(wk_config *c, const opt *o, const char *fmt, ...)
+{
+    char *dst = o->off == OFF(data_dir) ? c->data_dir_from :
+                o->off == OFF(data_url) ? c->data_url_from : NULL;
+    va_list ap;
+
+    if (dst == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(dst, sizeof c->data_dir_from, fmt, ap);
+    va_end(ap);
+}
+
 static const opt *find_opt(const char *name, size_t len)
 {
     for (size_t i = 0; i < NOPTS; i++) {
@@ -234,6 +255,7 @@ static int load_file(wk_config *c, const char *path, rhai_error *err)
             fclose(f);
             return rh_error_set(err, RHAI_EINVAL, "%s:%d: %s: %s", path, lineno, key, why);
         }
+        note_source(c, o, "%s:%d", path, lineno);
     }
     fclose(f);
     return 0;
@@ -264,6 +286,71 @@ static void usage(FILE *f)
         "environment, then these flags again).\n");
 }
 
+/* The directory of a sqlite store url ("sqlite:///abs", "sqlite:rel", a
+ * bare path), as store_new reads it; NULL for a postgres one. */
+static const char *sqlite_dir(const char *url)
+{
+    if (store_url_is_postgres(url))
+        return NULL;
+    if (strncmp(url, "sqlite://", 9) == 0)
+        return url + 9;
+    if (strncmp(url, "sqlite:", 7) == 0)
+        return url + 7;
+    return url;
+}
+
+/* 1 when two directory names are the same text but for trailing '/'. */
+static int same_dir(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (lb > 1 && b[lb - 1] == '/')
+        lb--;
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* data_dir is data_url's shorthand: make the two agree. data_url given:
+ * a sqlite one sets data_dir to its directory, a postgres one leaves no
+ * data dir (""); data_url not given: sqlite://data_dir. Both given and
+ * naming two stores is an error naming where each came from, whatever
+ * the sources' order: a --data-dir left in a unit beside a postgres
+ * data_url in the file must not quietly split the data. */
+static int store_settle(wk_config *c, rhai_error *err)
+{
+    const char *dir;
+    char *v;
+
+    if (c->data_url == NULL || *c->data_url == '\0') {
+        if (c->data_dir == NULL || *c->data_dir == '\0')
+            return rh_error_set(err, RHAI_EINVAL, "data_dir is empty: name a directory "
+                                "(or a store with data_url)");
+        v = rh_sprintf("%s%s", c->data_dir[0] == '/' ? "sqlite://" : "sqlite:", c->data_dir);
+        if (v == NULL)
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        rh_free(c->data_url);
+        c->data_url = v;
+        return 0;
+    }
+    dir = sqlite_dir(c->data_url);
+    if (c->data_dir_from[0] && (dir == NULL || !same_dir(dir, c->data_dir))) {
+        char masked[512];
+        store_url_mask(c->data_url, masked, sizeof masked);
+        return rh_error_set(err, RHAI_EINVAL, "data_dir %s (%s) and data_url %s (%s) name "
+                            "two different stores: give one of them (data_dir DIR is "
+                            "data_url sqlite://DIR)", c->data_dir, c->data_dir_from, masked,
+                            c->data_url_from);
+    }
+    if (dir != NULL && *dir == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "data_url %s names no directory", c->data_url);
+    if ((v = rh_strdup(dir ? dir : "")) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    rh_free(c->data_dir);
+    c->data_dir = v;
+    return 0;
+}
+
 static int default_concurrency(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -274,7 +361,7 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
 {
     char why[256];
     const char *file = getenv("RHAID_CONFIG");
-    int print = 0;
+    int print = 0, rc;
 
     memset(c, 0, sizeof *c);
     /* Kept for SIGHUP, which applies the same flags again: a reload that
@@ -297,8 +384,7 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
             file = argv[i] + 9;
     }
     if (file && *file) {
-        int rc = load_file(c, file, err);
-        if (rc != 0)
+        if ((rc = load_file(c, file, err)) != 0)
             return rc;
         c->config_file = rh_strdup(file);
     }
@@ -306,6 +392,8 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
         const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
         if (v && set_value(c, &opts[i], v, why, sizeof why) != 0)
             return rh_error_set(err, RHAI_EINVAL, "$%s: %s", opts[i].env, why);
+        if (v)
+            note_source(c, &opts[i], "$%s", opts[i].env);
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val, *eq;
@@ -348,7 +436,10 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
         }
         if (set_value(c, o, val, why, sizeof why) != 0)
             return rh_error_set(err, RHAI_EINVAL, "--%.*s: %s", (int)len, a, why);
+        note_source(c, o, "--%.*s", (int)len, a);
     }
+    if ((rc = store_settle(c, err)) != 0)
+        return rc;
     if (!rh_name_valid(c->worker_id))
         return rh_error_set(err, RHAI_EINVAL, "worker_id '%s': use 1..128 of [A-Za-z0-9_.:@-]",
                             c->worker_id);
@@ -356,8 +447,7 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
         return rh_error_set(err, RHAI_EINVAL, "prefix '%s' is not a valid name", c->prefix);
     {
         rh_url u;
-        int rc = rh_url_parse(c->redis_url, &u, err);
-        if (rc != 0)
+        if ((rc = rh_url_parse(c->redis_url, &u, err)) != 0)
             return rc;
     }
     if (c->heartbeat_ttl_ms <= c->heartbeat_ms)
@@ -401,7 +491,11 @@ void wk_config_print(const wk_config *c, FILE *f)
 {
     for (size_t i = 0; i < NOPTS; i++) {
         const void *p = (const char *)c + opts[i].off;
-        if (opts[i].off == OFF(redis_url)) {
+        if (opts[i].off == OFF(data_url)) {
+            char safe[1024];
+            store_url_mask(c->data_url ? c->data_url : "", safe, sizeof safe);
+            fprintf(f, "%s = %s\n", opts[i].name, safe);
+        } else if (opts[i].off == OFF(redis_url)) {
             rh_url u;
             char safe[512];
             if (rh_url_parse(c->redis_url, &u, NULL) == 0) {

@@ -31,7 +31,10 @@ typedef struct wk_config {
     char    *prefix;
     char    *worker_id;
     char    *instance;            /* derived: host-pid-random, not an option */
-    char    *data_dir;
+    char    *data_dir;            /* sqlite: the data dir; postgres: "" */
+    char    *data_url;            /* the store: sqlite://DIR or postgres (secret) */
+    char     data_dir_from[96];   /* where each was given ("" : not given), */
+    char     data_url_from[96];   /* for the error naming a conflict */
     char    *config_file;
     int      log_level;
     int      log_format;          /* RH_LOG_FMT_KV or RH_LOG_FMT_JSON */

@@ -32,6 +32,8 @@ static int clean_env(void **state)
     unsetenv("RHAI_REDIS_URL");
     unsetenv("RHAI_CONCURRENCY");
     unsetenv("RHAI_WORKER_ID");
+    unsetenv("RHAI_DATA_URL");
+    unsetenv("RHAI_DATA_DIR");
     if (conf_path[0])
         unlink(conf_path);
     conf_path[0] = '\0';
@@ -263,10 +265,88 @@ static void test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on(void **s
     unsetenv("RHAI_DEV_MODE");
 }
 
+/* data_dir is the shorthand of data_url = sqlite://DIR: the default store
+ * is sqlite:///var/lib/rhaid, either key sets both, a postgres url leaves
+ * no data dir (issue 17). */
+static void test_data_dir_is_the_shorthand_of_a_sqlite_data_url(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(load(&c, &err, NULL), 0);
+    assert_string_equal(c.data_url, "sqlite:///var/lib/rhaid");
+    assert_string_equal(c.data_dir, "/var/lib/rhaid");
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--data-dir", "/srv/rhai", NULL), 0);
+    assert_string_equal(c.data_url, "sqlite:///srv/rhai");
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--data-dir", "rel/dir", NULL), 0);
+    assert_string_equal(c.data_url, "sqlite:rel/dir");
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--data-url", "sqlite:///srv/x", NULL), 0);
+    assert_string_equal(c.data_dir, "/srv/x");
+    wk_config_free(&c);
+    setenv("RHAI_DATA_URL", "postgres://rhai@127.0.0.1:5432/rhai", 1);
+    assert_int_equal(load(&c, &err, NULL), 0);
+    assert_string_equal(c.data_url, "postgres://rhai@127.0.0.1:5432/rhai");
+    assert_string_equal(c.data_dir, "");
+    wk_config_free(&c);
+    unsetenv("RHAI_DATA_URL");
+    /* the same directory twice is no conflict */
+    assert_int_equal(load(&c, &err, "--data-dir", "/srv/x/", "--data-url", "sqlite:///srv/x",
+                          NULL), 0);
+    wk_config_free(&c);
+}
+
+/* Both given, naming two stores, is an error that names where each came
+ * from, whichever source ranks higher: a --data-dir left in a unit beside
+ * a postgres data_url in the file must not quietly split the data. */
+static void test_a_data_dir_and_a_data_url_naming_two_stores_is_an_error(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(write_conf("data_url = postgres://rhai:s3cret@db:5432/rhai\n"), 0);
+    assert_int_equal(load(&c, &err, "--config", conf_path, "--data-dir", "/var/lib/rhaid/w1",
+                          NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "--data-dir"));
+    assert_non_null(strstr(err.msg, conf_path));
+    assert_non_null(strstr(err.msg, "two different stores"));
+    assert_null(strstr(err.msg, "s3cret"));             /* masked in the message too */
+    wk_config_free(&c);
+    setenv("RHAI_DATA_DIR", "/a", 1);
+    assert_int_equal(load(&c, &err, "--data-url", "sqlite:///b", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "$RHAI_DATA_DIR"));
+    wk_config_free(&c);
+}
+
+/* --print-config never shows the store's password. */
+static void test_print_config_masks_the_store_password(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+    assert_int_equal(load(&c, &err, "--data-url", "postgres://rhai:s3cret@db:5432/rhai", NULL),
+                     0);
+    assert_non_null(f = open_memstream(&text, &len));
+    wk_config_print(&c, f);
+    fclose(f);
+    assert_non_null(strstr(text, "data_url = postgres://rhai:***@db:5432/rhai\n"));
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+    wk_config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_are_safe_and_documented, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_data_dir_is_the_shorthand_of_a_sqlite_data_url, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_a_data_dir_and_a_data_url_naming_two_stores_is_an_error, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_print_config_masks_the_store_password, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_flags_beat_environment_which_beats_the_file, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_file_errors_name_the_line_and_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
