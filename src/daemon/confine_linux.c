@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +123,7 @@ static int confine_caps(rhai_error *err)
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
+#define WK_LL_RULE_NET_PORT 2
 #define WK_LL_NET_BIND_TCP (1ULL << 0)
 #define WK_LL_NET_CONNECT_TCP (1ULL << 1)
 #define WK_LL_SCOPE_ABSTRACT_UNIX (1ULL << 0)
@@ -142,25 +144,57 @@ typedef struct wk_ll_attr {
     LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | \
     LANDLOCK_ACCESS_FS_MAKE_SYM)
 
+/* struct landlock_net_port_attr (ABI 4), packed as the uapi header has it. */
+typedef struct __attribute__((packed)) wk_ll_port {
+    uint64_t allowed_access;
+    uint64_t port;
+} wk_ll_port;
+
 /* What the store does beneath the data dir: open, create and remove its
  * files (database, -wal, -shm, -journal), truncate them, list the dir. */
 #define WK_LL_DATA (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
     LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
     LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
 
+/* One rule; 0 or -1 with errno. */
+static int ll_rule(int rfd, int type, const void *attr)
+{
+    return (int)syscall(SYS_landlock_add_rule, rfd, type, attr, 0);
+}
+
+/* A path_beneath rule for 'path' with 'access' (file-only rights on a
+ * file, any on a dir). 0, or the errno. */
+static int ll_path(int rfd, const char *path, uint64_t access, int dir)
+{
+    struct landlock_path_beneath_attr beneath;
+    int fd = open(path, O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0)), e = 0;
+
+    if (fd < 0)
+        return errno;
+    memset(&beneath, 0, sizeof beneath);
+    beneath.allowed_access = access;
+    beneath.parent_fd = fd;
+    if (ll_rule(rfd, LANDLOCK_RULE_PATH_BENEATH, &beneath) != 0)
+        e = errno;
+    close(fd);
+    return e;
+}
+
 /* Every file access, everywhere, is handled (denied) except WK_LL_DATA
- * beneath 'dir'. The rights a kernel knows grow with its ABI; rights it
- * does not know stay unrestricted, and are named in docs/security.md.
- * 0 with *abi the version applied, or 0 when the kernel has no Landlock
- * (ENOSYS: not built; EOPNOTSUPP: not enabled at boot; EPERM: refused by
- * a container's own filter): the caller logs that and goes on. */
-static int confine_landlock(const char *dir, int *abi, rhai_error *err)
+ * beneath the data dir (sqlite) and reading c->read_file (a postgres
+ * passfile); TCP bind and connect are denied except connecting to
+ * c->ports (postgres over TCP). The rights a kernel knows grow with its
+ * ABI; rights it does not know stay unrestricted, and are named in
+ * docs/security.md. 0 with *abi the version applied, or 0 when the kernel
+ * has no Landlock (ENOSYS: not built; EOPNOTSUPP: not enabled at boot;
+ * EPERM: refused by a container's own filter): the caller logs that and
+ * goes on. */
+static int confine_landlock(const wk_confine *c, int *abi, rhai_error *err)
 {
     wk_ll_attr attr;
-    struct landlock_path_beneath_attr beneath;
     size_t size = sizeof attr.fs;
     long v;
-    int rfd, dfd = -1, e;
+    int rfd, e;
 
     *abi = 0;
     v = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
@@ -187,25 +221,33 @@ static int confine_landlock(const char *dir, int *abi, rhai_error *err)
         return rh_error_set(err, RHAI_EIO, "landlock ruleset (ABI %ld): %s", v,
                             strerror(errno));
     /* Without a data dir, no rule: no file anywhere. */
-    if (dir && *dir && (dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        e = errno;
+    if (c->data_dir && *c->data_dir &&
+        (e = ll_path(rfd, c->data_dir, WK_LL_DATA & attr.fs, 1)) != 0) {
         close(rfd);
-        return rh_error_set(err, RHAI_EIO, "landlock: data dir %s: %s", dir, strerror(e));
+        return rh_error_set(err, RHAI_EIO, "landlock: data dir %s: %s", c->data_dir,
+                            strerror(e));
     }
-    memset(&beneath, 0, sizeof beneath);
-    beneath.allowed_access = WK_LL_DATA & attr.fs;
-    beneath.parent_fd = dfd;
-    if ((dfd >= 0 &&
-         syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) != 0) ||
-        syscall(SYS_landlock_restrict_self, rfd, 0) != 0) {
+    /* A passfile it cannot open (yet) is libpq's to report at connect. */
+    if (c->read_file && *c->read_file &&
+        (e = ll_path(rfd, c->read_file, LANDLOCK_ACCESS_FS_READ_FILE, 0)) != 0 &&
+        e != ENOENT && e != EACCES) {
+        close(rfd);
+        return rh_error_set(err, RHAI_EIO, "landlock: %s: %s", c->read_file, strerror(e));
+    }
+    for (int i = 0; v >= 4 && i < c->nports; i++) {
+        wk_ll_port np = { WK_LL_NET_CONNECT_TCP, (uint64_t)c->ports[i] };
+        if (ll_rule(rfd, WK_LL_RULE_NET_PORT, &np) != 0) {
+            e = errno;
+            close(rfd);
+            return rh_error_set(err, RHAI_EIO, "landlock: port %d: %s", c->ports[i],
+                                strerror(e));
+        }
+    }
+    if (syscall(SYS_landlock_restrict_self, rfd, 0) != 0) {
         e = errno;
-        if (dfd >= 0)
-            close(dfd);
         close(rfd);
         return rh_error_set(err, RHAI_EIO, "landlock: %s", strerror(e));
     }
-    if (dfd >= 0)
-        close(dfd);
     close(rfd);
     *abi = (int)v;
     return 0;
@@ -254,7 +296,23 @@ static struct scmp_arg_cmp arg(unsigned int n, enum scmp_compare op, scmp_datum_
     return c;
 }
 
-static int confine_seccomp(rhai_error *err)
+/* A postgres store's connection (libpq): its sockets, their options and
+ * traffic, and waiting on them. */
+static const int allow_net[] = {
+    SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(getsockname),
+    SCMP_SYS(getpeername), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(sendmsg),
+    SCMP_SYS(recvmsg), SCMP_SYS(shutdown), SCMP_SYS(poll), SCMP_SYS(ppoll),
+};
+
+/* socket(family, SOCK_STREAM[|flags], ...) for one family. */
+static int allow_socket(scmp_filter_ctx f, int family)
+{
+    return seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2,
+                            arg(0, SCMP_CMP_EQ, (scmp_datum_t)family, 0),
+                            arg(1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_STREAM));
+}
+
+static int confine_seccomp(const wk_confine *c, rhai_error *err)
 {
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     pid_t self = getpid();
@@ -264,6 +322,17 @@ static int confine_seccomp(rhai_error *err)
         return rh_error_set(err, RHAI_ENOMEM, "seccomp_init failed");
     for (size_t i = 0; i < sizeof allow_plain / sizeof allow_plain[0] && rc == 0; i++)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow_plain[i], 0);
+    /* Sockets only for a postgres store, of its families only: a sqlite
+     * store's executor has none, as before. */
+    for (size_t i = 0; (c->net_unix || c->net_tcp) && rc == 0 &&
+                       i < sizeof allow_net / sizeof allow_net[0]; i++)
+        rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow_net[i], 0);
+    if (rc == 0 && c->net_unix)
+        rc = allow_socket(f, AF_UNIX);
+    if (rc == 0 && c->net_tcp)
+        rc = allow_socket(f, AF_INET);
+    if (rc == 0 && c->net_tcp)
+        rc = allow_socket(f, AF_INET6);
     /* No executable memory after start: no new code can be mapped. */
     if (rc == 0)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -317,9 +386,9 @@ int wk_confine_apply(const wk_confine *c, int *landlock_abi, rhai_error *err)
         return rh_error_set(err, RHAI_EIO, "no_new_privs: %s", strerror(errno));
     if ((rc = confine_caps(err)) != 0)
         return rc;
-    if ((rc = confine_landlock(c->data_dir, landlock_abi, err)) != 0)
+    if ((rc = confine_landlock(c, landlock_abi, err)) != 0)
         return rc;
-    if (c->seccomp && (rc = confine_seccomp(err)) != 0)
+    if (c->seccomp && (rc = confine_seccomp(c, err)) != 0)
         return rc;
     return 0;
 }
@@ -382,6 +451,16 @@ void wk_confine_probe(int sock, const wk_confine *c, int landlock_abi)
     PROBE(line, "connect_redis", connect(sock, (struct sockaddr *)&sa, sizeof sa) == 0);
     PROBE(line, "socket_inet", (fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 && close(fd) == 0);
     PROBE(line, "socket_unix", (fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0 && close(fd) == 0);
+    PROBE(line, "socket_udp", (fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0 && close(fd) == 0);
+    if (getenv("RHAI_TEST_CONFINE_STORE")) {  /* a postgres store's port: reachable */
+        struct sockaddr_in st = sa;
+        st.sin_port = htons((uint16_t)atoi(getenv("RHAI_TEST_CONFINE_STORE")));
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        PROBE(line, "connect_store", fd >= 0 && connect(fd, (struct sockaddr *)&st,
+                                                        sizeof st) == 0);
+        if (fd >= 0)
+            close(fd);
+    }
     {
         pid_t pid = fork();
         int e = errno;
@@ -406,9 +485,11 @@ void wk_confine_probe(int sock, const wk_confine *c, int landlock_abi)
              getenv("TMPDIR") : "/tmp", (int)getpid());
     PROBE(line, "write_outside", (fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
           close(fd) == 0 && unlink(path) == 0);
-    snprintf(path, sizeof path, "%s/confine-probe-%d", c->data_dir, (int)getpid());
-    PROBE(line, "write_data_dir", (fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
-          close(fd) == 0 && unlink(path) == 0);
+    if (c->data_dir) {
+        snprintf(path, sizeof path, "%s/confine-probe-%d", c->data_dir, (int)getpid());
+        PROBE(line, "write_data_dir", (fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0
+              && close(fd) == 0 && unlink(path) == 0);
+    }
     PROBE(line, "setuid_root", setuid(0) == 0);
     PROBE(line, "unshare_user", unshare(CLONE_NEWUSER) == 0);
     PROBE(line, "mmap_exec", mmap(NULL, 4096, PROT_READ | PROT_EXEC,

@@ -197,6 +197,26 @@ int wk_execuser_prepare(const char *user, const char *data_dir, wk_execuser *out
 /* The kernel's Landlock ABI version, 0 when it has none. */
 int wk_execuser_landlock_abi(void);
 
+/* ======================== a postgres store's network ======================== */
+
+#define WK_STORE_NET_PORTS 8
+
+/* What an executor must reach of a postgres store (store_net.c). */
+typedef struct wk_store_net {
+    int  unix_sock;               /* a unix socket (a host that is a directory, or none) */
+    int  tcp;                     /* TCP, to these ports */
+    int  ports[WK_STORE_NET_PORTS];
+    int  nports;
+    char name[256];               /* a host given by name ("": none), resolved by libpq */
+    char passfile[4096];          /* the passfile libpq reads ("": none given) */
+} wk_store_net;
+
+/* Read 'url' (postgres URI or conninfo) as libpq does, with the PGHOST,
+ * PGHOSTADDR, PGPORT and PGPASSFILE defaults. 0, or RHAI_EINVAL. */
+int  wk_store_net_of(const char *url, wk_store_net *out, rhai_error *err);
+/* "unix", "tcp:5432", "unix,tcp:5432,tcp:5433": the executor's --store-net. */
+void wk_store_net_format(const wk_store_net *n, char *buf, size_t len);
+
 /* ======================== executor pool ======================== */
 
 typedef struct wk_job wk_job;
@@ -221,6 +241,10 @@ struct wk_pool {
     int64_t      max_tasks;
     wk_execuser  user;            /* executors' uid/gid and data dir */
     int          seccomp;         /* executor_seccomp */
+    int          postgres;        /* the store is postgres: no data dir */
+    char         store_net[160];  /* its --store-net, "" for sqlite */
+    char        *passfile;        /* its --store-read, NULL: none */
+    char       **env;             /* executors' environment: ours, RHAI_DATA_URL set */
     int          dev_mode;        /* pass --dev-mode to executors */
     int          closing;
     int          open;            /* executors not yet fully closed */

@@ -2,14 +2,17 @@
  * `rhaid --executor` where that binary is missing.
  *
  * The pool starts executors as `EXE --executor --executor-as-limit N
- * --data-dir DIR [--dev-mode] [--no-seccomp]`, already as the executor
- * user (execuser.c). An executor confines itself (confine_linux.c) before
+ * (--data-dir DIR | --store-net NET [--store-read PASSFILE]) [--dev-mode]
+ * [--no-seccomp]`, already as the executor user (execuser.c), with the
+ * store's url in RHAI_DATA_URL (never in argv: it may hold a password). An executor confines itself (confine_linux.c) before
  * it reads its first task, and runs none if it cannot. rhai-executor
  * links only the engine, the DSL and the store: not libuv, hiredis,
  * libmicrohttpd (and its TLS stack) or libsystemd, so an idle executor
  * maps half the pages of an rhaid one (docs/performance.md). */
+#include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -32,13 +35,62 @@
 #define WK_LSAN 0
 #endif
 
+int wk_confine_net_parse(const char *spec, wk_confine *c)
+{
+    char one[32];
+    const char *p = spec, *e;
+
+    c->net_unix = c->net_tcp = c->nports = 0;
+    while (*p) {
+        size_t n = (e = strchr(p, ',')) ? (size_t)(e - p) : strlen(p);
+        char *end;
+        long port;
+        if (n == 0 || n >= sizeof one)
+            return -1;
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (strcmp(one, "unix") == 0) {
+            c->net_unix = 1;
+        } else if (strncmp(one, "tcp:", 4) == 0) {
+            port = strtol(one + 4, &end, 10);
+            if (*end || port < 1 || port > 65535 || c->nports >= WK_CONFINE_PORTS)
+                return -1;
+            c->net_tcp = 1;
+            c->ports[c->nports++] = (int)port;
+        } else {
+            return -1;
+        }
+        p += n + (e != NULL);
+    }
+    return 0;
+}
+
+/* The store's url from RHAI_DATA_URL, copied (new, NULL: none); the
+ * variable's text is overwritten where the kernel shows it
+ * (/proc/PID/environ) and removed: a password in it outlives no longer
+ * than this call. */
+static char *take_data_url(void)
+{
+    char *v = getenv("RHAI_DATA_URL"), *copy;
+
+    if (v == NULL || *v == '\0')
+        return NULL;
+    copy = rh_strdup(v);
+    memset(v, '*', strlen(v));
+    unsetenv("RHAI_DATA_URL");
+    return copy;
+}
+
 int wk_executor_entry(int argc, char **argv)
 {
-    wk_confine conf = { NULL, 0, 1 };
+    wk_confine conf;
+    char *url;
     long long as = 0;
     int dev = 0, abi = 0, probe = -1, code;
     rhai_error err;
 
+    memset(&conf, 0, sizeof conf);
+    conf.seccomp = 1;
     if (argc < 2 || strcmp(argv[1], "--executor") != 0)
         return 2;
     for (int i = 2; i < argc; i++) {
@@ -46,6 +98,11 @@ int wk_executor_entry(int argc, char **argv)
             as = atoll(argv[++i]);
         else if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
             conf.data_dir = argv[++i];
+        else if (strcmp(argv[i], "--store-net") == 0 && i + 1 < argc) {
+            if (wk_confine_net_parse(argv[++i], &conf) != 0)
+                return 2;
+        } else if (strcmp(argv[i], "--store-read") == 0 && i + 1 < argc)
+            conf.read_file = argv[++i];
         else if (strcmp(argv[i], "--dev-mode") == 0)
             dev = 1;
         else if (strcmp(argv[i], "--log-json") == 0)
@@ -60,10 +117,19 @@ int wk_executor_entry(int argc, char **argv)
     }
     conf.as_limit = as > 0 ? (size_t)as : 0;
     rh_log_init("rhaid-executor");
-    /* The DSL's contexts live under the daemon's data_dir; without one,
-     * scripts run without the DSL. */
-    if (conf.data_dir && dsl_install(conf.data_dir, &err) != 0)
+    /* The DSL's contexts live in the daemon's store; without one, scripts
+     * run without the DSL. */
+    url = take_data_url();
+    if (url && dsl_install(url, &err) != 0)
         rh_log(RH_LOG_WARN, "event=dsl_unavailable reason=\"%s\"", RH_LOG_Q(err.msg));
+    rh_free(url);
+    /* libpq names the user it connects as from the passwd file unless told:
+     * confined, no such file can be read, so look it up now. */
+    if ((conf.net_unix || conf.net_tcp) && getenv("PGUSER") == NULL) {
+        struct passwd *pw = getpwuid(geteuid());
+        if (pw)
+            setenv("PGUSER", pw->pw_name, 0);
+    }
     /* dev_mode: unknown contexts are created by their first task */
     if (dev)
         dsl_set_dev_mode(1);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "store/store.h"
 #include "executor_entry.h"
 
 typedef enum { EX_IDLE, EX_BUSY, EX_DEAD } ex_state;
@@ -53,6 +54,16 @@ typedef struct write_req {
 
 static int executor_spawn(wk_pool *p, int slot);
 
+static void pool_env_free(wk_pool *p)
+{
+    for (size_t i = 0; p->env && p->env[i]; i++)
+        rh_free(p->env[i]);
+    rh_free(p->env);
+    rh_free(p->passfile);
+    p->env = NULL;
+    p->passfile = NULL;
+}
+
 static void pool_closed(wk_pool *p)
 {
     rh_free(p->ex);
@@ -61,6 +72,7 @@ static void pool_closed(wk_pool *p)
     if (p->exe_fd >= 0)
         close(p->exe_fd);
     p->exe_fd = -1;
+    pool_env_free(p);
     if (p->closed_cb)
         p->closed_cb(p);
 }
@@ -283,7 +295,7 @@ static int executor_spawn(wk_pool *p, int slot)
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[14];
+    char *args[18];
     int n = 0;
     int rc;
 
@@ -303,8 +315,17 @@ static int executor_spawn(wk_pool *p, int slot)
     args[n++] = "--executor";
     args[n++] = "--executor-as-limit";
     args[n++] = as;
-    args[n++] = "--data-dir";
-    args[n++] = p->user.data_dir;
+    if (p->postgres) {              /* what its confinement lets through */
+        args[n++] = "--store-net";
+        args[n++] = p->store_net;
+        if (p->passfile) {
+            args[n++] = "--store-read";
+            args[n++] = p->passfile;
+        }
+    } else {
+        args[n++] = "--data-dir";
+        args[n++] = p->user.data_dir;
+    }
     if (p->dev_mode)
         args[n++] = "--dev-mode";
     if (!p->seccomp)
@@ -330,6 +351,7 @@ static int executor_spawn(wk_pool *p, int slot)
     stdio[2].data.fd = 2;
     o.file = p->exe_fd >= 0 ? p->spawn : p->exe;
     o.args = args;
+    o.env = p->env;
     o.exit_cb = executor_on_exit;
     o.stdio = stdio;
     o.stdio_count = 3;
@@ -355,6 +377,52 @@ static int executor_spawn(wk_pool *p, int slot)
 }
 
 /* ---- public ---- */
+
+/* The executors' environment: ours, with RHAI_DATA_URL naming the store
+ * (sqlite: its absolute dir). The url may hold a password: argv is seen by
+ * every user of the host (ps), the environment only by the process's own
+ * user and root, and the executor scrubs it once read (executor_entry.c). */
+static int pool_env(wk_pool *p, const char *url, rhai_error *err)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+
+    while (environ[n])
+        n++;
+    if ((p->env = rh_calloc(n + 2, sizeof *p->env)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "RHAI_DATA_URL=", 14) != 0 &&
+            strncmp(environ[i], "RHAI_DATA_DIR=", 14) != 0 &&
+            (p->env[k] = rh_strdup(environ[i])) != NULL)
+            k++;
+    if (!p->postgres && p->user.data_dir[0] == '\0')
+        return 0;                               /* no store: scripts run without the DSL */
+    p->env[k] = p->postgres ? rh_sprintf("RHAI_DATA_URL=%s", url)
+                            : rh_sprintf("RHAI_DATA_URL=sqlite://%s", p->user.data_dir);
+    if (p->env[k] == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A postgres store: what executors must reach of it (store_net.c). */
+static int pool_store_net(wk_pool *p, const char *url, rhai_error *err)
+{
+    wk_store_net net;
+    int rc;
+
+    if ((rc = wk_store_net_of(url, &net, err)) != 0)
+        return rc;
+    wk_store_net_format(&net, p->store_net, sizeof p->store_net);
+    if (net.passfile[0] && (p->passfile = rh_strdup(net.passfile)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if (net.name[0])
+        rh_log(RH_LOG_WARN, "event=store_host_name host=%s confined executors read no file "
+               "outside the data dir, /etc/hosts and /etc/resolv.conf included: give the "
+               "store's address (host=IP, or hostaddr=IP beside host=NAME) or a unix socket "
+               "dir (docs/operations.md)", net.name);
+    return 0;
+}
 
 /* rhai-executor beside our own binary, or our own binary (--executor). */
 static void pool_find_executor(wk_pool *p)
@@ -411,9 +479,14 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->max_tasks = cfg->max_tasks_per_executor;
     p->dev_mode = cfg->dev_mode != 0;
     p->seccomp = cfg->executor_seccomp != 0;
-    /* The data dir of the config the pool was started with, passed to
-     * executors: they keep the DSL's context databases there. */
-    if ((rc = wk_execuser_prepare(cfg->executor_user, cfg->data_dir, &p->user, err)) != 0)
+    /* The store of the config the pool was started with, passed to
+     * executors: a sqlite store's data dir is made, given to the executor
+     * user and checked; a postgres store has none, only a network. */
+    p->postgres = cfg->data_url && store_url_is_postgres(cfg->data_url);
+    if ((rc = wk_execuser_prepare(cfg->executor_user, p->postgres ? NULL : cfg->data_dir,
+                                  &p->user, err)) != 0 ||
+        (p->postgres && (rc = pool_store_net(p, cfg->data_url, err)) != 0) ||
+        (rc = pool_env(p, cfg->data_url, err)) != 0)
         return rc;
     if (wk_execuser_landlock_abi() == 0)
         rh_log(RH_LOG_WARN, "event=landlock_unavailable the kernel has no Landlock: executors "

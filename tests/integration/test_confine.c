@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +29,7 @@
 
 /* What every probe must report: it failed (whatever the errno). */
 static const char *const forbidden[] = {
-    "connect_redis", "socket_inet", "socket_unix", "fork", "ptrace_parent", "kill_parent",
+    "connect_redis", "socket_inet", "socket_unix", "socket_udp", "fork", "ptrace_parent", "kill_parent",
     "setuid_root", "unshare_user", "mmap_exec", "raise_nofile", "raise_nproc", "raise_core",
 };
 /* Denied by Landlock alone (the kernel may not have it). */
@@ -258,6 +261,97 @@ static void test_executor_seccomp_off_lifts_only_the_filter(void **state)
     th_redis_stop(&redis);
 }
 
+/* A listening TCP socket on 127.0.0.1 (a stand-in for a postgres server:
+ * connect() succeeds once the kernel queued it); its port in *port. */
+static int listener(int *port)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* With a postgres store (issue 17) an executor has no data dir and may
+ * open TCP stream sockets, and (Landlock ABI >= 4) connect only to the
+ * store's port: not to Redis, no UDP, no unix socket, no file; nothing
+ * else of the confinement moves. Over a unix socket: AF_UNIX streams
+ * only, no TCP at all. */
+static void test_a_postgres_store_opens_only_its_own_port_to_executors(void **state)
+{
+    th_redis redis;
+    char url[300], v[64], pv[16];
+    const char *extra[] = { "--data-url", url, NULL };
+    static const char *const still[] = {
+        "socket_unix", "socket_udp", "fork", "ptrace_parent", "kill_parent", "setuid_root",
+        "unshare_user", "mmap_exec", "raise_nofile", "raise_nproc", "raise_core",
+    };
+    char *line;
+    pid_t pid;
+    int done, port, lfd;
+
+    (void)state;
+    if (geteuid() != 0 || getpwnam("nobody") == NULL)
+        skip();
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    lfd = listener(&port);
+    snprintf(url, sizeof url, "postgres://rhai:s3cret@127.0.0.1:%d/rhai", port);
+    snprintf(pv, sizeof pv, "%d", port);
+    assert_int_equal(setenv("RHAI_TEST_CONFINE_STORE", pv, 1), 0);
+    line = probe(&redis, extra, &pid, &done);
+    assert_int_equal(unsetenv("RHAI_TEST_CONFINE_STORE"), 0);
+    assert_true(done);
+    for (size_t i = 0; i < sizeof still / sizeof still[0]; i++) {
+        assert_non_null(field(line, still[i], v, sizeof v));
+        if (strcmp(v, "ok") == 0)
+            fail_msg("the executor could %s", still[i]);
+    }
+    assert_string_equal(field(line, "socket_inet", v, sizeof v), "ok");
+    assert_null(field(line, "write_data_dir", v, sizeof v));      /* there is none */
+    if (atoi(field(line, "landlock", v, sizeof v)) >= 4) {
+        assert_string_equal(field(line, "connect_store", v, sizeof v), "ok");
+        assert_string_equal(field(line, "connect_redis", v, sizeof v), "EACCES");
+    } else {
+        print_message("Landlock ABI < 4: TCP ports not asserted\n");
+    }
+    if (atoi(field(line, "landlock", v, sizeof v)) > 0) {
+        assert_string_equal(field(line, "read_etc_passwd", v, sizeof v), "EACCES");
+        assert_string_equal(field(line, "write_outside", v, sizeof v), "EACCES");
+    }
+    free(line);
+    /* the password never reaches an executor's command line (it travels in
+     * the environment), and there are executors to look at */
+    assert_int_equal(th_sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f 2>/dev/null | "
+                           "grep -q -- '--executor --executor-as-limi[t]' && exit 0; done; exit 1"),
+                     0);
+    assert_int_not_equal(th_sh("for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' <$f 2>/dev/null"
+                               " | grep -q -- '--executor .*s3[c]ret' && exit 0; done; exit 1"), 0);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+    th_redis_stop(&redis);
+
+    /* over a unix socket: AF_UNIX, and no TCP */
+    assert_int_equal(th_redis_start(&redis, 0), 0);
+    snprintf(url, sizeof url, "postgresql:///rhai?host=%s", redis.dir);
+    line = probe(&redis, extra, &pid, &done);
+    assert_true(done);
+    assert_string_equal(field(line, "socket_unix", v, sizeof v), "ok");
+    assert_string_not_equal(field(line, "socket_inet", v, sizeof v), "ok");
+    assert_string_not_equal(field(line, "connect_redis", v, sizeof v), "ok");
+    assert_string_not_equal(field(line, "socket_udp", v, sizeof v), "ok");
+    free(line);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+    th_redis_stop(&redis);
+    close(lfd);
+}
+
 /* Started as root with an executor user it cannot use, rhaid stops at
  * once with a configuration error (exit 2: systemd does not restart it,
  * RestartPreventExitStatus=2) and changes nothing: an unknown user, or a
@@ -306,6 +400,7 @@ int main(void)
         cmocka_unit_test(test_an_executor_of_root_rhaid_runs_as_nobody_and_cannot_escape),
         cmocka_unit_test(test_an_executor_kept_root_is_confined_all_the_same),
         cmocka_unit_test(test_executor_seccomp_off_lifts_only_the_filter),
+        cmocka_unit_test(test_a_postgres_store_opens_only_its_own_port_to_executors),
         cmocka_unit_test(test_an_unusable_executor_user_or_data_dir_is_a_configuration_error),
     };
     return cmocka_run_group_tests_name("confine", tests, NULL, NULL);
