@@ -58,3 +58,7 @@ foreach(t test_daemon_pool test_daemon_worker test_daemon_take)
   target_compile_definitions(${t} PRIVATE FAKE_EXECUTOR="$<TARGET_FILE:fake_executor>")
   add_dependencies(${t} fake_executor)
 endforeach()
+# issue 17: with the sqlite store, a second instance of a worker id on
+# another data dir refuses to start (the split guard)
+rhai_test(test_daemon_split integration 120 rhai_commonlib)
+add_dependencies(test_daemon_split rhaid)

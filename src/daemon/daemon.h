@@ -22,6 +22,8 @@
 #include "common/common.h"
 #include "engine/engine.h"
 
+typedef struct store store;
+
 /* ======================== config ======================== */
 
 /* The parsed configuration: immutable once built. SIGHUP builds a new one
@@ -324,6 +326,23 @@ void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Watchdog ping period (half of $WATCHDOG_USEC) in ms, 0 when disabled. */
 int64_t wk_notify_watchdog_ms(void);
 
+/* ======================== the store (store_watch.c) ======================== */
+
+/* The store's health is probed this often (store_probe, off the loop). */
+#ifndef WK_STORE_PROBE_MS
+#define WK_STORE_PROBE_MS 3000
+#endif
+/* The file in a sqlite data dir holding its data id (the split guard). */
+#define WK_DATA_ID_FILE ".rhai-data-id"
+
+/* The id of the sqlite data dir 'dir' into id (n bytes): read from its
+ * WK_DATA_ID_FILE, which is made (random, mode 0644) when missing. 0, or
+ * RHAI_EIO naming the file. */
+int wk_data_id(const char *dir, char *id, size_t n, rhai_error *err);
+
+/* A store's state for /healthz, /readyz and /metrics: 1 up, 0 down. */
+void wk_metrics_store(wk_metrics *m, int up, const char *backend);
+
 /* ======================== the worker ======================== */
 
 /* Bytes of a failed task's error message in its info log line. */
@@ -416,6 +435,18 @@ struct wk_worker {
     int         draining;
     int         final_sent;
     int         stopping;       /* connections and pool closing */
+    int         exit_code;      /* wk_worker_run's, once stopped */
+    store      *st;             /* the store, probed only (store_watch.c) */
+    uv_work_t   probe_req;
+    int         probing;        /* probe_req in flight */
+    int         probe_rc;       /* its result, and why */
+    rhai_error  probe_err;
+    int64_t     probe_at;       /* monotonic ms of the last probe */
+    int         store_up;       /* 1 up, 0 down, -1 not probed yet */
+    char        data_id[40];    /* sqlite: the data dir's id; "" postgres */
+    char        store_where[4200];  /* published: data dir, or the masked url */
+    int         guarded;        /* the split guard passed: beat and take */
+    int         guard_sent;     /* its check in flight */
 };
 
 /* worker.c */
@@ -448,6 +479,11 @@ void    wk_on_pool_start(wk_pool *p, wk_job *j, void *data);
  * replies parsed from RESP bytes (tests/unit/test_daemon_take.c). */
 void    wk_on_claim(redisAsyncContext *ac, void *reply, void *job);
 void    wk_on_take(redisAsyncContext *ac, void *reply, void *worker);
+/* store_watch.c */
+int     wk_store_open(wk_worker *w, rhai_error *err);   /* after wk_pool_init */
+void    wk_store_probe(wk_worker *w);           /* per tick: probe when due */
+const char *wk_store_state(const wk_worker *w); /* "up", "down", "unknown" */
+void    wk_store_close(wk_worker *w);           /* after the loop ended */
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);

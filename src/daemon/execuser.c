@@ -141,8 +141,9 @@ static int store_file(const char *name)
     return 0;
 }
 
-/* The first entry of the directory 'dfd' that is neither a store file
- * nor lost+found (a file system of its own), copied to 'name'; 0 when
+/* The first entry of the directory 'dfd' that is neither a store file,
+ * the data id rhaid writes there (WK_DATA_ID_FILE, store_watch.c) nor
+ * lost+found (a file system of its own), copied to 'name'; 0 when
  * there is none, -1 when the directory cannot be read. */
 static int foreign_entry(int dfd, char *name, size_t n)
 {
@@ -154,7 +155,8 @@ static int foreign_entry(int dfd, char *name, size_t n)
         return -1;
     while (!found && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strcmp(de->d_name, "lost+found") == 0 || store_file(de->d_name))
+            strcmp(de->d_name, "lost+found") == 0 ||
+            strcmp(de->d_name, WK_DATA_ID_FILE) == 0 || store_file(de->d_name))
             continue;
         snprintf(name, n, "%s", de->d_name);
         found = 1;

@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "rhai/version.h"
+#include "store/store.h"
 
 /* ======================== connections ======================== */
 
@@ -50,6 +51,96 @@ static void scan_send(wk_worker *w)
 }
 
 static void heartbeat(wk_worker *w);
+static void stop_everything(wk_worker *w);
+
+/* ======================== the sqlite split guard ======================== */
+
+/* The live instances of our worker id but us that publish a store: for
+ * each, instance, backend, data_id, host, data_dir (5 strings). Old
+ * instances, which publish none, are not listed. */
+static const char lua_guard[] =
+    "local pre = '{' .. ARGV[2] .. '}:'\n"
+    "local out = {}\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', ARGV[1] .. ':workers')) do\n"
+    "  if m ~= ARGV[3] and string.sub(m, 1, #pre) == pre then\n"
+    "    local h = redis.call('HMGET', ARGV[1] .. ':worker:' .. m, 'backend', 'data_id',\n"
+    "                         'host', 'data_dir')\n"
+    "    if h[1] then\n"
+    "      for _, v in ipairs({string.sub(m, #pre + 1), h[1], h[2] or '', h[3] or '',\n"
+    "                          h[4] or ''}) do table.insert(out, v) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+static void guard_passed(wk_worker *w)
+{
+    w->guarded = 1;
+    heartbeat(w);
+    if (!w->draining)
+        wk_conn_start(&w->pop);       /* taking starts now */
+}
+
+/* With the sqlite store, every instance of one worker id must use one
+ * data dir (one data id), or a context's data splits between them (issue
+ * 17: a task finds its context on one host and not on the other). The
+ * first instance to start wins; a later one that would split refuses to
+ * start, naming both and the fix. Postgres instances share one database
+ * and never trip it; a sqlite and a postgres instance of one worker id do
+ * (their data splits as well). */
+static void on_guard(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    int postgres = w->pool.postgres;
+    (void)ac;
+
+    w->guard_sent = 0;
+    if (reply == NULL || w->stopping)
+        return;                       /* lost: sent again on reconnect */
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        rh_log(RH_LOG_ERROR, "event=guard_failed reason=\"%s\" retrying next tick",
+               RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
+        return;
+    }
+    for (size_t i = 0; i + 4 < reply->elements; i += 5) {
+        const char *v[5];
+        int split;
+        for (int k = 0; k < 5; k++)
+            v[k] = reply->element[i + k]->type == REDIS_REPLY_STRING
+                   ? reply->element[i + k]->str : "";
+        split = postgres ? strcmp(v[1], "sqlite") == 0
+                         : strcmp(v[1], "sqlite") != 0 || strcmp(v[2], w->data_id) != 0;
+        if (!split)
+            continue;
+        {
+            char q[1600], msg[1500];
+            snprintf(msg, sizeof msg, "worker id %s: instance %s on host %s keeps its data in "
+                     "%s %.300s, this one (host %s) in %s %.300s: with the sqlite store their contexts "
+                     "would split (a task sees its data on one of them only). Give every "
+                     "instance of a worker id one shared postgres store (data_url = "
+                     "postgres://...), or give them distinct worker ids", w->cfg->worker_id,
+                     v[0], v[3], v[1], v[4], w->host, store_backend_name(w->st),
+                     w->store_where);
+            rh_log(RH_LOG_ERROR, "event=data_split other=%s other_host=%s other_data_id=%s "
+                   "data_id=%s reason=\"%s\" rhaid exits 2", v[0], v[3], v[2],
+                   w->data_id[0] ? w->data_id : "-", rh_log_quote(q, sizeof q, msg, 1500));
+        }
+        w->exit_code = 2;
+        stop_everything(w);
+        return;
+    }
+    guard_passed(w);
+}
+
+static void guard_send(wk_worker *w)
+{
+    if (w->guarded || w->guard_sent || !w->cmd.up || w->stopping)
+        return;
+    if (wk_conn_cmd(&w->cmd, on_guard, w, "EVAL %s 0 %s %s %s", lua_guard, w->cfg->prefix,
+                    w->cfg->worker_id, w->member) == 0)
+        w->guard_sent = 1;
+}
 
 /* /readyz and rhai_redis_up follow connections and drain at once. */
 static void ready_update(wk_worker *w)
@@ -71,6 +162,7 @@ static void on_conn_up(wk_conn *c, void *data)
         for (wk_job *j = w->jobs; j; j = j->next)
             if (j->state == WK_JOB_FINISHING)
                 wk_finish_send(j);
+        guard_send(w);
         heartbeat(w);
     }
     scan_send(w);
@@ -150,7 +242,9 @@ static void heartbeat(wk_worker *w)
     char maxa[16], rttl[24], rate[32];
     wk_conn *c = &w->cmd;
 
-    if (!w->cmd.up || w->final_sent)
+    /* Not published before the split guard passed: a refused instance
+     * must not appear to the others. */
+    if (!w->cmd.up || w->final_sent || !w->guarded)
         return;
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     snprintf(started, sizeof started, "%lld", (long long)w->started_at);
@@ -166,9 +260,10 @@ static void heartbeat(wk_worker *w)
     wk_conn_cmd(c, NULL, NULL,
                 "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
                 "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
-                "draining %d tasks_per_s %s",
+                "draining %d tasks_per_s %s store %s backend %s data_id %s data_dir %s",
                 w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
-                conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate);
+                conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate,
+                wk_store_state(w), store_backend_name(w->st), w->data_id, w->store_where);
     wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
@@ -266,6 +361,8 @@ static void on_tick(uv_timer_t *t)
 {
     wk_worker *w = t->data;
     rate_update(w);
+    wk_store_probe(w);
+    guard_send(w);                    /* refused by Redis: again */
     heartbeat(w);
     retry_refused(w);
     scan_send(w);                     /* refused after a reconnect: again */
@@ -496,6 +593,15 @@ int wk_worker_run(wk_config *cfg, const char *unused)
      * backoff never waits more than a quarter of the TTL. */
     backoff = cfg->reconnect_max_ms < cfg->heartbeat_ttl_ms / 4 ? cfg->reconnect_max_ms
                                                                  : cfg->heartbeat_ttl_ms / 4;
+    if ((rc = wk_store_open(&w, &err)) != 0) {   /* executors die with us (PDEATHSIG) */
+        wk_metrics_stop(w.metrics);
+        wk_store_close(&w);
+        return start_failed(&err);
+    }
+    if (w.pool.postgres)
+        snprintf(w.store_where, sizeof w.store_where, "%s", store_where(w.st));
+    else
+        snprintf(w.store_where, sizeof w.store_where, "%s", w.pool.user.data_dir);
     if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", backoff, &err) != 0 ||
         wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0)
         return start_failed(&err);
@@ -520,15 +626,18 @@ int wk_worker_run(wk_config *cfg, const char *unused)
 
     rh_url_parse(cfg->redis_url, &u, NULL);
     rh_url_format_safe(&u, safe, sizeof safe);
-    rh_log(RH_LOG_NOTICE, "event=start version=%s worker=%s instance=%s concurrency=%d redis=%s",
-           RHAI_VERSION_STRING, cfg->worker_id, cfg->instance, cfg->concurrency, safe);
-    wk_conn_start(&w.cmd);
-    wk_conn_start(&w.pop);
+    rh_log(RH_LOG_NOTICE, "event=start version=%s worker=%s instance=%s concurrency=%d redis=%s "
+           "store=%s backend=%s data_id=%s", RHAI_VERSION_STRING, cfg->worker_id,
+           cfg->instance, cfg->concurrency, safe, store_where(w.st), store_backend_name(w.st),
+           w.data_id[0] ? w.data_id : "-");
+    wk_store_probe(&w);               /* at once: a store down at start is said at start */
+    wk_conn_start(&w.cmd);            /* pop starts once the split guard passed */
 
     uv_run(w.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(w.loop);
     if (rc != 0)
         rh_log(RH_LOG_WARN, "event=loop_not_closed reason=\"%s\"", uv_strerror(rc));
-    rh_log(RH_LOG_NOTICE, "event=exit code=0");
-    return 0;
+    wk_store_close(&w);
+    rh_log(RH_LOG_NOTICE, "event=exit code=%d", w.exit_code);
+    return w.exit_code;
 }

@@ -48,6 +48,8 @@ struct wk_metrics {
     double     sum_s;
     uint64_t   count;
     int        busy, executors, redis_up;
+    int        store_up;              /* 1 up, 0 down, -1 not probed yet */
+    char       backend[16];           /* "sqlite", "postgres" */
     long       queue_depth;
     uint64_t   restarts, reconnects;
     uint64_t   wait_hist[NWAIT + 1];  /* queue wait; last: +Inf */
@@ -65,6 +67,20 @@ struct wk_metrics {
     char       worker[RH_NAME_MAX + 1];
     char       instance[RH_NAME_MAX + 1];
 };
+
+/* "store=up backend=sqlite" (or down, or unknown before the first probe). */
+static void store_line(wk_metrics *m, rh_buf *b)
+{
+    int up;
+    char backend[sizeof m->backend];
+
+    uv_mutex_lock(&m->lock);
+    up = m->store_up;
+    memcpy(backend, m->backend, sizeof backend);
+    uv_mutex_unlock(&m->lock);
+    rh_buf_appendf(b, "store=%s backend=%s\n", up > 0 ? "up" : up == 0 ? "down" : "unknown",
+                   backend[0] ? backend : "?");
+}
 
 static int pair_known(int st, int kind)
 {
@@ -231,6 +247,8 @@ static void render(wk_metrics *m, rh_buf *b)
         "rhai_step_tasks_total{step=\"take\"} %llu\nrhai_step_tasks_total{step=\"finish\"} %llu\n"
         "# HELP rhai_redis_up 1 when both Redis connections are up.\n"
         "# TYPE rhai_redis_up gauge\nrhai_redis_up %d\n"
+        "# HELP rhai_store_up 1 when the store answered its last probe (0 before the first).\n"
+        "# TYPE rhai_store_up gauge\nrhai_store_up{backend=\"%s\"} %d\n"
         "# HELP rhai_build_info Version and identity of this instance.\n"
         "# TYPE rhai_build_info gauge\n"
         "rhai_build_info{version=\"%s\",worker_id=\"%s\",instance=\"%s\"} 1\n",
@@ -238,7 +256,8 @@ static void render(wk_metrics *m, rh_buf *b)
         (unsigned long long)m->reconnects, (unsigned long long)m->claims[1],
         (unsigned long long)m->claims[0], (unsigned long long)m->calls[0],
         (unsigned long long)m->calls[1], (unsigned long long)m->ids[0],
-        (unsigned long long)m->ids[1], m->redis_up, RHAI_VERSION_STRING, m->worker,
+        (unsigned long long)m->ids[1], m->redis_up, m->backend, m->store_up > 0,
+        RHAI_VERSION_STRING, m->worker,
         m->instance);
     uv_mutex_unlock(&m->lock);
     render_process(b);
@@ -280,6 +299,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         else
             rh_buf_appendf(&b, "event loop stalled: no tick for %llu ms\n",
                            (unsigned long long)age);
+        /* The store's state is shown, not judged: a store outage is not
+         * cured by a restart either (tasks wait for it, store_retry_ms). */
+        store_line(m, &b);
     } else if (strcmp(url, "/readyz") == 0) {
         /* Readiness: taking tasks. Not while draining, nor without Redis. */
         int up, draining;
@@ -289,6 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         uv_mutex_unlock(&m->lock);
         code = up && !draining ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         rh_buf_appendf(&b, draining ? "draining\n" : up ? "ready\n" : "redis unreachable\n");
+        store_line(m, &b);
     } else {
         code = MHD_HTTP_NOT_FOUND;
         rh_buf_appendf(&b, "not found: try /metrics, /healthz or /readyz\n");
@@ -358,6 +381,7 @@ int wk_metrics_start(wk_metrics **out, const char *listen, const char *worker,
     uv_mutex_init(&m->lock);
     m->tick_at = uv_hrtime() / 1000000;         /* started: not stalled yet */
     m->stall_ms = stall_ms;
+    m->store_up = -1;
     snprintf(m->worker, sizeof m->worker, "%s", worker);
     snprintf(m->instance, sizeof m->instance, "%s", instance);
     if (ss.ss_family == AF_INET6)
@@ -467,6 +491,16 @@ void wk_metrics_recovery(wk_metrics *m, long long dead, long long requeued, long
     m->dead_total += (uint64_t)(dead > 0 ? dead : 0);
     m->recovered[0] += (uint64_t)(requeued > 0 ? requeued : 0);
     m->recovered[1] += (uint64_t)(failed > 0 ? failed : 0);
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_store(wk_metrics *m, int up, const char *backend)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->store_up = up;
+    snprintf(m->backend, sizeof m->backend, "%s", backend);
     uv_mutex_unlock(&m->lock);
 }
 

@@ -120,7 +120,7 @@ static void test_a_redis_outage_fails_readiness_not_liveness(void **state)
     http_raw(port, "GET /healthz HTTP/1.0\r\n\r\n", resp, sizeof resp);
     if (strstr(resp, " 200 ") == NULL)
         fail_msg("/healthz during a Redis outage: %s", resp);
-    assert_string_equal(body_of(resp), "ok\n");
+    assert_string_equal(body_of(resp), "ok\nstore=up backend=sqlite\n");
     assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
 }
 
