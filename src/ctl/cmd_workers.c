@@ -17,8 +17,9 @@ static const char workers_help[] =
     "\n"
     "List every rhaid instance known to Redis: worker id, instance, state,\n"
     "host, pid, uptime, executors (concurrency) and how many are busy, tasks\n"
-    "done and failed since it started, its moving average of tasks/s and the\n"
-    "age of its last heartbeat. An instance whose heartbeat expired is shown\n"
+    "done and failed since it started, its moving average of tasks/s, the\n"
+    "age of its last heartbeat and its STORE (sqlite:up, postgres:down ...).\n"
+    "An instance whose heartbeat expired is shown\n"
     "'dead', with the number of task ids it still holds, until its work is\n"
     "recovered (by any live instance within a heartbeat, or by\n"
     "'rhaictl queue requeue-dead').\n"
@@ -28,7 +29,8 @@ static const char workers_help[] =
     "      --json       {\"instances\":[{worker_id, instance, state (live,\n"
     "                   draining, dead), host, pid, version, started_at,\n"
     "                   uptime_ms, concurrency, busy, done, failed, tasks_per_s,\n"
-    "                   heartbeat_at, heartbeat_age_ms, processing}, ...],\n"
+    "                   heartbeat_at, heartbeat_age_ms, processing, store (up,\n"
+    "                   down, unknown), backend (sqlite, postgres)}, ...],\n"
     "                   \"live\":N, \"dead\":N}; unknown values are null\n"
     "\n"
     CTL_GLOBAL_HELP
@@ -87,6 +89,10 @@ static void workers_fill(ctl_instance *in, const redisReply *h)
             in->draining = ctl_reply_ll(v, 0) == 1;
         else if (strcmp(k, "tasks_per_s") == 0)
             in->tasks_per_s = strtod(s, NULL);
+        else if (strcmp(k, "store") == 0)
+            snprintf(in->store, sizeof in->store, "%s", s);
+        else if (strcmp(k, "backend") == 0)
+            snprintf(in->backend, sizeof in->backend, "%s", s);
     }
 }
 
@@ -221,6 +227,9 @@ static json_t *workers_json(const ctl_instance *v, size_t n, int64_t now)
         json_object_set_new(o, "heartbeat_age_ms", in->heartbeat_at > 0
                             ? json_integer(now - in->heartbeat_at) : json_null());
         json_object_set_new(o, "processing", json_integer(in->processing));
+        json_object_set_new(o, "store", in->store[0] ? json_string(in->store) : json_null());
+        json_object_set_new(o, "backend",
+                            in->backend[0] ? json_string(in->backend) : json_null());
     }
     json_object_set_new(doc, "instances", arr);
     json_object_set_new(doc, "live", json_integer(live));
@@ -241,6 +250,7 @@ static void workers_table(const ctl_instance *v, size_t n, int64_t now)
 {
     int ww = 6, wi = 8, wh = 4;
     char up[32], beat[32], pid[24], conc[24], busy[24], done[24], failed[24], rate[32];
+    char st[40];
 
     if (n == 0) {
         printf("no worker instances\n");
@@ -253,9 +263,9 @@ static void workers_table(const ctl_instance *v, size_t n, int64_t now)
         wi = b > wi ? b : wi;
         wh = c > wh ? c : wh;
     }
-    printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s\n", ww, "WORKER",
-           wi, "INSTANCE", "STATE", wh, "HOST", "PID", "UPTIME", "CONC", "BUSY", "DONE",
-           "FAILED", "TASKS/S", "BEAT");
+    printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %s\n", ww,
+           "WORKER", wi, "INSTANCE", "STATE", wh, "HOST", "PID", "UPTIME", "CONC", "BUSY",
+           "DONE", "FAILED", "TASKS/S", "BEAT", "STORE");
     for (size_t i = 0; i < n; i++) {
         const ctl_instance *in = &v[i];
 
@@ -269,13 +279,17 @@ static void workers_table(const ctl_instance *v, size_t n, int64_t now)
         ctl_fmt_duration(in->heartbeat_at > 0 ? now - in->heartbeat_at : -1, beat,
                          sizeof beat);
         snprintf(rate, sizeof rate, "%.1f", in->tasks_per_s);
-        printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s\n", ww,
+        if (in->store[0])                   /* "sqlite:up", "postgres:down" */
+            snprintf(st, sizeof st, "%s:%s", in->backend[0] ? in->backend : "?", in->store);
+        else
+            snprintf(st, sizeof st, "-");
+        printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %s\n", ww,
                in->worker_id, wi, in->instance, workers_state(in), wh,
                in->host[0] ? in->host : "-", workers_ll(in->pid, pid, sizeof pid), up,
                workers_ll(in->concurrency, conc, sizeof conc),
                workers_ll(in->busy, busy, sizeof busy),
                workers_ll(in->done, done, sizeof done),
-               workers_ll(in->failed, failed, sizeof failed), rate, beat);
+               workers_ll(in->failed, failed, sizeof failed), rate, beat, st);
     }
 }
 

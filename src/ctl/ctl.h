@@ -296,6 +296,8 @@ typedef struct ctl_instance {
     long long failed;
     double    tasks_per_s;
     long long processing;              /* LLEN of its processing list */
+    char      store[16];               /* "up", "down", "unknown"; "" not published */
+    char      backend[16];             /* "sqlite", "postgres"; "" not published */
 } ctl_instance;
 
 /* Every member of the workers set, sorted by worker id then instance

@@ -100,11 +100,14 @@ ctl 0 workers --json && {
     check "$OUT" "all(0 <= i['heartbeat_age_ms'] < 1000 and i['uptime_ms'] >= 0 and
                       isinstance(i['tasks_per_s'], float) and i['host']
                       for i in d['instances'])"
+    # the store each instance uses, and its state (issue 17)
+    check "$OUT" "all(i['store'] == 'up' and i['backend'] == 'sqlite' for i in d['instances'])"
     check "$OUT" "all(rhai == 'rhai:worker:{%s}:%s' % (i['worker_id'], i['instance'])
                       for i, rhai in zip(d['instances'], argv))" \
         $(rcli SMEMBERS rhai:workers | sort | sed 's/^/rhai:worker:/')
 }
-ctl 0 workers && { has_re "$OUT" '^WORKER +INSTANCE +STATE'; has_re "$OUT" "^alpha .* live .* $ALPHA_PID "
+ctl 0 workers && { has_re "$OUT" '^WORKER +INSTANCE +STATE.* STORE$'
+                   has_re "$OUT" "^alpha .* live .* $ALPHA_PID .* sqlite:up$"
                    has_re "$OUT" "^beta .* live .* $BETA_PID "; }
 ctl 0 workers --worker beta --json &&
     check "$OUT" "[i['worker_id'] for i in d['instances']] == ['beta']"
