@@ -246,7 +246,7 @@ struct wk_pool {
     int          postgres;        /* the store is postgres: no data dir */
     char         store_net[160];  /* its --store-net, "" for sqlite */
     char        *passfile;        /* its --store-read, NULL: none */
-    char       **env;             /* executors' environment: ours, RHAI_DATA_URL set */
+    char        *url_env;         /* "RHAI_DATA_URL=..." for executors, NULL: none */
     int          dev_mode;        /* pass --dev-mode to executors */
     int          closing;
     int          open;            /* executors not yet fully closed */
@@ -445,7 +445,7 @@ struct wk_worker {
     int         store_up;       /* 1 up, 0 down, -1 not probed yet */
     char        data_id[40];    /* sqlite: the data dir's id; "" postgres */
     char        store_where[4200];  /* published: data dir, or the masked url */
-    int         guarded;        /* the split guard passed: beat and take */
+    int         guard_wait;     /* 1 until the split guard passed: no beat, no take */
     int         guard_sent;     /* its check in flight */
 };
 

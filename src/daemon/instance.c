@@ -44,7 +44,7 @@ static void on_scan(redisAsyncContext *ac, void *r, void *priv)
  * since the last (re)connect or on its way. */
 static void scan_send(wk_worker *w)
 {
-    if (w->scanned || w->scanning || w->draining || !w->cmd.up || !w->pop.up)
+    if (w->scanned || w->scanning || w->draining || w->guard_wait || !w->cmd.up || !w->pop.up)
         return;
     if (wk_conn_cmd(&w->cmd, on_scan, w, "LRANGE %s 0 -1", w->k_proc) == 0)
         w->scanning = 1;
@@ -75,10 +75,10 @@ static const char lua_guard[] =
 
 static void guard_passed(wk_worker *w)
 {
-    w->guarded = 1;
+    w->guard_wait = 0;                /* beating and taking start now */
     heartbeat(w);
-    if (!w->draining)
-        wk_conn_start(&w->pop);       /* taking starts now */
+    scan_send(w);
+    wk_pump(w);
 }
 
 /* With the sqlite store, every instance of one worker id must use one
@@ -135,7 +135,7 @@ static void on_guard(redisAsyncContext *ac, void *r, void *priv)
 
 static void guard_send(wk_worker *w)
 {
-    if (w->guarded || w->guard_sent || !w->cmd.up || w->stopping)
+    if (!w->guard_wait || w->guard_sent || !w->cmd.up || w->stopping)
         return;
     if (wk_conn_cmd(&w->cmd, on_guard, w, "EVAL %s 0 %s %s %s", lua_guard, w->cfg->prefix,
                     w->cfg->worker_id, w->member) == 0)
@@ -244,7 +244,7 @@ static void heartbeat(wk_worker *w)
 
     /* Not published before the split guard passed: a refused instance
      * must not appear to the others. */
-    if (!w->cmd.up || w->final_sent || !w->guarded)
+    if (!w->cmd.up || w->final_sent || w->guard_wait)
         return;
     snprintf(pid, sizeof pid, "%d", (int)getpid());
     snprintf(started, sizeof started, "%lld", (long long)w->started_at);
@@ -631,7 +631,9 @@ int wk_worker_run(wk_config *cfg, const char *unused)
            cfg->instance, cfg->concurrency, safe, store_where(w.st), store_backend_name(w.st),
            w.data_id[0] ? w.data_id : "-");
     wk_store_probe(&w);               /* at once: a store down at start is said at start */
-    wk_conn_start(&w.cmd);            /* pop starts once the split guard passed */
+    w.guard_wait = 1;                 /* no beat, no take before the split guard */
+    wk_conn_start(&w.cmd);
+    wk_conn_start(&w.pop);
 
     uv_run(w.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(w.loop);

@@ -56,12 +56,35 @@ static int executor_spawn(wk_pool *p, int slot);
 
 static void pool_env_free(wk_pool *p)
 {
-    for (size_t i = 0; p->env && p->env[i]; i++)
-        rh_free(p->env[i]);
-    rh_free(p->env);
+    rh_free(p->url_env);
     rh_free(p->passfile);
-    p->env = NULL;
+    p->url_env = NULL;
     p->passfile = NULL;
+}
+
+/* The executors' environment at this spawn: ours (as it is now), with
+ * RHAI_DATA_URL naming the store. The url may hold a password: argv is
+ * seen by every user of the host (ps), the environment only by the
+ * process's own user and root, and the executor wipes it once read
+ * (executor_entry.c). New array of borrowed strings (rh_free it), NULL
+ * on OOM. */
+static char **pool_env(wk_pool *p)
+{
+    extern char **environ;
+    size_t n = 0, k = 0;
+    char **env;
+
+    while (environ[n])
+        n++;
+    if ((env = rh_calloc(n + 2, sizeof *env)) == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "RHAI_DATA_URL=", 14) != 0 &&
+            strncmp(environ[i], "RHAI_DATA_DIR=", 14) != 0)
+            env[k++] = environ[i];
+    if (p->url_env)
+        env[k] = p->url_env;
+    return env;
 }
 
 static void pool_closed(wk_pool *p)
@@ -295,12 +318,15 @@ static int executor_spawn(wk_pool *p, int slot)
     uv_process_options_t o;
     uv_stdio_container_t stdio[3];
     char as[32];
-    char *args[18];
+    char *args[18], **env = pool_env(p);
     int n = 0;
     int rc;
 
-    if (ex == NULL)
+    if (ex == NULL || env == NULL) {
+        rh_free(ex);
+        rh_free(env);
         return RHAI_ENOMEM;
+    }
     ex->pool = p;
     ex->slot = slot;
     ex->spawned_at = rh_mono_ms();
@@ -351,12 +377,13 @@ static int executor_spawn(wk_pool *p, int slot)
     stdio[2].data.fd = 2;
     o.file = p->exe_fd >= 0 ? p->spawn : p->exe;
     o.args = args;
-    o.env = p->env;
+    o.env = env;
     o.exit_cb = executor_on_exit;
     o.stdio = stdio;
     o.stdio_count = 3;
     p->open++;
     rc = uv_spawn(p->loop, &ex->proc, &o);
+    rh_free(env);                          /* the child has its copy */
     if (rc != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_spawn_failed slot=%d reason=\"%s\"", slot,
                uv_strerror(rc));
@@ -378,31 +405,15 @@ static int executor_spawn(wk_pool *p, int slot)
 
 /* ---- public ---- */
 
-/* The executors' environment: ours, with RHAI_DATA_URL naming the store
- * (sqlite: its absolute dir). The url may hold a password: argv is seen by
- * every user of the host (ps), the environment only by the process's own
- * user and root, and the executor scrubs it once read (executor_entry.c). */
-static int pool_env(wk_pool *p, const char *url, rhai_error *err)
+/* RHAI_DATA_URL=... for executors (sqlite: the absolute data dir); none
+ * without a store (scripts then run without the DSL). */
+static int pool_url_env(wk_pool *p, const char *url, rhai_error *err)
 {
-    extern char **environ;
-    size_t n = 0, k = 0;
-
-    while (environ[n])
-        n++;
-    if ((p->env = rh_calloc(n + 2, sizeof *p->env)) == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "RHAI_DATA_URL=", 14) != 0 &&
-            strncmp(environ[i], "RHAI_DATA_DIR=", 14) != 0 &&
-            (p->env[k] = rh_strdup(environ[i])) != NULL)
-            k++;
     if (!p->postgres && p->user.data_dir[0] == '\0')
-        return 0;                               /* no store: scripts run without the DSL */
-    p->env[k] = p->postgres ? rh_sprintf("RHAI_DATA_URL=%s", url)
-                            : rh_sprintf("RHAI_DATA_URL=sqlite://%s", p->user.data_dir);
-    if (p->env[k] == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    return 0;
+        return 0;
+    p->url_env = p->postgres ? rh_sprintf("RHAI_DATA_URL=%s", url)
+                             : rh_sprintf("RHAI_DATA_URL=sqlite://%s", p->user.data_dir);
+    return p->url_env ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
 }
 
 /* A postgres store: what executors must reach of it (store_net.c). */
@@ -486,7 +497,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     if ((rc = wk_execuser_prepare(cfg->executor_user, p->postgres ? NULL : cfg->data_dir,
                                   &p->user, err)) != 0 ||
         (p->postgres && (rc = pool_store_net(p, cfg->data_url, err)) != 0) ||
-        (rc = pool_env(p, cfg->data_url, err)) != 0)
+        (rc = pool_url_env(p, cfg->data_url, err)) != 0)
         return rc;
     if (wk_execuser_landlock_abi() == 0)
         rh_log(RH_LOG_WARN, "event=landlock_unavailable the kernel has no Landlock: executors "

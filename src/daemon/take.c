@@ -564,7 +564,7 @@ void wk_pump(wk_worker *w)
     int credit;
     const char *argv[6];
 
-    if (w->stopping)
+    if (w->stopping || w->guard_wait)   /* the split guard first (instance.c) */
         return;
     if (!w->draining) {
         int queue = 0;

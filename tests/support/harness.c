@@ -380,7 +380,9 @@ pid_t th_rhaid_start(const th_redis *r, const char *worker, int concurrency,
     for (size_t i = 0; extra && extra[i]; i++)   /* a store of the caller's */
         own |= strcmp(extra[i], "--data-url") == 0 || strcmp(extra[i], "--data-dir") == 0;
     snprintf(log, sizeof log, "%s/rhaid-%d.log", r->dir, seq);
-    snprintf(datadir, sizeof datadir, "%s/data-%d", r->dir, seq);
+    /* one data dir per worker id: its instances share it, as the split
+     * guard asks of a sqlite store (a dir each would be refused) */
+    snprintf(datadir, sizeof datadir, "%s/data-%s", r->dir, worker);
     return rhaid_launch(r, NULL, worker, concurrency, own ? NULL : more, extra, log);
 }
 
