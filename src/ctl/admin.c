@@ -1,8 +1,9 @@
 /* admin.c -- what `context`, `acl` and `audit` share: local or remote.
  *
- * Local: the store API on the data dir, as the user rhaid runs as; the
- * file system is the authority there (whoever may write the context's
- * file may change its grants), and every change is audited with caller
+ * Local: the store API on the worker's store (its data dir, or its
+ * postgres data_url), as the user rhaid runs as; whoever may write the
+ * store (the context's file, or the database as the role of the URL) may
+ * change its grants, and every change is audited with caller
  * CTL_LOCAL_CALLER and the OS user in the reason. Remote: an owner task
  * submitted to a worker, whose constant script calls the DSL's acl/audit
  * objects with every value in the task's args JSON, never in the script
@@ -32,6 +33,9 @@ int ctl_admin_option(ctl_admin *a, const char *cmd, int c, const char *arg)
     case 'd':
     case CTL_OPT_DATA_DIR:
         a->data_dir = arg;
+        return 1;
+    case CTL_OPT_DATA_URL:
+        a->data_url = arg;
         return 1;
     case CTL_OPT_REMOTE:
         a->remote = 1;
@@ -73,9 +77,10 @@ int ctl_admin_option(ctl_admin *a, const char *cmd, int c, const char *arg)
 
 int ctl_admin_check(ctl_admin *a, const char *cmd)
 {
-    if (a->remote && a->data_dir)
-        return ctl_usage_error(cmd, "--data-dir is local; --remote and --worker send the "
-                               "change to a worker: give one or the other");
+    if (a->remote && (a->data_dir || a->data_url))
+        return ctl_usage_error(cmd, "%s is local; --remote and --worker send the "
+                               "change to a worker: give one or the other",
+                               a->data_dir ? "--data-dir" : "--data-url");
     if (!a->remote && (a->as || a->key_file || a->timeout_ms))
         return ctl_usage_error(cmd, "%s goes with --remote or --worker W",
                                a->as ? "--caller/--as" : a->key_file ? "--key" : "--timeout");
@@ -91,6 +96,65 @@ const char *ctl_data_dir(const char *opt)
     if (d == NULL && (d = getenv("RHAI_DATA_DIR")) != NULL && *d == '\0')
         d = NULL;
     return d ? d : CTL_DATA_DIR_DEFAULT;
+}
+
+int ctl_where_resolve(const char *cmd, const char *url_opt, const char *dir_opt,
+                      ctl_where *w)
+{
+    const char *url = NULL, *dir = NULL;
+
+    memset(w, 0, sizeof *w);
+    if (url_opt && dir_opt)
+        return ctl_usage_error(cmd, "give --data-url or --data-dir, not both (--data-dir "
+                               "DIR is --data-url sqlite:DIR)");
+    if (url_opt && *url_opt == '\0')
+        return ctl_usage_error(cmd, "--data-url is empty");
+    if (dir_opt && *dir_opt == '\0')
+        return ctl_usage_error(cmd, "--data-dir is empty");
+    if (url_opt)
+        url = url_opt;
+    else if (dir_opt)
+        dir = dir_opt;
+    else if ((url = getenv("RHAI_DATA_URL")) != NULL && *url == '\0')
+        url = NULL;
+    if (url == NULL && dir == NULL)
+        dir = ctl_data_dir(NULL);
+    if (strlen(url ? url : dir) >= CTL_URL_MAX - 16)
+        return ctl_usage_error(cmd, "the %s is too long", url ? "data url" : "data dir");
+    if (url) {
+        snprintf(w->url, sizeof w->url, "%s", url);
+        store_url_mask(url, w->where, sizeof w->where);
+        snprintf(w->hint, sizeof w->hint, "--data-url %s", w->where);
+        return 0;
+    }
+    /* sqlite:///abs or sqlite:rel: never read as a postgres conninfo,
+     * whatever the dir's name holds ('=' ...) */
+    snprintf(w->url, sizeof w->url, "sqlite:%s%s", dir[0] == '/' ? "//" : "", dir);
+    snprintf(w->where, sizeof w->where, "%s", dir);
+    snprintf(w->hint, sizeof w->hint, "--data-dir %s", dir);
+    w->is_dir = 1;
+    return 0;
+}
+
+int ctl_store_new(const char *cmd, const ctl_where *w, store **out)
+{
+    rhai_error err = { 0, "" };
+    int rc;
+
+    if ((rc = store_new(w->url, &dsl_schema, out, &err)) != 0) {
+        ctl_errorf(cmd, "%s: %s", w->where, err.msg[0] ? err.msg : rhai_strerror(rc));
+        return rc == RHAI_EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
+    }
+    /* A database that does not answer is said so, not taken for a store
+     * without the context. A data dir is not probed: probing asks for a
+     * writable dir, and reading commands need none. */
+    if (!w->is_dir && store_url_is_postgres(w->url) && (rc = store_probe(*out, &err)) != 0) {
+        ctl_errorf(cmd, "%s: %s", w->where, err.msg[0] ? err.msg : rhai_strerror(rc));
+        store_free(*out);
+        *out = NULL;
+        return CTL_EXIT_FAILED;
+    }
+    return 0;
 }
 
 int ctl_caller_valid(const char *s)
@@ -115,26 +179,24 @@ int ctl_context_check(const char *cmd, const char *id)
 
 /* ======================== local ======================== */
 
-int ctl_local_open(const char *cmd, const char *dir, const char *id, ctl_local *l)
+int ctl_local_open(const char *cmd, const ctl_where *w, const char *id, ctl_local *l)
 {
     rhai_error err = { 0, "" };
-    int rc;
+    int rc, code;
 
     memset(l, 0, sizeof *l);
-    l->dir = dir;
-    if ((rc = store_new(dir, &dsl_schema, &l->st, &err)) != 0) {
-        ctl_errorf(cmd, "%s: %s", dir, err.msg[0] ? err.msg : rhai_strerror(rc));
-        return rc == RHAI_EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_FAILED;
-    }
+    l->w = w;
+    if ((code = ctl_store_new(cmd, w, &l->st)) != 0)
+        return code;
     /* store_open would create it: only `context create` may. */
     if (!store_context_exists(l->st, id)) {
         ctl_errorf(cmd, "no context '%s' in %s (rhaictl context create %s --owner "
-                   "CALLER --data-dir %s)", id, dir, id, dir);
+                   "CALLER %s)", id, w->where, id, w->hint);
         ctl_local_close(l);
         return CTL_EXIT_NOTFOUND;
     }
     if ((rc = store_open(l->st, id, &l->db, &err)) != 0) {
-        ctl_errorf(cmd, "context '%s' in %s: %s", id, dir,
+        ctl_errorf(cmd, "context '%s' in %s: %s", id, w->where,
                    err.msg[0] ? err.msg : rhai_strerror(rc));
         ctl_local_close(l);
         return CTL_EXIT_FAILED;

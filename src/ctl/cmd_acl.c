@@ -63,6 +63,7 @@ static const char acl_help[] =
     "Examples:\n"
     "  rhaictl acl grant acme bob --model company --ops read,update --expires 7d \\\n"
     "      --data-dir /var/lib/rhaid\n"
+    "  rhaictl acl list acme --data-url postgres://rhaid@db1/rhai\n"
     "  rhaictl acl revoke acme bob --model company --ops update --worker billing \\\n"
     "      --key alice.key\n"
     "  rhaictl acl list acme --worker billing --as alice --json\n"
@@ -79,6 +80,7 @@ static const char acl_js_remove_owner[] = "acl.remove_owner(args.caller)";
 
 typedef struct acl_opts {
     ctl_admin   admin;
+    ctl_where   where;      /* local: the store */
     const char *sub;
     const char *context;
     const char *caller;     /* the grantee */
@@ -212,8 +214,9 @@ static int acl_parse(ctl_global *g, int argc, char **argv, acl_opts *o)
         return CTL_EXIT_USAGE;
     if (ctl_context_check("acl", o->context) != 0)
         return CTL_EXIT_USAGE;
-    if (o->admin.data_dir && *o->admin.data_dir == '\0')
-        return ctl_usage_error("acl", "--data-dir is empty");
+    if (!o->admin.remote && ctl_where_resolve("acl", o->admin.data_url, o->admin.data_dir,
+                                              &o->where) != 0)
+        return CTL_EXIT_USAGE;
     if (!grant && !revoke) {
         if (model || o->ops_arg || o->object_id || expires)
             return ctl_usage_error("acl", "--model, --ops, --object and --expires go with "
@@ -328,7 +331,7 @@ static int acl_local_change(const acl_opts *o, long long *result)
     int64_t id = 0;
     int n = 0, rc, code;
 
-    if ((code = ctl_local_open("acl", ctl_data_dir(o->admin.data_dir), o->context, &l)) != 0)
+    if ((code = ctl_local_open("acl", &o->where, o->context, &l)) != 0)
         return code;
     memset(&sg, 0, sizeof sg);
     sg.caller = o->caller;
@@ -413,8 +416,7 @@ static int acl_owner_change(const ctl_global *g, const acl_opts *o)
     int rc, code;
 
     if (!o->admin.remote) {
-        if ((code = ctl_local_open("acl", ctl_data_dir(o->admin.data_dir), o->context,
-                                   &l)) != 0)
+        if ((code = ctl_local_open("acl", &o->where, o->context, &l)) != 0)
             return code;
         snprintf(detail, sizeof detail, "%s owner %s", add ? "added" : "removed", o->caller);
         if ((rc = store_begin(l.db, &err)) == 0 &&
@@ -460,8 +462,7 @@ static int acl_show(const ctl_global *g, const acl_opts *o)
     int rc, code;
 
     if (!o->admin.remote) {
-        if ((code = ctl_local_open("acl", ctl_data_dir(o->admin.data_dir), o->context,
-                                   &l)) != 0)
+        if ((code = ctl_local_open("acl", &o->where, o->context, &l)) != 0)
             return code;
         rc = owners ? store_owners(l.db, &res, &err) : store_grant_list(l.db, &res, &err);
         ctl_local_close(&l);

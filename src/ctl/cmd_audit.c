@@ -61,6 +61,7 @@ static int audit_exec(ctl_global *g, int argc, char **argv)
     rhai_error err = { 0, "" };
     json_t *rows = NULL, *q;
     ctl_admin a;
+    ctl_where where;
     ctl_local l;
     int c, r, rc, code;
 
@@ -110,11 +111,11 @@ static int audit_exec(ctl_global *g, int argc, char **argv)
         return ctl_usage_error("audit", "unexpected argument '%s'", argv[optind]);
     if (ctl_admin_check(&a, "audit") != 0 || ctl_context_check("audit", context) != 0)
         return CTL_EXIT_USAGE;
-    if (a.data_dir && *a.data_dir == '\0')
-        return ctl_usage_error("audit", "--data-dir is empty");
+    if (!a.remote && ctl_where_resolve("audit", a.data_url, a.data_dir, &where) != 0)
+        return CTL_EXIT_USAGE;
 
     if (!a.remote) {
-        if ((code = ctl_local_open("audit", ctl_data_dir(a.data_dir), context, &l)) != 0)
+        if ((code = ctl_local_open("audit", &where, context, &l)) != 0)
             return code;
         rc = store_audit_query(l.db, caller, model, decision, (long)limit, &rows, &err);
         ctl_local_close(&l);

@@ -39,6 +39,10 @@ static const char run_help[] =
     "                        A context the script's DSL calls use that does not\n"
     "                        exist there yet is created, owned by --caller; in an\n"
     "                        existing one the caller needs its grants\n"
+    "      --data-url URL    the store as a URL instead: sqlite:///DIR, or\n"
+    "                        postgres://USER@HOST:PORT/DB or a libpq conninfo\n"
+    "                        (default $RHAI_DATA_URL, which wins over\n"
+    "                        $RHAI_DATA_DIR)\n"
     "      --json            print an object like a worker's reply: id, status,\n"
     "                        output, error, error_kind, logs, run_us\n"
     "\n"
@@ -59,6 +63,7 @@ typedef struct run_opts {
     long long   timeout_ms;
     long long   memory;
     const char *data_dir;
+    const char *data_url;
 } run_opts;
 
 static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
@@ -71,6 +76,7 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         { "timeout", required_argument, NULL, 't' },
         { "memory", required_argument, NULL, 'm' },
         { "data-dir", required_argument, NULL, 'd' },
+        CTL_DATA_URL_LONGOPT,
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
@@ -85,6 +91,7 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         case 'c': o->context = optarg; break;
         case 'u': o->caller = optarg; break;
         case 'd': o->data_dir = optarg; break;
+        case CTL_OPT_DATA_URL: o->data_url = optarg; break;
         case 't':
             if (ctl_parse_int(optarg, 1, RUN_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
                 return ctl_usage_error("run", "--timeout '%s' is not a number of "
@@ -201,11 +208,14 @@ static int run_exec(ctl_global *g, int argc, char **argv)
     if (o.memory > 0)
         lim.memory = (size_t)o.memory;
 
-    if (o.data_dir == NULL && (o.data_dir = getenv("RHAI_DATA_DIR")) == NULL)
-        o.data_dir = "./rhai-data";
-    {   /* the same store rhaid uses, in a local data dir */
+    {   /* the same store rhaid uses: a local data dir, or a data url */
         rhai_error derr;
-        if (dsl_install(o.data_dir, &derr) != 0) {
+        ctl_where w;
+        if (ctl_where_resolve("run", o.data_url, o.data_dir, &w) != 0) {
+            rh_free(script);
+            return CTL_EXIT_USAGE;
+        }
+        if (dsl_install(w.url, &derr) != 0) {
             rh_free(script);
             ctl_errorf("run", "%s", derr.msg);
             return CTL_EXIT_USAGE;

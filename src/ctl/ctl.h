@@ -35,7 +35,7 @@
  *   5     CTL_EXIT_CONN       Redis unreachable (RHAI_ECONN)
  *   6     CTL_EXIT_CANCELLED  the task was cancelled
  *   7     CTL_EXIT_NOTFOUND   no such task (unknown or expired), or no
- *                             such context in the data dir (local admin),
+ *                             such context in the store (local admin),
  *                             or no such queue (queue purge)
  *   8     CTL_EXIT_NOWORKER   no live instance serves the worker id (submit,
  *                             retry --wait: said at once, not after a
@@ -339,7 +339,8 @@ int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
 
 /* Mode options shared by acl and audit (parsed by ctl_admin_option). */
 typedef struct ctl_admin {
-    const char *data_dir;   /* --data-dir (local) */
+    const char *data_dir;   /* --data-dir (local, a sqlite store) */
+    const char *data_url;   /* --data-url (local, any store) */
     int         remote;     /* --remote, or implied by --worker */
     const char *worker;     /* --worker (remote; NULL: "default") */
     const char *as;         /* --as / --caller: caller id of the task */
@@ -348,9 +349,12 @@ typedef struct ctl_admin {
 } ctl_admin;
 
 enum { CTL_OPT_DATA_DIR = 0x200, CTL_OPT_REMOTE, CTL_OPT_WORKER, CTL_OPT_AS,
-       CTL_OPT_KEY, CTL_OPT_TIMEOUT };
+       CTL_OPT_KEY, CTL_OPT_TIMEOUT, CTL_OPT_DATA_URL };
+#define CTL_DATA_URL_LONGOPT                                        \
+    { "data-url", required_argument, NULL, CTL_OPT_DATA_URL }
 #define CTL_ADMIN_LONGOPTS                                          \
     { "data-dir", required_argument, NULL, CTL_OPT_DATA_DIR },      \
+    CTL_DATA_URL_LONGOPT,                                           \
     { "remote", no_argument, NULL, CTL_OPT_REMOTE },                \
     { "worker", required_argument, NULL, CTL_OPT_WORKER },          \
     { "as", required_argument, NULL, CTL_OPT_AS },                  \
@@ -363,7 +367,11 @@ enum { CTL_OPT_DATA_DIR = 0x200, CTL_OPT_REMOTE, CTL_OPT_WORKER, CTL_OPT_AS,
     "  -d, --data-dir DIR    local: the worker's data dir, used directly\n"    \
     "                        (default $RHAI_DATA_DIR, else ./rhai-data); run\n" \
     "                        as the user rhaid runs as. Changes are audited\n"  \
-    "                        as caller " CTL_LOCAL_CALLER " with the OS user\n"  \
+"                        as caller " CTL_LOCAL_CALLER " with the OS user\n"  \
+    "      --data-url URL    local: the worker's store (data_url), sqlite:///DIR\n" \
+    "                        or postgres://USER@HOST:PORT/DB or a libpq conninfo\n" \
+    "                        (default $RHAI_DATA_URL); --data-dir DIR is\n"   \
+    "                        sqlite:DIR. A password in it is masked in messages\n" \
     "      --remote          remote: submit an owner task to a worker over\n"  \
     "                        Redis and print its result\n"                     \
     "  -w, --worker W        remote, to worker id W (default: default)\n"     \
@@ -383,6 +391,27 @@ int ctl_admin_check(ctl_admin *a, const char *cmd);
 
 /* The data dir: 'opt' when set, else $RHAI_DATA_DIR, else ./rhai-data. */
 const char *ctl_data_dir(const char *opt);
+
+/* Where the local commands find the store: --data-url, else --data-dir
+ * (a sqlite store), else $RHAI_DATA_URL, else $RHAI_DATA_DIR, else
+ * ./rhai-data. 'where' is what messages show: the dir, or the URL with
+ * any password masked; 'hint' the option that names it again in a
+ * suggested command ("--data-dir DIR" or "--data-url MASKED"). */
+#define CTL_URL_MAX 4200
+typedef struct ctl_where {
+    char url[CTL_URL_MAX];      /* for store_new (may hold a secret) */
+    char where[CTL_URL_MAX];    /* masked */
+    char hint[CTL_URL_MAX + 16];
+    int  is_dir;                /* from --data-dir / $RHAI_DATA_DIR / default */
+} ctl_where;
+
+/* Resolve 'url_opt' (--data-url) and 'dir_opt' (--data-dir), either may
+ * be NULL, into *w. 0, or CTL_EXIT_USAGE after saying why (both given,
+ * one empty, too long). */
+int ctl_where_resolve(const char *cmd, const char *url_opt, const char *dir_opt,
+                      ctl_where *w);
+/* A new store at w (store_free). 0, or an exit code after saying why. */
+int ctl_store_new(const char *cmd, const ctl_where *w, store **out);
 /* 1 when 's' can be a caller id: 1..256 printable ASCII, no space (the
  * client library's rule). */
 int ctl_caller_valid(const char *s);
@@ -390,17 +419,18 @@ int ctl_caller_valid(const char *s);
  * after saying why. */
 int ctl_context_check(const char *cmd, const char *id);
 
-/* An open local context: a store over the data dir, the context in it. */
+/* An open local context: a store at a data dir or URL, the context in it. */
 typedef struct ctl_local {
-    const char *dir;        /* borrowed */
+    const ctl_where *w;     /* borrowed */
     store      *st;
     store_db   *db;         /* borrowed from st */
 } ctl_local;
 
-/* Open the existing context 'id' under 'dir'. 0, or an exit code after
- * printing why (CTL_EXIT_NOTFOUND when it does not exist: a context is
- * made only by `rhaictl context create`). Close with ctl_local_close. */
-int ctl_local_open(const char *cmd, const char *dir, const char *id, ctl_local *l);
+/* Open the existing context 'id' in the store at 'w'. 0, or an exit code
+ * after printing why (CTL_EXIT_NOTFOUND when it does not exist: a context
+ * is made only by `rhaictl context create` or `import`). Close with
+ * ctl_local_close. */
+int ctl_local_open(const char *cmd, const ctl_where *w, const char *id, ctl_local *l);
 void ctl_local_close(ctl_local *l);     /* zeroed or open: both fine */
 /* Append an audit row of a local admin change (caller CTL_LOCAL_CALLER,
  * decision allowed, reason "os user NAME (uid N)[ via sudo from U]:
