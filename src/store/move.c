@@ -414,7 +414,7 @@ static int check_field(move_import *im, const store_field *f, json_t *v, const c
     json_array_foreach(v, i, e) {
         char iname[180];
         json_t *c = NULL;
-        snprintf(iname, sizeof iname, "%s[%zu]", name, i);
+        snprintf(iname, sizeof iname, "%.150s[%zu]", name, i);
         if (f->of == 0) {
             if (!json_is_object(e)) {
                 rc = rh_error_set(err, RHAI_EINVAL, "field '%s' must be an object (%s)",

@@ -442,7 +442,7 @@ const store_backend store__sqlite = {
     .audit_denial = sq_audit_denial,
     .audit_has = sq_audit_has,
     .audit_query = sq_audit_query,
-    .export_rows = NULL,        /* sqlite_move.c */
-    .import_row = NULL,
-    .import_end = NULL,
+    .export_rows = sq_export_rows,      /* sqlite_move.c */
+    .import_row = sq_import_row,
+    .import_end = sq_import_end,
 };

@@ -112,6 +112,12 @@ int sq_context_exists(store *hs, const char *context_id);
 int sq_context_create(store *hs, const char *context_id, const char *owner,
                       rhai_error *err);
 int sq_context_list(store *hs, json_t **ids, rhai_error *err);
+/* Moving contexts (sqlite_move.c). */
+int sq_export_rows(store_db *hdb, const char *table,
+                   int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
+                   rhai_error *err);
+int sq_import_row(store_db *hdb, const char *table, json_t *row, rhai_error *err);
+int sq_import_end(store_db *hdb, rhai_error *err);
 
 #define SQ(x) ((sq_db *)(x))
 #define SQS(x) ((sq_store *)(x))
