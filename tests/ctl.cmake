@@ -67,3 +67,10 @@ add_test(NAME test_quickstart
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_quickstart.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_quickstart PROPERTIES TIMEOUT 300 LABELS integration)
+
+# --data-url for the local commands, context export and import (no Redis;
+# the postgres part under tools/with-postgres.sh).
+add_test(NAME test_ctl_move
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_move.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_ctl_move PROPERTIES TIMEOUT 180 LABELS unit)
