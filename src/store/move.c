@@ -621,10 +621,12 @@ static int import_row(move_import *im, json_t *line, rhai_error *err)
     } else {
         rc = check_model_row(im, &im->schema->models[rank - MOVE_NTABLES], row, &canon, err);
     }
+    /* The first owner makes the context and is written by context_create
+     * (so its added_at is the import's time): a backend's import_row need
+     * not replace a row that exists. */
     if (rc == 0 && !im->created)
         rc = import_create(im, canon, err);
-    /* the owner context_create added is written again: its added_at */
-    if (rc == 0)
+    else if (rc == 0)
         rc = im->db->be->import_row(im->db, json_string_value(t), canon, err);
     json_decref(canon);
     if (rc == 0)

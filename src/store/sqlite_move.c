@@ -32,8 +32,7 @@ static const char *const ledger_cols[] = { "task_id", "result", "finished_at", "
 static const sq_move_table sq_move_tables[] = {
     { STORE_TABLE_OWNERS,
       "SELECT caller, added_at FROM rhai_owners ORDER BY caller",
-      /* the first owner is there already (context_create): its added_at */
-      "INSERT OR REPLACE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
+      "INSERT INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
       owners_cols },
     { STORE_TABLE_GRANTS,
       "SELECT id, caller, model, ops, object_id, expires_at, granted_by, created_at "
