@@ -97,11 +97,17 @@ typedef struct context_opts {
 /* Warn when the new file's owner is not the data dir's: rhaid (the dir's
  * owner, as packaged) could then not write it. Only a sqlite store has
  * files. */
-static void context_owner_check(const store *st, const char *dir, const char *path)
+static void context_owner_check(const store *st, const char *path)
 {
+    char dir[CTL_URL_MAX];
+    const char *slash = strrchr(path, '/');
     struct stat d, f;
 
-    if (strcmp(store_backend_name(st), "sqlite") != 0 || stat(dir, &d) != 0 || stat(path, &f) != 0 || d.st_uid == f.st_uid)
+    if (strcmp(store_backend_name(st), "sqlite") != 0)
+        return;
+    /* the file's own dir, however the store was named (dir or URL) */
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (stat(dir, &d) != 0 || stat(path, &f) != 0 || d.st_uid == f.st_uid)
         return;
     ctl_errorf("context", "warning: %s belongs to uid %lu but %s to uid %lu: if rhaid "
                "runs as the latter it cannot write it (run rhaictl as that user, e.g. "
@@ -160,7 +166,7 @@ static int context_create(const ctl_global *g, const context_opts *o, const char
     if ((rc = ctl_local_audit(&l, "context_create", "*", 0, detail, &err)) != 0 ||
         (rc = store_commit(l.db, &err)) != 0)
         goto fail;
-    context_owner_check(l.st, dir, store_db_path(l.db));
+    context_owner_check(l.st, store_db_path(l.db));
     if (g->json) {
         code = ctl_print_json(json_pack("{s:s, s:s, s:O}", "id", id, "path",
                                         store_db_path(l.db), "owners", owners));
