@@ -74,3 +74,10 @@ add_test(NAME test_ctl_move
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_move.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_ctl_move PROPERTIES TIMEOUT 180 LABELS unit)
+if(EXISTS ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh)
+  add_test(NAME test_ctl_move_pg
+    COMMAND ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh
+            bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_move.sh
+            ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_ctl_move_pg PROPERTIES TIMEOUT 240 LABELS "unit;postgres")
+endif()
