@@ -5,7 +5,8 @@ set -euo pipefail
 
 PKGS=(build-essential clang cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
-      libsodium-dev libncurses-dev libseccomp-dev libpq-dev postgresql
+      libsodium-dev libncurses-dev libseccomp-dev
+      postgresql libpq-dev pgbouncer
       redis-server redis-tools tmux python3)
 
 missing=()
