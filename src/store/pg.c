@@ -1,0 +1,1118 @@
+/* pg.c -- the postgres backend: connection, statement queue, migrations,
+ * contexts, transactions and the ledger.
+ *
+ * Layout: one set of tables per database shared by every context, every
+ * row carrying its context_id, primary keys (context_id, id); the ids of a
+ * model come from one identity sequence, so they ascend within a context
+ * but are not dense there. rhai_contexts lists the contexts; rhai_meta
+ * records the schema hash the tables were made for.
+ *
+ * Connection: one per store, opened on first use and kept; after it breaks
+ * it is opened again on the next use outside a transaction (inside one the
+ * transaction fails: RHAI_ESTORE). The first round trip of a transaction
+ * is sent again on a fresh connection when the old one turns out dead,
+ * since nothing of it can have committed. Every transaction is
+ * SERIALIZABLE; a serialization failure is RHAI_ESTORE (the DSL makes the
+ * task transient and rhaid runs it again; the ledger keeps effects once).
+ *
+ * One connection runs one transaction at a time: while a context of the
+ * store is in a transaction, the store's other contexts wait (RHAI_ESTATE). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "pg_int.h"
+
+#define PG_CONNECT_TIMEOUT "10"
+#define PG_PROBE_TIMEOUT "3"
+
+/* ======================== parameters ======================== */
+
+void pg_params_free(pg_params *p)
+{
+    for (int i = 0; i < p->n; i++)
+        rh_free(p->v[i]);
+    rh_free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+static void p_push(pg_params *p, char *owned, int is_null)
+{
+    if (!is_null && owned == NULL) {
+        p->oom = 1;
+        return;
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 8;
+        char **v = rh_realloc(p->v, (size_t)cap * sizeof *v);
+        if (v == NULL) {
+            rh_free(owned);
+            p->oom = 1;
+            return;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = owned;
+}
+
+void pg_p_text(pg_params *p, const char *s)
+{
+    p_push(p, s ? rh_strdup(s) : NULL, s == NULL);
+}
+
+void pg_p_textn(pg_params *p, const char *s, size_t n)
+{
+    char *c = rh_malloc(n + 1);
+
+    if (c) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    p_push(p, c, 0);
+}
+
+void pg_p_int(pg_params *p, int64_t v)
+{
+    char b[24];
+
+    snprintf(b, sizeof b, "%lld", (long long)v);
+    pg_p_text(p, b);
+}
+
+void pg_p_null(pg_params *p)
+{
+    p_push(p, NULL, 1);
+}
+
+void pg_p_opt_int(pg_params *p, int64_t v)
+{
+    if (v > 0)
+        pg_p_int(p, v);
+    else
+        pg_p_null(p);
+}
+
+int64_t pg_int(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* ======================== connection ======================== */
+
+const char *pg_where(const pg_store *ps)
+{
+    return ps->h.url_masked ? ps->h.url_masked : "postgres";
+}
+
+static void trace(const pg_store *ps, const char *what)
+{
+    static int on = -1;
+
+    if (on < 0)
+        on = getenv("RHAI_PG_TRACE") != NULL;
+    if (on)
+        rh_log(RH_LOG_DEBUG, "event=pg_round_trip n=%lld %s", (long long)ps->round_trips,
+               what);
+}
+
+/* The last line of a libpq message, without its newline. */
+static void msg_trim(char *m)
+{
+    size_t n = strlen(m);
+
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+}
+
+/* A connection to the store's database, or NULL with 'err' set. libpq's
+ * messages name host and port, never the password. */
+static PGconn *conn_open(pg_store *ps, const char *timeout, rhai_error *err)
+{
+    /* the url's own parameters (expanded from dbname) override these */
+    const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
+                           "keepalives_interval", "keepalives_count", "dbname", NULL };
+    const char *vals[] = { timeout, "rhai", "30", "10", "3", ps->conninfo, NULL };
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    char m[RHAI_ERRMSG_MAX];
+
+    if (c == NULL) {
+        rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(m, sizeof m, "%s", PQerrorMessage(c));
+        msg_trim(m);
+        rh_error_set(err, RHAI_ESTORE, "postgres %s: cannot connect: %s", pg_where(ps), m);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void conn_close(pg_store *ps)
+{
+    if (ps->conn)
+        PQfinish(ps->conn);
+    ps->conn = NULL;
+}
+
+static int migrate(pg_store *ps, rhai_error *err);
+static void queue_clear(pg_store *ps);
+
+/* The connection, opened (and the tables migrated) when there is none or
+ * it broke. Never called inside a transaction. */
+static int conn_ensure(pg_store *ps, rhai_error *err)
+{
+    if (ps->conn && PQstatus(ps->conn) == CONNECTION_OK)
+        return 0;
+    conn_close(ps);
+    if ((ps->conn = conn_open(ps, PG_CONNECT_TIMEOUT, err)) == NULL)
+        return RHAI_ESTORE;
+    if (PQenterPipelineMode(ps->conn) != 1) {
+        conn_close(ps);
+        return rh_error_set(err, RHAI_ESTORE, "postgres %s: cannot enter pipeline mode",
+                            pg_where(ps));
+    }
+    if (!ps->migrated) {
+        /* the migration's statements go alone: keep what is queued */
+        pg_stmt *q = ps->q;
+        size_t nq = ps->nq, capq = ps->capq;
+        int rc;
+        ps->q = NULL;
+        ps->nq = ps->capq = 0;
+        rc = migrate(ps, err);
+        queue_clear(ps);
+        rh_free(ps->q);
+        ps->q = q;
+        ps->nq = nq;
+        ps->capq = capq;
+        if (rc != 0) {
+            conn_close(ps);
+            return rc;
+        }
+        ps->migrated = 1;
+    }
+    return 0;
+}
+
+/* ======================== the queue ======================== */
+
+static void stmt_free(pg_stmt *s)
+{
+    rh_free(s->sql);
+    pg_params_free(&s->p);
+}
+
+static void queue_clear(pg_store *ps)
+{
+    for (size_t i = 0; i < ps->nq; i++)
+        stmt_free(&ps->q[i]);
+    ps->nq = 0;
+}
+
+int pg_queue(pg_store *ps, const char *sql, pg_params *p, PGresult **keep, int est,
+             int kind, rhai_error *err)
+{
+    pg_stmt *s;
+
+    if (p && p->oom) {
+        pg_params_free(p);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (ps->nq == ps->capq) {
+        size_t cap = ps->capq ? ps->capq * 2 : 16;
+        pg_stmt *q = rh_realloc(ps->q, cap * sizeof *q);
+        if (q == NULL) {
+            if (p)
+                pg_params_free(p);
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
+        ps->q = q;
+        ps->capq = cap;
+    }
+    s = &ps->q[ps->nq];
+    memset(s, 0, sizeof *s);
+    if ((s->sql = rh_strdup(sql)) == NULL) {
+        if (p)
+            pg_params_free(p);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (p) {
+        s->p = *p;
+        memset(p, 0, sizeof *p);
+    }
+    s->keep = keep;
+    s->est = est;
+    s->kind = kind;
+    if (keep)
+        *keep = NULL;
+    if (est > 0 && ps->tx)
+        ps->tx->changes += est;
+    ps->nq++;
+    return 0;
+}
+
+/* A row count of an INSERT/UPDATE/DELETE result, else 0. */
+static int64_t changed_rows(PGresult *r)
+{
+    const char *st = PQcmdStatus(r);
+
+    if (strncmp(st, "INSERT", 6) && strncmp(st, "UPDATE", 6) && strncmp(st, "DELETE", 6))
+        return 0;
+    return strtoll(PQcmdTuples(r), NULL, 10);
+}
+
+/* Set err from a failed result: serialization failures and deadlocks
+ * named as such (the task is run again), other errors with their SQLSTATE. */
+static int result_error(pg_store *ps, pg_db *db, PGresult *r, rhai_error *err)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    const char *where = db ? db->where : pg_where(ps);
+    char m[RHAI_ERRMSG_MAX];
+
+    snprintf(m, sizeof m, "%s", msg ? msg : PQresultErrorMessage(r));
+    msg_trim(m);
+    if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+        return rh_error_set(err, RHAI_ESTORE, "postgres %s: %s with a concurrent "
+                            "transaction, not committed (SQLSTATE %s): %s", where,
+                            state[3] == '0' ? "serialization conflict" : "deadlock",
+                            state, m);
+    return rh_error_set(err, RHAI_ESTORE, "postgres %s: %s (SQLSTATE %s)", where, m,
+                        state ? state : "?");
+}
+
+/* Send the queue, Sync, read every result. 0, or the first failure. */
+static int flush_once(pg_store *ps, pg_db *db, int *lost, rhai_error *err)
+{
+    PGconn *c = ps->conn;
+    int rc = 0;
+    char m[RHAI_ERRMSG_MAX];
+
+    *lost = 0;
+    for (size_t i = 0; i < ps->nq; i++) {
+        pg_stmt *s = &ps->q[i];
+        if (PQsendQueryParams(c, s->sql, s->p.n, NULL, (const char *const *)s->p.v, NULL,
+                              NULL, 0) != 1)
+            goto broken;
+    }
+    if (PQpipelineSync(c) != 1)
+        goto broken;
+    ps->round_trips++;
+    trace(ps, ps->nq ? ps->q[ps->nq - 1].sql : "");
+    for (size_t i = 0; i < ps->nq; i++) {
+        pg_stmt *s = &ps->q[i];
+        PGresult *r = PQgetResult(c);
+        ExecStatusType t;
+
+        if (r == NULL)
+            goto broken;
+        t = PQresultStatus(r);
+        if (t == PGRES_FATAL_ERROR && PQstatus(c) != CONNECTION_OK) {
+            PQclear(r);
+            goto broken;
+        }
+        if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+            if (s->est < 0 && db && db->in_tx)
+                db->changes += changed_rows(r);
+        } else if (rc == 0) {
+            rc = t == PGRES_PIPELINE_ABORTED
+                     ? rh_error_set(err, RHAI_ESTORE, "postgres %s: statement not run",
+                                    pg_where(ps))
+                     : result_error(ps, db, r, err);
+        }
+        if (s->keep && (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK))
+            *s->keep = r;
+        else
+            PQclear(r);
+        if ((r = PQgetResult(c)) != NULL) {     /* the end of this statement's results */
+            PQclear(r);
+            goto broken;
+        }
+    }
+    {
+        PGresult *r = PQgetResult(c);
+        int ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (!ok)
+            goto broken;
+    }
+    return rc;
+broken:
+    *lost = 1;
+    snprintf(m, sizeof m, "%s", PQerrorMessage(c));
+    msg_trim(m);
+    return rh_error_set(err, RHAI_ESTORE, "postgres %s: connection lost%s: %s",
+                        pg_where(ps), db && db->in_tx ? ", transaction not committed" : "",
+                        *m ? m : "no answer");
+}
+
+static void keep_clear(pg_store *ps)
+{
+    for (size_t i = 0; i < ps->nq; i++)
+        if (ps->q[i].keep && *ps->q[i].keep) {
+            PQclear(*ps->q[i].keep);
+            *ps->q[i].keep = NULL;
+        }
+}
+
+/* Send the queue (one round trip). The first round trip of a transaction,
+ * when the connection turns out dead, is sent again once on a new one:
+ * nothing of it ran. */
+static int flush(pg_store *ps, pg_db *db, rhai_error *err)
+{
+    int retry = ps->nq > 0 && ps->q[0].kind == PG_K_BEGIN;
+    int lost;
+    int rc;
+
+    for (size_t i = 0; i < ps->nq; i++)
+        if (ps->q[i].kind == PG_K_COMMIT)
+            retry = 0;
+    if (ps->conn == NULL) {
+        rc = rh_error_set(err, RHAI_ESTORE, "postgres %s: not connected", pg_where(ps));
+        lost = 1;
+    } else {
+        rc = flush_once(ps, db, &lost, err);
+    }
+    if (lost && retry) {
+        keep_clear(ps);
+        conn_close(ps);
+        rh_log(RH_LOG_NOTICE, "event=store_reconnect where=%s the connection broke; "
+               "opening it again", pg_where(ps));
+        if (conn_ensure(ps, err) == 0)
+            rc = flush_once(ps, db, &lost, err);
+    }
+    if (lost) {
+        keep_clear(ps);
+        conn_close(ps);
+        if (db && db->in_tx)
+            db->broken = 1;
+    }
+    if (rc != 0)
+        keep_clear(ps);
+    else if (db && db->in_tx)
+        db->on_server = 1;
+    queue_clear(ps);
+    return rc;
+}
+
+int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+           rhai_error *err)
+{
+    PGresult *dummy = NULL;
+    int rc;
+
+    if (res)
+        *res = NULL;
+    if ((rc = pg_queue(ps, sql, p, res ? res : &dummy, -1, PG_K_OTHER, err)) != 0)
+        return rc;
+    rc = flush(ps, db, err);
+    PQclear(dummy);
+    return rc;
+}
+
+/* Run our own constant SQL (no parameters, no answer) now. */
+static int run_const(pg_store *ps, pg_db *db, const char *sql, rhai_error *err)
+{
+    return pg_run(ps, db, sql, NULL, NULL, err);
+}
+
+/* ======================== migrations ======================== */
+
+static const char *const meta_sql[] = {
+    "CREATE TABLE IF NOT EXISTS rhai_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rhai_contexts (id TEXT COLLATE \"C\" PRIMARY KEY, "
+    "created_at BIGINT NOT NULL)",
+    /* bound_context: the context the row was recorded for (its binding;
+     * an imported row keeps the one it had) */
+    "CREATE TABLE IF NOT EXISTS rhai_ledger (context_id TEXT NOT NULL, task_id TEXT COLLATE "
+    "\"C\" NOT NULL, result TEXT NOT NULL, finished_at BIGINT NOT NULL, caller_id TEXT, "
+    "bound_context TEXT, worker_id TEXT, digest BYTEA, PRIMARY KEY (context_id, task_id))",
+    "CREATE TABLE IF NOT EXISTS rhai_owners (context_id TEXT NOT NULL, caller TEXT COLLATE "
+    "\"C\" NOT NULL, added_at BIGINT NOT NULL, PRIMARY KEY (context_id, caller))",
+    "CREATE TABLE IF NOT EXISTS rhai_grants (context_id TEXT NOT NULL, id BIGINT GENERATED "
+    "BY DEFAULT AS IDENTITY, caller TEXT NOT NULL, model TEXT NOT NULL, ops INTEGER NOT "
+    "NULL, object_id BIGINT, expires_at BIGINT, granted_by TEXT, created_at BIGINT NOT "
+    "NULL, PRIMARY KEY (context_id, id))",
+    "CREATE INDEX IF NOT EXISTS rhai_grants__caller ON rhai_grants (context_id, caller, "
+    "model)",
+    "CREATE TABLE IF NOT EXISTS rhai_audit (context_id TEXT NOT NULL, id BIGINT GENERATED "
+    "BY DEFAULT AS IDENTITY, at BIGINT NOT NULL, task_id TEXT, caller TEXT NOT NULL, op "
+    "TEXT NOT NULL, model TEXT NOT NULL, object_id BIGINT, decision TEXT NOT NULL, reason "
+    "TEXT, PRIMARY KEY (context_id, id))",
+    "CREATE INDEX IF NOT EXISTS rhai_audit__caller ON rhai_audit (context_id, caller)",
+    "CREATE INDEX IF NOT EXISTS rhai_audit__task ON rhai_audit (context_id, task_id)",
+    "CREATE TABLE IF NOT EXISTS rhai_audit_rate (context_id TEXT NOT NULL, minute BIGINT "
+    "NOT NULL, scope INTEGER NOT NULL, caller TEXT NOT NULL, rows BIGINT NOT NULL, "
+    "counted BIGINT NOT NULL, counter_id BIGINT, PRIMARY KEY (context_id, minute, scope, "
+    "caller))",
+};
+
+const char *pg_sql_type(const store_field *f)
+{
+    switch (f->type) {
+    case STORE_T_NUMBER:
+        return "DOUBLE PRECISION";
+    case STORE_T_BOOL:
+        return "BOOLEAN";
+    case STORE_T_STRING:
+        return "TEXT COLLATE \"C\"";     /* compared and sorted bytewise, as SQLite */
+    case STORE_T_LIST:
+        return "TEXT";
+    default:
+        return "BIGINT";
+    }
+}
+
+static void version_of(const pg_store *ps, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s+" PG_INTERNAL_VERSION, ps->h.schema->hash);
+}
+
+/* 1 when the database's tables are made for our schema, 0 when not. */
+static int hash_matches(pg_store *ps, rhai_error *err)
+{
+    PGresult *r = NULL;
+    pg_params p = { 0 };
+    char want[256];
+    int rc;
+
+    if ((rc = pg_run(ps, NULL, "SELECT to_regclass('rhai_meta') IS NOT NULL", NULL, &r,
+                     err)) != 0)
+        return rc;
+    rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (!rc)
+        return 0;
+    version_of(ps, want, sizeof want);
+    pg_p_text(&p, want);
+    if ((rc = pg_run(ps, NULL, "SELECT 1 FROM rhai_meta WHERE key = 'schema_hash' AND "
+                     "value = $1", &p, &r, err)) != 0)
+        return rc;
+    rc = PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
+/* Queue the DDL of one model: its table, new columns, indexes. */
+static int migrate_model(pg_store *ps, const store_model *m, rhai_error *err)
+{
+    rh_buf b;
+    int rc = 0;
+
+    rh_buf_init(&b);
+    rh_buf_appendf(&b, "CREATE TABLE IF NOT EXISTS \"%s\" (\"context_id\" TEXT NOT NULL, "
+                   "\"id\" BIGINT GENERATED BY DEFAULT AS IDENTITY, \"created_at\" BIGINT "
+                   "NOT NULL, \"updated_at\" BIGINT NOT NULL", m->name);
+    for (size_t i = 0; i < m->nfields; i++)
+        rh_buf_appendf(&b, ", \"%s\" %s", m->fields[i].name, pg_sql_type(&m->fields[i]));
+    if (rh_buf_appendf(&b, ", PRIMARY KEY (\"context_id\", \"id\"))") != 0 || b.data == NULL) {
+        rh_buf_free(&b);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    rc = pg_queue(ps, b.data, NULL, NULL, 0, PG_K_OTHER, err);
+    for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
+        const store_field *f = &m->fields[i];
+        b.len = 0;
+        rh_buf_appendf(&b, "ALTER TABLE \"%s\" ADD COLUMN IF NOT EXISTS \"%s\" %s", m->name,
+                       f->name, pg_sql_type(f));
+        rc = pg_queue(ps, b.data, NULL, NULL, 0, PG_K_OTHER, err);
+        if (rc == 0 && (f->flags & STORE_F_INDEX)) {
+            b.len = 0;
+            rh_buf_appendf(&b, "CREATE INDEX IF NOT EXISTS \"%s__%s\" ON \"%s\" "
+                           "(\"context_id\", \"%s\")", m->name, f->name, m->name, f->name);
+            rc = pg_queue(ps, b.data, NULL, NULL, 0, PG_K_OTHER, err);
+        }
+    }
+    rh_buf_free(&b);
+    return rc;
+}
+
+/* Bring the database's tables up to the schema: add only (tables,
+ * columns, indexes), never drop. Executors of many hosts may start at
+ * once: the DDL runs in one transaction under a transaction-scoped
+ * advisory lock, so they migrate one after another. */
+static int migrate(pg_store *ps, rhai_error *err)
+{
+    const store_schema *s = ps->h.schema;
+    char version[256];
+    pg_params p = { 0 };
+    int rc;
+
+    if ((rc = hash_matches(ps, err)) != 0)
+        return rc > 0 ? 0 : rc;
+    version_of(ps, version, sizeof version);
+    rc = pg_queue(ps, "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, NULL, 0, PG_K_OTHER, err);
+    if (rc == 0)
+        rc = pg_queue(ps, "SELECT pg_advisory_xact_lock(7242017)", NULL, NULL, 0, PG_K_OTHER,
+                      err);
+    for (size_t i = 0; rc == 0 && i < sizeof meta_sql / sizeof meta_sql[0]; i++)
+        rc = pg_queue(ps, meta_sql[i], NULL, NULL, 0, PG_K_OTHER, err);
+    for (size_t i = 0; rc == 0 && i < s->nmodels; i++)
+        rc = migrate_model(ps, &s->models[i], err);
+    if (rc == 0) {
+        pg_p_text(&p, version);
+        rc = pg_queue(ps, "INSERT INTO rhai_meta (key, value) VALUES ('schema_hash', $1) "
+                      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", &p, NULL, 0,
+                      PG_K_OTHER, err);
+    }
+    if (rc == 0)
+        rc = run_const(ps, NULL, "COMMIT", err);
+    if (rc != 0) {
+        queue_clear(ps);
+        if (ps->conn && PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
+            (void)run_const(ps, NULL, "ROLLBACK", NULL);
+        return rc;
+    }
+    rh_log(RH_LOG_INFO, "event=store_migrated where=%s schema=%s", pg_where(ps), s->hash);
+    return 0;
+}
+
+/* ======================== store ======================== */
+
+static int pg_create(const char *location, const store_schema *schema, store **out,
+                     rhai_error *err)
+{
+    pg_store *ps;
+
+    *out = NULL;
+    if (location == NULL || *location == '\0')
+        return rh_error_set(err, RHAI_EINVAL, "no postgres url");
+    if ((ps = rh_calloc(1, sizeof *ps)) == NULL ||
+        (ps->conninfo = rh_strdup(location)) == NULL) {
+        rh_free(ps);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    ps->h.be = &store__postgres;
+    ps->h.schema = schema;
+    *out = &ps->h;
+    return 0;
+}
+
+static void db_free(pg_db *db)
+{
+    if (db == NULL)
+        return;
+    pg_authz_clear(db);
+    rh_free(db);
+}
+
+static void pg_rollback(store_db *hdb);
+
+static void pg_destroy(store *s)
+{
+    pg_store *ps = (pg_store *)s;
+
+    if (ps == NULL)
+        return;
+    for (int i = 0; i < STORE_OPEN_MAX; i++) {
+        if (ps->open[i])
+            pg_rollback(&ps->open[i]->h);
+        db_free(ps->open[i]);
+    }
+    queue_clear(ps);
+    rh_free(ps->q);
+    conn_close(ps);
+    sodium_memzero(ps->conninfo, strlen(ps->conninfo));    /* it may hold a password */
+    rh_free(ps->conninfo);
+    rh_free(ps);
+}
+
+/* A fresh connection (short timeout) answering SELECT 1. */
+static int pg_probe(store *s, rhai_error *err)
+{
+    pg_store *ps = (pg_store *)s;
+    PGconn *c = conn_open(ps, PG_PROBE_TIMEOUT, err);
+    PGresult *r;
+    int rc = 0;
+
+    if (c == NULL)
+        return RHAI_ESTORE;
+    r = PQexec(c, "SELECT 1");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = result_error(ps, NULL, r, err);
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+int pg_db_ready(pg_db *db, rhai_error *err)
+{
+    pg_store *ps = db->ps;
+
+    if (db->in_tx) {
+        if (db->broken)
+            return rh_error_set(err, RHAI_ESTORE, "postgres %s: the connection broke; the "
+                                "transaction is lost", db->where);
+        return 0;
+    }
+    if (ps->tx && ps->tx != db)
+        return rh_error_set(err, RHAI_ESTATE, "postgres %s: the connection is in a "
+                            "transaction of context %s", db->where, ps->tx->h.context);
+    if (conn_ensure(ps, err) != 0)
+        return RHAI_ESTORE;
+    if (db->need_ctx) {
+        pg_params p = { 0 };
+        pg_p_text(&p, db->h.context);
+        pg_p_int(&p, rh_now_ms());
+        if (pg_queue(ps, "INSERT INTO rhai_contexts (id, created_at) VALUES ($1, $2) ON "
+                     "CONFLICT (id) DO NOTHING", &p, NULL, 0, PG_K_OTHER, err) != 0)
+            return RHAI_ENOMEM;
+        db->need_ctx = 0;
+    }
+    return 0;
+}
+
+/* Ready for a store-level statement: connected, no transaction open. */
+static int store_ready(pg_store *ps, int writes, rhai_error *err)
+{
+    if (ps->tx) {
+        if (writes)
+            return rh_error_set(err, RHAI_ESTATE, "postgres %s: the connection is in a "
+                                "transaction of context %s", pg_where(ps), ps->tx->h.context);
+        if (ps->tx->broken)
+            return rh_error_set(err, RHAI_ESTORE, "postgres %s: the connection broke",
+                                pg_where(ps));
+        return 0;
+    }
+    return conn_ensure(ps, err);
+}
+
+/* The cached context 'ctx', or NULL. */
+static pg_db *cached(pg_store *ps, const char *ctx)
+{
+    for (int i = 0; i < STORE_OPEN_MAX; i++)
+        if (ps->open[i] && strcmp(ps->open[i]->h.context, ctx) == 0)
+            return ps->open[i];
+    return NULL;
+}
+
+/* Opening a context costs no round trip: its rhai_contexts row (a context
+ * opened is a context that exists, as a SQLite file opened is) is queued
+ * with its first statement. The tables are the store's, migrated when the
+ * connection is first made. */
+static int pg_open(store *s, const char *ctx, store_db **out, rhai_error *err)
+{
+    pg_store *ps = (pg_store *)s;
+    pg_db *db;
+    int victim = -1;
+
+    *out = NULL;
+    if (!rh_context_id_valid(ctx))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id (" RH_CONTEXT_RULE ")");
+    ps->tick++;
+    if ((db = cached(ps, ctx)) != NULL) {
+        db->used = ps->tick;
+        *out = &db->h;
+        return 0;
+    }
+    for (int i = 0; i < STORE_OPEN_MAX; i++) {
+        pg_db *d = ps->open[i];
+        if (d == NULL) {
+            victim = i;
+            break;
+        }
+        if (!d->in_tx && (victim < 0 || d->used < ps->open[victim]->used))
+            victim = i;
+    }
+    if (victim < 0)
+        return rh_error_set(err, RHAI_ESTATE, "%d contexts in open transactions",
+                            STORE_OPEN_MAX);
+    if (ps->tx == NULL && conn_ensure(ps, err) != 0)
+        return RHAI_ESTORE;
+    if ((db = rh_calloc(1, sizeof *db)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    db->h.be = &store__postgres;
+    db->h.st = s;
+    snprintf(db->h.context, sizeof db->h.context, "%s", ctx);
+    snprintf(db->where, sizeof db->where, "%s context %s", pg_where(ps), ctx);
+    db->ps = ps;
+    db->need_ctx = 1;
+    db->used = ps->tick;
+    db_free(ps->open[victim]);
+    ps->open[victim] = db;
+    *out = &db->h;
+    return 0;
+}
+
+static const char *pg_db_where(const store_db *hdb)
+{
+    return ((const pg_db *)hdb)->where;
+}
+
+/* ======================== contexts ======================== */
+
+static int pg_context_exists(store *s, const char *ctx)
+{
+    pg_store *ps = (pg_store *)s;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int rc;
+
+    if (!rh_context_id_valid(ctx) || store_ready(ps, 0, NULL) != 0)
+        return 0;
+    pg_p_text(&p, ctx);
+    if (pg_run(ps, ps->tx, "SELECT 1 FROM rhai_contexts WHERE id = $1", &p, &r, NULL) != 0)
+        return 0;
+    rc = PQntuples(r) == 1;
+    PQclear(r);
+    return rc;
+}
+
+static int pg_context_create(store *s, const char *ctx, const char *owner, rhai_error *err)
+{
+    pg_store *ps = (pg_store *)s;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int64_t now = rh_now_ms();
+    int rc;
+
+    if (!rh_context_id_valid(ctx))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", ctx);
+    if ((rc = store__owner_check(owner, err)) != 0 || (rc = store_ready(ps, 1, err)) != 0)
+        return rc;
+    pg_p_text(&p, ctx);
+    pg_p_text(&p, owner);
+    pg_p_int(&p, now);
+    /* one statement: of two concurrent creators exactly one inserts */
+    if ((rc = pg_run(ps, NULL, "WITH c AS (INSERT INTO rhai_contexts (id, created_at) VALUES "
+                     "($1, $3) ON CONFLICT (id) DO NOTHING RETURNING id) INSERT INTO "
+                     "rhai_owners (context_id, caller, added_at) SELECT id, $2, $3 FROM c",
+                     &p, &r, err)) != 0)
+        return rc;
+    rc = changed_rows(r) == 1 ? 0
+         : rh_error_set(err, RHAI_ESTATE, "context '%s' exists already", ctx);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_context_drop(store *s, const char *ctx, rhai_error *err)
+{
+    pg_store *ps = (pg_store *)s;
+    const store_schema *sc = s->schema;
+    static const char *const tables[] = { "rhai_ledger", "rhai_owners", "rhai_grants",
+                                          "rhai_audit", "rhai_audit_rate" };
+    char sql[256];
+    PGresult *r = NULL;
+    pg_params p = { 0 };
+    pg_db *db;
+    int rc;
+
+    if (!rh_context_id_valid(ctx))
+        return rh_error_set(err, RHAI_EINVAL, "invalid context id '%.100s'", ctx);
+    if ((rc = store_ready(ps, 1, err)) != 0)
+        return rc;
+    rc = pg_queue(ps, "BEGIN", NULL, NULL, 0, PG_K_OTHER, err);
+    pg_p_text(&p, ctx);
+    if (rc == 0)
+        rc = pg_queue(ps, "DELETE FROM rhai_contexts WHERE id = $1", &p, &r, 0, PG_K_OTHER,
+                      err);
+    for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0] + sc->nmodels; i++) {
+        snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE context_id = $1",
+                 i < 5 ? tables[i] : sc->models[i - 5].name);
+        pg_p_text(&p, ctx);
+        rc = pg_queue(ps, sql, &p, NULL, 0, PG_K_OTHER, err);
+    }
+    if (rc == 0 && (rc = run_const(ps, NULL, "COMMIT", err)) == 0 && changed_rows(r) == 0)
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "no context '%s'", ctx);
+    queue_clear(ps);
+    pg_params_free(&p);
+    PQclear(r);
+    if (rc != 0 && ps->conn && PQtransactionStatus(ps->conn) != PQTRANS_IDLE)
+        (void)run_const(ps, NULL, "ROLLBACK", NULL);
+    /* a cached handle would make the context again on its next use */
+    if ((db = cached(ps, ctx)) != NULL && !db->in_tx)
+        db->need_ctx = 0;
+    return rc;
+}
+
+static int pg_context_list(store *s, json_t **ids, rhai_error *err)
+{
+    pg_store *ps = (pg_store *)s;
+    PGresult *r = NULL;
+    json_t *a;
+    int rc;
+
+    *ids = NULL;
+    if ((rc = store_ready(ps, 0, err)) != 0 ||
+        (rc = pg_run(ps, ps->tx, "SELECT id FROM rhai_contexts ORDER BY id", NULL, &r,
+                     err)) != 0)
+        return rc;
+    if ((a = json_array()) == NULL) {
+        PQclear(r);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (json_array_append_new(a, json_string(PQgetvalue(r, i, 0))) != 0) {
+            PQclear(r);
+            json_decref(a);
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
+    PQclear(r);
+    *ids = a;
+    return 0;
+}
+
+/* ======================== transactions ======================== */
+
+static void tx_end(pg_db *db)
+{
+    db->in_tx = db->in_sp = db->on_server = db->broken = 0;
+    db->changes = db->sp_base = 0;
+    pg_authz_clear(db);
+    if (db->ps->tx == db)
+        db->ps->tx = NULL;
+}
+
+static int pg_begin(store_db *hdb, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_store *ps = db->ps;
+    int rc;
+
+    if (db->in_tx)
+        return rh_error_set(err, RHAI_ESTATE, "%s: already in a transaction", db->h.context);
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    /* BEGIN first in the queue (the need_ctx row may be queued: it joins) */
+    if ((rc = pg_queue(ps, "BEGIN ISOLATION LEVEL SERIALIZABLE", NULL, NULL, 0, PG_K_BEGIN,
+                       err)) != 0)
+        return rc;
+    if (ps->nq > 1) {           /* move BEGIN before what pg_db_ready queued */
+        pg_stmt b = ps->q[ps->nq - 1];
+        memmove(&ps->q[1], &ps->q[0], (ps->nq - 1) * sizeof *ps->q);
+        ps->q[0] = b;
+    }
+    ps->tx = db;
+    db->in_tx = 1;
+    db->in_sp = db->on_server = db->broken = 0;
+    db->changes = db->sp_base = 0;
+    pg_authz_clear(db);
+    return 0;
+}
+
+static void pg_rollback(store_db *hdb)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_store *ps;
+
+    if (db == NULL || !db->in_tx)
+        return;
+    ps = db->ps;
+    if (!db->on_server || db->broken || ps->conn == NULL) {
+        queue_clear(ps);            /* nothing of it reached the server */
+    } else {
+        (void)pg_queue(ps, "ROLLBACK", NULL, NULL, 0, PG_K_OTHER, NULL);
+        (void)flush(ps, NULL, NULL);
+    }
+    tx_end(db);
+}
+
+static int pg_commit(store_db *hdb, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_store *ps = db->ps;
+    PGresult *r = NULL;
+    int rc;
+
+    if (!db->in_tx)
+        return rh_error_set(err, RHAI_ESTATE, "%s: no transaction", db->h.context);
+    if (db->broken) {
+        rc = pg_db_ready(db, err);
+        pg_rollback(hdb);
+        return rc;
+    }
+    if (!db->on_server && ps->nq == 1) {    /* BEGIN alone: nothing to commit */
+        queue_clear(ps);
+        tx_end(db);
+        return 0;
+    }
+    if ((rc = pg_queue(ps, "COMMIT", NULL, &r, 0, PG_K_COMMIT, err)) == 0)
+        rc = flush(ps, db, err);
+    /* COMMIT of a transaction an error aborted answers ROLLBACK */
+    if (rc == 0 && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        rc = rh_error_set(err, RHAI_ESTORE, "postgres %s: the transaction failed earlier "
+                          "and was rolled back", db->where);
+    PQclear(r);
+    if (rc != 0 && ps->conn && PQtransactionStatus(ps->conn) != PQTRANS_IDLE) {
+        (void)pg_queue(ps, "ROLLBACK", NULL, NULL, 0, PG_K_OTHER, NULL);
+        (void)flush(ps, NULL, NULL);
+    }
+    tx_end(db);
+    return rc;
+}
+
+static int pg_in_tx(const store_db *hdb)
+{
+    return ((const pg_db *)hdb)->in_tx;
+}
+
+static int pg_savepoint(store_db *hdb, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    int rc;
+
+    if (!db->in_tx || db->in_sp)
+        return rh_error_set(err, RHAI_ESTATE, "%s: savepoint outside a transaction",
+                            db->h.context);
+    if ((rc = pg_db_ready(db, err)) != 0 ||
+        (rc = pg_queue(db->ps, "SAVEPOINT dsl", NULL, NULL, 0, PG_K_OTHER, err)) != 0)
+        return rc;
+    db->in_sp = 1;
+    db->sp_base = db->changes;
+    return 0;
+}
+
+static int pg_release(store_db *hdb, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+
+    if (!db->in_sp)
+        return rh_error_set(err, RHAI_ESTATE, "%s: no savepoint", db->h.context);
+    db->in_sp = 0;
+    if (pg_db_ready(db, err) != 0)
+        return RHAI_ESTORE;
+    return pg_queue(db->ps, "RELEASE dsl", NULL, NULL, 0, PG_K_OTHER, err);
+}
+
+static void pg_rollback_to(store_db *hdb)
+{
+    pg_db *db = (pg_db *)hdb;
+
+    if (!db->in_sp)
+        return;
+    db->in_sp = 0;
+    db->changes = db->sp_base;      /* the rows changed since are undone */
+    pg_authz_clear(db);             /* grants changed since are undone too */
+    if (db->broken)
+        return;
+    (void)pg_queue(db->ps, "ROLLBACK TO dsl", NULL, NULL, 0, PG_K_OTHER, NULL);
+    (void)pg_queue(db->ps, "RELEASE dsl", NULL, NULL, 0, PG_K_OTHER, NULL);
+}
+
+static int64_t pg_tx_changes(const store_db *hdb)
+{
+    const pg_db *db = (const pg_db *)hdb;
+
+    return db->in_tx ? db->changes : 0;
+}
+
+/* ======================== ledger ======================== */
+
+/* Text column equals s (NULL counts as ""); a NULL column matches nothing. */
+static int col_is(const PGresult *r, int col, const char *s)
+{
+    return !PQgetisnull(r, 0, col) && strcmp(PQgetvalue(r, 0, col), s ? s : "") == 0;
+}
+
+static int pg_ledger_get(store_db *hdb, const store_ledger_key *key, char **result,
+                         rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    char hex[2 * STORE_DIGEST_LEN + 1];
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int rc;
+
+    *result = NULL;
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    pg_p_text(&p, db->h.context);
+    pg_p_text(&p, key->task_id);
+    if ((rc = pg_run(db->ps, db, "SELECT result, caller_id, bound_context, worker_id, "
+                     "encode(digest, 'hex') FROM rhai_ledger WHERE context_id = $1 AND "
+                     "task_id = $2", &p, &r, err)) != 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return RHAI_ENOTFOUND;
+    }
+    store__digest_hex(key->digest, hex);
+    if (!(col_is(r, 1, key->caller_id) && col_is(r, 2, db->h.context) &&
+          col_is(r, 3, key->worker_id) && col_is(r, 4, hex))) {
+        rc = rh_error_set(err, RHAI_ESTATE, "task id already used");
+    } else {
+        *result = rh_strdup(PQgetisnull(r, 0, 0) ? "null" : PQgetvalue(r, 0, 0));
+        rc = *result ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Queued: it goes with the COMMIT (a duplicate id fails the commit). */
+static int pg_ledger_put(store_db *hdb, const store_ledger_key *key, const char *result,
+                         rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    char hex[2 * STORE_DIGEST_LEN + 1];
+    pg_params p = { 0 };
+    int rc;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    store__digest_hex(key->digest, hex);
+    pg_p_text(&p, db->h.context);
+    pg_p_text(&p, key->task_id);
+    pg_p_text(&p, result);
+    pg_p_int(&p, rh_now_ms());
+    pg_p_text(&p, key->caller_id ? key->caller_id : "");
+    pg_p_text(&p, key->worker_id ? key->worker_id : "");
+    pg_p_text(&p, hex);
+    rc = pg_queue(db->ps, "INSERT INTO rhai_ledger (context_id, task_id, result, finished_at, "
+                  "caller_id, bound_context, worker_id, digest) VALUES ($1, $2, $3, $4, $5, "
+                  "$1, $6, decode($7, 'hex'))", &p, NULL, 1, PG_K_OTHER, err);
+    if (rc == 0 && !db->in_tx)
+        rc = pg_run(db->ps, db, "SELECT 1", NULL, NULL, err);
+    return rc;
+}
+
+/* ======================== the table ======================== */
+
+const store_backend store__postgres = {
+    .name = "postgres",
+    .create = pg_create,
+    .destroy = pg_destroy,
+    .probe = pg_probe,
+    .open = pg_open,
+    .db_where = pg_db_where,
+    .context_exists = pg_context_exists,
+    .context_create = pg_context_create,
+    .context_drop = pg_context_drop,
+    .context_list = pg_context_list,
+    .context_info = pg_context_info,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .in_tx = pg_in_tx,
+    .savepoint = pg_savepoint,
+    .release = pg_release,
+    .rollback_to = pg_rollback_to,
+    .tx_changes = pg_tx_changes,
+    .ledger_get = pg_ledger_get,
+    .ledger_put = pg_ledger_put,
+    .insert = pg_insert,
+    .get = pg_get,
+    .update = pg_update,
+    .del = pg_del,
+    .list = pg_list,
+    .count = pg_count,
+    .ref_rows = pg_ref_rows,
+    .owner_add = pg_owner_add,
+    .owner_remove = pg_owner_remove,
+    .owners = pg_owners,
+    .authorize = pg_authorize,
+    .grant_add = pg_grant_add,
+    .grant_revoke = pg_grant_revoke,
+    .grant_list = pg_grant_list,
+    .audit_put = pg_audit_put,
+    .audit_denial = pg_audit_denial,
+    .audit_has = pg_audit_has,
+    .audit_query = pg_audit_query,
+    .export_rows = pg_export_rows,
+    .import_row = pg_import_row,
+    .import_end = pg_import_end,
+};

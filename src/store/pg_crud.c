@@ -1,0 +1,825 @@
+/* pg_crud.c -- the postgres backend's rows of a model: create, read,
+ * update, delete, list, count, references, and export/import.
+ *
+ * SQL is built per call from the schema's identifiers (double-quoted,
+ * [a-z][a-z0-9_]*) and the shape of 'where', never from values: every
+ * value is a parameter, sent as text and cast to its column's type. Each
+ * call is one statement, so one round trip: insert and update check their
+ * references inside the statement (WHERE EXISTS ...), and only when it
+ * changed nothing a second query says why. Lists are JSON text, as in
+ * SQLite, so rows read back exactly as written. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define PG_IMPORT_BATCH 256       /* queued import rows sent together */
+
+/* The cast of a parameter for a column of type t. */
+static const char *cast_of(store_type t)
+{
+    switch (t) {
+    case STORE_T_STRING:
+    case STORE_T_LIST:
+        return "text";
+    case STORE_T_NUMBER:
+        return "float8";
+    case STORE_T_BOOL:
+        return "boolean";
+    default:
+        return "bigint";
+    }
+}
+
+/* Push 'v' (NULL or json null: SQL NULL) as a value of type t. */
+static void p_value(pg_params *p, store_type t, json_t *v)
+{
+    char b[40];
+
+    if (v == NULL || json_is_null(v)) {
+        pg_p_null(p);
+        return;
+    }
+    switch (t) {
+    case STORE_T_STRING:
+        if (json_is_string(v))
+            pg_p_textn(p, json_string_value(v), json_string_length(v));
+        else
+            pg_p_null(p);
+        return;
+    case STORE_T_NUMBER:
+        snprintf(b, sizeof b, "%.17g", json_number_value(v));
+        pg_p_text(p, b);
+        return;
+    case STORE_T_BOOL:
+        pg_p_text(p, json_is_true(v) ? "true" : "false");
+        return;
+    case STORE_T_LIST: {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text == NULL) {
+            p->oom = 1;
+            return;
+        }
+        pg_p_text(p, text);
+        free(text);
+        return;
+    }
+    default:
+        pg_p_int(p, json_is_integer(v) ? (int64_t)json_integer_value(v)
+                                       : (int64_t)json_number_value(v));
+        return;
+    }
+}
+
+/* Column 'col' of row 'i' as the JSON value of type t (new). */
+static json_t *column_value(const PGresult *r, int i, int col, store_type t)
+{
+    const char *s;
+
+    if (PQgetisnull(r, i, col))
+        return json_null();
+    s = PQgetvalue(r, i, col);
+    switch (t) {
+    case STORE_T_STRING:
+        return json_stringn(s, (size_t)PQgetlength(r, i, col));
+    case STORE_T_NUMBER:
+        return json_real(strtod(s, NULL));
+    case STORE_T_BOOL:
+        return json_boolean(s[0] == 't');
+    case STORE_T_LIST: {
+        json_t *v = json_loadb(s, (size_t)PQgetlength(r, i, col), JSON_DECODE_ANY, NULL);
+        return v ? v : json_array();
+    }
+    default:
+        return json_integer(strtoll(s, NULL, 10));
+    }
+}
+
+/* Row i of a result selecting id, created_at, updated_at and the fields
+ * in schema order. New object or NULL (out of memory). */
+static json_t *row_object(const PGresult *r, int i, const store_model *m)
+{
+    json_t *row = json_object();
+    int bad = row == NULL;
+
+    bad |= json_object_set_new(row, "id", json_integer(pg_int(r, i, 0)));
+    bad |= json_object_set_new(row, "created_at", json_integer(pg_int(r, i, 1)));
+    bad |= json_object_set_new(row, "updated_at", json_integer(pg_int(r, i, 2)));
+    for (size_t f = 0; f < m->nfields; f++)
+        bad |= json_object_set_new(row, m->fields[f].name,
+                                   column_value(r, i, (int)f + 3, m->fields[f].type));
+    if (bad) {
+        json_decref(row);
+        return NULL;
+    }
+    return row;
+}
+
+static void append_columns(rh_buf *b, const store_model *m)
+{
+    for (size_t i = 0; i < m->nfields; i++)
+        rh_buf_appendf(b, ", \"%s\"", m->fields[i].name);
+}
+
+static int oom(rh_buf *b, pg_params *p, rhai_error *err)
+{
+    rh_buf_free(b);
+    pg_params_free(p);
+    return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+}
+
+/* After an insert or update changed no row: the first reference of
+ * 'values' to a row that does not exist (RHAI_EINVAL), else 0. */
+static int refs_missing(pg_db *db, const store_model *m, json_t *values, rhai_error *err)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const store_field *f = &m->fields[i];
+        json_t *v = json_object_get(values, f->name);
+        const store_model *target;
+        pg_params p = { 0 };
+        PGresult *r = NULL;
+        char sql[160];
+        int n, rc;
+
+        if (f->type != STORE_T_REF || v == NULL || json_is_null(v))
+            continue;
+        if ((target = store_schema_model(db->h.st->schema, f->ref)) == NULL)
+            return rh_error_set(err, RHAI_EINTERNAL, "no model %s", f->ref);
+        snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE context_id = $1 AND id = $2",
+                 target->name);
+        pg_p_text(&p, db->h.context);
+        p_value(&p, STORE_T_REF, v);
+        if ((rc = pg_run(db->ps, db, sql, &p, &r, err)) != 0)
+            return rc;
+        n = PQntuples(r);
+        PQclear(r);
+        if (n == 0)
+            return rh_error_set(err, RHAI_EINVAL, "%s.%s: %s %lld does not exist", m->name,
+                                f->name, f->ref, (long long)json_integer_value(v));
+    }
+    return 0;
+}
+
+/* " AND EXISTS (...)" for every non-null reference of values; 'idx' maps
+ * field i to its parameter number. */
+static int append_ref_checks(pg_db *db, rh_buf *b, const store_model *m, json_t *values,
+                             const int *idx, int first, rhai_error *err)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        const store_field *f = &m->fields[i];
+        json_t *v = json_object_get(values, f->name);
+        const store_model *target;
+
+        if (f->type != STORE_T_REF || v == NULL || json_is_null(v) || idx[i] == 0)
+            continue;
+        if ((target = store_schema_model(db->h.st->schema, f->ref)) == NULL)
+            return rh_error_set(err, RHAI_EINTERNAL, "no model %s", f->ref);
+        rh_buf_appendf(b, "%s EXISTS (SELECT 1 FROM \"%s\" WHERE context_id = $1 AND id = "
+                       "$%d::bigint)", first ? " WHERE" : " AND", target->name, idx[i]);
+        first = 0;
+    }
+    return 0;
+}
+
+int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
+              rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int *idx;
+    rh_buf b;
+    int rc;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    if ((idx = rh_calloc(m->nfields + 1, sizeof *idx)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    rh_buf_init(&b);
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, rh_now_ms());
+    rh_buf_appendf(&b, "INSERT INTO \"%s\" (\"context_id\", \"created_at\", \"updated_at\"",
+                   m->name);
+    append_columns(&b, m);
+    rh_buf_appendf(&b, ") SELECT $1, $2::bigint, $2::bigint");
+    for (size_t i = 0; i < m->nfields; i++) {
+        p_value(&p, m->fields[i].type, json_object_get(values, m->fields[i].name));
+        idx[i] = p.n;
+        rh_buf_appendf(&b, ", $%d::%s", p.n, cast_of(m->fields[i].type));
+    }
+    rc = append_ref_checks(db, &b, m, values, idx, 1, err);
+    rh_free(idx);
+    if (rc != 0) {
+        rh_buf_free(&b);
+        pg_params_free(&p);
+        return rc;
+    }
+    if (rh_buf_appendf(&b, " RETURNING id") != 0 || b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_run(db->ps, db, b.data, &p, &r, err);
+    rh_buf_free(&b);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 1) {
+        *id = pg_int(r, 0, 0);
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    if ((rc = refs_missing(db, m, values, err)) != 0)
+        return rc;
+    return rh_error_set(err, RHAI_ESTORE, "postgres %s: %s: insert wrote no row", db->where,
+                        m->name);
+}
+
+int pg_get(store_db *hdb, const store_model *m, int64_t id, json_t **row, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    rh_buf b;
+    int rc;
+
+    *row = NULL;
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&b);
+    rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
+    append_columns(&b, m);
+    rh_buf_appendf(&b, " FROM \"%s\" WHERE \"context_id\" = $1 AND \"id\" = $2::bigint",
+                   m->name);
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, id);
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_run(db->ps, db, b.data, &p, &r, err);
+    rh_buf_free(&b);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "%s %lld not found", m->name, (long long)id);
+    else if ((*row = row_object(r, 0, m)) == NULL)
+        rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    PQclear(r);
+    return rc;
+}
+
+int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
+              rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int *idx;
+    rh_buf b;
+    int rc, n;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    if ((idx = rh_calloc(m->nfields + 1, sizeof *idx)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    rh_buf_init(&b);
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, id);
+    pg_p_int(&p, rh_now_ms());
+    rh_buf_appendf(&b, "UPDATE \"%s\" SET \"updated_at\" = $3::bigint", m->name);
+    for (size_t i = 0; i < m->nfields; i++) {
+        json_t *v = json_object_get(values, m->fields[i].name);
+        if (v == NULL)
+            continue;               /* only the fields given are written */
+        p_value(&p, m->fields[i].type, v);
+        idx[i] = p.n;
+        rh_buf_appendf(&b, ", \"%s\" = $%d::%s", m->fields[i].name, p.n,
+                       cast_of(m->fields[i].type));
+    }
+    rh_buf_appendf(&b, " WHERE \"context_id\" = $1 AND \"id\" = $2::bigint");
+    rc = append_ref_checks(db, &b, m, values, idx, 0, err);
+    rh_free(idx);
+    if (rc != 0) {
+        rh_buf_free(&b);
+        pg_params_free(&p);
+        return rc;
+    }
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_run(db->ps, db, b.data, &p, &r, err);
+    rh_buf_free(&b);
+    if (rc != 0)
+        return rc;
+    n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (n > 0)
+        return 0;
+    /* as SQLite's order: a bad reference first, then the missing row */
+    if ((rc = refs_missing(db, m, values, err)) != 0)
+        return rc;
+    return rh_error_set(err, RHAI_ENOTFOUND, "%s %lld not found", m->name, (long long)id);
+}
+
+int pg_del(store_db *hdb, const store_model *m, int64_t id, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    char sql[160];
+    int rc, n;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE \"context_id\" = $1 AND \"id\" = "
+             "$2::bigint", m->name);
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, id);
+    if ((rc = pg_run(db->ps, db, sql, &p, &r, err)) != 0)
+        return rc;
+    n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (n == 0)
+        return rh_error_set(err, RHAI_ENOTFOUND, "%s %lld not found", m->name, (long long)id);
+    return 0;
+}
+
+/* ======================== references ======================== */
+
+int pg_ref_rows(store_db *hdb, const store_model *m, const char *field, const char *item,
+                int64_t id, long limit, json_t **ids, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    const store_field *f = store_model_field(m, field);
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    rh_buf sql;
+    json_t *out;
+    int rc;
+
+    *ids = NULL;
+    if (f == NULL || limit < 1 ||
+        (item == NULL ? f->type != STORE_T_REF : f->type != STORE_T_LIST || f->item == NULL))
+        return rh_error_set(err, RHAI_EINVAL, "%s.%s: not a reference", m->name, field);
+    if (item != NULL) {
+        int found = 0;
+        for (size_t i = 0; i < f->nitem; i++)
+            found |= strcmp(f->item[i].name, item) == 0 && f->item[i].type == STORE_T_REF;
+        if (!found)
+            return rh_error_set(err, RHAI_EINVAL, "%s.%s[].%s: not a reference", m->name,
+                                field, item);
+    }
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&sql);
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, id);
+    pg_p_int(&p, limit);
+    if (item == NULL) {
+        rh_buf_appendf(&sql, "SELECT id FROM \"%s\" WHERE context_id = $1 AND \"%s\" = "
+                       "$2::bigint ORDER BY id LIMIT $3::bigint", m->name, field);
+    } else {
+        /* elements that are not objects have no such member: no match */
+        pg_p_text(&p, item);
+        rh_buf_appendf(&sql, "SELECT id FROM \"%s\" AS t WHERE context_id = $1 AND "
+                       "jsonb_typeof(t.\"%s\"::jsonb) = 'array' AND EXISTS (SELECT 1 FROM "
+                       "jsonb_array_elements(t.\"%s\"::jsonb) AS e WHERE e.value -> $4::text "
+                       "= to_jsonb($2::bigint)) ORDER BY id LIMIT $3::bigint", m->name, field,
+                       field);
+    }
+    if (sql.data == NULL || p.oom)
+        return oom(&sql, &p, err);
+    rc = pg_run(db->ps, db, sql.data, &p, &r, err);
+    rh_buf_free(&sql);
+    if (rc != 0)
+        return rc;
+    if ((out = json_array()) == NULL) {
+        PQclear(r);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (json_array_append_new(out, json_integer(pg_int(r, i, 0))) != 0) {
+            PQclear(r);
+            json_decref(out);
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
+    PQclear(r);
+    *ids = out;
+    return 0;
+}
+
+/* ======================== list ======================== */
+
+static const store_field meta_fields[] = {
+    { "id", STORE_T_INT, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+    { "created_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+    { "updated_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+static const store_field *any_field(const store_model *m, const char *name)
+{
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(meta_fields[i].name, name) == 0)
+            return &meta_fields[i];
+    return store_model_field(m, name);
+}
+
+static const struct {
+    const char *name;
+    const char *sql;
+} where_ops[] = {
+    { "eq", "=" }, { "ne", "!=" }, { "lt", "<" }, { "lte", "<=" }, { "gt", ">" }, { "gte", ">=" },
+};
+
+/* " AND <cond>" for 'where' (the WHERE context_id = $1 is the caller's),
+ * its values pushed to p in order. */
+static int build_where(rh_buf *b, pg_params *p, const store_model *m, json_t *where,
+                       rhai_error *err)
+{
+    const char *key;
+    json_t *v;
+
+    if (where == NULL || json_object_size(where) == 0)
+        return 0;
+    if (!json_is_object(where))
+        return rh_error_set(err, RHAI_EINVAL, "where must be an object");
+    json_object_foreach(where, key, v) {
+        const store_field *f = any_field(m, key);
+        const char *opk;
+        json_t *ov;
+
+        if (f == NULL)
+            return rh_error_set(err, RHAI_EINVAL, "where: %s has no field '%s'", m->name, key);
+        if (f->type == STORE_T_LIST)
+            return rh_error_set(err, RHAI_EINVAL, "where: list field '%s' cannot be compared",
+                                key);
+        if (!json_is_object(v)) {
+            if (json_is_null(v)) {
+                rh_buf_appendf(b, " AND \"%s\" IS NULL", f->name);
+            } else {
+                p_value(p, f->type, v);
+                rh_buf_appendf(b, " AND \"%s\" = $%d::%s", f->name, p->n, cast_of(f->type));
+            }
+            continue;
+        }
+        json_object_foreach(v, opk, ov) {
+            size_t k;
+            for (k = 0; k < sizeof where_ops / sizeof where_ops[0]; k++)
+                if (strcmp(where_ops[k].name, opk) == 0)
+                    break;
+            if (k == sizeof where_ops / sizeof where_ops[0])
+                return rh_error_set(err, RHAI_EINVAL, "where: unknown operator '%s' "
+                                    "(eq, ne, lt, lte, gt, gte)", opk);
+            if (json_is_object(ov) || json_is_array(ov))
+                return rh_error_set(err, RHAI_EINVAL, "where: %s.%s takes a plain value",
+                                    key, opk);
+            if (json_is_null(ov)) {
+                rh_buf_appendf(b, " AND \"%s\" IS %sNULL", f->name, k == 1 ? "NOT " : "");
+            } else {
+                p_value(p, f->type, ov);
+                rh_buf_appendf(b, " AND \"%s\" %s $%d::%s", f->name, where_ops[k].sql, p->n,
+                               cast_of(f->type));
+            }
+        }
+    }
+    return 0;
+}
+
+/* Run SELECT <what> FROM m WHERE context ... [ORDER/LIMIT]. */
+static int select_rows(pg_db *db, const store_model *m, int count, json_t *where,
+                       const char *order, long limit, long offset, PGresult **res,
+                       rhai_error *err)
+{
+    pg_params p = { 0 };
+    rh_buf b;
+    int rc;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&b);
+    pg_p_text(&p, db->h.context);
+    if (count) {
+        rh_buf_appendf(&b, "SELECT count(*)");
+    } else {
+        rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
+        append_columns(&b, m);
+    }
+    rh_buf_appendf(&b, " FROM \"%s\" WHERE \"context_id\" = $1", m->name);
+    if ((rc = build_where(&b, &p, m, where, err)) != 0) {
+        rh_buf_free(&b);
+        pg_params_free(&p);
+        return rc;
+    }
+    if (!count) {
+        int desc = order && order[0] == '-';
+        const char *name = order ? order + desc : "id";
+        const store_field *f = any_field(m, name);
+        if (f == NULL || f->type == STORE_T_LIST) {
+            rh_buf_free(&b);
+            pg_params_free(&p);
+            return rh_error_set(err, RHAI_EINVAL, "order: %s has no sortable field '%s'",
+                                m->name, name);
+        }
+        /* NULLs first ascending, last descending: SQLite's order */
+        pg_p_int(&p, limit);
+        pg_p_int(&p, offset);
+        rh_buf_appendf(&b, " ORDER BY \"%s\" %s, \"id\" LIMIT $%d::bigint OFFSET $%d::bigint",
+                       f->name, desc ? "DESC NULLS LAST" : "ASC NULLS FIRST", p.n - 1, p.n);
+    }
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_run(db->ps, db, b.data, &p, res, err);
+    rh_buf_free(&b);
+    return rc;
+}
+
+int pg_list(store_db *hdb, const store_model *m, json_t *where, const char *order, long limit,
+            long offset, json_t **rows, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    PGresult *r = NULL;
+    json_t *arr;
+    int rc;
+
+    *rows = NULL;
+    if (limit < 1 || limit > STORE_LIST_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "limit %ld is not in 1..%d", limit,
+                            STORE_LIST_MAX);
+    if (offset < 0)
+        return rh_error_set(err, RHAI_EINVAL, "offset %ld is negative", offset);
+    if ((rc = select_rows(db, m, 0, where, order, limit, offset, &r, err)) != 0)
+        return rc;
+    if ((arr = json_array()) == NULL) {
+        PQclear(r);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = row_object(r, i, m);
+        if (row == NULL || json_array_append_new(arr, row) != 0) {
+            PQclear(r);
+            json_decref(arr);
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    *rows = arr;
+    return 0;
+}
+
+int pg_count(store_db *hdb, const store_model *m, json_t *where, int64_t *n, rhai_error *err)
+{
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = select_rows((pg_db *)hdb, m, 1, where, NULL, 0, 0, &r, err)) != 0)
+        return rc;
+    *n = pg_int(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+/* ======================== export / import ======================== */
+
+enum { C_INT, C_TEXT, C_HEX };
+
+typedef struct pg_col {
+    const char *name;       /* in the canonical row */
+    const char *sql;        /* its column (NULL: name) */
+    int         kind;
+} pg_col;
+
+static const pg_col owners_cols[] = {
+    { "caller", NULL, C_TEXT }, { "added_at", NULL, C_INT }, { NULL, NULL, 0 } };
+static const pg_col grants_cols[] = {
+    { "id", NULL, C_INT }, { "caller", NULL, C_TEXT }, { "model", NULL, C_TEXT },
+    { "ops", NULL, C_INT }, { "object_id", NULL, C_INT }, { "expires_at", NULL, C_INT },
+    { "granted_by", NULL, C_TEXT }, { "created_at", NULL, C_INT }, { NULL, NULL, 0 } };
+static const pg_col audit_cols[] = {
+    { "id", NULL, C_INT }, { "at", NULL, C_INT }, { "task_id", NULL, C_TEXT },
+    { "caller", NULL, C_TEXT }, { "op", NULL, C_TEXT }, { "model", NULL, C_TEXT },
+    { "object_id", NULL, C_INT }, { "decision", NULL, C_TEXT }, { "reason", NULL, C_TEXT },
+    { NULL, NULL, 0 } };
+static const pg_col ledger_cols[] = {
+    { "task_id", NULL, C_TEXT }, { "result", NULL, C_TEXT }, { "finished_at", NULL, C_INT },
+    { "caller_id", NULL, C_TEXT }, { "context_id", "bound_context", C_TEXT },
+    { "worker_id", NULL, C_TEXT }, { "digest", "digest", C_HEX }, { NULL, NULL, 0 } };
+
+static const struct {
+    const char   *table;
+    const pg_col *cols;
+    const char   *key;
+} store_tables[] = {
+    { STORE_TABLE_OWNERS, owners_cols, "caller" },
+    { STORE_TABLE_GRANTS, grants_cols, "id" },
+    { STORE_TABLE_AUDIT, audit_cols, "id" },
+    { STORE_TABLE_LEDGER, ledger_cols, "task_id" },
+};
+
+static int table_index(const char *table)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(store_tables[i].table, table) == 0)
+            return i;
+    return -1;
+}
+
+int pg_export_rows(store_db *hdb, const char *table,
+                   int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
+                   rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    const store_model *m = NULL;
+    int t = table_index(table);
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    rh_buf b;
+    int rc;
+
+    if (t < 0 && (m = store_schema_model(db->h.st->schema, table)) == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "no table '%.100s'", table);
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&b);
+    if (m) {
+        rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
+        append_columns(&b, m);
+        rh_buf_appendf(&b, " FROM \"%s\" WHERE context_id = $1 ORDER BY id", m->name);
+    } else {
+        const pg_col *c = store_tables[t].cols;
+        rh_buf_appendf(&b, "SELECT ");
+        for (int i = 0; c[i].name; i++)
+            rh_buf_appendf(&b, c[i].kind == C_HEX ? "%sencode(%s, 'hex')" : "%s%s",
+                           i ? ", " : "", c[i].sql ? c[i].sql : c[i].name);
+        rh_buf_appendf(&b, " FROM %s WHERE context_id = $1 ORDER BY %s", table,
+                       store_tables[t].key);
+    }
+    pg_p_text(&p, db->h.context);
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    /* a model's rows may be many: a real export of a huge context would
+     * page; one result set keeps the transaction's snapshot simple */
+    rc = pg_run(db->ps, db, b.data, &p, &r, err);
+    rh_buf_free(&b);
+    if (rc != 0)
+        return rc;
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        json_t *row;
+        if (m) {
+            row = row_object(r, i, m);
+        } else {
+            const pg_col *c = store_tables[t].cols;
+            row = json_object();
+            for (int k = 0; row && c[k].name; k++) {
+                json_t *v = PQgetisnull(r, i, k) ? json_null()
+                            : c[k].kind == C_INT ? json_integer(pg_int(r, i, k))
+                                                 : json_string(PQgetvalue(r, i, k));
+                if (json_object_set_new(row, c[k].name, v) != 0) {
+                    json_decref(row);
+                    row = NULL;
+                }
+            }
+        }
+        if (row == NULL) {
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+            break;
+        }
+        rc = fn(u, row, err);
+        json_decref(row);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* A canonical value of kind 'kind' pushed to p; RHAI_EINVAL when it is
+ * of the wrong JSON type. */
+static int p_canon(pg_params *p, const char *table, const char *name, int kind, json_t *v,
+                   rhai_error *err)
+{
+    if (v == NULL || json_is_null(v)) {
+        pg_p_null(p);
+        return 0;
+    }
+    if (kind == C_INT ? !json_is_integer(v) : !json_is_string(v))
+        return rh_error_set(err, RHAI_EINVAL, "%s: %s must be %s", table, name,
+                            kind == C_INT ? "an integer" : "a string");
+    if (kind == C_INT)
+        pg_p_int(p, json_integer_value(v));
+    else
+        pg_p_textn(p, json_string_value(v), json_string_length(v));
+    return 0;
+}
+
+/* Does v fit a column of type t? */
+static int value_fits(store_type t, json_t *v)
+{
+    if (v == NULL || json_is_null(v))
+        return 1;
+    switch (t) {
+    case STORE_T_STRING:
+        return json_is_string(v);
+    case STORE_T_NUMBER:
+        return json_is_number(v);
+    case STORE_T_BOOL:
+        return json_is_boolean(v);
+    case STORE_T_LIST:
+        return json_is_array(v);
+    default:
+        return json_is_integer(v);
+    }
+}
+
+int pg_import_row(store_db *hdb, const char *table, json_t *row, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    const store_model *m = NULL;
+    int t = table_index(table);
+    pg_params p = { 0 };
+    rh_buf b;
+    int rc;
+
+    if (t < 0 && (m = store_schema_model(db->h.st->schema, table)) == NULL)
+        return rh_error_set(err, RHAI_EINVAL, "no table '%.100s'", table);
+    if (!json_is_object(row))
+        return rh_error_set(err, RHAI_EINVAL, "%s: a row must be an object", table);
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&b);
+    pg_p_text(&p, db->h.context);
+    if (m) {
+        static const char *const metas[] = { "id", "created_at", "updated_at" };
+        rh_buf_appendf(&b, "INSERT INTO \"%s\" (\"context_id\", \"id\", \"created_at\", "
+                       "\"updated_at\"", m->name);
+        append_columns(&b, m);
+        rh_buf_appendf(&b, ") VALUES ($1");
+        for (int i = 0; rc == 0 && i < 3; i++) {
+            json_t *v = json_object_get(row, metas[i]);
+            if (!json_is_integer(v))
+                rc = rh_error_set(err, RHAI_EINVAL, "%s: %s must be an integer", table,
+                                  metas[i]);
+            else
+                pg_p_int(&p, json_integer_value(v));
+            rh_buf_appendf(&b, ", $%d::bigint", p.n);
+        }
+        for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
+            const store_field *f = &m->fields[i];
+            json_t *v = json_object_get(row, f->name);
+            if (!value_fits(f->type, v))
+                rc = rh_error_set(err, RHAI_EINVAL, "%s: %s has the wrong type", table,
+                                  f->name);
+            p_value(&p, f->type, v);
+            rh_buf_appendf(&b, ", $%d::%s", p.n, cast_of(f->type));
+        }
+        rh_buf_appendf(&b, ")");
+    } else {
+        const pg_col *c = store_tables[t].cols;
+        rh_buf_appendf(&b, "INSERT INTO %s (context_id", table);
+        for (int i = 0; c[i].name; i++)
+            rh_buf_appendf(&b, ", %s", c[i].sql ? c[i].sql : c[i].name);
+        rh_buf_appendf(&b, ") VALUES ($1");
+        for (int i = 0; rc == 0 && c[i].name; i++) {
+            rc = p_canon(&p, table, c[i].name, c[i].kind, json_object_get(row, c[i].name),
+                         err);
+            rh_buf_appendf(&b, c[i].kind == C_HEX ? ", decode($%d, 'hex')" : ", $%d", p.n);
+        }
+        rh_buf_appendf(&b, ")");
+    }
+    if (rc != 0) {
+        rh_buf_free(&b);
+        pg_params_free(&p);
+        return rc;
+    }
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_queue(db->ps, b.data, &p, NULL, 1, PG_K_OTHER, err);
+    rh_buf_free(&b);
+    /* rows go in batches: queued, sent every PG_IMPORT_BATCH */
+    if (rc == 0 && (db->ps->nq >= PG_IMPORT_BATCH || !db->in_tx))
+        rc = pg_run(db->ps, db, "SELECT 1", NULL, NULL, err);
+    return rc;
+}
+
+/* Move the identity sequences past the ids imported (never back: an id
+ * once given is not given again). */
+int pg_import_end(store_db *hdb, rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    const store_schema *s = db->h.st->schema;
+    rh_buf b;
+    int rc;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    rh_buf_init(&b);
+    for (size_t i = 0; rc == 0 && i < s->nmodels + 2; i++) {
+        const char *t = i == 0 ? "rhai_grants" : i == 1 ? "rhai_audit" : s->models[i - 2].name;
+        b.len = 0;
+        rh_buf_appendf(&b, "SELECT setval(pg_get_serial_sequence('\"%s\"', 'id'), "
+                       "GREATEST(COALESCE(pg_sequence_last_value(pg_get_serial_sequence("
+                       "'\"%s\"', 'id')::regclass), 0), (SELECT COALESCE(max(id), 0) FROM "
+                       "\"%s\"), 1))", t, t, t);
+        if (b.data == NULL)
+            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        else
+            rc = pg_queue(db->ps, b.data, NULL, NULL, 0, PG_K_OTHER, err);
+    }
+    rh_buf_free(&b);
+    if (rc == 0)
+        rc = pg_run(db->ps, db, "SELECT 1", NULL, NULL, err);
+    return rc;
+}

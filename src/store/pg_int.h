@@ -1,0 +1,162 @@
+/* pg_int.h -- what the files of the postgres backend share, not exported:
+ * one PostgreSQL database holding every context of a store in shared
+ * tables keyed by context (docs/store.md).
+ *
+ * pg.c holds the connection, the statement queue (libpq pipeline mode),
+ * migrations, contexts, transactions and the ledger; pg_crud.c the model
+ * rows, list, count, references and export/import; pg_acl.c owners,
+ * grants, decisions and audit. Their functions carry the pg_ prefix.
+ *
+ * Round trips. Statements whose answer nobody waits for (BEGIN,
+ * SAVEPOINT, RELEASE, an audit row, the ledger row) are queued in the
+ * store and sent, pipelined, together with the next statement that needs
+ * an answer (or the COMMIT), all followed by one Sync: a DSL call costs at
+ * most one round trip. Only unnamed statements (PQsendQueryParams), no SET
+ * and no session state: the connection may be a PgBouncer's in
+ * transaction pooling. */
+#ifndef STORE_PG_INT_H
+#define STORE_PG_INT_H
+
+#include <libpq-fe.h>
+
+#include "store_int.h"
+
+/* Version of the store's own tables in a postgres database, recorded in
+ * rhai_meta with the schema hash. */
+#define PG_INTERNAL_VERSION "pg1"
+
+/* Parameters of one statement, all text (NULL: SQL NULL), owned. */
+typedef struct pg_params {
+    int    n;
+    int    cap;
+    int    oom;             /* an append failed: the statement is not sent */
+    char **v;
+} pg_params;
+
+void pg_params_free(pg_params *p);
+void pg_p_text(pg_params *p, const char *s);         /* NULL: SQL NULL */
+void pg_p_textn(pg_params *p, const char *s, size_t n);
+void pg_p_int(pg_params *p, int64_t v);
+void pg_p_null(pg_params *p);
+void pg_p_opt_int(pg_params *p, int64_t v);          /* <= 0: NULL */
+
+enum { PG_K_OTHER, PG_K_BEGIN, PG_K_COMMIT };
+
+/* One queued statement. */
+typedef struct pg_stmt {
+    char      *sql;
+    pg_params  p;
+    PGresult **keep;        /* where its result goes (NULL: dropped) */
+    int        est;         /* rows it changes, counted when queued; -1: its
+                             * row count is added when its result is read */
+    int        kind;        /* PG_K_* */
+} pg_stmt;
+
+typedef struct pg_db pg_db;
+
+/* Authorization facts of one (caller, model) in the current transaction. */
+typedef struct pg_grant_fact {
+    unsigned ops;
+    int64_t  object_id;     /* 0: every object */
+    int64_t  expires_at;    /* 0: never */
+} pg_grant_fact;
+
+typedef struct pg_authz {
+    char          *caller;
+    char          *model;
+    int            owner;
+    size_t         n;
+    pg_grant_fact *g;
+} pg_authz;
+
+#define PG_AUTHZ_MAX 16
+
+struct pg_db {
+    store_db      h;            /* the head (store_int.h): first */
+    struct pg_store *ps;
+    char          where[512];   /* "<masked url> context <id>" */
+    unsigned long used;         /* store tick of the last open */
+    int           need_ctx;     /* the rhai_contexts row is still to be made */
+    int           in_tx;
+    int           in_sp;
+    int           on_server;    /* the transaction's BEGIN reached the server */
+    int           broken;       /* the transaction failed (connection lost) */
+    int64_t       changes;      /* rows changed in the transaction */
+    int64_t       sp_base;      /* changes at the savepoint */
+    unsigned long acl_gen;      /* ps->acl_gen the cache below was made at */
+    size_t        nauthz;
+    pg_authz      authz[PG_AUTHZ_MAX];
+};
+
+typedef struct pg_store {
+    store          h;           /* the head: first */
+    char          *conninfo;    /* the url or conninfo as given */
+    PGconn        *conn;        /* in pipeline mode; NULL until first use */
+    int            migrated;    /* the tables match the schema */
+    pg_db         *tx;          /* the context whose transaction is open */
+    unsigned long  tick;
+    unsigned long  acl_gen;     /* bumped by every owner/grant change */
+    pg_db         *open[STORE_OPEN_MAX];
+    pg_stmt       *q;           /* the queue */
+    size_t         nq, capq;
+    int64_t        round_trips; /* Syncs sent (tests, RHAI_PG_TRACE) */
+} pg_store;
+
+/* pg.c */
+const char *pg_where(const pg_store *ps);
+/* Queue 'sql' with 'p' (moved in: p is emptied; NULL: none). keep/est as
+ * in pg_stmt. */
+int pg_queue(pg_store *ps, const char *sql, pg_params *p, PGresult **keep, int est,
+             int kind, rhai_error *err);
+/* Queue 'sql' and send the queue, one round trip; *res (may be NULL) gets
+ * its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), PQclear by the caller.
+ * RHAI_ESTORE naming db (or the store when db is NULL). */
+int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+           rhai_error *err);
+/* Ready for a statement on db: the connection is up (made now when needed,
+ * never inside a transaction), no other context's transaction is open. */
+int pg_db_ready(pg_db *db, rhai_error *err);
+/* A count or id from a text column. */
+int64_t pg_int(const PGresult *r, int row, int col);
+/* Invalidate every cached authorization decision of the store. */
+void pg_acl_changed(pg_store *ps);
+void pg_authz_clear(pg_db *db);
+
+/* pg_crud.c */
+const char *pg_sql_type(const store_field *f);
+int pg_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
+              rhai_error *err);
+int pg_get(store_db *db, const store_model *m, int64_t id, json_t **row, rhai_error *err);
+int pg_update(store_db *db, const store_model *m, int64_t id, json_t *values,
+              rhai_error *err);
+int pg_del(store_db *db, const store_model *m, int64_t id, rhai_error *err);
+int pg_list(store_db *db, const store_model *m, json_t *where, const char *order, long limit,
+            long offset, json_t **rows, rhai_error *err);
+int pg_count(store_db *db, const store_model *m, json_t *where, int64_t *n, rhai_error *err);
+int pg_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
+                int64_t id, long limit, json_t **ids, rhai_error *err);
+int pg_export_rows(store_db *db, const char *table,
+                   int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
+                   rhai_error *err);
+int pg_import_row(store_db *db, const char *table, json_t *row, rhai_error *err);
+int pg_import_end(store_db *db, rhai_error *err);
+
+/* pg_acl.c */
+int pg_owner_add(store_db *db, const char *caller, rhai_error *err);
+int pg_owner_remove(store_db *db, const char *caller, rhai_error *err);
+int pg_owners(store_db *db, json_t **out, rhai_error *err);
+int pg_authorize(store_db *db, const char *caller, const char *model, unsigned op,
+                 int64_t object_id, int64_t now_ms, rhai_error *err);
+int pg_grant_add(store_db *db, const store_grant *g, int64_t *id, rhai_error *err);
+int pg_grant_revoke(store_db *db, const store_grant *g, int *n, rhai_error *err);
+int pg_grant_list(store_db *db, json_t **out, rhai_error *err);
+int pg_audit_put(store_db *db, const store_audit *a, rhai_error *err);
+int pg_audit_denial(store_db *db, const store_audit *a, int64_t count, int64_t now_ms,
+                    const store_audit_limits *lim, rhai_error *err);
+int pg_audit_has(store_db *db, const char *task_id, const char *caller, const char *decision,
+                 rhai_error *err);
+int pg_audit_query(store_db *db, const char *caller, const char *model, const char *decision,
+                   long limit, json_t **out, rhai_error *err);
+int pg_context_info(store_db *db, json_t **out, rhai_error *err);
+
+#endif
