@@ -15,3 +15,7 @@ rhai_test_pg(test_store_shared 180)
 rhai_test(test_store_move unit 60 rhai_store)
 # ... and sqlite -> postgres -> sqlite (RHAI_TEST_PG_URL from with-postgres.sh)
 rhai_test_pg(test_store_move 120)
+# issue 17: the same store and acl suites on a postgres store (a throwaway
+# server, a fresh database per test case)
+rhai_test_pg(test_store 120)
+rhai_test_pg(test_acl 120)

@@ -128,6 +128,13 @@ static void msg_trim(char *m)
         m[--n] = '\0';
 }
 
+/* Server notices ("relation exists, skipping") are not for our logs. */
+static void notice_drop(void *u, const char *msg)
+{
+    (void)u;
+    (void)msg;
+}
+
 /* A connection to the store's database, or NULL with 'err' set. libpq's
  * messages name host and port, never the password. */
 static PGconn *conn_open(pg_store *ps, const char *timeout, rhai_error *err)
@@ -150,6 +157,7 @@ static PGconn *conn_open(pg_store *ps, const char *timeout, rhai_error *err)
         PQfinish(c);
         return NULL;
     }
+    PQsetNoticeProcessor(c, notice_drop, NULL);
     return c;
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "store/store.h"
+#include "th_store.h"
 
 static const store_field item_fields[] = {
     { "name", STORE_T_STRING, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, "" },
@@ -26,6 +27,7 @@ static const store_schema schema = { models, 2, "acl-test" };
 #define NOW 1700000000000LL
 
 static char dir[128];
+static char url[2048];      /* dir on sqlite, a fresh database on postgres */
 static store *st;
 static store_db *db;
 
@@ -36,7 +38,8 @@ static int ctx_setup(void **state)
     (void)state;
     snprintf(dir, sizeof dir, "/tmp/rhai-test-acl-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(store_new(dir, &schema, &st, &err), 0);
+    assert_int_equal(th_store_url(dir, url, sizeof url), 0);
+    assert_int_equal(store_new(url, &schema, &st, &err), 0);
     assert_int_equal(store_context_create(st, "c1", "alice", &err), 0);
     assert_int_equal(store_open(st, "c1", &db, &err), 0);
     return 0;
@@ -48,6 +51,7 @@ static int ctx_teardown(void **state)
 
     (void)state;
     store_free(st);
+    th_store_done(url);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     return 0;
