@@ -19,3 +19,8 @@ rhai_test_pg(test_store_move 120)
 # server, a fresh database per test case)
 rhai_test_pg(test_store 120)
 rhai_test_pg(test_acl 120)
+# what only the postgres store has: reconnects after a server restart,
+# serialization conflicts, two connections on one context, masked
+# passwords, round trips per call (skipped without a server)
+rhai_test(test_store_postgres unit 60 rhai_store)
+rhai_test_pg(test_store_postgres 120)
