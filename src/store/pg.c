@@ -671,6 +671,7 @@ int pg_db_ready(pg_db *db, rhai_error *err)
                      "CONFLICT (id) DO NOTHING", &p, NULL, 0, PG_K_OTHER, err) != 0)
             return RHAI_ENOMEM;
         db->need_ctx = 0;
+        db->ctx_in_tx = ps->tx == db;  /* a rollback undoes it: made again after */
     }
     return 0;
 }
@@ -761,11 +762,16 @@ static int pg_context_exists(store *s, const char *ctx)
     PGresult *r = NULL;
     int rc;
 
-    if (!rh_context_id_valid(ctx) || store_ready(ps, 0, NULL) != 0)
+    /* No answer (the server down) counts as "exists": the caller then
+     * opens the context and gets the store's error (RHAI_ESTORE, which a
+     * task takes as transient) instead of "unknown context" for good. */
+    if (!rh_context_id_valid(ctx))
         return 0;
+    if (store_ready(ps, 0, NULL) != 0)
+        return 1;
     pg_p_text(&p, ctx);
     if (pg_run(ps, ps->tx, "SELECT 1 FROM rhai_contexts WHERE id = $1", &p, &r, NULL) != 0)
-        return 0;
+        return 1;
     rc = PQntuples(r) == 1;
     PQclear(r);
     return rc;
@@ -867,8 +873,11 @@ static int pg_context_list(store *s, json_t **ids, rhai_error *err)
 
 /* ======================== transactions ======================== */
 
-static void tx_end(pg_db *db)
+static void tx_end(pg_db *db, int committed)
 {
+    if (db->ctx_in_tx && !committed)
+        db->need_ctx = 1;
+    db->ctx_in_tx = 0;
     db->in_tx = db->in_sp = db->on_server = db->broken = 0;
     db->changes = db->sp_base = 0;
     pg_authz_clear(db);
@@ -881,6 +890,7 @@ static int pg_begin(store_db *hdb, rhai_error *err)
     pg_db *db = (pg_db *)hdb;
     pg_store *ps = db->ps;
     int rc;
+    int ctx_row = db->need_ctx;
 
     if (db->in_tx)
         return rh_error_set(err, RHAI_ESTATE, "%s: already in a transaction", db->h.context);
@@ -896,6 +906,7 @@ static int pg_begin(store_db *hdb, rhai_error *err)
         ps->q[0] = b;
     }
     ps->tx = db;
+    db->ctx_in_tx = ctx_row && !db->need_ctx;   /* its rhai_contexts row, queued above */
     db->in_tx = 1;
     db->in_sp = db->on_server = db->broken = 0;
     db->changes = db->sp_base = 0;
@@ -917,7 +928,7 @@ static void pg_rollback(store_db *hdb)
         (void)pg_queue(ps, "ROLLBACK", NULL, NULL, 0, PG_K_OTHER, NULL);
         (void)flush(ps, NULL, NULL);
     }
-    tx_end(db);
+    tx_end(db, 0);
 }
 
 static int pg_commit(store_db *hdb, rhai_error *err)
@@ -936,7 +947,7 @@ static int pg_commit(store_db *hdb, rhai_error *err)
     }
     if (!db->on_server && ps->nq == 1) {    /* BEGIN alone: nothing to commit */
         queue_clear(ps);
-        tx_end(db);
+        tx_end(db, 0);
         return 0;
     }
     if ((rc = pg_queue(ps, "COMMIT", NULL, &r, 0, PG_K_COMMIT, err)) == 0)
@@ -950,7 +961,7 @@ static int pg_commit(store_db *hdb, rhai_error *err)
         (void)pg_queue(ps, "ROLLBACK", NULL, NULL, 0, PG_K_OTHER, NULL);
         (void)flush(ps, NULL, NULL);
     }
-    tx_end(db);
+    tx_end(db, rc == 0);
     return rc;
 }
 

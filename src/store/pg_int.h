@@ -77,6 +77,7 @@ struct pg_db {
     char          where[512];   /* "<masked url> context <id>" */
     unsigned long used;         /* store tick of the last open */
     int           need_ctx;     /* the rhai_contexts row is still to be made */
+    int           ctx_in_tx;    /* ... and is made by the open transaction */
     int           in_tx;
     int           in_sp;
     int           on_server;    /* the transaction's BEGIN reached the server */
