@@ -24,3 +24,13 @@ rhai_test_pg(test_acl 120)
 # passwords, round trips per call (skipped without a server)
 rhai_test(test_store_postgres unit 60 rhai_store)
 rhai_test_pg(test_store_postgres 120)
+# the same behind PgBouncer in transaction pooling (no session state may
+# cross a transaction), when pgbouncer is installed (tools/deps.sh)
+find_program(PGBOUNCER pgbouncer PATHS /usr/sbin /usr/local/sbin)
+if(PGBOUNCER AND EXISTS ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh)
+  add_test(NAME test_store_postgres_pgbouncer COMMAND
+    ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh $<TARGET_FILE:test_store_postgres>)
+  set_tests_properties(test_store_postgres_pgbouncer PROPERTIES TIMEOUT 120
+    LABELS "unit;postgres" ENVIRONMENT
+    "CMOCKA_MESSAGE_OUTPUT=STDOUT;RHAI_TEST_BACKEND=postgres;RHAI_TEST_PGBOUNCER=1")
+endif()

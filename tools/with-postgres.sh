@@ -11,6 +11,9 @@
 #   RHAI_TEST_PG_RESTART  a command that restarts the server (same port and data)
 #   RHAI_TEST_PG_STOP / RHAI_TEST_PG_START   commands that stop / start it
 #   RHAI_TEST_PG_DIR      the temp dir (data in $dir/data, socket in $dir)
+# With RHAI_TEST_PGBOUNCER=1 a PgBouncer in transaction pooling mode is put
+# in front (RHAI_TEST_PG_URL names it): what a store must survive there (no
+# session state across transactions) is then tested too.
 # With RHAI_TEST_PG_URL already set, it is used as is (no server started).
 set -euo pipefail
 
@@ -52,6 +55,9 @@ chmod 0755 "$dir"
 [ -n "${pguser:-}" ] && chown "$pguser" "$dir"
 started=""
 cleanup() {
+    if [ -f "$dir/pgbouncer.pid" ]; then
+        kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+    fi
     if [ -n "$started" ]; then
         as_pg "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -85,6 +91,23 @@ done
 ctl="$bindir/pg_ctl -D $dir/data -l $dir/server.log -w -t 30"
 if [ ${#runas[@]} -gt 0 ]; then ctl="runuser -u $pguser -- $ctl"; fi
 export RHAI_TEST_PG_URL="postgres://rhai@127.0.0.1:$port/rhai"
+if [ "${RHAI_TEST_PGBOUNCER:-}" = 1 ]; then
+    command -v pgbouncer >/dev/null || { echo "with-postgres: no pgbouncer (tools/deps.sh)" >&2; exit 1; }
+    bport=$(free_port)
+    printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$port user=rhai" "[pgbouncer]" \
+        "listen_addr = 127.0.0.1" "listen_port = $bport" "unix_socket_dir =" "auth_type = any" \
+        "pool_mode = transaction" "max_client_conn = 500" "default_pool_size = 10" \
+        "ignore_startup_parameters = extra_float_digits" "logfile = $dir/pgbouncer.log" \
+        "pidfile = $dir/pgbouncer.pid" >"$dir/pgbouncer.ini"
+    [ -n "${pguser:-}" ] && chown "$pguser" "$dir/pgbouncer.ini"
+    as_pg pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1 \
+        || { echo "with-postgres: pgbouncer did not start" >&2; cat "$dir/pgbouncer.log" >&2 || true; exit 1; }
+    for _ in $(seq 100); do
+        "$bindir/psql" -X -q -h 127.0.0.1 -p "$bport" -U rhai -d rhai -c "SELECT 1" >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    export RHAI_TEST_PG_URL="postgres://rhai@127.0.0.1:$bport/rhai"
+fi
 export RHAI_TEST_PG_DIR="$dir"
 export RHAI_TEST_PG_RESTART="$ctl -m fast restart -o '$opts' >/dev/null"
 export RHAI_TEST_PG_STOP="$ctl -m fast stop >/dev/null"
