@@ -108,6 +108,9 @@ const char *pg_where(const pg_store *ps)
     return ps->h.url_masked ? ps->h.url_masked : "postgres";
 }
 
+/* RHAI_PG_TRACE set: every round trip on stderr, numbered, with the last
+ * statement it carried (how the one-round-trip-per-call rule is checked
+ * on a real workload). */
 static void trace(const pg_store *ps, const char *what)
 {
     static int on = -1;
@@ -115,8 +118,7 @@ static void trace(const pg_store *ps, const char *what)
     if (on < 0)
         on = getenv("RHAI_PG_TRACE") != NULL;
     if (on)
-        rh_log(RH_LOG_DEBUG, "event=pg_round_trip n=%lld %s", (long long)ps->round_trips,
-               what);
+        fprintf(stderr, "pg_round_trip %lld %.100s\n", (long long)ps->round_trips, what);
 }
 
 /* The last line of a libpq message, without its newline. */
@@ -606,6 +608,7 @@ static void db_free(pg_db *db)
     if (db == NULL)
         return;
     pg_authz_clear(db);
+    pg_rows_clear(db);
     rh_free(db);
 }
 
@@ -881,6 +884,7 @@ static void tx_end(pg_db *db, int committed)
     db->in_tx = db->in_sp = db->on_server = db->broken = 0;
     db->changes = db->sp_base = 0;
     pg_authz_clear(db);
+    pg_rows_clear(db);
     if (db->ps->tx == db)
         db->ps->tx = NULL;
 }
@@ -1007,6 +1011,7 @@ static void pg_rollback_to(store_db *hdb)
     db->in_sp = 0;
     db->changes = db->sp_base;      /* the rows changed since are undone */
     pg_authz_clear(db);             /* grants changed since are undone too */
+    pg_rows_clear(db);              /* and rows */
     if (db->broken)
         return;
     (void)pg_queue(db->ps, "ROLLBACK TO dsl", NULL, NULL, 0, PG_K_OTHER, NULL);

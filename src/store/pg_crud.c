@@ -122,6 +122,66 @@ static void append_columns(rh_buf *b, const store_model *m)
         rh_buf_appendf(b, ", \"%s\"", m->fields[i].name);
 }
 
+/* ---- rows read or written in this transaction (pg_int.h, pg_row) ---- */
+
+void pg_rows_clear(pg_db *db)
+{
+    for (size_t i = 0; i < db->nrows; i++)
+        json_decref(db->rows[i].row);
+    db->nrows = db->rows_next = 0;
+}
+
+static pg_row *rows_find(pg_db *db, const store_model *m, int64_t id)
+{
+    for (size_t i = 0; i < db->nrows; i++)
+        if (db->rows[i].m == m && db->rows[i].id == id)
+            return &db->rows[i];
+    return NULL;
+}
+
+static void rows_drop(pg_db *db, const store_model *m, int64_t id)
+{
+    pg_row *r = rows_find(db, m, id);
+
+    if (r == NULL)
+        return;
+    json_decref(r->row);
+    *r = db->rows[--db->nrows];
+    db->rows_next = 0;
+}
+
+/* Keep a copy of 'row' (of m, as the database holds it now). */
+static void rows_put(pg_db *db, const store_model *m, json_t *row)
+{
+    int64_t id = json_integer_value(json_object_get(row, "id"));
+    json_t *copy;
+    pg_row *r;
+
+    if (!db->in_tx || (copy = json_deep_copy(row)) == NULL)
+        return;
+    if ((r = rows_find(db, m, id)) == NULL) {
+        if (db->nrows < PG_ROWS_MAX) {
+            r = &db->rows[db->nrows++];
+        } else {                            /* full: replace in turn */
+            r = &db->rows[db->rows_next];
+            db->rows_next = (db->rows_next + 1) % PG_ROWS_MAX;
+            json_decref(r->row);
+        }
+        r->row = NULL;
+    }
+    json_decref(r->row);
+    r->m = m;
+    r->id = id;
+    r->row = copy;
+}
+
+/* The columns of a row: id, created_at, updated_at, the fields. */
+static void append_row_columns(rh_buf *b, const store_model *m)
+{
+    rh_buf_appendf(b, "\"id\", \"created_at\", \"updated_at\"");
+    append_columns(b, m);
+}
+
 static int oom(rh_buf *b, pg_params *p, rhai_error *err)
 {
     rh_buf_free(b);
@@ -215,14 +275,20 @@ int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
         pg_params_free(&p);
         return rc;
     }
-    if (rh_buf_appendf(&b, " RETURNING id") != 0 || b.data == NULL || p.oom)
+    rh_buf_appendf(&b, " RETURNING ");
+    append_row_columns(&b, m);
+    if (b.data == NULL || p.oom)
         return oom(&b, &p, err);
     rc = pg_run(db->ps, db, b.data, &p, &r, err);
     rh_buf_free(&b);
     if (rc != 0)
         return rc;
     if (PQntuples(r) == 1) {
+        json_t *row = row_object(r, 0, m);
         *id = pg_int(r, 0, 0);
+        if (row)
+            rows_put(db, m, row);       /* create reads it back next */
+        json_decref(row);
         PQclear(r);
         return 0;
     }
@@ -241,12 +307,19 @@ int pg_get(store_db *hdb, const store_model *m, int64_t id, json_t **row, rhai_e
     rh_buf b;
     int rc;
 
+    pg_row *c;
+
     *row = NULL;
     if ((rc = pg_db_ready(db, err)) != 0)
         return rc;
+    if (db->in_tx && (c = rows_find(db, m, id)) != NULL) {
+        if ((*row = json_deep_copy(c->row)) == NULL)
+            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        return 0;
+    }
     rh_buf_init(&b);
-    rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
-    append_columns(&b, m);
+    rh_buf_appendf(&b, "SELECT ");
+    append_row_columns(&b, m);
     rh_buf_appendf(&b, " FROM \"%s\" WHERE \"context_id\" = $1 AND \"id\" = $2::bigint",
                    m->name);
     pg_p_text(&p, db->h.context);
@@ -261,6 +334,8 @@ int pg_get(store_db *hdb, const store_model *m, int64_t id, json_t **row, rhai_e
         rc = rh_error_set(err, RHAI_ENOTFOUND, "%s %lld not found", m->name, (long long)id);
     else if ((*row = row_object(r, 0, m)) == NULL)
         rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    else
+        rows_put(db, m, *row);
     PQclear(r);
     return rc;
 }
@@ -301,13 +376,22 @@ int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
         pg_params_free(&p);
         return rc;
     }
+    rh_buf_appendf(&b, " RETURNING ");
+    append_row_columns(&b, m);
     if (b.data == NULL || p.oom)
         return oom(&b, &p, err);
+    rows_drop(db, m, id);
     rc = pg_run(db->ps, db, b.data, &p, &r, err);
     rh_buf_free(&b);
     if (rc != 0)
         return rc;
-    n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    n = PQntuples(r);
+    if (n > 0) {
+        json_t *row = row_object(r, 0, m);
+        if (row)
+            rows_put(db, m, row);       /* update reads it back next */
+        json_decref(row);
+    }
     PQclear(r);
     if (n > 0)
         return 0;
@@ -327,6 +411,7 @@ int pg_del(store_db *hdb, const store_model *m, int64_t id, rhai_error *err)
 
     if ((rc = pg_db_ready(db, err)) != 0)
         return rc;
+    rows_drop(db, m, id);
     snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE \"context_id\" = $1 AND \"id\" = "
              "$2::bigint", m->name);
     pg_p_text(&p, db->h.context);
@@ -551,6 +636,8 @@ int pg_list(store_db *hdb, const store_model *m, json_t *where, const char *orde
     }
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *row = row_object(r, i, m);
+        if (row != NULL && i < PG_ROWS_MAX / 2)
+            rows_put(db, m, row);       /* a list, then updates of its rows */
         if (row == NULL || json_array_append_new(arr, row) != 0) {
             PQclear(r);
             json_decref(arr);
@@ -739,6 +826,7 @@ int pg_import_row(store_db *hdb, const char *table, json_t *row, rhai_error *err
         return rh_error_set(err, RHAI_EINVAL, "%s: a row must be an object", table);
     if ((rc = pg_db_ready(db, err)) != 0)
         return rc;
+    pg_rows_clear(db);
     rh_buf_init(&b);
     pg_p_text(&p, db->h.context);
     if (m) {

@@ -71,6 +71,19 @@ typedef struct pg_authz {
 
 #define PG_AUTHZ_MAX 16
 
+/* A row of a model as this transaction reads it now. Inside a SERIALIZABLE
+ * transaction a row changes only by the transaction's own writes, which
+ * update or drop its entry, so the cache answers exactly what a SELECT
+ * would: create's and update's read-back, and a get after them, cost no
+ * round trip. */
+typedef struct pg_row {
+    const store_model *m;
+    int64_t            id;
+    json_t            *row;      /* owned, never handed out (copies are) */
+} pg_row;
+
+#define PG_ROWS_MAX 64
+
 struct pg_db {
     store_db      h;            /* the head (store_int.h): first */
     struct pg_store *ps;
@@ -87,6 +100,8 @@ struct pg_db {
     unsigned long acl_gen;      /* ps->acl_gen the cache below was made at */
     size_t        nauthz;
     pg_authz      authz[PG_AUTHZ_MAX];
+    size_t        nrows, rows_next;
+    pg_row        rows[PG_ROWS_MAX];
 };
 
 typedef struct pg_store {
@@ -125,6 +140,7 @@ void pg_authz_clear(pg_db *db);
 
 /* pg_crud.c */
 const char *pg_sql_type(const store_field *f);
+void pg_rows_clear(pg_db *db);
 int pg_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
               rhai_error *err);
 int pg_get(store_db *db, const store_model *m, int64_t id, json_t **row, rhai_error *err);
