@@ -98,7 +98,7 @@ if [ "${RHAI_TEST_PGBOUNCER:-}" = 1 ]; then
         "listen_addr = 127.0.0.1" "listen_port = $bport" "unix_socket_dir =" "auth_type = any" \
         "pool_mode = transaction" "max_client_conn = 500" "default_pool_size = 10" \
         "ignore_startup_parameters = extra_float_digits" "logfile = $dir/pgbouncer.log" \
-        "pidfile = $dir/pgbouncer.pid" >"$dir/pgbouncer.ini"
+        "pidfile = $dir/pgbouncer.pid" "server_login_retry = 1" >"$dir/pgbouncer.ini"
     [ -n "${pguser:-}" ] && chown "$pguser" "$dir/pgbouncer.ini"
     as_pg pgbouncer -d "$dir/pgbouncer.ini" >/dev/null 2>&1 \
         || { echo "with-postgres: pgbouncer did not start" >&2; cat "$dir/pgbouncer.log" >&2 || true; exit 1; }

@@ -1027,6 +1027,36 @@ static int64_t pg_tx_changes(const store_db *hdb)
 
 /* ======================== ledger ======================== */
 
+/* Run a read on its own, before the open transaction's BEGIN when that
+ * has not reached the server yet (its queue is kept for the next
+ * statement), else inside it. The ledger's lookup goes so: read inside a
+ * SERIALIZABLE transaction, the miss would take a predicate lock on the
+ * ledger's index page, and every concurrent task of the context writing
+ * its own row into that page would then conflict with it. It needs no
+ * such lock: the ledger's primary key lets only one of two runs of a task
+ * commit its row (the other fails, RHAI_ESTORE, is run again and finds
+ * the row). */
+static int outside_tx(pg_db *db, const char *sql, pg_params *p, PGresult **r,
+                      rhai_error *err)
+{
+    pg_store *ps = db->ps;
+    pg_stmt *q = ps->q;
+    size_t nq = ps->nq, capq = ps->capq;
+    int rc;
+
+    if (!db->in_tx || db->on_server || db->broken)
+        return pg_run(ps, db, sql, p, r, err);
+    ps->q = NULL;
+    ps->nq = ps->capq = 0;
+    rc = pg_run(ps, NULL, sql, p, r, err);
+    queue_clear(ps);
+    rh_free(ps->q);
+    ps->q = q;
+    ps->nq = nq;
+    ps->capq = capq;
+    return rc;
+}
+
 /* Text column equals s (NULL counts as ""); a NULL column matches nothing. */
 static int col_is(const PGresult *r, int col, const char *s)
 {
@@ -1047,9 +1077,10 @@ static int pg_ledger_get(store_db *hdb, const store_ledger_key *key, char **resu
         return rc;
     pg_p_text(&p, db->h.context);
     pg_p_text(&p, key->task_id);
-    if ((rc = pg_run(db->ps, db, "SELECT result, caller_id, bound_context, worker_id, "
-                     "encode(digest, 'hex') FROM rhai_ledger WHERE context_id = $1 AND "
-                     "task_id = $2", &p, &r, err)) != 0)
+    rc = outside_tx(db, "SELECT result, caller_id, bound_context, worker_id, "
+                    "encode(digest, 'hex') FROM rhai_ledger WHERE context_id = $1 AND "
+                    "task_id = $2", &p, &r, err);
+    if (rc != 0)
         return rc;
     if (PQntuples(r) == 0) {
         PQclear(r);

@@ -150,8 +150,10 @@ static void rows_drop(pg_db *db, const store_model *m, int64_t id)
     db->rows_next = 0;
 }
 
-/* Keep a copy of 'row' (of m, as the database holds it now). */
-static void rows_put(pg_db *db, const store_model *m, json_t *row)
+/* Keep a copy of 'row' (of m, as the database holds it now) and its ctid
+ * (column 'col' of r's row i). */
+static void rows_put(pg_db *db, const store_model *m, json_t *row, const PGresult *res, int i,
+                     int col)
 {
     int64_t id = json_integer_value(json_object_get(row, "id"));
     json_t *copy;
@@ -173,13 +175,37 @@ static void rows_put(pg_db *db, const store_model *m, json_t *row)
     r->m = m;
     r->id = id;
     r->row = copy;
+    r->ctid[0] = '\0';
+    if (res && !PQgetisnull(res, i, col) && (size_t)PQgetlength(res, i, col) < sizeof r->ctid)
+        memcpy(r->ctid, PQgetvalue(res, i, col), (size_t)PQgetlength(res, i, col) + 1);
 }
 
-/* The columns of a row: id, created_at, updated_at, the fields. */
+/* The columns of a row: id, created_at, updated_at, the fields, and its
+ * ctid last (column 3 + nfields). */
 static void append_row_columns(rh_buf *b, const store_model *m)
 {
     rh_buf_appendf(b, "\"id\", \"created_at\", \"updated_at\"");
     append_columns(b, m);
+    rh_buf_appendf(b, ", ctid::text");
+}
+
+#define CTID_COL(m) ((int)(m)->nfields + 3)
+
+/* " WHERE" clause reaching row id of m: by its ctid when this transaction
+ * knows it (a TID scan), else by the primary key. The context and id are
+ * checked either way ($1, $2). */
+static void append_row_where(pg_db *db, rh_buf *b, pg_params *p, const store_model *m,
+                             int64_t id)
+{
+    pg_row *c = db->in_tx ? rows_find(db, m, id) : NULL;
+
+    if (c && c->ctid[0]) {
+        pg_p_text(p, c->ctid);
+        rh_buf_appendf(b, " WHERE ctid = $%d::tid AND \"context_id\" = $1 AND \"id\" = "
+                       "$2::bigint", p->n);
+    } else {
+        rh_buf_appendf(b, " WHERE \"context_id\" = $1 AND \"id\" = $2::bigint");
+    }
 }
 
 static int oom(rh_buf *b, pg_params *p, rhai_error *err)
@@ -287,7 +313,7 @@ int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
         json_t *row = row_object(r, 0, m);
         *id = pg_int(r, 0, 0);
         if (row)
-            rows_put(db, m, row);       /* create reads it back next */
+            rows_put(db, m, row, r, 0, CTID_COL(m));   /* create reads it back next */
         json_decref(row);
         PQclear(r);
         return 0;
@@ -335,7 +361,7 @@ int pg_get(store_db *hdb, const store_model *m, int64_t id, json_t **row, rhai_e
     else if ((*row = row_object(r, 0, m)) == NULL)
         rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
     else
-        rows_put(db, m, *row);
+        rows_put(db, m, *row, r, 0, CTID_COL(m));
     PQclear(r);
     return rc;
 }
@@ -368,7 +394,7 @@ int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
         rh_buf_appendf(&b, ", \"%s\" = $%d::%s", m->fields[i].name, p.n,
                        cast_of(m->fields[i].type));
     }
-    rh_buf_appendf(&b, " WHERE \"context_id\" = $1 AND \"id\" = $2::bigint");
+    append_row_where(db, &b, &p, m, id);
     rc = append_ref_checks(db, &b, m, values, idx, 0, err);
     rh_free(idx);
     if (rc != 0) {
@@ -389,7 +415,7 @@ int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
     if (n > 0) {
         json_t *row = row_object(r, 0, m);
         if (row)
-            rows_put(db, m, row);       /* update reads it back next */
+            rows_put(db, m, row, r, 0, CTID_COL(m));   /* update reads it back next */
         json_decref(row);
     }
     PQclear(r);
@@ -406,17 +432,22 @@ int pg_del(store_db *hdb, const store_model *m, int64_t id, rhai_error *err)
     pg_db *db = (pg_db *)hdb;
     pg_params p = { 0 };
     PGresult *r = NULL;
-    char sql[160];
+    rh_buf b;
     int rc, n;
 
     if ((rc = pg_db_ready(db, err)) != 0)
         return rc;
-    rows_drop(db, m, id);
-    snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE \"context_id\" = $1 AND \"id\" = "
-             "$2::bigint", m->name);
+    rh_buf_init(&b);
     pg_p_text(&p, db->h.context);
     pg_p_int(&p, id);
-    if ((rc = pg_run(db->ps, db, sql, &p, &r, err)) != 0)
+    rh_buf_appendf(&b, "DELETE FROM \"%s\"", m->name);
+    append_row_where(db, &b, &p, m, id);
+    rows_drop(db, m, id);
+    if (b.data == NULL || p.oom)
+        return oom(&b, &p, err);
+    rc = pg_run(db->ps, db, b.data, &p, &r, err);
+    rh_buf_free(&b);
+    if (rc != 0)
         return rc;
     n = (int)strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
@@ -582,8 +613,8 @@ static int select_rows(pg_db *db, const store_model *m, int count, json_t *where
     if (count) {
         rh_buf_appendf(&b, "SELECT count(*)");
     } else {
-        rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
-        append_columns(&b, m);
+        rh_buf_appendf(&b, "SELECT ");
+        append_row_columns(&b, m);
     }
     rh_buf_appendf(&b, " FROM \"%s\" WHERE \"context_id\" = $1", m->name);
     if ((rc = build_where(&b, &p, m, where, err)) != 0) {
@@ -637,7 +668,7 @@ int pg_list(store_db *hdb, const store_model *m, json_t *where, const char *orde
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *row = row_object(r, i, m);
         if (row != NULL && i < PG_ROWS_MAX / 2)
-            rows_put(db, m, row);       /* a list, then updates of its rows */
+            rows_put(db, m, row, r, i, CTID_COL(m));   /* a list, then updates */
         if (row == NULL || json_array_append_new(arr, row) != 0) {
             PQclear(r);
             json_decref(arr);

@@ -75,11 +75,16 @@ typedef struct pg_authz {
  * transaction a row changes only by the transaction's own writes, which
  * update or drop its entry, so the cache answers exactly what a SELECT
  * would: create's and update's read-back, and a get after them, cost no
- * round trip. */
+ * round trip. Its ctid lets update and delete reach the row by a TID scan,
+ * which takes a predicate lock on that tuple only, not on the primary
+ * key's index page (where concurrent tasks insert their own rows: every
+ * such insert would be a read-write conflict, and two of them abort one
+ * task needlessly). */
 typedef struct pg_row {
     const store_model *m;
     int64_t            id;
     json_t            *row;      /* owned, never handed out (copies are) */
+    char               ctid[32]; /* where the version we see lies, "" unknown */
 } pg_row;
 
 #define PG_ROWS_MAX 64

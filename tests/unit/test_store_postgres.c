@@ -481,6 +481,61 @@ static void test_rows_exported_and_imported_come_back_the_same(void **state)
     store_free(s);
 }
 
+/* Issue 17: tasks of one context serialize no more than their conflicts
+ * require. Two tasks interleaved, each looking up its ledger row, creating
+ * a row and updating it, then recording itself: they touch different rows,
+ * so both commit (the ledger lookup takes no predicate lock, an update
+ * reaches its row by ctid, not through the index page the other task
+ * inserts into). */
+static void test_two_tasks_of_one_context_writing_their_own_rows_both_commit(void **state)
+{
+    store *s[2];
+    store_db *db[2];
+    store_ledger_key k[2];
+    rhai_error err;
+    char *res;
+    int64_t id[2];
+
+    (void)state;
+    PG_ONLY();
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_new(url, &schema, &s[i], &err), 0);
+        if (i == 0)
+            assert_int_equal(store_context_create(s[0], "hot", "alice", &err), 0);
+        assert_int_equal(store_open(s[i], "hot", &db[i], &err), 0);
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].task_id = i ? "task-b" : "task-a";
+        k[i].caller_id = "alice";
+    }
+    /* some rows first, so that both tasks' rows share index pages */
+    assert_int_equal(store_begin(db[0], &err), 0);
+    for (int n = 0; n < 5; n++)
+        insert_item(db[0], "old", n);
+    assert_int_equal(store_commit(db[0], &err), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_begin(db[i], &err), 0);
+        assert_int_equal(store_ledger_get(db[i], &k[i], &res, &err), RHAI_ENOTFOUND);
+        id[i] = insert_item(db[i], "new", 10 + i);
+        {
+            json_t *v = json_pack("{ss}", "name", "changed");
+            assert_int_equal(store_update(db[i], &models[0], id[i], v, &err), 0);
+            json_decref(v);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(store_ledger_put(db[i], &k[i], "1", &err), 0);
+        assert_int_equal(store_commit(db[i], &err), 0);
+    }
+    assert_int_equal(count_items(db[0], NULL), 7);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(store_ledger_get(db[1 - i], &k[i], &res, &err), 0);
+        rh_free(res);
+    }
+    store_free(s[0]);
+    store_free(s[1]);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -491,6 +546,7 @@ int main(void)
         T(test_two_stores_on_one_context_see_one_truth),
         T(test_a_password_in_the_url_never_appears_in_a_message),
         T(test_rows_exported_and_imported_come_back_the_same),
+        T(test_two_tasks_of_one_context_writing_their_own_rows_both_commit),
     };
     return cmocka_run_group_tests_name("store_pg", tests, NULL, NULL);
 }
