@@ -375,7 +375,10 @@ static void keep_clear(pg_store *ps)
  * nothing of it ran. */
 static int flush(pg_store *ps, pg_db *db, rhai_error *err)
 {
-    int retry = ps->nq > 0 && ps->q[0].kind == PG_K_BEGIN;
+    /* a transaction none of which reached the server, or one read alone */
+    int retry = ps->nq > 0 && (ps->q[0].kind == PG_K_BEGIN ||
+                               (ps->nq == 1 && ps->q[0].kind == PG_K_READ && ps->tx == NULL));
+    pg_db *t = db ? db : ps->tx;
     int lost;
     int rc;
 
@@ -399,8 +402,9 @@ static int flush(pg_store *ps, pg_db *db, rhai_error *err)
     if (lost) {
         keep_clear(ps);
         conn_close(ps);
-        if (db && db->in_tx)
-            db->broken = 1;
+        /* the open transaction is lost, unless nothing of it was sent */
+        if (t && t->in_tx && (t->on_server || (ps->nq > 0 && ps->q[0].kind == PG_K_BEGIN)))
+            t->broken = 1;
     }
     if (rc != 0)
         keep_clear(ps);
@@ -410,19 +414,31 @@ static int flush(pg_store *ps, pg_db *db, rhai_error *err)
     return rc;
 }
 
-int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
-           rhai_error *err)
+static int run_kind(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+                    int kind, rhai_error *err)
 {
     PGresult *dummy = NULL;
     int rc;
 
     if (res)
         *res = NULL;
-    if ((rc = pg_queue(ps, sql, p, res ? res : &dummy, -1, PG_K_OTHER, err)) != 0)
+    if ((rc = pg_queue(ps, sql, p, res ? res : &dummy, -1, kind, err)) != 0)
         return rc;
     rc = flush(ps, db, err);
     PQclear(dummy);
     return rc;
+}
+
+int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+           rhai_error *err)
+{
+    return run_kind(ps, db, sql, p, res, PG_K_OTHER, err);
+}
+
+int pg_run_read(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+                rhai_error *err)
+{
+    return run_kind(ps, db, sql, p, res, PG_K_READ, err);
 }
 
 /* Run our own constant SQL (no parameters, no answer) now. */
@@ -773,7 +789,8 @@ static int pg_context_exists(store *s, const char *ctx)
     if (store_ready(ps, 0, NULL) != 0)
         return 1;
     pg_p_text(&p, ctx);
-    if (pg_run(ps, ps->tx, "SELECT 1 FROM rhai_contexts WHERE id = $1", &p, &r, NULL) != 0)
+    if (pg_run_read(ps, ps->tx, "SELECT 1 FROM rhai_contexts WHERE id = $1", &p, &r,
+                    NULL) != 0)
         return 1;
     rc = PQntuples(r) == 1;
     PQclear(r);
@@ -856,8 +873,8 @@ static int pg_context_list(store *s, json_t **ids, rhai_error *err)
 
     *ids = NULL;
     if ((rc = store_ready(ps, 0, err)) != 0 ||
-        (rc = pg_run(ps, ps->tx, "SELECT id FROM rhai_contexts ORDER BY id", NULL, &r,
-                     err)) != 0)
+        (rc = pg_run_read(ps, ps->tx, "SELECT id FROM rhai_contexts ORDER BY id", NULL, &r,
+                          err)) != 0)
         return rc;
     if ((a = json_array()) == NULL) {
         PQclear(r);
@@ -1048,7 +1065,9 @@ static int outside_tx(pg_db *db, const char *sql, pg_params *p, PGresult **r,
         return pg_run(ps, db, sql, p, r, err);
     ps->q = NULL;
     ps->nq = ps->capq = 0;
-    rc = pg_run(ps, NULL, sql, p, r, err);
+    ps->tx = NULL;                  /* a read of its own, outside */
+    rc = pg_run_read(ps, NULL, sql, p, r, err);
+    ps->tx = db;
     queue_clear(ps);
     rh_free(ps->q);
     ps->q = q;

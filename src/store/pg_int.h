@@ -40,7 +40,9 @@ void pg_p_int(pg_params *p, int64_t v);
 void pg_p_null(pg_params *p);
 void pg_p_opt_int(pg_params *p, int64_t v);          /* <= 0: NULL */
 
-enum { PG_K_OTHER, PG_K_BEGIN, PG_K_COMMIT };
+/* PG_K_READ: a read that may be sent again when the connection turns out
+ * dead (it changes nothing). */
+enum { PG_K_OTHER, PG_K_BEGIN, PG_K_COMMIT, PG_K_READ };
 
 /* One queued statement. */
 typedef struct pg_stmt {
@@ -134,6 +136,10 @@ int pg_queue(pg_store *ps, const char *sql, pg_params *p, PGresult **keep, int e
  * RHAI_ESTORE naming db (or the store when db is NULL). */
 int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
            rhai_error *err);
+/* pg_run of a read (PG_K_READ): alone outside a transaction, it is sent
+ * again once on a fresh connection when the kept one turns out dead. */
+int pg_run_read(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
+                rhai_error *err);
 /* Ready for a statement on db: the connection is up (made now when needed,
  * never inside a transaction), no other context's transaction is open. */
 int pg_db_ready(pg_db *db, rhai_error *err);
