@@ -26,6 +26,8 @@
 
 #define PG_CONNECT_TIMEOUT "10"
 #define PG_PROBE_TIMEOUT "3"
+#define RH_STR_(x) #x
+#define RH_STR(x) RH_STR_(x)
 
 /* ======================== parameters ======================== */
 
@@ -143,8 +145,9 @@ static PGconn *conn_open(pg_store *ps, const char *timeout, rhai_error *err)
 {
     /* the url's own parameters (expanded from dbname) override these */
     const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
-                           "keepalives_interval", "keepalives_count", "dbname", NULL };
-    const char *vals[] = { timeout, "rhai", "30", "10", "3", ps->conninfo, NULL };
+                           "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                           "dbname", NULL };
+    const char *vals[] = { timeout, "rhai", "30", "10", "3", "30000", ps->conninfo, NULL };
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     char m[RHAI_ERRMSG_MAX];
 
@@ -926,7 +929,15 @@ static int pg_begin(store_db *hdb, rhai_error *err)
         memmove(&ps->q[1], &ps->q[0], (ps->nq - 1) * sizeof *ps->q);
         ps->q[0] = b;
     }
+    /* wait for another writer's row lock no longer than SQLite waits for
+     * its file lock (SET LOCAL: this transaction only) */
+    if ((rc = pg_queue(ps, "SET LOCAL lock_timeout = " RH_STR(STORE_BUSY_MS), NULL, NULL, 0,
+                       PG_K_OTHER, err)) != 0) {
+        queue_clear(ps);
+        return rc;
+    }
     ps->tx = db;
+    db->begin_nq = ps->nq;
     db->ctx_in_tx = ctx_row && !db->need_ctx;   /* its rhai_contexts row, queued above */
     db->in_tx = 1;
     db->in_sp = db->on_server = db->broken = 0;
@@ -966,7 +977,7 @@ static int pg_commit(store_db *hdb, rhai_error *err)
         pg_rollback(hdb);
         return rc;
     }
-    if (!db->on_server && ps->nq == 1) {    /* BEGIN alone: nothing to commit */
+    if (!db->on_server && ps->nq == db->begin_nq) {    /* nothing but begin's */
         queue_clear(ps);
         tx_end(db, 0);
         return 0;

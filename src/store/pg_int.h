@@ -102,6 +102,7 @@ struct pg_db {
     int           in_sp;
     int           on_server;    /* the transaction's BEGIN reached the server */
     int           broken;       /* the transaction failed (connection lost) */
+    size_t        begin_nq;     /* statements queued by begin (BEGIN, SET LOCAL...) */
     int64_t       changes;      /* rows changed in the transaction */
     int64_t       sp_base;      /* changes at the savepoint */
     unsigned long acl_gen;      /* ps->acl_gen the cache below was made at */
