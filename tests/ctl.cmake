@@ -81,3 +81,8 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh)
             ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
   set_tests_properties(test_ctl_move_pg PROPERTIES TIMEOUT 240 LABELS "unit;postgres")
 endif()
+# issue 17: the documented postgres demo (tools/quickstart.sh --postgres)
+add_test(NAME test_quickstart_pg
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_quickstart_pg.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_quickstart_pg PROPERTIES TIMEOUT 300 LABELS "integration;postgres")
