@@ -218,6 +218,12 @@ typedef struct wk_store_net {
 int  wk_store_net_of(const char *url, wk_store_net *out, rhai_error *err);
 /* "unix", "tcp:5432", "unix,tcp:5432,tcp:5433": the executor's --store-net. */
 void wk_store_net_format(const wk_store_net *n, char *buf, size_t len);
+/* 'url' with the address of its one host given by name added as libpq's
+ * hostaddr (a confined executor cannot resolve names: no /etc/hosts, no
+ * DNS): *out new, or NULL when there is nothing to pin (an address, a
+ * socket dir, several hosts, hostaddr given). 0, RHAI_EIO (the name does
+ * not resolve), RHAI_EINVAL, RHAI_ENOMEM. */
+int  wk_store_url_pin(const char *url, char **out, rhai_error *err);
 
 /* ======================== executor pool ======================== */
 

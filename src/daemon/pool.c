@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "daemon.h"
 #include "store/store.h"
 #include "executor_entry.h"
@@ -429,9 +431,9 @@ static int pool_store_net(wk_pool *p, const char *url, rhai_error *err)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     if (net.name[0])
         rh_log(RH_LOG_WARN, "event=store_host_name host=%s confined executors read no file "
-               "outside the data dir, /etc/hosts and /etc/resolv.conf included: give the "
-               "store's address (host=IP, or hostaddr=IP beside host=NAME) or a unix socket "
-               "dir (docs/operations.md)", net.name);
+               "outside the data dir, /etc/hosts and /etc/resolv.conf included, and it could "
+               "not be resolved for them: give the store's address (host=IP, or hostaddr=IP "
+               "beside host=NAME) or a unix socket dir (docs/operations.md)", net.name);
     return 0;
 }
 
@@ -494,11 +496,29 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
      * executors: a sqlite store's data dir is made, given to the executor
      * user and checked; a postgres store has none, only a network. */
     p->postgres = cfg->data_url && store_url_is_postgres(cfg->data_url);
-    if ((rc = wk_execuser_prepare(cfg->executor_user, p->postgres ? NULL : cfg->data_dir,
-                                  &p->user, err)) != 0 ||
-        (p->postgres && (rc = pool_store_net(p, cfg->data_url, err)) != 0) ||
-        (rc = pool_url_env(p, cfg->data_url, err)) != 0)
+    if (p->postgres) {
+        /* a host name is resolved now, for executors that cannot */
+        char *pinned = NULL;
+        rhai_error perr;
+        memset(&perr, 0, sizeof perr);
+        if (wk_store_url_pin(cfg->data_url, &pinned, &perr) != 0)
+            rh_log(RH_LOG_WARN, "event=store_resolve_failed reason=\"%s\"", RH_LOG_Q(perr.msg));
+        rc = pool_store_net(p, pinned ? pinned : cfg->data_url, err);
+        if (rc == 0)
+            rc = pool_url_env(p, pinned ? pinned : cfg->data_url, err);
+        if (pinned) {
+            sodium_memzero(pinned, strlen(pinned));     /* it may hold a password */
+            rh_free(pinned);
+        }
+        if (rc == 0)
+            rc = wk_execuser_prepare(cfg->executor_user, NULL, &p->user, err);
+        if (rc != 0)
+            return rc;
+    } else if ((rc = wk_execuser_prepare(cfg->executor_user, cfg->data_dir, &p->user,
+                                         err)) != 0 ||
+               (rc = pool_url_env(p, cfg->data_url, err)) != 0) {
         return rc;
+    }
     if (wk_execuser_landlock_abi() == 0)
         rh_log(RH_LOG_WARN, "event=landlock_unavailable the kernel has no Landlock: executors "
                "are not confined to the data dir, only by their user, rlimits and seccomp "

@@ -6,9 +6,11 @@
  * passes it as `--store-net` and `--store-read` (neither is secret; the
  * url, which may be, travels in the environment). A sqlite store needs
  * none of it. */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 
 #include "daemon.h"
@@ -114,4 +116,46 @@ void wk_store_net_format(const wk_store_net *n, char *buf, size_t len)
         k += (size_t)snprintf(buf, len, "unix");
     for (int i = 0; i < n->nports && k < len; i++)
         k += (size_t)snprintf(buf + k, len - k, "%stcp:%d", k ? "," : "", n->ports[i]);
+}
+
+/* A host given by name, resolved here, while rhaid can still read
+ * /etc/hosts and /etc/resolv.conf: its first address, as libpq's hostaddr
+ * (libpq then connects to the address and keeps the name for TLS checks
+ * and the passfile). One host only; a list, an address or a socket dir is
+ * left to libpq as given. */
+int wk_store_url_pin(const char *url, char **out, rhai_error *err)
+{
+    wk_store_net net;
+    struct addrinfo hints, *ai = NULL;
+    char addr[NI_MAXHOST];
+    PQconninfoOption *o;
+    const char *host;
+    int rc, several;
+
+    *out = NULL;
+    if ((rc = wk_store_net_of(url, &net, err)) != 0)
+        return rc;
+    if ((o = PQconninfoParse(url, NULL)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    host = opt_or_env(o, "host", "PGHOST");
+    several = host != NULL && strchr(host, ',') != NULL;
+    PQconninfoFree(o);
+    if (net.name[0] == '\0' || several)
+        return 0;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(net.name, NULL, &hints, &ai)) != 0)
+        return rh_error_set(err, RHAI_EIO, "cannot resolve the store's host %s: %s", net.name,
+                            gai_strerror(rc));
+    rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof addr, NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(ai);
+    if (rc != 0)
+        return rh_error_set(err, RHAI_EIO, "cannot resolve the store's host %s: %s", net.name,
+                            gai_strerror(rc));
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        *out = rh_sprintf("%s%chostaddr=%s", url, strchr(url, '?') ? '&' : '?', addr);
+    else
+        *out = rh_sprintf("%s hostaddr='%s'", url, addr);
+    return *out ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
 }

@@ -52,6 +52,13 @@ static void test_two_instances_serve_one_context_with_one_truth(void **state)
     assert_int_equal(th_redis_start(&redis, 0), 0);
     snprintf(dir, sizeof dir, "%s/data", redis.dir);
     assert_int_equal(th_store_url(dir, url, sizeof url), 0);
+    if (th_store_is_pg()) {
+        /* by name, as users write it: confined executors cannot resolve a
+         * name (no /etc/hosts), rhaid pins its address for them */
+        char *h = strstr(url, "host='127.0.0.1'");   /* as long as the name */
+        assert_non_null(h);
+        memcpy(h, "host='localhost'", 16);
+    }
     assert_int_equal(store_new(url, &dsl_schema, &st, &err), 0);
     assert_int_equal(store_context_create(st, "acme", "alice", &err), 0);
     c = th_redis_connect(&redis);

@@ -340,6 +340,43 @@ static void test_print_config_masks_the_store_password(void **state)
     wk_config_free(&c);
 }
 
+/* A confined executor cannot resolve a host name (no /etc/hosts, no DNS):
+ * rhaid pins the address for it as libpq's hostaddr, keeping the name. */
+static void test_a_store_host_name_is_pinned_to_its_address_for_executors(void **state)
+{
+    rhai_error err;
+    char *out;
+
+    (void)state;
+    assert_int_equal(wk_store_url_pin("postgres://u:pw@localhost:5433/db", &out, &err), 0);
+    assert_non_null(out);
+    assert_true(strcmp(out, "postgres://u:pw@localhost:5433/db?hostaddr=127.0.0.1") == 0 ||
+                strcmp(out, "postgres://u:pw@localhost:5433/db?hostaddr=::1") == 0);
+    rh_free(out);
+    assert_int_equal(wk_store_url_pin("postgres://u@localhost/db?sslmode=disable", &out, &err), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "?sslmode=disable&hostaddr="));
+    rh_free(out);
+    assert_int_equal(wk_store_url_pin("host=localhost dbname=db", &out, &err), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "host=localhost dbname=db hostaddr='"));
+    rh_free(out);
+    /* nothing to pin: an address, a socket dir, hostaddr given, several hosts */
+    assert_int_equal(wk_store_url_pin("postgres://u@127.0.0.1/db", &out, &err), 0);
+    assert_null(out);
+    assert_int_equal(wk_store_url_pin("host=/var/run/postgresql dbname=db", &out, &err), 0);
+    assert_null(out);
+    assert_int_equal(wk_store_url_pin("host=localhost hostaddr=10.0.0.1 dbname=db", &out, &err), 0);
+    assert_null(out);
+    assert_int_equal(wk_store_url_pin("host=localhost,localhost dbname=db", &out, &err), 0);
+    assert_null(out);
+    /* a name that does not resolve is said, not silently passed on */
+    assert_int_equal(wk_store_url_pin("postgres://u@no-such-host.invalid/db", &out, &err),
+                     RHAI_EIO);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "no-such-host.invalid"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +384,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_data_dir_is_the_shorthand_of_a_sqlite_data_url, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_a_data_dir_and_a_data_url_naming_two_stores_is_an_error, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_print_config_masks_the_store_password, clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_a_store_host_name_is_pinned_to_its_address_for_executors,
+                                        clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_flags_beat_environment_which_beats_the_file, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_file_errors_name_the_line_and_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
