@@ -187,6 +187,27 @@ static JS_NORETURN void throw_unknown_context(js_State *J, const char *ctx, cons
 }
 
 /* A context that does not exist: created in dev mode, else refused. */
+/* Contexts this process has seen exist, newest first: a context is never
+ * deleted while tasks use it (only a failed import drops the one it was
+ * making), so a task in one of them skips the question, which costs a
+ * round trip on postgres. */
+#define KNOWN_CONTEXTS 16
+static char known[KNOWN_CONTEXTS][RH_CONTEXT_MAX + 1];
+
+static int context_known(const char *ctx)
+{
+    for (int i = 0; i < KNOWN_CONTEXTS && known[i][0]; i++)
+        if (strcmp(known[i], ctx) == 0)
+            return 1;
+    return 0;
+}
+
+static void context_remember(const char *ctx)
+{
+    memmove(known[1], known[0], sizeof known - sizeof known[0]);
+    snprintf(known[0], sizeof known[0], "%s", ctx);
+}
+
 static void context_ensure(js_State *J, const char *ctx)
 {
     char why[RHAI_ERRMSG_MAX];
@@ -194,8 +215,12 @@ static void context_ensure(js_State *J, const char *ctx)
     rhai_error err;
     int rc;
 
-    if (!rh_context_id_valid(ctx) || store_context_exists(T.st, ctx))
+    if (!rh_context_id_valid(ctx) || context_known(ctx))
         return;                     /* store_open reports a bad id */
+    if (store_context_exists(T.st, ctx)) {
+        context_remember(ctx);
+        return;
+    }
     if (!T.dev_mode) {
         /* never suggest anonymous: it cannot own (store_owner_add) */
         snprintf(why, sizeof why, "create it with rhaictl context create %s --owner %.100s",
@@ -443,4 +468,5 @@ void dsl_uninstall(void)
     rh_free(T.data_dir);
     T.data_dir = NULL;
     T.dev_mode = 0;
+    memset(known, 0, sizeof known);     /* another store: nothing known of it */
 }
