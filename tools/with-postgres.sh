@@ -11,6 +11,7 @@
 #   RHAI_TEST_PG_RESTART  a command that restarts the server (same port and data)
 #   RHAI_TEST_PG_STOP / RHAI_TEST_PG_START   commands that stop / start it
 #   RHAI_TEST_PG_DIR      the temp dir (data in $dir/data, socket in $dir)
+# With RHAI_PG_DURABLE=1 the server keeps fsync on (benchmarks).
 # With RHAI_TEST_PGBOUNCER=1 a PgBouncer in transaction pooling mode is put
 # in front (RHAI_TEST_PG_URL names it): what a store must survive there (no
 # session state across transactions) is then tested too.
@@ -77,8 +78,11 @@ for attempt in 1 2 3 4 5; do
     port=$(free_port)
     # fsync=off only risks an OS crash; never synchronous_commit=off: a
     # server killed -9 (tools/chaos) would lose commits it acknowledged
-    opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off \
--c full_page_writes=off -c max_connections=200 \
+    # RHAI_PG_DURABLE=1 (tools/bench-store.sh): fsync on, as in production
+    durable="-c fsync=off -c full_page_writes=off"
+    [ "${RHAI_PG_DURABLE:-0}" = 1 ] && durable=""
+    opts="-c listen_addresses=127.0.0.1 -p $port -k $dir $durable \
+-c max_connections=200 \
 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
     if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 30 start \
         >/dev/null 2>&1; then
