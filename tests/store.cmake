@@ -34,3 +34,8 @@ if(PGBOUNCER AND EXISTS ${PROJECT_SOURCE_DIR}/tools/with-postgres.sh)
     LABELS "unit;postgres" ENVIRONMENT
     "CMOCKA_MESSAGE_OUTPUT=STDOUT;RHAI_TEST_BACKEND=postgres;RHAI_TEST_PGBOUNCER=1")
 endif()
+# issue 17: a postgres store down when rhaid starts: said once, shown in
+# /healthz and rhaictl workers, tasks wait (_pg: the server comes back)
+rhai_test(test_store_down integration 120 rhai_dsl rhai_commonlib)
+add_dependencies(test_store_down rhaid rhaictl)
+rhai_test_pg(test_store_down 180)
