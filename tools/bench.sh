@@ -6,7 +6,10 @@
 # through a relay that does no work: the floor under issue 7's targets),
 # prints one "name value unit" line per figure and
 # rewrites the figures table of docs/performance.md. Then rhai_bench_engine:
-# the sandbox's per-task cost broken down, without Redis.
+# the sandbox's per-task cost broken down, without Redis. Then
+# tools/bench-store.sh: the store's figures on sqlite and postgres
+# (RHAI_BENCH_STORE=0 leaves them out, RHAI_BENCH_CONTEXTS sets how many
+# contexts; default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -89,6 +92,11 @@ export ROOT TASKS INFLIGHT
 results=$(tools/with-redis.sh bash -c bench)
 # (c) and (d): the sandbox's per-task cost, no Redis
 results+=$'\n'$(timeout 600 build-bench/bin/rhai_bench_engine build-bench/bin/rhai-executor 5 2>/dev/null)
+# (e) the store on both backends (issue 17): tools/bench-store.sh, with
+# RHAI_BENCH_CONTEXTS contexts (default 10000; RHAI_BENCH_STORE=0 skips it)
+if [ "${RHAI_BENCH_STORE:-1}" != 0 ]; then
+    results+=$'\n'$(tools/bench-store.sh "${RHAI_BENCH_CONTEXTS:-10000}" 2>/dev/null | grep -v '^#')
+fi
 echo "$results"
 
 {
