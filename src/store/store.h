@@ -191,7 +191,9 @@ void store_ledger_digest(const char *script, size_t script_len, const char *args
 int store_ledger_get(store_db *db, const store_ledger_key *key, char **result,
                      rhai_error *err);
 /* Record key's submission and its result, inside the task's transaction.
- * RHAI_ESTORE (also when the id is recorded already). */
+ * RHAI_ESTORE (also when the id is recorded already: from this call on
+ * sqlite, from the store_commit that follows on postgres, which sends the
+ * row with the commit; either way nothing of the transaction is kept). */
 int store_ledger_put(store_db *db, const store_ledger_key *key, const char *result,
                      rhai_error *err);
 
@@ -246,7 +248,10 @@ int store_ops_parse(const char *s, unsigned *mask);
 /* The names of the bits of 'mask' as a JSON array (new, NULL on OOM). */
 json_t *store_ops_json(unsigned mask);
 
-/* 1 when the context exists in the store, else 0. */
+/* 1 when the context exists in the store, else 0. A store that cannot
+ * answer (postgres down) says 1, so that the caller goes on to open it and
+ * gets the store's error (a transient outage), never "no such context"
+ * (a permanent refusal). */
 int store_context_exists(store *s, const char *context_id);
 /* Create context 'context_id' (file or rows, and tables) with 'owner' as
  * its first owner. Of two concurrent creators exactly one succeeds.
