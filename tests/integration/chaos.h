@@ -121,6 +121,8 @@ typedef struct chaos {
     int              ro_pending;    /* windows due while one was open: they follow it */
     int64_t          ro_from[MAX_RO], ro_to[MAX_RO];   /* wall ms of each window */
     int64_t          pg_start_at;   /* mono ms: postgres killed, start it then (0: up) */
+    int64_t          pg_kill_at;    /* mono ms: a kill that came due while it was down */
+    int              pg_pending;    /* kills due while it was down: they follow */
     int              as_user;       /* instances run as uid/gid (we are root) */
     uid_t            uid;
     gid_t            gid;

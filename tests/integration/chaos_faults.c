@@ -245,8 +245,13 @@ static void pg_kill(chaos *ch)
     FILE *f;
     int pid = 0;
 
-    if (dir == NULL || ch->pg_start_at)
+    if (dir == NULL)
         return;
+    if (ch->pg_start_at) {              /* still down: this kill follows the start */
+        ch->pg_pending++;
+        return;
+    }
+    ch->pg_kill_at = 0;
     snprintf(path, sizeof path, "%s/data/postmaster.pid", dir);
     if ((f = fopen(path, "r")) == NULL)
         return;
@@ -271,13 +276,24 @@ int pg_restart_due(chaos *ch)
     return ch->pg_start_at != 0;
 }
 
+/* A kill deferred while the server was down, once it has served a while. */
+static void pg_kill_due(chaos *ch)
+{
+    if (ch->pg_kill_at && ch->pg_start_at == 0 && rh_mono_ms() >= ch->pg_kill_at)
+        pg_kill(ch);
+}
+
 static void pg_start(chaos *ch)
 {
     const char *cmd = getenv("RHAI_TEST_PG_START");
 
-    if (cmd && th_sh("%s 2>/dev/null", cmd) == 0)
+    if (cmd && th_sh("%s 2>/dev/null", cmd) == 0) {
         ch->pg_start_at = 0;
-    else
+        if (ch->pg_pending > 0) {       /* a kill due meanwhile: 1 s of service first */
+            ch->pg_pending--;
+            ch->pg_kill_at = rh_mono_ms() + 1000;
+        }
+    } else
         ch->pg_start_at = rh_mono_ms() + 300;
 }
 
@@ -303,6 +319,7 @@ void faults(chaos *ch)
         }
     }
     (void)pg_restart_due(ch);
+    pg_kill_due(ch);
     if (ch->cont_at)
         return;                         /* nothing else while Redis is frozen */
     for (int i = 0; i < ch->cfg->instances; i++)
@@ -323,8 +340,8 @@ void faults(chaos *ch)
 
 int frozen(const chaos *ch)
 {
-    if (ch->pg_start_at)
-        return 1;                       /* postgres is down */
+    if (ch->pg_start_at || ch->pg_kill_at || ch->pg_pending)
+        return 1;                       /* postgres is down, or a kill is still due */
     if (ch->ro_until || ch->ro_pending)
         return 1;                       /* a read-only window is not over */
     for (int i = 0; i < ch->cfg->instances; i++)
