@@ -522,77 +522,23 @@ int pg_ref_rows(store_db *hdb, const store_model *m, const char *field, const ch
 
 /* ======================== list ======================== */
 
-static const store_field meta_fields[] = {
-    { "id", STORE_T_INT, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-    { "created_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-    { "updated_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-};
+/* " AND <cond>" for each comparison of a list's where (the WHERE
+ * context_id = $1 is the caller's), its values pushed to p in order. */
+typedef struct where_sql {
+    rh_buf    *b;
+    pg_params *p;
+} where_sql;
 
-static const store_field *any_field(const store_model *m, const char *name)
+static int where_term(void *u, const store_field *f, const char *op, json_t *v)
 {
-    for (size_t i = 0; i < 3; i++)
-        if (strcmp(meta_fields[i].name, name) == 0)
-            return &meta_fields[i];
-    return store_model_field(m, name);
-}
+    where_sql *w = u;
 
-static const struct {
-    const char *name;
-    const char *sql;
-} where_ops[] = {
-    { "eq", "=" }, { "ne", "!=" }, { "lt", "<" }, { "lte", "<=" }, { "gt", ">" }, { "gte", ">=" },
-};
-
-/* " AND <cond>" for 'where' (the WHERE context_id = $1 is the caller's),
- * its values pushed to p in order. */
-static int build_where(rh_buf *b, pg_params *p, const store_model *m, json_t *where,
-                       rhai_error *err)
-{
-    const char *key;
-    json_t *v;
-
-    if (where == NULL || json_object_size(where) == 0)
-        return 0;
-    if (!json_is_object(where))
-        return rh_error_set(err, RHAI_EINVAL, "where must be an object");
-    json_object_foreach(where, key, v) {
-        const store_field *f = any_field(m, key);
-        const char *opk;
-        json_t *ov;
-
-        if (f == NULL)
-            return rh_error_set(err, RHAI_EINVAL, "where: %s has no field '%s'", m->name, key);
-        if (f->type == STORE_T_LIST)
-            return rh_error_set(err, RHAI_EINVAL, "where: list field '%s' cannot be compared",
-                                key);
-        if (!json_is_object(v)) {
-            if (json_is_null(v)) {
-                rh_buf_appendf(b, " AND \"%s\" IS NULL", f->name);
-            } else {
-                p_value(p, f->type, v);
-                rh_buf_appendf(b, " AND \"%s\" = $%d::%s", f->name, p->n, cast_of(f->type));
-            }
-            continue;
-        }
-        json_object_foreach(v, opk, ov) {
-            size_t k;
-            for (k = 0; k < sizeof where_ops / sizeof where_ops[0]; k++)
-                if (strcmp(where_ops[k].name, opk) == 0)
-                    break;
-            if (k == sizeof where_ops / sizeof where_ops[0])
-                return rh_error_set(err, RHAI_EINVAL, "where: unknown operator '%s' "
-                                    "(eq, ne, lt, lte, gt, gte)", opk);
-            if (json_is_object(ov) || json_is_array(ov))
-                return rh_error_set(err, RHAI_EINVAL, "where: %s.%s takes a plain value",
-                                    key, opk);
-            if (json_is_null(ov)) {
-                rh_buf_appendf(b, " AND \"%s\" IS %sNULL", f->name, k == 1 ? "NOT " : "");
-            } else {
-                p_value(p, f->type, ov);
-                rh_buf_appendf(b, " AND \"%s\" %s $%d::%s", f->name, where_ops[k].sql, p->n,
-                               cast_of(f->type));
-            }
-        }
+    if (v == NULL) {
+        rh_buf_appendf(w->b, " AND \"%s\" %s", f->name, op);
+    } else {
+        p_value(w->p, f->type, v);
+        rh_buf_appendf(w->b, " AND \"%s\" %s $%d::%s", f->name, op, w->p->n,
+                       cast_of(f->type));
     }
     return 0;
 }
@@ -617,7 +563,7 @@ static int select_rows(pg_db *db, const store_model *m, int count, json_t *where
         append_row_columns(&b, m);
     }
     rh_buf_appendf(&b, " FROM \"%s\" WHERE \"context_id\" = $1", m->name);
-    if ((rc = build_where(&b, &p, m, where, err)) != 0) {
+    if ((rc = store__where_walk(m, where, where_term, &(where_sql){ &b, &p }, err)) != 0) {
         rh_buf_free(&b);
         pg_params_free(&p);
         return rc;
@@ -625,7 +571,7 @@ static int select_rows(pg_db *db, const store_model *m, int count, json_t *where
     if (!count) {
         int desc = order && order[0] == '-';
         const char *name = order ? order + desc : "id";
-        const store_field *f = any_field(m, name);
+        const store_field *f = store__column(m, name);
         if (f == NULL || f->type == STORE_T_LIST) {
             rh_buf_free(&b);
             pg_params_free(&p);

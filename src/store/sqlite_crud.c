@@ -409,102 +409,31 @@ int sq_ref_rows(store_db *hdb, const store_model *m, const char *field, const ch
 
 /* ======================== list ======================== */
 
-static const store_field meta_fields[] = {
-    { "id", STORE_T_INT, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-    { "created_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-    { "updated_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
-};
+/* The WHERE clause of a list: its SQL text (every value a parameter ?N),
+ * then its values bound in the same order (store__where_walk). */
+typedef struct where_sql {
+    rh_buf       *b;
+    int           first;
+    sqlite3_stmt *st;
+    int          *idx;
+} where_sql;
 
-/* A field of 'm' or one of the columns every table has. */
-static const store_field *any_field(const store_model *m, const char *name)
+static int where_text(void *u, const store_field *f, const char *op, json_t *v)
 {
-    for (size_t i = 0; i < 3; i++)
-        if (strcmp(meta_fields[i].name, name) == 0)
-            return &meta_fields[i];
-    return store_model_field(m, name);
-}
+    where_sql *w = u;
 
-static const struct {
-    const char *name;
-    const char *sql;
-} where_ops[] = {
-    { "eq", "=" }, { "ne", "!=" }, { "lt", "<" }, { "lte", "<=" }, { "gt", ">" }, { "gte", ">=" },
-};
-
-/* Append the WHERE clause for 'where' to b: identifiers from the schema,
- * every value a parameter ?N in the order bind_where binds them. */
-static int build_where(rh_buf *b, const store_model *m, json_t *where, rhai_error *err)
-{
-    const char *key;
-    json_t *v;
-    int first = 1;
-
-    if (where == NULL || json_object_size(where) == 0)
-        return 0;
-    if (!json_is_object(where))
-        return rh_error_set(err, RHAI_EINVAL, "where must be an object");
-    json_object_foreach(where, key, v) {
-        const store_field *f = any_field(m, key);
-        const char *opk;
-        json_t *ov;
-
-        if (f == NULL)
-            return rh_error_set(err, RHAI_EINVAL, "where: %s has no field '%s'", m->name, key);
-        if (f->type == STORE_T_LIST)
-            return rh_error_set(err, RHAI_EINVAL, "where: list field '%s' cannot be compared",
-                                key);
-        if (!json_is_object(v)) {
-            rh_buf_appendf(b, first ? " WHERE " : " AND ");
-            first = 0;
-            if (json_is_null(v))
-                rh_buf_appendf(b, "\"%s\" IS NULL", f->name);
-            else
-                rh_buf_appendf(b, "\"%s\" = ?", f->name);
-            continue;
-        }
-        json_object_foreach(v, opk, ov) {
-            size_t k;
-            for (k = 0; k < sizeof where_ops / sizeof where_ops[0]; k++)
-                if (strcmp(where_ops[k].name, opk) == 0)
-                    break;
-            if (k == sizeof where_ops / sizeof where_ops[0])
-                return rh_error_set(err, RHAI_EINVAL, "where: unknown operator '%s' "
-                                    "(eq, ne, lt, lte, gt, gte)", opk);
-            if (json_is_object(ov) || json_is_array(ov))
-                return rh_error_set(err, RHAI_EINVAL, "where: %s.%s takes a plain value",
-                                    key, opk);
-            rh_buf_appendf(b, first ? " WHERE " : " AND ");
-            first = 0;
-            if (json_is_null(ov))
-                rh_buf_appendf(b, "\"%s\" IS %sNULL", f->name, k == 1 ? "NOT " : "");
-            else
-                rh_buf_appendf(b, "\"%s\" %s ?", f->name, where_ops[k].sql);
-        }
-    }
+    rh_buf_appendf(w->b, "%s\"%s\" %s%s", w->first ? " WHERE " : " AND ", f->name, op,
+                   v ? " ?" : "");
+    w->first = 0;
     return 0;
 }
 
-static int bind_where(sqlite3_stmt *st, const store_model *m, json_t *where, int *idx)
+static int where_bind(void *u, const store_field *f, const char *op, json_t *v)
 {
-    const char *key;
-    json_t *v;
+    where_sql *w = u;
 
-    json_object_foreach(where, key, v) {
-        const store_field *f = any_field(m, key);
-        const char *opk;
-        json_t *ov;
-
-        if (!json_is_object(v)) {
-            if (!json_is_null(v) && bind_value(st, ++*idx, f->type, v) != SQLITE_OK)
-                return -1;
-            continue;
-        }
-        json_object_foreach(v, opk, ov) {
-            if (!json_is_null(ov) && bind_value(st, ++*idx, f->type, ov) != SQLITE_OK)
-                return -1;
-        }
-    }
-    return 0;
+    (void)op;
+    return v && bind_value(w->st, ++*w->idx, f->type, v) != SQLITE_OK ? -1 : 0;
 }
 
 /* Prepare "SELECT <what> FROM m WHERE ... [ORDER/LIMIT]" with its where
@@ -523,12 +452,15 @@ static int prepare_select(sq_db *db, const store_model *m, const char *what,
     if (strcmp(what, "count(*)") != 0)
         append_columns(&b, m, "");
     rh_buf_appendf(&b, " FROM \"%s\"", m->name);
-    if ((rc = build_where(&b, m, where, err)) != 0)
-        goto out;
+    {
+        where_sql w = { &b, 1, NULL, NULL };
+        if ((rc = store__where_walk(m, where, where_text, &w, err)) != 0)
+            goto out;
+    }
     if (paged) {
         int desc = order && order[0] == '-';
         const char *name = order ? order + desc : "id";
-        const store_field *f = any_field(m, name);
+        const store_field *f = store__column(m, name);
         if (f == NULL || f->type == STORE_T_LIST) {
             rc = rh_error_set(err, RHAI_EINVAL, "order: %s has no sortable field '%s'",
                               m->name, name);
@@ -545,9 +477,10 @@ static int prepare_select(sq_db *db, const store_model *m, const char *what,
         rc = rh_error_set(err, RHAI_ESTORE, "%s: %s", m->name, sqlite3_errmsg(db->db));
         goto out;
     }
-    if (where && bind_where(*out, m, where, &idx) != 0) {
-        rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        goto out;
+    {
+        where_sql w = { NULL, 0, *out, &idx };
+        if ((rc = store__where_walk(m, where, where_bind, &w, err)) != 0)
+            goto out;
     }
     *next = idx + 1;
 out:

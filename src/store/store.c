@@ -31,6 +31,74 @@ const store_field *store_model_field(const store_model *m, const char *name)
     return NULL;
 }
 
+/* ======================== list filters (both backends) ======================== */
+
+static const store_field meta_fields[] = {
+    { "id", STORE_T_INT, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+    { "created_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+    { "updated_at", STORE_T_DATE, 0, NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL },
+};
+
+const store_field *store__column(const store_model *m, const char *name)
+{
+    for (size_t i = 0; i < sizeof meta_fields / sizeof meta_fields[0]; i++)
+        if (strcmp(meta_fields[i].name, name) == 0)
+            return &meta_fields[i];
+    return store_model_field(m, name);
+}
+
+static const struct {
+    const char *name;
+    const char *sql;
+} where_ops[] = {
+    { "eq", "=" }, { "ne", "!=" }, { "lt", "<" }, { "lte", "<=" }, { "gt", ">" }, { "gte", ">=" },
+};
+
+int store__where_walk(const store_model *m, json_t *where, store__where_fn fn, void *u,
+                      rhai_error *err)
+{
+    const char *key;
+    json_t *v;
+
+    if (where == NULL || json_object_size(where) == 0)
+        return 0;
+    if (!json_is_object(where))
+        return rh_error_set(err, RHAI_EINVAL, "where must be an object");
+    json_object_foreach(where, key, v) {
+        const store_field *f = store__column(m, key);
+        const char *opk;
+        json_t *ov;
+
+        if (f == NULL)
+            return rh_error_set(err, RHAI_EINVAL, "where: %s has no field '%s'", m->name, key);
+        if (f->type == STORE_T_LIST)
+            return rh_error_set(err, RHAI_EINVAL, "where: list field '%s' cannot be compared",
+                                key);
+        if (!json_is_object(v)) {
+            if (fn(u, f, json_is_null(v) ? "IS NULL" : "=", json_is_null(v) ? NULL : v) != 0)
+                return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+            continue;
+        }
+        json_object_foreach(v, opk, ov) {
+            size_t k;
+            const char *op;
+            for (k = 0; k < sizeof where_ops / sizeof where_ops[0]; k++)
+                if (strcmp(where_ops[k].name, opk) == 0)
+                    break;
+            if (k == sizeof where_ops / sizeof where_ops[0])
+                return rh_error_set(err, RHAI_EINVAL, "where: unknown operator '%s' "
+                                    "(eq, ne, lt, lte, gt, gte)", opk);
+            if (json_is_object(ov) || json_is_array(ov))
+                return rh_error_set(err, RHAI_EINVAL, "where: %s.%s takes a plain value",
+                                    key, opk);
+            op = !json_is_null(ov) ? where_ops[k].sql : k == 1 ? "IS NOT NULL" : "IS NULL";
+            if (fn(u, f, op, json_is_null(ov) ? NULL : ov) != 0)
+                return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
 /* ======================== operations ======================== */
 
 static const char *const op_names[] = { "read", "create", "update", "delete" };

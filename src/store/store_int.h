@@ -114,6 +114,19 @@ int store__owner_check(const char *caller, rhai_error *err);
 /* The lowercase hex of a digest into out (2 * STORE_DIGEST_LEN + 1). */
 void store__digest_hex(const unsigned char d[STORE_DIGEST_LEN],
                        char out[2 * STORE_DIGEST_LEN + 1]);
+/* The field of 'm' called 'name', or one of the columns every model's
+ * table has (id, created_at, updated_at); NULL when neither. */
+const store_field *store__column(const store_model *m, const char *name);
+/* One comparison of a list's where (store_list): column f, SQL operator
+ * 'op' ("=", "!=", "<", "<=", ">", ">=" with a value v; "IS NULL" or
+ * "IS NOT NULL" with v NULL). 0, or nonzero to stop (out of memory). */
+typedef int (*store__where_fn)(void *u, const store_field *f, const char *op, json_t *v);
+/* Check 'where' against m by store_list's rules (RHAI_EINVAL naming what
+ * is wrong) and call fn for each comparison, in the same order on every
+ * walk of the same object (a backend may walk once for SQL text, once to
+ * bind). 0, RHAI_EINVAL or RHAI_ENOMEM. */
+int store__where_walk(const store_model *m, json_t *where, store__where_fn fn, void *u,
+                      rhai_error *err);
 /* Parse 64 hex digits into d: 0 or RHAI_EINVAL. */
 int store__digest_parse(const char *hex, unsigned char d[STORE_DIGEST_LEN]);
 
