@@ -8,7 +8,7 @@
 #  * RHAI_FUZZ=ON (clang): fuzz_<name> is a libFuzzer binary built with
 #    -fsanitize=fuzzer,address,undefined; ctest runs each for 5 s as
 #    fuzz_<name>_smoke. tools/fuzz runs them for longer.
-set(RHAI_FUZZ_COMMON frame task reply url sign log)
+set(RHAI_FUZZ_COMMON frame task reply url sign log cron)
 set(RHAI_FUZZ_ENGINE msg_task msg_result args)
 set(RHAI_FUZZ_DAEMON config)
 set(RHAI_FUZZ_DSL schema)
