@@ -6,4 +6,5 @@
 #include "rhai/client.h"
 #include "rhai/async.h"
 #include "rhai/log.h"
+#include "rhai/cron.h"
 #endif

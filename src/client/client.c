@@ -585,3 +585,16 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
     freeReplyObject(r);
     return rc;
 }
+
+/* ======================== for the other files of the library ======================== */
+
+int rhai__client_command(rhai_client *c, int argc, const char **argv, const size_t *lens,
+                         redisReply **reply, rhai_error *err)
+{
+    return client_command(c, argc, argv, lens, reply, err);
+}
+
+const char *rhai__client_prefix(const rhai_client *c)
+{
+    return c->prefix;
+}

@@ -126,4 +126,13 @@ int rhai__result_from_pairs(const char *const *names, const char *const *vals,
 extern const char *const rhai__reply_fields[];
 #define RHAI__REPLY_NFIELDS 12
 
+/* ======================== the sync connection, for cron.c ======================== */
+
+#include <hiredis/hiredis.h>
+/* One command on the client's connection (connecting first): 0 with
+ * *reply new (freeReplyObject; error replies are replies), or RHAI_ECONN. */
+int rhai__client_command(rhai_client *c, int argc, const char **argv, const size_t *lens,
+                         redisReply **reply, rhai_error *err);
+const char *rhai__client_prefix(const rhai_client *c);   /* borrowed */
+
 #endif

@@ -225,6 +225,13 @@ char *rh_key_worker(char *buf, const char *prefix, const char *worker,
                     const char *instance);
 char *rh_key_workers(char *buf, const char *prefix);
 char *rh_key_events(char *buf, const char *prefix);
+/* Cron (schedule.h): the schedules of worker id W (hash NAME -> JSON),
+ * their next ticks (zset NAME -> unix ms), the recent firings of one
+ * (list, newest first), and the worker ids that have schedules (set). */
+char *rh_key_cron(char *buf, const char *prefix, const char *worker);
+char *rh_key_cron_next(char *buf, const char *prefix, const char *worker);
+char *rh_key_cron_runs(char *buf, const char *prefix, const char *worker, const char *name);
+char *rh_key_cron_workers(char *buf, const char *prefix);
 
 /* ======================== task model ======================== */
 typedef enum rh_error_kind {
@@ -258,6 +265,7 @@ rh_error_kind rh_kind_parse(const char *s);        /* NONE when unknown/empty */
 #define RH_LIM_CALLER       256    /* caller_id */
 #define RH_LIM_REPLY_TO     511    /* reply_to: a key (RH_KEY_MAX - 1) */
 #define RH_LIM_SIGNATURE    128    /* signature: hex Ed25519 (RH_SIGN_SIG_HEX) */
+#define RH_LIM_CRON_SIG     1024   /* cron_sig of a cron firing (schedule.h) */
 #define RH_LIM_NUMBER       20     /* timeout_ms, created_at, attempts, started_at */
 #define RH_LIM_STATUS       15     /* status */
 /* Room for every field above together, with margin: what a task read
@@ -290,6 +298,10 @@ typedef struct rh_task {
     char *logs;
     char *instance;
     char *signature;      /* hex Ed25519 signature, NULL when unsigned */
+    char *schedule;       /* a cron firing: the schedule's name, else NULL */
+    int64_t tick;         /* a cron firing: its tick (unix ms) */
+    char *cron_sig;       /* a firing of a signed schedule: schedule.h's
+                             rh_sched_sig_json, else NULL */
 } rh_task;
 
 /* Hash field names, in protocol order; NULL-terminated. */

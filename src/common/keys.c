@@ -102,3 +102,27 @@ char *rh_key_events(char *buf, const char *prefix)
     snprintf(buf, RH_KEY_MAX, "%s:events", prefix);
     return buf;
 }
+
+char *rh_key_cron(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:cron:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_cron_next(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:cron:next:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_cron_runs(char *buf, const char *prefix, const char *worker, const char *name)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:cron:runs:{%s}:%s", prefix, worker, name);
+    return buf;
+}
+
+char *rh_key_cron_workers(char *buf, const char *prefix)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:cron:workers", prefix);
+    return buf;
+}

@@ -75,6 +75,8 @@ void rh_task_clear(rh_task *t)
     rh_free(t->logs);
     rh_free(t->instance);
     rh_free(t->signature);
+    rh_free(t->schedule);
+    rh_free(t->cron_sig);
     rh_task_init(t);
 }
 
@@ -115,10 +117,12 @@ int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
         { "args", &t->args }, { "reply_to", &t->reply_to },
         { "output", &t->output }, { "error", &t->error }, { "logs", &t->logs },
         { "instance", &t->instance }, { "signature", &t->signature },
+        { "schedule", &t->schedule }, { "cron_sig", &t->cron_sig },
     };
     struct { const char *name; int64_t *dst; } nums[] = {
         { "timeout_ms", &t->timeout_ms }, { "created_at", &t->created_at },
         { "started_at", &t->started_at }, { "finished_at", &t->finished_at },
+        { "tick", &t->tick },
     };
 
     if (strcmp(name, "script") == 0) {

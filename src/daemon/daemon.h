@@ -453,7 +453,20 @@ struct wk_worker {
     char        store_where[4200];  /* published: data dir, or the masked url */
     int         guard_wait;     /* 1 until the split guard passed: no beat, no take */
     int         guard_sent;     /* its check in flight */
+    struct wk_cron *cron;       /* the firing of cron schedules (cron.c) */
 };
+
+/* cron.c: every instance fires the due cron schedules of its worker id
+ * (each tick once across all instances) and checks the firings it claims. */
+typedef struct wk_cron wk_cron;
+int  wk_cron_start(wk_worker *w);           /* 0 / RHAI_ENOMEM */
+void wk_cron_stop(wk_worker *w);            /* after the connections closed */
+/* A claimed task that names a schedule: 1 when it is not a firing of a
+ * signed schedule (check it as any task), 0 when it is one and its
+ * cron_sig verifies against the task's own fields and id, else
+ * RHAI_EINVAL with why (the task is denied). */
+int  wk_cron_firing_check(const wk_config *cfg, const rh_task *t, int64_t now,
+                          rhai_error *err);
 
 /* worker.c */
 wk_job *wk_job_new(wk_worker *w, const char *id, size_t len);  /* appended, NULL: no memory */

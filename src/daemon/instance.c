@@ -401,6 +401,7 @@ static void stop_everything(wk_worker *w)
     wk_pool_close(&w->pool, NULL);
     wk_conn_close(&w->pop);
     wk_conn_close(&w->cmd);
+    wk_cron_stop(w);
     uv_close((uv_handle_t *)&w->tick, on_handle_closed);
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
@@ -623,6 +624,10 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         uv_signal_start(&w.sig[i], on_signal, signals[i]);
     }
     uv_timer_start(&w.tick, on_tick, (uint64_t)cfg->heartbeat_ms, (uint64_t)cfg->heartbeat_ms);
+    if (wk_cron_start(&w) != 0) {
+        rh_error_set(&err, RHAI_ENOMEM, "out of memory");
+        return start_failed(&err);
+    }
 
     rh_url_parse(cfg->redis_url, &u, NULL);
     rh_url_format_safe(&u, safe, sizeof safe);

@@ -38,14 +38,16 @@
 #define LUA_FETCH \
     "local READ = {'script', 'args', 'worker_id', 'context_id', 'caller_id', 'reply_to',\n" \
     "  'timeout_ms', 'created_at', 'status', 'attempts', 'started_at', 'instance',\n" \
-    "  'signature'}\n" \
+    "  'signature', 'schedule', 'tick', 'cron_sig'}\n" \
     "local LIM = {script = tonumber(ARGV[3]), args = tonumber(ARGV[4]),\n" \
     "  worker_id = " STR(RH_LIM_NAME) ", context_id = " STR(RH_LIM_NAME) ",\n" \
     "  caller_id = " STR(RH_LIM_CALLER) ", reply_to = " STR(RH_LIM_REPLY_TO) ",\n" \
     "  timeout_ms = " STR(RH_LIM_NUMBER) ", created_at = " STR(RH_LIM_NUMBER) ",\n" \
     "  status = " STR(RH_LIM_STATUS) ", attempts = " STR(RH_LIM_NUMBER) ",\n" \
     "  started_at = " STR(RH_LIM_NUMBER) ", instance = " STR(RH_LIM_NAME) ",\n" \
-    "  signature = " STR(RH_LIM_SIGNATURE) "}\n" \
+    "  signature = " STR(RH_LIM_SIGNATURE) ",\n" \
+    "  schedule = " STR(RH_LIM_NAME) ", tick = " STR(RH_LIM_NUMBER) ",\n" \
+    "  cron_sig = " STR(RH_LIM_CRON_SIG) "}\n" \
     "local BUDGET = LIM.script + LIM.args + " STR(RH_LIM_FIXED) "\n" \
     "local function too_big(f, n)\n" \
     "  local opt = (f == 'script' or f == 'args') and (' (max_' .. f .. ')') or ''\n" \

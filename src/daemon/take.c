@@ -21,7 +21,10 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
 {
     rh_sign_fields f;
     int64_t skew;
+    int rc;
 
+    if ((rc = wk_cron_firing_check(w->cfg, t, rh_now_ms(), err)) <= 0)
+        return rc;             /* a cron firing: its schedule's signature */
     if (t->signature == NULL || t->signature[0] == '\0')
         return w->cfg->require_signatures
                    ? rh_error_set(err, RHAI_EINVAL, "unsigned task: this worker requires "
