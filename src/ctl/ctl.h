@@ -104,6 +104,7 @@ extern const ctl_cmd ctl_cmd_dsl;
 extern const ctl_cmd ctl_cmd_context;
 extern const ctl_cmd ctl_cmd_acl;
 extern const ctl_cmd ctl_cmd_audit;
+extern const ctl_cmd ctl_cmd_cron;
 
 /* ---- options (main.c) ------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
