@@ -38,3 +38,12 @@ if(TARGET rhai_bench_floor)
             $<TARGET_FILE:rhai_bench_floor>)
   set_tests_properties(bench_floor_runs PROPERTIES TIMEOUT 120 LABELS integration)
 endif()
+
+# issue 19: cron under chaos (tests/integration/test_cron_chaos.c): 100
+# schedules every second for 20 s across 3 instances killed -9 in turn;
+# tools/chaos cron runs 1000 schedules for minutes.
+rhai_test(test_cron_chaos integration 180 rhai_commonlib)
+if(TARGET test_cron_chaos)
+  add_dependencies(test_cron_chaos rhaid)
+  set_tests_properties(test_cron_chaos PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT")
+endif()

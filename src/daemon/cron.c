@@ -198,12 +198,12 @@ static void cron_one(wk_cron *c, const char *name, const char *score, const redi
         } else {
             c->fired++;
             if (tick != due)
-                run = rh_sprintf("{\"tick\":%lld,\"id\":\"%s\",\"at\":%lld,"
+                run = rh_sprintf("{\"tick\":%lld,\"id\":\"%s\",\"at\":%lld,\"by\":\"%s\","
                                  "\"missed_from\":%lld}", (long long)tick, id, (long long)now,
-                                 (long long)due);
+                                 cfg->instance, (long long)due);
             else
-                run = rh_sprintf("{\"tick\":%lld,\"id\":\"%s\",\"at\":%lld}", (long long)tick,
-                                 id, (long long)now);
+                run = rh_sprintf("{\"tick\":%lld,\"id\":\"%s\",\"at\":%lld,\"by\":\"%s\"}",
+                                 (long long)tick, id, (long long)now, cfg->instance);
             if (s.signature && s.signature[0])
                 sig = rh_sched_sig_json(&s);
         }
