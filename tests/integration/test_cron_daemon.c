@@ -312,6 +312,61 @@ static void test_cron_signed_schedules_fire_and_others_never_do(void **state)
     assert_int_equal(rhai_cron_remove(g_cl, "cs", "tampered", &err), 0);
 }
 
+/* Missed-tick policy: a schedule whose due tick is 3 h old (no instance
+ * ran) fires once, for its most recent tick at least 60 s old, and none
+ * of the older ones. */
+static void test_cron_missed_ticks_fire_the_most_recent_once(void **state)
+{
+    rhai_cron_def d = def_of("hourly", "cw", "0 0 * * * *");
+    rhai_error err;
+    redisReply *r;
+    json_error_t je;
+    json_t *e;
+    long long before, after, due, tick, from, l1, l2;
+    char buf[64], id[RH_NAME_MAX + 1];
+    (void)state;
+
+    assert_int_equal(rhai_cron_pause(g_cl, "cw", "nope", 1, &err), RHAI_ENOTFOUND);
+    d.script = "'late'";
+    assert_int_equal(rhai_cron_add(g_cl, &d, &err), 0);
+    assert_true(wait_next("cw", "hourly", 5000) > 0);
+    assert_int_equal(rhai_cron_pause(g_cl, "cw", "hourly", 1, &err), 0);
+    /* as if every instance had been down for 3 hours */
+    before = rh_now_ms();
+    due = (before / 3600000 - 3) * 3600000;
+    r = redisCommand(g_c, "HGET rhai:cron:{cw} hourly");
+    {
+        char *def = strdup(r->str), *p = strstr(def, "\"paused\":true");
+        freeReplyObject(r);
+        assert_non_null(p);
+        memcpy(p, "\"paused\":0   ", 13);    /* JSON stays valid: paused is not true */
+        r = redisCommand(g_c, "HSET rhai:cron:{cw} hourly %s", def);
+        freeReplyObject(r);
+        free(def);
+    }
+    r = redisCommand(g_c, "ZADD rhai:cron:next:{cw} %lld hourly", due);
+    freeReplyObject(r);
+    assert_true(wait_int(1, 10000, "LLEN rhai:cron:runs:{cw}:hourly") >= 1);
+    after = rh_now_ms();
+    assert_true(wait_next("cw", "hourly", 5000) > after);
+    assert_int_equal(th_cmd_int(g_c, "LLEN rhai:cron:runs:{cw}:hourly"), 1);
+    r = redisCommand(g_c, "LINDEX rhai:cron:runs:{cw}:hourly 0");
+    e = json_loads(r->str, 0, &je);
+    freeReplyObject(r);
+    tick = json_integer_value(json_object_get(e, "tick"));
+    from = json_integer_value(json_object_get(e, "missed_from"));
+    json_decref(e);
+    l1 = (before - 60000) / 3600000 * 3600000;
+    l2 = (after - 60000) / 3600000 * 3600000;
+    assert_int_equal(from, due);
+    assert_true(tick == l1 || tick == l2);
+    rh_sched_firing_id(id, "hourly", tick, 0);
+    assert_string_equal(task_status(id, buf, sizeof buf, 10000), "done");
+    rh_sched_firing_id(id, "hourly", due, 0);
+    assert_int_equal(th_cmd_int(g_c, "EXISTS rhai:task:{%s}", id), 0);
+    assert_int_equal(rhai_cron_remove(g_cl, "cw", "hourly", &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_cron_every_second_fires_once_per_tick_with_two_instances),
         cmocka_unit_test(test_cron_run_now_fires_once_at_once),
         cmocka_unit_test(test_cron_signed_schedules_fire_and_others_never_do),
+        cmocka_unit_test(test_cron_missed_ticks_fire_the_most_recent_once),
     };
     return cmocka_run_group_tests_name("cron", tests, group_setup, group_teardown);
 }
