@@ -65,3 +65,7 @@ add_dependencies(test_daemon_split rhaid)
 # cron schedules fired by rhaid (src/daemon/cron.c)
 rhai_test(test_cron_daemon integration 180 rhai_client_static PkgConfig::LIBUV)
 add_dependencies(test_cron_daemon rhaid)
+# rhaictl cron against rhaid (issue 19)
+add_test(NAME test_ctl_cron COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_cron.sh
+  ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_cron PROPERTIES TIMEOUT 120 LABELS integration)

@@ -148,8 +148,12 @@ static void cron_one(wk_cron *c, const char *name, const char *score, const redi
 
     rh_sched_init(&s);
     memset(&err, 0, sizeof err);
-    if (!rh_sched_name_valid(name))
-        return;                    /* not ours to touch: keys with odd members */
+    if (!rh_sched_name_valid(name)) {  /* no schedule has that name: drop it, */
+        c->inflight++;                 /* or it would come back every poll */
+        if (wk_conn_cmd(&w->cmd, on_fire, c, "ZREM %s %s", c->k_next, name) != 0)
+            c->inflight--;
+        return;
+    }
     if (defs[0] == '\0' ||
         rh_sched_from_json(defs, strlen(defs), &s, &err) != 0 ||
         rh_sched_validate(&s, &err) != 0 || strcmp(s.name, name) != 0 ||

@@ -15,6 +15,7 @@
 
 #include "common/common.h"
 #include "common/cron.h"
+#include "common/schedule.h"
 
 /* "2026-03-29T01:00:00Z" (optionally ".500") -> unix ms */
 static int64_t iso_ms(const char *s)
@@ -245,6 +246,86 @@ static void test_cron_next_refuses_an_unknown_zone(void **state)
     assert_int_equal(t, 7);
 }
 
+static void sched_fill(rh_sched *s)
+{
+    rh_sched_init(s);
+    s->name = rh_strdup("backup");
+    s->cron = rh_strdup("0 3 * * *");
+    s->tz = rh_strdup("Europe/Brussels");
+    s->worker = rh_strdup("reports");
+    s->script = rh_strdup("1+1");
+    s->args = rh_strdup("{\"full\":true}");
+    s->context = rh_strdup("acme");
+    s->caller = rh_strdup("ops");
+    s->created_at = 1767225600000LL;
+}
+
+static void test_sched_signature_binds_every_signed_field(void **state)
+{
+    char pk[65], sk[129];
+    char **fields[7];
+    rh_sched s;
+    rhai_error err;
+    (void)state;
+
+    assert_int_equal(rh_sign_keygen(pk, sk), 0);
+    sched_fill(&s);
+    assert_int_equal(rh_sched_validate(&s, &err), 0);
+    assert_int_equal(rh_sched_verify(&s, "rhai", &err), RHAI_EINVAL);   /* unsigned */
+    assert_int_equal(rh_sched_sign(&s, "rhai", sk, &err), 0);
+    assert_string_equal(s.caller, pk);
+    assert_int_equal(rh_sched_verify(&s, "rhai", &err), 0);
+    assert_int_equal(rh_sched_verify(&s, "staging", &err), RHAI_EINVAL);
+    fields[0] = &s.name;
+    fields[1] = &s.cron;
+    fields[2] = &s.tz;
+    fields[3] = &s.worker;
+    fields[4] = &s.script;
+    fields[5] = &s.args;
+    fields[6] = &s.context;
+    for (int i = 0; i < 7; i++) {
+        char *keep = *fields[i];
+        *fields[i] = rh_strdup("Asia/Kolkata");
+        assert_int_equal(rh_sched_verify(&s, "rhai", &err), RHAI_EINVAL);
+        rh_free(*fields[i]);
+        *fields[i] = keep;
+    }
+    s.created_at++;
+    assert_int_equal(rh_sched_verify(&s, "rhai", &err), RHAI_EINVAL);
+    s.created_at--;
+    s.paused = 1;                  /* not signed: pausing needs no key */
+    assert_int_equal(rh_sched_verify(&s, "rhai", &err), 0);
+    rh_sched_clear(&s);
+}
+
+static void test_sched_json_round_trips(void **state)
+{
+    rh_sched s, t;
+    char *json, *again;
+    (void)state;
+
+    sched_fill(&s);
+    s.paused = 1;
+    json = rh_sched_to_json(&s);
+    assert_non_null(json);
+    rh_sched_init(&t);
+    assert_int_equal(rh_sched_from_json(json, strlen(json), &t, NULL), 0);
+    assert_int_equal(rh_sched_validate(&t, NULL), 0);
+    again = rh_sched_to_json(&t);
+    assert_string_equal(json, again);
+    assert_int_equal(t.paused, 1);
+    assert_int_equal(t.created_at, 1767225600000LL);
+    assert_int_equal(rh_sched_from_json("[1]", 3, &t, NULL), RHAI_EINVAL);
+    assert_int_equal(rh_sched_from_json("{\"name\":3}", 10, &t, NULL), RHAI_EINVAL);
+    assert_false(rh_sched_name_valid("a:b"));
+    assert_false(rh_sched_name_valid(""));
+    assert_true(rh_sched_name_valid("nightly-backup.v2"));
+    rh_free(json);
+    rh_free(again);
+    rh_sched_clear(&s);
+    rh_sched_clear(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +336,8 @@ int main(void)
         cmocka_unit_test(test_cron_parse_refuses_bad_expressions_with_a_message),
         cmocka_unit_test(test_tz_valid_accepts_zones_and_refuses_others),
         cmocka_unit_test(test_cron_next_refuses_an_unknown_zone),
+        cmocka_unit_test(test_sched_signature_binds_every_signed_field),
+        cmocka_unit_test(test_sched_json_round_trips),
     };
     return cmocka_run_group_tests_name("cron", tests, NULL, NULL);
 }
