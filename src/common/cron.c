@@ -515,7 +515,11 @@ char *rh_cron_format_local(int64_t ms, const char *tz, char *buf, size_t n)
     tz_scope sc;
     struct tm tm;
     time_t t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
-    int utc = tz_is_utc(tz);
+    int utc;
+
+    if (!tz_is_utc(tz) && rh_tz_valid(tz, NULL) != 0)
+        tz = "UTC";                /* never point TZ at what is not a zone */
+    utc = tz_is_utc(tz);
 
     tz_enter(&sc, tz);
     if ((utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)) == NULL ||
