@@ -86,3 +86,19 @@ add_test(NAME test_quickstart_pg
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_quickstart_pg.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_quickstart_pg PROPERTIES TIMEOUT 300 LABELS "integration;postgres")
+
+# issue 19: dead-letter sets (crashes to rhai:dead:{W}, rhaictl dead ...,
+# trims by size and age) and pause/resume of a worker id's queue
+add_test(NAME test_ctl_dead
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_dead.sh
+          ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_dead PROPERTIES TIMEOUT 240 LABELS integration)
+add_test(NAME test_ctl_pause
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_pause.sh
+          ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_pause PROPERTIES TIMEOUT 180 LABELS integration)
+# rhaictl's filters of bulk commands (src/ctl/filter.c): durations, kinds
+rhai_test(test_ctl_filter unit 30 rhai_commonlib)
+target_sources(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/filter.c)
+target_include_directories(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(test_ctl_filter PRIVATE PkgConfig::HIREDIS PkgConfig::JANSSON)

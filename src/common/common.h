@@ -232,6 +232,10 @@ char *rh_key_cron(char *buf, const char *prefix, const char *worker);
 char *rh_key_cron_next(char *buf, const char *prefix, const char *worker);
 char *rh_key_cron_runs(char *buf, const char *prefix, const char *worker, const char *name);
 char *rh_key_cron_workers(char *buf, const char *prefix);
+/* The dead-letter set of a worker id (zset: task id -> unix ms it died). */
+char *rh_key_dead(char *buf, const char *prefix, const char *worker);
+/* Exists while the worker id is paused (value: JSON {by, at}). */
+char *rh_key_paused(char *buf, const char *prefix, const char *worker);
 
 /* ======================== task model ======================== */
 typedef enum rh_error_kind {

@@ -126,3 +126,15 @@ char *rh_key_cron_workers(char *buf, const char *prefix)
     snprintf(buf, RH_KEY_MAX, "%s:cron:workers", prefix);
     return buf;
 }
+
+char *rh_key_dead(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:dead:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_paused(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:paused:{%s}", prefix, worker);
+    return buf;
+}

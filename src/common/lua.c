@@ -17,6 +17,10 @@
  * Only a task the dead instance was running (status `running`) counts
  * towards max_attempts: one it had only taken or claimed (queued, claimed)
  * never ran there, and goes back to its queue whatever its attempts.
+ * A task failed as crashed goes to its worker id's dead-letter set
+ * (`dead:{W}`, scored by now) with `dead_at` and its `errors` history one
+ * entry longer; its hash loses its TTL while it is there (rhaid's trim or
+ * `rhaictl dead delete` gives it result_ttl_ms back, docs/scheduling.md).
  * Returns {instances recovered, ids requeued, ids failed}. */
 const char rh_lua_recover[] =
     LUA_FINAL
@@ -38,8 +42,15 @@ const char rh_lua_recover[] =
     "        local kv = redis.call('HGETALL', tk)\n"
     "        for j = 1, #kv, 2 do h[kv[j]] = kv[j + 1] end\n"
     "        local msg = 'worker instance died while running the task ' .. att .. ' times'\n"
+    "        local errs = {}\n"
+    "        if h.errors then\n"
+    "          local ok, e = pcall(cjson.decode, h.errors)\n"
+    "          if ok and type(e) == 'table' then errs = e end\n"
+    "        end\n"
+    "        errs[#errs + 1] = {attempt = att, error_kind = 'crashed', error = msg, at = now}\n"
     "        redis.call('HSET', tk, 'status', 'error', 'error_kind', 'crashed',"
-    "          'error', msg, 'finished_at', now, 'output', 'null')\n"
+    "          'error', msg, 'finished_at', now, 'output', 'null', 'dead_at', now,"
+    "          'errors', cjson.encode(errs))\n"
     "        local reply = cjson.encode({id = id, status = 'error', output = cjson.null,"
     "          error = msg, error_kind = 'crashed', logs = h.logs or '',"
     "          worker_id = h.worker_id or w, instance = h.instance or cjson.null,"
@@ -48,7 +59,8 @@ const char rh_lua_recover[] =
     "        local rk = h.reply_to or (p .. ':reply:{' .. id .. '}')\n"
     "        redis.call('LPUSH', rk, reply)\n"
     "        redis.call('PEXPIRE', rk, ttl)\n"
-    "        redis.call('PEXPIRE', tk, ttl)\n"
+    "        redis.call('PERSIST', tk)\n"
+    "        redis.call('ZADD', p .. ':dead:{' .. w .. '}', now, id)\n"
     "        redis.call('PUBLISH', ARGV[5], cjson.encode({event = 'finished', id = id,"
     "          worker_id = h.worker_id or w, instance = h.instance or cjson.null,"
     "          status = 'error', error_kind = 'crashed', at = now}))\n"

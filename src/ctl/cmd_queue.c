@@ -1,4 +1,9 @@
-/* cmd_queue.c -- `rhaictl queue purge|requeue-dead`: queue administration.
+/* cmd_queue.c -- `rhaictl queue purge|requeue-dead|pause|resume`: queue
+ * administration.
+ *
+ * `pause W` sets <prefix>:paused:{W} ({"by", "at"}): every take and claim
+ * script of rhaid then takes nothing for W (docs/scheduling.md, "Pause");
+ * `resume W` deletes it. Both publish an event on the events channel.
  *
  * `purge W` empties W's queue in one Lua script and answers every task it
  * held `cancelled`, exactly as rhai_cancel() answers one queued task (hash
@@ -10,7 +15,9 @@
  * heartbeat (rh_lua_recover in src/common), for when no live instance is
  * there to run it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -21,6 +28,8 @@
 static const char queue_help[] =
     "Usage: rhaictl queue purge W [--dry-run] [--ttl-ms MS]\n"
     "       rhaictl queue requeue-dead [W] [--max-attempts N] [--ttl-ms MS]\n"
+    "       rhaictl queue pause W\n"
+    "       rhaictl queue resume W\n"
     "\n"
     "purge         remove every task waiting in worker id W's queue, in one\n"
     "              atomic step, and answer each 'cancelled' (error_kind\n"
@@ -36,6 +45,10 @@ static const char queue_help[] =
     "              after N runs, is answered error_kind crashed. Recovery\n"
     "              covers every dead instance; with W it runs only when W has\n"
     "              one. Prints what it did\n"
+    "pause         stop W's instances taking tasks: running ones finish, queued\n"
+    "              (and due delayed) ones wait in the queue; it survives\n"
+    "              restarts. A W nothing knows yet may be paused (said)\n"
+    "resume        let W's instances take tasks again (within 200 ms)\n"
     "\n"
     "Options:\n"
     "  -n, --dry-run         purge: change nothing; print how many tasks would\n"
@@ -49,7 +62,9 @@ static const char queue_help[] =
     "                        --dry-run: {\"worker_id\", \"dry_run\": true,\n"
     "                        \"would_cancel\", \"stale\", \"ids\": [...]};\n"
     "                        requeue-dead: {\"dead_instances\", \"requeued\",\n"
-    "                        \"failed\", \"instances\":[\"{W}:INSTANCE\", ...]}\n"
+    "                        \"failed\", \"instances\":[\"{W}:INSTANCE\", ...]};\n"
+    "                        pause/resume: {\"worker_id\", \"paused\", \"changed\",\n"
+    "                        \"known\"}\n"
     "\n"
     CTL_GLOBAL_HELP
     "\n"
@@ -292,6 +307,75 @@ static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
     return ctl_print_flush();
 }
 
+/* pause (1) or resume (0) worker id w. */
+static int queue_pause(const ctl_global *g, ctl_redis *r, const char *w, int pause)
+{
+    char key[RH_KEY_MAX], events[RH_KEY_MAX], host[128] = "?", by[300], *val, *ev;
+    const char *user = getenv("USER");
+    long long now = (long long)rh_now_ms(), changed;
+    ctl_instance *inst = NULL;
+    size_t ninst = 0;
+    redisReply *rep;
+    int known = 0, code;
+
+    rh_key_paused(key, r->prefix, w);
+    rh_key_events(events, r->prefix);
+    if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
+        return code;
+    for (size_t i = 0; i < ninst; i++)
+        known |= strcmp(inst[i].worker_id, w) == 0;
+    rh_free(inst);
+    if (!known) {
+        char qkey[RH_KEY_MAX];
+        if ((rep = ctl_redis_command(r, "EXISTS %s", rh_key_queue(qkey, r->prefix, w))) == NULL)
+            return r->code;
+        known = ctl_reply_ll(rep, 0) > 0;
+        freeReplyObject(rep);
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(by, sizeof by, "%s@%s", user && *user ? user : "rhaictl", host);
+    if (pause) {
+        json_t *v = json_pack("{s:s, s:I}", "by", by, "at", (json_int_t)now);
+        val = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        json_decref(v);
+        if (val == NULL)
+            return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+        rep = ctl_redis_command(r, "SET %s %s NX", key, val);
+        free(val);
+        if (rep == NULL)
+            return r->code;
+        changed = rep->type == REDIS_REPLY_STATUS;
+    } else {
+        if ((rep = ctl_redis_command(r, "DEL %s", key)) == NULL)
+            return r->code;
+        changed = ctl_reply_ll(rep, 0) > 0;
+    }
+    freeReplyObject(rep);
+    if (changed) {
+        json_t *e = json_pack("{s:s, s:s, s:s, s:I}", "event", pause ? "paused" : "resumed",
+                              "worker_id", w, "by", by, "at", (json_int_t)now);
+        if (e && (ev = json_dumps(e, JSON_COMPACT)) != NULL) {
+            if ((rep = ctl_redis_command(r, "PUBLISH %s %s", events, ev)) != NULL)
+                freeReplyObject(rep);
+            free(ev);
+        }
+        json_decref(e);
+    }
+    if (g->json)
+        return ctl_print_json(json_pack("{s:s, s:b, s:b, s:b}", "worker_id", w, "paused", pause,
+                                        "changed", (int)changed, "known", known));
+    if (pause)
+        printf(changed ? "paused %s: its instances take no new task until 'rhaictl queue "
+                         "resume %s'\n" : "%s was paused already (rhaictl queue resume %s)\n",
+               w, w);
+    else
+        printf(changed ? "resumed %s%s\n" : "%s was not paused%s\n", w, "");
+    if (!known)
+        printf("note: no instance and no queue of %s yet: its instances will start %s\n", w,
+               pause ? "paused" : "taking tasks");
+    return ctl_print_flush();
+}
+
 static int queue_exec(ctl_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -303,7 +387,7 @@ static int queue_exec(ctl_global *g, int argc, char **argv)
     };
     long long max_attempts = QUEUE_MAX_ATTEMPTS_DEFAULT, ttl = QUEUE_TTL_DEFAULT_MS;
     const char *sub, *w = NULL;
-    int c, code, purge, set_attempts = 0, dry_run = 0;
+    int c, code, purge, pause, resume, set_attempts = 0, dry_run = 0;
     ctl_redis r;
 
     while ((c = getopt_long(argc, argv, ":a:t:nh", longopts, NULL)) != -1) {
@@ -333,20 +417,26 @@ static int queue_exec(ctl_global *g, int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return ctl_usage_error("queue", "missing subcommand: purge or requeue-dead");
+        return ctl_usage_error("queue", "missing subcommand: purge, requeue-dead, pause or "
+                               "resume");
     sub = argv[optind++];
-    if (strcmp(sub, "purge") != 0 && strcmp(sub, "requeue-dead") != 0)
-        return ctl_usage_error("queue", "unknown subcommand '%s' (purge, requeue-dead)", sub);
     purge = strcmp(sub, "purge") == 0;
+    pause = strcmp(sub, "pause") == 0;
+    resume = strcmp(sub, "resume") == 0;
+    if (!purge && !pause && !resume && strcmp(sub, "requeue-dead") != 0)
+        return ctl_usage_error("queue", "unknown subcommand '%s' (purge, requeue-dead, pause, "
+                               "resume)", sub);
     if (optind < argc)
         w = argv[optind++];
     if (optind < argc)
         return ctl_usage_error("queue", "unexpected argument '%s'", argv[optind]);
-    if (purge && w == NULL)
-        return ctl_usage_error("queue", "purge: missing worker id W");
+    if ((purge || pause || resume) && w == NULL)
+        return ctl_usage_error("queue", "%s: missing worker id W", sub);
+    if ((pause || resume) && (set_attempts || dry_run))
+        return ctl_usage_error("queue", "%s takes no option but the global ones", sub);
     if (purge && set_attempts)
         return ctl_usage_error("queue", "--max-attempts goes with requeue-dead");
-    if (!purge && dry_run)
+    if (!purge && !pause && !resume && dry_run)
         return ctl_usage_error("queue", "--dry-run goes with purge");
     if (w && !rh_name_valid(w))
         return ctl_usage_error("queue", "invalid worker id '%s' (1..%d of [A-Za-z0-9_.:@-])",
@@ -354,15 +444,16 @@ static int queue_exec(ctl_global *g, int argc, char **argv)
 
     if ((code = ctl_redis_open(g, "queue", &r)) != 0)
         return code;
-    code = purge ? queue_purge(g, &r, w, ttl, dry_run)
-                 : queue_requeue_dead(g, &r, w, max_attempts, ttl);
+    code = pause || resume ? queue_pause(g, &r, w, pause)
+           : purge ? queue_purge(g, &r, w, ttl, dry_run)
+                   : queue_requeue_dead(g, &r, w, max_attempts, ttl);
     ctl_redis_close(&r);
     return code;
 }
 
 const ctl_cmd ctl_cmd_queue = {
     "queue",
-    "purge W [--dry-run] | requeue-dead [W]",
-    "empty a queue (its tasks end cancelled), recover dead instances now",
+    "purge W [--dry-run] | requeue-dead [W] | pause W | resume W",
+    "empty a queue (its tasks end cancelled), recover dead instances now, pause/resume",
     queue_exec
 };

@@ -22,13 +22,14 @@ static const char queues_help[] =
     "For every worker id that has queued tasks or known instances: tasks\n"
     "queued, tasks taken by its instances (processing), the age of the task\n"
     "that runs next, tasks failed in the last hour (error, timeout,\n"
-    "cancelled while running...) and its live, draining (SIGTERM: they take\n"
-    "no new task) and dead instances.\n"
+    "cancelled while running...), the tasks in its dead-letter set (DEAD,\n"
+    "rhaictl dead list), whether it is PAUSED (rhaictl queue pause) and its\n"
+    "live, draining (SIGTERM: they take no new task) and dead instances.\n"
     "\n"
     "Options:\n"
     "  --json   {\"queues\":[{worker_id, queued, processing, oldest_created_at,\n"
     "           oldest_age_ms, failed_1h, live_instances, draining_instances,\n"
-    "           dead_instances},\n"
+    "           dead_instances, dead_letters, paused},\n"
     "           ...]}; no queued task: oldest_* null\n"
     "\n"
     CTL_GLOBAL_HELP
@@ -69,15 +70,16 @@ static int queues_cmp(const void *a, const void *b)
     return strcmp(((const ctl_queue *)a)->worker_id, ((const ctl_queue *)b)->worker_id);
 }
 
-/* Collect the W of every "<prefix>:queue:{W}" key. 0 or an exit code. */
-static int queues_scan(ctl_redis *r, queues_ids *q)
+/* Collect the W of every "<prefix>:KIND:{W}" key (queue, dead, paused).
+ * 0 or an exit code. */
+static int queues_scan(ctl_redis *r, queues_ids *q, const char *kind)
 {
     char match[RH_KEY_MAX], cursor[32] = "0";
     size_t plen;
     redisReply *rep;
 
-    snprintf(match, sizeof match, "%s:queue:*", r->prefix);
-    plen = strlen(match) - 1;                       /* "<prefix>:queue:" */
+    snprintf(match, sizeof match, "%s:%s:*", r->prefix, kind);
+    plen = strlen(match) - 1;                       /* "<prefix>:KIND:" */
     do {
         if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT %s", cursor, match,
                                      QUEUES_SCAN_COUNT)) == NULL)
@@ -93,7 +95,7 @@ static int queues_scan(ctl_redis *r, queues_ids *q)
             const char *k = ctl_reply_str(rep->element[1]->element[i]);
             size_t klen = k ? strlen(k) : 0;
 
-            /* "<prefix>:queue:{W}" exactly: braces around a plain name */
+            /* "<prefix>:KIND:{W}" exactly: braces around a plain name */
             if (klen < plen + 3 || k[plen] != '{' || k[klen - 1] != '}')
                 continue;
             if (queues_add(q, k + plen + 1, klen - plen - 2) != 0) {
@@ -123,7 +125,10 @@ static int queues_append(ctl_redis *r, const ctl_queue *q, long long minute)
                  minute - i);
         argv[i + 1] = fkeys[i];
     }
-    return ctl_redis_append_argv(r, QUEUES_FAILED_MINUTES + 1, argv);
+    if (ctl_redis_append_argv(r, QUEUES_FAILED_MINUTES + 1, argv) != 0 ||
+        ctl_redis_append(r, "ZCARD %s", rh_key_dead(key, r->prefix, q->worker_id)) != 0)
+        return -1;
+    return ctl_redis_append(r, "EXISTS %s", rh_key_paused(key, r->prefix, q->worker_id));
 }
 
 /* Read the replies of queues_append into 'q'; the next id (new, rh_free)
@@ -151,6 +156,14 @@ static int queues_read(ctl_redis *r, ctl_queue *q, char **next)
     for (size_t i = 0; failed->type == REDIS_REPLY_ARRAY && i < failed->elements; i++)
         q->failed_1h += ctl_reply_ll(failed->element[i], 0);
     freeReplyObject(failed);
+    if ((failed = ctl_redis_reply(r)) == NULL)
+        return r->code;
+    q->dead_letters = ctl_reply_ll(failed, 0);
+    freeReplyObject(failed);
+    if ((failed = ctl_redis_reply(r)) == NULL)
+        return r->code;
+    q->paused = ctl_reply_ll(failed, 0) > 0;
+    freeReplyObject(failed);
     return 0;
 }
 
@@ -166,7 +179,9 @@ int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
 
     *out = NULL;
     *n = 0;
-    if ((code = queues_scan(r, &q)) != 0)
+    if ((code = queues_scan(r, &q, "queue")) != 0 ||
+        (code = queues_scan(r, &q, "dead")) != 0 ||
+        (code = queues_scan(r, &q, "paused")) != 0)
         goto out;
     for (size_t i = 0; i < ninst; i++)
         if (queues_add(&q, inst[i].worker_id, strlen(inst[i].worker_id)) != 0) {
@@ -268,6 +283,8 @@ static json_t *queues_json(const ctl_queue *v, size_t n, int64_t now)
         json_object_set_new(o, "live_instances", json_integer(q->live));
         json_object_set_new(o, "draining_instances", json_integer(q->draining));
         json_object_set_new(o, "dead_instances", json_integer(q->dead));
+        json_object_set_new(o, "dead_letters", json_integer(q->dead_letters));
+        json_object_set_new(o, "paused", json_boolean(q->paused));
     }
     return doc;
 }
@@ -283,19 +300,21 @@ static void queues_table(const ctl_queue *v, size_t n, int64_t now)
     }
     for (size_t i = 0; i < n; i++)
         ww = (int)strlen(v[i].worker_id) > ww ? (int)strlen(v[i].worker_id) : ww;
-    printf("%-*s  %8s  %10s  %8s  %9s  %s\n", ww, "WORKER", "QUEUED", "PROCESSING", "OLDEST",
-           "FAILED/1H", "INSTANCES");
+    printf("%-*s  %8s  %10s  %8s  %9s  %6s  %s\n", ww, "WORKER", "QUEUED", "PROCESSING",
+           "OLDEST", "FAILED/1H", "DEAD", "INSTANCES");
     for (size_t i = 0; i < n; i++) {
         const ctl_queue *q = &v[i];
 
         ctl_fmt_duration(q->oldest_created_at > 0 ? now - q->oldest_created_at : -1, age,
                          sizeof age);
-        printf("%-*s  %8lld  %10lld  %8s  %9lld  %d live", ww, q->worker_id, q->queued,
-               q->processing, age, q->failed_1h, q->live);
+        printf("%-*s  %8lld  %10lld  %8s  %9lld  %6lld  %d live", ww, q->worker_id, q->queued,
+               q->processing, age, q->failed_1h, q->dead_letters, q->live);
         if (q->draining)
             printf(", %d draining", q->draining);
         if (q->dead)
             printf(", %d dead", q->dead);
+        if (q->paused)
+            printf("  PAUSED");
         putchar('\n');
     }
 }

@@ -136,21 +136,26 @@ int ctl_instances_load(ctl_redis *r, ctl_instance **out, size_t *n)
         if (ctl_redis_append(r, "HGETALL %s",
                              rh_key_worker(key, r->prefix, in->worker_id, in->instance)) ||
             ctl_redis_append(r, "LLEN %s",
-                             rh_key_processing(key, r->prefix, in->worker_id, in->instance))) {
+                             rh_key_processing(key, r->prefix, in->worker_id, in->instance)) ||
+            ctl_redis_append(r, "EXISTS %s", rh_key_paused(key, r->prefix, in->worker_id))) {
             code = r->code;
             goto out;
         }
         k++;
     }
     for (size_t i = 0; i < k; i++) {
-        if ((h = ctl_redis_reply(r)) == NULL || (len = ctl_redis_reply(r)) == NULL) {
+        redisReply *p;
+        if ((h = ctl_redis_reply(r)) == NULL || (len = ctl_redis_reply(r)) == NULL ||
+            (p = ctl_redis_reply(r)) == NULL) {
             code = r->code;
             goto out;
         }
         workers_fill(&v[i], h);
         v[i].processing = ctl_reply_ll(len, 0);
+        v[i].paused = ctl_reply_ll(p, 0) > 0;
         freeReplyObject(h);
         freeReplyObject(len);
+        freeReplyObject(p);
         h = len = NULL;
     }
     if (k > 1)
@@ -176,7 +181,7 @@ out:
 
 static const char *workers_state(const ctl_instance *in)
 {
-    return !in->live ? "dead" : in->draining ? "draining" : "live";
+    return !in->live ? "dead" : in->draining ? "draining" : in->paused ? "paused" : "live";
 }
 
 /* A count, or null when the heartbeat did not carry it. */
@@ -227,6 +232,7 @@ static json_t *workers_json(const ctl_instance *v, size_t n, int64_t now)
         json_object_set_new(o, "heartbeat_age_ms", in->heartbeat_at > 0
                             ? json_integer(now - in->heartbeat_at) : json_null());
         json_object_set_new(o, "processing", json_integer(in->processing));
+        json_object_set_new(o, "paused", json_boolean(in->paused));
         json_object_set_new(o, "store", in->store[0] ? json_string(in->store) : json_null());
         json_object_set_new(o, "backend",
                             in->backend[0] ? json_string(in->backend) : json_null());

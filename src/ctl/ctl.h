@@ -105,6 +105,7 @@ extern const ctl_cmd ctl_cmd_context;
 extern const ctl_cmd ctl_cmd_acl;
 extern const ctl_cmd ctl_cmd_audit;
 extern const ctl_cmd ctl_cmd_cron;
+extern const ctl_cmd ctl_cmd_dead;
 
 /* ---- options (main.c) ------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
@@ -152,6 +153,36 @@ void ctl_json_printed(void);
  * binary suffix k, m or g when 'suffixes' is set. 0 / -1. */
 int ctl_parse_int(const char *s, long long min, long long max, int suffixes,
                   long long *out);
+
+/* ---- selection of bulk commands (filter.c) ------------------------------- */
+
+/* The longest duration accepted: 100 years. */
+#define CTL_DURATION_MAX_MS (100LL * 365 * 86400000LL)
+/* Distinct error kinds one filter may name. */
+#define CTL_FILTER_KINDS 8
+
+/* What a bulk command (dead list|retry|delete --all) selects: tasks of one
+ * of the kinds (none: any) that died more than older_than_ms ago (0: any
+ * age). Zero-initialised: everything. */
+typedef struct ctl_filter {
+    char      kinds[CTL_FILTER_KINDS][16];
+    int       nkinds;
+    long long older_than_ms;
+} ctl_filter;
+
+/* A duration: digits and one unit of ms, s, m, h, d, w ("500ms", "90s",
+ * "7d"); no sign, no space, no bare number. 0 and *ms, or -1 (also past
+ * CTL_DURATION_MAX_MS). */
+int  ctl_duration_parse(const char *s, long long *ms);
+/* Add the error kinds of 's' ("crashed" or "crashed,timeout"; each one of
+ * rh_kind_parse's names) to f, once each. 0, or -1 (unknown or empty kind,
+ * a stray comma, more than CTL_FILTER_KINDS). */
+int  ctl_kinds_parse(const char *s, ctl_filter *f);
+/* The kinds as the scripts take them: ",crashed,timeout," or "" (any). */
+void ctl_kinds_arg(const ctl_filter *f, char *buf, size_t n);
+/* Whether a task of error kind 'kind' (NULL: none) that died at 'dead_at'
+ * (unix ms) is selected at 'now'. 1 / 0. */
+int  ctl_filter_match(const ctl_filter *f, const char *kind, long long dead_at, long long now);
 
 /* ---- scripts, --args and --key (script.c) -------------------------------- */
 
@@ -299,6 +330,7 @@ typedef struct ctl_instance {
     long long processing;              /* LLEN of its processing list */
     char      store[16];               /* "up", "down", "unknown"; "" not published */
     char      backend[16];             /* "sqlite", "postgres"; "" not published */
+    int       paused;                  /* its worker id is paused (queue pause) */
 } ctl_instance;
 
 /* Every member of the workers set, sorted by worker id then instance
@@ -317,6 +349,8 @@ typedef struct ctl_queue {
     int       live;                    /* live instances taking tasks */
     int       draining;                /* live but draining: take no task */
     int       dead;                    /* dead members not yet recovered */
+    int       paused;                  /* rhaictl queue pause: <prefix>:paused:{W} */
+    long long dead_letters;            /* ZCARD of its dead-letter set */
 } ctl_queue;
 
 /* Worker ids from the queue keys (SCAN) and from 'inst', sorted, with

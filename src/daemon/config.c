@@ -100,6 +100,10 @@ static const opt opts[] = {
       "RHAI_SIGNATURE_SKEW_MS", 1, "signed tasks must be created within this of now" },
     { "task_index_max", OPT_INT, OFF(task_index_max), "10000", 0, 10000000,
       "RHAI_TASK_INDEX_MAX", 1, "recent finished task ids kept per worker id (rhaictl tasks)" },
+    { "dead_max", OPT_INT, OFF(dead_max), "10000", 0, 10000000,
+      "RHAI_DEAD_MAX", 1, "dead-letter tasks kept per worker id (oldest trimmed first; 0: none kept)" },
+    { "dead_max_age_ms", OPT_INT, OFF(dead_max_age_ms), "604800000", 1000, 1LL << 40,
+      "RHAI_DEAD_MAX_AGE_MS", 1, "dead-letter tasks older than this are trimmed" },
     { "metrics_listen", OPT_STR, OFF(metrics_listen), "", 0, 0, "RHAI_METRICS_LISTEN", 0,
       "HOST:PORT serving Prometheus /metrics, /healthz and /readyz (empty: off)" },
 };

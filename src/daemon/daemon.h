@@ -58,6 +58,8 @@ typedef struct wk_config {
     int64_t  grace_ms;
     int64_t  reconnect_max_ms;
     int64_t  task_index_max;      /* recent task ids kept per worker id */
+    int64_t  dead_max;            /* dead-letter tasks kept per worker id */
+    int64_t  dead_max_age_ms;     /* and for at most this long */
     int64_t  pipeline_max_us;     /* queue behind busy executors while runs are this short */
     int64_t  prefetch;            /* at most, tasks taken ahead of free executors */
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
@@ -326,6 +328,8 @@ void wk_metrics_oldest(wk_metrics *m, int64_t age_ms);
 void wk_metrics_recovery(wk_metrics *m, long long dead, long long requeued, long long failed);
 /* Readiness inputs, at once (a drain must show before the next tick). */
 void wk_metrics_ready(wk_metrics *m, int redis_up, int draining);
+/* Whether the worker id is paused (rhai_queue_paused). */
+void wk_metrics_paused(wk_metrics *m, int paused);
 
 /* sd_notify(3) with a formatted message; no-op outside systemd. */
 void    wk_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -350,6 +354,15 @@ int wk_data_id(const char *dir, char *id, size_t n, rhai_error *err);
 void wk_metrics_store(wk_metrics *m, int up, const char *backend);
 
 /* ======================== the worker ======================== */
+
+/* While paused, the pause key is checked this often. */
+#ifndef WK_PAUSE_POLL_MS
+#define WK_PAUSE_POLL_MS 200
+#endif
+/* Dead-letter ids trimmed at most per heartbeat (wk_lua_dead_trim). */
+#ifndef WK_DEAD_TRIM_BATCH
+#define WK_DEAD_TRIM_BATCH 1000
+#endif
 
 /* Bytes of a failed task's error message in its info log line. */
 #ifndef WK_LOG_ERROR_MAX
@@ -376,6 +389,8 @@ struct wk_job {
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
+    int        dead;            /* crashed max_attempts times: finish puts it
+                                   in the dead-letter set (dead_at) */
     int        crashes;         /* runs whose executor died (retried locally) */
     int        store_fails;     /* runs whose store failed (retried locally) */
     int64_t    store_fail_at_ms; /* monotonic ms of the first store failure, 0: none */
@@ -420,6 +435,11 @@ struct wk_worker {
     char        k_workers[RH_KEY_MAX];
     char        k_events[RH_KEY_MAX];
     char        k_index[RH_KEY_MAX];    /* recent tasks of our worker id */
+    char        k_dead[RH_KEY_MAX];     /* its dead-letter set */
+    char        k_paused[RH_KEY_MAX];   /* exists while it is paused */
+    int         paused;         /* the worker id is paused: take nothing, start
+                                   no claimed task (take.c) */
+    uv_timer_t  pause_poll;     /* while paused: is it still? (instance.c) */
     char        reply_prefix[RH_KEY_MAX];
     char        host[256];
     int64_t     started_at;
@@ -505,6 +525,11 @@ const char *wk_store_state(const wk_worker *w); /* "up", "down", "unknown" */
 void    wk_store_close(wk_worker *w);           /* after the loop ended */
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
+/* The worker id is paused (1) or not (0), as a take script or the pause
+ * check found: logged on a change; while paused, nothing new is taken and
+ * the pause key is checked every WK_PAUSE_POLL_MS, so a resume is
+ * noticed within that without spinning; on resume, taking starts again. */
+void    wk_pause_set(wk_worker *w, int paused);
 int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 
 /* ======================== Lua ======================== */
@@ -519,5 +544,6 @@ extern const char wk_lua_finish[];
 extern const char wk_lua_take[];
 extern const char wk_lua_start[];
 extern const char wk_lua_requeue[];
+extern const char wk_lua_dead_trim[];
 
 #endif

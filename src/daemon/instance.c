@@ -236,6 +236,70 @@ static void on_oldest(redisAsyncContext *ac, void *r, void *priv)
                     rh_key_task(key, w->cfg->prefix, reply->str));
 }
 
+/* ======================== pause and the dead-letter trim ======================== */
+
+static void on_pause_check(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_INTEGER && !w->stopping)
+        wk_pause_set(w, reply->integer > 0);
+}
+
+static void pause_check(wk_worker *w)
+{
+    if (w->cmd.up && !w->stopping)
+        wk_conn_cmd(&w->cmd, on_pause_check, w, "EXISTS %s", w->k_paused);
+}
+
+static void on_pause_poll(uv_timer_t *t)
+{
+    pause_check(t->data);
+}
+
+void wk_pause_set(wk_worker *w, int paused)
+{
+    if (w->stopping || paused == w->paused)
+        return;
+    w->paused = paused;
+    wk_metrics_paused(w->metrics, paused);
+    if (paused) {
+        rh_log(RH_LOG_NOTICE, "event=paused worker=%s taking nothing new until resumed",
+               w->cfg->worker_id);
+        uv_timer_start(&w->pause_poll, on_pause_poll, WK_PAUSE_POLL_MS, WK_PAUSE_POLL_MS);
+    } else {
+        rh_log(RH_LOG_NOTICE, "event=resumed worker=%s", w->cfg->worker_id);
+        uv_timer_stop(&w->pause_poll);
+        wk_pump(w);
+    }
+}
+
+static void on_dead_trim(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    (void)ac;
+    (void)priv;
+    if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+        rh_log(RH_LOG_INFO, "event=dead_trimmed count=%lld", reply->integer);
+    else if (reply && reply->type == REDIS_REPLY_ERROR)
+        rh_log(RH_LOG_WARN, "event=dead_trim_failed reason=\"%s\"", RH_LOG_Q(reply->str));
+}
+
+/* The dead-letter set kept within dead_max and dead_max_age_ms. */
+static void dead_trim(wk_worker *w)
+{
+    char now[24], max[24], age[24], ttl[24], batch[16];
+
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    snprintf(max, sizeof max, "%lld", (long long)w->cfg->dead_max);
+    snprintf(age, sizeof age, "%lld", (long long)w->cfg->dead_max_age_ms);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
+    snprintf(batch, sizeof batch, "%d", WK_DEAD_TRIM_BATCH);
+    wk_conn_cmd(&w->cmd, on_dead_trim, w, "EVAL %s 1 %s %s %s %s %s %s %s", wk_lua_dead_trim,
+                w->k_dead, w->cfg->prefix, now, max, age, ttl, batch);
+}
+
 static void heartbeat(wk_worker *w)
 {
     char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
@@ -267,6 +331,8 @@ static void heartbeat(wk_worker *w)
     wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
     wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
+    pause_check(w);
+    dead_trim(w);
     if (w->metrics)
         wk_conn_cmd(c, on_oldest, w, "LINDEX %s -1", w->k_queue);
     /* Recovery takes a missing heartbeat for a dead instance. That holds
@@ -406,6 +472,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
     uv_close((uv_handle_t *)&w->later, on_handle_closed);
+    uv_close((uv_handle_t *)&w->pause_poll, on_handle_closed);
     uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
@@ -574,6 +641,8 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     rh_key_workers(w.k_workers, cfg->prefix);
     rh_key_events(w.k_events, cfg->prefix);
     snprintf(w.k_index, sizeof w.k_index, "%s:tasks:{%s}", cfg->prefix, cfg->worker_id);
+    rh_key_dead(w.k_dead, cfg->prefix, cfg->worker_id);
+    rh_key_paused(w.k_paused, cfg->prefix, cfg->worker_id);
     snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
 
     rh_sigpipe_ignore();
@@ -613,6 +682,8 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     uv_timer_init(w.loop, &w.grace);
     uv_timer_init(w.loop, &w.watchdog);
     uv_timer_init(w.loop, &w.later);
+    uv_timer_init(w.loop, &w.pause_poll);
+    w.pause_poll.data = &w;
     uv_prepare_init(w.loop, &w.fin_flush);
     w.tick.data = w.grace.data = w.watchdog.data = w.fin_flush.data = &w;
     if (wk_notify_watchdog_ms() > 0)

@@ -57,6 +57,7 @@ struct wk_metrics {
     uint64_t   wait_count;
     double     oldest_age_s;          /* of the task next in the queue, 0: empty */
     int        draining;
+    int        paused;                /* the worker id is paused (rhaictl queue pause) */
     long long  dead_last;             /* dead instances found by the last scan */
     uint64_t   dead_total;            /* ... by every scan of this instance */
     uint64_t   recovered[2];          /* their tasks: requeued, failed crashed */
@@ -217,10 +218,13 @@ static void render(wk_metrics *m, rh_buf *b)
         "rhai_recovered_tasks_total{outcome=\"requeued\"} %llu\n"
         "rhai_recovered_tasks_total{outcome=\"failed\"} %llu\n"
         "# HELP rhai_draining 1 while this instance drains (SIGTERM): /readyz is 503.\n"
-        "# TYPE rhai_draining gauge\nrhai_draining %d\n",
+        "# TYPE rhai_draining gauge\nrhai_draining %d\n"
+        "# HELP rhai_queue_paused 1 while this worker id is paused (rhaictl queue "
+        "pause): nothing new is taken.\n"
+        "# TYPE rhai_queue_paused gauge\nrhai_queue_paused{worker_id=\"%s\"} %d\n",
         m->worker, m->oldest_age_s, m->dead_last, (unsigned long long)m->dead_total,
         (unsigned long long)m->recovered[0], (unsigned long long)m->recovered[1],
-        m->draining);
+        m->draining, m->worker, m->paused);
     rh_buf_appendf(b,
         "# HELP rhai_queue_depth Tasks waiting in this worker id's queue.\n"
         "# TYPE rhai_queue_depth gauge\nrhai_queue_depth{worker_id=\"%s\"} %ld\n"
@@ -511,5 +515,14 @@ void wk_metrics_ready(wk_metrics *m, int redis_up, int draining)
     uv_mutex_lock(&m->lock);
     m->redis_up = redis_up;
     m->draining = draining;
+    uv_mutex_unlock(&m->lock);
+}
+
+void wk_metrics_paused(wk_metrics *m, int paused)
+{
+    if (m == NULL)
+        return;
+    uv_mutex_lock(&m->lock);
+    m->paused = paused;
     uv_mutex_unlock(&m->lock);
 }

@@ -89,8 +89,8 @@
     "  return out\n" \
     "end\n"
 
-/* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key.
- * ARGV[1] id, ARGV[2] instance, ARGV[3] max_script, ARGV[4] max_args (the
+/* KEYS[1] task hash, KEYS[2] processing list, KEYS[3] seen-signed-task key,
+ * KEYS[4] the queue, KEYS[5] the worker id's pause key. ARGV[1] id, ARGV[2] instance, ARGV[3] max_script, ARGV[4] max_args (the
  * started event is the start's: wk_lua_start).
  * Returns {'missing'}, {'badtype', type} (the task key holds no hash: the
  * id is dropped from the processing list, there is nothing to answer),
@@ -103,7 +103,11 @@
  * given back unrun counts no attempt. A task this instance already
  * claimed or started (its re-read after a reconnect, when the first
  * claim's reply was lost or the claim behind a take got there first) is
- * returned as it is: the same delivery. */
+ * returned as it is: the same delivery. While the worker id is paused
+ * (KEYS[5] exists) anything else is not claimed: the id leaves our
+ * processing list and goes back to the queue's taking end (only when it
+ * was still in the list: a claim by id sent for an id already given back
+ * pushes nothing), and the reply is {'paused'}. */
 const char wk_lua_claim[] =
     LUA_FINAL
     LUA_FETCH
@@ -120,6 +124,12 @@ const char wk_lua_claim[] =
     "end\n"
     "if (v.status == 'claimed' or v.status == 'running') and v.instance == ARGV[2] then\n"
     "  return flat({'run'}, v, over)\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[5]) == 1 then\n"
+    "  if redis.call('LREM', KEYS[2], 1, ARGV[1]) > 0 then\n"
+    "    redis.call('RPUSH', KEYS[4], ARGV[1])\n"
+    "  end\n"
+    "  return {'paused'}\n"
     "end\n"
     "if v.signature and v.signature ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then\n"
     "  return {'replay'}\n"
@@ -164,12 +174,29 @@ const char wk_lua_claim[] =
  * It also says how many ids are left in the queue: rhaid takes the next
  * ones in a batch when there are some, and waits with BLMOVE when there
  * are none, instead of asking a batch take that would come back empty.
- * KEYS[1] processing list, KEYS[2] queue. ARGV[1..4] as LUA_CLAIM's.
- * Returns {left, {'none'}} or {left, {'run', id, field, value, ...}}. */
+ * While the worker id is paused (KEYS[3] exists) it claims nothing: a
+ * head whose task is `queued` goes back to the queue's taking end (the
+ * BLMOVE is undone) and the answer is {left, {'paused', 1}}; any other
+ * head stays for the claim by id ({left, {'paused', 0}}), which answers
+ * or drops it.
+ * KEYS[1] processing list, KEYS[2] queue, KEYS[3] pause key. ARGV[1..4]
+ * as LUA_CLAIM's.
+ * Returns {left, {'none'}}, {left, {'paused', back}} or
+ * {left, {'run', id, field, value, ...}}. */
 const char wk_lua_claim_head[] =
     LUA_CLAIM
     "local left = redis.call('LLEN', KEYS[2])\n"
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "  local ok, st = false, nil\n"
+    "  if id then ok, st = pcall(redis.call, 'HGET', ARGV[1] .. ':task:{' .. id .. '}', 'status') end\n"
+    "  if ok and st == 'queued' then\n"
+    "    redis.call('LPOP', KEYS[1])\n"
+    "    redis.call('RPUSH', KEYS[2], id)\n"
+    "    return {left + 1, {'paused', 1}}\n"
+    "  end\n"
+    "  return {left, {'paused', 0}}\n"
+    "end\n"
     "if not id then return {left, {'none'}} end\n"
     "local ok, r = pcall(claim, id)\n"
     "return {left, ok and r or {'none'}}\n";
@@ -183,12 +210,14 @@ const char wk_lua_claim_head[] =
  * whose fields would exceed it is answered {'take', id} and claimed by id,
  * in a reply of its own, so that no reply makes rhaid parse more than
  * one task's worth (docs/protocol.md, "Field limits").
- * KEYS[1] queue, KEYS[2] processing list. ARGV[1..4] as LUA_CLAIM's,
- * ARGV[5] how many.
+ * KEYS[1] queue, KEYS[2] processing list, KEYS[3] pause key. ARGV[1..4]
+ * as LUA_CLAIM's, ARGV[5] how many.
  * Returns one entry per id moved, oldest first: {'run', id, field, value,
- * ...} or {'take', id}; fewer than asked when the queue ran out. */
+ * ...} or {'take', id}; fewer than asked when the queue ran out; {'paused'}
+ * (nothing moved) while the worker id is paused (KEYS[3] exists). */
 const char wk_lua_take[] =
     LUA_CLAIM
+    "if redis.call('EXISTS', KEYS[3]) == 1 then return {'paused'} end\n"
     "local ids = redis.call('RPOP', KEYS[1], ARGV[5])\n"
     "if not ids then return {} end\n"
     "redis.call('LPUSH', KEYS[2], unpack(ids))\n"
@@ -223,11 +252,16 @@ const char wk_lua_start[] =
  * sends every finish ready in one loop iteration together).
  * KEYS[1] processing list, KEYS[2] recent-task index (zset); then per
  * task: task hash, reply list, failed-per-minute counter, seen-signed-task
- * key. ARGV[1] ttl ms, ARGV[2] events channel, ARGV[3] index size; then
+ * key; last, the worker id's dead-letter set. ARGV[1] ttl ms, ARGV[2] events channel, ARGV[3] index size; then
  * per task a record: n (the count of what follows in it), id, reply JSON,
  * finished event JSON, finished_at, 1 when the task failed, ms to remember
  * a signed task's id against replays (0: unsigned), field/value pairs for
- * the hash. The replies of a batch go out with one LPUSH (and one
+ * the hash. A record whose fields hold `dead_at` (a task that ends in
+ * the dead-letter set: crashed max_attempts times) puts the id in the
+ * dead set scored by it, appends the attempt to the `errors` history
+ * unless the record writes `errors` itself, and leaves the hash without
+ * a TTL while it is there (docs/scheduling.md, "Dead letters"). The
+ * replies of a batch go out with one LPUSH (and one
  * PEXPIRE) per reply list, in the batch's order, and the index gets one
  * ZADD and one trim: what costs in a script is the number of redis.call,
  * not what each one carries. A task whose keys Redis refuses (a reply_to
@@ -256,7 +290,25 @@ const char wk_lua_finish[] =
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
     "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
     "  if ARGV[a + 5] == '1' then failed[#failed + 1] = KEYS[k + 2] end\n"
-    "  redis.call('PEXPIRE', tk, ttl)\n"
+    "  local dead, errs = nil, false\n"
+    "  for q = a + 7, a + n, 2 do\n"
+    "    if ARGV[q] == 'dead_at' then dead = ARGV[q + 1] end\n"
+    "    if ARGV[q] == 'errors' then errs = true end\n"
+    "  end\n"
+    "  if dead then\n"
+    "    if not errs then\n"
+    "      local e = redis.call('HMGET', tk, 'errors', 'attempts', 'error_kind', 'error')\n"
+    "      local ok, list = pcall(cjson.decode, e[1] or '[]')\n"
+    "      if not ok or type(list) ~= 'table' then list = {} end\n"
+    "      list[#list + 1] = {attempt = tonumber(e[2] or '0') or 0, error_kind = e[3],\n"
+    "                         error = e[4], at = tonumber(dead)}\n"
+    "      redis.call('HSET', tk, 'errors', cjson.encode(list))\n"
+    "    end\n"
+    "    redis.call('ZADD', KEYS[#KEYS], dead, id)\n"
+    "    redis.call('PERSIST', tk)\n"
+    "  else\n"
+    "    redis.call('PEXPIRE', tk, ttl)\n"
+    "  end\n"
     "  redis.call('PUBLISH', chan, ARGV[a + 3])\n"
     "  local l = lists[rk]\n"
     "  if not l then\n"
@@ -325,6 +377,29 @@ const char wk_lua_requeue[] =
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n";
+
+/* Trim the dead-letter set of our worker id (each heartbeat): ids dead
+ * for longer than dead_max_age_ms, then the oldest beyond dead_max, at
+ * most BATCH of them per call (a backlog goes over the next beats). A
+ * trimmed task's hash gets the result TTL back (it had none while dead).
+ * KEYS[1] dead set. ARGV[1] prefix, ARGV[2] now ms, ARGV[3] dead_max,
+ * ARGV[4] dead_max_age_ms, ARGV[5] result ttl ms, ARGV[6] batch.
+ * Returns the number of ids trimmed. */
+const char wk_lua_dead_trim[] =
+    "local p, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local age, ttl, batch = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - age),\n"
+    "                       'LIMIT', 0, batch)\n"
+    "local over = redis.call('ZCARD', KEYS[1]) - #ids - max\n"
+    "if over > 0 and #ids < batch then\n"
+    "  local more = redis.call('ZRANGE', KEYS[1], #ids, #ids + math.min(over, batch - #ids) - 1)\n"
+    "  for _, id in ipairs(more) do ids[#ids + 1] = id end\n"
+    "end\n"
+    "for _, id in ipairs(ids) do\n"
+    "  redis.call('ZREM', KEYS[1], id)\n"
+    "  pcall(redis.call, 'PEXPIRE', p .. ':task:{' .. id .. '}', ttl)\n"
+    "end\n"
+    "return #ids\n";
 
 /* ======================== loading and sending ======================== */
 

@@ -95,6 +95,13 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
         wk_job_fail(j, RH_EK_DENIED, "replayed task: this signed task id was already answered");
         return;
     }
+    if (strcmp(what, "paused") == 0) {
+        /* given back to the queue: the worker id is paused */
+        rh_log(RH_LOG_DEBUG, "event=task_paused task=%s given back", j->id);
+        wk_pause_set(w, 1);
+        wk_job_free(j);
+        return;
+    }
     if (strcmp(what, "skip") == 0) {
         rh_log(RH_LOG_INFO, "event=task_skipped task=%s status=%s", j->id,
                reply->elements > 1 ? reply->element[1]->str : "?");
@@ -163,21 +170,23 @@ void wk_claim_send(wk_job *j)
 {
     wk_worker *w = j->w;
     char k_task[RH_KEY_MAX], k_seen[RH_KEY_MAX];
-    const char *argv[10];
-    size_t lens[10];
+    const char *argv[12];
+    size_t lens[12];
 
     snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
-    argv[2] = "3";
+    argv[2] = "5";
     argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
     argv[4] = w->k_proc;
     argv[5] = k_seen;
-    argv[6] = j->id;
-    argv[7] = w->cfg->instance;
-    wk_limit_args(w, argv + 8);
-    for (int i = 2; i < 10; i++)
+    argv[6] = w->k_queue;
+    argv[7] = w->k_paused;
+    argv[8] = j->id;
+    argv[9] = w->cfg->instance;
+    wk_limit_args(w, argv + 10);
+    for (int i = 2; i < 12; i++)
         lens[i] = strlen(argv[i]);
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 10, argv, lens) != 0)
+    if (wk_conn_argv(&w->cmd, on_claim, j, 12, argv, lens) != 0)
         wk_job_free(j);                  /* re-taken from the processing list later */
 }
 
@@ -411,6 +420,12 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
         wk_pump(w);
         return;
     }
+    if (reply->elements == 1 && reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "paused") == 0) {
+        w->hot = 0;
+        wk_pause_set(w, 1);           /* nothing was moved */
+        return;
+    }
     wk_metrics_step(w->metrics, 0, (unsigned)reply->elements);
     if ((int)reply->elements < asked)
         w->hot = 0;                   /* the queue ran out */
@@ -460,6 +475,20 @@ static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
     } else if (have) {
         w->hot = 1;             /* refused or unloaded: a batch take tells */
     }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "paused") == 0) {
+        /* Paused: a queued head went back to the queue (back 1); any
+         * other stays in our list for the claim by id, which answers or
+         * drops it. Not claimed by id when given back: it is no longer
+         * ours, and another instance may take it once resumed. */
+        w->hot = 0;
+        wk_pause_set(w, 1);
+        if (have && reply->element[1]->type == REDIS_REPLY_INTEGER &&
+            reply->element[1]->integer == 0)
+            wk_take_id(w, taken, strlen(taken));
+        return;
+    }
     if (claimed_run(w, reply) && have && strcmp(reply->element[1]->str, taken) == 0)
         have = 0;
     if (have)
@@ -492,21 +521,22 @@ static void take_args(wk_worker *w, const char **argv, size_t *lens)
 /* Send a batch take of 'n' ids (see wk_lua_take). 0, or -1. */
 static int take_send(wk_worker *w, int n)
 {
-    const char *argv[6 + TAKE_ARGS];
-    size_t lens[6 + TAKE_ARGS];
+    const char *argv[7 + TAKE_ARGS];
+    size_t lens[7 + TAKE_ARGS];
     char count[16];
 
     snprintf(count, sizeof count, "%d", n);
-    argv[2] = "2";
+    argv[2] = "3";
     argv[3] = w->k_queue;
     argv[4] = w->k_proc;
-    argv[5 + TAKE_ARGS] = count;
-    for (int i = 2; i < 5; i++)
+    argv[5] = w->k_paused;
+    argv[6 + TAKE_ARGS] = count;
+    for (int i = 2; i < 6; i++)
         lens[i] = strlen(argv[i]);
-    lens[5 + TAKE_ARGS] = strlen(count);
-    take_args(w, argv + 5, lens + 5);
+    lens[6 + TAKE_ARGS] = strlen(count);
+    take_args(w, argv + 6, lens + 6);
     wk_script_args(w->sha_take, wk_lua_take, argv, lens);
-    if (wk_conn_argv(&w->pop, on_take, w, 6 + TAKE_ARGS, argv, lens) != 0)
+    if (wk_conn_argv(&w->pop, on_take, w, 7 + TAKE_ARGS, argv, lens) != 0)
         return -1;
     w->popping = 1;
     w->taking = n;
@@ -517,18 +547,20 @@ static int take_send(wk_worker *w, int n)
  * 0, or -1 when it could not be sent. */
 static int claim_head_send(wk_worker *w, take_pair *p)
 {
-    const char *argv[5 + TAKE_ARGS];
-    size_t lens[5 + TAKE_ARGS];
+    const char *argv[6 + TAKE_ARGS];
+    size_t lens[6 + TAKE_ARGS];
 
-    argv[2] = "2";
+    argv[2] = "3";
     argv[3] = w->k_proc;
     argv[4] = w->k_queue;
+    argv[5] = w->k_paused;
     lens[2] = 1;
     lens[3] = strlen(w->k_proc);
     lens[4] = strlen(w->k_queue);
-    take_args(w, argv + 5, lens + 5);
+    lens[5] = strlen(w->k_paused);
+    take_args(w, argv + 6, lens + 6);
     wk_script_args(w->sha_claim_head, wk_lua_claim_head, argv, lens);
-    return wk_conn_argv(&w->pop, on_claim_head, p, 5 + TAKE_ARGS, argv, lens) == 0 ? 0 : -1;
+    return wk_conn_argv(&w->pop, on_claim_head, p, 6 + TAKE_ARGS, argv, lens) == 0 ? 0 : -1;
 }
 
 /* Start ready jobs on idle executors, and take more while credit remains:
@@ -579,6 +611,11 @@ void wk_pump(wk_worker *w)
             next = j->next;
             if (j->state != WK_JOB_READY || j->not_before_ms > rh_mono_ms())
                 continue;
+            /* paused: a task claimed before we knew waits here (a drain
+             * gives it back); one that ran already (an executor died
+             * under it) goes on */
+            if (w->paused && j->task.status == RHAI_STATUS_CLAIMED)
+                continue;
             if (!queue && wk_pool_idle(&w->pool) == 0) {
                 /* not for long tasks: one would hold the task behind it
                  * while another executor may be free */
@@ -590,7 +627,7 @@ void wk_pump(wk_worker *w)
                 break;                /* every executor holds one queued */
         }
     }
-    if (w->draining || w->pop_paused || !w->pop.up || !w->cmd.up || !w->scanned)
+    if (w->draining || w->pop_paused || w->paused || !w->pop.up || !w->cmd.up || !w->scanned)
         return;
     credit = wk_pool_idle(&w->pool) + prefetch_now(w) - w->taking -
              wk_count_jobs(w, WK_JOB_CLAIMING) - wk_count_jobs(w, WK_JOB_READY);

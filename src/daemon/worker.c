@@ -251,7 +251,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     n = b->n;
     snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
     snprintf(keep, sizeof keep, "%lld", (long long)w->cfg->task_index_max);
-    snprintf(nkeys, sizeof nkeys, "%d", 2 + FIN_KEYS * n);
+    snprintf(nkeys, sizeof nkeys, "%d", 3 + FIN_KEYS * n);
 
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
 #define ARGN(s, len) (argv[argc] = (s), lens[argc] = (len), argc++)
@@ -262,6 +262,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     ARG(w->k_index);
     ka = argc;                        /* keys of the tasks, FIN_KEYS each */
     argc += FIN_KEYS * n;
+    ARG(w->k_dead);                   /* the last key */
     ARG(ttl);
     ARG(w->k_events);
     ARG(keep);
@@ -300,6 +301,10 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         ARG("error");       ARG(t->error ? t->error : "");
         ARG("error_kind");  ARG(rh_kind_str(t->error_kind));
         ARG("logs");        ARGN(t->logs ? t->logs : "", t->logs ? strlen(t->logs) : 0);
+        if (b->jobs[i]->dead) {
+            /* crashed max_attempts times: to the dead-letter set */
+            ARG("dead_at");    ARG(s[i].at);
+        }
         if (b->jobs[i]->unstarted) {
             /* answered without running (invalid) */
             ARG("started_at"); ARG(s[i].at);
@@ -335,7 +340,7 @@ static void on_finish_flush(uv_prepare_t *h)
         return;                       /* on_finish starts us again */
     for (wk_job *j = w->jobs; j && cap < FIN_BATCH_MAX; j = j->next)
         cap += finish_wanted(j);
-    max = 8 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;
+    max = 9 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;
     if (cap > 0 && w->cmd.up && (argv = rh_malloc(max * sizeof *argv)) != NULL &&
         (lens = rh_malloc(max * sizeof *lens)) != NULL &&
         (s = rh_malloc((size_t)cap * sizeof *s)) != NULL)
@@ -548,6 +553,8 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         wk_pump(w);
         return;
     }
+    if (out->kind == RH_EK_CRASHED && !j->cancelled)
+        j->dead = 1;                  /* max_attempts runs died: dead letter */
     if (j->run_at_us > 0) {           /* the mean run, for the prefetch */
         double us = (double)(rh_mono_us() - j->run_at_us);
         w->run_us_avg = w->run_us_avg > 0 ? w->run_us_avg + (us - w->run_us_avg) / 8 : us;
