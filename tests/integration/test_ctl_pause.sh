@@ -41,9 +41,17 @@ CHECKS=$((CHECKS + 1)); poll 100 status_is "$A" running || fail "task A never ra
 ctl 0 queue pause pw && has "$OUT" 'paused pw'
 ctl 0 queue pause pw && has "$OUT" 'paused already'
 CHECKS=$((CHECKS + 1)); poll 100 noticed paused pw 1 || fail "rhaid did not notice the pause"
-ctl 0 submit -e '6*7' --worker pw --no-wait && B=$(cat "$OUT")
+# takes Redis served (BLMOVE and the batch take's EVALSHA count alike)
+blmoves() { rcli INFO commandstats | sed -n 's/^cmdstat_blmove:calls=\([0-9]*\).*/\1/p'; }
 CHECKS=$((CHECKS + 1)); poll 100 status_is "$A" done || fail "the running task did not finish"
+TAKES0=$(blmoves)
+ctl 0 submit -e '6*7' --worker pw --no-wait && B=$(cat "$OUT")
 beats "$PW_PID" 5
+# a paused instance does not spin: the take blocked when B came (if any)
+# gave it back, and none was sent again over 5 heartbeats
+TAKES1=$(blmoves)
+CHECKS=$((CHECKS + 1))
+[ $((${TAKES1:-0} - ${TAKES0:-0})) -le 1 ] || fail "a paused instance sent $((TAKES1 - TAKES0)) takes"
 CHECKS=$((CHECKS + 1)); status_is "$B" queued || fail "a paused worker id ran B ($(rcli HGET "rhai:task:{$B}" status))"
 CHECKS=$((CHECKS + 1)); [ "$(rcli LLEN 'rhai:queue:{pw}')" = 1 ] || fail "B is not waiting in the queue"
 CHECKS=$((CHECKS + 1)); metric_paused 1 || fail "rhai_queue_paused is not 1 while paused"
