@@ -81,8 +81,9 @@ static const char dead_help[] =
 
 /* Retry: KEYS[1] dead set, KEYS[2] queue; ARGV[1] prefix, ARGV[2..3] the
  * filter, ARGV[4..] ids. Each selected id leaves the set; its hash, if
- * any, becomes a queued task again (the result fields, dead_at and the
- * counted attempts cleared; errors, logs and the submit fields kept; no
+ * any, becomes a queued task again (the result fields, dead_at, the
+ * counted attempts and the retry state (attempt, run_at: it gets its
+ * retries afresh) cleared; errors, logs and the submit fields kept; no
  * TTL) with its own old reply list dropped, and the id goes on the queue
  * as a submit puts it. Returns {{id retried, ...}, skipped, gone}. */
 static const char dead_retry_lua[] =
@@ -94,7 +95,7 @@ static const char dead_retry_lua[] =
     "  redis.call('ZREM', KEYS[1], id)\n"
     "  if redis.call('EXISTS', tk) == 0 then gone = gone + 1; return end\n"
     "  redis.call('HDEL', tk, 'dead_at', 'finished_at', 'output', 'error', 'error_kind',\n"
-    "             'started_at', 'instance', 'cancel_requested')\n"
+    "             'started_at', 'instance', 'cancel_requested', 'attempt', 'run_at')\n"
     "  redis.call('HSET', tk, 'status', 'queued', 'attempts', '0')\n"
     "  redis.call('PERSIST', tk)\n"
     "  redis.call('DEL', p .. ':reply:{' .. id .. '}')\n"
