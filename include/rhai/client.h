@@ -33,7 +33,8 @@ typedef enum rhai_status {
     RHAI_STATUS_ERROR,
     RHAI_STATUS_TIMEOUT,
     RHAI_STATUS_CANCELLED,
-    RHAI_STATUS_CLAIMED     /* taken by an instance, not started yet */
+    RHAI_STATUS_CLAIMED,    /* taken by an instance, not started yet */
+    RHAI_STATUS_SCHEDULED   /* delayed (run_at ahead) or waiting for a retry */
 } rhai_status;
 
 /* ---- connection ---------------------------------------------------------
@@ -114,6 +115,32 @@ RHAI_API int  rhai_task_set_reply_to(rhai_task *t, const char *list_key);
  * task's hash. Informational: workers ignore it; `rhaictl task show`
  * prints it. NULL forgets it. RHAI_EINVAL for a bad id, RHAI_ENOMEM. */
 RHAI_API int  rhai_task_set_retry_of(rhai_task *t, const char *id);
+/* Delayed tasks and retries (docs/scheduling.md).
+ * rhai_task_set_run_at: run the task no sooner than 'run_at_ms' (unix ms).
+ *   A submit whose run_at is ahead writes the task with status `scheduled`
+ *   into the worker's delayed set (<prefix>:delayed:{W}) instead of its
+ *   queue; rhaid instances move it to the queue once due (within
+ *   about 100 ms, docs/scheduling.md). A past run_at, or 0 (the default,
+ *   which also forgets an earlier one), is an ordinary task. Replaces a
+ *   delay set before. RHAI_EINVAL when negative or past year 9999.
+ * rhai_task_set_delay_ms: the same, 'delay_ms' after each submit (0: none).
+ *   RHAI_EINVAL when negative or over 366 days.
+ * rhai_task_set_retries: run the task up to 'retries' more times (0..100,
+ *   default 0) after an attempt that failed with error_kind script, timeout
+ *   or memory (never denied, invalid, cancelled, crashed, internal). Each
+ *   retry is a delayed re-run of the same task id after the backoff; the
+ *   reply comes once, after the last attempt, and the task hash keeps each
+ *   attempt's error (field errors). The script sees its attempt number in
+ *   ctx.attempt (1-based). A task whose retries ran out goes to the
+ *   worker's dead set (<prefix>:dead:{W}). RHAI_EINVAL when out of range.
+ * rhai_task_set_backoff: the pause before each retry, "fixed:MS" or
+ *   "exp:BASE:CAP" (ms: min(CAP, BASE * 2^(k-1)) before retry k, drawn in
+ *   [d/2, d]); NULL: the default "exp:1000:60000". Every number is at most
+ *   7 days. RHAI_EINVAL for any other text, RHAI_ENOMEM. */
+RHAI_API int  rhai_task_set_run_at(rhai_task *t, int64_t run_at_ms);
+RHAI_API int  rhai_task_set_delay_ms(rhai_task *t, int64_t delay_ms);
+RHAI_API int  rhai_task_set_retries(rhai_task *t, int retries);
+RHAI_API int  rhai_task_set_backoff(rhai_task *t, const char *spec);
 /* Sign the task with an Ed25519 secret key (128 hex characters, as
  * rhai_keygen() makes): its caller becomes the key's public key (64 hex)
  * and each submit adds a signature over (id, worker, context, caller,

@@ -610,7 +610,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
         return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
     }
     q->refs++;
-    if (redisAsyncCommandArgv(a->cmd.ac, on_lpush, q, 3, s.lpush_argv,
+    if (redisAsyncCommandArgv(a->cmd.ac, on_lpush, q, s.lpush_argc, s.lpush_argv,
                               s.lpush_lens) != REDIS_OK) {
         q->done = 1;                        /* on_hset drops its reference */
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
@@ -620,7 +620,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     map_put(a, q);
     if (wait_ms <= 0)
         wait_ms = (t->timeout_ms > 0 ? t->timeout_ms : RHAI__TIMEOUT_DEFAULT) +
-                  RHAI__ASYNC_EXTRA_MS;
+                  RHAI__ASYNC_EXTRA_MS + (s.due_ms ? s.due_ms - rh_now_ms() : 0);
     uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
     return 0;
 }

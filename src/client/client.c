@@ -249,7 +249,7 @@ static int submit_and_block(rhai_client *c, const rhai_task *t, char id_out[RHAI
     argcs[0] = s.hset_argc;
     argvs[0] = s.hset_argv;
     lens[0] = s.hset_lens;
-    argcs[1] = 3;
+    argcs[1] = s.lpush_argc;
     argvs[1] = s.lpush_argv;
     lens[1] = s.lpush_lens;
     if (block_ms > 0) {

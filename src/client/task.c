@@ -82,6 +82,7 @@ RHAI_API void rhai_task_free(rhai_task *t)
     rh_free(t->args);
     rh_free(t->reply_to);
     rh_free(t->retry_of);
+    rh_free(t->backoff);
     key_free(t->signing_key);
     rh_free(t);
 }
@@ -213,6 +214,49 @@ RHAI_API int rhai_task_set_retry_of(rhai_task *t, const char *id)
     return replace(&t->retry_of, id);
 }
 
+/* Unix ms; 0 forgets it (the task runs when submitted). */
+RHAI_API int rhai_task_set_run_at(rhai_task *t, int64_t run_at_ms)
+{
+    if (t == NULL || run_at_ms < 0 || run_at_ms > RHAI__RUN_AT_MAX)
+        return RHAI_EINVAL;
+    t->run_at = run_at_ms;
+    t->delay_ms = 0;
+    return 0;
+}
+
+RHAI_API int rhai_task_set_delay_ms(rhai_task *t, int64_t delay_ms)
+{
+    if (t == NULL || delay_ms < 0 || delay_ms > RHAI__DELAY_MAX)
+        return RHAI_EINVAL;
+    t->delay_ms = delay_ms;
+    t->run_at = 0;
+    return 0;
+}
+
+RHAI_API int rhai_task_set_retries(rhai_task *t, int retries)
+{
+    if (t == NULL || retries < 0 || retries > RH_RETRIES_MAX)
+        return RHAI_EINVAL;
+    t->retries = retries;
+    return 0;
+}
+
+RHAI_API int rhai_task_set_backoff(rhai_task *t, const char *spec)
+{
+    rh_backoff b;
+
+    if (t == NULL)
+        return RHAI_EINVAL;
+    if (spec == NULL) {
+        rh_free(t->backoff);
+        t->backoff = NULL;
+        return 0;
+    }
+    if (rh_backoff_parse(spec, &b, NULL) != 0 || spec[0] == '\0')
+        return RHAI_EINVAL;
+    return replace(&t->backoff, spec);
+}
+
 RHAI_API const char *rhai_task_id(const rhai_task *t)
 {
     return t && t->id[0] ? t->id : NULL;
@@ -257,6 +301,11 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     rh_key_queue(s->queue_key, prefix, t->worker_id);
     snprintf(s->created_at, sizeof s->created_at, "%lld", (long long)now_ms);
     snprintf(s->timeout_ms, sizeof s->timeout_ms, "%lld", (long long)t->timeout_ms);
+    s->due_ms = t->run_at > 0 ? t->run_at : t->delay_ms > 0 ? now_ms + t->delay_ms : 0;
+    snprintf(s->run_at, sizeof s->run_at, "%lld", (long long)s->due_ms);
+    snprintf(s->retries, sizeof s->retries, "%d", t->retries);
+    if (s->due_ms <= now_ms)
+        s->due_ms = 0;                      /* past or absent: an ordinary task */
 
     push(s, "HSET", 4);
     push(s, s->task_key, strlen(s->task_key));
@@ -270,7 +319,13 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     if (t->timeout_ms > 0)                  /* 0: the worker's default */
         field(s, "timeout_ms", s->timeout_ms);
     field(s, "created_at", s->created_at);
-    field(s, "status", "queued");
+    field(s, "status", s->due_ms ? "scheduled" : "queued");
+    if (t->run_at > 0 || t->delay_ms > 0)
+        field(s, "run_at", s->run_at);
+    if (t->retries > 0)
+        field(s, "retries", s->retries);
+    if (t->backoff)
+        field(s, "backoff", t->backoff);
     field(s, "attempts", "0");
     if (reply_to)
         field(s, "reply_to", reply_to);
@@ -284,11 +339,20 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
         field(s, "signature", s->signature);
     }
 
-    s->lpush_argv[0] = "LPUSH";
-    s->lpush_lens[0] = 5;
+    if (s->due_ms) {
+        /* the due time is run_at, already in s->run_at */
+        rh_key_delayed(s->queue_key, prefix, t->worker_id);
+        s->lpush_argv[0] = "ZADD";
+        s->lpush_argv[2] = s->run_at;
+        s->lpush_argv[3] = s->id;
+        s->lpush_argc = 4;
+    } else {
+        s->lpush_argv[0] = "LPUSH";
+        s->lpush_argv[2] = s->id;
+        s->lpush_argc = 3;
+    }
     s->lpush_argv[1] = s->queue_key;
-    s->lpush_lens[1] = strlen(s->queue_key);
-    s->lpush_argv[2] = s->id;
-    s->lpush_lens[2] = strlen(s->id);
+    for (int i = 0; i < s->lpush_argc; i++)
+        s->lpush_lens[i] = strlen(s->lpush_argv[i]);
     return 0;
 }

@@ -236,6 +236,8 @@ char *rh_key_cron_workers(char *buf, const char *prefix);
 char *rh_key_dead(char *buf, const char *prefix, const char *worker);
 /* Exists while the worker id is paused (value: JSON {by, at}). */
 char *rh_key_paused(char *buf, const char *prefix, const char *worker);
+/* Delayed tasks (docs/scheduling.md): zset task id -> unix ms it is due. */
+char *rh_key_delayed(char *buf, const char *prefix, const char *worker);
 
 /* ======================== task model ======================== */
 typedef enum rh_error_kind {
@@ -306,6 +308,10 @@ typedef struct rh_task {
     int64_t tick;         /* a cron firing: its tick (unix ms) */
     char *cron_sig;       /* a firing of a signed schedule: schedule.h's
                              rh_sched_sig_json, else NULL */
+    int64_t run_at;       /* unix ms it is due; 0: now (docs/scheduling.md) */
+    int retries;          /* extra attempts after a script/timeout/memory error */
+    char *backoff;        /* the retries' backoff spec (rh_backoff_parse), NULL: default */
+    int attempt;          /* 1-based attempt number of this run; 0: absent (1) */
 } rh_task;
 
 /* Hash field names, in protocol order; NULL-terminated. */
@@ -333,6 +339,39 @@ int   rh_json_str_append(rh_buf *b, const char *s);
 /* Parse a reply object back into 't' (output re-serialised as JSON text).
  * RHAI_EPROTO when it is not a reply object. */
 int  rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err);
+
+/* ======================== scheduling ======================== */
+/* Delayed tasks and retries (sched.c, docs/scheduling.md). */
+#define RH_RETRIES_MAX      100             /* most retries a task may ask */
+#define RH_BACKOFF_MAX_MS   (7LL * 86400000LL)   /* longest backoff delay: 7 days */
+#define RH_BACKOFF_SPEC_MAX 64              /* bytes of a backoff spec */
+#define RH_BACKOFF_DEFAULT  "exp:1000:60000"
+#define RH_ERRORS_KEEP      20              /* attempts' errors kept on a task */
+
+/* A retry's backoff: "fixed:MS" waits MS before every retry; "exp:BASE:CAP"
+ * waits min(CAP, BASE * 2^(k-1)) before retry k, drawn uniformly in
+ * [d/2, d] (jitter). Numbers are decimal digits only, 0 <= MS and
+ * 1 <= BASE <= CAP <= RH_BACKOFF_MAX_MS. */
+typedef struct rh_backoff {
+    int     exp;            /* 1 exponential, 0 fixed */
+    int64_t base;           /* fixed: the delay; exp: the first delay */
+    int64_t cap;            /* exp: the longest delay; fixed: = base */
+} rh_backoff;
+
+/* Parse a spec (NULL or "": RH_BACKOFF_DEFAULT). 0, or RHAI_EINVAL with a
+ * message naming the problem; *out written only on success. */
+int     rh_backoff_parse(const char *spec, rh_backoff *out, rhai_error *err);
+/* The delay in ms before retry 'k' (1: the first retry), with 'rnd' a
+ * random 64-bit value for the jitter. Always within [0, RH_BACKOFF_MAX_MS]. */
+int64_t rh_backoff_delay(const rh_backoff *b, int k, uint64_t rnd);
+/* A duration: digits then a unit, ms, s, m, h or d ("1500ms", "90s", "5m",
+ * "2h", "1d"); bare digits are seconds. *out in ms, at most 366 days.
+ * RHAI_EINVAL with a message. */
+int     rh_duration_parse(const char *s, int64_t *out, rhai_error *err);
+/* A point in time: unix ms (digits only) or ISO-8601 UTC
+ * "YYYY-MM-DDTHH:MM:SS[.mmm]Z" ('T' or ' ', 'Z' or "+00:00"). *out unix ms.
+ * RHAI_EINVAL with a message. */
+int     rh_time_parse(const char *s, int64_t *out, rhai_error *err);
 
 /* ======================== signatures ======================== */
 /* Ed25519 (libsodium) over a canonical form of the task (sign.c). Keys and

@@ -127,6 +127,12 @@ char *rh_key_cron_workers(char *buf, const char *prefix)
     return buf;
 }
 
+char *rh_key_delayed(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:delayed:{%s}", prefix, worker);
+    return buf;
+}
+
 char *rh_key_dead(char *buf, const char *prefix, const char *worker)
 {
     snprintf(buf, RH_KEY_MAX, "%s:dead:{%s}", prefix, worker);

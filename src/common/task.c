@@ -11,7 +11,8 @@
 #include "common.h"
 
 static const char *const status_names[] = {
-    "unknown", "queued", "running", "done", "error", "timeout", "cancelled", "claimed"
+    "unknown", "queued", "running", "done", "error", "timeout", "cancelled", "claimed",
+    "scheduled"
 };
 static const char *const kind_names[] = {
     "", "script", "timeout", "memory", "denied", "crashed", "invalid",
@@ -21,17 +22,18 @@ static const char *const kind_names[] = {
 const char *const rh_task_fields[] = {
     "id", "script", "worker_id", "context_id", "caller_id", "args", "timeout_ms",
     "reply_to", "created_at", "status", "attempts", "started_at", "finished_at",
-    "instance", "output", "error", "error_kind", "logs", "signature", NULL
+    "instance", "output", "error", "error_kind", "logs", "signature", "run_at", "retries",
+    "backoff", "attempt", "errors", "dead_at", NULL
 };
 
 const char *rh_status_str(rhai_status s)
 {
-    return (unsigned)s <= RHAI_STATUS_CLAIMED ? status_names[s] : "unknown";
+    return (unsigned)s <= RHAI_STATUS_SCHEDULED ? status_names[s] : "unknown";
 }
 
 rhai_status rh_status_parse(const char *s)
 {
-    for (int i = RHAI_STATUS_QUEUED; s && i <= RHAI_STATUS_CLAIMED; i++)
+    for (int i = RHAI_STATUS_QUEUED; s && i <= RHAI_STATUS_SCHEDULED; i++)
         if (strcmp(s, status_names[i]) == 0)
             return (rhai_status)i;
     return RHAI_STATUS_UNKNOWN;
@@ -77,6 +79,7 @@ void rh_task_clear(rh_task *t)
     rh_free(t->signature);
     rh_free(t->schedule);
     rh_free(t->cron_sig);
+    rh_free(t->backoff);
     rh_task_init(t);
 }
 
@@ -118,11 +121,13 @@ int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
         { "output", &t->output }, { "error", &t->error }, { "logs", &t->logs },
         { "instance", &t->instance }, { "signature", &t->signature },
         { "schedule", &t->schedule }, { "cron_sig", &t->cron_sig },
+        { "backoff", &t->backoff },
     };
     struct { const char *name; int64_t *dst; } nums[] = {
         { "timeout_ms", &t->timeout_ms }, { "created_at", &t->created_at },
         { "started_at", &t->started_at }, { "finished_at", &t->finished_at },
         { "tick", &t->tick },
+        { "run_at", &t->run_at },
     };
 
     if (strcmp(name, "script") == 0) {
@@ -149,6 +154,16 @@ int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
         if (parse_i64(val, len, &v) != 0 || v < 0 || v > 1000000)
             return RHAI_EINVAL;
         t->attempts = (int)v;
+        return 0;
+    }
+    if (strcmp(name, "retries") == 0 || strcmp(name, "attempt") == 0) {
+        int retries = name[0] == 'r';
+        if (len == 0)
+            return 0;
+        if (parse_i64(val, len, &v) != 0 || v < (retries ? 0 : 1) ||
+            v > (retries ? RH_RETRIES_MAX : RH_RETRIES_MAX + 1))
+            return RHAI_EINVAL;
+        *(retries ? &t->retries : &t->attempt) = (int)v;
         return 0;
     }
     if (strcmp(name, "status") == 0) {
@@ -213,6 +228,12 @@ int rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_
         return rh_error_set(err, RHAI_EINVAL, "invalid caller_id");
     if (t->timeout_ms < 0)
         return rh_error_set(err, RHAI_EINVAL, "timeout_ms must be positive");
+    if (t->backoff) {
+        rh_backoff b;
+        rhai_error berr;
+        if (rh_backoff_parse(t->backoff, &b, &berr) != 0)
+            return rh_error_set(err, RHAI_EINVAL, "%s", berr.msg);
+    }
     if (t->args) {
         j = json_loads(t->args, JSON_DECODE_ANY, &jerr);
         if (j == NULL)

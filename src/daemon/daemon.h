@@ -391,6 +391,9 @@ struct wk_job {
     int        unstarted;       /* answered without a claim (invalid) */
     int        dead;            /* crashed max_attempts times: finish puts it
                                    in the dead-letter set (dead_at) */
+    int        fin_mode;        /* finish: 0 done, 1 failed, 2 dead, 3 retry (wk_lua_finish) */
+    int64_t    retry_due;       /* fin_mode 3: unix ms of the next attempt */
+    char      *attempt_error;   /* finish: this attempt's entry of 'errors', or NULL */
     int        crashes;         /* runs whose executor died (retried locally) */
     int        store_fails;     /* runs whose store failed (retried locally) */
     int64_t    store_fail_at_ms; /* monotonic ms of the first store failure, 0: none */
@@ -425,6 +428,11 @@ struct wk_worker {
     char        lim_script[24];         /* max_script, max_args as text (wk_limit_args) */
     char        lim_args[24];
     char        sha_start[41];
+    char        sha_promote[41];
+    char        k_delayed[RH_KEY_MAX];  /* delayed set of our worker id (delay.c) */
+    uv_timer_t  promote;        /* promotes due delayed tasks (delay.c) */
+    int         promoting;      /* its script call in flight */
+    uint64_t    rand_state;     /* the retries' jitter */
     uv_prepare_t fin_flush;     /* sends the finishes ready (wk_finish_send) */
     int         fin_inflight;   /* finish calls sent, not yet answered */
     uv_signal_t sig[3];
@@ -523,6 +531,25 @@ int     wk_store_open(wk_worker *w, rhai_error *err);   /* after wk_pool_init */
 void    wk_store_probe(wk_worker *w);           /* per tick: probe when due */
 const char *wk_store_state(const wk_worker *w); /* "up", "down", "unknown" */
 void    wk_store_close(wk_worker *w);           /* after the loop ended */
+/* delay.c: delayed tasks and retries (docs/scheduling.md) */
+/* Every WK_PROMOTE_MS, and sooner when the earliest due task is nearer,
+ * each instance moves due tasks of its worker id from the delayed set to
+ * the queue (wk_lua_promote), WK_PROMOTE_BATCH per call, again at once
+ * while a call found a full batch. */
+#ifndef WK_PROMOTE_MS
+#define WK_PROMOTE_MS 100
+#endif
+#ifndef WK_PROMOTE_BATCH
+#define WK_PROMOTE_BATCH 1000
+#endif
+void    wk_delay_init(wk_worker *w);            /* keys, timer; before the loop runs */
+void    wk_delay_close(wk_worker *w, uv_close_cb cb);
+/* Decide how job j, whose run ended with 'kind', finishes: fin_mode,
+ * retry_due and attempt_error (docs/scheduling.md, "Retries"). 0, or
+ * RHAI_ENOMEM. */
+int     wk_delay_finish_mode(wk_job *j, rh_error_kind kind);
+/* 1 when a run that ended with 'kind' may be retried. */
+int     wk_delay_retryable(rh_error_kind kind);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 /* The worker id is paused (1) or not (0), as a take script or the pause
@@ -545,5 +572,6 @@ extern const char wk_lua_take[];
 extern const char wk_lua_start[];
 extern const char wk_lua_requeue[];
 extern const char wk_lua_dead_trim[];
+extern const char wk_lua_promote[];
 
 #endif

@@ -474,6 +474,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->later, on_handle_closed);
     uv_close((uv_handle_t *)&w->pause_poll, on_handle_closed);
     uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
+    wk_delay_close(w, on_handle_closed);
     for (int i = 0; i < 3; i++)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
 }
@@ -686,6 +687,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     w.pause_poll.data = &w;
     uv_prepare_init(w.loop, &w.fin_flush);
     w.tick.data = w.grace.data = w.watchdog.data = w.fin_flush.data = &w;
+    wk_delay_init(&w);                /* delayed tasks' promotion */
     if (wk_notify_watchdog_ms() > 0)
         uv_timer_start(&w.watchdog, on_watchdog, (uint64_t)wk_notify_watchdog_ms(),
                        (uint64_t)wk_notify_watchdog_ms());

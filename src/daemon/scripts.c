@@ -38,7 +38,8 @@
 #define LUA_FETCH \
     "local READ = {'script', 'args', 'worker_id', 'context_id', 'caller_id', 'reply_to',\n" \
     "  'timeout_ms', 'created_at', 'status', 'attempts', 'started_at', 'instance',\n" \
-    "  'signature', 'schedule', 'tick', 'cron_sig'}\n" \
+    "  'signature', 'schedule', 'tick', 'cron_sig', 'run_at', 'retries', 'backoff',\n" \
+    "  'attempt'}\n" \
     "local LIM = {script = tonumber(ARGV[3]), args = tonumber(ARGV[4]),\n" \
     "  worker_id = " STR(RH_LIM_NAME) ", context_id = " STR(RH_LIM_NAME) ",\n" \
     "  caller_id = " STR(RH_LIM_CALLER) ", reply_to = " STR(RH_LIM_REPLY_TO) ",\n" \
@@ -47,7 +48,9 @@
     "  started_at = " STR(RH_LIM_NUMBER) ", instance = " STR(RH_LIM_NAME) ",\n" \
     "  signature = " STR(RH_LIM_SIGNATURE) ",\n" \
     "  schedule = " STR(RH_LIM_NAME) ", tick = " STR(RH_LIM_NUMBER) ",\n" \
-    "  cron_sig = " STR(RH_LIM_CRON_SIG) "}\n" \
+    "  cron_sig = " STR(RH_LIM_CRON_SIG) ", run_at = " STR(RH_LIM_NUMBER) ",\n" \
+    "  retries = " STR(RH_LIM_NUMBER) ", attempt = " STR(RH_LIM_NUMBER) ",\n" \
+    "  backoff = " STR(RH_BACKOFF_SPEC_MAX) "}\n" \
     "local BUDGET = LIM.script + LIM.args + " STR(RH_LIM_FIXED) "\n" \
     "local function too_big(f, n)\n" \
     "  local opt = (f == 'script' or f == 'args') and (' (max_' .. f .. ')') or ''\n" \
@@ -250,16 +253,26 @@ const char wk_lua_start[] =
 
 /* Finish a batch of tasks, one record per task, in one round trip (rhaid
  * sends every finish ready in one loop iteration together).
- * KEYS[1] processing list, KEYS[2] recent-task index (zset); then per
- * task: task hash, reply list, failed-per-minute counter, seen-signed-task
- * key; last, the worker id's dead-letter set. ARGV[1] ttl ms, ARGV[2] events channel, ARGV[3] index size; then
+ * KEYS[1] processing list, KEYS[2] recent-task index (zset), KEYS[3]
+ * delayed set; then per task: task hash, reply list, failed-per-minute
+ * counter, seen-signed-task key; last, the worker id's dead-letter set.
+ * ARGV[1] ttl ms, ARGV[2] events channel, ARGV[3] index size; then
  * per task a record: n (the count of what follows in it), id, reply JSON,
- * finished event JSON, finished_at, 1 when the task failed, ms to remember
- * a signed task's id against replays (0: unsigned), field/value pairs for
- * the hash. A record whose fields hold `dead_at` (a task that ends in
- * the dead-letter set: crashed max_attempts times) puts the id in the
- * dead set scored by it, appends the attempt to the `errors` history
- * unless the record writes `errors` itself, and leaves the hash without
+ * finished event JSON, finished_at, its mode, ms to remember a signed
+ * task's id against replays (0: unsigned), the due time of a retry (unix
+ * ms, 0: none), this attempt's error entry (JSON object for the task's
+ * `errors` array, "" for none), field/value pairs for the hash. Mode: 0
+ * done, 1 failed, 2 failed with its retries exhausted (its fields hold
+ * dead_at, below), 3 a retry: the task goes back to `scheduled`, attempt +
+ * 1, attempts 0, in the delayed set (KEYS[3]) at the due time, and nothing
+ * is replied or published as finished (the event arg is published as it
+ * is, a "retry" event); a retry of a task whose cancel was requested
+ * meanwhile is answered as a failure instead. An error entry is appended
+ * to `errors` (the last RH_ERRORS_KEEP kept). A record whose fields hold
+ * `dead_at` (a task that ends in the dead-letter set: crashed max_attempts
+ * times, or out of retries) puts the id in the dead set scored by it,
+ * appends the attempt to the `errors` history unless the record writes
+ * `errors` itself (or carries an error entry), and leaves the hash without
  * a TTL while it is there (docs/scheduling.md, "Dead letters"). The
  * replies of a batch go out with one LPUSH (and one
  * PEXPIRE) per reply list, in the batch's order, and the index gets one
@@ -275,7 +288,8 @@ const char wk_lua_start[] =
  * at its head and mostly finish oldest first, so the LREM searches from
  * the tail (count -1): with 64 ids taken it cost 4.5 us a call from the
  * head, 1.2 from the tail.
- * Returns one element per task: 1 answered, 0 already final, or an error. */
+ * Returns one element per task: 1 answered, 0 already final, 2 scheduled
+ * for a retry, or an error. */
 const char wk_lua_finish[] =
     LUA_FINAL
     "local ttl, chan, keep = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
@@ -284,14 +298,31 @@ const char wk_lua_finish[] =
     "  local n, id = tonumber(ARGV[a]), ARGV[a + 1]\n"
     "  local tk, rk = KEYS[k], KEYS[k + 1]\n"
     "  redis.call('LREM', KEYS[1], -1, id)\n"
-    "  local h = redis.call('HMGET', tk, 'status', 'cancel_requested')\n"
+    "  local h = redis.call('HMGET', tk, 'status', 'cancel_requested', 'errors', 'attempt')\n"
     "  if final(h[1]) then return 0 end\n"
-    "  redis.call('HSET', tk, unpack(ARGV, a + 7, a + n))\n"
+    "  local mode = ARGV[a + 5]\n"
+    "  if mode == '3' and h[2] then mode = '1' end\n"
+    "  if ARGV[a + 8] ~= '' then\n"
+    "    local ok, errs = pcall(cjson.decode, h[3] or '[]')\n"
+    "    if not ok or type(errs) ~= 'table' then errs = {} end\n"
+    "    errs[#errs + 1] = cjson.decode(ARGV[a + 8])\n"
+    "    while #errs > " STR(RH_ERRORS_KEEP) " do table.remove(errs, 1) end\n"
+    "    redis.call('HSET', tk, 'errors', cjson.encode(errs))\n"
+    "  end\n"
+    "  if mode == '3' then\n"
+    "    local at = (tonumber(h[4] or '1') or 1) + 1\n"
+    "    redis.call('HSET', tk, 'status', 'scheduled', 'attempt', at, 'attempts', 0,\n"
+    "               'run_at', ARGV[a + 7])\n"
+    "    redis.call('ZADD', KEYS[3], ARGV[a + 7], id)\n"
+    "    redis.call('PUBLISH', chan, ARGV[a + 3])\n"
+    "    return 2\n"
+    "  end\n"
+    "  redis.call('HSET', tk, unpack(ARGV, a + 9, a + n))\n"
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
     "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
-    "  if ARGV[a + 5] == '1' then failed[#failed + 1] = KEYS[k + 2] end\n"
-    "  local dead, errs = nil, false\n"
-    "  for q = a + 7, a + n, 2 do\n"
+    "  if mode ~= '0' then failed[#failed + 1] = KEYS[k + 2] end\n"
+    "  local dead, errs = nil, ARGV[a + 8] ~= ''\n"
+    "  for q = a + 9, a + n, 2 do\n"
     "    if ARGV[q] == 'dead_at' then dead = ARGV[q + 1] end\n"
     "    if ARGV[q] == 'errors' then errs = true end\n"
     "  end\n"
@@ -322,7 +353,7 @@ const char wk_lua_finish[] =
     "  zadd[#zadd + 1] = id\n"
     "  return 1\n"
     "end\n"
-    "local a, k = 4, 3\n"
+    "local a, k = 4, 4\n"
     "while a <= #ARGV do\n"
     "  local i = #out + 1\n"
     "  local ok, r = pcall(one, i, a, k)\n"
@@ -348,6 +379,36 @@ const char wk_lua_finish[] =
     "  if pcall(redis.call, 'INCR', fk) then redis.call('EXPIRE', fk, 7200) end\n"
     "end\n"
     "return out\n";
+
+/* Promote due delayed tasks (docs/scheduling.md, "Delayed tasks"): run by
+ * every live instance on a timer (delay.c), so there is no scheduler to
+ * lose. Up to ARGV[3] ids whose score is at most ARGV[2] (now, unix ms)
+ * leave the delayed set; each id the ZREM removed (so each is moved once,
+ * however many instances run this) whose task is still `scheduled` becomes
+ * `queued` and goes onto the queue, oldest due first (LPUSH: the queue is
+ * taken from its tail). An id whose task is gone or no longer scheduled
+ * (cancelled, say) is dropped. Works the same on a paused worker id: its
+ * tasks wait in the queue, not here.
+ * KEYS[1] delayed set, KEYS[2] queue. ARGV[1] prefix, ARGV[2] now ms,
+ * ARGV[3] how many at most.
+ * Returns {ids moved, ids taken from the set, score of the earliest id
+ * left (-1: none)}. */
+const char wk_lua_promote[] =
+    "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])\n"
+    "local push = {}\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if redis.call('ZREM', KEYS[1], id) == 1 then\n"
+    "    local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "    local ok, st = pcall(redis.call, 'HGET', tk, 'status')\n"
+    "    if ok and st == 'scheduled' then\n"
+    "      redis.call('HSET', tk, 'status', 'queued')\n"
+    "      push[#push + 1] = id\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if #push > 0 then redis.call('LPUSH', KEYS[2], unpack(push)) end\n"
+    "local nx = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
+    "return {#push, #ids, nx[2] and math.floor(tonumber(nx[2])) or -1}\n";
 
 /* Give back everything this instance holds, at the end of a drain (dead
  * instances' tasks are given back by rh_lua_recover).
@@ -430,6 +491,8 @@ void wk_scripts_load(wk_worker *w)
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_take, "SCRIPT LOAD %s", wk_lua_take);
     w->sha_start[0] = '\0';
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
+    w->sha_promote[0] = '\0';
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_promote, "SCRIPT LOAD %s", wk_lua_promote);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */

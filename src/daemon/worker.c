@@ -54,6 +54,7 @@ void wk_job_free(wk_job *j)
     rh_task_clear(&j->task);
     rh_free(j->reply);
     rh_free(j->event);
+    rh_free(j->attempt_error);
     rh_free(j);
 }
 
@@ -125,7 +126,7 @@ char *wk_event_json(wk_worker *w, const char *event, const rh_task *t)
 #define FIN_BATCH_MAX   32
 #define FIN_BATCH_BYTES (1 << 20)
 #define FIN_KEYS        4       /* keys per task */
-#define FIN_ARGS        26      /* at most, per task: record of wk_lua_finish */
+#define FIN_ARGS        30      /* at most, per task: record of wk_lua_finish */
 
 static void on_finish_flush(uv_prepare_t *h);
 
@@ -142,6 +143,10 @@ static void finish_done(wk_job *j, long long answered)
 
     if (answered == 0) {
         rh_log(RH_LOG_INFO, "event=finish_skipped task=%s already answered", j->id);
+    } else if (answered == 2) {
+        rh_log(RH_LOG_INFO, "event=task_retry_scheduled task=%s attempt=%d due_in_ms=%lld",
+               j->id, j->task.attempt > 0 ? j->task.attempt : 1,
+               (long long)(j->retry_due - rh_now_ms()));
     } else {
         if (j->task.status == RHAI_STATUS_DONE)
             w->done++;
@@ -215,7 +220,7 @@ static void on_finish(redisAsyncContext *ac, void *r, void *priv)
 /* The strings one task's record needs, built before they are pointed to. */
 typedef struct fin_strs {
     char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], k_failed[RH_KEY_MAX], k_seen[RH_KEY_MAX];
-    char n[16], at[24], seen[24];
+    char n[16], at[24], seen[24], mode[4], due[24];
 } fin_strs;
 
 /* Finishes wanted: FINISHING, not sent, not waiting for a retry. */
@@ -251,7 +256,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     n = b->n;
     snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
     snprintf(keep, sizeof keep, "%lld", (long long)w->cfg->task_index_max);
-    snprintf(nkeys, sizeof nkeys, "%d", 3 + FIN_KEYS * n);
+    snprintf(nkeys, sizeof nkeys, "%d", 4 + FIN_KEYS * n);
 
 #define ARG(s) (argv[argc] = (s), lens[argc] = strlen(argv[argc]), argc++)
 #define ARGN(s, len) (argv[argc] = (s), lens[argc] = (len), argc++)
@@ -260,6 +265,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     ARG(nkeys);
     ARG(w->k_proc);
     ARG(w->k_index);
+    ARG(w->k_delayed);
     ka = argc;                        /* keys of the tasks, FIN_KEYS each */
     argc += FIN_KEYS * n;
     ARG(w->k_dead);                   /* the last key */
@@ -292,8 +298,12 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         ARG(b->jobs[i]->reply);
         ARG(b->jobs[i]->event);
         ARG(s[i].at);
-        ARG(t->status == RHAI_STATUS_DONE ? "0" : "1");
+        snprintf(s[i].mode, sizeof s[i].mode, "%d", b->jobs[i]->fin_mode);
+        snprintf(s[i].due, sizeof s[i].due, "%lld", (long long)b->jobs[i]->retry_due);
+        ARG(s[i].mode);
         ARG(s[i].seen);
+        ARG(s[i].due);
+        ARG(b->jobs[i]->attempt_error ? b->jobs[i]->attempt_error : "");
         ARG("status");      ARG(rh_status_str(t->status));
         ARG("finished_at"); ARG(s[i].at);
         ARG("instance");    ARG(w->cfg->instance);
@@ -301,8 +311,9 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         ARG("error");       ARG(t->error ? t->error : "");
         ARG("error_kind");  ARG(rh_kind_str(t->error_kind));
         ARG("logs");        ARGN(t->logs ? t->logs : "", t->logs ? strlen(t->logs) : 0);
-        if (b->jobs[i]->dead) {
-            /* crashed max_attempts times: to the dead-letter set */
+        if (b->jobs[i]->dead || b->jobs[i]->fin_mode == 2) {
+            /* crashed max_attempts times, or out of retries: to the
+             * dead-letter set */
             ARG("dead_at");    ARG(s[i].at);
         }
         if (b->jobs[i]->unstarted) {
@@ -412,8 +423,11 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         t->started_at = t->finished_at;
     }
     j->reply = rh_task_reply_json(t);
-    j->event = wk_event_json(w, "finished", t);
-    if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL) {
+    if (wk_delay_finish_mode(j, kind) != 0)
+        j->fin_mode = -1;                      /* no memory: below */
+    j->event = wk_event_json(w, j->fin_mode == 3 ? "retry" : "finished", t);
+    if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL ||
+        j->fin_mode < 0) {
         /* Out of memory: leave the id in the processing list; a restart or
          * another instance's recovery answers it. */
         rh_log(RH_LOG_ERROR, "event=finish_nomem task=%s", j->id);
@@ -421,7 +435,11 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         return;
     }
     j->state = WK_JOB_FINISHING;
-    task_end_log(j);
+    if (j->fin_mode != 3)
+        task_end_log(j);
+    else
+        rh_log(RH_LOG_INFO, "event=task_attempt_failed task=%s kind=%s attempt=%d retries=%d",
+               j->id, rh_kind_str(kind), t->attempt > 0 ? t->attempt : 1, t->retries);
     wk_finish_send(j);
 }
 
@@ -592,6 +610,7 @@ int wk_job_start(wk_job *j, int queue)
     in.worker_id = t->worker_id ? t->worker_id : w->cfg->worker_id;
     in.context_id = t->context_id ? t->context_id : "default";
     in.caller_id = t->caller_id ? t->caller_id : "anonymous";
+    in.attempt = t->attempt > 0 ? t->attempt : 1;
     wk_config_limits(w->cfg, &lim);
     rc = (queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout);
     if (rc == 0) {

@@ -268,6 +268,8 @@ static void globals_init(eng_task *t)
     js_setproperty(J, -2, "context_id");
     push_str_or_null(J, in->caller_id);
     js_setproperty(J, -2, "caller_id");
+    js_pushnumber(J, in->attempt > 0 ? (double)in->attempt : 1.0);
+    js_setproperty(J, -2, "attempt");        /* 1-based: retries (docs/scheduling.md) */
     js_call(J, 1);
     js_defglobal(J, "ctx", JS_READONLY | JS_DONTCONF);
 }

@@ -60,6 +60,7 @@ typedef struct eng_input {
     const char *worker_id;
     const char *context_id;
     const char *caller_id;
+    int64_t     attempt;      /* ctx.attempt, 1-based; 0 is 1 (docs/scheduling.md) */
 } eng_input;
 
 /* What a run produced. Strings new (rh_free) or NULL. */

@@ -29,6 +29,7 @@
  *   'S'  max_script   limit               't'  transient     flag
  *   'O'  max_output   limit
  *   'L'  max_logs     limit
+ *   'n'  attempt      int64 (ctx.attempt; absent or < 1: 1)
  *
  * Types:
  *   string  raw bytes, well-formed UTF-8 (no overlongs, surrogates or code
@@ -83,7 +84,7 @@ typedef struct field_def {
 /* Task fields, in the order the encoder writes them. */
 enum {
     TF_ID, TF_SCRIPT, TF_ARGS, TF_WORKER, TF_CONTEXT, TF_CALLER,
-    TF_MEMORY, TF_MAX_SCRIPT, TF_MAX_OUTPUT, TF_MAX_LOGS, TF_COUNT
+    TF_MEMORY, TF_MAX_SCRIPT, TF_MAX_OUTPUT, TF_MAX_LOGS, TF_ATTEMPT, TF_COUNT
 };
 static const field_def task_fields[TF_COUNT] = {
     [TF_ID]         = { 'i', FT_STRING, "id" },
@@ -96,6 +97,7 @@ static const field_def task_fields[TF_COUNT] = {
     [TF_MAX_SCRIPT] = { 'S', FT_LIMIT,  "max_script" },
     [TF_MAX_OUTPUT] = { 'O', FT_LIMIT,  "max_output" },
     [TF_MAX_LOGS]   = { 'L', FT_LIMIT,  "max_logs" },
+    [TF_ATTEMPT]    = { 'n', FT_INT64,  "attempt" },
 };
 
 /* Result fields, in the order the encoder writes them. */
@@ -372,6 +374,7 @@ int eng_msg_encode_task(rh_buf *b, const eng_input *in, const eng_limits *lim)
     f[TF_MAX_SCRIPT] = int_field(eff.max_script);
     f[TF_MAX_OUTPUT] = int_field(eff.max_output);
     f[TF_MAX_LOGS] = int_field(eff.max_logs);
+    f[TF_ATTEMPT] = int_field((uint64_t)(in->attempt > 0 ? in->attempt : 1));
     return encode(b, MSG_KIND_TASK, task_fields, f, TF_COUNT);
 }
 
@@ -411,6 +414,7 @@ int eng_msg_decode_task(const char *text, size_t len, eng_input *in,
         return rc;
     }
     tmp.script_len = f[TF_SCRIPT].n;
+    tmp.attempt = f[TF_ATTEMPT].p && (int64_t)f[TF_ATTEMPT].v > 0 ? (int64_t)f[TF_ATTEMPT].v : 1;
 
     eng_limits_default(&tl);
     if (f[TF_MEMORY].p)
