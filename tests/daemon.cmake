@@ -69,3 +69,7 @@ add_dependencies(test_cron_daemon rhaid)
 add_test(NAME test_ctl_cron COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_cron.sh
   ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl_cron PROPERTIES TIMEOUT 120 LABELS integration)
+# issue 19: delayed tasks, their promotion by every instance, cancel,
+# retries with backoff, ctx.attempt, the dead set once retries ran out
+rhai_test(test_delay integration 300 rhai_dsl rhai_client_static rhai_commonlib)
+add_dependencies(test_delay rhaid rhai-executor)

@@ -534,7 +534,9 @@ out:
  * reply has the fields and JSON types of the worker's (rh_task_reply_json):
  * strings or null, numbers for attempts and timestamps, null output.
  * KEYS[1] task hash. ARGV[1] prefix, ARGV[2] id, ARGV[3] now ms, ARGV[4]
- * ttl ms, ARGV[5] events channel. Returns 1 (cancelled), 2 (running: the
+ * ttl ms, ARGV[5] events channel. A scheduled task (delayed, or waiting
+ * for a retry) leaves the delayed set of its worker id and is cancelled as
+ * a queued one is. Returns 1 (cancelled), 2 (running: the
  * worker is asked to kill it), 0 (no such task) or the status that refuses
  * the cancel. */
 static const char cancel_lua[] =
@@ -547,8 +549,13 @@ static const char cancel_lua[] =
     "  redis.call('HSET', tk, 'cancel_requested', ARGV[3])\n"
     "  return 2\n"
     "end\n"
-    "if st ~= 'queued' then return st end\n"
-    "redis.call('LREM', p .. ':queue:{' .. (v[2] or 'default') .. '}', 0, id)\n"
+    "if st == 'scheduled' then\n"
+    "  redis.call('ZREM', p .. ':delayed:{' .. (v[2] or 'default') .. '}', id)\n"
+    "elseif st ~= 'queued' then\n"
+    "  return st\n"
+    "else\n"
+    "  redis.call('LREM', p .. ':queue:{' .. (v[2] or 'default') .. '}', 0, id)\n"
+    "end\n"
     "cancel_queued(p, id, v, tonumber(ARGV[3]), ARGV[4], ARGV[5], 'cancelled by client')\n"
     "return 1\n";
 
@@ -579,7 +586,7 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
         rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);
     else if (r->type == REDIS_REPLY_STRING)
         rc = rh_error_set(err, RHAI_ESTATE, "task %s is %s, only queued or running "
-                          "tasks can be cancelled", id, r->str);
+                          "tasks can be cancelled (or scheduled ones)", id, r->str);
     else
         rc = reply_unexpected(c, r, "cancel script", err);
     freeReplyObject(r);

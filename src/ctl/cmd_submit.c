@@ -41,6 +41,15 @@ static const char submit_help[] =
     "                        the worker id (default: exit 8 at once, nothing\n"
     "                        queued; and exit 8 when the last one goes away\n"
     "                        while waiting)\n"
+    "      --at TIME         run no sooner than TIME: unix ms, or UTC\n"
+    "                        2026-12-06T10:00:00Z; the task waits as 'scheduled'\n"
+    "                        in the worker's delayed set (docs/scheduling.md)\n"
+    "      --in DURATION     run no sooner than DURATION from now (1500ms, 90s,\n"
+    "                        5m, 2h, 1d)\n"
+    "      --retries N       run again up to N times (0..100) after a script,\n"
+    "                        timeout or memory error; one reply, after the last\n"
+    "      --backoff SPEC    pause before each retry: fixed:MS or exp:BASE:CAP\n"
+    "                        (ms, jittered; default exp:1000:60000)\n"
     "  -k, --key FILE        sign the task with the Ed25519 secret key in FILE\n"
     "                        (rhaictl keygen); the caller becomes its public key\n"
     "      --json            print the whole reply JSON instead of the output\n"
@@ -52,6 +61,8 @@ static const char submit_help[] =
     "  rhaictl submit -e 'args.a + args.b' --worker billing --args '{\"a\":40,\"b\":2}'\n"
     "  rhaictl submit report.js --worker billing --json\n"
     "  id=$(rhaictl submit slow.js --no-wait) && rhaictl task show \"$id\"\n"
+    "  rhaictl submit nightly.js --at 2026-12-06T10:00:00Z --no-wait\n"
+    "  rhaictl submit flaky.js --in 5m --retries 3 --backoff exp:2000:60000\n"
     "\n"
     CTL_EXIT_HELP;
 
@@ -66,6 +77,10 @@ typedef struct submit_opts {
     int         no_wait;
     int         wait_for_worker;
     const char *key_file;
+    int64_t     run_at;                 /* --at, unix ms; 0: none */
+    int64_t     delay_ms;               /* --in; 0: none */
+    long long   retries;
+    const char *backoff;
 } submit_opts;
 
 static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
@@ -80,9 +95,14 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         { "no-wait", no_argument, NULL, 'n' },
         { "wait-for-worker", no_argument, NULL, 'W' },
         { "key", required_argument, NULL, 'k' },
+        { "at", required_argument, NULL, 1001 },
+        { "in", required_argument, NULL, 1002 },
+        { "retries", required_argument, NULL, 1003 },
+        { "backoff", required_argument, NULL, 1004 },
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
+    rhai_error perr = { 0, "invalid value" };
     int c;
 
     while ((c = getopt_long(argc, argv, ":e:w:c:u:a:t:k:nWh", longopts, NULL)) != -1) {
@@ -97,6 +117,26 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
         case 'n': o->no_wait = 1; break;
         case 'W': o->wait_for_worker = 1; break;
         case 'k': o->key_file = optarg; break;
+        case 1001:
+            if (rh_time_parse(optarg, &o->run_at, &perr) != 0)
+                return ctl_usage_error("submit", "--at: %s", perr.msg);
+            break;
+        case 1002:
+            if (rh_duration_parse(optarg, &o->delay_ms, &perr) != 0)
+                return ctl_usage_error("submit", "--in: %s", perr.msg);
+            break;
+        case 1003:
+            if (ctl_parse_int(optarg, 0, RH_RETRIES_MAX, 0, &o->retries) != 0)
+                return ctl_usage_error("submit", "--retries '%s' is not a number in 0..%d",
+                                       optarg, RH_RETRIES_MAX);
+            break;
+        case 1004: {
+            rh_backoff b;
+            if (rh_backoff_parse(optarg, &b, &perr) != 0 || optarg[0] == '\0')
+                return ctl_usage_error("submit", "--backoff: %s", perr.msg);
+            o->backoff = optarg;
+            break;
+        }
         case 't':
             if (ctl_parse_int(optarg, 1, SUBMIT_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
                 return ctl_usage_error("submit", "--timeout '%s' is not a number of "
@@ -131,6 +171,8 @@ static int submit_parse(ctl_global *g, int argc, char **argv, submit_opts *o)
                                "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
     if (o->args && ctl_script_args_valid(o->args) != 0)
         return ctl_usage_error("submit", "--args is not valid JSON: %s", o->args);
+    if (o->run_at && o->delay_ms)
+        return ctl_usage_error("submit", "give --at or --in, not both");
     if (o->no_wait && o->wait_for_worker)
         return ctl_usage_error("submit", "--wait-for-worker goes with waiting: drop "
                                "--no-wait");
@@ -159,6 +201,14 @@ static int submit_build(const submit_opts *o, const char *script, rhai_task **ou
         ctl_errorf("submit", "--args: %s", rhai_strerror(rc));
     else if ((rc = rhai_task_set_timeout(t, o->timeout_ms)) != 0)
         ctl_errorf("submit", "--timeout %lld: %s", o->timeout_ms, rhai_strerror(rc));
+    else if (o->run_at && (rc = rhai_task_set_run_at(t, o->run_at)) != 0)
+        ctl_errorf("submit", "--at: %s", rhai_strerror(rc));
+    else if (o->delay_ms && (rc = rhai_task_set_delay_ms(t, o->delay_ms)) != 0)
+        ctl_errorf("submit", "--in: %s", rhai_strerror(rc));
+    else if ((rc = rhai_task_set_retries(t, (int)o->retries)) != 0)
+        ctl_errorf("submit", "--retries: %s", rhai_strerror(rc));
+    else if (o->backoff && (rc = rhai_task_set_backoff(t, o->backoff)) != 0)
+        ctl_errorf("submit", "--backoff: %s", rhai_strerror(rc));
     else if (o->key_file && (rc = ctl_script_sign("submit", t, o->key_file)) != 0)
         rc = RHAI_EINVAL;
     if (rc != 0) {
@@ -203,15 +253,19 @@ static int submit_exec(ctl_global *g, int argc, char **argv)
         goto out;
     }
     if (o.no_wait) {
+        const char *st = o.run_at > rh_now_ms() || o.delay_ms > 0 ? "scheduled" : "queued";
         if (g->json)
-            printf("{\"id\":\"%s\",\"status\":\"queued\"}\n", id);  /* ids need no escaping */
+            printf("{\"id\":\"%s\",\"status\":\"%s\"}\n", id, st);  /* ids need no escaping */
         else
             printf("%s\n", id);
         code = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
         goto out;
     }
 
-    if ((code = ctl_wait_task(g, "submit", client, id, worker, o.timeout_ms,
+    /* A delayed or retried task's reply comes later than its timeout:
+     * wait until it comes, while a live instance serves the worker id. */
+    if ((code = ctl_wait_task(g, "submit", client, id, worker,
+                              o.run_at || o.delay_ms || o.retries ? 0 : o.timeout_ms,
                               o.wait_for_worker, &res)) == 0) {
         code = ctl_print_result(g, rhai_result_status(res), rhai_result_error_kind(res),
                                 rhai_result_output(res), rhai_result_error(res),
@@ -226,8 +280,8 @@ out:
 
 const ctl_cmd ctl_cmd_submit = {
     "submit",
-    "FILE | -e SCRIPT [--worker W] [--args JSON] [--timeout MS] [--no-wait | "
-    "--wait-for-worker]",
+    "FILE | -e SCRIPT [--worker W] [--args JSON] [--timeout MS] [--at TIME | --in DURATION] "
+    "[--retries N] [--backoff SPEC] [--no-wait | --wait-for-worker]",
     "queue a script for a worker, wait, print its output",
     submit_exec
 };

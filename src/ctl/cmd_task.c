@@ -93,10 +93,37 @@ static void task_time_line(const char *key, int64_t ms)
 
 /* The submit fields the reply object has no place for, in HMGET order. */
 static const char *const task_show_fields[] = {
-    "context_id", "caller_id", "timeout_ms", "retry_of", "args", "script"
+    "context_id", "caller_id", "timeout_ms", "retry_of", "args", "script",
+    "run_at", "retries", "backoff", "attempt", "errors", "dead_at"
 };
 enum { SHOW_CONTEXT, SHOW_CALLER, SHOW_TIMEOUT, SHOW_RETRY_OF, SHOW_ARGS, SHOW_SCRIPT,
+       SHOW_RUN_AT, SHOW_RETRIES, SHOW_BACKOFF, SHOW_ATTEMPT, SHOW_ERRORS, SHOW_DEAD_AT,
        SHOW_NFIELDS };
+
+/* The attempts' errors (field errors, docs/scheduling.md): one line each,
+ * "attempt N at TIME: KIND: MESSAGE". Nothing when absent or not JSON. */
+static void task_errors_print(const redisReply *e)
+{
+    json_t *arr = ctl_reply_str(e) ? json_loads(e->str, 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(arr, i, v) {
+        char at[64] = "", line[64];
+        json_int_t ms = json_integer_value(json_object_get(v, "at"));
+        const char *msg = json_string_value(json_object_get(v, "error"));
+
+        if (ms > 0)
+            task_fmt_time((int64_t)ms, at, sizeof at);
+        snprintf(line, sizeof line, "attempt %lld:",
+                 (long long)json_integer_value(json_object_get(v, "attempt")));
+        /* control characters escaped: the message is the script's text */
+        printf("%-12s %s %s: %s: %s\n", "errors:", line, at,
+               RH_LOG_Q(json_string_value(json_object_get(v, "error_kind"))),
+               RH_LOG_Q(msg ? msg : ""));
+    }
+    json_decref(arr);
+}
 
 /* How many bytes of 's' (len bytes) to show: all with 'full', else at most
  * TASK_SHOW_CUT, backed off to the start of a UTF-8 character. */
@@ -159,6 +186,16 @@ static void task_print(const rhai_result *r, const redisReply *f, int full)
         snprintf(buf, sizeof buf, "none (the worker's default_timeout_ms)");
     task_line("timeout_ms:", buf);
     task_line("retry_of:", ctl_reply_str(f->element[SHOW_RETRY_OF]));
+    if (ctl_reply_ll(f->element[SHOW_RETRIES], 0) > 0) {
+        snprintf(buf, sizeof buf, "%lld of %lld", ctl_reply_ll(f->element[SHOW_ATTEMPT], 1),
+                 ctl_reply_ll(f->element[SHOW_RETRIES], 0) + 1);
+        task_line("attempt:", buf);
+        task_line("backoff:", ctl_reply_str(f->element[SHOW_BACKOFF]) ? f->element[SHOW_BACKOFF]->str
+                                                                   : RH_BACKOFF_DEFAULT);
+    }
+    task_errors_print(f->element[SHOW_ERRORS]);
+    task_time_line("run_at:", ctl_reply_ll(f->element[SHOW_RUN_AT], 0));
+    task_time_line("dead_at:", ctl_reply_ll(f->element[SHOW_DEAD_AT], 0));
     task_time_line("created_at:", rhai_result_created_at(r));
     task_time_line("started_at:", started);
     task_time_line("finished_at:", finished);
@@ -210,6 +247,20 @@ static int task_show_json(const rhai_result *r, const redisReply *f, int full)
     json_object_set_new(doc, "caller_id", task_json_str(f->element[SHOW_CALLER], 1, &cut));
     json_object_set_new(doc, "timeout_ms", timeout > 0 ? json_integer(timeout) : json_null());
     json_object_set_new(doc, "retry_of", task_json_str(f->element[SHOW_RETRY_OF], 1, &cut));
+    json_object_set_new(doc, "run_at", ctl_reply_ll(f->element[SHOW_RUN_AT], 0) > 0
+                        ? json_integer(ctl_reply_ll(f->element[SHOW_RUN_AT], 0)) : json_null());
+    json_object_set_new(doc, "retries", json_integer(ctl_reply_ll(f->element[SHOW_RETRIES], 0)));
+    json_object_set_new(doc, "backoff", task_json_str(f->element[SHOW_BACKOFF], 1, &cut));
+    json_object_set_new(doc, "attempt", json_integer(ctl_reply_ll(f->element[SHOW_ATTEMPT], 1)));
+    {
+        json_t *errs = ctl_reply_str(f->element[SHOW_ERRORS])
+                       ? json_loads(f->element[SHOW_ERRORS]->str, 0, NULL) : NULL;
+        json_object_set_new(doc, "errors", json_is_array(errs) ? errs : json_array());
+        if (errs && !json_is_array(errs))
+            json_decref(errs);
+    }
+    json_object_set_new(doc, "dead_at", ctl_reply_ll(f->element[SHOW_DEAD_AT], 0) > 0
+                        ? json_integer(ctl_reply_ll(f->element[SHOW_DEAD_AT], 0)) : json_null());
     json_object_set_new(doc, "args", task_json_str(f->element[SHOW_ARGS], full, &cut));
     json_object_set_new(doc, "script", task_json_str(script, full, &cut));
     json_object_set_new(doc, "script_bytes",

@@ -33,6 +33,8 @@ static const char tasks_help[] =
     "newest first, from the index rhaid keeps per worker id (the newest\n"
     "task_index_max, 10000 by default; ids whose result expired are left\n"
     "out). --status queued peeks at the queues, the next taken first;\n"
+    "--status scheduled reads the delayed sets (delayed tasks and retries\n"
+    "waiting), the next due first, with its due time (DUE; run_at in --json);\n"
     "--status claimed (taken by an instance, not started yet) and running\n"
     "read the processing lists of the instances, oldest first. Those read\n"
     "at most 10000 ids per list. For tasks not finished, RUN and LATENCY\n"
@@ -40,8 +42,8 @@ static const char tasks_help[] =
     "\n"
     "Options:\n"
     "  -w, --worker W      only tasks of worker id W (default: every worker id)\n"
-    "  -s, --status S      done, error, timeout, cancelled, queued, claimed or\n"
-    "                      running\n"
+    "  -s, --status S      done, error, timeout, cancelled, queued, scheduled,\n"
+    "                      claimed or running\n"
     "  -k, --error-kind K  only tasks whose error_kind is K (script, timeout,\n"
     "                      memory, denied, crashed, invalid, cancelled, internal)\n"
     "  -u, --caller C      only tasks submitted by caller C\n"
@@ -83,6 +85,7 @@ typedef struct tasks_row {
     char      caller[257];
     char      context[RH_NAME_MAX + 1];
     long long score;                   /* finished_at from the index */
+    long long due;                     /* scheduled: due time from the delayed set */
 } tasks_row;
 
 /* What to keep. Strings NULL and times 0 when not given. */
@@ -281,6 +284,8 @@ static int tasks_fetch(ctl_redis *r, const char *w, const redisReply *const *ids
         }
         if (!scores)
             row->score = row->created_at;
+        else if (strcmp(row->status, "scheduled") == 0)
+            row->due = row->score;
         (*found)++;
     }
     return code;
@@ -306,6 +311,28 @@ static int tasks_page_index(ctl_redis *r, const char *key, const tasks_filter *f
     else
         p = ctl_redis_command(r, "ZREVRANGE %s %lld %lld WITHSCORES", key, start,
                               start + TASKS_PAGE - 1);
+    if ((*page = p) == NULL)
+        return r->code;
+    if (p->type != REDIS_REPLY_ARRAY || p->elements % 2 != 0)
+        return ctl_redis_fail(r, CTL_EXIT_FAILED, "reading %s: unexpected reply", key);
+    *nids = p->elements / 2;
+    for (size_t i = 0; i < *nids; i++) {
+        ids[i] = p->element[2 * i];
+        scores[i] = p->element[2 * i + 1];
+    }
+    return 0;
+}
+
+/* A delayed set, the next due first, with the due times as scores. */
+static int tasks_page_delayed(ctl_redis *r, const char *key, const tasks_filter *f,
+                              long long start, redisReply **page, const redisReply **ids,
+                              const redisReply **scores, size_t *nids)
+{
+    redisReply *p;
+
+    (void)f;
+    p = ctl_redis_command(r, "ZRANGE %s %lld %lld WITHSCORES", key, start,
+                          start + TASKS_PAGE - 1);
     if ((*page = p) == NULL)
         return r->code;
     if (p->type != REDIS_REPLY_ARRAY || p->elements % 2 != 0)
@@ -402,7 +429,17 @@ static int tasks_load_live(ctl_redis *r, const char *worker, const tasks_filter 
 
     if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
         return code;
-    if (strcmp(f->status, "queued") == 0) {
+    if (strcmp(f->status, "scheduled") == 0) {
+        if (worker) {
+            code = tasks_load_pages(r, worker, rh_key_delayed(key, r->prefix, worker),
+                                    tasks_page_delayed, 1, TASKS_SCAN_MAX, f, limit, out);
+        } else if ((code = ctl_queues_load(r, inst, ninst, &q, &nq)) == 0) {
+            for (size_t i = 0; code == 0 && i < nq; i++)
+                code = tasks_load_pages(r, q[i].worker_id,
+                                        rh_key_delayed(key, r->prefix, q[i].worker_id),
+                                        tasks_page_delayed, 1, TASKS_SCAN_MAX, f, limit, out);
+        }
+    } else if (strcmp(f->status, "queued") == 0) {
         if (worker) {
             code = tasks_load_list(r, worker, rh_key_queue(key, r->prefix, worker), f, limit,
                                    out);
@@ -521,6 +558,8 @@ static json_t *tasks_json(const tasks_list *l)
         json_object_set_new(o, "created_at", json_integer(t->created_at));
         json_object_set_new(o, "started_at", json_integer(t->started_at));
         json_object_set_new(o, "finished_at", json_integer(t->finished_at));
+        if (t->due)
+            json_object_set_new(o, "run_at", json_integer(t->due));
     }
     json_object_set_new(doc, "count", json_integer((json_int_t)l->n));
     return doc;
@@ -541,7 +580,7 @@ static void tasks_table(const tasks_list *l, int64_t now)
         ww = b > ww ? b : ww;
     }
     printf("%-*s  %-*s  %-9s  %-9s  %5s  %9s  %8s  %8s\n", wi, "ID", ww, "WORKER", "STATUS",
-           "KIND", "TRIES", "FINISHED", "RUN", "LATENCY");
+           "KIND", "TRIES", l->v[0].due ? "DUE" : "FINISHED", "RUN", "LATENCY");
     for (size_t i = 0; i < l->n; i++) {
         const tasks_row *t = &l->v[i];
         int final = rh_status_final(rh_status_parse(t->status));
@@ -549,6 +588,11 @@ static void tasks_table(const tasks_list *l, int64_t now)
 
         ctl_fmt_duration(final && t->finished_at > 0 ? now - t->finished_at : -1, ago,
                          sizeof ago);
+        if (t->due) {                 /* scheduled: when it is due */
+            char in[24];
+            ctl_fmt_duration(t->due > now ? t->due - now : 0, in, sizeof in);
+            snprintf(ago, sizeof ago, "in %s", in);
+        }
         ctl_fmt_duration(t->started_at > 0 && end >= t->started_at &&
                          (final || strcmp(t->status, "running") == 0)
                          ? end - t->started_at : -1, run, sizeof run);
@@ -634,7 +678,7 @@ static int tasks_exec(ctl_global *g, int argc, char **argv)
                                worker, RH_NAME_MAX);
     if (f.status && (st = rh_status_parse(f.status)) == RHAI_STATUS_UNKNOWN)
         return ctl_usage_error("tasks", "unknown status '%s' (done, error, timeout, "
-                               "cancelled, queued, claimed, running)", f.status);
+                               "cancelled, queued, scheduled, claimed, running)", f.status);
     if (f.error_kind && rh_kind_parse(f.error_kind) == RH_EK_NONE)
         return ctl_usage_error("tasks", "unknown error kind '%s' (script, timeout, memory, "
                                "denied, crashed, invalid, cancelled, internal)",

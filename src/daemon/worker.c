@@ -351,7 +351,7 @@ static void on_finish_flush(uv_prepare_t *h)
         return;                       /* on_finish starts us again */
     for (wk_job *j = w->jobs; j && cap < FIN_BATCH_MAX; j = j->next)
         cap += finish_wanted(j);
-    max = 9 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;
+    max = 12 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;    /* EVAL ... 4 keys, 3 args */
     if (cap > 0 && w->cmd.up && (argv = rh_malloc(max * sizeof *argv)) != NULL &&
         (lens = rh_malloc(max * sizeof *lens)) != NULL &&
         (s = rh_malloc((size_t)cap * sizeof *s)) != NULL)
