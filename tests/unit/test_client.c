@@ -296,6 +296,59 @@ static void test_submit_leaves_out_an_unset_timeout_and_writes_retry_of(void **s
     assert_null(hset_get(&s, "retry_of"));
 }
 
+/* issue 19: a task whose run_at (or submit time + delay) is ahead is
+ * written `scheduled` and ZADDed to the delayed set at its due time; a past
+ * one is an ordinary task; retries and backoff are written as set, and the
+ * setters refuse what the worker would. */
+static void test_submit_of_a_delayed_task_goes_to_the_delayed_set(void **state)
+{
+    rhai_task *t = *state;
+    rhai__submit s;
+
+    assert_int_equal(rhai_task_set_id(t, "d1"), 0);
+    assert_int_equal(rhai_task_set_worker(t, "w1"), 0);
+    assert_int_equal(rhai_task_set_run_at(t, 5000), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1000, NULL), 0);
+    assert_string_equal(hset_get(&s, "status"), "scheduled");
+    assert_string_equal(hset_get(&s, "run_at"), "5000");
+    assert_int_equal(s.lpush_argc, 4);
+    assert_string_equal(s.lpush_argv[0], "ZADD");
+    assert_string_equal(s.lpush_argv[1], "rhai:delayed:{w1}");
+    assert_string_equal(s.lpush_argv[2], "5000");
+    assert_string_equal(s.lpush_argv[3], "d1");
+    /* past: queued as any task */
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 9000, NULL), 0);
+    assert_string_equal(hset_get(&s, "status"), "queued");
+    assert_int_equal(s.lpush_argc, 3);
+    assert_string_equal(s.lpush_argv[0], "LPUSH");
+    /* a delay counts from the submit, and replaces run_at */
+    assert_int_equal(rhai_task_set_delay_ms(t, 250), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1000, NULL), 0);
+    assert_string_equal(hset_get(&s, "run_at"), "1250");
+    assert_string_equal(s.lpush_argv[2], "1250");
+    assert_int_equal(rhai_task_set_delay_ms(t, 0), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1000, NULL), 0);
+    assert_null(hset_get(&s, "run_at"));
+    assert_null(hset_get(&s, "retries"));
+    assert_int_equal(rhai_task_set_run_at(t, -1), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_delay_ms(t, -1), RHAI_EINVAL);
+
+    assert_int_equal(rhai_task_set_retries(t, 3), 0);
+    assert_int_equal(rhai_task_set_backoff(t, "exp:100:1000"), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1000, NULL), 0);
+    assert_string_equal(hset_get(&s, "retries"), "3");
+    assert_string_equal(hset_get(&s, "backoff"), "exp:100:1000");
+    assert_int_equal(rhai_task_set_retries(t, -1), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_retries(t, 101), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_backoff(t, "exp:1000:100"), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_backoff(t, ""), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_backoff(t, "fixed:1;DEL x"), RHAI_EINVAL);
+    assert_string_equal(hset_get(&s, "backoff"), "exp:100:1000");   /* unchanged */
+    assert_int_equal(rhai_task_set_backoff(t, NULL), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1000, NULL), 0);
+    assert_null(hset_get(&s, "backoff"));
+}
+
 static void test_submit_generates_a_new_id_each_time(void **state)
 {
     rhai_task *t = *state;
@@ -601,6 +654,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_submit_writes_every_protocol_field, task_setup,
                                         task_teardown),
         cmocka_unit_test_setup_teardown(test_submit_leaves_out_an_unset_timeout_and_writes_retry_of,
+                                        task_setup, task_teardown),
+        cmocka_unit_test_setup_teardown(test_submit_of_a_delayed_task_goes_to_the_delayed_set,
                                         task_setup, task_teardown),
         cmocka_unit_test_setup_teardown(test_submit_generates_a_new_id_each_time,
                                         task_setup, task_teardown),
