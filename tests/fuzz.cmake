@@ -13,6 +13,7 @@ set(RHAI_FUZZ_ENGINE msg_task msg_result args)
 set(RHAI_FUZZ_DAEMON config)
 set(RHAI_FUZZ_DSL schema)
 set(RHAI_FUZZ_STORE import)
+list(APPEND RHAI_FUZZ_COMMON sched)   # issue 19: backoff, durations, times
 
 function(rhai_fuzz name)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${name}.c)
