@@ -227,8 +227,22 @@ static void test_ctx_fields_absent_from_the_input_are_null(void **state)
     eng_input in = { .script = "ctx", .script_len = 3 };
 
     assert_int_equal(eng_run(&in, NULL, o), 0);
-    assert_done(o, "{\"caller_id\":null,\"context_id\":null,\"task_id\":null,"
+    assert_done(o, "{\"attempt\":1,\"caller_id\":null,\"context_id\":null,\"task_id\":null,"
                    "\"worker_id\":null}");
+}
+
+/* issue 19: the attempt number of a retried task, 1-based; 0 is 1. */
+static void test_ctx_attempt_is_the_run_s_attempt_number(void **state)
+{
+    eng_output *o = *state;
+    eng_input in = { .script = "ctx.attempt", .script_len = 11, .attempt = 3 };
+
+    assert_int_equal(eng_run(&in, NULL, o), 0);
+    assert_done(o, "3");
+    eng_output_clear(o);
+    in.attempt = 0;
+    assert_int_equal(eng_run(&in, NULL, o), 0);
+    assert_done(o, "1");
 }
 
 /* The exact global set: ES5 as Debian's mujs 1.3.2 builds it, plus ours.
@@ -630,6 +644,7 @@ int main(void)
         T(test_ctx_holds_the_task_identity),
         T(test_ctx_is_frozen_and_read_only),
         T(test_ctx_fields_absent_from_the_input_are_null),
+        T(test_ctx_attempt_is_the_run_s_attempt_number),
         T(test_globals_are_es5_plus_args_ctx_and_print),
         T(test_no_host_access_globals_exist),
         T(test_a_task_cannot_see_what_a_previous_task_left),

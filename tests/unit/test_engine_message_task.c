@@ -105,8 +105,9 @@ static void test_task_with_absent_fields_round_trips_as_null(void **state)
     rh_buf_init(&b);
     assert_int_equal(eng_msg_encode_task(&b, &in, NULL), 0);
     payload = unframe(&b, &len);
-    /* absent strings are not sent: header, script, the four limits */
-    assert_int_equal(len, 2 + (5 + 1) + 4 * (5 + 8));
+    /* absent strings are not sent: header, script, the four limits and
+     * the attempt (1 when the input has none: ctx.attempt) */
+    assert_int_equal(len, 2 + (5 + 1) + 5 * (5 + 8));
     assert_null(field_of(payload, len, 'a', &n));
     assert_int_equal(eng_msg_decode_task(payload, len, &got, &glim, NULL), 0);
     assert_null(got.task_id);
@@ -115,6 +116,7 @@ static void test_task_with_absent_fields_round_trips_as_null(void **state)
     assert_null(got.context_id);
     assert_null(got.caller_id);
     assert_string_equal(got.script, "1");
+    assert_int_equal(got.attempt, 1);
     assert_int_equal(glim.memory, ENG_DEFAULT_MEMORY);      /* NULL: defaults */
     assert_int_equal(glim.max_logs, ENG_DEFAULT_MAX_LOGS);
     eng_input_free(&got);
