@@ -56,7 +56,9 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url,
 
 /* Submit 't' (HSET + LPUSH, pipelined with other submits) and call 'cb'
  * with 'data' once its result arrives or 'wait_ms' passes (<= 0: the
- * task's timeout plus 5 s). The task's reply_to is replaced by this
+ * task's timeout plus 5 s, plus its delay and, with retries, one more
+ * such wait and the backoff's cap per retry). A delayed task goes to the
+ * delayed set (ZADD) instead of the queue. The task's reply_to is replaced by this
  * client's reply list; 't' is read during the call only and may be freed
  * or reused right after. Returns 0, after which 'cb' runs exactly once
  * (never from inside this call), or an error, after which it never runs:

@@ -209,7 +209,9 @@ RHAI_API int rhai_wait(rhai_client *c, const char *id, int64_t timeout_ms,
                        rhai_result **out, rhai_error *err);
 
 /* rhai_submit() then rhai_wait() for the task's timeout_ms plus 'extra_ms'
- * (<= 0: plus nothing) in all, counted from the call. With the default
+ * (<= 0: plus nothing) in all, counted from the call, plus a delayed
+ * task's delay and, for a task with retries, one more timeout and the
+ * backoff's cap per retry (docs/scheduling.md). With the default
  * reply list the first second of waiting travels in the submit's round
  * trip. On success *out is new and holds the final result, whatever its
  * status (a script that threw is 0 here, with status "error"). Errors are

@@ -619,8 +619,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     q->refs++;
     map_put(a, q);
     if (wait_ms <= 0)
-        wait_ms = (t->timeout_ms > 0 ? t->timeout_ms : RHAI__TIMEOUT_DEFAULT) +
-                  RHAI__ASYNC_EXTRA_MS + (s.due_ms ? s.due_ms - rh_now_ms() : 0);
+        wait_ms = rhai__task_wait(t, RHAI__ASYNC_EXTRA_MS, rh_now_ms());
     uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
     return 0;
 }

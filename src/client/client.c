@@ -457,8 +457,8 @@ RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
         *out = NULL;
     if (t == NULL || out == NULL)
         return rh_error_set(err, RHAI_EINVAL, "task or out is NULL");
-    timeout = (t->timeout_ms > 0 ? t->timeout_ms : RHAI__TIMEOUT_DEFAULT) +
-              (extra_ms > 0 ? extra_ms : 0);
+    /* a delayed or retried task answers later: its delay and retries count */
+    timeout = rhai__task_wait(t, extra_ms > 0 ? extra_ms : 0, rh_now_ms());
     rc = submit_and_block(c, t, id,
                           t->reply_to != NULL ? 0 :
                           timeout < RHAI__WAIT_SLICE_MS ? timeout : RHAI__WAIT_SLICE_MS,

@@ -113,6 +113,11 @@ typedef struct rhai__submit {
 int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix,
                          const char *reply_to, int64_t now_ms, rhai_error *err);
 
+/* How long the reply of 't' submitted at 'now_ms' may take: its timeout
+ * (or the default) plus 'extra_ms', plus its delay, plus for each retry
+ * one more run and the longest backoff pause (docs/scheduling.md). */
+int64_t rhai__task_wait(const rhai_task *t, int64_t extra_ms, int64_t now_ms);
+
 /* ======================== results ======================== */
 
 /* An immutable result: the task's fields plus its reply JSON, made once

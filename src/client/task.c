@@ -257,6 +257,19 @@ RHAI_API int rhai_task_set_backoff(rhai_task *t, const char *spec)
     return replace(&t->backoff, spec);
 }
 
+int64_t rhai__task_wait(const rhai_task *t, int64_t extra_ms, int64_t now_ms)
+{
+    int64_t run = (t->timeout_ms > 0 ? t->timeout_ms : RHAI__TIMEOUT_DEFAULT) + extra_ms;
+    int64_t wait = run, due = t->run_at > 0 ? t->run_at - now_ms : t->delay_ms;
+    rh_backoff b;
+
+    if (due > 0)
+        wait += due;
+    if (t->retries > 0 && rh_backoff_parse(t->backoff, &b, NULL) == 0)
+        wait += (int64_t)t->retries * (run + b.cap);
+    return wait;
+}
+
 RHAI_API const char *rhai_task_id(const rhai_task *t)
 {
     return t && t->id[0] ? t->id : NULL;

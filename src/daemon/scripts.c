@@ -268,7 +268,11 @@ const char wk_lua_start[] =
  * is replied or published as finished (the event arg is published as it
  * is, a "retry" event); a retry of a task whose cancel was requested
  * meanwhile is answered as a failure instead. An error entry is appended
- * to `errors` (the last RH_ERRORS_KEEP kept). A record whose fields hold
+ * to `errors` (the last RH_ERRORS_KEEP kept); a record with an error
+ * entry whose attempt is not the hash's `attempt` is stale (the same
+ * finish sent again after a lost reply, or a run that recovery gave to
+ * another instance, which moved on) and changes nothing: 0, as for a final
+ * task. A record whose fields hold
  * `dead_at` (a task that ends in the dead-letter set: crashed max_attempts
  * times, or out of retries) puts the id in the dead set scored by it,
  * appends the attempt to the `errors` history unless the record writes
@@ -303,9 +307,11 @@ const char wk_lua_finish[] =
     "  local mode = ARGV[a + 5]\n"
     "  if mode == '3' and h[2] then mode = '1' end\n"
     "  if ARGV[a + 8] ~= '' then\n"
+    "    local entry = cjson.decode(ARGV[a + 8])\n"
+    "    if (tonumber(h[4] or '1') or 1) ~= entry.attempt then return 0 end\n"
     "    local ok, errs = pcall(cjson.decode, h[3] or '[]')\n"
     "    if not ok or type(errs) ~= 'table' then errs = {} end\n"
-    "    errs[#errs + 1] = cjson.decode(ARGV[a + 8])\n"
+    "    errs[#errs + 1] = entry\n"
     "    while #errs > " STR(RH_ERRORS_KEEP) " do table.remove(errs, 1) end\n"
     "    redis.call('HSET', tk, 'errors', cjson.encode(errs))\n"
     "  end\n"

@@ -19,6 +19,7 @@
 #include "th_store.h"
 #include "dsl/dsl.h"
 #include "rhai/rhai.h"
+#include "daemon/daemon.h"
 
 #define WORKER "default"
 
@@ -293,6 +294,66 @@ static void test_hostile_retry_fields_are_answered_invalid(void **state)
     hostile(f, "h7", "attempt 0", "attempt");
 }
 
+/* The finish script's retry record, sent again (its reply lost) or late
+ * (the task moved on to another attempt), changes nothing the second
+ * time: one errors entry, attempt + 1 once, one reply at most. */
+static long long finish_retry(fixture *f, const char *id, int attempt, int64_t due)
+{
+    char tk[RH_KEY_MAX], rk[RH_KEY_MAX], dk[RH_KEY_MAX], xk[RH_KEY_MAX], entry[128], at[24];
+    char dues[24];
+    redisReply *r;
+    long long out;
+
+    snprintf(entry, sizeof entry, "{\"attempt\":%d,\"error_kind\":\"script\","
+             "\"error\":\"boom\",\"at\":1}", attempt);
+    snprintf(at, sizeof at, "%lld", (long long)rh_now_ms());
+    snprintf(dues, sizeof dues, "%lld", (long long)due);
+    {
+        const char *argv[] = {
+            "EVAL", wk_lua_finish, "8", "rhai:processing:{default}:x", "rhai:tasks:{default}",
+            rh_key_delayed(dk, "rhai", WORKER), rh_key_dead(xk, "rhai", WORKER),
+            rh_key_task(tk, "rhai", id), rh_key_reply(rk, "rhai", id), "rhai:failed:{default}:1",
+            "rhai:seen:{x}", "60000", "rhai:events", "100",
+            "12", id, "{}", "{\"event\":\"retry\"}", at, "3", "0", dues, entry,
+            "status", "error", "error_kind", "script",
+        };
+        r = redisCommandArgv(f->c, (int)(sizeof argv / sizeof argv[0]), argv, NULL);
+    }
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 1);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_INTEGER);
+    out = r->element[0]->integer;
+    freeReplyObject(r);
+    return out;
+}
+
+static void test_a_retry_finish_sent_twice_or_late_applies_once(void **state)
+{
+    fixture *f = *state;
+    char key[RH_KEY_MAX], buf[512];
+    redisReply *r;
+
+    r = redisCommand(f->c, "HSET %s id stale script 1 status running retries 3",
+                     rh_key_task(key, "rhai", "stale"));
+    assert_non_null(r);
+    freeReplyObject(r);
+    assert_int_equal(finish_retry(f, "stale", 1, rh_now_ms() + 3600000), 2);
+    assert_int_equal(finish_retry(f, "stale", 1, rh_now_ms() + 3600000), 0);   /* again */
+    assert_int_equal(field_ll(f, "stale", "attempt"), 2);
+    assert_string_equal(th_task_field(f->c, "stale", "status", buf, sizeof buf), "scheduled");
+    th_task_field(f->c, "stale", "errors", buf, sizeof buf);
+    {
+        json_t *errs = json_loads(buf, 0, NULL);
+        assert_int_equal(json_array_size(errs), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(errs, 0), "attempt")),
+                         1);
+        json_decref(errs);
+    }
+    assert_int_equal(th_cmd_int(f->c, "ZCARD %s", rh_key_delayed(key, "rhai", WORKER)), 1);
+    assert_int_equal(reply_len(f, "stale"), 0);
+}
+
 /* Two instances promote the same delayed set: 200 tasks due at once each
  * run once (one start, one reply). */
 static void test_two_instances_promote_each_due_task_once(void **state)
@@ -351,6 +412,8 @@ int main(void)
             test_retries_write_the_dsl_once_and_a_denied_task_is_not_retried, start_one,
             teardown),
         cmocka_unit_test_setup_teardown(test_hostile_retry_fields_are_answered_invalid,
+                                        start_one, teardown),
+        cmocka_unit_test_setup_teardown(test_a_retry_finish_sent_twice_or_late_applies_once,
                                         start_one, teardown),
         cmocka_unit_test_setup_teardown(test_two_instances_promote_each_due_task_once,
                                         start_two, teardown),
