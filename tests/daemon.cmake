@@ -73,3 +73,8 @@ set_tests_properties(test_ctl_cron PROPERTIES TIMEOUT 120 LABELS integration)
 # retries with backoff, ctx.attempt, the dead set once retries ran out
 rhai_test(test_delay integration 300 rhai_daemon rhai_dsl rhai_client_static rhai_commonlib)
 add_dependencies(test_delay rhaid rhai-executor)
+# rhaictl submit --in/--at/--retries/--backoff, tasks --status scheduled,
+# task show of a retried task, cancel of a scheduled one (issue 19)
+add_test(NAME test_ctl_delay COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_delay.sh
+  ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_ctl_delay PROPERTIES TIMEOUT 120 LABELS integration)
