@@ -29,10 +29,12 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/rhai-bench-delay-XXXXXX")
 chmod 711 "$work"             # a root rhaid runs executors as nobody
 pids=()
+ok=0
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # the instances first (newest first), then redis-server
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    tail -n 3 "$work"/rhaid-*.log >&2 2>/dev/null || true
+    [ "$ok" = 1 ] || tail -n 3 "$work"/rhaid-*.log >&2 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,3 +104,4 @@ echo "start_p99_ms ${L[1]} ms"
 echo "start_max_ms ${L[2]} ms"
 echo "start_min_ms ${L[3]} ms"
 echo "drain_ms ${L[4]} ms"
+ok=1
