@@ -55,7 +55,7 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 
-now=$(python3 -c 'import time; print(int(time.time()*1000))')
+now=$(date +%s%3N)
 due=$((now + 3000))
 python3 - "$N" "$now" "$due" >"$work/cmds" <<'EOF'
 import sys
@@ -79,7 +79,7 @@ cli --pipe <"$work/cmds" >/dev/null
 promoted=""
 for _ in $(seq 120000); do
     if [ -z "$promoted" ] && [ "$(cli ZCARD 'rhai:delayed:{default}')" = 0 ]; then
-        promoted=$(python3 -c 'import time; print(int(time.time()*1000))')
+        promoted=$(date +%s%3N)
     fi
     [ -n "$promoted" ] && [ "$(cli ZCARD 'rhai:tasks:{default}')" -ge "$N" ] && break
     sleep 0.005
