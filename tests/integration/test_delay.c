@@ -311,9 +311,9 @@ static long long finish_retry(fixture *f, const char *id, int attempt, int64_t d
     {
         const char *argv[] = {
             "EVAL", wk_lua_finish, "8", "rhai:processing:{default}:x", "rhai:tasks:{default}",
-            rh_key_delayed(dk, "rhai", WORKER), rh_key_dead(xk, "rhai", WORKER),
+            rh_key_delayed(dk, "rhai", WORKER),
             rh_key_task(tk, "rhai", id), rh_key_reply(rk, "rhai", id), "rhai:failed:{default}:1",
-            "rhai:seen:{x}", "60000", "rhai:events", "100",
+            "rhai:seen:{x}", rh_key_dead(xk, "rhai", WORKER), "60000", "rhai:events", "100",
             "12", id, "{}", "{\"event\":\"retry\"}", at, "3", "0", dues, entry,
             "status", "error", "error_kind", "script",
         };
