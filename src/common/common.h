@@ -122,6 +122,9 @@ void rh_log_limit_reset(rh_log_limit *l);
 int64_t rh_now_ms(void);      /* unix time, ms */
 int64_t rh_mono_ms(void);     /* monotonic, ms */
 int64_t rh_mono_us(void);     /* monotonic, us */
+/* Days since 1970-01-01 of proleptic Gregorian date y-m-d (m 1..12,
+ * d 1..31; Howard Hinnant's days_from_civil), for any year. */
+int64_t rh_days_from_civil(int64_t y, int64_t m, int64_t d);
 
 /* ======================== SIGPIPE ======================== */
 /* hiredis 0.14 writes with write(2): a write to a socket whose peer is

@@ -330,18 +330,6 @@ typedef struct wall {
     int mon, mday, hour, min, sec;   /* 1..12, 1..31, 0..23, 0..59, 0..59 */
 } wall;
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static void civil_from_days(int64_t z, wall *w)
 {
     int64_t era, doe, yoe, doy, mp;
@@ -358,7 +346,7 @@ static void civil_from_days(int64_t z, wall *w)
 
 static int64_t wall_secs(const wall *w)   /* the wall time read as UTC */
 {
-    return days_from_civil(w->y, w->mon, w->mday) * 86400 + w->hour * 3600 + w->min * 60 +
+    return rh_days_from_civil(w->y, w->mon, w->mday) * 86400 + w->hour * 3600 + w->min * 60 +
            w->sec;
 }
 
@@ -382,7 +370,7 @@ static int days_in_month(int64_t y, int m)
 
 static int day_matches(const rh_cron *c, const wall *w)
 {
-    int64_t days = days_from_civil(w->y, w->mon, w->mday);
+    int64_t days = rh_days_from_civil(w->y, w->mon, w->mday);
     int dow = (int)(((days % 7) + 11) % 7);    /* 1970-01-01 was a Thursday (4) */
     int dom_ok = (c->dom >> w->mday) & 1;
     int dow_ok = (c->dow >> dow) & 1;

@@ -105,20 +105,6 @@ bad:
                         "(ms, s, m, h, d), at most 366 days", s ? s : "");
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* Exactly n digits into *out, in [lo, hi]. */
 static int fixed_digits(const char **p, int n, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -163,7 +149,7 @@ int rh_time_parse(const char *s, int64_t *out, rhai_error *err)
     }
     if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0)
         goto bad;
-    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms;
+    *out = ((rh_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms;
     return 0;
 bad:
     return rh_error_set(err, RHAI_EINVAL, "invalid time '%.40s': use unix ms or UTC "
