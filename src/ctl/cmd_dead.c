@@ -172,66 +172,46 @@ static dead_entry *dead_vec_push(dead_vec *d)
     return &d->v[d->n++];
 }
 
+typedef struct dead_ids {
+    char  **v;
+    size_t  n, cap;
+} dead_ids;
+
+static int dead_add(void *u, const char *w)
+{
+    dead_ids *d = u;
+
+    if (d->n == d->cap) {
+        char **v = rh_realloc(d->v, (d->cap = d->cap ? d->cap * 2 : 8) * sizeof *v);
+        if (v == NULL)
+            return -1;
+        d->v = v;
+    }
+    if ((d->v[d->n] = rh_strdup(w)) == NULL)
+        return -1;
+    d->n++;
+    return 0;
+}
+
 /* The worker ids to look at: 'w', or every W with a dead set (SCAN).
  * *ids is a new array of new strings; 0 or an exit code. */
 static int dead_workers(ctl_redis *r, const char *w, char ***ids, size_t *n)
 {
-    char match[RH_KEY_MAX], cursor[32] = "0";
-    size_t plen, cap = 0;
-    redisReply *rep;
+    dead_ids d = { NULL, 0, 0 };
+    int rc;
 
-    *ids = NULL;
-    *n = 0;
-    if (w) {
-        if ((*ids = rh_calloc(1, sizeof **ids)) == NULL || ((*ids)[0] = rh_strdup(w)) == NULL) {
-            rh_free(*ids);
-            *ids = NULL;
-            return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
-        }
-        *n = 1;
-        return 0;
+    rc = w ? (dead_add(&d, w) != 0 ? ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory") : 0)
+           : ctl_redis_scan_workers(r, "dead", dead_add, &d);
+    if (rc != 0) {
+        for (size_t i = 0; i < d.n; i++)
+            rh_free(d.v[i]);
+        rh_free(d.v);
+        d.v = NULL;
+        d.n = 0;
     }
-    snprintf(match, sizeof match, "%s:dead:*", r->prefix);
-    plen = strlen(match) - 1;
-    do {
-        if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT 1000", cursor, match)) == NULL)
-            return r->code;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            ctl_reply_str(rep->element[0]) == NULL ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rep);
-            return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        for (size_t i = 0; i < rep->element[1]->elements; i++) {
-            const char *k = ctl_reply_str(rep->element[1]->element[i]);
-            size_t klen = k ? strlen(k) : 0;
-            char name[RH_NAME_MAX + 1];
-
-            if (klen < plen + 3 || klen - plen - 2 > RH_NAME_MAX || k[plen] != '{' ||
-                k[klen - 1] != '}')
-                continue;
-            memcpy(name, k + plen + 1, klen - plen - 2);
-            name[klen - plen - 2] = '\0';
-            if (!rh_name_valid(name))
-                continue;
-            if (*n == cap) {
-                char **v = rh_realloc(*ids, (cap = cap ? cap * 2 : 8) * sizeof *v);
-                if (v == NULL) {
-                    freeReplyObject(rep);
-                    return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
-                }
-                *ids = v;
-            }
-            if (((*ids)[*n] = rh_strdup(name)) == NULL) {
-                freeReplyObject(rep);
-                return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
-            }
-            (*n)++;
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    *ids = d.v;
+    *n = d.n;
+    return rc;
 }
 
 static void dead_workers_free(char **ids, size_t n)

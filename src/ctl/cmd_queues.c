@@ -13,7 +13,6 @@
 
 #include "ctl.h"
 
-#define QUEUES_SCAN_COUNT "1000"
 #define QUEUES_FAILED_MINUTES 60        /* counters live 2 h; we sum 1 h */
 
 static const char queues_help[] =
@@ -70,42 +69,16 @@ static int queues_cmp(const void *a, const void *b)
     return strcmp(((const ctl_queue *)a)->worker_id, ((const ctl_queue *)b)->worker_id);
 }
 
+static int queues_add_name(void *u, const char *w)
+{
+    return queues_add(u, w, strlen(w));
+}
+
 /* Collect the W of every "<prefix>:KIND:{W}" key (queue, dead, paused).
  * 0 or an exit code. */
 static int queues_scan(ctl_redis *r, queues_ids *q, const char *kind)
 {
-    char match[RH_KEY_MAX], cursor[32] = "0";
-    size_t plen;
-    redisReply *rep;
-
-    snprintf(match, sizeof match, "%s:%s:*", r->prefix, kind);
-    plen = strlen(match) - 1;                       /* "<prefix>:KIND:" */
-    do {
-        if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT %s", cursor, match,
-                                     QUEUES_SCAN_COUNT)) == NULL)
-            return r->code;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            ctl_reply_str(rep->element[0]) == NULL ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rep);
-            return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        for (size_t i = 0; i < rep->element[1]->elements; i++) {
-            const char *k = ctl_reply_str(rep->element[1]->element[i]);
-            size_t klen = k ? strlen(k) : 0;
-
-            /* "<prefix>:KIND:{W}" exactly: braces around a plain name */
-            if (klen < plen + 3 || k[plen] != '{' || k[klen - 1] != '}')
-                continue;
-            if (queues_add(q, k + plen + 1, klen - plen - 2) != 0) {
-                freeReplyObject(rep);
-                return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
-            }
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    return ctl_redis_scan_workers(r, kind, queues_add_name, q);
 }
 
 /* Queue the LLEN, LINDEX -1 and MGET of the failure counters of 'q'. */

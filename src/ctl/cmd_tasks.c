@@ -142,46 +142,21 @@ static tasks_row *tasks_list_push(tasks_list *l)
 
 /* ======================== loading ======================== */
 
+static int tasks_add_worker(void *u, const char *w)
+{
+    tasks_row *row = tasks_list_push(u);
+
+    if (row == NULL)
+        return -1;
+    snprintf(row->worker_id, sizeof row->worker_id, "%s", w);
+    return 0;
+}
+
 /* The W of every "<prefix>:tasks:{W}" key, into 'ids' (names appended as
  * rows with only worker_id set). 0 or an exit code. */
 static int tasks_scan_workers(ctl_redis *r, tasks_list *ids)
 {
-    char match[RH_KEY_MAX], cursor[32] = "0";
-    size_t plen;
-    redisReply *rep;
-
-    snprintf(match, sizeof match, "%s:tasks:*", r->prefix);
-    plen = strlen(match) - 1;
-    do {
-        if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT 1000", cursor, match)) == NULL)
-            return r->code;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            ctl_reply_str(rep->element[0]) == NULL ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rep);
-            return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        for (size_t i = 0; i < rep->element[1]->elements; i++) {
-            const char *k = ctl_reply_str(rep->element[1]->element[i]);
-            size_t klen = k ? strlen(k) : 0;
-            tasks_row *row;
-
-            if (klen < plen + 3 || k[plen] != '{' || k[klen - 1] != '}' ||
-                klen - plen - 2 > RH_NAME_MAX)
-                continue;
-            if ((row = tasks_list_push(ids)) == NULL) {
-                freeReplyObject(rep);
-                return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
-            }
-            memcpy(row->worker_id, k + plen + 1, klen - plen - 2);
-            row->worker_id[klen - plen - 2] = '\0';
-            if (!rh_name_valid(row->worker_id))
-                ids->n--;
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-    return 0;
+    return ctl_redis_scan_workers(r, "tasks", tasks_add_worker, ids);
 }
 
 static void tasks_copy(char *dst, size_t n, const redisReply *e)

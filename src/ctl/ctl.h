@@ -257,6 +257,11 @@ redisReply *ctl_redis_command(ctl_redis *r, const char *fmt, ...);
 int ctl_redis_append(ctl_redis *r, const char *fmt, ...);      /* 0 / -1 */
 int ctl_redis_append_argv(ctl_redis *r, int argc, const char **argv); /* 0 / -1 */
 redisReply *ctl_redis_reply(ctl_redis *r);
+/* The W of every "<prefix>:KIND:{W}" key (KIND "queue", "tasks", "dead",
+ * "paused"...), found with SCAN, each valid worker id passed to fn (0 to
+ * go on, nonzero: out of memory). 0 or an exit code (reported). */
+int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
+                           int (*fn)(void *u, const char *worker), void *u);
 
 /* An integer reply or a decimal string element as long long; 'def' for
  * nil, other types and text that is not a number. */

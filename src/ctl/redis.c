@@ -191,3 +191,45 @@ const char *ctl_reply_str(const redisReply *e)
 {
     return e && e->type == REDIS_REPLY_STRING ? e->str : NULL;
 }
+
+int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
+                           int (*fn)(void *u, const char *worker), void *u)
+{
+    char match[RH_KEY_MAX], cursor[32] = "0";
+    size_t plen;
+    redisReply *rep;
+
+    snprintf(match, sizeof match, "%s:%s:*", r->prefix, kind);
+    plen = strlen(match) - 1;                       /* "<prefix>:KIND:" */
+    do {
+        if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT 1000", cursor, match)) == NULL)
+            return r->code;
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            ctl_reply_str(rep->element[0]) == NULL ||
+            rep->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rep);
+            return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        for (size_t i = 0; i < rep->element[1]->elements; i++) {
+            const char *k = ctl_reply_str(rep->element[1]->element[i]);
+            size_t klen = k ? strlen(k) : 0;
+            char name[RH_NAME_MAX + 1];
+
+            /* "<prefix>:KIND:{W}" exactly: braces around a plain name */
+            if (klen < plen + 3 || klen - plen - 2 > RH_NAME_MAX || k[plen] != '{' ||
+                k[klen - 1] != '}')
+                continue;
+            memcpy(name, k + plen + 1, klen - plen - 2);
+            name[klen - plen - 2] = '\0';
+            if (!rh_name_valid(name))
+                continue;
+            if (fn(u, name) != 0) {
+                freeReplyObject(rep);
+                return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+            }
+        }
+        freeReplyObject(rep);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
