@@ -262,8 +262,8 @@ const char wk_lua_start[] =
  * task's id against replays (0: unsigned), the due time of a retry (unix
  * ms, 0: none), this attempt's error entry (JSON object for the task's
  * `errors` array, "" for none), field/value pairs for the hash. Mode: 0
- * done, 1 failed, 2 failed with its retries exhausted (its fields hold
- * dead_at, below), 3 a retry: the task goes back to `scheduled`, attempt +
+ * done, 1 failed, 2 failed into the dead-letter set (out of retries, or
+ * crashed max_attempts times; below), 3 a retry: the task goes back to `scheduled`, attempt +
  * 1, attempts 0, in the delayed set (KEYS[3]) at the due time, and nothing
  * is replied or published as finished (the event arg is published as it
  * is, a "retry" event); a retry of a task whose cancel was requested
@@ -272,12 +272,11 @@ const char wk_lua_start[] =
  * entry whose attempt is not the hash's `attempt` is stale (the same
  * finish sent again after a lost reply, or a run that recovery gave to
  * another instance, which moved on) and changes nothing: 0, as for a final
- * task. A record whose fields hold
- * `dead_at` (a task that ends in the dead-letter set: crashed max_attempts
- * times, or out of retries) puts the id in the dead set scored by it,
- * appends the attempt to the `errors` history unless the record writes
- * `errors` itself (or carries an error entry), and leaves the hash without
- * a TTL while it is there (docs/scheduling.md, "Dead letters"). The
+ * task. A record of mode 2 (a task that ends in the dead-letter set:
+ * crashed max_attempts times, or out of retries; its fields hold dead_at,
+ * its finished_at) puts the id in the dead set scored by finished_at,
+ * appends the attempt to the `errors` history unless the record carries an
+ * error entry, and leaves the hash without a TTL while it is there (docs/scheduling.md, "Dead letters"). The
  * replies of a batch go out with one LPUSH (and one
  * PEXPIRE) per reply list, in the batch's order, and the index gets one
  * ZADD and one trim: what costs in a script is the number of redis.call,
@@ -327,13 +326,9 @@ const char wk_lua_finish[] =
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
     "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
     "  if mode ~= '0' then failed[#failed + 1] = KEYS[k + 2] end\n"
-    "  local dead, errs = nil, ARGV[a + 8] ~= ''\n"
-    "  for q = a + 9, a + n, 2 do\n"
-    "    if ARGV[q] == 'dead_at' then dead = ARGV[q + 1] end\n"
-    "    if ARGV[q] == 'errors' then errs = true end\n"
-    "  end\n"
+    "  local dead = mode == '2' and ARGV[a + 4]\n"
     "  if dead then\n"
-    "    if not errs then\n"
+    "    if ARGV[a + 8] == '' then\n"
     "      local e = redis.call('HMGET', tk, 'errors', 'attempts', 'error_kind', 'error')\n"
     "      local ok, list = pcall(cjson.decode, e[1] or '[]')\n"
     "      if not ok or type(list) ~= 'table' then list = {} end\n"

@@ -311,7 +311,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         ARG("error");       ARG(t->error ? t->error : "");
         ARG("error_kind");  ARG(rh_kind_str(t->error_kind));
         ARG("logs");        ARGN(t->logs ? t->logs : "", t->logs ? strlen(t->logs) : 0);
-        if (b->jobs[i]->dead || b->jobs[i]->fin_mode == 2) {
+        if (b->jobs[i]->fin_mode == 2) {
             /* crashed max_attempts times, or out of retries: to the
              * dead-letter set */
             ARG("dead_at");    ARG(s[i].at);
@@ -425,6 +425,8 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
     j->reply = rh_task_reply_json(t);
     if (wk_delay_finish_mode(j, kind) != 0)
         j->fin_mode = -1;                      /* no memory: below */
+    else if (j->dead && j->fin_mode == 1)
+        j->fin_mode = 2;                       /* crashed max_attempts times: dead letter */
     j->event = wk_event_json(w, j->fin_mode == 3 ? "retry" : "finished", t);
     if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL ||
         j->fin_mode < 0) {
