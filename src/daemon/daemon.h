@@ -211,6 +211,7 @@ typedef struct wk_store_net {
     int  tcp;                     /* TCP, to these ports */
     int  ports[WK_STORE_NET_PORTS];
     int  nports;
+    int  nhosts;                  /* hosts the url lists (libpq tries each) */
     char name[256];               /* a host given by name ("": none), resolved by libpq */
     char passfile[4096];          /* the passfile libpq reads ("": none given) */
 } wk_store_net;

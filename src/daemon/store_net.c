@@ -81,6 +81,7 @@ int wk_store_net_of(const char *url, wk_store_net *out, rhai_error *err)
     pass = opt_or_env(o, "passfile", "PGPASSFILE");
     for (const char *s = host ? host : hostaddr ? hostaddr : ""; *s; s++)
         count += *s == ',';
+    out->nhosts = count;
     for (int i = 0; i < count; i++) {
         char *end;
         long p;
@@ -128,19 +129,12 @@ int wk_store_url_pin(const char *url, char **out, rhai_error *err)
     wk_store_net net;
     struct addrinfo hints, *ai = NULL;
     char addr[NI_MAXHOST];
-    PQconninfoOption *o;
-    const char *host;
-    int rc, several;
+    int rc;
 
     *out = NULL;
     if ((rc = wk_store_net_of(url, &net, err)) != 0)
         return rc;
-    if ((o = PQconninfoParse(url, NULL)) == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    host = opt_or_env(o, "host", "PGHOST");
-    several = host != NULL && strchr(host, ',') != NULL;
-    PQconninfoFree(o);
-    if (net.name[0] == '\0' || several)
+    if (net.name[0] == '\0' || net.nhosts > 1)
         return 0;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
