@@ -268,6 +268,37 @@ static int append_ref_checks(pg_db *db, rh_buf *b, const store_model *m, json_t 
     return 0;
 }
 
+/* The tail of an INSERT (insert 1) or UPDATE built in b and p: its
+ * reference checks, RETURNING the row, run; a row written is kept, since
+ * create and update read it back next. b, p and idx are freed. 0 with *r
+ * the result (PQclear it), or an error. */
+static int write_returning(pg_db *db, const store_model *m, rh_buf *b, pg_params *p,
+                           json_t *values, int *idx, int insert, PGresult **r,
+                           rhai_error *err)
+{
+    int rc = append_ref_checks(db, b, m, values, idx, insert, err);
+
+    rh_free(idx);
+    if (rc != 0) {
+        rh_buf_free(b);
+        pg_params_free(p);
+        return rc;
+    }
+    rh_buf_appendf(b, " RETURNING ");
+    append_row_columns(b, m);
+    if (b->data == NULL || p->oom)
+        return oom(b, p, err);
+    rc = pg_run(db->ps, db, b->data, p, r, err);
+    rh_buf_free(b);
+    if (rc == 0 && PQntuples(*r) > 0) {
+        json_t *row = row_object(*r, 0, m);
+        if (row)
+            rows_put(db, m, row, *r, 0, CTID_COL(m));
+        json_decref(row);
+    }
+    return rc;
+}
+
 int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
               rhai_error *err)
 {
@@ -294,27 +325,10 @@ int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
         idx[i] = p.n;
         rh_buf_appendf(&b, ", $%d::%s", p.n, cast_of(m->fields[i].type));
     }
-    rc = append_ref_checks(db, &b, m, values, idx, 1, err);
-    rh_free(idx);
-    if (rc != 0) {
-        rh_buf_free(&b);
-        pg_params_free(&p);
-        return rc;
-    }
-    rh_buf_appendf(&b, " RETURNING ");
-    append_row_columns(&b, m);
-    if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
-    rc = pg_run(db->ps, db, b.data, &p, &r, err);
-    rh_buf_free(&b);
-    if (rc != 0)
+    if ((rc = write_returning(db, m, &b, &p, values, idx, 1, &r, err)) != 0)
         return rc;
     if (PQntuples(r) == 1) {
-        json_t *row = row_object(r, 0, m);
         *id = pg_int(r, 0, 0);
-        if (row)
-            rows_put(db, m, row, r, 0, CTID_COL(m));   /* create reads it back next */
-        json_decref(row);
         PQclear(r);
         return 0;
     }
@@ -395,29 +409,10 @@ int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
                        cast_of(m->fields[i].type));
     }
     append_row_where(db, &b, &p, m, id);
-    rc = append_ref_checks(db, &b, m, values, idx, 0, err);
-    rh_free(idx);
-    if (rc != 0) {
-        rh_buf_free(&b);
-        pg_params_free(&p);
-        return rc;
-    }
-    rh_buf_appendf(&b, " RETURNING ");
-    append_row_columns(&b, m);
-    if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
     rows_drop(db, m, id);
-    rc = pg_run(db->ps, db, b.data, &p, &r, err);
-    rh_buf_free(&b);
-    if (rc != 0)
+    if ((rc = write_returning(db, m, &b, &p, values, idx, 0, &r, err)) != 0)
         return rc;
     n = PQntuples(r);
-    if (n > 0) {
-        json_t *row = row_object(r, 0, m);
-        if (row)
-            rows_put(db, m, row, r, 0, CTID_COL(m));   /* update reads it back next */
-        json_decref(row);
-    }
     PQclear(r);
     if (n > 0)
         return 0;
