@@ -152,6 +152,13 @@ void pg_authz_clear(pg_db *db);
 
 /* pg_crud.c */
 const char *pg_sql_type(const store_field *f);
+/* pg_migrate.c: the tables up to the schema, on the store's connection
+ * (pg.c calls it once per store, with nothing else queued). */
+int pg_migrate(pg_store *ps, rhai_error *err);
+/* Drop every statement queued and not sent. */
+void pg_queue_clear(pg_store *ps);
+/* Run SQL text made by us (no parameters, no result kept). */
+int pg_run_const(pg_store *ps, pg_db *db, const char *sql, rhai_error *err);
 void pg_rows_clear(pg_db *db);
 int pg_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
               rhai_error *err);
