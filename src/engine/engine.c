@@ -101,6 +101,7 @@ void eng_output_clear(eng_output *o)
     rh_free(o->output);
     rh_free(o->error);
     rh_free(o->logs);
+    rh_free(o->events);
     eng_output_init(o);
 }
 

@@ -39,6 +39,12 @@
 #ifndef ENG_DEFAULT_MAX_LOGS
 #define ENG_DEFAULT_MAX_LOGS   (64u * 1024u)          /* print() bytes kept */
 #endif
+#ifndef ENG_DEFAULT_DEPTH_MAX
+#define ENG_DEFAULT_DEPTH_MAX  8                      /* event chain depth */
+#endif
+#ifndef ENG_DEFAULT_EVENT_REPAIR_MS
+#define ENG_DEFAULT_EVENT_REPAIR_MS 10000             /* outbox repair sweep age */
+#endif
 #ifndef ENG_DEFAULT_TIMEOUT_MS
 #define ENG_DEFAULT_TIMEOUT_MS 30000                  /* when a task gives none */
 #endif
@@ -61,6 +67,17 @@ typedef struct eng_input {
     const char *context_id;
     const char *caller_id;
     int64_t     attempt;      /* ctx.attempt, 1-based; 0 is 1 (docs/scheduling.md) */
+    /* Events (docs/events.md). A task started by an event carries the
+     * emitting task as parent, the root task's id as trace, the event's
+     * depth and the event object; a task submitted by a client has none
+     * (trace: its own id, depth 0). */
+    const char *parent_id;    /* ctx.parent; NULL: none */
+    const char *trace_id;     /* ctx.trace; NULL: the task's own id */
+    int64_t     depth;        /* ctx.depth, >= 0; emit() makes depth + 1 */
+    const char *event_json;   /* ctx.event (JSON text of the event object); NULL: null */
+    int64_t     depth_max;    /* emit() beyond it throws; <= 0: ENG_DEFAULT_DEPTH_MAX */
+    int64_t     event_repair_ms; /* sweep: unrelayed outbox rows older than this
+                                 are returned again; <= 0: the default */
 } eng_input;
 
 /* What a run produced. Strings new (rh_free) or NULL. */
@@ -74,6 +91,10 @@ typedef struct eng_output {
     int           transient;  /* the host failed the task, not the script
                                  (its store was unavailable): running it
                                  again may succeed (kind internal) */
+    char         *events;     /* JSON text: an array of event objects for
+                                 rhaid to relay (committed by this run, a
+                                 replay's unrelayed ones, the repair sweep's);
+                                 NULL when none */
 } eng_output;
 
 void eng_limits_default(eng_limits *l);
@@ -143,10 +164,13 @@ rh_error_kind eng_kind_of_error(const char *msg);
  *   task   id 'i', script 's', args 'a' (JSON text), worker_id 'w',
  *          context_id 'c', caller_id 'u'; limits memory 'M', max_script
  *          'S', max_output 'O', max_logs 'L' (8 bytes each, little-endian,
- *          non-negative)
+ *          non-negative); attempt 'n'; events: parent_id 'p', trace_id
+ *          'x', depth 'd' (int64), event 'E' (JSON text), depth_max 'D',
+ *          event_repair_ms 'R' (int64)
  *   result id 'i', status 's', output 'o' (JSON text), error 'e',
  *          error_kind 'k', logs 'l', run_us 'r' (8 bytes, little-endian,
- *          signed), transient 't' (length 0, present only when set)
+ *          signed), transient 't' (length 0, present only when set),
+ *          events 'v' (JSON text: an array of event objects)
  * Strings are raw UTF-8 bytes without NUL (the script may hold NULs); an
  * absent (NULL) string is a field that is not there. Decoders refuse
  * anything else (RHAI_EPROTO), including args given as a JSON value, which

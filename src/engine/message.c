@@ -30,6 +30,12 @@
  *   'O'  max_output   limit
  *   'L'  max_logs     limit
  *   'n'  attempt      int64 (ctx.attempt; absent or < 1: 1)
+ *   'p'  parent_id    string (ctx.parent)   'v'  events        string (JSON text)
+ *   'x'  trace_id     string (ctx.trace)
+ *   'd'  depth        int64 (ctx.depth; absent or < 0: 0)
+ *   'E'  event        string (JSON text, ctx.event)
+ *   'D'  depth_max    int64 (absent or < 1: ENG_DEFAULT_DEPTH_MAX)
+ *   'R'  event_repair_ms int64 (absent or < 1: ENG_DEFAULT_EVENT_REPAIR_MS)
  *
  * Types:
  *   string  raw bytes, well-formed UTF-8 (no overlongs, surrogates or code
@@ -84,7 +90,8 @@ typedef struct field_def {
 /* Task fields, in the order the encoder writes them. */
 enum {
     TF_ID, TF_SCRIPT, TF_ARGS, TF_WORKER, TF_CONTEXT, TF_CALLER,
-    TF_MEMORY, TF_MAX_SCRIPT, TF_MAX_OUTPUT, TF_MAX_LOGS, TF_ATTEMPT, TF_COUNT
+    TF_MEMORY, TF_MAX_SCRIPT, TF_MAX_OUTPUT, TF_MAX_LOGS, TF_ATTEMPT,
+    TF_PARENT, TF_TRACE, TF_DEPTH, TF_EVENT, TF_DEPTH_MAX, TF_REPAIR_MS, TF_COUNT
 };
 static const field_def task_fields[TF_COUNT] = {
     [TF_ID]         = { 'i', FT_STRING, "id" },
@@ -98,12 +105,18 @@ static const field_def task_fields[TF_COUNT] = {
     [TF_MAX_OUTPUT] = { 'O', FT_LIMIT,  "max_output" },
     [TF_MAX_LOGS]   = { 'L', FT_LIMIT,  "max_logs" },
     [TF_ATTEMPT]    = { 'n', FT_INT64,  "attempt" },
+    [TF_PARENT]     = { 'p', FT_STRING, "parent_id" },
+    [TF_TRACE]      = { 'x', FT_STRING, "trace_id" },
+    [TF_DEPTH]      = { 'd', FT_INT64,  "depth" },
+    [TF_EVENT]      = { 'E', FT_STRING, "event" },
+    [TF_DEPTH_MAX]  = { 'D', FT_INT64,  "depth_max" },
+    [TF_REPAIR_MS]  = { 'R', FT_INT64,  "event_repair_ms" },
 };
 
 /* Result fields, in the order the encoder writes them. */
 enum {
     RF_ID, RF_STATUS, RF_OUTPUT, RF_ERROR, RF_KIND, RF_LOGS, RF_RUN_US,
-    RF_TRANSIENT, RF_COUNT
+    RF_TRANSIENT, RF_EVENTS, RF_COUNT
 };
 static const field_def result_fields[RF_COUNT] = {
     [RF_ID]        = { 'i', FT_STRING, "id" },
@@ -114,6 +127,7 @@ static const field_def result_fields[RF_COUNT] = {
     [RF_LOGS]      = { 'l', FT_STRING, "logs" },
     [RF_RUN_US]    = { 'r', FT_INT64,  "run_us" },
     [RF_TRANSIENT] = { 't', FT_FLAG,   "transient" },
+    [RF_EVENTS]    = { 'v', FT_STRING, "events" },
 };
 
 /* One field's value: p NULL when the field is absent (to encode: not
@@ -375,6 +389,15 @@ int eng_msg_encode_task(rh_buf *b, const eng_input *in, const eng_limits *lim)
     f[TF_MAX_OUTPUT] = int_field(eff.max_output);
     f[TF_MAX_LOGS] = int_field(eff.max_logs);
     f[TF_ATTEMPT] = int_field((uint64_t)(in->attempt > 0 ? in->attempt : 1));
+    f[TF_PARENT] = str_field(in->parent_id);
+    f[TF_TRACE] = str_field(in->trace_id);
+    f[TF_DEPTH] = int_field((uint64_t)(in->depth > 0 ? in->depth : 0));
+    f[TF_EVENT] = str_field(in->event_json);
+    f[TF_DEPTH_MAX] = int_field((uint64_t)(in->depth_max > 0 ? in->depth_max
+                                                             : ENG_DEFAULT_DEPTH_MAX));
+    f[TF_REPAIR_MS] = int_field((uint64_t)(in->event_repair_ms > 0
+                                           ? in->event_repair_ms
+                                           : ENG_DEFAULT_EVENT_REPAIR_MS));
     return encode(b, MSG_KIND_TASK, task_fields, f, TF_COUNT);
 }
 
@@ -388,6 +411,9 @@ void eng_input_free(eng_input *in)
     rh_free((char *)in->worker_id);
     rh_free((char *)in->context_id);
     rh_free((char *)in->caller_id);
+    rh_free((char *)in->parent_id);
+    rh_free((char *)in->trace_id);
+    rh_free((char *)in->event_json);
     memset(in, 0, sizeof *in);
 }
 
@@ -409,12 +435,20 @@ int eng_msg_decode_task(const char *text, size_t len, eng_input *in,
         (rc = copy_field(&f[TF_ARGS], (char **)&tmp.args_json, err)) != 0 ||
         (rc = copy_field(&f[TF_WORKER], (char **)&tmp.worker_id, err)) != 0 ||
         (rc = copy_field(&f[TF_CONTEXT], (char **)&tmp.context_id, err)) != 0 ||
-        (rc = copy_field(&f[TF_CALLER], (char **)&tmp.caller_id, err)) != 0) {
+        (rc = copy_field(&f[TF_CALLER], (char **)&tmp.caller_id, err)) != 0 ||
+        (rc = copy_field(&f[TF_PARENT], (char **)&tmp.parent_id, err)) != 0 ||
+        (rc = copy_field(&f[TF_TRACE], (char **)&tmp.trace_id, err)) != 0 ||
+        (rc = copy_field(&f[TF_EVENT], (char **)&tmp.event_json, err)) != 0) {
         eng_input_free(&tmp);
         return rc;
     }
     tmp.script_len = f[TF_SCRIPT].n;
     tmp.attempt = f[TF_ATTEMPT].p && (int64_t)f[TF_ATTEMPT].v > 0 ? (int64_t)f[TF_ATTEMPT].v : 1;
+    tmp.depth = f[TF_DEPTH].p && (int64_t)f[TF_DEPTH].v > 0 ? (int64_t)f[TF_DEPTH].v : 0;
+    tmp.depth_max = f[TF_DEPTH_MAX].p && (int64_t)f[TF_DEPTH_MAX].v > 0
+                    ? (int64_t)f[TF_DEPTH_MAX].v : ENG_DEFAULT_DEPTH_MAX;
+    tmp.event_repair_ms = f[TF_REPAIR_MS].p && (int64_t)f[TF_REPAIR_MS].v > 0
+                          ? (int64_t)f[TF_REPAIR_MS].v : ENG_DEFAULT_EVENT_REPAIR_MS;
 
     eng_limits_default(&tl);
     if (f[TF_MEMORY].p)
@@ -474,6 +508,7 @@ int eng_msg_encode_result(rh_buf *b, const char *id, const eng_output *o)
     f[RF_LOGS] = str_field(o->logs);
     f[RF_RUN_US] = int_field((uint64_t)o->run_us);
     f[RF_TRANSIENT] = str_field(o->transient ? "" : NULL);
+    f[RF_EVENTS] = str_field(o->events);
     return encode(b, MSG_KIND_RESULT, result_fields, f, RF_COUNT);
 }
 
@@ -525,7 +560,8 @@ int eng_msg_decode_result(const char *text, size_t len, char **id,
     if ((rc = copy_field(&f[RF_ID], &tid, err)) != 0 ||
         (rc = copy_field(&f[RF_OUTPUT], &tmp.output, err)) != 0 ||
         (rc = copy_field(&f[RF_ERROR], &tmp.error, err)) != 0 ||
-        (rc = copy_field(&f[RF_LOGS], &tmp.logs, err)) != 0) {
+        (rc = copy_field(&f[RF_LOGS], &tmp.logs, err)) != 0 ||
+        (rc = copy_field(&f[RF_EVENTS], &tmp.events, err)) != 0) {
         rh_free(tid);
         eng_output_clear(&tmp);
         return rc;

@@ -362,6 +362,106 @@ int store_audit_query(store_db *db, const char *caller, const char *model,
  * (*out new). RHAI_ESTORE, RHAI_ENOMEM. Rows per model: store_count. */
 int store_context_info(store_db *db, json_t **out, rhai_error *err);
 
+/* ======================== events: outbox and subscriptions ============
+ *
+ * emit() in a script (dsl/events.c) writes one outbox row per event in the
+ * task's own transaction (rhai_outbox), so an event exists if and only if
+ * its task committed; rhaid relays the rows after the task's result and
+ * marks them relayed. Subscriptions (rhai_subs, `rhaictl on`) say which
+ * tasks an event starts; the ones that match are resolved when the event
+ * is emitted and stored with its row, so a relay needs nothing but the row.
+ *
+ * An event, as store_outbox_pending returns it (and the result frame and
+ * the relay carry it): {"id", "name", "payload" (a JSON value), "context",
+ * "task", "caller", "time" (unix ms), "trace", "depth", "subs": [{"name",
+ * "worker", "script", "args", "caller"}...]}. */
+#define STORE_EVENT_NAME_MAX    128      /* [A-Za-z0-9_.:-], no dot first or last */
+#define STORE_EVENT_ID_MAX      128      /* [A-Za-z0-9_.:@-] */
+#define STORE_SUB_NAME_MAX      64       /* [A-Za-z0-9_.:-] */
+#ifndef STORE_SUBS_MAX
+#define STORE_SUBS_MAX          1000     /* subscriptions per context */
+#endif
+#ifndef STORE_OUTBOX_BATCH
+#define STORE_OUTBOX_BATCH      100      /* rows one sweep returns at most */
+#endif
+
+typedef struct store_event {
+    const char *id;             /* deterministic per (task, sequence) */
+    const char *name;
+    const char *payload;        /* JSON text; NULL: "null" */
+    const char *task_id;        /* the emitting task */
+    int64_t     seq;            /* 1-based emit sequence in the task */
+    const char *caller_id;
+    const char *trace_id;
+    int64_t     depth;          /* >= 1 */
+    int64_t     at;             /* unix ms, at emit */
+    const char *subs;           /* JSON text: the matching subscriptions'
+                                   array; NULL: "[]" */
+} store_event;
+
+/* Add one outbox row (in the current transaction: the task's). RHAI_EINVAL
+ * for a missing id/name/task, RHAI_ESTORE (also for an id recorded
+ * already: a bug, ids are unique per task and the ledger keeps a task from
+ * committing twice). */
+int store_outbox_put(store_db *db, const store_event *ev, rhai_error *err);
+/* Unrelayed outbox rows as an array of event objects (*events new),
+ * oldest first, at most 'limit' (1..STORE_LIST_MAX): those of task
+ * 'task_id' when it is not NULL (a replayed task's), else those of the
+ * whole context emitted before unix ms 'before_ms' (the repair sweep). */
+int store_outbox_pending(store_db *db, const char *task_id, int64_t before_ms, long limit,
+                         json_t **events, rhai_error *err);
+/* Mark the rows of 'ids' (n of them; unknown ids and rows marked already
+ * are skipped) relayed now, in one statement (its own transaction unless
+ * db is in one). *marked (may be NULL): rows changed. Called by rhaid off
+ * its loop thread: a thread must use a store (store_new) and its store_db
+ * of its own -- neither is thread-safe, and nothing in src/store is shared
+ * between two stores. RHAI_EINVAL (n 0 or a NULL id), RHAI_ESTORE. */
+int store_outbox_mark_relayed(store_db *db, const char *const *ids, size_t n,
+                              int64_t *marked, rhai_error *err);
+/* Rows of the outbox: {"total", "pending"} counts (*out new). */
+int store_outbox_stats(store_db *db, json_t **out, rhai_error *err);
+
+typedef struct store_sub {
+    const char *name;           /* unique in the context */
+    const char *pattern;        /* event name, "prefix.*" or "*" */
+    const char *worker;
+    const char *script;
+    const char *args;           /* JSON text of an object; NULL: none ("{}") */
+    const char *caller;         /* what the started tasks run as */
+    const char *created_by;     /* may be NULL */
+    int         paused;
+} store_sub;
+
+/* 1 when 'name' may name an event (STORE_EVENT_NAME_MAX), else 0. */
+int store_event_name_valid(const char *name);
+/* 1 when 'pattern' is a subscription pattern: an event name, "prefix.*"
+ * (prefix an event name) or "*". */
+int store_event_pattern_valid(const char *pattern);
+/* 1 when event 'name' matches 'pattern': equal, "*", or "p.*" and name is
+ * p followed by '.' and one or more further segments. */
+int store_event_pattern_match(const char *pattern, const char *name);
+/* 1 when 'name' may name a subscription (STORE_SUB_NAME_MAX). */
+int store_sub_name_valid(const char *name);
+
+/* Add subscription s (validated: names, pattern, non-empty worker, script
+ * and caller, args a JSON object). RHAI_EINVAL naming what is wrong,
+ * RHAI_ESTATE when the name is taken, RHAI_ETOOBIG past STORE_SUBS_MAX. */
+int store_sub_put(store_db *db, const store_sub *s, rhai_error *err);
+/* {"name", "pattern", "worker", "script", "args" (object or null),
+ * "caller", "created_by", "paused" (bool), "created_at", "updated_at"}
+ * (*out new). RHAI_ENOTFOUND. */
+int store_sub_get(store_db *db, const char *name, json_t **out, rhai_error *err);
+/* Every subscription in the get form, by name (*out new array). */
+int store_sub_list(store_db *db, json_t **out, rhai_error *err);
+/* Pause (1) or resume (0). RHAI_ENOTFOUND. */
+int store_sub_set_paused(store_db *db, const char *name, int paused, rhai_error *err);
+/* RHAI_ENOTFOUND when there is none. */
+int store_sub_del(store_db *db, const char *name, rhai_error *err);
+/* The unpaused subscriptions whose pattern matches event 'name', by name,
+ * in the form an outbox row stores them: [{"name", "worker", "script",
+ * "args" (JSON text, "{}" when none), "caller"}] (*subs new array). */
+int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *err);
+
 /* ======================== moving contexts (store.c) ====================
  *
  * A context travels as JSON lines ("rhaictl context export ID > f.json"):
@@ -386,6 +486,8 @@ int store_context_info(store_db *db, json_t **out, rhai_error *err);
 #define STORE_TABLE_GRANTS "rhai_grants"
 #define STORE_TABLE_AUDIT  "rhai_audit"
 #define STORE_TABLE_LEDGER "rhai_ledger"
+#define STORE_TABLE_OUTBOX "rhai_outbox"
+#define STORE_TABLE_SUBS   "rhai_subs"
 
 /* Pass every line of the open context 'db' (not in a transaction: export
  * reads in one of its own, a consistent snapshot) to fn, in order; fn

@@ -91,6 +91,20 @@ typedef struct store_backend {
     int  (*audit_query)(store_db *db, const char *caller, const char *model,
                         const char *decision, long limit, json_t **out, rhai_error *err);
 
+    /* events (store.h; store.c checks the arguments first). NULL in a
+     * backend without them: the front says so. */
+    int  (*outbox_put)(store_db *db, const store_event *ev, rhai_error *err);
+    int  (*outbox_pending)(store_db *db, const char *task_id, int64_t before_ms, long limit,
+                           json_t **events, rhai_error *err);
+    int  (*outbox_mark)(store_db *db, const char *const *ids, size_t n, int64_t *marked,
+                        rhai_error *err);
+    int  (*outbox_stats)(store_db *db, json_t **out, rhai_error *err);
+    int  (*sub_put)(store_db *db, const store_sub *s, rhai_error *err);
+    int  (*sub_get)(store_db *db, const char *name, json_t **out, rhai_error *err);
+    int  (*sub_list)(store_db *db, json_t **out, rhai_error *err);
+    int  (*sub_set_paused)(store_db *db, const char *name, int paused, rhai_error *err);
+    int  (*sub_del)(store_db *db, const char *name, rhai_error *err);
+
     /* export/import (store_context_export/import): every row of 'table'
      * (STORE_TABLE_* or a model's name) in the canonical row form below,
      * ascending by key, each passed to fn (which returns 0 to go on, or an
