@@ -39,3 +39,7 @@ endif()
 rhai_test(test_store_down integration 120 rhai_dsl rhai_commonlib)
 add_dependencies(test_store_down rhaid rhaictl)
 rhai_test_pg(test_store_down 180)
+# issue 20: the outbox (a row only with its commit, replay and sweep
+# queries, marking relayed from another thread) and subscriptions
+rhai_test(test_store_events unit 60 rhai_store)
+rhai_test_pg(test_store_events 120)

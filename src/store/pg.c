@@ -679,7 +679,9 @@ static int pg_context_drop(store *s, const char *ctx, rhai_error *err)
     pg_store *ps = (pg_store *)s;
     const store_schema *sc = s->schema;
     static const char *const tables[] = { "rhai_ledger", "rhai_owners", "rhai_grants",
-                                          "rhai_audit", "rhai_audit_rate" };
+                                          "rhai_audit", "rhai_audit_rate", "rhai_outbox",
+                                          "rhai_subs" };
+    const size_t ntables = sizeof tables / sizeof tables[0];
     char sql[256];
     PGresult *r = NULL;
     pg_params p = { 0 };
@@ -695,9 +697,9 @@ static int pg_context_drop(store *s, const char *ctx, rhai_error *err)
     if (rc == 0)
         rc = pg_queue(ps, "DELETE FROM rhai_contexts WHERE id = $1", &p, &r, 0, PG_K_OTHER,
                       err);
-    for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof tables[0] + sc->nmodels; i++) {
+    for (size_t i = 0; rc == 0 && i < ntables + sc->nmodels; i++) {
         snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE context_id = $1",
-                 i < 5 ? tables[i] : sc->models[i - 5].name);
+                 i < ntables ? tables[i] : sc->models[i - ntables].name);
         pg_p_text(&p, ctx);
         rc = pg_queue(ps, sql, &p, NULL, 0, PG_K_OTHER, err);
     }
@@ -1047,4 +1049,13 @@ const store_backend store__postgres = {
     .export_rows = pg_export_rows,
     .import_row = pg_import_row,
     .import_end = pg_import_end,
+    .outbox_put = pg_outbox_put,
+    .outbox_pending = pg_outbox_pending,
+    .outbox_mark = pg_outbox_mark,
+    .outbox_stats = pg_outbox_stats,
+    .sub_put = pg_sub_put,
+    .sub_get = pg_sub_get,
+    .sub_list = pg_sub_list,
+    .sub_set_paused = pg_sub_set_paused,
+    .sub_del = pg_sub_del,
 };

@@ -23,7 +23,7 @@
 
 /* Version of the store's own tables in a postgres database, recorded in
  * rhai_meta with the schema hash. */
-#define PG_INTERNAL_VERSION "pg1"
+#define PG_INTERNAL_VERSION "pg2"    /* pg2: rhai_outbox, rhai_subs */
 
 /* Parameters of one statement, all text (NULL: SQL NULL), owned. */
 typedef struct pg_params {
@@ -194,5 +194,18 @@ int pg_audit_has(store_db *db, const char *task_id, const char *caller, const ch
 int pg_audit_query(store_db *db, const char *caller, const char *model, const char *decision,
                    long limit, json_t **out, rhai_error *err);
 int pg_context_info(store_db *db, json_t **out, rhai_error *err);
+
+/* pg_events.c */
+int pg_outbox_put(store_db *db, const store_event *ev, rhai_error *err);
+int pg_outbox_pending(store_db *db, const char *task_id, int64_t before_ms, long limit,
+                      json_t **events, rhai_error *err);
+int pg_outbox_mark(store_db *db, const char *const *ids, size_t n, int64_t *marked,
+                   rhai_error *err);
+int pg_outbox_stats(store_db *db, json_t **out, rhai_error *err);
+int pg_sub_put(store_db *db, const store_sub *s, rhai_error *err);
+int pg_sub_get(store_db *db, const char *name, json_t **out, rhai_error *err);
+int pg_sub_list(store_db *db, json_t **out, rhai_error *err);
+int pg_sub_set_paused(store_db *db, const char *name, int paused, rhai_error *err);
+int pg_sub_del(store_db *db, const char *name, rhai_error *err);
 
 #endif

@@ -36,6 +36,18 @@ static const char *const meta_sql[] = {
     "NOT NULL, scope INTEGER NOT NULL, caller TEXT NOT NULL, rows BIGINT NOT NULL, "
     "counted BIGINT NOT NULL, counter_id BIGINT, PRIMARY KEY (context_id, minute, scope, "
     "caller))",
+    /* events (pg_events.c): the outbox and the subscriptions */
+    "CREATE TABLE IF NOT EXISTS rhai_outbox (context_id TEXT NOT NULL, id TEXT COLLATE \"C\" "
+    "NOT NULL, name TEXT NOT NULL, payload TEXT NOT NULL, task_id TEXT NOT NULL, seq BIGINT "
+    "NOT NULL, caller_id TEXT, trace_id TEXT, depth BIGINT NOT NULL, created_at BIGINT NOT "
+    "NULL, subs TEXT NOT NULL, relayed_at BIGINT, PRIMARY KEY (context_id, id))",
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__task ON rhai_outbox (context_id, task_id, seq)",
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__pending ON rhai_outbox (context_id, created_at) "
+    "WHERE relayed_at IS NULL",
+    "CREATE TABLE IF NOT EXISTS rhai_subs (context_id TEXT NOT NULL, name TEXT COLLATE \"C\" "
+    "NOT NULL, pattern TEXT NOT NULL, worker TEXT NOT NULL, script TEXT NOT NULL, args TEXT, "
+    "caller TEXT NOT NULL, created_by TEXT, paused BOOLEAN NOT NULL DEFAULT false, "
+    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (context_id, name))",
 };
 
 const char *pg_sql_type(const store_field *f)

@@ -445,4 +445,13 @@ const store_backend store__sqlite = {
     .export_rows = sq_export_rows,      /* sqlite_move.c */
     .import_row = sq_import_row,
     .import_end = sq_import_end,
+    .outbox_put = sq_outbox_put,
+    .outbox_pending = sq_outbox_pending,
+    .outbox_mark = sq_outbox_mark,
+    .outbox_stats = sq_outbox_stats,
+    .sub_put = sq_sub_put,
+    .sub_get = sq_sub_get,
+    .sub_list = sq_sub_list,
+    .sub_set_paused = sq_sub_set_paused,
+    .sub_del = sq_sub_del,
 };

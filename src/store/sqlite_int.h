@@ -22,8 +22,8 @@ enum { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_T
 /* Version of the store's own tables (rhai_ledger, rhai_owners, rhai_grants,
  * rhai_audit, rhai_audit_rate), recorded with the schema hash so that a
  * change to either migrates existing contexts. acl3: the ledger's binding
- * columns and the audit rate table. */
-#define STORE_INTERNAL_VERSION "acl3"
+ * columns and the audit rate table; ev1: rhai_outbox and rhai_subs. */
+#define STORE_INTERNAL_VERSION "ev1"
 
 /* Cached statements per model. */
 enum { MS_INSERT, MS_GET, MS_UPDATE, MS_DELETE, MS_N };
@@ -112,6 +112,18 @@ int sq_context_exists(store *hs, const char *context_id);
 int sq_context_create(store *hs, const char *context_id, const char *owner,
                       rhai_error *err);
 int sq_context_list(store *hs, json_t **ids, rhai_error *err);
+/* Events (sqlite_events.c). */
+int sq_outbox_put(store_db *hdb, const store_event *ev, rhai_error *err);
+int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, long limit,
+                      json_t **events, rhai_error *err);
+int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *marked,
+                   rhai_error *err);
+int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err);
+int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err);
+int sq_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err);
+int sq_sub_list(store_db *hdb, json_t **out, rhai_error *err);
+int sq_sub_set_paused(store_db *hdb, const char *name, int paused, rhai_error *err);
+int sq_sub_del(store_db *hdb, const char *name, rhai_error *err);
 /* Moving contexts (sqlite_move.c). */
 int sq_export_rows(store_db *hdb, const char *table,
                    int (*fn)(void *u, json_t *row, rhai_error *err), void *u,

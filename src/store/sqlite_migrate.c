@@ -52,7 +52,21 @@ static const char meta_sql[] =
     "CREATE TABLE IF NOT EXISTS rhai_audit_rate (minute INTEGER NOT NULL, "
     "scope INTEGER NOT NULL, caller TEXT NOT NULL, rows INTEGER NOT NULL, "
     "counted INTEGER NOT NULL, counter_id INTEGER, "
-    "PRIMARY KEY (minute, scope, caller)) WITHOUT ROWID;";
+    "PRIMARY KEY (minute, scope, caller)) WITHOUT ROWID;"
+    /* events (sqlite_events.c): the outbox emit() writes in the task's
+     * transaction, relayed_at set once rhaid relayed the row; and the
+     * subscriptions the rows are matched against */
+    "CREATE TABLE IF NOT EXISTS rhai_outbox (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+    "payload TEXT NOT NULL, task_id TEXT NOT NULL, seq INTEGER NOT NULL, caller_id TEXT, "
+    "trace_id TEXT, depth INTEGER NOT NULL, created_at INTEGER NOT NULL, subs TEXT NOT NULL, "
+    "relayed_at INTEGER);"
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__task ON rhai_outbox (task_id, seq);"
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__pending ON rhai_outbox (created_at) "
+    "WHERE relayed_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS rhai_subs (name TEXT PRIMARY KEY, pattern TEXT NOT NULL, "
+    "worker TEXT NOT NULL, script TEXT NOT NULL, args TEXT, caller TEXT NOT NULL, "
+    "created_by TEXT, paused INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, "
+    "updated_at INTEGER NOT NULL);";
 
 /* The recorded version: the schema's hash and the store's own tables'. */
 static void version_of(sq_db *db, char *buf, size_t n)

@@ -814,3 +814,38 @@ int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *e
     *subs = out;
     return 0;
 }
+
+json_t *store__event_json(const char *context, const char *id, const char *name,
+                          const char *payload, const char *task, const char *caller,
+                          int64_t at, const char *trace, int64_t depth, const char *subs)
+{
+    json_t *p = json_loads(payload ? payload : "null", JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                           NULL);
+    json_t *s = json_loads(subs ? subs : "[]", 0, NULL);
+
+    if (p == NULL)
+        p = json_null();
+    if (!json_is_array(s)) {
+        json_decref(s);
+        s = json_array();
+    }
+    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:s, s:I, s:s, s:I, s:o}", "id", id,
+                     "name", name, "payload", p, "context", context, "task", task,
+                     "caller", caller ? caller : "", "time", (json_int_t)at,
+                     "trace", trace && *trace ? trace : task, "depth", (json_int_t)depth,
+                     "subs", s);
+}
+
+json_t *store__sub_json(const char *name, const char *pattern, const char *worker,
+                        const char *script, const char *args, const char *caller,
+                        const char *created_by, int paused, int64_t created_at,
+                        int64_t updated_at)
+{
+    json_t *a = args ? json_loads(args, 0, NULL) : NULL;
+
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s?, s:b, s:I, s:I}", "name", name,
+                     "pattern", pattern, "worker", worker, "script", script,
+                     "args", a ? a : json_null(), "caller", caller, "created_by", created_by,
+                     "paused", paused, "created_at", (json_int_t)created_at,
+                     "updated_at", (json_int_t)updated_at);
+}

@@ -141,6 +141,17 @@ typedef int (*store__where_fn)(void *u, const store_field *f, const char *op, js
  * bind). 0, RHAI_EINVAL or RHAI_ENOMEM. */
 int store__where_walk(const store_model *m, json_t *where, store__where_fn fn, void *u,
                       rhai_error *err);
+/* An outbox row as the event object of store.h (new; NULL on OOM). A
+ * payload or subs that does not parse (it always does: both were written
+ * by emit) becomes null / []. */
+json_t *store__event_json(const char *context, const char *id, const char *name,
+                          const char *payload, const char *task, const char *caller,
+                          int64_t at, const char *trace, int64_t depth, const char *subs);
+/* A subscription row in store_sub_get's form (new; NULL on OOM). */
+json_t *store__sub_json(const char *name, const char *pattern, const char *worker,
+                        const char *script, const char *args, const char *caller,
+                        const char *created_by, int paused, int64_t created_at,
+                        int64_t updated_at);
 /* Parse 64 hex digits into d: 0 or RHAI_EINVAL. */
 int store__digest_parse(const char *hex, unsigned char d[STORE_DIGEST_LEN]);
 
