@@ -574,4 +574,5 @@ void dsl_bind(js_State *J)
     }
     js_pop(J, 1);
     dsl_bind_admin(J);
+    dsl_bind_events(J);
 }

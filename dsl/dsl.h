@@ -308,4 +308,17 @@ void dsl_bind(js_State *J);
  * its transaction on first use (task.c). Throws on failure or replay. */
 store_db *dsl_task_db(js_State *J);
 
+/* ======================== events (events.c) ========================== */
+
+/* Define the global emit(name, payload) on J (part of dsl_bind). */
+void dsl_bind_events(js_State *J);
+/* task.c's side: a task starts; it ends. */
+void dsl__events_begin(const eng_input *in);
+void dsl__events_end(void);
+/* The events rhaid is to relay after the task (JSON text of an array,
+ * rh_malloc'd; NULL when none): the ones this run committed (committed),
+ * the task's unrelayed rows (replay), and the repair sweep's. 'db' is the
+ * task's context, out of any transaction. */
+char *dsl__events_result(store_db *db, const eng_input *in, int committed, int replay);
+
 #endif

@@ -52,6 +52,7 @@ static struct {
     const eng_input *in;          /* the running task, NULL between tasks */
     store_db        *db;          /* in its transaction once opened */
     int              replay;      /* the task's submission is in the ledger */
+    store_db        *replay_db;   /* where (not in a transaction) */
     char            *recorded;    /* its recorded result (new) */
     int              reused;      /* its id is, for another submission */
     store_db        *refused_db;  /* where (not in a transaction) */
@@ -309,6 +310,7 @@ store_db *dsl_task_db(js_State *J)
     if (rc == 0) {
         store_rollback(db);
         T.replay = 1;
+        T.replay_db = db;
         T.recorded = rec;
         rh_log(RH_LOG_NOTICE, "event=task_replayed task=%s context=%s the task already "
                "committed; answering with its recorded result", T.in->task_id, ctx);
@@ -340,6 +342,8 @@ static void hook_setup(js_State *J, const eng_input *in, void *data)
     T.in = in;
     T.db = NULL;
     T.replay = 0;
+    T.replay_db = NULL;
+    dsl__events_begin(in);
     T.recorded = NULL;
     T.reused = 0;
     T.refused_db = NULL;
@@ -397,6 +401,9 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
         T.recorded = NULL;
         out->status = RHAI_STATUS_DONE;
         out->kind = RH_EK_NONE;
+        /* its events again, those not marked relayed (the relay of the
+         * run that committed may not have happened) */
+        out->events = dsl__events_result(T.replay_db, in, 0, 1);
     } else if (T.reused) {
         /* nothing of this run goes out but the refusal (its own logs
          * aside): not its output, not the recorded one */
@@ -416,6 +423,8 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
                 rc = store_ledger_put(T.db, &T.key, out->output, &err);
             if (rc == 0)
                 rc = store_commit(T.db, &err);
+            if (rc == 0)
+                out->events = dsl__events_result(T.db, in, 1, 0);
             if (rc != 0) {
                 char msg[RHAI_ERRMSG_MAX + 32];
                 store_rollback(T.db);
@@ -431,14 +440,17 @@ static void hook_finish(const eng_input *in, eng_output *out, void *data)
              * all refused cannot plant a result under the id) */
             store_rollback(T.db);
             denials_write_alone(T.db, in->task_id);
+            out->events = dsl__events_result(T.db, in, 0, 0);     /* the sweep only */
         }
     }
     denials_clear();
+    dsl__events_end();
     rh_free(T.recorded);
     T.recorded = NULL;
     T.db = NULL;
     T.in = NULL;
     T.replay = 0;
+    T.replay_db = NULL;
     T.reused = 0;
     T.refused_db = NULL;
     dsl__scratch_free();

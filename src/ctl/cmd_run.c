@@ -166,7 +166,10 @@ static char *run_json(const char *id, rhai_status status, const eng_output *o)
     rc = rc ? rc : run_json_str(&b, o->kind == RH_EK_NONE ? NULL : rh_kind_str(o->kind));
     rc = rc ? rc : rh_buf_append(&b, ",\"logs\":", 8);
     rc = rc ? rc : run_json_str(&b, o->logs ? o->logs : "");
-    rc = rc ? rc : rh_buf_appendf(&b, ",\"run_us\":%lld}", (long long)o->run_us);
+    rc = rc ? rc : rh_buf_appendf(&b, ",\"run_us\":%lld", (long long)o->run_us);
+    /* the events the run committed (and unrelayed older ones of the
+     * context: nothing relays them without rhaid), as the engine wrote them */
+    rc = rc ? rc : rh_buf_appendf(&b, ",\"events\":%s}", o->events ? o->events : "[]");
     if (rc != 0) {
         rh_buf_free(&b);
         return NULL;

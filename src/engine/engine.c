@@ -124,6 +124,7 @@ static size_t utf8_prefix(const char *s, size_t n)
 enum {
     STAGE_SETUP,        /* globals: only memory can fail here */
     STAGE_ARGS,         /* JSON.parse(args): kind invalid */
+    STAGE_EVENT,        /* JSON.parse(event) for ctx.event: kind invalid */
     STAGE_LOAD,         /* compiling the script: syntax errors */
     STAGE_RUN,          /* running it */
     STAGE_RESULT        /* JSON.stringify of the last value */
@@ -251,11 +252,16 @@ static void push_str_or_null(js_State *J, const char *s)
         js_pushnull(J);
 }
 
-/* ctx: the task's identity, frozen and read-only. */
+/* ctx: the task's identity, frozen and read-only. Events
+ * (docs/events.md): ctx.parent (the emitting task, or null), ctx.trace
+ * (the root task's id: the task's own when it has no parent), ctx.depth
+ * (0 for a submitted task, the event's depth for a subscriber) and
+ * ctx.event (the event object that started the task, or null). */
 static void globals_init(eng_task *t)
 {
     js_State *J = t->J;
     const eng_input *in = t->in;
+    const char *trace = in->trace_id && *in->trace_id ? in->trace_id : in->task_id;
 
     js_getglobal(J, "Object");
     js_getproperty(J, -1, "freeze");
@@ -271,6 +277,23 @@ static void globals_init(eng_task *t)
     js_setproperty(J, -2, "caller_id");
     js_pushnumber(J, in->attempt > 0 ? (double)in->attempt : 1.0);
     js_setproperty(J, -2, "attempt");        /* 1-based: retries (docs/scheduling.md) */
+    push_str_or_null(J, in->parent_id && *in->parent_id ? in->parent_id : NULL);
+    js_setproperty(J, -2, "parent");
+    push_str_or_null(J, trace);
+    js_setproperty(J, -2, "trace");
+    js_pushnumber(J, in->depth > 0 ? (double)in->depth : 0.0);
+    js_setproperty(J, -2, "depth");
+    if (in->event_json && *in->event_json) {
+        t->stage = STAGE_EVENT;
+        js_getregistry(J, REG_PARSE);
+        js_getglobal(J, "JSON");
+        js_pushstring(J, in->event_json);
+        js_call(J, 1);
+        t->stage = STAGE_SETUP;
+    } else {
+        js_pushnull(J);
+    }
+    js_setproperty(J, -2, "event");
     js_call(J, 1);
     js_defglobal(J, "ctx", JS_READONLY | JS_DONTCONF);
 }
@@ -458,6 +481,9 @@ static void task_fail_thrown(eng_task *t)
         break;
     case STAGE_ARGS:
         task_fail(t, RH_EK_INVALID, "args: %s", msg);
+        break;
+    case STAGE_EVENT:
+        task_fail(t, RH_EK_INVALID, "event: %s", msg);
         break;
     case STAGE_RESULT:
         task_fail(t, kind, "result cannot be serialised: %s", msg);

@@ -425,6 +425,11 @@ int store__owner_check(const char *caller, rhai_error *err)
     return 0;
 }
 
+const char *store_db_context(const store_db *db)
+{
+    return db->context;
+}
+
 int store_open(store *s, const char *context_id, store_db **out, rhai_error *err)
 {
     *out = NULL;

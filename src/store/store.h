@@ -139,6 +139,8 @@ int store_probe(store *s, rhai_error *err);
  * RHAI_EINVAL (bad id), RHAI_EIO (data dir), RHAI_ESTORE (the database). */
 int store_open(store *s, const char *context_id, store_db **out, rhai_error *err);
 
+/* The context's id. */
+const char *store_db_context(const store_db *db);
 /* Where the context lives, for messages: its file's path (sqlite), or
  * "<masked url> context <id>" (postgres). */
 const char *store_db_path(const store_db *db);
