@@ -67,6 +67,44 @@ static void test_done_result_round_trips_through_a_frame(void **state)
     rh_buf_free(&b);
 }
 
+/* issue 20: the events a task committed go back with its result */
+static void test_result_events_round_trip_through_a_frame(void **state)
+{
+    static const char events[] = "[{\"id\":\"t.1\",\"name\":\"a.b\",\"payload\":null}]";
+    eng_output o = { .status = RHAI_STATUS_DONE, .kind = RH_EK_NONE, .output = "1",
+                     .events = (char *)events };
+    eng_output got;
+    char *id;
+    rh_buf b;
+    char *payload;
+    size_t len, n;
+
+    (void)state;
+    rh_buf_init(&b);
+    assert_int_equal(eng_msg_encode_result(&b, "t", &o), 0);
+    payload = unframe(&b, &len);
+    assert_non_null(field_of(payload, len, 'v', &n));
+    assert_int_equal(n, sizeof events - 1);
+    assert_int_equal(eng_msg_decode_result(payload, len, &id, &got, NULL), 0);
+    assert_string_equal(got.events, events);
+    rh_free(id);
+    eng_output_clear(&got);
+    assert_null(got.events);
+    rh_free(payload);
+    rh_buf_free(&b);
+    /* none: the field is not sent */
+    o.events = NULL;
+    assert_int_equal(eng_msg_encode_result(&b, "t", &o), 0);
+    payload = unframe(&b, &len);
+    assert_null(field_of(payload, len, 'v', &n));
+    assert_int_equal(eng_msg_decode_result(payload, len, &id, &got, NULL), 0);
+    assert_null(got.events);
+    rh_free(id);
+    eng_output_clear(&got);
+    rh_free(payload);
+    rh_buf_free(&b);
+}
+
 static void test_error_result_round_trips_through_a_frame(void **state)
 {
     eng_output o = { .status = RHAI_STATUS_ERROR, .kind = RH_EK_MEMORY,
@@ -436,6 +474,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_done_result_round_trips_through_a_frame),
+        cmocka_unit_test(test_result_events_round_trip_through_a_frame),
         cmocka_unit_test(test_error_result_round_trips_through_a_frame),
         cmocka_unit_test(test_result_with_big_strings_round_trips),
         cmocka_unit_test(test_result_encode_refuses_what_the_decoder_would),

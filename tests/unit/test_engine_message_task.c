@@ -91,6 +91,72 @@ static void test_task_round_trips_through_a_frame(void **state)
     rh_buf_free(&b);
 }
 
+/* issue 20: the event fields of a task started by an event */
+static void test_task_event_fields_round_trip_through_a_frame(void **state)
+{
+    eng_input in = {
+        .task_id = "ev:t1.1:s", .script = "ctx.event.name", .script_len = 14,
+        .parent_id = "t1", .trace_id = "root-1", .depth = 3,
+        .event_json = "{\"id\":\"t1.1\",\"name\":\"order.paid\"}", .depth_max = 5,
+        .event_repair_ms = 250,
+    };
+    eng_input got;
+    rh_buf b;
+    char *payload;
+    size_t len, n;
+
+    (void)state;
+    rh_buf_init(&b);
+    assert_int_equal(eng_msg_encode_task(&b, &in, NULL), 0);
+    payload = unframe(&b, &len);
+    assert_non_null(field_of(payload, len, 'p', &n));
+    assert_int_equal(n, 2);
+    assert_non_null(field_of(payload, len, 'E', &n));
+    assert_int_equal(eng_msg_decode_task(payload, len, &got, NULL, NULL), 0);
+    assert_string_equal(got.parent_id, "t1");
+    assert_string_equal(got.trace_id, "root-1");
+    assert_int_equal(got.depth, 3);
+    assert_string_equal(got.event_json, "{\"id\":\"t1.1\",\"name\":\"order.paid\"}");
+    assert_int_equal(got.depth_max, 5);
+    assert_int_equal(got.event_repair_ms, 250);
+    eng_input_free(&got);
+    assert_null(got.event_json);
+    rh_free(payload);
+    rh_buf_free(&b);
+}
+
+/* A frame of before the event fields (or a peer that leaves them out):
+ * no parent, trace or event, depth 0, the default depth limit and sweep
+ * age; a negative depth counts as 0 and a depth_max below 1 as the
+ * default. */
+static void test_task_without_event_fields_decodes_to_the_defaults(void **state)
+{
+    eng_input got;
+    rh_buf m;
+
+    (void)state;
+    msg_begin(&m, 'T', 1);
+    msg_str(&m, 's', "1");
+    assert_int_equal(eng_msg_decode_task(m.data, m.len, &got, NULL, NULL), 0);
+    assert_null(got.parent_id);
+    assert_null(got.trace_id);
+    assert_null(got.event_json);
+    assert_int_equal(got.depth, 0);
+    assert_int_equal(got.depth_max, ENG_DEFAULT_DEPTH_MAX);
+    assert_int_equal(got.event_repair_ms, ENG_DEFAULT_EVENT_REPAIR_MS);
+    eng_input_free(&got);
+    msg_u64(&m, 'd', (uint64_t)-4);
+    msg_u64(&m, 'D', 0);
+    assert_int_equal(eng_msg_decode_task(m.data, m.len, &got, NULL, NULL), 0);
+    assert_int_equal(got.depth, 0);
+    assert_int_equal(got.depth_max, ENG_DEFAULT_DEPTH_MAX);
+    eng_input_free(&got);
+    /* an event that is not UTF-8 is refused like any string */
+    msg_field(&m, 'E', "\xff", 1);
+    assert_int_equal(eng_msg_decode_task(m.data, m.len, &got, NULL, NULL), RHAI_EPROTO);
+    rh_buf_free(&m);
+}
+
 static void test_task_with_absent_fields_round_trips_as_null(void **state)
 {
     eng_input in = { .script = "1", .script_len = 1 };
@@ -105,9 +171,10 @@ static void test_task_with_absent_fields_round_trips_as_null(void **state)
     rh_buf_init(&b);
     assert_int_equal(eng_msg_encode_task(&b, &in, NULL), 0);
     payload = unframe(&b, &len);
-    /* absent strings are not sent: header, script, the four limits and
-     * the attempt (1 when the input has none: ctx.attempt) */
-    assert_int_equal(len, 2 + (5 + 1) + 5 * (5 + 8));
+    /* absent strings are not sent: header, script, the four limits, the
+     * attempt (1 when the input has none: ctx.attempt) and the event
+     * integers depth, depth_max and event_repair_ms */
+    assert_int_equal(len, 2 + (5 + 1) + 8 * (5 + 8));
     assert_null(field_of(payload, len, 'a', &n));
     assert_int_equal(eng_msg_decode_task(payload, len, &got, &glim, NULL), 0);
     assert_null(got.task_id);
@@ -605,6 +672,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_task_round_trips_through_a_frame),
         cmocka_unit_test(test_task_with_absent_fields_round_trips_as_null),
+        cmocka_unit_test(test_task_event_fields_round_trip_through_a_frame),
+        cmocka_unit_test(test_task_without_event_fields_decodes_to_the_defaults),
         cmocka_unit_test(test_task_keeps_empty_strings_apart_from_absent_ones),
         cmocka_unit_test(test_task_keeps_a_nul_byte_in_the_script),
         cmocka_unit_test(test_task_with_a_big_script_round_trips),
