@@ -315,6 +315,8 @@ void dsl_bind_events(js_State *J);
 /* task.c's side: a task starts; it ends. */
 void dsl__events_begin(const eng_input *in);
 void dsl__events_end(void);
+/* Forget which contexts were swept when (another store). */
+void dsl__events_reset(void);
 /* The events rhaid is to relay after the task (JSON text of an array,
  * rh_malloc'd; NULL when none): the ones this run committed (committed),
  * the task's unrelayed rows (replay), and the repair sweep's. 'db' is the

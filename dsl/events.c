@@ -216,6 +216,11 @@ static struct {
     int64_t at;
 } swept[SWEPT_MAX];
 
+void dsl__events_reset(void)
+{
+    memset(swept, 0, sizeof swept);
+}
+
 /* 1 when 'ctx' is due for a sweep now (and note it swept), else 0. */
 static int sweep_due(const char *ctx, int64_t now, int64_t repair)
 {

@@ -481,4 +481,5 @@ void dsl_uninstall(void)
     T.data_dir = NULL;
     T.dev_mode = 0;
     memset(known, 0, sizeof known);     /* another store: nothing known of it */
+    dsl__events_reset();
 }

@@ -33,3 +33,7 @@ rhai_test_pg(test_dsl_refs 300)
 rhai_test_pg(test_dsl_redelivery 180)
 rhai_test_pg(test_dsl_authz_daemon 180)
 rhai_test_pg(test_dsl_ledger_daemon 180)
+# issue 20: emit() -- an event if and only if its task commits, replay,
+# repair sweep, depth limit, cap, refusals, subscriptions, ctx.event
+rhai_test(test_dsl_events unit 120 rhai_dsl)
+rhai_test_pg(test_dsl_events 240)
