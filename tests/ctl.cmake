@@ -102,3 +102,10 @@ rhai_test(test_ctl_filter unit 30 rhai_commonlib)
 target_sources(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/filter.c)
 target_include_directories(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(test_ctl_filter PRIVATE PkgConfig::HIREDIS PkgConfig::JANSSON)
+
+# issue 20: rhaictl on add|list|show|pause|resume|rm on a local data dir,
+# audited, --as owners only, and the subscriptions emit() stores with an event
+add_test(NAME test_ctl_on
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_on.sh
+          ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_ctl_on PROPERTIES TIMEOUT 120 LABELS unit)

@@ -93,6 +93,7 @@ typedef struct ctl_cmd {
 
 extern const ctl_cmd ctl_cmd_submit;
 extern const ctl_cmd ctl_cmd_run;
+extern const ctl_cmd ctl_cmd_on;
 extern const ctl_cmd ctl_cmd_task;
 extern const ctl_cmd ctl_cmd_keygen;
 extern const ctl_cmd ctl_cmd_workers;

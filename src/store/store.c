@@ -729,6 +729,9 @@ int store_sub_put(store_db *db, const store_sub *s, rhai_error *err)
         return rh_error_set(err, RHAI_EINVAL, "invalid caller id");
     if (s->script == NULL || *s->script == '\0')
         return rh_error_set(err, RHAI_EINVAL, "a subscription needs a script");
+    if (strlen(s->script) > STORE_SUB_SCRIPT_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "a subscription's script holds at most %u "
+                            "bytes", STORE_SUB_SCRIPT_MAX);
     if (s->args) {
         if ((args = json_loads(s->args, JSON_REJECT_DUPLICATES, NULL)) == NULL ||
             !json_is_object(args)) {

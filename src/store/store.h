@@ -380,6 +380,9 @@ int store_context_info(store_db *db, json_t **out, rhai_error *err);
 #define STORE_EVENT_NAME_MAX    128      /* [A-Za-z0-9_.:-], no dot first or last */
 #define STORE_EVENT_ID_MAX      128      /* [A-Za-z0-9_.:@-] */
 #define STORE_SUB_NAME_MAX      64       /* [A-Za-z0-9_.:-] */
+#ifndef STORE_SUB_SCRIPT_MAX
+#define STORE_SUB_SCRIPT_MAX    (256u * 1024u)  /* bytes of a subscription's script */
+#endif
 #ifndef STORE_SUBS_MAX
 #define STORE_SUBS_MAX          1000     /* subscriptions per context */
 #endif
