@@ -53,13 +53,17 @@
 static struct {
     const eng_input *in;
     json_t          *events;    /* this run's, in its transaction */
+    json_t          *subs;      /* the context's subscriptions, read at the
+                                   first emit (one round trip per task on
+                                   postgres, not per emit) */
     int64_t          n;         /* emits that wrote a row */
 } E;
 
 void dsl__events_begin(const eng_input *in)
 {
     json_decref(E.events);
-    E.events = NULL;
+    json_decref(E.subs);
+    E.events = E.subs = NULL;
     E.in = in;
     E.n = 0;
 }
@@ -67,7 +71,8 @@ void dsl__events_begin(const eng_input *in)
 void dsl__events_end(void)
 {
     json_decref(E.events);
-    E.events = NULL;
+    json_decref(E.subs);
+    E.events = E.subs = NULL;
     E.in = NULL;
     E.n = 0;
 }
@@ -163,7 +168,11 @@ static void js_emit(js_State *J)
     /* no js_* call from here to dsl_write_end */
     memset(&err, 0, sizeof err);
     memset(&row, 0, sizeof row);
-    rc = store_sub_match(db, name, &subs, &err);
+    /* read in the task's transaction: a subscription added after it
+     * commits applies to the events emitted after that */
+    rc = E.subs ? 0 : store_sub_list(db, &E.subs, &err);
+    if (rc == 0)
+        rc = store_subs_matching(E.subs, name, &subs, &err);
     if (rc == 0 && (subs_text = json_dumps(subs, JSON_COMPACT)) == NULL)
         rc = rh_error_set(&err, RHAI_ENOMEM, "out of memory");
     if (rc == 0) {

@@ -785,17 +785,25 @@ int store_sub_del(store_db *db, const char *name, rhai_error *err)
  * (bounded by STORE_SUBS_MAX). */
 int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *err)
 {
-    json_t *all = NULL, *out, *s;
-    size_t i;
+    json_t *all = NULL;
     int rc;
 
     *subs = NULL;
     if ((rc = store_sub_list(db, &all, err)) != 0)
         return rc;
-    if ((out = json_array()) == NULL) {
-        json_decref(all);
+    rc = store_subs_matching(all, name, subs, err);
+    json_decref(all);
+    return rc;
+}
+
+int store_subs_matching(json_t *all, const char *name, json_t **subs, rhai_error *err)
+{
+    json_t *out, *s;
+    size_t i;
+
+    *subs = NULL;
+    if ((out = json_array()) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    }
     json_array_foreach(all, i, s) {
         json_t *args = json_object_get(s, "args");
         char *args_text;
@@ -813,12 +821,10 @@ int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *e
                       "caller", json_object_get(s, "caller"));
         free(args_text);
         if (e == NULL || json_array_append_new(out, e) != 0) {
-            json_decref(all);
             json_decref(out);
             return rh_error_set(err, RHAI_ENOMEM, "out of memory");
         }
     }
-    json_decref(all);
     *subs = out;
     return 0;
 }

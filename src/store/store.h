@@ -466,6 +466,9 @@ int store_sub_del(store_db *db, const char *name, rhai_error *err);
  * in the form an outbox row stores them: [{"name", "worker", "script",
  * "args" (JSON text, "{}" when none), "caller"}] (*subs new array). */
 int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *err);
+/* The same over 'all', a store_sub_list answer (borrowed): for a caller
+ * that matches many names against one read of the list (emit). */
+int store_subs_matching(json_t *all, const char *name, json_t **subs, rhai_error *err);
 
 /* ======================== moving contexts (store.c) ====================
  *
