@@ -227,8 +227,39 @@ static void test_ctx_fields_absent_from_the_input_are_null(void **state)
     eng_input in = { .script = "ctx", .script_len = 3 };
 
     assert_int_equal(eng_run(&in, NULL, o), 0);
-    assert_done(o, "{\"attempt\":1,\"caller_id\":null,\"context_id\":null,\"task_id\":null,"
+    assert_done(o, "{\"attempt\":1,\"caller_id\":null,\"context_id\":null,\"depth\":0,"
+                   "\"event\":null,\"parent\":null,\"task_id\":null,\"trace\":null,"
                    "\"worker_id\":null}");
+}
+
+/* issue 20: a task started by an event sees it, its depth, its chain's
+ * root (trace) and the emitting task (parent); a submitted task is its
+ * own trace, at depth 0. ctx stays frozen. */
+static void test_ctx_carries_the_event_that_started_the_task(void **state)
+{
+    eng_output *o = *state;
+    eng_input in = { .task_id = "t2", .parent_id = "t1", .trace_id = "t0", .depth = 2,
+                     .event_json = "{\"id\":\"t1.1\",\"name\":\"a.b\",\"payload\":[1]}" };
+
+    in.script = "ctx.depth = 9; [ctx.event.name, ctx.event.payload[0], ctx.depth, ctx.trace, "
+                "ctx.parent]";
+    in.script_len = strlen(in.script);
+    assert_int_equal(eng_run(&in, NULL, o), 0);
+    assert_done(o, "[\"a.b\",1,2,\"t0\",\"t1\"]");
+    eng_output_clear(o);
+    in.parent_id = in.trace_id = in.event_json = NULL;
+    in.depth = 0;
+    in.script = "[ctx.event, ctx.depth, ctx.trace, ctx.parent]";
+    in.script_len = strlen(in.script);
+    assert_int_equal(eng_run(&in, NULL, o), 0);
+    assert_done(o, "[null,0,\"t2\",null]");
+    eng_output_clear(o);
+    /* an event that is not JSON: the task's input is invalid */
+    in.event_json = "{x";
+    assert_int_equal(eng_run(&in, NULL, o), 0);
+    assert_int_equal(o->status, RHAI_STATUS_ERROR);
+    assert_int_equal(o->kind, RH_EK_INVALID);
+    assert_non_null(strstr(o->error, "event:"));
 }
 
 /* issue 19: the attempt number of a retried task, 1-based; 0 is 1. */
@@ -644,6 +675,7 @@ int main(void)
         T(test_ctx_holds_the_task_identity),
         T(test_ctx_is_frozen_and_read_only),
         T(test_ctx_fields_absent_from_the_input_are_null),
+        T(test_ctx_carries_the_event_that_started_the_task),
         T(test_ctx_attempt_is_the_run_s_attempt_number),
         T(test_globals_are_es5_plus_args_ctx_and_print),
         T(test_no_host_access_globals_exist),

@@ -324,7 +324,14 @@ static void test_a_ledger_of_before_the_binding_is_migrated_and_its_rows_refused
     assert_int_equal(json_integer_value(json_object_get(info, "tasks_recorded")), 2);
     assert_int_equal(json_integer_value(json_object_get(info, "audit_rows")), 1);
     assert_string_equal(json_string_value(json_object_get(info, "schema_version")),
-                        "v1+acl3");
+                        "v1+ev1");
+    /* the events' tables (ev1) came with the migration */
+    {
+        json_t *ob = NULL;
+        assert_int_equal(store_outbox_stats(db, &ob, &err), 0);
+        assert_int_equal(json_integer_value(json_object_get(ob, "total")), 0);
+        json_decref(ob);
+    }
     json_decref(info);
     store_free(s);
     /* and opened again, nothing to do */
