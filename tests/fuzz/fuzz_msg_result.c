@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(o.status == o2.status && o.kind == o2.kind && o.run_us == o2.run_us &&
              o.transient == o2.transient);
     FZ_CHECK(same(o.output, o2.output) && same(o.error, o2.error) && same(o.logs, o2.logs));
+    FZ_CHECK(same(o.events, o2.events));
     rh_free(id);
     rh_free(id2);
     eng_output_clear(&o);

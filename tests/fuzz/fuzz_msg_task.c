@@ -57,6 +57,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(same(t.worker_id, t2.worker_id));
     FZ_CHECK(same(t.context_id, t2.context_id));
     FZ_CHECK(same(t.caller_id, t2.caller_id));
+    FZ_CHECK(same(t.parent_id, t2.parent_id));
+    FZ_CHECK(same(t.trace_id, t2.trace_id));
+    FZ_CHECK(same(t.event_json, t2.event_json));
+    FZ_CHECK(t.depth >= 0 && t.depth == t2.depth);
+    FZ_CHECK(t.depth_max > 0 && t.depth_max == t2.depth_max);
+    FZ_CHECK(t.event_repair_ms > 0 && t.event_repair_ms == t2.event_repair_ms);
     /* a 0 limit means "default" and is sent resolved */
     r1.memory = lim.memory ? lim.memory : ENG_DEFAULT_MEMORY;
     r1.max_script = lim.max_script ? lim.max_script : ENG_DEFAULT_MAX_SCRIPT;
