@@ -35,6 +35,7 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_audit,
     &ctl_cmd_cron,
     &ctl_cmd_dead,
+    &ctl_cmd_repl,
     NULL
 };
 
