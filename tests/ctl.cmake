@@ -102,3 +102,11 @@ rhai_test(test_ctl_filter unit 30 rhai_commonlib)
 target_sources(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/filter.c)
 target_include_directories(test_ctl_filter PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(test_ctl_filter PRIVATE PkgConfig::HIREDIS PkgConfig::JANSSON)
+# issue 21: rhaictl repl -- the scanner and remote mode's carry (no Redis;
+# the remote script runs through eng_run), the REPL in a pseudo-terminal,
+# and remote mode against real redis-server and rhaid.
+rhai_test(test_ctl_repl unit 60 rhai_engine rhai_commonlib)
+target_sources(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/repl_scan.c
+  ${PROJECT_SOURCE_DIR}/src/ctl/repl_carry.c)
+target_include_directories(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(test_ctl_repl PRIVATE PkgConfig::JANSSON)

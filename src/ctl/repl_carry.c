@@ -8,7 +8,9 @@
  * by the entry's own task after the entry ran and answered with its
  * value. The next entry's script defines those first, then runs. A
  * function that closes over something that is not a global (a closure
- * made by an IIFE, a function stored in a variable) is not carried. */
+ * made by an IIFE, a function stored in a variable) is not carried.
+ * (mujs makes a top-level `var` non-enumerable: the globals are found with
+ * Object.getOwnPropertyNames, not for-in.) */
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,7 +105,9 @@ int ctl_repl_js_string(rh_buf *b, const char *s, size_t n)
 static const char script_head[] =
     "var __rhai_repl = { base: {}, v: undefined };\n"
     "(function (G, R) {\n"
-    "  for (var k in G) if (G[k] !== undefined) R.base[k] = 1;\n"
+    "  var names = Object.getOwnPropertyNames(G), i;\n"
+    "  for (i = 0; i < names.length; i++)\n"
+    "    if (G[names[i]] !== undefined) R.base[names[i]] = 1;\n"
     "  R.fix = function (e) {\n"
     "    var m;\n"
     "    if (e === null || typeof e !== 'object') return e;\n"
@@ -121,8 +125,9 @@ static const char script_head[] =
 
 static const char script_tail[] =
     "(function (G, R) {\n"
-    "  var g = {}, k, v, t;\n"
-    "  for (k in G) {\n"
+    "  var g = {}, names = Object.getOwnPropertyNames(G), i, k, v, t;\n"
+    "  for (i = 0; i < names.length; i++) {\n"
+    "    k = names[i];\n"
     "    if (R.base[k] || k === '__rhai_repl') continue;\n"
     "    v = G[k];\n"
     "    if (v === undefined || typeof v === 'function') continue;\n"
