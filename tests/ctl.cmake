@@ -110,3 +110,6 @@ target_sources(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/repl_scan.c
   ${PROJECT_SOURCE_DIR}/src/ctl/repl_carry.c)
 target_include_directories(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(test_ctl_repl PRIVATE PkgConfig::JANSSON)
+rhai_test(test_ctl_repl_pty integration 120)
+target_include_directories(test_ctl_repl_pty PRIVATE ${PROJECT_SOURCE_DIR}/src)
+add_dependencies(test_ctl_repl_pty rhaictl)
