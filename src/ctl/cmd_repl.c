@@ -12,6 +12,7 @@
  * prompts, so the loop can be scripted. */
 #include <errno.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,9 @@ static const char repl_help[] =
     "  -a, --args JSON       `args` of every entry (default: {}; .args)\n"
     "  -c, --context C       ctx.context_id (default: default; .context)\n"
     "  -u, --caller U        ctx.caller_id (default: anonymous; .caller)\n"
-    "  -t, --timeout MS      remote: each entry's task timeout (default 30000)\n"
+    "  -t, --timeout MS      each entry's wall-clock limit (default 30000);\n"
+    "                        locally, an entry past it (or stopped with\n"
+    "                        Ctrl-C) ends the session: a new one starts\n"
     "  -m, --memory BYTES    local: the session's JS heap cap, definitions\n"
     "                        included, suffix k, m or g (default: 64m)\n"
     "  -d, --data-dir DIR    local: where the DSL keeps context databases\n"
@@ -114,7 +117,8 @@ typedef struct repl {
     unsigned        seq;            /* entries run */
     char            session_id[16]; /* PID-RAND of the task ids */
     /* local */
-    eng_session    *sess;
+    ctl_repl_local  local;          /* the session's process */
+    int             local_started;
     eng_limits      lim;
     /* remote */
     rhai_client    *client;
@@ -300,11 +304,22 @@ static int repl_local_open(repl *r)
     eng_limits_default(&r->lim);
     if (r->o.memory > 0)
         r->lim.memory = (size_t)r->o.memory;
-    if ((rc = eng_session_new(&r->lim, &r->sess)) != 0) {
-        ctl_errorf("repl", "cannot create the session: %s", rhai_strerror(rc));
+    if ((rc = ctl_repl_local_start(&r->local, &r->lim)) != 0) {
+        ctl_errorf("repl", "cannot start the session: %s", rhai_strerror(rc));
         return CTL_EXIT_FAILED;
     }
+    r->local_started = 1;
     return 0;
+}
+
+/* Ctrl-C while an entry runs stops that entry (its process is killed),
+ * not the REPL; at the prompt it ends the REPL as usual. */
+static volatile sig_atomic_t repl_interrupted;
+
+static void repl_on_sigint(int sig)
+{
+    (void)sig;
+    repl_interrupted = 1;
 }
 
 static void repl_local_entry(repl *r, const char *src, size_t n)
@@ -313,7 +328,7 @@ static void repl_local_entry(repl *r, const char *src, size_t n)
     eng_output out;
     rhai_status status;
     char id[64];
-    int rc;
+    int lost;
 
     snprintf(id, sizeof id, "repl-%s-%u", r->session_id, ++r->seq);
     memset(&in, 0, sizeof in);
@@ -324,24 +339,30 @@ static void repl_local_entry(repl *r, const char *src, size_t n)
     in.worker_id = "local";
     in.context_id = r->context ? r->context : "default";
     in.caller_id = r->caller ? r->caller : "anonymous";
-    rc = eng_session_run(r->sess, &in, &out);
-    status = out.status;
+    {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = repl_on_sigint;     /* no SA_RESTART: poll wakes */
+        sigemptyset(&sa.sa_mask);
+        repl_interrupted = 0;
+        sigaction(SIGINT, &sa, &old);
+        lost = ctl_repl_local_run(&r->local, &in, r->o.timeout_ms, &repl_interrupted, &out);
+        sigaction(SIGINT, &old, NULL);
+    }
+    /* the engine says "error" with kind timeout; a reply says "timeout" */
+    status = out.status == RHAI_STATUS_ERROR && out.kind == RH_EK_TIMEOUT
+                 ? RHAI_STATUS_TIMEOUT : out.status;
     if (status == RHAI_STATUS_UNKNOWN) {
-        ctl_errorf("repl", "%s", rhai_strerror(rc ? rc : RHAI_EINTERNAL));
+        ctl_errorf("repl", "%s", rhai_strerror(RHAI_EINTERNAL));
         r->failed = 1;
     } else {
         repl_print(r, id, status, out.kind == RH_EK_NONE ? NULL : rh_kind_str(out.kind),
                    out.output, out.error, out.logs, src, n);
     }
     eng_output_clear(&out);
-    if (eng_session_broken(r->sess)) {
-        eng_session_free(r->sess);
-        r->sess = NULL;
-        fprintf(stderr, "repl: the session's state was lost: starting a new one "
+    if (lost)
+        fprintf(stderr, "repl: the session's state was lost: a new one started "
                 "(earlier definitions are gone; committed DSL writes stay)\n");
-        if ((rc = eng_session_new(&r->lim, &r->sess)) != 0)
-            ctl_errorf("repl", "cannot create the session: %s", rhai_strerror(rc));
-    }
 }
 
 /* ======================== remote mode ======================== */
@@ -585,6 +606,7 @@ static int repl_exec(ctl_global *g, int argc, char **argv)
     r.json = g->json;
     g->json = 0;                    /* per entry, not one document at exit */
     r.tty = isatty(STDIN_FILENO);
+    signal(SIGPIPE, SIG_IGN);       /* a dead session process is an error */
     /* task ids unique across sessions: the ledger refuses an id reused
      * for another submission */
     if (rh_id_generate(rnd) != 0)
@@ -608,7 +630,8 @@ static int repl_exec(ctl_global *g, int argc, char **argv)
         if (code == 0 && !r.tty && r.failed)
             code = CTL_EXIT_FAILED;
     }
-    eng_session_free(r.sess);
+    if (r.local_started)
+        ctl_repl_local_stop(&r.local);
     if (!r.o.worker)
         dsl_uninstall();
     rhai_client_free(r.client);

@@ -6,8 +6,12 @@
 #ifndef CTL_REPL_H
 #define CTL_REPL_H
 
+#include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <jansson.h>
+
+#include "engine/engine.h"
 
 /* ======================== scanner ======================== */
 
@@ -72,5 +76,30 @@ int ctl_repl_remote_output(ctl_repl_carry *c, const char *output, char **value);
  * could end it or a line escaped, U+2028/2029 too) to 'b'. 0 / RHAI_ENOMEM. */
 struct rh_buf;
 int ctl_repl_js_string(struct rh_buf *b, const char *s, size_t n);
+
+/* ======================== local session process ======================== */
+
+/* Local mode's engine session (eng_session) lives in a forked child, so
+ * that an entry past its timeout, or one stopped with Ctrl-C, can be
+ * killed: mujs cannot be interrupted. The hooks (the DSL) must be
+ * installed before start; the child inherits them. */
+typedef struct ctl_repl_local {
+    pid_t      pid;         /* the child, -1 when none */
+    int        to_fd;       /* task frames to it */
+    int        from_fd;     /* result frames from it */
+    eng_limits lim;         /* the session's */
+} ctl_repl_local;
+
+/* Start the child with a new session under 'lim'. 0 or RHAI_EIO. */
+int ctl_repl_local_start(ctl_repl_local *l, const eng_limits *lim);
+/* Run one entry: 'out' filled as eng_session_run fills it, or failed with
+ * kind timeout (past timeout_ms), cancelled (*interrupted set, by a
+ * SIGINT handler), crashed or internal. Returns 1 when the session was
+ * lost doing so (the child was killed or died, and a new one started:
+ * earlier definitions are gone), else 0. */
+int ctl_repl_local_run(ctl_repl_local *l, const eng_input *in, int64_t timeout_ms,
+                       volatile sig_atomic_t *interrupted, eng_output *out);
+/* Stop the child (its session with it). */
+void ctl_repl_local_stop(ctl_repl_local *l);
 
 #endif

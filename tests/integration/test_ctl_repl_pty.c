@@ -1,8 +1,9 @@
 /* test_ctl_repl_pty.c -- rhaictl repl in a real pseudo-terminal (forkpty):
  * prompts, a multi-line entry, a definition reused by a later entry, an
  * error shown with its line, a DSL create that later entries never
- * repeat (rows counted), and history kept across two runs (recalled with
- * Ctrl-P, libedit's previous-history key). Local mode: no Redis. */
+ * repeat (rows counted), history kept across two runs (recalled with
+ * Ctrl-P, libedit's previous-history key), and an endless entry killed at
+ * its timeout without ending the REPL. Local mode: no Redis. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -49,7 +50,7 @@ static int64_t now_ms(void)
 
 /* Start `rhaictl repl` in a new pseudo-terminal, with HOME and the data
  * dir in the fixture's temp dir. */
-static void pty_start(fixture *f)
+static void pty_start(fixture *f, const char *timeout_ms)
 {
     struct winsize ws = { .ws_row = 40, .ws_col = 200 };
     char bin[512];
@@ -64,7 +65,7 @@ static void pty_start(fixture *f)
         setenv("TERM", "xterm", 1);
         unsetenv("RHAI_DATA_URL");
         execl(bin, bin, "repl", "--data-dir", f->data, "--caller", "alice",
-              "--history", f->hist, (char *)NULL);
+              "--history", f->hist, "--timeout", timeout_ms, (char *)NULL);
         _exit(127);
     }
     f->p.pid = pid;
@@ -173,7 +174,7 @@ static void test_repl_in_a_terminal_keeps_definitions_history_and_effects_once(v
     int found = 0;
 
     /* ---- first run ---- */
-    pty_start(f);
+    pty_start(f, "30000");
     pty_expect(p, "rhai> ");
     /* a multi-line entry: the prompt says more is wanted */
     pty_send(p, "function sq(x) {\r");
@@ -216,13 +217,23 @@ static void test_repl_in_a_terminal_keeps_definitions_history_and_effects_once(v
     assert_true(found);
 
     /* ---- second run: history recalled, the row still one ---- */
-    pty_start(f);
+    pty_start(f, "3000");
     pty_expect(p, "rhai> ");
     pty_send(p, "\x10\x10\r");              /* Ctrl-P twice: before ".exit" */
     pty_expect(p, "\"history\"");
     pty_expect(p, "rhai> ");
     pty_send(p, "Company.count() + 200\r");
     pty_expect(p, "\n201\r\n");
+    pty_expect(p, "rhai> ");
+    /* an endless entry is killed at its timeout; the REPL goes on */
+    pty_send(p, "function f() { return 5; }\r");
+    pty_expect(p, "rhai> ");
+    pty_send(p, "while (true) {}\r");
+    pty_expect(p, "timeout: timeout after 3000 ms");
+    pty_expect(p, "state was lost");
+    pty_expect(p, "rhai> ");
+    pty_send(p, "typeof f + Company.count()\r");
+    pty_expect(p, "\"undefined1\"");
     pty_expect(p, "rhai> ");
     pty_send(p, "\x04");                    /* Ctrl-D: end of input */
     assert_int_equal(pty_finish(p), 0);
