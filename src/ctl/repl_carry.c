@@ -156,9 +156,11 @@ char *ctl_repl_remote_script(const ctl_repl_carry *c, const char *entry, size_t 
         free(g);
     }
     for (size_t i = 0; i < c->nfns && rc == 0; i++) {
+        /* A declaration the scanner cut wrong cannot make every later
+         * entry fail: it is dropped, and a call names it undefined. */
         rc = BUF_LIT(&b, "try { eval(");
         rc = rc ? rc : ctl_repl_js_string(&b, c->fns[i].src, strlen(c->fns[i].src));
-        rc = rc ? rc : BUF_LIT(&b, "); } catch (e) { throw __rhai_repl.fix(e); }\n");
+        rc = rc ? rc : BUF_LIT(&b, "); } catch (e) {}\n");
     }
     rc = rc ? rc : BUF_LIT(&b, "try { __rhai_repl.v = eval(");
     rc = rc ? rc : ctl_repl_js_string(&b, entry, n);

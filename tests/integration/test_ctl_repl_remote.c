@@ -84,21 +84,36 @@ static void test_remote_repl_carries_state_and_never_repeats_an_entry(void **sta
     char *out = NULL, *err = NULL;
     int code;
 
-    code = repl_run(f, "first",
-                    "function sq(x) {\n"
-                    "  return x * x;\n"
-                    "}\n"
-                    "var n = 6, o = {a: [1]};\n"
-                    "n = n + 1; o.a.push(2); sq(n)\n"
-                    "Company.create({name: 'Acme'}).name\n"
-                    "Company.count()\n"
-                    "[\n"
-                    "  n,\n"
-                    "  nosuch()]\n"
-                    "[sq(3), n, o, Company.count()]\n"
-                    ".json on\n"
-                    "sq(2)\n",
-                    &out, &err);
+    char loaded[300], input[2048];
+    FILE *fp;
+
+    snprintf(loaded, sizeof loaded, "%s/loaded.js", f->redis.dir);
+    fp = fopen(loaded, "w");
+    assert_non_null(fp);
+    fputs("var loaded = 41;\nloaded + 1\n", fp);
+    fclose(fp);
+    snprintf(input, sizeof input,
+             "function sq(x) {\n"
+             "  return x * x;\n"
+             "}\n"
+             "var n = 6, o = {a: [1]};\n"
+             "n = n + 1; o.a.push(2); sq(n)\n"
+             "Company.create({name: 'Acme'}).name\n"
+             "Company.count()\n"
+             "[\n"
+             "  n,\n"
+             "  nosuch()]\n"
+             "[sq(3), n, o, Company.count()]\n"
+             ".args {\"k\": 5}\n"
+             "args.k + sq(1)\n"
+             ".context shop2\n"
+             "ctx.context_id\n"
+             ".load %s\n"
+             "loaded\n"
+             ".json on\n"
+             "sq(2)\n",
+             loaded);
+    code = repl_run(f, "first", input, &out, &err);
     /* one entry failed and stdin is not a terminal: exit 1 */
     assert_int_equal(code, 1);
     {
@@ -107,7 +122,11 @@ static void test_remote_repl_carries_state_and_never_repeats_an_entry(void **sta
                                      "49\n"
                                      "\"Acme\"\n"
                                      "1\n"
-                                     "[9,7,{\"a\":[1,2]},1]\n";
+                                     "[9,7,{\"a\":[1,2]},1]\n"
+                                     "6\n"
+                                     "\"shop2\"\n"
+                                     "42\n"
+                                     "41\n";
         if (strncmp(out, values, sizeof values - 1) != 0)
             fail_msg("stdout:\n%s\nstderr:\n%s", out, err);
         assert_non_null(strstr(out + sizeof values - 1, "\"status\":\"done\",\"output\":4,"));
