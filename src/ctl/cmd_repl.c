@@ -1,6 +1,7 @@
 /* cmd_repl.c -- `rhaictl repl`: an interactive loop over the sandbox.
  *
  * Local mode (the default) keeps one engine session (src/engine/session.c)
+ * in a child process it can kill (repl_local.c: mujs cannot be interrupted)
  * with the DSL bound to a data dir or URL, as `rhaictl run` does: each entry
  * runs in that one state, so what it defines stays, and each entry is its
  * own DSL transaction under its own task id (repl-PID-RAND-N), committed
@@ -87,7 +88,8 @@ static const char repl_dot_help[] =
     "Each entry is one task: its DSL writes commit together when it succeeds\n"
     "and are rolled back when it fails; no entry is run again.\n"
     "Local: one state kept; what an entry defines stays, also when it fails\n"
-    "after defining it. Remote: function declarations of entries that\n"
+    "after defining it; an entry past --timeout or stopped with Ctrl-C ends\n"
+    "the state (a new one starts). Remote: function declarations of entries that\n"
     "succeeded, and the globals whose values JSON can hold, are carried to\n"
     "the next entry; functions made another way (var f = function...,\n"
     "closures) and values JSON cannot hold are not.\n";
