@@ -51,6 +51,9 @@ static const char repl_help[] =
     "  -a, --args JSON       `args` of every entry (default: {}; .args)\n"
     "  -c, --context C       ctx.context_id (default: default; .context)\n"
     "  -u, --caller U        ctx.caller_id (default: anonymous; .caller)\n"
+    "  -k, --key FILE        remote: sign each entry's task with this Ed25519\n"
+    "                        secret key (rhaictl keygen); the caller is its\n"
+    "                        public key (workers with require_signatures)\n"
     "  -t, --timeout MS      each entry's wall-clock limit (default 30000);\n"
     "                        locally, an entry past it (or stopped with\n"
     "                        Ctrl-C) ends the session: a new one starts\n"
@@ -104,6 +107,7 @@ typedef struct repl_opts {
     const char *data_dir;
     const char *data_url;
     const char *history;        /* NULL: ~/.rhai_history; "": none */
+    const char *key_file;       /* remote: sign the tasks */
 } repl_opts;
 
 typedef struct repl {
@@ -140,13 +144,14 @@ static int repl_parse(ctl_global *g, int argc, char **argv, repl_opts *o)
         { "memory", required_argument, NULL, 'm' },
         { "data-dir", required_argument, NULL, 'd' },
         { "history", required_argument, NULL, REPL_OPT_HISTORY },
+        { "key", required_argument, NULL, 'k' },
         CTL_DATA_URL_LONGOPT,
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":w:a:c:u:t:m:d:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":w:a:c:u:k:t:m:d:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
             continue;
         switch (c) {
@@ -155,6 +160,7 @@ static int repl_parse(ctl_global *g, int argc, char **argv, repl_opts *o)
         case 'c': o->context = optarg; break;
         case 'u': o->caller = optarg; break;
         case 'd': o->data_dir = optarg; break;
+        case 'k': o->key_file = optarg; break;
         case CTL_OPT_DATA_URL: o->data_url = optarg; break;
         case REPL_OPT_HISTORY: o->history = optarg; break;
         case 't':
@@ -184,6 +190,11 @@ static int repl_parse(ctl_global *g, int argc, char **argv, repl_opts *o)
     if (o->worker && (o->data_dir || o->data_url || o->memory))
         return ctl_usage_error("repl", "--data-dir, --data-url and --memory are for "
                                "local mode: drop them with --worker");
+    if (o->key_file && !o->worker)
+        return ctl_usage_error("repl", "--key signs remote tasks: give --worker");
+    if (o->key_file && o->caller)
+        return ctl_usage_error("repl", "--key sets the caller (its public key): "
+                               "drop --caller");
     if (o->context && !rh_name_valid(o->context))
         return ctl_usage_error("repl", "invalid context id '%s' (1..%d of "
                                "[A-Za-z0-9_.:@-])", o->context, RH_NAME_MAX);
@@ -401,6 +412,10 @@ static void repl_remote_entry(repl *r, const char *src, size_t n)
         (!r->caller || (rc = rhai_task_set_caller(task, r->caller)) == 0) &&
         (!r->args || (rc = rhai_task_set_args(task, r->args)) == 0))
         rc = rhai_task_set_timeout(task, r->o.timeout_ms);
+    if (rc == 0 && r->o.key_file && ctl_script_sign("repl", task, r->o.key_file) != 0) {
+        r->failed = 1;
+        goto out;
+    }
     if (rc == 0)
         rc = rhai_submit(r->client, task, id, &err);
     if (rc != 0) {
@@ -498,7 +513,9 @@ static int repl_dot(repl *r, char *line)
         else
             repl_set(&r->context, arg);
     } else if (strcmp(cmd, "caller") == 0) {
-        if (!ctl_caller_valid(arg))
+        if (r->o.key_file)
+            fprintf(stderr, "repl: the caller is --key's public key\n");
+        else if (!ctl_caller_valid(arg))
             fprintf(stderr, "repl: invalid caller '%s' (printable ASCII, no spaces)\n",
                     arg);
         else

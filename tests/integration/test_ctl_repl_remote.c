@@ -44,9 +44,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Write 'input' to DIR/NAME.in, run the REPL on it, read DIR/NAME.out and
+/* Write 'input' to DIR/NAME.in, run the REPL with 'opts' on it, read DIR/NAME.out and
  * .err into out/err (new). The REPL's exit code. */
-static int repl_run(fixture *f, const char *name, const char *input, char **out, char **err)
+static int repl_run(fixture *f, const char *name, const char *opts, const char *input,
+                    char **out, char **err)
 {
     char path[512], bin[512];
     FILE *fp;
@@ -57,9 +58,9 @@ static int repl_run(fixture *f, const char *name, const char *input, char **out,
     assert_non_null(fp);
     fputs(input, fp);
     fclose(fp);
-    code = th_sh("'%s' repl --redis-url %s --worker default --caller alice --timeout 20000 "
+    code = th_sh("'%s' repl --redis-url %s %s --timeout 20000 "
                  "< '%s/%s.in' > '%s/%s.out' 2> '%s/%s.err'",
-                 th_bin("rhaictl", bin, sizeof bin), f->redis.url, f->redis.dir, name,
+                 th_bin("rhaictl", bin, sizeof bin), f->redis.url, opts, f->redis.dir, name,
                  f->redis.dir, name, f->redis.dir, name);
     for (int i = 0; i < 2; i++) {
         char **dst = i ? err : out;
@@ -113,7 +114,7 @@ static void test_remote_repl_carries_state_and_never_repeats_an_entry(void **sta
              ".json on\n"
              "sq(2)\n",
              loaded);
-    code = repl_run(f, "first", input, &out, &err);
+    code = repl_run(f, "first", "--worker default --caller alice", input, &out, &err);
     /* one entry failed and stdin is not a terminal: exit 1 */
     assert_int_equal(code, 1);
     {
@@ -138,17 +139,47 @@ static void test_remote_repl_carries_state_and_never_repeats_an_entry(void **sta
     rh_free(err);
 
     /* another REPL later: the create ran once */
-    code = repl_run(f, "second", "Company.count()\n", &out, &err);
+    code = repl_run(f, "second", "--worker default --caller alice", "Company.count()\n",
+                    &out, &err);
     assert_int_equal(code, 0);
     assert_string_equal(out, "1\n");
     rh_free(out);
     rh_free(err);
 }
 
+/* Workers that require signatures take a REPL's entries signed with
+ * --key, each one: the caller is the key's public key. */
+static void test_remote_repl_signs_every_entry_with_its_key(void **state)
+{
+    static const char *const req[] = { "--require-signatures", "1", NULL };
+    fixture *f = *state;
+    char bin[512], opts[600], *out = NULL, *err = NULL;
+    pid_t signed_rhaid = th_rhaid_start(&f->redis, "signed", 1, req);
+
+    assert_true(signed_rhaid > 0);
+    assert_int_equal(th_sh("'%s' keygen --out '%s/me.key' > /dev/null",
+                           th_bin("rhaictl", bin, sizeof bin), f->redis.dir), 0);
+    snprintf(opts, sizeof opts, "--worker signed --key '%s/me.key'", f->redis.dir);
+    assert_int_equal(repl_run(f, "signed", opts, "var k = ctx.caller_id.length\nk + 1\n",
+                              &out, &err), 0);
+    if (strcmp(out, "null\n65\n") != 0)
+        fail_msg("stdout:\n%s\nstderr:\n%s", out, err);
+    rh_free(out);
+    rh_free(err);
+    /* unsigned: refused by the worker */
+    assert_int_equal(repl_run(f, "unsigned", "--worker signed", "1\n", &out, &err), 1);
+    assert_non_null(strstr(err, "denied"));
+    rh_free(out);
+    rh_free(err);
+    th_stop(signed_rhaid, 10000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_remote_repl_carries_state_and_never_repeats_an_entry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_repl_signs_every_entry_with_its_key,
                                         setup, teardown),
     };
     return cmocka_run_group_tests_name("ctl_repl_remote", tests, NULL, NULL);
