@@ -109,3 +109,17 @@ add_test(NAME test_ctl_on
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_ctl_on.sh
           ${PROJECT_BINARY_DIR}/bin ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_ctl_on PROPERTIES TIMEOUT 120 LABELS unit)
+# issue 21: rhaictl repl -- the scanner and remote mode's carry (no Redis;
+# the remote script runs through eng_run), the REPL in a pseudo-terminal,
+# and remote mode against real redis-server and rhaid.
+rhai_test(test_ctl_repl unit 60 rhai_engine rhai_commonlib)
+target_sources(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/repl_scan.c
+  ${PROJECT_SOURCE_DIR}/src/ctl/repl_carry.c)
+target_include_directories(test_ctl_repl PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(test_ctl_repl PRIVATE PkgConfig::JANSSON)
+rhai_test(test_ctl_repl_pty integration 120)
+target_include_directories(test_ctl_repl_pty PRIVATE ${PROJECT_SOURCE_DIR}/src)
+add_dependencies(test_ctl_repl_pty rhaictl)
+rhai_test(test_ctl_repl_remote integration 180)
+target_include_directories(test_ctl_repl_remote PRIVATE ${PROJECT_SOURCE_DIR}/src)
+add_dependencies(test_ctl_repl_remote rhaictl rhaid)

@@ -14,3 +14,5 @@ rhai_test(test_engine_arena unit 60 rhai_engine)
 add_test(NAME bench_engine_runs
   COMMAND $<TARGET_FILE:rhai_bench_engine> $<TARGET_FILE:rhai-executor> 1)
 set_tests_properties(bench_engine_runs PROPERTIES TIMEOUT 120 LABELS unit)
+# issue 21: the session rhaictl repl keeps across entries (session.c)
+rhai_test(test_engine_session unit 60 rhai_engine)

@@ -70,3 +70,14 @@ foreach(t fuzz_ctl_filter fuzz_ctl_filter_replay)
     target_link_libraries(${t} PRIVATE PkgConfig::HIREDIS PkgConfig::JANSSON)
   endif()
 endforeach()
+
+# issue 21: rhaictl repl's scanner and its reading of a remote entry's output
+rhai_fuzz(ctl_repl rhai_engine rhai_commonlib)
+foreach(t fuzz_ctl_repl fuzz_ctl_repl_replay)
+  if(TARGET ${t})
+    target_sources(${t} PRIVATE ${PROJECT_SOURCE_DIR}/src/ctl/repl_scan.c
+      ${PROJECT_SOURCE_DIR}/src/ctl/repl_carry.c)
+    target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${t} PRIVATE PkgConfig::JANSSON)
+  endif()
+endforeach()

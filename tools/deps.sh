@@ -7,7 +7,8 @@ PKGS=(build-essential clang cmake pkg-config libhiredis-dev libuv1-dev libmujs-d
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
       libsodium-dev libncurses-dev libseccomp-dev
       postgresql libpq-dev pgbouncer
-      redis-server redis-tools tmux python3)
+      redis-server redis-tools tmux python3
+      libedit-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

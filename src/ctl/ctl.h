@@ -107,6 +107,7 @@ extern const ctl_cmd ctl_cmd_acl;
 extern const ctl_cmd ctl_cmd_audit;
 extern const ctl_cmd ctl_cmd_cron;
 extern const ctl_cmd ctl_cmd_dead;
+extern const ctl_cmd ctl_cmd_repl;
 
 /* ---- options (main.c) ------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the

@@ -36,6 +36,7 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_cron,
     &ctl_cmd_dead,
     &ctl_cmd_on,
+    &ctl_cmd_repl,
     NULL
 };
 

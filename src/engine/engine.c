@@ -52,6 +52,11 @@ static struct {
 
 static void lib_drop(void);
 
+const eng_hooks *eng__hooks(void)
+{
+    return &hooks;
+}
+
 /* The library state holds the hooks' globals: build it again. */
 void eng_set_hooks(const eng_hooks *h)
 {
@@ -319,7 +324,7 @@ static void args_init(eng_task *t)
  * beyond it: U+0000 inside an object key ("\u0000"; jansson takes it in
  * string values with JSON_ALLOW_NUL, never in keys). Only text holding
  * that escape is parsed, so ordinary results cost a scan. */
-static int result_readable(const char *s)
+int eng__result_readable(const char *s)
 {
     json_t *j;
 
@@ -352,7 +357,7 @@ static void result_serialise(eng_task *t)
     }
     /* Answered done, it would reach the client as output null (found by
      * fuzz_args: {"\u0000": 1}) */
-    if (!result_readable(s)) {
+    if (!eng__result_readable(s)) {
         task_fail(t, RH_EK_SCRIPT, "result cannot be serialised: an object key holds "
                   "U+0000, which JSON readers refuse");
         return;
@@ -406,7 +411,7 @@ static int trace_line(const char *st)
 /* Describe the thrown value on top of the stack into buf and pick its
  * kind. May throw (a getter on the error object, memory): the caller
  * holds a js_try. */
-static rh_error_kind error_describe(js_State *J, char *buf, size_t n)
+rh_error_kind eng__error_describe(js_State *J, char *buf, size_t n)
 {
     if (js_isstring(J, -1)) {
         /* mujs throws its own failures as plain strings. */
@@ -472,7 +477,7 @@ static void task_fail_thrown(eng_task *t)
             task_fail(t, RH_EK_SCRIPT, "uncaught exception (cannot be described)");
         return;
     }
-    kind = error_describe(J, msg, sizeof msg);
+    kind = eng__error_describe(J, msg, sizeof msg);
     js_endtry(J);
 
     switch (t->stage) {

@@ -210,4 +210,33 @@ int eng_msg_decode_result(const char *text, size_t len, char **id,
 int eng_run_isolated(const eng_input *in, const eng_limits *lim,
                      int64_t timeout_ms, eng_output *out);
 
+/* ---- sessions (rhaictl repl) ----------------------------------------------
+ * One state kept across runs, for an interactive loop: what an entry
+ * defines (functions, var) stays for the next, unlike eng_run's fresh state
+ * per task. The hooks (eng_set_hooks) work as for tasks: prepare once when
+ * the session is made, setup and finish around every run, so with the DSL
+ * each run is its own transaction under its own task id, committed once
+ * when it succeeds. Not for untrusted multi-user use: nothing a run does is
+ * undone in the state. No wall-clock limit (mujs has no interrupt hook):
+ * a caller that needs one runs the session in a child it can kill. One
+ * session at a time per process, and no eng_run while it lives (the hooks'
+ * per-task state is process-wide). */
+typedef struct eng_session eng_session;
+
+/* A new session with limits 'lim' (NULL: defaults; memory caps what the
+ * state may hold at once, definitions included): *out new, free it with
+ * eng_session_free. 0; RHAI_ENOMEM, or RHAI_EINTERNAL when the hooks'
+ * prepare threw (*out NULL). */
+int eng_session_new(const eng_limits *lim, eng_session **out);
+/* Run one entry in the session, as eng_run runs a task: 'in' as for
+ * eng_run (ctx and args are set again for every run), 'out' filled the
+ * same way (the error's "(line N)" is a line of this entry). Returns 0,
+ * or RHAI_ENOMEM when the host ran out of memory. After a run that hit
+ * the memory cap or panicked the state is unusable: eng_session_broken
+ * says so and every later run fails (kind internal). */
+int eng_session_run(eng_session *s, const eng_input *in, eng_output *out);
+/* 1 when the session's state was lost (see eng_session_run). */
+int eng_session_broken(const eng_session *s);
+void eng_session_free(eng_session *s);      /* NULL: no-op */
+
 #endif

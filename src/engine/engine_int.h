@@ -90,4 +90,15 @@ int eng__frame_result(rh_buf *b, const char *id, const eng_output *o);
  * is UTF-8 without NUL bytes. NULL otherwise, or out of memory. */
 char *eng__msg_task_id(const char *payload, size_t len);
 
+/* ---- shared by engine.c and session.c ------------------------------------ */
+
+/* The hooks eng_set_hooks installed (borrowed; members may be NULL). */
+const eng_hooks *eng__hooks(void);
+/* Describe the thrown value on top of J's stack into buf, as every task
+ * error reads ("TypeError: x is undefined (line 3)"), and pick its kind.
+ * May throw: call under a js_try. */
+rh_error_kind eng__error_describe(struct js_State *J, char *buf, size_t n);
+/* 1 when JSON.stringify text 's' is JSON that jansson can read. */
+int eng__result_readable(const char *s);
+
 #endif
