@@ -322,6 +322,43 @@ static int dead_select(ctl_redis *r, const dead_opts *o, long long limit, long l
 
 /* ======================== list and show ======================== */
 
+/* The --json document of list: {"dead":[...], "count", "total"} (new;
+ * NULL: out of memory). */
+static json_t *dead_list_json(const dead_vec *d, long long total)
+{
+    json_t *doc = json_pack("{s:[], s:I, s:I}", "dead", "count", (json_int_t)d->n, "total",
+                            (json_int_t)total);
+    json_t *arr = doc ? json_object_get(doc, "dead") : NULL;
+
+    for (size_t i = 0; arr && i < d->n; i++) {
+        const dead_entry *e = &d->v[i];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s?, s:s?}",
+                              "id", e->id, "worker_id", e->worker_id,
+                              "dead_at", (json_int_t)e->dead_at,
+                              "attempts", (json_int_t)e->attempts,
+                              "error_kind", e->kind[0] ? e->kind : NULL,
+                              "error", e->error));
+    }
+    return doc;
+}
+
+int ctl_dead_query(ctl_redis *r, const char *w, long long limit, json_t **out)
+{
+    dead_vec d = { NULL, 0, 0 };
+    dead_opts o;
+    long long total;
+    int code;
+
+    *out = NULL;
+    memset(&o, 0, sizeof o);
+    o.w = w;
+    if ((code = dead_select(r, &o, limit, (long long)rh_now_ms(), &d, &total)) == 0 &&
+        (*out = dead_list_json(&d, total)) == NULL)
+        code = ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+    dead_vec_free(&d);
+    return code;
+}
+
 static int dead_list(const ctl_global *g, ctl_redis *r, const dead_opts *o)
 {
     dead_vec d = { NULL, 0, 0 };
@@ -333,18 +370,7 @@ static int dead_list(const ctl_global *g, ctl_redis *r, const dead_opts *o)
         return code;
     }
     if (g->json) {
-        json_t *doc = json_pack("{s:[], s:I, s:I}", "dead", "count", (json_int_t)d.n, "total",
-                                (json_int_t)total);
-        json_t *arr = doc ? json_object_get(doc, "dead") : NULL;
-        for (size_t i = 0; arr && i < d.n; i++) {
-            const dead_entry *e = &d.v[i];
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s?, s:s?}",
-                                  "id", e->id, "worker_id", e->worker_id,
-                                  "dead_at", (json_int_t)e->dead_at,
-                                  "attempts", (json_int_t)e->attempts,
-                                  "error_kind", e->kind[0] ? e->kind : NULL,
-                                  "error", e->error));
-        }
+        json_t *doc = dead_list_json(&d, total);
         dead_vec_free(&d);
         return ctl_print_json(doc);
     }
@@ -524,6 +550,20 @@ static int dead_apply(ctl_redis *r, int retry, const dead_opts *o, long long now
         freeReplyObject(rep);
     }
     return 0;
+}
+
+int ctl_dead_apply(ctl_redis *r, int retry, const ctl_filter *f, long long ttl_ms,
+                   const char *w, const char **ids, size_t n, json_t *changed,
+                   long long *nchanged, long long *nskipped)
+{
+    dead_opts o;
+
+    memset(&o, 0, sizeof o);
+    if (f)
+        o.f = *f;
+    o.ttl = ttl_ms > 0 ? ttl_ms : DEAD_TTL_DEFAULT_MS;
+    return dead_apply(r, retry, &o, (long long)rh_now_ms(), w, ids, n, changed, nchanged,
+                      nskipped);
 }
 
 static int dead_change(const ctl_global *g, ctl_redis *r, int retry, const dead_opts *o)

@@ -34,17 +34,16 @@ static const char dsl_help[] =
     "\n"
     CTL_EXIT_HELP;
 
-static int dsl_list(const ctl_global *g)
+json_t *ctl_dsl_models(void)
 {
     json_t *all = json_array();
 
-    for (size_t i = 0; i < dsl_schema.nmodels; i++) {
+    for (size_t i = 0; all && i < dsl_schema.nmodels; i++) {
         const store_model *m = &dsl_schema.models[i];
         json_t *fields = json_array();
         json_t *ops = json_array();
         json_t *guarded = json_array();
         json_t *refs = json_array();
-        rh_buf b, gb;
 
         for (size_t k = 0; k < m->nfields; k++)
             json_array_append_new(fields, json_string(m->fields[k].name));
@@ -63,14 +62,32 @@ static int dsl_list(const ctl_global *g)
                                                       "model", d->target, "on_delete",
                                                       d->on_delete == DSL_ON_DELETE_CASCADE
                                                           ? "cascade" : "restrict"));
-        if (g->json) {
-            json_array_append_new(all, json_pack("{ss ss ss so so so so}", "domain", m->domain,
+        if (json_array_append_new(all, json_pack("{ss ss ss so so so so}", "domain", m->domain,
                                                  "model", m->name, "global", m->js_name,
                                                  "fields", fields, "ops", ops,
-                                                 "guarded", guarded, "refs", refs));
-            continue;
+                                                 "guarded", guarded, "refs", refs)) != 0) {
+            json_decref(all);
+            return NULL;
         }
-        json_decref(refs);
+    }
+    return all;
+}
+
+static int dsl_list(const ctl_global *g)
+{
+    json_t *all = ctl_dsl_models(), *e;
+    size_t i;
+
+    if (all == NULL) {
+        ctl_errorf("dsl", "out of memory");
+        return CTL_EXIT_FAILED;
+    }
+    if (g->json)
+        return ctl_print_json(all);
+    json_array_foreach(all, i, e) {
+        json_t *ops = json_object_get(e, "ops"), *guarded = json_object_get(e, "guarded");
+        rh_buf b, gb;
+
         rh_buf_init(&b);
         rh_buf_init(&gb);
         for (size_t k = 0; k < json_array_size(ops); k++)
@@ -82,22 +99,17 @@ static int dsl_list(const ctl_global *g)
         if (i == 0)
             printf("%-10s %-22s %-22s %6s  %-12s %s\n", "DOMAIN", "MODEL", "GLOBAL", "FIELDS",
                    "OPS", "GUARDED");
-        printf("%-10s %-22s %-22s %6zu  %-12s %s\n", m->domain, m->name, m->js_name,
-               m->nfields, b.data ? b.data : "-", gb.data ? gb.data : "-");
+        printf("%-10s %-22s %-22s %6zu  %-12s %s\n",
+               json_string_value(json_object_get(e, "domain")),
+               json_string_value(json_object_get(e, "model")),
+               json_string_value(json_object_get(e, "global")),
+               json_array_size(json_object_get(e, "fields")), b.data ? b.data : "-",
+               gb.data ? gb.data : "-");
         rh_buf_free(&b);
         rh_buf_free(&gb);
-        json_decref(fields);
-        json_decref(ops);
-        json_decref(guarded);
-    }
-    if (g->json) {
-        char *text = json_dumps(all, JSON_COMPACT);
-        if (text)
-            puts(text);
-        free(text);
     }
     json_decref(all);
-    return CTL_EXIT_OK;
+    return ctl_print_flush();
 }
 
 static int dsl_validate(const ctl_global *g, const char *path)

@@ -134,7 +134,7 @@ static int queue_ints(const redisReply *rep, long long *v, size_t n)
 /* 0 when W is a known queue: its queue key exists, or some member of the
  * workers set (live or dead) is an instance of W; else CTL_EXIT_NOTFOUND
  * after saying so (or another exit code). */
-static int queue_known(ctl_redis *r, const char *w)
+int ctl_queue_known(ctl_redis *r, const char *w)
 {
     char qkey[RH_KEY_MAX];
     ctl_instance *inst = NULL;
@@ -205,19 +205,11 @@ static int queue_purge_dry(const ctl_global *g, ctl_redis *r, const char *w)
     return ctl_print_flush();
 }
 
-static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl,
-                       int dry_run)
+int ctl_queue_purge_run(ctl_redis *r, const char *w, long long ttl, long long v[2])
 {
     char qkey[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttls[24];
-    long long v[2];
     redisReply *rep;
-    json_t *doc;
-    int code;
 
-    if ((code = queue_known(r, w)) != 0)
-        return code;
-    if (dry_run)
-        return queue_purge_dry(g, r, w);
     rh_key_queue(qkey, r->prefix, w);
     rh_key_events(events, r->prefix);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
@@ -230,6 +222,22 @@ static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long lo
         return ctl_redis_fail(r, CTL_EXIT_FAILED, "purge script: unexpected reply");
     }
     freeReplyObject(rep);
+    return 0;
+}
+
+static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long long ttl,
+                       int dry_run)
+{
+    long long v[2];
+    json_t *doc;
+    int code;
+
+    if ((code = ctl_queue_known(r, w)) != 0)
+        return code;
+    if (dry_run)
+        return queue_purge_dry(g, r, w);
+    if ((code = ctl_queue_purge_run(r, w, ttl, v)) != 0)
+        return code;
     if (g->json) {
         doc = json_pack("{s:s, s:I, s:I}", "worker_id", w, "cancelled", (json_int_t)v[0],
                         "dropped", (json_int_t)v[1]);
@@ -307,11 +315,10 @@ static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
     return ctl_print_flush();
 }
 
-/* pause (1) or resume (0) worker id w. */
-static int queue_pause(const ctl_global *g, ctl_redis *r, const char *w, int pause)
+int ctl_queue_pause_set(ctl_redis *r, const char *w, int pause, const char *by,
+                        int *changed_out, int *known_out)
 {
-    char key[RH_KEY_MAX], events[RH_KEY_MAX], host[128] = "?", by[300], *val, *ev;
-    const char *user = getenv("USER");
+    char key[RH_KEY_MAX], events[RH_KEY_MAX], *val, *ev;
     long long now = (long long)rh_now_ms(), changed;
     ctl_instance *inst = NULL;
     size_t ninst = 0;
@@ -332,8 +339,6 @@ static int queue_pause(const ctl_global *g, ctl_redis *r, const char *w, int pau
         known = ctl_reply_ll(rep, 0) > 0;
         freeReplyObject(rep);
     }
-    gethostname(host, sizeof host - 1);
-    snprintf(by, sizeof by, "%s@%s", user && *user ? user : "rhaictl", host);
     if (pause) {
         json_t *v = json_pack("{s:s, s:I}", "by", by, "at", (json_int_t)now);
         val = v ? json_dumps(v, JSON_COMPACT) : NULL;
@@ -361,6 +366,22 @@ static int queue_pause(const ctl_global *g, ctl_redis *r, const char *w, int pau
         }
         json_decref(e);
     }
+    *changed_out = (int)changed;
+    *known_out = known;
+    return 0;
+}
+
+/* pause (1) or resume (0) worker id w. */
+static int queue_pause(const ctl_global *g, ctl_redis *r, const char *w, int pause)
+{
+    char host[128] = "?", by[300];
+    const char *user = getenv("USER");
+    int known = 0, changed = 0, code;
+
+    gethostname(host, sizeof host - 1);
+    snprintf(by, sizeof by, "%s@%s", user && *user ? user : "rhaictl", host);
+    if ((code = ctl_queue_pause_set(r, w, pause, by, &changed, &known)) != 0)
+        return code;
     if (g->json)
         return ctl_print_json(json_pack("{s:s, s:b, s:b, s:b}", "worker_id", w, "paused", pause,
                                         "changed", (int)changed, "known", known));

@@ -402,9 +402,9 @@ _Static_assert(RETRY_NFIELDS <= TASK_HMGET_MAX, "task_hmget reads the retry fiel
 
 /* Read task 'id' and build its retry into *out (new). 0 or an exit code
  * after saying why. *signed_task tells whether the original was signed. */
-static int task_retry_build(const ctl_global *g, const char *id, rhai_task **out,
-                            int *signed_task, long long *timeout_ms,
-                            char worker[RH_NAME_MAX + 1])
+int ctl_task_retry_build(const ctl_global *g, const char *id, rhai_task **out,
+                         int *signed_task, long long *timeout_ms,
+                         char worker[RH_NAME_MAX + 1])
 {
     const char *v[RETRY_NFIELDS];
     redisReply *h = NULL;
@@ -478,7 +478,7 @@ static int task_retry(const ctl_global *g, rhai_client *c, const char *id, int w
     long long timeout_ms = 0;
     int code, rc, signed_task = 0;
 
-    if ((code = task_retry_build(g, id, &t, &signed_task, &timeout_ms, worker)) != 0)
+    if ((code = ctl_task_retry_build(g, id, &t, &signed_task, &timeout_ms, worker)) != 0)
         return code;
     if (wait && !wait_for_worker && (code = ctl_worker_check(g, "task", worker)) != 0) {
         rhai_task_free(t);

@@ -88,15 +88,8 @@ typedef struct tasks_row {
     long long due;                     /* scheduled: due time from the delayed set */
 } tasks_row;
 
-/* What to keep. Strings NULL and times 0 when not given. */
-typedef struct tasks_filter {
-    const char *status;
-    const char *error_kind;
-    const char *caller;
-    const char *context;
-    long long   since;                 /* unix ms */
-    long long   until;
-} tasks_filter;
+/* What to keep (ctl.h). */
+typedef ctl_tasks_filter tasks_filter;
 
 /* 1 when 'row' passes 'f': the time range is on finished_at for a
  * finished task, on created_at for the others. */
@@ -582,6 +575,9 @@ static void tasks_table(const tasks_list *l, int64_t now)
 
 enum { TASKS_OPT_SINCE = 0x300, TASKS_OPT_UNTIL };
 
+static int tasks_load(ctl_redis *r, const char *worker, const tasks_filter *fp,
+                          long long limit, tasks_list *rows);
+
 static int tasks_exec(ctl_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -599,7 +595,7 @@ static int tasks_exec(ctl_global *g, int argc, char **argv)
     const char *worker = NULL;
     tasks_filter f;
     long long limit = TASKS_LIMIT_DEFAULT;
-    tasks_list ids = { NULL, 0, 0 }, rows = { NULL, 0, 0 };
+    tasks_list rows = { NULL, 0, 0 };
     int64_t now = rh_now_ms();
     rhai_status st = RHAI_STATUS_UNKNOWN;
     ctl_redis r;
@@ -663,29 +659,9 @@ static int tasks_exec(ctl_global *g, int argc, char **argv)
 
     if ((code = ctl_redis_open(g, "tasks", &r)) != 0)
         return code;
-    if (f.status && !rh_status_final(st)) {
-        code = tasks_load_live(&r, worker, &f, (size_t)limit, &rows);
-    } else {
-        if (worker) {
-            tasks_row *row = tasks_list_push(&ids);
-            if (row == NULL)
-                code = ctl_redis_fail(&r, CTL_EXIT_FAILED, "out of memory");
-            else
-                snprintf(row->worker_id, sizeof row->worker_id, "%s", worker);
-        } else {
-            code = tasks_scan_workers(&r, &ids);
-        }
-        for (size_t i = 0; code == 0 && i < ids.n; i++)
-            code = tasks_load_worker(&r, ids.v[i].worker_id, &f, (size_t)limit, &rows);
-    }
+    code = tasks_load(&r, worker, &f, limit, &rows);
     ctl_redis_close(&r);
-    tasks_list_free(&ids);
     if (code == 0) {
-        if (rows.n > 1)
-            qsort(rows.v, rows.n, sizeof *rows.v,
-                  f.status && !rh_status_final(st) ? tasks_cmp_oldest : tasks_cmp);
-        while (rows.n > (size_t)limit)
-            rh_free(rows.v[--rows.n].error);
         if (g->json) {
             code = ctl_print_json(tasks_json(&rows));
         } else {
@@ -695,6 +671,60 @@ static int tasks_exec(ctl_global *g, int argc, char **argv)
     }
     tasks_list_free(&rows);
     return code;
+}
+
+/* The selected rows, sorted and cut to 'limit', into *rows. */
+static int tasks_load(ctl_redis *r, const char *worker, const tasks_filter *fp,
+                          long long limit, tasks_list *rows)
+{
+    tasks_filter f = *fp;
+    tasks_list ids = { NULL, 0, 0 };
+    rhai_status st = f.status ? rh_status_parse(f.status) : RHAI_STATUS_UNKNOWN;
+    int code = 0;
+
+    if (f.status && !rh_status_final(st)) {
+        code = tasks_load_live(r, worker, &f, (size_t)limit, rows);
+    } else {
+        if (worker) {
+            tasks_row *row = tasks_list_push(&ids);
+            if (row == NULL)
+                code = ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+            else
+                snprintf(row->worker_id, sizeof row->worker_id, "%s", worker);
+        } else {
+            code = tasks_scan_workers(r, &ids);
+        }
+        for (size_t i = 0; code == 0 && i < ids.n; i++)
+            code = tasks_load_worker(r, ids.v[i].worker_id, &f, (size_t)limit, rows);
+    }
+    tasks_list_free(&ids);
+    if (code == 0) {
+        if (rows->n > 1)
+            qsort(rows->v, rows->n, sizeof *rows->v,
+                  f.status && !rh_status_final(st) ? tasks_cmp_oldest : tasks_cmp);
+        while (rows->n > (size_t)limit)
+            rh_free(rows->v[--rows->n].error);
+    }
+    return code;
+}
+
+int ctl_tasks_query(ctl_redis *r, const char *worker, const ctl_tasks_filter *f,
+                    long long limit, json_t **out)
+{
+    tasks_list rows = { NULL, 0, 0 };
+    int code;
+
+    *out = NULL;
+    if ((code = tasks_load(r, worker, f, limit, &rows)) == 0 &&
+        (*out = tasks_json(&rows)) == NULL)
+        code = ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+    tasks_list_free(&rows);
+    return code;
+}
+
+int ctl_tasks_parse_time(const char *s, int64_t now, long long *out)
+{
+    return tasks_parse_time(s, now, out);
 }
 
 const ctl_cmd ctl_cmd_tasks = {

@@ -147,6 +147,15 @@ int ctl_option_error(const char *cmd, int c, char **argv);
  * The message is kept: a command run with --json that fails without having
  * printed its JSON document prints {"error": message, "exit": code}. */
 void ctl_errorf(const char *cmd, const char *fmt, ...) RH_PRINTF(2, 3);
+/* The message of the last ctl_errorf or usage error ("" before any).
+ * Borrowed until the next one. */
+const char *ctl_last_error(void);
+/* 1 once ctl_json_printed() was called. */
+int ctl_json_was_printed(void);
+/* 1: errors are kept (ctl_last_error) but not printed on stderr, for a
+ * program that links rhai_ctl_core and reports them its own way
+ * (rhai-web). Not thread-safe: one caller at a time. */
+void ctl_errors_quiet(int quiet);
 /* A JSON document went to stdout (ctl_print_json, ctl_print_result do it):
  * no error document is added when the command fails after it. */
 void ctl_json_printed(void);
@@ -366,6 +375,66 @@ typedef struct ctl_queue {
 int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
                     ctl_queue **out, size_t *n);
 
+
+/* ---- actions shared with rhai-web (rhai_ctl_core) ---------------------------
+ * The parts of queue, dead and task that change something, without their
+ * printing: rhaictl prints what they did, rhai-web answers it as JSON.
+ * Each returns 0 or an exit code after ctl_errorf / ctl_redis_fail. */
+
+/* 0 when W is a known queue (its queue key exists, or an instance of W is
+ * in the workers set), else CTL_EXIT_NOTFOUND (cmd_queue.c). */
+int ctl_queue_known(ctl_redis *r, const char *w);
+/* Pause (1) or resume (0) worker id w, recording 'by' ("user@host") in
+ * the pause key and the event; *changed: it was not paused (resumed)
+ * before; *known: W has a queue or an instance (cmd_queue.c). */
+int ctl_queue_pause_set(ctl_redis *r, const char *w, int pause, const char *by,
+                        int *changed, int *known);
+/* Purge W's queue: every queued task answered cancelled; v[0] cancelled,
+ * v[1] stale ids dropped. Answers and hashes live ttl ms (cmd_queue.c). */
+int ctl_queue_purge_run(ctl_redis *r, const char *w, long long ttl, long long v[2]);
+/* Retry (1) or delete (0) the dead tasks ids[0..n) of worker id w that
+ * 'f' (NULL: any) selects, atomically per id; the ids changed are
+ * appended to 'changed' (may be NULL) and counted in *nchanged, the ones
+ * skipped (gone, changed meanwhile) in *nskipped. ttl_ms: lifetime of a
+ * deleted task's hash (0: a day) (cmd_dead.c). */
+int ctl_dead_apply(ctl_redis *r, int retry, const ctl_filter *f, long long ttl_ms,
+                   const char *w, const char **ids, size_t n, json_t *changed,
+                   long long *nchanged, long long *nskipped);
+/* Read finished task 'id' (through g's Redis) and build its retry, a new
+ * task with the same submit fields and retry_of = id, into *out (new).
+ * *signed_task: the original was signed; worker: its worker id
+ * (cmd_task.c). */
+/* The filters of `rhaictl tasks`. Strings NULL and times 0 when not
+ * given; status and error_kind already checked (rh_status_parse,
+ * rh_kind_parse). */
+typedef struct ctl_tasks_filter {
+    const char *status;
+    const char *error_kind;
+    const char *caller;
+    const char *context;
+    long long   since;                 /* unix ms */
+    long long   until;
+} ctl_tasks_filter;
+/* The tasks of worker id 'worker' (NULL: every one) that 'f' keeps, at
+ * most 'limit' (1..1000), as `rhaictl tasks --json` prints them:
+ * *out new {"tasks":[...], "count"} (cmd_tasks.c). */
+int ctl_tasks_query(ctl_redis *r, const char *worker, const ctl_tasks_filter *f,
+                    long long limit, json_t **out);
+/* A time of --since/--until: unix ms, an ISO date or time, or an age
+ * ("90s": that long before 'now'). 0 / -1 (cmd_tasks.c). */
+int ctl_tasks_parse_time(const char *s, int64_t now, long long *out);
+int ctl_task_retry_build(const ctl_global *g, const char *id, rhai_task **out,
+                         int *signed_task, long long *timeout_ms,
+                         char worker[RH_NAME_MAX + 1]);
+
+/* The dead tasks of worker id w (NULL: every one), at most 'limit' (0:
+ * all), as `rhaictl dead list --json` prints them: *out new {"dead":[...],
+ * "count", "total"} (cmd_dead.c). */
+int ctl_dead_query(ctl_redis *r, const char *w, long long limit, json_t **out);
+/* Every model of the DSL as `rhaictl dsl list --json` prints it: [{domain,
+ * model, global, fields, ops, guarded, refs}] (new; NULL: out of memory)
+ * (cmd_dsl.c). */
+json_t *ctl_dsl_models(void);
 
 /* ---- contexts, grants and audit (admin.c) -----------------------------------
  * `context`, `acl` and `audit` work on a context either locally, through
