@@ -81,3 +81,7 @@ foreach(t fuzz_ctl_repl fuzz_ctl_repl_replay)
     target_link_libraries(${t} PRIVATE PkgConfig::JANSSON)
   endif()
 endforeach()
+
+# rhai-web's request parsing (src/web/http.c: routes, cookies, bearer
+# tokens, CSRF, query integers, error lines)
+rhai_fuzz(web_http rhai_web_http)
