@@ -71,3 +71,21 @@ install(FILES examples/rhaid.conf examples/rhaid.env
   DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib/examples)
 install(FILES docs/man/rhaid.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES docs/man/rhaictl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+
+# rhai-web (src/web): the binary, its unit (ExecStart names the prefix
+# installed to, as rhaid@.service's does) and its example config
+install(TARGETS rhai-web RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(IS_ABSOLUTE "${CMAKE_INSTALL_DATADIR}")
+  set(_rhai_unit_datadir "${CMAKE_INSTALL_DATADIR}")
+else()
+  set(_rhai_unit_datadir "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}")
+endif()
+install(CODE "
+  set(CMAKE_INSTALL_FULL_BINDIR \"${_rhai_unit_bindir}\")
+  set(CMAKE_INSTALL_FULL_DATADIR \"${_rhai_unit_datadir}\")
+  configure_file(\"${PROJECT_SOURCE_DIR}/src/web/rhai-web.service.in\"
+                 \"${PROJECT_BINARY_DIR}/install-unit/rhai-web.service\" @ONLY)
+")
+install(FILES ${PROJECT_BINARY_DIR}/install-unit/rhai-web.service DESTINATION ${RHAI_SYSTEMD_UNIT_DIR})
+install(FILES examples/rhai-web.conf DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib/examples)
+install(FILES docs/web.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib)

@@ -171,8 +171,10 @@ static void config_help(void)
                 *p = '-';
         printf("  %-24s %s\n", flag, o->help);
     }
-    printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE", "read options from FILE first",
-           "--help", "this help", "--version", "print the version");
+    printf("  %-24s %s\n  %-24s %s\n  %-24s %s\n  %-24s %s\n", "--config FILE",
+           "read options from FILE first", "--check-config", "check the options, token files, "
+           "signing key and store, then exit (0: fine, 2: not)", "--help", "this help",
+           "--version", "print the version");
 }
 
 int web_listen_parse(const char *s, char *host, size_t n, int *port)
@@ -244,6 +246,10 @@ int web_config_load(web_config *c, int argc, char **argv)
         }
         a += 2;
         eq = strchr(a, '=');
+        if (strcmp(a, "check-config") == 0) {
+            c->check_only = 1;
+            continue;
+        }
         if (strncmp(a, "config", 6) == 0 && (a[6] == '\0' || a[6] == '=')) {
             i += eq ? 0 : 1;
             continue;

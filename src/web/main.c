@@ -88,6 +88,13 @@ int main(int argc, char **argv)
     }
     if (main_store() != 0)
         return 2;
+    if (web.cfg.check_only) {
+        printf("configuration ok\n");
+        store_free(web.st);
+        web_auth_free();
+        sodium_memzero(web.signing_key, sizeof web.signing_key);
+        return 0;
+    }
     pthread_mutex_init(&web.mu, NULL);
     web_listen_parse(web.cfg.listen, host, sizeof host, &port);
 

@@ -67,6 +67,7 @@ typedef struct web_config {
     long long alert_queued_age_ms;      /* older queued task: an alert */
     long long cookie_secure;            /* 1: Secure cookies (behind TLS) */
     char      log_level[16];
+    int       check_only;               /* --check-config: check, then exit */
 } web_config;
 
 /* Defaults, then the file named by --config (key = value lines), then

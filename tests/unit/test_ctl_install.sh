@@ -19,7 +19,9 @@ timeout 120 cmake --install "$BUILD" --prefix "$STAGE" >"$WORK/install.log" 2>&1
     { cat "$WORK/install.log"; die "cmake --install failed"; }
 for f in include/rhai/rhai.h include/rhai/client.h include/rhai/version.h bin/rhaictl bin/rhaid \
          bin/rhai-executor lib/systemd/system/rhaid@.service lib/sysusers.d/rhaid.conf \
-         share/doc/rhailib/examples/rhaid.conf share/doc/rhailib/examples/rhaid.env; do
+         share/doc/rhailib/examples/rhaid.conf share/doc/rhailib/examples/rhaid.env \
+         bin/rhai-web lib/systemd/system/rhai-web.service share/doc/rhailib/examples/rhai-web.conf \
+         share/doc/rhailib/web.md; do
     [ -e "$STAGE/$f" ] || die "$f not installed"
 done
 # The unit starts the rhaid of this prefix, not the configure-time one's
@@ -27,6 +29,9 @@ done
 grep -qx "ExecStart=$STAGE/bin/rhaid --worker-id %i --data-dir \${STATE_DIRECTORY}" \
     "$STAGE/lib/systemd/system/rhaid@.service" ||
     die "installed unit: $(grep ^ExecStart= "$STAGE/lib/systemd/system/rhaid@.service"), not $STAGE/bin/rhaid"
+grep -qx "ExecStart=$STAGE/bin/rhai-web --config /etc/rhai-web/rhai-web.conf" \
+    "$STAGE/lib/systemd/system/rhai-web.service" ||
+    die "installed rhai-web unit: $(grep ^ExecStart= "$STAGE/lib/systemd/system/rhai-web.service")"
 CFG=$(find "$STAGE" -name rhaiConfig.cmake | head -1)
 [ -n "$CFG" ] || die "rhaiConfig.cmake not installed"
 PC=$(find "$STAGE" -name rhai-client.pc | head -1)
