@@ -42,6 +42,7 @@ typedef struct web_fx {
 } web_fx;
 
 static web_fx *fx;
+static int port_override;       /* another rhai-web than the fixture's */
 
 /* ======================== a small HTTP client ======================== */
 
@@ -77,7 +78,7 @@ static int http(const char *method, const char *path, const char *headers, const
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)fx->port);
+    sa.sin_port = htons((uint16_t)(port_override ? port_override : fx->port));
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
@@ -205,11 +206,57 @@ static int write_file(const char *path, const char *text)
     return fclose(f);
 }
 
+/* Start rhai-web on port 0 against the fixture's redis with 'args'
+ * (NULL-terminated) appended, its output in 'log'; the port from its
+ * "listening on" line into *port. Its pid, or -1 after saying why. */
+static pid_t web_start(const char *const args[], const char *log, int *port)
+{
+    char bin[512], line[256];
+    char *argv[32];
+    int n = 0;
+    int64_t deadline;
+    pid_t pid;
+
+    th_bin("rhai-web", bin, sizeof bin);
+    argv[n++] = bin;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--redis-url";
+    argv[n++] = fx->redis.url;
+    argv[n++] = "--log-level";
+    argv[n++] = "debug";
+    for (int i = 0; args[i] && n < 30; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    if ((pid = th_spawn(argv, NULL, log)) < 0)
+        return -1;
+    /* its first stdout line names the port it got */
+    *port = 0;
+    for (deadline = rh_now_ms() + 10000; rh_now_ms() < deadline && *port == 0;) {
+        FILE *f = fopen(log, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "listening on http://127.0.0.1:%d", port) == 1)
+                break;
+        if (f)
+            fclose(f);
+        if (*port == 0) {
+            struct pollfd none;
+            poll(&none, 0, 20);            /* a bounded poll for a state, not a timing */
+        }
+    }
+    if (*port == 0) {
+        fprintf(stderr, "rhai-web did not start: see %s\n", log);
+        th_sh("cat %s >&2", log);
+        th_stop(pid, 5000);
+        return -1;
+    }
+    return pid;
+}
+
 static int group_setup(void **state)
 {
-    char bin[512], ctl[512], admin[600], readf[600], line[256];
+    char ctl[512], admin[600], readf[600];
     const char *extra[3];
-    int64_t deadline;
 
     (void)state;
     fx = calloc(1, sizeof *fx);
@@ -230,31 +277,11 @@ static int group_setup(void **state)
         write_file(readf, READ_TOKEN "\n") != 0)
         return -1;
     snprintf(fx->log, sizeof fx->log, "%s/rhai-web.log", fx->redis.dir);
-    th_bin("rhai-web", bin, sizeof bin);
     {
-        char *const argv[] = { bin, "--listen", "127.0.0.1:0", "--redis-url", fx->redis.url,
-                               "--admin-token-file", admin, "--read-token-file", readf,
-                               "--data-dir", fx->data, "--log-level", "debug", NULL };
-        if ((fx->web = th_spawn(argv, NULL, fx->log)) < 0)
+        const char *args[] = { "--admin-token-file", admin, "--read-token-file", readf,
+                               "--data-dir", fx->data, NULL };
+        if ((fx->web = web_start(args, fx->log, &fx->port)) < 0)
             return -1;
-    }
-    /* its first stdout line names the port it got */
-    for (deadline = rh_now_ms() + 10000; rh_now_ms() < deadline && fx->port == 0;) {
-        FILE *f = fopen(fx->log, "r");
-        while (f && fgets(line, sizeof line, f))
-            if (sscanf(line, "listening on http://127.0.0.1:%d", &fx->port) == 1)
-                break;
-        if (f)
-            fclose(f);
-        if (fx->port == 0) {
-            struct pollfd none;
-            poll(&none, 0, 20);            /* not a timing assumption: a bounded poll */
-        }
-    }
-    if (fx->port == 0) {
-        fprintf(stderr, "rhai-web did not start: see %s\n", fx->log);
-        th_sh("cat %s >&2", fx->log);
-        return -1;
     }
     return 0;
 }
@@ -766,6 +793,66 @@ static void test_web_schedules_pause_resume_and_run(void **state)
     assert_int_equal(audit_count("schedule_run"), 1);
 }
 
+/* With signing_key, tasks rhai-web submits are signed (its caller the
+ * key's public key): a worker with require_signatures runs them, and
+ * refuses the unsigned ones of the fixture's rhai-web. */
+static void test_web_signs_tasks_with_the_configured_key(void **state)
+{
+    char ctl[512], key[600], pub[200] = "", log[600], admin[600], path[300];
+    const char *rhaid_extra[] = { "--require-signatures", "1", NULL };
+    pid_t rhaid, web2;
+    int port2;
+    FILE *p;
+    hres r;
+
+    (void)state;
+    th_bin("rhaictl", ctl, sizeof ctl);
+    snprintf(key, sizeof key, "%s/web.key", fx->redis.dir);
+    {
+        char cmd[1400];
+        snprintf(cmd, sizeof cmd, "%s keygen --out %s", ctl, key);
+        assert_non_null(p = popen(cmd, "r"));
+        assert_non_null(fgets(pub, sizeof pub, p));
+        assert_int_equal(pclose(p), 0);
+        pub[strcspn(pub, "\n")] = '\0';
+        assert_int_equal(strlen(pub), 64);
+    }
+    assert_true((rhaid = th_rhaid_start(&fx->redis, "signed", 1, rhaid_extra)) > 0);
+    snprintf(admin, sizeof admin, "%s/admin.tokens", fx->redis.dir);
+    snprintf(log, sizeof log, "%s/rhai-web-signed.log", fx->redis.dir);
+    {
+        const char *args[] = { "--admin-token-file", admin, "--signing-key", key, NULL };
+        assert_true((web2 = web_start(args, log, &port2)) > 0);
+    }
+    port_override = port2;
+    assert_int_equal(call("GET", "/api/me", ADMIN, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "caller")), pub);
+    hres_free(&r);
+    assert_int_equal(call("POST", "/api/run", ADMIN, "{\"script\":\"6 * 7\",\"worker\":\"signed\"}",
+                          &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "status")), "done");
+    assert_int_equal(json_integer_value(json_object_get(r.json, "output")), 42);
+    snprintf(path, sizeof path, "/api/tasks/%s", json_string_value(json_object_get(r.json, "id")));
+    hres_free(&r);
+    assert_int_equal(call("GET", path, READ_TOKEN, NULL, &r), 401);    /* no read file here */
+    hres_free(&r);
+    assert_int_equal(call("GET", path, ADMIN, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "caller_id")), pub);
+    assert_null(json_object_get(r.json, "signature"));                 /* not shown */
+    hres_free(&r);
+    port_override = 0;
+    /* the unsigned rhai-web: denied by that worker */
+    assert_int_equal(call("POST", "/api/run", ADMIN, "{\"script\":\"1\",\"worker\":\"signed\"}",
+                          &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r.json, "error_kind")), "denied");
+    hres_free(&r);
+    {
+        int st = th_stop(web2, 10000);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    th_stop(rhaid, 10000);
+}
+
 /* Last: it locks 127.0.0.1 out of logins until the minute ends. */
 static void test_web_login_is_rate_limited(void **state)
 {
@@ -821,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_web_admin_actions_land_in_the_audit_log),
         cmocka_unit_test(test_web_dead_tasks_are_retried_and_deleted),
         cmocka_unit_test(test_web_schedules_pause_resume_and_run),
+        cmocka_unit_test(test_web_signs_tasks_with_the_configured_key),
         cmocka_unit_test(test_web_login_is_rate_limited),
         cmocka_unit_test(test_web_logs_no_secret),
     };
