@@ -9,7 +9,8 @@
  * 32 of CSRF token, both hex, kept here until they expire or the table is
  * full (then the oldest goes). A login that fails counts against its
  * client address; WEB_LOGIN_FAILS in one minute and that address is
- * refused until the minute ends. Everything here is called under web.mu
+ * refused until the minute ends; WEB_LOGIN_FAILS_ALL from all addresses
+ * together in one minute and every address is. Everything here is called under web.mu
  * (server.c), so nothing locks on its own. */
 #include <errno.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@ static auth_token auth_tokens[WEB_TOKENS_MAX];
 static int auth_ntokens;
 static web_session auth_sessions[WEB_SESSIONS_MAX];
 static auth_fail auth_fails[WEB_LOGIN_SLOTS];
+static auth_fail auth_all;               /* every address together */
 
 static void auth_hash(const char *secret, unsigned char out[32])
 {
@@ -69,6 +71,9 @@ static int auth_load_file(const char *path, int role)
             break;
         }
         line[strcspn(line, "\r\n")] = '\0';
+        len = strlen(line);
+        while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';            /* trailing blanks are no field */
         while (*s == ' ' || *s == '\t')
             s++;
         if (*s == '\0' || *s == '#')
@@ -252,6 +257,9 @@ int web_login_allowed(const char *addr, int64_t now_ms)
 {
     auth_fail *f = auth_fail_slot(addr ? addr : "?", now_ms / 60000, 0);
 
+    /* many addresses guessing at once are limited together too */
+    if (auth_all.minute == now_ms / 60000 && auth_all.count >= WEB_LOGIN_FAILS_ALL)
+        return 0;
     return f == NULL || f->count < WEB_LOGIN_FAILS;
 }
 
@@ -261,4 +269,10 @@ void web_login_failed(const char *addr, int64_t now_ms)
 
     if (f->count < WEB_LOGIN_FAILS * 1000)
         f->count++;
+    if (auth_all.minute != now_ms / 60000) {
+        auth_all.minute = now_ms / 60000;
+        auth_all.count = 0;
+    }
+    if (auth_all.count < WEB_LOGIN_FAILS_ALL * 1000)
+        auth_all.count++;
 }

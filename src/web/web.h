@@ -41,6 +41,9 @@
 #ifndef WEB_LOGIN_FAILS
 #define WEB_LOGIN_FAILS 10              /* failed logins per address per minute */
 #endif
+#ifndef WEB_LOGIN_FAILS_ALL
+#define WEB_LOGIN_FAILS_ALL 100         /* failed logins of all addresses per minute */
+#endif
 #define WEB_LOGIN_SLOTS 128             /* addresses the limiter remembers */
 #define WEB_PARAMS_MAX 3                /* :params in one route */
 #define WEB_QUERY_MAX 16                /* query arguments kept per request */
@@ -166,8 +169,9 @@ int  web_session_new(const char *user, int role, int64_t ttl_ms, web_session *ou
 /* The live session of 'id' copied into *out. 0 / -1 (none or expired). */
 int  web_session_get(const char *id, web_session *out);
 void web_session_drop(const char *id);
-/* May address 'addr' try a login now? 1 yes, 0 no (too many failures in
- * this minute). web_login_failed counts one failure. */
+/* May address 'addr' try a login now? 1 yes, 0 no (WEB_LOGIN_FAILS
+ * failures of that address, or WEB_LOGIN_FAILS_ALL of all, in the minute
+ * of now_ms). web_login_failed counts one failure. */
 int  web_login_allowed(const char *addr, int64_t now_ms);
 void web_login_failed(const char *addr, int64_t now_ms);
 
