@@ -18,10 +18,13 @@
   /* h('tag#id.class', {attr: v, onclick: fn}, child...) -> element;
    * children are nodes, strings (text) or arrays of those. */
   function h(spec, attrs) {
-    var m = /^([a-z0-9]+)?(?:#([\w-]+))?((?:\.[\w-]+)*)$/i.exec(spec);
-    var el = document.createElement(m[1] || 'div');
-    if (m[2]) el.id = m[2];
-    if (m[3]) el.className = m[3].slice(1).replace(/\./g, ' ');
+    var parts = spec.split(/(?=[#.])/);
+    var el = document.createElement(/^[#.]/.test(parts[0]) ? 'div' : parts.shift());
+    var cls = [];
+    parts.forEach(function (p) {
+      if (p[0] === '#') el.id = p.slice(1); else cls.push(p.slice(1));
+    });
+    if (cls.length) el.className = cls.join(' ');
     var start = 1;
     if (attrs && typeof attrs === 'object' && !(attrs instanceof Node) && !Array.isArray(attrs)) {
       start = 2;
@@ -297,6 +300,7 @@
   function route() {
     timers.forEach(clearInterval);
     timers = [];
+    $('flash').className = 'hidden';
     if (!me) return;
     var parts = location.hash.replace(/^#\/?/, '').split('/');
     var name = parts[0] || 'overview';
@@ -568,7 +572,7 @@
         ['Started', fmtTime(t.started_at) + (t.started_at && t.created_at ? '  (waited ' + fmtAge(t.started_at - t.created_at) + ')' : '')],
         ['Finished', fmtTime(t.finished_at) + (t.finished_at && t.started_at ? '  (ran ' + fmtAge(t.finished_at - t.started_at) + ')' : '')],
         ['Timeout', t.timeout_ms ? fmtAge(t.timeout_ms) : ''],
-        ['Dead since', fmtTime(t.dead_at)],
+        ['Dead since', fmtTime(t.dead_at), 'task-dead-at'],
         ['Trace', t.trace_id],
         ['Parent', t.parent_id ? h('a', { href: '#/task/' + encodeURIComponent(t.parent_id), id: 'task-parent' }, t.parent_id) : ''],
         ['Children', Array.isArray(children) && children.length ? h('span#task-children', children.map(function (c) {
@@ -973,6 +977,7 @@
   /* ---- start ----------------------------------------------------------------------------------- */
   function start() {
     initLogin();
+    $('flash').addEventListener('click', function () { $('flash').className = 'hidden'; });
     window.addEventListener('hashchange', route);
     document.addEventListener('keydown', function (ev) {
       if (ev.key === 'Escape' && $('modal').className === '') $('modal-cancel').click();
