@@ -8,7 +8,8 @@ PKGS=(build-essential clang cmake pkg-config libhiredis-dev libuv1-dev libmujs-d
       libsodium-dev libncurses-dev libseccomp-dev
       postgresql libpq-dev pgbouncer
       redis-server redis-tools tmux python3
-      libedit-dev)
+      libedit-dev
+      chromium chromium-driver nodejs)
 
 missing=()
 for p in "${PKGS[@]}"; do

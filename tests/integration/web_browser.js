@@ -55,7 +55,20 @@ async function wd(method, p, body) {
 }
 const S = (p) => `/session/${session}${p}`;
 
+async function driverReady() {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const r = await fetch(DRIVER + '/status');
+      if (r.ok && (await r.json()).value.ready) return;
+    } catch (e) { /* not listening yet */ }
+    if (Date.now() > deadline) fail(`chromedriver at ${DRIVER} is not ready`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function start() {
+  await driverReady();
   const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
     '--window-size=1280,900', '--no-first-run', '--no-default-browser-check',
     '--disable-extensions', '--disable-background-networking'];
