@@ -553,11 +553,11 @@
         statusBadge(t.status),
         adminButton('Cancel', { id: 'task-cancel', disabled: !live[t.status] }, function () {
           confirmModal('Cancel task ' + id + '?').then(function (ok) {
-            if (ok) write('cancel', 'POST', '/tasks/' + encodeURIComponent(id) + '/cancel', {}, function () { load(); every(1000, load); });
+            if (ok) write('cancel', 'POST', '/tasks/' + encodeURIComponent(id) + '/cancel', {}, function () { load(); if (!timers.length) every(1000, load); });
           });
         }),
         adminButton('Retry', { id: 'task-retry', disabled: !!live[t.status] || t.status === 'done' }, function () {
-          write('retry', 'POST', '/tasks/' + encodeURIComponent(id) + '/retry', {}, function () { load(); every(1000, load); });
+          write('retry', 'POST', '/tasks/' + encodeURIComponent(id) + '/retry', {}, function () { load(); if (!timers.length) every(1000, load); });
         })));
       if (!live[t.status]) body.querySelector('#task-cancel').disabled = true;
       if (live[t.status] || t.status === 'done') body.querySelector('#task-retry').disabled = true;
