@@ -82,7 +82,7 @@ kill -0 "$WEB_PID" || die "rhai-web exited"
 
 # ---- chromedriver on a free port, headless chromium with a throwaway profile ---------
 CD_PORT=$(free_port) || die "no free port"
-setsid chromedriver --port="$CD_PORT" --allowed-ips=127.0.0.1 --log-path="$WORK/chromedriver.log" \
+setsid chromedriver --port="$CD_PORT" --allowed-ips=127.0.0.1 --log-path="$WORK/chromedriver.out" \
     >/dev/null 2>&1 &
 CD_PID=$!
 mkdir -p "$WORK/chrome"

@@ -212,10 +212,22 @@ async function scenario() {
   await shot('playground');
 
   // ---- cancel a running task (submitted by the test, loops until cancelled)
-  await go(`#/tasks?worker=${encodeURIComponent(WORKER)}&status=running`);
+  await go('#/tasks');
   await waitFor(`the tasks page lists ${LONG_ID} as running`,
     async () => (await text(`#tasks-table tr[data-id="${LONG_ID}"] [data-test=status]`)) === 'running');
+  await waitFor('the tasks page lists the playground runs too',
+    async () => (await findAll('#tasks-table tr[data-status=done]')).length >= 1);
   await shot('tasks');
+  // the filters: running tasks of WORKER only
+  await type('#f-worker', WORKER);
+  await click('#f-status option[value=running]');
+  await click('#tasks-apply');
+  await waitFor('filtered by status, the page lists running tasks only', async () => {
+    const st = await exec('return Array.prototype.map.call(document.querySelectorAll(' +
+      '"#tasks-table tr[data-test=task-row]"), function (r) { return r.getAttribute("data-status"); });');
+    return st.length >= 1 && st.every((x) => x === 'running');
+  });
+  await waitFor(`the filtered list still has ${LONG_ID}`, async () => (await findAll(`#tasks-table tr[data-id="${LONG_ID}"]`)).length === 1);
   await click(`#tasks-table tr[data-id="${LONG_ID}"] [data-test=task-link]`);
   await waitFor('the task page shows it running', shows('#task-status', /^running$/));
   await waitFor('the task page shows its script', shows('#task-script', /while/));
