@@ -70,7 +70,7 @@ async function driverReady() {
 async function start() {
   await driverReady();
   const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-    '--window-size=1280,900', '--no-first-run', '--no-default-browser-check',
+    '--window-size=1280,1050', '--no-first-run', '--no-default-browser-check',
     '--disable-extensions', '--disable-background-networking'];
   if (process.env.CHROME_PROFILE) args.push(`--user-data-dir=${process.env.CHROME_PROFILE}`);
   const v = await wd('POST', '/session', {
@@ -162,7 +162,7 @@ async function logout() {
 // ---- the scenario -----------------------------------------------------------------
 async function scenario() {
   await start();
-  await wd('POST', S('/window/rect'), { width: 1280, height: 900 });
+  await wd('POST', S('/window/rect'), { width: 1280, height: 1050 });
 
   // a wrong token is refused on the page
   await nav(WEB + '/');
@@ -175,12 +175,11 @@ async function scenario() {
   await login(ADMIN_TOKEN, 'admin');
   const inst = `#overview-instances tr[data-worker="${WORKER}"]`;
   await waitFor(`the overview lists an instance of ${WORKER}`, async () => (await text(inst)).includes(WORKER));
-  await waitFor(`the instance of ${WORKER} is alive`, shows(`${inst} [data-test=status]`, /alive|ok|up|running|idle|busy/i));
+  await waitFor(`the instance of ${WORKER} is alive`, shows(`${inst} [data-test=status]`, /^live$/));
   await waitFor(`the overview lists the queue of ${WORKER}`,
     async () => (await text(`#overview-queues tr[data-worker="${WORKER}"]`)).includes(WORKER));
   await waitFor('the overview draws the throughput and latency charts',
     async () => (await findAll('svg#chart-throughput, svg#chart-latency')).length === 2);
-  await shot('overview');
 
   await go('#/queues');
   await waitFor(`the queues page lists ${WORKER}, active`,
@@ -202,21 +201,31 @@ async function scenario() {
   await waitFor('the playground shows the logs', shows('#pg-logs', /hello from the browser/));
   await waitFor('the run is done', async () => (await prop('#pg-status', 'textContent')) === 'done');
   // an error, with its line marked in the gutter
-  await type('#pg-script', 'var a = 1;\nthrow new Error("broken on purpose");\n');
+  await type('#pg-script', 'print("about to fail");\nvar a = { n: args.n };\nthrow new Error("broken on purpose: " + a.n);\n');
   await click('#pg-run');
-  await waitFor('the playground shows the error', shows('#pg-error', /broken on purpose/));
-  await waitFor('the playground names the error line 2', shows('#pg-error-line', /line 2\b/));
-  await waitFor('the gutter marks line 2',
-    async () => (await text('#pg-lines li.err-line')) === '2');
+  await waitFor('the playground shows the error', shows('#pg-error', /broken on purpose: 6/));
+  await waitFor('the playground names the error line 3', shows('#pg-error-line', /line 3\b/));
+  await waitFor('the gutter marks line 3',
+    async () => (await text('#pg-lines li.err-line')) === '3');
+  await waitFor('the playground shows the logs before the error', shows('#pg-logs', /about to fail/));
   await waitFor('the history keeps both runs', async () => (await findAll('#pg-history [data-test=history-entry]')).length >= 2);
   await shot('playground');
+  // the failed run's task page: script with the line marked, logs, error
+  await click('#pg-task');
+  await waitFor('the task page shows the failed run', shows('#task-status', /^error$/));
+  await waitFor('the task page shows the error kind', shows('#task-error-kind', /^script$/));
+  await waitFor('the task page marks line 3 of the script', async () =>
+    (await findAll('#task-script li.err-line[data-line="3"]')).length === 1);
+  await waitFor('the task page shows the error', shows('#task-error', /broken on purpose: 6/));
+  await waitFor('the task page shows the args', shows('#task-args', /"n": 6/));
+  await waitFor('a finished task cannot be cancelled', async () => prop('#task-cancel', 'disabled'));
+  await shot('task');
 
   // ---- cancel a running task (submitted by the test, loops until cancelled)
   await go('#/tasks');
-  await waitFor(`the tasks page lists ${LONG_ID} as running`,
-    async () => (await text(`#tasks-table tr[data-id="${LONG_ID}"] [data-test=status]`)) === 'running');
-  await waitFor('the tasks page lists the playground runs too',
-    async () => (await findAll('#tasks-table tr[data-status=done]')).length >= 1);
+  await waitFor('the tasks page lists the finished playground runs',
+    async () => (await findAll('#tasks-table tr[data-status=done]')).length >= 1 &&
+      (await findAll('#tasks-table tr[data-status=error]')).length >= 1);
   await shot('tasks');
   // the filters: running tasks of WORKER only
   await type('#f-worker', WORKER);
@@ -249,8 +258,7 @@ async function scenario() {
   await go(`#/task/${encodeURIComponent(DEAD_ID)}`);
   await waitFor('the retried task is queued or running again',
     shows('#task-status', /^(queued|running|timeout|error|done)$/));
-  await waitFor('the retried task shows no dead-since time', async () => (await text('#task-dead-at')) === '');
-  await shot('task');
+  await waitFor('the retried task shows no dead-since time', async () => (await findAll('#task-dead-at')).length === 0);
 
   // ---- the other pages, for the screenshots and a look at each
   await go('#/contexts');
@@ -261,6 +269,25 @@ async function scenario() {
     await go(`#/context/${encodeURIComponent(CONTEXT)}`);
     await waitFor(`context ${CONTEXT} shows its owners`, async () => (await text('#context-owners')).length > 0);
     await waitFor(`context ${CONTEXT} shows its audit log`, visible('#audit-table'));
+    // grant two callers through the form, revoke one with its confirmation
+    for (const [caller, ops] of [['bob', 'read'], ['carol', 'read,update']]) {
+      await type('#grant-caller', caller);
+      await type('#grant-model', 'account');
+      await type('#grant-ops', ops);
+      await click('#grant-submit');
+      await waitFor(`the grants list ${caller} on account`,
+        async () => (await findAll(`#grants-table tr[data-caller="${caller}"][data-model="account"]`)).length === 1);
+    }
+    await click('#grants-table tr[data-caller="carol"] [data-test=grant-revoke]');
+    await waitFor('a confirmation asks before revoking', visible('#modal-ok'));
+    await click('#modal-ok');
+    await waitFor('the revoked grant is gone', async () =>
+      (await findAll('#grants-table tr[data-caller="carol"]')).length === 0);
+    await click('#audit-apply');
+    await waitFor('the audit log shows the console\'s grant and revoke', async () => {
+      const t = await text('#audit-table');
+      return /grant/.test(t) && /revoke/.test(t);
+    });
   }
   await shot('contexts');
   await go('#/dsl');
@@ -268,6 +295,15 @@ async function scenario() {
     async () => (await findAll('[data-test=dsl-domain][data-domain=finance]')).length === 1);
   await waitFor('the DSL reference shows Account.transfer()', shows('[data-test=dsl-model][data-model=account]', /Account\.transfer\(\)/));
   await shot('dsl');
+
+  // back on the overview: the chart counts the tasks run so far (rhai-web
+  // samples every 5 s: polled, bounded by WAIT_MS)
+  await go('#/overview');
+  await waitFor('the overview offers a chart range', visible('#chart-range'));
+  await click('#chart-range option[value="300000"]');
+  await waitFor('the throughput chart counts the finished tasks', async () =>
+    +(await wd('GET', S(`/element/${await find('svg#chart-throughput')}/attribute/data-sum-done`))) >= 1);
+  await shot('overview');
   await logout();
 
   // ---- read-only: writes are disabled, and the API refuses them (403)

@@ -90,13 +90,13 @@
     }
     return [];
   }
-  function statusBadge(st) {
+  function statusBadge(st, test) {
     return h('span.badge.st-' + (str(st).replace(/[^\w-]/g, '') || 'none'),
-      { 'data-test': 'status' }, str(st));
+      { 'data-test': test || 'status' }, str(st));
   }
 
   /* ---- API ------------------------------------------------------------------ */
-  function ApiError(status, message) { this.status = status; this.message = message; }
+  function ApiError(status, message, body) { this.status = status; this.message = message; this.body = body; }
 
   function api(method, path, body) {
     var opt = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
@@ -112,7 +112,7 @@
         if (!r.ok) {
           var msg = (j && j.error) || t || r.statusText;
           if (r.status === 401 && path !== '/login') showLogin('session ended: log in again');
-          throw new ApiError(r.status, msg);
+          throw new ApiError(r.status, msg, j);
         }
         return j;
       });
@@ -198,7 +198,9 @@
     return h('section.card', h('h2', title), rest);
   }
   function kv(pairs) {
-    return h('dl.kv', pairs.map(function (p) {
+    return h('dl.kv', pairs.filter(function (p) {
+      return p[1] !== undefined && p[1] !== null && p[1] !== '';
+    }).map(function (p) {
       return [h('dt', p[0]), h('dd', p[2] ? { id: p[2] } : null, p[1] instanceof Node ? p[1] : str(p[1]))];
     }));
   }
@@ -209,7 +211,7 @@
   /* ---- SVG charts ----------------------------------------------------------------- */
   /* lineChart(id, title, t[], [{name, values[], cls}], unit): time on x */
   function lineChart(id, title, t, series, unit) {
-    var W = 560, H = 200, L = 48, R = 10, T = 12, B = 28;
+    var W = 560, H = 200, L = 44, R = 10, T = 12, B = 28;
     var svg = s('svg', { id: id, viewBox: '0 0 ' + W + ' ' + H, 'class': 'chart',
       role: 'img', 'aria-label': title, 'data-test': 'chart' });
     var max = 0;
@@ -225,7 +227,7 @@
       var v = max * i / 4, yy = y(v);
       svg.appendChild(s('line', { x1: L, x2: W - R, y1: yy, y2: yy, 'class': 'grid' }));
       svg.appendChild(s('text', { x: L - 4, y: yy + 4, 'class': 'ylabel' },
-        (v >= 10 || v === 0 ? Math.round(v) : v.toFixed(1)) + (i === 4 && unit ? ' ' + unit : '')));
+        String(+v.toFixed(2))));
     }
     if (n) {
       [0, Math.floor((n - 1) / 2), n - 1].forEach(function (k, j) {
@@ -238,9 +240,19 @@
       svg.appendChild(s('text', { x: W / 2, y: H / 2, 'class': 'xlabel' }, 'no samples yet'));
     }
     series.forEach(function (se, k) {
-      var pts = (se.values || []).map(function (v, i) { return x(t[i]).toFixed(1) + ',' + y(v).toFixed(1); });
-      if (pts.length === 1) pts.push((W - R) + ',' + y(se.values[0]).toFixed(1));
-      if (pts.length) svg.appendChild(s('polyline', { points: pts.join(' '), 'class': 'line ' + se.cls }));
+      /* null (no task in the interval: no latency) is a gap, not a zero */
+      var pts = [], sum = 0;
+      (se.values || []).forEach(function (v, i) {
+        if (v === null || v === undefined || +v < 0) return;
+        sum += +v;
+        pts.push(x(t[i]).toFixed(1) + ',' + y(v).toFixed(1));
+      });
+      svg.setAttribute('data-sum-' + se.name, String(sum));
+      if (pts.length === 1) {
+        svg.appendChild(s('circle', { cx: pts[0].split(',')[0], cy: pts[0].split(',')[1], r: 3, 'class': 'dot ' + se.cls }));
+      } else if (pts.length) {
+        svg.appendChild(s('polyline', { points: pts.join(' '), 'class': 'line ' + se.cls }));
+      }
       svg.appendChild(s('rect', { x: L + 8 + k * 110, y: T, width: 10, height: 10, 'class': 'swatch ' + se.cls }));
       svg.appendChild(s('text', { x: L + 22 + k * 110, y: T + 9, 'class': 'legend' }, se.name));
     });
@@ -371,24 +383,38 @@
   }
 
   /* ---- overview ------------------------------------------------------------------------ */
+  var RANGES = [['5m', 300000], ['15m', 900000], ['1h', 3600000]];
   function pageOverview(page) {
     var body = h('div#overview');
+    var range = h('select#chart-range', { onchange: function () {
+      try { localStorage.setItem('rhai.chart.range', range.value); } catch (e) { /* private mode */ }
+      load();
+    } }, RANGES.map(function (r) { return h('option', { value: r[1] }, 'last ' + r[0]); }));
+    try { range.value = localStorage.getItem('rhai.chart.range') || '900000'; } catch (e) { range.value = '900000'; }
+    if (!range.value) range.value = '900000';
     page.appendChild(h('h1', 'Overview'));
     page.appendChild(body);
     function load() {
       api('GET', '/overview').then(function (o) {
-        var se = o.series || {};
-        var t = se.t || [];
+        var raw = o.series || {};
+        var end = o.now || Date.now(), from = end - (+range.value || 900000);
+        var keep = (raw.t || []).map(function (ti, i) { return ti >= from ? i : -1; })
+          .filter(function (i) { return i >= 0; });
+        function cut(a) { return keep.map(function (i) { return (a || [])[i]; }); }
+        var se = { done: cut(raw.done), failed: cut(raw.failed), p50_ms: cut(raw.p50_ms), p99_ms: cut(raw.p99_ms) };
+        var t = cut(raw.t);
+        var step = raw.step_ms ? ' per ' + raw.step_ms / 1000 + ' s' : ' per interval';
         clear(body);
         body.appendChild(section('Alerts', h('ul#alerts', (o.alerts || []).length ?
           o.alerts.map(function (a) {
             return h('li.alert.alert-' + str(a.kind), { 'data-test': 'alert', 'data-kind': a.kind }, a.text || a.kind);
           }) : h('li.ok', { 'data-test': 'no-alerts' }, 'no alerts'))));
+        body.appendChild(h('div.row', h('label.muted', 'Charts: ', range)));
         body.appendChild(h('div.charts',
-          lineChart('chart-throughput', 'Throughput (tasks per interval)', t, [
+          lineChart('chart-throughput', 'Tasks finished' + step, t, [
             { name: 'done', values: se.done, cls: 's-done' },
             { name: 'failed', values: se.failed, cls: 's-failed' }]),
-          lineChart('chart-latency', 'Latency', t, [
+          lineChart('chart-latency', 'Run time (ms)', t, [
             { name: 'p50', values: se.p50_ms, cls: 's-p50' },
             { name: 'p99', values: se.p99_ms, cls: 's-p99' }], 'ms')));
         body.appendChild(section('Instances', instancesTable(o.instances || [])));
@@ -405,8 +431,9 @@
       { t: 'Host', f: function (r) { return r.host; } },
       { t: 'State', f: function (r) { return statusBadge(r.state); } },
       { t: 'Busy', f: function (r) { return str(r.busy) + ' / ' + str(r.executors); } },
-      { t: 'Last beat', f: function (r) { return r.last_beat_ms ? fmtAge(Date.now() - r.last_beat_ms) + ' ago' : ''; } },
-      { t: 'Store', f: function (r) { return typeof r.store === 'object' ? JSON.stringify(r.store) : str(r.store); } }
+      { t: 'Last beat', f: function (r) { return r.last_beat_ms === null || r.last_beat_ms === undefined ? '' : fmtAge(r.last_beat_ms) + ' ago'; } },
+      { t: 'Done / failed', f: function (r) { return r.done === undefined ? '' : str(r.done) + ' / ' + str(r.failed); } },
+      { t: 'Store', f: function (r) { return [statusBadge(r.store, 'store'), r.backend ? ' ' + r.backend : '']; } }
     ], rows, function (r) {
       return { 'data-test': 'instance-row', 'data-worker': r.worker, 'data-instance': r.instance };
     });
@@ -458,11 +485,11 @@
   }
 
   /* ---- tasks ---------------------------------------------------------------------------- */
-  var STATUSES = ['', 'queued', 'scheduled', 'running', 'done', 'error', 'timeout', 'cancelled'];
+  var STATUSES = ['', 'queued', 'scheduled', 'claimed', 'running', 'done', 'error', 'timeout', 'cancelled'];
   var KINDS = ['', 'script', 'timeout', 'memory', 'denied', 'crashed', 'invalid', 'cancelled', 'internal'];
   function select(id, values, cur) {
     return h('select#' + id, values.map(function (v) {
-      return h('option', { value: v, selected: v === cur }, v || 'any');
+      return h('option', { value: v, selected: v === cur }, v || (id === 'f-status' ? 'finished' : 'any'));
     }));
   }
   function toLocalInput(ms) {
@@ -557,7 +584,11 @@
           });
         }),
         adminButton('Retry', { id: 'task-retry', disabled: !!live[t.status] || t.status === 'done' }, function () {
-          write('retry', 'POST', '/tasks/' + encodeURIComponent(id) + '/retry', {}, function () { load(); if (!timers.length) every(1000, load); });
+          write('retry', 'POST', '/tasks/' + encodeURIComponent(id) + '/retry', {}, function (r) {
+            if (r && r.id && r.id !== id) { go('#/task/' + encodeURIComponent(r.id)); return; }
+            load();
+            if (!timers.length) every(1000, load);
+          });
         })));
       if (!live[t.status]) body.querySelector('#task-cancel').disabled = true;
       if (live[t.status] || t.status === 'done') body.querySelector('#task-retry').disabled = true;
@@ -582,9 +613,9 @@
       ])));
       body.appendChild(section('Script', codeView('task-script', t.script || '', line)));
       body.appendChild(section('Args', pre('task-args', fmtJSON(t.args))));
-      body.appendChild(section('Output', pre('task-output', fmtJSON(t.output))));
-      body.appendChild(section('Logs', pre('task-logs', str(t.logs))));
-      body.appendChild(section('Error', pre('task-error', str(t.error) + (line ? '\n(line ' + line + ')' : ''), t.error ? 'error' : '')));
+      if (t.output !== null && t.output !== undefined) body.appendChild(section('Output', pre('task-output', fmtJSON(t.output))));
+      if (t.logs) body.appendChild(section('Logs', pre('task-logs', str(t.logs))));
+      if (t.error) body.appendChild(section('Error', pre('task-error', str(t.error) + (line ? '\n(line ' + line + ')' : ''), 'error')));
       if (Array.isArray(errs) && errs.length) {
         body.appendChild(section('Failed attempts', table('task-errors', [
           { t: 'Attempt', f: function (r) { return r.attempt; } },
@@ -803,6 +834,7 @@
     page.appendChild(body);
     function flat(d) {
       if (Array.isArray(d)) return d;
+      if (d && Array.isArray(d.models) && d.models.length && d.models[0].model) return d.models;
       var out = [];
       list(d, 'domains').forEach(function (dom) {
         (dom.models || []).forEach(function (m) { m.domain = m.domain || dom.name || dom.domain; out.push(m); });
@@ -912,6 +944,10 @@
       clear(result).appendChild(h('p#pg-running.muted', 'running...'));
       api('POST', '/run', body).then(show, function (e) {
         clear(result).appendChild(h('p.error#pg-failed', 'run failed (' + e.status + '): ' + e.message));
+        if (e.body && e.body.id) {
+          result.appendChild(h('p', 'It goes on as task ',
+            h('a#pg-task', { href: '#/task/' + encodeURIComponent(e.body.id) }, e.body.id), '.'));
+        }
         if (e.status === 401 || e.status === 403) failed('run')(e);
       }).then(function () { runBtn.disabled = !isAdmin(); });
     }
@@ -922,7 +958,7 @@
       clear(result).appendChild(h('div',
         h('p', 'Task ', h('a#pg-task', { href: '#/task/' + encodeURIComponent(r.id) }, r.id), ' ', statusBadge(r.status),
           h('span#pg-status.hidden', str(r.status))),
-        h('h3', 'Output'), pre('pg-output', fmtJSON(r.output)),
+        r.error && (r.output === null || r.output === undefined) ? null : [h('h3', 'Output'), pre('pg-output', fmtJSON(r.output))],
         h('h3', 'Logs'), pre('pg-logs', str(r.logs)),
         r.error ? [h('h3', 'Error'), pre('pg-error', str(r.error_kind ? r.error_kind + ': ' : '') + str(r.error), 'error'),
           line ? h('p#pg-error-line.error', { 'data-line': line }, 'at line ' + line) : null] : null));
