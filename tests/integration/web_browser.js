@@ -187,6 +187,19 @@ async function scenario() {
   await waitFor('the pause button is enabled for an admin',
     async () => !(await prop(`#queues-table tr[data-worker="${WORKER}"] [data-test=queue-pause]`, 'disabled')));
   await shot('queues');
+  // pause, resume and purge (typed confirmation) the dead-letter worker's queue
+  const dwRow = `#queues-table tr[data-worker="${DEAD_WORKER}"]`;
+  await click(`${dwRow} [data-test=queue-pause]`);
+  await waitFor(`${DEAD_WORKER} shows paused`, async () => (await text(`${dwRow} [data-test=queue-state]`)) === 'paused');
+  await click(`${dwRow} [data-test=queue-resume]`);
+  await waitFor(`${DEAD_WORKER} shows active again`, async () => (await text(`${dwRow} [data-test=queue-state]`)) === 'active');
+  await click(`${dwRow} [data-test=queue-purge]`);
+  await waitFor('purge asks to type the worker id', shows('#modal-hint', new RegExp(`Type "${DEAD_WORKER}"`)));
+  await waitFor('purge stays disabled until the id is typed', async () => prop('#modal-ok', 'disabled'));
+  await type('#modal-input', DEAD_WORKER);
+  await waitFor('the typed id enables purge', async () => !(await prop('#modal-ok', 'disabled')));
+  await click('#modal-ok');
+  await waitFor('the purge is reported done', shows('#flash', new RegExp(`purge ${DEAD_WORKER}: done`)));
 
   // ---- playground: run a script, read its output and logs
   await go('#/playground');

@@ -445,6 +445,12 @@
       { t: 'Oldest', f: function (r) { return fmtAge(r.oldest_age_ms); } },
       { t: 'Running', f: function (r) { return r.running; } },
       { t: 'Scheduled', f: function (r) { return r.scheduled; } },
+      { t: 'Failed 1h', f: function (r) { return r.failed_1h; } },
+      { t: 'Instances', f: function (r) {
+        return r.live_instances === undefined ? '' : str(r.live_instances) +
+          (r.draining_instances ? ' (+' + r.draining_instances + ' draining)' : '') +
+          (r.dead_instances ? ' (' + r.dead_instances + ' dead)' : '');
+      } },
       { t: 'Dead', f: function (r) { return r.dead ? h('a', { href: '#/dead?worker=' + encodeURIComponent(r.worker) }, str(r.dead)) : str(r.dead); } },
       { t: 'State', f: function (r) { return h('span.badge' + (r.paused ? '.st-paused' : '.st-active'), { 'data-test': 'queue-state' }, r.paused ? 'paused' : 'active'); } }
     ];
