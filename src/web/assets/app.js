@@ -913,7 +913,6 @@
       clear(hl);
       lines.forEach(function (l, i) {
         hl.appendChild(h('span.hl-line' + (i + 1 === errLine ? '.err-line' : ''), l));
-        hl.appendChild(document.createTextNode('\n'));
       });
       clear(gutter);
       for (var i = 1; i <= lines.length; i++) {
