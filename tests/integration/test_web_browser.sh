@@ -15,8 +15,8 @@ set -u
 use_bin "${1:?usage: test_web_browser.sh BIN_DIR SOURCE_DIR [REDIS_SERVER] [REDIS_CLI]}"
 SRC=$(cd "${2:?no SOURCE_DIR}" && pwd)
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
-if [ -z "$CHROMIUM" ]; then
-    echo "SKIP: chromium is not installed (tools/deps.sh installs chromium, chromium-driver, nodejs)"
+if [ -z "$CHROMIUM" ] || [ ! -x "$CHROMIUM" ]; then
+    echo "SKIP: chromium is not installed${CHROMIUM:+ ($CHROMIUM)} (tools/deps.sh installs chromium, chromium-driver, nodejs)"
     exit 77
 fi
 need_cmd chromedriver "the chromium-driver package: tools/deps.sh"
