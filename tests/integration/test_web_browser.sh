@@ -43,6 +43,9 @@ status_is() { [ "$(rcli HGET "rhai:task:{$1}" status)" = "$2" ]; }
 # ---- a worker with a context in its data dir --------------------------------------
 mkdir -p "$WORK/data-web1"
 ctl 0 context create demo --owner alice --data-dir "$WORK/data-web1" || die "context create"
+echo 'print("nightly report"); ({ at: ctx.task_id })' >"$WORK/nightly.js"
+ctl 0 cron add nightly --cron '0 3 * * *' --tz UTC --worker web1 --script "$WORK/nightly.js" \
+    --context demo --caller alice || die "cron add"
 rhaid_start web1 web1 2 --heartbeat-ms 200
 W_PID=$RHAID_PID
 rhaid_wait "$W_PID"

@@ -273,6 +273,21 @@ async function scenario() {
     shows('#task-status', /^(queued|running|timeout|error|done)$/));
   await waitFor('the retried task shows no dead-since time', async () => (await findAll('#task-dead-at')).length === 0);
 
+  // ---- schedules: pause, resume, run now (which opens the task it fired)
+  await go('#/schedules');
+  const cron = '#schedules-table tr[data-name="nightly"]';
+  await waitFor('the schedules page lists nightly with its cron', shows(cron, /0 3 \* \* \*/));
+  await click(`${cron} [data-test=schedule-pause]`);
+  await waitFor('nightly shows paused', shows(`${cron} [data-test=schedule-state]`, /^paused$/));
+  await click(`${cron} [data-test=schedule-resume]`);
+  await waitFor('nightly shows active again', shows(`${cron} [data-test=schedule-state]`, /^active$/));
+  await waitFor('nightly shows its next tick (or that the worker computes it)',
+    shows(`${cron} [data-test=schedule-next]`, /^(20\d\d-\d\d-\d\d \d\d:\d\d:\d\d|\(computing\))$/));
+  await shot('schedules');
+  await click(`${cron} [data-test=schedule-run]`);
+  await waitFor('run now opens the task it fired, which prints its report',
+    shows('#task-logs', /nightly report/));
+
   // ---- the other pages, for the screenshots and a look at each
   await go('#/contexts');
   await waitFor('the contexts page shows its table', visible('#contexts-table'));

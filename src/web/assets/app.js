@@ -611,6 +611,8 @@
         ['Timeout', t.timeout_ms ? fmtAge(t.timeout_ms) : ''],
         ['Dead since', fmtTime(t.dead_at), 'task-dead-at'],
         ['Trace', t.trace_id],
+        ['Retry of', t.retry_of ? h('a', { href: '#/task/' + encodeURIComponent(t.retry_of), id: 'task-retry-of' }, t.retry_of) : ''],
+        ['Schedule', t.schedule ? h('a', { href: '#/schedules' }, t.schedule) : ''],
         ['Parent', t.parent_id ? h('a', { href: '#/task/' + encodeURIComponent(t.parent_id), id: 'task-parent' }, t.parent_id) : ''],
         ['Children', Array.isArray(children) && children.length ? h('span#task-children', children.map(function (c) {
           var cid = typeof c === 'string' ? c : c.id;
@@ -706,6 +708,14 @@
     load();
   }
 
+  /* the next tick as rhaictl cron list words it */
+  function nextTick(r) {
+    if (r.paused) return 'paused';
+    if (r.next === null || r.next === undefined) return '-';
+    if (+r.next < 0) return '(computing)';
+    return fmtTime(r.next);
+  }
+
   /* ---- schedules --------------------------------------------------------------------------- */
   function pageSchedules(page, arg, q) {
     var body = h('div#schedules-body');
@@ -719,9 +729,10 @@
           { t: 'Worker', f: function (r) { return r.worker || r.worker_id; } },
           { t: 'Cron', f: function (r) { return h('code', str(r.cron || r.every || r.spec)); } },
           { t: 'TZ', f: function (r) { return r.tz; } },
-          { t: 'Next', f: function (r) { return fmtTime(r.next_at || r.next || (r.next_ticks || [])[0]); } },
-          { t: 'Last run', f: function (r) { return fmtTime(r.last_at || r.last_run); } },
-          { t: 'State', f: function (r) { return h('span.badge' + (r.paused ? '.st-paused' : '.st-active'), r.paused ? 'paused' : 'active'); } },
+          { t: 'Context', f: function (r) { return r.context; } },
+          { t: 'Caller', f: function (r) { return r.caller; } },
+          { t: 'Next', f: function (r) { return h('span', { 'data-test': 'schedule-next' }, nextTick(r)); } },
+          { t: 'State', f: function (r) { return h('span.badge' + (r.paused ? '.st-paused' : '.st-active'), { 'data-test': 'schedule-state' }, r.paused ? 'paused' : 'active'); } },
           { t: '', f: function (r) {
             var p = '/schedules/' + encodeURIComponent(r.worker || r.worker_id) + '/' + encodeURIComponent(r.name);
             return h('span.actions',
@@ -737,6 +748,7 @@
       }, failed('loading the schedules'));
     }
     load();
+    every(5000, load);
   }
 
   /* ---- contexts ------------------------------------------------------------------------------ */
