@@ -74,8 +74,8 @@ async function start() {
     '--disable-extensions', '--disable-background-networking'];
   if (process.env.CHROME_PROFILE) args.push(`--user-data-dir=${process.env.CHROME_PROFILE}`);
   const v = await wd('POST', '/session', {
-    capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': {
-      binary: process.env.CHROMIUM || '/usr/bin/chromium', args } } },
+    capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:loggingPrefs': { browser: 'ALL' },
+      'goog:chromeOptions': { binary: process.env.CHROMIUM || '/usr/bin/chromium', args } } },
   });
   session = v.sessionId;
   await wd('POST', S('/timeouts'), { implicit: 0, pageLoad: 30000, script: 30000 });
@@ -141,6 +141,15 @@ async function shot(name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   fs.writeFileSync(path.join(SHOTS, `${name}.png`), Buffer.from(png, 'base64'));
   console.log(`# screenshot ${name}.png`);
+}
+
+// the browser's console since the last call: no script error, nothing the
+// Content-Security-Policy (default-src 'self') blocked
+async function noPageErrors() {
+  const log = await wd('POST', S('/se/log'), { type: 'browser' });
+  const bad = log.filter((e) => /Content Security Policy|Uncaught|SyntaxError|TypeError|ReferenceError/.test(e.message));
+  if (bad.length) fail(`the page logged errors:\n${bad.map((e) => `  ${e.level} ${e.message}`).join('\n')}`);
+  ok(`no script error and no CSP violation in the browser's console (${log.length} entries)`);
 }
 
 async function go(hash) {
@@ -332,6 +341,7 @@ async function scenario() {
   await waitFor('the throughput chart counts the finished tasks', async () =>
     +(await wd('GET', S(`/element/${await find('svg#chart-throughput')}/attribute/data-sum-done`))) >= 1);
   await shot('overview');
+  await noPageErrors();
   await logout();
 
   // ---- read-only: writes are disabled, and the API refuses them (403)
@@ -349,6 +359,7 @@ async function scenario() {
   await go('#/playground');
   await waitFor('a read-only user sees Run disabled', async () => prop('#pg-run', 'disabled'));
   await waitFor('the playground says it is read-only', visible('#pg-readonly'));
+  await noPageErrors();
   await logout();
 }
 
