@@ -85,7 +85,10 @@ kill -0 "$WEB_PID" || die "rhai-web exited"
 
 # ---- chromedriver on a free port, headless chromium with a throwaway profile ---------
 CD_PORT=$(free_port) || die "no free port"
-setsid chromedriver --port="$CD_PORT" --allowed-ips=127.0.0.1 --log-path="$WORK/chromedriver.out" \
+# HOME and XDG dirs in WORK: the browser writes nothing outside it
+mkdir -p "$WORK/home"
+HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache \
+    setsid chromedriver --port="$CD_PORT" --allowed-ips=127.0.0.1 --log-path="$WORK/chromedriver.out" \
     >/dev/null 2>&1 &
 CD_PID=$!
 mkdir -p "$WORK/chrome"
