@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential clang cmake pkg-config libhiredis-dev libuv1-dev libmujs-dev
       libsqlite3-dev libjansson-dev libcmocka-dev libmicrohttpd-dev libsystemd-dev systemd
-      libsodium-dev libncurses-dev libseccomp-dev
+      libsodium-dev libncurses-dev libseccomp-dev libssl-dev openssl
       postgresql libpq-dev pgbouncer
       redis-server redis-tools tmux python3
       libedit-dev

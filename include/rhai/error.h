@@ -30,7 +30,9 @@ enum {
     RHAI_ETOOBIG   = -10,  /* over a configured size cap */
     RHAI_EAGAIN    = -11,  /* incomplete input, try again with more */
     RHAI_ECANCELED = -12,  /* request abandoned (client closed) */
-    RHAI_EINTERNAL = -13   /* a bug of ours */
+    RHAI_EINTERNAL = -13,  /* a bug of ours */
+    RHAI_ETLS      = -14   /* TLS configuration, handshake or certificate
+                              verification failed (rediss://) */
 };
 
 #define RHAI_ERRMSG_MAX 256

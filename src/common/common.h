@@ -177,6 +177,7 @@ int rh_frame_encode(rh_buf *b, const void *payload, size_t n);
 int rh_frame_decode(rh_buf *b, char **payload, size_t *len);
 
 /* ======================== Redis URLs ======================== */
+#define RH_URL_FILE_MAX 1024        /* a TLS file path, NUL included */
 typedef struct rh_url {
     int  is_unix;           /* 1: unix socket at 'path' */
     char host[256];
@@ -185,12 +186,27 @@ typedef struct rh_url {
     char user[128];         /* empty: none */
     char pass[256];         /* empty: no AUTH */
     int  db;                /* default 0 */
+    /* TLS (rediss://, or the tls_* options of rconn.h's rh_redis_cfg_set) */
+    int  tls;               /* 1: rediss:// */
+    int  tls_noverify;      /* 1: verify=no (chain and name not checked) */
+    char tls_ca[RH_URL_FILE_MAX];    /* CA file; "": the system store */
+    char tls_cert[RH_URL_FILE_MAX];  /* client certificate file; "": none */
+    char tls_key[RH_URL_FILE_MAX];   /* its private key file */
+    char tls_sni[256];      /* name sent (SNI) and verified; "": host */
 } rh_url;
 
 /* "redis://[[user]:pass@]host[:port][/db]", "redis://[::1]:6379",
  * "unix:///path[?db=N]". NULL or "" means 127.0.0.1:6379.
- * RHAI_EINVAL with a message naming the problem. */
+ * RHAI_EINVAL with a message naming the problem. rediss:// is refused
+ * here: the users of hiredis's own connections cannot do TLS (issue 18,
+ * wave 2 moves them to rconn.h, whose rh_redis_cfg_init accepts it). */
 int rh_url_parse(const char *url, rh_url *out, rhai_error *err);
+/* rh_url_parse, and with RH_URL_TLS in 'flags' also
+ *   rediss://...[/db][?ca=FILE&cert=FILE&key=FILE&sni=NAME&verify=yes|no]
+ * (options in any order, each at most once, no percent-decoding: a value
+ * runs to the next '&'). The options are refused on redis:// and unix://. */
+#define RH_URL_TLS 1
+int rh_url_parse_ex(const char *url, int flags, rh_url *out, rhai_error *err);
 /* The URL without its password, for logs. Writes at most n bytes. */
 void rh_url_format_safe(const rh_url *u, char *buf, size_t n);
 

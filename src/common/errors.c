@@ -26,6 +26,7 @@ static const struct {
     { RHAI_EAGAIN,    "RHAI_EAGAIN",    "incomplete, try again" },
     { RHAI_ECANCELED, "RHAI_ECANCELED", "cancelled" },
     { RHAI_EINTERNAL, "RHAI_EINTERNAL", "internal error" },
+    { RHAI_ETLS,      "RHAI_ETLS",      "TLS error" },
 };
 
 #define NERR (sizeof errtab / sizeof errtab[0])

@@ -2,8 +2,11 @@
  *
  *   redis://[[user]:password@]host[:port][/db]    host may be [v6]
  *   unix:///path/to/socket[?db=N]
- * No percent-decoding: credentials with '@' or '/' are not supported, and
- * rediss:// is refused because Debian's hiredis 0.14 has no TLS. */
+ *   rediss://[[user]:password@]host[:port][/db][?ca=F&cert=F&key=F&sni=N&verify=yes|no]
+ * No percent-decoding: credentials with '@' or '/' are not supported, nor
+ * TLS option values with '&'. rediss:// is accepted only by
+ * rh_url_parse_ex(RH_URL_TLS), for the connection layer that does TLS
+ * itself (rconn.h); hiredis 0.14, under the older users, has none. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +62,74 @@ static int parse_unix(const char *rest, rh_url *u, rhai_error *err)
     return 0;
 }
 
-int rh_url_parse(const char *url, rh_url *out, rhai_error *err)
+/* One TLS option of a rediss:// query: "name=value". */
+static int parse_tls_option(const char *s, size_t n, rh_url *u, unsigned *seen,
+                            rhai_error *err)
+{
+    static const char *const names[] = { "ca", "cert", "key", "sni", "verify" };
+    const char *eq = memchr(s, '=', n);
+    size_t nl = eq ? (size_t)(eq - s) : n, vl = eq ? n - nl - 1 : 0;
+    const char *v = eq ? eq + 1 : "";
+    char *dst = NULL;
+    size_t cap = 0;
+    unsigned i;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == nl && memcmp(names[i], s, nl) == 0)
+            break;
+    if (i == sizeof names / sizeof names[0] || !eq)
+        return rh_error_set(err, RHAI_EINVAL,
+                            "url: unknown option '%.*s' (want ca, cert, key, sni, verify)",
+                            (int)(nl > 64 ? 64 : nl), s);
+    if (*seen & (1u << i))
+        return rh_error_set(err, RHAI_EINVAL, "url: option '%s' given twice", names[i]);
+    *seen |= 1u << i;
+    if (vl == 0)
+        return rh_error_set(err, RHAI_EINVAL, "url: option '%s' is empty", names[i]);
+    switch (i) {
+    case 0: dst = u->tls_ca; cap = sizeof u->tls_ca; break;
+    case 1: dst = u->tls_cert; cap = sizeof u->tls_cert; break;
+    case 2: dst = u->tls_key; cap = sizeof u->tls_key; break;
+    case 3: dst = u->tls_sni; cap = sizeof u->tls_sni; break;
+    default:
+        if (vl == 3 && memcmp(v, "yes", 3) == 0)
+            u->tls_noverify = 0;
+        else if (vl == 2 && memcmp(v, "no", 2) == 0)
+            u->tls_noverify = 1;
+        else
+            return rh_error_set(err, RHAI_EINVAL, "url: verify must be yes or no");
+        return 0;
+    }
+    if (memchr(v, '\0', vl) || copy_part(dst, cap, v, vl) != 0)
+        return rh_error_set(err, RHAI_EINVAL, "url: option '%s' too long", names[i]);
+    return 0;
+}
+
+static int parse_tls_query(const char *q, rh_url *u, rhai_error *err)
+{
+    unsigned seen = 0;
+    int rc;
+
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t n = amp ? (size_t)(amp - q) : strlen(q);
+        if ((rc = parse_tls_option(q, n, u, &seen, err)) != 0)
+            return rc;
+        if (!amp)
+            break;
+        q = amp + 1;
+        if (*q == '\0')
+            return rh_error_set(err, RHAI_EINVAL, "url: empty option after '&'");
+    }
+    return 0;
+}
+
+int rh_url_parse_ex(const char *url, int flags, rh_url *out, rhai_error *err)
 {
     rh_url u;
-    const char *p, *at, *hostend, *slash;
+    const char *p, *at, *hostend, *slash, *query, *dbend;
     long v;
+    int rc;
 
     memset(&u, 0, sizeof u);
     strcpy(u.host, "127.0.0.1");
@@ -73,16 +139,25 @@ int rh_url_parse(const char *url, rh_url *out, rhai_error *err)
         return 0;
     }
     if (strncmp(url, "unix://", 7) == 0) {
-        int rc = parse_unix(url + 7, &u, err);
+        rc = parse_unix(url + 7, &u, err);
         if (rc == 0)
             *out = u;
         return rc;
     }
-    if (strncmp(url, "rediss://", 9) == 0)
-        return rh_error_set(err, RHAI_EINVAL, "rediss:// (TLS) is not supported by this build");
-    if (strncmp(url, "redis://", 8) != 0)
-        return rh_error_set(err, RHAI_EINVAL, "url must start with redis:// or unix://");
-    p = url + 8;
+    if (strncmp(url, "rediss://", 9) == 0) {
+        if (!(flags & RH_URL_TLS))
+            return rh_error_set(err, RHAI_EINVAL,
+                                "rediss:// (TLS) is not supported by this build");
+        u.tls = 1;
+        p = url + 9;
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+    } else {
+        return rh_error_set(err, RHAI_EINVAL,
+                            (flags & RH_URL_TLS)
+                                ? "url must start with redis://, rediss:// or unix://"
+                                : "url must start with redis:// or unix://");
+    }
     slash = strchr(p, '/');
     at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
     if (at) {
@@ -96,7 +171,14 @@ int rh_url_parse(const char *url, rh_url *out, rhai_error *err)
         }
         p = at + 1;
     }
-    hostend = slash ? slash : p + strlen(p);
+    /* After the credentials: host[:port][/db][?query]. A '/' inside the
+     * query (a file path) is not the db's. */
+    query = (flags & RH_URL_TLS) ? strchr(p, '?') : NULL;
+    slash = strchr(p, '/');
+    if (slash && query && slash > query)
+        slash = NULL;
+    hostend = slash ? slash : query ? query : p + strlen(p);
+    dbend = query ? query : p + strlen(p);
     if (*p == '[') {                                   /* [v6]:port */
         const char *rb = memchr(p, ']', (size_t)(hostend - p));
         if (!rb || copy_part(u.host, sizeof u.host, p + 1, (size_t)(rb - p - 1)) != 0 ||
@@ -120,23 +202,40 @@ int rh_url_parse(const char *url, rh_url *out, rhai_error *err)
                                 (int)(hostend - p - 1), p + 1);
         u.port = (int)v;
     }
-    if (slash && slash[1] != '\0') {
-        if (parse_int(slash + 1, strlen(slash + 1), 0, 1 << 20, &v) != 0)
-            return rh_error_set(err, RHAI_EINVAL, "url: bad db number '%s'", slash + 1);
+    if (slash && slash + 1 < dbend) {
+        if (parse_int(slash + 1, (size_t)(dbend - slash - 1), 0, 1 << 20, &v) != 0)
+            return rh_error_set(err, RHAI_EINVAL, "url: bad db number '%.*s'",
+                                (int)(dbend - slash - 1), slash + 1);
         u.db = (int)v;
     }
+    if (query && !u.tls)
+        return rh_error_set(err, RHAI_EINVAL,
+                            "url: options '?%.64s' are TLS options: use rediss://", query + 1);
+    if (query && (rc = parse_tls_query(query + 1, &u, err)) != 0)
+        return rc;
     *out = u;
     return 0;
 }
 
+int rh_url_parse(const char *url, rh_url *out, rhai_error *err)
+{
+    return rh_url_parse_ex(url, 0, out, err);
+}
+
+/* TLS options are not repeated (file paths make long log lines); the
+ * scheme says TLS, and the name checked when it is not the host. */
 void rh_url_format_safe(const rh_url *u, char *buf, size_t n)
 {
+    const char *scheme = u->tls ? "rediss" : "redis";
+    const char *sni = u->tls && u->tls_sni[0] ? "?sni=" : "";
+    const char *sniv = u->tls && u->tls_sni[0] ? u->tls_sni : "";
+
     if (u->is_unix)
         snprintf(buf, n, "unix://%s?db=%d", u->path, u->db);
     else if (strchr(u->host, ':'))
-        snprintf(buf, n, "redis://%s%s[%s]:%d/%d", u->pass[0] ? "***" : "",
-                 u->pass[0] ? "@" : "", u->host, u->port, u->db);
+        snprintf(buf, n, "%s://%s%s[%s]:%d/%d%s%s", scheme, u->pass[0] ? "***" : "",
+                 u->pass[0] ? "@" : "", u->host, u->port, u->db, sni, sniv);
     else
-        snprintf(buf, n, "redis://%s%s%s:%d/%d", u->pass[0] ? "***" : "",
-                 u->pass[0] ? "@" : "", u->host, u->port, u->db);
+        snprintf(buf, n, "%s://%s%s%s:%d/%d%s%s", scheme, u->pass[0] ? "***" : "",
+                 u->pass[0] ? "@" : "", u->host, u->port, u->db, sni, sniv);
 }

@@ -1,0 +1,257 @@
+/* rtls.c -- OpenSSL sessions for rediss:// (see rtls.h).
+ *
+ * Client side only: TLS 1.2 at least, the peer always verified unless the
+ * URL says verify=no (chain against tls_ca or the system store, name
+ * against tls_sni or the host, an IP literal as an IP SAN). Partial and
+ * moving-buffer writes are on, so the caller's output buffer may be
+ * compacted or grown between a write that would block and its retry.
+ * OpenSSL 3 initialises itself on first use; nothing here is global. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "common/rtls.h"
+
+struct rh_tls_ctx {
+    SSL_CTX *ctx;
+    int      has_cert;        /* a client certificate is configured */
+};
+
+struct rh_tls {
+    SSL        *ssl;          /* holds its own reference to the SSL_CTX */
+    int         has_cert;     /* the context had a client certificate */
+};
+
+/* The reason of the oldest queued OpenSSL error ("no such file"), or
+ * 'dflt'; the queue is cleared. */
+static const char *tls_reason(char *buf, size_t n, const char *dflt)
+{
+    unsigned long e = ERR_get_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+    if (r)
+        snprintf(buf, n, "%s", r);
+    else if (e)
+        snprintf(buf, n, "OpenSSL error %lx", e);
+    else
+        snprintf(buf, n, "%s", dflt);
+    ERR_clear_error();
+    return buf;
+}
+
+int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
+{
+    rh_tls_ctx *x;
+    char why[200];
+    int rc = RHAI_ETLS;
+
+    *out = NULL;
+    ERR_clear_error();
+    if ((x = rh_calloc(1, sizeof *x)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((x->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+        rh_error_set(err, RHAI_ETLS, "TLS: cannot create a context: %s",
+                     tls_reason(why, sizeof why, "unknown"));
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(x->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(x->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(x->ctx, u->tls_noverify ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    if (u->tls_ca[0]) {
+        if (SSL_CTX_load_verify_locations(x->ctx, u->tls_ca, NULL) != 1) {
+            rh_error_set(err, RHAI_ETLS, "TLS: cannot load the CA file '%.200s' (tls_ca): %s",
+                         u->tls_ca, tls_reason(why, sizeof why, "unreadable"));
+            goto fail;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(x->ctx) != 1) {
+        rh_error_set(err, RHAI_ETLS, "TLS: cannot load the system CA store: %s",
+                     tls_reason(why, sizeof why, "unknown"));
+        goto fail;
+    }
+    if (u->tls_cert[0]) {
+        if (SSL_CTX_use_certificate_chain_file(x->ctx, u->tls_cert) != 1) {
+            rh_error_set(err, RHAI_ETLS,
+                         "TLS: cannot load the client certificate '%.200s' (tls_cert): %s",
+                         u->tls_cert, tls_reason(why, sizeof why, "unreadable"));
+            goto fail;
+        }
+        if (SSL_CTX_use_PrivateKey_file(x->ctx, u->tls_key, SSL_FILETYPE_PEM) != 1) {
+            rh_error_set(err, RHAI_ETLS, "TLS: cannot load the client key '%.200s' (tls_key): %s",
+                         u->tls_key, tls_reason(why, sizeof why, "unreadable"));
+            goto fail;
+        }
+        if (SSL_CTX_check_private_key(x->ctx) != 1) {
+            rh_error_set(err, RHAI_ETLS, "TLS: the key '%.200s' does not match the "
+                         "certificate '%.200s': %s", u->tls_key, u->tls_cert,
+                         tls_reason(why, sizeof why, "mismatch"));
+            goto fail;
+        }
+        x->has_cert = 1;
+    }
+    *out = x;
+    return 0;
+fail:
+    rh_tls_ctx_free(x);
+    return rc;
+}
+
+void rh_tls_ctx_free(rh_tls_ctx *x)
+{
+    if (x == NULL)
+        return;
+    SSL_CTX_free(x->ctx);
+    rh_free(x);
+}
+
+static int is_ip(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+int rh_tls_new(rh_tls_ctx *x, int fd, const rh_url *u, rh_tls **out, rhai_error *err)
+{
+    const char *name = u->tls_sni[0] ? u->tls_sni : u->host;
+    char why[200];
+    rh_tls *t;
+
+    *out = NULL;
+    ERR_clear_error();
+    if ((t = rh_calloc(1, sizeof *t)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    t->has_cert = x->has_cert;
+    if ((t->ssl = SSL_new(x->ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+        rh_error_set(err, RHAI_ETLS, "TLS: cannot create a session: %s",
+                     tls_reason(why, sizeof why, "unknown"));
+        rh_tls_free(t);
+        return RHAI_ETLS;
+    }
+    if (!is_ip(name) && SSL_set_tlsext_host_name(t->ssl, name) != 1) {
+        rh_error_set(err, RHAI_ETLS, "TLS: bad server name '%.200s': %s", name,
+                     tls_reason(why, sizeof why, "rejected"));
+        rh_tls_free(t);
+        return RHAI_ETLS;
+    }
+    if (!u->tls_noverify) {
+        int ok = is_ip(name) ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name)
+                             : SSL_set1_host(t->ssl, name);
+        if (ok != 1) {
+            rh_error_set(err, RHAI_ETLS, "TLS: cannot check the name '%.200s': %s", name,
+                         tls_reason(why, sizeof why, "rejected"));
+            rh_tls_free(t);
+            return RHAI_ETLS;
+        }
+    }
+    SSL_set_connect_state(t->ssl);
+    *out = t;
+    return 0;
+}
+
+void rh_tls_free(rh_tls *t)
+{
+    if (t == NULL)
+        return;
+    SSL_free(t->ssl);
+    rh_free(t);
+}
+
+/* Turn the result 'ret' of an SSL_* call into our status. 'what' names
+ * the step in messages ("TLS handshake", "TLS read", "TLS write"). */
+static int tls_status(rh_tls *t, int ret, const char *what, int *want, rhai_error *err)
+{
+    int e = SSL_get_error(t->ssl, ret), saved = errno;
+    unsigned long q;
+    long vr;
+    char why[200];
+
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        *want = RH_IO_READ;
+        return RHAI_EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        *want = RH_IO_WRITE;
+        return RHAI_EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:               /* close_notify */
+        ERR_clear_error();
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (saved == 0 || saved == EPIPE || saved == ECONNRESET)
+            return rh_error_set(err, RHAI_ECONN, "%s: connection closed by the server%s",
+                                what, saved ? " (reset)" : "");
+        return rh_error_set(err, RHAI_ECONN, "%s: %s", what, strerror(saved));
+    default:
+        break;
+    }
+    vr = SSL_get_verify_result(t->ssl);
+    if (vr != X509_V_OK) {
+        ERR_clear_error();
+        return rh_error_set(err, RHAI_ETLS, "%s: certificate verify failed: %s", what,
+                            X509_verify_cert_error_string(vr));
+    }
+    q = ERR_peek_error();
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL && ERR_GET_REASON(q) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return rh_error_set(err, RHAI_ECONN, "%s: connection closed by the server", what);
+    }
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL &&
+        (ERR_GET_REASON(q) == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+         (ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE && !t->has_cert)) &&
+        !t->has_cert)
+        return rh_error_set(err, RHAI_ETLS,
+                            "%s: the server requires a client certificate (set tls_cert "
+                            "and tls_key): %s", what, tls_reason(why, sizeof why, "refused"));
+    return rh_error_set(err, RHAI_ETLS, "%s failed: %s", what,
+                        tls_reason(why, sizeof why, "unknown error"));
+}
+
+int rh_tls_handshake(rh_tls *t, int *want, rhai_error *err)
+{
+    int ret;
+
+    ERR_clear_error();
+    errno = 0;
+    ret = SSL_do_handshake(t->ssl);
+    if (ret == 1)
+        return 0;
+    ret = tls_status(t, ret, "TLS handshake", want, err);
+    if (ret == 0)                             /* close_notify mid-handshake */
+        return rh_error_set(err, RHAI_ECONN, "TLS handshake: connection closed by the server");
+    return ret;
+}
+
+ssize_t rh_tls_read(rh_tls *t, void *buf, size_t n, int *want, rhai_error *err)
+{
+    size_t got = 0;
+    int ret;
+
+    ERR_clear_error();
+    errno = 0;
+    ret = SSL_read_ex(t->ssl, buf, n, &got);
+    if (ret == 1)
+        return (ssize_t)got;
+    return tls_status(t, 0, "TLS read", want, err);
+}
+
+ssize_t rh_tls_write(rh_tls *t, const void *buf, size_t n, int *want, rhai_error *err)
+{
+    size_t put = 0;
+    rh_nopipe g;
+    int ret, rc;
+
+    ERR_clear_error();
+    errno = 0;
+    rh_nopipe_begin(&g);
+    ret = SSL_write_ex(t->ssl, buf, n, &put);
+    rh_nopipe_end(&g);
+    if (ret == 1)
+        return (ssize_t)put;
+    rc = tls_status(t, 0, "TLS write", want, err);
+    if (rc == 0)
+        return rh_error_set(err, RHAI_ECONN, "TLS write: connection closed by the server");
+    return rc;
+}
