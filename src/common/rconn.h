@@ -195,7 +195,7 @@ typedef struct rh_aconn_opts {
     int         queue_connecting;/* 1: accept commands while connecting */
     rh_aconn_fn on_up;           /* each time the handshake succeeds */
     rh_aconn_fn on_down;         /* once per loss of an up connection, after every
-                                    pending callback ran with NULL */
+                                    pending callback ran with NULL (not on close) */
     rh_aconn_fn on_closed;       /* once, after rh_aconn_close finished */
     void       *data;            /* passed to the three above */
 } rh_aconn_opts;
