@@ -250,6 +250,23 @@ ssize_t rh_tls_write(rh_tls *t, const void *buf, size_t n, int *want, rhai_error
     rh_nopipe_end(&g);
     if (ret == 1)
         return (ssize_t)put;
+    if (SSL_get_error(t->ssl, 0) == SSL_ERROR_SYSCALL) {
+        /* The peer closed on us. In TLS 1.3 a server checks our
+         * certificate after the handshake, so its reason (an alert such as
+         * "certificate required") may be waiting in the socket ahead of
+         * the reset: read it, so the caller learns why, not just "reset". */
+        char scrap[256];
+        size_t got = 0;
+        int w2 = 0;
+        ERR_clear_error();
+        if (SSL_read_ex(t->ssl, scrap, sizeof scrap, &got) != 1 &&
+            SSL_get_error(t->ssl, 0) == SSL_ERROR_SSL &&
+            (rc = tls_status(t, 0, "TLS write", &w2, err)) == RHAI_ETLS)
+            return rc;
+        ERR_clear_error();
+        errno = EPIPE;
+        return rh_error_set(err, RHAI_ECONN, "TLS write: connection closed by the server");
+    }
     rc = tls_status(t, 0, "TLS write", want, err);
     if (rc == 0)
         return rh_error_set(err, RHAI_ECONN, "TLS write: connection closed by the server");
