@@ -335,7 +335,8 @@ int rh_rconn_handshake_check(const redisReply *r, int step, const char *where,
 struct rh_sconn {
     rh_xport     x;
     redisReader *reader;
-    rh_buf       out;          /* encoded commands not yet written */
+    rh_buf       out;          /* encoded commands; bytes before opos written */
+    size_t       opos;
     int64_t      io_ms;
     int          dead;         /* an error or timeout happened: refuse all */
     rhai_error   why;          /* the error that killed it */
@@ -403,8 +404,9 @@ static int sconn_io(rh_sconn *c, int need_reply, int64_t deadline, const char *w
                 return 0;
             }
         }
-        while (rh_buf_len(&c->out) > 0) {
-            n = rh_xport_write(&c->x, c->out.data, rh_buf_len(&c->out), &want, &e);
+        while (c->opos < rh_buf_len(&c->out)) {
+            n = rh_xport_write(&c->x, c->out.data + c->opos, rh_buf_len(&c->out) - c->opos,
+                               &want, &e);
             if (n == RHAI_EAGAIN) {
                 rw |= want;
                 break;
@@ -414,8 +416,9 @@ static int sconn_io(rh_sconn *c, int need_reply, int64_t deadline, const char *w
                 rh_error_set(&e2, (int)n, "%s: %s", c->where, e.msg);
                 return sconn_fail(c, (int)n, &e2, err);
             }
-            rh_buf_consume(&c->out, (size_t)n);
+            c->opos += (size_t)n;
         }
+        rh_rconn_out_done(&c->out, &c->opos);
         if (!need_reply && rh_buf_len(&c->out) == 0)
             return 0;
         n = rh_xport_read(&c->x, buf, sizeof buf, &want, &e);

@@ -56,7 +56,8 @@ struct rh_aconn {
     int           events;         /* armed on poll */
     int           addr_idx;       /* which resolved address this attempt tries */
     redisReader  *reader;
-    rh_buf        out;            /* encoded, not yet written */
+    rh_buf        out;            /* encoded; bytes before opos written */
+    size_t        opos;
     rh_buf        held;           /* commands accepted while connecting */
     int           rd_wants_wr;    /* TLS: a read waits for writable */
     int           wr_wants_rd;    /* TLS: a write waits for readable */
@@ -160,7 +161,7 @@ static void arm(rh_aconn *c)
 
 static void write_soon(rh_aconn *c)
 {
-    if (c->write_pending || c->wr_blocked || c->wr_wants_rd || rh_buf_len(&c->out) == 0)
+    if (c->write_pending || c->wr_blocked || c->wr_wants_rd || rh_buf_len(&c->out) == c->opos)
         return;
     c->write_pending = 1;
     uv_prepare_start(&c->prepare, on_prepare);
@@ -257,6 +258,7 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
     redisReaderFree(c->reader);
     c->reader = NULL;
     rh_buf_free(&c->out);
+    c->opos = 0;
     rh_buf_free(&c->held);
     c->rd_wants_wr = c->wr_wants_rd = c->wr_blocked = 0;
     c->hs_left = 0;
@@ -410,12 +412,13 @@ static void do_read(rh_aconn *c)
 static void do_write(rh_aconn *c)
 {
     c->wr_blocked = c->wr_wants_rd = 0;
-    while (rh_buf_len(&c->out) > 0) {
+    while (c->opos < rh_buf_len(&c->out)) {
         int want = 0;
         rhai_error e;
-        ssize_t n = rh_xport_write(&c->x, c->out.data, rh_buf_len(&c->out), &want, &e);
+        ssize_t n = rh_xport_write(&c->x, c->out.data + c->opos, rh_buf_len(&c->out) - c->opos,
+                                   &want, &e);
         if (n > 0) {
-            rh_buf_consume(&c->out, (size_t)n);
+            c->opos += (size_t)n;
             continue;
         }
         if (n == RHAI_EAGAIN) {
@@ -429,6 +432,7 @@ static void do_write(rh_aconn *c)
                  c->where, e.msg);
         return;
     }
+    rh_rconn_out_done(&c->out, &c->opos);
     arm(c);
 }
 
