@@ -309,6 +309,35 @@ static void test_async_queue_while_connecting_sends_after_auth_and_select(void *
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_async_command_queued_while_connecting_never_runs_after_a_refused_select(
+    void **state)
+{
+    uv_loop_t loop;
+    rh_redis_cfg cfg = cfg_of("redis://127.0.0.1:%d/99999", g_redis.port);
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *c;
+    tc_reply k = { 0 };
+    rhai_error err;
+    redisContext *h;
+    (void)state;
+    o.queue_connecting = 1;
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &c, &err), 0);
+    assert_int_equal(rh_aconn_command(c, tc_keep, &k, &err, "SET %s %s", "qk", "wrongdb"), 0);
+    assert_true(tc_run_until(&loop, &k.n, 1, 5000));
+    assert_int_equal(k.nulls, 1);                     /* failed, not run */
+    assert_int_equal(rh_aconn_last_fail(c), RH_RCONN_FAIL_SELECT);
+    assert_non_null(strstr(rh_aconn_last_error(c)->msg, "SELECT refused"));
+    h = th_redis_connect(&g_redis);
+    assert_non_null(h);
+    assert_int_equal(th_cmd_int(h, "EXISTS qk"), 0);  /* not written on db 0 */
+    redisFree(h);
+    rh_aconn_close(c);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_async_refused_auth_is_a_misconfiguration_and_never_up(void **state)
 {
     uv_loop_t loop;
@@ -387,6 +416,8 @@ int main(void)
         cmocka_unit_test(test_async_reconnects_after_a_restart_and_guards_sends_while_down),
         cmocka_unit_test(test_async_close_runs_each_pending_callback_once_with_null),
         cmocka_unit_test(test_async_queue_while_connecting_sends_after_auth_and_select),
+        cmocka_unit_test(
+            test_async_command_queued_while_connecting_never_runs_after_a_refused_select),
         cmocka_unit_test(test_async_refused_auth_is_a_misconfiguration_and_never_up),
         cmocka_unit_test(test_async_drop_reconnects_like_a_loss),
     };
