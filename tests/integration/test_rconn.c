@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "harness.h"
+#include "th_tls.h"
 #include "rconn_util.h"
 
 #define BIG (10u * 1024 * 1024)
@@ -391,6 +392,118 @@ static void test_async_drop_reconnects_like_a_loss(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void test_sync_io_limit_ends_a_command_and_the_connection_stays_failed(void **state)
+{
+    rh_redis_cfg cfg = cfg_of("%s", g_redis.url);
+    rh_sconn *c;
+    redisReply *r;
+    rhai_error err;
+    (void)state;
+    assert_int_equal(rh_redis_cfg_set(&cfg, "io_ms", "200", &err), 0);
+    c = sopen(&cfg);
+    assert_int_equal(rh_sconn_command(c, &r, &err, "BLPOP %s 0", "never"), RHAI_ETIMEOUT);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "timed out"));
+    assert_false(rh_sconn_ok(c));
+    /* its replies could be out of step now: refused at once */
+    assert_int_equal(rh_sconn_command(c, &r, &err, "PING"), RHAI_ECONN);
+    assert_non_null(strstr(err.msg, "timed out"));
+    rh_sconn_free(c);
+}
+
+/* Replies of a pipeline; the third drops the connection from inside its
+ * callback: the rest, already read, must each see NULL once. */
+typedef struct drop_seq {
+    int replies, nulls;
+} drop_seq;
+
+static void drop_at_third(rh_aconn *c, redisReply *r, void *priv)
+{
+    drop_seq *d = priv;
+    if (r == NULL) {
+        d->nulls++;
+        return;
+    }
+    if (++d->replies == 3)
+        rh_aconn_drop(c, "dropped by a callback");
+}
+
+static void close_in_callback(rh_aconn *c, redisReply *r, void *priv)
+{
+    drop_seq *d = priv;
+    if (r == NULL) {
+        d->nulls++;
+        return;
+    }
+    d->replies++;
+    rh_aconn_close(c);
+}
+
+static void test_async_callbacks_may_drop_or_close_mid_pipeline(void **state)
+{
+    uv_loop_t loop;
+    rh_redis_cfg cfg = cfg_of("%s", g_redis.url);
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *c;
+    drop_seq d = { 0 }, k = { 0 };
+    rhai_error err;
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &c, &err), 0);
+    assert_true(tc_run_until(&loop, &st.ups, 1, 5000));
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(rh_aconn_command(c, drop_at_third, &d, &err, "PING"), 0);
+    assert_true(tc_run_until(&loop, &st.downs, 1, 5000));
+    assert_int_equal(d.replies, 3);
+    assert_int_equal(d.nulls, 7);
+    assert_true(tc_run_until(&loop, &st.ups, 2, 5000));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rh_aconn_command(c, close_in_callback, &k, &err, "PING"), 0);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(k.replies, 1);
+    assert_int_equal(k.nulls, 4);
+    assert_int_equal(d.replies + d.nulls, 10);        /* nothing ran twice */
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_unix_socket_sync_and_async(void **state)
+{
+    char sock[400], log[400], url[500];
+    pid_t pid;
+    rh_redis_cfg cfg;
+    rh_sconn *c;
+    redisReply *r;
+    rhai_error err;
+    uv_loop_t loop;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *a;
+    tc_reply k = { 0 };
+    (void)state;
+    snprintf(sock, sizeof sock, "%s/u.sock", g_redis.dir);
+    snprintf(log, sizeof log, "%s/unix.log", g_redis.dir);
+    pid = th_redis_start_unix(sock, log);
+    assert_true(pid > 0);
+    snprintf(url, sizeof url, "unix://%s?db=2", sock);
+    cfg = cfg_of("%s", url);
+    c = sopen(&cfg);
+    assert_int_equal(rh_sconn_command(c, &r, &err, "CLIENT INFO"), 0);
+    assert_non_null(strstr(r->str, " db=2 "));
+    freeReplyObject(r);
+    rh_sconn_free(c);
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &a, &err), 0);
+    assert_true(tc_run_until(&loop, &st.ups, 1, 5000));
+    assert_int_equal(rh_aconn_command(a, tc_keep, &k, &err, "PING"), 0);
+    assert_true(tc_run_until(&loop, &k.n, 1, 5000));
+    assert_string_equal(k.str, "PONG");
+    rh_aconn_close(a);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+    th_stop(pid, 5000);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -420,6 +533,9 @@ int main(void)
             test_async_command_queued_while_connecting_never_runs_after_a_refused_select),
         cmocka_unit_test(test_async_refused_auth_is_a_misconfiguration_and_never_up),
         cmocka_unit_test(test_async_drop_reconnects_like_a_loss),
+        cmocka_unit_test(test_sync_io_limit_ends_a_command_and_the_connection_stays_failed),
+        cmocka_unit_test(test_async_callbacks_may_drop_or_close_mid_pipeline),
+        cmocka_unit_test(test_unix_socket_sync_and_async),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -140,3 +140,31 @@ int th_tls_restart(th_tls *t)
     th_redis_stop_keep(&t->r);
     return tls_spawn(t);
 }
+
+pid_t th_redis_start_unix(const char *sock, const char *log)
+{
+    char *argv[] = { TH_REDIS_SERVER, "--port", "0", "--unixsocket", (char *)sock,
+                     "--save", "", "--appendonly", "no", "--daemonize", "no", NULL };
+    struct timespec ms10 = { 0, 10000000L };
+    struct timeval tv = { 1, 0 };
+    int64_t deadline = rh_mono_ms() + 10000;
+    pid_t pid = th_spawn(argv, NULL, log);
+
+    if (pid < 0)
+        return -1;
+    while (rh_mono_ms() < deadline) {
+        redisContext *c = redisConnectUnixWithTimeout(sock, tv);
+        int ok = c && !c->err;
+        redisFree(c);
+        if (ok)
+            return pid;
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "th_redis_start_unix: redis-server exited early, see %s\n", log);
+            return -1;
+        }
+        nanosleep(&ms10, NULL);
+    }
+    fprintf(stderr, "th_redis_start_unix: no answer on %s in 10 s\n", sock);
+    th_stop(pid, 5000);
+    return -1;
+}

@@ -28,4 +28,9 @@ int  th_tls_restart(th_tls *t);
 /* Path of PKI file 'name' ("ca.crt") into buf. */
 const char *th_tls_file(const th_tls *t, const char *name, char *buf, size_t n);
 
+/* A redis-server listening on unix socket 'sock' only (--port 0), log in
+ * 'log'; waits (10 s) until it answers PING there. Its pid (th_stop it),
+ * or -1 after printing why. */
+pid_t th_redis_start_unix(const char *sock, const char *log);
+
 #endif
