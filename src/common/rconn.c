@@ -625,6 +625,66 @@ int rh_sconn_command(rh_sconn *c, redisReply **out, rhai_error *err, const char 
     return rh_sconn_get_reply(c, out, err);
 }
 
+int rh_sconn_fd(const rh_sconn *c)
+{
+    return c->dead ? -1 : c->x.fd;
+}
+
+int rh_sconn_read_some(rh_sconn *c, rhai_error *err)
+{
+    char buf[16384];
+    rhai_error e, e2;
+
+    if (c->dead) {
+        if (err)
+            *err = c->why, err->code = RHAI_ECONN;
+        return RHAI_ECONN;
+    }
+    for (;;) {
+        int want = 0;
+        ssize_t n = rh_xport_read(&c->x, buf, sizeof buf, &want, &e);
+        if (n > 0) {
+            if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK) {
+                rh_error_set(&e2, RHAI_ENOMEM, "%s: out of memory reading a reply", c->where);
+                return sconn_fail(c, RHAI_ENOMEM, &e2, err);
+            }
+            continue;
+        }
+        if (n == RHAI_EAGAIN)
+            return 0;        /* a TLS read wanting to write: the next call retries */
+        if (n == 0)
+            rh_error_set(&e2, RHAI_ECONN, "%s: connection closed by the server", c->where);
+        else
+            rh_error_set(&e2, (int)n, "%s: %s", c->where, e.msg);
+        return sconn_fail(c, e2.code, &e2, err);
+    }
+}
+
+int rh_sconn_take_reply(rh_sconn *c, redisReply **out, rhai_error *err)
+{
+    void *r = NULL;
+    rhai_error e;
+
+    *out = NULL;
+    if (c->dead) {
+        if (err)
+            *err = c->why, err->code = RHAI_ECONN;
+        return RHAI_ECONN;
+    }
+    if (redisReaderGetReply(c->reader, &r) != REDIS_OK) {
+        rh_error_set(&e, RHAI_EPROTO, "%s: bad reply: %s", c->where, c->reader->errstr);
+        return sconn_fail(c, RHAI_EPROTO, &e, err);
+    }
+    *out = r;
+    return 0;
+}
+
+void rh_sconn_set_io_ms(rh_sconn *c, int64_t ms)
+{
+    if (ms > 0)
+        c->io_ms = ms;
+}
+
 int rh_sconn_ok(const rh_sconn *c)
 {
     return !c->dead;

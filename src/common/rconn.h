@@ -16,6 +16,9 @@
  *   redisCommandArgv(rc, ...)                rh_sconn_command_argv
  *   redisAppendCommandArgv / redisGetReply   rh_sconn_append_argv / rh_sconn_get_reply
  *   redisFree                                rh_sconn_free
+ *   rc->fd + redisBufferRead +               rh_sconn_fd + rh_sconn_read_some +
+ *     redisGetReplyFromReader (ctl top)        rh_sconn_take_reply
+ *   redisSetTimeout                          rh_sconn_set_io_ms
  *   wk_conn_init + wk_conn_start             rh_aconn_new (starts connecting at once)
  *   wk_conn_argv / wk_conn_cmd               rh_aconn_command_argv / rh_aconn_command
  *     (RHAI_ECONN when down, cb not run)       (same guard, same contract)
@@ -136,6 +139,18 @@ int  rh_sconn_append_argv(rh_sconn *c, int argc, const char **argv, const size_t
                           rhai_error *err);
 int  rh_sconn_append(rh_sconn *c, rhai_error *err, const char *fmt, ...);
 int  rh_sconn_get_reply(rh_sconn *c, redisReply **out, rhai_error *err);
+/* Event-driven reading (rhaictl top's SUBSCRIBE connection, which polls
+ * its socket with stdin): poll rh_sconn_fd for POLLIN, then
+ * rh_sconn_read_some takes everything the socket (and the TLS layer)
+ * holds now without blocking, and rh_sconn_take_reply hands out complete
+ * replies without any I/O (*out NULL: none complete). fd -1 once dead.
+ * Reading until "would block" leaves nothing inside OpenSSL's buffer, so
+ * the fd's readiness is the whole truth. RHAI_ECONN/ETLS/EPROTO/ENOMEM. */
+int  rh_sconn_fd(const rh_sconn *c);
+int  rh_sconn_read_some(rh_sconn *c, rhai_error *err);
+int  rh_sconn_take_reply(rh_sconn *c, redisReply **out, rhai_error *err);
+/* Change the io limit of later calls (a long BLPOP); ms > 0. */
+void rh_sconn_set_io_ms(rh_sconn *c, int64_t ms);
 /* 1 while usable (no I/O error or timeout yet). */
 int  rh_sconn_ok(const rh_sconn *c);
 /* 1 when the connection is TLS. */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -195,6 +196,42 @@ static void test_required_client_certificate_missing_is_a_clear_error(void **sta
     rh_sconn_free(c);
 }
 
+static void test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking(void **state)
+{
+    rh_redis_cfg cfg = tls_cfg(&g_ok, NULL, "ca.crt", NULL);
+    rh_sconn *sub = open_ok(&cfg), *pub = open_ok(&cfg);
+    redisReply *r;
+    rhai_error err;
+    int got = 0;
+    int64_t deadline;
+    (void)state;
+    assert_int_equal(rh_sconn_command(sub, &r, &err, "SUBSCRIBE chan"), 0);
+    freeReplyObject(r);
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(rh_sconn_command(pub, &r, &err, "PUBLISH chan m%d", i), 0);
+        freeReplyObject(r);
+    }
+    deadline = rh_mono_ms() + 5000;
+    while (got < 50 && rh_mono_ms() < deadline) {
+        struct pollfd p = { rh_sconn_fd(sub), POLLIN, 0 };
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        assert_int_equal(rh_sconn_read_some(sub, &err), 0);
+        for (;;) {
+            assert_int_equal(rh_sconn_take_reply(sub, &r, &err), 0);
+            if (r == NULL)
+                break;
+            assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+            assert_string_equal(r->element[0]->str, "message");
+            got++;
+            freeReplyObject(r);
+        }
+    }
+    assert_int_equal(got, 50);
+    rh_sconn_free(sub);
+    rh_sconn_free(pub);
+}
+
 /* ---- async ---- */
 
 static void test_async_tls_pipeline_big_value_and_client_certificate(void **state)
@@ -321,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_expired_server_certificate_is_refused),
         cmocka_unit_test(test_server_name_must_match_the_sni_or_host),
         cmocka_unit_test(test_required_client_certificate_missing_is_a_clear_error),
+        cmocka_unit_test(test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking),
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
