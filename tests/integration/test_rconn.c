@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
@@ -504,6 +508,60 @@ static void test_unix_socket_sync_and_async(void **state)
     th_stop(pid, 5000);
 }
 
+/* A listening socket nobody accepts on: the kernel completes TCP
+ * connects into its backlog, and nothing ever answers. Its port. */
+static int silent_listener(int *fd)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+
+    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(*fd >= 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(*fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(*fd, 16), 0);
+    assert_int_equal(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
+    return ntohs(sa.sin_port);
+}
+
+static void test_a_server_that_never_answers_hits_the_connect_limit(void **state)
+{
+    int lfd, port = silent_listener(&lfd);
+    rh_redis_cfg cfg = cfg_of("redis://127.0.0.1:%d", port);
+    rh_sconn *c = NULL;
+    uv_loop_t loop;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *a;
+    rhai_error err;
+    int failed = 0;
+    (void)state;
+    assert_int_equal(rh_redis_cfg_set(&cfg, "connect_ms", "200", &err), 0);
+    assert_int_equal(rh_sconn_open(&cfg, NULL, &c, &err), RHAI_ETIMEOUT);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "timed out"));
+    /* TLS: the handshake is what never ends */
+    assert_int_equal(rh_redis_cfg_set(&cfg, "tls", "yes", &err), 0);
+    assert_int_equal(rh_redis_cfg_set(&cfg, "tls_verify", "no", &err), 0);
+    assert_int_equal(rh_sconn_open(&cfg, NULL, &c, &err), RHAI_ETIMEOUT);
+    assert_non_null(strstr(err.msg, "TLS handshake timed out"));
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &a, &err), 0);
+    for (int i = 0; i < 200 && !failed; i++) {        /* bounded: 200 loop turns */
+        uv_run(&loop, UV_RUN_ONCE);
+        failed = strstr(rh_aconn_last_error(a)->msg, "connect timeout") != NULL;
+    }
+    assert_true(failed);
+    assert_non_null(strstr(rh_aconn_last_error(a)->msg, "(TLS handshake)"));
+    assert_int_equal(st.ups, 0);
+    rh_aconn_close(a);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+    close(lfd);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -536,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_sync_io_limit_ends_a_command_and_the_connection_stays_failed),
         cmocka_unit_test(test_async_callbacks_may_drop_or_close_mid_pipeline),
         cmocka_unit_test(test_unix_socket_sync_and_async),
+        cmocka_unit_test(test_a_server_that_never_answers_hits_the_connect_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
