@@ -5,10 +5,19 @@
  * against tls_sni or the host, an IP literal as an IP SAN). Partial and
  * moving-buffer writes are on, so the caller's output buffer may be
  * compacted or grown between a write that would block and its retry.
- * OpenSSL 3 initialises itself on first use; nothing here is global. */
+ *
+ * The session talks to its socket through a BIO of ours that uses
+ * send(MSG_NOSIGNAL)/recv: OpenSSL writes not only in SSL_write but in the
+ * handshake and, for alerts and key updates, in SSL_read, and its own
+ * socket BIO uses write(2), whose SIGPIPE would kill an application that
+ * did not ignore it. OpenSSL 3 initialises itself on first use; the one
+ * global here is that BIO's method table, made once. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -24,6 +33,88 @@ struct rh_tls {
     SSL        *ssl;          /* holds its own reference to the SSL_CTX */
     int         has_cert;     /* the context had a client certificate */
 };
+
+/* ---- a socket BIO that never raises SIGPIPE ---- */
+
+static BIO_METHOD *g_bio_method;
+static pthread_once_t g_bio_once = PTHREAD_ONCE_INIT;
+
+static int bio_fd(BIO *b)
+{
+    return (int)(intptr_t)BIO_get_data(b);
+}
+
+static int bio_write(BIO *b, const char *buf, int n)
+{
+    ssize_t r;
+
+    BIO_clear_retry_flags(b);
+    do
+        r = send(bio_fd(b), buf, (size_t)n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static int bio_read(BIO *b, char *buf, int n)
+{
+    ssize_t r;
+
+    BIO_clear_retry_flags(b);
+    do
+        r = recv(bio_fd(b), buf, (size_t)n, 0);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        BIO_set_retry_read(b);
+    return (int)r;
+}
+
+static int bio_puts(BIO *b, const char *s)
+{
+    return bio_write(b, s, (int)strlen(s));
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;   /* nothing is buffered here */
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void bio_method_make(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "rhai socket");
+
+    if (m == NULL)
+        return;
+    if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+        !BIO_meth_set_puts(m, bio_puts) || !BIO_meth_set_ctrl(m, bio_ctrl) ||
+        !BIO_meth_set_create(m, bio_create)) {
+        BIO_meth_free(m);
+        return;
+    }
+    g_bio_method = m;
+}
+
+/* A BIO on socket 'fd' (not closed by it), or NULL. */
+static BIO *bio_new_socket(int fd)
+{
+    BIO *b;
+
+    pthread_once(&g_bio_once, bio_method_make);
+    if (g_bio_method == NULL || (b = BIO_new(g_bio_method)) == NULL)
+        return NULL;
+    BIO_set_data(b, (void *)(intptr_t)fd);
+    return b;
+}
 
 /* The reason of the oldest queued OpenSSL error ("no such file"), or
  * 'dflt'; the queue is cleared. */
@@ -124,11 +215,20 @@ int rh_tls_new(rh_tls_ctx *x, int fd, const rh_url *u, rh_tls **out, rhai_error 
     if ((t = rh_calloc(1, sizeof *t)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     t->has_cert = x->has_cert;
-    if ((t->ssl = SSL_new(x->ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
+    if ((t->ssl = SSL_new(x->ctx)) == NULL) {
         rh_error_set(err, RHAI_ETLS, "TLS: cannot create a session: %s",
                      tls_reason(why, sizeof why, "unknown"));
         rh_tls_free(t);
         return RHAI_ETLS;
+    } else {
+        BIO *bio = bio_new_socket(fd);
+        if (bio == NULL) {
+            rh_error_set(err, RHAI_ENOMEM, "TLS: cannot create a socket BIO: %s",
+                         tls_reason(why, sizeof why, "out of memory"));
+            rh_tls_free(t);
+            return RHAI_ENOMEM;
+        }
+        SSL_set_bio(t->ssl, bio, bio);      /* the session owns it */
     }
     if (!is_ip(name) && SSL_set_tlsext_host_name(t->ssl, name) != 1) {
         rh_error_set(err, RHAI_ETLS, "TLS: bad server name '%.200s': %s", name,
@@ -240,14 +340,11 @@ ssize_t rh_tls_read(rh_tls *t, void *buf, size_t n, int *want, rhai_error *err)
 ssize_t rh_tls_write(rh_tls *t, const void *buf, size_t n, int *want, rhai_error *err)
 {
     size_t put = 0;
-    rh_nopipe g;
     int ret, rc;
 
     ERR_clear_error();
     errno = 0;
-    rh_nopipe_begin(&g);
     ret = SSL_write_ex(t->ssl, buf, n, &put);
-    rh_nopipe_end(&g);
     if (ret == 1)
         return (ssize_t)put;
     if (SSL_get_error(t->ssl, 0) == SSL_ERROR_SYSCALL) {

@@ -44,7 +44,7 @@ int  rh_tls_handshake(rh_tls *t, int *want, rhai_error *err);
 ssize_t rh_tls_read(rh_tls *t, void *buf, size_t n, int *want, rhai_error *err);
 /* Write up to n bytes (partial writes allowed; a retry after RHAI_EAGAIN
  * may pass a moved buffer): > 0 written; RHAI_EAGAIN with *want;
- * RHAI_ETLS / RHAI_ECONN. SIGPIPE is held off (rh_nopipe). */
+ * RHAI_ETLS / RHAI_ECONN. No call here raises SIGPIPE (send(MSG_NOSIGNAL)). */
 ssize_t rh_tls_write(rh_tls *t, const void *buf, size_t n, int *want, rhai_error *err);
 
 #endif

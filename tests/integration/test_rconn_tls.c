@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -232,6 +233,30 @@ static void test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking(voi
     rh_sconn_free(pub);
 }
 
+static void test_writing_to_a_dead_tls_server_fails_without_sigpipe(void **state)
+{
+    rh_redis_cfg cfg = tls_cfg(&g_ok, NULL, "ca.crt", NULL);
+    rh_sconn *c = open_ok(&cfg);
+    char *big = malloc(BIG);
+    const char *argv[3] = { "SET", "big", big };
+    size_t lens[3] = { 3, 3, BIG };
+    redisReply *r;
+    rhai_error err;
+    void (*old)(int) = signal(SIGPIPE, SIG_DFL);     /* as an application may have it */
+    int rc;
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', BIG);
+    th_redis_stop_keep(&g_ok.r);
+    rc = rh_sconn_command_argv(c, 3, argv, lens, &r, &err);   /* many sends: EPIPE */
+    assert_true(rc == RHAI_ECONN || rc == RHAI_ETLS);
+    assert_false(rh_sconn_ok(c));
+    signal(SIGPIPE, old);
+    free(big);
+    rh_sconn_free(c);
+    assert_int_equal(th_tls_restart(&g_ok), 0);
+}
+
 /* ---- async ---- */
 
 static void test_async_tls_pipeline_big_value_and_client_certificate(void **state)
@@ -359,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_server_name_must_match_the_sni_or_host),
         cmocka_unit_test(test_required_client_certificate_missing_is_a_clear_error),
         cmocka_unit_test(test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking),
+        cmocka_unit_test(test_writing_to_a_dead_tls_server_fails_without_sigpipe),
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
