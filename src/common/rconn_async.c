@@ -278,9 +278,11 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
     }
     rh_free(list);
     if (was_up) {
+        if (c->closing)                     /* our own close: nothing was lost */
+            return;
         rh_log(RH_LOG_WARN, "event=redis_down conn=%s reason=\"%s\" connection lost",
                conn_name(c), RH_LOG_Q(c->last.msg));
-        if (c->opts.on_down && !c->closing)
+        if (c->opts.on_down)
             c->opts.on_down(c, c->opts.data);
         if (!c->closing && c->state == ST_DOWN && !uv_is_active((uv_handle_t *)&c->timer))
             conn_schedule(c, 0);
