@@ -255,7 +255,8 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
     }
     rh_xport_close(&c->x);                  /* after the poll stopped */
     c->events = 0;
-    redisReaderFree(c->reader);
+    if (c->reader)                          /* hiredis's free takes no NULL */
+        redisReaderFree(c->reader);
     c->reader = NULL;
     rh_buf_free(&c->out);
     c->opos = 0;
@@ -544,32 +545,19 @@ static void conn_attempt(rh_aconn *c)
     if (c->state == ST_DOWN) {            /* a fresh attempt, not a next address */
         c->gen++;
         c->addr_idx = 0;
-        if ((c->reader = redisReaderCreate()) == NULL ||
-            (n = rh_rconn_handshake_cmds(&c->cfg.url, &c->out, steps)) < 0) {
-            if (c->reader)
-                redisReaderFree(c->reader);
-            c->reader = NULL;
-            rh_buf_free(&c->out);
-            rh_error_set(&c->last, RHAI_ENOMEM, "%s: out of memory", c->where);
-            c->fail = RH_RCONN_FAIL_NET;
-            attempt_failed(c);
+        c->state = ST_CONNECTING;          /* from here on teardown undoes it all */
+        uv_timer_start(&c->timer, on_timer, (uint64_t)c->cfg.connect_ms, 0);
+        n = (c->reader = redisReaderCreate()) == NULL
+                ? RHAI_ENOMEM : rh_rconn_handshake_cmds(&c->cfg.url, &c->out, steps);
+        for (int i = 0; i < n; i++)        /* handshake entries: nobody's callbacks */
+            if (fifo_push(c, NULL, NULL, steps[i]) != 0)
+                n = RHAI_ENOMEM;
+        if (n < 0) {
+            rh_error_set(&e, RHAI_ENOMEM, "%s: out of memory", c->where);
+            teardown(c, RH_RCONN_FAIL_NET, &e);
             return;
         }
-        for (int i = 0; i < n; i++)
-            if (fifo_push(c, NULL, NULL, steps[i]) != 0) {
-                /* not up: teardown below fails nothing of the caller's */
-                redisReaderFree(c->reader);
-                c->reader = NULL;
-                rh_buf_free(&c->out);
-                c->fcount = c->fhead = 0;
-                rh_error_set(&c->last, RHAI_ENOMEM, "%s: out of memory", c->where);
-                c->fail = RH_RCONN_FAIL_NET;
-                attempt_failed(c);
-                return;
-            }
         c->hs_left = n;
-        c->state = ST_CONNECTING;
-        uv_timer_start(&c->timer, on_timer, (uint64_t)c->cfg.connect_ms, 0);
     }
     rc = rh_xport_connect(&c->cfg.url, c->where, c->addr_idx, &fd, &inprog, &e);
     if (rc == RHAI_ENOTFOUND) {          /* every address failed: the last error */

@@ -508,6 +508,49 @@ static void test_unix_socket_sync_and_async(void **state)
     th_stop(pid, 5000);
 }
 
+static void test_failed_allocations_fail_cleanly_at_every_step(void **state)
+{
+    rh_redis_cfg cfg = cfg_of("redis://127.0.0.1:%d/1", g_redis.port);
+    (void)state;
+    for (unsigned long n = 1; n <= 30; n++) {          /* sync: open, one command */
+        rh_sconn *c = NULL;
+        redisReply *r = NULL;
+        rhai_error err;
+        int rc;
+        rh_alloc_fail_after(n);
+        rc = rh_sconn_open(&cfg, NULL, &c, &err);
+        if (rc == 0 && rh_sconn_command(c, &r, &err, "PING") == 0)
+            freeReplyObject(r);
+        rh_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == RHAI_ENOMEM);
+        assert_true(rc != 0 || c != NULL);
+        rh_sconn_free(c);
+    }
+    for (unsigned long n = 1; n <= 30; n++) {          /* async: new, up, a command */
+        uv_loop_t loop;
+        tc_state st = { 0 };
+        rh_aconn_opts o = tc_opts(&st);
+        rh_aconn *a = NULL;
+        tc_reply k = { 0 };
+        rhai_error err;
+        int rc;
+        uv_loop_init(&loop);
+        rh_alloc_fail_after(n);
+        rc = rh_aconn_new(&loop, &cfg, &o, &a, &err);
+        if (rc == 0) {
+            for (int i = 0; i < 50 && st.ups == 0 && rh_aconn_last_error(a)->code == 0; i++)
+                uv_run(&loop, UV_RUN_ONCE);
+            if (rh_aconn_command(a, tc_keep, &k, &err, "PING") == 0)
+                tc_run_until(&loop, &k.n, 1, 5000);
+            rh_aconn_close(a);
+            assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+        }
+        rh_alloc_fail_after(0);
+        assert_true(rc == 0 || rc == RHAI_ENOMEM);
+        assert_int_equal(uv_loop_close(&loop), 0);
+    }
+}
+
 /* A listening socket nobody accepts on: the kernel completes TCP
  * connects into its backlog, and nothing ever answers. Its port. */
 static int silent_listener(int *fd)
@@ -595,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_async_callbacks_may_drop_or_close_mid_pipeline),
         cmocka_unit_test(test_unix_socket_sync_and_async),
         cmocka_unit_test(test_a_server_that_never_answers_hits_the_connect_limit),
+        cmocka_unit_test(test_failed_allocations_fail_cleanly_at_every_step),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
