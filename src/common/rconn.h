@@ -33,6 +33,16 @@
  *   rh_uvredis_attach / rh_uvredis_flush     built in (same write-before-poll uv_prepare) /
  *                                            rh_aconn_flush
  *
+ *   rh_redisconn_config (env, prefix)        stays; wave 2 makes it fill an rh_redis_cfg
+ *                                            (RHAI_REDIS_URL, then tls_* settings by name)
+ *
+ * Wave 2 notes: rhaid exits 5 on RHAI_ETLS at start (src/daemon/main.c
+ * maps codes to exit codes); wk_conn's heartbeat-bounded backoff ceiling
+ * is opts.backoff_max_ms; the client's "pop" BLPOP watchdog calls
+ * rh_aconn_drop; its "recheck after the pop connection was lost" hangs on
+ * opts.on_down/on_up. A guarded send never runs its callback (the STYLE.md
+ * contract, as wk_conn_argv today), rather than calling it with NULL.
+ *
  * Errors: RHAI_EINVAL (bad URL or option), RHAI_ENOMEM, RHAI_ECONN
  * (unreachable, refused, lost, AUTH/SELECT refused), RHAI_ETIMEOUT (sync:
  * connect_ms or io_ms passed), RHAI_ETLS (TLS files unreadable, handshake
