@@ -278,7 +278,7 @@ static int relay_one(wk_job *j, json_t *e)
     size_t *lens = rh_calloc(max, sizeof *lens);
     char (*keys)[RH_KEY_MAX] = rh_calloc(3 + 3 * nsubs, RH_KEY_MAX);
     char (*ids)[RH_NAME_MAX + 1] = rh_calloc(nsubs + 1, RH_NAME_MAX + 1);
-    char now[24], keep[24], maxlen[24], nkeys[16], t_ms[24], depth[24], nf[16];
+    char now[24], keep[24], maxlen[24], nkeys[16], t_ms[24], depth[24];
     char (*mbuf)[16] = rh_calloc(nsubs + 1, 16);
     char *payload = NULL, *evjson = NULL;
     json_t *ev = NULL;
@@ -301,6 +301,12 @@ static int relay_one(wk_job *j, json_t *e)
     rh_key_evstream(keys[0], cfg->prefix, ctx);
     rh_key_evseen(keys[1], cfg->prefix, ctx);
     rh_key_trace(keys[2], cfg->prefix, ctx, str_of(e, "trace"));
+    json_array_foreach(subs, i, s) {   /* every key before it is passed */
+        rh_event_task_id(ids[i], str_of(e, "id"), str_of(s, "name"));
+        rh_key_evsubs(keys[3 + 3 * i], cfg->prefix, str_of(s, "worker"));
+        rh_key_queue(keys[4 + 3 * i], cfg->prefix, str_of(s, "worker"));
+        rh_key_task(keys[5 + 3 * i], cfg->prefix, ids[i]);
+    }
 
 #define ARG(x) (argv[argc] = (x), lens[argc] = strlen(argv[argc]), argc++)
     wk_script_args(w->sha_relay, wk_lua_relay, argv, lens);
@@ -329,10 +335,6 @@ static int relay_one(wk_job *j, json_t *e)
         size_t mpos;
         int m = 0;
 
-        rh_event_task_id(ids[i], str_of(e, "id"), str_of(s, "name"));
-        rh_key_evsubs(keys[3 + 3 * i], cfg->prefix, str_of(s, "worker"));
-        rh_key_queue(keys[4 + 3 * i], cfg->prefix, str_of(s, "worker"));
-        rh_key_task(keys[5 + 3 * i], cfg->prefix, ids[i]);
         ARG(ids[i]);
         mpos = argc;
         ARG("");
@@ -356,9 +358,7 @@ static int relay_one(wk_job *j, json_t *e)
         argv[mpos] = mbuf[i];
         lens[mpos] = strlen(mbuf[i]);
     }
-    snprintf(nf, sizeof nf, "%d", 9);
 #undef ARG
-    (void)nf;
     rc = wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens);
 out:
     rh_free(argv);

@@ -97,7 +97,12 @@ static int stop(void **state)
     if (e->rhaid > 0)
         th_stop(e->rhaid, 10000);
     redisFree(e->c);
-    th_redis_stop(&e->redis);
+    if (getenv("RHAI_TEST_KEEP")) {    /* the logs, to see why a run failed */
+        fprintf(stderr, "kept %s\n", e->redis.dir);
+        th_redis_stop_keep(&e->redis);
+    } else {
+        th_redis_stop(&e->redis);
+    }
     rh_free(e);
     return 0;
 }
