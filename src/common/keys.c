@@ -191,7 +191,11 @@ int rh_event_task_id(char out[RH_NAME_MAX + 1], const char *event_id, const char
     ne = strlen(event_id);
     ns = strlen(sub);
     if (3 + ne + 1 + ns <= RH_NAME_MAX) {
-        snprintf(out, RH_NAME_MAX + 1, "ev:%s:%s", event_id, sub);
+        /* memcpy, not snprintf: the length is checked just above */
+        memcpy(out, "ev:", 3);
+        memcpy(out + 3, event_id, ne);
+        out[3 + ne] = ':';
+        memcpy(out + 4 + ne, sub, ns + 1);
         return 0;
     }
     /* Too long for a name: keep a readable head, then two independent
