@@ -566,6 +566,18 @@ int     wk_delay_retryable(rh_error_kind kind);
  * loop (one job in flight, batched). */
 int     wk_relay_start(wk_worker *w);           /* 0 / RHAI_ENOMEM */
 void    wk_relay_stop(wk_worker *w);            /* after the loop ended */
+/* Events one result may carry, at most (more: none is relayed). */
+#define WK_RELAY_EVENTS_MAX 1000
+/* Check 'events' (JSON text, from an executor's result: outside input)
+ * against task t (id task_id) that rhaid sent: each event's identity
+ * (context; for the task's own events also caller, trace and depth + 1),
+ * its fields, and its subscriptions as a task would be (docs/protocol.md,
+ * "Script events"). *ok is a new array of the valid events (NULL when
+ * 'events' is not an array of at most WK_RELAY_EVENTS_MAX); the refused
+ * ones are logged. Returns how many were refused, -1 for a refused whole,
+ * RHAI_ENOMEM. */
+int     wk_relay_check(const wk_config *cfg, const rh_task *t, const char *task_id,
+                       const char *events, json_t **ok);
 /* Check j->events against the task rhaid sent and keep the valid ones in
  * j->relay (relaying set when there are any); invalid ones are logged and
  * dropped. Called once, when the result is in. */

@@ -34,7 +34,6 @@
 #ifndef WK_MARK_BATCH
 #define WK_MARK_BATCH 1000
 #endif
-#define EVENTS_MAX 1000          /* events one result may carry, at most */
 
 typedef struct mark_item {
     char ctx[RH_NAME_MAX + 1];
@@ -117,12 +116,12 @@ static const char *sub_check(const wk_config *cfg, json_t *s)
 }
 
 /* One event against the task that carried it. NULL: fine, else why. */
-static const char *event_check(wk_job *j, json_t *e)
+static const char *event_check(const wk_config *cfg, const rh_task *t, const char *task_id,
+                               json_t *e)
 {
-    const rh_task *t = &j->task;
     const char *ctx = t->context_id ? t->context_id : "default";
     const char *caller = t->caller_id ? t->caller_id : RH_CALLER_ANONYMOUS;
-    const char *trace = t->trace_id ? t->trace_id : j->id;
+    const char *trace = t->trace_id ? t->trace_id : task_id;
     json_t *depth = json_object_get(e, "depth"), *subs = json_object_get(e, "subs"), *s;
     const char *why;
     size_t i;
@@ -147,7 +146,7 @@ static const char *event_check(wk_job *j, json_t *e)
     if (!json_is_integer(depth) || json_integer_value(depth) < 1 ||
         json_integer_value(depth) > RH_EVENT_DEPTH_LIMIT)
         return "depth";
-    if (strcmp(str_of(e, "task"), j->id) == 0) {
+    if (strcmp(str_of(e, "task"), task_id) == 0) {
         /* this task's own event (a run's, or its replay's): all of it is
          * known here */
         if (strcmp(str_of(e, "caller"), caller) != 0)
@@ -161,7 +160,7 @@ static const char *event_check(wk_job *j, json_t *e)
     if (subs != NULL && !json_is_array(subs))
         return "subs is not an array";
     json_array_foreach(subs, i, s) {
-        if ((why = sub_check(j->w->cfg, s)) != NULL)
+        if ((why = sub_check(cfg, s)) != NULL)
             return why;
         if (rh_event_task_id(sid, str_of(e, "id"), str_of(s, "name")) != 0)
             return "subscription name";
@@ -169,40 +168,53 @@ static const char *event_check(wk_job *j, json_t *e)
     return NULL;
 }
 
-void wk_relay_prepare(wk_job *j)
+int wk_relay_check(const wk_config *cfg, const rh_task *t, const char *task_id,
+                   const char *events, json_t **ok)
 {
-    json_t *all, *ok, *e;
+    json_t *all, *e;
     const char *why;
     size_t i;
+    int refused = 0;
+
+    *ok = NULL;
+    all = json_loads(events, 0, NULL);
+    if (!json_is_array(all) || json_array_size(all) > WK_RELAY_EVENTS_MAX) {
+        rh_log(RH_LOG_ERROR, "event=relay_refused task=%s reason=\"events not a JSON array of "
+               "at most %d\"", task_id, WK_RELAY_EVENTS_MAX);
+        json_decref(all);
+        return -1;
+    }
+    if ((*ok = json_array()) == NULL) {
+        json_decref(all);
+        return RHAI_ENOMEM;
+    }
+    json_array_foreach(all, i, e) {
+        if ((why = event_check(cfg, t, task_id, e)) != NULL) {
+            char id[200];
+            rh_log(RH_LOG_ERROR, "event=relay_refused task=%s event=\"%s\" reason=\"%s\"",
+                   task_id, rh_log_quote(id, sizeof id, str_of(e, "id") ? str_of(e, "id") : "",
+                                         64), why);
+            refused++;
+            continue;
+        }
+        json_array_append(*ok, e);
+    }
+    json_decref(all);
+    return refused;
+}
+
+void wk_relay_prepare(wk_job *j)
+{
+    json_t *ok = NULL;
 
     json_decref(j->relay);
     j->relay = NULL;
     j->relaying = 0;
     if (j->events == NULL)
         return;
-    all = json_loads(j->events, 0, NULL);
-    if (!json_is_array(all) || json_array_size(all) > EVENTS_MAX) {
-        rh_log(RH_LOG_ERROR, "event=relay_refused task=%s reason=\"events not a JSON array of "
-               "at most %d\"", j->id, EVENTS_MAX);
-        json_decref(all);
-        return;
-    }
-    if ((ok = json_array()) == NULL) {
-        json_decref(all);
-        return;
-    }
-    json_array_foreach(all, i, e) {
-        if ((why = event_check(j, e)) != NULL) {
-            char id[200];
-            rh_log(RH_LOG_ERROR, "event=relay_refused task=%s event=\"%s\" reason=\"%s\"",
-                   j->id, rh_log_quote(id, sizeof id, str_of(e, "id") ? str_of(e, "id") : "",
-                                       64), why);
-            continue;
-        }
-        json_array_append(ok, e);
-    }
-    json_decref(all);
-    if (json_array_size(ok) == 0) {
+    if (wk_relay_check(j->w->cfg, &j->task, j->id, j->events, &ok) == RHAI_ENOMEM ||
+        ok == NULL || json_array_size(ok) == 0) {
+        /* no memory: the rows stay unrelayed; the repair sweep retries */
         json_decref(ok);
         return;
     }
