@@ -140,7 +140,7 @@ static void test_every_committed_event_has_exactly_one_subscriber_effect(void **
     int done_kills = 0, done_restarts = 0, answered = 0, submitted = 0, victim = 0;
     unsigned char *seen = calloc((size_t)tasks, 1);
     int64_t t0 = rh_mono_ms(), end;
-    char dir[400], **src = NULL, **fx = NULL;
+    char dir[4096], **src = NULL, **fx = NULL;
     long nsrc = 0, nfx = 0, dsrc, dfx, orphan = 0;
     run R, *r = &R;
     (void)state;
