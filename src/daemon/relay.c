@@ -232,14 +232,18 @@ typedef struct relay_call {
  * RHAI_TEST_FAULT=kill_after_relay makes rhaid SIGKILL itself once a
  * result's events are relayed and before its finish goes out: the task is
  * redelivered, its replay brings the same events, and nothing may start
- * or be appended twice. */
-static void fault_after_relay(void)
+ * or be appended twice. RHAI_TEST_FAULT=kill_after_finish: once a finish
+ * with events is acknowledged, before the marks: the rows stay unrelayed
+ * in the store and the repair sweep must relay them again, a no-op. */
+static void fault_after_relay(const char *which)
 {
 #ifdef RHAI_TEST_HOOKS
     const char *f = getenv("RHAI_TEST_FAULT");
 
-    if (f && strcmp(f, "kill_after_relay") == 0)
+    if (f && strcmp(f, which) == 0)
         raise(SIGKILL);
+#else
+    (void)which;
 #endif
 }
 
@@ -274,7 +278,7 @@ static void on_relay(redisAsyncContext *ac, void *r, void *priv)
     if (j->retry)
         return;                        /* all again at the next tick: each is idempotent */
     rh_log(RH_LOG_DEBUG, "event=relayed task=%s events=%zu", j->id, json_array_size(j->relay));
-    fault_after_relay();
+    fault_after_relay("kill_after_relay");
     j->relaying = 0;
     wk_finish_send(j);
 }
@@ -482,6 +486,7 @@ void wk_relay_finished(wk_job *j)
 
     if (r == NULL || j->relay == NULL)
         return;
+    fault_after_relay("kill_after_finish");
     json_array_foreach(j->relay, i, e) {
         if (r->npending == r->cap) {
             size_t cap = r->cap ? r->cap * 2 : 64;

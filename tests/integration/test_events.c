@@ -29,6 +29,7 @@ typedef struct env {
     pid_t         rhaid;
 } env;
 
+/* extra: at least 12 entries (callers append two more). */
 static const char *extra_of(env *e, const char **extra)
 {
     extra[0] = "--heartbeat-ms";  extra[1] = "100";
@@ -60,7 +61,7 @@ static int start(void **state)
     env *e = rh_calloc(1, sizeof *e);
     store *s;
     rhai_error err;
-    const char *extra[10];
+    const char *extra[12];
 
     assert_non_null(e);
     assert_int_equal(th_redis_start(&e->redis, 0), 0);
@@ -254,7 +255,7 @@ static void test_a_chain_runs_to_depth_three_and_the_limit_stops_a_loop(void **s
  * subscriber runs exactly once. */
 static void redelivered(env *e, const char *fault, const char *id)
 {
-    const char *extra[10];
+    const char *extra[12];
     char sub[200], ev[200];
     pid_t a;
     int status;
@@ -299,6 +300,60 @@ static void test_a_redelivered_task_emits_once(void **state)
 static void test_a_re_relay_after_a_crash_before_the_finish_starts_nothing_twice(void **state)
 {
     redelivered(*state, "kill_after_relay", "redo2");
+}
+
+/* Instance A dies after the finish, before it marks the row relayed: the
+ * next task that opens the context (on B, with a short event_repair_ms)
+ * sweeps the row, relays it again (nothing new starts, nothing is
+ * appended) and B marks it. */
+static void test_the_repair_sweep_relays_an_unmarked_row_again_as_a_no_op(void **state)
+{
+    env *e = *state;
+    const char *extra[12];
+    pid_t a;
+    int status;
+    rh_task t;
+    long long pending = -1;
+
+    th_stop(e->rhaid, 10000);
+    extra_of(e, extra);
+    setenv("RHAI_TEST_FAULT", "kill_after_finish", 1);
+    a = th_rhaid_start(&e->redis, "default", 1, extra);
+    unsetenv("RHAI_TEST_FAULT");
+    assert_true(a > 0);
+    run(e, "swept", "emit('order.paid', {n: 5}); 'ok'", &t);     /* answered... */
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    status = th_wait(a, 20000);                                  /* ...then killed */
+    assert_true(WIFSIGNALED(status));
+    extra[8] = "--event-repair-ms";
+    extra[9] = "100";
+    extra[10] = NULL;
+    e->rhaid = th_rhaid_start(&e->redis, "default", 2, extra);
+    assert_true(e->rhaid > 0);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(e->c, NULL, "ev:swept.1:audit", 30, &t), 0);
+    rh_task_clear(&t);
+    /* tasks that open the context until the row is marked (the sweep
+     * takes rows older than 100 ms: bounded by the loop's count) */
+    for (int i = 0; i < 100 && pending != 0; i++) {
+        store *s;
+        store_db *db;
+        rhai_error err;
+        json_t *st = NULL;
+
+        rows_named(e, "sub:swept.1");
+        assert_int_equal(store_new(e->data, &dsl_schema, &s, &err), 0);
+        assert_int_equal(store_open(s, "default", &db, &err), 0);
+        assert_int_equal(store_outbox_stats(db, &st, &err), 0);
+        pending = json_integer_value(json_object_get(st, "pending"));
+        json_decref(st);
+        store_free(s);
+    }
+    assert_int_equal(pending, 0);
+    assert_int_equal(stream_count(e, "swept.1"), 1);
+    assert_int_equal(rows_named(e, "sub:swept.1"), 1);
+    assert_int_equal(th_cmd_int(e->c, "ZCARD rhai:trace:{default}:swept"), 3);
 }
 
 static void test_the_stream_is_read_and_acked_through_the_c_api_and_rhaictl(void **state)
@@ -383,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_a_chain_runs_to_depth_three_and_the_limit_stops_a_loop),
         cmocka_unit_test(test_a_redelivered_task_emits_once),
         cmocka_unit_test(test_a_re_relay_after_a_crash_before_the_finish_starts_nothing_twice),
+        cmocka_unit_test(test_the_repair_sweep_relays_an_unmarked_row_again_as_a_no_op),
         cmocka_unit_test(test_the_stream_is_read_and_acked_through_the_c_api_and_rhaictl),
     };
     return cmocka_run_group_tests_name("events", tests, start, stop);
