@@ -411,6 +411,7 @@ struct wk_job {
     json_t    *relay;           /* those validated, to relay before the finish */
     int        relay_wait;      /* relay calls in flight */
     int        relaying;        /* 1 until every event is relayed: no finish yet */
+    int        relay_bad;       /* a relay call of this round was refused */
     wk_job    *prev, *next;
 };
 

@@ -256,27 +256,34 @@ static void on_relay(redisAsyncContext *ac, void *r, void *priv)
 
     j->relay_wait--;
     if (reply == NULL) {
-        j->sent = 0;                   /* resent after reconnect (wk_finish_send) */
+        /* connection lost: every later call of the job sees NULL too;
+         * all are sent again after reconnect (wk_finish_send) */
+        if (j->relay_wait == 0)
+            j->sent = 0;
         return;
     }
     if (wk_is_noscript(reply)) {
-        if (j->relay_wait == 0) {
+        /* Redis lost its scripts (a restart): load them (once: the
+         * digest is cleared at once), and relay this job again at the
+         * next tick -- every call of it, as each is idempotent */
+        if (w->sha_relay[0])
             wk_scripts_load(w);
-            j->sent = 0;
-            j->retry = 1;              /* the tick sends it again */
-        }
-        return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY) {
+        j->relay_bad = 1;
+    } else if (reply->type != REDIS_REPLY_ARRAY) {
         rh_log(RH_LOG_ERROR, "event=relay_failed task=%s reason=\"%s\" retrying", j->id,
                RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
-        j->retry = 1;
+        j->relay_bad = 1;
     }
     if (j->relay_wait > 0)
         return;
     j->sent = 0;
-    if (j->retry)
-        return;                        /* all again at the next tick: each is idempotent */
+    if (j->relay_bad) {
+        /* set only now that the round is over: the tick's resend
+         * (retry_refused) must not meet calls still in flight */
+        j->relay_bad = 0;
+        j->retry = 1;                  /* all again at the next tick: each is idempotent */
+        return;
+    }
     rh_log(RH_LOG_DEBUG, "event=relayed task=%s events=%zu", j->id, json_array_size(j->relay));
     fault_after_relay("kill_after_relay");
     j->relaying = 0;

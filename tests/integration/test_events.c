@@ -302,6 +302,32 @@ static void test_a_re_relay_after_a_crash_before_the_finish_starts_nothing_twice
     redelivered(*state, "kill_after_relay", "redo2");
 }
 
+/* Redis forgot its scripts (SCRIPT FLUSH, as a restart does): the relay
+ * answered NOSCRIPT loads them again and relays every event of the task. */
+static void test_events_are_relayed_after_redis_forgot_its_scripts(void **state)
+{
+    env *e = *state;
+    rh_task t;
+
+    assert_int_equal(th_cmd_int(e->c, "EXISTS nosuchkey"), 0);
+    {
+        redisReply *r = redisCommand(e->c, "SCRIPT FLUSH");
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    run(e, "flushed", "emit('order.paid', {n: 1}); emit('order.paid', {n: 2}); 1", &t);
+    assert_int_equal(t.status, RHAI_STATUS_DONE);
+    rh_task_clear(&t);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(e->c, NULL, "ev:flushed.1:audit", 30, &t), 0);
+    rh_task_clear(&t);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(e->c, NULL, "ev:flushed.2:audit", 30, &t), 0);
+    rh_task_clear(&t);
+    assert_int_equal(stream_count(e, "flushed.1"), 1);
+    assert_int_equal(stream_count(e, "flushed.2"), 1);
+}
+
 /* Instance A dies after the finish, before it marks the row relayed: the
  * next task that opens the context (on B, with a short event_repair_ms)
  * sweeps the row, relays it again (nothing new starts, nothing is
@@ -438,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_a_chain_runs_to_depth_three_and_the_limit_stops_a_loop),
         cmocka_unit_test(test_a_redelivered_task_emits_once),
         cmocka_unit_test(test_a_re_relay_after_a_crash_before_the_finish_starts_nothing_twice),
+        cmocka_unit_test(test_events_are_relayed_after_redis_forgot_its_scripts),
         cmocka_unit_test(test_the_repair_sweep_relays_an_unmarked_row_again_as_a_no_op),
         cmocka_unit_test(test_the_stream_is_read_and_acked_through_the_c_api_and_rhaictl),
     };
