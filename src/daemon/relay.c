@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 
 #include "daemon.h"
 #include "common/uvredis.h"
@@ -415,15 +416,38 @@ void wk_relay_send(wk_job *j)
 
 /* ======================== marks ======================== */
 
+static void mark_batch(wk_relay *r, const char **ids);
+
 static void mark_work(uv_work_t *req)
 {
     wk_relay *r = req->data;
     const char *ids[WK_MARK_BATCH];
-    size_t i = 0, k, n;
-    store_db *db;
 
     r->failed = 0;
     memset(&r->err, 0, sizeof r->err);
+    /* rhaid as root runs executors as another user, who owns the data
+     * dir: files sqlite makes here (-wal, -shm) must be theirs, or the
+     * executors could not open them. fsuid is per thread; this thread is
+     * libuv's, so it is set back below. (postgres: no files; its
+     * passfile is rhaid's to read) */
+    int as_user = r->w->pool.user.drop && !r->w->pool.postgres;
+
+    if (as_user) {
+        setfsgid(r->w->pool.user.gid);
+        setfsuid(r->w->pool.user.uid);
+    }
+    mark_batch(r, ids);
+    if (as_user) {
+        setfsuid(0);
+        setfsgid(0);
+    }
+}
+
+static void mark_batch(wk_relay *r, const char **ids)
+{
+    size_t i = 0, n;
+    store_db *db;
+
     if (r->st == NULL && store_new(r->w->cfg->data_url, &dsl_schema, &r->st, &r->err) != 0) {
         r->failed = (long)r->nbatch;
         return;
@@ -437,7 +461,6 @@ static void mark_work(uv_work_t *req)
             r->failed += (long)n;
         i += n;
     }
-    (void)k;
 }
 
 static void mark_next(wk_relay *r);
