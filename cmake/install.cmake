@@ -7,7 +7,7 @@ install(TARGETS rhai_client rhai_client_static EXPORT rhaiTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 # rhai-executor sits beside rhaid: the pool looks for it there.
 install(TARGETS rhaid rhai-executor rhaictl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES include/rhai/error.h include/rhai/client.h include/rhai/async.h include/rhai/log.h include/rhai/cron.h
+install(FILES include/rhai/error.h include/rhai/client.h include/rhai/async.h include/rhai/log.h include/rhai/cron.h include/rhai/events.h
   include/rhai/rhai.h ${PROJECT_BINARY_DIR}/include/rhai/version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/rhai)
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/rhailib)

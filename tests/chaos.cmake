@@ -47,3 +47,13 @@ if(TARGET test_cron_chaos)
   add_dependencies(test_cron_chaos rhaid)
   set_tests_properties(test_cron_chaos PROPERTIES ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT")
 endif()
+
+# issue 20: events under chaos (tests/integration/test_events_chaos.c):
+# 1000 tasks each emitting one event to a subscriber that writes one row,
+# 3 instance kills and a Redis restart; subscriber rows must equal the
+# committed emitting tasks exactly. tools/chaos events runs 10000.
+rhai_test(test_events_chaos integration 300 rhai_dsl rhai_store rhai_commonlib)
+if(TARGET test_events_chaos)
+  add_dependencies(test_events_chaos rhaid)
+  rhai_test_pg(test_events_chaos 300)
+endif()

@@ -9,3 +9,5 @@ rhai_test(test_client_async integration 120 rhai_client_static PkgConfig::HIREDI
   PkgConfig::LIBUV)
 rhai_test(test_client_log integration 60 rhai_client_static PkgConfig::LIBUV)
 rhai_test(test_client_submit integration 60 rhai_client_static)
+# issue 20: rhai/events.h (consumer groups over a context's event stream)
+rhai_test(test_events_client integration 60 rhai_client_static PkgConfig::HIREDIS)

@@ -78,3 +78,9 @@ add_dependencies(test_delay rhaid rhai-executor)
 add_test(NAME test_ctl_delay COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_ctl_delay.sh
   ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_ctl_delay PROPERTIES TIMEOUT 120 LABELS integration)
+# issue 20: events relayed by rhaid (subscribers, stream, traces), both backends
+rhai_test(test_events integration 300 rhai_dsl rhai_store rhai_client_static rhai_commonlib)
+add_dependencies(test_events rhaid rhaictl)
+rhai_test_pg(test_events 300)
+# issue 20: rhaid's check of the events a result carries (relay.c)
+rhai_test(test_daemon_relay unit 30 rhai_daemon)

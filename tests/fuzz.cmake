@@ -10,7 +10,7 @@
 #    fuzz_<name>_smoke. tools/fuzz runs them for longer.
 set(RHAI_FUZZ_COMMON frame task reply url sign log cron)
 set(RHAI_FUZZ_ENGINE msg_task msg_result args)
-set(RHAI_FUZZ_DAEMON config)
+set(RHAI_FUZZ_DAEMON config relay)   # relay: issue 20, a result's events
 set(RHAI_FUZZ_DSL schema)
 set(RHAI_FUZZ_STORE import)
 list(APPEND RHAI_FUZZ_COMMON sched)   # issue 19: backoff, durations, times

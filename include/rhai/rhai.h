@@ -7,4 +7,5 @@
 #include "rhai/async.h"
 #include "rhai/log.h"
 #include "rhai/cron.h"
+#include "rhai/events.h"
 #endif

@@ -257,6 +257,22 @@ char *rh_key_dead(char *buf, const char *prefix, const char *worker);
 char *rh_key_paused(char *buf, const char *prefix, const char *worker);
 /* Delayed tasks (docs/scheduling.md): zset task id -> unix ms it is due. */
 char *rh_key_delayed(char *buf, const char *prefix, const char *worker);
+/* Events (docs/events.md). The stream of a context's events (XADD MAXLEN
+ * ~ event_stream_max); the ids of the events already appended to it (zset
+ * event id -> unix ms relayed, trimmed by age); the subscriber tasks ever
+ * created for worker id W (zset task id -> unix ms created, trimmed by
+ * age): the gate that makes a re-relay start nothing twice; the tasks of
+ * one trace in a context (zset task id -> created_at ms). */
+char *rh_key_evstream(char *buf, const char *prefix, const char *context);
+char *rh_key_evseen(char *buf, const char *prefix, const char *context);
+char *rh_key_evsubs(char *buf, const char *prefix, const char *worker);
+char *rh_key_trace(char *buf, const char *prefix, const char *context, const char *trace);
+/* The task id of the subscriber task that event 'event_id' starts for
+ * subscription 'sub': "ev:EVENT:SUB", or when that is longer than
+ * RH_NAME_MAX, "ev:" + a head of EVENT + ":" + 32 hex digits of a hash of
+ * both. Deterministic: the same pair always gives the same id.
+ * RHAI_EINVAL when either is not a valid name. */
+int   rh_event_task_id(char out[RH_NAME_MAX + 1], const char *event_id, const char *sub);
 
 /* ======================== task model ======================== */
 typedef enum rh_error_kind {
@@ -293,9 +309,16 @@ rh_error_kind rh_kind_parse(const char *s);        /* NONE when unknown/empty */
 #define RH_LIM_CRON_SIG     1024   /* cron_sig of a cron firing (schedule.h) */
 #define RH_LIM_NUMBER       20     /* timeout_ms, created_at, attempts, started_at */
 #define RH_LIM_STATUS       15     /* status */
+#define RH_LIM_EVENT        69632  /* event: the event object of a subscriber task
+                                      (a payload of RH_EVENT_PAYLOAD_MAX + its fields) */
 /* Room for every field above together, with margin: what a task read
  * holds beyond its script and args. */
 #define RH_LIM_FIXED        16384
+/* Events (docs/events.md): a payload's serialized bytes, the longest
+ * chain a config may allow (event_depth_max), and its default. */
+#define RH_EVENT_PAYLOAD_MAX  65536
+#define RH_EVENT_DEPTH_LIMIT  64
+#define RH_EVENT_DEPTH_DEFAULT 8
 #ifndef RH_DEFAULT_MAX_ARGS
 #define RH_DEFAULT_MAX_ARGS (1024 * 1024)  /* bytes of args (JSON text) */
 #endif
@@ -331,6 +354,10 @@ typedef struct rh_task {
     int retries;          /* extra attempts after a script/timeout/memory error */
     char *backoff;        /* the retries' backoff spec (rh_backoff_parse), NULL: default */
     int attempt;          /* 1-based attempt number of this run; 0: absent (1) */
+    char *parent_id;      /* the task whose event started this one, NULL: a root */
+    char *trace_id;       /* the root task of its event chain, NULL: itself */
+    int64_t depth;        /* events between the root and this task; 0: a root */
+    char *event;          /* a subscriber task: the event (JSON object text) */
 } rh_task;
 
 /* Hash field names, in protocol order; NULL-terminated. */

@@ -144,3 +144,71 @@ char *rh_key_paused(char *buf, const char *prefix, const char *worker)
     snprintf(buf, RH_KEY_MAX, "%s:paused:{%s}", prefix, worker);
     return buf;
 }
+
+/* ---- events (docs/events.md) ---- */
+
+char *rh_key_evstream(char *buf, const char *prefix, const char *context)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:stream:{%s}", prefix, context);
+    return buf;
+}
+
+char *rh_key_evseen(char *buf, const char *prefix, const char *context)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:evseen:{%s}", prefix, context);
+    return buf;
+}
+
+char *rh_key_evsubs(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:evsubs:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_trace(char *buf, const char *prefix, const char *context, const char *trace)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:trace:{%s}:%s", prefix, context, trace);
+    return buf;
+}
+
+/* FNV-1a, 64 bits, over 'n' bytes from 'h': the short form of a long id. */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+int rh_event_task_id(char out[RH_NAME_MAX + 1], const char *event_id, const char *sub)
+{
+    size_t ne, ns;
+    uint64_t h1, h2;
+
+    if (!rh_name_valid(event_id) || !rh_name_valid(sub))
+        return RHAI_EINVAL;
+    ne = strlen(event_id);
+    ns = strlen(sub);
+    if (3 + ne + 1 + ns <= RH_NAME_MAX) {
+        /* memcpy, not snprintf: the length is checked just above */
+        memcpy(out, "ev:", 3);
+        memcpy(out + 3, event_id, ne);
+        out[3 + ne] = ':';
+        memcpy(out + 4 + ne, sub, ns + 1);
+        return 0;
+    }
+    /* Too long for a name: keep a readable head, then two independent
+     * 64-bit hashes of the whole pair (the '\n' cannot occur in a name,
+     * so ("a:b","c") and ("a","b:c") differ). */
+    h1 = fnv1a(0xcbf29ce484222325ULL, event_id, ne);
+    h1 = fnv1a(h1, "\n", 1);
+    h1 = fnv1a(h1, sub, ns);
+    h2 = fnv1a(0x84222325cbf29ce4ULL, sub, ns);
+    h2 = fnv1a(h2, "\n", 1);
+    h2 = fnv1a(h2, event_id, ne);
+    snprintf(out, RH_NAME_MAX + 1, "ev:%.*s:%016llx%016llx", 128 - 3 - 1 - 32 - 1,
+             event_id, (unsigned long long)h1, (unsigned long long)h2);
+    /* a trailing '.'/':' of the cut head is harmless: ids allow them */
+    return 0;
+}

@@ -23,7 +23,7 @@ const char *const rh_task_fields[] = {
     "id", "script", "worker_id", "context_id", "caller_id", "args", "timeout_ms",
     "reply_to", "created_at", "status", "attempts", "started_at", "finished_at",
     "instance", "output", "error", "error_kind", "logs", "signature", "run_at", "retries",
-    "backoff", "attempt", "errors", "dead_at", NULL
+    "backoff", "attempt", "errors", "dead_at", "parent_id", "trace_id", "depth", "event", NULL
 };
 
 const char *rh_status_str(rhai_status s)
@@ -80,6 +80,9 @@ void rh_task_clear(rh_task *t)
     rh_free(t->schedule);
     rh_free(t->cron_sig);
     rh_free(t->backoff);
+    rh_free(t->parent_id);
+    rh_free(t->trace_id);
+    rh_free(t->event);
     rh_task_init(t);
 }
 
@@ -121,13 +124,14 @@ int rh_task_set_field(rh_task *t, const char *name, const char *val, size_t len)
         { "output", &t->output }, { "error", &t->error }, { "logs", &t->logs },
         { "instance", &t->instance }, { "signature", &t->signature },
         { "schedule", &t->schedule }, { "cron_sig", &t->cron_sig },
-        { "backoff", &t->backoff },
+        { "backoff", &t->backoff }, { "parent_id", &t->parent_id },
+        { "trace_id", &t->trace_id }, { "event", &t->event },
     };
     struct { const char *name; int64_t *dst; } nums[] = {
         { "timeout_ms", &t->timeout_ms }, { "created_at", &t->created_at },
         { "started_at", &t->started_at }, { "finished_at", &t->finished_at },
         { "tick", &t->tick },
-        { "run_at", &t->run_at },
+        { "run_at", &t->run_at }, { "depth", &t->depth },
     };
 
     if (strcmp(name, "script") == 0) {
@@ -228,6 +232,28 @@ int rh_task_validate(const rh_task *t, size_t max_script, size_t max_args, rhai_
         return rh_error_set(err, RHAI_EINVAL, "invalid caller_id");
     if (t->timeout_ms < 0)
         return rh_error_set(err, RHAI_EINVAL, "timeout_ms must be positive");
+    if (t->parent_id && !rh_name_valid(t->parent_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid parent_id");
+    if (t->trace_id && !rh_name_valid(t->trace_id))
+        return rh_error_set(err, RHAI_EINVAL, "invalid trace_id");
+    if (t->depth < 0 || t->depth > RH_EVENT_DEPTH_LIMIT)
+        return rh_error_set(err, RHAI_EINVAL, "depth must be 0..%d", RH_EVENT_DEPTH_LIMIT);
+    if ((t->parent_id != NULL) != (t->depth > 0))
+        return rh_error_set(err, RHAI_EINVAL, "parent_id and depth go together (a root has "
+                            "neither)");
+    if (t->event) {
+        if ((n = strlen(t->event)) > RH_LIM_EVENT)
+            return rh_error_set(err, RHAI_ETOOBIG, "event is %zu bytes, limit %d", n,
+                                RH_LIM_EVENT);
+        if (t->parent_id == NULL)
+            return rh_error_set(err, RHAI_EINVAL, "event without parent_id");
+        j = json_loads(t->event, 0, &jerr);
+        if (j == NULL || !json_is_object(j)) {
+            json_decref(j);
+            return rh_error_set(err, RHAI_EINVAL, "event is not a JSON object");
+        }
+        json_decref(j);
+    }
     if (t->backoff) {
         rh_backoff b;
         rhai_error berr;

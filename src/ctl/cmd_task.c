@@ -94,11 +94,12 @@ static void task_time_line(const char *key, int64_t ms)
 /* The submit fields the reply object has no place for, in HMGET order. */
 static const char *const task_show_fields[] = {
     "context_id", "caller_id", "timeout_ms", "retry_of", "args", "script",
-    "run_at", "retries", "backoff", "attempt", "errors", "dead_at"
+    "run_at", "retries", "backoff", "attempt", "errors", "dead_at",
+    "parent_id", "trace_id", "depth"
 };
 enum { SHOW_CONTEXT, SHOW_CALLER, SHOW_TIMEOUT, SHOW_RETRY_OF, SHOW_ARGS, SHOW_SCRIPT,
        SHOW_RUN_AT, SHOW_RETRIES, SHOW_BACKOFF, SHOW_ATTEMPT, SHOW_ERRORS, SHOW_DEAD_AT,
-       SHOW_NFIELDS };
+       SHOW_PARENT, SHOW_TRACE, SHOW_DEPTH, SHOW_NFIELDS };
 
 /* The attempts' errors (field errors, docs/scheduling.md): one line each,
  * "attempt N at TIME: KIND: MESSAGE". Nothing when absent or not JSON. */
@@ -164,7 +165,7 @@ static void task_cut_line(const char *key, const redisReply *e, int full)
         printf("%-12s (cut: %zu of %zu bytes; --full shows all)\n", "", n, e->len);
 }
 
-static void task_print(const rhai_result *r, const redisReply *f, int full)
+static void task_print(const rhai_result *r, const redisReply *f, int full, json_t *children)
 {
     const char *logs = rhai_result_logs(r);
     int64_t started = rhai_result_started_at(r), finished = rhai_result_finished_at(r);
@@ -194,6 +195,19 @@ static void task_print(const rhai_result *r, const redisReply *f, int full)
                                                                    : RH_BACKOFF_DEFAULT);
     }
     task_errors_print(f->element[SHOW_ERRORS]);
+    task_line("parent:", ctl_reply_str(f->element[SHOW_PARENT]));
+    task_line("trace:", ctl_reply_str(f->element[SHOW_TRACE]));
+    if (ctl_reply_ll(f->element[SHOW_DEPTH], 0) > 0) {
+        snprintf(buf, sizeof buf, "%lld", ctl_reply_ll(f->element[SHOW_DEPTH], 0));
+        task_line("depth:", buf);
+    }
+    {
+        size_t i;
+        json_t *c;
+        json_array_foreach(children, i, c)
+            printf("%-12s %s %s\n", "child:", json_string_value(json_object_get(c, "id")),
+                   json_string_value(json_object_get(c, "status")));
+    }
     task_time_line("run_at:", ctl_reply_ll(f->element[SHOW_RUN_AT], 0));
     task_time_line("dead_at:", ctl_reply_ll(f->element[SHOW_DEAD_AT], 0));
     task_time_line("created_at:", rhai_result_created_at(r));
@@ -231,7 +245,8 @@ static json_t *task_json_str(const redisReply *e, int full, int *cut)
 }
 
 /* The reply object plus the submit fields, as one JSON line. */
-static int task_show_json(const rhai_result *r, const redisReply *f, int full)
+static int task_show_json(const rhai_result *r, const redisReply *f, int full,
+                          json_t *children)
 {
     json_t *doc = json_loads(rhai_result_json(r), 0, NULL);
     long long timeout = ctl_reply_ll(f->element[SHOW_TIMEOUT], 0);
@@ -265,6 +280,16 @@ static int task_show_json(const rhai_result *r, const redisReply *f, int full)
     json_object_set_new(doc, "script", task_json_str(script, full, &cut));
     json_object_set_new(doc, "script_bytes",
                         json_integer(ctl_reply_str(script) ? (json_int_t)script->len : 0));
+    json_object_set_new(doc, "parent_id", task_json_str(f->element[SHOW_PARENT], 1, &cut));
+    json_object_set_new(doc, "trace_id", task_json_str(f->element[SHOW_TRACE], 1, &cut));
+    json_object_set_new(doc, "depth", json_integer(ctl_reply_ll(f->element[SHOW_DEPTH], 0)));
+    {
+        json_t *ids = json_array(), *c;
+        size_t i;
+        json_array_foreach(children, i, c)
+            json_array_append(ids, json_object_get(c, "id"));
+        json_object_set_new(doc, "children", ids);
+    }
     json_object_set_new(doc, "cut", json_boolean(cut));
     return ctl_print_json(doc);
 }
@@ -303,8 +328,31 @@ static int task_hmget(const ctl_global *g, const char *id, const char *const fie
     return code;
 }
 
+/* The tasks task 'id' started by its events (trace index nodes whose
+ * parent it is), oldest first; an empty array when none or unreadable. */
+static json_t *task_children(const ctl_global *g, const char *id)
+{
+    char trace[RH_NAME_MAX + 1], context[RH_NAME_MAX + 1];
+    json_t *nodes = NULL, *out = json_array(), *n;
+    ctl_redis r;
+    size_t i;
+
+    if (ctl_redis_open(g, "task", &r) != 0)
+        return out;
+    if (ctl_trace_load(&r, id, &nodes, trace, sizeof trace, context, sizeof context) == 0)
+        json_array_foreach(nodes, i, n) {
+            const char *p = json_string_value(json_object_get(n, "parent"));
+            if (p && strcmp(p, id) == 0)
+                json_array_append(out, n);
+        }
+    json_decref(nodes);
+    ctl_redis_close(&r);
+    return out;
+}
+
 static int task_show(const ctl_global *g, rhai_client *c, const char *id, int full)
 {
+    json_t *children;
     rhai_error err = { 0, "" };
     rhai_result *r = NULL;
     redisReply *f = NULL;
@@ -316,12 +364,14 @@ static int task_show(const ctl_global *g, rhai_client *c, const char *id, int fu
         rhai_result_free(r);
         return code;
     }
+    children = task_children(g, id);
     if (g->json) {
-        code = task_show_json(r, f, full);
+        code = task_show_json(r, f, full, children);
     } else {
-        task_print(r, f, full);
+        task_print(r, f, full, children);
         code = ctl_print_flush();
     }
+    json_decref(children);
     freeReplyObject(f);
     rhai_result_free(r);
     return code;

@@ -108,6 +108,8 @@ extern const ctl_cmd ctl_cmd_audit;
 extern const ctl_cmd ctl_cmd_cron;
 extern const ctl_cmd ctl_cmd_dead;
 extern const ctl_cmd ctl_cmd_repl;
+extern const ctl_cmd ctl_cmd_events;
+extern const ctl_cmd ctl_cmd_trace;
 
 /* ---- options (main.c) ------------------------------------------------------
  * Each command's getopt_long table ends with CTL_GLOBAL_LONGOPTS so the
@@ -279,6 +281,17 @@ int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
 long long ctl_reply_ll(const redisReply *e, long long def);
 /* A string element's text, or NULL. Borrowed from the reply. */
 const char *ctl_reply_str(const redisReply *e);
+
+/* ---- traces (cmd_trace.c) ------------------------------------------------ */
+
+/* The tasks of the trace task 'id' belongs to, from the trace index and
+ * the task hashes, as a JSON array of nodes {"id", "status" ("expired"
+ * when its hash is gone), "worker", "parent", "depth", "event" (name),
+ * "event_id", "subscription", "created_at", "started_at", "finished_at"}
+ * (*out new); the trace id and context into trace/context. 0, or an exit
+ * code after saying why (CTL_EXIT_NOTFOUND: no task 'id'). */
+int ctl_trace_load(ctl_redis *r, const char *id, json_t **out, char *trace, size_t trace_n,
+                   char *context, size_t context_n);
 
 /* ---- waiting for a task (wait.c) ------------------------------------------ */
 

@@ -34,6 +34,8 @@ static const ctl_cmd *const ctl_commands[] = {
     &ctl_cmd_dead,
     &ctl_cmd_on,
     &ctl_cmd_repl,
+    &ctl_cmd_events,
+    &ctl_cmd_trace,
     NULL
 };
 

@@ -104,6 +104,12 @@ static const opt opts[] = {
       "RHAI_DEAD_MAX", 1, "dead-letter tasks kept per worker id (oldest trimmed first; 0: none kept)" },
     { "dead_max_age_ms", OPT_INT, OFF(dead_max_age_ms), "604800000", 1000, 1LL << 40,
       "RHAI_DEAD_MAX_AGE_MS", 1, "dead-letter tasks older than this are trimmed" },
+    { "event_depth_max", OPT_INT, OFF(event_depth_max), "8", 1, RH_EVENT_DEPTH_LIMIT,
+      "RHAI_EVENT_DEPTH_MAX", 1, "longest event chain: an emit() in a task at this depth throws (docs/events.md)" },
+    { "event_repair_ms", OPT_INT, OFF(event_repair_ms), "10000", 100, 1LL << 40,
+      "RHAI_EVENT_REPAIR_MS", 1, "an outbox row unrelayed this long is relayed by the next task of its context (repair sweep)" },
+    { "event_stream_max", OPT_INT, OFF(event_stream_max), "10000", 1, 100000000,
+      "RHAI_EVENT_STREAM_MAX", 1, "events kept per context stream (XADD MAXLEN ~)" },
     { "metrics_listen", OPT_STR, OFF(metrics_listen), "", 0, 0, "RHAI_METRICS_LISTEN", 0,
       "HOST:PORT serving Prometheus /metrics, /healthz and /readyz (empty: off)" },
 };
@@ -459,10 +465,11 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
                             (long long)c->heartbeat_ttl_ms, (long long)c->heartbeat_ms);
     if (c->default_timeout_ms > c->max_timeout_ms)
         c->default_timeout_ms = c->max_timeout_ms;
-    if (c->max_script + c->max_args + RH_LIM_FIXED > (int64_t)RH_FRAME_MAX)
+    if (c->max_script + c->max_args + RH_LIM_FIXED + RH_LIM_EVENT > (int64_t)RH_FRAME_MAX)
         return rh_error_set(err, RHAI_EINVAL, "max_script (%lld) + max_args (%lld) must leave "
                             "%d bytes of an executor frame (%u bytes)",
-                            (long long)c->max_script, (long long)c->max_args, RH_LIM_FIXED,
+                            (long long)c->max_script, (long long)c->max_args,
+                            RH_LIM_FIXED + RH_LIM_EVENT,
                             (unsigned)RH_FRAME_MAX);
     if (print) {
         wk_config_print(c, stdout);

@@ -65,6 +65,9 @@ typedef struct wk_config {
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
     int64_t  dev_mode;            /* 1: unknown contexts are created on use */
+    int64_t  event_depth_max;     /* longest event chain (executors' depth_max) */
+    int64_t  event_repair_ms;     /* unrelayed outbox rows this old are swept */
+    int64_t  event_stream_max;    /* XADD MAXLEN ~ of a context's stream */
     char    *metrics_listen;      /* "" : no metrics endpoint */
     char    *executor_user;       /* executors' user when rhaid is root */
     int64_t  executor_seccomp;    /* 1: executors install the syscall filter */
@@ -404,6 +407,11 @@ struct wk_job {
     char       id[RH_NAME_MAX + 1];
     char      *reply;           /* finish: reply JSON */
     char      *event;           /* finish: event JSON */
+    char      *events;          /* the result's events (JSON array text), NULL: none */
+    json_t    *relay;           /* those validated, to relay before the finish */
+    int        relay_wait;      /* relay calls in flight */
+    int        relaying;        /* 1 until every event is relayed: no finish yet */
+    int        relay_bad;       /* a relay call of this round was refused */
     wk_job    *prev, *next;
 };
 
@@ -430,6 +438,8 @@ struct wk_worker {
     char        lim_args[24];
     char        sha_start[41];
     char        sha_promote[41];
+    char        sha_relay[41];
+    struct wk_relay *relay;     /* events relay and outbox marks (relay.c) */
     char        k_delayed[RH_KEY_MAX];  /* delayed set of our worker id (delay.c) */
     uv_timer_t  promote;        /* promotes due delayed tasks (delay.c) */
     int         promoting;      /* its script call in flight */
@@ -551,6 +561,33 @@ void    wk_delay_close(wk_worker *w, uv_close_cb cb);
 int     wk_delay_finish_mode(wk_job *j, rh_error_kind kind);
 /* 1 when a run that ended with 'kind' may be retried. */
 int     wk_delay_retryable(rh_error_kind kind);
+/* relay.c: the events a result carries (docs/events.md). Relayed before
+ * the finish: subscriber tasks created and the stream appended (both
+ * idempotent, wk_lua_relay); after it, marked relayed in the store off the
+ * loop (one job in flight, batched). */
+int     wk_relay_start(wk_worker *w);           /* 0 / RHAI_ENOMEM */
+void    wk_relay_stop(wk_worker *w);            /* after the loop ended */
+/* Events one result may carry, at most (more: none is relayed). */
+#define WK_RELAY_EVENTS_MAX 1000
+/* Check 'events' (JSON text, from an executor's result: outside input)
+ * against task t (id task_id) that rhaid sent: each event's identity
+ * (context; for the task's own events also caller, trace and depth + 1),
+ * its fields, and its subscriptions as a task would be (docs/protocol.md,
+ * "Script events"). *ok is a new array of the valid events (NULL when
+ * 'events' is not an array of at most WK_RELAY_EVENTS_MAX); the refused
+ * ones are logged. Returns how many were refused, -1 for a refused whole,
+ * RHAI_ENOMEM. */
+int     wk_relay_check(const wk_config *cfg, const rh_task *t, const char *task_id,
+                       const char *events, json_t **ok);
+/* Check j->events against the task rhaid sent and keep the valid ones in
+ * j->relay (relaying set when there are any); invalid ones are logged and
+ * dropped. Called once, when the result is in. */
+void    wk_relay_prepare(wk_job *j);
+/* Send the relay calls of a job still relaying; when all are answered,
+ * relaying is cleared and the finish sent. */
+void    wk_relay_send(wk_job *j);
+/* The job's finish was acknowledged: queue its events' marks. */
+void    wk_relay_finished(wk_job *j);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
 /* The worker id is paused (1) or not (0), as a take script or the pause
@@ -574,5 +611,6 @@ extern const char wk_lua_start[];
 extern const char wk_lua_requeue[];
 extern const char wk_lua_dead_trim[];
 extern const char wk_lua_promote[];
+extern const char wk_lua_relay[];
 
 #endif

@@ -697,7 +697,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         uv_signal_start(&w.sig[i], on_signal, signals[i]);
     }
     uv_timer_start(&w.tick, on_tick, (uint64_t)cfg->heartbeat_ms, (uint64_t)cfg->heartbeat_ms);
-    if (wk_cron_start(&w) != 0) {
+    if (wk_cron_start(&w) != 0 || wk_relay_start(&w) != 0) {
         rh_error_set(&err, RHAI_ENOMEM, "out of memory");
         return start_failed(&err);
     }
@@ -717,6 +717,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     rc = uv_loop_close(w.loop);
     if (rc != 0)
         rh_log(RH_LOG_WARN, "event=loop_not_closed reason=\"%s\"", uv_strerror(rc));
+    wk_relay_stop(&w);
     wk_store_close(&w);
     rh_log(RH_LOG_NOTICE, "event=exit code=%d", w.exit_code);
     return w.exit_code;

@@ -39,7 +39,7 @@
     "local READ = {'script', 'args', 'worker_id', 'context_id', 'caller_id', 'reply_to',\n" \
     "  'timeout_ms', 'created_at', 'status', 'attempts', 'started_at', 'instance',\n" \
     "  'signature', 'schedule', 'tick', 'cron_sig', 'run_at', 'retries', 'backoff',\n" \
-    "  'attempt'}\n" \
+    "  'attempt', 'parent_id', 'trace_id', 'depth', 'event'}\n" \
     "local LIM = {script = tonumber(ARGV[3]), args = tonumber(ARGV[4]),\n" \
     "  worker_id = " STR(RH_LIM_NAME) ", context_id = " STR(RH_LIM_NAME) ",\n" \
     "  caller_id = " STR(RH_LIM_CALLER) ", reply_to = " STR(RH_LIM_REPLY_TO) ",\n" \
@@ -50,8 +50,10 @@
     "  schedule = " STR(RH_LIM_NAME) ", tick = " STR(RH_LIM_NUMBER) ",\n" \
     "  cron_sig = " STR(RH_LIM_CRON_SIG) ", run_at = " STR(RH_LIM_NUMBER) ",\n" \
     "  retries = " STR(RH_LIM_NUMBER) ", attempt = " STR(RH_LIM_NUMBER) ",\n" \
-    "  backoff = " STR(RH_BACKOFF_SPEC_MAX) "}\n" \
-    "local BUDGET = LIM.script + LIM.args + " STR(RH_LIM_FIXED) "\n" \
+    "  backoff = " STR(RH_BACKOFF_SPEC_MAX) ",\n" \
+    "  parent_id = " STR(RH_LIM_NAME) ", trace_id = " STR(RH_LIM_NAME) ",\n" \
+    "  depth = " STR(RH_LIM_NUMBER) ", event = " STR(RH_LIM_EVENT) "}\n" \
+    "local BUDGET = LIM.script + LIM.args + " STR(RH_LIM_FIXED) " + LIM.event\n" \
     "local function too_big(f, n)\n" \
     "  local opt = (f == 'script' or f == 'args') and (' (max_' .. f .. ')') or ''\n" \
     "  return string.format('%s is %d bytes, limit %d%s', f, n, LIM[f], opt)\n" \
@@ -482,6 +484,50 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
  * the scripts on the command connection. Called on NOSCRIPT from either
  * connection's callbacks: when the command connection is down, its
  * reconnect loads them (on_conn_up). */
+/* The relay of one event (docs/events.md), before the finish of the task
+ * whose result carried it. KEYS[1] the context's stream, KEYS[2] its
+ * relayed-event set, KEYS[3] the trace's task index; then per
+ * subscription three: the target worker id's created-subscriber set, its
+ * queue, the subscriber task's hash. ARGV[1] now (ms), ARGV[2] how long
+ * the two dedupe sets remember (ms), ARGV[3] MAXLEN of the stream,
+ * ARGV[4] event id, ARGV[5] emitting task id, ARGV[6] its time (ms),
+ * ARGV[7] n, then the n field/value pairs of the stream entry; then, per
+ * subscription: the task id, m, then the m field/value pairs of its hash.
+ * Each subscriber task is created only if its id is not in the target's
+ * created set (so a re-relay, a ledger replay, a repair sweep start
+ * nothing twice, even after the task hash expired), then queued; the
+ * entry is appended only if the event id is not in the relayed set.
+ * Returns {subscriber tasks created, 1 appended / 0 already}. */
+const char wk_lua_relay[] =
+    "local now, keep = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local n = tonumber(ARGV[7])\n"
+    "local i, k, created = 8 + 2 * n, 4, 0\n"
+    "while i <= #ARGV do\n"
+    "  local id, m = ARGV[i], tonumber(ARGV[i + 1])\n"
+    "  local subs, queue, tk = KEYS[k], KEYS[k + 1], KEYS[k + 2]\n"
+    "  if not redis.call('ZSCORE', subs, id) then\n"
+    "    redis.call('ZADD', subs, now, id)\n"
+    "    if redis.call('EXISTS', tk) == 0 then\n"
+    "      redis.call('HSET', tk, unpack(ARGV, i + 2, i + 1 + 2 * m))\n"
+    "      redis.call('LPUSH', queue, id)\n"
+    "      created = created + 1\n"
+    "    end\n"
+    "    redis.call('ZADD', KEYS[3], now, id)\n"
+    "  end\n"
+    "  redis.call('ZREMRANGEBYSCORE', subs, '-inf', now - keep)\n"
+    "  i, k = i + 2 + 2 * m, k + 3\n"
+    "end\n"
+    "local added = 0\n"
+    "if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then\n"
+    "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 8, 7 + 2 * n))\n"
+    "  redis.call('ZADD', KEYS[2], now, ARGV[4])\n"
+    "  added = 1\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - keep)\n"
+    "redis.call('ZADD', KEYS[3], 'NX', ARGV[6], ARGV[5])\n"
+    "redis.call('PEXPIRE', KEYS[3], keep)\n"
+    "return {created, added}\n";
+
 void wk_scripts_load(wk_worker *w)
 {
     w->sha_claim[0] = w->sha_claim_head[0] = w->sha_finish[0] = w->sha_take[0] = '\0';
@@ -494,6 +540,8 @@ void wk_scripts_load(wk_worker *w)
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
     w->sha_promote[0] = '\0';
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_promote, "SCRIPT LOAD %s", wk_lua_promote);
+    w->sha_relay[0] = '\0';
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_relay, "SCRIPT LOAD %s", wk_lua_relay);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */

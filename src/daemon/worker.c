@@ -55,6 +55,8 @@ void wk_job_free(wk_job *j)
     rh_free(j->reply);
     rh_free(j->event);
     rh_free(j->attempt_error);
+    rh_free(j->events);
+    json_decref(j->relay);
     rh_free(j);
 }
 
@@ -141,6 +143,7 @@ static void finish_done(wk_job *j, long long answered)
 {
     wk_worker *w = j->w;
 
+    wk_relay_finished(j);             /* events relayed and the finish is in: mark */
     if (answered == 0) {
         rh_log(RH_LOG_INFO, "event=finish_skipped task=%s already answered", j->id);
     } else if (answered == 2) {
@@ -226,7 +229,7 @@ typedef struct fin_strs {
 /* Finishes wanted: FINISHING, not sent, not waiting for a retry. */
 static int finish_wanted(const wk_job *j)
 {
-    return j->state == WK_JOB_FINISHING && !j->sent && !j->retry;
+    return j->state == WK_JOB_FINISHING && !j->sent && !j->retry && !j->relaying;
 }
 
 /* Send one batch of at most 'cap' (<= FIN_BATCH_MAX) wanted finishes,
@@ -370,6 +373,10 @@ void wk_finish_send(wk_job *j)
 
     if (j->sent || !w->cmd.up || w->stopping)
         return;
+    if (j->relaying) {                /* events first (relay.c), then the finish */
+        wk_relay_send(j);
+        return;
+    }
     uv_prepare_start(&w->fin_flush, on_finish_flush);
 }
 
@@ -579,6 +586,10 @@ void wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data)
         double us = (double)(rh_mono_us() - j->run_at_us);
         w->run_us_avg = w->run_us_avg > 0 ? w->run_us_avg + (us - w->run_us_avg) / 8 : us;
     }
+    rh_free(j->events);               /* relayed before the finish (relay.c) */
+    j->events = out->events;
+    out->events = NULL;
+    wk_relay_prepare(j);
     job_finish(j, out->status, out->kind, out->output ? out->output : rh_strdup("null"),
                out->error, out->logs);
     out->output = out->error = out->logs = NULL;
@@ -613,6 +624,12 @@ int wk_job_start(wk_job *j, int queue)
     in.context_id = t->context_id ? t->context_id : "default";
     in.caller_id = t->caller_id ? t->caller_id : "anonymous";
     in.attempt = t->attempt > 0 ? t->attempt : 1;
+    in.parent_id = t->parent_id;
+    in.trace_id = t->trace_id;
+    in.depth = t->depth;
+    in.event_json = t->event;
+    in.depth_max = w->cfg->event_depth_max;
+    in.event_repair_ms = w->cfg->event_repair_ms;
     wk_config_limits(w->cfg, &lim);
     rc = (queue ? wk_pool_queue : wk_pool_run)(&w->pool, j, &in, &lim, timeout);
     if (rc == 0) {

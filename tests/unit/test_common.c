@@ -241,6 +241,35 @@ static void test_keys_follow_the_protocol(void **state)
     assert_string_equal(rh_key_events(k, "rhai"), "rhai:events");
 }
 
+/* Events' keys carry the context or the worker id as hash tag, and a
+ * subscriber task's id is derived from (event, subscription): the same
+ * pair always gives the same valid id, even when the pair is too long to
+ * be spelled out, and two pairs never share one. */
+static void test_event_keys_and_subscriber_ids_are_deterministic(void **state)
+{
+    char k[RH_KEY_MAX], a[RH_NAME_MAX + 1], b[RH_NAME_MAX + 1], ev[200];
+    (void)state;
+    assert_string_equal(rh_key_evstream(k, "rhai", "acme"), "rhai:stream:{acme}");
+    assert_string_equal(rh_key_evseen(k, "rhai", "acme"), "rhai:evseen:{acme}");
+    assert_string_equal(rh_key_evsubs(k, "rhai", "mail"), "rhai:evsubs:{mail}");
+    assert_string_equal(rh_key_trace(k, "rhai", "acme", "t1"), "rhai:trace:{acme}:t1");
+    assert_int_equal(rh_event_task_id(a, "t1.1", "notify"), 0);
+    assert_string_equal(a, "ev:t1.1:notify");
+    assert_int_equal(rh_event_task_id(b, "t1.1", "notify2"), 0);
+    assert_string_not_equal(a, b);
+    assert_int_equal(rh_event_task_id(a, "", "x"), RHAI_EINVAL);
+    assert_int_equal(rh_event_task_id(a, "t1.1", "a{b}"), RHAI_EINVAL);
+    memset(ev, 'e', 120);
+    ev[120] = '\0';                   /* 120 + 64: longer than a name */
+    assert_int_equal(rh_event_task_id(a, ev, "sub-one-with-a-long-name-aaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+    assert_true(rh_name_valid(a));
+    assert_int_equal(rh_event_task_id(b, ev, "sub-one-with-a-long-name-aaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+    assert_string_equal(a, b);
+    assert_int_equal(rh_event_task_id(b, ev, "sub-one-with-a-long-name-aaaaaaaaaaaaaaaaaaaaaaaab"), 0);
+    assert_true(rh_name_valid(b));
+    assert_string_not_equal(a, b);
+}
+
 /* ---- task model ---- */
 
 static void set(rh_task *t, const char *f, const char *v)
@@ -296,6 +325,37 @@ static void test_task_validate_names_each_problem(void **state)
     set(&t, "context_id", "../etc");
     assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
     assert_non_null(strstr(err.msg, "context_id"));
+    set(&t, "context_id", "acme");
+    /* events: parent, trace, depth and the event go together, within limits */
+    set(&t, "depth", "1");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "parent_id and depth"));
+    set(&t, "parent_id", "root");
+    set(&t, "trace_id", "root");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), 0);
+    set(&t, "trace_id", "a b");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "trace_id"));
+    set(&t, "trace_id", "root");
+    set(&t, "depth", "65");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "depth"));
+    set(&t, "depth", "2");
+    set(&t, "event", "[1]");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "event is not a JSON object"));
+    set(&t, "event", "{\"id\":\"root.1\",\"name\":\"a\"}");
+    assert_int_equal(rh_task_validate(&t, 100, 100, &err), 0);
+    assert_int_equal(t.depth, 2);
+    {
+        char *big = rh_malloc(RH_LIM_EVENT + 16);
+        memset(big, ' ', RH_LIM_EVENT + 8);
+        memcpy(big, "{}", 2);
+        big[RH_LIM_EVENT + 8] = '\0';
+        set(&t, "event", big);
+        assert_int_equal(rh_task_validate(&t, 100, 100, &err), RHAI_ETOOBIG);
+        rh_free(big);
+    }
     rh_task_clear(&t);
 }
 
@@ -765,6 +825,7 @@ int main(void)
         cmocka_unit_test(test_context_ids_have_one_rule_that_task_validation_applies),
         cmocka_unit_test(test_generated_ids_are_valid_distinct_uuids),
         cmocka_unit_test(test_keys_follow_the_protocol),
+        cmocka_unit_test(test_event_keys_and_subscriber_ids_are_deterministic),
         cmocka_unit_test(test_task_fields_parse_from_hash_pairs),
         cmocka_unit_test(test_task_validate_names_each_problem),
         cmocka_unit_test(test_reply_json_round_trips),
