@@ -92,9 +92,15 @@ static void event_id(const char *task_id, int64_t n, char *buf, size_t cap)
     unsigned char h[crypto_hash_sha256_BYTES];
     char hex[2 * crypto_hash_sha256_BYTES + 1];
 
+    size_t tl = strlen(task_id), sl;
+
     snprintf(suffix, sizeof suffix, ".%lld", (long long)n);
-    if (strlen(task_id) + strlen(suffix) <= STORE_EVENT_ID_MAX) {
-        snprintf(buf, cap, "%s%s", task_id, suffix);
+    sl = strlen(suffix);
+    if (tl + sl <= STORE_EVENT_ID_MAX && tl + sl < cap) {
+        /* memcpy after the length check: gcc -O2 -Wformat-truncation
+         * cannot see the bound through a "%s%s" snprintf */
+        memcpy(buf, task_id, tl);
+        memcpy(buf + tl, suffix, sl + 1);
         return;
     }
     crypto_hash_sha256(h, (const unsigned char *)task_id, strlen(task_id));
