@@ -1053,6 +1053,7 @@ const store_backend store__postgres = {
     .outbox_pending = pg_outbox_pending,
     .outbox_mark = pg_outbox_mark,
     .outbox_stats = pg_outbox_stats,
+    .outbox_prune = pg_outbox_prune,
     .sub_put = pg_sub_put,
     .sub_get = pg_sub_get,
     .sub_list = pg_sub_list,

@@ -131,6 +131,30 @@ int pg_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *mar
     if (marked)
         *marked = strtoll(PQcmdTuples(r), NULL, 10);
     PQclear(r);
+    return pg_outbox_prune(hdb, rh_now_ms() - STORE_OUTBOX_KEEP_MS, STORE_OUTBOX_PRUNE_BATCH,
+                           NULL, err);
+}
+
+int pg_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *deleted,
+                    rhai_error *err)
+{
+    pg_db *db = (pg_db *)hdb;
+    pg_params p = { 0 };
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = pg_db_ready(db, err)) != 0)
+        return rc;
+    pg_p_text(&p, db->h.context);
+    pg_p_int(&p, before_ms);
+    pg_p_int(&p, limit);
+    if ((rc = pg_run(db->ps, db, "DELETE FROM rhai_outbox WHERE context_id = $1 AND id IN "
+                     "(SELECT id FROM rhai_outbox WHERE context_id = $1 AND relayed_at IS NOT "
+                     "NULL AND relayed_at < $2 ORDER BY relayed_at LIMIT $3)", &p, &r, err)) != 0)
+        return rc;
+    if (deleted)
+        *deleted = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
     return 0;
 }
 

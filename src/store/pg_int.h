@@ -202,6 +202,8 @@ int pg_outbox_pending(store_db *db, const char *task_id, int64_t before_ms, long
 int pg_outbox_mark(store_db *db, const char *const *ids, size_t n, int64_t *marked,
                    rhai_error *err);
 int pg_outbox_stats(store_db *db, json_t **out, rhai_error *err);
+int pg_outbox_prune(store_db *db, int64_t before_ms, long limit, int64_t *deleted,
+                    rhai_error *err);
 int pg_sub_put(store_db *db, const store_sub *s, rhai_error *err);
 int pg_sub_get(store_db *db, const char *name, json_t **out, rhai_error *err);
 int pg_sub_list(store_db *db, json_t **out, rhai_error *err);

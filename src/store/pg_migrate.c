@@ -44,6 +44,8 @@ static const char *const meta_sql[] = {
     "CREATE INDEX IF NOT EXISTS rhai_outbox__task ON rhai_outbox (context_id, task_id, seq)",
     "CREATE INDEX IF NOT EXISTS rhai_outbox__pending ON rhai_outbox (context_id, created_at) "
     "WHERE relayed_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__relayed ON rhai_outbox (context_id, relayed_at) "
+    "WHERE relayed_at IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS rhai_subs (context_id TEXT NOT NULL, name TEXT COLLATE \"C\" "
     "NOT NULL, pattern TEXT NOT NULL, worker TEXT NOT NULL, script TEXT NOT NULL, args TEXT, "
     "caller TEXT NOT NULL, created_by TEXT, paused BOOLEAN NOT NULL DEFAULT false, "

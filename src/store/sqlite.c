@@ -449,6 +449,7 @@ const store_backend store__sqlite = {
     .outbox_pending = sq_outbox_pending,
     .outbox_mark = sq_outbox_mark,
     .outbox_stats = sq_outbox_stats,
+    .outbox_prune = sq_outbox_prune,
     .sub_put = sq_sub_put,
     .sub_get = sq_sub_get,
     .sub_list = sq_sub_list,

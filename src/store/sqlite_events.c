@@ -134,6 +134,9 @@ int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *mar
     }
     sqlite3_finalize(st);
     st = NULL;
+    if ((rc = sq_outbox_prune(hdb, now - STORE_OUTBOX_KEEP_MS, STORE_OUTBOX_PRUNE_BATCH, NULL,
+                              err)) != 0)
+        goto out;
     if (own)
         rc = store__exec(db, "COMMIT", err);
 out:
@@ -142,6 +145,27 @@ out:
     if (rc == 0 && marked)
         *marked = total;
     return rc;
+}
+
+int sq_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *deleted,
+                    rhai_error *err)
+{
+    sq_db *db = SQ(hdb);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if ((rc = prep(db, "DELETE FROM rhai_outbox WHERE id IN (SELECT id FROM rhai_outbox "
+                   "WHERE relayed_at IS NOT NULL AND relayed_at < ?1 ORDER BY relayed_at "
+                   "LIMIT ?2)", &st, err)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, before_ms);
+    sqlite3_bind_int64(st, 2, limit);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, err);
+    sqlite3_finalize(st);
+    if (deleted)
+        *deleted = sqlite3_changes(db->db);
+    return 0;
 }
 
 int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err)

@@ -119,6 +119,8 @@ int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
 int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *marked,
                    rhai_error *err);
 int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err);
+int sq_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *deleted,
+                    rhai_error *err);
 int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err);
 int sq_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err);
 int sq_sub_list(store_db *hdb, json_t **out, rhai_error *err);

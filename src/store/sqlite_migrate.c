@@ -63,6 +63,8 @@ static const char meta_sql[] =
     "CREATE INDEX IF NOT EXISTS rhai_outbox__task ON rhai_outbox (task_id, seq);"
     "CREATE INDEX IF NOT EXISTS rhai_outbox__pending ON rhai_outbox (created_at) "
     "WHERE relayed_at IS NULL;"
+    "CREATE INDEX IF NOT EXISTS rhai_outbox__relayed ON rhai_outbox (relayed_at) "
+    "WHERE relayed_at IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS rhai_subs (name TEXT PRIMARY KEY, pattern TEXT NOT NULL, "
     "worker TEXT NOT NULL, script TEXT NOT NULL, args TEXT, caller TEXT NOT NULL, "
     "created_by TEXT, paused INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, "

@@ -705,6 +705,18 @@ int store_outbox_mark_relayed(store_db *db, const char *const *ids, size_t n,
     return db->be->outbox_mark(db, ids, n, marked, err);
 }
 
+int store_outbox_prune(store_db *db, int64_t before_ms, long limit, int64_t *deleted,
+                       rhai_error *err)
+{
+    if (deleted)
+        *deleted = 0;
+    if (db == NULL || limit < 1 || limit > STORE_LIST_MAX)
+        return rh_error_set(err, RHAI_EINVAL, "outbox prune: bad arguments");
+    if (db->be->outbox_prune == NULL)
+        return rh_error_set(err, RHAI_EINTERNAL, "%s: no outbox", db->be->name);
+    return db->be->outbox_prune(db, before_ms, limit, deleted, err);
+}
+
 int store_outbox_stats(store_db *db, json_t **out, rhai_error *err)
 {
     *out = NULL;

@@ -421,6 +421,16 @@ int store_outbox_pending(store_db *db, const char *task_id, int64_t before_ms, l
  * its loop thread: a thread must use a store (store_new) and its store_db
  * of its own -- neither is thread-safe, and nothing in src/store is shared
  * between two stores. RHAI_EINVAL (n 0 or a NULL id), RHAI_ESTORE. */
+/* Delete up to 'limit' (1..STORE_LIST_MAX) rows relayed before unix ms
+ * 'before_ms' (rows never relayed are never deleted), oldest first;
+ * *deleted (may be NULL): rows gone. store_outbox_mark_relayed calls it
+ * with now - STORE_OUTBOX_KEEP_MS after every batch, so a context keeps
+ * its relayed rows for a day (to look at) and the table stays bounded by
+ * a day of events plus what is waiting. RHAI_EINVAL, RHAI_ESTORE. */
+#define STORE_OUTBOX_KEEP_MS (24LL * 3600 * 1000)
+#define STORE_OUTBOX_PRUNE_BATCH 1000
+int store_outbox_prune(store_db *db, int64_t before_ms, long limit, int64_t *deleted,
+                       rhai_error *err);
 int store_outbox_mark_relayed(store_db *db, const char *const *ids, size_t n,
                               int64_t *marked, rhai_error *err);
 /* Rows of the outbox: {"total", "pending"} counts (*out new). */

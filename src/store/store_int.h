@@ -99,6 +99,8 @@ typedef struct store_backend {
     int  (*outbox_mark)(store_db *db, const char *const *ids, size_t n, int64_t *marked,
                         rhai_error *err);
     int  (*outbox_stats)(store_db *db, json_t **out, rhai_error *err);
+    int  (*outbox_prune)(store_db *db, int64_t before_ms, long limit, int64_t *deleted,
+                         rhai_error *err);
     int  (*sub_put)(store_db *db, const store_sub *s, rhai_error *err);
     int  (*sub_get)(store_db *db, const char *name, json_t **out, rhai_error *err);
     int  (*sub_list)(store_db *db, json_t **out, rhai_error *err);

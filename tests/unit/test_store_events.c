@@ -175,6 +175,57 @@ static void test_the_sweep_returns_unrelayed_rows_older_than_its_bound_oldest_fi
     store_free(s);
 }
 
+static int64_t outbox_total(store_db *db)
+{
+    json_t *st = NULL;
+    rhai_error err;
+    int64_t n;
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_outbox_stats(db, &st, &err), 0);
+    n = (int64_t)json_integer_value(json_object_get(st, "total"));
+    json_decref(st);
+    return n;
+}
+
+static void test_relayed_rows_are_pruned_after_their_keep_time_and_pending_ones_never(
+    void **state)
+{
+    store *s;
+    store_db *db = open_ctx(&s, "c1");
+    store_event a = ev_of("a.1", "a", 1, 100), b = ev_of("b.1", "b", 1, 200),
+                c = ev_of("c.1", "c", 1, 300);
+    const char *ids[] = { "a.1", "b.1" };
+    int64_t deleted = -1;
+    rhai_error err;
+
+    (void)state;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(store_begin(db, &err), 0);
+    assert_int_equal(store_outbox_put(db, &a, &err), 0);
+    assert_int_equal(store_outbox_put(db, &b, &err), 0);
+    assert_int_equal(store_outbox_put(db, &c, &err), 0);
+    assert_int_equal(store_commit(db, &err), 0);
+    assert_int_equal(store_outbox_mark_relayed(db, ids, 2, NULL, &err), 0);
+    /* marking prunes only rows relayed more than STORE_OUTBOX_KEEP_MS ago */
+    assert_int_equal(outbox_total(db), 3);
+    /* nothing relayed before 0 */
+    assert_int_equal(store_outbox_prune(db, 0, 10, &deleted, &err), 0);
+    assert_int_equal(deleted, 0);
+    /* a bound in the future: both relayed rows go, one batch at a time */
+    assert_int_equal(store_outbox_prune(db, rh_now_ms() + 60000, 1, &deleted, &err), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(store_outbox_prune(db, rh_now_ms() + 60000, 10, &deleted, &err), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(outbox_total(db), 1);
+    /* the pending row stays whatever the bound */
+    assert_int_equal(store_outbox_prune(db, INT64_MAX, 10, &deleted, &err), 0);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(pending(db, "c", 0), 1);
+    assert_int_equal(store_outbox_prune(db, 0, 0, NULL, &err), RHAI_EINVAL);
+    store_free(s);
+}
+
 struct marker {
     const char *ids[3];
     int64_t marked;
@@ -379,6 +430,7 @@ int main(void)
         T(test_an_outbox_row_exists_only_when_its_transaction_committed),
         T(test_the_sweep_returns_unrelayed_rows_older_than_its_bound_oldest_first),
         T(test_rows_are_marked_relayed_from_another_thread_with_its_own_store),
+        T(test_relayed_rows_are_pruned_after_their_keep_time_and_pending_ones_never),
         T(test_event_names_and_patterns_follow_their_rules),
         T(test_subscriptions_are_added_listed_paused_and_removed),
         T(test_each_context_has_its_own_outbox_and_subscriptions),
