@@ -1,0 +1,110 @@
+/* rcluster.h -- Redis Cluster: key slots, the slot map, redirections, and
+ * the router that sends each command to the node serving its slot.
+ *
+ * hiredis 0.14 (Debian 12) has no cluster client, so the Redis layer routes
+ * by itself, the way the Redis Cluster specification describes
+ * (https://redis.io/docs/reference/cluster-spec/): a key's slot is
+ * CRC16-XMODEM(tag) mod 16384, where the tag is the part between the first
+ * '{' and the first '}' after it when that part is not empty, else the
+ * whole key. The slot map comes from CLUSTER SHARDS (Redis >= 7.0) or
+ * CLUSTER SLOTS (older), and a server with cluster support disabled is one
+ * node holding every slot, so the same code runs on a plain Redis.
+ *
+ * This header has two halves: the pure parts (no I/O: keyslot, redirect
+ * and map parsers, fuzzed by tests/fuzz/fuzz_rcluster.c) and the routers
+ * over the connections of rconn.h. docs/redis.md "Redis Cluster (layer)"
+ * explains the behaviour for users and operators. */
+#ifndef RH_RCLUSTER_H
+#define RH_RCLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/hiredis.h>
+
+#include "rhai/error.h"
+
+#define RH_CLUSTER_SLOTS 16384
+/* Cap on the nodes of one map (masters and replicas): a reply naming more
+ * is refused as RHAI_EPROTO rather than grown without bound. */
+#ifndef RH_CLUSTER_NODES_MAX
+#define RH_CLUSTER_NODES_MAX 1024
+#endif
+#define RH_CLUSTER_HOST_MAX 256     /* a node's host name or address, with NUL */
+
+/* ======================== key slots ======================== */
+
+/* CRC16-XMODEM (poly 0x1021, init 0) of len bytes: CRC16("123456789") is
+ * 0x31c3. */
+uint16_t rh_crc16(const void *buf, size_t len);
+/* The hash slot (0..16383) of a key of len bytes (binary safe), with the
+ * hash tag rule above: "{user1}.a" and "{user1}.b" share a slot; "{}x"
+ * and "x{" hash whole; "a{b}{c}" hashes "b". */
+int rh_keyslot(const char *key, size_t len);
+
+/* ======================== redirections ======================== */
+
+/* A MOVED or ASK error reply, as "MOVED 3999 127.0.0.1:6381". */
+typedef struct rh_redirect {
+    int  ask;                       /* 1: ASK (one command), 0: MOVED */
+    int  slot;                      /* 0..16383 */
+    char host[RH_CLUSTER_HOST_MAX]; /* "" when the node gave none: the
+                                       node that replied is meant */
+    int  port;                      /* 1..65535 */
+} rh_redirect;
+
+/* Parse the text of an error reply (without the leading '-', as hiredis
+ * gives it in reply->str; len bytes, need not be NUL-terminated). 0 and
+ * *out filled when it is a well-formed MOVED or ASK; RHAI_EINVAL when it
+ * is another error (nothing written, err untouched: the common case);
+ * RHAI_EPROTO with the reason in err (may be NULL) when it starts with
+ * MOVED or ASK but is malformed (slot out of range, no port, host too
+ * long). IPv6 hosts work: the port follows the last ':'. */
+int rh_redirect_parse(const char *msg, size_t len, rh_redirect *out, rhai_error *err);
+
+/* ======================== the slot map ======================== */
+
+typedef struct rh_cluster_node {
+    char host[RH_CLUSTER_HOST_MAX];
+    int  port;
+    int  master;                    /* 1: serves slots (owner[] points here) */
+    int  failed;                    /* health was not "online" (SHARDS) */
+} rh_cluster_node;
+
+/* Invariants (rh_slot_map_check): nnodes <= RH_CLUSTER_NODES_MAX; no two
+ * nodes have the same host and port; every owner[] is -1 or the index of
+ * a master; single implies nnodes == 1 and every slot owned by node 0. */
+typedef struct rh_slot_map {
+    int              single;        /* 1: a server without cluster support */
+    size_t           nnodes;
+    rh_cluster_node *nodes;         /* owned (rh_free), masters and replicas */
+    int16_t          owner[RH_CLUSTER_SLOTS];   /* node index, -1: no node */
+} rh_slot_map;
+
+/* An empty map (no nodes, every owner -1). */
+void rh_slot_map_init(rh_slot_map *m);
+/* Free the nodes and empty the map again. */
+void rh_slot_map_clear(rh_slot_map *m);
+/* A map of one node, host:port, holding every slot (single = 1).
+ * 0 or RHAI_ENOMEM / RHAI_EINVAL (host too long). */
+int  rh_slot_map_single(rh_slot_map *m, const char *host, int port, rhai_error *err);
+/* Build *m (cleared first) from a CLUSTER SHARDS reply. 'asked' is the
+ * host the reply came from, used for a node whose endpoint is "" or "?";
+ * 'tls': take each node's "tls-port" (a cluster with tls-cluster yes)
+ * and fall back to "port". A node's address is its "endpoint", else its
+ * "ip". Of a shard's nodes, the one with role "master" (an online one
+ * when there are several) owns its slots. 0; RHAI_EPROTO with the reason
+ * when the reply has another shape (m is left empty); RHAI_ENOMEM. */
+int  rh_slot_map_from_shards(rh_slot_map *m, const redisReply *r, const char *asked,
+                             int tls, rhai_error *err);
+/* The same from a CLUSTER SLOTS reply: [start, end, [host, port, id, ...]
+ * (the master), [replica]...] per range. */
+int  rh_slot_map_from_slots(rh_slot_map *m, const redisReply *r, const char *asked,
+                            rhai_error *err);
+/* Index of host:port in m->nodes, or -1. */
+int  rh_slot_map_find(const rh_slot_map *m, const char *host, int port);
+/* Number of slots with an owner (16384 on a healthy cluster). */
+int  rh_slot_map_covered(const rh_slot_map *m);
+/* The invariants above hold (for assert and tests). */
+int  rh_slot_map_check(const rh_slot_map *m);
+
+#endif
