@@ -14,6 +14,7 @@ set(RHAI_FUZZ_DAEMON config relay)   # relay: issue 20, a result's events
 set(RHAI_FUZZ_DSL schema)
 set(RHAI_FUZZ_STORE import)
 list(APPEND RHAI_FUZZ_COMMON sched)   # issue 19: backoff, durations, times
+list(APPEND RHAI_FUZZ_COMMON rcluster) # issue 18: MOVED/ASK, CLUSTER SHARDS/SLOTS, keyslot
 
 function(rhai_fuzz name)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${name}.c)
