@@ -28,6 +28,104 @@
  * is refused as RHAI_EPROTO rather than grown without bound. */
 #ifndef RH_CLUSTER_NODES_MAX
 #define RH_CLUSTER_NODES_MAX 1024
+/* ======================== the sync router ======================== */
+
+#include "common/rconn.h"
+
+/* Limits of one routed command (rh_cluster_opts overrides them). */
+#ifndef RH_CLUSTER_REDIRECTS_MAX
+#define RH_CLUSTER_REDIRECTS_MAX 5      /* MOVED + ASK + TRYAGAIN followed */
+#endif
+#ifndef RH_CLUSTER_RETRY_MS
+#define RH_CLUSTER_RETRY_MS 10000       /* retrying a lost node or CLUSTERDOWN */
+#endif
+#define RH_CLUSTER_BACKOFF_MIN_MS 20    /* between retries, doubling ... */
+#define RH_CLUSTER_BACKOFF_MAX_MS 500   /* ... to this */
+
+/* rh_cluster_command* flags */
+#define RH_CLUSTER_RESEND 1   /* the command may run twice (a read, or a script
+                                 written for at-least-once): resend it after a
+                                 connection lost once it was written */
+/* rh_cluster_command* slot for a command without keys: any master */
+#define RH_CLUSTER_ANY (-1)
+
+/* A router over sync connections (rh_sconn): one lazy connection per node
+ * it talks to, the slot map, and the rules of the cluster specification:
+ *
+ *  - A command goes to the master owning its slot. The caller names the
+ *    slot (rh_cluster_command_argv) or the key it is routed by
+ *    (rh_cluster_command_key: for EVALSHA, KEYS[1]); every key of one
+ *    command must share the slot (hash tags), as Redis requires
+ *    (CROSSSLOT otherwise, returned as the error reply it is).
+ *  - MOVED: the slot changed owner. The map is refreshed (CLUSTER SHARDS
+ *    from a node that answers) and the command sent to the new owner; the
+ *    redirect's node wins when the refreshed map still disagrees.
+ *  - ASK: the slot is migrating and this key is already on the target:
+ *    ASKING plus the command are sent there, pipelined; the map is not
+ *    changed.
+ *  - TRYAGAIN (a multi-key command during a migration): resent after a
+ *    backoff. The three count together against redirects_max.
+ *  - A node that cannot be reached (connect fails), or a CLUSTERDOWN
+ *    reply: the map is refreshed from the other nodes (masters, then
+ *    replicas, then the seed) and the command retried with backoff
+ *    (RH_CLUSTER_BACKOFF_*) until retry_ms has passed: a failover is
+ *    followed. A connection lost after the command was written is retried
+ *    the same way only with RH_CLUSTER_RESEND; without it the command
+ *    fails with RHAI_ECONN ("may have run") and the map is refreshed so
+ *    the next command finds the new master.
+ *  - A server with cluster support disabled (INFO: cluster_enabled:0) is a
+ *    map of one node with every slot: the router then is one connection.
+ *
+ * Each node's connection uses the seed's configuration (password, db, TLS
+ * files and options, limits) with the node's host and port; over TLS the
+ * node's host is the name verified unless the seed sets tls_sni (a
+ * cluster under one certificate name). A router is not thread-safe; every
+ * call blocks for at most about retry_ms plus one command's io_ms. */
+typedef struct rh_cluster rh_cluster;
+
+typedef struct rh_cluster_opts {
+    int     redirects_max;    /* <= 0: RH_CLUSTER_REDIRECTS_MAX */
+    int64_t retry_ms;         /* <= 0: RH_CLUSTER_RETRY_MS */
+} rh_cluster_opts;
+
+/* Connect to the seed (cfg, copied), read the slot map from it and keep
+ * that connection. 'opts' may be NULL (defaults). On 0, *out is new
+ * (rh_cluster_free). Otherwise *out is NULL and err says why: the errors
+ * of rh_sconn_open (RHAI_ECONN, RHAI_ETIMEOUT, RHAI_ETLS, RHAI_EINVAL),
+ * RHAI_EPROTO (the map reply had another shape), RHAI_ENOMEM. */
+int  rh_cluster_open(const rh_redis_cfg *cfg, const rh_cluster_opts *opts, rh_cluster **out,
+                     rhai_error *err);
+/* Send one command to the node of 'slot' (0..16383, or RH_CLUSTER_ANY)
+ * following the rules above. On 0, *out is the new reply
+ * (freeReplyObject), which may be an error reply other than a redirect
+ * (CROSSSLOT, NOSCRIPT, WRONGTYPE, ...: the caller's to judge). Errors:
+ * RHAI_EINVAL (bad slot or argc), RHAI_ECONN (no node answered within
+ * retry_ms; or lost after writing, without RH_CLUSTER_RESEND; or more
+ * than redirects_max redirections), RHAI_ETIMEOUT, RHAI_ETLS,
+ * RHAI_EPROTO, RHAI_ENOMEM; err names the node and the slot. */
+int  rh_cluster_command_argv(rh_cluster *c, int slot, unsigned flags, int argc,
+                             const char **argv, const size_t *lens, redisReply **out,
+                             rhai_error *err);
+/* The same, routed by the slot of key (keylen bytes). */
+int  rh_cluster_command_key(rh_cluster *c, const char *key, size_t keylen, unsigned flags,
+                            int argc, const char **argv, const size_t *lens,
+                            redisReply **out, rhai_error *err);
+/* Read the map again now (from the nodes known, then the seed). 0, or the
+ * last node's error; the old map is kept on failure. */
+int  rh_cluster_refresh(rh_cluster *c, rhai_error *err);
+/* The current map (borrowed: valid until the next call on c). */
+const rh_slot_map *rh_cluster_map(const rh_cluster *c);
+/* Counters since open, for logs, metrics and tests. */
+typedef struct rh_cluster_stats {
+    uint64_t moved;           /* MOVED followed */
+    uint64_t ask;             /* ASK followed */
+    uint64_t tryagain;        /* TRYAGAIN resent */
+    uint64_t refreshes;       /* maps read (the first included) */
+    uint64_t retries;         /* resends after a lost node or CLUSTERDOWN */
+} rh_cluster_stats;
+void rh_cluster_get_stats(const rh_cluster *c, rh_cluster_stats *out);
+void rh_cluster_free(rh_cluster *c);             /* NULL: no-op */
+
 #endif
 #define RH_CLUSTER_HOST_MAX 256     /* a node's host name or address, with NUL */
 
@@ -106,5 +204,103 @@ int  rh_slot_map_find(const rh_slot_map *m, const char *host, int port);
 int  rh_slot_map_covered(const rh_slot_map *m);
 /* The invariants above hold (for assert and tests). */
 int  rh_slot_map_check(const rh_slot_map *m);
+
+/* ======================== the sync router ======================== */
+
+#include "common/rconn.h"
+
+/* Limits of one routed command (rh_cluster_opts overrides them). */
+#ifndef RH_CLUSTER_REDIRECTS_MAX
+#define RH_CLUSTER_REDIRECTS_MAX 5      /* MOVED + ASK + TRYAGAIN followed */
+#endif
+#ifndef RH_CLUSTER_RETRY_MS
+#define RH_CLUSTER_RETRY_MS 10000       /* retrying a lost node or CLUSTERDOWN */
+#endif
+#define RH_CLUSTER_BACKOFF_MIN_MS 20    /* between retries, doubling ... */
+#define RH_CLUSTER_BACKOFF_MAX_MS 500   /* ... to this */
+
+/* rh_cluster_command* flags */
+#define RH_CLUSTER_RESEND 1   /* the command may run twice (a read, or a script
+                                 written for at-least-once): resend it after a
+                                 connection lost once it was written */
+/* rh_cluster_command* slot for a command without keys: any master */
+#define RH_CLUSTER_ANY (-1)
+
+/* A router over sync connections (rh_sconn): one lazy connection per node
+ * it talks to, the slot map, and the rules of the cluster specification:
+ *
+ *  - A command goes to the master owning its slot. The caller names the
+ *    slot (rh_cluster_command_argv) or the key it is routed by
+ *    (rh_cluster_command_key: for EVALSHA, KEYS[1]); every key of one
+ *    command must share the slot (hash tags), as Redis requires
+ *    (CROSSSLOT otherwise, returned as the error reply it is).
+ *  - MOVED: the slot changed owner. The map is refreshed (CLUSTER SHARDS
+ *    from a node that answers) and the command sent to the new owner; the
+ *    redirect's node wins when the refreshed map still disagrees.
+ *  - ASK: the slot is migrating and this key is already on the target:
+ *    ASKING plus the command are sent there, pipelined; the map is not
+ *    changed.
+ *  - TRYAGAIN (a multi-key command during a migration): resent after a
+ *    backoff. The three count together against redirects_max.
+ *  - A node that cannot be reached (connect fails), or a CLUSTERDOWN
+ *    reply: the map is refreshed from the other nodes (masters, then
+ *    replicas, then the seed) and the command retried with backoff
+ *    (RH_CLUSTER_BACKOFF_*) until retry_ms has passed: a failover is
+ *    followed. A connection lost after the command was written is retried
+ *    the same way only with RH_CLUSTER_RESEND; without it the command
+ *    fails with RHAI_ECONN ("may have run") and the map is refreshed so
+ *    the next command finds the new master.
+ *  - A server with cluster support disabled (INFO: cluster_enabled:0) is a
+ *    map of one node with every slot: the router then is one connection.
+ *
+ * Each node's connection uses the seed's configuration (password, db, TLS
+ * files and options, limits) with the node's host and port; over TLS the
+ * node's host is the name verified unless the seed sets tls_sni (a
+ * cluster under one certificate name). A router is not thread-safe; every
+ * call blocks for at most about retry_ms plus one command's io_ms. */
+typedef struct rh_cluster rh_cluster;
+
+typedef struct rh_cluster_opts {
+    int     redirects_max;    /* <= 0: RH_CLUSTER_REDIRECTS_MAX */
+    int64_t retry_ms;         /* <= 0: RH_CLUSTER_RETRY_MS */
+} rh_cluster_opts;
+
+/* Connect to the seed (cfg, copied), read the slot map from it and keep
+ * that connection. 'opts' may be NULL (defaults). On 0, *out is new
+ * (rh_cluster_free). Otherwise *out is NULL and err says why: the errors
+ * of rh_sconn_open (RHAI_ECONN, RHAI_ETIMEOUT, RHAI_ETLS, RHAI_EINVAL),
+ * RHAI_EPROTO (the map reply had another shape), RHAI_ENOMEM. */
+int  rh_cluster_open(const rh_redis_cfg *cfg, const rh_cluster_opts *opts, rh_cluster **out,
+                     rhai_error *err);
+/* Send one command to the node of 'slot' (0..16383, or RH_CLUSTER_ANY)
+ * following the rules above. On 0, *out is the new reply
+ * (freeReplyObject), which may be an error reply other than a redirect
+ * (CROSSSLOT, NOSCRIPT, WRONGTYPE, ...: the caller's to judge). Errors:
+ * RHAI_EINVAL (bad slot or argc), RHAI_ECONN (no node answered within
+ * retry_ms; or lost after writing, without RH_CLUSTER_RESEND; or more
+ * than redirects_max redirections), RHAI_ETIMEOUT, RHAI_ETLS,
+ * RHAI_EPROTO, RHAI_ENOMEM; err names the node and the slot. */
+int  rh_cluster_command_argv(rh_cluster *c, int slot, unsigned flags, int argc,
+                             const char **argv, const size_t *lens, redisReply **out,
+                             rhai_error *err);
+/* The same, routed by the slot of key (keylen bytes). */
+int  rh_cluster_command_key(rh_cluster *c, const char *key, size_t keylen, unsigned flags,
+                            int argc, const char **argv, const size_t *lens,
+                            redisReply **out, rhai_error *err);
+/* Read the map again now (from the nodes known, then the seed). 0, or the
+ * last node's error; the old map is kept on failure. */
+int  rh_cluster_refresh(rh_cluster *c, rhai_error *err);
+/* The current map (borrowed: valid until the next call on c). */
+const rh_slot_map *rh_cluster_map(const rh_cluster *c);
+/* Counters since open, for logs, metrics and tests. */
+typedef struct rh_cluster_stats {
+    uint64_t moved;           /* MOVED followed */
+    uint64_t ask;             /* ASK followed */
+    uint64_t tryagain;        /* TRYAGAIN resent */
+    uint64_t refreshes;       /* maps read (the first included) */
+    uint64_t retries;         /* resends after a lost node or CLUSTERDOWN */
+} rh_cluster_stats;
+void rh_cluster_get_stats(const rh_cluster *c, rh_cluster_stats *out);
+void rh_cluster_free(rh_cluster *c);             /* NULL: no-op */
 
 #endif
