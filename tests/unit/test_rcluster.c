@@ -2,7 +2,7 @@
  * MOVED/ASK errors, slot maps from canned CLUSTER SHARDS / SLOTS replies.
  *
  * The keyslot table was taken from `redis-cli cluster keyslot` of Redis
- * 7.0 (tests/integration/test_rcluster.c checks many more keys against a
+ * 7.0 (tests/integration/test_rcluster_live.c checks many more keys against a
  * live cluster). Canned replies are RESP text parsed by hiredis's reader,
  * exactly as a connection would hand them over. */
 #include <stdarg.h>
