@@ -247,6 +247,23 @@ int rh_slot_map_single(rh_slot_map *m, const char *host, int port, rhai_error *e
     return 0;
 }
 
+int rh_slot_map_set_owner(rh_slot_map *m, int slot, const char *host, int port,
+                          rhai_error *err)
+{
+    int i;
+
+    if (slot < 0 || slot >= RH_CLUSTER_SLOTS || m->single)
+        return rh_error_set(err, RHAI_EINVAL, "cluster map: cannot give slot %d", slot);
+    i = map_add(m, host, strlen(host), port, 1, 0, err);
+    if (i < 0)
+        return i == RHAI_EPROTO && (!host[0] || port < 1 || port > 65535)
+                   ? rh_error_set(err, RHAI_EINVAL, "cluster map: bad node address") : i;
+    m->nodes[i].master = 1;
+    m->nodes[i].failed = 0;
+    m->owner[slot] = (int16_t)i;
+    return 0;
+}
+
 /* A reply element as an integer: an integer, or a string of digits (some
  * versions and proxies give numbers as strings). -1 when neither. */
 static long long rep_int(const redisReply *r)

@@ -102,6 +102,12 @@ int  rh_slot_map_from_slots(rh_slot_map *m, const redisReply *r, const char *ask
                             rhai_error *err);
 /* Index of host:port in m->nodes, or -1. */
 int  rh_slot_map_find(const rh_slot_map *m, const char *host, int port);
+/* Make host:port (added as a master if new) the owner of 'slot': what a
+ * MOVED says before the map read again agrees. 0, RHAI_EINVAL (bad slot,
+ * host or port; single map), RHAI_EPROTO (RH_CLUSTER_NODES_MAX nodes
+ * already), RHAI_ENOMEM. */
+int  rh_slot_map_set_owner(rh_slot_map *m, int slot, const char *host, int port,
+                           rhai_error *err);
 /* Number of slots with an owner (16384 on a healthy cluster). */
 int  rh_slot_map_covered(const rh_slot_map *m);
 /* The invariants above hold (for assert and tests). */
@@ -204,5 +210,56 @@ typedef struct rh_cluster_stats {
 } rh_cluster_stats;
 void rh_cluster_get_stats(const rh_cluster *c, rh_cluster_stats *out);
 void rh_cluster_free(rh_cluster *c);             /* NULL: no-op */
+
+
+/* ======================== the async router ======================== */
+
+/* The same rules on a libuv loop, over rh_aconn connections (one per node,
+ * made with queue_connecting so a new node's first command waits for its
+ * handshake). Differences from the sync router:
+ *  - Requests that need the map (the first ones, and those retried after
+ *    a lost node or CLUSTERDOWN) wait until the map read in flight ends;
+ *    at most one map read runs at a time. MOVED patches the slot's owner
+ *    from the redirect, resends at once and refreshes in the background.
+ *  - Backoff waits are timers, never sleeps.
+ *  - "Written" is known from the connection: a command accepted while its
+ *    node was up, or whose node came up after it was held, may have run;
+ *    one held by a connection that never came up did not.
+ *  - Connections to nodes that left the map are kept (they reconnect by
+ *    themselves) until rh_acluster_close.
+ * Loop thread only. */
+typedef struct rh_acluster rh_acluster;
+
+/* A request's end: 'r' is the reply (borrowed: valid during the call;
+ * error replies other than redirects included), or NULL and 'err' says
+ * why (the codes of rh_cluster_command_argv, and RHAI_ECANCELED when
+ * rh_acluster_close was called first). Runs exactly once per accepted
+ * request, never from inside rh_acluster_command_argv. */
+typedef void (*rh_acluster_reply_fn)(rh_acluster *c, redisReply *r, const rhai_error *err,
+                                     void *priv);
+typedef void (*rh_acluster_fn)(rh_acluster *c, void *data);
+
+/* A new router on 'loop' seeded with cfg (copied); it starts reading the
+ * map at once. opts may be NULL. 0 and *out new (rh_acluster_close frees
+ * it); RHAI_EINVAL (rh_redis_cfg_check), RHAI_ETLS, RHAI_ENOMEM. A seed
+ * that cannot be reached is not an error here: requests fail with
+ * RHAI_ECONN after retry_ms. */
+int  rh_acluster_new(uv_loop_t *loop, const rh_redis_cfg *cfg, const rh_cluster_opts *opts,
+                     rh_acluster **out, rhai_error *err);
+/* Route one command to 'slot' (0..16383 or RH_CLUSTER_ANY); flags as the
+ * sync router's. argv/lens are copied. 0: cb will run once; RHAI_EINVAL
+ * (bad slot, argc, cb NULL), RHAI_ESTATE (closing), RHAI_ENOMEM: cb never
+ * runs. */
+int  rh_acluster_command_argv(rh_acluster *c, int slot, unsigned flags,
+                              rh_acluster_reply_fn cb, void *priv, int argc,
+                              const char **argv, const size_t *lens, rhai_error *err);
+/* The current map (borrowed; empty until the first read succeeded). */
+const rh_slot_map *rh_acluster_map(const rh_acluster *c);
+void rh_acluster_get_stats(const rh_acluster *c, rh_cluster_stats *out);
+/* Fail every request not finished with RHAI_ECANCELED (their callbacks
+ * run from inside this call), close every connection, then call
+ * on_closed(c, data) (may be NULL) from a close callback and free c.
+ * NULL or twice: no-op. */
+void rh_acluster_close(rh_acluster *c, rh_acluster_fn on_closed, void *data);
 
 #endif

@@ -331,28 +331,9 @@ static int owner_of(rh_cluster *c, int slot, char *host, int *port, rhai_error *
  * not heard of the change yet). */
 static void follow_moved(rh_cluster *c, const rh_redirect *rd)
 {
-    int i;
-
     (void)rh_cluster_refresh(c, NULL);
-    if (c->map.single)
-        return;
-    i = rh_slot_map_find(&c->map, rd->host, rd->port);
-    if (i < 0 && c->map.nnodes < RH_CLUSTER_NODES_MAX) {
-        rh_cluster_node *n = rh_realloc(c->map.nodes, (c->map.nnodes + 1) * sizeof *n);
-        if (!n)
-            return;     /* the next MOVED tries again */
-        c->map.nodes = n;
-        n = &c->map.nodes[c->map.nnodes];
-        memset(n, 0, sizeof *n);
-        strcpy(n->host, rd->host);
-        n->port = rd->port;
-        i = (int)c->map.nnodes++;
-    }
-    if (i >= 0) {
-        c->map.nodes[i].master = 1;
-        c->map.nodes[i].failed = 0;
-        c->map.owner[rd->slot] = (int16_t)i;
-    }
+    if (!c->map.single)     /* ENOMEM: the next MOVED tries again */
+        (void)rh_slot_map_set_owner(&c->map, rd->slot, rd->host, rd->port, NULL);
 }
 
 int rh_cluster_command_argv(rh_cluster *c, int slot, unsigned flags, int argc,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <uv.h>
 
 #include "harness.h"
 #include "th_cluster.h"
@@ -36,6 +37,19 @@ static int group_teardown(void **state)
 }
 
 /* A router seeded with the first live node. */
+/* the async router's test helpers (below) */
+typedef struct aslot {
+    int        done;
+    int        code;          /* 0: a reply */
+    int        type;
+    char       str[64];
+    char       msg[256];
+} aslot;
+static void a_send(rh_acluster *a, aslot *s, const char *key, unsigned flags, ...);
+static void a_wait(uv_loop_t *loop);
+static rh_acluster *a_router(uv_loop_t *loop, const char *url, int64_t retry_ms);
+static void a_close(uv_loop_t *loop, rh_acluster *a);
+
 static rh_cluster *router(int64_t retry_ms)
 {
     rh_cluster_opts o = { 0, retry_ms };
@@ -372,6 +386,31 @@ static void test_a_command_lost_after_sending_fails_clearly_and_is_not_resent(vo
     assert_null(rep);
     assert_non_null(strstr(err.msg, "no node answered within 300 ms"));
     rh_cluster_free(r);
+    {   /* the same on the async router, on a master still up */
+        uv_loop_t loop;
+        rh_acluster *a;
+        aslot as;
+        char k[32];
+        int os = -1, o = -1;
+        for (int t = 0; t < 1000 && o < 0; t++) {
+            snprintf(k, sizeof k, "al{%d}", t);
+            os = rh_keyslot(k, strlen(k));
+            o = th_cluster_owner(&cl, os, -1);
+        }
+        assert_true(o >= 0);
+        assert_int_equal(uv_loop_init(&loop), 0);
+        a = a_router(&loop, NULL, 300);
+        a_send(a, &as, k, 0, "GET", k, NULL);       /* the node is up */
+        a_wait(&loop);
+        assert_int_equal(as.code, 0);
+        a_send(a, &as, k, 0, "SHUTDOWN", "NOSAVE", "NOW", NULL);
+        a_wait(&loop);
+        assert_int_equal(as.code, RHAI_ECONN);
+        assert_non_null(strstr(as.msg, "it may have run"));
+        assert_true(th_wait(cl.node[o].pid, 10000) >= 0);
+        cl.node[o].pid = -1;
+        a_close(&loop, a);
+    }
 }
 
 static void test_a_server_without_cluster_support_is_one_node_with_every_slot(void **state)
@@ -401,6 +440,281 @@ static void test_a_server_without_cluster_support_is_one_node_with_every_slot(vo
     assert_true(err.msg[0] != '\0');
 }
 
+/* ======================== the async router ======================== */
+
+
+static int a_pending;
+
+static void a_cb(rh_acluster *c, redisReply *r, const rhai_error *err, void *priv)
+{
+    aslot *s = priv;
+    (void)c;
+    assert_int_equal(s->done, 0);        /* exactly once */
+    s->done = 1;
+    a_pending--;
+    if (r) {
+        s->type = r->type;
+        if (r->str)
+            snprintf(s->str, sizeof s->str, "%s", r->str);
+    } else {
+        assert_non_null(err);
+        s->code = err->code;
+        snprintf(s->msg, sizeof s->msg, "%s", err->msg);
+    }
+}
+
+/* Send a command routed by key into slot s (NULL-terminated strings). */
+static void a_send(rh_acluster *a, aslot *s, const char *key, unsigned flags, ...)
+{
+    const char *argv[16];
+    int argc = 0;
+    rhai_error err;
+    va_list ap;
+
+    va_start(ap, flags);
+    while (argc < 16 && (argv[argc] = va_arg(ap, const char *)) != NULL)
+        argc++;
+    va_end(ap);
+    memset(s, 0, sizeof *s);
+    if (rh_acluster_command_argv(a, rh_keyslot(key, strlen(key)), flags, a_cb, s, argc, argv,
+                                 NULL, &err) != 0)
+        fail_msg("rh_acluster_command_argv: %s", err.msg);
+    a_pending++;
+}
+
+/* Run the loop until every sent command has its callback (the ctest
+ * TIMEOUT is the bound: every request ends by its retry_ms). */
+static void a_wait(uv_loop_t *loop)
+{
+    while (a_pending > 0)
+        uv_run(loop, UV_RUN_ONCE);
+}
+
+static void a_expect(const aslot *s, const char *want)
+{
+    assert_true(s->done);
+    if (s->code != 0 || s->type == REDIS_REPLY_ERROR)
+        fail_msg("wanted \"%s\", got %s", want, s->code ? s->msg : s->str);
+    assert_string_equal(s->str, want);
+}
+
+static rh_acluster *a_router(uv_loop_t *loop, const char *url, int64_t retry_ms)
+{
+    rh_cluster_opts o = { 0, retry_ms };
+    rh_redis_cfg cfg;
+    rh_acluster *a = NULL;
+    rhai_error err;
+    char buf[64];
+    int i = 0;
+
+    if (!url) {
+        while (cl.node[i].pid <= 0)
+            i++;
+        snprintf(buf, sizeof buf, "redis://127.0.0.1:%d", cl.node[i].port);
+        url = buf;
+    }
+    assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
+    if (rh_acluster_new(loop, &cfg, &o, &a, &err) != 0)
+        fail_msg("rh_acluster_new: %s", err.msg);
+    return a;
+}
+
+static int a_closed;
+static void a_on_closed(rh_acluster *c, void *data)
+{
+    (void)c;
+    (void)data;
+    a_closed++;
+}
+
+static void a_close(uv_loop_t *loop, rh_acluster *a)
+{
+    a_closed = 0;
+    rh_acluster_close(a, a_on_closed, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(a_closed, 1);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static void test_async_router_spreads_many_tags_and_reads_them_back(void **state)
+{
+    static aslot set[300], get[300];
+    uv_loop_t loop;
+    rh_acluster *a;
+    rh_cluster_stats st;
+    char key[300][32];
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, NULL, 0);
+    for (int t = 0; t < 300; t++) {      /* sent before the map is read */
+        snprintf(key[t], sizeof key[t], "as{t%d}", t);
+        a_send(a, &set[t], key[t], 0, "SET", key[t], key[t], NULL);
+    }
+    a_wait(&loop);
+    for (int t = 0; t < 300; t++) {
+        a_expect(&set[t], "OK");
+        a_send(a, &get[t], key[t], 0, "GET", key[t], NULL);
+    }
+    a_wait(&loop);
+    for (int t = 0; t < 300; t++) {
+        int slot = rh_keyslot(key[t], strlen(key[t]));
+        a_expect(&get[t], key[t]);
+        if (t % 10 == 0)
+            assert_int_equal(node_int(th_cluster_owner(&cl, slot, -1), "EXISTS %s", key[t]), 1);
+    }
+    rh_acluster_get_stats(a, &st);
+    assert_int_equal(st.moved + st.ask, 0);
+    assert_int_equal(rh_slot_map_covered(rh_acluster_map(a)), 16384);
+    a_close(&loop, a);
+}
+
+static void test_async_router_follows_ask_and_moved_of_a_migration(void **state)
+{
+    uv_loop_t loop;
+    rh_acluster *a;
+    rh_cluster_stats st;
+    aslot s1, s2;
+    const char *moved = "a{amig}", *stays = "b{amig}";
+    int slot = rh_keyslot(moved, strlen(moved)), to;
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, NULL, 0);
+    a_send(a, &s1, moved, 0, "SET", moved, "1", NULL);
+    a_send(a, &s2, stays, 0, "SET", stays, "2", NULL);
+    a_wait(&loop);
+    a_expect(&s1, "OK");
+    a_expect(&s2, "OK");
+    to = other_master(slot);
+    assert_int_equal(th_cluster_migrate_begin(&cl, slot, to), 0);
+    assert_int_equal(th_cluster_migrate_key(&cl, slot, to, moved), 0);
+    a_send(a, &s1, moved, 0, "GET", moved, NULL);
+    a_send(a, &s2, stays, 0, "GET", stays, NULL);
+    a_wait(&loop);
+    a_expect(&s1, "1");
+    a_expect(&s2, "2");
+    rh_acluster_get_stats(a, &st);
+    assert_int_equal(st.ask, 1);
+    assert_int_equal(th_cluster_migrate_end(&cl, slot, to), 0);
+    a_send(a, &s2, stays, 0, "GET", stays, NULL);
+    a_wait(&loop);
+    a_expect(&s2, "2");
+    rh_acluster_get_stats(a, &st);
+    assert_int_equal(st.moved, 1);
+    a_close(&loop, a);
+}
+
+static void test_async_router_follows_a_cluster_failover(void **state)
+{
+    uv_loop_t loop;
+    rh_acluster *a;
+    rh_cluster_stats st;
+    aslot s;
+    const char *key = "afo{afailover}";
+    int slot = rh_keyslot(key, strlen(key)), m, r;
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, NULL, 0);
+    a_send(a, &s, key, 0, "SET", key, "kept", NULL);
+    a_wait(&loop);
+    a_expect(&s, "OK");
+    a_send(a, &s, key, 0, "WAIT", "1", "5000", NULL);
+    a_wait(&loop);
+    m = th_cluster_owner(&cl, slot, -1);
+    r = th_cluster_replica_of(&cl, m);
+    assert_true(r >= 0);
+    assert_int_equal(th_cluster_failover(&cl, r, 30000), 0);
+    a_send(a, &s, key, 0, "GET", key, NULL);
+    a_wait(&loop);
+    a_expect(&s, "kept");
+    rh_acluster_get_stats(a, &st);
+    assert_true(st.moved >= 1);
+    a_close(&loop, a);
+}
+
+static void test_async_close_ends_every_request_once_with_ecanceled(void **state)
+{
+    static aslot s[20];
+    uv_loop_t loop;
+    rh_acluster *a;
+    char key[20][16];
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, NULL, 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key[i], sizeof key[i], "c{%d}", i);
+        a_send(a, &s[i], key[i], 0, "GET", key[i], NULL);
+    }
+    a_closed = 0;
+    rh_acluster_close(a, a_on_closed, NULL);
+    assert_int_equal(a_pending, 0);        /* from inside close */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(s[i].code, RHAI_ECANCELED);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(a_closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_async_router_follows_a_master_killed_mid_run(void **state)
+{
+    uv_loop_t loop;
+    rh_acluster *a;
+    rh_cluster_stats st;
+    aslot s;
+    char key[32];
+    int slot = -1, m = -1;
+    (void)state;
+    /* a key on a master that still has a replica */
+    for (int t = 0; t < 1000 && m < 0; t++) {
+        snprintf(key, sizeof key, "ak9{%d}", t);
+        slot = rh_keyslot(key, strlen(key));
+        m = th_cluster_owner(&cl, slot, -1);
+        if (m >= 0 && th_cluster_replica_of(&cl, m) < 0)
+            m = -1;
+    }
+    assert_true(m >= 0);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, NULL, 30000);
+    a_send(a, &s, key, 0, "SET", key, "survives", NULL);
+    a_wait(&loop);
+    a_expect(&s, "OK");
+    a_send(a, &s, key, 0, "WAIT", "1", "5000", NULL);
+    a_wait(&loop);
+    th_cluster_kill(&cl, m);
+    a_send(a, &s, key, RH_CLUSTER_RESEND, "GET", key, NULL);
+    a_wait(&loop);
+    a_expect(&s, "survives");
+    rh_acluster_get_stats(a, &st);
+    assert_true(st.retries >= 1);
+    a_close(&loop, a);
+    assert_int_equal(th_cluster_wait_ok(&cl, 30000), 0);
+}
+
+static void test_async_router_on_a_server_without_cluster_support(void **state)
+{
+    th_redis srv;
+    uv_loop_t loop;
+    rh_acluster *a;
+    aslot s;
+    (void)state;
+    assert_int_equal(th_redis_start(&srv, 0), 0);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, srv.url, 0);
+    a_send(a, &s, "{a}x", 0, "SET", "{a}x", "1", NULL);
+    a_wait(&loop);
+    a_expect(&s, "OK");
+    assert_true(rh_acluster_map(a)->single);
+    a_close(&loop, a);
+    th_redis_stop(&srv);
+    /* nobody there: the request ends with a clear error after retry_ms */
+    assert_int_equal(uv_loop_init(&loop), 0);
+    a = a_router(&loop, srv.url, 200);
+    a_send(a, &s, "k", 0, "GET", "k", NULL);
+    a_wait(&loop);
+    assert_int_equal(s.code, RHAI_ECONN);
+    assert_non_null(strstr(s.msg, "no node answered within 200 ms"));
+    a_close(&loop, a);
+}
+
 int main(void)
 {
     const struct CMUnitTest cluster[] = {
@@ -411,11 +725,17 @@ int main(void)
         cmocka_unit_test(test_moved_after_a_slot_is_resharded_mid_run),
         cmocka_unit_test(test_ask_is_followed_while_a_slot_is_migrating),
         cmocka_unit_test(test_router_follows_a_cluster_failover),
+        cmocka_unit_test(test_async_router_spreads_many_tags_and_reads_them_back),
+        cmocka_unit_test(test_async_router_follows_ask_and_moved_of_a_migration),
+        cmocka_unit_test(test_async_router_follows_a_cluster_failover),
+        cmocka_unit_test(test_async_close_ends_every_request_once_with_ecanceled),
         cmocka_unit_test(test_router_follows_a_master_killed_mid_run),
+        cmocka_unit_test(test_async_router_follows_a_master_killed_mid_run),
         cmocka_unit_test(test_a_command_lost_after_sending_fails_clearly_and_is_not_resent),
     };
     const struct CMUnitTest single[] = {
         cmocka_unit_test(test_a_server_without_cluster_support_is_one_node_with_every_slot),
+        cmocka_unit_test(test_async_router_on_a_server_without_cluster_support),
     };
     int rc = cmocka_run_group_tests_name("rcluster_single", single, NULL, NULL);
     return rc + cmocka_run_group_tests_name("rcluster_cluster", cluster, group_setup,

@@ -250,6 +250,29 @@ static void test_slot_map_single_gives_every_slot_to_one_node(void **state)
     rh_free(m);
 }
 
+static void test_slot_map_set_owner_believes_a_moved_redirect(void **state)
+{
+    rh_slot_map *m = rh_malloc(sizeof *m);
+    redisReply *r = resp(SHARDS);
+    (void)state;
+    rh_slot_map_init(m);
+    assert_int_equal(rh_slot_map_from_shards(m, r, "h", 0, NULL), 0);
+    /* a node the map does not know yet becomes a master with the slot */
+    assert_int_equal(rh_slot_map_set_owner(m, 100, "10.1.1.1", 7100, NULL), 0);
+    assert_true(rh_slot_map_check(m));
+    assert_string_equal(m->nodes[m->owner[100]].host, "10.1.1.1");
+    assert_int_equal(m->owner[101], m->owner[0]);     /* the others unchanged */
+    /* a known replica is promoted */
+    assert_int_equal(rh_slot_map_set_owner(m, 101, "127.0.0.1", 7003, NULL), 0);
+    assert_true(m->nodes[m->owner[101]].master);
+    assert_true(rh_slot_map_check(m));
+    assert_int_equal(rh_slot_map_set_owner(m, 16384, "h", 1, NULL), RHAI_EINVAL);
+    assert_int_equal(rh_slot_map_set_owner(m, 1, "h", 0, NULL), RHAI_EINVAL);
+    rh_slot_map_clear(m);
+    rh_free(m);
+    freeReplyObject(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_slot_map_from_slots_takes_the_first_node_as_master),
         cmocka_unit_test(test_slot_map_refuses_replies_of_another_shape),
         cmocka_unit_test(test_slot_map_single_gives_every_slot_to_one_node),
+        cmocka_unit_test(test_slot_map_set_owner_believes_a_moved_redirect),
     };
     return cmocka_run_group_tests_name("rcluster", tests, NULL, NULL);
 }
