@@ -12,3 +12,6 @@ rhai_test(test_rcluster unit 30 rhai_commonlib)
 # the router against a real 3+3 cluster it starts itself (th_cluster.c)
 rhai_test(test_rcluster_live integration 240 rhai_commonlib)
 set_tests_properties(test_rcluster_live PROPERTIES LABELS "integration;cluster")
+add_test(NAME test_with_redis_cluster
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_with_redis_cluster.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_with_redis_cluster PROPERTIES TIMEOUT 120 LABELS "integration;cluster")
