@@ -341,7 +341,8 @@ static void on_map_reply(rh_aconn *conn, redisReply *r, void *priv)
             c->ref_step = REF_INFO;
             return;
         }
-    } else if (r && c->ref_step == REF_INFO && r->type != REDIS_REPLY_ERROR &&
+    } else if (r && c->ref_step == REF_INFO &&
+               (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
                strstr(r->str, "cluster_enabled:0")) {
         rc = rh_slot_map_single(c->ref_map, k->host, k->port, NULL);
     } else if (r && c->ref_step == REF_INFO) {
