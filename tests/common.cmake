@@ -15,3 +15,5 @@ set_tests_properties(test_rcluster_live PROPERTIES LABELS "integration;cluster")
 add_test(NAME test_with_redis_cluster
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_with_redis_cluster.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(test_with_redis_cluster PROPERTIES TIMEOUT 120 LABELS "integration;cluster")
+rhai_test(test_rcluster_tls integration 180 rhai_commonlib)
+set_tests_properties(test_rcluster_tls PROPERTIES LABELS "integration;cluster")

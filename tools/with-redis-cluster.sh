@@ -86,7 +86,9 @@ done
 
 addrs=()
 for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
-redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+# redis-cli waits for the join without a bound of its own
+timeout $(( deadline - $(date +%s) + 1 )) \
+    redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
     >"$dir/create.log" 2>&1 || { cat "$dir/create.log" >&2; fail "cluster create failed"; }
 
 # Every node: cluster_state:ok, 16384 slots ok, and the same epoch view

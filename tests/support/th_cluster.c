@@ -112,12 +112,34 @@ static int node_of_port(const th_cluster *c, long long port)
 
 static int node_spawn(th_cluster *c, int i)
 {
-    char dir[300], conf[320], log[320], port[16];
-    char *argv[] = { TH_REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
-                     "--dir", dir, "--save", "", "--appendonly", "no",
-                     "--daemonize", "no", "--cluster-enabled", "yes",
-                     "--cluster-config-file", conf, "--cluster-node-timeout", "2000", NULL };
+    char dir[300], conf[320], log[320], port[16], tport[16];
+    char crt[340], key[340], ca[340], ccrt[340], ckey[340];
+    char *argv[40] = { TH_REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
+                       "--dir", dir, "--save", "", "--appendonly", "no",
+                       "--daemonize", "no", "--cluster-enabled", "yes",
+                       "--cluster-config-file", conf, "--cluster-node-timeout", "2000", NULL };
     int64_t deadline;
+
+    if (c->tls) {       /* both ports; the bus on its own port, over TLS */
+        char *more[] = { "--tls-port", tport,
+                         "--tls-cert-file", crt, "--tls-key-file", key,
+                         /* the bus always asks for a client certificate:
+                          * server.crt is serverAuth only */
+                         "--tls-client-cert-file", ccrt, "--tls-client-key-file", ckey,
+                         "--tls-ca-cert-file", ca, "--tls-cluster", "yes",
+                         "--tls-replication", "yes", "--tls-auth-clients", "no", NULL };
+        int n = 0;
+        while (argv[n])
+            n++;
+        for (int k = 0; more[k]; k++)
+            argv[n++] = more[k];
+        argv[n] = NULL;
+        snprintf(crt, sizeof crt, "%s/server.crt", c->pki);
+        snprintf(key, sizeof key, "%s/server.key", c->pki);
+        snprintf(ca, sizeof ca, "%s/ca.crt", c->pki);
+        snprintf(ccrt, sizeof ccrt, "%s/client.crt", c->pki);
+        snprintf(ckey, sizeof ckey, "%s/client.key", c->pki);
+    }
 
     snprintf(dir, sizeof dir, "%s/%d", c->dir, i);
     snprintf(conf, sizeof conf, "%s/nodes.conf", dir);
@@ -125,11 +147,16 @@ static int node_spawn(th_cluster *c, int i)
     if (th_sh("mkdir -p '%s'", dir) != 0)
         return -1;
     for (int attempt = 0; attempt < 20; attempt++) {
-        int p = th_free_port();
-        if (p <= 0 || p + 10000 > 65535 || !port_free(p + 10000))
+        int p = th_free_port(), tp = c->tls ? th_free_port() : 0;
+        /* the bus listens on the clients' port + 10000: the TLS one with
+         * tls-cluster (redis-cli's CLUSTER MEET assumes that offset) */
+        int bp = (c->tls ? tp : p) + 10000;
+        if (p <= 0 || tp < 0 || tp == p || bp > 65535 || !port_free(bp))
             continue;
         c->node[i].port = p;
+        c->node[i].tls_port = tp;
         snprintf(port, sizeof port, "%d", p);
+        snprintf(tport, sizeof tport, "%d", tp);
         c->node[i].pid = th_spawn(argv, NULL, log);
         if (c->node[i].pid < 0)
             return -1;
@@ -268,13 +295,14 @@ int th_cluster_wait_ok(const th_cluster *c, int timeout_ms)
     return wait_ok(c, 0, timeout_ms);
 }
 
-int th_cluster_start(th_cluster *c)
+static int cluster_start(th_cluster *c, int tls)
 {
     const char *tmp = getenv("TMPDIR");
-    char cmd[1024];
+    char cmd[2048];
     size_t off;
 
     memset(c, 0, sizeof *c);
+    c->tls = tls;
     for (int i = 0; i < TH_CLUSTER_N; i++)
         c->node[i].pid = -1;
     snprintf(c->dir, sizeof c->dir, "%s/rhai-cluster-XXXXXX", tmp ? tmp : "/tmp");
@@ -282,12 +310,25 @@ int th_cluster_start(th_cluster *c)
         fprintf(stderr, "th_cluster: mkdtemp: %s\n", strerror(errno));
         return -1;
     }
+    if (tls) {
+        snprintf(c->pki, sizeof c->pki, "%s/pki", c->dir);
+        if (th_sh("'%s/tests/support/tls-pki.sh' '%s'", TH_SOURCE_DIR, c->pki) != 0) {
+            fprintf(stderr, "th_cluster: tls-pki.sh failed\n");
+            goto fail;
+        }
+    }
     for (int i = 0; i < TH_CLUSTER_N; i++)
         if (node_spawn(c, i) != 0)
             goto fail;
-    off = (size_t)snprintf(cmd, sizeof cmd, "'%s' --cluster create", TH_REDIS_CLI);
+    if (tls)
+        off = (size_t)snprintf(cmd, sizeof cmd, "timeout 60 '%s' --tls --cacert '%s/ca.crt' "
+                               "--cluster create", TH_REDIS_CLI, c->pki);
+    else    /* timeout: redis-cli waits for the join without a bound */
+        off = (size_t)snprintf(cmd, sizeof cmd, "timeout 60 '%s' --cluster create",
+                               TH_REDIS_CLI);
     for (int i = 0; i < TH_CLUSTER_N; i++) {
-        off += (size_t)snprintf(cmd + off, sizeof cmd - off, " 127.0.0.1:%d", c->node[i].port);
+        off += (size_t)snprintf(cmd + off, sizeof cmd - off, " 127.0.0.1:%d",
+                                tls ? c->node[i].tls_port : c->node[i].port);
         snprintf(c->nodes + strlen(c->nodes), sizeof c->nodes - strlen(c->nodes), "%s127.0.0.1:%d",
                  i ? "," : "", c->node[i].port);
     }
@@ -302,6 +343,16 @@ int th_cluster_start(th_cluster *c)
 fail:
     th_cluster_stop(c);
     return -1;
+}
+
+int th_cluster_start(th_cluster *c)
+{
+    return cluster_start(c, 0);
+}
+
+int th_cluster_start_tls(th_cluster *c)
+{
+    return cluster_start(c, 1);
 }
 
 void th_cluster_stop(th_cluster *c)
@@ -397,6 +448,12 @@ int th_cluster_kill_master(th_cluster *c, int m, int timeout_ms)
     return wait_owner_of(c, want, r, timeout_ms);
 }
 
+/* MIGRATE connects over TLS when the cluster does (tls-cluster yes) */
+static int mig_port(const th_cluster *c, int to)
+{
+    return c->tls ? c->node[to].tls_port : c->node[to].port;
+}
+
 int th_cluster_migrate_begin(th_cluster *c, int slot, int to)
 {
     int from = th_cluster_owner(c, slot, -1);
@@ -418,7 +475,7 @@ int th_cluster_migrate_key(th_cluster *c, int slot, int to, const char *key)
 
     if (from < 0)
         return -1;
-    return node_ok(c, from, NULL, "MIGRATE 127.0.0.1 %d %s 0 5000", c->node[to].port, key)
+    return node_ok(c, from, NULL, "MIGRATE 127.0.0.1 %d %s 0 5000", mig_port(c, to), key)
                ? 0 : -1;
 }
 
@@ -434,7 +491,7 @@ int th_cluster_migrate_end(th_cluster *c, int slot, int to)
         size_t n = keys && keys->type == REDIS_REPLY_ARRAY ? keys->elements : 0;
         int ok = keys != NULL;
         for (size_t i = 0; ok && i < n; i++)
-            ok = node_ok(c, from, NULL, "MIGRATE 127.0.0.1 %d %b 0 5000", c->node[to].port,
+            ok = node_ok(c, from, NULL, "MIGRATE 127.0.0.1 %d %b 0 5000", mig_port(c, to),
                          keys->element[i]->str, keys->element[i]->len);
         if (keys)
             freeReplyObject(keys);

@@ -16,7 +16,8 @@
 
 typedef struct th_cluster_node {
     pid_t pid;                   /* -1 once stopped or killed */
-    int   port;
+    int   port;                  /* plain port: the harness talks here */
+    int   tls_port;              /* th_cluster_start_tls: clients' TLS port */
     char  id[41];                /* CLUSTER MYID */
 } th_cluster_node;
 
@@ -24,6 +25,8 @@ typedef struct th_cluster {
     char            dir[256];    /* temp dir, one subdir per node */
     th_cluster_node node[TH_CLUSTER_N];
     char            nodes[TH_CLUSTER_N * 24];   /* "127.0.0.1:P,..." */
+    int             tls;         /* tls-cluster yes: bus and replication on TLS */
+    char            pki[300];    /* dir/pki (tests/support/tls-pki.sh) when tls */
 } th_cluster;
 
 /* Start 6 nodes (--cluster-enabled yes, node timeout 2 s), create the
@@ -31,6 +34,12 @@ typedef struct th_cluster {
  * cluster_state:ok, all agree on the slot owners, and every replica's link
  * to its master is up. */
 int  th_cluster_start(th_cluster *c);
+/* The same with TLS: a PKI made by tests/support/tls-pki.sh in dir/pki
+ * (server.crt valid for 127.0.0.1, ca.crt), every node with a plain port
+ * (the harness's) and a TLS port (tls_port, what a rediss:// client
+ * uses), --tls-cluster yes and --tls-replication yes, created by
+ * redis-cli --tls over the TLS ports. */
+int  th_cluster_start_tls(th_cluster *c);
 /* Stop every node still running and remove the dir. */
 void th_cluster_stop(th_cluster *c);
 /* A blocking connection to node i (NULL when it is down). */
