@@ -25,17 +25,7 @@ typedef struct rhai_client rhai_client;   /* opaque */
 typedef struct rhai_task   rhai_task;     /* opaque task builder */
 typedef struct rhai_result rhai_result;   /* opaque, immutable result */
 
-typedef enum rhai_status {
-    RHAI_STATUS_UNKNOWN = 0,
-    RHAI_STATUS_QUEUED,
-    RHAI_STATUS_RUNNING,
-    RHAI_STATUS_DONE,
-    RHAI_STATUS_ERROR,
-    RHAI_STATUS_TIMEOUT,
-    RHAI_STATUS_CANCELLED,
-    RHAI_STATUS_CLAIMED,    /* taken by an instance, not started yet */
-    RHAI_STATUS_SCHEDULED   /* delayed (run_at ahead) or waiting for a retry */
-} rhai_status;
+/* rhai_status is in error.h (shared with the internal code). */
 
 /* ---- connection ---------------------------------------------------------
  * 'url': "redis://[user:pass@]host[:port][/db]" or

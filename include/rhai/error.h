@@ -42,6 +42,21 @@ typedef struct rhai_error {
     char msg[RHAI_ERRMSG_MAX];  /* human readable detail, NUL-terminated */
 } rhai_error;
 
+/* The status of a task (docs/protocol.md), here rather than in client.h
+ * so that the internal code shared by every binary (src/common) needs no
+ * client API. */
+typedef enum rhai_status {
+    RHAI_STATUS_UNKNOWN = 0,
+    RHAI_STATUS_QUEUED,
+    RHAI_STATUS_RUNNING,
+    RHAI_STATUS_DONE,
+    RHAI_STATUS_ERROR,
+    RHAI_STATUS_TIMEOUT,
+    RHAI_STATUS_CANCELLED,
+    RHAI_STATUS_CLAIMED,    /* taken by an instance, not started yet */
+    RHAI_STATUS_SCHEDULED   /* delayed (run_at ahead) or waiting for a retry */
+} rhai_status;
+
 /* Static, never NULL; "unknown error" for codes not listed above. */
 RHAI_API const char *rhai_strerror(int code);
 /* Static name of the code ("RHAI_ETIMEOUT"), never NULL. */

@@ -25,10 +25,10 @@
 #define RHAI__DELAY_MAX (366LL * 86400000LL)
 #endif
 #ifndef RHAI__TIMEOUT_MAX           /* the worker's bound of max_timeout_ms */
-#define RHAI__TIMEOUT_MAX 86400000LL
+#define RHAI__TIMEOUT_MAX ((long long)RH_DEF_TIMEOUT_MAX_MS)
 #endif
 #ifndef RHAI__TIMEOUT_DEFAULT
-#define RHAI__TIMEOUT_DEFAULT 30000LL
+#define RHAI__TIMEOUT_DEFAULT ((long long)RH_DEF_TIMEOUT_MS)
 #endif
 #ifndef RHAI__CALLER_MAX            /* callers may become public keys */
 #define RHAI__CALLER_MAX 256
@@ -52,7 +52,7 @@
 #define RHAI__BACKOFF_MAX_MS 1000
 #endif
 #ifndef RHAI__CANCEL_TTL_MS         /* the worker's default result_ttl_ms */
-#define RHAI__CANCEL_TTL_MS 86400000LL
+#define RHAI__CANCEL_TTL_MS ((long long)RH_DEF_RESULT_TTL_MS)
 #endif
 
 /* ======================== task builder ======================== */

@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "rhai/error.h"
-#include "rhai/client.h"
+#include "defaults.h"
 
 #if defined(__GNUC__)
 #define RH_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -233,13 +233,42 @@ int  rh_context_id_valid(const char *s);
 /* A new random id (UUID v4 text, 36 chars + NUL). 0 or RHAI_EIO. */
 int  rh_id_generate(char out[37]);
 
-/* Key names (docs/protocol.md). Each writes into buf[RH_KEY_MAX] and
- * returns buf. Inputs are assumed validated (rh_name_valid). */
-char *rh_key_task(char *buf, const char *prefix, const char *id);
+/* Key names (docs/protocol.md, "Keys", layout v2). Each writes into
+ * buf[RH_KEY_MAX] and returns buf. Inputs are assumed validated
+ * (rh_name_valid). Every key a worker id's traffic touches carries its hash
+ * tag {W}; no key is built anywhere else (Lua scripts use RH_LUA_KEYS, the
+ * same names). */
+char *rh_key_task(char *buf, const char *prefix, const char *worker, const char *id);
+/* Protocol v1's task hash rhai:task:{ID} and reply list rhai:reply:{ID}:
+ * only to refuse a v1 task (docs/operations.md, "Upgrading to protocol 2"). */
+char *rh_key_task_v1(char *buf, const char *prefix, const char *id);
+char *rh_key_reply_v1(char *buf, const char *prefix, const char *id);
+/* rhai:taskw:{ID}: string W, the worker id of task ID (a lookup hint
+ * written by the submit, TTL RH_TASKW_TTL_MS + its delay). */
+char *rh_key_taskw(char *buf, const char *prefix, const char *id);
+/* rhai:seen:{W}:ID, a signed task's replay mark. */
+char *rh_key_seen(char *buf, const char *prefix, const char *worker, const char *id);
+/* rhai:reply:{W}: -- every reply list of worker id W starts with it. */
+char *rh_key_reply_base(char *buf, const char *prefix, const char *worker);
+/* rhai:reply:{W}:client:NAME, a client's shared reply list for W. */
+char *rh_key_reply_client(char *buf, const char *prefix, const char *worker, const char *name);
+/* 1 when 'key' is a reply list a task of worker id W may name in
+ * reply_to: rh_key_reply_base(W) and at least one byte more. */
+int   rh_reply_to_valid(const char *prefix, const char *worker, const char *key);
+/* rhai:instances:{W}: set of the instance names of W (recovery's list). */
+char *rh_key_instances(char *buf, const char *prefix, const char *worker);
+/* rhai:tasks:{W}: the recent-task index (zset id -> finished ms). */
+char *rh_key_tasks(char *buf, const char *prefix, const char *worker);
+/* rhai:failed:{W}:MINUTE: failed tasks per minute (unix ms / 60000). */
+char *rh_key_failed(char *buf, const char *prefix, const char *worker, long long minute);
+/* "{W}:INSTANCE": a member of the registry rhai:workers. */
+char *rh_key_member(char *buf, const char *worker, const char *instance);
+/* The worker id of a registry member; RHAI_EINVAL when malformed. */
+int   rh_member_worker(const char *member, char worker[RH_NAME_MAX + 1]);
 char *rh_key_queue(char *buf, const char *prefix, const char *worker);
 char *rh_key_processing(char *buf, const char *prefix, const char *worker,
                         const char *instance);
-char *rh_key_reply(char *buf, const char *prefix, const char *id);
+char *rh_key_reply(char *buf, const char *prefix, const char *worker, const char *id);
 char *rh_key_worker(char *buf, const char *prefix, const char *worker,
                     const char *instance);
 char *rh_key_workers(char *buf, const char *prefix);
@@ -267,6 +296,28 @@ char *rh_key_evstream(char *buf, const char *prefix, const char *context);
 char *rh_key_evseen(char *buf, const char *prefix, const char *context);
 char *rh_key_evsubs(char *buf, const char *prefix, const char *worker);
 char *rh_key_trace(char *buf, const char *prefix, const char *context, const char *trace);
+/* The Lua twin of the functions above, prepended to every script that
+ * derives a key (docs/protocol.md says which): p the prefix, w a worker id.
+ * tag(k) is the worker id in the hash tag of key k (a key of the layout;
+ * prefixes and names hold no braces), so that a script derives its keys in
+ * the slot of its KEYS[1]. reply_ok(p, w, k) is rh_reply_to_valid. */
+#define RH_LUA_KEYS \
+    "local function tag(k) return string.match(k, '{([^}]*)}') end\n" \
+    "local function k_task(p, w, id) return p .. ':task:{' .. w .. '}:' .. id end\n" \
+    "local function k_seen(p, w, id) return p .. ':seen:{' .. w .. '}:' .. id end\n" \
+    "local function k_reply(p, w, id) return p .. ':reply:{' .. w .. '}:' .. id end\n" \
+    "local function k_queue(p, w) return p .. ':queue:{' .. w .. '}' end\n" \
+    "local function k_delayed(p, w) return p .. ':delayed:{' .. w .. '}' end\n" \
+    "local function k_dead(p, w) return p .. ':dead:{' .. w .. '}' end\n" \
+    "local function k_tasks(p, w) return p .. ':tasks:{' .. w .. '}' end\n" \
+    "local function k_failed(p, w, minute) return p .. ':failed:{' .. w .. '}:' .. minute end\n" \
+    "local function k_worker(p, w, inst) return p .. ':worker:{' .. w .. '}:' .. inst end\n" \
+    "local function k_processing(p, w, inst) return p .. ':processing:{' .. w .. '}:' .. inst end\n" \
+    "local function reply_ok(p, w, k)\n" \
+    "  local base = p .. ':reply:{' .. w .. '}:'\n" \
+    "  return type(k) == 'string' and #k > #base and string.sub(k, 1, #base) == base\n" \
+    "end\n"
+
 /* The task id of the subscriber task that event 'event_id' starts for
  * subscription 'sub': "ev:EVENT:SUB", or when that is longer than
  * RH_NAME_MAX, "ev:" + a head of EVENT + ":" + 32 hex digits of a hash of
@@ -450,12 +501,26 @@ int rh_sign_task(const char *sk_hex, const rh_sign_fields *f,
 int rh_sign_verify(const char *sig_hex, const rh_sign_fields *f, rhai_error *err);
 
 /* ======================== Lua ======================== */
-/* Recover dead instances (docs/protocol.md). No KEYS; ARGV: prefix, now ms,
- * max_attempts, result ttl ms, events channel, a member never to recover
- * ("" for none), and optionally the recent-task index size (default
- * 10000) for the tasks it fails as crashed. Returns {dead instances, ids
- * requeued, ids failed}. */
+/* Recover the dead instances of one worker id W (docs/protocol.md; lua.c
+ * says its KEYS and ARGV). Returns {dead instances, ids requeued, ids
+ * failed, instance name, ...}. rh_recover_argv builds its command. */
 extern const char rh_lua_recover[];
+#define RH_RECOVER_ARGC_MAX 80     /* EVAL + script + 4 keys + 7 args + names */
+typedef struct rh_recover_cmd {
+    char        keys[4][RH_KEY_MAX];
+    char        now[24], maxa[24], ttl[24], keep[24];
+    const char *argv[RH_RECOVER_ARGC_MAX];
+    size_t      lens[RH_RECOVER_ARGC_MAX];
+    int         argc;
+} rh_recover_cmd;
+/* The EVAL of rh_lua_recover for worker id 'worker' into 'c' (argv points
+ * into c and into the arguments, which must outlive it): 'self' the
+ * instance name never recovered ("" none), 'names' (n) more instance names
+ * to look at (the registry's members of W; at most 60 are passed). */
+void rh_recover_argv(rh_recover_cmd *c, const char *prefix, const char *worker, int64_t now,
+                     long long max_attempts, long long ttl_ms, const char *events,
+                     const char *self, long long index_max, const char *const *names,
+                     size_t n);
 
 /* Lua source of a function shared by every script that cancels queued
  * tasks (rhai_cancel, rhaictl queue purge), prepended to them:
@@ -491,7 +556,7 @@ extern const char rh_lua_recover[];
     "   status = 'cancelled', error_kind = 'cancelled', at = now}))\n" \
     "  local ik = p .. ':tasks:{' .. w .. '}'\n" \
     "  if pcall(redis.call, 'ZADD', ik, now, id) then\n" \
-    "    redis.call('ZREMRANGEBYRANK', ik, 0, -10001)\n" \
+    "    redis.call('ZREMRANGEBYRANK', ik, 0, -" RH_DEF_STR(RH_DEF_TASK_INDEX_MAX) " - 1)\n" \
     "  end\n" \
     "end\n"
 

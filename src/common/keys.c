@@ -59,10 +59,92 @@ int rh_id_generate(char out[37])
     return 0;
 }
 
-char *rh_key_task(char *buf, const char *prefix, const char *id)
+/* Key layout v2 (docs/protocol.md, "Keys"): every key of a worker id's
+ * traffic carries its hash tag {W}, so that each script and MULTI touches
+ * one hash slot. */
+char *rh_key_task(char *buf, const char *prefix, const char *worker, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:task:{%s}:%s", prefix, worker, id);
+    return buf;
+}
+
+char *rh_key_task_v1(char *buf, const char *prefix, const char *id)
 {
     snprintf(buf, RH_KEY_MAX, "%s:task:{%s}", prefix, id);
     return buf;
+}
+
+char *rh_key_reply_v1(char *buf, const char *prefix, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}", prefix, id);
+    return buf;
+}
+
+char *rh_key_taskw(char *buf, const char *prefix, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:taskw:{%s}", prefix, id);
+    return buf;
+}
+
+char *rh_key_seen(char *buf, const char *prefix, const char *worker, const char *id)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:seen:{%s}:%s", prefix, worker, id);
+    return buf;
+}
+
+char *rh_key_reply_base(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}:", prefix, worker);
+    return buf;
+}
+
+char *rh_key_reply_client(char *buf, const char *prefix, const char *worker, const char *name)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}:client:%s", prefix, worker, name);
+    return buf;
+}
+
+int rh_reply_to_valid(const char *prefix, const char *worker, const char *key)
+{
+    char base[RH_KEY_MAX];
+    size_t n = strlen(rh_key_reply_base(base, prefix, worker));
+
+    return key != NULL && strncmp(key, base, n) == 0 && strlen(key) > n &&
+           strlen(key) < RH_KEY_MAX;
+}
+
+char *rh_key_instances(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:instances:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_tasks(char *buf, const char *prefix, const char *worker)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:tasks:{%s}", prefix, worker);
+    return buf;
+}
+
+char *rh_key_member(char *buf, const char *worker, const char *instance)
+{
+    snprintf(buf, RH_KEY_MAX, "{%s}:%s", worker, instance);
+    return buf;
+}
+
+int rh_member_worker(const char *member, char worker[RH_NAME_MAX + 1])
+{
+    const char *end;
+    size_t n;
+
+    if (member == NULL || member[0] != '{' || (end = strchr(member, '}')) == NULL ||
+        end[1] != ':')
+        return RHAI_EINVAL;
+    n = (size_t)(end - member - 1);
+    if (n == 0 || n > RH_NAME_MAX)
+        return RHAI_EINVAL;
+    memcpy(worker, member + 1, n);
+    worker[n] = '\0';
+    return rh_name_valid(worker) ? 0 : RHAI_EINVAL;
 }
 
 char *rh_key_queue(char *buf, const char *prefix, const char *worker)
@@ -78,9 +160,9 @@ char *rh_key_processing(char *buf, const char *prefix, const char *worker,
     return buf;
 }
 
-char *rh_key_reply(char *buf, const char *prefix, const char *id)
+char *rh_key_reply(char *buf, const char *prefix, const char *worker, const char *id)
 {
-    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}", prefix, id);
+    snprintf(buf, RH_KEY_MAX, "%s:reply:{%s}:%s", prefix, worker, id);
     return buf;
 }
 
@@ -211,4 +293,10 @@ int rh_event_task_id(char out[RH_NAME_MAX + 1], const char *event_id, const char
              event_id, (unsigned long long)h1, (unsigned long long)h2);
     /* a trailing '.'/':' of the cut head is harmless: ids allow them */
     return 0;
+}
+
+char *rh_key_failed(char *buf, const char *prefix, const char *worker, long long minute)
+{
+    snprintf(buf, RH_KEY_MAX, "%s:failed:{%s}:%lld", prefix, worker, minute);
+    return buf;
 }

@@ -16,7 +16,7 @@
 
 #include "ctl.h"
 
-#define DEAD_TTL_DEFAULT_MS 86400000LL  /* rhaid's default result_ttl_ms */
+#define DEAD_TTL_DEFAULT_MS ((long long)RH_DEF_RESULT_TTL_MS)  /* rhaid's default result_ttl_ms */
 #define DEAD_TTL_MAX_MS (365LL * 86400000LL)
 #define DEAD_PAGE 500                   /* ids read per ZRANGEBYSCORE */
 #define DEAD_BATCH 100                  /* ids changed per script call */

@@ -28,7 +28,7 @@
 #define REPL_PROMPT      "rhai> "
 #define REPL_PROMPT_MORE "...   "
 #define REPL_HISTORY_MAX 1000
-#define REPL_TIMEOUT_MAX_MS 86400000LL
+#define REPL_TIMEOUT_MAX_MS ((long long)RH_DEF_TIMEOUT_MAX_MS)
 #define REPL_MEMORY_MIN (64LL * 1024)
 #define REPL_MEMORY_MAX (4096LL * 1024 * 1024)
 

@@ -14,7 +14,7 @@
 
 #include "ctl.h"
 
-#define SUBMIT_TIMEOUT_MAX_MS 86400000LL    /* the library's bound */
+#define SUBMIT_TIMEOUT_MAX_MS ((long long)RH_DEF_TIMEOUT_MAX_MS)    /* the library's bound */
 
 static const char submit_help[] =
     "Usage: rhaictl submit FILE | -e SCRIPT [options]\n"

@@ -215,7 +215,7 @@ static void cron_one(wk_cron *c, const char *name, const char *score, const redi
     snprintf(s_now, sizeof s_now, "%lld", (long long)now);
     snprintf(s_tick, sizeof s_tick, "%lld", (long long)tick);
     rh_key_cron_runs(k_runs, cfg->prefix, cfg->worker_id, name);
-    rh_key_task(k_task, cfg->prefix, id[0] ? id : "-");
+    rh_key_task(k_task, cfg->prefix, cfg->worker_id, id[0] ? id : "-");
     rh_key_queue(k_queue, cfg->prefix, cfg->worker_id);
     fa.argc = 0;
     fa_push(&fa, "EVAL");

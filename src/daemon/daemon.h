@@ -439,6 +439,7 @@ struct wk_worker {
     char        sha_start[41];
     char        sha_promote[41];
     char        sha_relay[41];
+    char        sha_relay_sub[41];
     struct wk_relay *relay;     /* events relay and outbox marks (relay.c) */
     char        k_delayed[RH_KEY_MAX];  /* delayed set of our worker id (delay.c) */
     uv_timer_t  promote;        /* promotes due delayed tasks (delay.c) */
@@ -454,6 +455,7 @@ struct wk_worker {
     char        k_workers[RH_KEY_MAX];
     char        k_events[RH_KEY_MAX];
     char        k_index[RH_KEY_MAX];    /* recent tasks of our worker id */
+    char        k_instances[RH_KEY_MAX]; /* instance names of our worker id */
     char        k_dead[RH_KEY_MAX];     /* its dead-letter set */
     char        k_paused[RH_KEY_MAX];   /* exists while it is paused */
     int         paused;         /* the worker id is paused: take nothing, start
@@ -612,5 +614,6 @@ extern const char wk_lua_requeue[];
 extern const char wk_lua_dead_trim[];
 extern const char wk_lua_promote[];
 extern const char wk_lua_relay[];
+extern const char wk_lua_relay_sub[];
 
 #endif

@@ -58,15 +58,17 @@ static void stop_everything(wk_worker *w);
 /* The live instances of our worker id but us that publish a store: for
  * each, instance, backend, data_id, host, data_dir (5 strings). Old
  * instances, which publish none, are not listed. */
+/* KEYS[1] rhai:instances:{W}; ARGV[1] prefix, ARGV[2] our instance name.
+ * Derives each instance's heartbeat hash (tagged {W}). */
 static const char lua_guard[] =
-    "local pre = '{' .. ARGV[2] .. '}:'\n"
-    "local out = {}\n"
-    "for _, m in ipairs(redis.call('SMEMBERS', ARGV[1] .. ':workers')) do\n"
-    "  if m ~= ARGV[3] and string.sub(m, 1, #pre) == pre then\n"
-    "    local h = redis.call('HMGET', ARGV[1] .. ':worker:' .. m, 'backend', 'data_id',\n"
+    RH_LUA_KEYS
+    "local w, out = tag(KEYS[1]), {}\n"
+    "for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  if m ~= ARGV[2] then\n"
+    "    local h = redis.call('HMGET', k_worker(ARGV[1], w, m), 'backend', 'data_id',\n"
     "                         'host', 'data_dir')\n"
     "    if h[1] then\n"
-    "      for _, v in ipairs({string.sub(m, #pre + 1), h[1], h[2] or '', h[3] or '',\n"
+    "      for _, v in ipairs({m, h[1], h[2] or '', h[3] or '',\n"
     "                          h[4] or ''}) do table.insert(out, v) end\n"
     "    end\n"
     "  end\n"
@@ -137,8 +139,8 @@ static void guard_send(wk_worker *w)
 {
     if (!w->guard_wait || w->guard_sent || !w->cmd.up || w->stopping)
         return;
-    if (wk_conn_cmd(&w->cmd, on_guard, w, "EVAL %s 0 %s %s %s", lua_guard, w->cfg->prefix,
-                    w->cfg->worker_id, w->member) == 0)
+    if (wk_conn_cmd(&w->cmd, on_guard, w, "EVAL %s 1 %s %s %s", lua_guard, w->k_instances,
+                    w->cfg->prefix, w->cfg->instance) == 0)
         w->guard_sent = 1;
 }
 
@@ -184,21 +186,85 @@ static void on_conn_down(wk_conn *c, void *data)
 
 /* ======================== heartbeat and recovery ======================== */
 
+/* The answer of one worker id's recovery (priv: that worker id, new):
+ * the instances it recovered leave the registry, a command of its own
+ * (rhai:workers is in no worker id's slot). */
 static void on_recover(redisAsyncContext *ac, void *r, void *priv)
 {
     redisReply *reply = r;
-    wk_worker *w = priv;
-    (void)ac;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3)
+    char *worker = priv;
+    wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
+    char member[RH_KEY_MAX];
+
+    if (w && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3) {
         wk_metrics_recovery(w->metrics, reply->element[0]->integer,
                             reply->element[1]->integer, reply->element[2]->integer);
-    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
-        reply->element[0]->integer > 0)
-        rh_log(RH_LOG_NOTICE, "event=recovered dead_instances=%lld requeued=%lld failed=%lld",
-               reply->element[0]->integer, reply->element[1]->integer,
-               reply->element[2]->integer);
-    else if (reply && reply->type == REDIS_REPLY_ERROR)
-        rh_log(RH_LOG_ERROR, "event=recover_failed reason=\"%s\"", RH_LOG_Q(reply->str));
+        if (reply->element[0]->integer > 0)
+            rh_log(RH_LOG_NOTICE, "event=recovered worker=%s dead_instances=%lld requeued=%lld "
+                   "failed=%lld", worker, reply->element[0]->integer,
+                   reply->element[1]->integer, reply->element[2]->integer);
+        for (size_t i = 3; i < reply->elements; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING)
+                wk_conn_cmd(&w->cmd, NULL, NULL, "SREM %s %s", w->k_workers,
+                            rh_key_member(member, worker, reply->element[i]->str));
+    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
+        rh_log(RH_LOG_ERROR, "event=recover_failed worker=%s reason=\"%s\"", worker,
+               RH_LOG_Q(reply->str));
+    }
+    rh_free(worker);
+}
+
+/* One recovery script for worker id 'worker' with the registry's
+ * instance names of it. */
+static void recover_send(wk_worker *w, const char *worker, const char *const *names, size_t n)
+{
+    rh_recover_cmd c;
+    char *priv = rh_strdup(worker);
+
+    if (priv == NULL)
+        return;
+    rh_recover_argv(&c, w->cfg->prefix, worker, rh_now_ms(), (long long)w->cfg->max_attempts,
+                    (long long)w->cfg->result_ttl_ms, w->k_events,
+                    strcmp(worker, w->cfg->worker_id) == 0 ? w->cfg->instance : "",
+                    (long long)w->cfg->task_index_max, names, n);
+    if (wk_conn_argv(&w->cmd, on_recover, priv, c.argc, c.argv, c.lens) != 0)
+        rh_free(priv);
+}
+
+/* The registry's members, grouped by worker id: one recovery script per
+ * worker id (ours always), each in its worker id's slot. */
+static void on_registry(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_worker *w = priv;
+    char wi[RH_NAME_MAX + 1], wj[RH_NAME_MAX + 1];
+    const char *names[60];
+    int ours = 0;
+    (void)ac;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || w->stopping)
+        return;
+    for (size_t i = 0; i < reply->elements; i++) {
+        size_t n = 0;
+        int first = 1;
+        if (reply->element[i]->type != REDIS_REPLY_STRING ||
+            rh_member_worker(reply->element[i]->str, wi) != 0)
+            continue;
+        for (size_t k = 0; k < i && first; k++)     /* grouped once, at its first member */
+            if (reply->element[k]->type == REDIS_REPLY_STRING &&
+                rh_member_worker(reply->element[k]->str, wj) == 0 && strcmp(wi, wj) == 0)
+                first = 0;
+        if (!first)
+            continue;
+        for (size_t k = i; k < reply->elements && n < 60; k++)
+            if (reply->element[k]->type == REDIS_REPLY_STRING &&
+                rh_member_worker(reply->element[k]->str, wj) == 0 && strcmp(wi, wj) == 0)
+                names[n++] = reply->element[k]->str + strlen(wi) + 3;   /* after {W}: */
+        ours |= strcmp(wi, w->cfg->worker_id) == 0;
+        recover_send(w, wi, names, n);
+    }
+    if (!ours)
+        recover_send(w, w->cfg->worker_id, NULL, 0);
 }
 
 static void on_depth(redisAsyncContext *ac, void *r, void *priv)
@@ -233,7 +299,7 @@ static void on_oldest(redisAsyncContext *ac, void *r, void *priv)
         wk_metrics_oldest(w->metrics, 0);
     else if (reply && reply->type == REDIS_REPLY_STRING && rh_name_valid(reply->str))
         wk_conn_cmd(&w->cmd, on_oldest_created, w, "HGET %s created_at",
-                    rh_key_task(key, w->cfg->prefix, reply->str));
+                    rh_key_task(key, w->cfg->prefix, w->cfg->worker_id, reply->str));
 }
 
 /* ======================== pause and the dead-letter trim ======================== */
@@ -303,7 +369,7 @@ static void dead_trim(wk_worker *w)
 static void heartbeat(wk_worker *w)
 {
     char pid[16], started[24], conc[16], busy[16], done[24], failed[24], now[24], ttl[24];
-    char maxa[16], rttl[24], rate[32];
+    char rate[32];
     wk_conn *c = &w->cmd;
 
     /* Not published before the split guard passed: a refused instance
@@ -318,17 +384,20 @@ static void heartbeat(wk_worker *w)
     snprintf(failed, sizeof failed, "%llu", (unsigned long long)w->failed);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
     snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->heartbeat_ttl_ms);
-    snprintf(maxa, sizeof maxa, "%lld", (long long)w->cfg->max_attempts);
-    snprintf(rttl, sizeof rttl, "%lld", (long long)w->cfg->result_ttl_ms);
     snprintf(rate, sizeof rate, "%.1f", w->rate);
     wk_conn_cmd(c, NULL, NULL,
                 "HSET %s worker_id %s instance %s pid %s host %s started_at %s "
                 "concurrency %s busy %s done %s failed %s version %s heartbeat_at %s "
-                "draining %d tasks_per_s %s store %s backend %s data_id %s data_dir %s",
+                "draining %d tasks_per_s %s store %s backend %s data_id %s data_dir %s "
+                "protocol %d",
                 w->k_worker, w->cfg->worker_id, w->cfg->instance, pid, w->host, started,
                 conc, busy, done, failed, RHAI_VERSION_STRING, now, w->draining, rate,
-                wk_store_state(w), store_backend_name(w->st), w->data_id, w->store_where);
+                wk_store_state(w), store_backend_name(w->st), w->data_id, w->store_where,
+                RH_PROTOCOL_VERSION);
     wk_conn_cmd(c, NULL, NULL, "PEXPIRE %s %s", w->k_worker, ttl);
+    /* W's instance set (recovery's, in W's slot) and the registry (the
+     * worker ids there are: global, a command of its own) */
+    wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_instances, w->cfg->instance);
     wk_conn_cmd(c, NULL, NULL, "SADD %s %s", w->k_workers, w->member);
     wk_conn_cmd(c, on_depth, w, "LLEN %s", w->k_queue);
     pause_check(w);
@@ -343,9 +412,7 @@ static void heartbeat(wk_worker *w)
      * own connection has been up for heartbeat_ttl_ms. */
     if (rh_mono_ms() - w->cmd_up_at < w->cfg->heartbeat_ttl_ms)
         return;
-    wk_conn_cmd(c, on_recover, w, "EVAL %s 0 %s %s %s %s %s %s %lld", rh_lua_recover,
-                w->cfg->prefix, now, maxa, rttl, w->k_events, w->member,
-                (long long)w->cfg->task_index_max);
+    wk_conn_cmd(c, on_registry, w, "SMEMBERS %s", w->k_workers);
 }
 
 /* Running tasks a client asked to cancel (rhai_cancel on a running task
@@ -384,7 +451,7 @@ static void check_cancels(wk_worker *w)
             (id = rh_strdup(j->id)) == NULL)
             continue;
         if (wk_conn_cmd(&w->cmd, on_cancel_check, id, "HGET %s cancel_requested",
-                        rh_key_task(key, w->cfg->prefix, j->id)) != 0)
+                        rh_key_task(key, w->cfg->prefix, w->cfg->worker_id, j->id)) != 0)
             rh_free(id);
     }
 }
@@ -521,9 +588,12 @@ void wk_drain_check(wk_worker *w)
     wk_conn_cmd(&w->cmd, NULL, NULL, "EVAL %s 2 %s %s %s", wk_lua_requeue, w->k_proc,
                 w->k_queue, w->cfg->prefix);
     wk_conn_cmd(&w->cmd, NULL, NULL, "DEL %s", w->k_worker);
-    wk_conn_cmd(&w->cmd, NULL, NULL, "SREM %s %s", w->k_workers, w->member);
+    wk_conn_cmd(&w->cmd, NULL, NULL, "SREM %s %s", w->k_instances, w->cfg->instance);
     if (wk_conn_cmd(&w->cmd, on_final, w, "EXEC") == 0)
         w->final_sent = 1;
+    /* the registry is in no slot of ours: outside the MULTI, in the same
+     * write (a member left behind is taken out by the next recovery) */
+    wk_conn_cmd(&w->cmd, NULL, NULL, "SREM %s %s", w->k_workers, w->member);
 }
 
 static void on_grace(uv_timer_t *t)
@@ -635,16 +705,17 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         if (!rh_name_valid(one))
             *p = '_';
     }
-    snprintf(w.member, sizeof w.member, "{%s}:%s", cfg->worker_id, cfg->instance);
+    rh_key_member(w.member, cfg->worker_id, cfg->instance);
     rh_key_queue(w.k_queue, cfg->prefix, cfg->worker_id);
     rh_key_processing(w.k_proc, cfg->prefix, cfg->worker_id, cfg->instance);
     rh_key_worker(w.k_worker, cfg->prefix, cfg->worker_id, cfg->instance);
     rh_key_workers(w.k_workers, cfg->prefix);
     rh_key_events(w.k_events, cfg->prefix);
-    snprintf(w.k_index, sizeof w.k_index, "%s:tasks:{%s}", cfg->prefix, cfg->worker_id);
+    rh_key_tasks(w.k_index, cfg->prefix, cfg->worker_id);
+    rh_key_instances(w.k_instances, cfg->prefix, cfg->worker_id);
     rh_key_dead(w.k_dead, cfg->prefix, cfg->worker_id);
     rh_key_paused(w.k_paused, cfg->prefix, cfg->worker_id);
-    snprintf(w.reply_prefix, sizeof w.reply_prefix, "%s:reply:", cfg->prefix);
+    rh_key_reply_base(w.reply_prefix, cfg->prefix, cfg->worker_id);
 
     rh_sigpipe_ignore();
     /* the loop ticks every heartbeat_ms: stalled after 3 missed, 10 s at least */

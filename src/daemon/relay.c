@@ -5,9 +5,11 @@
  * replay or a repair sweep, older unrelayed ones of the same context). The
  * result frame comes from a process that runs untrusted scripts, so each
  * event's identity is checked here against the task rhaid sent before
- * anything is relayed. Then, per event, one wk_lua_relay call creates the
- * subscriber tasks (gated per target worker id, so never twice) and
- * appends the event to the context's stream (gated per context). Only
+ * anything is relayed. Then, per event, one wk_lua_relay_sub call per
+ * subscription creates the subscriber task in its target worker id's slot
+ * (gated per target worker id, so never twice), and one wk_lua_relay call
+ * appends the event to the context's stream (gated per context) in the
+ * context's slot: key layout v2, one slot per script. Only
  * when every call of a job is answered does its finish go out; a crash in
  * between redelivers the task, whose ledger replay brings the same events
  * again, and the gates hold. After the finish, the event ids are marked
@@ -29,7 +31,7 @@
 /* How long the dedupe sets remember an event or a subscriber task: far
  * beyond any redelivery and repair sweep. */
 #ifndef WK_RELAY_KEEP_MS
-#define WK_RELAY_KEEP_MS (7LL * 86400000LL)
+#define WK_RELAY_KEEP_MS ((long long)RH_DEF_EVENT_KEEP_MS)
 #endif
 /* Most event ids one mark job takes. */
 #ifndef WK_MARK_BATCH
@@ -267,7 +269,7 @@ static void on_relay(redisAsyncContext *ac, void *r, void *priv)
         /* Redis lost its scripts (a restart): load them (once: the
          * digest is cleared at once), and relay this job again at the
          * next tick -- every call of it, as each is idempotent */
-        if (w->sha_relay[0])
+        if (w->sha_relay[0] || w->sha_relay_sub[0])
             wk_scripts_load(w);
         j->relay_bad = 1;
     } else if (reply->type != REDIS_REPLY_ARRAY) {
@@ -291,25 +293,71 @@ static void on_relay(redisAsyncContext *ac, void *r, void *priv)
     wk_finish_send(j);
 }
 
-/* One event's relay call. 0 sent, else not (connection down). */
+/* One subscriber task's creation, in its worker id's slot. 0 sent. */
+static int relay_sub(wk_job *j, json_t *e, json_t *s, const char *id, const char *evjson,
+                     const char *now, const char *keep, const char *depth)
+{
+    wk_worker *w = j->w;
+    const wk_config *cfg = w->cfg;
+    const char *argv[40], *args = str_of(s, "args"), *ctx = str_of(e, "context");
+    const char *worker = str_of(s, "worker");
+    size_t lens[40], argc = 0;
+    char keys[3][RH_KEY_MAX];
+
+    rh_key_evsubs(keys[0], cfg->prefix, worker);
+    rh_key_queue(keys[1], cfg->prefix, worker);
+    rh_key_task(keys[2], cfg->prefix, worker, id);
+#define ARG(x) (argv[argc] = (x), lens[argc] = strlen(argv[argc]), argc++)
+    wk_script_args(w->sha_relay_sub, wk_lua_relay_sub, argv, lens);
+    argc = 2;
+    ARG("3");
+    ARG(keys[0]);
+    ARG(keys[1]);
+    ARG(keys[2]);
+    ARG(now);
+    ARG(keep);
+    ARG(id);
+    ARG("id");           ARG(id);
+    ARG("script");       ARG(str_of(s, "script"));
+    ARG("worker_id");    ARG(worker);
+    ARG("context_id");   ARG(ctx);
+    ARG("caller_id");    ARG(str_of(s, "caller"));
+    ARG("args");         ARG(args ? args : "{}");
+    ARG("created_at");   ARG(now);
+    ARG("status");       ARG("queued");
+    ARG("attempts");     ARG("0");
+    ARG("parent_id");    ARG(str_of(e, "task"));
+    ARG("trace_id");     ARG(str_of(e, "trace"));
+    ARG("depth");        ARG(depth);
+    ARG("event");        ARG(evjson);
+    ARG("subscription"); ARG(str_of(s, "name"));
+#undef ARG
+    return wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens);
+}
+
+/* One event's relay: a call per subscription in its target worker id's
+ * slot (the subscriber task), then one in the context's slot (the stream,
+ * its dedupe set, the trace index). Each is idempotent alone, so a partial
+ * round (a crash, a refused call) is made whole by sending them all again.
+ * Adds the calls sent to j->relay_wait; 0 when all went, else not
+ * (connection down, no memory). */
 static int relay_one(wk_job *j, json_t *e)
 {
     wk_worker *w = j->w;
     const wk_config *cfg = w->cfg;
     json_t *subs = json_object_get(e, "subs"), *s;
-    size_t nsubs = json_array_size(subs), i, argc = 0, max = 40 + nsubs * 40;
+    size_t nsubs = json_array_size(subs), i, argc = 0, max = 40 + nsubs;
     const char **argv = rh_calloc(max, sizeof *argv);
     size_t *lens = rh_calloc(max, sizeof *lens);
-    char (*keys)[RH_KEY_MAX] = rh_calloc(3 + 3 * nsubs, RH_KEY_MAX);
+    char keys[3][RH_KEY_MAX];
     char (*ids)[RH_NAME_MAX + 1] = rh_calloc(nsubs + 1, RH_NAME_MAX + 1);
-    char now[24], keep[24], maxlen[24], nkeys[16], t_ms[24], depth[24];
-    char (*mbuf)[16] = rh_calloc(nsubs + 1, 16);
+    char now[24], keep[24], maxlen[24], t_ms[24], depth[24];
     char *payload = NULL, *evjson = NULL;
     json_t *ev = NULL;
     int rc = RHAI_ENOMEM;
     const char *ctx = str_of(e, "context");
 
-    if (!argv || !lens || !keys || !ids || !mbuf)
+    if (!argv || !lens || !ids)
         goto out;
     payload = json_dumps(json_object_get(e, "payload"), JSON_COMPACT | JSON_ENCODE_ANY);
     /* what a subscriber task's ctx.event holds: the event without subs */
@@ -319,24 +367,23 @@ static int relay_one(wk_job *j, json_t *e)
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
     snprintf(keep, sizeof keep, "%lld", (long long)WK_RELAY_KEEP_MS);
     snprintf(maxlen, sizeof maxlen, "%lld", (long long)cfg->event_stream_max);
-    snprintf(nkeys, sizeof nkeys, "%zu", 3 + 3 * nsubs);
     snprintf(t_ms, sizeof t_ms, "%lld", (long long)json_integer_value(json_object_get(e, "time")));
     snprintf(depth, sizeof depth, "%lld", (long long)json_integer_value(json_object_get(e, "depth")));
+    json_array_foreach(subs, i, s) {
+        rh_event_task_id(ids[i], str_of(e, "id"), str_of(s, "name"));
+        if ((rc = relay_sub(j, e, s, ids[i], evjson, now, keep, depth)) != 0)
+            goto out;
+        j->relay_wait++;
+    }
     rh_key_evstream(keys[0], cfg->prefix, ctx);
     rh_key_evseen(keys[1], cfg->prefix, ctx);
     rh_key_trace(keys[2], cfg->prefix, ctx, str_of(e, "trace"));
-    json_array_foreach(subs, i, s) {   /* every key before it is passed */
-        rh_event_task_id(ids[i], str_of(e, "id"), str_of(s, "name"));
-        rh_key_evsubs(keys[3 + 3 * i], cfg->prefix, str_of(s, "worker"));
-        rh_key_queue(keys[4 + 3 * i], cfg->prefix, str_of(s, "worker"));
-        rh_key_task(keys[5 + 3 * i], cfg->prefix, ids[i]);
-    }
 
 #define ARG(x) (argv[argc] = (x), lens[argc] = strlen(argv[argc]), argc++)
     wk_script_args(w->sha_relay, wk_lua_relay, argv, lens);
     argc = 2;
-    ARG(nkeys);
-    for (i = 0; i < 3 + 3 * nsubs; i++)
+    ARG("3");
+    for (i = 0; i < 3; i++)
         ARG(keys[i]);
     ARG(now);
     ARG(keep);
@@ -354,42 +401,15 @@ static int relay_one(wk_job *j, json_t *e)
     ARG("time");    ARG(t_ms);
     ARG("trace");   ARG(str_of(e, "trace"));
     ARG("depth");   ARG(depth);
-    json_array_foreach(subs, i, s) {
-        const char *args = str_of(s, "args");
-        size_t mpos;
-        int m = 0;
-
+    for (i = 0; i < nsubs; i++)
         ARG(ids[i]);
-        mpos = argc;
-        ARG("");
-#define F(k, v) (ARG(k), ARG(v), m++)
-        F("id", ids[i]);
-        F("script", str_of(s, "script"));
-        F("worker_id", str_of(s, "worker"));
-        F("context_id", ctx);
-        F("caller_id", str_of(s, "caller"));
-        F("args", args ? args : "{}");
-        F("created_at", now);
-        F("status", "queued");
-        F("attempts", "0");
-        F("parent_id", str_of(e, "task"));
-        F("trace_id", str_of(e, "trace"));
-        F("depth", depth);
-        F("event", evjson);
-        F("subscription", str_of(s, "name"));
-#undef F
-        snprintf(mbuf[i], 16, "%d", m);
-        argv[mpos] = mbuf[i];
-        lens[mpos] = strlen(mbuf[i]);
-    }
 #undef ARG
-    rc = wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens);
+    if ((rc = wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens)) == 0)
+        j->relay_wait++;
 out:
     rh_free(argv);
     rh_free(lens);
-    rh_free(keys);
     rh_free(ids);
-    rh_free(mbuf);
     free(payload);
     free(evjson);
     json_decref(ev);
@@ -407,7 +427,6 @@ void wk_relay_send(wk_job *j)
     json_array_foreach(j->relay, i, e) {
         if (relay_one(j, e) != 0)
             break;                     /* down: on_relay's NULL replies follow */
-        j->relay_wait++;
     }
     if (j->relay_wait == 0)
         j->sent = 0;

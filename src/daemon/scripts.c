@@ -154,14 +154,16 @@ const char wk_lua_claim[] =
  * of the hash and one write. The take scripts call it under pcall: a key
  * Redis refuses (another type) sends that id alone to the claim by id. */
 #define LUA_CLAIM \
+    RH_LUA_KEYS \
     LUA_FETCH \
+    "local W = tag(KEYS[1])\n" \
     "local function claim(id, room)\n" \
     "  if #id > 128 or not string.find(id, '^[%w_.:@-]+$') then return nil end\n" \
-    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n" \
+    "  local tk = k_task(ARGV[1], W, id)\n" \
     "  local v, over, size = fetch(tk)\n" \
     "  if v.status ~= 'queued' or (room and size > room) then return nil end\n" \
     "  if v.signature and v.signature ~= '' and\n" \
-    "     redis.call('EXISTS', ARGV[1] .. ':seen:{' .. id .. '}') == 1 then\n" \
+    "     redis.call('EXISTS', k_seen(ARGV[1], W, id)) == 1 then\n" \
     "    return nil\n" \
     "  end\n" \
     "  v.status, v.instance = 'claimed', ARGV[2]\n" \
@@ -194,7 +196,7 @@ const char wk_lua_claim_head[] =
     "local id = redis.call('LINDEX', KEYS[1], 0)\n"
     "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
     "  local ok, st = false, nil\n"
-    "  if id then ok, st = pcall(redis.call, 'HGET', ARGV[1] .. ':task:{' .. id .. '}', 'status') end\n"
+    "  if id then ok, st = pcall(redis.call, 'HGET', k_task(ARGV[1], W, id), 'status') end\n"
     "  if ok and st == 'queued' then\n"
     "    redis.call('LPOP', KEYS[1])\n"
     "    redis.call('RPUSH', KEYS[2], id)\n"
@@ -397,11 +399,12 @@ const char wk_lua_finish[] =
  * Returns {ids moved, ids taken from the set, score of the earliest id
  * left (-1: none)}. */
 const char wk_lua_promote[] =
+    RH_LUA_KEYS
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])\n"
     "local push = {}\n"
     "for _, id in ipairs(ids) do\n"
     "  if redis.call('ZREM', KEYS[1], id) == 1 then\n"
-    "    local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "    local tk = k_task(ARGV[1], tag(KEYS[1]), id)\n"
     "    local ok, st = pcall(redis.call, 'HGET', tk, 'status')\n"
     "    if ok and st == 'scheduled' then\n"
     "      redis.call('HSET', tk, 'status', 'queued')\n"
@@ -421,10 +424,11 @@ const char wk_lua_promote[] =
  * Returns the number of ids put back. */
 const char wk_lua_requeue[] =
     LUA_FINAL
+    RH_LUA_KEYS
     "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
     "local n = 0\n"
     "local function back(id)\n"
-    "  local tk = ARGV[1] .. ':task:{' .. id .. '}'\n"
+    "  local tk = k_task(ARGV[1], tag(KEYS[1]), id)\n"
     "  if not final(redis.call('HGET', tk, 'status')) then\n"
     "    if redis.call('EXISTS', tk) == 1 then\n"
     "      redis.call('HSET', tk, 'status', 'queued')\n"
@@ -450,6 +454,7 @@ const char wk_lua_requeue[] =
  * ARGV[4] dead_max_age_ms, ARGV[5] result ttl ms, ARGV[6] batch.
  * Returns the number of ids trimmed. */
 const char wk_lua_dead_trim[] =
+    RH_LUA_KEYS
     "local p, now, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local age, ttl, batch = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])\n"
     "local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - age),\n"
@@ -461,7 +466,7 @@ const char wk_lua_dead_trim[] =
     "end\n"
     "for _, id in ipairs(ids) do\n"
     "  redis.call('ZREM', KEYS[1], id)\n"
-    "  pcall(redis.call, 'PEXPIRE', p .. ':task:{' .. id .. '}', ttl)\n"
+    "  pcall(redis.call, 'PEXPIRE', k_task(p, tag(KEYS[1]), id), ttl)\n"
     "end\n"
     "return #ids\n";
 
@@ -485,38 +490,22 @@ static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
  * connection's callbacks: when the command connection is down, its
  * reconnect loads them (on_conn_up). */
 /* The relay of one event (docs/events.md), before the finish of the task
- * whose result carried it. KEYS[1] the context's stream, KEYS[2] its
- * relayed-event set, KEYS[3] the trace's task index; then per
- * subscription three: the target worker id's created-subscriber set, its
- * queue, the subscriber task's hash. ARGV[1] now (ms), ARGV[2] how long
- * the two dedupe sets remember (ms), ARGV[3] MAXLEN of the stream,
- * ARGV[4] event id, ARGV[5] emitting task id, ARGV[6] its time (ms),
- * ARGV[7] n, then the n field/value pairs of the stream entry; then, per
- * subscription: the task id, m, then the m field/value pairs of its hash.
- * Each subscriber task is created only if its id is not in the target's
- * created set (so a re-relay, a ledger replay, a repair sweep start
- * nothing twice, even after the task hash expired), then queued; the
- * entry is appended only if the event id is not in the relayed set.
- * Returns {subscriber tasks created, 1 appended / 0 already}. */
+ * whose result carried it, is 1 + S calls, S the event's subscriptions,
+ * each in one hash slot (key layout v2) and each idempotent on its own.
+ *
+ * wk_lua_relay, in the context's slot {C}: KEYS[1] the context's stream,
+ * KEYS[2] its relayed-event set, KEYS[3] the trace's task index. ARGV[1]
+ * now (ms), ARGV[2] how long the dedupe set remembers (ms), ARGV[3]
+ * MAXLEN of the stream, ARGV[4] event id, ARGV[5] emitting task id,
+ * ARGV[6] its time (ms), ARGV[7] n, then the n field/value pairs of the
+ * stream entry, then the ids of the subscriber tasks (for the trace
+ * index: ZADD NX, so a second call changes nothing). The entry is
+ * appended only if the event id is not in the relayed set.
+ * Returns {1 appended / 0 already}. */
 const char wk_lua_relay[] =
     "local now, keep = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
     "local n = tonumber(ARGV[7])\n"
-    "local i, k, created = 8 + 2 * n, 4, 0\n"
-    "while i <= #ARGV do\n"
-    "  local id, m = ARGV[i], tonumber(ARGV[i + 1])\n"
-    "  local subs, queue, tk = KEYS[k], KEYS[k + 1], KEYS[k + 2]\n"
-    "  if not redis.call('ZSCORE', subs, id) then\n"
-    "    redis.call('ZADD', subs, now, id)\n"
-    "    if redis.call('EXISTS', tk) == 0 then\n"
-    "      redis.call('HSET', tk, unpack(ARGV, i + 2, i + 1 + 2 * m))\n"
-    "      redis.call('LPUSH', queue, id)\n"
-    "      created = created + 1\n"
-    "    end\n"
-    "    redis.call('ZADD', KEYS[3], now, id)\n"
-    "  end\n"
-    "  redis.call('ZREMRANGEBYSCORE', subs, '-inf', now - keep)\n"
-    "  i, k = i + 2 + 2 * m, k + 3\n"
-    "end\n"
+    "for i = 8 + 2 * n, #ARGV do redis.call('ZADD', KEYS[3], 'NX', now, ARGV[i]) end\n"
     "local added = 0\n"
     "if not redis.call('ZSCORE', KEYS[2], ARGV[4]) then\n"
     "  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 8, 7 + 2 * n))\n"
@@ -526,7 +515,29 @@ const char wk_lua_relay[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - keep)\n"
     "redis.call('ZADD', KEYS[3], 'NX', ARGV[6], ARGV[5])\n"
     "redis.call('PEXPIRE', KEYS[3], keep)\n"
-    "return {created, added}\n";
+    "return {added}\n";
+
+/* wk_lua_relay_sub, one per subscription, in the target worker id's slot
+ * {W}: KEYS[1] W's created-subscriber set, KEYS[2] W's queue, KEYS[3] the
+ * subscriber task's hash (rhai:task:{W}:ID). ARGV[1] now (ms), ARGV[2] how
+ * long the created set remembers (ms), ARGV[3] the task id, then the
+ * field/value pairs of its hash. The task is created only if its id is
+ * not in W's created set (so a re-relay, a ledger replay, a repair sweep
+ * start nothing twice, even after the task hash expired), then queued.
+ * Returns {1 created / 0 already}. */
+const char wk_lua_relay_sub[] =
+    "local now, keep, id = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
+    "local created = 0\n"
+    "if not redis.call('ZSCORE', KEYS[1], id) then\n"
+    "  redis.call('ZADD', KEYS[1], now, id)\n"
+    "  if redis.call('EXISTS', KEYS[3]) == 0 then\n"
+    "    redis.call('HSET', KEYS[3], unpack(ARGV, 4))\n"
+    "    redis.call('LPUSH', KEYS[2], id)\n"
+    "    created = 1\n"
+    "  end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - keep)\n"
+    "return {created}\n";
 
 void wk_scripts_load(wk_worker *w)
 {
@@ -540,8 +551,10 @@ void wk_scripts_load(wk_worker *w)
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_start, "SCRIPT LOAD %s", wk_lua_start);
     w->sha_promote[0] = '\0';
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_promote, "SCRIPT LOAD %s", wk_lua_promote);
-    w->sha_relay[0] = '\0';
+    w->sha_relay[0] = w->sha_relay_sub[0] = '\0';
     wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_relay, "SCRIPT LOAD %s", wk_lua_relay);
+    wk_conn_cmd(&w->cmd, on_script_loaded, w->sha_relay_sub, "SCRIPT LOAD %s",
+                wk_lua_relay_sub);
 }
 
 /* argv[0..1] for a script: EVALSHA digest or EVAL text. */

@@ -50,6 +50,7 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
 }
 
 static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take);
+static void v1_check(wk_job *j);
 
 static void on_claim(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -79,8 +80,7 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
     }
     what = reply->element[0]->str;
     if (strcmp(what, "missing") == 0) {
-        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"no task hash\"", j->id);
-        wk_job_fail(j, RH_EK_INVALID, "task not found: no hash at the task key");
+        v1_check(j);
         return;
     }
     if (strcmp(what, "badtype") == 0) {
@@ -112,6 +112,83 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
     claim_apply(j, reply, 1, 0);
 }
 
+/* ======================== protocol v1 tasks ======================== */
+
+/* docs/operations.md, "Upgrading to protocol 2": a v1 client writes its
+ * task at rhai:task:{ID} and pushes the id onto the same queue. An id with
+ * no v2 hash is looked up there (a command of its own: another slot, and
+ * only on this path); a v1 task is answered in v1 form, status error,
+ * error_kind invalid, on its v1 reply list, and its id dropped. Anything
+ * else is answered as before: no hash, invalid. */
+#define V1_REFUSED "protocol v1 task refused: worker %s speaks protocol " \
+    RH_DEF_STR(RH_PROTOCOL_VERSION) "; upgrade the client (docs/operations.md, Upgrading " \
+    "to protocol 2)"
+
+static void on_v1(redisAsyncContext *ac, void *r, void *priv)
+{
+    redisReply *reply = r;
+    wk_job *j = priv;
+    wk_worker *w = j->w;
+    char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], want[RH_KEY_MAX], msg[400], now[24], ttl[24];
+    const char *rt;
+    json_t *o;
+    char *text;
+    (void)ac;
+
+    if (reply == NULL) {             /* lost: re-taken from the processing list */
+        wk_job_free(j);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        /* no v1 hash (its created_at is always there): as before */
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"no task hash\"", j->id);
+        wk_job_fail(j, RH_EK_INVALID, "task not found: no hash at the task key");
+        return;
+    }
+    rh_key_task_v1(k_task, w->cfg->prefix, j->id);
+    rt = reply->element[0]->type == REDIS_REPLY_STRING ? reply->element[0]->str : NULL;
+    snprintf(want, sizeof want, "%s:reply:", w->cfg->prefix);
+    if (rt && strncmp(rt, want, strlen(want)) == 0 && strlen(rt) > strlen(want) &&
+        strlen(rt) < RH_KEY_MAX)
+        snprintf(k_reply, sizeof k_reply, "%s", rt);
+    else
+        rh_key_reply_v1(k_reply, w->cfg->prefix, j->id);
+    snprintf(msg, sizeof msg, V1_REFUSED, w->cfg->worker_id);
+    snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
+    snprintf(ttl, sizeof ttl, "%lld", (long long)w->cfg->result_ttl_ms);
+    rh_log(RH_LOG_WARN, "event=task_refused task=%s reason=\"protocol v1 task\" answered on %s",
+           j->id, RH_LOG_Q(k_reply));
+    o = json_pack("{s:s, s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:i, s:I}",
+                  "id", j->id, "status", "error", "output", "error", msg, "error_kind",
+                  "invalid", "logs", "", "worker_id", w->cfg->worker_id, "instance",
+                  w->cfg->instance, "attempts", 0, "created_at",
+                  (json_int_t)atoll(reply->element[1]->str), "started_at", 0,
+                  "finished_at", (json_int_t)atoll(now));
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text != NULL) {
+        wk_conn_cmd(&w->cmd, NULL, NULL, "HSET %s status error error_kind invalid error %s "
+                    "finished_at %s output null", k_task, msg, now);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "PEXPIRE %s %s", k_task, ttl);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LPUSH %s %s", k_reply, text);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "PEXPIRE %s %s", k_reply, ttl);
+        wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %s", w->k_proc, j->id);
+        free(text);
+    }                                /* no memory: the id stays, re-taken later */
+    wk_job_free(j);
+    wk_pump(w);
+}
+
+static void v1_check(wk_job *j)
+{
+    char k_task[RH_KEY_MAX];
+
+    if (wk_conn_cmd(&j->w->cmd, on_v1, j, "HMGET %s reply_to created_at status",
+                    rh_key_task_v1(k_task, j->w->cfg->prefix, j->id)) != 0)
+        wk_job_free(j);              /* re-taken from the processing list later */
+}
+
 /* A claimed task: the hash's fields from reply->element[first] on, then
  * perhaps '!over' and the message naming a field over its limit, which
  * the claim did not fetch (LUA_FETCH). Check it, then it is ready to run;
@@ -120,7 +197,7 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
 {
     wk_worker *w = j->w;
     const char *over = NULL;
-    char msg[160];
+    char msg[600];
     rhai_error err;
 
     wk_metrics_claim(w->metrics, with_take);
@@ -152,9 +229,13 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
         wk_job_fail(j, RH_EK_INVALID, err.msg);
         return;
     }
-    if (j->task.reply_to &&
-        strncmp(j->task.reply_to, w->reply_prefix, strlen(w->reply_prefix)) != 0) {
-        wk_job_fail(j, RH_EK_INVALID, "reply_to must be a list under <prefix>:reply:");
+    if (j->task.reply_to && !rh_reply_to_valid(w->cfg->prefix, w->cfg->worker_id,
+                                               j->task.reply_to)) {
+        /* key layout v2: the reply list lives in the slot of our worker
+         * id, so that the finish pushes it atomically with the result */
+        snprintf(msg, sizeof msg, "reply_to must be a list under %.300s (the slot of worker id "
+                 "%.128s)", w->reply_prefix, w->cfg->worker_id);
+        wk_job_fail(j, RH_EK_INVALID, msg);
         return;
     }
     if (signature_check(w, &j->task, &err) != 0) {
@@ -173,9 +254,9 @@ void wk_claim_send(wk_job *j)
     const char *argv[12];
     size_t lens[12];
 
-    snprintf(k_seen, sizeof k_seen, "%s:seen:{%s}", w->cfg->prefix, j->id);
+    rh_key_seen(k_seen, w->cfg->prefix, w->cfg->worker_id, j->id);
     argv[2] = "5";
-    argv[3] = rh_key_task(k_task, w->cfg->prefix, j->id);
+    argv[3] = rh_key_task(k_task, w->cfg->prefix, w->cfg->worker_id, j->id);
     argv[4] = w->k_proc;
     argv[5] = k_seen;
     argv[6] = w->k_queue;
@@ -285,7 +366,7 @@ static int start_send(start_req *s)
 
     snprintf(now, sizeof now, "%lld", (long long)s->at);
     argv[2] = "1";
-    argv[3] = rh_key_task(k_task, w->cfg->prefix, s->id);
+    argv[3] = rh_key_task(k_task, w->cfg->prefix, w->cfg->worker_id, s->id);
     argv[4] = s->id;
     argv[5] = w->cfg->instance;
     argv[6] = now;

@@ -280,14 +280,16 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         const char *id = b->jobs[i]->id;
         int rec;
 
-        rh_key_task(s[i].k_task, w->cfg->prefix, id);
-        if (t->reply_to && strncmp(t->reply_to, w->reply_prefix, strlen(w->reply_prefix)) == 0)
+        rh_key_task(s[i].k_task, w->cfg->prefix, w->cfg->worker_id, id);
+        /* only a list of our slot (checked at the claim too: a task that
+         * names another is answered invalid, on its default list) */
+        if (rh_reply_to_valid(w->cfg->prefix, w->cfg->worker_id, t->reply_to))
             snprintf(s[i].k_reply, sizeof s[i].k_reply, "%s", t->reply_to);
         else
-            rh_key_reply(s[i].k_reply, w->cfg->prefix, id);
-        snprintf(s[i].k_failed, sizeof s[i].k_failed, "%s:failed:{%s}:%lld", w->cfg->prefix,
-                 w->cfg->worker_id, (long long)(t->finished_at / 60000));
-        snprintf(s[i].k_seen, sizeof s[i].k_seen, "%s:seen:{%s}", w->cfg->prefix, id);
+            rh_key_reply(s[i].k_reply, w->cfg->prefix, w->cfg->worker_id, id);
+        rh_key_failed(s[i].k_failed, w->cfg->prefix, w->cfg->worker_id,
+                      (long long)(t->finished_at / 60000));
+        rh_key_seen(s[i].k_seen, w->cfg->prefix, w->cfg->worker_id, id);
         snprintf(s[i].at, sizeof s[i].at, "%lld", (long long)t->finished_at);
         snprintf(s[i].seen, sizeof s[i].seen, "%lld",
                  t->signature ? (long long)(2 * w->cfg->signature_skew_ms) : 0LL);

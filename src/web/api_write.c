@@ -94,7 +94,7 @@ void web_api_queue_purge(web_req *rq, web_resp *rs)
     if ((r = web_redis(rs)) == NULL)
         return;
     if ((code = ctl_queue_known(r, w)) != 0 ||
-        (code = ctl_queue_purge_run(r, w, 86400000LL, v)) != 0) {
+        (code = ctl_queue_purge_run(r, w, RH_DEF_RESULT_TTL_MS, v)) != 0) {
         web_ctl_error(rs, code);
         return;
     }
