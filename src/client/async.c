@@ -3,9 +3,12 @@
  * Two hiredis async connections on the loop (common/uvredis.h, not hiredis
  * 0.14's adapter, which ignores poll errors): "cmd"
  * carries submits (HSET + LPUSH, pipelined by hiredis's output buffer),
- * "pop" loops BLPOP on this client's own reply list
- * <prefix>:reply:client:<uuid>, draining bursts with LPOP <key> <count>.
- * Every task submitted here names that list as reply_to; replies are
+ * "pop" loops BLPOP on this client's own reply lists, one per worker id it
+ * submitted to, <prefix>:reply:{W}:client:<uuid> (key layout v2: a reply
+ * list lives in its worker id's slot), draining bursts with LPOP <key>
+ * <count>. A worker id new to the client joins the BLPOP when the one in
+ * flight returns (within RHAI__POP_BLOCK_S). Every task submitted here
+ * names its worker id's list as reply_to; replies are
  * matched to pending requests by task id through an open-addressing hash
  * map, so any number of requests can be in flight at O(1) each.
  *
@@ -66,6 +69,7 @@ struct areq {
     int          done;              /* cb ran (or submit failed): out of the map */
     int          submit_err;        /* HSET failed: reported by the LPUSH cb */
     char         id[RHAI_ID_MAX];
+    char         worker[RH_NAME_MAX + 1];
 };
 
 /* Invariant: count == number of non-NULL slots == requests not done;
@@ -77,7 +81,10 @@ struct rhai_async {
     rh_url        url;
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];        /* url without password, for logs */
-    char          reply_key[RH_KEY_MAX];
+    char          uuid[37];          /* names this client's reply lists */
+    char        (*workers)[RH_NAME_MAX + 1];   /* worker ids submitted to */
+    size_t        nworkers, capworkers;
+    char          drain_key[RH_KEY_MAX];        /* the list a BLPOP answered from */
     aconn         cmd;
     aconn         pop;
     areq        **slots;
@@ -192,6 +199,7 @@ static void async_unref(rhai_async *a)
     cb = a->close_cb;
     data = a->close_data;
     rh_free(a->slots);
+    rh_free(a->workers);
     /* The callback sees the pointer only as an identity: everything behind
      * it is closed, and its memory goes right after. */
     if (cb)
@@ -403,7 +411,7 @@ static void handle_reply(rhai_async *a, const char *text, size_t len)
     int rc;
 
     if ((rc = rhai__result_from_reply(text, len, &res, &e)) != 0) {
-        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", a->reply_key, e.msg);
+        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", a->drain_key, e.msg);
         return;
     }
     q = map_get(a, rhai_result_id(res));
@@ -467,7 +475,7 @@ static void recheck_pending(rhai_async *a)
         char *id;
         if (a->slots[i] == NULL || (id = rh_strdup(a->slots[i]->id)) == NULL)
             continue;
-        argv[1] = rh_key_task(key, a->prefix, id);
+        argv[1] = rh_key_task(key, a->prefix, a->slots[i]->worker, id);
         lens[1] = strlen(key);
         if (redisAsyncCommandArgv(a->cmd.ac, on_recheck, id, 2 + RHAI__REPLY_NFIELDS, argv,
                                   lens) != REDIS_OK)
@@ -497,7 +505,9 @@ static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY && priv == &pop_blpop && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < RH_KEY_MAX &&
         r->element[1]->type == REDIS_REPLY_STRING) {
+        memcpy(a->drain_key, r->element[0]->str, r->element[0]->len + 1);
         handle_reply(a, r->element[1]->str, r->element[1]->len);
         more = 1;                           /* a burst may follow: drain it */
     } else if (r->type == REDIS_REPLY_ARRAY && priv == &pop_lpop) {
@@ -511,7 +521,7 @@ static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
     if (more) {
         char n[16];
         snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
-        if (redisAsyncCommand(ac, on_pop, &pop_lpop, "LPOP %s %s", a->reply_key, n) ==
+        if (redisAsyncCommand(ac, on_pop, &pop_lpop, "LPOP %s %s", a->drain_key, n) ==
             REDIS_OK)
             a->popping = 1;
         if (a->popping && a->timers_ready)
@@ -524,12 +534,33 @@ static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
 static void pop_issue(rhai_async *a)
 {
     char secs[16];
+    const char **argv;
+    size_t *lens, n = a->nworkers;
+    char (*keys)[RH_KEY_MAX];
+    int ok;
 
-    if (a->closing || a->popping || a->pop.ac == NULL)
-        return;
-    snprintf(secs, sizeof secs, "%d", RHAI__POP_BLOCK_S);
-    if (redisAsyncCommand(a->pop.ac, on_pop, &pop_blpop, "BLPOP %s %s", a->reply_key,
-                          secs) != REDIS_OK)
+    if (a->closing || a->popping || a->pop.ac == NULL || n == 0)
+        return;                             /* no worker id yet: the first submit issues it */
+    argv = rh_calloc(n + 2, sizeof *argv);
+    lens = rh_calloc(n + 2, sizeof *lens);
+    keys = rh_calloc(n, sizeof *keys);
+    if (argv == NULL || lens == NULL || keys == NULL) {
+        ok = 0;
+    } else {
+        snprintf(secs, sizeof secs, "%d", RHAI__POP_BLOCK_S);
+        argv[0] = "BLPOP";
+        for (size_t i = 0; i < n; i++)
+            argv[1 + i] = rh_key_reply_client(keys[i], a->prefix, a->workers[i], a->uuid);
+        argv[n + 1] = secs;
+        for (size_t i = 0; i < n + 2; i++)
+            lens[i] = strlen(argv[i]);
+        ok = redisAsyncCommandArgv(a->pop.ac, on_pop, &pop_blpop, (int)n + 2, argv, lens) ==
+             REDIS_OK;
+    }
+    rh_free(argv);
+    rh_free(lens);
+    rh_free(keys);
+    if (!ok)
         return;                             /* context dying: reconnect re-issues */
     a->popping = 1;
     if (a->timers_ready)
@@ -573,9 +604,28 @@ static void on_lpush(redisAsyncContext *ac, void *reply, void *priv)
     req_unref(q);
 }
 
+/* A worker id joins this client's reply lists. 0 or RHAI_ENOMEM. */
+static int worker_add(rhai_async *a, const char *worker)
+{
+    for (size_t i = 0; i < a->nworkers; i++)
+        if (strcmp(a->workers[i], worker) == 0)
+            return 0;
+    if (a->nworkers == a->capworkers) {
+        size_t cap = a->capworkers ? 2 * a->capworkers : 4;
+        void *p = rh_realloc(a->workers, cap * sizeof *a->workers);
+        if (p == NULL)
+            return RHAI_ENOMEM;
+        a->workers = p;
+        a->capworkers = cap;
+    }
+    snprintf(a->workers[a->nworkers++], RH_NAME_MAX + 1, "%s", worker);
+    return 0;
+}
+
 RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_ms,
                                rhai_done_cb cb, void *data, rhai_error *err)
 {
+    char reply_key[RH_KEY_MAX];
     rhai__submit s;
     areq *q;
     int rc;
@@ -587,7 +637,10 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     if (a->cmd.ac == NULL)
         return rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)",
                             a->where);
-    if ((rc = rhai__submit_prepare(&s, t, a->prefix, a->reply_key, rh_now_ms(), err)) != 0)
+    if ((rc = worker_add(a, t->worker_id)) != 0)
+        return rh_error_set(err, rc, "out of memory");
+    rh_key_reply_client(reply_key, a->prefix, t->worker_id, a->uuid);
+    if ((rc = rhai__submit_prepare(&s, t, a->prefix, reply_key, rh_now_ms(), err)) != 0)
         return rc;
     if (map_get(a, s.id))
         return rh_error_set(err, RHAI_ESTATE, "task %s is already in flight here", s.id);
@@ -597,6 +650,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     q->cb = cb;
     q->data = data;
     memcpy(q->id, s.id, sizeof q->id);
+    snprintf(q->worker, sizeof q->worker, "%s", t->worker_id);
     q->hash = hash_id(q->id);
     q->refs = 1;                            /* the timer */
     a->live++;
@@ -617,7 +671,10 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
         return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
     }
     q->refs++;
+    /* the lookup hint, for rhai_wait & co. with the id alone elsewhere */
+    redisAsyncCommandArgv(a->cmd.ac, NULL, NULL, s.hint_argc, s.hint_argv, s.hint_lens);
     map_put(a, q);
+    pop_issue(a);                           /* the first worker id starts the BLPOP */
     if (wait_ms <= 0)
         wait_ms = rhai__task_wait(t, RHAI__ASYNC_EXTRA_MS, rh_now_ms());
     uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
@@ -656,7 +713,7 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         goto fail;
     }
     rh_url_format_safe(&a->url, a->where, sizeof a->where);
-    snprintf(a->reply_key, sizeof a->reply_key, "%s:reply:client:%s", a->prefix, uuid);
+    memcpy(a->uuid, uuid, sizeof a->uuid);
     a->loop = loop;
     a->cmd.a = a->pop.a = a;
     a->cmd.name = "cmd";

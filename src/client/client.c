@@ -22,6 +22,7 @@ struct rhai_client {
     rh_url        url;
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];         /* url without password, for messages */
+    rhai__wcache  wcache;             /* worker ids of the ids submitted */
 };
 
 /* ======================== connection ======================== */
@@ -233,14 +234,14 @@ static int submit_and_block(rhai_client *c, const rhai_task *t, char id_out[RHAI
                             int64_t block_ms, rhai_result **out, rhai_error *err)
 {
     rhai__submit s;
-    redisReply *rep[2];
-    int argcs[3];
-    const char **argvs[3];
-    const size_t *lens[3];
+    redisReply *rep[3];
+    int argcs[4];
+    const char **argvs[4];
+    const size_t *lens[4];
     const char *bargv[BLOCK_ARGC];
     size_t blens[BLOCK_ARGC];
     char secs[32], reply_key[RH_KEY_MAX];
-    int rc, n = 2;
+    int rc, n = 3;
 
     if (c == NULL || t == NULL)
         return rh_error_set(err, RHAI_EINVAL, "client or task is NULL");
@@ -252,33 +253,40 @@ static int submit_and_block(rhai_client *c, const rhai_task *t, char id_out[RHAI
     argcs[1] = s.lpush_argc;
     argvs[1] = s.lpush_argv;
     lens[1] = s.lpush_lens;
+    argcs[2] = s.hint_argc;
+    argvs[2] = s.hint_argv;
+    lens[2] = s.hint_lens;
     if (block_ms > 0) {
-        rh_key_reply(reply_key, c->prefix, s.id);
+        rh_key_reply(reply_key, c->prefix, t->worker_id, s.id);
         block_args(reply_key, block_ms, secs, bargv, blens);
-        argcs[2] = BLOCK_ARGC;
-        argvs[2] = bargv;
-        lens[2] = blens;
-        n = 3;
+        argcs[3] = BLOCK_ARGC;
+        argvs[3] = bargv;
+        lens[3] = blens;
+        n = 4;
     }
     /* A failure to send means the task is not queued; a failure to read
      * the replies, that it may be: the caller can look with
      * rhai_task_status() when it set the id itself. err says which. */
     if ((rc = client_send(c, n, argcs, argvs, lens, err)) != 0)
         return submit_note(err, rc, "task %s was not sent", s.id);
-    if ((rc = client_read(c, 2, rep, err)) != 0)
+    if ((rc = client_read(c, 3, rep, err)) != 0)
         return submit_note(err, rc, "task %s may have been queued", s.id);
     if (rep[0]->type != REDIS_REPLY_INTEGER)
         rc = reply_unexpected(c, rep[0], "HSET", err);
     else if (rep[1]->type != REDIS_REPLY_INTEGER)
         rc = reply_unexpected(c, rep[1], "LPUSH", err);
+    else if (rep[2]->type != REDIS_REPLY_STATUS)
+        rc = reply_unexpected(c, rep[2], "SET", err);
     freeReplyObject(rep[0]);
     freeReplyObject(rep[1]);
-    if (rc != 0 && n == 3)
+    freeReplyObject(rep[2]);
+    if (rc != 0 && n == 4)
         client_drop(c);                 /* with the BLMOVE we no longer want */
     if (rc != 0)
         return rc;
     memcpy(id_out, s.id, strlen(s.id) + 1);
-    if (n == 3 && client_read(c, 1, rep, NULL) == 0) {
+    rhai__wcache_put(&c->wcache, s.id, t->worker_id);
+    if (n == 4 && client_read(c, 1, rep, NULL) == 0) {
         rc = block_reply(c, rep[0], reply_key, s.id, out, err);
         return rc == 1 ? 0 : rc;
     }
@@ -293,6 +301,43 @@ RHAI_API int rhai_submit(rhai_client *c, const rhai_task *t, char id_out[RHAI_ID
 
     if (rc == 0 && id_out)
         memcpy(id_out, id, strlen(id) + 1);
+    return rc;
+}
+
+/* ======================== the worker id of an id ======================== */
+
+/* Key layout v2: a task's keys carry its worker id. An id this client
+ * submitted is remembered; any other is looked up in its hint
+ * rhai:taskw:{ID}, written by the submit. 0 with 'worker' filled,
+ * RHAI_ENOTFOUND when there is no hint (unknown, expired, or created
+ * without one: by rhaid's cron or events, whose ids rhaictl finds by
+ * searching), or the command's error. */
+static int worker_of(rhai_client *c, const char *id, char worker[RH_NAME_MAX + 1],
+                     rhai_error *err)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[2] = { "GET", key };
+    size_t lens[2];
+    redisReply *r;
+    int rc = 0;
+
+    if (rhai__wcache_get(&c->wcache, id, worker))
+        return 0;
+    rh_key_taskw(key, c->prefix, id);
+    lens[0] = 3;
+    lens[1] = strlen(key);
+    if ((rc = client_command(c, 2, argv, lens, &r, err)) != 0)
+        return rc;
+    if (r->type == REDIS_REPLY_STRING && r->len <= RH_NAME_MAX && rh_name_valid(r->str)) {
+        memcpy(worker, r->str, r->len + 1);
+        rhai__wcache_put(&c->wcache, id, worker);
+    } else if (r->type == REDIS_REPLY_NIL) {
+        rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired: no worker id "
+                          "known for it)", id);
+    } else {
+        rc = reply_unexpected(c, r, "GET", err);
+    }
+    freeReplyObject(r);
     return rc;
 }
 
@@ -382,7 +427,7 @@ static int wait_block(rhai_client *c, const char *reply_key, const char *id,
 static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms,
                     rhai_result **out, rhai_error *err)
 {
-    char task_key[RH_KEY_MAX], reply_key[RH_KEY_MAX];
+    char task_key[RH_KEY_MAX], reply_key[RH_KEY_MAX], worker[RH_NAME_MAX + 1];
     int64_t deadline, now, backoff = RHAI__BACKOFF_MIN_MS;
     rhai_result *res = NULL;
     int rc, elsewhere = 0;
@@ -393,11 +438,22 @@ static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms,
         return rh_error_set(err, RHAI_EINVAL, "client or out is NULL");
     if (!rh_name_valid(id))
         return rh_error_set(err, RHAI_EINVAL, "invalid task id");
-    rh_key_task(task_key, c->prefix, id);
-    rh_key_reply(reply_key, c->prefix, id);
     deadline = timeout_ms > 0 ? rh_mono_ms() + timeout_ms : INT64_MAX;
+    worker[0] = '\0';
 
     for (;;) {
+        if (worker[0] == '\0') {
+            /* the worker id first (a lost connection is retried below) */
+            rc = worker_of(c, id, worker, err);
+            if (rc == 0) {
+                rh_key_task(task_key, c->prefix, worker, id);
+                rh_key_reply(reply_key, c->prefix, worker, id);
+            } else if (rc != RHAI_ECONN) {
+                return rc;
+            }
+            if (rc != 0)
+                goto lost;
+        }
         now = rh_mono_ms();
         if (c->rc == NULL && deadline - now < RHAI__CONNECT_TIMEOUT_MS)
             rc = client_open(c, deadline - now > 1 ? deadline - now : 1, err);
@@ -425,6 +481,7 @@ static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms,
         }
         if (rc != RHAI_ECONN)
             return rc;
+    lost:
         /* Connection lost or refused: keep trying until the deadline. */
         now = rh_mono_ms();
         if (now >= deadline)
@@ -474,7 +531,7 @@ RHAI_API int rhai_run(rhai_client *c, const rhai_task *t, int64_t extra_ms,
 RHAI_API int rhai_task_status(rhai_client *c, const char *id, rhai_result **out,
                               rhai_error *err)
 {
-    char key[RH_KEY_MAX];
+    char key[RH_KEY_MAX], worker[RH_NAME_MAX + 1];
     const char *argv[2] = { "HGETALL", key };
     size_t lens[2];
     const char **names = NULL, **vals = NULL;
@@ -488,7 +545,9 @@ RHAI_API int rhai_task_status(rhai_client *c, const char *id, rhai_result **out,
         return rh_error_set(err, RHAI_EINVAL, "client or out is NULL");
     if (!rh_name_valid(id))
         return rh_error_set(err, RHAI_EINVAL, "invalid task id");
-    rh_key_task(key, c->prefix, id);
+    if ((rc = worker_of(c, id, worker, err)) != 0)
+        return rc;
+    rh_key_task(key, c->prefix, worker, id);
     lens[0] = 7;
     lens[1] = strlen(key);
     if ((rc = client_command(c, 2, argv, lens, &r, err)) != 0)
@@ -540,6 +599,7 @@ out:
  * worker is asked to kill it), 0 (no such task) or the status that refuses
  * the cancel. */
 static const char cancel_lua[] =
+    RH_LUA_KEYS
     RH_LUA_CANCEL_QUEUED
     "local tk, p, id = KEYS[1], ARGV[1], ARGV[2]\n"
     "if redis.call('EXISTS', tk) == 0 then return 0 end\n"
@@ -550,18 +610,18 @@ static const char cancel_lua[] =
     "  return 2\n"
     "end\n"
     "if st == 'scheduled' then\n"
-    "  redis.call('ZREM', p .. ':delayed:{' .. (v[2] or 'default') .. '}', id)\n"
+    "  redis.call('ZREM', k_delayed(p, tag(tk)), id)\n"
     "elseif st ~= 'queued' then\n"
     "  return st\n"
     "else\n"
-    "  redis.call('LREM', p .. ':queue:{' .. (v[2] or 'default') .. '}', 0, id)\n"
+    "  redis.call('LREM', k_queue(p, tag(tk)), 0, id)\n"
     "end\n"
-    "cancel_queued(p, id, v, tonumber(ARGV[3]), ARGV[4], ARGV[5], 'cancelled by client')\n"
+    "cancel_queued(p, tag(tk), id, v, tonumber(ARGV[3]), ARGV[4], ARGV[5], 'cancelled by client')\n"
     "return 1\n";
 
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
 {
-    char key[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttl[24];
+    char key[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttl[24], worker[RH_NAME_MAX + 1];
     const char *argv[9] = { "EVAL", cancel_lua, "1", key, NULL, id, now, ttl, events };
     size_t lens[9];
     redisReply *r;
@@ -572,7 +632,9 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
     if (!rh_name_valid(id))
         return rh_error_set(err, RHAI_EINVAL, "invalid task id");
     argv[4] = c->prefix;
-    rh_key_task(key, c->prefix, id);
+    if ((rc = worker_of(c, id, worker, err)) != 0)
+        return rc;
+    rh_key_task(key, c->prefix, worker, id);
     rh_key_events(events, c->prefix);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
     snprintf(ttl, sizeof ttl, "%lld", (long long)RHAI__CANCEL_TTL_MS);
@@ -599,6 +661,22 @@ int rhai__client_command(rhai_client *c, int argc, const char **argv, const size
                          redisReply **reply, rhai_error *err)
 {
     return client_command(c, argc, argv, lens, reply, err);
+}
+
+void rhai__client_remember(rhai_client *c, const char *id, const char *worker, int64_t delay_ms)
+{
+    char key[RH_KEY_MAX], ttl[24];
+    const char *argv[5] = { "SET", key, worker, "PX", ttl };
+    size_t lens[5];
+    redisReply *r;
+
+    rhai__wcache_put(&c->wcache, id, worker);
+    rh_key_taskw(key, c->prefix, id);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)RH_TASKW_TTL_MS + (long long)delay_ms);
+    for (int i = 0; i < 5; i++)
+        lens[i] = strlen(argv[i]);
+    if (client_command(c, 5, argv, lens, &r, NULL) == 0)
+        freeReplyObject(r);               /* best effort: the hint only helps lookups */
 }
 
 const char *rhai__client_prefix(const rhai_client *c)

@@ -292,7 +292,7 @@ RHAI_API int rhai_cron_run_now(rhai_client *c, const char *worker, const char *n
         goto out;
     }
     rh_key_cron(k_cron, prefix, worker);
-    rh_key_task(k_task, prefix, fid);
+    rh_key_task(k_task, prefix, worker, fid);
     rh_key_queue(k_queue, prefix, worker);
     rh_key_cron_runs(k_runs, prefix, worker, name);
     {
@@ -310,6 +310,8 @@ RHAI_API int rhai_cron_run_now(rhai_client *c, const char *worker, const char *n
         rc = rh_error_set(err, RHAI_ESTATE, "schedule %s changed meanwhile; try again", name);
     else
         snprintf(id, RHAI_ID_MAX, "%s", fid);
+    if (rc == 0)
+        rhai__client_remember(c, fid, worker, 0);
 out:
     if (r)
         freeReplyObject(r);

@@ -183,8 +183,8 @@ RHAI_API int rhai_task_set_id(rhai_task *t, const char *id)
     return 0;
 }
 
-/* NULL restores the default list <prefix>:reply:{ID}. Whether the key is
- * under this client's prefix is checked at submit time. */
+/* NULL restores the default list <prefix>:reply:{W}:ID. Whether the key
+ * is under <prefix>:reply:{W}: is checked at submit time. */
 RHAI_API int rhai_task_set_reply_to(rhai_task *t, const char *list_key)
 {
     if (t == NULL)
@@ -294,23 +294,22 @@ static void field(rhai__submit *s, const char *name, const char *val)
 int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix,
                          const char *reply_to, int64_t now_ms, rhai_error *err)
 {
-    char want[RH_PREFIX_MAX + 16];
+    char want[RH_KEY_MAX];
     int rc;
 
     memset(s, 0, sizeof *s);
     if (reply_to == NULL)
         reply_to = t->reply_to;
-    snprintf(want, sizeof want, "%s:reply:", prefix);
-    if (reply_to && (strncmp(reply_to, want, strlen(want)) != 0 ||
-                     strlen(reply_to) == strlen(want)))
-        return rh_error_set(err, RHAI_EINVAL, "reply_to '%s' must start with '%s'",
-                            reply_to, want);
+    rh_key_reply_base(want, prefix, t->worker_id);
+    if (reply_to && !rh_reply_to_valid(prefix, t->worker_id, reply_to))
+        return rh_error_set(err, RHAI_EINVAL, "reply_to '%.200s' must start with '%.250s' (the "
+                            "slot of the task's worker id)", reply_to, want);
     if (t->id[0]) {
         memcpy(s->id, t->id, sizeof s->id);
     } else if ((rc = rh_id_generate(s->id)) != 0) {
         return rh_error_set(err, rc, "cannot generate a task id");
     }
-    rh_key_task(s->task_key, prefix, s->id);
+    rh_key_task(s->task_key, prefix, t->worker_id, s->id);
     rh_key_queue(s->queue_key, prefix, t->worker_id);
     snprintf(s->created_at, sizeof s->created_at, "%lld", (long long)now_ms);
     snprintf(s->timeout_ms, sizeof s->timeout_ms, "%lld", (long long)t->timeout_ms);
@@ -367,5 +366,37 @@ int rhai__submit_prepare(rhai__submit *s, const rhai_task *t, const char *prefix
     s->lpush_argv[1] = s->queue_key;
     for (int i = 0; i < s->lpush_argc; i++)
         s->lpush_lens[i] = strlen(s->lpush_argv[i]);
+    rh_key_taskw(s->hint_key, prefix, s->id);
+    snprintf(s->hint_ttl, sizeof s->hint_ttl, "%lld",
+             (long long)RH_TASKW_TTL_MS + (s->due_ms ? (long long)(s->due_ms - now_ms) : 0LL));
+    s->hint_argv[0] = "SET";
+    s->hint_argv[1] = s->hint_key;
+    s->hint_argv[2] = t->worker_id;
+    s->hint_argv[3] = "PX";
+    s->hint_argv[4] = s->hint_ttl;
+    s->hint_argc = 5;
+    for (int i = 0; i < s->hint_argc; i++)
+        s->hint_lens[i] = strlen(s->hint_argv[i]);
+    return 0;
+}
+
+void rhai__wcache_put(rhai__wcache *c, const char *id, const char *worker)
+{
+    unsigned i = c->next++ % RHAI__WCACHE_N;
+
+    snprintf(c->e[i].id, sizeof c->e[i].id, "%s", id);
+    snprintf(c->e[i].worker, sizeof c->e[i].worker, "%s", worker);
+}
+
+int rhai__wcache_get(const rhai__wcache *c, const char *id, char worker[RH_NAME_MAX + 1])
+{
+    /* newest first: an id submitted again (to another worker id) wins */
+    for (unsigned k = 0; k < RHAI__WCACHE_N; k++) {
+        unsigned i = (c->next + RHAI__WCACHE_N - 1 - k) % RHAI__WCACHE_N;
+        if (c->e[i].id[0] && strcmp(c->e[i].id, id) == 0) {
+            memcpy(worker, c->e[i].worker, strlen(c->e[i].worker) + 1);
+            return 1;
+        }
+    }
     return 0;
 }

@@ -523,25 +523,24 @@ void rh_recover_argv(rh_recover_cmd *c, const char *prefix, const char *worker, 
                      size_t n);
 
 /* Lua source of a function shared by every script that cancels queued
- * tasks (rhai_cancel, rhaictl queue purge), prepended to them:
- *   cancel_queued(p, id, v, now, ttl, events, msg)
- * answers task 'id' (prefix p) `cancelled`: HSET of the result fields, the
- * reply (docs/protocol.md fields and JSON types) on its reply_to, TTLs,
+ * tasks (rhai_cancel, rhaictl queue purge), prepended to them after
+ * RH_LUA_KEYS:
+ *   cancel_queued(p, w, id, v, now, ttl, events, msg)
+ * answers task 'id' of worker id 'w' (prefix p) `cancelled`: HSET of the
+ * result fields, the reply (docs/protocol.md fields and JSON types) on its
+ * reply_to (when it is a list of w's slot, else the default list), TTLs,
  * the finished event and the recent-task index (best effort: a key of
- * another type there fails nothing). 'v' is HMGET of
- * RH_LUA_CANCEL_FIELDS; now is a number (ms). The caller has checked the
- * task is queued and removes it from its queue. */
+ * another type there fails nothing). Every key is in w's slot. 'v' is HMGET
+ * of RH_LUA_CANCEL_FIELDS; now is a number (ms). The caller has checked
+ * the task is queued and removes it from its queue. */
 #define RH_LUA_CANCEL_FIELDS \
     "'status', 'worker_id', 'reply_to', 'attempts', 'created_at', 'started_at', " \
     "'logs', 'instance'"
 #define RH_LUA_CANCEL_QUEUED \
-    "local function cancel_queued(p, id, v, now, ttl, events, msg)\n" \
-    "  local tk = p .. ':task:{' .. id .. '}'\n" \
-    "  local w = v[2] or 'default'\n" \
+    "local function cancel_queued(p, w, id, v, now, ttl, events, msg)\n" \
+    "  local tk = k_task(p, w, id)\n" \
     "  local rk = v[3]\n" \
-    "  if not rk or string.sub(rk, 1, #p + 7) ~= p .. ':reply:' or #rk == #p + 7 then\n" \
-    "    rk = p .. ':reply:{' .. id .. '}'\n" \
-    "  end\n" \
+    "  if not reply_ok(p, w, rk) then rk = k_reply(p, w, id) end\n" \
     "  redis.call('HSET', tk, 'status', 'cancelled', 'error', msg, 'error_kind'," \
     "   'cancelled', 'finished_at', now, 'output', 'null')\n" \
     "  redis.call('LPUSH', rk, cjson.encode({id = id, status = 'cancelled'," \
@@ -554,7 +553,7 @@ void rh_recover_argv(rh_recover_cmd *c, const char *prefix, const char *worker, 
     "  redis.call('PUBLISH', events, cjson.encode({event = 'finished', id = id," \
     "   worker_id = v[2] or cjson.null, instance = v[8] or cjson.null," \
     "   status = 'cancelled', error_kind = 'cancelled', at = now}))\n" \
-    "  local ik = p .. ':tasks:{' .. w .. '}'\n" \
+    "  local ik = k_tasks(p, w)\n" \
     "  if pcall(redis.call, 'ZADD', ik, now, id) then\n" \
     "    redis.call('ZREMRANGEBYRANK', ik, 0, -" RH_DEF_STR(RH_DEF_TASK_INDEX_MAX) " - 1)\n" \
     "  end\n" \

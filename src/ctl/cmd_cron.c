@@ -223,7 +223,7 @@ static int cron_show(ctl_global *g, rhai_client *c, const char *name, const char
             continue;
         if (id && !json_is_string(json_object_get(e, "outcome"))) {
             redisReply *t = ctl_redis_command(&r, "HMGET %s status error_kind error",
-                                              rh_key_task(k_task, r.prefix, id));
+                                              rh_key_task(k_task, r.prefix, worker, id));
             if (t && t->type == REDIS_REPLY_ARRAY && t->elements == 3) {
                 const char *st = ctl_reply_str(t->element[0]);
                 json_object_set_new(e, "outcome", json_string(st ? st : "expired"));

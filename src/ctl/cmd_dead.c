@@ -69,7 +69,9 @@ static const char dead_help[] =
  * is in the dead set (KEYS[1]) and matches the filter: ARGV[2] kinds
  * (",a,b," or "" for any), ARGV[3] the latest dead_at selected ("" any). */
 #define DEAD_LUA_SELECT \
+    RH_LUA_KEYS \
     "local p, kinds = ARGV[1], ARGV[2]\n" \
+    "local W = tag(KEYS[1])\n" \
     "local max = ARGV[3] == '' and math.huge or tonumber(ARGV[3])\n" \
     "local function selected(id, tk)\n" \
     "  local sc = redis.call('ZSCORE', KEYS[1], id)\n" \
@@ -90,7 +92,7 @@ static const char dead_retry_lua[] =
     DEAD_LUA_SELECT
     "local done, skipped, gone = {}, 0, 0\n"
     "local function one(id)\n"
-    "  local tk = p .. ':task:{' .. id .. '}'\n"
+    "  local tk = k_task(p, W, id)\n"
     "  if not selected(id, tk) then skipped = skipped + 1; return end\n"
     "  redis.call('ZREM', KEYS[1], id)\n"
     "  if redis.call('EXISTS', tk) == 0 then gone = gone + 1; return end\n"
@@ -98,7 +100,7 @@ static const char dead_retry_lua[] =
     "             'started_at', 'instance', 'cancel_requested', 'attempt', 'run_at')\n"
     "  redis.call('HSET', tk, 'status', 'queued', 'attempts', '0')\n"
     "  redis.call('PERSIST', tk)\n"
-    "  redis.call('DEL', p .. ':reply:{' .. id .. '}')\n"
+    "  redis.call('DEL', k_reply(p, W, id))\n"
     "  redis.call('LPUSH', KEYS[2], id)\n"
     "  done[#done + 1] = id\n"
     "end\n"
@@ -114,7 +116,7 @@ static const char dead_delete_lua[] =
     DEAD_LUA_SELECT
     "local done, skipped = {}, 0\n"
     "local function one(id)\n"
-    "  local tk = p .. ':task:{' .. id .. '}'\n"
+    "  local tk = k_task(p, W, id)\n"
     "  if not selected(id, tk) then skipped = skipped + 1; return end\n"
     "  redis.call('ZREM', KEYS[1], id)\n"
     "  redis.call('PEXPIRE', tk, ARGV[4])\n"
@@ -250,7 +252,7 @@ static int dead_collect(ctl_redis *r, const char *w, const ctl_filter *f, long l
         for (size_t i = 0; i < got; i++) {
             const char *id = ctl_reply_str(page->element[2 * i]);
             if (ctl_redis_append(r, "HMGET %s error_kind error attempts",
-                                 rh_key_task(tkey, r->prefix,
+                                 rh_key_task(tkey, r->prefix, w,
                                              id && rh_name_valid(id) ? id : "-")) != 0) {
                 freeReplyObject(page);
                 return r->code;
@@ -398,27 +400,20 @@ static int dead_list(const ctl_global *g, ctl_redis *r, const dead_opts *o)
     return ctl_print_flush();
 }
 
-/* The worker id of task 'id' (its hash's worker_id, else "default") into
- * w. 0, CTL_EXIT_NOTFOUND after saying so, or another exit code. */
+/* The worker id of task 'id' (key layout v2: the one its keys carry)
+ * into w. 0, CTL_EXIT_NOTFOUND after saying so, or another exit code. */
 static int dead_task_worker(ctl_redis *r, const char *cmd, const char *id, char *w, size_t n)
 {
-    char key[RH_KEY_MAX];
-    redisReply *rep;
-    const char *s;
+    char worker[RH_NAME_MAX + 1];
+    int code = ctl_task_worker(r, id, worker);
 
-    if ((rep = ctl_redis_command(r, "HMGET %s worker_id status",
-                                 rh_key_task(key, r->prefix, id))) == NULL)
-        return r->code;
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        ctl_reply_str(rep->element[1]) == NULL) {
-        freeReplyObject(rep);
+    if (code == 1) {
         ctl_errorf(cmd, "no task %s (unknown or expired)", id);
         return CTL_EXIT_NOTFOUND;
     }
-    s = ctl_reply_str(rep->element[0]);
-    snprintf(w, n, "%s", s && rh_name_valid(s) ? s : "default");
-    freeReplyObject(rep);
-    return 0;
+    if (code == 0)
+        snprintf(w, n, "%s", worker);
+    return code;
 }
 
 static int dead_show(const ctl_global *g, ctl_redis *r, const char *id)
@@ -441,7 +436,7 @@ static int dead_show(const ctl_global *g, ctl_redis *r, const char *id)
                    "or trimmed; rhaictl task show %s)", id, w, id);
         return CTL_EXIT_NOTFOUND;
     }
-    if ((h = ctl_redis_command(r, "HGETALL %s", rh_key_task(key, r->prefix, id))) == NULL)
+    if ((h = ctl_redis_command(r, "HGETALL %s", rh_key_task(key, r->prefix, w, id))) == NULL)
         return r->code;
     for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
         if (strcmp(ctl_reply_str(h->element[i]) ? h->element[i]->str : "", "errors") == 0)

@@ -77,19 +77,21 @@ static const char queue_help[] =
  * JSON types. Oldest first, so replies and events come in queue order.
  * Returns {cancelled, dropped}. */
 static const char queue_purge_lua[] =
+    RH_LUA_KEYS
     RH_LUA_CANCEL_QUEUED
     "local qk, p, now, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+    "local W = tag(qk)\n"
     "local ids = redis.call('LRANGE', qk, 0, -1)\n"
     "redis.call('DEL', qk)\n"
     "local cancelled, dropped = 0, 0\n"
     "for i = #ids, 1, -1 do\n"
     "  local id = ids[i]\n"
-    "  local tk = p .. ':task:{' .. id .. '}'\n"
+    "  local tk = k_task(p, W, id)\n"
     "  local v = redis.call('HMGET', tk, " RH_LUA_CANCEL_FIELDS ")\n"
     "  if redis.call('EXISTS', tk) == 0 or (v[1] or 'queued') ~= 'queued' then\n"
     "    dropped = dropped + 1\n"
     "  else\n"
-    "    cancel_queued(p, id, v, now, ttl, ARGV[4], 'cancelled by queue purge')\n"
+    "    cancel_queued(p, W, id, v, now, ttl, ARGV[4], 'cancelled by queue purge')\n"
     "    cancelled = cancelled + 1\n"
     "  end\n"
     "end\n"
@@ -100,11 +102,12 @@ static const char queue_purge_lua[] =
  * cancelled are listed oldest (next taken) first.
  * Returns {would_cancel, stale, {id, ...}}. */
 static const char queue_purge_dry_lua[] =
+    RH_LUA_KEYS
     "local qk, p, max = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
     "local ids = redis.call('LRANGE', qk, 0, -1)\n"
     "local n, stale, list = 0, 0, {}\n"
     "for i = #ids, 1, -1 do\n"
-    "  local tk = p .. ':task:{' .. ids[i] .. '}'\n"
+    "  local tk = k_task(p, tag(qk), ids[i])\n"
     "  local ok, st = pcall(redis.call, 'HGET', tk, 'status')\n"
     "  if ok and redis.call('EXISTS', tk) == 1 and (st or 'queued') == 'queued' then\n"
     "    n = n + 1\n"
@@ -253,7 +256,7 @@ static int queue_purge(const ctl_global *g, ctl_redis *r, const char *w, long lo
 static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
                               long long max_attempts, long long ttl)
 {
-    char events[RH_KEY_MAX], now[24], maxa[24], ttls[24];
+    char events[RH_KEY_MAX], k_reg[RH_KEY_MAX], member[RH_KEY_MAX];
     ctl_instance *inst = NULL;
     size_t ninst = 0;
     long long v[3] = { 0, 0, 0 };
@@ -267,22 +270,52 @@ static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
     for (size_t i = 0; i < ninst; i++)
         if (!inst[i].live && w && strcmp(inst[i].worker_id, w) == 0)
             wanted = 1;
-    if (wanted) {
-        rh_key_events(events, r->prefix);
-        snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
-        snprintf(maxa, sizeof maxa, "%lld", max_attempts);
-        snprintf(ttls, sizeof ttls, "%lld", ttl);
-        /* ARGV as rhaid sends it; "" : no member is exempt */
-        if ((rep = ctl_redis_command(r, "EVAL %s 0 %s %s %s %s %s %s", rh_lua_recover,
-                                     r->prefix, now, maxa, ttls, events, "")) == NULL) {
+    /* One recovery script per worker id with a dead instance (W alone
+     * when given), in W's slot, as rhaid runs it; "": no instance exempt.
+     * The instances it recovered leave the registry after it. */
+    rh_key_events(events, r->prefix);
+    for (size_t i = 0; wanted && i < ninst; i++) {
+        rh_recover_cmd c;
+        const char *first_name[1];
+        int first = 1;
+
+        if (inst[i].live || (w && strcmp(inst[i].worker_id, w) != 0))
+            continue;
+        for (size_t k = 0; k < i; k++)
+            if (!inst[k].live && strcmp(inst[k].worker_id, inst[i].worker_id) == 0)
+                first = 0;
+        if (!first)
+            continue;
+        first_name[0] = inst[i].instance;
+        rh_recover_argv(&c, r->prefix, inst[i].worker_id, rh_now_ms(), max_attempts, ttl,
+                        events, "", RH_DEF_TASK_INDEX_MAX, first_name, 1);
+        for (size_t k = i + 1; k < ninst && c.argc < RH_RECOVER_ARGC_MAX; k++)
+            if (!inst[k].live && strcmp(inst[k].worker_id, inst[i].worker_id) == 0) {
+                c.argv[c.argc] = inst[k].instance;
+                c.lens[c.argc++] = strlen(inst[k].instance);
+            }
+        if (ctl_redis_append_argv(r, c.argc, c.argv) != 0 || (rep = ctl_redis_reply(r)) == NULL) {
             rh_free(inst);
             return r->code;
         }
-        if (queue_ints(rep, v, 3) != 0) {
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+            rep->element[0]->type != REDIS_REPLY_INTEGER ||
+            rep->element[1]->type != REDIS_REPLY_INTEGER ||
+            rep->element[2]->type != REDIS_REPLY_INTEGER) {
             freeReplyObject(rep);
             rh_free(inst);
             return ctl_redis_fail(r, CTL_EXIT_FAILED, "recovery script: unexpected reply");
         }
+        for (size_t k = 3; k < rep->elements; k++) {
+            redisReply *s;
+            if (ctl_reply_str(rep->element[k]) &&
+                (s = ctl_redis_command(r, "SREM %s %s", rh_key_workers(k_reg, r->prefix),
+                                       rh_key_member(member, inst[i].worker_id,
+                                                     rep->element[k]->str))) != NULL)
+                freeReplyObject(s);
+        }
+        for (int k = 0; k < 3; k++)
+            v[k] += rep->element[k]->integer;
         freeReplyObject(rep);
     }
     if (g->json) {

@@ -94,8 +94,7 @@ static int queues_append(ctl_redis *r, const ctl_queue *q, long long minute)
         return -1;
     argv[0] = "MGET";
     for (int i = 0; i < QUEUES_FAILED_MINUTES; i++) {
-        snprintf(fkeys[i], sizeof fkeys[i], "%s:failed:{%s}:%lld", r->prefix, q->worker_id,
-                 minute - i);
+        rh_key_failed(fkeys[i], r->prefix, q->worker_id, minute - i);
         argv[i + 1] = fkeys[i];
     }
     if (ctl_redis_append_argv(r, QUEUES_FAILED_MINUTES + 1, argv) != 0 ||
@@ -186,7 +185,8 @@ int ctl_queues_load(ctl_redis *r, const ctl_instance *inst, size_t ninst,
     /* Round trip 2: created_at of each next task. */
     for (size_t i = 0; i < q.n; i++)
         if (next[i] && ctl_redis_append(r, "HGET %s created_at",
-                                        rh_key_task(key, r->prefix, next[i])) != 0) {
+                                        rh_key_task(key, r->prefix, q.v[i].worker_id,
+                                                    next[i])) != 0) {
             code = r->code;
             goto out;
         }

@@ -303,7 +303,7 @@ _Static_assert(SHOW_NFIELDS <= TASK_HMGET_MAX, "task_hmget reads the show fields
 static int task_hmget(const ctl_global *g, const char *id, const char *const fields[], int n,
                       redisReply **out)
 {
-    char key[RH_KEY_MAX];
+    char key[RH_KEY_MAX], worker[RH_NAME_MAX + 1];
     const char *argv[2 + TASK_HMGET_MAX];
     ctl_redis r;
     redisReply *h = NULL;
@@ -312,8 +312,14 @@ static int task_hmget(const ctl_global *g, const char *id, const char *const fie
     *out = NULL;
     if ((code = ctl_redis_open(g, "task", &r)) != 0)
         return code;
+    /* key layout v2: the hint, else a search of the known worker ids; no
+     * such task: the HMGET under worker id "-" reads nothing */
+    if ((code = ctl_task_worker(&r, id, worker)) > 1) {
+        ctl_redis_close(&r);
+        return code;
+    }
     argv[0] = "HMGET";
-    argv[1] = rh_key_task(key, r.prefix, id);
+    argv[1] = rh_key_task(key, r.prefix, code == 0 ? worker : "-", id);
     for (int i = 0; i < n; i++)
         argv[2 + i] = fields[i];
     if (ctl_redis_append_argv(&r, 2 + n, argv) != 0 || (h = ctl_redis_reply(&r)) == NULL) {

@@ -214,7 +214,7 @@ static int tasks_fetch(ctl_redis *r, const char *w, const redisReply *const *ids
         argv[2 + i] = tasks_fields[i];
     for (size_t i = 0; i < n; i++) {
         const char *id = ctl_reply_str(ids[i]);
-        rh_key_task(tkey, r->prefix, id && rh_name_valid(id) ? id : "-");
+        rh_key_task(tkey, r->prefix, w, id && rh_name_valid(id) ? id : "-");
         if (ctl_redis_append_argv(r, 2 + (int)TASKS_NFIELDS, argv) != 0)
             return r->code;
     }

@@ -73,12 +73,16 @@ static json_t *node_of(const char *id, const redisReply *h)
 
 static redisReply *hmget(ctl_redis *r, const char *id)
 {
-    char key[RH_KEY_MAX];
+    char key[RH_KEY_MAX], worker[RH_NAME_MAX + 1];
     const char *argv[2 + N_FIELDS];
     redisReply *h;
+    int code;
 
+    /* no such task: its HMGET under worker id "-" reads nothing */
+    if ((code = ctl_task_worker(r, id, worker)) > 1)
+        return NULL;
     argv[0] = "HMGET";
-    argv[1] = rh_key_task(key, r->prefix, id);
+    argv[1] = rh_key_task(key, r->prefix, code == 0 ? worker : "-", id);
     for (int i = 0; i < N_FIELDS; i++)
         argv[2 + i] = node_fields[i];
     if (ctl_redis_append_argv(r, 2 + N_FIELDS, argv) != 0 || (h = ctl_redis_reply(r)) == NULL)

@@ -27,7 +27,9 @@ static const char workers_help[] =
     "Options:\n"
     "  -w, --worker W   only the instances of worker id W\n"
     "      --json       {\"instances\":[{worker_id, instance, state (live,\n"
-    "                   draining, dead), host, pid, version, started_at,\n"
+    "                   draining, dead), host, pid, version, protocol (the wire\n"
+    "                   protocol it speaks: 2; 1 for an instance before it),\n"
+    "                   started_at,\n"
     "                   uptime_ms, concurrency, busy, done, failed, tasks_per_s,\n"
     "                   heartbeat_at, heartbeat_age_ms, processing, store (up,\n"
     "                   down, unknown), backend (sqlite, postgres)}, ...],\n"
@@ -71,6 +73,8 @@ static void workers_fill(ctl_instance *in, const redisReply *h)
             snprintf(in->host, sizeof in->host, "%s", s);
         else if (strcmp(k, "version") == 0)
             snprintf(in->version, sizeof in->version, "%s", s);
+        else if (strcmp(k, "protocol") == 0)
+            in->protocol = ctl_reply_ll(v, 0);
         else if (strcmp(k, "pid") == 0)
             in->pid = ctl_reply_ll(v, -1);
         else if (strcmp(k, "started_at") == 0)
@@ -217,6 +221,10 @@ static json_t *workers_json(const ctl_instance *v, size_t n, int64_t now)
         json_object_set_new(o, "pid", workers_num(in->pid));
         json_object_set_new(o, "version",
                             in->version[0] ? json_string(in->version) : json_null());
+        /* an instance without the field speaks protocol 1 */
+        json_object_set_new(o, "protocol", in->live ? json_integer(in->protocol > 0
+                                                                  ? in->protocol : 1)
+                                                    : json_null());
         json_object_set_new(o, "started_at", in->started_at > 0
                             ? json_integer(in->started_at) : json_null());
         json_object_set_new(o, "uptime_ms", in->started_at > 0
@@ -269,9 +277,9 @@ static void workers_table(const ctl_instance *v, size_t n, int64_t now)
         wi = b > wi ? b : wi;
         wh = c > wh ? c : wh;
     }
-    printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %s\n", ww,
+    printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %-13s  %s\n", ww,
            "WORKER", wi, "INSTANCE", "STATE", wh, "HOST", "PID", "UPTIME", "CONC", "BUSY",
-           "DONE", "FAILED", "TASKS/S", "BEAT", "STORE");
+           "DONE", "FAILED", "TASKS/S", "BEAT", "STORE", "PROTO");
     for (size_t i = 0; i < n; i++) {
         const ctl_instance *in = &v[i];
 
@@ -289,13 +297,14 @@ static void workers_table(const ctl_instance *v, size_t n, int64_t now)
             snprintf(st, sizeof st, "%s:%s", in->backend[0] ? in->backend : "?", in->store);
         else
             snprintf(st, sizeof st, "-");
-        printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %s\n", ww,
+        printf("%-*s  %-*s  %-8s  %-*s  %7s  %7s  %4s  %4s  %8s  %7s  %7s  %6s  %-13s  %lld\n", ww,
                in->worker_id, wi, in->instance, workers_state(in), wh,
                in->host[0] ? in->host : "-", workers_ll(in->pid, pid, sizeof pid), up,
                workers_ll(in->concurrency, conc, sizeof conc),
                workers_ll(in->busy, busy, sizeof busy),
                workers_ll(in->done, done, sizeof done),
-               workers_ll(in->failed, failed, sizeof failed), rate, beat, st);
+               workers_ll(in->failed, failed, sizeof failed), rate, beat, st,
+               in->protocol > 0 ? in->protocol : 1LL);
     }
 }
 

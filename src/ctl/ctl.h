@@ -276,6 +276,17 @@ redisReply *ctl_redis_reply(ctl_redis *r);
 int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
                            int (*fn)(void *u, const char *worker), void *u);
 
+/* The worker id of task 'id' (key layout v2: its keys carry it): from
+ * its lookup hint rhai:taskw:{ID}, else by looking for its hash under
+ * every worker id Redis knows (the registry, cron, queues, instance sets,
+ * task indexes, dead and delayed sets). 0 with 'worker' filled, 1 when
+ * there is no such task, or an exit code (reported). */
+int ctl_task_worker(ctl_redis *r, const char *id, char worker[RH_NAME_MAX + 1]);
+/* The task hash key of 'id' by ctl_task_worker, or (no such task, or the
+ * lookup failed: r->code says) one under worker id "-" that holds nothing,
+ * so the command that reads it reads nothing. Returns key. */
+char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX]);
+
 /* An integer reply or a decimal string element as long long; 'def' for
  * nil, other types and text that is not a number. */
 long long ctl_reply_ll(const redisReply *e, long long def);
@@ -348,6 +359,7 @@ typedef struct ctl_instance {
     int       draining;                /* heartbeat field draining = 1 */
     char      host[256];
     char      version[32];
+    long long protocol;             /* its heartbeat's `protocol`; 0: none (v1) */
     long long pid;
     long long started_at;              /* unix ms, 0 unknown */
     long long heartbeat_at;            /* unix ms, 0 unknown */

@@ -233,3 +233,113 @@ int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
     } while (strcmp(cursor, "0") != 0);
     return 0;
 }
+
+/* ======================== the worker id of a task id ======================== */
+
+typedef struct wlist {
+    char (*w)[RH_NAME_MAX + 1];
+    size_t n, cap;
+} wlist;
+
+static int wlist_add(void *u, const char *worker)
+{
+    wlist *l = u;
+
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->w[i], worker) == 0)
+            return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        void *p = rh_realloc(l->w, cap * sizeof *l->w);
+        if (p == NULL)
+            return -1;
+        l->w = p;
+        l->cap = cap;
+    }
+    snprintf(l->w[l->n++], RH_NAME_MAX + 1, "%s", worker);
+    return 0;
+}
+
+/* The worker ids this Redis knows: the registry's members, the cron set,
+ * and every W of a queue, instance set, task index, dead or delayed set. */
+static int known_workers(ctl_redis *r, wlist *l)
+{
+    static const char *const kinds[] = { "queue", "instances", "tasks", "dead", "delayed" };
+    char key[RH_KEY_MAX], w[RH_NAME_MAX + 1];
+    redisReply *rep;
+    int code;
+
+    if ((rep = ctl_redis_command(r, "SMEMBERS %s", rh_key_workers(key, r->prefix))) == NULL)
+        return r->code;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+        if (ctl_reply_str(rep->element[i]) && rh_member_worker(rep->element[i]->str, w) == 0 &&
+            wlist_add(l, w) != 0) {
+            freeReplyObject(rep);
+            return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+        }
+    freeReplyObject(rep);
+    if ((rep = ctl_redis_command(r, "SMEMBERS %s", rh_key_cron_workers(key, r->prefix))) == NULL)
+        return r->code;
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+        if (ctl_reply_str(rep->element[i]) && rh_name_valid(rep->element[i]->str) &&
+            wlist_add(l, rep->element[i]->str) != 0) {
+            freeReplyObject(rep);
+            return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+        }
+    freeReplyObject(rep);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if ((code = ctl_redis_scan_workers(r, kinds[k], wlist_add, l)) != 0)
+            return code;
+    return 0;
+}
+
+int ctl_task_worker(ctl_redis *r, const char *id, char worker[RH_NAME_MAX + 1])
+{
+    char key[RH_KEY_MAX];
+    redisReply *rep;
+    wlist l = { NULL, 0, 0 };
+    int code = 1;
+
+    if (!rh_name_valid(id))
+        return 1;
+    if ((rep = ctl_redis_command(r, "GET %s", rh_key_taskw(key, r->prefix, id))) == NULL)
+        return r->code;
+    if (ctl_reply_str(rep) && rep->len <= RH_NAME_MAX && rh_name_valid(rep->str)) {
+        memcpy(worker, rep->str, rep->len + 1);
+        freeReplyObject(rep);
+        return 0;
+    }
+    freeReplyObject(rep);
+    /* no hint (expired, or a task rhaid made: cron, events): search */
+    if ((code = known_workers(r, &l)) != 0)
+        goto out;
+    code = 1;
+    for (size_t i = 0; i < l.n; i++)
+        if (ctl_redis_append(r, "EXISTS %s", rh_key_task(key, r->prefix, l.w[i], id)) != 0) {
+            code = r->code;
+            goto out;
+        }
+    for (size_t i = 0; i < l.n; i++) {
+        if ((rep = ctl_redis_reply(r)) == NULL) {
+            code = r->code;
+            goto out;
+        }
+        if (code == 1 && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) {
+            snprintf(worker, RH_NAME_MAX + 1, "%s", l.w[i]);
+            code = 0;
+        }
+        freeReplyObject(rep);
+    }
+out:
+    rh_free(l.w);
+    return code;
+}
+
+char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX])
+{
+    char worker[RH_NAME_MAX + 1];
+
+    if (!rh_name_valid(id) || ctl_task_worker(r, id, worker) != 0)
+        snprintf(worker, sizeof worker, "-");
+    return rh_key_task(key, r->prefix, worker, id);
+}

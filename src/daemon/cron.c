@@ -249,8 +249,17 @@ static void cron_one(wk_cron *c, const char *name, const char *score, const redi
         }
     }
     c->inflight++;
-    if (wk_conn_argv(&w->cmd, on_fire, c, fa.argc, fa.argv, fa.lens) != 0)
+    if (wk_conn_argv(&w->cmd, on_fire, c, fa.argc, fa.argv, fa.lens) != 0) {
         c->inflight--;             /* down: the zset still holds the tick */
+    } else if (strcmp(mode, "fire") == 0) {
+        /* the lookup hint of the firing's id (another slot: a command of
+         * its own, best effort; a firing the script declined leaves a hint
+         * to a task that does not exist, which lookups treat as none) */
+        char k_hint[RH_KEY_MAX];
+        wk_conn_cmd(&w->cmd, NULL, NULL, "SET %s %s PX %lld",
+                    rh_key_taskw(k_hint, cfg->prefix, id), cfg->worker_id,
+                    (long long)RH_TASKW_TTL_MS);
+    }
     rh_free(run);
     rh_free(sig);
     rh_sched_clear(&s);

@@ -332,7 +332,14 @@ static int relay_sub(wk_job *j, json_t *e, json_t *s, const char *id, const char
     ARG("event");        ARG(evjson);
     ARG("subscription"); ARG(str_of(s, "name"));
 #undef ARG
-    return wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens);
+    if (wk_conn_argv(&w->cmd, on_relay, j, (int)argc, argv, lens) != 0)
+        return -1;
+    /* the lookup hint of the id (another slot: a command of its own, best
+     * effort; the same value each time) */
+    rh_key_taskw(keys[0], cfg->prefix, id);
+    wk_conn_cmd(&w->cmd, NULL, NULL, "SET %s %s PX %lld", keys[0], worker,
+                (long long)RH_TASKW_TTL_MS);
+    return 0;
 }
 
 /* One event's relay: a call per subscription in its target worker id's

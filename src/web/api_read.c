@@ -282,7 +282,7 @@ void web_api_task(web_req *rq, web_resp *rs)
     }
     if ((r = web_redis(rs)) == NULL)
         return;
-    if ((h = ctl_redis_command(r, "HGETALL %s", rh_key_task(key, r->prefix, id))) == NULL) {
+    if ((h = ctl_redis_command(r, "HGETALL %s", ctl_task_key(r, id, key))) == NULL) {
         web_ctl_error(rs, r->code);
         return;
     }

@@ -33,7 +33,7 @@ static int write_worker_ok(web_resp *rs, const char *w)
 static void write_task_context(ctl_redis *r, const char *id, char *ctx, size_t n)
 {
     char key[RH_KEY_MAX];
-    redisReply *rep = ctl_redis_command(r, "HGET %s context_id", rh_key_task(key, r->prefix, id));
+    redisReply *rep = ctl_redis_command(r, "HGET %s context_id", ctl_task_key(r, id, key));
 
     ctx[0] = '\0';
     if (rep && rep->type == REDIS_REPLY_STRING)
@@ -172,7 +172,7 @@ void web_api_task_retry(web_req *rq, web_resp *rs)
         return;
     /* A dead task runs again under its own id (dead retry); another
      * finished one is submitted again as a new task (task retry). */
-    if ((rep = ctl_redis_command(r, "HGET %s worker_id", rh_key_task(key, r->prefix, id))) &&
+    if ((rep = ctl_redis_command(r, "HGET %s worker_id", ctl_task_key(r, id, key))) &&
         rep->type == REDIS_REPLY_STRING && rh_name_valid(rep->str)) {
         snprintf(worker, sizeof worker, "%s", rep->str);
         freeReplyObject(rep);
@@ -270,7 +270,7 @@ static void write_dead(web_req *rq, web_resp *rs, int retry)
             char key[RH_KEY_MAX];
             const char *id = json_string_value(v);
             redisReply *rep = w ? NULL : ctl_redis_command(r, "HGET %s worker_id",
-                                                          rh_key_task(key, r->prefix, id));
+                                                          ctl_task_key(r, id, key));
             const char *tw = w ? w : rep && rep->type == REDIS_REPLY_STRING ? rep->str : NULL;
             if (tw && rh_name_valid(tw))
                 json_array_append_new(list, json_pack("{s:s, s:s}", "id", id, "worker_id", tw));
