@@ -84,3 +84,8 @@ add_dependencies(test_events rhaid rhaictl)
 rhai_test_pg(test_events 300)
 # issue 20: rhaid's check of the events a result carries (relay.c)
 rhai_test(test_daemon_relay unit 30 rhai_daemon)
+
+# Key layout v2 on a one-node Redis Cluster (CROSSSLOT refused), protocol v1 refusal.
+rhai_test(test_keys_v2 integration 300 rhai_dsl rhai_store rhai_client_static rhai_commonlib)
+add_dependencies(test_keys_v2 rhaid rhaictl)
+set_tests_properties(test_keys_v2 PROPERTIES LABELS "integration;cluster")

@@ -229,6 +229,14 @@ RHAI_API int rhai_task_status(rhai_client *c, const char *id,
  * RHAI_EINVAL. */
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err);
 
+/* Tell 'c' that task 'id' belongs to worker id 'worker_id' (protocol 2: a
+ * task's keys carry its worker id). rhai_wait, rhai_task_status and
+ * rhai_cancel with an id alone know the worker of the ids this client
+ * submitted, and look any other up in the hint the submit wrote
+ * (docs/protocol.md, "Finding a task by id"); this is for an id that has
+ * none (expired, or made by other means). RHAI_EINVAL for invalid names. */
+RHAI_API int rhai_client_remember(rhai_client *c, const char *id, const char *worker_id);
+
 /* ---- results ------------------------------------------------------------
  * Accessors return borrowed strings valid until rhai_result_free(); NULL
  * when the field is absent. */

@@ -663,6 +663,14 @@ int rhai__client_command(rhai_client *c, int argc, const char **argv, const size
     return client_command(c, argc, argv, lens, reply, err);
 }
 
+RHAI_API int rhai_client_remember(rhai_client *c, const char *id, const char *worker_id)
+{
+    if (c == NULL || !rh_name_valid(id) || !rh_name_valid(worker_id))
+        return RHAI_EINVAL;
+    rhai__wcache_put(&c->wcache, id, worker_id);
+    return 0;
+}
+
 void rhai__client_remember(rhai_client *c, const char *id, const char *worker, int64_t delay_ms)
 {
     char key[RH_KEY_MAX], ttl[24];

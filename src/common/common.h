@@ -243,6 +243,8 @@ char *rh_key_task(char *buf, const char *prefix, const char *worker, const char 
  * only to refuse a v1 task (docs/operations.md, "Upgrading to protocol 2"). */
 char *rh_key_task_v1(char *buf, const char *prefix, const char *id);
 char *rh_key_reply_v1(char *buf, const char *prefix, const char *id);
+/* 1 when 'key' was a valid v1 reply_to: under "<prefix>:reply:". */
+int   rh_reply_to_valid_v1(const char *prefix, const char *key);
 /* rhai:taskw:{ID}: string W, the worker id of task ID (a lookup hint
  * written by the submit, TTL RH_TASKW_TTL_MS + its delay). */
 char *rh_key_taskw(char *buf, const char *prefix, const char *id);

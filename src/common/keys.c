@@ -80,6 +80,14 @@ char *rh_key_reply_v1(char *buf, const char *prefix, const char *id)
     return buf;
 }
 
+int rh_reply_to_valid_v1(const char *prefix, const char *key)
+{
+    size_t n = strlen(prefix);
+
+    return key != NULL && strncmp(key, prefix, n) == 0 && strncmp(key + n, ":reply:", 7) == 0 &&
+           strlen(key) > n + 7 && strlen(key) < RH_KEY_MAX;
+}
+
 char *rh_key_taskw(char *buf, const char *prefix, const char *id)
 {
     snprintf(buf, RH_KEY_MAX, "%s:taskw:{%s}", prefix, id);

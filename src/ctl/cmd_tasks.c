@@ -370,7 +370,7 @@ static int tasks_load_worker(ctl_redis *r, const char *w, const tasks_filter *f,
 {
     char key[RH_KEY_MAX];
 
-    snprintf(key, sizeof key, "%s:tasks:{%s}", r->prefix, w);
+    rh_key_tasks(key, r->prefix, w);
     return tasks_load_pages(r, w, key, tasks_page_index, 1, LLONG_MAX, f, limit, out);
 }
 

@@ -286,6 +286,11 @@ int ctl_task_worker(ctl_redis *r, const char *id, char worker[RH_NAME_MAX + 1]);
  * lookup failed: r->code says) one under worker id "-" that holds nothing,
  * so the command that reads it reads nothing. Returns key. */
 char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX]);
+/* Tell client 'c' the worker id of task 'id' (ctl_task_worker on a
+ * connection of its own), so that rhai_task_status / rhai_wait /
+ * rhai_cancel find a task whose hint is gone. Quiet: when nothing is
+ * found, the library's own lookup says so. */
+void ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id);
 
 /* An integer reply or a decimal string element as long long; 'def' for
  * nil, other types and text that is not a number. */

@@ -343,3 +343,15 @@ char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX])
         snprintf(worker, sizeof worker, "-");
     return rh_key_task(key, r->prefix, worker, id);
 }
+
+void ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id)
+{
+    char worker[RH_NAME_MAX + 1];
+    ctl_redis r;
+
+    if (!rh_name_valid(id) || ctl_redis_open(g, cmd, &r) != 0)
+        return;
+    if (ctl_task_worker(&r, id, worker) == 0)
+        rhai_client_remember(c, id, worker);
+    ctl_redis_close(&r);
+}

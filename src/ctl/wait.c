@@ -69,6 +69,10 @@ int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const ch
     int rc, code, live, draining, opened = 0;
 
     *out = NULL;
+    if (w)
+        rhai_client_remember(c, id, w);
+    else
+        ctl_client_learn(g, cmd, c, id);
     for (;;) {
         int64_t slice = CTL_WAIT_CHECK_MS;
 

@@ -129,7 +129,7 @@ static void on_v1(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
     wk_job *j = priv;
     wk_worker *w = j->w;
-    char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], want[RH_KEY_MAX], msg[400], now[24], ttl[24];
+    char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], msg[400], now[24], ttl[24];
     const char *rt;
     json_t *o;
     char *text;
@@ -148,9 +148,7 @@ static void on_v1(redisAsyncContext *ac, void *r, void *priv)
     }
     rh_key_task_v1(k_task, w->cfg->prefix, j->id);
     rt = reply->element[0]->type == REDIS_REPLY_STRING ? reply->element[0]->str : NULL;
-    snprintf(want, sizeof want, "%s:reply:", w->cfg->prefix);
-    if (rt && strncmp(rt, want, strlen(want)) == 0 && strlen(rt) > strlen(want) &&
-        strlen(rt) < RH_KEY_MAX)
+    if (rh_reply_to_valid_v1(w->cfg->prefix, rt))
         snprintf(k_reply, sizeof k_reply, "%s", rt);
     else
         rh_key_reply_v1(k_reply, w->cfg->prefix, j->id);

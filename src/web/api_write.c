@@ -121,6 +121,11 @@ void web_api_task_cancel(web_req *rq, web_resp *rs)
     }
     if ((r = web_redis(rs)) == NULL || (c = web_client(rs)) == NULL)
         return;
+    {
+        char worker[RH_NAME_MAX + 1];
+        if (ctl_task_worker(r, id, worker) == 0)      /* its hint, else a search */
+            rhai_client_remember(c, id, worker);
+    }
     if ((rc = rhai_cancel(c, id, &err)) != 0) {
         web_rc_error(rs, rc, &err);
         return;
@@ -578,6 +583,8 @@ void web_api_run(web_req *rq, web_resp *rs)
      * (a cancel of this very task) go on meanwhile. */
     pthread_mutex_unlock(&web.mu);
     rc = rhai_client_connect(web.g.url, web.g.prefix, &waiter, &err);
+    if (rc == 0)
+        rc = rhai_client_remember(waiter, id, worker);
     if (rc == 0)
         rc = rhai_wait(waiter, id, timeout_ms + 5000, &res, &err);
     rhai_client_free(waiter);

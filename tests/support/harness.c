@@ -171,14 +171,21 @@ static int redis_ping_ok(const th_redis *r)
 
 static int redis_spawn(th_redis *r)
 {
-    char port[16], log[300];
+    char port[16], bus[16], log[300];
     char *argv[] = { TH_REDIS_SERVER, "--port", port, "--bind", "127.0.0.1",
                      "--dir", r->dir, "--save", "", "--appendonly",
                      r->aof ? "yes" : "no", "--appendfsync", "always",
-                     "--daemonize", "no", "--protected-mode", "yes", NULL };
+                     "--daemonize", "no", "--protected-mode", "yes",
+                     r->cluster ? "--cluster-enabled" : NULL, "yes",
+                     "--cluster-config-file", "nodes.conf",
+                     /* its bus: port + 10000 may be past 65535 */
+                     "--cluster-port", bus, NULL };
     int64_t deadline;
 
     snprintf(port, sizeof port, "%d", r->port);
+    if (r->cluster && r->bus_port == 0)
+        r->bus_port = th_free_port();
+    snprintf(bus, sizeof bus, "%d", r->bus_port);
     snprintf(log, sizeof log, "%s/redis.log", r->dir);
     r->pid = th_spawn(argv, NULL, log);
     if (r->pid < 0)
@@ -198,11 +205,52 @@ static int redis_spawn(th_redis *r)
     return -1;
 }
 
+int th_redis_start_cluster(th_redis *r)
+{
+    redisContext *c;
+    redisReply *rep;
+    int64_t deadline;
+    int ok = 0;
+
+    if (th_redis_start_as(r, 0, 1) != 0)
+        return -1;
+    if ((c = th_redis_connect(r)) == NULL)
+        return -1;
+    rep = redisCommand(c, "CLUSTER ADDSLOTSRANGE 0 16383");
+    if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "harness: CLUSTER ADDSLOTSRANGE: %s\n", rep ? rep->str : "no reply");
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(c);
+        return -1;
+    }
+    freeReplyObject(rep);
+    deadline = rh_mono_ms() + 10000;
+    while (!ok && rh_mono_ms() < deadline) {
+        rep = redisCommand(c, "CLUSTER INFO");
+        ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "cluster_state:ok");
+        if (rep)
+            freeReplyObject(rep);
+        if (!ok)
+            nap_ms(20);
+    }
+    redisFree(c);
+    if (!ok)
+        fprintf(stderr, "harness: the one-node cluster on port %d never became ok\n", r->port);
+    return ok ? 0 : -1;
+}
+
 int th_redis_start(th_redis *r, int aof)
+{
+    return th_redis_start_as(r, aof, 0);
+}
+
+int th_redis_start_as(th_redis *r, int aof, int cluster)
 {
     const char *tmp = getenv("TMPDIR");
     memset(r, 0, sizeof *r);
     r->aof = aof;
+    r->cluster = cluster;
     snprintf(r->dir, sizeof r->dir, "%s/rhai-test-XXXXXX", tmp ? tmp : "/tmp");
     if (mkdtemp(r->dir) == NULL) {
         fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
@@ -213,6 +261,7 @@ int th_redis_start(th_redis *r, int aof)
     (void)chmod(r->dir, 0711);
     for (int attempt = 0; attempt < 5; attempt++) {    /* port races are rare */
         r->port = th_free_port();
+        r->bus_port = 0;
         snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
         if (r->port > 0 && redis_spawn(r) == 0)
             return 0;
@@ -443,7 +492,7 @@ int th_submit_as(redisContext *c, const char *worker, const char *id, const char
     snprintf(tmo, sizeof tmo, "%ld", timeout_ms);
     snprintf(now, sizeof now, "%lld", (long long)rh_now_ms());
     argv[argc++] = "HSET";
-    argv[argc++] = rh_key_task(key, "rhai", id);
+    argv[argc++] = rh_key_task(key, "rhai", worker, id);
     argv[argc++] = "id";          argv[argc++] = id;
     argv[argc++] = "worker_id";   argv[argc++] = worker;
     argv[argc++] = "status";      argv[argc++] = "queued";
@@ -462,6 +511,9 @@ int th_submit_as(redisContext *c, const char *worker, const char *id, const char
         return -1;
     }
     freeReplyObject(r);
+    r = redisCommand(c, "SET %s %s", rh_key_taskw(key, "rhai", id), worker);   /* the hint */
+    if (r)
+        freeReplyObject(r);
     r = redisCommand(c, "LPUSH %s %s", rh_key_queue(key, "rhai", worker), id);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         if (r)
@@ -472,14 +524,32 @@ int th_submit_as(redisContext *c, const char *worker, const char *id, const char
     return 0;
 }
 
-int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out)
+const char *th_worker_of(redisContext *c, const char *id, char worker[RH_NAME_MAX + 1])
 {
     char key[RH_KEY_MAX];
+    redisReply *r = redisCommand(c, "GET %s", rh_key_taskw(key, "rhai", id));
+
+    snprintf(worker, RH_NAME_MAX + 1, "%s", r && r->type == REDIS_REPLY_STRING &&
+             rh_name_valid(r->str) ? r->str : "default");
+    if (r)
+        freeReplyObject(r);
+    return worker;
+}
+
+char *th_task_key(redisContext *c, const char *id, char key[RH_KEY_MAX])
+{
+    char w[RH_NAME_MAX + 1];
+    return rh_key_task(key, "rhai", th_worker_of(c, id, w), id);
+}
+
+int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, rh_task *out)
+{
+    char key[RH_KEY_MAX], w[RH_NAME_MAX + 1];
     redisReply *r;
     int rc = -1;
 
     if (list == NULL)
-        list = rh_key_reply(key, "rhai", id);
+        list = rh_key_reply(key, "rhai", th_worker_of(c, id, w), id);
     r = redisCommand(c, "BLPOP %s %d", list, timeout_s);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
         rc = rh_task_from_reply(out, r->element[1]->str, r->element[1]->len, NULL) == 0 ? 0 : -1;
@@ -492,7 +562,7 @@ const char *th_task_field(redisContext *c, const char *id, const char *field, ch
                           size_t n)
 {
     char key[RH_KEY_MAX];
-    redisReply *r = redisCommand(c, "HGET %s %s", rh_key_task(key, "rhai", id), field);
+    redisReply *r = redisCommand(c, "HGET %s %s", th_task_key(c, id, key), field);
     buf[0] = '\0';
     if (r && r->type == REDIS_REPLY_STRING)
         snprintf(buf, n, "%s", r->str);

@@ -14,6 +14,8 @@ typedef struct th_redis {
     pid_t pid;
     int   port;
     int   aof;            /* appendonly yes, fsync always */
+    int   cluster;        /* --cluster-enabled yes (th_redis_start_cluster) */
+    int   bus_port;       /* its cluster bus port */
     char  dir[256];       /* temp dir, removed by th_redis_stop */
     char  url[64];        /* redis://127.0.0.1:PORT */
 } th_redis;
@@ -23,6 +25,14 @@ int  th_free_port(void);
 /* Start redis-server in a new temp dir; waits until it answers PING (10 s).
  * Returns 0, or -1 after printing why. */
 int  th_redis_start(th_redis *r, int aof);
+int  th_redis_start_as(th_redis *r, int aof, int cluster);
+/* A one-node Redis Cluster: redis-server --cluster-enabled yes, owning
+ * every slot (CLUSTER ADDSLOTSRANGE 0 16383), waited for until
+ * cluster_state:ok. Every key is local (no MOVED), but Redis refuses any
+ * script or MULTI whose keys span two hash slots (CROSSSLOT, "Script
+ * attempted to access keys that do not hash to the same slot"): the check
+ * of key layout v2. 0 or -1 after printing why. */
+int  th_redis_start_cluster(th_redis *r);
 /* Stop it (SHUTDOWN, or SIGKILL after 5 s), keep the dir when keep_dir. */
 void th_redis_stop_keep(th_redis *r);
 void th_redis_stop(th_redis *r);
@@ -111,6 +121,11 @@ int th_reply(redisContext *c, const char *list, const char *id, int timeout_s, r
 /* The integer reply of a command, or -1 (no reply, or not an integer). */
 long long th_cmd_int(redisContext *c, const char *fmt, ...);
 long long th_vcmd_int(redisContext *c, const char *fmt, va_list ap);
+/* The worker id of task 'id' (key layout v2): its hint rhai:taskw:{ID},
+ * which th_submit and every client write, else "default". Returns worker. */
+const char *th_worker_of(redisContext *c, const char *id, char worker[RH_NAME_MAX + 1]);
+/* The task hash key of 'id' under th_worker_of's worker id. Returns key. */
+char *th_task_key(redisContext *c, const char *id, char key[RH_KEY_MAX]);
 /* HGET of one task field into buf ("" when absent). */
 const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
                           size_t n);
