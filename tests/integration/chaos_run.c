@@ -107,7 +107,7 @@ static int submit_batch(chaos *ch, int from, int n)
         argv[argc++] = "EVAL";
         argv[argc++] = submit_lua;
         argv[argc++] = "2";
-        argv[argc++] = rh_key_task(key, "rhai", id);
+        argv[argc++] = rh_key_task(key, "rhai", WORKER, id);
         argv[argc++] = qkey;
         argv[argc++] = id;
         argv[argc++] = "id";         argv[argc++] = id;
@@ -266,7 +266,7 @@ static void verify(chaos *ch)
         for (int i = from; i < to; i++) {
             char id[32];
             snprintf(id, sizeof id, "c-%d", i);
-            redisAppendCommand(c, "HGET %s attempts", rh_key_task(key, "rhai", id));
+            redisAppendCommand(c, "HGET %s attempts", rh_key_task(key, "rhai", WORKER, id));
         }
         for (int i = from; i < to; i++) {
             redisReply *r = NULL;
@@ -331,8 +331,8 @@ static void effects(chaos *ch)
         snprintf(ctxid, sizeof ctxid, "chaos-%d", k);
         r = redisCommand(c, "HSET %s id %s script %s worker_id %s context_id %s caller_id %s "
                          "status queued attempts 0 timeout_ms 20000 "
-                         "reply_to rhai:reply:client:chaos-read",
-                         rh_key_task(key, "rhai", id), id, read_js, WORKER, ctxid, CALLER);
+                         "reply_to rhai:reply:{chaos}:client:chaos-read",
+                         rh_key_task(key, "rhai", WORKER, id), id, read_js, WORKER, ctxid, CALLER);
         assert_true(r && r->type == REDIS_REPLY_INTEGER);
         freeReplyObject(r);
         r = redisCommand(c, "LPUSH rhai:queue:{%s} %s", WORKER, id);
@@ -342,7 +342,7 @@ static void effects(chaos *ch)
         rows_in[k] = 0;
     }
     while (got < CONTEXTS && rh_mono_ms() < deadline) {
-        redisReply *r = redisCommand(c, "BLPOP rhai:reply:client:chaos-read 1");
+        redisReply *r = redisCommand(c, "BLPOP rhai:reply:{chaos}:client:chaos-read 1");
         json_t *o = NULL, *ids;
         rh_task t;
         if (r == NULL)

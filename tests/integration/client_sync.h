@@ -108,14 +108,14 @@ static inline int fw_take(redisContext *rc, const char *w, const char *secs, cha
 
 /* Claim as the protocol's claim step: running, started_at, instance,
  * attempts + 1. */
-static inline int fw_claim(redisContext *rc, const char *id)
+static inline int fw_claim(redisContext *rc, const char *w, const char *id)
 {
-    redisReply *r = redisCommand(rc, "HSET rhai:task:{%s} status running started_at %lld "
-                                 "instance fw-1", id, (long long)rh_now_ms());
+    redisReply *r = redisCommand(rc, "HSET rhai:task:{%s}:%s status running started_at %lld "
+                                 "instance fw-1", w, id, (long long)rh_now_ms());
     if (r == NULL)
         return -1;
     freeReplyObject(r);
-    r = redisCommand(rc, "HINCRBY rhai:task:{%s} attempts 1", id);
+    r = redisCommand(rc, "HINCRBY rhai:task:{%s}:%s attempts 1", w, id);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
@@ -123,14 +123,14 @@ static inline int fw_claim(redisContext *rc, const char *id)
 }
 
 /* Finish as the protocol's finish step: result fields on the hash, the
- * reply JSON pushed to reply_to (or rhai:reply:{ID}), both expired after
+ * reply JSON pushed to reply_to (or rhai:reply:{W}:ID), both expired after
  * 24 h, the id dropped from the processing list. 'output' is JSON text
  * (NULL: echo the task's args). Uses only hiredis and jansson, so it may
  * run on a thread of its own. Returns 0 or -1. */
 static inline int fw_finish(redisContext *rc, const char *w, const char *id, const char *status,
                      const char *output, const char *error, const char *kind)
 {
-    redisReply *r = redisCommand(rc, "HGETALL rhai:task:{%s}", id);
+    redisReply *r = redisCommand(rc, "HGETALL rhai:task:{%s}:%s", w, id);
     json_t *h = json_object(), *reply = json_object(), *out;
     char reply_to[RH_KEY_MAX], now[24], *text;
     long long attempts = 0, created = 0, started = 0;
@@ -145,7 +145,7 @@ static inline int fw_finish(redisContext *rc, const char *w, const char *id, con
 #define HS(k) json_string_value(json_object_get(h, k))
     snprintf(reply_to, sizeof reply_to, "%s", HS("reply_to") ? HS("reply_to") : "");
     if (!reply_to[0])
-        snprintf(reply_to, sizeof reply_to, "rhai:reply:{%s}", id);
+        snprintf(reply_to, sizeof reply_to, "rhai:reply:{%s}:%s", w, id);
     attempts = HS("attempts") ? atoll(HS("attempts")) : 0;
     created = HS("created_at") ? atoll(HS("created_at")) : 0;
     started = HS("started_at") ? atoll(HS("started_at")) : 0;
@@ -170,15 +170,16 @@ static inline int fw_finish(redisContext *rc, const char *w, const char *id, con
     redisAppendCommand(rc, "LREM rhai:processing:{%s}:fw-1 1 %s", w, id);
     {
         char *o = json_dumps(json_object_get(reply, "output"), JSON_COMPACT | JSON_ENCODE_ANY);
-        redisAppendCommand(rc, "HSET rhai:task:{%s} status %s output %s finished_at %s "
-                           "logs %s", id, status, o, now, "");
+        redisAppendCommand(rc, "HSET rhai:task:{%s}:%s status %s output %s finished_at %s "
+                           "logs %s", w, id, status, o, now, "");
         free(o);
     }
     if (error)
-        redisAppendCommand(rc, "HSET rhai:task:{%s} error %s error_kind %s", id, error, kind);
+        redisAppendCommand(rc, "HSET rhai:task:{%s}:%s error %s error_kind %s", w, id, error,
+                           kind);
     else
         redisAppendCommand(rc, "PING");
-    redisAppendCommand(rc, "PEXPIRE rhai:task:{%s} 86400000", id);
+    redisAppendCommand(rc, "PEXPIRE rhai:task:{%s}:%s 86400000", w, id);
     redisAppendCommand(rc, "LPUSH %s %s", reply_to, text);
     redisAppendCommand(rc, "PEXPIRE %s 86400000", reply_to);
     free(text);
@@ -227,7 +228,7 @@ static inline void *fw_main(void *arg)
     while (atomic_load(&f->answered) < f->n && rh_mono_ms() < deadline) {
         if (fw_take(rc, f->w, "0.2", id) != 0)
             continue;
-        if (fw_claim(rc, id) != 0 || fw_finish(rc, f->w, id, "done", NULL, NULL, NULL) != 0)
+        if (fw_claim(rc, f->w, id) != 0 || fw_finish(rc, f->w, id, "done", NULL, NULL, NULL) != 0)
             atomic_store(&f->failed, 1);
         atomic_fetch_add(&f->answered, 1);
     }

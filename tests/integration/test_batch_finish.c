@@ -27,7 +27,7 @@ static void test_a_shared_reply_list_and_the_index_trim_in_batches(void **state)
     enum { N = 100, KEEP = 10 };
     const char *extra[] = { "--prefetch", "6", "--task-index-max", "10",
                             "--result-ttl-ms", "600000", NULL };
-    const char *list = "rhai:reply:client:t1";
+    const char *list = "rhai:reply:{default}:client:t1";
     th_redis r;
     redisContext *c;
     redisReply *rep;
@@ -129,7 +129,7 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
            rh_mono_ms() < deadline)
         usleep(2000);
     assert_string_equal(buf, "running");
-    cmd_ok(c, "HSET rhai:task:{fin-0} status done output \"mine\"");
+    cmd_ok(c, "HSET rhai:task:{default}:fin-0 status done output \"mine\"");
 
     for (int i = 1; i < N; i++) {
         snprintf(id, sizeof id, "fin-%d", i);
@@ -154,7 +154,7 @@ static void test_the_finish_of_an_already_final_task_is_skipped(void **state)
     assert_string_equal(th_task_field(c, "fin-0", "output", buf, sizeof buf), "\"mine\"");
     assert_string_equal(th_task_field(c, "fin-0", "status", buf, sizeof buf), "done");
     assert_string_equal(th_task_field(c, "fin-0", "finished_at", buf, sizeof buf), "");
-    assert_int_equal(th_cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "fin-0")), 0);
+    assert_int_equal(th_cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "default", "fin-0")), 0);
     assert_int_equal(th_cmd_int(c, "ZSCORE rhai:tasks:{default} fin-0"), -1);
     assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
 
@@ -185,14 +185,14 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     (void)state;
 
     redis_up(&r, &c);
-    cmd_ok(c, "SET rhai:reply:client:poison x");
+    cmd_ok(c, "SET rhai:reply:{default}:client:poison x");
     pid = rhaid_up(&r, port, extra);
 
     /* finish side: N tasks running, writes refused, then allowed again */
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "fin-%d", i);
         assert_int_equal(th_submit(c, "default", id, slow, NULL, 10000,
-                                   i == 2 ? "rhai:reply:client:poison" : NULL), 0);
+                                   i == 2 ? "rhai:reply:{default}:client:poison" : NULL), 0);
     }
     deadline = rh_mono_ms() + WAIT_MS;
     for (int i = 0; i < N; i++) {     /* all claimed (two run, two wait) */
@@ -227,7 +227,7 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     for (int i = 0; i < HOT; i++) {
         snprintf(id, sizeof id, "hot-%d", i);
         if (i == HOT / 2) {
-            cmd_ok(c, "SET rhai:task:{wrongtype} x");
+            cmd_ok(c, "SET rhai:task:{default}:wrongtype x");
             cmd_ok(c, "LPUSH rhai:queue:{default} wrongtype");
         }
         assert_int_equal(th_submit(c, "default", id, "'hot'", NULL, 10000, NULL), 0);
@@ -244,9 +244,9 @@ static void test_a_refused_key_fails_alone_inside_a_batch(void **state)
     assert_int_equal(log_wait(&r, "task=wrongtype reason=\"task key holds a string"), 0);
 
     /* recovery: a dead instance held a plain task and such an id */
-    cmd_ok(c, "HSET rhai:task:{rec-1} id rec-1 script 42 worker_id default status running "
+    cmd_ok(c, "HSET rhai:task:{default}:rec-1 id rec-1 script 42 worker_id default status running "
               "attempts 1");
-    cmd_ok(c, "SET rhai:task:{wrongtype2} x");
+    cmd_ok(c, "SET rhai:task:{default}:wrongtype2 x");
     cmd_ok(c, "RPUSH rhai:processing:{default}:ghost wrongtype2 rec-1");
     cmd_ok(c, "SADD rhai:workers {default}:ghost");
     rh_task_init(&t);

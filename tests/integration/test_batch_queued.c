@@ -118,7 +118,7 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
     assert_int_equal(th_cmd_int(c, "LLEN rhai:queue:{default}"), N);
     assert_int_equal(th_cmd_int(c, "EXISTS %s", proc), 0);
     for (int i = 0; i < N; i++) {
-        snprintf(key, sizeof key, "rhai:reply:{d-%d}", i);
+        snprintf(key, sizeof key, "rhai:reply:{default}:d-%d", i);
         assert_int_equal(th_cmd_int(c, "LLEN %s", key), 0);
     }
     assert_int_equal(log_wait(&r, "task_requeued task=d-2 reason=\"executor gone"), 0);
@@ -126,7 +126,7 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
     pid = rhaid_up(&r, th_free_port(), NULL);
     for (int i = 0; i < N; i++) {
         expect_done(c, "d", i, NULL, i < 2 ? 2 : 1);     /* real starts only */
-        snprintf(key, sizeof key, "rhai:reply:{d-%d}", i);
+        snprintf(key, sizeof key, "rhai:reply:{default}:d-%d", i);
         assert_int_equal(th_cmd_int(c, "LLEN %s", key), 0);            /* once */
     }
     redisFree(c);

@@ -52,7 +52,7 @@ static void test_a_hot_queue_is_taken_in_batches(void **state)
     /* every finish is acknowledged: a second answer would be there now */
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "hot-%d", i);
-        assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", id)), 0);
+        assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", "default", id)), 0);
     }
     assert_int_equal(th_cmd_int(c, "LLEN rhai:queue:{default}"), 0);
     assert_int_equal(llen_wait(c, proc_key(c, proc), 0), 0);
@@ -87,7 +87,7 @@ static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
         } else if (pos == 8) {
             assert_int_equal(th_submit(c, "default", "cancelled-1", "'ran'", NULL, 5000,
                                        NULL), 0);
-            cmd_ok(c, "HSET rhai:task:{cancelled-1} status cancelled error_kind cancelled "
+            cmd_ok(c, "HSET rhai:task:{default}:cancelled-1 status cancelled error_kind cancelled "
                       "finished_at 1 output null");
         } else if (pos == 10) {
             cmd_ok(c, "LPUSH rhai:queue:{default} %s", "bad id!");
@@ -126,21 +126,21 @@ static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
     /* each valid task answered once */
     for (int i = 0; i < VALID; i++) {
         snprintf(id, sizeof id, "odd-%d", i);
-        assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", id)), 0);
+        assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", "default", id)), 0);
     }
     /* the ghost: answered without running, its hash says by whom and when */
     assert_string_equal(th_task_field(c, "ghost-1", "status", buf, sizeof buf), "error");
     assert_string_equal(th_task_field(c, "ghost-1", "error_kind", buf, sizeof buf), "invalid");
     assert_true(atoll(th_task_field(c, "ghost-1", "started_at", buf, sizeof buf)) > 0);
     assert_string_equal(th_task_field(c, "ghost-1", "worker_id", buf, sizeof buf), "default");
-    assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", "ghost-1")), 0);
+    assert_int_equal(th_cmd_int(c, "LLEN %s", rh_key_reply(key, "rhai", "default", "ghost-1")), 0);
     /* the cancelled task: not run, not answered, not touched */
     assert_string_equal(th_task_field(c, "cancelled-1", "status", buf, sizeof buf),
                         "cancelled");
     assert_string_equal(th_task_field(c, "cancelled-1", "attempts", buf, sizeof buf), "0");
     assert_string_equal(th_task_field(c, "cancelled-1", "output", buf, sizeof buf), "null");
     assert_string_equal(th_task_field(c, "cancelled-1", "started_at", buf, sizeof buf), "");
-    assert_int_equal(th_cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "cancelled-1")), 0);
+    assert_int_equal(th_cmd_int(c, "EXISTS %s", rh_key_reply(key, "rhai", "default", "cancelled-1")), 0);
     /* ghost and cancelled went through the claim by id, the junk id was
      * dropped before any claim */
     assert_int_equal(log_wait(&r, "event=task_invalid task=ghost-1 "), 0);

@@ -77,8 +77,8 @@ static int bw_finish(bw *b, redisContext *rc, char ids[][RHAI_ID_MAX], int n)
     int ok = 1;
 
     for (int i = 0; i < n; i++)
-        redisAppendCommand(rc, "HMGET rhai:task:{%s} reply_to args worker_id created_at "
-                           "attempts", ids[i]);
+        redisAppendCommand(rc, "HMGET rhai:task:{%s}:%s reply_to args worker_id created_at "
+                           "attempts", b->w, ids[i]);
     for (int i = 0; i < n; i++) {
         void *v = NULL;
         redisReply *r;
@@ -99,7 +99,7 @@ static int bw_finish(bw *b, redisContext *rc, char ids[][RHAI_ID_MAX], int n)
         const char *rt = reply_to[i];
 
         if (!rt[0]) {
-            snprintf(dflt, sizeof dflt, "rhai:reply:{%.128s}", ids[i]);
+            snprintf(dflt, sizeof dflt, "rhai:reply:{%.128s}:%.128s", b->w, ids[i]);
             rt = dflt;
         }
         json_object_set_new(o, "id", json_string(ids[i]));
@@ -116,10 +116,10 @@ static int bw_finish(bw *b, redisContext *rc, char ids[][RHAI_ID_MAX], int n)
         json_object_set_new(o, "finished_at", json_integer(now));
         text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        redisAppendCommand(rc, "HSET rhai:task:{%s} status done output %s attempts %lld "
+        redisAppendCommand(rc, "HSET rhai:task:{%s}:%s status done output %s attempts %lld "
                            "started_at %lld finished_at %lld instance bw-1 logs %s",
-                           ids[i], args[i], attempts[i], now, now, "");
-        redisAppendCommand(rc, "PEXPIRE rhai:task:{%s} 86400000", ids[i]);
+                           b->w, ids[i], args[i], attempts[i], now, now, "");
+        redisAppendCommand(rc, "PEXPIRE rhai:task:{%s}:%s 86400000", b->w, ids[i]);
         redisAppendCommand(rc, "LPUSH %s %s", rt, text);
         redisAppendCommand(rc, "PEXPIRE %s 86400000", rt);
         redisAppendCommand(rc, "LREM rhai:processing:{%s}:bw-1 1 %s", b->w, ids[i]);
@@ -509,7 +509,7 @@ static void test_async_replies_go_to_the_clients_own_list(void **state)
     assert_int_equal(rhai_task_set_worker(t, "w-own"), 0);
     assert_int_equal(rhai_task_set_id(t, "w-own-0"), 0);
     assert_int_equal(rhai_task_set_args(t, "{\"i\":0}"), 0);
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:somewhere"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{w-own}:somewhere"), 0);
     assert_int_equal(rhai_async_submit(r.a, t, 0, on_done, &r.reqs[0], NULL), 0);
     rhai_task_free(t);
     r.submitted = 1;
@@ -518,12 +518,12 @@ static void test_async_replies_go_to_the_clients_own_list(void **state)
     bw_stop(&b);
     assert_true(r.reqs[0].ok);
     rc = th_redis_connect(&g_redis);
-    rep = redisCommand(rc, "HGET rhai:task:{w-own-0} reply_to");
+    rep = redisCommand(rc, "HGET rhai:task:{w-own}:w-own-0 reply_to");
     assert_int_equal(rep->type, REDIS_REPLY_STRING);
-    assert_int_equal(strncmp(rep->str, "rhai:reply:client:", 18), 0);
-    assert_int_equal(strlen(rep->str), 18 + 36);
+    assert_int_equal(strncmp(rep->str, "rhai:reply:{w-own}:client:", 26), 0);
+    assert_int_equal(strlen(rep->str), 26 + 36);
     freeReplyObject(rep);
-    rep = redisCommand(rc, "EXISTS rhai:reply:somewhere");
+    rep = redisCommand(rc, "EXISTS rhai:reply:{w-own}:somewhere");
     assert_int_equal(rep->integer, 0);
     freeReplyObject(rep);
     redisFree(rc);

@@ -117,7 +117,8 @@ static void *restarter_main(void *arg)
         return NULL;
     }
     if (fw_take(rc, "w-restart", "2", id) != 0 || strcmp(id, "restart-1") != 0 ||
-        fw_claim(rc, id) != 0 || fw_finish(rc, "w-restart", id, "done", "7", NULL, NULL) != 0)
+        fw_claim(rc, "w-restart", id) != 0 ||
+        fw_finish(rc, "w-restart", id, "done", "7", NULL, NULL) != 0)
         atomic_store(&rs->failed, 3);
     redisFree(rc);
     return NULL;

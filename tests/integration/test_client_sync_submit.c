@@ -23,27 +23,27 @@ static void test_submit_writes_every_protocol_field(void **state)
     assert_int_equal(rhai_task_set_caller(t, "alice"), 0);
     assert_int_equal(rhai_task_set_args(t, "{\"n\":21}"), 0);
     assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:mine"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{w-fields}:mine"), 0);
     assert_int_equal(rhai_submit(f->c, t, id, &err), 0);
     after = rh_now_ms();
     rhai_task_free(t);
     assert_string_equal(id, "fields-1");
 
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "id", "fields-1");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "script", "var n = args.n; n * 2");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "worker_id", "w-fields");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "context_id", "ctx-a");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "caller_id", "alice");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "args", "{\"n\":21}");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "timeout_ms", "5000");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "status", "queued");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "attempts", "0");
-    assert_hfield(f->rc, "rhai:task:{fields-1}", "reply_to", "rhai:reply:mine");
-    created = hget(f->rc, "rhai:task:{fields-1}", "created_at");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "id", "fields-1");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "script", "var n = args.n; n * 2");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "worker_id", "w-fields");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "context_id", "ctx-a");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "caller_id", "alice");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "args", "{\"n\":21}");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "timeout_ms", "5000");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "status", "queued");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "attempts", "0");
+    assert_hfield(f->rc, "rhai:task:{w-fields}:fields-1", "reply_to", "rhai:reply:{w-fields}:mine");
+    created = hget(f->rc, "rhai:task:{w-fields}:fields-1", "created_at");
     assert_non_null(created);
     assert_in_range(atoll(created), before, after);
     free(created);
-    assert_int_equal(cmd_int(f->rc, "HLEN rhai:task:{fields-1}"), 11);
+    assert_int_equal(cmd_int(f->rc, "HLEN rhai:task:{w-fields}:fields-1"), 11);
 
     r = cmd(f->rc, "LRANGE rhai:queue:{w-fields} 0 -1");
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
@@ -59,7 +59,7 @@ static void test_submit_generates_an_id_and_defaults(void **state)
 
     submit(f->c, "w-gen", NULL, NULL, id);
     assert_int_equal(strlen(id), 36);
-    snprintf(key, sizeof key, "rhai:task:{%s}", id);
+    snprintf(key, sizeof key, "rhai:task:{w-gen}:%s", id);
     assert_hfield(f->rc, key, "id", id);
     assert_hfield(f->rc, key, "context_id", "default");
     assert_hfield(f->rc, key, "caller_id", "anonymous");
@@ -79,7 +79,7 @@ static void test_submit_refuses_a_reply_list_outside_the_prefix(void **state)
     assert_int_equal(rhai_task_set_worker(t, "w-badreply"), 0);
     assert_int_equal(rhai_task_set_reply_to(t, "elsewhere:list"), 0);
     assert_int_equal(rhai_submit(f->c, t, NULL, &err), RHAI_EINVAL);
-    assert_non_null(strstr(err.msg, "rhai:reply:"));
+    assert_non_null(strstr(err.msg, "rhai:reply:{w-badreply}:"));
     rhai_task_free(t);
     assert_int_equal(cmd_int(f->rc, "LLEN rhai:queue:{w-badreply}"), 0);
 }
@@ -115,7 +115,8 @@ static void test_status_of_a_queued_task(void **state)
 
     /* A task written by redis-cli without a status is queued too. */
     rhai_result_free(NULL);
-    freeReplyObject(cmd(f->rc, "HSET rhai:task:{cli-1} id cli-1 script 1"));
+    freeReplyObject(cmd(f->rc, "HSET rhai:task:{w-cli}:cli-1 id cli-1 script 1"));
+    freeReplyObject(cmd(f->rc, "SET rhai:taskw:{cli-1} w-cli"));     /* its lookup hint */
     assert_int_equal(rhai_task_status(f->c, "cli-1", &res, &err), 0);
     assert_int_equal(rhai_result_status(res), RHAI_STATUS_QUEUED);
     rhai_result_free(res);
@@ -152,14 +153,14 @@ static void test_cancel_of_a_queued_task(void **state)
     assert_string_equal(r->element[0]->str, "cancel-keep");
     freeReplyObject(r);
     /* The hash is final and expires. */
-    assert_hfield(f->rc, "rhai:task:{cancel-1}", "status", "cancelled");
-    assert_hfield(f->rc, "rhai:task:{cancel-1}", "error_kind", "cancelled");
-    assert_hfield(f->rc, "rhai:task:{cancel-1}", "error", "cancelled by client");
-    assert_true(cmd_int(f->rc, "PTTL rhai:task:{cancel-1}") > 86000000);
-    assert_true(cmd_int(f->rc, "PTTL rhai:reply:{cancel-1}") > 86000000);
+    assert_hfield(f->rc, "rhai:task:{w-cancel}:cancel-1", "status", "cancelled");
+    assert_hfield(f->rc, "rhai:task:{w-cancel}:cancel-1", "error_kind", "cancelled");
+    assert_hfield(f->rc, "rhai:task:{w-cancel}:cancel-1", "error", "cancelled by client");
+    assert_true(cmd_int(f->rc, "PTTL rhai:task:{w-cancel}:cancel-1") > 86000000);
+    assert_true(cmd_int(f->rc, "PTTL rhai:reply:{w-cancel}:cancel-1") > 86000000);
 
     /* The reply has the worker's fields and JSON types. */
-    r = cmd(f->rc, "LINDEX rhai:reply:{cancel-1} 0");
+    r = cmd(f->rc, "LINDEX rhai:reply:{w-cancel}:cancel-1 0");
     assert_int_equal(r->type, REDIS_REPLY_STRING);
     j = json_loads(r->str, 0, NULL);
     freeReplyObject(r);
@@ -215,12 +216,12 @@ static void test_cancel_answers_on_the_tasks_reply_list(void **state)
 
     assert_int_equal(rhai_task_new("1", &t), 0);
     assert_int_equal(rhai_task_set_worker(t, "w-cancel2"), 0);
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:client:shared"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{w-cancel2}:client:shared"), 0);
     assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
     rhai_task_free(t);
     assert_int_equal(rhai_cancel(f->c, id, NULL), 0);
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:client:shared"), 1);
-    assert_int_equal(cmd_int(f->rc, "EXISTS rhai:reply:{%s}", id), 0);
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-cancel2}:client:shared"), 1);
+    assert_int_equal(cmd_int(f->rc, "EXISTS rhai:reply:{w-cancel2}:%s", id), 0);
 }
 
 /* A running task is only marked (the worker kills it, see test_e2e); a
@@ -233,15 +234,15 @@ static void test_cancel_of_a_running_task_marks_it_and_of_a_done_one_is_refused(
 
     submit(f->c, "w-cancel3", "cancel-run", NULL, id);
     assert_int_equal(fw_take(f->rc, "w-cancel3", "1", id), 0);
-    assert_int_equal(fw_claim(f->rc, id), 0);
+    assert_int_equal(fw_claim(f->rc, "w-cancel3", id), 0);
     assert_int_equal(rhai_cancel(f->c, id, &err), 0);
-    assert_hfield(f->rc, "rhai:task:{cancel-run}", "status", "running");
-    assert_int_equal(cmd_int(f->rc, "HEXISTS rhai:task:{cancel-run} cancel_requested"), 1);
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{cancel-run}"), 0);   /* no reply yet */
+    assert_hfield(f->rc, "rhai:task:{w-cancel3}:cancel-run", "status", "running");
+    assert_int_equal(cmd_int(f->rc, "HEXISTS rhai:task:{w-cancel3}:cancel-run cancel_requested"), 1);
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-cancel3}:cancel-run"), 0);   /* no reply yet */
     assert_int_equal(fw_finish(f->rc, "w-cancel3", id, "done", "1", NULL, NULL), 0);
     assert_int_equal(rhai_cancel(f->c, id, &err), RHAI_ESTATE);
     assert_non_null(strstr(err.msg, "done"));
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{cancel-run}"), 1);  /* answered once */
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-cancel3}:cancel-run"), 1);  /* answered once */
     assert_int_equal(rhai_cancel(f->c, "no-such", &err), RHAI_ENOTFOUND);
     assert_int_equal(rhai_cancel(f->c, "bad id", &err), RHAI_EINVAL);
 }

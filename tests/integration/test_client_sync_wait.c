@@ -17,7 +17,7 @@ static void test_wait_returns_the_done_result(void **state)
     submit(f->c, "w-wait", "wait-1", "{\"n\":21}", id);
     assert_int_equal(fw_take(f->rc, "w-wait", "1", id), 0);
     assert_string_equal(id, "wait-1");
-    assert_int_equal(fw_claim(f->rc, id), 0);
+    assert_int_equal(fw_claim(f->rc, "w-wait", id), 0);
     assert_int_equal(fw_finish(f->rc, "w-wait", id, "done", "42", NULL, NULL), 0);
 
     if (rhai_wait(f->c, "wait-1", 5000, &res, &err) != 0)
@@ -36,7 +36,7 @@ static void test_wait_returns_the_done_result(void **state)
     assert_non_null(strstr(rhai_result_json(res), "\"output\":42"));
     rhai_result_free(res);
     /* Not consumed. */
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{wait-1}"), 1);
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-wait}:wait-1"), 1);
 }
 
 static void test_wait_blocks_until_a_worker_answers(void **state)
@@ -152,7 +152,7 @@ static void test_wait_for_a_task_replying_elsewhere(void **state)
     assert_int_equal(rhai_task_new("1", &t), 0);
     assert_int_equal(rhai_task_set_worker(t, "w-elsewhere"), 0);
     assert_int_equal(rhai_task_set_args(t, "{\"e\":1}"), 0);
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:client:sync-test"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{w-elsewhere}:client:sync-test"), 0);
     assert_int_equal(rhai_submit(f->c, t, id, NULL), 0);
     rhai_task_free(t);
     t0 = rh_mono_ms();
@@ -162,7 +162,7 @@ static void test_wait_for_a_task_replying_elsewhere(void **state)
     fw_join(&w);
     assert_true(rh_mono_ms() - t0 < 800);
     assert_string_equal(rhai_result_output(res), "{\"e\":1}");
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:client:sync-test"), 1);
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-elsewhere}:client:sync-test"), 1);
     rhai_result_free(res);
 }
 
@@ -209,7 +209,7 @@ static void test_two_waits_both_see_the_reply(void **state)
 
     submit(f->c, "w-two", "two-1", NULL, id);
     assert_int_equal(fw_take(f->rc, "w-two", "1", id), 0);
-    assert_int_equal(fw_claim(f->rc, id), 0);
+    assert_int_equal(fw_claim(f->rc, "w-two", id), 0);
     assert_int_equal(fw_finish(f->rc, "w-two", id, "done", "\"x\"", NULL, NULL), 0);
     assert_int_equal(rhai_client_connect(g_redis.url, "rhai", &c2, NULL), 0);
     assert_int_equal(rhai_wait(f->c, id, 2000, &r1, NULL), 0);
@@ -218,7 +218,7 @@ static void test_two_waits_both_see_the_reply(void **state)
     assert_string_equal(rhai_result_json(r1), rhai_result_json(r2));
     assert_string_equal(rhai_result_json(r1), rhai_result_json(r3));
     assert_string_equal(rhai_result_output(r2), "\"x\"");
-    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{two-1}"), 1);
+    assert_int_equal(cmd_int(f->rc, "LLEN rhai:reply:{w-two}:two-1"), 1);
     rhai_result_free(r1);
     rhai_result_free(r2);
     rhai_result_free(r3);
@@ -234,10 +234,10 @@ static void test_wait_sees_a_reply_taken_by_someone_else(void **state)
 
     submit(f->c, "w-taken", "taken-1", NULL, id);
     assert_int_equal(fw_take(f->rc, "w-taken", "1", id), 0);
-    assert_int_equal(fw_claim(f->rc, id), 0);
+    assert_int_equal(fw_claim(f->rc, "w-taken", id), 0);
     assert_int_equal(fw_finish(f->rc, "w-taken", id, "error", NULL, "Error: boom", "script"),
                      0);
-    r = cmd(f->rc, "BLPOP rhai:reply:{taken-1} 1");      /* a consuming waiter */
+    r = cmd(f->rc, "BLPOP rhai:reply:{w-taken}:taken-1 1");      /* a consuming waiter */
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     freeReplyObject(r);
     assert_int_equal(rhai_wait(f->c, id, 3000, &res, NULL), 0);

@@ -167,7 +167,7 @@ static void test_cron_chaos_fires_every_tick_exactly_once(void **state)
                 dup += k - 1;
             firings += k;
             if (k >= 1 && rand() % 8 == 0) {     /* a sample of the task hashes */
-                snprintf(id, sizeof id, "rhai:task:{cron:s%d:%lld}", i, t * 1000);
+                snprintf(id, sizeof id, "rhai:task:{cchaos}:cron:s%d:%lld", i, t * 1000);
                 if (th_cmd_int(c, "EXISTS %s", id) != 1)
                     nohash++;
             }

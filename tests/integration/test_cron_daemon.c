@@ -273,7 +273,7 @@ static void test_cron_signed_schedules_fire_and_others_never_do(void **state)
         r = redisCommand(g_c, "LINDEX rhai:cron:runs:{cs}:%s 0", name);
         assert_non_null(strstr(r->str, "\"outcome\":\"denied\""));
         e = json_loads(r->str, 0, &je);
-        assert_int_equal(th_cmd_int(g_c, "EXISTS rhai:task:{%s}",
+        assert_int_equal(th_cmd_int(g_c, "EXISTS rhai:task:{cs}:%s",
                                     json_string_value(json_object_get(e, "id"))), 0);
         json_decref(e);
         freeReplyObject(r);
@@ -287,21 +287,23 @@ static void test_cron_signed_schedules_fire_and_others_never_do(void **state)
         th_task_field(g_c, id, "cron_sig", sig, sizeof sig);
         assert_true(sig[0] == '{');
         rh_sched_firing_id(fid, "signed", t2, 0);
-        r = redisCommand(g_c, "HSET rhai:task:{%s} id %s script %s worker_id cs context_id "
+        r = redisCommand(g_c, "HSET rhai:task:{cs}:%s id %s script %s worker_id cs context_id "
                          "default caller_id %s args {\"n\":7} status queued attempts 0 "
                          "created_at %lld schedule signed tick %lld cron_sig %s",
                          fid, fid, "'forged'", pk, (long long)t2, t2, sig);
         freeReplyObject(r);
+        freeReplyObject(redisCommand(g_c, "SET rhai:taskw:{%s} cs", fid));    /* its hint */
         r = redisCommand(g_c, "LPUSH rhai:queue:{cs} %s", fid);
         freeReplyObject(r);
         assert_string_equal(task_status(fid, st, sizeof st, 10000), "error");
         assert_string_equal(th_task_field(g_c, fid, "error_kind", st, sizeof st), "denied");
         /* and a firing claiming the unsigned schedule */
         rh_sched_firing_id(fid, "unsigned", t2, 0);
-        r = redisCommand(g_c, "HSET rhai:task:{%s} id %s script x worker_id cs context_id "
+        r = redisCommand(g_c, "HSET rhai:task:{cs}:%s id %s script x worker_id cs context_id "
                          "default caller_id alice status queued attempts 0 created_at %lld "
                          "schedule unsigned tick %lld", fid, fid, (long long)t2, t2);
         freeReplyObject(r);
+        freeReplyObject(redisCommand(g_c, "SET rhai:taskw:{%s} cs", fid));    /* its hint */
         r = redisCommand(g_c, "LPUSH rhai:queue:{cs} %s", fid);
         freeReplyObject(r);
         assert_string_equal(task_status(fid, st, sizeof st, 10000), "error");
@@ -363,7 +365,7 @@ static void test_cron_missed_ticks_fire_the_most_recent_once(void **state)
     rh_sched_firing_id(id, "hourly", tick, 0);
     assert_string_equal(task_status(id, buf, sizeof buf, 10000), "done");
     rh_sched_firing_id(id, "hourly", due, 0);
-    assert_int_equal(th_cmd_int(g_c, "EXISTS rhai:task:{%s}", id), 0);
+    assert_int_equal(th_cmd_int(g_c, "EXISTS rhai:task:{cw}:%s", id), 0);
     assert_int_equal(rhai_cron_remove(g_cl, "cw", "hourly", &err), 0);
 }
 

@@ -77,8 +77,8 @@ static void test_a_task_is_answered_once_with_every_field(void **state)
 
     assert_string_equal(th_task_field(f->c, "t1", "status", buf, sizeof buf), "done");
     assert_string_equal(th_task_field(f->c, "t1", "output", buf, sizeof buf), "{\"double\":42}");
-    assert_true(pttl(f->c, rh_key_task(key, "rhai", "t1")) > 0);       /* result TTL set */
-    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "t1")), 0);  /* exactly one reply */
+    assert_true(pttl(f->c, rh_key_task(key, "rhai", "default", "t1")) > 0);       /* result TTL set */
+    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "default", "t1")), 0);  /* exactly one reply */
     assert_int_equal(llen(f->c, rh_key_queue(key, "rhai", "default")), 0);
 }
 
@@ -117,7 +117,7 @@ static void test_a_refusing_redis_is_retried_per_heartbeat_without_spinning(void
     int lines;
 
     r = redisCommand(f->c, "HSET %s id oom1 script %s worker_id default",
-                     rh_key_task(key, "rhai", "oom1"), "'kept'");
+                     rh_key_task(key, "rhai", "default", "oom1"), "'kept'");
     freeReplyObject(r);
     r = redisCommand(f->c, "CONFIG SET maxmemory 1");
     assert_int_equal(r->type, REDIS_REPLY_STATUS);
@@ -479,7 +479,7 @@ static void test_malformed_tasks_are_answered_invalid(void **state)
     assert_invalid(f, "m-missing", "no hash");
 
     r = redisCommand(f->c, "HSET %s script 1 timeout_ms soon",
-                     rh_key_task(key, "rhai", "m-timeout"));
+                     rh_key_task(key, "rhai", "default", "m-timeout"));
     freeReplyObject(r);
     r = redisCommand(f->c, "LPUSH %s m-timeout", rh_key_queue(key, "rhai", "default"));
     freeReplyObject(r);
@@ -498,7 +498,7 @@ static void test_malformed_tasks_are_answered_invalid(void **state)
         for (int i = 0; i < 3; i++) {
             snprintf(id, sizeof id, "m-ctx-%d", i);
             r = redisCommand(f->c, "HSET %s script %s context_id %s caller_id anonymous",
-                             rh_key_task(key, "rhai", id), "Account.list().length",
+                             rh_key_task(key, "rhai", "default", id), "Account.list().length",
                              bad_ctx[i] ? bad_ctx[i] : long_ctx);
             freeReplyObject(r);
             r = redisCommand(f->c, "LPUSH %s %s", rh_key_queue(key, "rhai", "default"), id);
@@ -527,7 +527,7 @@ static void test_a_cancelled_task_is_not_run(void **state)
 
     /* status already final when taken: skipped, never run, no reply */
     r = redisCommand(f->c, "HSET %s id c1 script %s status cancelled",
-                     rh_key_task(key, "rhai", "c1"), "print('ran'); 1");
+                     rh_key_task(key, "rhai", "default", "c1"), "print('ran'); 1");
     freeReplyObject(r);
     r = redisCommand(f->c, "LPUSH %s c1", rh_key_queue(key, "rhai", "default"));
     freeReplyObject(r);
@@ -535,7 +535,7 @@ static void test_a_cancelled_task_is_not_run(void **state)
     rh_task_clear(&t);
     assert_string_equal(th_task_field(f->c, "c1", "status", buf, sizeof buf), "cancelled");
     assert_string_equal(th_task_field(f->c, "c1", "logs", buf, sizeof buf), "");
-    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "c1")), 0);
+    assert_int_equal(llen(f->c, rh_key_reply(key, "rhai", "default", "c1")), 0);
 }
 
 static void test_sigterm_finishes_the_running_task_and_exits_zero(void **state)

@@ -86,7 +86,7 @@ static void submit_with(fixture *f, const char *id, const char *script, const ch
                         const char *value)
 {
     char key[RH_KEY_MAX];
-    const char *argv[] = { "HSET", rh_key_task(key, "rhai", id), "id", id, "script", script,
+    const char *argv[] = { "HSET", rh_key_task(key, "rhai", "default", id), "id", id, "script", script,
                            "worker_id", "default", "status", "queued", field, value };
     redisReply *r = redisCommandArgv(f->c, 12, argv, NULL);
 
@@ -145,8 +145,8 @@ static void test_a_field_one_byte_over_its_limit_is_answered_invalid(void **stat
     assert_invalid_with(f, "l-caller", "caller_id is 257 bytes, limit 256");
 
     /* a reply_to over its limit: answered on the task's own reply list */
-    memcpy(reply_to, "rhai:reply:", 11);
-    memset(reply_to + 11, 'r', 501);
+    memcpy(reply_to, "rhai:reply:{default}:", 21);
+    memset(reply_to + 21, 'r', 491);
     reply_to[512] = '\0';
     assert_int_equal(th_submit(f->c, "default", "l-reply", "1", NULL, 5000, reply_to), 0);
     assert_invalid_with(f, "l-reply", "reply_to is 512 bytes, limit 511");
@@ -374,7 +374,7 @@ static void test_a_redis_restart_longer_than_the_heartbeat_ttl_recovers_no_live_
     assert_int_equal(t.attempts, 1);
     rh_task_clear(&t);
     /* answered once: nothing queued again, no second reply */
-    r = redisCommand(f->c, "LLEN %s", rh_key_reply(key, "rhai", "rs1"));
+    r = redisCommand(f->c, "LLEN %s", rh_key_reply(key, "rhai", "default", "rs1"));
     assert_int_equal(r->integer, 0);
     freeReplyObject(r);
     r = redisCommand(f->c, "LLEN %s", rh_key_queue(key, "rhai", "default"));

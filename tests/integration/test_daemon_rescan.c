@@ -117,7 +117,7 @@ static void test_an_id_left_in_the_processing_list_runs_after_a_refused_reread(v
 
     /* then the list holds an id whose take reply was lost */
     rep = redisCommand(c, "HSET %s id lost-1 script %s worker_id %s status queued "
-                       "attempts 0 timeout_ms 5000", rh_key_task(key, "rhai", "lost-1"),
+                       "attempts 0 timeout_ms 5000", rh_key_task(key, "rhai", WORKER, "lost-1"),
                        "2 + 2", WORKER);
     assert_true(rep && rep->type == REDIS_REPLY_INTEGER);
     freeReplyObject(rep);
@@ -157,7 +157,7 @@ static void test_a_reread_of_our_own_claim_is_not_a_second_delivery(void **state
     pid = start_serving(&r, &c, proc, log, inst);
     rep = redisCommand(c, "HSET %s id ours-1 script %s worker_id %s status running "
                        "instance %s attempts 1 started_at 1 timeout_ms 5000",
-                       rh_key_task(key, "rhai", "ours-1"), "3 + 3", WORKER, inst);
+                       rh_key_task(key, "rhai", WORKER, "ours-1"), "3 + 3", WORKER, inst);
     assert_true(rep && rep->type == REDIS_REPLY_INTEGER);
     freeReplyObject(rep);
     freeReplyObject(redisCommand(c, "RPUSH %s ours-1", proc));

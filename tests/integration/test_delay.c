@@ -124,7 +124,7 @@ static long long field_ll(fixture *f, const char *id, const char *name)
 static long long reply_len(fixture *f, const char *id)
 {
     char key[RH_KEY_MAX];
-    return th_cmd_int(f->c, "LLEN %s", rh_key_reply(key, "rhai", id));
+    return th_cmd_int(f->c, "LLEN %s", rh_key_reply(key, "rhai", WORKER, id));
 }
 
 static void test_a_task_due_in_one_second_waits_scheduled_then_runs_after_its_time(
@@ -267,7 +267,7 @@ static void hostile(fixture *f, const char *id, const char *fields, const char *
     rh_task t;
 
     snprintf(cmd, sizeof cmd, "HSET %s id %s script 1 status queued %s",
-             rh_key_task(key, "rhai", id), id, fields);
+             rh_key_task(key, "rhai", WORKER, id), id, fields);
     r = redisCommand(f->c, cmd);
     assert_non_null(r);
     freeReplyObject(r);
@@ -312,8 +312,8 @@ static long long finish_retry(fixture *f, const char *id, int attempt, int64_t d
         const char *argv[] = {
             "EVAL", wk_lua_finish, "8", "rhai:processing:{default}:x", "rhai:tasks:{default}",
             rh_key_delayed(dk, "rhai", WORKER),
-            rh_key_task(tk, "rhai", id), rh_key_reply(rk, "rhai", id), "rhai:failed:{default}:1",
-            "rhai:seen:{x}", rh_key_dead(xk, "rhai", WORKER), "60000", "rhai:events", "100",
+            rh_key_task(tk, "rhai", WORKER, id), rh_key_reply(rk, "rhai", WORKER, id), "rhai:failed:{default}:1",
+            "rhai:seen:{default}:x", rh_key_dead(xk, "rhai", WORKER), "60000", "rhai:events", "100",
             "12", id, "{}", "{\"event\":\"retry\"}", at, "3", "0", dues, entry,
             "status", "error", "error_kind", "script",
         };
@@ -335,7 +335,7 @@ static void test_a_retry_finish_sent_twice_or_late_applies_once(void **state)
     redisReply *r;
 
     r = redisCommand(f->c, "HSET %s id stale script 1 status running retries 3",
-                     rh_key_task(key, "rhai", "stale"));
+                     rh_key_task(key, "rhai", WORKER, "stale"));
     assert_non_null(r);
     freeReplyObject(r);
     assert_int_equal(finish_retry(f, "stale", 1, rh_now_ms() + 3600000), 2);

@@ -31,7 +31,7 @@ static void submit(redisContext *c, const char *id, const char *ctx, const char 
     char key[RH_KEY_MAX];
     redisReply *r;
 
-    r = redisCommand(c, "DEL %s", rh_key_task(key, "rhai", id));
+    r = redisCommand(c, "DEL %s", rh_key_task(key, "rhai", WORKER, id));
     assert_non_null(r);
     freeReplyObject(r);
     assert_int_equal(th_submit_as(c, WORKER, id, ctx, caller, script, args, 20000, NULL), 0);

@@ -29,7 +29,7 @@ static const char counter_script[] =
 /* th_submit as caller "ops": the caller goes into the hash first. */
 static int submit(redisContext *c, const char *id, const char *script)
 {
-    redisReply *r = redisCommand(c, "HSET rhai:task:{%s} caller_id ops", id);
+    redisReply *r = redisCommand(c, "HSET rhai:task:{default}:%s caller_id ops", id);
     int ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 
     freeReplyObject(r);
@@ -72,7 +72,7 @@ static void test_a_task_redelivered_after_its_commit_does_not_write_twice(void *
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
     {   /* no reply went out */
-        redisReply *r = redisCommand(c, "LLEN rhai:reply:once");
+        redisReply *r = redisCommand(c, "LLEN rhai:reply:{default}:once");
         assert_int_equal(r->integer, 0);
         freeReplyObject(r);
     }

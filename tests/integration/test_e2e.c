@@ -462,7 +462,7 @@ static void test_async_completes_from_the_hash_when_its_reply_was_lost(void **st
     assert_true(pop_id > 0);
     /* a worker answered, and the reply was taken and lost in transit */
     r = redisCommand(c, "HSET %s status done output 42 finished_at 1 attempts 1",
-                     rh_key_task(key, "rhai", id));
+                     rh_key_task(key, "rhai", "nobody-serves-this", id));
     freeReplyObject(r);
     r = redisCommand(c, "CLIENT KILL ID %lld", pop_id);
     assert_int_equal(r->integer, 1);

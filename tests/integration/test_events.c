@@ -210,8 +210,8 @@ static void test_a_failed_or_rolled_back_task_emits_nothing(void **state)
     rh_task_clear(&t);
     assert_int_equal(stream_count(e, "fails.1"), 0);
     assert_int_equal(stream_count(e, "rollback.1"), 0);
-    assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:task:{ev:fails.1:audit}"), 0);
-    assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:task:{ev:rollback.1:audit}"), 0);
+    assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:task:{default}:ev:fails.1:audit"), 0);
+    assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:task:{default}:ev:rollback.1:audit"), 0);
     assert_int_equal(rows_named(e, "sub:fails.1"), 0);
     assert_int_equal(rows_named(e, "sub:rollback.1"), 0);
 }
@@ -271,7 +271,7 @@ static void redelivered(env *e, const char *fault, const char *id)
     status = th_wait(a, 20000);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
-    assert_int_equal(th_cmd_int(e->c, "LLEN rhai:reply:{%s}", id), 0);     /* no finish */
+    assert_int_equal(th_cmd_int(e->c, "LLEN rhai:reply:{default}:%s", id), 0);     /* no finish */
     e->rhaid = th_rhaid_start(&e->redis, "default", 2, extra);
     assert_true(e->rhaid > 0);
     rh_task_init(&t);
@@ -289,7 +289,7 @@ static void redelivered(env *e, const char *fault, const char *id)
     snprintf(sub, sizeof sub, "sub:%s.1", id);
     assert_int_equal(rows_named(e, sub), 1);
     snprintf(sub, sizeof sub, "ev:%s.1:audit", id);
-    assert_int_equal(th_cmd_int(e->c, "LLEN rhai:reply:{%s}", sub), 0);
+    assert_int_equal(th_cmd_int(e->c, "LLEN rhai:reply:{default}:%s", sub), 0);
 }
 
 static void test_a_redelivered_task_emits_once(void **state)

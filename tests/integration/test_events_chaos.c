@@ -32,7 +32,7 @@
 #include "store/store.h"
 
 #define WORKER "evchaos"
-#define REPLY_LIST "rhai:reply:client:evchaos"
+#define REPLY_LIST "rhai:reply:{evchaos}:client:evchaos"
 #define NINST 3
 
 static int env_int(const char *name, int def)
@@ -193,7 +193,7 @@ static void test_every_committed_event_has_exactly_one_subscriber_effect(void **
             snprintf(script, sizeof script, "emit('chaos.tick', {i: %d}); Account.create({name: "
                      "'src:' + ctx.task_id, owner: 'src', balance: 1}); %d", submitted,
                      submitted);
-            freeReplyObject(cmd(r, "HSET rhai:task:{%s} id %s script %s worker_id %s "
+            freeReplyObject(cmd(r, "HSET rhai:task:{evchaos}:%s id %s script %s worker_id %s "
                                 "context_id ev caller_id chaos status queued attempts 0 "
                                 "created_at %lld reply_to %s", id, id, script, WORKER,
                                 (long long)rh_now_ms(), REPLY_LIST));

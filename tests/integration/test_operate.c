@@ -311,7 +311,7 @@ static void submit_as(redisContext *c, const char *id, const char *script, const
 {
     redisReply *rep;
 
-    rep = redisCommand(c, "HSET rhai:task:{%s} id %s worker_id default status queued "
+    rep = redisCommand(c, "HSET rhai:task:{default}:%s id %s worker_id default status queued "
                        "created_at %lld attempts 0 script %s caller_id %s context_id ops",
                        id, id, (long long)rh_now_ms(), script, caller);
     assert_non_null(rep);
@@ -658,7 +658,7 @@ static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **st
     body = th_metrics_wait(port, "rhai_executors_busy", 2, 10000);
     assert_int_equal(th_metric(body, "rhai_executors_busy"), 2);
     rh_free(body);
-    hset(c, "HSET rhai:task:{old} id old worker_id default status queued created_at %lld "
+    hset(c, "HSET rhai:task:{default}:old id old worker_id default status queued created_at %lld "
          "attempts 0 script %s", (long long)(rh_now_ms() - 120000), "'late'");
     hset(c, "LPUSH rhai:queue:{default} old");
     body = th_metrics_wait(port, "rhai_queue_oldest_age_seconds{worker_id=\"default\"}", 100,
@@ -671,7 +671,7 @@ static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **st
     rh_free(body);
 
     /* free an executor: the old task runs, after 2 min in the queue */
-    hset(c, "HSET rhai:task:{busy-1} cancel_requested 1");
+    hset(c, "HSET rhai:task:{default}:busy-1 cancel_requested 1");
     rh_task_init(&t);
     assert_int_equal(th_reply(c, NULL, "old", 10, &t), 0);
     assert_string_equal(t.output, "\"late\"");
@@ -688,7 +688,7 @@ static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **st
     /* a dead instance: registered, no heartbeat, one task in its list */
     assert_int_equal(th_submit(c, "nobody", "orphaned", "'saved'", NULL, 5000, NULL), 0);
     hset(c, "DEL rhai:queue:{nobody}");
-    hset(c, "HSET rhai:task:{orphaned} worker_id default");
+    hset(c, "HSET rhai:task:{default}:orphaned worker_id default");
     hset(c, "LPUSH rhai:processing:{default}:ghost orphaned");
     hset(c, "SADD rhai:workers {default}:ghost");
     body = th_metrics_wait(port, "rhai_instances_dead_total", 1, 10000);
@@ -697,7 +697,7 @@ static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **st
     assert_int_equal(th_metric(body, "rhai_recovered_tasks_total{outcome=\"failed\"}"), 0);
     assert_metrics_valid(body);
     rh_free(body);
-    hset(c, "HSET rhai:task:{busy-2} cancel_requested 1");
+    hset(c, "HSET rhai:task:{default}:busy-2 cancel_requested 1");
     rh_task_init(&t);
     assert_int_equal(th_reply(c, NULL, "orphaned", 10, &t), 0);
     assert_string_equal(t.output, "\"saved\"");

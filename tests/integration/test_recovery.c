@@ -16,7 +16,7 @@
 #include "harness.h"
 #include "rhai/rhai.h"
 
-#define SHARED_REPLY "rhai:reply:client:recovery"
+#define SHARED_REPLY "rhai:reply:{default}:client:recovery"
 
 static const char *const fast_beat[] = { "--heartbeat-ms", "100", "--heartbeat-ttl-ms",
                                          "600", NULL };
@@ -32,7 +32,7 @@ static void submit_many(redisContext *c, const char *prefix, int n, const char *
         snprintf(id, sizeof id, "%s-%d", prefix, i);
         redisAppendCommand(c, "HSET %s id %s script %s worker_id default status queued "
                            "attempts 0 timeout_ms 10000 reply_to %s args {\"i\":%d}",
-                           rh_key_task(key, "rhai", id), id, script, SHARED_REPLY, i);
+                           rh_key_task(key, "rhai", "default", id), id, script, SHARED_REPLY, i);
         redisAppendCommand(c, "LPUSH %s %s", qkey, id);
     }
     for (int i = 0; i < 2 * n; i++) {
@@ -240,10 +240,10 @@ static void test_a_claimed_task_of_a_dead_instance_is_requeued_not_crashed(void 
 
     assert_int_equal(th_redis_start(&redis, 0), 0);
     c = th_redis_connect(&redis);
-    r = redisCommand(c, "HSET rhai:task:{held-1} id held-1 script 41+1 worker_id default "
+    r = redisCommand(c, "HSET rhai:task:{default}:held-1 id held-1 script 41+1 worker_id default "
                      "status claimed instance ghost attempts 1");
     freeReplyObject(r);
-    r = redisCommand(c, "HSET rhai:task:{held-2} id held-2 script 40+3 worker_id default "
+    r = redisCommand(c, "HSET rhai:task:{default}:held-2 id held-2 script 40+3 worker_id default "
                      "status queued attempts 2");
     freeReplyObject(r);
     r = redisCommand(c, "RPUSH rhai:processing:{default}:ghost held-1 held-2");

@@ -59,7 +59,7 @@ static void submit_raw(const char *id, const char *caller, const char *sk,
     snprintf(at, sizeof at, "%lld", (long long)created_at);
     r = redisCommand(g_c, "HSET %s id %s script %s args %s worker_id signed context_id default "
                      "caller_id %s created_at %s status queued signature %s",
-                     rh_key_task(key, "rhai", id), id, script, args, caller, at, sig);
+                     rh_key_task(key, "rhai", "signed", id), id, script, args, caller, at, sig);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     freeReplyObject(r);
     r = redisCommand(g_c, "LPUSH %s %s", rh_key_queue(key, "rhai", "signed"), id);

@@ -147,7 +147,7 @@ static void submit(fixture *f, const char *id)
 {
     char key[RH_KEY_MAX];
     redisReply *r = redisCommand(f->c, "HSET %s script %s context_id %s caller_id %s "
-                                 "timeout_ms 10000", rh_key_task(key, "rhai", id), SCRIPT,
+                                 "timeout_ms 10000", rh_key_task(key, "rhai", "default", id), SCRIPT,
                                  CONTEXT, CALLER);
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     freeReplyObject(r);
@@ -158,7 +158,7 @@ static void submit(fixture *f, const char *id)
 static long long llen(fixture *f, const char *id)
 {
     char key[RH_KEY_MAX];
-    redisReply *r = redisCommand(f->c, "LLEN %s", rh_key_reply(key, "rhai", id));
+    redisReply *r = redisCommand(f->c, "LLEN %s", rh_key_reply(key, "rhai", "default", id));
     long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     if (r)
         freeReplyObject(r);

@@ -101,7 +101,7 @@ static inline void wfx_open(wfx *x, int concurrency)
     assert_non_null(x->f.cfg.instance);
     x->w.loop = &x->f.loop;
     x->w.cfg = &x->f.cfg;
-    snprintf(x->w.reply_prefix, sizeof x->w.reply_prefix, "%s:reply:", x->f.cfg.prefix);
+    rh_key_reply_base(x->w.reply_prefix, x->f.cfg.prefix, x->f.cfg.worker_id);
     assert_int_equal(uv_timer_init(&x->f.loop, &x->w.later), 0);
 }
 

@@ -153,10 +153,14 @@ static void test_task_reply_to_is_checked_against_the_prefix(void **state)
     assert_int_equal(rhai_task_set_reply_to(t, "other:list"), 0);
     assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, &err), RHAI_EINVAL);
     assert_int_equal(err.code, RHAI_EINVAL);
-    assert_non_null(strstr(err.msg, "rhai:reply:"));
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:"), 0);   /* no name */
+    assert_non_null(strstr(err.msg, "rhai:reply:{default}:"));
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{default}:"), 0);   /* no name */
     assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), RHAI_EINVAL);
-    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:mine"), 0);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:mine"), 0);   /* v1's: no slot */
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{other}:mine"), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), RHAI_EINVAL);
+    assert_int_equal(rhai_task_set_reply_to(t, "rhai:reply:{default}:mine"), 0);
     assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1, NULL), 0);
     assert_int_equal(rhai__submit_prepare(&s, t, "app", NULL, 1, NULL), RHAI_EINVAL);
     assert_int_equal(rhai_task_set_reply_to(t, NULL), 0);
@@ -252,7 +256,7 @@ static void test_submit_writes_every_protocol_field(void **state)
     assert_int_equal(rhai_task_set_timeout(t, 1500), 0);
     assert_int_equal(rhai__submit_prepare(&s, t, "rhai", NULL, 1764000000000LL, NULL), 0);
     assert_string_equal(s.hset_argv[0], "HSET");
-    assert_string_equal(s.hset_argv[1], "rhai:task:{job-1}");
+    assert_string_equal(s.hset_argv[1], "rhai:task:{w1}:job-1");
     assert_int_equal(s.hset_argc, 2 + 2 * 10);               /* no reply_to */
     assert_string_equal(hset_get(&s, "id"), "job-1");
     assert_memory_equal(hset_get(&s, "script"), "1 + 1", 5);
@@ -268,12 +272,19 @@ static void test_submit_writes_every_protocol_field(void **state)
     assert_string_equal(s.lpush_argv[0], "LPUSH");
     assert_string_equal(s.lpush_argv[1], "rhai:queue:{w1}");
     assert_string_equal(s.lpush_argv[2], "job-1");
+    /* the lookup hint, for 7 days */
+    assert_int_equal(s.hint_argc, 5);
+    assert_string_equal(s.hint_argv[0], "SET");
+    assert_string_equal(s.hint_argv[1], "rhai:taskw:{job-1}");
+    assert_string_equal(s.hint_argv[2], "w1");
+    assert_string_equal(s.hint_argv[3], "PX");
+    assert_string_equal(s.hint_argv[4], "604800000");
 
     /* The async client's shared list replaces the task's own. */
-    assert_int_equal(rhai_task_set_reply_to(t, "app:reply:x"), 0);
-    assert_int_equal(rhai__submit_prepare(&s, t, "app", "app:reply:client:u1", 1, NULL), 0);
-    assert_string_equal(hset_get(&s, "reply_to"), "app:reply:client:u1");
-    assert_string_equal(s.hset_argv[1], "app:task:{job-1}");
+    assert_int_equal(rhai_task_set_reply_to(t, "app:reply:{w1}:x"), 0);
+    assert_int_equal(rhai__submit_prepare(&s, t, "app", "app:reply:{w1}:client:u1", 1, NULL), 0);
+    assert_string_equal(hset_get(&s, "reply_to"), "app:reply:{w1}:client:u1");
+    assert_string_equal(s.hset_argv[1], "app:task:{w1}:job-1");
 }
 
 /* A task without a timeout carries no timeout_ms (the worker's default

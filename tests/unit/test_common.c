@@ -232,13 +232,44 @@ static void test_keys_follow_the_protocol(void **state)
 {
     char k[RH_KEY_MAX];
     (void)state;
-    assert_string_equal(rh_key_task(k, "rhai", "t1"), "rhai:task:{t1}");
+    assert_string_equal(rh_key_task(k, "rhai", "w", "t1"), "rhai:task:{w}:t1");
+    assert_string_equal(rh_key_task_v1(k, "rhai", "t1"), "rhai:task:{t1}");
+    assert_string_equal(rh_key_reply_v1(k, "rhai", "t1"), "rhai:reply:{t1}");
+    assert_string_equal(rh_key_seen(k, "rhai", "w", "t1"), "rhai:seen:{w}:t1");
+    assert_string_equal(rh_key_taskw(k, "rhai", "t1"), "rhai:taskw:{t1}");
+    assert_string_equal(rh_key_instances(k, "rhai", "w"), "rhai:instances:{w}");
+    assert_string_equal(rh_key_tasks(k, "rhai", "w"), "rhai:tasks:{w}");
+    assert_string_equal(rh_key_failed(k, "rhai", "w", 7), "rhai:failed:{w}:7");
+    assert_string_equal(rh_key_reply_client(k, "rhai", "w", "u"), "rhai:reply:{w}:client:u");
+    assert_string_equal(rh_key_member(k, "w", "i1"), "{w}:i1");
     assert_string_equal(rh_key_queue(k, "rhai", "w"), "rhai:queue:{w}");
     assert_string_equal(rh_key_processing(k, "rhai", "w", "i1"), "rhai:processing:{w}:i1");
-    assert_string_equal(rh_key_reply(k, "p", "t1"), "p:reply:{t1}");
+    assert_string_equal(rh_key_reply(k, "p", "w", "t1"), "p:reply:{w}:t1");
     assert_string_equal(rh_key_worker(k, "rhai", "w", "i1"), "rhai:worker:{w}:i1");
     assert_string_equal(rh_key_workers(k, "rhai"), "rhai:workers");
     assert_string_equal(rh_key_events(k, "rhai"), "rhai:events");
+}
+
+/* Key layout v2: a reply_to must be a list of the task's worker id's slot;
+ * a registry member names its worker id. */
+static void test_a_reply_to_must_live_in_the_slot_of_the_tasks_worker_id(void **state)
+{
+    char w[RH_NAME_MAX + 1];
+    (void)state;
+    assert_true(rh_reply_to_valid("rhai", "w", "rhai:reply:{w}:x"));
+    assert_true(rh_reply_to_valid("rhai", "w", "rhai:reply:{w}:client:u"));
+    assert_false(rh_reply_to_valid("rhai", "w", "rhai:reply:{w}:"));       /* no name */
+    assert_false(rh_reply_to_valid("rhai", "w", "rhai:reply:{v}:x"));      /* another slot */
+    assert_false(rh_reply_to_valid("rhai", "w", "rhai:reply:client:x"));   /* v1's */
+    assert_false(rh_reply_to_valid("rhai", "w", "app:reply:{w}:x"));
+    assert_false(rh_reply_to_valid("rhai", "w", NULL));
+    assert_true(rh_reply_to_valid_v1("rhai", "rhai:reply:client:x"));
+    assert_false(rh_reply_to_valid_v1("rhai", "rhai:reply:"));
+    assert_int_equal(rh_member_worker("{w-1}:host-1-ab", w), 0);
+    assert_string_equal(w, "w-1");
+    assert_int_equal(rh_member_worker("w-1:host", w), RHAI_EINVAL);
+    assert_int_equal(rh_member_worker("{}:host", w), RHAI_EINVAL);
+    assert_int_equal(rh_member_worker("{w}host", w), RHAI_EINVAL);
 }
 
 /* Events' keys carry the context or the worker id as hash tag, and a
@@ -825,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_context_ids_have_one_rule_that_task_validation_applies),
         cmocka_unit_test(test_generated_ids_are_valid_distinct_uuids),
         cmocka_unit_test(test_keys_follow_the_protocol),
+        cmocka_unit_test(test_a_reply_to_must_live_in_the_slot_of_the_tasks_worker_id),
         cmocka_unit_test(test_event_keys_and_subscriber_ids_are_deterministic),
         cmocka_unit_test(test_task_fields_parse_from_hash_pairs),
         cmocka_unit_test(test_task_validate_names_each_problem),

@@ -224,7 +224,7 @@ static void test_claim_of_a_bad_task_answers_invalid_with_the_reason(void **stat
         { { "script", "done 1", "timeout_ms", "-5" }, RH_EK_INVALID,
           "timeout_ms must be positive" },
         { { "script", "done 1", "reply_to", "elsewhere:list" }, RH_EK_INVALID,
-          "reply_to must be a list under <prefix>:reply:" },
+          "reply_to must be a list under rhai:reply:{unit}: (the slot of worker id unit)" },
         { { "script", "done 1", "signature", "not-a-signature" }, RH_EK_DENIED, "" },
     };
     wfx x;

@@ -34,7 +34,8 @@
 
 #include "harness.h"
 
-#define REPLY_LIST "rhai:reply:client:load"
+/* the shared reply list, in the worker id's slot (key layout v2) */
+static char REPLY_LIST[RH_KEY_MAX];
 #define MAX_PIDS 16
 
 typedef struct opts {
@@ -246,6 +247,7 @@ int main(int argc, char **argv)
     snprintf(script, sizeof script,
              "var t = Date.now(); while (Date.now() - t < %d) {} args.i", o.task_ms);
     rh_key_queue(qkey, "rhai", o.worker);
+    rh_key_reply_client(REPLY_LIST, "rhai", o.worker, "load");
     redisReply *r0 = redisCommand(c, "DEL %s", REPLY_LIST);
     if (r0)
         freeReplyObject(r0);
@@ -289,7 +291,7 @@ int main(int argc, char **argv)
                 snprintf(args, sizeof args, "{\"i\":%ld}", i);
                 redisAppendCommand(c, "HSET %s id %s script %s worker_id %s args %s "
                                    "reply_to %s status queued attempts 0 created_at %s "
-                                   "timeout_ms 30000", rh_key_task(key, "rhai", id), id, script,
+                                   "timeout_ms 30000", rh_key_task(key, "rhai", o.worker, id), id, script,
                                    o.worker, args, REPLY_LIST, created);
                 redisAppendCommand(c, "LPUSH %s %s", qkey, id);
                 /* open loop: latency counts from when the task was due */
