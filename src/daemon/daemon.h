@@ -538,6 +538,8 @@ void    wk_on_pool_start(wk_pool *p, wk_job *j, void *data);
  * take (privdata: the worker), reachable for unit tests, which feed them
  * replies parsed from RESP bytes (tests/unit/test_daemon_take.c). */
 void    wk_on_claim(redisAsyncContext *ac, void *reply, void *job);
+/* ... and of the look-up of a protocol v1 task behind a 'missing' claim. */
+void    wk_on_v1(redisAsyncContext *ac, void *reply, void *job);
 void    wk_on_take(redisAsyncContext *ac, void *reply, void *worker);
 /* store_watch.c */
 int     wk_store_open(wk_worker *w, rhai_error *err);   /* after wk_pool_init */

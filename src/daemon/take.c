@@ -771,6 +771,11 @@ void wk_on_claim(redisAsyncContext *ac, void *reply, void *job)
     on_claim(ac, reply, job);
 }
 
+void wk_on_v1(redisAsyncContext *ac, void *reply, void *job)
+{
+    on_v1(ac, reply, job);
+}
+
 void wk_on_take(redisAsyncContext *ac, void *reply, void *worker)
 {
     on_take(ac, reply, worker);

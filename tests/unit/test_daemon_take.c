@@ -105,13 +105,49 @@ static void test_claim_of_a_missing_hash_answers_invalid(void **state)
 
     open_worker(&x);
     rh_buf_init(&b);
+    /* no hash: first the look-up of a protocol v1 task (rhai:task:{ID}),
+     * sent on the command connection -- down here, so the job is dropped
+     * and taken again from the processing list later */
     claiming(&x, "t1");
     b_strs(&b, "missing", NULL);
-    assert_non_null(j = claim_reply(&x, &b, "t1"));
+    assert_null(claim_reply(&x, &b, "t1"));
+    /* no v1 hash either (HMGET reply_to created_at status: all nil) */
+    j = claiming(&x, "t1");
+    rh_buf_appendf(&b, "%s", "*3\r\n$-1\r\n$-1\r\n$-1\r\n");
+    {
+        redisReply *r = resp(&b);
+        wk_on_v1(NULL, r, j);
+        freeReplyObject(r);
+    }
+    assert_non_null(j = wk_job_find(&x.w, "t1", 2));
     assert_int_equal(j->state, WK_JOB_FINISHING);
     assert_int_equal(j->task.error_kind, RH_EK_INVALID);
     assert_string_equal(j->task.error, "task not found: no hash at the task key");
     assert_int_equal(j->unstarted, 1);
+    rh_buf_free(&b);
+    wfx_close(&x);
+}
+
+/* A v1 task (its hash at rhai:task:{ID}) is answered in v1 form on its v1
+ * reply list, by commands of their own, and dropped: no job is left to
+ * finish in the v2 way. */
+static void test_a_v1_task_behind_a_missing_claim_is_dropped_after_its_refusal(void **state)
+{
+    wfx x;
+    rh_buf b;
+    wk_job *j;
+    (void)state;
+
+    open_worker(&x);
+    rh_buf_init(&b);
+    j = claiming(&x, "v1a");
+    rh_buf_appendf(&b, "%s", "*3\r\n$-1\r\n$1\r\n5\r\n$6\r\nqueued\r\n");
+    {
+        redisReply *r = resp(&b);
+        wk_on_v1(NULL, r, j);
+        freeReplyObject(r);
+    }
+    assert_null(wk_job_find(&x.w, "v1a", 3));
     rh_buf_free(&b);
     wfx_close(&x);
 }
@@ -375,6 +411,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claim_of_a_missing_hash_answers_invalid),
+        cmocka_unit_test(test_a_v1_task_behind_a_missing_claim_is_dropped_after_its_refusal),
         cmocka_unit_test(test_claim_of_a_replayed_signed_task_answers_denied),
         cmocka_unit_test(test_claim_drops_badtype_skip_and_lost_replies),
         cmocka_unit_test(test_claim_refused_by_redis_is_kept_for_a_retry),
