@@ -46,10 +46,10 @@ static void test_connect_authenticates_and_selects_the_db(void **state)
     submit(c, "w-auth", "auth-1", NULL, id);
     rhai_client_free(c);
     freeReplyObject(cmd(f->rc, "SELECT 2"));
-    assert_hfield(f->rc, "app:task:{auth-1}", "id", "auth-1");
+    assert_hfield(f->rc, "app:task:{w-auth}:auth-1", "id", "auth-1");
     assert_int_equal(cmd_int(f->rc, "LLEN app:queue:{w-auth}"), 1);
     freeReplyObject(cmd(f->rc, "SELECT 0"));
-    assert_int_equal(cmd_int(f->rc, "EXISTS app:task:{auth-1}"), 0);
+    assert_int_equal(cmd_int(f->rc, "EXISTS app:task:{w-auth}:auth-1"), 0);
 
     snprintf(url, sizeof url, "redis://alice:wrong@127.0.0.1:%d", g_redis.port);
     assert_int_equal(rhai_client_connect(url, NULL, &c, &err), RHAI_ECONN);

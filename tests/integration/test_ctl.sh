@@ -85,7 +85,7 @@ BG=$!
 running_id() {
     RID=$(rcli LINDEX "rhai:processing:{ctl}:$(rcli SMEMBERS rhai:workers | head -1 |
                                                   sed 's/^{ctl}://')" 0 2>/dev/null)
-    [ -n "$RID" ] && [ "$(rcli HGET "rhai:task:{$RID}" status)" = running ] ||
+    [ -n "$RID" ] && [ "$(rcli HGET "$(tkey "$RID")" status)" = running ] ||
         { RID=; return 1; }
 }
 CHECKS=$((CHECKS + 1))

@@ -24,7 +24,7 @@ rhaid_wait "$DW_PID"
 # loops until its own timeout (3 s): long enough to be killed, short enough
 # to end by itself when retried later
 ctl 0 submit -e 'while(true){}' --worker dw --timeout 3000 --no-wait && CID=$(cat "$OUT")
-running() { [ "$(rcli HGET "rhai:task:{$1}" status)" = running ]; }
+running() { [ "$(rcli HGET "$(tkey "$1")" status)" = running ]; }
 CHECKS=$((CHECKS + 1)); poll 100 running "$CID" || fail "the looping task never ran"
 # kill every executor of rhaid until the task is dead: kills of an idle
 # executor count no attempt, so this ends after the second kill under it
@@ -36,12 +36,12 @@ kill_executors() {
 CHECKS=$((CHECKS + 1))
 poll 150 kill_executors || fail "task not in rhai:dead:{dw} after its executors were killed"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$CID}" error_kind)" = crashed ] ||
-    fail "error_kind $(rcli HGET "rhai:task:{$CID}" error_kind), expected crashed"
+[ "$(rcli HGET "$(tkey "$CID")" error_kind)" = crashed ] ||
+    fail "error_kind $(rcli HGET "$(tkey "$CID")" error_kind), expected crashed"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli TTL "rhai:task:{$CID}")" = -1 ] || fail "a dead task's hash has a TTL"
+[ "$(rcli TTL "$(tkey "$CID")")" = -1 ] || fail "a dead task's hash has a TTL"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$CID}" dead_at)" = "$(rcli ZSCORE "rhai:dead:{dw}" "$CID")" ] ||
+[ "$(rcli HGET "$(tkey "$CID")" dead_at)" = "$(rcli ZSCORE "rhai:dead:{dw}" "$CID")" ] ||
     fail "dead_at is not the dead set's score"
 ctl 0 dead show "$CID" --json && json "d['dead'] and d['error_kind'] == 'crashed' and \
     len(d['errors']) == 1 and d['errors'][0]['error_kind'] == 'crashed'"
@@ -60,7 +60,7 @@ rhaid_start dr dr 1 --heartbeat-ms 200 --heartbeat-ttl-ms 1000 --max-attempts 1
 rhaid_wait "$RHAID_PID"
 CHECKS=$((CHECKS + 1)); poll 150 in_dead dr "$RID" || fail "recovery did not put $RID in dead:{dr}"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli TTL "rhai:task:{$RID}")" = -1 ] || fail "a recovered dead task's hash has a TTL"
+[ "$(rcli TTL "$(tkey "$RID")")" = -1 ] || fail "a recovered dead task's hash has a TTL"
 ctl 0 dead show "$RID" --json && json "d['error_kind'] == 'crashed' and d['status'] == 'error' \
     and d['errors'][-1]['error_kind'] == 'crashed' and d['errors'][-1]['attempt'] == 1"
 
@@ -96,24 +96,24 @@ CHECKS=$((CHECKS + 1))
 [ "$(rcli LLEN 'rhai:queue:{dw}')" = 1 ] || fail "two retries queued $(rcli LLEN 'rhai:queue:{dw}') runs"
 CHECKS=$((CHECKS + 1)); in_dead dw "$CID" && fail "a retried task is still dead"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$CID}" status)" = queued ] &&
-    [ "$(rcli HEXISTS "rhai:task:{$CID}" dead_at)" = 0 ] &&
-    [ "$(rcli HGET "rhai:task:{$CID}" attempts)" = 0 ] || fail "a retried task is not queued afresh"
+[ "$(rcli HGET "$(tkey "$CID")" status)" = queued ] &&
+    [ "$(rcli HEXISTS "$(tkey "$CID")" dead_at)" = 0 ] &&
+    [ "$(rcli HGET "$(tkey "$CID")" attempts)" = 0 ] || fail "a retried task is not queued afresh"
 ctl 7 dead retry "$CID" && has "$ERR" 'not in the dead-letter set'
 ctl 0 queue resume dw
-ended() { [ "$(rcli HGET "rhai:task:{$1}" status)" = "$2" ]; }
+ended() { [ "$(rcli HGET "$(tkey "$1")" status)" = "$2" ]; }
 CHECKS=$((CHECKS + 1)); poll 150 ended "$CID" timeout || fail "the retried task did not run to its timeout"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$CID}" attempts)" = 1 ] || fail "the retried task ran $(rcli HGET "rhai:task:{$CID}" attempts) times"
+[ "$(rcli HGET "$(tkey "$CID")" attempts)" = 1 ] || fail "the retried task ran $(rcli HGET "$(tkey "$CID")" attempts) times"
 CHECKS=$((CHECKS + 1))
 python3 -c 'import json,sys; e=json.loads(sys.argv[1]); sys.exit(0 if e[0]["error_kind"] == "crashed" else 1)' \
-    "$(rcli HGET "rhai:task:{$CID}" errors)" || fail "the retried task lost its error history"
+    "$(rcli HGET "$(tkey "$CID")" errors)" || fail "the retried task lost its error history"
 
 # ---- delete -------------------------------------------------------------------------
 ctl 0 dead delete "$RID" && has "$OUT" "deleted $RID"
 CHECKS=$((CHECKS + 1)); in_dead dr "$RID" && fail "a deleted task is still dead"
 CHECKS=$((CHECKS + 1))
-T=$(rcli PTTL "rhai:task:{$RID}"); [ "$T" -gt 0 ] || fail "a deleted task's hash has PTTL $T"
+T=$(rcli PTTL "$(tkey "$RID")"); [ "$T" -gt 0 ] || fail "a deleted task's hash has PTTL $T"
 ctl 7 dead delete "$RID"
 ctl 7 dead show "$RID"
 
@@ -123,7 +123,7 @@ ctl 7 dead show "$RID"
 # two oldest recent ones (dead_max 3)
 NOW=$(($(date +%s%N) / 1000000))
 fake() {    # fake ID KIND AGE_MS
-    rcli HSET "rhai:task:{$1}" status error error_kind "$2" worker_id dt error "boom $1" \
+    rcli HSET "rhai:task:{dt}:$1" status error error_kind "$2" worker_id dt error "boom $1" \
         attempts 1 dead_at $((NOW - $3)) >/dev/null
     rcli ZADD 'rhai:dead:{dt}' $((NOW - $3)) "$1" >/dev/null
 }
@@ -144,10 +144,10 @@ CHECKS=$((CHECKS + 1))
     fail "trim kept $(rcli ZRANGE 'rhai:dead:{dt}' 0 -1 | tr '\n' ' '), expected the newest r3 r4 r5"
 for t in old1 old2 r1 r2; do
     CHECKS=$((CHECKS + 1))
-    T=$(rcli PTTL "rhai:task:{$t}"); [ "$T" -gt 0 ] || fail "trimmed $t's hash has PTTL $T"
+    T=$(rcli PTTL "rhai:task:{dt}:$t"); [ "$T" -gt 0 ] || fail "trimmed $t's hash has PTTL $T"
 done
 CHECKS=$((CHECKS + 1))
-[ "$(rcli PTTL 'rhai:task:{r5}')" = -1 ] || fail "a kept dead task got a TTL"
+[ "$(rcli PTTL 'rhai:task:{dt}:r5')" = -1 ] || fail "a kept dead task got a TTL"
 # bulk: --all with a filter, counted
 ctl 0 dead delete --all dt --error-kind timeout && has "$OUT" 'deleted 1 dead task'
 ctl 0 dead retry --all dt --json && json "d['changed'] == 2 and sorted(d['ids']) == ['r3', 'r5']"

@@ -23,8 +23,8 @@ timeout 60 "$CTL" --redis-url "$URL" submit -e 'while(true){}' --worker dr --tim
     --json >"$WORK/bg.out" 2>"$WORK/bg.err" &
 BG=$!
 running_now() {
-    LID=$(rcli KEYS 'rhai:task:*' | sed -n 's/^rhai:task:{\(.*\)}$/\1/p' | head -1)
-    [ -n "$LID" ] && [ "$(rcli HGET "rhai:task:{$LID}" status)" = running ]
+    LID=$(rcli KEYS 'rhai:task:{dr}:*' | sed -n 's/^rhai:task:{dr}:\(.*\)$/\1/p' | head -1)
+    [ -n "$LID" ] && [ "$(rcli HGET "$(tkey "$LID")" status)" = running ]
 }
 CHECKS=$((CHECKS + 1))
 poll 100 running_now || fail "the looping task never ran"

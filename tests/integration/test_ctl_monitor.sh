@@ -127,7 +127,7 @@ ctl 0 queues --json && {
     # the next to run is the right end of the list: I1, submitted first
     check "$OUT" "d['queues'][2]['oldest_created_at'] == int(argv[0]) and
                   d['queues'][2]['oldest_age_ms'] >= 0 and d['queues'][0]['oldest_age_ms'] is None" \
-        "$(rcli HGET "rhai:task:{$I1}" created_at)"
+        "$(rcli HGET "$(tkey "$I1")" created_at)"
     FAILED_SUM=0
     for k in $(rcli --scan --pattern 'rhai:failed:{beta}:*'); do
         FAILED_SUM=$((FAILED_SUM + $(rcli GET "$k")))
@@ -165,7 +165,7 @@ ctl 0 task retry "$A1" && R1=$(cat "$OUT")
 CHECKS=$((CHECKS + 1))
 [[ "${R1:-}" =~ ^[A-Za-z0-9_.:@-]+$ ]] && [ "$R1" != "$A1" ] || fail "retry printed '${R1:-}'"
 for _ in $(seq 100); do
-    [ "$(rcli HGET "rhai:task:{$R1}" status)" = done ] && break
+    [ "$(rcli HGET "$(tkey "$R1")" status)" = done ] && break
     sleep 0.1
 done
 ctl 0 task show "$A1" --json && cp "$OUT" "$WORK/orig.json"
@@ -173,9 +173,9 @@ ctl 0 task show "$R1" --json && check "$OUT" \
     "d['status'] == 'done' and d['id'] == argv[1] and d['worker_id'] == 'alpha' and
      d['output'] == json.load(open(argv[0]))['output'] == 42" "$WORK/orig.json" "$R1"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$R1}" args)" = "$(rcli HGET "rhai:task:{$A1}" args)" ] &&
-[ "$(rcli HGET "rhai:task:{$R1}" script)" = "$(rcli HGET "rhai:task:{$A1}" script)" ] &&
-[ "$(rcli HGET "rhai:task:{$R1}" timeout_ms)" = "$(rcli HGET "rhai:task:{$A1}" timeout_ms)" ] ||
+[ "$(rcli HGET "$(tkey "$R1")" args)" = "$(rcli HGET "$(tkey "$A1")" args)" ] &&
+[ "$(rcli HGET "$(tkey "$R1")" script)" = "$(rcli HGET "$(tkey "$A1")" script)" ] &&
+[ "$(rcli HGET "$(tkey "$R1")" timeout_ms)" = "$(rcli HGET "$(tkey "$A1")" timeout_ms)" ] ||
     fail "the retry's script, args or timeout differ from the original's"
 ctl 0 task retry --wait --json "$A3" && check "$OUT" \
     "d['id'] != argv[0] and d['status'] == 'done' and d['output'] == [1, 2] and
@@ -206,7 +206,7 @@ for id in "$I1" "$I2" "$I3"; do
         check "$OUT" "d['status'] == 'cancelled' and d['error_kind'] == 'cancelled' and
                       d['finished_at'] > 0"
     CHECKS=$((CHECKS + 1))
-    rcli LINDEX "rhai:reply:{$id}" 0 | grep -q '"status":"cancelled"' ||
+    rcli LINDEX "rhai:reply:{idle}:$id" 0 | grep -q '"status":"cancelled"' ||
         fail "no cancelled reply for $id"
 done
 CHECKS=$((CHECKS + 1))
@@ -275,7 +275,7 @@ BG_PIDS+=("$LONG")
 LID=
 for _ in $(seq 100); do
     LID=$(rcli LINDEX "rhai:processing:$BETA_MEMBER" 0)
-    [ -n "$LID" ] && [ "$(rcli HGET "rhai:task:{$LID}" status)" = running ] && break
+    [ -n "$LID" ] && [ "$(rcli HGET "$(tkey "$LID")" status)" = running ] && break
     LID=
     sleep 0.05
 done
@@ -306,7 +306,7 @@ ctl 0 queues --json && check "$OUT" "[(q['worker_id'], q['queued'], q['processin
                                       for q in d['queues']] == [('beta', 1, 0)] and
                                      int(argv[0]) == 1" "$(rcli LLEN 'rhai:queue:{beta}')"
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{$LID}" status)" = queued ] || fail "the recovered task is not queued"
+[ "$(rcli HGET "$(tkey "$LID")" status)" = queued ] || fail "the recovered task is not queued"
 ctl 0 queue requeue-dead && has_re "$OUT" '^recovered 0 dead instances'
 
 # A new beta instance takes it: the waiting submit gets its result.

@@ -17,7 +17,7 @@ MPORT=$(free_port)
 rhaid_start pw pw 1 --heartbeat-ms 200 --log-level notice --metrics-listen "127.0.0.1:$MPORT"
 PW_PID=$RHAID_PID
 rhaid_wait "$PW_PID"
-status_is() { [ "$(rcli HGET "rhai:task:{$1}" status)" = "$2" ]; }
+status_is() { [ "$(rcli HGET "$(tkey "$1")" status)" = "$2" ]; }
 metric_paused() {
     curl -s "http://127.0.0.1:$MPORT/metrics" | grep -qx "rhai_queue_paused{worker_id=\"pw\"} $1"
 }
@@ -52,7 +52,7 @@ beats "$PW_PID" 5
 TAKES1=$(blmoves)
 CHECKS=$((CHECKS + 1))
 [ $((${TAKES1:-0} - ${TAKES0:-0})) -le 1 ] || fail "a paused instance sent $((TAKES1 - TAKES0)) takes"
-CHECKS=$((CHECKS + 1)); status_is "$B" queued || fail "a paused worker id ran B ($(rcli HGET "rhai:task:{$B}" status))"
+CHECKS=$((CHECKS + 1)); status_is "$B" queued || fail "a paused worker id ran B ($(rcli HGET "$(tkey "$B")" status))"
 CHECKS=$((CHECKS + 1)); [ "$(rcli LLEN 'rhai:queue:{pw}')" = 1 ] || fail "B is not waiting in the queue"
 CHECKS=$((CHECKS + 1)); metric_paused 1 || fail "rhai_queue_paused is not 1 while paused"
 ctl 0 queues && has_re "$OUT" '^pw .*PAUSED'

@@ -24,14 +24,14 @@ CTL_URL=$URL
 ctl 0 submit -e '40+2' --worker tri --json && {
     ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT")
     CHECKS=$((CHECKS + 1))
-    [ "$(rcli HEXISTS "rhai:task:{$ID}" timeout_ms)" = 0 ] ||
-        fail "submit without --timeout sent timeout_ms=$(rcli HGET "rhai:task:{$ID}" timeout_ms)"; }
+    [ "$(rcli HEXISTS "$(tkey "$ID")" timeout_ms)" = 0 ] ||
+        fail "submit without --timeout sent timeout_ms=$(rcli HGET "$(tkey "$ID")" timeout_ms)"; }
 # the worker's default_timeout_ms (300 ms) applies, not 30 s
 CTL_TIMEOUT=20 ctl 3 submit -e 'while(true){}' --worker tri && has "$ERR" 'timeout'
 ctl 0 submit -e '1' --worker tri --timeout 5000 --json && {
     ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$OUT")
     CHECKS=$((CHECKS + 1))
-    [ "$(rcli HGET "rhai:task:{$ID}" timeout_ms)" = 5000 ] || fail "--timeout 5000 not sent"; }
+    [ "$(rcli HGET "$(tkey "$ID")" timeout_ms)" = 5000 ] || fail "--timeout 5000 not sent"; }
 
 # ---- submit to a worker id no instance serves ----------------------------------
 START=$(date +%s%N)
@@ -78,16 +78,16 @@ ctl 2 task cancel --full "$NID"
 ctl 1 submit -e 'throw new Error("boom")' --worker tri --json && FID=$(json_id "$OUT")
 ctl 0 task retry "$FID" && RID=$(cat "$OUT")
 CHECKS=$((CHECKS + 1))
-[ "$(rcli HGET "rhai:task:{${RID:-x}}" retry_of)" = "$FID" ] ||
+[ "$(rcli HGET "$(tkey "${RID:-x}")" retry_of)" = "$FID" ] ||
     fail "the retry's hash has no retry_of $FID"
 ctl 0 task show "${RID:-x}" && has_re "$OUT" "^retry_of: +$FID\$"
 ctl 1 task retry --wait "$FID" && has "$ERR" 'boom'
 ctl 1 task retry --wait "$FID" --json && json "d['retry_of'] == '$FID' and d['id'] != '$FID' \
     and d['status'] == 'error'"
 ctl 1 task retry --wait "$SID" && has "$ERR" 'is queued'   # not finished: refused
-rcli HSET "rhai:task:{$SID}" status done >/dev/null
+rcli HSET "$(tkey "$SID")" status done >/dev/null
 CTL_TIMEOUT=10 ctl 8 task retry --wait "$SID" && has "$ERR" 'no live instance for idleq'
-rcli HSET "rhai:task:{$SID}" status queued >/dev/null
+rcli HSET "$(tkey "$SID")" status queued >/dev/null
 
 # ---- tasks: finished ones filtered by error kind, caller, context, time ------------
 ctl 0 submit -e '2' --worker tri --caller carol --context c2
@@ -117,7 +117,7 @@ ctl 0 tasks --status queued --worker idleq --limit 1 --json && json "d['count'] 
 ctl 0 tasks --status queued --worker idleq && has_re "$OUT" "^$SID +idleq +queued "
 # one task runs on tri's only executor; the next ones wait claimed in rhaid
 ctl 0 submit -e 'while(true){}' --worker tri --timeout 20000 --no-wait && LID=$(cat "$OUT")
-running_now() { [ "$(rcli HGET "rhai:task:{$LID}" status)" = running ]; }
+running_now() { [ "$(rcli HGET "$(tkey "$LID")" status)" = running ]; }
 CHECKS=$((CHECKS + 1))
 poll 100 running_now || fail "the looping task never ran"
 for i in 1 2 3; do

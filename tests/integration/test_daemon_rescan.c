@@ -130,7 +130,7 @@ static void test_an_id_left_in_the_processing_list_runs_after_a_refused_reread(v
     freeReplyObject(rep);
 
     rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "lost-1", 10, &t), 0);
+    assert_int_equal(th_reply(c, "rhai:reply:{" WORKER "}:lost-1", "lost-1", 10, &t), 0);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_string_equal(t.output, "4");
     rh_task_clear(&t);
@@ -166,7 +166,7 @@ static void test_a_reread_of_our_own_claim_is_not_a_second_delivery(void **state
     freeReplyObject(rep);
 
     rh_task_init(&t);
-    assert_int_equal(th_reply(c, NULL, "ours-1", 10, &t), 0);
+    assert_int_equal(th_reply(c, "rhai:reply:{" WORKER "}:ours-1", "ours-1", 10, &t), 0);
     assert_int_equal(t.status, RHAI_STATUS_DONE);
     assert_string_equal(t.output, "6");
     assert_int_equal(t.attempts, 1);

@@ -21,6 +21,18 @@
 
 /* A redis-server, a connection to it in *c, and rhaid (worker "default",
  * 2 executors) serving metrics on 'port'; its pid. */
+static void hset(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *rep;
+    va_start(ap, fmt);
+    rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    assert_non_null(rep);
+    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+}
+
 static pid_t start_with_metrics(th_redis *r, int port, redisContext **c)
 {
     char listen[64];
@@ -204,9 +216,9 @@ static void test_a_take_and_its_claim_share_one_round_trip(void **state)
     assert_int_equal(rep->elements, 1);
     snprintf(proc, sizeof proc, "rhai:processing:%s", rep->element[0]->str);
     freeReplyObject(rep);
-    assert_int_equal(th_submit(c, "nobody", "orphan", "'found'", NULL, 5000, NULL), 0);
-    rep = redisCommand(c, "DEL rhai:queue:{nobody}");
-    freeReplyObject(rep);
+    hset(c, "HSET rhai:task:{default}:orphan id orphan worker_id default status queued "
+         "created_at 1 attempts 0 timeout_ms 5000 script %s", "'found'");
+    hset(c, "SET rhai:taskw:{orphan} default");
     rep = redisCommand(c, "LPUSH %s orphan", proc);
     freeReplyObject(rep);
     rh_task_init(&t);
@@ -614,17 +626,6 @@ static void test_redis_down_at_start_is_a_warning_logged_once(void **state)
     th_redis_stop(&r);
 }
 
-static void hset(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    redisReply *rep;
-    va_start(ap, fmt);
-    rep = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    assert_non_null(rep);
-    assert_int_not_equal(rep->type, REDIS_REPLY_ERROR);
-    freeReplyObject(rep);
-}
 
 /* Issue 22: no queue wait, no oldest queued age, no dead instances. Two
  * executors busy (and nothing taken ahead of them): a task created 2 min
@@ -686,9 +687,9 @@ static void test_metrics_show_queue_wait_oldest_age_and_dead_instances(void **st
     rh_free(body);
 
     /* a dead instance: registered, no heartbeat, one task in its list */
-    assert_int_equal(th_submit(c, "nobody", "orphaned", "'saved'", NULL, 5000, NULL), 0);
-    hset(c, "DEL rhai:queue:{nobody}");
-    hset(c, "HSET rhai:task:{default}:orphaned worker_id default");
+    hset(c, "HSET rhai:task:{default}:orphaned id orphaned worker_id default status queued "
+         "created_at 1 attempts 0 timeout_ms 5000 script %s", "'saved'");
+    hset(c, "SET rhai:taskw:{orphaned} default");
     hset(c, "LPUSH rhai:processing:{default}:ghost orphaned");
     hset(c, "SADD rhai:workers {default}:ghost");
     body = th_metrics_wait(port, "rhai_instances_dead_total", 1, 10000);

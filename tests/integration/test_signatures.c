@@ -69,8 +69,11 @@ static void submit_raw(const char *id, const char *caller, const char *sk,
 static void expect(const char *id, rhai_status st, rh_error_kind kind, const char *needle)
 {
     rh_task t;
+    char list[RH_KEY_MAX];
+
     rh_task_init(&t);
-    assert_int_equal(th_reply(g_c, NULL, id, 10, &t), 0);
+    rh_key_reply(list, "rhai", "signed", id);          /* every task here is signed's */
+    assert_int_equal(th_reply(g_c, list, id, 10, &t), 0);
     if (t.status != st || t.error_kind != kind)
         fail_msg("%s: %s/%s (%s)", id, rh_status_str(t.status), rh_kind_str(t.error_kind),
                  t.error ? t.error : "");
@@ -192,12 +195,12 @@ static void test_a_signed_task_copied_under_another_prefix_is_denied(void **stat
     rhai_task_free(t);
     rhai_client_free(c);
 
-    r = redisCommand(g_c, "HGETALL staging:task:{s-copied}");
+    r = redisCommand(g_c, "HGETALL staging:task:{signed}:s-copied");
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
     assert_true(r->elements >= 2);
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        w = redisCommand(g_c, "HSET rhai:task:{s-copied} %b %b", r->element[i]->str,
+        w = redisCommand(g_c, "HSET rhai:task:{signed}:s-copied %b %b", r->element[i]->str,
                          r->element[i]->len, r->element[i + 1]->str,
                          r->element[i + 1]->len);
         assert_int_equal(w->type, REDIS_REPLY_INTEGER);

@@ -122,7 +122,7 @@ static void test_a_store_down_at_start_is_said_shown_and_waited_for(void **state
          * server is back */
         assert_int_equal(th_sh("for i in $(seq 200); do grep -q 'event=task_retry task=down-1' "
                                "%s && exit 0; sleep 0.05; done; exit 1", log), 0);
-        assert_int_equal(th_cmd_int(c, "EXISTS rhai:reply:down-1"), 0);
+        assert_int_equal(th_cmd_int(c, "EXISTS rhai:reply:{default}:down-1"), 0);
         assert_int_equal(th_sh("%s", getenv("RHAI_TEST_PG_START")), 0);
         rh_task_init(&t);
         assert_int_equal(th_reply(c, NULL, "down-1", 90, &t), 0);

@@ -71,13 +71,13 @@ static void test_two_instances_serve_one_context_with_one_truth(void **state)
     for (int i = 0; i < TASKS; i++) {
         snprintf(id, sizeof id, "shared-w%d", i);
         assert_int_equal(th_submit_as(c, WORKER, id, "acme", "alice", write_js, NULL, 60000,
-                                      "rhai:reply:shared"), 0);
+                                      "rhai:reply:{" WORKER "}:shared"), 0);
     }
     inst[0][0] = inst[1][0] = '\0';
     for (int i = 0; i < TASKS; i++) {
         rh_task t;
         rh_task_init(&t);
-        assert_int_equal(th_reply(c, "rhai:reply:shared", NULL, 120, &t), 0);
+        assert_int_equal(th_reply(c, "rhai:reply:{" WORKER "}:shared", NULL, 120, &t), 0);
         if (t.status != RHAI_STATUS_DONE)
             print_message("task %s: %s %s\n", t.id, rh_status_str(t.status),
                           t.error ? t.error : "");
@@ -102,13 +102,13 @@ static void test_two_instances_serve_one_context_with_one_truth(void **state)
     for (int i = 0; i < READS; i++) {
         snprintf(id, sizeof id, "shared-r%d", i);
         assert_int_equal(th_submit_as(c, WORKER, id, "acme", "alice", read_js, NULL, 60000,
-                                      "rhai:reply:shared"), 0);
+                                      "rhai:reply:{" WORKER "}:shared"), 0);
     }
     for (int i = 0; i < READS; i++) {
         rh_task t;
         char want[64];
         rh_task_init(&t);
-        assert_int_equal(th_reply(c, "rhai:reply:shared", NULL, 60, &t), 0);
+        assert_int_equal(th_reply(c, "rhai:reply:{" WORKER "}:shared", NULL, 60, &t), 0);
         assert_int_equal(t.status, RHAI_STATUS_DONE);
         snprintf(want, sizeof want, "{\"n\":%d,\"rows\":%d}", TASKS, TASKS);
         assert_string_equal(t.output, want);

@@ -699,7 +699,7 @@ static void make_dead(redisContext *c, const char *w, const char *id)
     assert_int_equal(th_submit_as(c, w, id, "shop", "bob", "throw 1", NULL, 0, NULL), 0);
     rep = redisCommand(c, "LREM rhai:queue:{%s} 0 %s", w, id);
     freeReplyObject(rep);
-    snprintf(key, sizeof key, "rhai:task:{%s}", id);
+    snprintf(key, sizeof key, "rhai:task:{%s}:%s", w, id);
     rep = redisCommand(c, "HSET %s status error error_kind crashed error dead finished_at 1 "
                        "dead_at 1 attempts 3", key);
     freeReplyObject(rep);

@@ -38,7 +38,7 @@ before_cleanup() {
 redis_start "${3:-}" "${4:-}"
 CTL_URL=$URL
 in_dead() { [ -n "$(rcli ZSCORE "rhai:dead:{$1}" "$2")" ]; }
-status_is() { [ "$(rcli HGET "rhai:task:{$1}" status)" = "$2" ]; }
+status_is() { [ "$(rcli HGET "$(tkey "$1")" status)" = "$2" ]; }
 
 # ---- a worker with a context in its data dir --------------------------------------
 mkdir -p "$WORK/data-web1"
@@ -101,7 +101,7 @@ WEB_URL=$WEB_URL DRIVER_URL=http://127.0.0.1:$CD_PORT ADMIN_TOKEN=$ADMIN_TOKEN \
     timeout 240 node "$SRC/tests/integration/web_browser.js" || fail "the browser checks failed"
 
 # what the browser did, seen from Redis
-CHECKS=$((CHECKS + 1)); status_is "$LONG_ID" cancelled || fail "$LONG_ID is $(rcli HGET "rhai:task:{$LONG_ID}" status), not cancelled"
+CHECKS=$((CHECKS + 1)); status_is "$LONG_ID" cancelled || fail "$LONG_ID is $(rcli HGET "$(tkey "$LONG_ID")" status), not cancelled"
 CHECKS=$((CHECKS + 1)); in_dead dw "$DEAD_ID" && fail "$DEAD_ID is still dead after the retry"
 CHECKS=$((CHECKS + 1))
 [ "$(rcli EXISTS 'rhai:paused:{web1}')" = 0 ] || fail "the read role paused web1"

@@ -167,6 +167,13 @@ redis_start() {
 }
 
 rcli() { timeout 5 "$REDIS_CLI" -p "$PORT" "$@"; }
+# tkey ID: the task hash key of ID (key layout v2: rhai:task:{W}:ID), W from
+# its lookup hint rhai:taskw:{ID}, else "default".
+tkey() {
+    local w
+    w=$(rcli GET "rhai:taskw:{$1}" 2>/dev/null)
+    echo "rhai:task:{${w:-default}}:$1"
+}
 
 rhaid_start() {
     local name=$1 id=$2 conc=$3
