@@ -69,7 +69,7 @@ def resp(*a):
 w = sys.stdout.write
 for i in range(n):
     tid = "bd-%d" % i
-    w(resp("HSET", "rhai:task:{%s}" % tid, "id", tid, "script", "1", "worker_id", "default",
+    w(resp("HSET", "rhai:task:{default}:%s" % tid, "id", tid, "script", "1", "worker_id", "default",
            "created_at", now, "status", "scheduled", "attempts", "0", "run_at", due))
     w(resp("ZADD", "rhai:delayed:{default}", due, tid))
 EOF
@@ -87,7 +87,7 @@ done
 cli --raw EVAL "
 local lat, last = {}, 0
 for i = 0, tonumber(ARGV[1]) - 1 do
-  local h = redis.call('HMGET', 'rhai:task:{bd-' .. i .. '}', 'run_at', 'started_at', 'finished_at')
+  local h = redis.call('HMGET', 'rhai:task:{default}:bd-' .. i, 'run_at', 'started_at', 'finished_at')
   lat[#lat + 1] = tonumber(h[2]) - tonumber(h[1])
   if tonumber(h[3]) > last then last = tonumber(h[3]) end
 end

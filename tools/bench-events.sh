@@ -74,7 +74,7 @@ t0 = time.time()
 for i in range(n):
     tid = "%s-%d" % (pre, i)
     now = int(time.time() * 1000)
-    s.sendall(resp("HSET", "rhai:task:{%s}" % tid, "id", tid, "script", script,
+    s.sendall(resp("HSET", "rhai:task:{default}:%s" % tid, "id", tid, "script", script,
                    "worker_id", "default", "context_id", "bench", "caller_id", "bench",
                    "created_at", now, "status", "queued", "attempts", "0") +
               resp("LPUSH", "rhai:queue:{default}", tid))
@@ -100,7 +100,7 @@ mean_run() {   # mean_run PREFIX COUNT: mean finished_at - started_at
     cli --raw EVAL "
 local s = 0
 for i = 0, tonumber(ARGV[2]) - 1 do
-  local h = redis.call('HMGET', 'rhai:task:{' .. ARGV[1] .. '-' .. i .. '}', 'started_at', 'finished_at')
+  local h = redis.call('HMGET', 'rhai:task:{default}:' .. ARGV[1] .. '-' .. i, 'started_at', 'finished_at')
   s = s + tonumber(h[2]) - tonumber(h[1])
 end
 return string.format('%.2f', s / tonumber(ARGV[2]))" 0 "$1" "$2"
@@ -114,7 +114,7 @@ cli --raw EVAL "
 local lat = {}
 for i = 0, tonumber(ARGV[1]) - 1 do
   local id = 'ev:lat-' .. i .. '.1:tick'
-  local h = redis.call('HMGET', 'rhai:task:{' .. id .. '}', 'event', 'started_at')
+  local h = redis.call('HMGET', 'rhai:task:{default}:' .. id, 'event', 'started_at')
   local at = tonumber(string.match(h[1], '\"time\":(%d+)'))
   lat[#lat + 1] = tonumber(h[2]) - at
 end
