@@ -30,7 +30,7 @@
 
 #define WORKER "chaos"
 #define CALLER "chaos"                 /* every task's caller, owner of every context */
-#define REPLY_LIST "rhai:reply:client:chaos"
+#define REPLY_LIST "rhai:reply:{" WORKER "}:client:chaos"
 #define CONTEXTS 8
 #define MAX_INSTANCES 8
 #define BATCH 100                      /* tasks per pipelined submit */
