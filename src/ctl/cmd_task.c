@@ -320,6 +320,7 @@ static int task_hmget(const ctl_global *g, const char *id, const char *const fie
     }
     argv[0] = "HMGET";
     argv[1] = rh_key_task(key, r.prefix, code == 0 ? worker : "-", id);
+    code = 0;
     for (int i = 0; i < n; i++)
         argv[2 + i] = fields[i];
     if (ctl_redis_append_argv(&r, 2 + n, argv) != 0 || (h = ctl_redis_reply(&r)) == NULL) {

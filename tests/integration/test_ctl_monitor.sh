@@ -102,12 +102,14 @@ ctl 0 workers --json && {
                       for i in d['instances'])"
     # the store each instance uses, and its state (issue 17)
     check "$OUT" "all(i['store'] == 'up' and i['backend'] == 'sqlite' for i in d['instances'])"
+    # the wire protocol each speaks (issue 18)
+    check "$OUT" "all(i['protocol'] == 2 for i in d['instances'])"
     check "$OUT" "all(rhai == 'rhai:worker:{%s}:%s' % (i['worker_id'], i['instance'])
                       for i, rhai in zip(d['instances'], argv))" \
         $(rcli SMEMBERS rhai:workers | sort | sed 's/^/rhai:worker:/')
 }
-ctl 0 workers && { has_re "$OUT" '^WORKER +INSTANCE +STATE.* STORE$'
-                   has_re "$OUT" "^alpha .* live .* $ALPHA_PID .* sqlite:up$"
+ctl 0 workers && { has_re "$OUT" '^WORKER +INSTANCE +STATE.* STORE +PROTO$'
+                   has_re "$OUT" "^alpha .* live .* $ALPHA_PID .* sqlite:up +2$"
                    has_re "$OUT" "^beta .* live .* $BETA_PID "; }
 ctl 0 workers --worker beta --json &&
     check "$OUT" "[i['worker_id'] for i in d['instances']] == ['beta']"
