@@ -556,9 +556,8 @@ int rh_sconn_append_argv(rh_sconn *c, int argc, const char **argv, const size_t 
     return 0;
 }
 
-int rh_sconn_append(rh_sconn *c, rhai_error *err, const char *fmt, ...)
+int rh_sconn_vappend(rh_sconn *c, rhai_error *err, const char *fmt, va_list ap)
 {
-    va_list ap;
     char *cmd = NULL;
     int n, rc;
 
@@ -567,15 +566,24 @@ int rh_sconn_append(rh_sconn *c, rhai_error *err, const char *fmt, ...)
             *err = c->why;
         return RHAI_ECONN;
     }
-    va_start(ap, fmt);
     n = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
     if (n < 0 || cmd == NULL)
         return rh_error_set(err, n == -2 ? RHAI_EINVAL : RHAI_ENOMEM,
                             "cannot format the command '%.40s'", fmt);
     rc = rh_buf_append(&c->out, cmd, (size_t)n);
     redisFreeCommand(cmd);
     return rc ? rh_error_set(err, RHAI_ENOMEM, "out of memory") : 0;
+}
+
+int rh_sconn_append(rh_sconn *c, rhai_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = rh_sconn_vappend(c, err, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int rh_sconn_get_reply(rh_sconn *c, redisReply **out, rhai_error *err)

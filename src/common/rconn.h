@@ -53,6 +53,7 @@
 #ifndef RH_RCONN_H
 #define RH_RCONN_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <uv.h>
 #include <hiredis/hiredis.h>
@@ -148,6 +149,8 @@ int  rh_sconn_command(rh_sconn *c, redisReply **out, rhai_error *err, const char
 int  rh_sconn_append_argv(rh_sconn *c, int argc, const char **argv, const size_t *lens,
                           rhai_error *err);
 int  rh_sconn_append(rh_sconn *c, rhai_error *err, const char *fmt, ...);
+/* rh_sconn_append with a va_list (rhaictl's printf-like wrappers). */
+int  rh_sconn_vappend(rh_sconn *c, rhai_error *err, const char *fmt, va_list ap);
 int  rh_sconn_get_reply(rh_sconn *c, redisReply **out, rhai_error *err);
 /* Event-driven reading (rhaictl top's SUBSCRIBE connection, which polls
  * its socket with stdin): poll rh_sconn_fd for POLLIN, then
@@ -222,7 +225,12 @@ typedef struct rh_aconn_opts {
     rh_aconn_fn on_down;         /* once per loss of an up connection, after every
                                     pending callback ran with NULL (not on close) */
     rh_aconn_fn on_closed;       /* once, after rh_aconn_close finished */
-    void       *data;            /* passed to the three above */
+    /* Called with every MOVED or ASK error reply (a Redis Cluster
+     * redirect), before the command's own callback gets it: the caller
+     * routing by slot retargets the connection (rh_aconn_retarget). NULL:
+     * none. Must not close the connection. */
+    void      (*on_redirect)(rh_aconn *c, const redisReply *r, void *data);
+    void       *data;            /* passed to the four above */
 } rh_aconn_opts;
 
 /* A new connection on 'loop' that starts its first attempt at once (the
@@ -241,6 +249,9 @@ int  rh_aconn_command_argv(rh_aconn *c, rh_reply_fn cb, void *priv, int argc,
 /* The same with a hiredis format string. */
 int  rh_aconn_command(rh_aconn *c, rh_reply_fn cb, void *priv, rhai_error *err,
                       const char *fmt, ...);
+/* rh_aconn_command with a va_list. */
+int  rh_aconn_vcommand(rh_aconn *c, rh_reply_fn cb, void *priv, rhai_error *err,
+                       const char *fmt, va_list ap);
 int  rh_aconn_is_up(const rh_aconn *c);
 /* Why the last attempt failed or the connection was lost (code 0: never). */
 const rhai_error *rh_aconn_last_error(const rh_aconn *c);
@@ -252,6 +263,15 @@ void    *rh_aconn_data(const rh_aconn *c);        /* opts.data */
  * if it was up, a reconnect is scheduled. For watchdogs (a BLPOP that
  * never answers). No-op while down or closing. */
 void rh_aconn_drop(rh_aconn *c, const char *why);
+/* Point the connection at another node (host:port, TCP; the URL's
+ * password, db and TLS settings kept; over TLS the name verified becomes
+ * 'host' unless tls_sni is set) and reconnect there: as rh_aconn_drop
+ * when it is connected, at once when down. For a router whose slot moved
+ * (MOVED) or whose node failed over. RHAI_EINVAL (host too long). */
+int  rh_aconn_retarget(rh_aconn *c, const char *host, int port, rhai_error *err);
+/* Where the connection points now (host and port; a unix socket: its
+ * path and port 0). Borrowed. */
+const char *rh_aconn_host(const rh_aconn *c, int *port);
 /* Write now what this loop turn queued instead of in the prepare (for a
  * caller issuing commands from its own uv_prepare/uv_check). */
 void rh_aconn_flush(rh_aconn *c);

@@ -336,6 +336,13 @@ static void went_up(rh_aconn *c)
         c->opts.on_up(c, c->opts.data);
 }
 
+/* A MOVED or ASK error reply. */
+static int is_redirect(const redisReply *r)
+{
+    return r->str && ((r->len > 6 && memcmp(r->str, "MOVED ", 6) == 0) ||
+                      (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0));
+}
+
 /* Hand every complete reply to its callback. Stops when the attempt
  * ended inside a callback. */
 static void process_replies(rh_aconn *c)
@@ -371,6 +378,9 @@ static void process_replies(rh_aconn *c)
                 went_up(c);
             continue;
         }
+        if (c->opts.on_redirect && ((redisReply *)r)->type == REDIS_REPLY_ERROR &&
+            is_redirect(r))
+            c->opts.on_redirect(c, r, c->opts.data);
         if (p.cb)
             p.cb(c, r, p.priv);
         freeReplyObject(r);
@@ -712,23 +722,32 @@ int rh_aconn_command_argv(rh_aconn *c, rh_reply_fn cb, void *priv, int argc,
     return rc;
 }
 
-int rh_aconn_command(rh_aconn *c, rh_reply_fn cb, void *priv, rhai_error *err,
-                     const char *fmt, ...)
+int rh_aconn_vcommand(rh_aconn *c, rh_reply_fn cb, void *priv, rhai_error *err,
+                      const char *fmt, va_list ap)
 {
-    va_list ap;
     char *cmd = NULL;
     int n, rc;
 
     if (!accept_now(c))
         return refuse(c, err);
-    va_start(ap, fmt);
     n = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
     if (n < 0 || cmd == NULL)
         return rh_error_set(err, n == -2 ? RHAI_EINVAL : RHAI_ENOMEM,
                             "cannot format the command '%.40s'", fmt);
     rc = enqueue(c, cb, priv, cmd, (size_t)n, err);
     redisFreeCommand(cmd);
+    return rc;
+}
+
+int rh_aconn_command(rh_aconn *c, rh_reply_fn cb, void *priv, rhai_error *err,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = rh_aconn_vcommand(c, cb, priv, err, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
@@ -762,6 +781,35 @@ void rh_aconn_drop(rh_aconn *c, const char *why)
     if (c->closing || c->state == ST_DOWN)
         return;
     fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: %s", c->where, why ? why : "dropped");
+}
+
+int rh_aconn_retarget(rh_aconn *c, const char *host, int port, rhai_error *err)
+{
+    if (strlen(host) >= sizeof c->cfg.url.host || port <= 0 || port > 65535)
+        return rh_error_set(err, RHAI_EINVAL, "%s: bad node %s:%d", c->where, host, port);
+    if (c->closing)
+        return 0;
+    if (!c->cfg.url.is_unix && c->cfg.url.port == port && strcmp(c->cfg.url.host, host) == 0)
+        return 0;
+    c->cfg.url.is_unix = 0;
+    snprintf(c->cfg.url.host, sizeof c->cfg.url.host, "%s", host);
+    c->cfg.url.port = port;
+    rh_redis_cfg_where(&c->cfg, c->where, sizeof c->where);
+    if (c->state != ST_DOWN) {
+        fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: the slot moved here", c->where);
+    } else {
+        uv_timer_stop(&c->timer);
+        c->backoff_ms = RH_RCONN_BACKOFF_MIN_MS;
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+    }
+    return 0;
+}
+
+const char *rh_aconn_host(const rh_aconn *c, int *port)
+{
+    if (port)
+        *port = c->cfg.url.is_unix ? 0 : c->cfg.url.port;
+    return c->cfg.url.is_unix ? c->cfg.url.path : c->cfg.url.host;
 }
 
 void rh_aconn_flush(rh_aconn *c)

@@ -37,7 +37,17 @@ typedef struct opt {
 
 static const opt opts[] = {
     { "redis_url", OPT_STR, OFF(redis_url), "redis://127.0.0.1:6379", 0, 0,
-      "RHAI_REDIS_URL", 0, "redis://[user:pass@]host:port[/db] or unix:///path" },
+      "RHAI_REDIS_URL", 0, "redis://[user:pass@]host:port[/db], rediss://... (TLS) or unix:///path; a Redis Cluster: any node (the seed)" },
+    { "tls_ca", OPT_STR, OFF(tls_ca), "", 0, 0, "RHAI_REDIS_TLS_CA", 0,
+      "rediss://: CA file the server certificate is verified against (empty: the system store)" },
+    { "tls_cert", OPT_STR, OFF(tls_cert), "", 0, 0, "RHAI_REDIS_TLS_CERT", 0,
+      "rediss://: client certificate file (PEM), for a server with tls-auth-clients" },
+    { "tls_key", OPT_STR, OFF(tls_key), "", 0, 0, "RHAI_REDIS_TLS_KEY", 0,
+      "rediss://: the client certificate's private key file (PEM)" },
+    { "tls_sni", OPT_STR, OFF(tls_sni), "", 0, 0, "RHAI_REDIS_TLS_SNI", 0,
+      "rediss://: server name sent and verified (empty: the URL's host)" },
+    { "tls_verify", OPT_STR, OFF(tls_verify), "", 0, 0, "RHAI_REDIS_TLS_VERIFY", 0,
+      "rediss://: yes (default) or no: no skips the certificate and name checks (tests only)" },
     { "prefix", OPT_STR, OFF(prefix), "rhai", 0, 0, "RHAI_PREFIX", 0,
       "key prefix of every Redis key" },
     { "worker_id", OPT_STR, OFF(worker_id), "default", 0, 0, "RHAI_WORKER_ID", 0,
@@ -456,8 +466,8 @@ int wk_config_load(wk_config *c, int argc, char **argv, rhai_error *err)
     if (!rh_name_valid(c->prefix) || strlen(c->prefix) > RH_PREFIX_MAX)
         return rh_error_set(err, RHAI_EINVAL, "prefix '%s' is not a valid name", c->prefix);
     {
-        rh_url u;
-        if ((rc = rh_url_parse(c->redis_url, &u, err)) != 0)
+        rh_redis_cfg rc_cfg;
+        if ((rc = wk_config_redis(c, &rc_cfg, err)) != 0)
             return rc;
     }
     if (c->heartbeat_ttl_ms <= c->heartbeat_ms)
@@ -509,7 +519,7 @@ void wk_config_print(const wk_config *c, FILE *f)
         } else if (opts[i].off == OFF(redis_url)) {
             rh_url u;
             char safe[512];
-            if (rh_url_parse(c->redis_url, &u, NULL) == 0) {
+            if (rh_url_parse_ex(c->redis_url, RH_URL_TLS, &u, NULL) == 0) {
                 rh_url_format_safe(&u, safe, sizeof safe);
                 fprintf(f, "%s = %s\n", opts[i].name, safe);
             }
@@ -524,6 +534,27 @@ void wk_config_print(const wk_config *c, FILE *f)
         else
             fprintf(f, "%s = %lld\n", opts[i].name, (long long)*(const int64_t *)p);
     }
+}
+
+int wk_config_redis(const wk_config *c, rh_redis_cfg *out, rhai_error *err)
+{
+    static const struct { const char *name; size_t off; } tls[] = {
+        { "tls_ca", OFF(tls_ca) }, { "tls_cert", OFF(tls_cert) }, { "tls_key", OFF(tls_key) },
+        { "tls_sni", OFF(tls_sni) }, { "tls_verify", OFF(tls_verify) },
+    };
+    rhai_error e;
+    int rc;
+
+    if ((rc = rh_redis_cfg_init(out, c->redis_url, &e)) != 0)
+        return rh_error_set(err, rc, "redis_url: %s", e.msg);
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++) {
+        const char *v = *(char *const *)((const char *)c + tls[i].off);
+        if (v && v[0] && (rc = rh_redis_cfg_set(out, tls[i].name, v, &e)) != 0)
+            return rh_error_set(err, rc, "%s: %s", tls[i].name, e.msg);
+    }
+    if ((rc = rh_redis_cfg_check(out, &e)) != 0)
+        return rh_error_set(err, rc, "redis_url and tls_*: %s", e.msg);
+    return 0;
 }
 
 void wk_config_free(wk_config *c)

@@ -88,7 +88,7 @@ static void cron_round_done(wk_cron *c)
     }
 }
 
-static void on_fire(redisAsyncContext *ac, void *r, void *priv)
+static void on_fire(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_cron *c = priv;
@@ -287,7 +287,7 @@ static void batch_free(cron_batch *b)
     rh_free(b);
 }
 
-static void on_defs(redisAsyncContext *ac, void *r, void *priv)
+static void on_defs(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     cron_batch *b = priv;
@@ -302,7 +302,7 @@ static void on_defs(redisAsyncContext *ac, void *r, void *priv)
     cron_round_done(c);
 }
 
-static void on_due(redisAsyncContext *ac, void *r, void *priv)
+static void on_due(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_cron *c = priv;

@@ -17,9 +17,9 @@
 #include <stdint.h>
 #include <uv.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "common/common.h"
+#include "common/rconn.h"
 #include "engine/engine.h"
 
 typedef struct store store;
@@ -30,6 +30,7 @@ typedef struct store store;
  * and copies only the fields marked reloadable in the option table. */
 typedef struct wk_config {
     char    *redis_url;
+    char    *tls_ca, *tls_cert, *tls_key, *tls_sni, *tls_verify; /* "": as the URL says */
     char    *prefix;
     char    *worker_id;
     char    *instance;            /* derived: host-pid-random, not an option */
@@ -113,72 +114,61 @@ int  wk_config_reload(wk_config *cur, char *changed, size_t changed_n, char *res
 typedef struct wk_conn wk_conn;
 typedef void (*wk_conn_cb)(wk_conn *c, void *data);
 
-/* One hiredis async connection that reconnects by itself with exponential
- * backoff (50 ms doubling to backoff_max_ms, each delay drawn in [d/2, d]).
- * A connection is up, and on_up runs, only once its handshake (AUTH when
- * the URL has a password, SELECT when it names a db, then PING) was
- * answered OK: a refused AUTH or SELECT, or a PING answered NOAUTH, is a
- * misconfiguration that will not fix itself, logged at error and retried
- * from WK_CONN_MISCONF_MIN_MS doubling to WK_CONN_MISCONF_MAX_MS. on_down
- * runs once per loss of an up connection (every pending command callback
- * has then seen a NULL reply). Failed attempts are logged at most once per
- * reason per WK_CONN_LOG_WINDOW_MS, with the count held back. */
-#ifndef WK_CONN_MISCONF_MIN_MS
-#define WK_CONN_MISCONF_MIN_MS 1000
-#endif
-#ifndef WK_CONN_MISCONF_MAX_MS
-#define WK_CONN_MISCONF_MAX_MS 30000
-#endif
-#ifndef WK_CONN_LOG_WINDOW_MS
-#define WK_CONN_LOG_WINDOW_MS 30000
-#endif
-typedef enum {
-    WK_CONN_FAIL_NONE,            /* the socket failed: refused, reset, timeout */
-    WK_CONN_FAIL_AUTH,            /* AUTH refused, or NOAUTH/WRONGPASS/NOPERM */
-    WK_CONN_FAIL_SELECT,          /* SELECT refused (db out of range) */
-    WK_CONN_FAIL_NOT_READY        /* PING refused otherwise (LOADING, ...) */
-} wk_conn_fail;
-
+/* One of rhaid's two Redis connections (redis.c): an rh_aconn (rconn.h:
+ * reconnect with backoff, 50 ms doubling to backoff_max_ms with jitter;
+ * AUTH/SELECT/PING handshake; TLS; a refused AUTH/SELECT or a TLS
+ * verification failure retried from RH_RCONN_MISCONF_MIN_MS to
+ * RH_RCONN_MISCONF_MAX_MS and logged at error; failed attempts logged once
+ * per reason per RH_RCONN_LOG_WINDOW_MS) pointed at the master of the
+ * worker id's slot, following MOVED for that slot. on_up runs each time
+ * the handshake succeeds; on_down once per loss of an up connection, after
+ * every pending command's callback saw a NULL reply. */
 struct wk_conn {
-    redisAsyncContext *ac;        /* NULL while disconnected */
+    rh_aconn    *ac;              /* NULL before start and once closed */
     uv_loop_t   *loop;
-    uv_timer_t   timer;           /* reconnect backoff and connect timeout */
-    rh_url       url;
+    rh_redis_cfg cfg;             /* where it points first (wk_redis_probe) */
     const char  *name;            /* "pop" or "cmd", for logs */
+    int          slot;            /* slot of {W} */
     int          up;              /* connected and usable */
     int          closing;
-    int          timer_open;
-    int64_t      backoff_ms;
     int64_t      backoff_max_ms;
-    uint64_t     rand_state;      /* jitter of the backoff */
-    uint64_t     reconnects;
-    int          handshake;       /* handshake replies still to come */
-    wk_conn_fail fail;            /* why this attempt failed, first reason wins */
-    char         fail_reason[160];
-    int          misconf;         /* the last failure was AUTH or SELECT */
-    int64_t      misconf_backoff_ms;
-    uint64_t     failures;        /* failed attempts since last up */
-    rh_log_limit limit;           /* failed attempts' lines */
+    wk_conn     *peer;            /* the other connection: a MOVED moves both */
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */
     void        *data;
 };
 
-int  wk_conn_init(wk_conn *c, uv_loop_t *loop, const char *url, const char *name,
-                  int64_t backoff_max_ms, rhai_error *err);
-void wk_conn_start(wk_conn *c);
-/* Drop the connection (pending callbacks see NULL), close the timer, then
- * call on_closed. */
+/* The Redis settings of cfg (redis_url and the tls_* options, checked)
+ * into *out; 0 or RHAI_EINVAL (config.c). */
+int  wk_config_redis(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err);
+/* At start: connect once to the configured Redis (TLS verified, AUTH,
+ * SELECT), read the slot map and point *out at the master of the worker
+ * id's slot (a plain Redis: unchanged). 0; RHAI_ETLS (a certificate not
+ * verified: rhaid exits 5), RHAI_ECONN/RHAI_ETIMEOUT (Redis unreachable:
+ * rhaid starts anyway and keeps trying, *out is then the configured
+ * server), RHAI_EINVAL. */
+int  wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err);
+int  wk_conn_init(wk_conn *c, uv_loop_t *loop, const rh_redis_cfg *cfg,
+                  const char *worker_id, const char *name, int64_t backoff_max_ms,
+                  rhai_error *err);
+/* Start connecting (the first attempt at once). 0, RHAI_ETLS (TLS files
+ * unreadable), RHAI_ENOMEM. */
+int  wk_conn_start(wk_conn *c, rhai_error *err);
+/* Drop the connection (pending callbacks see NULL), then call on_closed. */
 void wk_conn_close(wk_conn *c);
+uint64_t wk_conn_reconnects(const wk_conn *c);
+/* Write what this loop turn queued now (rh_aconn_flush). */
+void wk_conn_flush(wk_conn *c);
 /* Send a command; 0, or RHAI_ECONN when not connected (callback not run).
- * Every command of rhaid goes through these two: while a connection is
- * down its hiredis context is gone, and any callback (of the other
- * connection, of an executor) may run then. */
-int  wk_conn_argv(wk_conn *c, redisCallbackFn *fn, void *privdata, int argc,
+ * Every command of rhaid goes through these two: any callback (of the
+ * other connection, of an executor) may run while a connection is down.
+ * The callback's reply is borrowed (freed after it returns); NULL when
+ * the connection was lost or closed first. */
+int  wk_conn_argv(wk_conn *c, rh_reply_fn fn, void *privdata, int argc,
                   const char **argv, const size_t *lens);
-/* The same with a hiredis format string (redisAsyncCommand's). */
-int  wk_conn_cmd(wk_conn *c, redisCallbackFn *fn, void *privdata, const char *fmt, ...);
+/* The same with a hiredis format string (redisFormatCommand's). */
+int  wk_conn_cmd(wk_conn *c, rh_reply_fn fn, void *privdata, const char *fmt, ...);
 
 /* ======================== executor user ======================== */
 
@@ -537,10 +527,10 @@ void    wk_on_pool_start(wk_pool *p, wk_job *j, void *data);
 /* The reply callbacks of a claim by id (privdata: the job) and of a batch
  * take (privdata: the worker), reachable for unit tests, which feed them
  * replies parsed from RESP bytes (tests/unit/test_daemon_take.c). */
-void    wk_on_claim(redisAsyncContext *ac, void *reply, void *job);
+void    wk_on_claim(rh_aconn *ac, redisReply *reply, void *job);
 /* ... and of the look-up of a protocol v1 task behind a 'missing' claim. */
-void    wk_on_v1(redisAsyncContext *ac, void *reply, void *job);
-void    wk_on_take(redisAsyncContext *ac, void *reply, void *worker);
+void    wk_on_v1(rh_aconn *ac, redisReply *reply, void *job);
+void    wk_on_take(rh_aconn *ac, redisReply *reply, void *worker);
 /* store_watch.c */
 int     wk_store_open(wk_worker *w, rhai_error *err);   /* after wk_pool_init */
 void    wk_store_probe(wk_worker *w);           /* per tick: probe when due */

@@ -27,7 +27,7 @@ static void on_promote_timer(uv_timer_t *t)
 /* The answer: the next call comes WK_PROMOTE_MS after this one (the
  * repeating timer), or sooner: at once when the batch was full, at the
  * due time of the earliest task left when that is nearer. */
-static void on_promote(redisAsyncContext *ac, void *r, void *priv)
+static void on_promote(rh_aconn *ac, redisReply *r, void *priv)
 {
     static rh_log_limit limit;
     redisReply *reply = r;

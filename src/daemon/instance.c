@@ -13,7 +13,7 @@
 
 /* ======================== connections ======================== */
 
-static void on_scan(redisAsyncContext *ac, void *r, void *priv)
+static void on_scan(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -90,7 +90,7 @@ static void guard_passed(wk_worker *w)
  * start, naming both and the fix. Postgres instances share one database
  * and never trip it; a sqlite and a postgres instance of one worker id do
  * (their data splits as well). */
-static void on_guard(redisAsyncContext *ac, void *r, void *priv)
+static void on_guard(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -189,11 +189,11 @@ static void on_conn_down(wk_conn *c, void *data)
 /* The answer of one worker id's recovery (priv: that worker id, new):
  * the instances it recovered leave the registry, a command of its own
  * (rhai:workers is in no worker id's slot). */
-static void on_recover(redisAsyncContext *ac, void *r, void *priv)
+static void on_recover(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     char *worker = priv;
-    wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
+    wk_worker *w = ac ? ((wk_conn *)rh_aconn_data(ac))->data : NULL;
     char member[RH_KEY_MAX];
 
     if (w && reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 3) {
@@ -233,7 +233,7 @@ static void recover_send(wk_worker *w, const char *worker, const char *const *na
 
 /* The registry's members, grouped by worker id: one recovery script per
  * worker id (ours always), each in its worker id's slot. */
-static void on_registry(redisAsyncContext *ac, void *r, void *priv)
+static void on_registry(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -267,7 +267,7 @@ static void on_registry(redisAsyncContext *ac, void *r, void *priv)
         recover_send(w, w->cfg->worker_id, NULL, 0);
 }
 
-static void on_depth(redisAsyncContext *ac, void *r, void *priv)
+static void on_depth(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -277,7 +277,7 @@ static void on_depth(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* The created_at of the task next in the queue: its age. */
-static void on_oldest_created(redisAsyncContext *ac, void *r, void *priv)
+static void on_oldest_created(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -289,7 +289,7 @@ static void on_oldest_created(redisAsyncContext *ac, void *r, void *priv)
 /* The task next in the queue (its right end: BLMOVE RIGHT, recovery
  * RPUSH), or none. The task hash is read in a second command: it lives in
  * its own hash slot, not the queue's. */
-static void on_oldest(redisAsyncContext *ac, void *r, void *priv)
+static void on_oldest(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -304,7 +304,7 @@ static void on_oldest(redisAsyncContext *ac, void *r, void *priv)
 
 /* ======================== pause and the dead-letter trim ======================== */
 
-static void on_pause_check(redisAsyncContext *ac, void *r, void *priv)
+static void on_pause_check(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -341,7 +341,7 @@ void wk_pause_set(wk_worker *w, int paused)
     }
 }
 
-static void on_dead_trim(redisAsyncContext *ac, void *r, void *priv)
+static void on_dead_trim(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     (void)ac;
@@ -420,11 +420,11 @@ static void heartbeat(wk_worker *w)
  * executor (the prefetch), which are answered without running. The job is
  * looked up by id in the callback: it may have finished and been freed
  * meanwhile. */
-static void on_cancel_check(redisAsyncContext *ac, void *r, void *priv)
+static void on_cancel_check(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     char *id = priv;
-    wk_worker *w = ac->data ? ((wk_conn *)ac->data)->data : NULL;
+    wk_worker *w = ac ? ((wk_conn *)rh_aconn_data(ac))->data : NULL;
     wk_job *j = NULL;
 
     if (w && reply && reply->type == REDIS_REPLY_STRING)
@@ -503,7 +503,7 @@ static void on_tick(uv_timer_t *t)
     check_cancels(w);
     wk_metrics_state(w->metrics, w->pool.busy, w->pool.n, w->queue_depth,
                      w->cmd.up && (w->pop.up || w->draining), w->pool.restarts,
-                     w->cmd.reconnects + w->pop.reconnects);
+                     wk_conn_reconnects(&w->cmd) + wk_conn_reconnects(&w->pop));
     ready_update(w);
     if (w->ready_sent)
         wk_notify("STATUS=worker %s: %d/%d busy, %llu done, %llu failed%s%s",
@@ -546,7 +546,7 @@ static void stop_everything(wk_worker *w)
         uv_close((uv_handle_t *)&w->sig[i], on_handle_closed);
 }
 
-static void on_final(redisAsyncContext *ac, void *r, void *priv)
+static void on_final(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -686,7 +686,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     const int signals[3] = { SIGTERM, SIGINT, SIGHUP };
     int rc;
     int64_t backoff;
-    rh_url u;
+    rh_redis_cfg rcfg;
     (void)unused;
 
     memset(&w, 0, sizeof w);
@@ -718,6 +718,22 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     rh_key_reply_base(w.reply_prefix, cfg->prefix, cfg->worker_id);
 
     rh_sigpipe_ignore();
+    /* Redis at start: a certificate that is not verified (a wrong CA, an
+     * expired certificate) does not fix itself, so rhaid exits 5 now;
+     * Redis unreachable is waited for, as before */
+    if ((rc = wk_redis_probe(cfg, &rcfg, &err)) == RHAI_ETLS || rc == RHAI_EINVAL) {
+        char q[600];
+        if (rc == RHAI_EINVAL)
+            return start_failed(&err);
+        rh_log(RH_LOG_ERROR, "event=redis_tls_failed reason=\"%s\" rhaid exits 5: fix "
+               "tls_ca, tls_cert, tls_key or tls_sni (docs/operations.md, Redis over TLS)",
+               rh_log_quote(q, sizeof q, err.msg, 500));
+        return 5;
+    } else if (rc != 0) {
+        char q[600];
+        rh_log(RH_LOG_WARN, "event=redis_probe_failed reason=\"%s\" starting anyway: "
+               "connecting with backoff", rh_log_quote(q, sizeof q, err.msg, 500));
+    }
     /* the loop ticks every heartbeat_ms: stalled after 3 missed, 10 s at least */
     if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
                          (uint64_t)(cfg->heartbeat_ms * 3 > 10000 ? cfg->heartbeat_ms * 3
@@ -744,9 +760,11 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         snprintf(w.store_where, sizeof w.store_where, "%s", store_where(w.st));
     else
         snprintf(w.store_where, sizeof w.store_where, "%s", w.pool.user.data_dir);
-    if (wk_conn_init(&w.pop, w.loop, cfg->redis_url, "pop", backoff, &err) != 0 ||
-        wk_conn_init(&w.cmd, w.loop, cfg->redis_url, "cmd", backoff, &err) != 0)
+    if (wk_conn_init(&w.pop, w.loop, &rcfg, cfg->worker_id, "pop", backoff, &err) != 0 ||
+        wk_conn_init(&w.cmd, w.loop, &rcfg, cfg->worker_id, "cmd", backoff, &err) != 0)
         return start_failed(&err);
+    w.pop.peer = &w.cmd;
+    w.cmd.peer = &w.pop;
     w.pop.on_up = w.cmd.on_up = on_conn_up;
     w.pop.on_down = w.cmd.on_down = on_conn_down;
     w.pop.data = w.cmd.data = &w;
@@ -773,16 +791,15 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         return start_failed(&err);
     }
 
-    rh_url_parse(cfg->redis_url, &u, NULL);
-    rh_url_format_safe(&u, safe, sizeof safe);
+    rh_redis_cfg_where(&rcfg, safe, sizeof safe);
     rh_log(RH_LOG_NOTICE, "event=start version=%s worker=%s instance=%s concurrency=%d redis=%s "
            "store=%s backend=%s data_id=%s", RHAI_VERSION_STRING, cfg->worker_id,
            cfg->instance, cfg->concurrency, safe, store_where(w.st), store_backend_name(w.st),
            w.data_id[0] ? w.data_id : "-");
     wk_store_probe(&w);               /* at once: a store down at start is said at start */
     w.guard_wait = 1;                 /* no beat, no take before the split guard */
-    wk_conn_start(&w.cmd);
-    wk_conn_start(&w.pop);
+    if (wk_conn_start(&w.cmd, &err) != 0 || wk_conn_start(&w.pop, &err) != 0)
+        return start_failed(&err);
 
     uv_run(w.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(w.loop);

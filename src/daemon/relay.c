@@ -24,7 +24,6 @@
 #include <sys/fsuid.h>
 
 #include "daemon.h"
-#include "common/uvredis.h"
 #include "dsl/dsl.h"
 #include "store/store.h"
 
@@ -250,7 +249,7 @@ static void fault_after_relay(const char *which)
 #endif
 }
 
-static void on_relay(redisAsyncContext *ac, void *r, void *priv)
+static void on_relay(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_job *j = priv;
@@ -437,7 +436,7 @@ void wk_relay_send(wk_job *j)
     }
     if (j->relay_wait == 0)
         j->sent = 0;
-    rh_uvredis_flush(j->w->cmd.ac);
+    wk_conn_flush(&j->w->cmd);
 }
 
 /* ======================== marks ======================== */

@@ -476,7 +476,7 @@ const char wk_lua_dead_trim[] =
  * new connection they go as EVALSHA (40 bytes instead of ~1 KB of text for
  * Redis to hash each time). Until the digest is known, or after NOSCRIPT
  * (a SCRIPT FLUSH, a restarted server), plain EVAL. */
-static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+static void on_script_loaded(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     char *dst = priv;

@@ -52,7 +52,7 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
 static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take);
 static void v1_check(wk_job *j);
 
-static void on_claim(redisAsyncContext *ac, void *r, void *priv)
+static void on_claim(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_job *j = priv;
@@ -124,7 +124,7 @@ static void on_claim(redisAsyncContext *ac, void *r, void *priv)
     RH_DEF_STR(RH_PROTOCOL_VERSION) "; upgrade the client (docs/operations.md, Upgrading " \
     "to protocol 2)"
 
-static void on_v1(redisAsyncContext *ac, void *r, void *priv)
+static void on_v1(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_job *j = priv;
@@ -333,7 +333,7 @@ typedef struct start_req {
 
 static int start_send(start_req *s);
 
-static void on_start(redisAsyncContext *ac, void *r, void *priv)
+static void on_start(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     start_req *s = priv;
@@ -419,7 +419,7 @@ static void pop_pause(wk_worker *w, const char *why)
     w->pop_paused = 1;
 }
 
-static void on_pop(redisAsyncContext *ac, void *r, void *priv)
+static void on_pop(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     take_pair *p = priv;
@@ -479,7 +479,7 @@ static int claimed_run(wk_worker *w, const redisReply *e)
 }
 
 /* The answer of a batch take (wk_lua_take): one entry per id it moved. */
-static void on_take(redisAsyncContext *ac, void *r, void *priv)
+static void on_take(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     wk_worker *w = priv;
@@ -527,7 +527,7 @@ static void on_take(redisAsyncContext *ac, void *r, void *priv)
  * reply while a timed-out take ran: it is ours to run, unless the re-read
  * of the list already holds it. When the take moved an id and the queue
  * still holds some, the next are taken in batches ('hot'). */
-static void on_claim_head(redisAsyncContext *ac, void *r, void *priv)
+static void on_claim_head(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     take_pair *p = priv;
@@ -766,17 +766,17 @@ void wk_on_pool_ready(wk_pool *p, void *data)
 }
 
 /* The callbacks by their daemon.h names, for the unit tests. */
-void wk_on_claim(redisAsyncContext *ac, void *reply, void *job)
+void wk_on_claim(rh_aconn *ac, redisReply *reply, void *job)
 {
     on_claim(ac, reply, job);
 }
 
-void wk_on_v1(redisAsyncContext *ac, void *reply, void *job)
+void wk_on_v1(rh_aconn *ac, redisReply *reply, void *job)
 {
     on_v1(ac, reply, job);
 }
 
-void wk_on_take(redisAsyncContext *ac, void *reply, void *worker)
+void wk_on_take(rh_aconn *ac, redisReply *reply, void *worker)
 {
     on_take(ac, reply, worker);
 }

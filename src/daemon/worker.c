@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "common/uvredis.h"
 #include "rhai/version.h"
 
 
@@ -169,7 +168,7 @@ static void finish_done(wk_job *j, long long answered)
     wk_job_free(j);
 }
 
-static void on_finish(redisAsyncContext *ac, void *r, void *priv)
+static void on_finish(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
     fin_batch *b = priv;
@@ -366,7 +365,7 @@ static void on_finish_flush(uv_prepare_t *h)
     rh_free(lens);
     rh_free(s);
     /* Our prepare may run after the connection's own this iteration. */
-    rh_uvredis_flush(w->cmd.ac);
+    wk_conn_flush(&w->cmd);
 }
 
 void wk_finish_send(wk_job *j)
