@@ -1,8 +1,9 @@
 /* async.c -- the asynchronous client on a caller's libuv loop (rhai/async.h).
  *
- * Two hiredis async connections on the loop (common/uvredis.h, not hiredis
- * 0.14's adapter, which ignores poll errors): "cmd"
- * carries submits (HSET + LPUSH, pipelined by hiredis's output buffer),
+ * Two connections of the Redis layer on the loop (common/rconn.h: TLS,
+ * AUTH/SELECT, reconnect with backoff, commands accepted while connecting
+ * and sent after the handshake): "cmd"
+ * carries submits (HSET + LPUSH, batched per loop turn),
  * "pop" loops BLPOP on this client's own reply lists, one per worker id it
  * submitted to, <prefix>:reply:{W}:client:<uuid> (key layout v2: a reply
  * list lives in its worker id's slot), draining bursts with LPOP <key>
@@ -12,21 +13,22 @@
  * matched to pending requests by task id through an open-addressing hash
  * map, so any number of requests can be in flight at O(1) each.
  *
- * Each connection reconnects by itself (100 ms doubling to 1 s). Replies
+ * Each connection reconnects by itself (50 ms doubling to 1 s). Replies
  * wait in the Redis list while the pop connection is down, so a pending
- * request is answered after a reconnect, or ends with its own uv_timer
- * (hiredis 0.14 has no async timeout). Ownership: a request is freed when
- * its timer is closed and hiredis has run its two submit callbacks; the
- * client is freed when its two timers are closed and no request is left. */
+ * request is answered after a reconnect, or ends with its own uv_timer.
+ * A BLPOP unanswered for RHAI__POP_WATCHDOG_MS drops the pop connection
+ * (rh_aconn_drop). Not cluster-aware yet (docs/redis.md, Limits): a MOVED
+ * retargets both connections.
+ * Ownership: a request is freed when its timer is closed and its two
+ * submit callbacks ran; the client is freed when its two connections and
+ * the watchdog timer are closed and no request is left. */
 #include <stdio.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
 #include "rhai/async.h"
 #include "client_int.h"
-#include "common/redisconn.h"
-#include "common/uvredis.h"
+#include "common/rlink.h"
 
 #ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
 #define RHAI__POP_BLOCK_S 1
@@ -44,18 +46,13 @@
 typedef struct aconn aconn;
 typedef struct areq areq;
 
-/* One connection. State is told by its fields: ac == NULL means down and
- * the timer is the reconnect backoff; ac set and !up means connecting and
- * the timer is the connect timeout; up with a pop outstanding on "pop"
- * means the timer is the BLPOP watchdog. */
+/* One connection (an rh_aconn) and whether it is up. */
 struct aconn {
-    rhai_async        *a;
-    redisAsyncContext *ac;          /* NULL while down */
-    uv_timer_t         timer;       /* backoff / connect timeout / watchdog */
-    const char        *name;        /* "cmd" or "pop", for logs */
-    int                up;          /* the connect callback said OK */
-    int                is_pop;
-    int64_t            backoff_ms;
+    rhai_async *a;
+    rh_aconn   *c;                  /* NULL once closed */
+    const char *name;               /* "cmd" or "pop", for logs */
+    int         up;                 /* the handshake was answered */
+    int         is_pop;
 };
 
 /* One submitted task awaiting its reply. In the map while !done. */
@@ -78,7 +75,7 @@ struct areq {
  * with backward-shift deletion, so no tombstones). */
 struct rhai_async {
     uv_loop_t    *loop;
-    rh_url        url;
+    rh_redis_cfg  cfg;
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];        /* url without password, for logs */
     char          uuid[37];          /* names this client's reply lists */
@@ -87,10 +84,10 @@ struct rhai_async {
     char          drain_key[RH_KEY_MAX];        /* the list a BLPOP answered from */
     aconn         cmd;
     aconn         pop;
+    uv_timer_t    watchdog;          /* a BLPOP unanswered this long: drop "pop" */
     areq        **slots;
     size_t        cap;
     size_t        count;
-    int           timers_ready;      /* cmd/pop timers initialised */
     int           popping;           /* a BLPOP or LPOP is outstanding */
     int           recheck;           /* pop connection was lost: read pending
                                         tasks' hashes once "cmd" is up */
@@ -101,7 +98,6 @@ struct rhai_async {
 };
 
 static void pop_issue(rhai_async *a);
-static void aconn_schedule(aconn *k);
 static void recheck_pending(rhai_async *a);
 
 /* ======================== request map ======================== */
@@ -242,161 +238,78 @@ static void req_timeout(uv_timer_t *h)
 
 /* ======================== connections ======================== */
 
-static void conn_timer_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-    aconn *k = h->data;
+    async_unref(h->data);
+}
+
+static void conn_closed(rh_aconn *c, void *data)
+{
+    aconn *k = data;
+    (void)c;
+    k->c = NULL;
     async_unref(k->a);
 }
 
-/* Forget the context and free it: hiredis runs pending callbacks with a
- * NULL reply (at once, or after the callback we are in returns). */
-static void aconn_drop(aconn *k, const char *why)
+static void conn_up(rh_aconn *c, void *data)
 {
-    redisAsyncContext *ac = k->ac;
-
-    if (ac == NULL)
-        return;
-    rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where, why);
-    if (k->is_pop && k->up)
-        k->a->recheck = 1;
-    k->ac = NULL;
-    k->up = 0;
-    redisAsyncFree(ac);
-    if (!k->a->closing)                     /* a callback may have closed us */
-        aconn_schedule(k);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    aconn *k = ac->data;
-
-    if (k->ac != ac)
-        return;                             /* dropped by us already */
-    if (status != REDIS_OK) {
-        rh_log(RH_LOG_NOTICE, "event=redis_connect_failed conn=%s url=%s %s", k->name,
-               k->a->where, ac->errstr);
-        k->ac = NULL;                       /* hiredis frees it after we return */
-        k->up = 0;
-        if (!k->a->closing)
-            aconn_schedule(k);
-        return;
-    }
+    aconn *k = data;
+    (void)c;
     k->up = 1;
-    k->backoff_ms = RHAI__BACKOFF_MIN_MS;
-    if (!k->is_pop)
-        uv_timer_stop(&k->timer);           /* the pop one is the watchdog now */
+    if (k->is_pop)
+        pop_issue(k->a);
     recheck_pending(k->a);
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+/* Every pending callback already ran with NULL. */
+static void conn_down(rh_aconn *c, void *data)
 {
-    aconn *k = ac->data;
-
-    (void)status;
-    if (k->ac != ac)
-        return;                             /* freed by aconn_drop or close */
-    rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, k->a->where,
-           ac->errstr[0] ? ac->errstr : "disconnected");
-    if (k->is_pop && k->up)
-        k->a->recheck = 1;
-    k->ac = NULL;
-    k->up = 0;
-    if (!k->a->closing)
-        aconn_schedule(k);
-}
-
-static void on_setup_reply(redisAsyncContext *ac, void *reply, void *priv)
-{
-    aconn *k = ac->data;
-    redisReply *r = reply;
-
-    (void)priv;
-    if (r && r->type == REDIS_REPLY_ERROR && k->ac == ac) {
-        char why[300];
-        snprintf(why, sizeof why, "AUTH/SELECT refused: %s", r->str);
-        aconn_drop(k, why);
+    aconn *k = data;
+    (void)c;
+    if (k->is_pop) {
+        k->a->recheck = 1;               /* a BLPOP's reply may be lost */
+        uv_timer_stop(&k->a->watchdog);
     }
+    k->up = 0;
 }
 
-/* Start a connection: context, adapter, AUTH and SELECT queued (hiredis
- * sends them once connected), and the first BLPOP on "pop". Timers are not
- * touched, so this can run before they exist. */
+/* A MOVED (a Redis Cluster): both connections go to the node named. */
+static void conn_redirect(rh_aconn *c, const redisReply *r, void *data)
+{
+    aconn *k = data;
+    rh_redirect rd;
+
+    (void)c;
+    if (rh_redirect_parse(r->str, r->len, &rd, NULL) != 0 || rd.ask || !rd.host[0])
+        return;
+    if (k->a->cmd.c)
+        (void)rh_aconn_retarget(k->a->cmd.c, rd.host, rd.port, NULL);
+    if (k->a->pop.c)
+        (void)rh_aconn_retarget(k->a->pop.c, rd.host, rd.port, NULL);
+}
+
 static int aconn_open(aconn *k, rhai_error *err)
 {
-    rhai_async *a = k->a;
-    redisAsyncContext *ac;
-    char db[16];
-    const char *argv[3];
-    size_t lens[3];
-    int n = 0;
+    rh_aconn_opts o;
 
-    ac = a->url.is_unix ? redisAsyncConnectUnix(a->url.path)
-                        : redisAsyncConnect(a->url.host, a->url.port);
-    if (ac == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory connecting to %s", a->where);
-    if (ac->err) {
-        rh_error_set(err, RHAI_ECONN, "cannot connect to %s: %s", a->where, ac->errstr);
-        redisAsyncFree(ac);
-        return RHAI_ECONN;
-    }
-    ac->data = k;
-    if (rh_uvredis_attach(ac, a->loop) != 0) {
-        redisAsyncFree(ac);
-        return rh_error_set(err, RHAI_ENOMEM, "cannot attach to the loop");
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    k->ac = ac;
-    k->up = 0;
-    if (a->url.pass[0]) {                    /* hiredis 0.14 has no AUTH helper */
-        argv[n] = "AUTH";
-        lens[n++] = 4;
-        if (a->url.user[0]) {
-            argv[n] = a->url.user;
-            lens[n++] = strlen(a->url.user);
-        }
-        argv[n] = a->url.pass;
-        lens[n++] = strlen(a->url.pass);
-        redisAsyncCommandArgv(ac, on_setup_reply, NULL, n, argv, lens);
-    }
-    if (a->url.db != 0) {
-        snprintf(db, sizeof db, "%d", a->url.db);
-        argv[0] = "SELECT";
-        lens[0] = 6;
-        argv[1] = db;
-        lens[1] = strlen(db);
-        redisAsyncCommandArgv(ac, on_setup_reply, NULL, 2, argv, lens);
-    }
-    if (k->is_pop)
-        pop_issue(a);
-    return 0;
+    memset(&o, 0, sizeof o);
+    o.name = k->name;
+    o.backoff_max_ms = RHAI__BACKOFF_MAX_MS;
+    o.queue_connecting = 1;
+    o.on_up = conn_up;
+    o.on_down = conn_down;
+    o.on_closed = conn_closed;
+    o.on_redirect = conn_redirect;
+    o.data = k;
+    return rh_aconn_new(k->a->loop, &k->a->cfg, &o, &k->c, err);
 }
 
-static void on_conn_timer(uv_timer_t *h)
+static void on_watchdog(uv_timer_t *h)
 {
-    aconn *k = h->data;
+    rhai_async *a = h->data;
 
-    if (k->a->closing)
-        return;
-    if (k->ac) {                            /* connect timeout or watchdog */
-        aconn_drop(k, k->up ? "no answer to BLPOP (watchdog)" : "connect timed out");
-        return;
-    }
-    if (aconn_open(k, NULL) != 0) {
-        aconn_schedule(k);
-        return;
-    }
-    rh_log(RH_LOG_INFO, "event=redis_reconnect conn=%s url=%s", k->name, k->a->where);
-    if (!(k->is_pop && k->a->popping))     /* else the watchdog is running */
-        uv_timer_start(&k->timer, on_conn_timer, RHAI__CONNECT_TIMEOUT_MS, 0);
-}
-
-static void aconn_schedule(aconn *k)
-{
-    int64_t d = k->backoff_ms;
-
-    k->backoff_ms = d * 2 > RHAI__BACKOFF_MAX_MS ? RHAI__BACKOFF_MAX_MS : d * 2;
-    uv_timer_start(&k->timer, on_conn_timer, (uint64_t)d, 0);
+    if (!a->closing && a->pop.c)
+        rh_aconn_drop(a->pop.c, "no answer to BLPOP (watchdog)");
 }
 
 /* ======================== replies ======================== */
@@ -429,9 +342,9 @@ static void handle_reply(rhai_async *a, const char *text, size_t len)
  * pending request reads its task's hash once (on "cmd", both up): a final
  * status there completes it from the hash. The privdata is a copy of the
  * id, since the request may complete meanwhile. */
-static void on_recheck(redisAsyncContext *ac, void *reply, void *priv)
+static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
 {
-    aconn *k = ac->data;
+    aconn *k = rh_aconn_data(ac);
     redisReply *r = reply;
     char *id = priv;
     rhai_result *res = NULL;
@@ -477,8 +390,8 @@ static void recheck_pending(rhai_async *a)
             continue;
         argv[1] = rh_key_task(key, a->prefix, a->slots[i]->worker, id);
         lens[1] = strlen(key);
-        if (redisAsyncCommandArgv(a->cmd.ac, on_recheck, id, 2 + RHAI__REPLY_NFIELDS, argv,
-                                  lens) != REDIS_OK)
+        if (rh_aconn_command_argv(a->cmd.c, on_recheck, id, 2 + RHAI__REPLY_NFIELDS, argv,
+                                  lens, NULL) != 0)
             rh_free(id);
     }
 }
@@ -486,22 +399,22 @@ static void recheck_pending(rhai_async *a)
 /* privdata tells which command answered: BLPOP or LPOP <count>. */
 static char pop_blpop, pop_lpop;
 
-static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
+static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
 {
-    aconn *k = ac->data;
+    aconn *k = rh_aconn_data(ac);
     rhai_async *a = k->a;
     redisReply *r = reply;
     int more = 0;
 
     a->popping = 0;
-    if (r == NULL || a->closing || k->ac != ac)
-        return;                             /* gone: reconnect re-issues */
-    if (a->timers_ready)
-        uv_timer_stop(&k->timer);
+    if (r == NULL || a->closing)
+        return;                             /* gone: on_up re-issues */
+    uv_timer_stop(&a->watchdog);
     if (r->type == REDIS_REPLY_ERROR) {
         char why[300];
         snprintf(why, sizeof why, "pop failed: %s", r->str);
-        aconn_drop(k, why);                 /* reconnect after backoff */
+        rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, a->where, why);
+        rh_aconn_drop(ac, why);             /* reconnect after backoff */
         return;
     }
     if (r->type == REDIS_REPLY_ARRAY && priv == &pop_blpop && r->elements == 2 &&
@@ -516,16 +429,15 @@ static void on_pop(redisAsyncContext *ac, void *reply, void *priv)
                 handle_reply(a, r->element[i]->str, r->element[i]->len);
         more = r->elements == RHAI__POP_BATCH;
     }
-    if (a->closing || k->ac != ac)
+    if (a->closing || !k->up)
         return;                             /* a callback closed the client */
     if (more) {
         char n[16];
         snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
-        if (redisAsyncCommand(ac, on_pop, &pop_lpop, "LPOP %s %s", a->drain_key, n) ==
-            REDIS_OK)
+        if (rh_aconn_command(ac, on_pop, &pop_lpop, NULL, "LPOP %s %s", a->drain_key, n) == 0) {
             a->popping = 1;
-        if (a->popping && a->timers_ready)
-            uv_timer_start(&k->timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+            uv_timer_start(&a->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
+        }
         return;
     }
     pop_issue(a);
@@ -539,7 +451,7 @@ static void pop_issue(rhai_async *a)
     char (*keys)[RH_KEY_MAX];
     int ok;
 
-    if (a->closing || a->popping || a->pop.ac == NULL || n == 0)
+    if (a->closing || a->popping || a->pop.c == NULL || !a->pop.up || n == 0)
         return;                             /* no worker id yet: the first submit issues it */
     argv = rh_calloc(n + 2, sizeof *argv);
     lens = rh_calloc(n + 2, sizeof *lens);
@@ -554,17 +466,16 @@ static void pop_issue(rhai_async *a)
         argv[n + 1] = secs;
         for (size_t i = 0; i < n + 2; i++)
             lens[i] = strlen(argv[i]);
-        ok = redisAsyncCommandArgv(a->pop.ac, on_pop, &pop_blpop, (int)n + 2, argv, lens) ==
-             REDIS_OK;
+        ok = rh_aconn_command_argv(a->pop.c, on_pop, &pop_blpop, (int)n + 2, argv, lens,
+                                   NULL) == 0;
     }
     rh_free(argv);
     rh_free(lens);
     rh_free(keys);
     if (!ok)
-        return;                             /* context dying: reconnect re-issues */
+        return;                             /* down: on_up re-issues */
     a->popping = 1;
-    if (a->timers_ready)
-        uv_timer_start(&a->pop.timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+    uv_timer_start(&a->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
 }
 
 /* ======================== submit ======================== */
@@ -580,7 +491,7 @@ static int submit_status(const redisReply *r, const char *what, const char *id)
     return 0;
 }
 
-static void on_hset(redisAsyncContext *ac, void *reply, void *priv)
+static void on_hset(rh_aconn *ac, redisReply *reply, void *priv)
 {
     areq *q = priv;
     (void)ac;
@@ -591,7 +502,7 @@ static void on_hset(redisAsyncContext *ac, void *reply, void *priv)
 /* The submit's outcome: a failure ends the request now (when the write
  * was lost the task may or may not be queued; waiting could be for
  * nothing). Success leaves it to the reply or the timer. */
-static void on_lpush(redisAsyncContext *ac, void *reply, void *priv)
+static void on_lpush(rh_aconn *ac, redisReply *reply, void *priv)
 {
     areq *q = priv;
     int rc = q->submit_err;
@@ -634,7 +545,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
         return rh_error_set(err, RHAI_EINVAL, "client, task or callback is NULL");
     if (a->closing)
         return rh_error_set(err, RHAI_ESTATE, "client is closing");
-    if (a->cmd.ac == NULL)
+    if (a->cmd.c == NULL)
         return rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)",
                             a->where);
     if ((rc = worker_add(a, t->worker_id)) != 0)
@@ -657,22 +568,24 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     uv_timer_init(a->loop, &q->timer);      /* cannot fail */
     q->timer.data = q;
 
-    if (redisAsyncCommandArgv(a->cmd.ac, on_hset, q, s.hset_argc, s.hset_argv,
-                              s.hset_lens) != REDIS_OK) {
+    if ((rc = rh_aconn_command_argv(a->cmd.c, on_hset, q, s.hset_argc, s.hset_argv,
+                                    s.hset_lens, err)) != 0) {
         q->done = 1;
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
-        return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
+        if (rc == RHAI_ECONN)
+            rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)", a->where);
+        return rc;
     }
     q->refs++;
-    if (redisAsyncCommandArgv(a->cmd.ac, on_lpush, q, s.lpush_argc, s.lpush_argv,
-                              s.lpush_lens) != REDIS_OK) {
+    if (rh_aconn_command_argv(a->cmd.c, on_lpush, q, s.lpush_argc, s.lpush_argv,
+                              s.lpush_lens, NULL) != 0) {
         q->done = 1;                        /* on_hset drops its reference */
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
         return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
     }
     q->refs++;
     /* the lookup hint, for rhai_wait & co. with the id alone elsewhere */
-    redisAsyncCommandArgv(a->cmd.ac, NULL, NULL, s.hint_argc, s.hint_argv, s.hint_lens);
+    rh_aconn_command_argv(a->cmd.c, NULL, NULL, s.hint_argc, s.hint_argv, s.hint_lens, NULL);
     map_put(a, q);
     pop_issue(a);                           /* the first worker id starts the BLPOP */
     if (wait_ms <= 0)
@@ -702,7 +615,7 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         return rh_error_set(err, RHAI_EINVAL, "loop is NULL");
     if ((a = rh_calloc(1, sizeof *a)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = rh_redisconn_config(url, prefix, &a->url, a->prefix, err)) != 0)
+    if ((rc = rh_link_config(url, prefix, &a->cfg, a->prefix, err)) != 0)
         goto fail;
     if ((rc = rh_id_generate(uuid)) != 0) {
         rh_error_set(err, rc, "cannot generate the reply list name");
@@ -712,29 +625,25 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         rh_error_set(err, rc, "out of memory");
         goto fail;
     }
-    rh_url_format_safe(&a->url, a->where, sizeof a->where);
+    rh_redis_cfg_where(&a->cfg, a->where, sizeof a->where);
     memcpy(a->uuid, uuid, sizeof a->uuid);
     a->loop = loop;
     a->cmd.a = a->pop.a = a;
     a->cmd.name = "cmd";
     a->pop.name = "pop";
     a->pop.is_pop = 1;
-    a->cmd.backoff_ms = a->pop.backoff_ms = RHAI__BACKOFF_MIN_MS;
     if ((rc = aconn_open(&a->cmd, err)) != 0)
         goto fail;
+    a->live = 1;
     if ((rc = aconn_open(&a->pop, err)) != 0) {
         a->closing = 1;                     /* callbacks of cmd do nothing */
-        redisAsyncFree(a->cmd.ac);
-        goto fail;
+        rh_aconn_close(a->cmd.c);           /* its on_closed frees a */
+        return rc;
     }
-    uv_timer_init(loop, &a->cmd.timer);
-    uv_timer_init(loop, &a->pop.timer);
-    a->cmd.timer.data = &a->cmd;
-    a->pop.timer.data = &a->pop;
-    a->live = 2;
-    a->timers_ready = 1;
-    uv_timer_start(&a->cmd.timer, on_conn_timer, RHAI__CONNECT_TIMEOUT_MS, 0);
-    uv_timer_start(&a->pop.timer, on_conn_timer, RHAI__POP_WATCHDOG_MS, 0);
+    a->live++;
+    uv_timer_init(loop, &a->watchdog);
+    a->watchdog.data = a;
+    a->live++;
     *out = a;
     return 0;
 fail:
@@ -759,12 +668,11 @@ RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
     for (size_t i = 0; i < a->cap; i++)
         while (a->slots[i])
             req_complete(a->slots[i], RHAI_ECANCELED, NULL);
+    uv_timer_stop(&a->watchdog);
+    uv_close((uv_handle_t *)&a->watchdog, on_handle_closed);
     for (int i = 0; i < 2; i++) {
-        redisAsyncContext *ac = conns[i]->ac;
-        conns[i]->ac = NULL;
         conns[i]->up = 0;
-        if (ac)
-            redisAsyncFree(ac);             /* pending callbacks see NULL */
-        uv_close((uv_handle_t *)&conns[i]->timer, conn_timer_closed);
+        if (conns[i]->c)
+            rh_aconn_close(conns[i]->c);    /* pending callbacks see NULL */
     }
 }

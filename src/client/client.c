@@ -15,11 +15,11 @@
 #include <hiredis/hiredis.h>
 
 #include "client_int.h"
-#include "common/redisconn.h"
+#include "common/rlink.h"
 
 struct rhai_client {
-    redisContext *rc;                 /* NULL while disconnected */
-    rh_url        url;
+    rh_link      *link;             /* NULL while disconnected */
+    rh_redis_cfg  cfg;
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];         /* url without password, for messages */
     rhai__wcache  wcache;             /* worker ids of the ids submitted */
@@ -36,45 +36,49 @@ static void nap_ms(int64_t ms)
 
 static void client_drop(rhai_client *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
-    c->rc = NULL;
+    rh_link_free(c->link);
+    c->link = NULL;
 }
 
-/* Connect, authenticate and select the database within 'timeout_ms'. */
+/* Connect (TLS, AUTH, SELECT, the slot map) within 'timeout_ms'. */
 static int client_open(rhai_client *c, int64_t timeout_ms, rhai_error *err)
 {
-    rh_assert(c->rc == NULL);
-    return rh_redisconn_open(&c->url, c->where, timeout_ms, RHAI__IO_TIMEOUT_MS, &c->rc,
-                             err);
+    rh_redis_cfg cfg = c->cfg;
+
+    rh_assert(c->link == NULL);
+    cfg.connect_ms = timeout_ms > 0 ? timeout_ms : 1;
+    cfg.io_ms = RHAI__IO_TIMEOUT_MS;
+    return rh_link_open(&cfg, &c->link, err);
 }
 
 static int client_ensure(rhai_client *c, rhai_error *err)
 {
-    return c->rc ? 0 : client_open(c, RHAI__CONNECT_TIMEOUT_MS, err);
+    return c->link ? 0 : client_open(c, RHAI__CONNECT_TIMEOUT_MS, err);
 }
 
-/* The connection broke during a command: forget it, report RHAI_ECONN. */
-static int client_lost(rhai_client *c, rhai_error *err)
+/* A failure of the link: forget the connection, report RHAI_ECONN (the
+ * layer's reason in the message). */
+static int client_lost(rhai_client *c, int rc, const rhai_error *e, rhai_error *err)
 {
-    rh_error_set(err, RHAI_ECONN, "connection to %s lost: %s", c->where,
-                 c->rc && c->rc->errstr[0] ? c->rc->errstr : "no reply");
     client_drop(c);
-    return RHAI_ECONN;
+    if (rc == RHAI_ENOMEM || rc == RHAI_EINVAL)
+        return rh_error_set(err, rc, "%s", e->msg);
+    return rh_error_set(err, RHAI_ECONN, "connection to %s lost: %s", c->where, e->msg);
 }
 
 /* Append 'n' commands to the connection's output (connecting first if
- * need be); the first read writes them all. 0 or RHAI_ECONN. */
+ * need be); the first read writes them all. 0 or RHAI_ECONN. The argv
+ * must stay valid until their replies were read. */
 static int client_send(rhai_client *c, int n, const int *argcs, const char **const *argvs,
                        const size_t *const *lens, rhai_error *err)
 {
+    rhai_error e;
     int rc;
 
     if ((rc = client_ensure(c, err)) != 0)
         return rc;
-    for (int i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c->rc, argcs[i], argvs[i], lens[i]) != REDIS_OK)
-            return client_lost(c, err);
+    if ((rc = rh_link_send(c->link, n, argcs, argvs, lens, &e)) != 0)
+        return client_lost(c, rc, &e, err);
     return 0;
 }
 
@@ -83,29 +87,18 @@ static int client_send(rhai_client *c, int n, const int *argcs, const char **con
  * nothing returned. */
 static int client_read(rhai_client *c, int n, redisReply **replies, rhai_error *err)
 {
-    rh_nopipe g;
-    int ok;
+    rhai_error e;
+    int rc;
 
-    for (int i = 0; i < n; i++) {
-        void *r = NULL;
-        /* the first read writes every command appended (see rh_nopipe) */
-        if (i == 0)
-            rh_nopipe_begin(&g);
-        ok = redisGetReply(c->rc, &r) == REDIS_OK;
-        if (i == 0)
-            rh_nopipe_end(&g);
-        if (!ok || r == NULL) {
-            for (int j = 0; j < i; j++)
-                freeReplyObject(replies[j]);
-            return client_lost(c, err);
-        }
-        replies[i] = r;
-    }
+    if (c->link == NULL)
+        return rh_error_set(err, RHAI_ECONN, "connection to %s lost", c->where);
+    if ((rc = rh_link_read(c->link, n, replies, &e)) != 0)
+        return client_lost(c, rc, &e, err);
     return 0;
 }
 
-/* Send 'n' commands in one round trip and read their replies (see
- * client_read). */
+/* Send 'n' commands in one round trip (per node) and read their replies
+ * (see client_read). */
 static int client_pipeline(rhai_client *c, int n, const int *argcs,
                            const char **const *argvs, const size_t *const *lens,
                            redisReply **replies, rhai_error *err)
@@ -146,11 +139,11 @@ RHAI_API int rhai_client_connect(const char *url, const char *prefix,
     *out = NULL;
     if ((c = rh_calloc(1, sizeof *c)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = rh_redisconn_config(url, prefix, &c->url, c->prefix, err)) != 0) {
+    if ((rc = rh_link_config(url, prefix, &c->cfg, c->prefix, err)) != 0) {
         rh_free(c);
         return rc;
     }
-    rh_url_format_safe(&c->url, c->where, sizeof c->where);
+    rh_redis_cfg_where(&c->cfg, c->where, sizeof c->where);
     if ((rc = client_open(c, RHAI__CONNECT_TIMEOUT_MS, err)) != 0) {
         rh_free(c);
         return rc;
@@ -455,7 +448,7 @@ static int wait_for(rhai_client *c, const char *id, int64_t timeout_ms,
                 goto lost;
         }
         now = rh_mono_ms();
-        if (c->rc == NULL && deadline - now < RHAI__CONNECT_TIMEOUT_MS)
+        if (c->link == NULL && deadline - now < RHAI__CONNECT_TIMEOUT_MS)
             rc = client_open(c, deadline - now > 1 ? deadline - now : 1, err);
         else
             rc = 0;                         /* wait_check connects if need be */

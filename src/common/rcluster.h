@@ -195,6 +195,12 @@ int  rh_cluster_command_argv(rh_cluster *c, int slot, unsigned flags, int argc,
 int  rh_cluster_command_key(rh_cluster *c, const char *key, size_t keylen, unsigned flags,
                             int argc, const char **argv, const size_t *lens,
                             redisReply **out, rhai_error *err);
+/* The connection to the master of 'slot' (or RH_CLUSTER_ANY), connected
+ * if need be, for a caller that pipelines several commands of that slot
+ * itself (rh_link). Borrowed: valid until the next call on c. A reply that
+ * is a redirect is the caller's to follow (rh_cluster_command_argv does).
+ * 0, or the errors of rh_sconn_open; RHAI_ECONN (no node serves it). */
+int  rh_cluster_conn(rh_cluster *c, int slot, rh_sconn **out, rhai_error *err);
 /* Read the map again now (from the nodes known, then the seed). 0, or the
  * last node's error; the old map is kept on failure. */
 int  rh_cluster_refresh(rh_cluster *c, rhai_error *err);

@@ -441,3 +441,16 @@ int rh_cluster_command_key(rh_cluster *c, const char *key, size_t keylen, unsign
     return rh_cluster_command_argv(c, rh_keyslot(key, keylen), flags, argc, argv, lens, out,
                                    err);
 }
+
+int rh_cluster_conn(rh_cluster *c, int slot, rh_sconn **out, rhai_error *err)
+{
+    char host[RH_CLUSTER_HOST_MAX];
+    int port = 0, rc;
+
+    *out = NULL;
+    if (slot != RH_CLUSTER_ANY && (slot < 0 || slot >= RH_CLUSTER_SLOTS))
+        return rh_error_set(err, RHAI_EINVAL, "cluster: bad slot %d", slot);
+    if ((rc = owner_of(c, slot, host, &port, err)) != 0)
+        return rc;
+    return conn_get(c, host, port, out, err);
+}

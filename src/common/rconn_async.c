@@ -272,6 +272,11 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
      * may close us, which must find it empty. */
     c->fifo = NULL;
     c->fcap = c->fhead = c->fcount = 0;
+    /* A failed attempt is logged (and the next one scheduled) before the
+     * callbacks learn of it: one of them may close the connection, and the
+     * reason must have been said by then. */
+    if (!was_up && !c->closing)
+        attempt_failed(c);
     for (size_t i = 0; i < count; i++) {
         pend p = list[(head + i) % cap];
         if (p.step == 0 && p.cb)
@@ -289,8 +294,6 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
             conn_schedule(c, 0);
         return;
     }
-    if (!c->closing)
-        attempt_failed(c);
 }
 
 static void fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt, ...)
