@@ -126,8 +126,9 @@ static void top_subscribe(top_state *s)
     char ch[RH_KEY_MAX];
     redisReply *rep;
 
-    if (s->sub.rc != NULL)
+    if (ctl_redis_up(&s->sub))
         return;
+    s->sub.direct = 1;                   /* pub/sub: one connection, any node */
     if (ctl_redis_reopen(&s->sub) != 0) {
         snprintf(s->status, sizeof s->status, "events: %s", s->sub.msg);
         return;
@@ -174,16 +175,17 @@ static void top_event(top_state *s, const redisReply *m, int64_t now)
 static void top_events_read(top_state *s)
 {
     int64_t now = rh_mono_ms();
-    void *rep = NULL;
+    rhai_error err = { 0, "" };
+    redisReply *rep = NULL;
 
-    if (redisBufferRead(s->sub.rc) != REDIS_OK) {
+    if (rh_sconn_read_some(s->sub.raw, &err) != 0) {
         snprintf(s->status, sizeof s->status, "events: %s",
-                 s->sub.rc->errstr[0] ? s->sub.rc->errstr : "connection lost");
+                 err.msg[0] ? err.msg : "connection lost");
         ctl_redis_close(&s->sub);
         return;
     }
     for (;;) {
-        if (redisGetReplyFromReader(s->sub.rc, &rep) != REDIS_OK) {
+        if (rh_sconn_take_reply(s->sub.raw, &rep, &err) != 0) {
             snprintf(s->status, sizeof s->status, "events: protocol error");
             ctl_redis_close(&s->sub);
             return;
@@ -275,7 +277,7 @@ static void top_refresh(top_state *s)
 
     s->status[0] = '\0';
     top_subscribe(s);
-    if (s->data.rc == NULL && ctl_redis_reopen(&s->data) != 0) {
+    if (!ctl_redis_up(&s->data) && ctl_redis_reopen(&s->data) != 0) {
         snprintf(s->status, sizeof s->status, "%s", s->data.msg);
         return;
     }
@@ -398,7 +400,7 @@ static void top_draw(top_state *s)
                  "in the last 60 s)", p50, p90, p99, nlat);
     } else {
         top_line(y++, 0, "latency:    no task finished in the last 60 s%s",
-                 s->sub.rc ? "" : " (events not subscribed)");
+                 ctl_redis_up(&s->sub) ? "" : " (events not subscribed)");
     }
     y++;
     top_line(y++, A_BOLD, "%-*s  %8s  %10s  %8s  %9s", ww, "WORKER", "QUEUED", "PROCESSING",
@@ -449,14 +451,14 @@ static int top_wait(top_state *s, int64_t deadline, int keys)
         n = 0;
         if (keys)
             pfd[n++] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
-        if (s->sub.rc)
-            pfd[n++] = (struct pollfd){ s->sub.rc->fd, POLLIN, 0 };
+        if (s->sub.raw)
+            pfd[n++] = (struct pollfd){ rh_sconn_fd(s->sub.raw), POLLIN, 0 };
         rc = poll(pfd, (nfds_t)n, (int)(deadline - now));
         if (rc < 0 && errno == EINTR)
             return keys;                 /* a signal, or SIGWINCH for getch */
         if (rc <= 0)
             continue;
-        if (s->sub.rc && (pfd[n - 1].revents & (POLLIN | POLLHUP | POLLERR)))
+        if (s->sub.raw && (pfd[n - 1].revents & (POLLIN | POLLHUP | POLLERR)))
             top_events_read(s);
         if (keys && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
             return 1;
@@ -567,7 +569,7 @@ static int top_sample_once(top_state *s)
     }
     top_wait(s, rh_mono_ms() + s->interval_ms, 0);
     top_refresh(s);
-    if (s->status[0] && s->data.rc == NULL) {
+    if (s->status[0] && !ctl_redis_up(&s->data)) {
         ctl_errorf("top", "%s", s->status);
         return s->data.code ? s->data.code : CTL_EXIT_CONN;
     }

@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/common.h"
+#include "common/rlink.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "rhai/client.h"
@@ -234,18 +235,34 @@ int ctl_connect(const ctl_global *g, rhai_client **out);
 
 /* The monitoring and admin commands read keys of docs/protocol.md that the
  * client library has no call for (heartbeats, queues, the task index), so
- * they use a hiredis connection of their own, configured and opened by the
- * library's code (common/redisconn.h: same URL rules, AUTH, SELECT,
- * timeouts, messages). Not thread-safe. */
+ * they use a link of their own (common/rlink.h), configured by the
+ * library's code (rh_link_config: same URL rules, TLS settings, AUTH,
+ * SELECT, timeouts, messages). Not thread-safe. */
+typedef struct ctl_redis_cmd {        /* a queued command */
+    char         *raw;                 /* encoded; argv points into it */
+    int           argc;
+    const char  **argv;
+    size_t       *lens;
+} ctl_redis_cmd;
+
 typedef struct ctl_redis {
-    redisContext *rc;                  /* NULL while disconnected */
+    rh_link      *link;                /* NULL while disconnected */
+    rh_sconn     *raw;                 /* direct: one connection to the URL's
+                                          server (top's SUBSCRIBE) */
+    int           direct;              /* 1: reopen opens 'raw', not 'link' */
     const char   *cmd;                 /* command name for messages */
     int           quiet;               /* 1: keep messages in msg only (top) */
     int           code;                /* exit code of the last failure */
     char          msg[300];            /* message of the last failure */
-    rh_url        url;
+    rh_redis_cfg  cfg;
     char          prefix[RH_PREFIX_MAX + 1];
     char          where[400];          /* url without password */
+    /* commands queued by ctl_redis_append, sent at the first reply */
+    ctl_redis_cmd *pend;
+    int          *pend_argc;
+    const char ***vargv;
+    const size_t **vlens;
+    int           npend, pend_cap, pend_read, pend_sent;
 } ctl_redis;
 
 /* Record a failure in r (code, msg) and print it unless r->quiet.
@@ -258,6 +275,8 @@ int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r);
 /* Connect again after a lost connection. 0 / exit code (r->msg says why). */
 int ctl_redis_reopen(ctl_redis *r);
 void ctl_redis_close(ctl_redis *r);    /* the struct stays reusable */
+/* 1 while connected. */
+int  ctl_redis_up(const ctl_redis *r);
 
 /* One command (hiredis format, e.g. "LLEN %s"). Returns a new reply
  * (freeReplyObject), or NULL after reporting why: an error reply

@@ -1,12 +1,14 @@
 /* redis.c -- rhaictl's Redis connections.
  *
  * Two kinds: the client library's rhai_client (ctl_connect) for submit,
- * wait and task, and a plain blocking hiredis connection (ctl_redis_*) for
+ * wait and task, and a plain blocking link of the Redis layer (ctl_redis_*,
+ * common/rlink.h: TLS, AUTH/SELECT, routed by slot on a Redis Cluster) for
  * the monitoring and admin commands, which read keys the library has no
- * call for. Both take the URL and prefix from the global options or the
- * environment and report failures as exit codes (ctl.h); the plain one is
- * configured and opened by the library's own code (common/redisconn.c),
- * so both reach the same server, user and db and word failures alike. */
+ * call for. Both take the URL (and the RHAI_REDIS_TLS_* settings) and
+ * prefix from the global options or the environment and report failures
+ * as exit codes (ctl.h); both are configured by the same code
+ * (rh_link_config), so they reach the same server, user and db and word
+ * failures alike. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "common/redisconn.h"
+#include "common/rlink.h"
 
 /* The key prefix of the global options: --prefix, else $RHAI_PREFIX when
  * set and not empty, else NULL (the library's default). */
@@ -60,11 +62,16 @@ int ctl_redis_fail(ctl_redis *r, int code, const char *fmt, ...)
 int ctl_redis_reopen(ctl_redis *r)
 {
     rhai_error err = { 0, "" };
+    rh_redis_cfg cfg = r->cfg;
     int rc;
 
     ctl_redis_close(r);
-    rc = rh_redisconn_open(&r->url, r->where, CTL_REDIS_CONNECT_MS, CTL_REDIS_IO_MS,
-                           &r->rc, &err);
+    cfg.connect_ms = CTL_REDIS_CONNECT_MS;
+    cfg.io_ms = CTL_REDIS_IO_MS;
+    if (r->direct)
+        rc = rh_sconn_open(&cfg, r->where, &r->raw, &err);
+    else
+        rc = rh_link_open(&cfg, &r->link, &err);
     if (rc != 0)
         return ctl_redis_fail(r, rc == RHAI_ENOMEM ? CTL_EXIT_FAILED : CTL_EXIT_CONN, "%s",
                               err.msg);
@@ -78,30 +85,58 @@ int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r)
     memset(r, 0, sizeof *r);
     r->cmd = cmd;
     /* the library's rules: a bad URL is named first, then a bad prefix */
-    if (rh_redisconn_config(g->url, redis_prefix(g), &r->url, r->prefix, &err) != 0)
+    if (rh_link_config(g->url, redis_prefix(g), &r->cfg, r->prefix, &err) != 0)
         return ctl_redis_fail(r, CTL_EXIT_USAGE, "%s",
                               err.msg[0] ? err.msg : "invalid Redis URL");
-    rh_url_format_safe(&r->url, r->where, sizeof r->where);
+    rh_redis_cfg_where(&r->cfg, r->where, sizeof r->where);
     return ctl_redis_reopen(r);
+}
+
+static void pend_free(ctl_redis *r)
+{
+    for (int i = 0; i < r->npend; i++) {
+        rh_free(r->pend[i].raw);
+        rh_free(r->pend[i].argv);
+        rh_free(r->pend[i].lens);
+    }
+    rh_free(r->pend);
+    rh_free(r->pend_argc);
+    r->pend = NULL;
+    r->pend_argc = NULL;
+    r->npend = r->pend_cap = r->pend_read = 0;
+    r->pend_sent = 0;
 }
 
 void ctl_redis_close(ctl_redis *r)
 {
-    if (r->rc)
-        redisFree(r->rc);
-    r->rc = NULL;
+    rh_link_free(r->link);
+    r->link = NULL;
+    rh_sconn_free(r->raw);
+    r->raw = NULL;
+    pend_free(r);
+    rh_free(r->vargv);
+    rh_free(r->vlens);
+    r->vargv = NULL;
+    r->vlens = NULL;
 }
 
-/* A reply just read: NULL means the connection broke; an error reply is
- * reported and freed. */
+int ctl_redis_up(const ctl_redis *r)
+{
+    return r->link != NULL || r->raw != NULL;
+}
+
+/* A failure of the link: reported, the connection dropped. */
+static redisReply *redis_lost(ctl_redis *r, int rc, const rhai_error *e)
+{
+    ctl_redis_fail(r, rc == RHAI_ENOMEM ? CTL_EXIT_FAILED : CTL_EXIT_CONN,
+                   "connection to %s lost: %s", r->where, e->msg[0] ? e->msg : "no reply");
+    ctl_redis_close(r);
+    return NULL;
+}
+
+/* A reply just read: an error reply is reported and freed. */
 static redisReply *redis_check(ctl_redis *r, redisReply *rep)
 {
-    if (rep == NULL) {
-        ctl_redis_fail(r, CTL_EXIT_CONN, "connection to %s lost: %s", r->where,
-                   r->rc && r->rc->errstr[0] ? r->rc->errstr : "no reply");
-        ctl_redis_close(r);
-        return NULL;
-    }
     if (rep->type == REDIS_REPLY_ERROR) {
         ctl_redis_fail(r, CTL_EXIT_FAILED, "%s: %s", r->where, rep->str);
         freeReplyObject(rep);
@@ -110,19 +145,152 @@ static redisReply *redis_check(ctl_redis *r, redisReply *rep)
     return rep;
 }
 
-redisReply *ctl_redis_command(ctl_redis *r, const char *fmt, ...)
+/* Split a command encoded by redisFormatCommand ("*N\r\n$L\r\n...") into
+ * *p: argv points into p->raw (which it takes). 0 or -1 (out of memory). */
+static int resp_split(char *raw, int n, ctl_redis_cmd *p)
 {
-    va_list ap;
-    redisReply *rep;
+    const char *s = raw, *end = raw + n;
+    long argc = strtol(s + 1, NULL, 10);
 
-    if (r->rc == NULL) {
+    p->raw = raw;
+    p->argc = 0;
+    p->argv = rh_calloc((size_t)(argc > 0 ? argc : 1), sizeof *p->argv);
+    p->lens = rh_calloc((size_t)(argc > 0 ? argc : 1), sizeof *p->lens);
+    if (p->argv == NULL || p->lens == NULL)
+        return -1;
+    s = strchr(s, '\n') + 1;
+    for (long i = 0; i < argc && s < end; i++) {
+        long len = strtol(s + 1, NULL, 10);
+        s = strchr(s, '\n') + 1;
+        p->argv[i] = s;
+        p->lens[i] = (size_t)len;
+        s += len + 2;
+        p->argc++;
+    }
+    return 0;
+}
+
+/* Queue one command encoded by hiredis ('raw', n bytes; freed here).
+ * 0 or -1 (reported). */
+static int pend_add(ctl_redis *r, char *raw, int n)
+{
+    ctl_redis_cmd *p;
+    char *own;
+
+    if (r->pend_sent)                    /* replies of an earlier batch unread */
+        pend_free(r);
+    if (r->npend == r->pend_cap) {
+        int cap = r->pend_cap ? r->pend_cap * 2 : 8;
+        ctl_redis_cmd *np = rh_realloc(r->pend, (size_t)cap * sizeof *np);
+        int *na = np ? rh_realloc(r->pend_argc, (size_t)cap * sizeof *na) : NULL;
+        if (np)
+            r->pend = np;
+        if (na == NULL) {
+            redisFreeCommand(raw);
+            ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+            return -1;
+        }
+        r->pend_argc = na;
+        r->pend_cap = cap;
+    }
+    /* hiredis allocates with malloc: a copy of ours, which rh_free frees */
+    if ((own = rh_malloc((size_t)n + 1)) != NULL)
+        memcpy(own, raw, (size_t)n + 1);
+    redisFreeCommand(raw);
+    p = &r->pend[r->npend];
+    memset(p, 0, sizeof *p);
+    if (own == NULL || resp_split(own, n, p) != 0) {
+        if (p->raw == NULL)
+            rh_free(own);
+        r->npend++;                      /* what was allocated goes with the rest */
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+        return -1;
+    }
+    r->pend_argc[r->npend++] = p->argc;
+    return 0;
+}
+
+static int pend_push(ctl_redis *r, const char *fmt, va_list ap)
+{
+    char *raw = NULL;
+    int n = redisvFormatCommand(&raw, fmt, ap);
+
+    if (n < 0 || raw == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "cannot format the command '%.40s'", fmt);
+        return -1;
+    }
+    return pend_add(r, raw, n);
+}
+
+/* Send what is queued (once), then read the next reply. */
+static redisReply *pend_next(ctl_redis *r)
+{
+    redisReply *rep = NULL;
+    rhai_error err = { 0, "" };
+    int rc;
+
+    if (!ctl_redis_up(r)) {
         ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
         return NULL;
     }
-    va_start(ap, fmt);
-    rep = redisvCommand(r->rc, fmt, ap);
-    va_end(ap);
+    if (r->pend_read >= r->npend) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "no reply pending");
+        return NULL;
+    }
+    if (r->raw) {
+        if (!r->pend_sent) {
+            for (int i = 0; i < r->npend; i++)
+                if ((rc = rh_sconn_append_argv(r->raw, r->pend[i].argc, r->pend[i].argv,
+                                               r->pend[i].lens, &err)) != 0)
+                    return redis_lost(r, rc, &err);
+            r->pend_sent = 1;
+        }
+        rc = rh_sconn_get_reply(r->raw, &rep, &err);
+    } else {
+        if (!r->pend_sent) {
+            /* rh_link keeps the vectors until every reply is read */
+            const char ***va = rh_realloc(r->vargv, (size_t)r->npend * sizeof *va);
+            const size_t **vl = va ? rh_realloc(r->vlens, (size_t)r->npend * sizeof *vl) : NULL;
+            if (va)
+                r->vargv = va;
+            if (vl == NULL) {
+                ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+                return NULL;
+            }
+            r->vlens = vl;
+            for (int i = 0; i < r->npend; i++) {
+                r->vargv[i] = r->pend[i].argv;
+                r->vlens[i] = r->pend[i].lens;
+            }
+            if ((rc = rh_link_send(r->link, r->npend, r->pend_argc,
+                                   (const char **const *)r->vargv,
+                                   (const size_t *const *)r->vlens, &err)) != 0)
+                return redis_lost(r, rc, &err);
+            r->pend_sent = 1;
+        }
+        rc = rh_link_read(r->link, 1, &rep, &err);
+    }
+    if (rc != 0)
+        return redis_lost(r, rc, &err);
+    if (++r->pend_read >= r->npend)
+        pend_free(r);
     return redis_check(r, rep);
+}
+
+redisReply *ctl_redis_command(ctl_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (!ctl_redis_up(r)) {
+        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
+        return NULL;
+    }
+    pend_free(r);
+    va_start(ap, fmt);
+    rc = pend_push(r, fmt, ap);
+    va_end(ap);
+    return rc == 0 ? pend_next(r) : NULL;
 }
 
 int ctl_redis_append(ctl_redis *r, const char *fmt, ...)
@@ -130,45 +298,37 @@ int ctl_redis_append(ctl_redis *r, const char *fmt, ...)
     va_list ap;
     int rc;
 
-    if (r->rc == NULL) {
+    if (!ctl_redis_up(r)) {
         ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
         return -1;
     }
     va_start(ap, fmt);
-    rc = redisvAppendCommand(r->rc, fmt, ap);
+    rc = pend_push(r, fmt, ap);
     va_end(ap);
-    if (rc != REDIS_OK) {
-        ctl_redis_fail(r, CTL_EXIT_FAILED, "cannot queue a command: %s", r->rc->errstr);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int ctl_redis_append_argv(ctl_redis *r, int argc, const char **argv)
 {
-    if (r->rc == NULL) {
+    char *raw = NULL;
+    int n;
+
+    if (!ctl_redis_up(r)) {
         ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
         return -1;
     }
     /* NULL lengths: every argument is a C string */
-    if (redisAppendCommandArgv(r->rc, argc, argv, NULL) != REDIS_OK) {
-        ctl_redis_fail(r, CTL_EXIT_FAILED, "cannot queue a command: %s", r->rc->errstr);
+    n = redisFormatCommandArgv(&raw, argc, argv, NULL);
+    if (n < 0 || raw == NULL) {
+        ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
         return -1;
     }
-    return 0;
+    return pend_add(r, raw, n);
 }
 
 redisReply *ctl_redis_reply(ctl_redis *r)
 {
-    void *rep = NULL;
-
-    if (r->rc == NULL) {
-        ctl_redis_fail(r, CTL_EXIT_CONN, "not connected to %s", r->where);
-        return NULL;
-    }
-    if (redisGetReply(r->rc, &rep) != REDIS_OK)
-        rep = NULL;
-    return redis_check(r, rep);
+    return pend_next(r);
 }
 
 long long ctl_reply_ll(const redisReply *e, long long def)

@@ -84,7 +84,7 @@ static void series_sample(int64_t until)
         code = ctl_redis_open(&web.g, "web", &series_r);
         series_r_open = code == 0;
         series_r.quiet = 1;
-    } else if (series_r.rc == NULL) {
+    } else if (!ctl_redis_up(&series_r)) {
         code = ctl_redis_reopen(&series_r);
     } else {
         code = 0;

@@ -128,7 +128,7 @@ json_t *web_body_object(web_req *rq, web_resp *rs)
 ctl_redis *web_redis(web_resp *rs)
 {
     web.r.msg[0] = '\0';
-    if (web.r_open && web.r.rc != NULL)
+    if (web.r_open && ctl_redis_up(&web.r))
         return &web.r;
     if (web.r_open ? ctl_redis_reopen(&web.r) != 0 : ctl_redis_open(&web.g, "web", &web.r) != 0) {
         web_error(rs, 503, "redis: %s", web.r.msg[0] ? web.r.msg : ctl_last_error());
