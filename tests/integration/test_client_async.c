@@ -726,7 +726,7 @@ static void test_async_survives_a_redis_restart(void **state)
 /* As test_client_sync_connect's: a process with SIGPIPE's default action, a
  * task larger than the socket buffers, a Redis dead under the write. The
  * request must end with an error and the process live on. (Here the loop
- * usually sees the reset on its poll before a second write, and uvredis's
+ * usually sees the reset on its poll before a second write, and rconn's
  * error path stops writing; the rh_nopipe guard covers a write that comes
  * first. Unlike the sync test, this one also passes without the guard.) */
 static int sp_status = 1;
