@@ -2,3 +2,5 @@
 rhai_test(test_rconn_cfg unit 30 rhai_commonlib)
 rhai_test(test_rconn integration 120 rhai_commonlib)
 rhai_test(test_rconn_tls integration 120 rhai_commonlib)
+# wave 2: rhaid, the client and rhaictl over TLS end to end (th_tls)
+rhai_test(test_tls_e2e integration 180 rhai_client_static PkgConfig::LIBUV)
