@@ -184,6 +184,7 @@ int ctl_exit_for_rc(int rc)
     case 0:
         return CTL_EXIT_OK;
     case RHAI_ECONN:
+    case RHAI_ETLS:                 /* TLS to Redis failed: a connection failure */
         return CTL_EXIT_CONN;
     case RHAI_ETIMEOUT:
         return CTL_EXIT_TIMEOUT;
