@@ -1,0 +1,209 @@
+/* test_cluster_smoke.c -- rhaid and librhai-client on a real Redis Cluster
+ * (3 masters, 3 replicas, th_cluster), ctest label "cluster".
+ *
+ * Three worker ids whose tags {W} hash to slots of three different masters
+ * each get an rhaid started with the seed URL of node 0 alone; the sync
+ * client (also given the seed only) runs tasks on each and gets their
+ * answers, and the async client does the same. So one worker id's traffic
+ * lives on its shard (rhaid's connections point at the master of
+ * slot({W})) while the client routes each command by its key.
+ *
+ * It needs key layout v2 (every key of a script in the worker id's slot,
+ * branch h-keys2): on v1 the take script touches rhai:task:{ID} and
+ * rhai:queue:{W} and Redis answers CROSSSLOT, so the tasks are never
+ * taken and the first run fails fast with a timeout. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <uv.h>
+#include <cmocka.h>
+
+#include "rhai/rhai.h"
+#include "rhai/async.h"
+#include "common/rcluster.h"
+#include "th_cluster.h"
+#include "harness.h"
+
+#define NW 3
+
+static th_cluster g_c;
+static char g_worker[NW][16];
+static pid_t g_rhaid[NW];
+static char g_seed[64];
+
+/* Three worker ids on three different masters. */
+static void pick_workers(void)
+{
+    int owners[NW], n = 0;
+
+    for (int i = 0; i < 1000 && n < NW; i++) {
+        char w[16], tag[20];
+        int o, dup = 0;
+        snprintf(w, sizeof w, "cw%d", i);
+        snprintf(tag, sizeof tag, "{%s}", w);
+        o = th_cluster_owner(&g_c, rh_keyslot(tag, strlen(tag)), -1);
+        for (int k = 0; k < n; k++)
+            dup |= owners[k] == o;
+        if (o < 0 || dup)
+            continue;
+        owners[n] = o;
+        snprintf(g_worker[n++], sizeof g_worker[0], "%s", w);
+    }
+    assert_int_equal(n, NW);
+}
+
+static pid_t rhaid_spawn(const char *worker)
+{
+    char bin[512], data[400], log[400];
+    char *argv[] = { (char *)th_bin("rhaid", bin, sizeof bin), "--redis-url", g_seed,
+                     "--worker-id", (char *)worker, "--concurrency", "1",
+                     "--data-dir", data, NULL };
+
+    snprintf(data, sizeof data, "%s/data-%s", g_c.dir, worker);
+    snprintf(log, sizeof log, "%s/rhaid-%s.log", g_c.dir, worker);
+    th_sh("chmod o+x %s", g_c.dir);       /* executors (nobody) reach the data dir */
+    return th_spawn(argv, NULL, log);
+}
+
+/* Run "N * 2" on worker w with a short timeout; the output is 2N. */
+static void run_on(rhai_client *c, const char *w, int n)
+{
+    char script[64], want[32];
+    rhai_task *t = NULL;
+    rhai_result *res = NULL;
+    rhai_error err = { 0, "" };
+    int rc;
+
+    snprintf(script, sizeof script, "%d * 2", n);
+    assert_int_equal(rhai_task_new(script, &t), 0);
+    assert_int_equal(rhai_task_set_worker(t, w), 0);
+    assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
+    if ((rc = rhai_run(c, t, 15000, &res, &err)) != 0) {
+        th_sh("tail -5 %s/rhaid-%s.log >&2", g_c.dir, w);
+        fail_msg("run on %s: %s (%s)", w, rhai_err_name(rc), err.msg);
+    }
+    assert_string_equal(rhai_result_status_name(res), "done");
+    snprintf(want, sizeof want, "%d", 2 * n);
+    assert_string_equal(rhai_result_output(res), want);
+    assert_string_equal(rhai_result_worker(res), w);
+    rhai_result_free(res);
+    rhai_task_free(t);
+}
+
+static void test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards(void **state)
+{
+    rhai_client *c = NULL;
+    rhai_error err = { 0, "" };
+    (void)state;
+
+    if (rhai_client_connect(g_seed, NULL, &c, &err) != 0)
+        fail_msg("connect: %s", err.msg);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < NW; i++)
+            run_on(c, g_worker[i], 10 * i + round);
+    rhai_client_free(c);
+}
+
+typedef struct async_run {
+    int done, ok;
+} async_run;
+
+static void on_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    async_run *r = data;
+    (void)a;
+    r->done++;
+    if (status == 0 && strcmp(rhai_result_status_name(res), "done") == 0)
+        r->ok++;
+    else
+        fprintf(stderr, "async: %s %s\n", rhai_err_name(status),
+                res ? rhai_result_status_name(res) : "-");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    async_run *r = t->data;
+    if (r->done == NW * 2)
+        uv_stop(t->loop);
+}
+
+static void test_async_client_runs_tasks_on_the_three_worker_ids(void **state)
+{
+    uv_loop_t loop;
+    uv_timer_t tick;
+    rhai_async *a = NULL;
+    rhai_error err = { 0, "" };
+    async_run r = { 0, 0 };
+    (void)state;
+
+    assert_int_equal(uv_loop_init(&loop), 0);
+    if (rhai_async_new(&loop, g_seed, NULL, &a, &err) != 0)
+        fail_msg("async: %s", err.msg);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < NW; i++) {
+            rhai_task *t = NULL;
+            assert_int_equal(rhai_task_new("40 + 2", &t), 0);
+            assert_int_equal(rhai_task_set_worker(t, g_worker[i]), 0);
+            if (rhai_async_submit(a, t, 20000, on_done, &r, &err) != 0)
+                fail_msg("submit: %s", err.msg);
+            rhai_task_free(t);
+        }
+    uv_timer_init(&loop, &tick);
+    tick.data = &r;
+    uv_timer_start(&tick, on_tick, 20, 20);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&tick, NULL);
+    rhai_async_close(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(r.done, NW * 2);
+    assert_int_equal(r.ok, NW * 2);
+}
+
+static void test_rhaid_instances_drain_and_exit_0(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NW; i++) {
+        int st = th_stop(g_rhaid[i], 15000);
+        g_rhaid[i] = -1;
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (th_cluster_start(&g_c) != 0)
+        return -1;
+    snprintf(g_seed, sizeof g_seed, "redis://127.0.0.1:%d", g_c.node[0].port);
+    pick_workers();
+    for (int i = 0; i < NW; i++)
+        if ((g_rhaid[i] = rhaid_spawn(g_worker[i])) < 0)
+            return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NW; i++)
+        if (g_rhaid[i] > 0)
+            th_stop(g_rhaid[i], 10000);
+    th_cluster_stop(&g_c);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards),
+        cmocka_unit_test(test_async_client_runs_tasks_on_the_three_worker_ids),
+        cmocka_unit_test(test_rhaid_instances_drain_and_exit_0),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
