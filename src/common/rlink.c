@@ -96,6 +96,32 @@ int rh_link_cmd_slot(int argc, const char *const *argv, const size_t *lens)
     return rh_keyslot(argv[1], arg_len(argv, lens, 1));
 }
 
+int rh_link_resp_split(const char *cmd, size_t n, int max, const char **argv, size_t *lens)
+{
+    const char *s = cmd, *end = cmd + n, *nl;
+    long argc;
+
+    if (n < 4 || cmd[0] != '*' || (nl = memchr(s, '\n', n)) == NULL)
+        return -1;
+    argc = strtol(s + 1, NULL, 10);
+    if (argc < 0 || argc > max)
+        return -1;
+    s = nl + 1;
+    for (long i = 0; i < argc; i++) {
+        long len;
+        if (s >= end || *s != '$' || (nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+            return -1;
+        len = strtol(s + 1, NULL, 10);
+        s = nl + 1;
+        if (len < 0 || len + 2 > end - s)
+            return -1;
+        argv[i] = s;
+        lens[i] = (size_t)len;
+        s += len + 2;
+    }
+    return (int)argc;
+}
+
 int rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err)
 {
     rh_link *l;

@@ -32,6 +32,12 @@ int rh_link_config(const char *url, const char *prefix, rh_redis_cfg *cfg,
  * PUBLISH, ...). */
 int rh_link_cmd_slot(int argc, const char *const *argv, const size_t *lens);
 
+/* Split a command encoded by redisFormatCommand ("*N\r\n$L\r\n...",
+ * n bytes, as hiredis makes it: trusted) into at most max arguments:
+ * argv[i] points into cmd, lens[i] its length. The count, or -1 when it
+ * has more than max or is not of that shape. */
+int rh_link_resp_split(const char *cmd, size_t n, int max, const char **argv, size_t *lens);
+
 typedef struct rh_link rh_link;
 
 /* Connect to cfg (its connect_ms and io_ms), read the slot map. 0 and

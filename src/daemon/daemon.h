@@ -20,6 +20,7 @@
 
 #include "common/common.h"
 #include "common/rconn.h"
+#include "common/rcluster.h"
 #include "engine/engine.h"
 
 typedef struct store store;
@@ -133,6 +134,9 @@ struct wk_conn {
     int          closing;
     int64_t      backoff_max_ms;
     wk_conn     *peer;            /* the other connection: a MOVED moves both */
+    int          cluster;         /* a Redis Cluster (wk_redis_probe): commands
+                                     of another slot go through 'router' */
+    rh_acluster *router;          /* cluster only */
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */
@@ -148,7 +152,7 @@ int  wk_config_redis(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err);
  * verified: rhaid exits 5), RHAI_ECONN/RHAI_ETIMEOUT (Redis unreachable:
  * rhaid starts anyway and keeps trying, *out is then the configured
  * server), RHAI_EINVAL. */
-int  wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err);
+int  wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, int *cluster, rhai_error *err);
 int  wk_conn_init(wk_conn *c, uv_loop_t *loop, const rh_redis_cfg *cfg,
                   const char *worker_id, const char *name, int64_t backoff_max_ms,
                   rhai_error *err);
@@ -163,6 +167,10 @@ void wk_conn_flush(wk_conn *c);
 /* Send a command; 0, or RHAI_ECONN when not connected (callback not run).
  * Every command of rhaid goes through these two: any callback (of the
  * other connection, of an executor) may run while a connection is down.
+ * On a Redis Cluster a command whose first key is of another slot than
+ * {W} (the registry rhai:workers, another worker id's keys, an events
+ * stream's {C}) goes through the cluster router instead, to its slot's
+ * master; the callback gets this connection's rh_aconn all the same.
  * The callback's reply is borrowed (freed after it returns); NULL when
  * the connection was lost or closed first. */
 int  wk_conn_argv(wk_conn *c, rh_reply_fn fn, void *privdata, int argc,

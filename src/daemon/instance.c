@@ -687,6 +687,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     int rc;
     int64_t backoff;
     rh_redis_cfg rcfg;
+    int cluster = 0;
     (void)unused;
 
     memset(&w, 0, sizeof w);
@@ -721,7 +722,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     /* Redis at start: a certificate that is not verified (a wrong CA, an
      * expired certificate) does not fix itself, so rhaid exits 5 now;
      * Redis unreachable is waited for, as before */
-    if ((rc = wk_redis_probe(cfg, &rcfg, &err)) == RHAI_ETLS || rc == RHAI_EINVAL) {
+    if ((rc = wk_redis_probe(cfg, &rcfg, &cluster, &err)) == RHAI_ETLS || rc == RHAI_EINVAL) {
         char q[600];
         if (rc == RHAI_EINVAL)
             return start_failed(&err);
@@ -765,6 +766,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         return start_failed(&err);
     w.pop.peer = &w.cmd;
     w.cmd.peer = &w.pop;
+    w.cmd.cluster = cluster;          /* "pop" runs the take scripts only: {W} */
     w.pop.on_up = w.cmd.on_up = on_conn_up;
     w.pop.on_down = w.cmd.on_down = on_conn_down;
     w.pop.data = w.cmd.data = &w;

@@ -20,7 +20,10 @@
 #include <string.h>
 
 #include "common/rcluster.h"
+#include "common/rlink.h"
 #include "daemon.h"
+
+#define ROUTE_ARGS_MAX 512      /* a routed command's arguments (the relay's) */
 
 static void conn_up(rh_aconn *ac, void *data)
 {
@@ -83,7 +86,7 @@ static void conn_redirect(rh_aconn *ac, const redisReply *r, void *data)
                RH_LOG_Q(e.msg));
 }
 
-int wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err)
+int wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, int *cluster, rhai_error *err)
 {
     rh_cluster_opts o = { 1, 1 };
     rh_cluster *rt = NULL;
@@ -91,6 +94,7 @@ int wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err)
     char tag[RH_NAME_MAX + 3];
     int rc, slot, own;
 
+    *cluster = 0;
     if ((rc = wk_config_redis(cfg, out, err)) != 0)
         return rc;
     out->connect_ms = RH_REDIS_CONNECT_MS;
@@ -100,6 +104,7 @@ int wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err)
     snprintf(tag, sizeof tag, "{%s}", cfg->worker_id);
     slot = rh_keyslot(tag, strlen(tag));
     own = m->owner[slot];
+    *cluster = !m->single;
     if (!m->single && own >= 0 && !out->url.is_unix) {
         snprintf(out->url.host, sizeof out->url.host, "%s", m->nodes[own].host);
         out->url.port = m->nodes[own].port;
@@ -135,12 +140,23 @@ int wk_conn_start(wk_conn *c, rhai_error *err)
     o.on_closed = conn_closed;
     o.on_redirect = conn_redirect;
     o.data = c;
+    if (c->cluster && !c->router) {
+        rh_redis_cfg seed = c->cfg;
+        int rc = rh_acluster_new(c->loop, &seed, NULL, &c->router, err);
+        if (rc != 0)
+            return rc;
+    }
     return rh_aconn_new(c->loop, &c->cfg, &o, &c->ac, err);
 }
 
 void wk_conn_close(wk_conn *c)
 {
     c->up = 0;
+    if (c->router) {
+        rh_acluster *rt = c->router;
+        c->router = NULL;
+        rh_acluster_close(rt, NULL, NULL);     /* pending: callbacks with NULL */
+    }
     if (c->ac && !c->closing) {
         c->closing = 1;
         rh_aconn_close(c->ac);        /* pending callbacks run with NULL replies */
@@ -162,13 +178,66 @@ void wk_conn_flush(wk_conn *c)
         rh_aconn_flush(c->ac);
 }
 
+/* A command through the router: its callback with this connection's
+ * rh_aconn, as if it had gone through it. */
+typedef struct routed {
+    wk_conn    *c;
+    rh_reply_fn fn;
+    void       *priv;
+} routed;
+
+static void on_routed(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
+{
+    routed *q = priv;
+
+    (void)rt;
+    if (r == NULL && err && err->code != RHAI_ECANCELED)
+        rh_log(RH_LOG_WARN, "event=redis_routed_failed conn=%s reason=\"%s\"", q->c->name,
+               RH_LOG_Q(err->msg));
+    if (q->fn)
+        q->fn(q->c->ac, r, q->priv);
+    rh_free(q);
+}
+
+/* 1 when the command (argc/argv/lens) routes to another slot than {W},
+ * with that slot in *slot. */
+static int other_slot(const wk_conn *c, int argc, const char **argv, const size_t *lens,
+                      int *slot)
+{
+    if (!c->cluster || !c->router)
+        return 0;
+    *slot = rh_link_cmd_slot(argc, argv, lens);
+    return *slot != RH_CLUSTER_ANY && *slot != c->slot;
+}
+
+static int route(wk_conn *c, int slot, rh_reply_fn fn, void *privdata, int argc,
+                 const char **argv, const size_t *lens)
+{
+    routed *q = rh_malloc(sizeof *q);
+
+    if (q == NULL)
+        return RHAI_ECONN;
+    q->c = c;
+    q->fn = fn;
+    q->priv = privdata;
+    if (rh_acluster_command_argv(c->router, slot, 0, on_routed, q, argc, argv, lens, NULL) != 0) {
+        rh_free(q);
+        return RHAI_ECONN;
+    }
+    return 0;
+}
+
 /* The one door to Redis: while a connection is down, rh_aconn refuses the
  * command (RHAI_ECONN) and the callback never runs. */
 int wk_conn_argv(wk_conn *c, rh_reply_fn fn, void *privdata, int argc, const char **argv,
                  const size_t *lens)
 {
+    int slot;
+
     if (c->ac == NULL || !c->up || c->closing)
         return RHAI_ECONN;
+    if (other_slot(c, argc, argv, lens, &slot))
+        return route(c, slot, fn, privdata, argc, argv, lens);
     return rh_aconn_command_argv(c->ac, fn, privdata, argc, argv, lens, NULL) == 0
                ? 0 : RHAI_ECONN;
 }
@@ -181,7 +250,22 @@ int wk_conn_cmd(wk_conn *c, rh_reply_fn fn, void *privdata, const char *fmt, ...
     if (c->ac == NULL || !c->up || c->closing)
         return RHAI_ECONN;
     va_start(ap, fmt);
-    rc = rh_aconn_vcommand(c->ac, fn, privdata, NULL, fmt, ap);
+    if (c->cluster && c->router) {
+        /* encode, then route by the first key like any other command */
+        char *cmd = NULL;
+        int n = redisvFormatCommand(&cmd, fmt, ap);
+        const char **argv = rh_calloc(ROUTE_ARGS_MAX, sizeof *argv);
+        size_t *lens = rh_calloc(ROUTE_ARGS_MAX, sizeof *lens);
+        int argc = n > 0 && argv && lens
+                       ? rh_link_resp_split(cmd, (size_t)n, ROUTE_ARGS_MAX, argv, lens) : -1;
+        rc = argc > 0 ? wk_conn_argv(c, fn, privdata, argc, argv, lens) : RHAI_ECONN;
+        rh_free(argv);
+        rh_free(lens);
+        if (cmd)
+            redisFreeCommand(cmd);
+    } else {
+        rc = rh_aconn_vcommand(c->ac, fn, privdata, NULL, fmt, ap);
+    }
     va_end(ap);
     return rc == 0 ? 0 : RHAI_ECONN;
 }
