@@ -7,7 +7,8 @@
  * hiredis 0.14 reads and writes its socket itself and cannot do TLS, which
  * is why the I/O is ours (PLAN18.md: no stunnel sidecar).
  *
- * What it replaces (wave 2 switches the users; nothing uses it yet):
+ * What it replaced (issue 18 wave 2 moved every user onto it; the old
+ * code is gone):
  *
  *   today                                    here
  *   rh_url_parse (refuses rediss://)         rh_redis_cfg_init (rh_url_parse_ex with
@@ -33,8 +34,8 @@
  *   rh_uvredis_attach / rh_uvredis_flush     built in (same write-before-poll uv_prepare) /
  *                                            rh_aconn_flush
  *
- *   rh_redisconn_config (env, prefix)        stays; wave 2 makes it fill an rh_redis_cfg
- *                                            (RHAI_REDIS_URL, then tls_* settings by name)
+ *   rh_redisconn_config (env, prefix)        rh_link_config (rlink.h: RHAI_REDIS_URL, then
+ *                                            RHAI_REDIS_TLS_* for rediss://)
  *
  * Wave 2 notes: rhaid exits 5 on RHAI_ETLS at start (src/daemon/main.c
  * maps codes to exit codes); wk_conn's heartbeat-bounded backoff ceiling
