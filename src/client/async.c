@@ -635,6 +635,14 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
     if ((rc = aconn_open(&a->cmd, err)) != 0)
         goto fail;
     a->live = 1;
+    if (rh_aconn_last_error(a->cmd.c)->code != 0) {
+        /* the first attempt failed at once (a unix socket that is not
+         * there): said now, as before the layer; its close frees a */
+        rc = rh_error_set(err, RHAI_ECONN, "%s", rh_aconn_last_error(a->cmd.c)->msg);
+        a->closing = 1;
+        rh_aconn_close(a->cmd.c);
+        return rc;
+    }
     if ((rc = aconn_open(&a->pop, err)) != 0) {
         a->closing = 1;                     /* callbacks of cmd do nothing */
         rh_aconn_close(a->cmd.c);           /* its on_closed frees a */

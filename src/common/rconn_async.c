@@ -202,6 +202,43 @@ static const char *conn_name(const rh_aconn *c)
     return c->opts.name ? c->opts.name : "redis";
 }
 
+/* Where the connection points, as an operator writes it: host:port,
+ * [v6]:port or unix:/path (no password, no db). */
+static const char *conn_endpoint(const rh_aconn *c, char *out, size_t n)
+{
+    const rh_url *u = &c->cfg.url;
+
+    if (u->is_unix)
+        snprintf(out, n, "unix:%s", u->path);
+    else if (strchr(u->host, ':'))
+        snprintf(out, n, "[%s]:%d", u->host, u->port);
+    else
+        snprintf(out, n, "%s:%d", u->host, u->port);
+    return out;
+}
+
+static const char *skip_prefix(const char *s, const char *p)
+{
+    size_t n = strlen(p);
+    return strncmp(s, p, n) == 0 ? s + n : s;
+}
+
+/* The last error's own reason: without "cannot connect to WHERE: ",
+ * "WHERE: " and "AUTH refused: " / "SELECT refused: " / "not ready: "
+ * (the line names the server and the event says which step). */
+static const char *short_reason(const rh_aconn *c)
+{
+    const char *m = c->last.msg, *w;
+    size_t wl = strlen(c->where);
+
+    w = skip_prefix(m, "cannot connect to ");
+    if (strncmp(w, c->where, wl) == 0 && w[wl] == ':' && w[wl + 1] == ' ')
+        m = w + wl + 2;
+    m = skip_prefix(m, "AUTH refused: ");
+    m = skip_prefix(m, "SELECT refused: ");
+    return skip_prefix(m, "not ready: ");
+}
+
 /* A failed attempt (never up): logged (rate limited per event and
  * reason), then the next attempt is scheduled. */
 static void attempt_failed(rh_aconn *c)
@@ -212,7 +249,7 @@ static void attempt_failed(rh_aconn *c)
     const char *event = events[c->fail];
     int misconf = c->fail == RH_RCONN_FAIL_AUTH || c->fail == RH_RCONN_FAIL_SELECT ||
                   c->fail == RH_RCONN_FAIL_TLS;
-    char key[RH_LOG_LIMIT_KEY + 200];
+    char key[RH_LOG_LIMIT_KEY + 200], ep[300], epq[400];
     uint64_t held = 0;
     int64_t in_ms;
 
@@ -222,8 +259,10 @@ static void attempt_failed(rh_aconn *c)
     if (!rh_log_limit_pass(&c->limit, key, rh_mono_ms(), RH_RCONN_LOG_WINDOW_MS, &held))
         return;
     rh_log(misconf ? RH_LOG_ERROR : RH_LOG_WARN,
-           "event=%s conn=%s reason=\"%s\" attempts=%llu suppressed=%llu retry_in_ms=%lld %s",
-           event, conn_name(c), RH_LOG_Q(c->last.msg), (unsigned long long)c->failures,
+           "event=%s conn=%s redis=\"%s\" db=%d reason=\"%s\" attempts=%llu suppressed=%llu "
+           "retry_in_ms=%lld %s", event, conn_name(c),
+           rh_log_quote(epq, sizeof epq, conn_endpoint(c, ep, sizeof ep), 300), c->cfg.url.db,
+           RH_LOG_Q(short_reason(c)), (unsigned long long)c->failures,
            (unsigned long long)held, (long long)in_ms,
            c->fail == RH_RCONN_FAIL_AUTH ? "Redis refused our credentials: fix the password "
                                            "or user of the url" :

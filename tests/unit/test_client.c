@@ -551,7 +551,7 @@ static void test_connect_rejects_bad_urls_with_a_message(void **state)
 {
     static const char *const bad[] = {
         "http://127.0.0.1:6379", "redis://127.0.0.1:99999", "redis://127.0.0.1:x",
-        "redis://:6379", "redis://127.0.0.1:6379/db", "rediss://127.0.0.1",
+        "redis://:6379", "redis://127.0.0.1:6379/db", "rediss://127.0.0.1?ca",
         "unix://relative.sock", "unix:///tmp/s.sock?db=x", "127.0.0.1:6379",
     };
     (void)state;
@@ -564,6 +564,18 @@ static void test_connect_rejects_bad_urls_with_a_message(void **state)
         assert_int_equal(err.code, RHAI_EINVAL);
         assert_true(err.msg[0] != '\0');
     }
+}
+
+/* rediss:// is a URL like any other now (TLS through the Redis layer):
+ * a closed port is a connection failure, not a refused URL. */
+static void test_connect_accepts_rediss(void **state)
+{
+    rhai_client *c = (rhai_client *)0x1;
+    rhai_error err = { 0, "" };
+    (void)state;
+
+    assert_int_equal(rhai_client_connect("rediss://127.0.0.1:1", NULL, &c, &err), RHAI_ECONN);
+    assert_null(c);
 }
 
 static void test_connect_rejects_bad_prefixes(void **state)
@@ -680,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_status_names),
         cmocka_unit_test(test_strerror_names_every_code),
         cmocka_unit_test(test_connect_rejects_bad_urls_with_a_message),
+        cmocka_unit_test(test_connect_accepts_rediss),
         cmocka_unit_test(test_connect_rejects_bad_prefixes),
         cmocka_unit_test(test_connect_reads_the_url_from_the_environment),
         cmocka_unit_test(test_async_new_rejects_bad_urls_and_leaves_the_loop_clean),
