@@ -293,6 +293,44 @@ int rh_link_command(rh_link *l, int argc, const char **argv, const size_t *lens,
     return rh_link_pipeline(l, 1, &argc, &argv, &lens, reply, err);
 }
 
+int rh_link_masters(rh_link *l, int *slots, int max)
+{
+    const rh_slot_map *m = rh_cluster_map(l->rt);
+    int n = 0;
+
+    if (max < 1)
+        return 0;
+    if (m->single) {
+        slots[0] = RH_CLUSTER_ANY;
+        return 1;
+    }
+    for (int s = 0; s < RH_CLUSTER_SLOTS && n < max; s++) {
+        int seen = m->owner[s] < 0;
+        for (int k = 0; k < n && !seen; k++)
+            seen = m->owner[slots[k]] == m->owner[s];
+        if (!seen)
+            slots[n++] = s;
+    }
+    return n;
+}
+
+int rh_link_command_slot(rh_link *l, int slot, int argc, const char **argv,
+                         const size_t *lens, redisReply **reply, rhai_error *err)
+{
+    size_t own[64];
+
+    if (lens == NULL) {
+        if (argc > 64)
+            return rh_error_set(err, RHAI_EINVAL, "too many arguments");
+        for (int i = 0; i < argc; i++)
+            own[i] = strlen(argv[i]);
+        lens = own;
+    }
+    pend_reset(l);
+    return rh_cluster_command_argv(l->rt, slot, RH_CLUSTER_RESEND, argc, argv, lens, reply,
+                                   err);
+}
+
 rh_cluster *rh_link_router(rh_link *l)
 {
     return l->rt;

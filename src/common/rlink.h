@@ -62,6 +62,14 @@ int  rh_link_read(rh_link *l, int k, redisReply **replies, rhai_error *err);
 /* One command. */
 int  rh_link_command(rh_link *l, int argc, const char **argv, const size_t *lens,
                      redisReply **reply, rhai_error *err);
+/* One slot of each master of the map (RH_CLUSTER_ANY alone on a plain
+ * Redis), at most max, for a command every master must run (SCAN): send
+ * it with rh_link_command_slot. The count. */
+int  rh_link_masters(rh_link *l, int *slots, int max);
+/* One command to the master of 'slot' (redirects followed; the command is
+ * sent again after a lost connection: reads only). */
+int  rh_link_command_slot(rh_link *l, int slot, int argc, const char **argv,
+                          const size_t *lens, redisReply **reply, rhai_error *err);
 /* The router underneath (borrowed), for its map and stats. */
 rh_cluster *rh_link_router(rh_link *l);
 void rh_link_free(rh_link *l);                   /* NULL: no-op */

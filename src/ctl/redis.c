@@ -352,45 +352,68 @@ const char *ctl_reply_str(const redisReply *e)
     return e && e->type == REDIS_REPLY_STRING ? e->str : NULL;
 }
 
+/* One SCAN step on the master of 'slot' (RH_CLUSTER_ANY: the only
+ * server), or on the direct connection. NULL after reporting why. */
+static redisReply *scan_step(ctl_redis *r, int slot, const char *cursor, const char *match)
+{
+    const char *argv[] = { "SCAN", cursor, "MATCH", match, "COUNT", "1000" };
+    rhai_error err = { 0, "" };
+    redisReply *rep = NULL;
+    int rc;
+
+    if (r->link == NULL)
+        return ctl_redis_command(r, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+    if ((rc = rh_link_command_slot(r->link, slot, 6, argv, NULL, &rep, &err)) != 0)
+        return redis_lost(r, rc, &err);
+    return redis_check(r, rep);
+}
+
 int ctl_redis_scan_workers(ctl_redis *r, const char *kind,
                            int (*fn)(void *u, const char *worker), void *u)
 {
-    char match[RH_KEY_MAX], cursor[32] = "0";
+    char match[RH_KEY_MAX], cursor[32];
+    int slots[256], nm = 1;
     size_t plen;
     redisReply *rep;
 
     snprintf(match, sizeof match, "%s:%s:*", r->prefix, kind);
     plen = strlen(match) - 1;                       /* "<prefix>:KIND:" */
-    do {
-        if ((rep = ctl_redis_command(r, "SCAN %s MATCH %s COUNT 1000", cursor, match)) == NULL)
-            return r->code;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            ctl_reply_str(rep->element[0]) == NULL ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rep);
-            return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
-        }
-        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
-        for (size_t i = 0; i < rep->element[1]->elements; i++) {
-            const char *k = ctl_reply_str(rep->element[1]->element[i]);
-            size_t klen = k ? strlen(k) : 0;
-            char name[RH_NAME_MAX + 1];
-
-            /* "<prefix>:KIND:{W}" exactly: braces around a plain name */
-            if (klen < plen + 3 || klen - plen - 2 > RH_NAME_MAX || k[plen] != '{' ||
-                k[klen - 1] != '}')
-                continue;
-            memcpy(name, k + plen + 1, klen - plen - 2);
-            name[klen - plen - 2] = '\0';
-            if (!rh_name_valid(name))
-                continue;
-            if (fn(u, name) != 0) {
+    slots[0] = RH_CLUSTER_ANY;
+    if (r->link)                                    /* a cluster: every master */
+        nm = rh_link_masters(r->link, slots, 256);
+    for (int m = 0; m < nm; m++) {
+        snprintf(cursor, sizeof cursor, "0");
+        do {
+            if ((rep = scan_step(r, slots[m], cursor, match)) == NULL)
+                return r->code;
+            if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+                ctl_reply_str(rep->element[0]) == NULL ||
+                rep->element[1]->type != REDIS_REPLY_ARRAY) {
                 freeReplyObject(rep);
-                return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+                return ctl_redis_fail(r, CTL_EXIT_FAILED, "SCAN: unexpected reply");
             }
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
+            snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+            for (size_t i = 0; i < rep->element[1]->elements; i++) {
+                const char *k = ctl_reply_str(rep->element[1]->element[i]);
+                size_t klen = k ? strlen(k) : 0;
+                char name[RH_NAME_MAX + 1];
+
+                /* "<prefix>:KIND:{W}" exactly: braces around a plain name */
+                if (klen < plen + 3 || klen - plen - 2 > RH_NAME_MAX || k[plen] != '{' ||
+                    k[klen - 1] != '}')
+                    continue;
+                memcpy(name, k + plen + 1, klen - plen - 2);
+                name[klen - plen - 2] = '\0';
+                if (!rh_name_valid(name))
+                    continue;
+                if (fn(u, name) != 0) {
+                    freeReplyObject(rep);
+                    return ctl_redis_fail(r, CTL_EXIT_FAILED, "out of memory");
+                }
+            }
+            freeReplyObject(rep);
+        } while (strcmp(cursor, "0") != 0);
+    }
     return 0;
 }
 

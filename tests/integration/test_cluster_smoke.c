@@ -4,7 +4,8 @@
  * Three worker ids whose tags {W} hash to slots of three different masters
  * each get an rhaid started with the seed URL of node 0 alone; the sync
  * client (also given the seed only) runs tasks on each and gets their
- * answers. So one worker id's traffic
+ * answers, and rhaictl (the seed only) lists the tasks of all three. So
+ * one worker id's traffic
  * lives on its shard (rhaid's connections point at the master of
  * slot({W})) while the client routes each command by its key.
  *
@@ -110,6 +111,26 @@ static void test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards(void
     rhai_client_free(c);
 }
 
+/* rhaictl, given the seed only, finds the three worker ids' task indexes
+ * on their three masters (SCAN runs on every master). */
+static void test_rhaictl_tasks_lists_every_worker_id_of_every_shard(void **state)
+{
+    char ctl[512], out[400];
+    (void)state;
+
+    snprintf(out, sizeof out, "%s/tasks.out", g_c.dir);
+    if (th_sh("%s --redis-url %s tasks > %s 2>&1", th_bin("rhaictl", ctl, sizeof ctl), g_seed,
+              out) != 0) {
+        th_sh("cat %s >&2", out);
+        fail_msg("rhaictl tasks failed");
+    }
+    for (int i = 0; i < NW; i++)
+        if (th_sh("grep -q '%s' %s", g_worker[i], out) != 0) {
+            th_sh("cat %s >&2", out);
+            fail_msg("rhaictl tasks lacks worker id %s", g_worker[i]);
+        }
+}
+
 static void test_rhaid_instances_drain_and_exit_0(void **state)
 {
     (void)state;
@@ -148,6 +169,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards),
+        cmocka_unit_test(test_rhaictl_tasks_lists_every_worker_id_of_every_shard),
         cmocka_unit_test(test_rhaid_instances_drain_and_exit_0),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
