@@ -340,6 +340,54 @@ static void test_print_config_masks_the_store_password(void **state)
     wk_config_free(&c);
 }
 
+/* rediss:// with the tls_* options from the file, the environment and
+ * flags (the usual order); --print-config shows them and no password;
+ * TLS options on a redis:// URL, or a certificate without its key, are
+ * configuration errors (exit 2), not options silently ignored. */
+static void test_tls_options_come_from_file_env_and_flags_and_are_printed(void **state)
+{
+    wk_config c;
+    rhai_error err;
+    rh_redis_cfg rc;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+    (void)state;
+
+    assert_int_equal(write_conf("redis_url = rediss://u:s3cret@10.0.0.5:6380\n"
+                                "tls_ca = /etc/rhaid/ca.pem\ntls_sni = from-file\n"), 0);
+    setenv("RHAI_REDIS_TLS_SNI", "from-env", 1);
+    assert_int_equal(load(&c, &err, "--config", conf_path, "--tls-cert", "/etc/rhaid/c.pem",
+                          "--tls-key", "/etc/rhaid/c.key", NULL), 0);
+    unsetenv("RHAI_REDIS_TLS_SNI");
+    assert_int_equal(wk_config_redis(&c, &rc, &err), 0);
+    assert_int_equal(rc.url.tls, 1);
+    assert_string_equal(rc.url.tls_ca, "/etc/rhaid/ca.pem");
+    assert_string_equal(rc.url.tls_sni, "from-env");
+    assert_string_equal(rc.url.tls_cert, "/etc/rhaid/c.pem");
+    assert_string_equal(rc.url.tls_key, "/etc/rhaid/c.key");
+    assert_non_null(f = open_memstream(&text, &len));
+    wk_config_print(&c, f);
+    fclose(f);
+    assert_non_null(strstr(text, "redis_url = rediss://***@10.0.0.5:6380/0\n"));
+    assert_non_null(strstr(text, "tls_ca = /etc/rhaid/ca.pem\n"));
+    assert_non_null(strstr(text, "tls_key = /etc/rhaid/c.key\n"));
+    assert_null(strstr(text, "s3cret"));
+    free(text);
+    wk_config_free(&c);
+
+    assert_int_equal(load(&c, &err, "--tls-ca", "/etc/rhaid/ca.pem", NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "TLS options"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--redis-url", "rediss://10.0.0.5", "--tls-cert", "/c.pem",
+                          NULL), RHAI_EINVAL);
+    assert_non_null(strstr(err.msg, "tls_cert needs tls_key"));
+    wk_config_free(&c);
+    assert_int_equal(load(&c, &err, "--redis-url", "rediss://10.0.0.5", "--tls-verify", "maybe",
+                          NULL), RHAI_EINVAL);
+    wk_config_free(&c);
+}
+
 /* A confined executor cannot resolve a host name (no /etc/hosts, no DNS):
  * rhaid pins the address for it as libpq's hostaddr, keeping the name. */
 static void test_a_store_host_name_is_pinned_to_its_address_for_executors(void **state)
@@ -391,6 +439,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_flags_and_values_are_rejected_with_a_reason, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_reload_copies_only_reloadable_fields, clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_a_reload_applies_file_then_environment_then_the_same_flags,
+                                        clean_env, clean_env),
+        cmocka_unit_test_setup_teardown(test_tls_options_come_from_file_env_and_flags_and_are_printed,
                                         clean_env, clean_env),
         cmocka_unit_test_setup_teardown(test_dev_mode_is_off_by_default_and_a_bare_flag_turns_it_on,
                                         clean_env, clean_env),
