@@ -391,6 +391,7 @@ struct wk_job {
     int        retry;           /* Redis refused the claim or finish: resend on tick */
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
+    int        start_pending;   /* its start waits for the next flush (wk_starts_send) */
     int        dead;            /* crashed max_attempts times: finish puts it
                                    in the dead-letter set (dead_at) */
     int        fin_mode;        /* finish: 0 done, 1 failed, 2 dead, 3 retry (wk_lua_finish) */
@@ -528,6 +529,11 @@ void    wk_limit_args(wk_worker *w, const char **argv);  /* ARGV max_script, max
  * (started_at, attempts + 1, started event; wk_lua_start), here and in
  * Redis. Started before (a rerun after its executor died): nothing. */
 void    wk_start_send(wk_job *j);
+/* Send every pending start in one wk_lua_start call (worker.c's flush
+ * calls it before the finishes, so a task's start is ahead of its finish
+ * on the command connection). */
+void    wk_starts_send(wk_worker *w);
+void    wk_flush_kick(wk_worker *w);   /* worker.c: the flush of starts and finishes */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);

@@ -23,10 +23,12 @@
 
 /* The read of a task hash by every claim: fetch(tk) returns the fields a
  * worker reads (READ), each within its limit, as a table field -> value;
- * the first field over its limit as the message of the `invalid` reply
+ * the first field over its limit (in READ's order) as the message of the `invalid` reply
  * ("args is 70000000 bytes, limit 1048576 (max_args)"), or nil; and the
  * bytes fetched. flat(out, v, over) appends them to a claim's answer as
- * field, value, ... and, when a field was over, '!over', message.
+ * field, value, ... (in no set order) and, when a field was over, '!over',
+ * message. One pass over the hash's fields in the common case: the
+ * claim's Lua work is per task.
  * Nothing over a limit is fetched: when MEMORY USAGE of the whole hash
  * (never less than the bytes of its fields and values) is within BUDGET,
  * the sum of the limits, one HGETALL, whose fields are then checked;
@@ -62,14 +64,18 @@
     "  local v, over, size = {}, nil, 0\n" \
     "  local ok, mem = pcall(redis.call, 'MEMORY', 'USAGE', tk, 'SAMPLES', 0)\n" \
     "  if ok and type(mem) == 'number' and mem <= BUDGET then\n" \
-    "    local all = redis.call('HGETALL', tk)\n" \
+    "    local all, bad = redis.call('HGETALL', tk), nil\n" \
     "    for i = 1, #all, 2 do\n" \
-    "      if LIM[all[i]] then v[all[i]] = all[i + 1] end\n" \
+    "      local f, x = all[i], all[i + 1]\n" \
+    "      local lim = LIM[f]\n" \
+    "      if lim then\n" \
+    "        if #x > lim then bad = bad or {}; bad[f] = #x\n" \
+    "        else v[f] = x; size = size + #x end\n" \
+    "      end\n" \
     "    end\n" \
-    "    for _, f in ipairs(READ) do\n" \
-    "      if v[f] and #v[f] > LIM[f] then\n" \
-    "        over = over or too_big(f, #v[f])\n" \
-    "        v[f] = nil\n" \
+    "    if bad then\n" \
+    "      for _, f in ipairs(READ) do\n" \
+    "        if bad[f] then over = too_big(f, bad[f]); break end\n" \
     "      end\n" \
     "    end\n" \
     "  else\n" \
@@ -80,17 +86,15 @@
     "    end\n" \
     "    local got = redis.call('HMGET', tk, unpack(want))\n" \
     "    for i, f in ipairs(want) do\n" \
-    "      if got[i] then v[f] = got[i] end\n" \
+    "      if got[i] then v[f] = got[i]; size = size + #got[i] end\n" \
     "    end\n" \
     "  end\n" \
-    "  for _, x in pairs(v) do size = size + #x end\n" \
     "  return v, over, size\n" \
     "end\n" \
     "local function flat(out, v, over)\n" \
-    "  for _, f in ipairs(READ) do\n" \
-    "    if v[f] then out[#out + 1] = f; out[#out + 1] = v[f] end\n" \
-    "  end\n" \
-    "  if over then out[#out + 1] = '!over'; out[#out + 1] = over end\n" \
+    "  local n = #out\n" \
+    "  for f, x in pairs(v) do out[n + 1] = f; out[n + 2] = x; n = n + 2 end\n" \
+    "  if over then out[n + 1] = '!over'; out[n + 2] = over end\n" \
     "  return out\n" \
     "end\n"
 
@@ -236,24 +240,40 @@ const char wk_lua_take[] =
     "end\n"
     "return out\n";
 
-/* The start of a claimed task on an executor: only now is it running.
- * KEYS[1] task hash. ARGV[1] id, ARGV[2] instance, ARGV[3] now ms,
- * ARGV[4] events channel, ARGV[5] and ARGV[6] the started event's JSON up
- * to its id and from after the id up to the value of "at".
+/* The start of claimed tasks on executors: only now is each running.
+ * Batched like the finish: every start that became due in one loop
+ * iteration (a burst of results lets the jobs queued behind them start)
+ * goes in one call.
+ * KEYS[i] the i-th task's hash. ARGV[1] instance, ARGV[2] events channel,
+ * ARGV[3] and ARGV[4] the started event's JSON up to its id and from
+ * after the id up to the value of "at"; then per task ARGV[3 + 2i] its id
+ * as a JSON string and ARGV[4 + 2i] now (ms).
  * A task still `claimed` by this instance becomes `running` with
- * started_at now and attempts + 1 (attempts count starts, not takes), and
- * the started event goes out; anything else (running already: the same
- * delivery started again after its executor died; cancelled, or taken
- * over by recovery meanwhile) is left as it is.
- * Returns the attempts now, or 0 when nothing was changed. */
+ * started_at now and attempts + 1 (attempts count starts, not takes; one
+ * HSET, from the attempts the HMGET read), and the started event goes
+ * out; anything else (running already: the same delivery started again
+ * after its executor died; cancelled, or taken over by recovery
+ * meanwhile) is left as it is. A task whose key Redis refuses (another
+ * type) fails alone.
+ * Returns per task the attempts now, 0 when nothing was changed, or an
+ * error. */
 const char wk_lua_start[] =
-    "local h = redis.call('HMGET', KEYS[1], 'status', 'instance')\n"
-    "if h[1] ~= 'claimed' or h[2] ~= ARGV[2] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3])\n"
-    "local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)\n"
-    "redis.call('PUBLISH', ARGV[4],\n"
-    "           ARGV[5] .. cjson.encode(ARGV[1]) .. ARGV[6] .. ARGV[3] .. '}')\n"
-    "return n\n";
+    "local inst, chan, ev1, ev2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local function one(i)\n"
+    "  local tk, now = KEYS[i], ARGV[4 + 2 * i]\n"
+    "  local h = redis.call('HMGET', tk, 'status', 'instance', 'attempts')\n"
+    "  if h[1] ~= 'claimed' or h[2] ~= inst then return 0 end\n"
+    "  local n = (tonumber(h[3]) or 0) + 1\n"
+    "  redis.call('HSET', tk, 'status', 'running', 'started_at', now, 'attempts', n)\n"
+    "  redis.call('PUBLISH', chan, ev1 .. ARGV[3 + 2 * i] .. ev2 .. now .. '}')\n"
+    "  return n\n"
+    "end\n"
+    "local out = {}\n"
+    "for i = 1, #KEYS do\n"
+    "  local ok, r = pcall(one, i)\n"
+    "  out[i] = ok and r or redis.error_reply(tostring(r))\n"
+    "end\n"
+    "return out\n";
 
 /* Finish a batch of tasks, one record per task, in one round trip (rhaid
  * sends every finish ready in one loop iteration together).

@@ -321,80 +321,138 @@ static int started_event_parts(wk_worker *w)
     return 0;
 }
 
-/* The answer of a start: the attempts it counted go into the job (looked
- * up by id: it may have ended meanwhile), for its reply. NOSCRIPT: once
- * more as EVAL. */
-typedef struct start_req {
-    wk_worker *w;
-    int64_t    at;
-    int        eval;                /* sent as EVAL already */
-    char       id[RH_NAME_MAX + 1];
-} start_req;
+/* Starts go out in batches (wk_lua_start): wk_start_send marks the job
+ * and kicks the command flush (worker.c), which calls wk_starts_send
+ * before it sends finishes. The answer gives each job the attempts its
+ * start counted (looked up by id: a job may have ended meanwhile).
+ * NOSCRIPT: the same batch once more as EVAL. A start lost with its
+ * connection is not resent: the hash says claimed until the finish. */
+#define START_BATCH_MAX 64
 
-static int start_send(start_req *s);
+typedef struct start_batch {
+    wk_worker *w;
+    int        n;
+    int        eval;                /* sent as EVAL already */
+    int64_t    at[START_BATCH_MAX];
+    char       id[START_BATCH_MAX][RH_NAME_MAX + 1];
+} start_batch;
+
+static int start_batch_send(start_batch *b);
 
 static void on_start(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
-    start_req *s = priv;
+    start_batch *b = priv;
     wk_job *j;
     (void)ac;
 
-    if (reply && wk_is_noscript(reply) && !s->eval) {
-        wk_scripts_load(s->w);
-        s->eval = 1;
-        if (start_send(s) == 0)
+    if (reply && wk_is_noscript(reply) && !b->eval) {
+        wk_scripts_load(b->w);
+        b->eval = 1;
+        if (start_batch_send(b) == 0)
             return;
-    } else if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0 &&
-               (j = wk_job_find(s->w, s->id, strlen(s->id))) != NULL) {
-        j->task.attempts = (int)reply->integer;
+    } else if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == (size_t)b->n) {
+        for (int i = 0; i < b->n; i++) {
+            const redisReply *e = reply->element[i];
+            if (e->type == REDIS_REPLY_INTEGER && e->integer > 0 &&
+                (j = wk_job_find(b->w, b->id[i], strlen(b->id[i]))) != NULL)
+                j->task.attempts = (int)e->integer;
+            else if (e->type == REDIS_REPLY_ERROR)
+                rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", b->id[i],
+                       RH_LOG_Q(e->str));
+        }
     } else if (reply && reply->type == REDIS_REPLY_ERROR) {
-        rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", s->id,
-               RH_LOG_Q(reply->str));
+        for (int i = 0; i < b->n; i++)
+            rh_log(RH_LOG_WARN, "event=start_failed task=%s reason=\"%s\"", b->id[i],
+                   RH_LOG_Q(reply->str));
     }
-    rh_free(s);
+    rh_free(b);
 }
 
-static int start_send(start_req *s)
+static int start_batch_send(start_batch *b)
 {
-    wk_worker *w = s->w;
-    char k_task[RH_KEY_MAX], now[24];
-    const char *argv[10];
-    size_t lens[10];
+    wk_worker *w = b->w;
+    char nkeys[16], k_task[START_BATCH_MAX][RH_KEY_MAX], now[START_BATCH_MAX][24];
+    rh_buf ids[START_BATCH_MAX];
+    const char *argv[7 + 3 * START_BATCH_MAX];
+    size_t lens[7 + 3 * START_BATCH_MAX];
+    int argc = 2, rc = 0;
 
-    snprintf(now, sizeof now, "%lld", (long long)s->at);
-    argv[2] = "1";
-    argv[3] = rh_key_task(k_task, w->cfg->prefix, w->cfg->worker_id, s->id);
-    argv[4] = s->id;
-    argv[5] = w->cfg->instance;
-    argv[6] = now;
-    argv[7] = w->k_events;
-    argv[8] = w->ev_started;
-    argv[9] = w->ev_started + w->ev_started_id + 2;     /* after the empty id */
-    for (int i = 2; i < 10; i++)
+    snprintf(nkeys, sizeof nkeys, "%d", b->n);
+    argv[argc++] = nkeys;
+    for (int i = 0; i < b->n; i++)
+        argv[argc++] = rh_key_task(k_task[i], w->cfg->prefix, w->cfg->worker_id, b->id[i]);
+    for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    lens[8] = w->ev_started_id;
-    wk_script_args(s->eval ? "" : w->sha_start, wk_lua_start, argv, lens);
-    return wk_conn_argv(&w->cmd, on_start, s, 10, argv, lens);
+    argv[argc] = w->cfg->instance;
+    lens[argc] = strlen(argv[argc]);
+    argc++;
+    argv[argc] = w->k_events;
+    lens[argc] = strlen(argv[argc]);
+    argc++;
+    argv[argc] = w->ev_started;                     /* up to and with "id": */
+    lens[argc++] = w->ev_started_id;
+    argv[argc] = w->ev_started + w->ev_started_id + 2;      /* after the empty id */
+    lens[argc] = strlen(argv[argc]);
+    argc++;
+    for (int i = 0; i < b->n; i++) {
+        rh_buf_init(&ids[i]);
+        rc |= rh_json_str_append(&ids[i], b->id[i]);
+        snprintf(now[i], sizeof now[i], "%lld", (long long)b->at[i]);
+        argv[argc] = ids[i].data ? ids[i].data : "\"\"";
+        lens[argc] = ids[i].data ? ids[i].len : 2;
+        argc++;
+        argv[argc] = now[i];
+        lens[argc] = strlen(now[i]);
+        argc++;
+    }
+    wk_script_args(b->eval ? "" : w->sha_start, wk_lua_start, argv, lens);
+    if (rc == 0)
+        rc = wk_conn_argv(&w->cmd, on_start, b, argc, argv, lens);
+    for (int i = 0; i < b->n; i++)
+        rh_buf_free(&ids[i]);
+    return rc;
+}
+
+void wk_starts_send(wk_worker *w)
+{
+    start_batch *b = NULL;
+
+    for (wk_job *j = w->jobs; j; j = j->next) {
+        if (!j->start_pending)
+            continue;
+        j->start_pending = 0;
+        if (b == NULL && (b = rh_calloc(1, sizeof *b)) == NULL)
+            continue;                /* the hash says claimed until the finish */
+        b->w = w;
+        b->at[b->n] = j->task.started_at;
+        snprintf(b->id[b->n], sizeof b->id[b->n], "%s", j->id);
+        if (++b->n == START_BATCH_MAX) {
+            if (start_batch_send(b) != 0)
+                rh_free(b);
+            b = NULL;
+        }
+    }
+    if (b && start_batch_send(b) != 0)
+        rh_free(b);
 }
 
 void wk_start_send(wk_job *j)
 {
     wk_worker *w = j->w;
-    start_req *s;
 
     if (j->task.status != RHAI_STATUS_CLAIMED)
         return;                      /* started before: the same delivery */
     j->task.status = RHAI_STATUS_RUNNING;
     j->task.started_at = rh_now_ms();
     j->task.attempts++;              /* as the script counts it */
-    if (started_event_parts(w) != 0 || (s = rh_calloc(1, sizeof *s)) == NULL)
+    if (started_event_parts(w) != 0)
         return;                      /* the hash says claimed until the finish */
-    s->w = w;
-    s->at = j->task.started_at;
-    snprintf(s->id, sizeof s->id, "%s", j->id);
-    if (start_send(s) != 0)
-        rh_free(s);
+    j->start_pending = 1;
+    if (w->stopping)
+        wk_starts_send(w);           /* the flush is closing: at once */
+    else
+        wk_flush_kick(w);
 }
 
 /* ======================== take ======================== */

@@ -351,8 +351,12 @@ static void on_finish_flush(uv_prepare_t *h)
     fin_strs *s = NULL;
 
     uv_prepare_stop(h);
-    if (w->fin_inflight > 0)
+    if (w->cmd.up)
+        wk_starts_send(w);            /* ahead of their finishes, never held back */
+    if (w->fin_inflight > 0) {
+        wk_conn_flush(&w->cmd);
         return;                       /* on_finish starts us again */
+    }
     for (wk_job *j = w->jobs; j && cap < FIN_BATCH_MAX; j = j->next)
         cap += finish_wanted(j);
     max = 12 + (size_t)(FIN_KEYS + FIN_ARGS) * (size_t)cap;    /* EVAL ... 4 keys, 3 args */
@@ -366,6 +370,12 @@ static void on_finish_flush(uv_prepare_t *h)
     rh_free(s);
     /* Our prepare may run after the connection's own this iteration. */
     wk_conn_flush(&w->cmd);
+}
+
+/* Send pending starts and finishes before the loop next polls. */
+void wk_flush_kick(wk_worker *w)
+{
+    uv_prepare_start(&w->fin_flush, on_finish_flush);
 }
 
 void wk_finish_send(wk_job *j)
