@@ -17,7 +17,8 @@
 # rhaids at once, ROUNDS x 1000 sequential round trips alternated between
 # them by one client (chunks of 100 alternated by the two clients when the
 # clients differ), which separates small latency changes from the
-# machine's drift.
+# machine's drift. Last, rhai_bench_floor's relay and atomic figures of
+# the same run (sequential p50, throughput, Redis CPU per task).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD=${1:?usage: tools/bench-ab.sh OLD_RHAID NEW_RHAID [ROUNDS] [TASKS] [INFLIGHT]}
@@ -25,7 +26,8 @@ NEW=${2:?usage: tools/bench-ab.sh OLD_RHAID NEW_RHAID [ROUNDS] [TASKS] [INFLIGHT
 export ROUNDS=${3:-3} TASKS=${4:-20000} INFLIGHT=${5:-256} OLD NEW
 export BENCH=$PWD/build-bench/bin/rhai_bench
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DRHAI_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" --target rhai_bench >/dev/null
+cmake --build build-bench -j"$(nproc)" --target rhai_bench rhai_bench_floor >/dev/null
+export FLOOR=$PWD/build-bench/bin/rhai_bench_floor
 client_of() {
     if [ -x "$(dirname "$1")/rhai_bench" ]; then echo "$(dirname "$1")/rhai_bench"; else echo "$BENCH"; fi
 }
@@ -106,6 +108,12 @@ runs() {
         echo -n "new: "; one "$NEW" "$NEW_BENCH"
     done
     echo -n "interleaved: "; interleaved
+    # the floor of the same run (tools/bench/floor.c): a relay that does no
+    # work, and the protocol's writes as plain pipelined commands
+    echo -n "floor: "
+    timeout 300 "$FLOOR" "$RHAI_REDIS_URL" "$TASKS" "$INFLIGHT" |
+        awk '/^(relay|atomic)_(p50|throughput|cpu_redis_per_task) / {printf "%s=%s ", $1, $2}
+             END {print ""}'
 }
 export -f one runs interleaved ticks
 tools/with-redis.sh bash -c runs

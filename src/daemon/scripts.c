@@ -244,10 +244,9 @@ const char wk_lua_take[] =
  * Batched like the finish: every start that became due in one loop
  * iteration (a burst of results lets the jobs queued behind them start)
  * goes in one call.
- * KEYS[i] the i-th task's hash. ARGV[1] instance, ARGV[2] events channel,
- * ARGV[3] and ARGV[4] the started event's JSON up to its id and from
- * after the id up to the value of "at"; then per task ARGV[3 + 2i] its id
- * as a JSON string and ARGV[4 + 2i] now (ms).
+ * KEYS[i] the i-th task's hash. ARGV[1] instance, ARGV[2] events
+ * channel; then per task ARGV[1 + 2i] its started event (JSON, built by
+ * rhaid) and ARGV[2 + 2i] now (ms).
  * A task still `claimed` by this instance becomes `running` with
  * started_at now and attempts + 1 (attempts count starts, not takes; one
  * HSET, from the attempts the HMGET read), and the started event goes
@@ -258,14 +257,14 @@ const char wk_lua_take[] =
  * Returns per task the attempts now, 0 when nothing was changed, or an
  * error. */
 const char wk_lua_start[] =
-    "local inst, chan, ev1, ev2 = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local inst, chan = ARGV[1], ARGV[2]\n"
     "local function one(i)\n"
-    "  local tk, now = KEYS[i], ARGV[4 + 2 * i]\n"
+    "  local tk, now = KEYS[i], ARGV[2 + 2 * i]\n"
     "  local h = redis.call('HMGET', tk, 'status', 'instance', 'attempts')\n"
     "  if h[1] ~= 'claimed' or h[2] ~= inst then return 0 end\n"
     "  local n = (tonumber(h[3]) or 0) + 1\n"
     "  redis.call('HSET', tk, 'status', 'running', 'started_at', now, 'attempts', n)\n"
-    "  redis.call('PUBLISH', chan, ev1 .. ARGV[3 + 2 * i] .. ev2 .. now .. '}')\n"
+    "  redis.call('PUBLISH', chan, ARGV[1 + 2 * i])\n"
     "  return n\n"
     "end\n"
     "local out = {}\n"

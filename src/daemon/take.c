@@ -373,34 +373,32 @@ static int start_batch_send(start_batch *b)
 {
     wk_worker *w = b->w;
     char nkeys[16], k_task[START_BATCH_MAX][RH_KEY_MAX], now[START_BATCH_MAX][24];
-    rh_buf ids[START_BATCH_MAX];
-    const char *argv[7 + 3 * START_BATCH_MAX];
-    size_t lens[7 + 3 * START_BATCH_MAX];
+    rh_buf ev[START_BATCH_MAX];
+    const char *argv[5 + 3 * START_BATCH_MAX];
+    size_t lens[5 + 3 * START_BATCH_MAX];
     int argc = 2, rc = 0;
 
     snprintf(nkeys, sizeof nkeys, "%d", b->n);
     argv[argc++] = nkeys;
     for (int i = 0; i < b->n; i++)
         argv[argc++] = rh_key_task(k_task[i], w->cfg->prefix, w->cfg->worker_id, b->id[i]);
+    argv[argc++] = w->cfg->instance;
+    argv[argc++] = w->k_events;
     for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
-    argv[argc] = w->cfg->instance;
-    lens[argc] = strlen(argv[argc]);
-    argc++;
-    argv[argc] = w->k_events;
-    lens[argc] = strlen(argv[argc]);
-    argc++;
-    argv[argc] = w->ev_started;                     /* up to and with "id": */
-    lens[argc++] = w->ev_started_id;
-    argv[argc] = w->ev_started + w->ev_started_id + 2;      /* after the empty id */
-    lens[argc] = strlen(argv[argc]);
-    argc++;
     for (int i = 0; i < b->n; i++) {
-        rh_buf_init(&ids[i]);
-        rc |= rh_json_str_append(&ids[i], b->id[i]);
+        /* the started event: its parts up to "id": and from after the id
+         * up to "at": are the same for every task (started_event_parts) */
         snprintf(now[i], sizeof now[i], "%lld", (long long)b->at[i]);
-        argv[argc] = ids[i].data ? ids[i].data : "\"\"";
-        lens[argc] = ids[i].data ? ids[i].len : 2;
+        rh_buf_init(&ev[i]);
+        rc |= rh_buf_append(&ev[i], w->ev_started, w->ev_started_id);
+        rc |= rh_json_str_append(&ev[i], b->id[i]);
+        rc |= rh_buf_append(&ev[i], w->ev_started + w->ev_started_id + 2,
+                            strlen(w->ev_started + w->ev_started_id + 2));
+        rc |= rh_buf_append(&ev[i], now[i], strlen(now[i]));
+        rc |= rh_buf_append(&ev[i], "}", 1);
+        argv[argc] = ev[i].data ? ev[i].data : "";
+        lens[argc] = ev[i].data ? ev[i].len : 0;
         argc++;
         argv[argc] = now[i];
         lens[argc] = strlen(now[i]);
@@ -410,7 +408,7 @@ static int start_batch_send(start_batch *b)
     if (rc == 0)
         rc = wk_conn_argv(&w->cmd, on_start, b, argc, argv, lens);
     for (int i = 0; i < b->n; i++)
-        rh_buf_free(&ids[i]);
+        rh_buf_free(&ev[i]);
     return rc;
 }
 
