@@ -112,7 +112,7 @@ runs() {
     # work, and the protocol's writes as plain pipelined commands
     echo -n "floor: "
     timeout 300 "$FLOOR" "$RHAI_REDIS_URL" "$TASKS" "$INFLIGHT" |
-        awk '/^floor_(relay|atomic)_(p50|throughput|cpu_redis_per_task) / {printf "%s=%s ", $1, $2}
+        awk '/^floor_(relay|atomic)_(seq_p50|throughput|cpu_redis_per_task) / {printf "%s=%s ", $1, $2}
              END {print ""}'
 }
 export -f one runs interleaved ticks
