@@ -325,7 +325,9 @@ static int started_event_parts(wk_worker *w)
  * and kicks the command flush (worker.c), which calls wk_starts_send
  * before it sends finishes. The answer gives each job the attempts its
  * start counted (looked up by id: a job may have ended meanwhile).
- * NOSCRIPT: the same batch once more as EVAL. A start lost with its
+ * NOSCRIPT: the same batch once more as EVAL. A start pending while the
+ * command connection is down goes at the first flush after it is back
+ * (still ahead of the job's finish); one lost in flight with its
  * connection is not resent: the hash says claimed until the finish. */
 #define START_BATCH_MAX 64
 
