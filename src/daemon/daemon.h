@@ -155,6 +155,8 @@ struct wk_conn {
     uv_timer_t  *remap;           /* with 'router': re-reads the map while down */
     int          remapping;       /* a probe through the router is in flight */
     int          in_multi;        /* between MULTI and EXEC: no ASK followed */
+    int          moved_port;      /* > 0: a MOVED to apply once its callback ran */
+    char         moved_host[RH_CLUSTER_HOST_MAX];
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */

@@ -65,11 +65,12 @@ static void conn_closed(rh_aconn *ac, void *data)
 /* A MOVED for the slot of {W}: both connections go to the new owner. An
  * ASK (the slot is migrating key by key) is followed per command by
  * on_own, through the router; the connections stay. */
+static void moved_apply(wk_conn *c, const char *host_to, int port_to);
+
 static void conn_redirect(rh_aconn *ac, const redisReply *r, void *data)
 {
     wk_conn *c = data;
     rh_redirect rd;
-    rhai_error e;
     int port = 0;
     const char *host;
 
@@ -85,12 +86,35 @@ static void conn_redirect(rh_aconn *ac, const redisReply *r, void *data)
     host = rh_aconn_host(c->ac, &port);
     if (!rd.host[0] || (port == rd.port && strcmp(host, rd.host) == 0))
         return;
+    if (c->router || (c->peer && c->peer->router)) {
+        /* on_own applies it once this reply's callback ran: moving now
+         * would fail the commands behind it (NULL) before this one sees
+         * its reply (the take's pair would be freed under it) */
+        snprintf(c->moved_host, sizeof c->moved_host, "%s", rd.host);
+        c->moved_port = rd.port;
+        return;
+    }
+    moved_apply(c, rd.host, rd.port);
+}
+
+/* Point both connections at host:port, the new master of {W}'s slot. */
+static void moved_apply(wk_conn *c, const char *host_to, int port_to)
+{
+    rhai_error e;
+    int port = 0;
+    const char *host;
+
+    if (c->ac == NULL || c->closing)
+        return;
+    host = rh_aconn_host(c->ac, &port);
+    if (port == port_to && strcmp(host, host_to) == 0)
+        return;
     rh_log(RH_LOG_NOTICE, "event=redis_moved conn=%s slot=%d from=%s:%d to=%s:%d the worker "
-           "id's slot moved: reconnecting to its new master", c->name, rd.slot, host, port,
-           rd.host, rd.port);
-    if (c->peer && c->peer->ac)
-        (void)rh_aconn_retarget(c->peer->ac, rd.host, rd.port, NULL);
-    if (rh_aconn_retarget(c->ac, rd.host, rd.port, &e) != 0)
+           "id's slot moved: reconnecting to its new master", c->name, c->slot, host, port,
+           host_to, port_to);
+    if (c->peer && c->peer->ac && !c->peer->closing)
+        (void)rh_aconn_retarget(c->peer->ac, host_to, port_to, NULL);
+    if (rh_aconn_retarget(c->ac, host_to, port_to, &e) != 0)
         rh_log(RH_LOG_WARN, "event=redis_moved conn=%s reason=\"%s\"", c->name,
                RH_LOG_Q(e.msg));
 }
@@ -213,6 +237,11 @@ static void on_own(rh_aconn *ac, redisReply *r, void *priv)
     if (q->fn)
         q->fn(ac, r, q->priv);
     rh_free(q);
+    if (c->moved_port > 0) {
+        int port = c->moved_port;
+        c->moved_port = 0;
+        moved_apply(c, c->moved_host, port);
+    }
 }
 
 /* Send a command of {W}'s slot on c, kept for an ASK. 0 or RHAI_ECONN. */
