@@ -10,5 +10,5 @@ rhai_test(test_cluster_smoke integration 240 rhai_client_static PkgConfig::LIBUV
 set_tests_properties(test_cluster_smoke PROPERTIES LABELS "integration;cluster")
 # wave 3: rhaid follows its slot: ASK during a migration, MOVED after it,
 # a kill -9 of its master (the map re-read from the other nodes)
-rhai_test(test_cluster_failover integration 240 rhai_client_static)
+rhai_test(test_cluster_failover integration 240 rhai_client_static PkgConfig::LIBUV)
 set_tests_properties(test_cluster_failover PROPERTIES LABELS "integration;cluster")

@@ -77,6 +77,8 @@ struct lane {
     aconn       k;
     int         slot;               /* -1: lane 0 */
     int         popping;            /* a BLPOP or LPOP is outstanding */
+    int         remapping;          /* a probe of its slot is in flight */
+    int64_t     down_at;            /* rh_mono_ms() when it went down; 0: up */
     uv_timer_t  watchdog;           /* a BLPOP unanswered this long: drop */
     char        drain_key[RH_KEY_MAX];      /* the list a BLPOP answered from */
 };
@@ -116,6 +118,8 @@ struct rhai_async {
     rh_acluster  *rt;                /* the router; NULL on a plain Redis */
     int           mode;              /* MODE_*: what the router's map said */
     int           detecting;         /* the router's first request is in flight */
+    uv_timer_t    remap;             /* cluster: lanes down this long re-read the map */
+    int           remap_on;          /* 'remap' initialised (closed with the client) */
     areq        **slots;
     size_t        cap;
     size_t        count;
@@ -287,8 +291,10 @@ static void conn_up(rh_aconn *c, void *data)
     aconn *k = data;
     (void)c;
     k->up = 1;
-    if (k->is_pop)
+    if (k->is_pop) {
+        k->lane->down_at = 0;
         lane_issue(k->lane);
+    }
     else
         detect(k->a);
     recheck_pending(k->a);
@@ -301,6 +307,7 @@ static void conn_down(rh_aconn *c, void *data)
     (void)c;
     if (k->is_pop) {
         k->a->recheck = 1;               /* a BLPOP's reply may be lost */
+        k->lane->down_at = rh_mono_ms();
         uv_timer_stop(&k->lane->watchdog);
     }
     k->up = 0;
@@ -373,6 +380,7 @@ static int lane_new(rhai_async *a, int slot, const rh_redis_cfg *cfg, rhai_error
     if ((l = rh_calloc(1, sizeof *l)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     l->slot = slot;
+    l->down_at = rh_mono_ms();              /* not up yet */
     l->k.a = a;
     l->k.name = "pop";
     l->k.is_pop = 1;
@@ -417,6 +425,64 @@ static void router_closed(rh_acluster *rt, void *data)
     async_unref(data);
 }
 
+static void remap_closed(uv_handle_t *h)
+{
+    async_unref(h->data);
+}
+
+#ifndef RHAI__REMAP_MS              /* a lane down this long re-reads the map */
+#define RHAI__REMAP_MS 1000
+#endif
+
+/* The probe of a lane's slot answered: the router reached the slot's
+ * master, which its map now names; the lane goes there if it is down
+ * and elsewhere (its master died: nobody said MOVED). */
+static void on_lane_remap(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
+{
+    lane *l = priv;
+    rhai_async *a = l->k.a;
+    const rh_slot_map *m;
+    const char *host;
+    int own, port = 0;
+
+    (void)err;
+    l->remapping = 0;
+    if (r == NULL || a->closing || rt != a->rt || l->k.c == NULL || l->k.up)
+        return;
+    m = rh_acluster_map(rt);
+    if ((own = m->owner[l->slot]) < 0 || m->single)
+        return;
+    host = rh_aconn_host(l->k.c, &port);
+    if (port == m->nodes[own].port && strcmp(host, m->nodes[own].host) == 0)
+        return;
+    rh_log(RH_LOG_NOTICE, "event=redis_remap conn=pop slot=%d from=%s:%d to=%s:%d", l->slot,
+           host, port, m->nodes[own].host, m->nodes[own].port);
+    (void)rh_aconn_retarget(l->k.c, m->nodes[own].host, m->nodes[own].port, NULL);
+}
+
+static void on_remap_tick(uv_timer_t *h)
+{
+    rhai_async *a = h->data;
+    int64_t now = rh_mono_ms();
+
+    for (size_t i = 0; i < a->nlanes && a->rt && !a->closing; i++) {
+        lane *l = a->lanes[i];
+        char key[RH_KEY_MAX];
+        const char *argv[2] = { "EXISTS", key };
+        if (l->slot < 0 || l->k.up || l->remapping || !l->down_at ||
+            now - l->down_at < RHAI__REMAP_MS)
+            continue;
+        for (size_t w = 0; w < a->nworkers; w++)
+            if (a->wslot[w] == l->slot) {
+                rh_key_reply_client(key, a->prefix, a->workers[w], a->uuid);
+                if (rh_acluster_command_argv(a->rt, l->slot, RH_CLUSTER_RESEND, on_lane_remap,
+                                             l, 2, argv, NULL, NULL) == 0)
+                    l->remapping = 1;
+                break;
+            }
+    }
+}
+
 /* The router's first answer: its map says a plain server (the router is
  * closed again) or a cluster (lanes per slot from now on). */
 static void on_detect(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
@@ -439,6 +505,11 @@ static void on_detect(rh_acluster *rt, redisReply *r, const rhai_error *err, voi
         a->mode = MODE_CLUSTER;
         for (size_t i = 0; i < a->nworkers; i++)
             lane_for_slot(a, a->wslot[i]);
+        uv_timer_init(a->loop, &a->remap);
+        a->remap.data = a;
+        a->remap_on = 1;
+        a->live++;
+        uv_timer_start(&a->remap, on_remap_tick, RHAI__REMAP_MS, RHAI__REMAP_MS);
     }
     pop_issue(a);
 }
@@ -955,6 +1026,11 @@ RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
     for (size_t i = 0; i < a->cap; i++)
         while (a->slots[i])
             req_complete(a->slots[i], RHAI_ECANCELED, NULL);
+    if (a->remap_on) {
+        a->remap_on = 0;
+        uv_timer_stop(&a->remap);
+        uv_close((uv_handle_t *)&a->remap, remap_closed);
+    }
     if (a->rt) {
         rh_acluster *rt = a->rt;
         a->rt = NULL;

@@ -16,6 +16,13 @@
  *     over, tasks submitted afterwards run. Before the fix rhaid kept
  *     reconnecting to the dead node and the tasks timed out.
  *
+ * An async client (rhai_async_*) made at the start runs tasks in 1, 3
+ * and after 4: its pop lane for W's slot follows the MOVED of 3 to the
+ * master then killed, and from there re-reads the map (nobody says MOVED for a
+ * dead node) to the promoted replica. Submits written to the dead node's
+ * connection before the client saw it die end RHAI_ECONN (they may have
+ * run: the router's rule); they are submitted again.
+ *
  * Every wait polls against a deadline; nothing sleeps for timing. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +36,7 @@
 #include <cmocka.h>
 
 #include "rhai/rhai.h"
+#include "rhai/async.h"
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
@@ -40,6 +48,83 @@ static int g_to;                      /* the master the slot moves to */
 static pid_t g_rhaid = -1;
 static char g_seed[64];
 static rhai_client *g_cl;
+static uv_loop_t g_loop;
+static rhai_async *g_async;
+
+/* One async task: its number and how it ended. */
+typedef struct atask {
+    int  n, calls, status, ok;
+    char why[128];
+} atask;
+
+static void on_adone(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    atask *t = data;
+    char want[32];
+
+    (void)a;
+    t->calls++;
+    t->status = status;
+    if (status != 0)
+        return;
+    snprintf(want, sizeof want, "%d", 2 * t->n);
+    t->ok = strcmp(rhai_result_status_name(res), "done") == 0 &&
+            strcmp(rhai_result_output(res), want) == 0;
+    if (!t->ok)
+        snprintf(t->why, sizeof t->why, "%s %s", rhai_result_status_name(res),
+                 rhai_result_output(res));
+}
+
+/* Run "i * 2" for i in [from, from + n) through the async client, all
+ * submitted at once. A submit that ends RHAI_ECONN (written to a node
+ * that died before answering: it may have run, the router does not send
+ * it again) is submitted again, at most 'rounds' times in all. */
+static void async_run_n(int from, int n, int rounds)
+{
+    atask *ts = calloc((size_t)n, sizeof *ts);
+    rhai_error err = { 0, "" };
+    int left = n;
+
+    assert_non_null(ts);
+    for (int round = 0; round < rounds && left > 0; round++) {
+        int sent = 0;
+        for (int i = 0; i < n; i++) {
+            char script[32];
+            rhai_task *t = NULL;
+            if (ts[i].ok)
+                continue;
+            ts[i].n = from + i;
+            ts[i].calls = 0;
+            snprintf(script, sizeof script, "%d * 2", from + i);
+            assert_int_equal(rhai_task_new(script, &t), 0);
+            assert_int_equal(rhai_task_set_worker(t, g_worker), 0);
+            assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
+            if (rhai_async_submit(g_async, t, 30000, on_adone, &ts[i], &err) != 0)
+                fail_msg("async submit %d: %s", from + i, err.msg);
+            rhai_task_free(t);
+            sent++;
+        }
+        for (;;) {
+            int waiting = 0;
+            for (int i = 0; i < n; i++)
+                waiting += !ts[i].ok && ts[i].calls == 0;
+            if (waiting == 0)
+                break;
+            uv_run(&g_loop, UV_RUN_ONCE);
+        }
+        left = 0;
+        for (int i = 0; i < n; i++) {
+            if (!ts[i].ok && ts[i].status != RHAI_ECONN)
+                fail_msg("async task %d: %s %s", from + i, rhai_err_name(ts[i].status),
+                         ts[i].why);
+            left += !ts[i].ok;
+        }
+        (void)sent;
+    }
+    if (left > 0)
+        fail_msg("async: %d of %d tasks still RHAI_ECONN after %d rounds", left, n, rounds);
+    free(ts);
+}
 
 static int64_t now_ms(void)
 {
@@ -75,7 +160,7 @@ static void run_on(int n)
     assert_int_equal(rhai_task_set_worker(t, g_worker), 0);
     assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
     if ((rc = rhai_run(g_cl, t, 30000, &res, &err)) != 0) {
-        th_sh("tail -20 %s/rhaid-%s.log >&2", g_c.dir, g_worker);
+        th_sh("tail -150 %s/rhaid-%s.log >&2", g_c.dir, g_worker);
         fail_msg("run %d on %s: %s (%s)", n, g_worker, rhai_err_name(rc), err.msg);
     }
     assert_string_equal(rhai_result_status_name(res), "done");
@@ -90,6 +175,7 @@ static void test_rhaid_runs_tasks_on_the_master_of_its_slot(void **state)
     (void)state;
     for (int i = 0; i < 3; i++)
         run_on(i);
+    async_run_n(100, 3, 1);
 }
 
 /* The key of W's heartbeat hash on node i (ASKING first: the node may be
@@ -185,6 +271,7 @@ static void test_rhaid_follows_ask_while_its_slot_migrates_then_moved(void **sta
     assert_int_equal(th_cluster_owner(&g_c, g_slot, -1), to);
     for (int i = 10; i < 13; i++)
         run_on(i);
+    async_run_n(110, 3, 1);              /* its lane follows MOVED to 'to' */
 }
 
 static void test_rhaid_runs_tasks_submitted_after_a_kill_9_of_its_master(void **state)
@@ -205,6 +292,7 @@ static void test_rhaid_runs_tasks_submitted_after_a_kill_9_of_its_master(void **
         fail_msg("connect: %s", err.msg);
     for (int i = 20; i < 25; i++)
         run_on(i);
+    async_run_n(120, 5, 3);
 }
 
 static void test_rhaid_drains_and_exits_0(void **state)
@@ -246,6 +334,10 @@ static int setup(void **state)
         fprintf(stderr, "connect: %s\n", err.msg);
         return -1;
     }
+    if (uv_loop_init(&g_loop) != 0 || rhai_async_new(&g_loop, g_seed, NULL, &g_async, &err) != 0) {
+        fprintf(stderr, "async: %s\n", err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -253,6 +345,11 @@ static int teardown(void **state)
 {
     (void)state;
     rhai_client_free(g_cl);
+    if (g_async) {
+        rhai_async_close(g_async, NULL, NULL);
+        uv_run(&g_loop, UV_RUN_DEFAULT);
+        uv_loop_close(&g_loop);
+    }
     if (g_rhaid > 0)
         th_stop(g_rhaid, 10000);
     th_cluster_stop(&g_c);
