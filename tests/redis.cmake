@@ -6,5 +6,9 @@ rhai_test(test_rconn_tls integration 120 rhai_commonlib)
 rhai_test(test_tls_e2e integration 180 rhai_client_static PkgConfig::LIBUV)
 # wave 2: rhaid instances for 3 worker ids + the clients on a 3+3 cluster
 # (needs key layout v2: CROSSSLOT on v1)
-rhai_test(test_cluster_smoke integration 240 rhai_client_static)
+rhai_test(test_cluster_smoke integration 240 rhai_client_static PkgConfig::LIBUV)
 set_tests_properties(test_cluster_smoke PROPERTIES LABELS "integration;cluster")
+# wave 3: rhaid follows its slot: ASK during a migration, MOVED after it,
+# a kill -9 of its master (the map re-read from the other nodes)
+rhai_test(test_cluster_failover integration 240 rhai_client_static PkgConfig::LIBUV)
+set_tests_properties(test_cluster_failover PROPERTIES LABELS "integration;cluster")

@@ -17,17 +17,30 @@
  * wait in the Redis list while the pop connection is down, so a pending
  * request is answered after a reconnect, or ends with its own uv_timer.
  * A BLPOP unanswered for RHAI__POP_WATCHDOG_MS drops the pop connection
- * (rh_aconn_drop). Not cluster-aware yet (docs/redis.md, Limits): a MOVED
- * retargets both connections.
+ * (rh_aconn_drop).
+ *
+ * Redis Cluster: the client also starts an async router (rh_acluster,
+ * common/rcluster.h) that reads the slot map. A plain Redis (a map of one
+ * node) closes it again and nothing above changes. On a cluster, submits
+ * and the re-reads of task hashes go through the router (any slot, MOVED
+ * and ASK followed, failovers retried), and replies are popped by one
+ * "lane" per hash slot of the worker ids submitted to: a pop connection
+ * to the master of that slot with its own BLPOP over the reply lists of
+ * the worker ids of that slot (Redis refuses a BLPOP whose keys span
+ * slots with CROSSSLOT, even on one node, so lanes cannot be per shard).
+ * A MOVED answering a lane's BLPOP points that lane at the node named.
+ * Submits issued before the map is known go on "cmd" and, if answered
+ * MOVED or ASK, are sent again through the router.
  * Ownership: a request is freed when its timer is closed and its two
- * submit callbacks ran; the client is freed when its two connections and
- * the watchdog timer are closed and no request is left. */
+ * submit callbacks ran; the client is freed when its connections, lanes'
+ * watchdog timers and router are closed and no request is left. */
 #include <stdio.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
 
 #include "rhai/async.h"
 #include "client_int.h"
+#include "common/rcluster.h"
 #include "common/rlink.h"
 
 #ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
@@ -45,6 +58,7 @@
 
 typedef struct aconn aconn;
 typedef struct areq areq;
+typedef struct lane lane;
 
 /* One connection (an rh_aconn) and whether it is up. */
 struct aconn {
@@ -53,7 +67,23 @@ struct aconn {
     const char *name;               /* "cmd" or "pop", for logs */
     int         up;                 /* the handshake was answered */
     int         is_pop;
+    lane       *lane;               /* the pop connection's lane */
 };
+
+/* A pop connection, its BLPOP and its watchdog. Lane 0 ("pop", at the
+ * URL's server) pops every worker id's list unless the server is a
+ * cluster; there, lane i > 0 pops the worker ids of one slot. */
+struct lane {
+    aconn       k;
+    int         slot;               /* -1: lane 0 */
+    int         popping;            /* a BLPOP or LPOP is outstanding */
+    int         remapping;          /* a probe of its slot is in flight */
+    int64_t     down_at;            /* rh_mono_ms() when it went down; 0: up */
+    uv_timer_t  watchdog;           /* a BLPOP unanswered this long: drop */
+    char        drain_key[RH_KEY_MAX];      /* the list a BLPOP answered from */
+};
+
+enum { MODE_UNKNOWN, MODE_SINGLE, MODE_CLUSTER };
 
 /* One submitted task awaiting its reply. In the map while !done. */
 struct areq {
@@ -80,15 +110,19 @@ struct rhai_async {
     char          where[400];        /* url without password, for logs */
     char          uuid[37];          /* names this client's reply lists */
     char        (*workers)[RH_NAME_MAX + 1];   /* worker ids submitted to */
+    int          *wslot;             /* the hash slot of each one's tag */
     size_t        nworkers, capworkers;
-    char          drain_key[RH_KEY_MAX];        /* the list a BLPOP answered from */
     aconn         cmd;
-    aconn         pop;
-    uv_timer_t    watchdog;          /* a BLPOP unanswered this long: drop "pop" */
+    lane        **lanes;             /* lanes[0]: "pop" */
+    size_t        nlanes;
+    rh_acluster  *rt;                /* the router; NULL on a plain Redis */
+    int           mode;              /* MODE_*: what the router's map said */
+    int           detecting;         /* the router's first request is in flight */
+    uv_timer_t    remap;             /* cluster: lanes down this long re-read the map */
+    int           remap_on;          /* 'remap' initialised (closed with the client) */
     areq        **slots;
     size_t        cap;
     size_t        count;
-    int           popping;           /* a BLPOP or LPOP is outstanding */
     int           recheck;           /* pop connection was lost: read pending
                                         tasks' hashes once "cmd" is up */
     int           closing;
@@ -98,7 +132,9 @@ struct rhai_async {
 };
 
 static void pop_issue(rhai_async *a);
+static void lane_issue(lane *l);
 static void recheck_pending(rhai_async *a);
+static void detect(rhai_async *a);
 
 /* ======================== request map ======================== */
 
@@ -196,6 +232,10 @@ static void async_unref(rhai_async *a)
     data = a->close_data;
     rh_free(a->slots);
     rh_free(a->workers);
+    rh_free(a->wslot);
+    for (size_t i = 0; i < a->nlanes; i++)
+        rh_free(a->lanes[i]);
+    rh_free(a->lanes);
     /* The callback sees the pointer only as an identity: everything behind
      * it is closed, and its memory goes right after. */
     if (cb)
@@ -238,11 +278,6 @@ static void req_timeout(uv_timer_t *h)
 
 /* ======================== connections ======================== */
 
-static void on_handle_closed(uv_handle_t *h)
-{
-    async_unref(h->data);
-}
-
 static void conn_closed(rh_aconn *c, void *data)
 {
     aconn *k = data;
@@ -256,8 +291,12 @@ static void conn_up(rh_aconn *c, void *data)
     aconn *k = data;
     (void)c;
     k->up = 1;
-    if (k->is_pop)
-        pop_issue(k->a);
+    if (k->is_pop) {
+        k->lane->down_at = 0;
+        lane_issue(k->lane);
+    }
+    else
+        detect(k->a);
     recheck_pending(k->a);
 }
 
@@ -268,27 +307,37 @@ static void conn_down(rh_aconn *c, void *data)
     (void)c;
     if (k->is_pop) {
         k->a->recheck = 1;               /* a BLPOP's reply may be lost */
-        uv_timer_stop(&k->a->watchdog);
+        k->lane->down_at = rh_mono_ms();
+        uv_timer_stop(&k->lane->watchdog);
     }
     k->up = 0;
 }
 
-/* A MOVED (a Redis Cluster): both connections go to the node named. */
+/* A MOVED. A lane of a cluster follows its slot; on a server not known
+ * to be a plain one the router sends commands, so nothing moves; a plain
+ * server (never) moves "cmd" and "pop" to the node named. */
 static void conn_redirect(rh_aconn *c, const redisReply *r, void *data)
 {
     aconn *k = data;
+    rhai_async *a = k->a;
     rh_redirect rd;
 
-    (void)c;
     if (rh_redirect_parse(r->str, r->len, &rd, NULL) != 0 || rd.ask || !rd.host[0])
         return;
-    if (k->a->cmd.c)
-        (void)rh_aconn_retarget(k->a->cmd.c, rd.host, rd.port, NULL);
-    if (k->a->pop.c)
-        (void)rh_aconn_retarget(k->a->pop.c, rd.host, rd.port, NULL);
+    if (k->is_pop && k->lane->slot >= 0) {
+        if (rd.slot == k->lane->slot)
+            (void)rh_aconn_retarget(c, rd.host, rd.port, NULL);
+        return;
+    }
+    if (a->rt || a->mode == MODE_CLUSTER)
+        return;
+    if (a->cmd.c)
+        (void)rh_aconn_retarget(a->cmd.c, rd.host, rd.port, NULL);
+    if (a->nlanes && a->lanes[0]->k.c)
+        (void)rh_aconn_retarget(a->lanes[0]->k.c, rd.host, rd.port, NULL);
 }
 
-static int aconn_open(aconn *k, rhai_error *err)
+static int aconn_open(aconn *k, const rh_redis_cfg *cfg, rhai_error *err)
 {
     rh_aconn_opts o;
 
@@ -301,22 +350,272 @@ static int aconn_open(aconn *k, rhai_error *err)
     o.on_closed = conn_closed;
     o.on_redirect = conn_redirect;
     o.data = k;
-    return rh_aconn_new(k->a->loop, &k->a->cfg, &o, &k->c, err);
+    return rh_aconn_new(k->a->loop, cfg, &o, &k->c, err);
 }
 
 static void on_watchdog(uv_timer_t *h)
 {
-    rhai_async *a = h->data;
+    lane *l = h->data;
 
-    if (!a->closing && a->pop.c)
-        rh_aconn_drop(a->pop.c, "no answer to BLPOP (watchdog)");
+    if (!l->k.a->closing && l->k.c)
+        rh_aconn_drop(l->k.c, "no answer to BLPOP (watchdog)");
+}
+
+static void lane_watchdog_closed(uv_handle_t *h)
+{
+    lane *l = h->data;
+    async_unref(l->k.a);
+}
+
+/* A new lane for 'slot' (-1: lane 0) whose pop connection goes to cfg.
+ * 0, or the errors of rh_aconn_new. */
+static int lane_new(rhai_async *a, int slot, const rh_redis_cfg *cfg, rhai_error *err)
+{
+    lane *l, **ls;
+    int rc;
+
+    if ((ls = rh_realloc(a->lanes, (a->nlanes + 1) * sizeof *ls)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    a->lanes = ls;
+    if ((l = rh_calloc(1, sizeof *l)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    l->slot = slot;
+    l->down_at = rh_mono_ms();              /* not up yet */
+    l->k.a = a;
+    l->k.name = "pop";
+    l->k.is_pop = 1;
+    l->k.lane = l;
+    if ((rc = aconn_open(&l->k, cfg, err)) != 0) {
+        rh_free(l);
+        return rc;
+    }
+    a->live++;                              /* the connection */
+    uv_timer_init(a->loop, &l->watchdog);
+    l->watchdog.data = l;
+    a->live++;                              /* the watchdog */
+    a->lanes[a->nlanes++] = l;
+    return 0;
+}
+
+/* On a cluster: the lane of 'slot', made (to the slot's master in the
+ * router's map, else the URL's node: a MOVED then moves it) if need be. */
+static void lane_for_slot(rhai_async *a, int slot)
+{
+    rh_redis_cfg cfg = a->cfg;
+    const rh_slot_map *m;
+    rhai_error e;
+
+    for (size_t i = 0; i < a->nlanes; i++)
+        if (a->lanes[i]->slot == slot)
+            return;
+    m = a->rt ? rh_acluster_map(a->rt) : NULL;
+    if (m && m->owner[slot] >= 0 && !cfg.url.is_unix) {
+        snprintf(cfg.url.host, sizeof cfg.url.host, "%s", m->nodes[m->owner[slot]].host);
+        cfg.url.port = m->nodes[m->owner[slot]].port;
+    }
+    if (lane_new(a, slot, &cfg, &e) != 0)
+        rh_log(RH_LOG_WARN, "event=pop_lane_failed slot=%d %s", slot, e.msg);
+}
+
+/* ======================== the router ======================== */
+
+static void router_closed(rh_acluster *rt, void *data)
+{
+    (void)rt;
+    async_unref(data);
+}
+
+static void remap_closed(uv_handle_t *h)
+{
+    async_unref(h->data);
+}
+
+#ifndef RHAI__REMAP_MS              /* a lane down this long re-reads the map */
+#define RHAI__REMAP_MS 1000
+#endif
+
+/* The probe of a lane's slot answered: the router reached the slot's
+ * master, which its map now names; the lane goes there if it is down
+ * and elsewhere (its master died: nobody said MOVED). */
+static void on_lane_remap(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
+{
+    lane *l = priv;
+    rhai_async *a = l->k.a;
+    const rh_slot_map *m;
+    const char *host;
+    int own, port = 0;
+
+    (void)err;
+    l->remapping = 0;
+    if (r == NULL || a->closing || rt != a->rt || l->k.c == NULL || l->k.up)
+        return;
+    m = rh_acluster_map(rt);
+    if ((own = m->owner[l->slot]) < 0 || m->single)
+        return;
+    host = rh_aconn_host(l->k.c, &port);
+    if (port == m->nodes[own].port && strcmp(host, m->nodes[own].host) == 0)
+        return;
+    rh_log(RH_LOG_NOTICE, "event=redis_remap conn=pop slot=%d from=%s:%d to=%s:%d", l->slot,
+           host, port, m->nodes[own].host, m->nodes[own].port);
+    (void)rh_aconn_retarget(l->k.c, m->nodes[own].host, m->nodes[own].port, NULL);
+}
+
+static void on_remap_tick(uv_timer_t *h)
+{
+    rhai_async *a = h->data;
+    int64_t now = rh_mono_ms();
+
+    for (size_t i = 0; i < a->nlanes && a->rt && !a->closing; i++) {
+        lane *l = a->lanes[i];
+        char key[RH_KEY_MAX];
+        const char *argv[2] = { "EXISTS", key };
+        if (l->slot < 0 || l->k.up || l->remapping || !l->down_at ||
+            now - l->down_at < RHAI__REMAP_MS)
+            continue;
+        for (size_t w = 0; w < a->nworkers; w++)
+            if (a->wslot[w] == l->slot) {
+                rh_key_reply_client(key, a->prefix, a->workers[w], a->uuid);
+                if (rh_acluster_command_argv(a->rt, l->slot, RH_CLUSTER_RESEND, on_lane_remap,
+                                             l, 2, argv, NULL, NULL) == 0)
+                    l->remapping = 1;
+                break;
+            }
+    }
+}
+
+/* The router's first answer: its map says a plain server (the router is
+ * closed again) or a cluster (lanes per slot from now on). */
+static void on_detect(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
+{
+    rhai_async *a = priv;
+    const rh_slot_map *m;
+
+    (void)err;
+    a->detecting = 0;
+    if (a->closing || r == NULL || rt != a->rt)
+        return;                             /* not reached: again on "cmd" up */
+    m = rh_acluster_map(rt);
+    if (m->nnodes == 0)
+        return;
+    if (m->single) {
+        a->mode = MODE_SINGLE;
+        a->rt = NULL;
+        rh_acluster_close(rt, router_closed, a);
+    } else {
+        a->mode = MODE_CLUSTER;
+        for (size_t i = 0; i < a->nworkers; i++)
+            lane_for_slot(a, a->wslot[i]);
+        uv_timer_init(a->loop, &a->remap);
+        a->remap.data = a;
+        a->remap_on = 1;
+        a->live++;
+        uv_timer_start(&a->remap, on_remap_tick, RHAI__REMAP_MS, RHAI__REMAP_MS);
+    }
+    pop_issue(a);
+}
+
+static void detect(rhai_async *a)
+{
+    const char *argv[1] = { "PING" };
+
+    if (a->rt == NULL || a->mode != MODE_UNKNOWN || a->detecting || a->closing)
+        return;
+    if (rh_acluster_command_argv(a->rt, RH_CLUSTER_ANY, RH_CLUSTER_RESEND, on_detect, a, 1,
+                                 argv, NULL, NULL) == 0)
+        a->detecting = 1;
+}
+
+/* A command of the client's own (HSET, LPUSH, SET, HMGET): on a cluster
+ * through the router; on a plain server on "cmd"; before the map is known
+ * on "cmd", kept to be sent again through the router if answered MOVED or
+ * ASK. The callback gets 'ac' NULL when the router answered. */
+#define FWD_ARGS_MAX (RHAI__HSET_ARGC_MAX + RHAI__REPLY_NFIELDS + 8)
+typedef struct fwd {
+    rhai_async *a;
+    rh_reply_fn fn;
+    void       *priv;
+    unsigned    flags;
+    size_t      n;                          /* 0: not kept */
+    char        cmd[];
+} fwd;
+
+static void on_fwd_rt(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
+{
+    fwd *f = priv;
+
+    (void)rt;
+    if (r == NULL && err && err->code != RHAI_ECANCELED)
+        rh_log(RH_LOG_NOTICE, "event=redis_routed_failed %s", err->msg);
+    if (f->fn)
+        f->fn(NULL, r, f->priv);
+    rh_free(f);
+}
+
+static int fwd_route(fwd *f, int argc, const char **argv, const size_t *lens)
+{
+    return rh_acluster_command_argv(f->a->rt, rh_link_cmd_slot(argc, argv, lens), f->flags,
+                                    on_fwd_rt, f, argc, argv, lens, NULL);
+}
+
+static void on_fwd_cmd(rh_aconn *ac, redisReply *r, void *priv)
+{
+    fwd *f = priv;
+    rhai_async *a = f->a;
+
+    if (r && r->type == REDIS_REPLY_ERROR && a->rt && !a->closing && f->n &&
+        ((r->len > 6 && memcmp(r->str, "MOVED ", 6) == 0) ||
+         (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0))) {
+        const char *argv[FWD_ARGS_MAX];
+        size_t lens[FWD_ARGS_MAX];
+        int argc = rh_link_resp_split(f->cmd, f->n, FWD_ARGS_MAX, argv, lens);
+        if (argc > 0 && fwd_route(f, argc, argv, lens) == 0)
+            return;
+    }
+    if (f->fn)
+        f->fn(ac, r, f->priv);
+    rh_free(f);
+}
+
+static int send_cmd(rhai_async *a, rh_reply_fn fn, void *priv, unsigned flags, int argc,
+                    const char **argv, const size_t *lens, rhai_error *err)
+{
+    char *cmd = NULL;
+    fwd *f;
+    int n = 0, rc;
+
+    if (a->rt == NULL)
+        return rh_aconn_command_argv(a->cmd.c, fn, priv, argc, argv, lens, err);
+    if (a->mode != MODE_CLUSTER &&
+        ((n = redisFormatCommandArgv(&cmd, argc, argv, lens)) < 0 || cmd == NULL))
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    if ((f = rh_malloc(sizeof *f + (size_t)n)) == NULL) {
+        if (cmd)
+            redisFreeCommand(cmd);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    f->a = a;
+    f->fn = fn;
+    f->priv = priv;
+    f->flags = flags;
+    f->n = (size_t)n;
+    if (cmd) {
+        memcpy(f->cmd, cmd, (size_t)n);
+        redisFreeCommand(cmd);
+        rc = rh_aconn_command_argv(a->cmd.c, on_fwd_cmd, f, argc, argv, lens, err);
+    } else {
+        rc = fwd_route(f, argc, argv, lens) == 0
+                 ? 0 : rh_error_set(err, RHAI_ECONN, "not connected to %s", a->where);
+    }
+    if (rc != 0)
+        rh_free(f);
+    return rc;
 }
 
 /* ======================== replies ======================== */
 
 /* One reply JSON from the list: answer the request it belongs to. Replies
  * of requests that already ended (timeout) are dropped. */
-static void handle_reply(rhai_async *a, const char *text, size_t len)
+static void handle_reply(rhai_async *a, const char *list, const char *text, size_t len)
 {
     rhai_result *res = NULL;
     rhai_error e;
@@ -324,7 +623,7 @@ static void handle_reply(rhai_async *a, const char *text, size_t len)
     int rc;
 
     if ((rc = rhai__result_from_reply(text, len, &res, &e)) != 0) {
-        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", a->drain_key, e.msg);
+        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", list, e.msg);
         return;
     }
     q = map_get(a, rhai_result_id(res));
@@ -342,16 +641,22 @@ static void handle_reply(rhai_async *a, const char *text, size_t len)
  * pending request reads its task's hash once (on "cmd", both up): a final
  * status there completes it from the hash. The privdata is a copy of the
  * id, since the request may complete meanwhile. */
+typedef struct recheck_ctx {
+    rhai_async *a;
+    char        id[RHAI_ID_MAX];
+} recheck_ctx;
+
 static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
 {
-    aconn *k = rh_aconn_data(ac);
+    recheck_ctx *x = priv;
     redisReply *r = reply;
-    char *id = priv;
+    char *id = x->id;
     rhai_result *res = NULL;
     areq *q;
 
+    (void)ac;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == RHAI__REPLY_NFIELDS &&
-        !k->a->closing && (q = map_get(k->a, id)) != NULL) {
+        !x->a->closing && (q = map_get(x->a, id)) != NULL) {
         const char *vals[RHAI__REPLY_NFIELDS];
         size_t lens[RHAI__REPLY_NFIELDS];
         for (size_t i = 0; i < r->elements; i++) {
@@ -366,7 +671,16 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
             rhai_result_free(res);
         }
     }
-    rh_free(id);
+    rh_free(x);
+}
+
+/* Every pop connection up. */
+static int lanes_up(const rhai_async *a)
+{
+    for (size_t i = 0; i < a->nlanes; i++)
+        if (!a->lanes[i]->k.up)
+            return 0;
+    return 1;
 }
 
 static void recheck_pending(rhai_async *a)
@@ -375,7 +689,7 @@ static void recheck_pending(rhai_async *a)
     const char *argv[2 + RHAI__REPLY_NFIELDS];
     size_t lens[2 + RHAI__REPLY_NFIELDS];
 
-    if (!a->recheck || a->closing || !a->cmd.up || !a->pop.up)
+    if (!a->recheck || a->closing || (!a->cmd.up && a->mode != MODE_CLUSTER) || !lanes_up(a))
         return;
     a->recheck = 0;
     argv[0] = "HMGET";
@@ -385,14 +699,16 @@ static void recheck_pending(rhai_async *a)
         lens[2 + i] = strlen(rhai__reply_fields[i]);
     }
     for (size_t i = 0; i < a->cap; i++) {
-        char *id;
-        if (a->slots[i] == NULL || (id = rh_strdup(a->slots[i]->id)) == NULL)
+        recheck_ctx *x;
+        if (a->slots[i] == NULL || (x = rh_malloc(sizeof *x)) == NULL)
             continue;
-        argv[1] = rh_key_task(key, a->prefix, a->slots[i]->worker, id);
+        x->a = a;
+        memcpy(x->id, a->slots[i]->id, sizeof x->id);
+        argv[1] = rh_key_task(key, a->prefix, a->slots[i]->worker, x->id);
         lens[1] = strlen(key);
-        if (rh_aconn_command_argv(a->cmd.c, on_recheck, id, 2 + RHAI__REPLY_NFIELDS, argv,
-                                  lens, NULL) != 0)
-            rh_free(id);
+        if (send_cmd(a, on_recheck, x, RH_CLUSTER_RESEND, 2 + RHAI__REPLY_NFIELDS, argv, lens,
+                     NULL) != 0)
+            rh_free(x);
     }
 }
 
@@ -402,14 +718,15 @@ static char pop_blpop, pop_lpop;
 static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
 {
     aconn *k = rh_aconn_data(ac);
+    lane *l = k->lane;
     rhai_async *a = k->a;
     redisReply *r = reply;
     int more = 0;
 
-    a->popping = 0;
+    l->popping = 0;
     if (r == NULL || a->closing)
         return;                             /* gone: on_up re-issues */
-    uv_timer_stop(&a->watchdog);
+    uv_timer_stop(&l->watchdog);
     if (r->type == REDIS_REPLY_ERROR) {
         char why[300];
         snprintf(why, sizeof why, "pop failed: %s", r->str);
@@ -420,13 +737,13 @@ static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
     if (r->type == REDIS_REPLY_ARRAY && priv == &pop_blpop && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < RH_KEY_MAX &&
         r->element[1]->type == REDIS_REPLY_STRING) {
-        memcpy(a->drain_key, r->element[0]->str, r->element[0]->len + 1);
-        handle_reply(a, r->element[1]->str, r->element[1]->len);
+        memcpy(l->drain_key, r->element[0]->str, r->element[0]->len + 1);
+        handle_reply(a, l->drain_key, r->element[1]->str, r->element[1]->len);
         more = 1;                           /* a burst may follow: drain it */
     } else if (r->type == REDIS_REPLY_ARRAY && priv == &pop_lpop) {
         for (size_t i = 0; i < r->elements && !a->closing; i++)
             if (r->element[i]->type == REDIS_REPLY_STRING)
-                handle_reply(a, r->element[i]->str, r->element[i]->len);
+                handle_reply(a, l->drain_key, r->element[i]->str, r->element[i]->len);
         more = r->elements == RHAI__POP_BATCH;
     }
     if (a->closing || !k->up)
@@ -434,24 +751,47 @@ static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
     if (more) {
         char n[16];
         snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
-        if (rh_aconn_command(ac, on_pop, &pop_lpop, NULL, "LPOP %s %s", a->drain_key, n) == 0) {
-            a->popping = 1;
-            uv_timer_start(&a->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
+        if (rh_aconn_command(ac, on_pop, &pop_lpop, NULL, "LPOP %s %s", l->drain_key, n) == 0) {
+            l->popping = 1;
+            uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
         }
         return;
     }
-    pop_issue(a);
+    lane_issue(l);
+}
+
+/* The worker ids lane l pops: lane 0 all of them on a plain server (none
+ * on a cluster, none before the router said which); lane i > 0 those of
+ * its slot. */
+static int lane_has(const lane *l, size_t i)
+{
+    const rhai_async *a = l->k.a;
+
+    if (l->slot < 0)
+        return a->mode == MODE_SINGLE || (a->mode == MODE_UNKNOWN && a->rt == NULL);
+    return a->wslot[i] == l->slot;
 }
 
 static void pop_issue(rhai_async *a)
 {
+    for (size_t i = 0; i < a->nlanes && !a->closing; i++)
+        lane_issue(a->lanes[i]);
+}
+
+static void lane_issue(lane *l)
+{
+    rhai_async *a = l->k.a;
     char secs[16];
     const char **argv;
-    size_t *lens, n = a->nworkers;
+    size_t *lens, n = 0;
     char (*keys)[RH_KEY_MAX];
     int ok;
 
-    if (a->closing || a->popping || a->pop.c == NULL || !a->pop.up || n == 0)
+    if (a->closing || l->popping || l->k.c == NULL || !l->k.up)
+        return;
+    for (size_t i = 0; i < a->nworkers; i++)
+        n += (size_t)lane_has(l, i);
+    if (n == 0)
         return;                             /* no worker id yet: the first submit issues it */
     argv = rh_calloc(n + 2, sizeof *argv);
     lens = rh_calloc(n + 2, sizeof *lens);
@@ -459,14 +799,18 @@ static void pop_issue(rhai_async *a)
     if (argv == NULL || lens == NULL || keys == NULL) {
         ok = 0;
     } else {
+        size_t j = 0;
         snprintf(secs, sizeof secs, "%d", RHAI__POP_BLOCK_S);
         argv[0] = "BLPOP";
-        for (size_t i = 0; i < n; i++)
-            argv[1 + i] = rh_key_reply_client(keys[i], a->prefix, a->workers[i], a->uuid);
+        for (size_t i = 0; i < a->nworkers; i++)
+            if (lane_has(l, i)) {
+                argv[1 + j] = rh_key_reply_client(keys[j], a->prefix, a->workers[i], a->uuid);
+                j++;
+            }
         argv[n + 1] = secs;
         for (size_t i = 0; i < n + 2; i++)
             lens[i] = strlen(argv[i]);
-        ok = rh_aconn_command_argv(a->pop.c, on_pop, &pop_blpop, (int)n + 2, argv, lens,
+        ok = rh_aconn_command_argv(l->k.c, on_pop, &pop_blpop, (int)n + 2, argv, lens,
                                    NULL) == 0;
     }
     rh_free(argv);
@@ -474,8 +818,8 @@ static void pop_issue(rhai_async *a)
     rh_free(keys);
     if (!ok)
         return;                             /* down: on_up re-issues */
-    a->popping = 1;
-    uv_timer_start(&a->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
+    l->popping = 1;
+    uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
 }
 
 /* ======================== submit ======================== */
@@ -527,9 +871,19 @@ static int worker_add(rhai_async *a, const char *worker)
         if (p == NULL)
             return RHAI_ENOMEM;
         a->workers = p;
+        if ((p = rh_realloc(a->wslot, cap * sizeof *a->wslot)) == NULL)
+            return RHAI_ENOMEM;
+        a->wslot = p;
         a->capworkers = cap;
     }
+    {
+        char tag[RH_NAME_MAX + 3];
+        snprintf(tag, sizeof tag, "{%s}", worker);
+        a->wslot[a->nworkers] = rh_keyslot(tag, strlen(tag));
+    }
     snprintf(a->workers[a->nworkers++], RH_NAME_MAX + 1, "%s", worker);
+    if (a->mode == MODE_CLUSTER)
+        lane_for_slot(a, a->wslot[a->nworkers - 1]);
     return 0;
 }
 
@@ -568,8 +922,8 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     uv_timer_init(a->loop, &q->timer);      /* cannot fail */
     q->timer.data = q;
 
-    if ((rc = rh_aconn_command_argv(a->cmd.c, on_hset, q, s.hset_argc, s.hset_argv,
-                                    s.hset_lens, err)) != 0) {
+    detect(a);                              /* if the router's first try failed */
+    if ((rc = send_cmd(a, on_hset, q, 0, s.hset_argc, s.hset_argv, s.hset_lens, err)) != 0) {
         q->done = 1;
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
         if (rc == RHAI_ECONN)
@@ -577,15 +931,14 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
         return rc;
     }
     q->refs++;
-    if (rh_aconn_command_argv(a->cmd.c, on_lpush, q, s.lpush_argc, s.lpush_argv,
-                              s.lpush_lens, NULL) != 0) {
+    if (send_cmd(a, on_lpush, q, 0, s.lpush_argc, s.lpush_argv, s.lpush_lens, NULL) != 0) {
         q->done = 1;                        /* on_hset drops its reference */
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
         return rh_error_set(err, RHAI_ECONN, "connection to %s is going away", a->where);
     }
     q->refs++;
     /* the lookup hint, for rhai_wait & co. with the id alone elsewhere */
-    rh_aconn_command_argv(a->cmd.c, NULL, NULL, s.hint_argc, s.hint_argv, s.hint_lens, NULL);
+    send_cmd(a, NULL, NULL, 0, s.hint_argc, s.hint_argv, s.hint_lens, NULL);
     map_put(a, q);
     pop_issue(a);                           /* the first worker id starts the BLPOP */
     if (wait_ms <= 0)
@@ -628,11 +981,9 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
     rh_redis_cfg_where(&a->cfg, a->where, sizeof a->where);
     memcpy(a->uuid, uuid, sizeof a->uuid);
     a->loop = loop;
-    a->cmd.a = a->pop.a = a;
+    a->cmd.a = a;
     a->cmd.name = "cmd";
-    a->pop.name = "pop";
-    a->pop.is_pop = 1;
-    if ((rc = aconn_open(&a->cmd, err)) != 0)
+    if ((rc = aconn_open(&a->cmd, &a->cfg, err)) != 0)
         goto fail;
     a->live = 1;
     if (rh_aconn_last_error(a->cmd.c)->code != 0) {
@@ -643,15 +994,18 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         rh_aconn_close(a->cmd.c);
         return rc;
     }
-    if ((rc = aconn_open(&a->pop, err)) != 0) {
+    if ((rc = lane_new(a, -1, &a->cfg, err)) != 0) {
         a->closing = 1;                     /* callbacks of cmd do nothing */
         rh_aconn_close(a->cmd.c);           /* its on_closed frees a */
         return rc;
     }
-    a->live++;
-    uv_timer_init(loop, &a->watchdog);
-    a->watchdog.data = a;
-    a->live++;
+    /* the router: its map tells a cluster from a plain server */
+    if (rh_acluster_new(loop, &a->cfg, NULL, &a->rt, NULL) == 0) {
+        a->live++;
+        detect(a);
+    } else {
+        a->rt = NULL;                       /* a plain server's client, as before */
+    }
     *out = a;
     return 0;
 fail:
@@ -662,25 +1016,35 @@ fail:
 
 RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
 {
-    aconn *conns[2];
-
     if (a == NULL || a->closing)
         return;
     a->closing = 1;
     a->close_cb = cb;
     a->close_data = data;
-    conns[0] = &a->cmd;
-    conns[1] = &a->pop;
     /* Cancel every pending request; deletion shifts later entries back
      * into the slot, hence the inner loop. */
     for (size_t i = 0; i < a->cap; i++)
         while (a->slots[i])
             req_complete(a->slots[i], RHAI_ECANCELED, NULL);
-    uv_timer_stop(&a->watchdog);
-    uv_close((uv_handle_t *)&a->watchdog, on_handle_closed);
-    for (int i = 0; i < 2; i++) {
-        conns[i]->up = 0;
-        if (conns[i]->c)
-            rh_aconn_close(conns[i]->c);    /* pending callbacks see NULL */
+    if (a->remap_on) {
+        a->remap_on = 0;
+        uv_timer_stop(&a->remap);
+        uv_close((uv_handle_t *)&a->remap, remap_closed);
     }
+    if (a->rt) {
+        rh_acluster *rt = a->rt;
+        a->rt = NULL;
+        rh_acluster_close(rt, router_closed, a);    /* pending: ECANCELED */
+    }
+    for (size_t i = 0; i < a->nlanes; i++) {
+        lane *l = a->lanes[i];
+        uv_timer_stop(&l->watchdog);
+        uv_close((uv_handle_t *)&l->watchdog, lane_watchdog_closed);
+        l->k.up = 0;
+        if (l->k.c)
+            rh_aconn_close(l->k.c);         /* pending callbacks see NULL */
+    }
+    a->cmd.up = 0;
+    if (a->cmd.c)
+        rh_aconn_close(a->cmd.c);
 }

@@ -123,7 +123,20 @@ typedef void (*wk_conn_cb)(wk_conn *c, void *data);
  * per reason per RH_RCONN_LOG_WINDOW_MS) pointed at the master of the
  * worker id's slot, following MOVED for that slot. on_up runs each time
  * the handshake succeeds; on_down once per loss of an up connection, after
- * every pending command's callback saw a NULL reply. */
+ * every pending command's callback saw a NULL reply.
+ *
+ * On a Redis Cluster the connection with the router ("cmd") also follows a
+ * failover that no node announces with MOVED (a kill -9 of the master):
+ * while either connection stays down for WK_REMAP_MS, it asks the router
+ * for the slot of {W} (which re-reads the map from the other nodes and
+ * the seed) and points both at the master it names. And a command of
+ * either connection answered ASK for the slot of {W} (the slot is
+ * migrating and the key is on the target already) is sent again through
+ * the router, which sends ASKING and the command to the named node; the
+ * connections stay where they are. */
+#ifndef WK_REMAP_MS
+#define WK_REMAP_MS 1000
+#endif
 struct wk_conn {
     rh_aconn    *ac;              /* NULL before start and once closed */
     uv_loop_t   *loop;
@@ -137,6 +150,13 @@ struct wk_conn {
     int          cluster;         /* a Redis Cluster (wk_redis_probe): commands
                                      of another slot go through 'router' */
     rh_acluster *router;          /* cluster only */
+    char         tag[RH_NAME_MAX + 3];  /* "{W}" */
+    int64_t      down_at;         /* rh_mono_ms() when it went down; 0: up */
+    uv_timer_t  *remap;           /* with 'router': re-reads the map while down */
+    int          remapping;       /* a probe through the router is in flight */
+    int          in_multi;        /* between MULTI and EXEC: no ASK followed */
+    int          moved_port;      /* > 0: a MOVED to apply once its callback ran */
+    char         moved_host[RH_CLUSTER_HOST_MAX];
     wk_conn_cb   on_up;
     wk_conn_cb   on_down;
     wk_conn_cb   on_closed;       /* after wk_conn_close finished */

@@ -14,9 +14,11 @@
  * rhai:queue:{W} and Redis answers CROSSSLOT, so the tasks are never
  * taken and the first run fails fast with a timeout.
  *
- * Not here yet: the async client on a cluster (its "cmd" connection is
- * one node's; with v2's reply list per worker id its BLPOP spans slots).
- * docs/redis.md, Limits. */
+ * The async client (rhai_async_*, also given the seed only) submits to the
+ * three worker ids at once and gets every reply: its submits go through
+ * the async router and it pops one BLPOP lane per slot. Before wave 3 a
+ * submit of another slot than the seed's node's came back MOVED and
+ * failed, and one BLPOP over lists of three slots got CROSSSLOT. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +29,7 @@
 #include <cmocka.h>
 
 #include "rhai/rhai.h"
+#include "rhai/async.h"
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
@@ -131,6 +134,84 @@ static void test_rhaictl_tasks_lists_every_worker_id_of_every_shard(void **state
         }
 }
 
+typedef struct async_run {
+    int  done, ok;
+    int  got[NW * 4];
+    char why[256];
+} async_run;
+
+static void on_async_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    async_run *r = data;
+    char want[32];
+    int n;
+
+    (void)a;
+    r->done++;
+    if (status != 0) {
+        snprintf(r->why, sizeof r->why, "status %s", rhai_err_name(status));
+        return;
+    }
+    /* the script was "N * 2" with N its index */
+    n = atoi(rhai_result_output(res)) / 2;
+    snprintf(want, sizeof want, "%d", 2 * n);
+    if (n >= 0 && n < NW * 4 && strcmp(rhai_result_status_name(res), "done") == 0 &&
+        strcmp(rhai_result_output(res), want) == 0 &&
+        strcmp(rhai_result_worker(res), g_worker[n % NW]) == 0) {
+        r->got[n]++;
+        r->ok++;
+    } else {
+        snprintf(r->why, sizeof r->why, "task %d: %s %s on %s", n,
+                 rhai_result_status_name(res), rhai_result_output(res),
+                 rhai_result_worker(res));
+    }
+}
+
+static void on_async_closed(rhai_async *a, void *data)
+{
+    (void)a;
+    *(int *)data = 1;
+}
+
+/* The async client given the seed only: 4 tasks on each of the three
+ * worker ids (three shards), submitted at once, all answered. */
+static void test_async_client_gets_every_reply_from_three_worker_ids_on_three_shards(
+    void **state)
+{
+    uv_loop_t loop;
+    rhai_async *a = NULL;
+    rhai_error err = { 0, "" };
+    async_run r;
+    int closed = 0;
+    (void)state;
+
+    memset(&r, 0, sizeof r);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    if (rhai_async_new(&loop, g_seed, NULL, &a, &err) != 0)
+        fail_msg("async new: %s", err.msg);
+    for (int i = 0; i < NW * 4; i++) {
+        char script[32];
+        rhai_task *t = NULL;
+        snprintf(script, sizeof script, "%d * 2", i);
+        assert_int_equal(rhai_task_new(script, &t), 0);
+        assert_int_equal(rhai_task_set_worker(t, g_worker[i % NW]), 0);
+        assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
+        if (rhai_async_submit(a, t, 20000, on_async_done, &r, &err) != 0)
+            fail_msg("submit %d: %s", i, err.msg);
+        rhai_task_free(t);
+    }
+    while (r.done < NW * 4)
+        uv_run(&loop, UV_RUN_ONCE);
+    rhai_async_close(a, on_async_closed, &closed);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    if (r.ok != NW * 4)
+        fail_msg("%d of %d answered done (%s)", r.ok, NW * 4, r.why);
+    for (int i = 0; i < NW * 4; i++)
+        assert_int_equal(r.got[i], 1);
+}
+
 static void test_rhaid_instances_drain_and_exit_0(void **state)
 {
     (void)state;
@@ -170,6 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards),
         cmocka_unit_test(test_rhaictl_tasks_lists_every_worker_id_of_every_shard),
+        cmocka_unit_test(test_async_client_gets_every_reply_from_three_worker_ids_on_three_shards),
         cmocka_unit_test(test_rhaid_instances_drain_and_exit_0),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
