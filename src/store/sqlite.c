@@ -21,6 +21,26 @@
 
 #include "sqlite_int.h"
 
+/* Prepare 'sql' on db, or RHAI_ESTORE naming the context (*st NULL). */
+int sq_prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
+{
+    if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
+        rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return RHAI_ESTORE;
+    }
+    return 0;
+}
+
+/* Say why the last step of st failed, finalize it: RHAI_ESTORE. */
+int sq_stmt_fail(sq_db *db, sqlite3_stmt *st, rhai_error *err)
+{
+    rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
+    sqlite3_finalize(st);
+    return RHAI_ESTORE;
+}
+
 /* ======================== store ======================== */
 
 static int sq_create(const char *data_dir, const store_schema *schema, store **out,

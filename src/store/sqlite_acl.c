@@ -146,23 +146,6 @@ int sq_context_list(store *hs, json_t **ids, rhai_error *err)
 
 /* ======================== owners ======================== */
 
-static int prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
-{
-    if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
-        rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return RHAI_ESTORE;
-    }
-    return 0;
-}
-
-static int fail(sq_db *db, sqlite3_stmt *st, rhai_error *err)
-{
-    rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
-    sqlite3_finalize(st);
-    return RHAI_ESTORE;
-}
 
 int sq_owner_add(store_db *hdb, const char *caller, rhai_error *err)
 {
@@ -172,13 +155,13 @@ int sq_owner_add(store_db *hdb, const char *caller, rhai_error *err)
 
     if ((rc = store__owner_check(caller, err)) != 0)
         return rc;
-    if ((rc = prep(db, "INSERT OR IGNORE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
+    if ((rc = sq_prep(db, "INSERT OR IGNORE INTO rhai_owners (caller, added_at) VALUES (?1, ?2)",
                    &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, rh_now_ms());
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return 0;
 }
@@ -193,7 +176,7 @@ int sq_owners(store_db *hdb, json_t **out, rhai_error *err)
     *out = NULL;
     if (a == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = prep(db, "SELECT caller FROM rhai_owners ORDER BY caller", &st, err)) != 0) {
+    if ((rc = sq_prep(db, "SELECT caller FROM rhai_owners ORDER BY caller", &st, err)) != 0) {
         json_decref(a);
         return rc;
     }
@@ -205,7 +188,7 @@ int sq_owners(store_db *hdb, json_t **out, rhai_error *err)
         }
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     }
     sqlite3_finalize(st);
     *out = a;
@@ -222,22 +205,22 @@ int sq_owner_remove(store_db *hdb, const char *caller, rhai_error *err)
         return rh_error_set(err, RHAI_EINVAL, "an owner needs a caller id");
     /* one statement: the count and the delete cannot be split by another
      * writer */
-    if ((rc = prep(db, "DELETE FROM rhai_owners WHERE caller = ?1 AND "
+    if ((rc = sq_prep(db, "DELETE FROM rhai_owners WHERE caller = ?1 AND "
                    "(SELECT count(*) FROM rhai_owners) > 1", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (sqlite3_changes(db->db) == 1)
         return 0;
     st = NULL;
-    if ((rc = prep(db, "SELECT 1 FROM rhai_owners WHERE caller = ?1", &st, err)) != 0)
+    if ((rc = sq_prep(db, "SELECT 1 FROM rhai_owners WHERE caller = ?1", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, caller, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (rc == SQLITE_DONE)
         return rh_error_set(err, RHAI_ENOTFOUND, "'%s' is not an owner", caller);
@@ -298,7 +281,7 @@ int sq_grant_add(store_db *hdb, const store_grant *g, int64_t *id, rhai_error *e
         return rh_error_set(err, RHAI_EINVAL, "object_id and expires_at cannot be negative");
     if (g->object_id > 0 && strcmp(g->model, "*") == 0)
         return rh_error_set(err, RHAI_EINVAL, "an object grant names its model, not '*'");
-    if ((rc = prep(db, "INSERT INTO rhai_grants (caller, model, ops, object_id, expires_at, "
+    if ((rc = sq_prep(db, "INSERT INTO rhai_grants (caller, model, ops, object_id, expires_at, "
                    "granted_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st,
                    err)) != 0)
         return rc;
@@ -311,7 +294,7 @@ int sq_grant_add(store_db *hdb, const store_grant *g, int64_t *id, rhai_error *e
         sqlite3_bind_text(st, 6, g->granted_by, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, rh_now_ms());
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (id)
         *id = sqlite3_last_insert_rowid(db->db);
@@ -328,7 +311,7 @@ int sq_grant_revoke(store_db *hdb, const store_grant *g, int *n, rhai_error *err
 
     if (g->caller == NULL || g->model == NULL)
         return rh_error_set(err, RHAI_EINVAL, "revoke needs a caller and a model");
-    if ((rc = prep(db, "UPDATE rhai_grants SET ops = ops & ~?3 WHERE caller = ?1 AND "
+    if ((rc = sq_prep(db, "UPDATE rhai_grants SET ops = ops & ~?3 WHERE caller = ?1 AND "
                    "model = ?2 AND object_id IS ?4 AND (ops & ?3) != 0", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, g->caller, -1, SQLITE_STATIC);
@@ -336,14 +319,14 @@ int sq_grant_revoke(store_db *hdb, const store_grant *g, int *n, rhai_error *err
     sqlite3_bind_int(st, 3, (int)ops);
     bind_opt_int(st, 4, g->object_id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     changed = sqlite3_changes(db->db);
     sqlite3_finalize(st);
     st = NULL;
-    if ((rc = prep(db, "DELETE FROM rhai_grants WHERE ops = 0", &st, err)) != 0)
+    if ((rc = sq_prep(db, "DELETE FROM rhai_grants WHERE ops = 0", &st, err)) != 0)
         return rc;
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (n)
         *n = changed;
@@ -392,7 +375,7 @@ static int rows_json(sq_db *db, sqlite3_stmt *st, const char *const *cols, int o
     }
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     }
     sqlite3_finalize(st);
     *out = a;
@@ -408,7 +391,7 @@ int sq_grant_list(store_db *hdb, json_t **out, rhai_error *err)
     int rc;
 
     *out = NULL;
-    if ((rc = prep(db, "SELECT id, caller, model, ops, object_id, expires_at, granted_by, "
+    if ((rc = sq_prep(db, "SELECT id, caller, model, ops, object_id, expires_at, granted_by, "
                    "created_at FROM rhai_grants ORDER BY id", &st, err)) != 0)
         return rc;
     return rows_json(db, st, cols, 3, out, err);
@@ -446,7 +429,7 @@ int sq_audit_has(store_db *hdb, const char *task_id, const char *caller,
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "SELECT 1 FROM rhai_audit WHERE task_id = ?1 AND caller = ?2 AND "
+    if ((rc = sq_prep(db, "SELECT 1 FROM rhai_audit WHERE task_id = ?1 AND caller = ?2 AND "
                    "decision = ?3 LIMIT 1", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, task_id, -1, SQLITE_STATIC);
@@ -454,7 +437,7 @@ int sq_audit_has(store_db *hdb, const char *task_id, const char *caller,
     sqlite3_bind_text(st, 3, decision, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW;
 }
@@ -481,7 +464,7 @@ static int rate_get(sq_db *db, int64_t minute, int scope, const char *caller,
     int rc;
 
     memset(r, 0, sizeof *r);
-    if ((rc = prep(db, "SELECT rows, counted, counter_id FROM rhai_audit_rate WHERE "
+    if ((rc = sq_prep(db, "SELECT rows, counted, counter_id FROM rhai_audit_rate WHERE "
                    "minute = ?1 AND scope = ?2 AND caller = ?3", &st, err)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, minute);
@@ -493,7 +476,7 @@ static int rate_get(sq_db *db, int64_t minute, int scope, const char *caller,
         r->counted = sqlite3_column_int64(st, 1);
         r->counter_id = sqlite3_column_int64(st, 2);
     } else if (rc != SQLITE_DONE) {
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     }
     sqlite3_finalize(st);
     return 0;
@@ -505,7 +488,7 @@ static int rate_set(sq_db *db, int64_t minute, int scope, const char *caller,
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "INSERT OR REPLACE INTO rhai_audit_rate (minute, scope, caller, rows, "
+    if ((rc = sq_prep(db, "INSERT OR REPLACE INTO rhai_audit_rate (minute, scope, caller, rows, "
                    "counted, counter_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st, err)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, minute);
@@ -515,7 +498,7 @@ static int rate_set(sq_db *db, int64_t minute, int scope, const char *caller,
     sqlite3_bind_int64(st, 5, r->counted);
     bind_opt_int(st, 6, r->counter_id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return 0;
 }
@@ -549,12 +532,12 @@ static int rate_count(sq_db *db, const store_audit *a, int scope, int64_t count,
         r->rows++;
         return 0;
     }
-    if ((rc = prep(db, "UPDATE rhai_audit SET reason = ?1 WHERE id = ?2", &st, err)) != 0)
+    if ((rc = sq_prep(db, "UPDATE rhai_audit SET reason = ?1 WHERE id = ?2", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, reason, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, r->counter_id);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return 0;
 }
@@ -575,11 +558,11 @@ int sq_audit_denial(store_db *hdb, const store_audit *a, int64_t count, int64_t 
         lim = &dflt;
     if (count < 1)
         count = 1;
-    if ((rc = prep(db, "DELETE FROM rhai_audit_rate WHERE minute < ?1", &st, err)) != 0)
+    if ((rc = sq_prep(db, "DELETE FROM rhai_audit_rate WHERE minute < ?1", &st, err)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, minute);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if ((rc = rate_get(db, minute, RATE_CONTEXT, "", &ctx, err)) != 0 ||
         (rc = rate_get(db, minute, RATE_CALLER, caller, &own, err)) != 0)
@@ -620,7 +603,7 @@ int sq_audit_query(store_db *hdb, const char *caller, const char *model,
     *out = NULL;
     if (limit < 1 || limit > STORE_LIST_MAX)
         return rh_error_set(err, RHAI_EINVAL, "limit must be in 1..%d", STORE_LIST_MAX);
-    if ((rc = prep(db, "SELECT id, at, task_id, caller, op, model, object_id, decision, "
+    if ((rc = sq_prep(db, "SELECT id, at, task_id, caller, op, model, object_id, decision, "
                    "reason FROM rhai_audit WHERE (?1 IS NULL OR caller = ?1) AND "
                    "(?2 IS NULL OR model = ?2) AND (?3 IS NULL OR decision = ?3) "
                    "ORDER BY id DESC LIMIT ?4", &st, err)) != 0)
@@ -643,10 +626,10 @@ static int count_of(sq_db *db, const char *sql, int64_t *n, rhai_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, sql, &st, err)) != 0)
+    if ((rc = sq_prep(db, sql, &st, err)) != 0)
         return rc;
     if (sqlite3_step(st) != SQLITE_ROW)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     *n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return 0;
@@ -669,12 +652,12 @@ int sq_context_info(store_db *hdb, json_t **out, rhai_error *err)
     *out = NULL;
     if (o == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = prep(db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'", &st,
+    if ((rc = sq_prep(db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'", &st,
                    err)) != 0)
         goto fail;
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        rc = fail(db, st, err);
+        rc = sq_stmt_fail(db, st, err);
         goto fail;
     }
     rc = json_object_set_new(o, "schema_version", rc == SQLITE_ROW

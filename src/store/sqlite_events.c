@@ -8,23 +8,6 @@
 
 #include "sqlite_int.h"
 
-static int prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err)
-{
-    if (sqlite3_prepare_v2(db->db, sql, -1, st, NULL) != SQLITE_OK) {
-        rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
-        sqlite3_finalize(*st);
-        *st = NULL;
-        return RHAI_ESTORE;
-    }
-    return 0;
-}
-
-static int fail(sq_db *db, sqlite3_stmt *st, rhai_error *err)
-{
-    rh_error_set(err, RHAI_ESTORE, "%s: %s", db->context, sqlite3_errmsg(db->db));
-    sqlite3_finalize(st);
-    return RHAI_ESTORE;
-}
 
 static const char *col_text(sqlite3_stmt *st, int i)
 {
@@ -39,7 +22,7 @@ int sq_outbox_put(store_db *hdb, const store_event *ev, rhai_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "INSERT INTO rhai_outbox (id, name, payload, task_id, seq, caller_id, "
+    if ((rc = sq_prep(db, "INSERT INTO rhai_outbox (id, name, payload, task_id, seq, caller_id, "
                    "trace_id, depth, created_at, subs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
                    "?8, ?9, ?10)", &st, err)) != 0)
         return rc;
@@ -54,7 +37,7 @@ int sq_outbox_put(store_db *hdb, const store_event *ev, rhai_error *err)
     sqlite3_bind_int64(st, 9, ev->at);
     sqlite3_bind_text(st, 10, ev->subs ? ev->subs : "[]", -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return 0;
 }
@@ -68,11 +51,11 @@ int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
     int rc;
 
     if (task_id)
-        rc = prep(db, "SELECT id, name, payload, task_id, caller_id, created_at, trace_id, "
+        rc = sq_prep(db, "SELECT id, name, payload, task_id, caller_id, created_at, trace_id, "
                   "depth, subs FROM rhai_outbox WHERE relayed_at IS NULL AND task_id = ?1 "
                   "ORDER BY seq LIMIT ?2", &st, err);
     else
-        rc = prep(db, "SELECT id, name, payload, task_id, caller_id, created_at, trace_id, "
+        rc = sq_prep(db, "SELECT id, name, payload, task_id, caller_id, created_at, trace_id, "
                   "depth, subs FROM rhai_outbox WHERE relayed_at IS NULL AND created_at < ?1 "
                   "ORDER BY created_at, id LIMIT ?2", &st, err);
     if (rc != 0)
@@ -99,7 +82,7 @@ int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
     }
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     }
     sqlite3_finalize(st);
     *events = a;
@@ -118,14 +101,14 @@ int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *mar
     /* one transaction for the batch (one fsync), unless in one already */
     if (own && (rc = store__exec(db, "BEGIN IMMEDIATE", err)) != 0)
         return rc;
-    if ((rc = prep(db, "UPDATE rhai_outbox SET relayed_at = ?1 WHERE id = ?2 AND "
+    if ((rc = sq_prep(db, "UPDATE rhai_outbox SET relayed_at = ?1 WHERE id = ?2 AND "
                    "relayed_at IS NULL", &st, err)) != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_text(st, 2, ids[i], -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = fail(db, st, err);
+            rc = sq_stmt_fail(db, st, err);
             st = NULL;
             goto out;
         }
@@ -154,14 +137,14 @@ int sq_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *delet
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "DELETE FROM rhai_outbox WHERE id IN (SELECT id FROM rhai_outbox "
+    if ((rc = sq_prep(db, "DELETE FROM rhai_outbox WHERE id IN (SELECT id FROM rhai_outbox "
                    "WHERE relayed_at IS NOT NULL AND relayed_at < ?1 ORDER BY relayed_at "
                    "LIMIT ?2)", &st, err)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, before_ms);
     sqlite3_bind_int64(st, 2, limit);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (deleted)
         *deleted = sqlite3_changes(db->db);
@@ -174,11 +157,11 @@ int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "SELECT count(*), count(*) FILTER (WHERE relayed_at IS NULL) FROM "
+    if ((rc = sq_prep(db, "SELECT count(*), count(*) FILTER (WHERE relayed_at IS NULL) FROM "
                    "rhai_outbox", &st, err)) != 0)
         return rc;
     if (sqlite3_step(st) != SQLITE_ROW)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     *out = json_pack("{s:I, s:I}", "total", (json_int_t)sqlite3_column_int64(st, 0),
                      "pending", (json_int_t)sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
@@ -194,12 +177,12 @@ int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err)
     int64_t now = rh_now_ms();
     int rc;
 
-    if ((rc = prep(db, "SELECT count(*), count(*) FILTER (WHERE name = ?1) FROM rhai_subs",
+    if ((rc = sq_prep(db, "SELECT count(*), count(*) FILTER (WHERE name = ?1) FROM rhai_subs",
                    &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, s->name, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     if (sqlite3_column_int64(st, 1) > 0)
         rc = rh_error_set(err, RHAI_ESTATE, "subscription '%s' exists already", s->name);
     else if (sqlite3_column_int64(st, 0) >= STORE_SUBS_MAX)
@@ -208,7 +191,7 @@ int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err)
     sqlite3_finalize(st);
     if (rc != 0)
         return rc;
-    if ((rc = prep(db, "INSERT INTO rhai_subs (name, pattern, worker, script, args, caller, "
+    if ((rc = sq_prep(db, "INSERT INTO rhai_subs (name, pattern, worker, script, args, caller, "
                    "created_by, paused, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
                    "?6, ?7, ?8, ?9, ?9)", &st, err)) != 0)
         return rc;
@@ -224,7 +207,7 @@ int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err)
     sqlite3_bind_int(st, 8, s->paused != 0);
     sqlite3_bind_int64(st, 9, now);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     return 0;
 }
@@ -246,7 +229,7 @@ int sq_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, "SELECT " SUB_COLS " FROM rhai_subs WHERE name = ?1", &st, err)) != 0)
+    if ((rc = sq_prep(db, "SELECT " SUB_COLS " FROM rhai_subs WHERE name = ?1", &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
@@ -255,7 +238,7 @@ int sq_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err)
         return rh_error_set(err, RHAI_ENOTFOUND, "no subscription '%s'", name);
     }
     if (rc != SQLITE_ROW)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     *out = sub_row(st);
     sqlite3_finalize(st);
     return *out ? 0 : rh_error_set(err, RHAI_ENOMEM, "out of memory");
@@ -268,7 +251,7 @@ int sq_sub_list(store_db *hdb, json_t **out, rhai_error *err)
     json_t *a;
     int rc;
 
-    if ((rc = prep(db, "SELECT " SUB_COLS " FROM rhai_subs ORDER BY name", &st, err)) != 0)
+    if ((rc = sq_prep(db, "SELECT " SUB_COLS " FROM rhai_subs ORDER BY name", &st, err)) != 0)
         return rc;
     if ((a = json_array()) == NULL) {
         sqlite3_finalize(st);
@@ -284,7 +267,7 @@ int sq_sub_list(store_db *hdb, json_t **out, rhai_error *err)
     }
     if (rc != SQLITE_DONE) {
         json_decref(a);
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     }
     sqlite3_finalize(st);
     *out = a;
@@ -299,7 +282,7 @@ static int sub_change(sq_db *db, const char *sql, const char *name, int64_t v,
     sqlite3_stmt *st = NULL;
     int rc;
 
-    if ((rc = prep(db, sql, &st, err)) != 0)
+    if ((rc = sq_prep(db, sql, &st, err)) != 0)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_bind_parameter_count(st) >= 2)
@@ -307,7 +290,7 @@ static int sub_change(sq_db *db, const char *sql, const char *name, int64_t v,
     if (sqlite3_bind_parameter_count(st) >= 3)
         sqlite3_bind_int64(st, 3, rh_now_ms());
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, err);
+        return sq_stmt_fail(db, st, err);
     sqlite3_finalize(st);
     if (sqlite3_changes(db->db) == 0)
         return rh_error_set(err, RHAI_ENOTFOUND, "no subscription '%s'", name);

@@ -119,6 +119,9 @@ int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
 int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *marked,
                    rhai_error *err);
 int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err);
+/* shared by sqlite_acl.c and sqlite_events.c (sqlite.c) */
+int sq_prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err);
+int sq_stmt_fail(sq_db *db, sqlite3_stmt *st, rhai_error *err);
 int sq_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *deleted,
                     rhai_error *err);
 int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err);
