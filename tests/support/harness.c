@@ -240,6 +240,55 @@ int th_redis_start_cluster(th_redis *r)
     return ok ? 0 : -1;
 }
 
+int th_cluster_mode(void)
+{
+    const char *n = getenv("RHAI_TEST_CLUSTER_NODES");
+    return n != NULL && *n != '\0';
+}
+
+/* th_redis_start on a cluster: the seed node (the first of
+ * RHAI_TEST_CLUSTER_NODES) as r's port and url, every node flushed (a
+ * replica refuses: READONLY, and follows its master), so each test case
+ * starts from an empty cluster as it would from a new server. */
+static int cluster_hand_out(th_redis *r)
+{
+    char nodes[512], *save = NULL;
+    int first = 1;
+
+    snprintf(nodes, sizeof nodes, "%s", getenv("RHAI_TEST_CLUSTER_NODES"));
+    r->pid = -1;
+    for (char *n = strtok_r(nodes, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+        const char *colon = strrchr(n, ':');
+        th_redis node;
+        redisContext *c;
+        redisReply *rep;
+
+        if (colon == NULL)
+            continue;
+        memset(&node, 0, sizeof node);
+        node.port = atoi(colon + 1);
+        if (first) {
+            r->port = node.port;
+            snprintf(r->url, sizeof r->url, "redis://127.0.0.1:%d", r->port);
+            first = 0;
+        }
+        if ((c = th_redis_connect(&node)) == NULL)
+            continue;                       /* a node a test killed */
+        rep = redisCommand(c, "FLUSHALL");
+        if (rep)
+            freeReplyObject(rep);
+        rep = redisCommand(c, "SCRIPT FLUSH");
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(c);
+    }
+    if (first) {
+        fprintf(stderr, "harness: RHAI_TEST_CLUSTER_NODES names no node\n");
+        return -1;
+    }
+    return 0;
+}
+
 int th_redis_start(th_redis *r, int aof)
 {
     return th_redis_start_as(r, aof, 0);
@@ -259,6 +308,8 @@ int th_redis_start_as(th_redis *r, int aof, int cluster)
     /* Run as root, rhaid starts executors as nobody: they must get
      * through this dir to the data dirs inside (execuser.c). */
     (void)chmod(r->dir, 0711);
+    if (!cluster && th_cluster_mode())
+        return cluster_hand_out(r);
     for (int attempt = 0; attempt < 5; attempt++) {    /* port races are rare */
         r->port = th_free_port();
         r->bus_port = 0;
@@ -332,6 +383,10 @@ int th_child_status(pid_t child)
 
 int th_redis_restart(th_redis *r)
 {
+    if (th_cluster_mode() && !r->cluster) {
+        fprintf(stderr, "harness: th_redis_restart: not on a cluster (RHAI_TEST_CLUSTER_NODES)\n");
+        return -1;
+    }
     redis_kill(r);
     return redis_spawn(r);
 }

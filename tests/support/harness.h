@@ -129,3 +129,31 @@ char *th_task_key(redisContext *c, const char *id, char key[RH_KEY_MAX]);
 /* HGET of one task field into buf ("" when absent). */
 const char *th_task_field(redisContext *c, const char *id, const char *field, char *buf,
                           size_t n);
+
+/* ---- cluster routing of hiredis calls (tests/support/th_route.c) ---- */
+void *th_rt_command(redisContext *c, const char *fmt, ...);
+void *th_rt_vcommand(redisContext *c, const char *fmt, va_list ap);
+void *th_rt_command_argv(redisContext *c, int argc, const char **argv, const size_t *argvlen);
+int   th_rt_append(redisContext *c, const char *fmt, ...);
+int   th_rt_append_argv(redisContext *c, int argc, const char **argv, const size_t *argvlen);
+int   th_rt_get_reply(redisContext *c, void **reply);
+/* On a cluster (RHAI_TEST_CLUSTER_NODES, tools/with-redis-cluster.sh),
+ * th_redis_start hands out the cluster itself instead of a new server:
+ * r->url is the seed node's, every master is flushed first, and pid is
+ * -1 (th_redis_restart and kills fail). 1 when that is so. */
+int   th_cluster_mode(void);
+#ifndef TH_NO_ROUTE
+#define redisCommand           th_rt_command
+#define redisvCommand          th_rt_vcommand
+#define redisCommandArgv       th_rt_command_argv
+#define redisAppendCommand     th_rt_append
+#define redisAppendCommandArgv th_rt_append_argv
+#define redisGetReply          th_rt_get_reply
+#endif
+/* kill(2) in tests and the harness: pid <= 0 (a failed start's -1, or the
+ * cluster's pid -1 above) is refused with a message instead of signalling
+ * every process we may signal. */
+int   th_kill(pid_t pid, int sig);
+#ifndef TH_NO_ROUTE
+#define kill(pid, sig) th_kill(pid, sig)
+#endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define TH_NO_ROUTE   /* its commands target given nodes: no redirection follow */
 #include "harness.h"
 #include "th_cluster.h"
 #include "common/common.h"
