@@ -57,3 +57,14 @@ if(TARGET test_events_chaos)
   add_dependencies(test_events_chaos rhaid)
   rhai_test_pg(test_events_chaos 300)
 endif()
+
+# issue 18: chaos mode "cluster" (tools/chaos cluster): three worker ids on
+# three shards of a 3+3 Redis Cluster while a master fails over, a slot is
+# resharded and a master is killed -9; short here, CCHAOS_TASKS for more.
+rhai_test(test_chaos_cluster integration 300 rhai_dsl rhai_commonlib)
+if(TARGET test_chaos_cluster)
+  add_dependencies(test_chaos_cluster rhaid)
+  # CCHAOS_KILL=0: a kill -9 of a master still loses tasks (docs/reliability.md)
+  set_tests_properties(test_chaos_cluster PROPERTIES LABELS "integration;cluster;chaos"
+    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;CCHAOS_KILL=0")
+endif()

@@ -1,15 +1,37 @@
-# The Redis-touching integration tests again, each on a 3+3 Redis Cluster of
-# its own (tools/with-redis-cluster.sh): NAME_cluster, label "cluster".
-# ctest -L cluster runs them. See docs/operations.md "Redis Cluster" for
-# what this covers and tests/cluster.cmake's list below for what it leaves out.
-foreach(t test_client_sync_submit test_client_sync_wait test_client_sync_connect test_client_submit
-    test_client_log test_events_client test_daemon test_e2e test_delay test_cron_daemon test_events
-    test_recovery test_operate test_dsl_redelivery test_dsl_ledger_daemon test_dsl_authz_daemon
-    test_keys_v2 test_protocol_walkthrough test_web_api test_ctl_repl_remote test_signatures
-    test_daemon_split test_daemon_rescan test_store_shared test_metrics_http test_daemon_faults
-    test_daemon_start test_daemon_logs test_confine test_store_outage test_store_down test_harness
-    test_rlink test_rconn test_batch_finish test_batch_queued test_batch_take test_client_async)
+# issue 18: the Redis-touching integration tests again, each on a 3-master,
+# 3-replica Redis Cluster of its own (tools/with-redis-cluster.sh):
+# NAME_cluster, labels KIND and "cluster" (ctest -L cluster). The harness
+# hands out the cluster's seed node (flushed) instead of a new redis-server
+# and routes the tests' own hiredis commands by slot (tests/support/
+# th_route.c); rhaid, the clients and rhaictl route by themselves.
+#
+# On the cluster: the sync client (submit, status, cancel, wait, run), the
+# daemon's worker (DSL effects, ledger, authz, redelivery, confinement,
+# signatures, store outages), delay/retry/dead, cron, events (relay and
+# the consumer API), rhaictl's remote repl, the web API, keys v2.
+set(RHAI_CLUSTER_TESTS
+  test_client_sync_submit test_client_sync_wait test_events_client
+  test_delay test_cron_daemon test_events test_dsl_redelivery test_dsl_ledger_daemon
+  test_dsl_authz_daemon test_keys_v2 test_web_api test_ctl_repl_remote test_signatures
+  test_store_shared test_daemon_start test_daemon_logs test_confine test_store_outage
+  test_store_down test_batch_queued test_batch_take)
+# Left out, and why (docs/operations.md "Redis Cluster"):
+# - restart or kill redis-server by pid, or AOF (one server's fault
+#   injection): test_client_submit, test_client_sync_connect, test_recovery,
+#   test_harness, test_rconn, test_rlink
+# - the async client (one node's connection; docs/redis.md, Limits):
+#   test_client_async, test_e2e (async many in flight), test_client_log
+# - CONFIG SET / ACL / CLIENT KILL / SCRIPT FLUSH / INFO on the one node the
+#   test talks to, or per-server metrics and logs: test_daemon, test_operate,
+#   test_metrics_http, test_daemon_faults, test_daemon_rescan (MULTI over
+#   keys of a redirected slot), test_daemon_split
+# - redis-cli without -c: test_protocol_walkthrough (the walkthrough is
+#   one server's; keys v2 runs on a one-node cluster in test_keys_v2)
+# - test_batch_finish restarts its server
+# - test_chaos* and the shell tests (tests/support/lib.sh starts its own
+#   server); chaos on a cluster is test_chaos_cluster (tests/chaos.cmake)
+foreach(t ${RHAI_CLUSTER_TESTS})
   if(TEST ${t})
-    rhai_test_cluster(${t} 300)
+    rhai_test_cluster(${t} 180)
   endif()
 endforeach()
