@@ -3,7 +3,9 @@
 # Installs missing Debian packages, builds the default configuration with gcc
 # and clang (no warnings allowed), builds with -Werror under ASan+UBSan,
 # and runs every test (unit and integration; integration tests start their
-# own redis-server on free ports) with ctest, printing its summary.
+# own redis-server on free ports) with ctest, printing its summary. That
+# includes label "cluster": the NAME_cluster tests (tests/cluster.cmake) and
+# test_chaos_cluster, each on a throwaway 3+3 Redis Cluster of its own.
 #   tools/test.sh [ctest args...]     e.g. tools/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
