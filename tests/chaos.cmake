@@ -64,7 +64,5 @@ endif()
 rhai_test(test_chaos_cluster integration 300 rhai_dsl rhai_commonlib)
 if(TARGET test_chaos_cluster)
   add_dependencies(test_chaos_cluster rhaid)
-  # CCHAOS_KILL=0: a kill -9 of a master still loses tasks (docs/reliability.md)
-  set_tests_properties(test_chaos_cluster PROPERTIES LABELS "integration;cluster;chaos"
-    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=STDOUT;CCHAOS_KILL=0")
+  set_tests_properties(test_chaos_cluster PROPERTIES LABELS "integration;cluster;chaos")
 endif()

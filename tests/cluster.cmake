@@ -8,19 +8,20 @@
 # On the cluster: the sync client (submit, status, cancel, wait, run), the
 # daemon's worker (DSL effects, ledger, authz, redelivery, confinement,
 # signatures, store outages), delay/retry/dead, cron, events (relay and
-# the consumer API), rhaictl's remote repl, the web API, keys v2.
+# the consumer API), batching, the async client (test_e2e), rhaictl's
+# remote repl, the web API, keys v2.
 set(RHAI_CLUSTER_TESTS
   test_client_sync_submit test_client_sync_wait test_events_client
   test_delay test_cron_daemon test_events test_dsl_redelivery test_dsl_ledger_daemon
   test_dsl_authz_daemon test_keys_v2 test_web_api test_ctl_repl_remote test_signatures
   test_store_shared test_daemon_start test_daemon_logs test_confine test_store_outage
-  test_store_down test_batch_queued test_batch_take)
+  test_store_down test_batch_queued test_batch_take test_e2e)
 # Left out, and why (docs/operations.md "Redis Cluster"):
 # - restart or kill redis-server by pid, or AOF (one server's fault
 #   injection): test_client_submit, test_client_sync_connect, test_recovery,
 #   test_harness, test_rconn, test_rlink
-# - the async client (one node's connection; docs/redis.md, Limits):
-#   test_client_async, test_e2e (async many in flight), test_client_log
+# - test_client_async (restarts its server), test_client_log (expects the
+#   notices of one server going away)
 # - CONFIG SET / ACL / CLIENT KILL / SCRIPT FLUSH / INFO on the one node the
 #   test talks to, or per-server metrics and logs: test_daemon, test_operate,
 #   test_metrics_http, test_daemon_faults, test_daemon_rescan (MULTI over

@@ -19,9 +19,8 @@
  * answer queues no id twice) through hiredis routed by th_route.c.
  *
  * Knobs: CCHAOS_TASKS (300), CCHAOS_RATE (tasks/s, 100), CCHAOS_INSTANCES
- * (rhaid per worker id, 2), CCHAOS_KILL (1: the kill -9 at 3/4; 0: none,
- * as ctest runs it while a kill -9 of a master still loses tasks of the
- * other shards: docs/reliability.md, "Redis Cluster"). Prints one line "chaos variant=cluster ...". */
+ * (rhaid per worker id, 2), CCHAOS_KILL (1: the kill -9 at 3/4; 0: none).
+ * Prints one line "chaos variant=cluster ...". */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
