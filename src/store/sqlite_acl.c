@@ -646,14 +646,14 @@ int sq_context_info(store_db *hdb, json_t **out, rhai_error *err)
     };
     sqlite3_stmt *st = NULL;
     json_t *o = json_object();
-    int64_t n;
+    int64_t n = 0;      /* count_of sets it on 0; gcc -O2 cannot tell through sq_prep */
     int rc;
 
     *out = NULL;
     if (o == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     if ((rc = sq_prep(db, "SELECT value FROM rhai_meta WHERE key = 'schema_hash'", &st,
-                   err)) != 0)
+                      err)) != 0)
         goto fail;
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
