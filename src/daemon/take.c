@@ -451,7 +451,7 @@ void wk_start_send(wk_job *j)
     j->start_pending = 1;
     if (w->stopping)
         wk_starts_send(w);           /* the flush is closing: at once */
-    else
+    else if (w->cmd.up)              /* down: sent by the reconnect's flush */
         wk_flush_kick(w);
 }
 
