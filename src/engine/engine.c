@@ -180,28 +180,34 @@ static void task_panic(js_State *J)
 
 /* ---- print ---------------------------------------------------------- */
 
-static void logs_add(eng_task *t, const char *s, size_t n)
+void eng__logs_add(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char *s,
+                   size_t n)
 {
-    size_t room = t->lim.max_logs - t->logs.len;   /* len <= max_logs */
+    size_t room = max - logs->len;   /* len <= max */
     int cut = 0;
 
-    if (t->logs_cut)
+    if (*cut_flag)
         return;
     if (n > room) {
         n = utf8_prefix(s, room);
         cut = 1;
     }
-    if (rh_buf_append(&t->logs, s, n) != 0) {
-        t->host_oom = 1;
+    if (rh_buf_append(logs, s, n) != 0) {
+        *oom = 1;
         cut = 1;
     }
     if (cut) {
-        /* The marker goes on a line of its own, after max_logs bytes. */
-        if (t->logs.len > 0 && t->logs.data[t->logs.len - 1] != '\n')
-            rh_buf_append(&t->logs, "\n", 1);
-        rh_buf_append(&t->logs, truncated_mark, sizeof truncated_mark - 1);
-        t->logs_cut = 1;
+        /* The marker goes on a line of its own, after max bytes. */
+        if (logs->len > 0 && logs->data[logs->len - 1] != '\n')
+            rh_buf_append(logs, "\n", 1);
+        rh_buf_append(logs, truncated_mark, sizeof truncated_mark - 1);
+        *cut_flag = 1;
     }
+}
+
+static void logs_add(eng_task *t, const char *s, size_t n)
+{
+    eng__logs_add(&t->logs, t->lim.max_logs, &t->logs_cut, &t->host_oom, s, n);
 }
 
 /* print(a, b, ...): the arguments as strings joined by spaces, then a

@@ -100,5 +100,11 @@ const eng_hooks *eng__hooks(void);
 rh_error_kind eng__error_describe(struct js_State *J, char *buf, size_t n);
 /* 1 when JSON.stringify text 's' is JSON that jansson can read. */
 int eng__result_readable(const char *s);
+/* Append n bytes of print() output to logs, at most max in all: past it
+ * (cut at a UTF-8 boundary), or when memory runs out (*oom set), a
+ * "[truncated]" line ends the logs, *cut_flag is set and later output is
+ * dropped. eng_run's tasks and eng_session's runs share it. */
+void eng__logs_add(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char *s,
+                   size_t n);
 
 #endif

@@ -72,28 +72,7 @@ static void run_fail(session_run *r, rh_error_kind kind, const char *fmt, ...)
 
 static void logs_add(session_run *r, const char *s, size_t n)
 {
-    static const char mark[] = "[truncated]";
-    size_t room = r->lim.max_logs - r->logs.len;
-    int cut = 0;
-
-    if (r->logs_cut)
-        return;
-    if (n > room) {
-        while (room > 0 && ((unsigned char)s[room] & 0xc0) == 0x80)
-            room--;             /* do not cut a UTF-8 sequence */
-        n = room;
-        cut = 1;
-    }
-    if (rh_buf_append(&r->logs, s, n) != 0) {
-        r->host_oom = 1;
-        cut = 1;
-    }
-    if (cut) {
-        if (r->logs.len > 0 && r->logs.data[r->logs.len - 1] != '\n')
-            rh_buf_append(&r->logs, "\n", 1);
-        rh_buf_append(&r->logs, mark, sizeof mark - 1);
-        r->logs_cut = 1;
-    }
+    eng__logs_add(&r->logs, r->lim.max_logs, &r->logs_cut, &r->host_oom, s, n);
 }
 
 static void js_session_print(js_State *J)
