@@ -63,6 +63,7 @@ typedef struct wk_config {
     int64_t  dead_max;            /* dead-letter tasks kept per worker id */
     int64_t  dead_max_age_ms;     /* and for at most this long */
     int64_t  pipeline_max_us;     /* queue behind busy executors while runs are this short */
+    int64_t  start_defer_ms;      /* a start is recorded this late, or with its finish */
     int64_t  prefetch;            /* at most, tasks taken ahead of free executors */
     int64_t  require_signatures;  /* 1: unsigned tasks are denied */
     int64_t  signature_skew_ms;   /* created_at must be this close to now */
@@ -412,6 +413,9 @@ struct wk_job {
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
     int        start_pending;   /* its start waits for the next flush (wk_starts_send) */
+    int64_t    start_due_ms;    /* ... not before then (monotonic ms; 0: the next
+                                   flush): start_defer_ms, see wk_start_send */
+    int        start_folded;    /* its start goes with its finish (never sent alone) */
     int        dead;            /* crashed max_attempts times: finish puts it
                                    in the dead-letter set (dead_at) */
     int        fin_mode;        /* finish: 0 done, 1 failed, 2 dead, 3 retry (wk_lua_finish) */
@@ -444,6 +448,7 @@ struct wk_worker {
     uv_timer_t  grace;
     uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
     uv_timer_t  later;          /* wakes wk_pump for a job's not_before_ms */
+    uv_timer_t  start_timer;    /* sends deferred starts when due (take.c) */
     wk_metrics *metrics;
     long        queue_depth;
     int         ready_sent;
@@ -553,6 +558,9 @@ void    wk_start_send(wk_job *j);
  * calls it before the finishes, so a task's start is ahead of its finish
  * on the command connection). */
 void    wk_starts_send(wk_worker *w);
+/* The started event of task 'id' at 'at' (unix ms) into *out, which the
+ * caller frees (also on error). 0, or -1. */
+int     wk_started_event(wk_worker *w, const char *id, int64_t at, rh_buf *out);
 void    wk_flush_kick(wk_worker *w);   /* worker.c: the flush of starts and finishes */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);

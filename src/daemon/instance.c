@@ -539,6 +539,7 @@ static void stop_everything(wk_worker *w)
     uv_close((uv_handle_t *)&w->grace, on_handle_closed);
     uv_close((uv_handle_t *)&w->watchdog, on_handle_closed);
     uv_close((uv_handle_t *)&w->later, on_handle_closed);
+    uv_close((uv_handle_t *)&w->start_timer, on_handle_closed);
     uv_close((uv_handle_t *)&w->pause_poll, on_handle_closed);
     uv_close((uv_handle_t *)&w->fin_flush, on_handle_closed);
     wk_delay_close(w, on_handle_closed);
@@ -774,6 +775,7 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     uv_timer_init(w.loop, &w.grace);
     uv_timer_init(w.loop, &w.watchdog);
     uv_timer_init(w.loop, &w.later);
+    uv_timer_init(w.loop, &w.start_timer);
     uv_timer_init(w.loop, &w.pause_poll);
     w.pause_poll.data = &w;
     uv_prepare_init(w.loop, &w.fin_flush);

@@ -284,7 +284,9 @@ const char wk_lua_start[] =
  * finished event JSON, finished_at, its mode, ms to remember a signed
  * task's id against replays (0: unsigned), the due time of a retry (unix
  * ms, 0: none), this attempt's error entry (JSON object for the task's
- * `errors` array, "" for none), field/value pairs for the hash. Mode: 0
+ * `errors` array, "" for none), the started event of a start written with
+ * the finish (start_defer_ms; its started_at and attempts are among the
+ * fields; "" for none), field/value pairs for the hash. Mode: 0
  * done, 1 failed, 2 failed into the dead-letter set (out of retries, or
  * crashed max_attempts times; below), 3 a retry: the task goes back to `scheduled`, attempt +
  * 1, attempts 0, in the delayed set (KEYS[3]) at the due time, and nothing
@@ -337,6 +339,7 @@ const char wk_lua_finish[] =
     "    while #errs > " STR(RH_ERRORS_KEEP) " do table.remove(errs, 1) end\n"
     "    redis.call('HSET', tk, 'errors', cjson.encode(errs))\n"
     "  end\n"
+    "  if ARGV[a + 9] ~= '' then redis.call('PUBLISH', chan, ARGV[a + 9]) end\n"
     "  if mode == '3' then\n"
     "    local at = (tonumber(h[4] or '1') or 1) + 1\n"
     "    redis.call('HSET', tk, 'status', 'scheduled', 'attempt', at, 'attempts', 0,\n"
@@ -345,7 +348,7 @@ const char wk_lua_finish[] =
     "    redis.call('PUBLISH', chan, ARGV[a + 3])\n"
     "    return 2\n"
     "  end\n"
-    "  redis.call('HSET', tk, unpack(ARGV, a + 9, a + n))\n"
+    "  redis.call('HSET', tk, unpack(ARGV, a + 10, a + n))\n"
     "  if ARGV[a + 6] ~= '0' then redis.call('SET', KEYS[k + 3], '1', 'PX', ARGV[a + 6]) end\n"
     "  if h[2] then redis.call('HDEL', tk, 'cancel_requested') end\n"
     "  if mode ~= '0' then failed[#failed + 1] = KEYS[k + 2] end\n"

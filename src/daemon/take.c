@@ -331,6 +331,28 @@ static int started_event_parts(wk_worker *w)
  * connection is not resent: the hash says claimed until the finish. */
 #define START_BATCH_MAX 64
 
+/* The started event of task 'id' at 'at' into *out (initialised here;
+ * the caller frees it): its parts up to "id": and from after the id up
+ * to "at": are the same for every task (started_event_parts). 0, or -1
+ * without memory. */
+int wk_started_event(wk_worker *w, const char *id, int64_t at, rh_buf *out)
+{
+    char now[24];
+    int rc = 0;
+
+    rh_buf_init(out);
+    if (started_event_parts(w) != 0)
+        return -1;
+    snprintf(now, sizeof now, "%lld", (long long)at);
+    rc |= rh_buf_append(out, w->ev_started, w->ev_started_id);
+    rc |= rh_json_str_append(out, id);
+    rc |= rh_buf_append(out, w->ev_started + w->ev_started_id + 2,
+                        strlen(w->ev_started + w->ev_started_id + 2));
+    rc |= rh_buf_append(out, now, strlen(now));
+    rc |= rh_buf_append(out, "}", 1);
+    return rc ? -1 : 0;
+}
+
 typedef struct start_batch {
     wk_worker *w;
     int        n;
@@ -389,16 +411,8 @@ static int start_batch_send(start_batch *b)
     for (int i = 2; i < argc; i++)
         lens[i] = strlen(argv[i]);
     for (int i = 0; i < b->n; i++) {
-        /* the started event: its parts up to "id": and from after the id
-         * up to "at": are the same for every task (started_event_parts) */
         snprintf(now[i], sizeof now[i], "%lld", (long long)b->at[i]);
-        rh_buf_init(&ev[i]);
-        rc |= rh_buf_append(&ev[i], w->ev_started, w->ev_started_id);
-        rc |= rh_json_str_append(&ev[i], b->id[i]);
-        rc |= rh_buf_append(&ev[i], w->ev_started + w->ev_started_id + 2,
-                            strlen(w->ev_started + w->ev_started_id + 2));
-        rc |= rh_buf_append(&ev[i], now[i], strlen(now[i]));
-        rc |= rh_buf_append(&ev[i], "}", 1);
+        rc |= wk_started_event(w, b->id[i], b->at[i], &ev[i]);
         argv[argc] = ev[i].data ? ev[i].data : "";
         lens[argc] = ev[i].data ? ev[i].len : 0;
         argc++;
@@ -414,13 +428,43 @@ static int start_batch_send(start_batch *b)
     return rc;
 }
 
+static void on_start_timer(uv_timer_t *t)
+{
+    wk_worker *w = t->data;
+    if (w->cmd.up)
+        wk_flush_kick(w);             /* whose flush calls wk_starts_send */
+}
+
+/* Arm the start timer for the earliest deferred start not yet due. */
+static void start_timer_arm(wk_worker *w, int64_t now)
+{
+    int64_t first = 0;
+
+    for (wk_job *j = w->jobs; j; j = j->next)
+        if (j->start_pending && j->start_due_ms > now &&
+            (first == 0 || j->start_due_ms < first))
+            first = j->start_due_ms;
+    w->start_timer.data = w;
+    if (first == 0)
+        uv_timer_stop(&w->start_timer);
+    else if (!uv_is_active((uv_handle_t *)&w->start_timer) ||
+             uv_timer_get_due_in(&w->start_timer) > (uint64_t)(first - now))
+        uv_timer_start(&w->start_timer, on_start_timer, (uint64_t)(first - now), 0);
+}
+
 void wk_starts_send(wk_worker *w)
 {
     start_batch *b = NULL;
+    int64_t now = rh_mono_ms();
+    int deferred = 0;
 
     for (wk_job *j = w->jobs; j; j = j->next) {
         if (!j->start_pending)
             continue;
+        if (j->start_due_ms > now && !w->stopping) {
+            deferred = 1;             /* its finish may carry it (start_defer_ms) */
+            continue;
+        }
         j->start_pending = 0;
         if (b == NULL && (b = rh_calloc(1, sizeof *b)) == NULL)
             continue;                /* the hash says claimed until the finish */
@@ -435,8 +479,15 @@ void wk_starts_send(wk_worker *w)
     }
     if (b && start_batch_send(b) != 0)
         rh_free(b);
+    if (deferred)
+        start_timer_arm(w, now);
 }
 
+/* A task's start: running, started_at, attempts + 1 here at once, and in
+ * Redis by wk_lua_start at the next flush, or, with start_defer_ms, once
+ * it has run that long: a task that ends sooner has its start written by
+ * its finish (start_folded, wk_lua_finish), one script call and one
+ * write of the hash fewer. */
 void wk_start_send(wk_job *j)
 {
     wk_worker *w = j->w;
@@ -449,10 +500,15 @@ void wk_start_send(wk_job *j)
     if (started_event_parts(w) != 0)
         return;                      /* the hash says claimed until the finish */
     j->start_pending = 1;
-    if (w->stopping)
+    j->start_due_ms = 0;
+    if (w->stopping) {
         wk_starts_send(w);           /* the flush is closing: at once */
-    else if (w->cmd.up)              /* down: sent by the reconnect's flush */
+    } else if (w->cfg->start_defer_ms > 0) {
+        j->start_due_ms = rh_mono_ms() + w->cfg->start_defer_ms;
+        start_timer_arm(w, rh_mono_ms());
+    } else if (w->cmd.up) {          /* down: sent by the reconnect's flush */
         wk_flush_kick(w);
+    }
 }
 
 /* ======================== take ======================== */

@@ -127,7 +127,7 @@ char *wk_event_json(wk_worker *w, const char *event, const rh_task *t)
 #define FIN_BATCH_MAX   32
 #define FIN_BATCH_BYTES (1 << 20)
 #define FIN_KEYS        4       /* keys per task */
-#define FIN_ARGS        30      /* at most, per task: record of wk_lua_finish */
+#define FIN_ARGS        35      /* at most, per task: record of wk_lua_finish */
 
 static void on_finish_flush(uv_prepare_t *h);
 
@@ -222,7 +222,8 @@ static void on_finish(rh_aconn *ac, redisReply *r, void *priv)
 /* The strings one task's record needs, built before they are pointed to. */
 typedef struct fin_strs {
     char k_task[RH_KEY_MAX], k_reply[RH_KEY_MAX], k_failed[RH_KEY_MAX], k_seen[RH_KEY_MAX];
-    char n[16], at[24], seen[24], mode[4], due[24];
+    char n[16], at[24], seen[24], mode[4], due[24], st_at[24], st_n[16];
+    rh_buf st_ev;                   /* the started event of a folded start */
 } fin_strs;
 
 /* Finishes wanted: FINISHING, not sent, not waiting for a retry. */
@@ -240,7 +241,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     fin_batch *b;
     char ttl[24], keep[24], nkeys[16];
     size_t bytes = 0;
-    int argc, ka, n;
+    int argc, ka, n, rc;
     wk_job *j;
 
     for (j = w->jobs; j && !finish_wanted(j); j = j->next)
@@ -308,6 +309,18 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         ARG(s[i].seen);
         ARG(s[i].due);
         ARG(b->jobs[i]->attempt_error ? b->jobs[i]->attempt_error : "");
+        /* A start not written yet (start_defer_ms) goes with the finish:
+         * again in a resend, the same values. */
+        rh_buf_init(&s[i].st_ev);
+        if (b->jobs[i]->start_pending) {
+            b->jobs[i]->start_pending = 0;
+            b->jobs[i]->start_folded = 1;
+        }
+        if (b->jobs[i]->start_folded &&
+            wk_started_event(w, id, t->started_at, &s[i].st_ev) == 0)
+            ARGN(s[i].st_ev.data, s[i].st_ev.len);
+        else
+            ARG("");
         ARG("status");      ARG(rh_status_str(t->status));
         ARG("finished_at"); ARG(s[i].at);
         ARG("instance");    ARG(w->cfg->instance);
@@ -320,6 +333,12 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
              * dead-letter set */
             ARG("dead_at");    ARG(s[i].at);
         }
+        if (b->jobs[i]->start_folded) {
+            snprintf(s[i].st_at, sizeof s[i].st_at, "%lld", (long long)t->started_at);
+            snprintf(s[i].st_n, sizeof s[i].st_n, "%d", t->attempts);
+            ARG("started_at"); ARG(s[i].st_at);
+            ARG("attempts");   ARG(s[i].st_n);
+        }
         if (b->jobs[i]->unstarted) {
             /* answered without running (invalid) */
             ARG("started_at"); ARG(s[i].at);
@@ -331,7 +350,10 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
     }
 #undef ARG
 #undef ARGN
-    if (wk_conn_argv(&w->cmd, on_finish, b, argc, argv, lens) != 0) {
+    rc = wk_conn_argv(&w->cmd, on_finish, b, argc, argv, lens);
+    for (int i = 0; i < n; i++)
+        rh_buf_free(&s[i].st_ev);
+    if (rc != 0) {
         rh_free(b);
         return 0;
     }

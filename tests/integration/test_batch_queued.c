@@ -104,6 +104,11 @@ static void test_a_drain_gives_back_queued_and_prefetched_tasks(void **state)
         snprintf(id, sizeof id, "d-%d", i);
         th_task_field(c, id, "status", buf, sizeof buf);
         if (i < 2) {
+            /* the start is written start_defer_ms (20) after it began */
+            for (int k = 0; k < 200 && strcmp(buf, "running") != 0; k++) {
+                usleep(10000);
+                th_task_field(c, id, "status", buf, sizeof buf);
+            }
             assert_string_equal(buf, "running");
             continue;
         }

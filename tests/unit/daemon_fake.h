@@ -103,6 +103,7 @@ static inline void wfx_open(wfx *x, int concurrency)
     x->w.cfg = &x->f.cfg;
     rh_key_reply_base(x->w.reply_prefix, x->f.cfg.prefix, x->f.cfg.worker_id);
     assert_int_equal(uv_timer_init(&x->f.loop, &x->w.later), 0);
+    assert_int_equal(uv_timer_init(&x->f.loop, &x->w.start_timer), 0);
 }
 
 /* Start the pool of fake executors, wired as instance.c wires it. */
@@ -153,6 +154,7 @@ static inline void wfx_close(wfx *x)
     assert_int_equal(x->w.njobs, 0);
     x->w.stopping = 1;
     uv_close((uv_handle_t *)&x->w.later, NULL);
+    uv_close((uv_handle_t *)&x->w.start_timer, NULL);
     if (x->pool) {
         wk_pool_close(&x->w.pool, wfx_pool_closed);
         FX_RUN_UNTIL(&x->f, x->pool_closed == 1);
