@@ -73,6 +73,8 @@ set_tests_properties(test_ctl_cron PROPERTIES TIMEOUT 120 LABELS integration)
 # retries with backoff, ctx.attempt, the dead set once retries ran out
 # the start script, several tasks per call (issue 18, item 5)
 rhai_test(test_start_batch integration 60 rhai_daemon rhai_commonlib)
+rhai_test(test_start_defer integration 120 rhai_commonlib)
+add_dependencies(test_start_defer rhaid)
 rhai_test(test_delay integration 300 rhai_daemon rhai_dsl rhai_client_static rhai_commonlib)
 add_dependencies(test_delay rhaid rhai-executor)
 # rhaictl submit --in/--at/--retries/--backoff, tasks --status scheduled,

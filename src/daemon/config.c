@@ -102,7 +102,7 @@ static const opt opts[] = {
       "at most, tasks taken ahead of free executors (claimed, waiting in memory): about 5 ms of work at the recent mean run, at least min(2, prefetch)" },
     { "pipeline_max_us", OPT_INT, OFF(pipeline_max_us), "1000", 0, 1LL << 40,
       "RHAI_PIPELINE_MAX_US", 1, "while the mean run is at most this (us), a task is queued behind each busy executor's, run back to back; 0: never" },
-    { "start_defer_ms", OPT_INT, OFF(start_defer_ms), "20", 0, 60000,
+    { "start_defer_ms", OPT_INT, OFF(start_defer_ms), "0", 0, 60000,
       "RHAI_START_DEFER_MS", 1, "a task's start (running, started_at, attempts + 1, started event) is written to Redis this long after its executor began, or with its finish when it ends sooner; 0: at once" },
     { "require_signatures", OPT_INT, OFF(require_signatures), "0", 0, 1,
       "RHAI_REQUIRE_SIGNATURES", 1, "1: deny tasks without a valid Ed25519 signature" },
