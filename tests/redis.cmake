@@ -12,3 +12,8 @@ set_tests_properties(test_cluster_smoke PROPERTIES LABELS "integration;cluster")
 # a kill -9 of its master (the map re-read from the other nodes)
 rhai_test(test_cluster_failover integration 240 rhai_client_static PkgConfig::LIBUV)
 set_tests_properties(test_cluster_failover PROPERTIES LABELS "integration;cluster")
+# rhaid started while its cluster did not answer: routes by slot from the
+# first redirect on (and remaps after a kill -9 of its master)
+rhai_test(test_cluster_late integration 240 rhai_client_static)
+set_tests_properties(test_cluster_late PROPERTIES LABELS "integration;cluster")
+add_dependencies(test_cluster_late rhaid)

@@ -66,6 +66,26 @@ static void conn_closed(rh_aconn *ac, void *data)
  * ASK (the slot is migrating key by key) is followed per command by
  * on_own, through the router; the connections stay. */
 static void moved_apply(wk_conn *c, const char *host_to, int port_to);
+static int  router_start(wk_conn *c, rhai_error *err);
+
+/* A redirect from a server rhaid took for a plain Redis (it was not
+ * reachable at start, wk_redis_probe): it is a cluster. "cmd" gets its
+ * router now, so that commands of other slots (the events relay) are
+ * routed and a dead master is remapped, as when the probe saw it. */
+static void cluster_found(wk_conn *c)
+{
+    wk_conn *cmd = c->peer && strcmp(c->name, "pop") == 0 ? c->peer : c;
+    rhai_error e;
+
+    if (cmd->cluster || cmd->router || cmd->closing || cmd->ac == NULL)
+        return;
+    cmd->cluster = 1;
+    rh_log(RH_LOG_NOTICE, "event=redis_cluster_found conn=%s a redirect: the server is a "
+           "Redis Cluster; routing by slot from now on", c->name);
+    if (router_start(cmd, &e) != 0)
+        rh_log(RH_LOG_ERROR, "event=redis_cluster_found reason=\"%s\" commands of other "
+               "slots fail until a restart", RH_LOG_Q(e.msg));
+}
 
 static void conn_redirect(rh_aconn *ac, const redisReply *r, void *data)
 {
@@ -75,7 +95,10 @@ static void conn_redirect(rh_aconn *ac, const redisReply *r, void *data)
     const char *host;
 
     (void)ac;
-    if (rh_redirect_parse(r->str, r->len, &rd, NULL) != 0 || rd.ask)
+    if (rh_redirect_parse(r->str, r->len, &rd, NULL) != 0)
+        return;
+    cluster_found(c);
+    if (rd.ask)
         return;
     if (rd.slot != c->slot) {
         rh_log(RH_LOG_WARN, "event=redis_moved conn=%s slot=%d node=%s:%d a command of "
@@ -318,6 +341,22 @@ int wk_conn_init(wk_conn *c, uv_loop_t *loop, const rh_redis_cfg *cfg, const cha
     return rh_redis_cfg_check(cfg, err);
 }
 
+/* The router of a cluster (on "cmd"), and the remap timer while down. */
+static int router_start(wk_conn *c, rhai_error *err)
+{
+    rh_redis_cfg seed = c->cfg;
+    int rc = rh_acluster_new(c->loop, &seed, NULL, &c->router, err);
+
+    if (rc != 0)
+        return rc;
+    if ((c->remap = rh_malloc(sizeof *c->remap)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    uv_timer_init(c->loop, c->remap);
+    c->remap->data = c;
+    uv_timer_start(c->remap, on_remap_tick, WK_REMAP_MS, WK_REMAP_MS);
+    return 0;
+}
+
 int wk_conn_start(wk_conn *c, rhai_error *err)
 {
     rh_aconn_opts o;
@@ -331,15 +370,9 @@ int wk_conn_start(wk_conn *c, rhai_error *err)
     o.on_redirect = conn_redirect;
     o.data = c;
     if (c->cluster && !c->router) {
-        rh_redis_cfg seed = c->cfg;
-        int rc = rh_acluster_new(c->loop, &seed, NULL, &c->router, err);
+        int rc = router_start(c, err);
         if (rc != 0)
             return rc;
-        if ((c->remap = rh_malloc(sizeof *c->remap)) == NULL)
-            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        uv_timer_init(c->loop, c->remap);
-        c->remap->data = c;
-        uv_timer_start(c->remap, on_remap_tick, WK_REMAP_MS, WK_REMAP_MS);
     }
     c->down_at = rh_mono_ms();        /* not up yet */
     return rh_aconn_new(c->loop, &c->cfg, &o, &c->ac, err);
