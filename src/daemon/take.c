@@ -435,34 +435,25 @@ static void on_start_timer(uv_timer_t *t)
         wk_flush_kick(w);             /* whose flush calls wk_starts_send */
 }
 
-/* Arm the start timer for the earliest deferred start not yet due. */
-static void start_timer_arm(wk_worker *w, int64_t now)
+/* Wake the flush at 'due' (monotonic ms) for the deferred starts. */
+static void start_timer_at(wk_worker *w, int64_t due, int64_t now)
 {
-    int64_t first = 0;
-
-    for (wk_job *j = w->jobs; j; j = j->next)
-        if (j->start_pending && j->start_due_ms > now &&
-            (first == 0 || j->start_due_ms < first))
-            first = j->start_due_ms;
     w->start_timer.data = w;
-    if (first == 0)
-        uv_timer_stop(&w->start_timer);
-    else if (!uv_is_active((uv_handle_t *)&w->start_timer) ||
-             uv_timer_get_due_in(&w->start_timer) > (uint64_t)(first - now))
-        uv_timer_start(&w->start_timer, on_start_timer, (uint64_t)(first - now), 0);
+    uv_timer_start(&w->start_timer, on_start_timer, due > now ? (uint64_t)(due - now) : 0, 0);
 }
 
 void wk_starts_send(wk_worker *w)
 {
     start_batch *b = NULL;
-    int64_t now = rh_mono_ms();
-    int deferred = 0;
+    int64_t now = rh_mono_ms(), first = 0;
 
     for (wk_job *j = w->jobs; j; j = j->next) {
         if (!j->start_pending)
             continue;
         if (j->start_due_ms > now && !w->stopping) {
-            deferred = 1;             /* its finish may carry it (start_defer_ms) */
+            /* not due: its finish may carry it (start_defer_ms) */
+            if (first == 0 || j->start_due_ms < first)
+                first = j->start_due_ms;
             continue;
         }
         j->start_pending = 0;
@@ -479,8 +470,8 @@ void wk_starts_send(wk_worker *w)
     }
     if (b && start_batch_send(b) != 0)
         rh_free(b);
-    if (deferred)
-        start_timer_arm(w, now);
+    if (first != 0)
+        start_timer_at(w, first, now);
 }
 
 /* A task's start: running, started_at, attempts + 1 here at once, and in
@@ -504,8 +495,12 @@ void wk_start_send(wk_job *j)
     if (w->stopping) {
         wk_starts_send(w);           /* the flush is closing: at once */
     } else if (w->cfg->start_defer_ms > 0) {
-        j->start_due_ms = rh_mono_ms() + w->cfg->start_defer_ms;
-        start_timer_arm(w, rh_mono_ms());
+        /* due after every start deferred before it: a timer running is
+         * due sooner (and wk_starts_send arms it for the next one) */
+        int64_t now = rh_mono_ms();
+        j->start_due_ms = now + w->cfg->start_defer_ms;
+        if (!uv_is_active((uv_handle_t *)&w->start_timer))
+            start_timer_at(w, j->start_due_ms, now);
     } else if (w->cmd.up) {          /* down: sent by the reconnect's flush */
         wk_flush_kick(w);
     }
