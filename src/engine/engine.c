@@ -212,20 +212,28 @@ static void logs_add(eng_task *t, const char *s, size_t n)
 
 /* print(a, b, ...): the arguments as strings joined by spaces, then a
  * newline. js_tostring may run a script's toString and throw; the buffer
- * is owned by the task, so nothing leaks when it does. */
-static void js_print(js_State *J)
+ * is owned by the task (or session run), so nothing leaks when it does. */
+void eng__print(js_State *J, rh_buf *logs, size_t max, int *cut_flag, int *oom)
 {
-    eng_task *t = js_getcontext(J);
     int top = js_gettop(J);
 
     for (int i = 1; i < top; i++) {
         const char *s = js_tostring(J, i);
+        if (logs == NULL)
+            continue;
         if (i > 1)
-            logs_add(t, " ", 1);
-        logs_add(t, s, strlen(s));
+            eng__logs_add(logs, max, cut_flag, oom, " ", 1);
+        eng__logs_add(logs, max, cut_flag, oom, s, strlen(s));
     }
-    logs_add(t, "\n", 1);
+    if (logs)
+        eng__logs_add(logs, max, cut_flag, oom, "\n", 1);
     js_pushundefined(J);
+}
+
+static void js_print(js_State *J)
+{
+    eng_task *t = js_getcontext(J);
+    eng__print(J, &t->logs, t->lim.max_logs, &t->logs_cut, &t->host_oom);
 }
 
 /* mujs's reports (parser warnings such as "script:1: warning: function

@@ -106,5 +106,8 @@ int eng__result_readable(const char *s);
  * dropped. eng_run's tasks and eng_session's runs share it. */
 void eng__logs_add(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char *s,
                    size_t n);
+/* print(a, b, ...) of the script on J into logs (as eng__logs_add; NULL:
+ * the arguments are still converted, their text dropped). */
+void eng__print(struct js_State *J, rh_buf *logs, size_t max, int *cut_flag, int *oom);
 
 #endif

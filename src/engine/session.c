@@ -77,20 +77,12 @@ static void logs_add(session_run *r, const char *s, size_t n)
 
 static void js_session_print(js_State *J)
 {
-    eng_session *s = js_getcontext(J);
-    int top = js_gettop(J);
+    session_run *r = ((eng_session *)js_getcontext(J))->run;
 
-    for (int i = 1; i < top; i++) {
-        const char *str = js_tostring(J, i);
-        if (s->run == NULL)
-            continue;
-        if (i > 1)
-            logs_add(s->run, " ", 1);
-        logs_add(s->run, str, strlen(str));
-    }
-    if (s->run)
-        logs_add(s->run, "\n", 1);
-    js_pushundefined(J);
+    if (r == NULL)                      /* outside a run: evaluated, dropped */
+        eng__print(J, NULL, 0, NULL, NULL);
+    else
+        eng__print(J, &r->logs, r->lim.max_logs, &r->logs_cut, &r->host_oom);
 }
 
 /* Parser warnings become log lines of the run, as in engine.c. */
