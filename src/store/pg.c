@@ -103,6 +103,26 @@ int64_t pg_int(const PGresult *r, int row, int col)
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
+int pg_rows_json(PGresult *r, json_t *(*row)(const PGresult *r, int i, void *ctx), void *ctx,
+                 json_t **out, rhai_error *err)
+{
+    json_t *a = json_array();
+
+    *out = NULL;
+    for (int i = 0; a && i < PQntuples(r); i++) {
+        json_t *e = row(r, i, ctx);
+        if (e == NULL || json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    PQclear(r);
+    if (a == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    *out = a;
+    return 0;
+}
+
 /* ======================== connection ======================== */
 
 const char *pg_where(const pg_store *ps)

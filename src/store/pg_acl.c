@@ -38,12 +38,18 @@ int pg_owner_add(store_db *hdb, const char *caller, rhai_error *err)
                   "($1, $2, $3) ON CONFLICT DO NOTHING", &p, NULL, err);
 }
 
+/* Column 0 of row i as a JSON string. */
+static json_t *text_row(const PGresult *r, int i, void *ctx)
+{
+    (void)ctx;
+    return json_string(PQgetvalue(r, i, 0));
+}
+
 int pg_owners(store_db *hdb, json_t **out, rhai_error *err)
 {
     pg_db *db = (pg_db *)hdb;
     pg_params p = { 0 };
     PGresult *r = NULL;
-    json_t *a;
     int rc;
 
     *out = NULL;
@@ -53,17 +59,7 @@ int pg_owners(store_db *hdb, json_t **out, rhai_error *err)
     if ((rc = pg_run(db->ps, db, "SELECT caller FROM rhai_owners WHERE context_id = $1 "
                      "ORDER BY caller", &p, &r, err)) != 0)
         return rc;
-    a = json_array();
-    for (int i = 0; a && i < PQntuples(r); i++)
-        if (json_array_append_new(a, json_string(PQgetvalue(r, i, 0))) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    PQclear(r);
-    if (a == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    *out = a;
-    return 0;
+    return pg_rows_json(r, text_row, NULL, out, err);
 }
 
 int pg_owner_remove(store_db *hdb, const char *caller, rhai_error *err)
@@ -277,40 +273,43 @@ int pg_grant_revoke(store_db *hdb, const store_grant *g, int *n, rhai_error *err
     return 0;
 }
 
-/* Rows of r as objects named by cols; column ops_col (or -1) an op mask
- * shown as names; int_cols: bit i set when column i is an integer. */
+/* Row i of r as an object named by cols; column ops_col (or -1) an op
+ * mask shown as names; int_cols: bit c set when column c is an integer. */
+typedef struct cols_spec {
+    const char *const *cols;
+    int ops_col;
+    unsigned int_cols;
+} cols_spec;
+
+static json_t *cols_row(const PGresult *r, int i, void *ctx)
+{
+    const cols_spec *s = ctx;
+    json_t *o = json_object();
+
+    for (int c = 0; o && s->cols[c]; c++) {
+        json_t *v;
+        if (PQgetisnull(r, i, c))
+            v = json_null();
+        else if (c == s->ops_col)
+            v = store_ops_json((unsigned)pg_int(r, i, c));
+        else if (s->int_cols & (1u << c))
+            v = json_integer(pg_int(r, i, c));
+        else
+            v = json_string(PQgetvalue(r, i, c));
+        if (json_object_set_new(o, s->cols[c], v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* Rows of r (cleared here) as objects (cols_row). */
 static int rows_json(PGresult *r, const char *const *cols, int ops_col, unsigned int_cols,
                      json_t **out, rhai_error *err)
 {
-    json_t *a = json_array();
-
-    for (int i = 0; a && i < PQntuples(r); i++) {
-        json_t *o = json_object();
-        for (int c = 0; o && cols[c]; c++) {
-            json_t *v;
-            if (PQgetisnull(r, i, c))
-                v = json_null();
-            else if (c == ops_col)
-                v = store_ops_json((unsigned)pg_int(r, i, c));
-            else if (int_cols & (1u << c))
-                v = json_integer(pg_int(r, i, c));
-            else
-                v = json_string(PQgetvalue(r, i, c));
-            if (json_object_set_new(o, cols[c], v) != 0) {
-                json_decref(o);
-                o = NULL;
-            }
-        }
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-    PQclear(r);
-    if (a == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    *out = a;
-    return 0;
+    cols_spec s = { cols, ops_col, int_cols };
+    return pg_rows_json(r, cols_row, &s, out, err);
 }
 
 int pg_grant_list(store_db *hdb, json_t **out, rhai_error *err)

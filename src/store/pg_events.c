@@ -48,13 +48,22 @@ int pg_outbox_put(store_db *hdb, const store_event *ev, rhai_error *err)
     return pg_queue(db->ps, sql, &p, NULL, 1, PG_K_OTHER, err);
 }
 
+/* An outbox row (the columns pg_outbox_pending selects) as an event of
+ * the context of ctx (a pg_db). */
+static json_t *event_row(const PGresult *r, int i, void *ctx)
+{
+    const pg_db *db = ctx;
+    return store__event_json(db->h.context, val(r, i, 0), val(r, i, 1), val(r, i, 2),
+                             val(r, i, 3), val(r, i, 4), pg_int(r, i, 5), val(r, i, 6),
+                             pg_int(r, i, 7), val(r, i, 8));
+}
+
 int pg_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, long limit,
                       json_t **events, rhai_error *err)
 {
     pg_db *db = (pg_db *)hdb;
     pg_params p = { 0 };
     PGresult *r = NULL;
-    json_t *a;
     int rc;
 
     if ((rc = pg_db_ready(db, err)) != 0)
@@ -75,21 +84,7 @@ int pg_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
                      &p, &r, err);
     if (rc != 0)
         return rc;
-    a = json_array();
-    for (int i = 0; a && i < PQntuples(r); i++) {
-        json_t *e = store__event_json(db->h.context, val(r, i, 0), val(r, i, 1), val(r, i, 2),
-                                      val(r, i, 3), val(r, i, 4), pg_int(r, i, 5),
-                                      val(r, i, 6), pg_int(r, i, 7), val(r, i, 8));
-        if (e == NULL || json_array_append_new(a, e) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-    PQclear(r);
-    if (a == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    *events = a;
-    return 0;
+    return pg_rows_json(r, event_row, db, events, err);
 }
 
 int pg_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *marked,
@@ -231,6 +226,12 @@ static json_t *sub_row(const PGresult *r, int i)
                            pg_int(r, i, 9));
 }
 
+static json_t *sub_list_row(const PGresult *r, int i, void *ctx)
+{
+    (void)ctx;
+    return sub_row(r, i);
+}
+
 int pg_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err)
 {
     pg_db *db = (pg_db *)hdb;
@@ -259,7 +260,6 @@ int pg_sub_list(store_db *hdb, json_t **out, rhai_error *err)
     pg_db *db = (pg_db *)hdb;
     pg_params p = { 0 };
     PGresult *r = NULL;
-    json_t *a;
     int rc;
 
     if ((rc = pg_db_ready(db, err)) != 0)
@@ -268,19 +268,7 @@ int pg_sub_list(store_db *hdb, json_t **out, rhai_error *err)
     if ((rc = pg_run_read(db->ps, db, "SELECT " SUB_COLS " FROM rhai_subs WHERE context_id = "
                           "$1 ORDER BY name", &p, &r, err)) != 0)
         return rc;
-    a = json_array();
-    for (int i = 0; a && i < PQntuples(r); i++) {
-        json_t *o = sub_row(r, i);
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-    PQclear(r);
-    if (a == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    *out = a;
-    return 0;
+    return pg_rows_json(r, sub_list_row, NULL, out, err);
 }
 
 /* Run 'sql' with p ($1 context, $2 name, ...): RHAI_ENOTFOUND when it

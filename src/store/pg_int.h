@@ -146,6 +146,10 @@ int pg_run_read(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult
 int pg_db_ready(pg_db *db, rhai_error *err);
 /* A count or id from a text column. */
 int64_t pg_int(const PGresult *r, int row, int col);
+/* The rows of r (PQclear'ed here) as an array of row(r, i, ctx) into
+ * *out: 0, or RHAI_ENOMEM (row() NULL: out of memory). */
+int pg_rows_json(PGresult *r, json_t *(*row)(const PGresult *r, int i, void *ctx), void *ctx,
+                 json_t **out, rhai_error *err);
 /* Invalidate every cached authorization decision of the store. */
 void pg_acl_changed(pg_store *ps);
 void pg_authz_clear(pg_db *db);

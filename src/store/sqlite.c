@@ -41,6 +41,33 @@ int sq_stmt_fail(sq_db *db, sqlite3_stmt *st, rhai_error *err)
     return RHAI_ESTORE;
 }
 
+int sq_rows_json(sq_db *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st, void *ctx),
+                 void *ctx, json_t **out, rhai_error *err)
+{
+    json_t *a = json_array();
+    int rc = SQLITE_ROW;
+
+    *out = NULL;
+    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *e = row(st, ctx);
+        if (e == NULL || json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    if (a == NULL) {
+        sqlite3_finalize(st);
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    }
+    if (rc != SQLITE_DONE) {
+        json_decref(a);
+        return sq_stmt_fail(db, st, err);
+    }
+    sqlite3_finalize(st);
+    *out = a;
+    return 0;
+}
+
 /* ======================== store ======================== */
 
 static int sq_create(const char *data_dir, const store_schema *schema, store **out,

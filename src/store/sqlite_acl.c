@@ -166,33 +166,24 @@ int sq_owner_add(store_db *hdb, const char *caller, rhai_error *err)
     return 0;
 }
 
+
+/* Column 0 of a row as a JSON string. */
+static json_t *text_row(sqlite3_stmt *st, void *ctx)
+{
+    (void)ctx;
+    return json_string((const char *)sqlite3_column_text(st, 0));
+}
+
 int sq_owners(store_db *hdb, json_t **out, rhai_error *err)
 {
     sq_db *db = (sq_db *)hdb;
     sqlite3_stmt *st = NULL;
-    json_t *a = json_array();
     int rc;
 
     *out = NULL;
-    if (a == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if ((rc = sq_prep(db, "SELECT caller FROM rhai_owners ORDER BY caller", &st, err)) != 0) {
-        json_decref(a);
+    if ((rc = sq_prep(db, "SELECT caller FROM rhai_owners ORDER BY caller", &st, err)) != 0)
         return rc;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (json_array_append_new(a, json_string((const char *)sqlite3_column_text(st, 0)))) {
-            json_decref(a);
-            sqlite3_finalize(st);
-            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        }
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return sq_stmt_fail(db, st, err);
-    }
-    sqlite3_finalize(st);
-    *out = a;
-    return 0;
+    return sq_rows_json(db, st, text_row, NULL, out, err);
 }
 
 int sq_owner_remove(store_db *hdb, const char *caller, rhai_error *err)
@@ -346,40 +337,34 @@ static json_t *col_json(sqlite3_stmt *st, int i)
     }
 }
 
-/* Rows of a prepared statement as objects named by 'cols'; column
- * 'ops_col' (or -1) holds an op mask shown as names. */
+/* The columns of a row as an object named by 'cols'; column 'ops_col'
+ * (or -1) holds an op mask shown as names. */
+typedef struct cols_spec {
+    const char *const *cols;
+    int ops_col;
+} cols_spec;
+
+static json_t *cols_row(sqlite3_stmt *st, void *ctx)
+{
+    const cols_spec *c = ctx;
+    json_t *o = json_object();
+
+    for (int i = 0; o && c->cols[i]; i++)
+        if (json_object_set_new(o, c->cols[i], i == c->ops_col
+                                ? store_ops_json((unsigned)sqlite3_column_int(st, i))
+                                : col_json(st, i)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    return o;
+}
+
+/* Rows of a prepared statement as objects (cols_row). */
 static int rows_json(sq_db *db, sqlite3_stmt *st, const char *const *cols, int ops_col,
                      json_t **out, rhai_error *err)
 {
-    json_t *a = json_array();
-    int rc;
-
-    *out = NULL;
-    while (a && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = json_object();
-        for (int i = 0; o && cols[i]; i++)
-            if (json_object_set_new(o, cols[i], i == ops_col
-                                    ? store_ops_json((unsigned)sqlite3_column_int(st, i))
-                                    : col_json(st, i)) != 0) {
-                json_decref(o);
-                o = NULL;
-            }
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    }
-    if (a == NULL) {
-        sqlite3_finalize(st);
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    }
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return sq_stmt_fail(db, st, err);
-    }
-    sqlite3_finalize(st);
-    *out = a;
-    return 0;
+    cols_spec c = { cols, ops_col };
+    return sq_rows_json(db, st, cols_row, &c, out, err);
 }
 
 int sq_grant_list(store_db *hdb, json_t **out, rhai_error *err)

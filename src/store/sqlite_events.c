@@ -42,12 +42,21 @@ int sq_outbox_put(store_db *hdb, const store_event *ev, rhai_error *err)
     return 0;
 }
 
+/* An outbox row (the columns sq_outbox_pending selects) as an event of
+ * the context of ctx (an sq_db). */
+static json_t *event_row(sqlite3_stmt *st, void *ctx)
+{
+    const sq_db *db = ctx;
+    return store__event_json(db->context, col_text(st, 0), col_text(st, 1), col_text(st, 2),
+                             col_text(st, 3), col_text(st, 4), sqlite3_column_int64(st, 5),
+                             col_text(st, 6), sqlite3_column_int64(st, 7), col_text(st, 8));
+}
+
 int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, long limit,
                       json_t **events, rhai_error *err)
 {
     sq_db *db = SQ(hdb);
     sqlite3_stmt *st = NULL;
-    json_t *a;
     int rc;
 
     if (task_id)
@@ -65,28 +74,7 @@ int sq_outbox_pending(store_db *hdb, const char *task_id, int64_t before_ms, lon
     else
         sqlite3_bind_int64(st, 1, before_ms);
     sqlite3_bind_int64(st, 2, limit);
-    if ((a = json_array()) == NULL) {
-        sqlite3_finalize(st);
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *e = store__event_json(db->context, col_text(st, 0), col_text(st, 1),
-                                      col_text(st, 2), col_text(st, 3), col_text(st, 4),
-                                      sqlite3_column_int64(st, 5), col_text(st, 6),
-                                      sqlite3_column_int64(st, 7), col_text(st, 8));
-        if (e == NULL || json_array_append_new(a, e) != 0) {
-            json_decref(a);
-            sqlite3_finalize(st);
-            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return sq_stmt_fail(db, st, err);
-    }
-    sqlite3_finalize(st);
-    *events = a;
-    return 0;
+    return sq_rows_json(db, st, event_row, db, events, err);
 }
 
 int sq_outbox_mark(store_db *hdb, const char *const *ids, size_t n, int64_t *marked,
@@ -223,6 +211,12 @@ static json_t *sub_row(sqlite3_stmt *st)
                            sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 9));
 }
 
+static json_t *sub_list_row(sqlite3_stmt *st, void *ctx)
+{
+    (void)ctx;
+    return sub_row(st);
+}
+
 int sq_sub_get(store_db *hdb, const char *name, json_t **out, rhai_error *err)
 {
     sq_db *db = SQ(hdb);
@@ -248,30 +242,11 @@ int sq_sub_list(store_db *hdb, json_t **out, rhai_error *err)
 {
     sq_db *db = SQ(hdb);
     sqlite3_stmt *st = NULL;
-    json_t *a;
     int rc;
 
     if ((rc = sq_prep(db, "SELECT " SUB_COLS " FROM rhai_subs ORDER BY name", &st, err)) != 0)
         return rc;
-    if ((a = json_array()) == NULL) {
-        sqlite3_finalize(st);
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = sub_row(st);
-        if (o == NULL || json_array_append_new(a, o) != 0) {
-            json_decref(a);
-            sqlite3_finalize(st);
-            return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        json_decref(a);
-        return sq_stmt_fail(db, st, err);
-    }
-    sqlite3_finalize(st);
-    *out = a;
-    return 0;
+    return sq_rows_json(db, st, sub_list_row, NULL, out, err);
 }
 
 /* Run 'sql' with the name in ?1 (and ?2 an int): RHAI_ENOTFOUND when it

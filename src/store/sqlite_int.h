@@ -122,6 +122,11 @@ int sq_outbox_stats(store_db *hdb, json_t **out, rhai_error *err);
 /* shared by sqlite_acl.c and sqlite_events.c (sqlite.c) */
 int sq_prep(sq_db *db, const char *sql, sqlite3_stmt **st, rhai_error *err);
 int sq_stmt_fail(sq_db *db, sqlite3_stmt *st, rhai_error *err);
+/* Step 'st' (prepared and bound) to its end: *out = an array of row(st,
+ * ctx) per row (NULL: out of memory). 'st' is finalized in every case.
+ * 0, RHAI_ENOMEM, or RHAI_ESTORE (sq_stmt_fail). */
+int sq_rows_json(sq_db *db, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st, void *ctx),
+                 void *ctx, json_t **out, rhai_error *err);
 int sq_outbox_prune(store_db *hdb, int64_t before_ms, long limit, int64_t *deleted,
                     rhai_error *err);
 int sq_sub_put(store_db *hdb, const store_sub *s, rhai_error *err);
