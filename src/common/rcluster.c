@@ -448,3 +448,16 @@ int rh_slot_map_from_slots(rh_slot_map *m, const redisReply *r, const char *aske
         rh_slot_map_clear(m);
     return rc;
 }
+
+rh_cluster_opts rh_cluster_opts_of(const rh_cluster_opts *opts)
+{
+    rh_cluster_opts o = { 0, 0 };
+
+    if (opts)
+        o = *opts;
+    if (o.redirects_max <= 0)
+        o.redirects_max = RH_CLUSTER_REDIRECTS_MAX;
+    if (o.retry_ms <= 0)
+        o.retry_ms = RH_CLUSTER_RETRY_MS;
+    return o;
+}

@@ -173,6 +173,10 @@ typedef struct rh_cluster_opts {
     int64_t retry_ms;         /* <= 0: RH_CLUSTER_RETRY_MS */
 } rh_cluster_opts;
 
+/* 'opts' (NULL: none given) with every default filled in: what both
+ * routers keep. */
+rh_cluster_opts rh_cluster_opts_of(const rh_cluster_opts *opts);
+
 /* Connect to the seed (cfg, copied), read the slot map from it and keep
  * that connection. 'opts' may be NULL (defaults). On 0, *out is new
  * (rh_cluster_free). Otherwise *out is NULL and err says why: the errors

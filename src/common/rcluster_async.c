@@ -583,12 +583,7 @@ int rh_acluster_new(uv_loop_t *loop, const rh_redis_cfg *cfg, const rh_cluster_o
     c->loop = loop;
     c->seed = *cfg;
     rh_redis_cfg_where(cfg, c->where, sizeof c->where);
-    if (opts)
-        c->opts = *opts;
-    if (c->opts.redirects_max <= 0)
-        c->opts.redirects_max = RH_CLUSTER_REDIRECTS_MAX;
-    if (c->opts.retry_ms <= 0)
-        c->opts.retry_ms = RH_CLUSTER_RETRY_MS;
+    c->opts = rh_cluster_opts_of(opts);
     rh_slot_map_init(&c->map);
     rh_slot_map_init(c->ref_map);
     uv_timer_init(loop, &c->tick);

@@ -231,12 +231,7 @@ int rh_cluster_open(const rh_redis_cfg *cfg, const rh_cluster_opts *opts, rh_clu
         return rh_error_set(err, RHAI_ENOMEM, "cluster: out of memory");
     c->seed = *cfg;
     rh_redis_cfg_where(cfg, c->where, sizeof c->where);
-    if (opts)
-        c->opts = *opts;
-    if (c->opts.redirects_max <= 0)
-        c->opts.redirects_max = RH_CLUSTER_REDIRECTS_MAX;
-    if (c->opts.retry_ms <= 0)
-        c->opts.retry_ms = RH_CLUSTER_RETRY_MS;
+    c->opts = rh_cluster_opts_of(opts);
     rh_slot_map_init(&c->map);
     rc = map_from(c, seed_host(c), c->seed.url.port, &c->map, err);
     if (rc != 0) {
