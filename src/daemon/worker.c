@@ -158,6 +158,17 @@ static void finish_done(wk_job *j, long long answered)
                         j->task.finished_at - j->task.started_at);
         rh_log(RH_LOG_DEBUG, "event=finished task=%s status=%s kind=%s", j->id,
                rh_status_str(j->task.status), rh_kind_str(j->task.error_kind));
+        /* The lookup hint (7 days from the submit) now lives as long as
+         * the hash: result_ttl_ms. Another slot: a command of its own,
+         * best effort (a lost one leaves the hint to its own TTL). A dead
+         * letter's hash has no TTL while it is in the dead set: its hint
+         * keeps its 7 days. */
+        if (j->fin_mode != 2) {
+            char k_hint[RH_KEY_MAX];
+            wk_conn_cmd(&w->cmd, NULL, NULL, "PEXPIRE %s %lld",
+                        rh_key_taskw(k_hint, w->cfg->prefix, j->id),
+                        (long long)w->cfg->result_ttl_ms);
+        }
     }
     /* Recovery requeued the id while we held it (Redis or this instance
      * froze past the heartbeat TTL) and a take put it back in our

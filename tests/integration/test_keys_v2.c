@@ -18,6 +18,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "common/common.h"
 #include "harness.h"
 #include "th_store.h"
 #include "dsl/dsl.h"
@@ -285,6 +286,52 @@ static void test_a_reply_to_outside_the_worker_ids_slot_is_answered_invalid(void
     assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:reply:{other}:x"), 0);
 }
 
+/* PTTL of the hint of 'id', polled (10 s at most) until it is at most
+ * 'max' ms; the last PTTL read. */
+static long long hint_ttl_until(env *e, const char *id, long long max)
+{
+    struct timespec ms20 = { 0, 20000000L };
+    long long ttl = -3;
+
+    for (int i = 0; i < 500; i++) {
+        ttl = th_cmd_int(e->c, "PTTL rhai:taskw:{%s}", id);
+        if (ttl <= max)
+            break;
+        nanosleep(&ms20, NULL);
+    }
+    return ttl;
+}
+
+/* The lookup hint of an answered task lives as long as its hash
+ * (result_ttl_ms, 24 h by default), not the 7 days the submit gave it
+ * (otherwise, at any rate, hints of long-gone tasks would be most of the
+ * keyspace); a dead letter's keeps its 7 days, its hash having no TTL
+ * while it is in the dead set. */
+static void test_an_answered_tasks_hint_lives_as_long_as_its_hash(void **state)
+{
+    env *e = *state;
+    rhai_task *t;
+    char id[RHAI_ID_MAX], dead[RHAI_ID_MAX], buf[64];
+    long long hint, hash;
+
+    t = task("throw new Error('no')");
+    assert_int_equal(rhai_task_set_retries(t, 1), 0);
+    assert_int_equal(rhai_task_set_backoff(t, "fixed:10"), 0);
+    assert_int_equal(run(e, t, dead), RHAI_STATUS_ERROR);
+    assert_int_equal(poll_until(e, buf, sizeof buf, "ZSCORE rhai:dead:{cw} %s", dead), 0);
+
+    assert_int_equal(run(e, task("6 * 7"), id), RHAI_STATUS_DONE);
+    hint = hint_ttl_until(e, id, RH_DEF_RESULT_TTL_MS);
+    hash = th_cmd_int(e->c, "PTTL rhai:task:{cw}:%s", id);
+    assert_in_range(hint, 1, RH_DEF_RESULT_TTL_MS);
+    assert_in_range(hash, 1, RH_DEF_RESULT_TTL_MS);
+    assert_true(llabs(hint - hash) < 60000);
+
+    /* sent before the one above, on the same connection: it would be in */
+    assert_int_equal(th_cmd_int(e->c, "PTTL rhai:task:{cw}:%s", dead), -1);
+    assert_true(th_cmd_int(e->c, "PTTL rhai:taskw:{%s}", dead) > RH_DEF_RESULT_TTL_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +342,8 @@ int main(void)
                                         start, stop),
         cmocka_unit_test_setup_teardown(
             test_a_reply_to_outside_the_worker_ids_slot_is_answered_invalid, start, stop),
+        cmocka_unit_test_setup_teardown(test_an_answered_tasks_hint_lives_as_long_as_its_hash,
+                                        start, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

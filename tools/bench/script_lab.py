@@ -69,7 +69,7 @@ def take():
         r = pipe([('EVALSHA', sha['take'], 3, Q, PROC, PAUSE, P, INST, 1048576, 1048576, B)] * 8)
         for x in r:
             for e in x:
-                if e[0] == 'run': taken.append(e[1])
+                if e[0] in ('run', b'run'): taken.append(e[1])
         if not r[-1]: break
 phase('take', take)
 assert len(taken) == N, len(taken)
