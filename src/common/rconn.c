@@ -510,8 +510,12 @@ int rh_sconn_open(const rh_redis_cfg *cfg, const char *where, rh_sconn **out,
             goto fail;
         }
         while ((rc = rh_tls_handshake(c->x.tls, &want, &e)) == RHAI_EAGAIN)
-            if ((rc = sconn_poll(fd, want, deadline, c->where, "TLS handshake", &e)) != 0)
-                break;
+            if ((rc = sconn_poll(fd, want, deadline, c->where, "TLS handshake", &e)) != 0) {
+                /* e names where already; a plain port never answers a hello */
+                rh_error_set(err, rc, "%s%s", e.msg, rc == RHAI_ETIMEOUT ?
+                             " (does the server speak TLS on this port?)" : "");
+                goto fail;
+            }
         if (rc != 0) {
             rh_error_set(err, rc, "%s: %s", c->where, e.msg);
             goto fail;

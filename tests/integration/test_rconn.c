@@ -590,6 +590,12 @@ static void test_a_server_that_never_answers_hits_the_connect_limit(void **state
     assert_int_equal(rh_redis_cfg_set(&cfg, "tls_verify", "no", &err), 0);
     assert_int_equal(rh_sconn_open(&cfg, NULL, &c, &err), RHAI_ETIMEOUT);
     assert_non_null(strstr(err.msg, "TLS handshake timed out"));
+    assert_non_null(strstr(err.msg, "does the server speak TLS"));
+    {   /* the URL once, not "URL: URL: ..." */
+        const char *at = strstr(err.msg, "127.0.0.1:");
+        assert_non_null(at);
+        assert_null(strstr(at + 1, "127.0.0.1:"));
+    }
     uv_loop_init(&loop);
     assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &a, &err), 0);
     /* bounded by time, not loop turns: a turn may end early (a backoff
