@@ -29,8 +29,6 @@
 #define REPL_PROMPT_MORE "...   "
 #define REPL_HISTORY_MAX 1000
 #define REPL_TIMEOUT_MAX_MS ((long long)RH_DEF_TIMEOUT_MAX_MS)
-#define REPL_MEMORY_MIN (64LL * 1024)
-#define REPL_MEMORY_MAX (4096LL * 1024 * 1024)
 
 static const char repl_help[] =
     "Usage: rhaictl repl [--worker W] [options]\n"
@@ -149,7 +147,7 @@ static int repl_parse(ctl_global *g, int argc, char **argv, repl_opts *o)
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
-    int c;
+    int c, rc;
 
     while ((c = getopt_long(argc, argv, ":w:a:c:u:k:t:m:d:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
@@ -164,15 +162,12 @@ static int repl_parse(ctl_global *g, int argc, char **argv, repl_opts *o)
         case CTL_OPT_DATA_URL: o->data_url = optarg; break;
         case REPL_OPT_HISTORY: o->history = optarg; break;
         case 't':
-            if (ctl_parse_int(optarg, 1, REPL_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
-                return ctl_usage_error("repl", "--timeout '%s' is not a number of "
-                                       "milliseconds in 1..%lld", optarg,
-                                       REPL_TIMEOUT_MAX_MS);
+            if ((rc = ctl_opt_timeout("repl", optarg, REPL_TIMEOUT_MAX_MS, &o->timeout_ms)) != 0)
+                return rc;
             break;
         case 'm':
-            if (ctl_parse_int(optarg, REPL_MEMORY_MIN, REPL_MEMORY_MAX, 1, &o->memory) != 0)
-                return ctl_usage_error("repl", "--memory '%s' is not a size in 64k..4g "
-                                       "(bytes, or with suffix k, m, g)", optarg);
+            if ((rc = ctl_opt_memory("repl", optarg, &o->memory)) != 0)
+                return rc;
             break;
         case 'h':
         case CTL_OPT_HELP:

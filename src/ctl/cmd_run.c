@@ -14,8 +14,6 @@
 #include "dsl/dsl.h"
 
 #define RUN_TIMEOUT_MAX_MS 86400000LL
-#define RUN_MEMORY_MIN (64LL * 1024)
-#define RUN_MEMORY_MAX (4096LL * 1024 * 1024)
 
 static const char run_help[] =
     "Usage: rhaictl run FILE | -e SCRIPT [options]\n"
@@ -80,7 +78,7 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         CTL_GLOBAL_LONGOPTS,
         { NULL, 0, NULL, 0 }
     };
-    int c;
+    int c, rc;
 
     while ((c = getopt_long(argc, argv, ":e:a:c:u:t:m:d:h", longopts, NULL)) != -1) {
         if (ctl_global_option(g, c, optarg))
@@ -93,15 +91,12 @@ static int run_parse(ctl_global *g, int argc, char **argv, run_opts *o)
         case 'd': o->data_dir = optarg; break;
         case CTL_OPT_DATA_URL: o->data_url = optarg; break;
         case 't':
-            if (ctl_parse_int(optarg, 1, RUN_TIMEOUT_MAX_MS, 0, &o->timeout_ms) != 0)
-                return ctl_usage_error("run", "--timeout '%s' is not a number of "
-                                       "milliseconds in 1..%lld", optarg,
-                                       RUN_TIMEOUT_MAX_MS);
+            if ((rc = ctl_opt_timeout("run", optarg, RUN_TIMEOUT_MAX_MS, &o->timeout_ms)) != 0)
+                return rc;
             break;
         case 'm':
-            if (ctl_parse_int(optarg, RUN_MEMORY_MIN, RUN_MEMORY_MAX, 1, &o->memory) != 0)
-                return ctl_usage_error("run", "--memory '%s' is not a size in 64k..4g "
-                                       "(bytes, or with suffix k, m, g)", optarg);
+            if ((rc = ctl_opt_memory("run", optarg, &o->memory)) != 0)
+                return rc;
             break;
         case 'h':
         case CTL_OPT_HELP:

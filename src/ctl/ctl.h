@@ -167,6 +167,13 @@ void ctl_json_printed(void);
  * binary suffix k, m or g when 'suffixes' is set. 0 / -1. */
 int ctl_parse_int(const char *s, long long min, long long max, int suffixes,
                   long long *out);
+/* The --timeout MS (1..max) and --memory BYTES (64k..4g, suffixes k, m,
+ * g) of the local runs (`run`, `repl`): 0, or ctl_usage_error's code after
+ * saying what is wrong. */
+#define CTL_MEMORY_MIN (64LL * 1024)
+#define CTL_MEMORY_MAX (4096LL * 1024 * 1024)
+int ctl_opt_timeout(const char *cmd, const char *arg, long long max, long long *out);
+int ctl_opt_memory(const char *cmd, const char *arg, long long *out);
 
 /* ---- selection of bulk commands (filter.c) ------------------------------- */
 

@@ -203,3 +203,19 @@ int ctl_report_rc(int rc, const rhai_error *err)
     ctl_errorf(NULL, "%s", err && err->code != 0 && err->msg[0] ? err->msg : rhai_strerror(rc));
     return ctl_exit_for_rc(rc);
 }
+
+int ctl_opt_timeout(const char *cmd, const char *arg, long long max, long long *out)
+{
+    if (ctl_parse_int(arg, 1, max, 0, out) != 0)
+        return ctl_usage_error(cmd, "--timeout '%s' is not a number of milliseconds in 1..%lld",
+                               arg, max);
+    return 0;
+}
+
+int ctl_opt_memory(const char *cmd, const char *arg, long long *out)
+{
+    if (ctl_parse_int(arg, CTL_MEMORY_MIN, CTL_MEMORY_MAX, 1, out) != 0)
+        return ctl_usage_error(cmd, "--memory '%s' is not a size in 64k..4g "
+                               "(bytes, or with suffix k, m, g)", arg);
+    return 0;
+}

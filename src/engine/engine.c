@@ -205,11 +205,6 @@ void eng__logs_add(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char
     }
 }
 
-static void logs_add(eng_task *t, const char *s, size_t n)
-{
-    eng__logs_add(&t->logs, t->lim.max_logs, &t->logs_cut, &t->host_oom, s, n);
-}
-
 /* print(a, b, ...): the arguments as strings joined by spaces, then a
  * newline. js_tostring may run a script's toString and throw; the buffer
  * is owned by the task (or session run), so nothing leaks when it does. */
@@ -244,7 +239,6 @@ static void js_print(js_State *J)
 static void js_report_cb(js_State *J, const char *msg)
 {
     eng_task *t = js_getcontext(J);
-    const char *w = strstr(msg, ": warning: ");
 
     if (t == NULL) {
         char q[300];
@@ -252,13 +246,20 @@ static void js_report_cb(js_State *J, const char *msg)
                rh_log_quote(q, sizeof q, msg, 200));
         return;
     }
-    logs_add(t, "warning: ", 9);
+    eng__report(&t->logs, t->lim.max_logs, &t->logs_cut, &t->host_oom, msg);
+}
+
+void eng__report(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char *msg)
+{
+    const char *w = strstr(msg, ": warning: ");
+
+    eng__logs_add(logs, max, cut_flag, oom, "warning: ", 9);
     if (w) {
-        logs_add(t, msg, (size_t)(w - msg) + 2);        /* "script:1: " */
+        eng__logs_add(logs, max, cut_flag, oom, msg, (size_t)(w - msg) + 2); /* "script:1: " */
         msg = w + 11;
     }
-    logs_add(t, msg, strlen(msg));
-    logs_add(t, "\n", 1);
+    eng__logs_add(logs, max, cut_flag, oom, msg, strlen(msg));
+    eng__logs_add(logs, max, cut_flag, oom, "\n", 1);
 }
 
 /* ---- globals -------------------------------------------------------- */

@@ -109,5 +109,8 @@ void eng__logs_add(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char
 /* print(a, b, ...) of the script on J into logs (as eng__logs_add; NULL:
  * the arguments are still converted, their text dropped). */
 void eng__print(struct js_State *J, rh_buf *logs, size_t max, int *cut_flag, int *oom);
+/* A report of mujs (a parser warning, "script:1: warning: MSG") as a log
+ * line "warning: script:1: MSG" (as eng__logs_add). */
+void eng__report(rh_buf *logs, size_t max, int *cut_flag, int *oom, const char *msg);
 
 #endif

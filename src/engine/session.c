@@ -70,11 +70,6 @@ static void run_fail(session_run *r, rh_error_kind kind, const char *fmt, ...)
 
 /* ======================== print and reports ======================== */
 
-static void logs_add(session_run *r, const char *s, size_t n)
-{
-    eng__logs_add(&r->logs, r->lim.max_logs, &r->logs_cut, &r->host_oom, s, n);
-}
-
 static void js_session_print(js_State *J)
 {
     session_run *r = ((eng_session *)js_getcontext(J))->run;
@@ -85,16 +80,14 @@ static void js_session_print(js_State *J)
         eng__print(J, &r->logs, r->lim.max_logs, &r->logs_cut, &r->host_oom);
 }
 
-/* Parser warnings become log lines of the run, as in engine.c. */
+/* Parser warnings become log lines of the run, as a task's (eng__report). */
 static void js_session_report(js_State *J, const char *msg)
 {
     eng_session *s = js_getcontext(J);
 
     if (s == NULL || s->run == NULL)
         return;
-    logs_add(s->run, "warning: ", 9);
-    logs_add(s->run, msg, strlen(msg));
-    logs_add(s->run, "\n", 1);
+    eng__report(&s->run->logs, s->run->lim.max_logs, &s->run->logs_cut, &s->run->host_oom, msg);
 }
 
 static void session_panic(js_State *J)

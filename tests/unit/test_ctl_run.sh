@@ -96,6 +96,11 @@ usage run -e 1 --args '{"a":'
 usage run -e 1 --timeout 0
 usage run -e 1 --timeout abc
 usage run -e 1 --memory 12q
+usage run -e 1 --memory 1k
+usage repl --timeout 0
+usage repl --memory 1k
+ctl 2 repl --memory 5g && has "$ERR" "rhaictl repl: --memory '5g' is not a size in 64k..4g"
+ctl 2 run -e 1 --timeout 86400001 && has "$ERR" "in 1..86400000"
 usage run -e 1 --json=yes
 usage run -e ''
 usage submit

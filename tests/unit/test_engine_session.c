@@ -168,6 +168,22 @@ static void test_session_keeps_print_lines_per_run(void **state)
     eng_output_clear(&o);
 }
 
+/* A parser warning is a log line of the run, as a task's:
+ * "warning: NAME:LINE: MSG", not mujs's "NAME:LINE: warning: MSG". */
+static void test_session_logs_a_parser_warning_as_a_task_does(void **state)
+{
+    eng_session *s = *state;
+    eng_output o;
+
+    eng_output_init(&o);
+    run(s, &o, "w1", "if (true) { function f() { return 7; } } f()");
+    assert_string_equal(o.output, "7");
+    assert_int_equal(strncmp(o.logs, "warning: ", 9), 0);
+    assert_non_null(strstr(o.logs, ":1: function statements are not standard\n"));
+    assert_null(strstr(o.logs, ": warning: "));
+    eng_output_clear(&o);
+}
+
 static void test_session_is_lost_when_the_heap_cap_is_hit(void **state)
 {
     eng_limits lim;
@@ -202,6 +218,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_reports_an_error_with_the_line_of_its_run,
                                         session_setup, session_teardown),
         cmocka_unit_test_setup_teardown(test_session_keeps_print_lines_per_run,
+                                        session_setup, session_teardown),
+        cmocka_unit_test_setup_teardown(test_session_logs_a_parser_warning_as_a_task_does,
                                         session_setup, session_teardown),
         cmocka_unit_test_setup_teardown(test_session_is_lost_when_the_heap_cap_is_hit,
                                         session_setup, session_teardown),
