@@ -40,6 +40,7 @@
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
+#include "th_run.h"
 
 static th_cluster g_c;
 static char g_worker[16] = "fw";
@@ -149,25 +150,7 @@ static pid_t rhaid_spawn(const char *worker)
 /* Run "N * 2" on W; the output is 2N. */
 static void run_on(int n)
 {
-    char script[64], want[32];
-    rhai_task *t = NULL;
-    rhai_result *res = NULL;
-    rhai_error err = { 0, "" };
-    int rc;
-
-    snprintf(script, sizeof script, "%d * 2", n);
-    assert_int_equal(rhai_task_new(script, &t), 0);
-    assert_int_equal(rhai_task_set_worker(t, g_worker), 0);
-    assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
-    if ((rc = rhai_run(g_cl, t, 30000, &res, &err)) != 0) {
-        th_sh("tail -150 %s/rhaid-%s.log >&2", g_c.dir, g_worker);
-        fail_msg("run %d on %s: %s (%s)", n, g_worker, rhai_err_name(rc), err.msg);
-    }
-    assert_string_equal(rhai_result_status_name(res), "done");
-    snprintf(want, sizeof want, "%d", 2 * n);
-    assert_string_equal(rhai_result_output(res), want);
-    rhai_result_free(res);
-    rhai_task_free(t);
+    th_run_double(g_cl, g_worker, n, 30000, 0, g_c.dir, 150);
 }
 
 static void test_rhaid_runs_tasks_on_the_master_of_its_slot(void **state)

@@ -29,6 +29,7 @@
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
+#include "th_run.h"
 
 static th_cluster g_c;
 static const char *g_worker = "lw";
@@ -41,29 +42,7 @@ static int log_has(const char *what)
 
 static void run_on(rhai_client *cl, int n)
 {
-    char script[64], want[32];
-    rhai_task *t = NULL;
-    rhai_result *res = NULL;
-    rhai_error err = { 0, "" };
-    int rc;
-
-    snprintf(script, sizeof script, "%d * 2", n);
-    assert_int_equal(rhai_task_new(script, &t), 0);
-    assert_int_equal(rhai_task_set_worker(t, g_worker), 0);
-    assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
-    /* a submit written to a master that died before answering ends
-     * RHAI_ECONN (it may have run: the client does not resend it) */
-    for (int i = 0; i < 20 && (rc = rhai_run(cl, t, 40000, &res, &err)) == RHAI_ECONN; i++)
-        usleep(250000);
-    if (rc != 0) {
-        th_sh("tail -60 %s/rhaid-%s.log >&2", g_c.dir, g_worker);
-        fail_msg("run %d on %s: %s (%s)", n, g_worker, rhai_err_name(rc), err.msg);
-    }
-    assert_string_equal(rhai_result_status_name(res), "done");
-    snprintf(want, sizeof want, "%d", 2 * n);
-    assert_string_equal(rhai_result_output(res), want);
-    rhai_result_free(res);
-    rhai_task_free(t);
+    th_run_double(cl, g_worker, n, 40000, 20, g_c.dir, 60);
 }
 
 static void test_rhaid_started_before_its_cluster_answered_routes_once_it_does(void **state)

@@ -33,6 +33,7 @@
 #include "common/rcluster.h"
 #include "th_cluster.h"
 #include "harness.h"
+#include "th_run.h"
 
 #define NW 3
 
@@ -78,26 +79,7 @@ static pid_t rhaid_spawn(const char *worker)
 /* Run "N * 2" on worker w with a short timeout; the output is 2N. */
 static void run_on(rhai_client *c, const char *w, int n)
 {
-    char script[64], want[32];
-    rhai_task *t = NULL;
-    rhai_result *res = NULL;
-    rhai_error err = { 0, "" };
-    int rc;
-
-    snprintf(script, sizeof script, "%d * 2", n);
-    assert_int_equal(rhai_task_new(script, &t), 0);
-    assert_int_equal(rhai_task_set_worker(t, w), 0);
-    assert_int_equal(rhai_task_set_timeout(t, 5000), 0);
-    if ((rc = rhai_run(c, t, 15000, &res, &err)) != 0) {
-        th_sh("tail -5 %s/rhaid-%s.log >&2", g_c.dir, w);
-        fail_msg("run on %s: %s (%s)", w, rhai_err_name(rc), err.msg);
-    }
-    assert_string_equal(rhai_result_status_name(res), "done");
-    snprintf(want, sizeof want, "%d", 2 * n);
-    assert_string_equal(rhai_result_output(res), want);
-    assert_string_equal(rhai_result_worker(res), w);
-    rhai_result_free(res);
-    rhai_task_free(t);
+    th_run_double(c, w, n, 15000, 0, g_c.dir, 5);
 }
 
 static void test_sync_client_runs_tasks_on_three_worker_ids_on_three_shards(void **state)
