@@ -54,7 +54,7 @@ static const char dead_help[] =
     "  -n, --dry-run          retry, delete: change nothing, list what would be\n"
     "                         touched\n"
     "  -t, --ttl-ms MS        delete: lifetime left to the task hash (default\n"
-    "                         86400000, as rhaid's result_ttl_ms)\n"
+    "                         " RH_DEF_STR(RH_DEF_RESULT_TTL_MS) ", as rhaid's result_ttl_ms)\n"
     "      --json             list: {\"dead\":[{id, worker_id, dead_at, attempts,\n"
     "                         error_kind, error}], \"count\", \"total\"}; show: the\n"
     "                         task's fields with \"errors\" parsed and \"dead\";\n"

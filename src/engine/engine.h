@@ -46,7 +46,7 @@
 #define ENG_DEFAULT_EVENT_REPAIR_MS 10000             /* outbox repair sweep age */
 #endif
 #ifndef ENG_DEFAULT_TIMEOUT_MS
-#define ENG_DEFAULT_TIMEOUT_MS 30000                  /* when a task gives none */
+#define ENG_DEFAULT_TIMEOUT_MS RH_DEF_TIMEOUT_MS        /* when a task gives none */
 #endif
 
 /* A field of 0 means its default, so a zeroed eng_limits is safe. */
