@@ -33,106 +33,16 @@
  * MOVED or ASK, are sent again through the router.
  * Ownership: a request is freed when its timer is closed and its two
  * submit callbacks ran; the client is freed when its connections, lanes'
- * watchdog timers and router are closed and no request is left. */
+ * watchdog timers and router are closed and no request is left.
+ * The lanes and the popping of replies are in async_lanes.c; what the two
+ * files share, structs included, is in async_int.h. */
 #include <stdio.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
 
-#include "rhai/async.h"
-#include "client_int.h"
-#include "common/rcluster.h"
+#include "async_int.h"
 #include "common/rlink.h"
 
-#ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
-#define RHAI__POP_BLOCK_S 1
-#endif
-#ifndef RHAI__POP_WATCHDOG_MS       /* no answer to a BLPOP this long: reconnect */
-#define RHAI__POP_WATCHDOG_MS (RHAI__POP_BLOCK_S * 1000 + 5000)
-#endif
-#ifndef RHAI__POP_BATCH             /* replies taken per LPOP after a BLPOP */
-#define RHAI__POP_BATCH 256
-#endif
-#ifndef RHAI__ASYNC_EXTRA_MS        /* default wait: task timeout + this */
-#define RHAI__ASYNC_EXTRA_MS 5000
-#endif
-
-typedef struct aconn aconn;
-typedef struct areq areq;
-typedef struct lane lane;
-
-/* One connection (an rh_aconn) and whether it is up. */
-struct aconn {
-    rhai_async *a;
-    rh_aconn   *c;                  /* NULL once closed */
-    const char *name;               /* "cmd" or "pop", for logs */
-    int         up;                 /* the handshake was answered */
-    int         is_pop;
-    lane       *lane;               /* the pop connection's lane */
-};
-
-/* A pop connection, its BLPOP and its watchdog. Lane 0 ("pop", at the
- * URL's server) pops every worker id's list unless the server is a
- * cluster; there, lane i > 0 pops the worker ids of one slot. */
-struct lane {
-    aconn       k;
-    int         slot;               /* -1: lane 0 */
-    int         popping;            /* a BLPOP or LPOP is outstanding */
-    int         remapping;          /* a probe of its slot is in flight */
-    int64_t     down_at;            /* rh_mono_ms() when it went down; 0: up */
-    uv_timer_t  watchdog;           /* a BLPOP unanswered this long: drop */
-    char        drain_key[RH_KEY_MAX];      /* the list a BLPOP answered from */
-};
-
-enum { MODE_UNKNOWN, MODE_SINGLE, MODE_CLUSTER };
-
-/* One submitted task awaiting its reply. In the map while !done. */
-struct areq {
-    rhai_async  *a;
-    uv_timer_t   timer;             /* the wait timeout */
-    rhai_done_cb cb;
-    void        *data;
-    uint64_t     hash;              /* of id, for the map */
-    int          refs;              /* timer handle + HSET/LPUSH callbacks */
-    int          done;              /* cb ran (or submit failed): out of the map */
-    int          submit_err;        /* HSET failed: reported by the LPUSH cb */
-    char         id[RHAI_ID_MAX];
-    char         worker[RH_NAME_MAX + 1];
-};
-
-/* Invariant: count == number of non-NULL slots == requests not done;
- * cap is 0 or a power of two with count * 2 <= cap; an entry sits at its
- * hash's slot or after it with no empty slot in between (linear probing
- * with backward-shift deletion, so no tombstones). */
-struct rhai_async {
-    uv_loop_t    *loop;
-    rh_redis_cfg  cfg;
-    char          prefix[RH_PREFIX_MAX + 1];
-    char          where[400];        /* url without password, for logs */
-    char          uuid[37];          /* names this client's reply lists */
-    char        (*workers)[RH_NAME_MAX + 1];   /* worker ids submitted to */
-    int          *wslot;             /* the hash slot of each one's tag */
-    size_t        nworkers, capworkers;
-    aconn         cmd;
-    lane        **lanes;             /* lanes[0]: "pop" */
-    size_t        nlanes;
-    rh_acluster  *rt;                /* the router; NULL on a plain Redis */
-    int           mode;              /* MODE_*: what the router's map said */
-    int           detecting;         /* the router's first request is in flight */
-    uv_timer_t    remap;             /* cluster: lanes down this long re-read the map */
-    int           remap_on;          /* 'remap' initialised (closed with the client) */
-    areq        **slots;
-    size_t        cap;
-    size_t        count;
-    int           recheck;           /* pop connection was lost: read pending
-                                        tasks' hashes once "cmd" is up */
-    int           closing;
-    int           live;              /* open conn timers + requests not freed */
-    rhai_close_cb close_cb;
-    void         *close_data;
-};
-
-static void pop_issue(rhai_async *a);
-static void lane_issue(lane *l);
 static void recheck_pending(rhai_async *a);
 static void detect(rhai_async *a);
 
@@ -156,7 +66,7 @@ static size_t map_find(const rhai_async *a, const char *id, uint64_t h)
     return i;
 }
 
-static areq *map_get(const rhai_async *a, const char *id)
+areq *rhai__map_get(const rhai_async *a, const char *id)
 {
     if (a->cap == 0)
         return NULL;
@@ -219,7 +129,7 @@ static void map_del(rhai_async *a, areq *q)
 
 /* ======================== lifetime ======================== */
 
-static void async_unref(rhai_async *a)
+void rhai__async_unref(rhai_async *a)
 {
     rhai_close_cb cb;
     void *data;
@@ -249,7 +159,7 @@ static void req_unref(areq *q)
     if (--q->refs > 0)
         return;
     rh_free(q);
-    async_unref(a);
+    rhai__async_unref(a);
 }
 
 static void req_timer_closed(uv_handle_t *h)
@@ -258,7 +168,7 @@ static void req_timer_closed(uv_handle_t *h)
 }
 
 /* End request 'q' exactly once: out of the map, timer closed, callback. */
-static void req_complete(areq *q, int status, const rhai_result *res)
+void rhai__req_complete(areq *q, int status, const rhai_result *res)
 {
     rhai_async *a = q->a;
 
@@ -273,7 +183,7 @@ static void req_complete(areq *q, int status, const rhai_result *res)
 static void req_timeout(uv_timer_t *h)
 {
     areq *q = h->data;
-    req_complete(q, RHAI_ETIMEOUT, NULL);
+    rhai__req_complete(q, RHAI_ETIMEOUT, NULL);
 }
 
 /* ======================== connections ======================== */
@@ -283,7 +193,7 @@ static void conn_closed(rh_aconn *c, void *data)
     aconn *k = data;
     (void)c;
     k->c = NULL;
-    async_unref(k->a);
+    rhai__async_unref(k->a);
 }
 
 static void conn_up(rh_aconn *c, void *data)
@@ -293,7 +203,7 @@ static void conn_up(rh_aconn *c, void *data)
     k->up = 1;
     if (k->is_pop) {
         k->lane->down_at = 0;
-        lane_issue(k->lane);
+        rhai__lane_issue(k->lane);
     }
     else
         detect(k->a);
@@ -337,7 +247,7 @@ static void conn_redirect(rh_aconn *c, const redisReply *r, void *data)
         (void)rh_aconn_retarget(a->lanes[0]->k.c, rd.host, rd.port, NULL);
 }
 
-static int aconn_open(aconn *k, const rh_redis_cfg *cfg, rhai_error *err)
+int rhai__aconn_open(aconn *k, const rh_redis_cfg *cfg, rhai_error *err)
 {
     rh_aconn_opts o;
 
@@ -353,134 +263,17 @@ static int aconn_open(aconn *k, const rh_redis_cfg *cfg, rhai_error *err)
     return rh_aconn_new(k->a->loop, cfg, &o, &k->c, err);
 }
 
-static void on_watchdog(uv_timer_t *h)
-{
-    lane *l = h->data;
-
-    if (!l->k.a->closing && l->k.c)
-        rh_aconn_drop(l->k.c, "no answer to BLPOP (watchdog)");
-}
-
-static void lane_watchdog_closed(uv_handle_t *h)
-{
-    lane *l = h->data;
-    async_unref(l->k.a);
-}
-
-/* A new lane for 'slot' (-1: lane 0) whose pop connection goes to cfg.
- * 0, or the errors of rh_aconn_new. */
-static int lane_new(rhai_async *a, int slot, const rh_redis_cfg *cfg, rhai_error *err)
-{
-    lane *l, **ls;
-    int rc;
-
-    if ((ls = rh_realloc(a->lanes, (a->nlanes + 1) * sizeof *ls)) == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    a->lanes = ls;
-    if ((l = rh_calloc(1, sizeof *l)) == NULL)
-        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    l->slot = slot;
-    l->down_at = rh_mono_ms();              /* not up yet */
-    l->k.a = a;
-    l->k.name = "pop";
-    l->k.is_pop = 1;
-    l->k.lane = l;
-    if ((rc = aconn_open(&l->k, cfg, err)) != 0) {
-        rh_free(l);
-        return rc;
-    }
-    a->live++;                              /* the connection */
-    uv_timer_init(a->loop, &l->watchdog);
-    l->watchdog.data = l;
-    a->live++;                              /* the watchdog */
-    a->lanes[a->nlanes++] = l;
-    return 0;
-}
-
-/* On a cluster: the lane of 'slot', made (to the slot's master in the
- * router's map, else the URL's node: a MOVED then moves it) if need be. */
-static void lane_for_slot(rhai_async *a, int slot)
-{
-    rh_redis_cfg cfg = a->cfg;
-    const rh_slot_map *m;
-    rhai_error e;
-
-    for (size_t i = 0; i < a->nlanes; i++)
-        if (a->lanes[i]->slot == slot)
-            return;
-    m = a->rt ? rh_acluster_map(a->rt) : NULL;
-    if (m && m->owner[slot] >= 0 && !cfg.url.is_unix) {
-        snprintf(cfg.url.host, sizeof cfg.url.host, "%s", m->nodes[m->owner[slot]].host);
-        cfg.url.port = m->nodes[m->owner[slot]].port;
-    }
-    if (lane_new(a, slot, &cfg, &e) != 0)
-        rh_log(RH_LOG_WARN, "event=pop_lane_failed slot=%d %s", slot, e.msg);
-}
-
 /* ======================== the router ======================== */
 
 static void router_closed(rh_acluster *rt, void *data)
 {
     (void)rt;
-    async_unref(data);
+    rhai__async_unref(data);
 }
 
 static void remap_closed(uv_handle_t *h)
 {
-    async_unref(h->data);
-}
-
-#ifndef RHAI__REMAP_MS              /* a lane down this long re-reads the map */
-#define RHAI__REMAP_MS 1000
-#endif
-
-/* The probe of a lane's slot answered: the router reached the slot's
- * master, which its map now names; the lane goes there if it is down
- * and elsewhere (its master died: nobody said MOVED). */
-static void on_lane_remap(rh_acluster *rt, redisReply *r, const rhai_error *err, void *priv)
-{
-    lane *l = priv;
-    rhai_async *a = l->k.a;
-    const rh_slot_map *m;
-    const char *host;
-    int own, port = 0;
-
-    (void)err;
-    l->remapping = 0;
-    if (r == NULL || a->closing || rt != a->rt || l->k.c == NULL || l->k.up)
-        return;
-    m = rh_acluster_map(rt);
-    if ((own = m->owner[l->slot]) < 0 || m->single)
-        return;
-    host = rh_aconn_host(l->k.c, &port);
-    if (port == m->nodes[own].port && strcmp(host, m->nodes[own].host) == 0)
-        return;
-    rh_log(RH_LOG_NOTICE, "event=redis_remap conn=pop slot=%d from=%s:%d to=%s:%d", l->slot,
-           host, port, m->nodes[own].host, m->nodes[own].port);
-    (void)rh_aconn_retarget(l->k.c, m->nodes[own].host, m->nodes[own].port, NULL);
-}
-
-static void on_remap_tick(uv_timer_t *h)
-{
-    rhai_async *a = h->data;
-    int64_t now = rh_mono_ms();
-
-    for (size_t i = 0; i < a->nlanes && a->rt && !a->closing; i++) {
-        lane *l = a->lanes[i];
-        char key[RH_KEY_MAX];
-        const char *argv[2] = { "EXISTS", key };
-        if (l->slot < 0 || l->k.up || l->remapping || !l->down_at ||
-            now - l->down_at < RHAI__REMAP_MS)
-            continue;
-        for (size_t w = 0; w < a->nworkers; w++)
-            if (a->wslot[w] == l->slot) {
-                rh_key_reply_client(key, a->prefix, a->workers[w], a->uuid);
-                if (rh_acluster_command_argv(a->rt, l->slot, RH_CLUSTER_RESEND, on_lane_remap,
-                                             l, 2, argv, NULL, NULL) == 0)
-                    l->remapping = 1;
-                break;
-            }
-    }
+    rhai__async_unref(h->data);
 }
 
 /* The router's first answer: its map says a plain server (the router is
@@ -504,14 +297,14 @@ static void on_detect(rh_acluster *rt, redisReply *r, const rhai_error *err, voi
     } else {
         a->mode = MODE_CLUSTER;
         for (size_t i = 0; i < a->nworkers; i++)
-            lane_for_slot(a, a->wslot[i]);
+            rhai__lane_for_slot(a, a->wslot[i]);
         uv_timer_init(a->loop, &a->remap);
         a->remap.data = a;
         a->remap_on = 1;
         a->live++;
-        uv_timer_start(&a->remap, on_remap_tick, RHAI__REMAP_MS, RHAI__REMAP_MS);
+        uv_timer_start(&a->remap, rhai__on_remap_tick, RHAI__REMAP_MS, RHAI__REMAP_MS);
     }
-    pop_issue(a);
+    rhai__pop_issue(a);
 }
 
 static void detect(rhai_async *a)
@@ -611,30 +404,7 @@ static int send_cmd(rhai_async *a, rh_reply_fn fn, void *priv, unsigned flags, i
     return rc;
 }
 
-/* ======================== replies ======================== */
-
-/* One reply JSON from the list: answer the request it belongs to. Replies
- * of requests that already ended (timeout) are dropped. */
-static void handle_reply(rhai_async *a, const char *list, const char *text, size_t len)
-{
-    rhai_result *res = NULL;
-    rhai_error e;
-    areq *q;
-    int rc;
-
-    if ((rc = rhai__result_from_reply(text, len, &res, &e)) != 0) {
-        rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", list, e.msg);
-        return;
-    }
-    q = map_get(a, rhai_result_id(res));
-    if (q == NULL) {
-        rh_log(RH_LOG_DEBUG, "event=late_reply task=%s no request waits for it",
-               rhai_result_id(res));
-    } else {
-        req_complete(q, 0, res);
-    }
-    rhai_result_free(res);
-}
+/* ======================== recheck ======================== */
 
 /* A BLPOP/LPOP whose reply was lost with the connection has taken replies
  * off the list for good. So after the pop connection comes back, every
@@ -656,7 +426,7 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
 
     (void)ac;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == RHAI__REPLY_NFIELDS &&
-        !x->a->closing && (q = map_get(x->a, id)) != NULL) {
+        !x->a->closing && (q = rhai__map_get(x->a, id)) != NULL) {
         const char *vals[RHAI__REPLY_NFIELDS];
         size_t lens[RHAI__REPLY_NFIELDS];
         for (size_t i = 0; i < r->elements; i++) {
@@ -667,7 +437,7 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
         if (vals[1] && rh_status_final(rh_status_parse(vals[1])) &&
             rhai__result_from_pairs(rhai__reply_fields, vals, lens, RHAI__REPLY_NFIELDS,
                                     &res, NULL) == 0) {
-            req_complete(q, 0, res);
+            rhai__req_complete(q, 0, res);
             rhai_result_free(res);
         }
     }
@@ -712,116 +482,6 @@ static void recheck_pending(rhai_async *a)
     }
 }
 
-/* privdata tells which command answered: BLPOP or LPOP <count>. */
-static char pop_blpop, pop_lpop;
-
-static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
-{
-    aconn *k = rh_aconn_data(ac);
-    lane *l = k->lane;
-    rhai_async *a = k->a;
-    redisReply *r = reply;
-    int more = 0;
-
-    l->popping = 0;
-    if (r == NULL || a->closing)
-        return;                             /* gone: on_up re-issues */
-    uv_timer_stop(&l->watchdog);
-    if (r->type == REDIS_REPLY_ERROR) {
-        char why[300];
-        snprintf(why, sizeof why, "pop failed: %s", r->str);
-        rh_log(RH_LOG_NOTICE, "event=redis_down conn=%s url=%s %s", k->name, a->where, why);
-        rh_aconn_drop(ac, why);             /* reconnect after backoff */
-        return;
-    }
-    if (r->type == REDIS_REPLY_ARRAY && priv == &pop_blpop && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < RH_KEY_MAX &&
-        r->element[1]->type == REDIS_REPLY_STRING) {
-        memcpy(l->drain_key, r->element[0]->str, r->element[0]->len + 1);
-        handle_reply(a, l->drain_key, r->element[1]->str, r->element[1]->len);
-        more = 1;                           /* a burst may follow: drain it */
-    } else if (r->type == REDIS_REPLY_ARRAY && priv == &pop_lpop) {
-        for (size_t i = 0; i < r->elements && !a->closing; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING)
-                handle_reply(a, l->drain_key, r->element[i]->str, r->element[i]->len);
-        more = r->elements == RHAI__POP_BATCH;
-    }
-    if (a->closing || !k->up)
-        return;                             /* a callback closed the client */
-    if (more) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
-        if (rh_aconn_command(ac, on_pop, &pop_lpop, NULL, "LPOP %s %s", l->drain_key, n) == 0) {
-            l->popping = 1;
-            uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
-        }
-        return;
-    }
-    lane_issue(l);
-}
-
-/* The worker ids lane l pops: lane 0 all of them on a plain server (none
- * on a cluster, none before the router said which); lane i > 0 those of
- * its slot. */
-static int lane_has(const lane *l, size_t i)
-{
-    const rhai_async *a = l->k.a;
-
-    if (l->slot < 0)
-        return a->mode == MODE_SINGLE || (a->mode == MODE_UNKNOWN && a->rt == NULL);
-    return a->wslot[i] == l->slot;
-}
-
-static void pop_issue(rhai_async *a)
-{
-    for (size_t i = 0; i < a->nlanes && !a->closing; i++)
-        lane_issue(a->lanes[i]);
-}
-
-static void lane_issue(lane *l)
-{
-    rhai_async *a = l->k.a;
-    char secs[16];
-    const char **argv;
-    size_t *lens, n = 0;
-    char (*keys)[RH_KEY_MAX];
-    int ok;
-
-    if (a->closing || l->popping || l->k.c == NULL || !l->k.up)
-        return;
-    for (size_t i = 0; i < a->nworkers; i++)
-        n += (size_t)lane_has(l, i);
-    if (n == 0)
-        return;                             /* no worker id yet: the first submit issues it */
-    argv = rh_calloc(n + 2, sizeof *argv);
-    lens = rh_calloc(n + 2, sizeof *lens);
-    keys = rh_calloc(n, sizeof *keys);
-    if (argv == NULL || lens == NULL || keys == NULL) {
-        ok = 0;
-    } else {
-        size_t j = 0;
-        snprintf(secs, sizeof secs, "%d", RHAI__POP_BLOCK_S);
-        argv[0] = "BLPOP";
-        for (size_t i = 0; i < a->nworkers; i++)
-            if (lane_has(l, i)) {
-                argv[1 + j] = rh_key_reply_client(keys[j], a->prefix, a->workers[i], a->uuid);
-                j++;
-            }
-        argv[n + 1] = secs;
-        for (size_t i = 0; i < n + 2; i++)
-            lens[i] = strlen(argv[i]);
-        ok = rh_aconn_command_argv(l->k.c, on_pop, &pop_blpop, (int)n + 2, argv, lens,
-                                   NULL) == 0;
-    }
-    rh_free(argv);
-    rh_free(lens);
-    rh_free(keys);
-    if (!ok)
-        return;                             /* down: on_up re-issues */
-    l->popping = 1;
-    uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
-}
-
 /* ======================== submit ======================== */
 
 static int submit_status(const redisReply *r, const char *what, const char *id)
@@ -855,7 +515,7 @@ static void on_lpush(rh_aconn *ac, redisReply *reply, void *priv)
     if (rc == 0)
         rc = submit_status(reply, "LPUSH", q->id);
     if (rc != 0 && !q->done)
-        req_complete(q, rc, NULL);
+        rhai__req_complete(q, rc, NULL);
     req_unref(q);
 }
 
@@ -883,7 +543,7 @@ static int worker_add(rhai_async *a, const char *worker)
     }
     snprintf(a->workers[a->nworkers++], RH_NAME_MAX + 1, "%s", worker);
     if (a->mode == MODE_CLUSTER)
-        lane_for_slot(a, a->wslot[a->nworkers - 1]);
+        rhai__lane_for_slot(a, a->wslot[a->nworkers - 1]);
     return 0;
 }
 
@@ -907,7 +567,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     rh_key_reply_client(reply_key, a->prefix, t->worker_id, a->uuid);
     if ((rc = rhai__submit_prepare(&s, t, a->prefix, reply_key, rh_now_ms(), err)) != 0)
         return rc;
-    if (map_get(a, s.id))
+    if (rhai__map_get(a, s.id))
         return rh_error_set(err, RHAI_ESTATE, "task %s is already in flight here", s.id);
     if (map_reserve(a) != 0 || (q = rh_calloc(1, sizeof *q)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
@@ -940,7 +600,7 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     /* the lookup hint, for rhai_wait & co. with the id alone elsewhere */
     send_cmd(a, NULL, NULL, 0, s.hint_argc, s.hint_argv, s.hint_lens, NULL);
     map_put(a, q);
-    pop_issue(a);                           /* the first worker id starts the BLPOP */
+    rhai__pop_issue(a);                     /* the first worker id starts the BLPOP */
     if (wait_ms <= 0)
         wait_ms = rhai__task_wait(t, RHAI__ASYNC_EXTRA_MS, rh_now_ms());
     uv_timer_start(&q->timer, req_timeout, (uint64_t)wait_ms, 0);
@@ -983,7 +643,7 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
     a->loop = loop;
     a->cmd.a = a;
     a->cmd.name = "cmd";
-    if ((rc = aconn_open(&a->cmd, &a->cfg, err)) != 0)
+    if ((rc = rhai__aconn_open(&a->cmd, &a->cfg, err)) != 0)
         goto fail;
     a->live = 1;
     if (rh_aconn_last_error(a->cmd.c)->code != 0) {
@@ -994,7 +654,7 @@ RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url, const char *prefix
         rh_aconn_close(a->cmd.c);
         return rc;
     }
-    if ((rc = lane_new(a, -1, &a->cfg, err)) != 0) {
+    if ((rc = rhai__lane_new(a, -1, &a->cfg, err)) != 0) {
         a->closing = 1;                     /* callbacks of cmd do nothing */
         rh_aconn_close(a->cmd.c);           /* its on_closed frees a */
         return rc;
@@ -1025,7 +685,7 @@ RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
      * into the slot, hence the inner loop. */
     for (size_t i = 0; i < a->cap; i++)
         while (a->slots[i])
-            req_complete(a->slots[i], RHAI_ECANCELED, NULL);
+            rhai__req_complete(a->slots[i], RHAI_ECANCELED, NULL);
     if (a->remap_on) {
         a->remap_on = 0;
         uv_timer_stop(&a->remap);
@@ -1039,7 +699,7 @@ RHAI_API void rhai_async_close(rhai_async *a, rhai_close_cb cb, void *data)
     for (size_t i = 0; i < a->nlanes; i++) {
         lane *l = a->lanes[i];
         uv_timer_stop(&l->watchdog);
-        uv_close((uv_handle_t *)&l->watchdog, lane_watchdog_closed);
+        uv_close((uv_handle_t *)&l->watchdog, rhai__lane_watchdog_closed);
         l->k.up = 0;
         if (l->k.c)
             rh_aconn_close(l->k.c);         /* pending callbacks see NULL */
