@@ -6,9 +6,10 @@
  * recovery of dead instances) off one timer; only the /metrics server has
  * a thread of its own. config.c holds the option table, redis.c the
  * connections, pool.c the executors (execuser.c the user they run as),
- * take.c the take, claim and checks of a task, worker.c its run and finish,
- * instance.c the instance around them (heartbeat, recovery, tick, drain,
- * signals), scripts.c the Lua that makes each Redis step atomic, metrics.c
+ * take.c the take, claim and checks of a task, start.c its start, worker.c
+ * its run and finish, instance.c the instance around them (tick, drain,
+ * signals) and heartbeat.c its heartbeat and the recovery of dead
+ * instances, scripts.c the Lua that makes each Redis step atomic, metrics.c
  * and notify.c /metrics and systemd. The executor process itself is
  * executor_entry.c and confine_linux.c (executor_entry.h). */
 #ifndef WK_DAEMON_H
@@ -392,9 +393,10 @@ void wk_metrics_store(wk_metrics *m, int up, const char *backend);
 #define WK_LOG_ERROR_MAX 200
 #endif
 
-/* take.c takes, claims and checks each task, worker.c runs and finishes
- * it; instance.c runs the instance around them (connections, heartbeat,
- * recovery, tick, drain, signals). They share these structures. */
+/* take.c takes, claims and checks each task, start.c starts it, worker.c
+ * runs and finishes it; instance.c runs the instance around them
+ * (connections, tick, drain, signals), heartbeat.c its heartbeat and
+ * recovery. They share these structures. */
 typedef struct wk_worker wk_worker;
 
 typedef enum {
@@ -448,7 +450,7 @@ struct wk_worker {
     uv_timer_t  grace;
     uv_timer_t  watchdog;       /* systemd WATCHDOG=1, when enabled */
     uv_timer_t  later;          /* wakes wk_pump for a job's not_before_ms */
-    uv_timer_t  start_timer;    /* sends deferred starts when due (take.c) */
+    uv_timer_t  start_timer;    /* sends deferred starts when due (start.c) */
     wk_metrics *metrics;
     long        queue_depth;
     int         ready_sent;
@@ -484,7 +486,7 @@ struct wk_worker {
     char        k_paused[RH_KEY_MAX];   /* exists while it is paused */
     int         paused;         /* the worker id is paused: take nothing, start
                                    no claimed task (take.c) */
-    uv_timer_t  pause_poll;     /* while paused: is it still? (instance.c) */
+    uv_timer_t  pause_poll;     /* while paused: is it still? (heartbeat.c) */
     char        reply_prefix[RH_KEY_MAX];
     char        host[256];
     int64_t     started_at;
@@ -550,6 +552,7 @@ char   *wk_event_json(wk_worker *w, const char *event, const rh_task *t);
 void    wk_take_id(wk_worker *w, const char *id, size_t len);
 void    wk_claim_send(wk_job *j);
 void    wk_limit_args(wk_worker *w, const char **argv);  /* ARGV max_script, max_args */
+/* start.c */
 /* The job goes onto an executor: a task still claimed becomes running
  * (started_at, attempts + 1, started event; wk_lua_start), here and in
  * Redis. Started before (a rerun after its executor died): nothing. */
@@ -562,6 +565,7 @@ void    wk_starts_send(wk_worker *w);
  * caller frees (also on error). 0, or -1. */
 int     wk_started_event(wk_worker *w, const char *id, int64_t at, rh_buf *out);
 void    wk_flush_kick(wk_worker *w);   /* worker.c: the flush of starts and finishes */
+/* take.c */
 void    wk_pump(wk_worker *w);                  /* start ready jobs, take more */
 void    wk_on_pool_ready(wk_pool *p, void *data);
 void    wk_on_pool_back(wk_pool *p, wk_job *j, void *data);
@@ -626,12 +630,19 @@ void    wk_relay_send(wk_job *j);
 void    wk_relay_finished(wk_job *j);
 /* instance.c */
 void    wk_drain_check(wk_worker *w);           /* finish a drain when idle */
+int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
+/* heartbeat.c */
+/* Publish our heartbeat and registration (not before the split guard
+ * passed), read the queue's depth and age, check the pause, trim the
+ * dead-letter set, and, once our command connection has been up for
+ * heartbeat_ttl_ms, recover dead instances. Each tick and at once on a
+ * change (connect, guard passed, drain). */
+void    wk_heartbeat(wk_worker *w);
 /* The worker id is paused (1) or not (0), as a take script or the pause
  * check found: logged on a change; while paused, nothing new is taken and
  * the pause key is checked every WK_PAUSE_POLL_MS, so a resume is
  * noticed within that without spinning; on resume, taking starts again. */
 void    wk_pause_set(wk_worker *w, int paused);
-int     wk_worker_run(wk_config *cfg, const char *config_path_for_reload);
 
 /* ======================== Lua ======================== */
 /* scripts.c */
