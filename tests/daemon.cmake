@@ -48,7 +48,7 @@ add_dependencies(test_daemon_faults rhaid)
 # number of runs (issue 16, item 10)
 rhai_test(test_store_outage integration 180 rhai_dsl rhai_commonlib)
 add_dependencies(test_store_outage rhaid)
-# pool.c, worker.c and take.c on a real libuv loop, with a fake executor
+# pool.c, worker.c, take.c and start.c on a real libuv loop, with a fake executor
 # (tests/support/fake_executor.c: each task's script says how it answers)
 # in place of rhai-executor (wk_config.executor_path); no Redis.
 add_executable(fake_executor support/fake_executor.c)
