@@ -1,5 +1,5 @@
 /* pg_crud.c -- the postgres backend's rows of a model: create, read,
- * update, delete, list, count, references, and export/import.
+ * update, delete, list, count and references (export/import: pg_export.c).
  *
  * SQL is built per call from the schema's identifiers (double-quoted,
  * [a-z][a-z0-9_]*) and the shape of 'where', never from values: every
@@ -14,10 +14,8 @@
 
 #include "pg_int.h"
 
-#define PG_IMPORT_BATCH 256       /* queued import rows sent together */
-
 /* The cast of a parameter for a column of type t. */
-static const char *cast_of(store_type t)
+const char *pg_cast_of(store_type t)
 {
     switch (t) {
     case STORE_T_STRING:
@@ -33,7 +31,7 @@ static const char *cast_of(store_type t)
 }
 
 /* Push 'v' (NULL or json null: SQL NULL) as a value of type t. */
-static void p_value(pg_params *p, store_type t, json_t *v)
+void pg_p_value(pg_params *p, store_type t, json_t *v)
 {
     char b[40];
 
@@ -98,7 +96,7 @@ static json_t *column_value(const PGresult *r, int i, int col, store_type t)
 
 /* Row i of a result selecting id, created_at, updated_at and the fields
  * in schema order. New object or NULL (out of memory). */
-static json_t *row_object(const PGresult *r, int i, const store_model *m)
+json_t *pg_row_object(const PGresult *r, int i, const store_model *m)
 {
     json_t *row = json_object();
     int bad = row == NULL;
@@ -116,7 +114,7 @@ static json_t *row_object(const PGresult *r, int i, const store_model *m)
     return row;
 }
 
-static void append_columns(rh_buf *b, const store_model *m)
+void pg_append_columns(rh_buf *b, const store_model *m)
 {
     for (size_t i = 0; i < m->nfields; i++)
         rh_buf_appendf(b, ", \"%s\"", m->fields[i].name);
@@ -185,7 +183,7 @@ static void rows_put(pg_db *db, const store_model *m, json_t *row, const PGresul
 static void append_row_columns(rh_buf *b, const store_model *m)
 {
     rh_buf_appendf(b, "\"id\", \"created_at\", \"updated_at\"");
-    append_columns(b, m);
+    pg_append_columns(b, m);
     rh_buf_appendf(b, ", ctid::text");
 }
 
@@ -208,7 +206,7 @@ static void append_row_where(pg_db *db, rh_buf *b, pg_params *p, const store_mod
     }
 }
 
-static int oom(rh_buf *b, pg_params *p, rhai_error *err)
+int pg_oom(rh_buf *b, pg_params *p, rhai_error *err)
 {
     rh_buf_free(b);
     pg_params_free(p);
@@ -235,7 +233,7 @@ static int refs_missing(pg_db *db, const store_model *m, json_t *values, rhai_er
         snprintf(sql, sizeof sql, "SELECT 1 FROM \"%s\" WHERE context_id = $1 AND id = $2",
                  target->name);
         pg_p_text(&p, db->h.context);
-        p_value(&p, STORE_T_REF, v);
+        pg_p_value(&p, STORE_T_REF, v);
         if ((rc = pg_run(db->ps, db, sql, &p, &r, err)) != 0)
             return rc;
         n = PQntuples(r);
@@ -287,11 +285,11 @@ static int write_returning(pg_db *db, const store_model *m, rh_buf *b, pg_params
     rh_buf_appendf(b, " RETURNING ");
     append_row_columns(b, m);
     if (b->data == NULL || p->oom)
-        return oom(b, p, err);
+        return pg_oom(b, p, err);
     rc = pg_run(db->ps, db, b->data, p, r, err);
     rh_buf_free(b);
     if (rc == 0 && PQntuples(*r) > 0) {
-        json_t *row = row_object(*r, 0, m);
+        json_t *row = pg_row_object(*r, 0, m);
         if (row)
             rows_put(db, m, row, *r, 0, CTID_COL(m));
         json_decref(row);
@@ -318,12 +316,12 @@ int pg_insert(store_db *hdb, const store_model *m, json_t *values, int64_t *id,
     pg_p_int(&p, rh_now_ms());
     rh_buf_appendf(&b, "INSERT INTO \"%s\" (\"context_id\", \"created_at\", \"updated_at\"",
                    m->name);
-    append_columns(&b, m);
+    pg_append_columns(&b, m);
     rh_buf_appendf(&b, ") SELECT $1, $2::bigint, $2::bigint");
     for (size_t i = 0; i < m->nfields; i++) {
-        p_value(&p, m->fields[i].type, json_object_get(values, m->fields[i].name));
+        pg_p_value(&p, m->fields[i].type, json_object_get(values, m->fields[i].name));
         idx[i] = p.n;
-        rh_buf_appendf(&b, ", $%d::%s", p.n, cast_of(m->fields[i].type));
+        rh_buf_appendf(&b, ", $%d::%s", p.n, pg_cast_of(m->fields[i].type));
     }
     if ((rc = write_returning(db, m, &b, &p, values, idx, 1, &r, err)) != 0)
         return rc;
@@ -365,14 +363,14 @@ int pg_get(store_db *hdb, const store_model *m, int64_t id, json_t **row, rhai_e
     pg_p_text(&p, db->h.context);
     pg_p_int(&p, id);
     if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
+        return pg_oom(&b, &p, err);
     rc = pg_run(db->ps, db, b.data, &p, &r, err);
     rh_buf_free(&b);
     if (rc != 0)
         return rc;
     if (PQntuples(r) == 0)
         rc = rh_error_set(err, RHAI_ENOTFOUND, "%s %lld not found", m->name, (long long)id);
-    else if ((*row = row_object(r, 0, m)) == NULL)
+    else if ((*row = pg_row_object(r, 0, m)) == NULL)
         rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
     else
         rows_put(db, m, *row, r, 0, CTID_COL(m));
@@ -403,10 +401,10 @@ int pg_update(store_db *hdb, const store_model *m, int64_t id, json_t *values,
         json_t *v = json_object_get(values, m->fields[i].name);
         if (v == NULL)
             continue;               /* only the fields given are written */
-        p_value(&p, m->fields[i].type, v);
+        pg_p_value(&p, m->fields[i].type, v);
         idx[i] = p.n;
         rh_buf_appendf(&b, ", \"%s\" = $%d::%s", m->fields[i].name, p.n,
-                       cast_of(m->fields[i].type));
+                       pg_cast_of(m->fields[i].type));
     }
     append_row_where(db, &b, &p, m, id);
     rows_drop(db, m, id);
@@ -439,7 +437,7 @@ int pg_del(store_db *hdb, const store_model *m, int64_t id, rhai_error *err)
     append_row_where(db, &b, &p, m, id);
     rows_drop(db, m, id);
     if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
+        return pg_oom(&b, &p, err);
     rc = pg_run(db->ps, db, b.data, &p, &r, err);
     rh_buf_free(&b);
     if (rc != 0)
@@ -495,7 +493,7 @@ int pg_ref_rows(store_db *hdb, const store_model *m, const char *field, const ch
                        field);
     }
     if (sql.data == NULL || p.oom)
-        return oom(&sql, &p, err);
+        return pg_oom(&sql, &p, err);
     rc = pg_run(db->ps, db, sql.data, &p, &r, err);
     rh_buf_free(&sql);
     if (rc != 0)
@@ -531,9 +529,9 @@ static int where_term(void *u, const store_field *f, const char *op, json_t *v)
     if (v == NULL) {
         rh_buf_appendf(w->b, " AND \"%s\" %s", f->name, op);
     } else {
-        p_value(w->p, f->type, v);
+        pg_p_value(w->p, f->type, v);
         rh_buf_appendf(w->b, " AND \"%s\" %s $%d::%s", f->name, op, w->p->n,
-                       cast_of(f->type));
+                       pg_cast_of(f->type));
     }
     return 0;
 }
@@ -580,7 +578,7 @@ static int select_rows(pg_db *db, const store_model *m, int count, json_t *where
                        f->name, desc ? "DESC NULLS LAST" : "ASC NULLS FIRST", p.n - 1, p.n);
     }
     if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
+        return pg_oom(&b, &p, err);
     rc = pg_run(db->ps, db, b.data, &p, res, err);
     rh_buf_free(&b);
     return rc;
@@ -607,7 +605,7 @@ int pg_list(store_db *hdb, const store_model *m, json_t *where, const char *orde
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *row = row_object(r, i, m);
+        json_t *row = pg_row_object(r, i, m);
         if (row != NULL && i < PG_ROWS_MAX / 2)
             rows_put(db, m, row, r, i, CTID_COL(m));   /* a list, then updates */
         if (row == NULL || json_array_append_new(arr, row) != 0) {
@@ -631,255 +629,4 @@ int pg_count(store_db *hdb, const store_model *m, json_t *where, int64_t *n, rha
     *n = pg_int(r, 0, 0);
     PQclear(r);
     return 0;
-}
-
-/* ======================== export / import ======================== */
-
-enum { C_INT, C_TEXT, C_HEX };
-
-typedef struct pg_col {
-    const char *name;       /* in the canonical row */
-    const char *sql;        /* its column (NULL: name) */
-    int         kind;
-} pg_col;
-
-static const pg_col owners_cols[] = {
-    { "caller", NULL, C_TEXT }, { "added_at", NULL, C_INT }, { NULL, NULL, 0 } };
-static const pg_col grants_cols[] = {
-    { "id", NULL, C_INT }, { "caller", NULL, C_TEXT }, { "model", NULL, C_TEXT },
-    { "ops", NULL, C_INT }, { "object_id", NULL, C_INT }, { "expires_at", NULL, C_INT },
-    { "granted_by", NULL, C_TEXT }, { "created_at", NULL, C_INT }, { NULL, NULL, 0 } };
-static const pg_col audit_cols[] = {
-    { "id", NULL, C_INT }, { "at", NULL, C_INT }, { "task_id", NULL, C_TEXT },
-    { "caller", NULL, C_TEXT }, { "op", NULL, C_TEXT }, { "model", NULL, C_TEXT },
-    { "object_id", NULL, C_INT }, { "decision", NULL, C_TEXT }, { "reason", NULL, C_TEXT },
-    { NULL, NULL, 0 } };
-static const pg_col ledger_cols[] = {
-    { "task_id", NULL, C_TEXT }, { "result", NULL, C_TEXT }, { "finished_at", NULL, C_INT },
-    { "caller_id", NULL, C_TEXT }, { "context_id", "bound_context", C_TEXT },
-    { "worker_id", NULL, C_TEXT }, { "digest", "digest", C_HEX }, { NULL, NULL, 0 } };
-
-static const struct {
-    const char   *table;
-    const pg_col *cols;
-    const char   *key;
-} store_tables[] = {
-    { STORE_TABLE_OWNERS, owners_cols, "caller" },
-    { STORE_TABLE_GRANTS, grants_cols, "id" },
-    { STORE_TABLE_AUDIT, audit_cols, "id" },
-    { STORE_TABLE_LEDGER, ledger_cols, "task_id" },
-};
-
-static int table_index(const char *table)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(store_tables[i].table, table) == 0)
-            return i;
-    return -1;
-}
-
-int pg_export_rows(store_db *hdb, const char *table,
-                   int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
-                   rhai_error *err)
-{
-    pg_db *db = (pg_db *)hdb;
-    const store_model *m = NULL;
-    int t = table_index(table);
-    pg_params p = { 0 };
-    PGresult *r = NULL;
-    rh_buf b;
-    int rc;
-
-    if (t < 0 && (m = store_schema_model(db->h.st->schema, table)) == NULL)
-        return rh_error_set(err, RHAI_EINVAL, "no table '%.100s'", table);
-    if ((rc = pg_db_ready(db, err)) != 0)
-        return rc;
-    rh_buf_init(&b);
-    if (m) {
-        rh_buf_appendf(&b, "SELECT \"id\", \"created_at\", \"updated_at\"");
-        append_columns(&b, m);
-        rh_buf_appendf(&b, " FROM \"%s\" WHERE context_id = $1 ORDER BY id", m->name);
-    } else {
-        const pg_col *c = store_tables[t].cols;
-        rh_buf_appendf(&b, "SELECT ");
-        for (int i = 0; c[i].name; i++)
-            rh_buf_appendf(&b, c[i].kind == C_HEX ? "%sencode(%s, 'hex')" : "%s%s",
-                           i ? ", " : "", c[i].sql ? c[i].sql : c[i].name);
-        rh_buf_appendf(&b, " FROM %s WHERE context_id = $1 ORDER BY %s", table,
-                       store_tables[t].key);
-    }
-    pg_p_text(&p, db->h.context);
-    if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
-    /* a model's rows may be many: a real export of a huge context would
-     * page; one result set keeps the transaction's snapshot simple */
-    rc = pg_run(db->ps, db, b.data, &p, &r, err);
-    rh_buf_free(&b);
-    if (rc != 0)
-        return rc;
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        json_t *row;
-        if (m) {
-            row = row_object(r, i, m);
-        } else {
-            const pg_col *c = store_tables[t].cols;
-            row = json_object();
-            for (int k = 0; row && c[k].name; k++) {
-                json_t *v = PQgetisnull(r, i, k) ? json_null()
-                            : c[k].kind == C_INT ? json_integer(pg_int(r, i, k))
-                                                 : json_string(PQgetvalue(r, i, k));
-                if (json_object_set_new(row, c[k].name, v) != 0) {
-                    json_decref(row);
-                    row = NULL;
-                }
-            }
-        }
-        if (row == NULL) {
-            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
-            break;
-        }
-        rc = fn(u, row, err);
-        json_decref(row);
-    }
-    PQclear(r);
-    return rc;
-}
-
-/* A canonical value of kind 'kind' pushed to p; RHAI_EINVAL when it is
- * of the wrong JSON type. */
-static int p_canon(pg_params *p, const char *table, const char *name, int kind, json_t *v,
-                   rhai_error *err)
-{
-    if (v == NULL || json_is_null(v)) {
-        pg_p_null(p);
-        return 0;
-    }
-    if (kind == C_INT ? !json_is_integer(v) : !json_is_string(v))
-        return rh_error_set(err, RHAI_EINVAL, "%s: %s must be %s", table, name,
-                            kind == C_INT ? "an integer" : "a string");
-    if (kind == C_INT)
-        pg_p_int(p, json_integer_value(v));
-    else
-        pg_p_textn(p, json_string_value(v), json_string_length(v));
-    return 0;
-}
-
-/* Does v fit a column of type t? */
-static int value_fits(store_type t, json_t *v)
-{
-    if (v == NULL || json_is_null(v))
-        return 1;
-    switch (t) {
-    case STORE_T_STRING:
-        return json_is_string(v);
-    case STORE_T_NUMBER:
-        return json_is_number(v);
-    case STORE_T_BOOL:
-        return json_is_boolean(v);
-    case STORE_T_LIST:
-        return json_is_array(v);
-    default:
-        return json_is_integer(v);
-    }
-}
-
-int pg_import_row(store_db *hdb, const char *table, json_t *row, rhai_error *err)
-{
-    pg_db *db = (pg_db *)hdb;
-    const store_model *m = NULL;
-    int t = table_index(table);
-    pg_params p = { 0 };
-    rh_buf b;
-    int rc;
-
-    if (t < 0 && (m = store_schema_model(db->h.st->schema, table)) == NULL)
-        return rh_error_set(err, RHAI_EINVAL, "no table '%.100s'", table);
-    if (!json_is_object(row))
-        return rh_error_set(err, RHAI_EINVAL, "%s: a row must be an object", table);
-    if ((rc = pg_db_ready(db, err)) != 0)
-        return rc;
-    pg_rows_clear(db);
-    rh_buf_init(&b);
-    pg_p_text(&p, db->h.context);
-    if (m) {
-        static const char *const metas[] = { "id", "created_at", "updated_at" };
-        rh_buf_appendf(&b, "INSERT INTO \"%s\" (\"context_id\", \"id\", \"created_at\", "
-                       "\"updated_at\"", m->name);
-        append_columns(&b, m);
-        rh_buf_appendf(&b, ") VALUES ($1");
-        for (int i = 0; rc == 0 && i < 3; i++) {
-            json_t *v = json_object_get(row, metas[i]);
-            if (!json_is_integer(v))
-                rc = rh_error_set(err, RHAI_EINVAL, "%s: %s must be an integer", table,
-                                  metas[i]);
-            else
-                pg_p_int(&p, json_integer_value(v));
-            rh_buf_appendf(&b, ", $%d::bigint", p.n);
-        }
-        for (size_t i = 0; rc == 0 && i < m->nfields; i++) {
-            const store_field *f = &m->fields[i];
-            json_t *v = json_object_get(row, f->name);
-            if (!value_fits(f->type, v))
-                rc = rh_error_set(err, RHAI_EINVAL, "%s: %s has the wrong type", table,
-                                  f->name);
-            p_value(&p, f->type, v);
-            rh_buf_appendf(&b, ", $%d::%s", p.n, cast_of(f->type));
-        }
-        rh_buf_appendf(&b, ")");
-    } else {
-        const pg_col *c = store_tables[t].cols;
-        rh_buf_appendf(&b, "INSERT INTO %s (context_id", table);
-        for (int i = 0; c[i].name; i++)
-            rh_buf_appendf(&b, ", %s", c[i].sql ? c[i].sql : c[i].name);
-        rh_buf_appendf(&b, ") VALUES ($1");
-        for (int i = 0; rc == 0 && c[i].name; i++) {
-            rc = p_canon(&p, table, c[i].name, c[i].kind, json_object_get(row, c[i].name),
-                         err);
-            rh_buf_appendf(&b, c[i].kind == C_HEX ? ", decode($%d, 'hex')" : ", $%d", p.n);
-        }
-        rh_buf_appendf(&b, ")");
-    }
-    if (rc != 0) {
-        rh_buf_free(&b);
-        pg_params_free(&p);
-        return rc;
-    }
-    if (b.data == NULL || p.oom)
-        return oom(&b, &p, err);
-    rc = pg_queue(db->ps, b.data, &p, NULL, 1, PG_K_OTHER, err);
-    rh_buf_free(&b);
-    /* rows go in batches: queued, sent every PG_IMPORT_BATCH */
-    if (rc == 0 && (db->ps->nq >= PG_IMPORT_BATCH || !db->in_tx))
-        rc = pg_run(db->ps, db, "SELECT 1", NULL, NULL, err);
-    return rc;
-}
-
-/* Move the identity sequences past the ids imported (never back: an id
- * once given is not given again). */
-int pg_import_end(store_db *hdb, rhai_error *err)
-{
-    pg_db *db = (pg_db *)hdb;
-    const store_schema *s = db->h.st->schema;
-    rh_buf b;
-    int rc;
-
-    if ((rc = pg_db_ready(db, err)) != 0)
-        return rc;
-    rh_buf_init(&b);
-    for (size_t i = 0; rc == 0 && i < s->nmodels + 2; i++) {
-        const char *t = i == 0 ? "rhai_grants" : i == 1 ? "rhai_audit" : s->models[i - 2].name;
-        b.len = 0;
-        rh_buf_appendf(&b, "SELECT setval(pg_get_serial_sequence('\"%s\"', 'id'), "
-                       "GREATEST(COALESCE(pg_sequence_last_value(pg_get_serial_sequence("
-                       "'\"%s\"', 'id')::regclass), 0), (SELECT COALESCE(max(id), 0) FROM "
-                       "\"%s\"), 1))", t, t, t);
-        if (b.data == NULL)
-            rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
-        else
-            rc = pg_queue(db->ps, b.data, NULL, NULL, 0, PG_K_OTHER, err);
-    }
-    rh_buf_free(&b);
-    if (rc == 0)
-        rc = pg_run(db->ps, db, "SELECT 1", NULL, NULL, err);
-    return rc;
 }

@@ -2,10 +2,12 @@
  * one PostgreSQL database holding every context of a store in shared
  * tables keyed by context (docs/store.md).
  *
- * pg.c holds the connection, the statement queue (libpq pipeline mode),
- * migrations, contexts, transactions and the ledger; pg_crud.c the model
- * rows, list, count, references and export/import; pg_acl.c owners,
- * grants, decisions and audit. Their functions carry the pg_ prefix.
+ * pg_conn.c holds the connection and the statement queue (libpq pipeline
+ * mode); pg_migrate.c migrations; pg.c the store, contexts, transactions
+ * and the ledger; pg_crud.c the model rows, list, count and references;
+ * pg_export.c export/import; pg_acl.c owners, grants, decisions and
+ * audit; pg_events.c the outbox and subscriptions. Their functions carry
+ * the pg_ prefix.
  *
  * Round trips. Statements whose answer nobody waits for (BEGIN,
  * SAVEPOINT, RELEASE, an audit row, the ledger row) are queued in the
@@ -126,8 +128,21 @@ typedef struct pg_store {
     int64_t        round_trips; /* Syncs sent (tests, RHAI_PG_TRACE) */
 } pg_store;
 
-/* pg.c */
+/* pg_conn.c */
 const char *pg_where(const pg_store *ps);
+/* A new connection to the store's database (not in pipeline mode), or
+ * NULL with 'err' set. */
+PGconn *pg_conn_open(pg_store *ps, const char *timeout, rhai_error *err);
+void pg_conn_close(pg_store *ps);
+/* The connection, opened (and the tables migrated) when there is none or
+ * it broke. Never called inside a transaction. */
+int pg_conn_ensure(pg_store *ps, rhai_error *err);
+/* A row count of an INSERT/UPDATE/DELETE result, else 0. */
+int64_t pg_changed_rows(PGresult *r);
+/* Set err from a failed result (RHAI_ESTORE). */
+int pg_result_error(pg_store *ps, pg_db *db, PGresult *r, rhai_error *err);
+/* Send the queue (one round trip): 0, or the first failure. */
+int pg_flush(pg_store *ps, pg_db *db, rhai_error *err);
 /* Queue 'sql' with 'p' (moved in: p is emptied; NULL: none). keep/est as
  * in pg_stmt. */
 int pg_queue(pg_store *ps, const char *sql, pg_params *p, PGresult **keep, int est,
@@ -141,28 +156,41 @@ int pg_run(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **re
  * again once on a fresh connection when the kept one turns out dead. */
 int pg_run_read(pg_store *ps, pg_db *db, const char *sql, pg_params *p, PGresult **res,
                 rhai_error *err);
-/* Ready for a statement on db: the connection is up (made now when needed,
- * never inside a transaction), no other context's transaction is open. */
-int pg_db_ready(pg_db *db, rhai_error *err);
 /* A count or id from a text column. */
 int64_t pg_int(const PGresult *r, int row, int col);
 /* The rows of r (PQclear'ed here) as an array of row(r, i, ctx) into
  * *out: 0, or RHAI_ENOMEM (row() NULL: out of memory). */
 int pg_rows_json(PGresult *r, json_t *(*row)(const PGresult *r, int i, void *ctx), void *ctx,
                  json_t **out, rhai_error *err);
+/* Drop every statement queued and not sent. */
+void pg_queue_clear(pg_store *ps);
+/* Run SQL text made by us (no parameters, no result kept). */
+int pg_run_const(pg_store *ps, pg_db *db, const char *sql, rhai_error *err);
+
+/* pg.c */
+/* Ready for a statement on db: the connection is up (made now when needed,
+ * never inside a transaction), no other context's transaction is open. */
+int pg_db_ready(pg_db *db, rhai_error *err);
 /* Invalidate every cached authorization decision of the store. */
 void pg_acl_changed(pg_store *ps);
 void pg_authz_clear(pg_db *db);
 
 /* pg_crud.c */
 const char *pg_sql_type(const store_field *f);
+/* The cast of a parameter for a column of type t. */
+const char *pg_cast_of(store_type t);
+/* Push 'v' (NULL or json null: SQL NULL) as a value of type t. */
+void pg_p_value(pg_params *p, store_type t, json_t *v);
+/* Row i of a result selecting id, created_at, updated_at and the fields
+ * in schema order. New object or NULL (out of memory). */
+json_t *pg_row_object(const PGresult *r, int i, const store_model *m);
+/* ", \"<field>\"" for each field of m, in schema order. */
+void pg_append_columns(rh_buf *b, const store_model *m);
+/* Free b and p; RHAI_ENOMEM. */
+int pg_oom(rh_buf *b, pg_params *p, rhai_error *err);
 /* pg_migrate.c: the tables up to the schema, on the store's connection
  * (pg.c calls it once per store, with nothing else queued). */
 int pg_migrate(pg_store *ps, rhai_error *err);
-/* Drop every statement queued and not sent. */
-void pg_queue_clear(pg_store *ps);
-/* Run SQL text made by us (no parameters, no result kept). */
-int pg_run_const(pg_store *ps, pg_db *db, const char *sql, rhai_error *err);
 void pg_rows_clear(pg_db *db);
 int pg_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
               rhai_error *err);
@@ -175,6 +203,7 @@ int pg_list(store_db *db, const store_model *m, json_t *where, const char *order
 int pg_count(store_db *db, const store_model *m, json_t *where, int64_t *n, rhai_error *err);
 int pg_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
                 int64_t id, long limit, json_t **ids, rhai_error *err);
+/* pg_export.c */
 int pg_export_rows(store_db *db, const char *table,
                    int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
                    rhai_error *err);

@@ -91,7 +91,7 @@ typedef struct store_backend {
     int  (*audit_query)(store_db *db, const char *caller, const char *model,
                         const char *decision, long limit, json_t **out, rhai_error *err);
 
-    /* events (store.h; store.c checks the arguments first). NULL in a
+    /* events (store.h; store_events.c checks the arguments first). NULL in a
      * backend without them: the front says so. */
     int  (*outbox_put)(store_db *db, const store_event *ev, rhai_error *err);
     int  (*outbox_pending)(store_db *db, const char *task_id, int64_t before_ms, long limit,
@@ -143,9 +143,9 @@ typedef int (*store__where_fn)(void *u, const store_field *f, const char *op, js
  * bind). 0, RHAI_EINVAL or RHAI_ENOMEM. */
 int store__where_walk(const store_model *m, json_t *where, store__where_fn fn, void *u,
                       rhai_error *err);
-/* An outbox row as the event object of store.h (new; NULL on OOM). A
- * payload or subs that does not parse (it always does: both were written
- * by emit) becomes null / []. */
+/* store_events.c: an outbox row as the event object of store.h (new;
+ * NULL on OOM). A payload or subs that does not parse (it always does:
+ * both were written by emit) becomes null / []. */
 json_t *store__event_json(const char *context, const char *id, const char *name,
                           const char *payload, const char *task, const char *caller,
                           int64_t at, const char *trace, int64_t depth, const char *subs);
