@@ -171,12 +171,8 @@ int pg_run_const(pg_store *ps, pg_db *db, const char *sql, rhai_error *err);
 /* Ready for a statement on db: the connection is up (made now when needed,
  * never inside a transaction), no other context's transaction is open. */
 int pg_db_ready(pg_db *db, rhai_error *err);
-/* Invalidate every cached authorization decision of the store. */
-void pg_acl_changed(pg_store *ps);
-void pg_authz_clear(pg_db *db);
 
 /* pg_crud.c */
-const char *pg_sql_type(const store_field *f);
 /* The cast of a parameter for a column of type t. */
 const char *pg_cast_of(store_type t);
 /* Push 'v' (NULL or json null: SQL NULL) as a value of type t. */
@@ -188,9 +184,6 @@ json_t *pg_row_object(const PGresult *r, int i, const store_model *m);
 void pg_append_columns(rh_buf *b, const store_model *m);
 /* Free b and p; RHAI_ENOMEM. */
 int pg_oom(rh_buf *b, pg_params *p, rhai_error *err);
-/* pg_migrate.c: the tables up to the schema, on the store's connection
- * (pg.c calls it once per store, with nothing else queued). */
-int pg_migrate(pg_store *ps, rhai_error *err);
 void pg_rows_clear(pg_db *db);
 int pg_insert(store_db *db, const store_model *m, json_t *values, int64_t *id,
               rhai_error *err);
@@ -203,6 +196,12 @@ int pg_list(store_db *db, const store_model *m, json_t *where, const char *order
 int pg_count(store_db *db, const store_model *m, json_t *where, int64_t *n, rhai_error *err);
 int pg_ref_rows(store_db *db, const store_model *m, const char *field, const char *item,
                 int64_t id, long limit, json_t **ids, rhai_error *err);
+
+/* pg_migrate.c: the tables up to the schema, on the store's connection
+ * (pg.c calls it once per store, with nothing else queued). */
+int pg_migrate(pg_store *ps, rhai_error *err);
+const char *pg_sql_type(const store_field *f);
+
 /* pg_export.c */
 int pg_export_rows(store_db *db, const char *table,
                    int (*fn)(void *u, json_t *row, rhai_error *err), void *u,
@@ -211,6 +210,9 @@ int pg_import_row(store_db *db, const char *table, json_t *row, rhai_error *err)
 int pg_import_end(store_db *db, rhai_error *err);
 
 /* pg_acl.c */
+/* Invalidate every cached authorization decision of the store. */
+void pg_acl_changed(pg_store *ps);
+void pg_authz_clear(pg_db *db);
 int pg_owner_add(store_db *db, const char *caller, rhai_error *err);
 int pg_owner_remove(store_db *db, const char *caller, rhai_error *err);
 int pg_owners(store_db *db, json_t **out, rhai_error *err);

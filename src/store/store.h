@@ -480,7 +480,7 @@ int store_sub_match(store_db *db, const char *name, json_t **subs, rhai_error *e
  * that matches many names against one read of the list (emit). */
 int store_subs_matching(json_t *all, const char *name, json_t **subs, rhai_error *err);
 
-/* ======================== moving contexts (store.c) ====================
+/* ======================== moving contexts (move.c) ====================
  *
  * A context travels as JSON lines ("rhaictl context export ID > f.json"):
  *   {"format": "rhai-context/1", "context": ID, "backend": "sqlite",
