@@ -18,7 +18,11 @@
  * Reentrancy: a callback may issue commands, drop or close the
  * connection. Each attempt has a generation number; code that called out
  * re-checks it and stops touching the attempt's reader and buffers once
- * it changed. Memory goes only in the last close callback. */
+ * it changed. Memory goes only in the last close callback.
+ *
+ * This file holds the object, its FIFO, teardown and reconnect, and the
+ * API; one attempt on the wire (connect, TLS, handshake, reads and writes)
+ * is in rconn_async_io.c. The struct and what the two share: rconn_int.h. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,66 +30,7 @@
 
 #include "common/rconn_int.h"
 
-enum { ST_DOWN, ST_CONNECTING, ST_TLS, ST_SETUP, ST_UP };
-
-typedef struct pend {
-    rh_reply_fn cb;           /* NULL: reply dropped */
-    void       *priv;
-    int         step;         /* handshake step (RH_RCONN_FAIL_*), 0: the caller's */
-} pend;
-
-/* Invariants (aconn_check):
- * - state == ST_DOWN <=> poll == NULL <=> x.fd < 0 <=> reader == NULL.
- * - hs_left counts the handshake entries at the head of the FIFO; it is 0
- *   when up. 'held' is empty unless connecting with queue_connecting.
- * - 'prepare' is active iff write_pending; write_pending only when up or
- *   in ST_SETUP with bytes in 'out'.
- * - 'closing': no command is accepted, state is ST_DOWN, the FIFO empty. */
-struct rh_aconn {
-    uv_loop_t    *loop;
-    rh_redis_cfg  cfg;
-    rh_aconn_opts opts;
-    char          where[400];
-    rh_tls_ctx   *tx;             /* rediss:// settings, for every attempt */
-    int           state;
-    int           closing;
-    uint64_t      gen;            /* attempt generation, bumped by teardown */
-    /* the attempt */
-    rh_xport      x;
-    uv_poll_t    *poll;           /* heap: its close callback frees it */
-    int           events;         /* armed on poll */
-    int           addr_idx;       /* which resolved address this attempt tries */
-    redisReader  *reader;
-    rh_buf        out;            /* encoded; bytes before opos written */
-    size_t        opos;
-    rh_buf        held;           /* commands accepted while connecting */
-    int           rd_wants_wr;    /* TLS: a read waits for writable */
-    int           wr_wants_rd;    /* TLS: a write waits for readable */
-    int           wr_blocked;     /* a write waits for writable */
-    int           hs_left;
-    /* pending callbacks, a ring */
-    pend         *fifo;
-    size_t        fcap, fhead, fcount;
-    /* timer, prepare */
-    uv_timer_t    timer;
-    uv_prepare_t  prepare;
-    int           write_pending;
-    int           handles;        /* timer + prepare not yet closed */
-    /* reconnect */
-    int64_t       backoff_ms, backoff_max_ms, misconf_ms;
-    uint64_t      rand_state, reconnects, failures;
-    rh_rconn_fail fail;
-    rhai_error    last;
-    rh_log_limit  limit;
-};
-
-static void on_poll(uv_poll_t *h, int status, int events);
-static void on_timer(uv_timer_t *t);
-static void conn_attempt(rh_aconn *c);
-static void do_write(rh_aconn *c);
-static void on_prepare(uv_prepare_t *h);
-
-static void poll_closed(uv_handle_t *h)
+void rh_aconn_poll_closed(uv_handle_t *h)
 {
     rh_free(h);
 }
@@ -111,7 +56,7 @@ static int aconn_check(const rh_aconn *c)
 
 /* ======================== FIFO ======================== */
 
-static int fifo_push(rh_aconn *c, rh_reply_fn cb, void *priv, int step)
+int rh_aconn_fifo_push(rh_aconn *c, rh_reply_fn cb, void *priv, int step)
 {
     if (c->fcount == c->fcap) {
         size_t ncap = c->fcap ? c->fcap * 2 : 64;
@@ -130,41 +75,12 @@ static int fifo_push(rh_aconn *c, rh_reply_fn cb, void *priv, int step)
     return 0;
 }
 
-static pend fifo_pop(rh_aconn *c)
+pend rh_aconn_fifo_pop(rh_aconn *c)
 {
     pend p = c->fifo[c->fhead];
     c->fhead = (c->fhead + 1) % c->fcap;
     c->fcount--;
     return p;
-}
-
-/* ======================== events ======================== */
-
-static void arm(rh_aconn *c)
-{
-    int ev = 0;
-
-    if (c->poll == NULL)
-        return;
-    if (c->state == ST_CONNECTING) {
-        ev = UV_WRITABLE;
-    } else {
-        ev = UV_READABLE;
-        if (c->wr_blocked || c->rd_wants_wr)
-            ev |= UV_WRITABLE;
-    }
-    if (ev == c->events)
-        return;
-    c->events = ev;
-    uv_poll_start(c->poll, ev, on_poll);
-}
-
-static void write_soon(rh_aconn *c)
-{
-    if (c->write_pending || c->wr_blocked || c->wr_wants_rd || rh_buf_len(&c->out) == c->opos)
-        return;
-    c->write_pending = 1;
-    uv_prepare_start(&c->prepare, on_prepare);
 }
 
 /* ======================== reconnect ======================== */
@@ -193,11 +109,11 @@ static int64_t conn_schedule(rh_aconn *c, int misconf)
         c->backoff_ms = d * 2 > c->backoff_max_ms ? c->backoff_max_ms : d * 2;
     }
     d = d / 2 + (int64_t)conn_rand(c, (uint64_t)(d - d / 2) + 1);
-    uv_timer_start(&c->timer, on_timer, (uint64_t)d, 0);
+    uv_timer_start(&c->timer, rh_aconn_on_timer, (uint64_t)d, 0);
     return d;
 }
 
-static const char *conn_name(const rh_aconn *c)
+const char *rh_aconn_name(const rh_aconn *c)
 {
     return c->opts.name ? c->opts.name : "redis";
 }
@@ -260,7 +176,7 @@ static void attempt_failed(rh_aconn *c)
         return;
     rh_log(misconf ? RH_LOG_ERROR : RH_LOG_WARN,
            "event=%s conn=%s redis=\"%s\" db=%d reason=\"%s\" attempts=%llu suppressed=%llu "
-           "retry_in_ms=%lld %s", event, conn_name(c),
+           "retry_in_ms=%lld %s", event, rh_aconn_name(c),
            rh_log_quote(epq, sizeof epq, conn_endpoint(c, ep, sizeof ep), 300), c->cfg.url.db,
            RH_LOG_Q(short_reason(c)), (unsigned long long)c->failures,
            (unsigned long long)held, (long long)in_ms,
@@ -275,7 +191,7 @@ static void attempt_failed(rh_aconn *c)
 /* End the attempt: socket closed, every pending callback once with NULL
  * (in order), on_down when it was up, then (unless closing) the next
  * attempt scheduled. 'fail' and 'e' say why (kept as the last error). */
-static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
+void rh_aconn_teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
 {
     int was_up = c->state == ST_UP;
     pend *list = c->fifo;
@@ -289,7 +205,7 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
     if (e)
         c->last = *e;
     if (c->poll) {
-        uv_close((uv_handle_t *)c->poll, poll_closed);   /* stops it */
+        uv_close((uv_handle_t *)c->poll, rh_aconn_poll_closed);   /* stops it */
         c->poll = NULL;
     }
     rh_xport_close(&c->x);                  /* after the poll stopped */
@@ -326,7 +242,7 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
         if (c->closing)                     /* our own close: nothing was lost */
             return;
         rh_log(RH_LOG_WARN, "event=redis_down conn=%s reason=\"%s\" connection lost",
-               conn_name(c), RH_LOG_Q(c->last.msg));
+               rh_aconn_name(c), RH_LOG_Q(c->last.msg));
         if (c->opts.on_down)
             c->opts.on_down(c, c->opts.data);
         if (!c->closing && c->state == ST_DOWN && !uv_is_active((uv_handle_t *)&c->timer))
@@ -335,9 +251,7 @@ static void teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e)
     }
 }
 
-static void fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt, ...)
-    RH_PRINTF(4, 5);
-static void fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt, ...)
+void rh_aconn_fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt, ...)
 {
     rhai_error e;
     char msg[RHAI_ERRMSG_MAX];
@@ -347,317 +261,7 @@ static void fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     rh_error_set(&e, code, "%s", msg);
-    teardown(c, fail, &e);
-}
-
-/* ======================== I/O ======================== */
-
-static void went_up(rh_aconn *c)
-{
-    uv_timer_stop(&c->timer);
-    c->state = ST_UP;
-    c->backoff_ms = RH_RCONN_BACKOFF_MIN_MS;
-    c->misconf_ms = RH_RCONN_MISCONF_MIN_MS;
-    c->fail = RH_RCONN_FAIL_NONE;
-    if (c->failures)
-        rh_log(RH_LOG_NOTICE, "event=redis_up conn=%s attempts=%llu connected after failed "
-               "attempts", conn_name(c), (unsigned long long)c->failures);
-    else
-        rh_log(RH_LOG_INFO, "event=redis_up conn=%s connected", conn_name(c));
-    c->failures = 0;
-    rh_log_limit_reset(&c->limit);
-    if (rh_buf_len(&c->held) > 0) {
-        if (rh_buf_append(&c->out, c->held.data, rh_buf_len(&c->held)) != 0) {
-            fail_now(c, RH_RCONN_FAIL_NET, RHAI_ENOMEM, "%s: out of memory", c->where);
-            return;
-        }
-        rh_buf_free(&c->held);
-        write_soon(c);
-    }
-    if (c->opts.on_up)
-        c->opts.on_up(c, c->opts.data);
-}
-
-/* A MOVED or ASK error reply. */
-static int is_redirect(const redisReply *r)
-{
-    return r->str && ((r->len > 6 && memcmp(r->str, "MOVED ", 6) == 0) ||
-                      (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0));
-}
-
-/* Hand every complete reply to its callback. Stops when the attempt
- * ended inside a callback. */
-static void process_replies(rh_aconn *c)
-{
-    uint64_t gen = c->gen;
-
-    while (c->gen == gen && c->reader) {
-        void *r = NULL;
-        pend p;
-        if (redisReaderGetReply(c->reader, &r) != REDIS_OK) {
-            fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: bad reply: %s", c->where,
-                     c->reader->errstr);
-            return;
-        }
-        if (r == NULL)
-            return;
-        if (c->fcount == 0) {
-            freeReplyObject(r);
-            fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: a reply nobody asked for",
-                     c->where);
-            return;
-        }
-        p = fifo_pop(c);
-        if (p.step) {
-            rhai_error e;
-            int kind = rh_rconn_handshake_check(r, p.step, c->where, &e);
-            freeReplyObject(r);
-            if (kind) {
-                teardown(c, (rh_rconn_fail)kind, &e);
-                return;
-            }
-            if (--c->hs_left == 0)
-                went_up(c);
-            continue;
-        }
-        if (c->opts.on_redirect && ((redisReply *)r)->type == REDIS_REPLY_ERROR &&
-            is_redirect(r))
-            c->opts.on_redirect(c, r, c->opts.data);
-        if (p.cb)
-            p.cb(c, r, p.priv);
-        freeReplyObject(r);
-    }
-}
-
-static void do_read(rh_aconn *c)
-{
-    uint64_t gen = c->gen;
-    char buf[65536];
-
-    c->rd_wants_wr = 0;
-    while (c->gen == gen) {
-        int want = 0;
-        rhai_error e;
-        ssize_t n = rh_xport_read(&c->x, buf, sizeof buf, &want, &e);
-        if (n > 0) {
-            if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK) {
-                fail_now(c, RH_RCONN_FAIL_NET, RHAI_ENOMEM, "%s: out of memory", c->where);
-                return;
-            }
-            process_replies(c);
-            continue;
-        }
-        if (n == 0) {
-            fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: connection closed by the server",
-                     c->where);
-            return;
-        }
-        if (n == RHAI_EAGAIN) {
-            if (want == RH_IO_WRITE)
-                c->rd_wants_wr = 1;
-            arm(c);
-            return;
-        }
-        fail_now(c, n == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, (int)n, "%s: %s",
-                 c->where, e.msg);
-        return;
-    }
-}
-
-static void do_write(rh_aconn *c)
-{
-    c->wr_blocked = c->wr_wants_rd = 0;
-    while (c->opos < rh_buf_len(&c->out)) {
-        int want = 0;
-        rhai_error e;
-        ssize_t n = rh_xport_write(&c->x, c->out.data + c->opos, rh_buf_len(&c->out) - c->opos,
-                                   &want, &e);
-        if (n > 0) {
-            c->opos += (size_t)n;
-            continue;
-        }
-        if (n == RHAI_EAGAIN) {
-            if (want == RH_IO_WRITE)
-                c->wr_blocked = 1;
-            else
-                c->wr_wants_rd = 1;
-            break;
-        }
-        fail_now(c, n == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, (int)n, "%s: %s",
-                 c->where, e.msg);
-        return;
-    }
-    rh_rconn_out_done(&c->out, &c->opos);
-    arm(c);
-}
-
-static void on_prepare(uv_prepare_t *h)
-{
-    rh_aconn *c = h->data;
-
-    c->write_pending = 0;
-    uv_prepare_stop(h);
-    if (c->state == ST_SETUP || c->state == ST_UP)
-        do_write(c);
-}
-
-/* The socket is connected (and TLS done): send the handshake. */
-static void start_setup(rh_aconn *c)
-{
-    c->state = ST_SETUP;
-    arm(c);
-    do_write(c);
-}
-
-static void tls_step(rh_aconn *c)
-{
-    int want = 0, rc;
-    rhai_error e;
-
-    rc = rh_tls_handshake(c->x.tls, &want, &e);
-    if (rc == 0) {
-        start_setup(c);
-        return;
-    }
-    if (rc == RHAI_EAGAIN) {
-        c->events = 0;                 /* re-arm for exactly what it wants */
-        uv_poll_start(c->poll, want == RH_IO_READ ? UV_READABLE : UV_WRITABLE, on_poll);
-        c->events = want == RH_IO_READ ? UV_READABLE : UV_WRITABLE;
-        return;
-    }
-    fail_now(c, rc == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, rc, "%s: %s", c->where,
-             e.msg);
-}
-
-/* connect(2) finished (or failed) on this attempt's socket. */
-static void connected(rh_aconn *c)
-{
-    rhai_error e;
-
-    if (rh_xport_connected(c->x.fd, c->where, &e) != 0) {
-        /* Next address of the name, if any, within the same attempt. */
-        uv_close((uv_handle_t *)c->poll, poll_closed);
-        c->poll = NULL;
-        rh_xport_close(&c->x);
-        c->events = 0;
-        c->addr_idx++;
-        c->last = e;
-        conn_attempt(c);
-        return;
-    }
-    if (c->cfg.url.tls) {
-        if (rh_tls_new(c->tx, c->x.fd, &c->cfg.url, &c->x.tls, &e) != 0) {
-            teardown(c, RH_RCONN_FAIL_TLS, &e);
-            return;
-        }
-        c->state = ST_TLS;
-        tls_step(c);
-        return;
-    }
-    start_setup(c);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    rh_aconn *c = h->data;
-    uint64_t gen = c->gen;
-
-    if (status < 0 && c->state != ST_CONNECTING) {
-        /* libuv stopped the poll; a read finds the error (or data). */
-        c->events = 0;
-        events = UV_READABLE;
-    }
-    switch (c->state) {
-    case ST_CONNECTING:
-        connected(c);
-        return;
-    case ST_TLS:
-        tls_step(c);
-        return;
-    default:
-        break;
-    }
-    if ((events & UV_READABLE) || (c->rd_wants_wr && (events & UV_WRITABLE)))
-        do_read(c);
-    if (c->gen != gen)
-        return;
-    if ((events & UV_WRITABLE) || (c->wr_wants_rd && (events & UV_READABLE)))
-        do_write(c);
-    if (c->gen == gen && c->events == 0)
-        arm(c);
-}
-
-/* ======================== attempts ======================== */
-
-static void conn_attempt(rh_aconn *c)
-{
-    int steps[3], n, inprog = 0, fd = -1, rc;
-    rhai_error e;
-
-    if (c->state == ST_DOWN) {            /* a fresh attempt, not a next address */
-        c->gen++;
-        c->addr_idx = 0;
-        c->state = ST_CONNECTING;          /* from here on teardown undoes it all */
-        uv_timer_start(&c->timer, on_timer, (uint64_t)c->cfg.connect_ms, 0);
-        n = (c->reader = redisReaderCreate()) == NULL
-                ? RHAI_ENOMEM : rh_rconn_handshake_cmds(&c->cfg.url, &c->out, steps);
-        for (int i = 0; i < n; i++)        /* handshake entries: nobody's callbacks */
-            if (fifo_push(c, NULL, NULL, steps[i]) != 0)
-                n = RHAI_ENOMEM;
-        if (n < 0) {
-            rh_error_set(&e, RHAI_ENOMEM, "%s: out of memory", c->where);
-            teardown(c, RH_RCONN_FAIL_NET, &e);
-            return;
-        }
-        c->hs_left = n;
-    }
-    rc = rh_xport_connect(&c->cfg.url, c->where, c->addr_idx, &fd, &inprog, &e);
-    if (rc == RHAI_ENOTFOUND) {          /* every address failed: the last error */
-        e = c->last;
-        rc = e.code ? e.code : RHAI_ECONN;
-        if (!e.code)
-            rh_error_set(&e, RHAI_ECONN, "cannot connect to %s: no address", c->where);
-    }
-    if (rc != 0) {
-        teardown(c, RH_RCONN_FAIL_NET, &e);   /* no socket, no poll: fine */
-        return;
-    }
-    c->x.fd = fd;
-    if ((c->poll = rh_malloc(sizeof *c->poll)) == NULL ||
-        uv_poll_init_socket(c->loop, c->poll, fd) != 0) {
-        rh_free(c->poll);                  /* a failed init leaves no handle */
-        c->poll = NULL;
-        rh_error_set(&e, RHAI_ENOMEM, "%s: cannot poll the socket", c->where);
-        teardown(c, RH_RCONN_FAIL_NET, &e);
-        return;
-    }
-    c->poll->data = c;
-    c->events = 0;
-    if (inprog) {
-        arm(c);                             /* ST_CONNECTING: writable */
-        return;
-    }
-    connected(c);
-}
-
-/* One timer, two meanings: connect timeout while connecting, backoff
- * while down. */
-static void on_timer(uv_timer_t *t)
-{
-    rh_aconn *c = t->data;
-
-    if (c->closing)
-        return;
-    if (c->state != ST_DOWN) {
-        fail_now(c, c->state == ST_TLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, RHAI_ECONN,
-                 "%s: connect timeout: no answer in %lld ms%s", c->where,
-                 (long long)c->cfg.connect_ms,
-                 c->state == ST_TLS ? " (TLS handshake)" : c->state == ST_SETUP ?
-                 " (AUTH/SELECT/PING)" : "");
-        return;
-    }
-    c->reconnects++;
-    conn_attempt(c);
+    rh_aconn_teardown(c, fail, &e);
 }
 
 /* ======================== API ======================== */
@@ -703,7 +307,7 @@ int rh_aconn_new(uv_loop_t *loop, const rh_redis_cfg *cfg, const rh_aconn_opts *
     c->prepare.data = c;
     c->handles = 2;
     *out = c;
-    conn_attempt(c);
+    rh_aconn_attempt(c);
     return 0;
 }
 
@@ -737,13 +341,13 @@ static int enqueue(rh_aconn *c, rh_reply_fn cb, void *priv, const char *cmd, siz
 
     if (rh_buf_append(b, cmd, n) != 0)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-    if (fifo_push(c, cb, priv, 0) != 0) {
+    if (rh_aconn_fifo_push(c, cb, priv, 0) != 0) {
         b->len -= n;                          /* undo the append */
         b->data[b->len] = '\0';
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     }
     if (c->state == ST_UP)
-        write_soon(c);
+        rh_aconn_write_soon(c);
     ACHECK(c);
     return 0;
 }
@@ -822,7 +426,7 @@ void rh_aconn_drop(rh_aconn *c, const char *why)
 {
     if (c->closing || c->state == ST_DOWN)
         return;
-    fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: %s", c->where, why ? why : "dropped");
+    rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: %s", c->where, why ? why : "dropped");
 }
 
 int rh_aconn_retarget(rh_aconn *c, const char *host, int port, rhai_error *err)
@@ -838,11 +442,11 @@ int rh_aconn_retarget(rh_aconn *c, const char *host, int port, rhai_error *err)
     c->cfg.url.port = port;
     rh_redis_cfg_where(&c->cfg, c->where, sizeof c->where);
     if (c->state != ST_DOWN) {
-        fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: the slot moved here", c->where);
+        rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN, "%s: the slot moved here", c->where);
     } else {
         uv_timer_stop(&c->timer);
         c->backoff_ms = RH_RCONN_BACKOFF_MIN_MS;
-        uv_timer_start(&c->timer, on_timer, 0, 0);
+        uv_timer_start(&c->timer, rh_aconn_on_timer, 0, 0);
     }
     return 0;
 }
@@ -857,7 +461,7 @@ const char *rh_aconn_host(const rh_aconn *c, int *port)
 void rh_aconn_flush(rh_aconn *c)
 {
     if (c->write_pending)
-        on_prepare(&c->prepare);
+        rh_aconn_on_prepare(&c->prepare);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -883,7 +487,7 @@ void rh_aconn_close(rh_aconn *c)
         return;
     c->closing = 1;
     rh_error_set(&e, RHAI_ECONN, "%s: connection closed", c->where);
-    teardown(c, RH_RCONN_FAIL_NET, &e);      /* pending callbacks: NULL */
+    rh_aconn_teardown(c, RH_RCONN_FAIL_NET, &e);      /* pending callbacks: NULL */
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->prepare, on_handle_closed);

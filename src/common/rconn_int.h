@@ -1,6 +1,8 @@
-/* rconn_int.h -- what the sync (rconn.c) and async (rconn_async.c) halves of
- * the connection layer share: the byte transport (plain socket or TLS over
- * it, both non-blocking) and the handshake's reply check. Not for use
+/* rconn_int.h -- what the sync (rconn.c) and async (rconn_async.c,
+ * rconn_async_io.c) halves of the connection layer share: the byte
+ * transport (plain socket or TLS over it, both non-blocking) and the
+ * handshake's reply check; then, for the two async files only, the
+ * rh_aconn struct and the functions one calls in the other. Not for use
  * outside src/common/rconn*.c. */
 #ifndef RH_RCONN_INT_H
 #define RH_RCONN_INT_H
@@ -55,5 +57,78 @@ int  rh_rconn_handshake_cmds(const rh_url *u, rh_buf *out, int steps[3]);
  * failure kind (RH_RCONN_FAIL_*) with a sentence in err (RHAI_ECONN). */
 int  rh_rconn_handshake_check(const redisReply *r, int step, const char *where,
                               rhai_error *err);
+
+/* ======================== the async connection ======================== */
+
+enum { ST_DOWN, ST_CONNECTING, ST_TLS, ST_SETUP, ST_UP };
+
+typedef struct pend {
+    rh_reply_fn cb;           /* NULL: reply dropped */
+    void       *priv;
+    int         step;         /* handshake step (RH_RCONN_FAIL_*), 0: the caller's */
+} pend;
+
+/* Invariants (aconn_check):
+ * - state == ST_DOWN <=> poll == NULL <=> x.fd < 0 <=> reader == NULL.
+ * - hs_left counts the handshake entries at the head of the FIFO; it is 0
+ *   when up. 'held' is empty unless connecting with queue_connecting.
+ * - 'prepare' is active iff write_pending; write_pending only when up or
+ *   in ST_SETUP with bytes in 'out'.
+ * - 'closing': no command is accepted, state is ST_DOWN, the FIFO empty. */
+struct rh_aconn {
+    uv_loop_t    *loop;
+    rh_redis_cfg  cfg;
+    rh_aconn_opts opts;
+    char          where[400];
+    rh_tls_ctx   *tx;             /* rediss:// settings, for every attempt */
+    int           state;
+    int           closing;
+    uint64_t      gen;            /* attempt generation, bumped by teardown */
+    /* the attempt */
+    rh_xport      x;
+    uv_poll_t    *poll;           /* heap: its close callback frees it */
+    int           events;         /* armed on poll */
+    int           addr_idx;       /* which resolved address this attempt tries */
+    redisReader  *reader;
+    rh_buf        out;            /* encoded; bytes before opos written */
+    size_t        opos;
+    rh_buf        held;           /* commands accepted while connecting */
+    int           rd_wants_wr;    /* TLS: a read waits for writable */
+    int           wr_wants_rd;    /* TLS: a write waits for readable */
+    int           wr_blocked;     /* a write waits for writable */
+    int           hs_left;
+    /* pending callbacks, a ring */
+    pend         *fifo;
+    size_t        fcap, fhead, fcount;
+    /* timer, prepare */
+    uv_timer_t    timer;
+    uv_prepare_t  prepare;
+    int           write_pending;
+    int           handles;        /* timer + prepare not yet closed */
+    /* reconnect */
+    int64_t       backoff_ms, backoff_max_ms, misconf_ms;
+    uint64_t      rand_state, reconnects, failures;
+    rh_rconn_fail fail;
+    rhai_error    last;
+    rh_log_limit  limit;
+};
+
+/* rconn_async.c */
+void rh_aconn_poll_closed(uv_handle_t *h);            /* frees an attempt's poll */
+int  rh_aconn_fifo_push(rh_aconn *c, rh_reply_fn cb, void *priv, int step);
+pend rh_aconn_fifo_pop(rh_aconn *c);
+const char *rh_aconn_name(const rh_aconn *c);         /* opts.name or "redis" */
+/* End the attempt: every pending callback once with NULL, then on_down or
+ * the next attempt (the whole contract at the definition). fail_now: the
+ * same with the reason formatted. */
+void rh_aconn_teardown(rh_aconn *c, rh_rconn_fail fail, const rhai_error *e);
+void rh_aconn_fail_now(rh_aconn *c, rh_rconn_fail fail, int code, const char *fmt, ...)
+    RH_PRINTF(4, 5);
+
+/* rconn_async_io.c */
+void rh_aconn_write_soon(rh_aconn *c);                /* write 'out' before the next poll */
+void rh_aconn_on_prepare(uv_prepare_t *h);
+void rh_aconn_attempt(rh_aconn *c);                   /* a fresh attempt, or the next address */
+void rh_aconn_on_timer(uv_timer_t *t);                /* connect timeout, or backoff over */
 
 #endif
