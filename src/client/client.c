@@ -612,6 +612,26 @@ static const char cancel_lua[] =
     "cancel_queued(p, tag(tk), id, v, tonumber(ARGV[3]), ARGV[4], ARGV[5], 'cancelled by client')\n"
     "return 1\n";
 
+/* A task cancelled here is final: its lookup hint gets the hash's TTL
+ * (as rhaid does for the tasks it answers), not the submit's 7 days.
+ * Another slot: a command of its own, best effort (the cancel stands
+ * whatever it answers). 0. */
+static int hint_follows(rhai_client *c, const char *id, const char *ttl)
+{
+    char key[RH_KEY_MAX];
+    const char *argv[3] = { "PEXPIRE", key, ttl };
+    size_t lens[3];
+    redisReply *r = NULL;
+    rhai_error e;
+
+    rh_key_taskw(key, c->prefix, id);
+    for (int i = 0; i < 3; i++)
+        lens[i] = strlen(argv[i]);
+    if (client_command(c, 3, argv, lens, &r, &e) == 0)
+        freeReplyObject(r);
+    return 0;
+}
+
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
 {
     char key[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttl[24], worker[RH_NAME_MAX + 1];
@@ -635,7 +655,9 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
         lens[i] = strlen(argv[i]);
     if ((rc = client_command(c, 9, argv, lens, &r, err)) != 0)
         return rc;
-    if (r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2))
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        rc = hint_follows(c, id, ttl);
+    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 2)
         rc = 0;
     else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
         rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);

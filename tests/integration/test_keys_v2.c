@@ -313,6 +313,7 @@ static void test_an_answered_tasks_hint_lives_as_long_as_its_hash(void **state)
     rhai_task *t;
     char id[RHAI_ID_MAX], dead[RHAI_ID_MAX], buf[64];
     long long hint, hash;
+    rhai_error err;
 
     t = task("throw new Error('no')");
     assert_int_equal(rhai_task_set_retries(t, 1), 0);
@@ -330,6 +331,16 @@ static void test_an_answered_tasks_hint_lives_as_long_as_its_hash(void **state)
     /* sent before the one above, on the same connection: it would be in */
     assert_int_equal(th_cmd_int(e->c, "PTTL rhai:task:{cw}:%s", dead), -1);
     assert_true(th_cmd_int(e->c, "PTTL rhai:taskw:{%s}", dead) > RH_DEF_RESULT_TTL_MS);
+
+    /* cancelled by the client while scheduled: the client does the same */
+    t = task("'never'");
+    assert_int_equal(rhai_task_set_delay_ms(t, 3600000), 0);
+    assert_int_equal(rhai_submit(e->cl, t, id, &err), 0);
+    rhai_task_free(t);
+    assert_true(th_cmd_int(e->c, "PTTL rhai:taskw:{%s}", id) > RH_DEF_RESULT_TTL_MS);
+    if (rhai_cancel(e->cl, id, &err) != 0)
+        fail_msg("rhai_cancel: %s", err.msg);
+    assert_in_range(th_cmd_int(e->c, "PTTL rhai:taskw:{%s}", id), 1, RH_DEF_RESULT_TTL_MS);
 }
 
 int main(void)
