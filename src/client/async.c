@@ -425,6 +425,8 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
     areq *q;
 
     (void)ac;
+    if (r == NULL && !x->a->closing)
+        x->a->recheck = 1;                      /* lost with "cmd": again once it is up */
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == RHAI__REPLY_NFIELDS &&
         !x->a->closing && (q = rhai__map_get(x->a, id)) != NULL) {
         const char *vals[RHAI__REPLY_NFIELDS];
@@ -434,11 +436,15 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
             vals[i] = str ? r->element[i]->str : NULL;
             lens[i] = str ? r->element[i]->len : 0;
         }
-        if (vals[1] && rh_status_final(rh_status_parse(vals[1])) &&
-            rhai__result_from_pairs(rhai__reply_fields, vals, lens, RHAI__REPLY_NFIELDS,
-                                    &res, NULL) == 0) {
-            rhai__req_complete(q, 0, res);
-            rhai_result_free(res);
+        if (vals[1] && rh_status_final(rh_status_parse(vals[1]))) {
+            if (rhai__result_from_pairs(rhai__reply_fields, vals, lens, RHAI__REPLY_NFIELDS,
+                                        &res, NULL) == 0) {
+                rhai__req_complete(q, 0, res);
+                rhai_result_free(res);
+            } else {
+                x->a->recheck = 1;              /* out of memory: read it again */
+                rhai__recheck_later(x->a);
+            }
         }
     }
     rh_free(x);
@@ -470,15 +476,23 @@ static void recheck_pending(rhai_async *a)
     }
     for (size_t i = 0; i < a->cap; i++) {
         recheck_ctx *x;
-        if (a->slots[i] == NULL || (x = rh_malloc(sizeof *x)) == NULL)
+        if (a->slots[i] == NULL)
             continue;
+        if ((x = rh_malloc(sizeof *x)) == NULL) {
+            a->recheck = 1;                     /* out of memory: again in a while */
+            rhai__recheck_later(a);
+            continue;
+        }
         x->a = a;
         memcpy(x->id, a->slots[i]->id, sizeof x->id);
         argv[1] = rh_key_task(key, a->prefix, a->slots[i]->worker, x->id);
         lens[1] = strlen(key);
         if (send_cmd(a, on_recheck, x, RH_CLUSTER_RESEND, 2 + RHAI__REPLY_NFIELDS, argv, lens,
-                     NULL) != 0)
+                     NULL) != 0) {
             rh_free(x);
+            a->recheck = 1;                     /* again once "cmd" is up, or in a while */
+            rhai__recheck_later(a);
+        }
     }
 }
 

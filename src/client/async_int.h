@@ -17,6 +17,9 @@
 #ifndef RHAI__POP_BLOCK_S           /* BLPOP timeout, seconds */
 #define RHAI__POP_BLOCK_S 1
 #endif
+#ifndef RHAI__POP_RETRY_MS          /* a BLPOP that could not be sent: again after */
+#define RHAI__POP_RETRY_MS 500
+#endif
 #ifndef RHAI__POP_WATCHDOG_MS       /* no answer to a BLPOP this long: reconnect */
 #define RHAI__POP_WATCHDOG_MS (RHAI__POP_BLOCK_S * 1000 + 5000)
 #endif
@@ -129,5 +132,6 @@ void  rhai__on_remap_tick(uv_timer_t *h);
 /* The BLPOP of every lane, or of lane l, unless one is outstanding. */
 void  rhai__pop_issue(rhai_async *a);
 void  rhai__lane_issue(lane *l);
+void  rhai__recheck_later(rhai_async *a);
 
 #endif

@@ -130,8 +130,10 @@ void rhai__on_remap_tick(uv_timer_t *h)
 /* ======================== replies ======================== */
 
 /* One reply JSON from the list: answer the request it belongs to. Replies
- * of requests that already ended (timeout) are dropped. */
-static void handle_reply(rhai_async *a, const char *list, const char *text, size_t len)
+ * of requests that already ended (timeout) are dropped. -1 when the reply
+ * could not be read for want of memory: it is off the list, and its
+ * request waits (the caller has the pending ones re-read). */
+static int handle_reply(rhai_async *a, const char *list, const char *text, size_t len)
 {
     rhai_result *res = NULL;
     rhai_error e;
@@ -140,7 +142,7 @@ static void handle_reply(rhai_async *a, const char *list, const char *text, size
 
     if ((rc = rhai__result_from_reply(text, len, &res, &e)) != 0) {
         rh_log(RH_LOG_WARN, "event=bad_reply list=%s %s", list, e.msg);
-        return;
+        return rc == RHAI_ENOMEM ? -1 : 0;
     }
     q = rhai__map_get(a, rhai_result_id(res));
     if (q == NULL) {
@@ -150,6 +152,21 @@ static void handle_reply(rhai_async *a, const char *list, const char *text, size
         rhai__req_complete(q, 0, res);
     }
     rhai_result_free(res);
+    return 0;
+}
+
+/* Something pending could not be read (out of memory): in a while, drop a
+ * pop connection; its reconnect re-reads every pending request from its
+ * hash (the recheck of async.c). */
+void rhai__recheck_later(rhai_async *a)
+{
+    for (size_t i = 0; i < a->nlanes; i++) {
+        lane *l = a->lanes[i];
+        if (l->k.c && l->k.up) {
+            uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_RETRY_MS, 0);
+            return;
+        }
+    }
 }
 
 /* privdata tells which command answered: BLPOP or LPOP <count>. */
@@ -161,7 +178,7 @@ static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
     lane *l = k->lane;
     rhai_async *a = k->a;
     redisReply *r = reply;
-    int more = 0;
+    int more = 0, lost = 0;
 
     l->popping = 0;
     if (r == NULL || a->closing)
@@ -178,16 +195,21 @@ static void on_pop(rh_aconn *ac, redisReply *reply, void *priv)
         r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len < RH_KEY_MAX &&
         r->element[1]->type == REDIS_REPLY_STRING) {
         memcpy(l->drain_key, r->element[0]->str, r->element[0]->len + 1);
-        handle_reply(a, l->drain_key, r->element[1]->str, r->element[1]->len);
+        lost |= handle_reply(a, l->drain_key, r->element[1]->str, r->element[1]->len);
         more = 1;                           /* a burst may follow: drain it */
     } else if (r->type == REDIS_REPLY_ARRAY && priv == &pop_lpop) {
         for (size_t i = 0; i < r->elements && !a->closing; i++)
             if (r->element[i]->type == REDIS_REPLY_STRING)
-                handle_reply(a, l->drain_key, r->element[i]->str, r->element[i]->len);
+                lost |= handle_reply(a, l->drain_key, r->element[i]->str, r->element[i]->len);
         more = r->elements == RHAI__POP_BATCH;
     }
     if (a->closing || !k->up)
         return;                             /* a callback closed the client */
+    if (lost) {
+        /* the reconnect re-reads the pending requests from their hashes */
+        rh_aconn_drop(ac, "out of memory reading a reply");
+        return;
+    }
     if (more) {
         char n[16];
         snprintf(n, sizeof n, "%d", RHAI__POP_BATCH);
@@ -256,8 +278,14 @@ void rhai__lane_issue(lane *l)
     rh_free(argv);
     rh_free(lens);
     rh_free(keys);
-    if (!ok)
-        return;                             /* down: on_up re-issues */
+    if (!ok) {
+        /* down: on_up re-issues. Up (out of memory): the watchdog drops
+         * the connection in a while, and on_up tries again (a pending
+         * request is then re-read from its hash) */
+        if (l->k.up)
+            uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_RETRY_MS, 0);
+        return;
+    }
     l->popping = 1;
     uv_timer_start(&l->watchdog, on_watchdog, RHAI__POP_WATCHDOG_MS, 0);
 }

@@ -396,10 +396,13 @@ int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err
         return rh_error_set(err, RHAI_EPROTO, "reply is not a JSON object");
     }
     rh_task_clear(t);
-    if (take_str(o, "id", &t->id) || take_str(o, "error", &t->error) ||
-        take_str(o, "logs", &t->logs) || take_str(o, "worker_id", &t->worker_id) ||
-        take_str(o, "instance", &t->instance) || t->id == NULL) {
-        rc = rh_error_set(err, RHAI_EPROTO, "reply has a missing or mistyped field");
+    if ((rc = take_str(o, "id", &t->id)) != 0 || (rc = take_str(o, "error", &t->error)) != 0 ||
+        (rc = take_str(o, "logs", &t->logs)) != 0 ||
+        (rc = take_str(o, "worker_id", &t->worker_id)) != 0 ||
+        (rc = take_str(o, "instance", &t->instance)) != 0 || t->id == NULL) {
+        rc = rc == RHAI_ENOMEM ? rh_error_set(err, RHAI_ENOMEM, "out of memory")
+                               : rh_error_set(err, RHAI_EPROTO,
+                                              "reply has a missing or mistyped field");
         goto out;
     }
     v = json_object_get(o, "status");
@@ -419,8 +422,8 @@ int rh_task_from_reply(rh_task *t, const char *text, size_t len, rhai_error *err
         if (dump == NULL || (t->output = rh_strdup(dump)) == NULL)
             rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
         free(dump);
-    } else if (v) {
-        t->output = rh_strdup("null");
+    } else if (v && (t->output = rh_strdup("null")) == NULL) {
+        rc = rh_error_set(err, RHAI_ENOMEM, "out of memory");
     }
 out:
     json_decref(o);

@@ -246,8 +246,11 @@ static int submit_one(run *r, int i)
     r->reqs[i].run = r;
     r->reqs[i].i = i;
     if (rhai_task_new("args", &t) != 0 || rhai_task_set_worker(t, r->worker) != 0 ||
-        rhai_task_set_id(t, r->reqs[i].id) != 0 || rhai_task_set_args(t, args) != 0)
+        rhai_task_set_id(t, r->reqs[i].id) != 0 || rhai_task_set_args(t, args) != 0) {
+        rhai_task_free(t);
+        r->submit_errors++;
         return -1;
+    }
     rc = rhai_async_submit(r->a, t, r->wait_ms, on_done, &r->reqs[i], &err);
     rhai_task_free(t);
     if (rc == 0)
@@ -463,6 +466,51 @@ static void test_async_close_right_after_new_is_clean(void **state)
     rhai_async_close(r.a, on_closed, &r);
     assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
     run_finish(&r);
+}
+
+/* Out of memory at the n-th allocation from the submit on (the submit,
+ * the BLPOP behind it, the reply's handling), for every n until nothing
+ * fails: the submit fails at once (no callback), or its callback comes
+ * once, with the result or an error, never by the request's own timeout
+ * (a BLPOP that could not be built is tried again). */
+static void test_async_out_of_memory_anywhere_leaves_no_request_to_its_timeout(void **state)
+{
+    bw b;
+    int clean = 0;
+    (void)state;
+
+    bw_start(&b, "w-oom");
+    for (int n = 1; n <= 80; n++) {
+        run r;
+        int rc;
+        int64_t end;
+
+        run_init(&r, "w-oom", n + 1, 20000);
+        rh_alloc_fail_after((unsigned long)n);
+        rc = submit_one(&r, n);
+        for (end = rh_mono_ms() + 15000; rc == 0 && r.completed == 0 && rh_mono_ms() < end;)
+            uv_run(&r.loop, UV_RUN_ONCE);
+        rh_alloc_fail_after(0);
+        if (rc == 0) {
+            if (r.completed != 1)
+                fail_msg("n=%d: no callback within 15 s", n);
+            assert_int_equal(r.reqs[n].calls, 1);
+            if (r.reqs[n].status == RHAI_ETIMEOUT)
+                fail_msg("n=%d: ended by its timeout after %lld ms", n,
+                         (long long)(rh_mono_ms() - (end - 15000)));
+            if (r.reqs[n].status == 0)
+                assert_true(r.reqs[n].ok);
+        }
+        clean = rc == 0 && r.reqs[n].status == 0 ? clean + 1 : 0;
+        if (n == 80)
+            print_message("# async out of memory: clean from n=%d on\n", 81 - clean);
+        rhai_async_close(r.a, on_closed, &r);
+        assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
+        run_finish(&r);
+    }
+    assert_true(clean >= 10);                 /* the last ones failed nothing */
+    bw_stop(&b);
+    assert_int_equal(atomic_load(&b.failed), 0);
 }
 
 static void test_async_submit_errors_never_call_back(void **state)
@@ -789,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_async_close_cancels_pending_requests),
         cmocka_unit_test(test_async_close_right_after_new_is_clean),
         cmocka_unit_test(test_async_submit_errors_never_call_back),
+        cmocka_unit_test(test_async_out_of_memory_anywhere_leaves_no_request_to_its_timeout),
         cmocka_unit_test(test_async_replies_go_to_the_clients_own_list),
         cmocka_unit_test(test_async_auth_failure_fails_the_submit),
         cmocka_unit_test(test_async_to_a_closed_port),

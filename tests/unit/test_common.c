@@ -565,6 +565,36 @@ static void test_reply_parse_rejects_non_replies(void **state)
     rh_task_clear(&t);
 }
 
+/* Out of memory anywhere in reading a good reply is RHAI_ENOMEM, not a
+ * "mistyped field" (EPROTO): the async client reads a reply it could not
+ * parse for want of memory again from the hash, and drops a bad one. */
+static void test_reply_parse_out_of_memory_is_enomem(void **state)
+{
+    static const char json[] = "{\"id\":\"t1\",\"status\":\"done\",\"output\":null,"
+                               "\"error\":\"\",\"logs\":\"a\",\"worker_id\":\"w\","
+                               "\"instance\":\"i\",\"attempts\":1}";
+    int clean = 0;
+    (void)state;
+    for (unsigned long n = 1; n <= 40; n++) {
+        rh_task t;
+        rhai_error err = { 0, "" };
+        int rc;
+        rh_task_init(&t);
+        rh_alloc_fail_after(n);
+        rc = rh_task_from_reply(&t, json, strlen(json), &err);
+        rh_alloc_fail_after(0);
+        if (rc != 0 && rc != RHAI_ENOMEM)
+            fail_msg("n=%lu: %d %s", n, rc, err.msg);
+        if (rc == 0) {
+            assert_string_equal(t.output, "null");
+            assert_string_equal(t.instance, "i");
+        }
+        clean = rc == 0 ? clean + 1 : 0;
+        rh_task_clear(&t);
+    }
+    assert_true(clean >= 10);
+}
+
 static void test_status_and_kind_names_round_trip(void **state)
 {
     (void)state;
@@ -865,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_reply_keeps_numbers_exactly_as_the_script_wrote_them),
         cmocka_unit_test(test_reply_json_is_what_jansson_would_write),
         cmocka_unit_test(test_reply_parse_rejects_non_replies),
+        cmocka_unit_test(test_reply_parse_out_of_memory_is_enomem),
         cmocka_unit_test(test_status_and_kind_names_round_trip),
         cmocka_unit_test(test_signatures_verify_and_catch_every_tampering),
         cmocka_unit_test(test_every_error_code_has_a_name_and_text),
