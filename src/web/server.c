@@ -449,6 +449,23 @@ static void web_on_completed(void *cls, struct MHD_Connection *conn, void **con_
 
 /* ======================== start and stop ======================== */
 
+/* libmicrohttpd's own messages (a request it refused, a socket error) as
+ * our log lines, not bare text on stderr. Called from its threads. */
+RH_PRINTF(2, 0)
+static void web_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512], q[600];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    rh_log(RH_LOG_NOTICE, "event=http_error reason=\"%s\"",
+           rh_log_quote(q, sizeof q, msg, 300));
+}
+
 struct MHD_Daemon *web_server_start(const char *host, int port, int *bound)
 {
     struct sockaddr_storage ss;
@@ -474,6 +491,7 @@ struct MHD_Daemon *web_server_start(const char *host, int port, int *bound)
     }
     (void)len;
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, web_on_request, NULL,
+                         MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS,

@@ -487,6 +487,19 @@ static void test_web_rejects_bad_input(void **state)
     assert_int_equal(r.status, 413);
     hres_free(&r);
     free(big);
+    /* a request line past what libmicrohttpd holds: 414, and its message
+     * in our log format, not bare on stderr */
+    big = malloc(100010);
+    memcpy(big, "/api/tasks/", 11);
+    memset(big + 11, 'x', 99990);
+    big[100001] = '\0';
+    assert_int_equal(http("GET", big, "Authorization: Bearer " ADMIN "\r\n", NULL, 0, &r), 0);
+    assert_int_equal(r.status, 414);
+    hres_free(&r);
+    free(big);
+    assert_int_equal(th_sh("grep -q 'event=http_error reason=\"Error processing request' %s",
+                           fx->log), 0);
+    assert_int_not_equal(th_sh("grep -q '^Error processing' %s", fx->log), 0);
 }
 
 /* ======================== reads ======================== */
