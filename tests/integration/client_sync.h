@@ -205,7 +205,7 @@ typedef struct fw_thread {
     pthread_t   th;
     int         port;
     const char *w;
-    int         n;
+    atomic_int  n;              /* to answer (a store of 0 stops it) */
     int         delay_ms;       /* before the first take */
     atomic_int  answered;
     atomic_int  failed;

@@ -248,6 +248,90 @@ static void test_wait_sees_a_reply_taken_by_someone_else(void **state)
     rhai_result_free(res);
 }
 
+/* Out of memory at the n-th allocation of a wait, for every n until
+ * nothing fails: the wait ends with an error or the result; after an
+ * error the same client, memory back, waits again and gets the result
+ * (nothing lost though the reply may have left its list, and the
+ * connection still in step: the right answer to the right command). */
+static void test_out_of_memory_in_a_wait_loses_no_result(void **state)
+{
+    fixture *f = *state;
+    int clean = 0;
+
+    for (int n = 1; n <= 60; n++) {
+        char id[RHAI_ID_MAX], want[RHAI_ID_MAX], args[32], out[32];
+        rhai_result *res = NULL;
+        rhai_error err = { 0, "" };
+        int rc;
+
+        snprintf(want, sizeof want, "oom-wait-%d", n);
+        snprintf(args, sizeof args, "{\"n\":%d}", n);
+        submit(f->c, "w-oom", want, args, id);
+        assert_int_equal(fw_take(f->rc, "w-oom", "1", id), 0);
+        assert_int_equal(fw_claim(f->rc, "w-oom", id), 0);
+        snprintf(out, sizeof out, "%d", 2 * n);
+        assert_int_equal(fw_finish(f->rc, "w-oom", id, "done", out, NULL, NULL), 0);
+
+        rh_alloc_fail_after((unsigned long)n);
+        rc = rhai_wait(f->c, want, 5000, &res, &err);
+        rh_alloc_fail_after(0);
+        if (rc != 0) {
+            assert_null(res);
+            if (rhai_wait(f->c, want, 5000, &res, &err) != 0)
+                fail_msg("n=%d: the wait after an out-of-memory one: %s", n, err.msg);
+        }
+        assert_string_equal(rhai_result_id(res), want);
+        assert_string_equal(rhai_result_output(res), out);
+        rhai_result_free(res);
+        clean = rc == 0 ? clean + 1 : 0;
+    }
+    assert_true(clean >= 10);
+}
+
+/* Out of memory at the n-th allocation of a run (submit and wait): an
+ * error, or the result; then the same client runs the next task right
+ * (its connection still in step). A run that failed after its submit
+ * went out leaves a task that is still answered (the worker takes it). */
+static void test_out_of_memory_in_a_run_leaves_the_client_in_step(void **state)
+{
+    fixture *f = *state;
+    int clean = 0;
+    fw_thread w;
+
+    fw_start(&w, "w-oomrun", 1000);
+    for (int n = 1; n <= 80; n++) {
+        rhai_task *t = NULL;
+        rhai_result *res = NULL;
+        rhai_error err = { 0, "" };
+        char args[32], out[32];
+        int rc;
+
+        snprintf(args, sizeof args, "%d", n);
+        assert_int_equal(rhai_task_new("args", &t), 0);
+        assert_int_equal(rhai_task_set_worker(t, "w-oomrun"), 0);
+        assert_int_equal(rhai_task_set_args(t, args), 0);
+        rh_alloc_fail_after((unsigned long)n);
+        rc = rhai_run(f->c, t, 5000, &res, &err);
+        rh_alloc_fail_after(0);
+        if (rc == 0) {
+            assert_string_equal(rhai_result_output(res), args);
+        } else {
+            assert_null(res);
+            snprintf(out, sizeof out, "%d", 1000 + n);
+            assert_int_equal(rhai_task_set_args(t, out), 0);
+            if (rhai_run(f->c, t, 5000, &res, &err) != 0)
+                fail_msg("n=%d: the run after an out-of-memory one: %s", n, err.msg);
+            assert_string_equal(rhai_result_output(res), out);
+        }
+        rhai_result_free(res);
+        rhai_task_free(t);
+        clean = rc == 0 ? clean + 1 : 0;
+    }
+    assert_true(clean >= 10);
+    atomic_store(&w.n, 0);                  /* stop it */
+    fw_join(&w);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -262,6 +346,8 @@ int main(void)
         T(test_wait_for_an_unknown_id_is_not_found),
         T(test_two_waits_both_see_the_reply),
         T(test_wait_sees_a_reply_taken_by_someone_else),
+        T(test_out_of_memory_in_a_wait_loses_no_result),
+        T(test_out_of_memory_in_a_run_leaves_the_client_in_step),
     };
 #undef T
     return cmocka_run_group_tests_name("client_sync_wait", tests, group_setup, group_teardown);
