@@ -93,3 +93,7 @@ rhai_test(test_daemon_relay unit 30 rhai_daemon)
 rhai_test(test_keys_v2 integration 300 rhai_dsl rhai_store rhai_client_static rhai_commonlib)
 add_dependencies(test_keys_v2 rhaid rhaictl)
 set_tests_properties(test_keys_v2 PROPERTIES LABELS "integration;cluster")
+# rhaid out of memory at the n-th allocation of its loop, n = 1..120
+add_test(NAME test_daemon_oom COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_daemon_oom.sh
+  ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_daemon_oom PROPERTIES TIMEOUT 300 LABELS integration)

@@ -412,6 +412,8 @@ struct wk_job {
     int        sent;            /* finish in flight on the current connection */
     int        cancelled;       /* killed on a client's request */
     int        retry;           /* Redis refused the claim or finish: resend on tick */
+    int        rebuild;         /* FINISHING, its finish not built (out of memory):
+                                 * wk_job_rebuild on tick */
     int        retaken;         /* its id was taken again while we held it */
     int        unstarted;       /* answered without a claim (invalid) */
     int        start_pending;   /* its start waits for the next flush (wk_starts_send) */
@@ -546,6 +548,7 @@ int     wk_job_start(wk_job *j, int queue);
 void    wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg);
 void    wk_job_cancel_ready(wk_job *j);         /* answer a READY job cancelled */
 void    wk_finish_send(wk_job *j);
+void    wk_job_rebuild(wk_job *j);              /* build a finish memory failed (tick) */
 void    wk_on_run(wk_pool *p, wk_job *j, eng_output *out, void *data);
 char   *wk_event_json(wk_worker *w, const char *event, const rh_task *t);
 /* take.c */

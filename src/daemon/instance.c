@@ -4,6 +4,7 @@
  * heartbeat.c; the life of each task is in worker.c. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -255,6 +256,8 @@ static void retry_refused(wk_worker *w)
         j->retry = 0;
         if (j->state == WK_JOB_CLAIMING)
             wk_claim_send(j);
+        else if (j->state == WK_JOB_FINISHING && j->rebuild)
+            wk_job_rebuild(j);
         else if (j->state == WK_JOB_FINISHING)
             wk_finish_send(j);
     }
@@ -574,6 +577,11 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     w.guard_wait = 1;                 /* no beat, no take before the split guard */
     if (wk_conn_start(&w.cmd, &err) != 0 || wk_conn_start(&w.pop, &err) != 0)
         return start_failed(&err);
+    {   /* test hook: the n-th allocation of the loop fails (test_daemon_oom) */
+        const char *f = getenv("RHAI_TEST_ALLOC_FAIL_AFTER");
+        if (f && *f)
+            rh_alloc_fail_after(strtoul(f, NULL, 10));
+    }
 
     uv_run(w.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(w.loop);

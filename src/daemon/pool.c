@@ -246,11 +246,11 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
     eng_output out;
     char *id = NULL;
     rhai_error err;
-    int recycle;
+    int recycle, rc;
 
     eng_output_init(&out);
     err.msg[0] = '\0';
-    if (eng_msg_decode_result(text, len, &id, &out, &err) != 0 || ex->job == NULL ||
+    if ((rc = eng_msg_decode_result(text, len, &id, &out, &err)) != 0 || ex->job == NULL ||
         id == NULL || strcmp(id, ex->job_id) != 0) {
         rh_log(RH_LOG_ERROR, "event=executor_protocol task=%s slot=%d reason=\"%s\"",
                ex->job ? ex->job_id : "-", ex->slot,
@@ -260,7 +260,9 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
         rh_free(id);
         eng_output_clear(&out);
         if (ex->job)
-            end_job_with(ex, RH_EK_INTERNAL, "executor sent a malformed result");
+            end_job_with(ex, RH_EK_INTERNAL, rc == RHAI_ENOMEM
+                                                 ? "out of memory reading the executor's result"
+                                                 : "executor sent a malformed result");
         executor_retire(ex, SIGKILL);
         return;
     }
@@ -285,6 +287,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     wk_executor *ex = s->data;
     (void)buf;
+    if (nread == UV_ENOBUFS)
+        return;                       /* no memory for the read (on_alloc): asked again */
     if (nread < 0) {
         /* EOF or error: the exit callback reports the job. */
         if (!uv_is_closing((uv_handle_t *)&ex->pipe))
@@ -301,7 +305,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             break;
         if (rc != 0) {
             if (ex->job)
-                end_job_with(ex, RH_EK_INTERNAL, "executor broke the frame protocol");
+                end_job_with(ex, RH_EK_INTERNAL, rc == RHAI_ENOMEM
+                                                     ? "out of memory reading the executor's result"
+                                                     : "executor broke the frame protocol");
             executor_retire(ex, SIGKILL);
             return;
         }

@@ -50,6 +50,7 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
 }
 
 static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take);
+static void rescan_later(wk_worker *w);
 static void v1_check(wk_job *j);
 
 static void on_claim(rh_aconn *ac, redisReply *r, void *priv)
@@ -191,12 +192,25 @@ static void v1_check(wk_job *j)
  * perhaps '!over' and the message naming a field over its limit, which
  * the claim did not fetch (LUA_FETCH). Check it, then it is ready to run;
  * a task with a field over its limit is answered `invalid`. */
+/* Out of memory reading a claimed task: not the task's fault. Forget what
+ * was read and claim it again by id on the next tick (the claim of a task
+ * this instance holds returns it as it is). */
+static void claim_nomem(wk_job *j)
+{
+    rh_log(RH_LOG_ERROR, "event=claim_nomem task=%s out of memory reading the task, "
+           "read again next tick", j->id);
+    rh_task_clear(&j->task);
+    j->state = WK_JOB_CLAIMING;
+    j->retry = 1;
+}
+
 static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int with_take)
 {
     wk_worker *w = j->w;
     const char *over = NULL;
     char msg[600];
     rhai_error err;
+    int rc;
 
     wk_metrics_claim(w->metrics, with_take);
     for (size_t i = first; i + 1 < reply->elements; i += 2) {
@@ -207,14 +221,22 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
             over = v->str;
             continue;
         }
-        if (rh_task_set_field(&j->task, k->str, v->str, v->len) != 0) {
+        if ((rc = rh_task_set_field(&j->task, k->str, v->str, v->len)) == RHAI_ENOMEM) {
+            claim_nomem(j);
+            return;
+        }
+        if (rc != 0) {
             snprintf(msg, sizeof msg, "field %.40s: not a valid value", k->str);
             wk_job_fail(j, RH_EK_INVALID, msg);
             return;
         }
     }
     rh_free(j->task.id);
-    j->task.id = rh_strdup(j->id);   /* the key names the task, not the field */
+    /* the key names the task, not the field */
+    if ((j->task.id = rh_strdup(j->id)) == NULL) {
+        claim_nomem(j);
+        return;
+    }
     if (over != NULL) {
         snprintf(msg, sizeof msg, "%.150s", over);
         rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(msg));
@@ -265,8 +287,21 @@ void wk_claim_send(wk_job *j)
     for (int i = 2; i < 12; i++)
         lens[i] = strlen(argv[i]);
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
-    if (wk_conn_argv(&w->cmd, on_claim, j, 12, argv, lens) != 0)
-        wk_job_free(j);                  /* re-taken from the processing list later */
+    if (wk_conn_argv(&w->cmd, on_claim, j, 12, argv, lens) != 0) {
+        wk_job_free(j);
+        rescan_later(w);
+    }
+}
+
+/* An id is in our processing list but we hold no job for it (no memory
+ * for one, or its claim could not be sent): the list is read again on
+ * the next tick (instance.c's scan), which claims every id we do not
+ * hold. Recovery would not: it only empties dead instances' lists. */
+static void rescan_later(wk_worker *w)
+{
+    rh_log(RH_LOG_ERROR, "event=take_dropped reason=\"out of memory or no connection\" "
+           "our processing list is read again next tick");
+    w->scanned = 0;
 }
 
 /* A taken id: claim it, unless it is junk or we already hold it. */
@@ -284,8 +319,10 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
         j->retaken = 1;               /* see on_finish */
         return;
     }
-    if ((j = wk_job_new(w, id, len)) == NULL)
-        return;                       /* stays in the processing list */
+    if ((j = wk_job_new(w, id, len)) == NULL) {
+        rescan_later(w);              /* it stays in the processing list */
+        return;
+    }
     j->state = WK_JOB_CLAIMING;
     wk_claim_send(j);
 }
@@ -368,6 +405,8 @@ static int claimed_run(wk_worker *w, const redisReply *e)
     } else if ((j = wk_job_new(w, id->str, id->len)) != NULL) {
         j->state = WK_JOB_CLAIMING;
         claim_apply(j, e, 2, 1);
+    } else {
+        rescan_later(w);              /* claimed, in our list, no job: read it again */
     }
     return 1;
 }

@@ -398,6 +398,19 @@ static void on_finish_flush(uv_prepare_t *h)
         (s = rh_malloc((size_t)cap * sizeof *s)) != NULL)
         while (finish_batch_send(w, cap, s, argv, lens))
             ;
+    if (w->cmd.up) {
+        /* any left unsent ran out of memory: the tick sends them again
+         * (retry_refused); a lost connection sends them on its return */
+        int left = 0;
+        for (wk_job *j = w->jobs; j; j = j->next)
+            if (finish_wanted(j)) {
+                j->retry = 1;
+                left++;
+            }
+        if (left)
+            rh_log(RH_LOG_ERROR, "event=finish_nomem out of memory sending %d finishes, "
+                   "retrying next tick", left);
+    }
     rh_free(argv);
     rh_free(lens);
     rh_free(s);
@@ -447,9 +460,10 @@ static void task_end_log(wk_job *j)
            rh_log_quote(err, sizeof err, t->error, WK_LOG_ERROR_MAX));
 }
 
-/* Record the result in j->task and queue the finish. Steals out's strings. */
-static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *output,
-                       char *error, char *logs)
+/* What a finish sends, built from j->task: the reply, the event and the
+ * finish mode. 0, or -1 when memory ran out (whatever was built is kept
+ * for the job to free; wk_job_rebuild tries again). */
+static int job_build(wk_job *j)
 {
     wk_worker *w = j->w;
     rh_task *t = &j->task;
@@ -458,8 +472,44 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         t->id = rh_strdup(j->id);
     if (t->worker_id == NULL)
         t->worker_id = rh_strdup(w->cfg->worker_id);
+    if (t->instance == NULL)
+        t->instance = rh_strdup(w->cfg->instance);
+    rh_free(j->reply);
+    j->reply = rh_task_reply_json(t);
+    if (wk_delay_finish_mode(j, t->error_kind) != 0)
+        j->fin_mode = -1;                      /* no memory: below */
+    else if (j->dead && j->fin_mode == 1)
+        j->fin_mode = 2;                       /* crashed max_attempts times: dead letter */
+    rh_free(j->event);
+    j->event = wk_event_json(w, j->fin_mode == 3 ? "retry" : "finished", t);
+    return j->reply && j->event && t->id && t->worker_id && t->instance && j->fin_mode >= 0
+               ? 0 : -1;
+}
+
+/* The finish built: log the task's end and send it. */
+static void job_finish_go(wk_job *j)
+{
+    const rh_task *t = &j->task;
+
+    if (j->fin_mode != 3)
+        task_end_log(j);
+    else
+        rh_log(RH_LOG_INFO, "event=task_attempt_failed task=%s kind=%s attempt=%d retries=%d",
+               j->id, rh_kind_str(t->error_kind), t->attempt > 0 ? t->attempt : 1, t->retries);
+    wk_finish_send(j);
+}
+
+/* Record the result in j->task and queue the finish. Steals out's strings.
+ * Out of memory while building it: the job stays FINISHING, not sent, and
+ * each tick tries again (wk_job_rebuild), so that a live instance never
+ * strands a task it holds (recovery only answers dead instances' tasks). */
+static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *output,
+                       char *error, char *logs)
+{
+    rh_task *t = &j->task;
+
     rh_free(t->instance);
-    t->instance = rh_strdup(w->cfg->instance);
+    t->instance = NULL;                        /* ours: job_build */
     rh_free(t->output);
     rh_free(t->error);
     rh_free(t->logs);
@@ -473,27 +523,26 @@ static void job_finish(wk_job *j, rhai_status st, rh_error_kind kind, char *outp
         j->unstarted = 1;
         t->started_at = t->finished_at;
     }
-    j->reply = rh_task_reply_json(t);
-    if (wk_delay_finish_mode(j, kind) != 0)
-        j->fin_mode = -1;                      /* no memory: below */
-    else if (j->dead && j->fin_mode == 1)
-        j->fin_mode = 2;                       /* crashed max_attempts times: dead letter */
-    j->event = wk_event_json(w, j->fin_mode == 3 ? "retry" : "finished", t);
-    if (j->reply == NULL || j->event == NULL || t->id == NULL || t->instance == NULL ||
-        j->fin_mode < 0) {
-        /* Out of memory: leave the id in the processing list; a restart or
-         * another instance's recovery answers it. */
-        rh_log(RH_LOG_ERROR, "event=finish_nomem task=%s", j->id);
-        wk_job_free(j);
+    j->state = WK_JOB_FINISHING;
+    if (job_build(j) != 0) {
+        rh_log(RH_LOG_ERROR, "event=finish_nomem task=%s out of memory building the finish, "
+               "retrying each tick", j->id);
+        j->rebuild = 1;
+        j->retry = 1;
         return;
     }
-    j->state = WK_JOB_FINISHING;
-    if (j->fin_mode != 3)
-        task_end_log(j);
-    else
-        rh_log(RH_LOG_INFO, "event=task_attempt_failed task=%s kind=%s attempt=%d retries=%d",
-               j->id, rh_kind_str(kind), t->attempt > 0 ? t->attempt : 1, t->retries);
-    wk_finish_send(j);
+    job_finish_go(j);
+}
+
+void wk_job_rebuild(wk_job *j)
+{
+    if (job_build(j) != 0) {
+        j->retry = 1;                          /* still no memory: next tick */
+        return;
+    }
+    j->rebuild = 0;
+    rh_log(RH_LOG_NOTICE, "event=finish_rebuilt task=%s", j->id);
+    job_finish_go(j);
 }
 
 void wk_job_fail(wk_job *j, rh_error_kind kind, const char *msg)
@@ -691,6 +740,11 @@ int wk_job_start(wk_job *j, int queue)
     }
     if (rc == RHAI_ESTATE)
         return 0;
+    if (rc == RHAI_ENOMEM) {          /* not run: stays READY, tried again by the pump */
+        rh_log(RH_LOG_ERROR, "event=start_nomem task=%s out of memory sending it to an "
+               "executor, trying again", j->id);
+        return 0;
+    }
     if (rc == RHAI_EIO && ++j->crashes < w->cfg->max_attempts) {
         rh_log(RH_LOG_WARN, "event=task_retry task=%s reason=\"executor pipe broken\"", j->id);
         return 0;
