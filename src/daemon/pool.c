@@ -259,10 +259,12 @@ static void handle_frame(wk_executor *ex, const char *text, size_t len)
                         id == NULL ? "result without an id" : "result for another task"));
         rh_free(id);
         eng_output_clear(&out);
-        if (ex->job)
-            end_job_with(ex, RH_EK_INTERNAL, rc == RHAI_ENOMEM
-                                                 ? "out of memory reading the executor's result"
-                                                 : "executor sent a malformed result");
+        /* A result we had no memory to read: the executor is killed and
+         * its exit reports the job as a crash, so that the task runs again
+         * (the ledger answers one that committed). Anything else is the
+         * executor's fault: answered `internal`. */
+        if (ex->job && rc != RHAI_ENOMEM)
+            end_job_with(ex, RH_EK_INTERNAL, "executor sent a malformed result");
         executor_retire(ex, SIGKILL);
         return;
     }
@@ -304,10 +306,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (rc == RHAI_EAGAIN)
             break;
         if (rc != 0) {
-            if (ex->job)
-                end_job_with(ex, RH_EK_INTERNAL, rc == RHAI_ENOMEM
-                                                     ? "out of memory reading the executor's result"
-                                                     : "executor broke the frame protocol");
+            if (rc == RHAI_ENOMEM)
+                rh_log(RH_LOG_ERROR, "event=executor_protocol task=%s slot=%d reason=\"out of "
+                       "memory\" the executor is killed, its task runs again",
+                       ex->job ? ex->job_id : "-", ex->slot);
+            else if (ex->job)       /* ENOMEM: the exit reports it, a crash (handle_frame) */
+                end_job_with(ex, RH_EK_INTERNAL, "executor broke the frame protocol");
             executor_retire(ex, SIGKILL);
             return;
         }

@@ -431,11 +431,24 @@ void wk_relay_send(wk_job *j)
         return;
     j->sent = 1;
     json_array_foreach(j->relay, i, e) {
-        if (relay_one(j, e) != 0)
-            break;                     /* down: on_relay's NULL replies follow */
+        if (relay_one(j, e) != 0) {
+            /* down: on_relay's NULL replies follow, and the reconnect
+             * sends it all again; up (out of memory): all again at a tick,
+             * once the calls sent are answered (each is idempotent) */
+            if (j->w->cmd.up) {
+                rh_log(RH_LOG_ERROR, "event=relay_nomem task=%s retrying next tick", j->id);
+                j->relay_bad = 1;
+            }
+            break;
+        }
     }
-    if (j->relay_wait == 0)
+    if (j->relay_wait == 0) {
         j->sent = 0;
+        if (j->relay_bad) {
+            j->relay_bad = 0;
+            j->retry = 1;
+        }
+    }
     wk_conn_flush(&j->w->cmd);
 }
 

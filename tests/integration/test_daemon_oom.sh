@@ -4,21 +4,25 @@
 # the N-th allocation of rhaid's loop fails, for every N of a range that
 # covers taking, claiming, sending to an executor, reading the result,
 # building and sending the finish, and the heartbeats around them. Each
-# time three tasks are run: each must be answered (its output, or
-# `internal` for the one result rhaid could not read), none left waiting
-# in a live instance, and rhaid must still serve and stop cleanly (exit 0,
-# nothing leaked under ASan). Found stranded tasks and tasks answered
-# `invalid` for a failed allocation (fixed with this test).
-#   bash test_daemon_oom.sh BIN_DIR [REDIS_SERVER] [REDIS_CLI] [FIRST] [LAST]
+# time three tasks are run: each must be answered with its output (a
+# result rhaid had no memory to read counts as a crash: the task runs
+# again), none left waiting in a live instance, and rhaid must still serve
+# and stop cleanly (exit 0, nothing leaked under ASan). Found stranded
+# tasks, and tasks answered `invalid` or `internal` for a failed
+# allocation (fixed with this test).
+# Then N = FIRST..EV_LAST with a task that emits an event a subscription
+# relays (a task of its own): the emitting task and its subscriber end done.
+#   bash test_daemon_oom.sh BIN_DIR [REDIS_SERVER] [REDIS_CLI] [FIRST] [LAST] [EV_LAST]
 set -u
 . "$(dirname "$0")/../support/lib.sh"
-use_bin "${1:?usage: test_daemon_oom.sh BIN_DIR [REDIS_SERVER] [REDIS_CLI] [FIRST] [LAST]}"
+use_bin "${1:?usage: test_daemon_oom.sh BIN_DIR [REDIS_SERVER] [REDIS_CLI] [FIRST] [LAST] [EV_LAST]}"
 need_exe "$RHAID" "build the rhaid target"
 clean_env
 work_dir
 redis_start "${2:-}" "${3:-}"
 FIRST=${4:-1}
 LAST=${5:-120}
+EV_LAST=${6:-60}
 
 for n in $(seq "$FIRST" "$LAST"); do
     rcli FLUSHALL >/dev/null
@@ -40,10 +44,7 @@ for n in $(seq "$FIRST" "$LAST"); do
         CHECKS=$((CHECKS + 1))
         out=$(cat "$WORK/out-$i")
         err=$(cat "$WORK/err-$i")
-        if [ "$out" != "$((i * 7))" ] &&
-            [ "$err" != "internal: out of memory reading the executor's result" ]; then
-            fail "n=$n: task $i answered '$out' / '$err'"
-        fi
+        [ "$out" = "$((i * 7))" ] || fail "n=$n: task $i answered '$out' / '$err'"
     done
     CHECKS=$((CHECKS + 1))
     kill -0 "$pid" 2>/dev/null || fail "n=$n: rhaid exited"
@@ -51,5 +52,43 @@ for n in $(seq "$FIRST" "$LAST"); do
     wait_rc "$pid" 0 "$WORK/oom-$n.log" "n=$n: rhaid"
     unset 'RHAID_PIDS[-1]'
     [ "$FAILS" -eq 0 ] && rm -f "$WORK/oom-$n.log"
+done
+
+# ---- the same with an event relayed: a task in context shop emits
+# order.paid, whose subscription starts one task on worker oom (its id
+# ev:...); both must end, the subscriber's exactly once
+mkdir -p "$WORK/data-ev"
+CTL_URL=$URL
+ctl 0 context create shop --owner ops --data-dir "$WORK/data-ev"
+ctl 0 on add sub1 --context shop --event 'order.*' --worker oom -e 'ctx.event.payload.id * 2' \
+    --caller ops --as ops --data-dir "$WORK/data-ev"
+chmod -R o+rwX "$WORK/data-ev"
+subs() {
+    timeout 5 "$CTL" --redis-url "$URL" tasks -w oom --json 2>/dev/null | python3 -c '
+import json, sys
+t = [x for x in json.load(sys.stdin)["tasks"] if x["id"].startswith("ev:")]
+print(",".join(x["status"] + ("" if x["status"] == "done" else ":" + str(x.get("error"))) for x in t))'
+}
+sub_ended() { case "$(subs)" in done|error:*) return 0;; esac; return 1; }
+for n in $(seq "$FIRST" "$EV_LAST"); do
+    rcli FLUSHALL >/dev/null
+    export RHAI_TEST_ALLOC_FAIL_AFTER=$n
+    rhaid_start "ev-$n" oom 2 --data-dir "$WORK/data-ev" --heartbeat-ms 100 \
+        --heartbeat-ttl-ms 600 --log-level info
+    unset RHAI_TEST_ALLOC_FAIL_AFTER
+    pid=$RHAID_PID
+    rhaid_wait "$pid"
+    CTL_TIMEOUT=20 ctl 0 submit -w oom -c shop -u ops -e 'emit("order.paid", {id: 21}); 1' ||
+        fail "n=$n: the emitting task"
+    CHECKS=$((CHECKS + 1))
+    poll 100 sub_ended || true
+    s=$(subs)
+    [ "$s" = done ] || fail "n=$n: subscriber tasks '$s', expected one done"
+    CHECKS=$((CHECKS + 1))
+    kill -0 "$pid" 2>/dev/null || fail "n=$n: rhaid exited"
+    kill -TERM "$pid" 2>/dev/null
+    wait_rc "$pid" 0 "$WORK/ev-$n.log" "n=$n: rhaid"
+    unset 'RHAID_PIDS[-1]'
+    [ "$FAILS" -eq 0 ] && rm -f "$WORK/ev-$n.log"
 done
 finish
