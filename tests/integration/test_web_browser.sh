@@ -46,7 +46,7 @@ ctl 0 context create demo --owner alice --data-dir "$WORK/data-web1" || die "con
 echo 'print("nightly report"); ({ at: ctx.task_id })' >"$WORK/nightly.js"
 ctl 0 cron add nightly --cron '0 3 * * *' --tz UTC --worker web1 --script "$WORK/nightly.js" \
     --context demo --caller alice || die "cron add"
-rhaid_start web1 web1 2 --heartbeat-ms 200
+rhaid_start web1 web1 2 --heartbeat-ms 200 --log-level info   # info: a failure shows its steps
 W_PID=$RHAID_PID
 rhaid_wait "$W_PID"
 
