@@ -45,22 +45,7 @@ static char g_seed[64];
 /* Three worker ids on three different masters. */
 static void pick_workers(void)
 {
-    int owners[NW], n = 0;
-
-    for (int i = 0; i < 1000 && n < NW; i++) {
-        char w[16], tag[20];
-        int o, dup = 0;
-        snprintf(w, sizeof w, "cw%d", i);
-        snprintf(tag, sizeof tag, "{%s}", w);
-        o = th_cluster_owner(&g_c, rh_keyslot(tag, strlen(tag)), -1);
-        for (int k = 0; k < n; k++)
-            dup |= owners[k] == o;
-        if (o < 0 || dup)
-            continue;
-        owners[n] = o;
-        snprintf(g_worker[n++], sizeof g_worker[0], "%s", w);
-    }
-    assert_int_equal(n, NW);
+    assert_int_equal(th_cluster_pick_workers(&g_c, "cw", NW, g_worker, NULL), 0);
 }
 
 static pid_t rhaid_spawn(const char *worker)

@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "th_cluster.h"
 #include "common/common.h"
+#include "common/rcluster.h"
 
 static void nap(int ms)
 {
@@ -216,6 +217,32 @@ int th_cluster_owner(const th_cluster *c, int slot, int ask)
     if (slot < 0 || slot >= 16384 || owners(c, ask, own) != 0)
         return -1;
     return own[slot];
+}
+
+int th_cluster_pick_workers(const th_cluster *c, const char *prefix, int n, char w[][16],
+                            int *slots)
+{
+    int owners[TH_CLUSTER_N], got = 0;
+
+    if (n > TH_CLUSTER_N)
+        return -1;
+    for (int i = 0; i < 1000 && got < n; i++) {
+        char tag[24];
+        int o, slot, dup = 0;
+        snprintf(w[got], 16, "%s%d", prefix, i);
+        snprintf(tag, sizeof tag, "{%s}", w[got]);
+        slot = rh_keyslot(tag, strlen(tag));
+        o = th_cluster_owner(c, slot, -1);
+        for (int k = 0; k < got; k++)
+            dup |= owners[k] == o;
+        if (o < 0 || dup)
+            continue;
+        owners[got] = o;
+        if (slots)
+            slots[got] = slot;
+        got++;
+    }
+    return got == n ? 0 : -1;
 }
 
 int th_cluster_replica_of(const th_cluster *c, int m)

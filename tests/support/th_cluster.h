@@ -47,6 +47,12 @@ redisContext *th_cluster_connect(const th_cluster *c, int i);
 /* The node index serving 'slot' according to node 'ask' (-1: any live
  * node), or -1. */
 int  th_cluster_owner(const th_cluster *c, int slot, int ask);
+/* n worker ids PREFIX0, PREFIX1, ... (the first found, each under 16
+ * bytes) whose slots are served by n different masters, into w, and
+ * their slots into slots (NULL: not wanted). 0, or -1 when fewer than n
+ * were found among the first 1000. */
+int  th_cluster_pick_workers(const th_cluster *c, const char *prefix, int n, char w[][16],
+                             int *slots);
 /* Index of a replica of master node m, or -1. */
 int  th_cluster_replica_of(const th_cluster *c, int m);
 /* Wait until every live node says cluster_state:ok and names the same
