@@ -442,8 +442,7 @@ static void on_recheck(rh_aconn *ac, redisReply *reply, void *priv)
                 rhai__req_complete(q, 0, res);
                 rhai_result_free(res);
             } else {
-                x->a->recheck = 1;              /* out of memory: read it again */
-                rhai__recheck_later(x->a);
+                rhai__recheck_later(x->a);      /* out of memory: read it again */
             }
         }
     }
@@ -479,8 +478,7 @@ static void recheck_pending(rhai_async *a)
         if (a->slots[i] == NULL)
             continue;
         if ((x = rh_malloc(sizeof *x)) == NULL) {
-            a->recheck = 1;                     /* out of memory: again in a while */
-            rhai__recheck_later(a);
+            rhai__recheck_later(a);             /* out of memory: again in a while */
             continue;
         }
         x->a = a;
@@ -490,8 +488,7 @@ static void recheck_pending(rhai_async *a)
         if (send_cmd(a, on_recheck, x, RH_CLUSTER_RESEND, 2 + RHAI__REPLY_NFIELDS, argv, lens,
                      NULL) != 0) {
             rh_free(x);
-            a->recheck = 1;                     /* again once "cmd" is up, or in a while */
-            rhai__recheck_later(a);
+            rhai__recheck_later(a);             /* again once "cmd" is up, or in a while */
         }
     }
 }

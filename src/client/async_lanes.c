@@ -160,6 +160,7 @@ static int handle_reply(rhai_async *a, const char *list, const char *text, size_
  * hash (the recheck of async.c). */
 void rhai__recheck_later(rhai_async *a)
 {
+    a->recheck = 1;
     for (size_t i = 0; i < a->nlanes; i++) {
         lane *l = a->lanes[i];
         if (l->k.c && l->k.up) {

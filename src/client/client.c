@@ -615,8 +615,8 @@ static const char cancel_lua[] =
 /* A task cancelled here is final: its lookup hint gets the hash's TTL
  * (as rhaid does for the tasks it answers), not the submit's 7 days.
  * Another slot: a command of its own, best effort (the cancel stands
- * whatever it answers). 0. */
-static int hint_follows(rhai_client *c, const char *id, const char *ttl)
+ * whatever it answers). */
+static void hint_follows(rhai_client *c, const char *id, const char *ttl)
 {
     char key[RH_KEY_MAX];
     const char *argv[3] = { "PEXPIRE", key, ttl };
@@ -629,7 +629,6 @@ static int hint_follows(rhai_client *c, const char *id, const char *ttl)
         lens[i] = strlen(argv[i]);
     if (client_command(c, 3, argv, lens, &r, &e) == 0)
         freeReplyObject(r);
-    return 0;
 }
 
 RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
@@ -655,9 +654,7 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
         lens[i] = strlen(argv[i]);
     if ((rc = client_command(c, 9, argv, lens, &r, err)) != 0)
         return rc;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
-        rc = hint_follows(c, id, ttl);
-    else if (r->type == REDIS_REPLY_INTEGER && r->integer == 2)
+    if (r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2))
         rc = 0;
     else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
         rc = rh_error_set(err, RHAI_ENOTFOUND, "no task %s (unknown or expired)", id);
@@ -666,6 +663,8 @@ RHAI_API int rhai_cancel(rhai_client *c, const char *id, rhai_error *err)
                           "tasks can be cancelled (or scheduled ones)", id, r->str);
     else
         rc = reply_unexpected(c, r, "cancel script", err);
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+        hint_follows(c, id, ttl);           /* cancelled here: final now */
     freeReplyObject(r);
     return rc;
 }

@@ -249,6 +249,20 @@ static void fault_after_relay(const char *which)
 #endif
 }
 
+/* The round of j's relay calls is over (none in flight): 1 when one was
+ * refused or not sent, and all go again at the next tick (each is
+ * idempotent; set only now, so that the tick's resend, retry_refused,
+ * never meets calls still in flight), else 0. */
+static int relay_round_end(wk_job *j)
+{
+    j->sent = 0;
+    if (!j->relay_bad)
+        return 0;
+    j->relay_bad = 0;
+    j->retry = 1;
+    return 1;
+}
+
 static void on_relay(rh_aconn *ac, redisReply *r, void *priv)
 {
     redisReply *reply = r;
@@ -276,16 +290,8 @@ static void on_relay(rh_aconn *ac, redisReply *r, void *priv)
                RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
         j->relay_bad = 1;
     }
-    if (j->relay_wait > 0)
+    if (j->relay_wait > 0 || relay_round_end(j))
         return;
-    j->sent = 0;
-    if (j->relay_bad) {
-        /* set only now that the round is over: the tick's resend
-         * (retry_refused) must not meet calls still in flight */
-        j->relay_bad = 0;
-        j->retry = 1;                  /* all again at the next tick: each is idempotent */
-        return;
-    }
     rh_log(RH_LOG_DEBUG, "event=relayed task=%s events=%zu", j->id, json_array_size(j->relay));
     fault_after_relay("kill_after_relay");
     j->relaying = 0;
@@ -442,13 +448,8 @@ void wk_relay_send(wk_job *j)
             break;
         }
     }
-    if (j->relay_wait == 0) {
-        j->sent = 0;
-        if (j->relay_bad) {
-            j->relay_bad = 0;
-            j->retry = 1;
-        }
-    }
+    if (j->relay_wait == 0)
+        relay_round_end(j);
     wk_conn_flush(&j->w->cmd);
 }
 

@@ -289,17 +289,18 @@ void wk_claim_send(wk_job *j)
     wk_script_args(w->sha_claim, wk_lua_claim, argv, lens);
     if (wk_conn_argv(&w->cmd, on_claim, j, 12, argv, lens) != 0) {
         wk_job_free(j);
-        rescan_later(w);
+        if (w->cmd.up)
+            rescan_later(w);          /* down: its reconnect re-reads the list */
     }
 }
 
 /* An id is in our processing list but we hold no job for it (no memory
- * for one, or its claim could not be sent): the list is read again on
- * the next tick (instance.c's scan), which claims every id we do not
- * hold. Recovery would not: it only empties dead instances' lists. */
+ * for one, or to send its claim): the list is read again on the next
+ * tick (instance.c's scan), which claims every id we do not hold.
+ * Recovery would not: it only empties dead instances' lists. */
 static void rescan_later(wk_worker *w)
 {
-    rh_log(RH_LOG_ERROR, "event=take_dropped reason=\"out of memory or no connection\" "
+    rh_log(RH_LOG_ERROR, "event=take_dropped reason=\"out of memory\" "
            "our processing list is read again next tick");
     w->scanned = 0;
 }

@@ -245,7 +245,8 @@ static int finish_wanted(const wk_job *j)
 
 /* Send one batch of at most 'cap' (<= FIN_BATCH_MAX) wanted finishes,
  * oldest first, with s, argv and lens sized for 'cap' tasks. 1 when one
- * was sent, 0 when none is wanted or it could not be sent. */
+ * was sent, 0 when none is wanted, -1 when it could not be sent (no
+ * memory, or the connection is down). */
 static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **argv,
                              size_t *lens)
 {
@@ -257,8 +258,10 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
 
     for (j = w->jobs; j && !finish_wanted(j); j = j->next)
         ;
-    if (j == NULL || (b = rh_calloc(1, sizeof *b)) == NULL)
+    if (j == NULL)
         return 0;
+    if ((b = rh_calloc(1, sizeof *b)) == NULL)
+        return -1;
     b->w = w;
     for (; j && b->n < cap && bytes < FIN_BATCH_BYTES; j = j->next)
         if (finish_wanted(j)) {
@@ -366,7 +369,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
         rh_buf_free(&s[i].st_ev);
     if (rc != 0) {
         rh_free(b);
-        return 0;
+        return -1;
     }
     for (int i = 0; i < n; i++)
         b->jobs[i]->sent = 1;
@@ -378,7 +381,7 @@ static int finish_batch_send(wk_worker *w, int cap, fin_strs *s, const char **ar
 static void on_finish_flush(uv_prepare_t *h)
 {
     wk_worker *w = h->data;
-    int cap = 0;
+    int cap = 0, rc = -1;
     const char **argv = NULL;
     size_t *lens = NULL, max;
     fin_strs *s = NULL;
@@ -396,11 +399,11 @@ static void on_finish_flush(uv_prepare_t *h)
     if (cap > 0 && w->cmd.up && (argv = rh_malloc(max * sizeof *argv)) != NULL &&
         (lens = rh_malloc(max * sizeof *lens)) != NULL &&
         (s = rh_malloc((size_t)cap * sizeof *s)) != NULL)
-        while (finish_batch_send(w, cap, s, argv, lens))
+        while ((rc = finish_batch_send(w, cap, s, argv, lens)) > 0)
             ;
-    if (w->cmd.up) {
-        /* any left unsent ran out of memory: the tick sends them again
-         * (retry_refused); a lost connection sends them on its return */
+    if (cap > 0 && rc < 0 && w->cmd.up) {
+        /* out of memory: the tick sends what is left (retry_refused); a
+         * lost connection sends it on its return */
         int left = 0;
         for (wk_job *j = w->jobs; j; j = j->next)
             if (finish_wanted(j)) {
