@@ -577,11 +577,13 @@ int wk_worker_run(wk_config *cfg, const char *unused)
     w.guard_wait = 1;                 /* no beat, no take before the split guard */
     if (wk_conn_start(&w.cmd, &err) != 0 || wk_conn_start(&w.pop, &err) != 0)
         return start_failed(&err);
+#ifdef RHAI_TEST_HOOKS
     {   /* test hook: the n-th allocation of the loop fails (test_daemon_oom) */
         const char *f = getenv("RHAI_TEST_ALLOC_FAIL_AFTER");
         if (f && *f)
             rh_alloc_fail_after(strtoul(f, NULL, 10));
     }
+#endif
 
     uv_run(w.loop, UV_RUN_DEFAULT);
     rc = uv_loop_close(w.loop);
