@@ -67,6 +67,17 @@ kill_executors() {
 }
 CHECKS=$((CHECKS + 1)); poll 150 kill_executors || die "$DEAD_ID not in rhai:dead:{dw}"
 
+# ---- a task that stays claimed: worker cw's one executor runs a loop, and the
+# prefetch claims the task behind it, which waits there until the loop is
+# cancelled (the browser does it through the API, the task's page open) ----
+rhaid_start cw cw 1 --heartbeat-ms 200
+CW_PID=$RHAID_PID
+rhaid_wait "$CW_PID"
+ctl 0 submit -e 'while(true){}' --worker cw --timeout 120000 --no-wait && BLOCKER_ID=$(cat "$OUT")
+CHECKS=$((CHECKS + 1)); poll 150 status_is "$BLOCKER_ID" running || die "the cw loop never ran"
+ctl 0 submit -e 'print("ran after the loop"); 7' --worker cw --no-wait && CLAIMED_ID=$(cat "$OUT")
+CHECKS=$((CHECKS + 1)); poll 150 status_is "$CLAIMED_ID" claimed || die "the cw task was not claimed"
+
 # ---- rhai-web: an admin and a read token, a free port -----------------------------------
 ADMIN_TOKEN=adm-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 READ_TOKEN=rd-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -96,12 +107,14 @@ mkdir -p "$WORK/chrome"
 CHECKS=$((CHECKS + 1))
 WEB_URL=$WEB_URL DRIVER_URL=http://127.0.0.1:$CD_PORT ADMIN_TOKEN=$ADMIN_TOKEN \
     READ_TOKEN=$READ_TOKEN WORKER=web1 DEAD_WORKER=dw LONG_ID=$LONG_ID DEAD_ID=$DEAD_ID \
+    CLAIMED_ID=$CLAIMED_ID BLOCKER_ID=$BLOCKER_ID \
     CONTEXT=demo CHROMIUM=$CHROMIUM CHROME_PROFILE=$WORK/chrome \
     RHAI_SCREENSHOTS=${RHAI_SCREENSHOTS:-} \
     timeout 240 node "$SRC/tests/integration/web_browser.js" || fail "the browser checks failed"
 
 # what the browser did, seen from Redis
 CHECKS=$((CHECKS + 1)); status_is "$LONG_ID" cancelled || fail "$LONG_ID is $(rcli HGET "$(tkey "$LONG_ID")" status), not cancelled"
+CHECKS=$((CHECKS + 1)); status_is "$CLAIMED_ID" done || fail "$CLAIMED_ID is $(rcli HGET "$(tkey "$CLAIMED_ID")" status), not done"
 CHECKS=$((CHECKS + 1)); in_dead dw "$DEAD_ID" && fail "$DEAD_ID is still dead after the retry"
 CHECKS=$((CHECKS + 1))
 [ "$(rcli EXISTS 'rhai:paused:{web1}')" = 0 ] || fail "the read role paused web1"

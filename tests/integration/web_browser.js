@@ -3,7 +3,8 @@
 // fetch only (no npm package). Run by test_web_browser.sh, which starts
 // redis-server, rhaid, rhai-web and chromedriver and passes them here:
 //   WEB_URL DRIVER_URL ADMIN_TOKEN READ_TOKEN WORKER DEAD_WORKER LONG_ID
-//   DEAD_ID CONTEXT [RHAI_SCREENSHOTS=DIR] [CHROMIUM=/usr/bin/chromium]
+//   DEAD_ID CLAIMED_ID BLOCKER_ID CONTEXT [RHAI_SCREENSHOTS=DIR]
+//   [CHROMIUM=/usr/bin/chromium]
 //   [CHROME_PROFILE=DIR]
 // Every check reads what the page shows (text, attributes of elements the
 // console marks with ids and data-test); nothing sleeps for a fixed time:
@@ -29,6 +30,8 @@ const WORKER = env('WORKER');
 const DEAD_WORKER = env('DEAD_WORKER');
 const LONG_ID = env('LONG_ID');
 const DEAD_ID = env('DEAD_ID');
+const CLAIMED_ID = env('CLAIMED_ID');   // claimed, waiting behind BLOCKER_ID's loop
+const BLOCKER_ID = env('BLOCKER_ID');
 const CONTEXT = env('CONTEXT', '');
 const SHOTS = process.env.RHAI_SCREENSHOTS || '';
 const WAIT_MS = 20000;
@@ -152,6 +155,17 @@ async function noPageErrors() {
   ok(`no script error and no CSP violation in the browser's console (${log.length} entries)`);
 }
 
+// the API with the admin token, as a script would (not through the page)
+async function adminApi(method, p) {
+  const r = await fetch(`${WEB}/api${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+    body: method === 'GET' ? undefined : '{}',
+  });
+  if (!r.ok) fail(`${method} /api${p}: ${r.status} ${await r.text()}`);
+  return r.json().catch(() => null);
+}
+
 async function go(hash) {
   await exec('location.hash = arguments[0];', [hash]);
 }
@@ -267,6 +281,17 @@ async function scenario() {
   await click('#modal-ok');
   await waitFor('the task page shows it cancelled', shows('#task-status', /^cancelled$/));
   await waitFor('cancel is disabled once it ended', async () => prop('#task-cancel', 'disabled'));
+
+  // ---- a claimed task's page: it refreshes until the task ends (claimed is
+  // the moment between a worker's take and its start; the page once stopped
+  // refreshing there and showed "claimed" for good)
+  await go(`#/task/${encodeURIComponent(CLAIMED_ID)}`);
+  await waitFor('the task page shows the waiting task claimed', shows('#task-status', /^claimed$/));
+  await waitFor('a claimed task can be cancelled', async () => !(await prop('#task-cancel', 'disabled')));
+  await adminApi('POST', `/tasks/${encodeURIComponent(BLOCKER_ID)}/cancel`);
+  await waitFor('the claimed task\'s page follows it until it ends, with its logs',
+    shows('#task-logs', /ran after the loop/));
+  await waitFor('and shows it done', shows('#task-status', /^done$/));
 
   // ---- retry a dead task
   await go(`#/dead?worker=${encodeURIComponent(DEAD_WORKER)}`);

@@ -565,7 +565,8 @@
     var body = h('div#task-body');
     page.appendChild(head);
     page.appendChild(body);
-    var live = { running: 1, queued: 1, scheduled: 1 };
+    /* not final yet: the page refreshes (claimed: taken, its start not yet written) */
+    var live = { queued: 1, scheduled: 1, claimed: 1, running: 1 };
     function load() {
       api('GET', '/tasks/' + encodeURIComponent(id)).then(function (t) {
         render(t);
