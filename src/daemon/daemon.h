@@ -273,6 +273,8 @@ struct wk_pool {
     char         spawn[64];       /* what is executed: /proc/self/fd/N */
     int64_t      as_limit;
     int64_t      max_tasks;
+    int64_t      queue_max_us;    /* wk_pool_queue: only behind a job that has
+                                     run less than this (pipeline_max_us) */
     wk_execuser  user;            /* executors' uid/gid and data dir */
     int          seccomp;         /* executor_seccomp */
     int          postgres;        /* the store is postgres: no data dir */
@@ -305,9 +307,11 @@ int  wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in,
                  const eng_limits *lim, int64_t timeout_ms);
 /* Queue 'job' behind the job a busy executor runs, its frame written now,
  * so that the executor starts it as soon as it has answered the first,
- * without waiting for us: one job at most behind each, and none behind
- * one due for recycling. Its timeout starts when the first one's result
- * arrives. The run callback runs exactly once, or the back callback if
+ * without waiting for us: one job at most behind each, none behind one
+ * due for recycling, and none behind a job that has run queue_max_us or
+ * longer already (a long task would hold it until its own end, while the
+ * other executors free up); of those left, behind the job that started
+ * first. Its timeout starts when the first one's result arrives. The run callback runs exactly once, or the back callback if
  * the executor dies first. RHAI_ESTATE when no executor can take it. A
  * queued job cannot be cancelled before it starts (wk_pool_cancel finds
  * only running ones). */

@@ -39,6 +39,7 @@ struct wk_executor {
     uint64_t     tasks;       /* jobs started on this executor */
     int64_t      spawned_at;  /* monotonic ms */
     wk_job      *job;         /* while busy */
+    int64_t      job_at_us;   /* when it went to the executor (monotonic us) */
     char         job_id[RH_NAME_MAX + 1];   /* the id its result must carry */
     int64_t      timeout_ms;
     wk_job      *next;        /* queued behind 'job', its frame sent */
@@ -133,6 +134,7 @@ static void executor_end_job(wk_executor *ex, eng_output *out, int promote)
         ex->next = NULL;
         memcpy(ex->job_id, ex->next_id, sizeof ex->job_id);
         ex->timeout_ms = ex->next_timeout_ms;
+        ex->job_at_us = rh_mono_us();
         uv_timer_start(&ex->timer, on_job_timeout, (uint64_t)ex->timeout_ms, 0);
         if (p->start_cb)
             p->start_cb(p, ex->job, p->data);
@@ -500,6 +502,7 @@ int wk_pool_init(wk_pool *p, uv_loop_t *loop, const wk_config *cfg, wk_run_cb cb
     p->n = cfg->concurrency;
     p->as_limit = cfg->executor_as_limit;
     p->max_tasks = cfg->max_tasks_per_executor;
+    p->queue_max_us = cfg->pipeline_max_us;
     p->dev_mode = cfg->dev_mode != 0;
     p->seccomp = cfg->executor_seccomp != 0;
     /* The store of the config the pool was started with, passed to
@@ -652,6 +655,7 @@ int wk_pool_run(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits *
         return rc;
     ex->state = EX_BUSY;
     ex->job = job;
+    ex->job_at_us = rh_mono_us();
     snprintf(ex->job_id, sizeof ex->job_id, "%s", in->task_id);
     ex->tasks++;
     ex->timeout_ms = timeout_ms;
@@ -664,12 +668,16 @@ int wk_pool_queue(wk_pool *p, wk_job *job, const eng_input *in, const eng_limits
                   int64_t timeout_ms)
 {
     wk_executor *ex = NULL;
+    int64_t now = rh_mono_us();
     int rc;
 
-    for (int i = 0; i < p->n && !ex; i++)
-        if (p->ex[i] && p->ex[i]->state == EX_BUSY && p->ex[i]->next == NULL &&
-            p->ex[i]->tasks < (uint64_t)p->max_tasks)
-            ex = p->ex[i];
+    for (int i = 0; i < p->n; i++) {
+        wk_executor *e = p->ex[i];
+        if (e && e->state == EX_BUSY && e->job && e->next == NULL &&
+            e->tasks < (uint64_t)p->max_tasks && now - e->job_at_us < p->queue_max_us &&
+            (ex == NULL || e->job_at_us < ex->job_at_us))
+            ex = e;
+    }
     if (ex == NULL || p->closing)
         return RHAI_ESTATE;
     if ((rc = executor_send(ex, in, lim)) != 0)

@@ -103,6 +103,9 @@ static pfx *pfx_new(int concurrency, int64_t max_tasks)
     assert_int_equal(wk_pool_init(&x->pool, &x->f.loop, &x->f.cfg, on_run, x, &err), 0);
     x->pool.back_cb = on_back;
     x->pool.ready_cb = on_ready;
+    /* queued behind a job however long it has run; the tests of that
+     * limit set it themselves */
+    x->pool.queue_max_us = (int64_t)3600 * 1000000;
     return x;
 }
 
@@ -401,6 +404,53 @@ static void test_pool_queues_nothing_behind_an_executor_due_for_recycling(void *
     pfx_free(x, 2);
 }
 
+/* Nothing goes behind a job that has run queue_max_us already: a long
+ * task would hold it until its own end while the other executor frees
+ * up. It goes behind one that started since. */
+static void test_pool_queues_nothing_behind_a_job_that_runs_long(void **state)
+{
+    pfx *x = pfx_new(2, 1000);
+    (void)state;
+
+    x->pool.queue_max_us = 50000;
+    assert_int_equal(give(x, 0, "hang", 3000, 0), 0);
+    usleep(120000);                             /* job 0 has run past the limit */
+    assert_int_equal(give(x, 1, "done 1", 10000, 1), RHAI_ESTATE);
+    assert_int_equal(give(x, 1, "done 1", 10000, 0), 0);     /* the other executor */
+    assert_int_equal(give(x, 2, "done 2", 10000, 1), 0);     /* behind job 1 */
+    FX_RUN_UNTIL(&x->f, x->recs[2].runs == 1);
+    assert_int_equal(x->recs[0].runs, 0);       /* still running: 2 did not wait for it */
+    assert_int_equal(x->recs[1].order, 1);
+    assert_int_equal(x->recs[2].order, 2);
+    assert_string_equal(x->recs[2].output, "2");
+    FX_RUN_UNTIL(&x->f, x->recs[0].runs == 1);
+    assert_int_equal(x->recs[0].kind, RH_EK_TIMEOUT);
+    pfx_free(x, 3);
+}
+
+/* Of the executors a job may go behind, the one whose job started first
+ * (here the second slot's: the first one's executor was replaced since). */
+static void test_pool_queues_behind_the_job_that_started_first(void **state)
+{
+    pfx *x = pfx_new(2, 1000);
+    (void)state;
+
+    assert_int_equal(give(x, 0, "hang", 100, 0), 0);         /* slot 0 */
+    assert_int_equal(give(x, 1, "hang", 600, 0), 0);         /* slot 1 */
+    FX_RUN_UNTIL(&x->f, x->recs[0].runs == 1 && wk_pool_idle(&x->pool) == 1);
+    assert_int_equal(give(x, 2, "hang", 10000, 0), 0);       /* slot 0, started last */
+    assert_int_equal(give(x, 3, "done 3", 10000, 1), 0);
+    /* behind job 1: given back unrun when job 1's executor is killed at
+     * its timeout, while job 2 still runs */
+    FX_RUN_UNTIL(&x->f, x->recs[3].backs == 1);
+    assert_int_equal(x->recs[1].kind, RH_EK_TIMEOUT);
+    assert_int_equal(x->recs[2].runs, 0);
+    assert_int_equal(x->recs[3].runs, 0);
+    assert_int_equal(wk_pool_cancel(&x->pool, &x->jobs[2], "done with it"), 0);
+    FX_RUN_UNTIL(&x->f, x->recs[2].runs == 1);
+    pfx_free(x, 4);
+}
+
 static void test_pool_close_ends_running_jobs_cancelled_and_gives_back_queued(void **state)
 {
     pfx *x = pfx_new(2, 1000);
@@ -474,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_pool_times_out_a_queued_job_on_its_own_clock),
         cmocka_unit_test(test_pool_gives_back_a_queued_job_when_its_executor_dies),
         cmocka_unit_test(test_pool_queues_nothing_behind_an_executor_due_for_recycling),
+        cmocka_unit_test(test_pool_queues_nothing_behind_a_job_that_runs_long),
+        cmocka_unit_test(test_pool_queues_behind_the_job_that_started_first),
         cmocka_unit_test(test_pool_close_ends_running_jobs_cancelled_and_gives_back_queued),
         cmocka_unit_test(test_pool_kill_busy_cancels_only_busy_executors),
         cmocka_unit_test(test_pool_respawns_an_executor_broken_at_start_on_maintain),
