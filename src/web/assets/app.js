@@ -573,7 +573,8 @@
         if (!live[t.status]) { timers.forEach(clearInterval); timers = []; }
       }, function (e) {
         clear(body).appendChild(h('p.error#task-missing', e.status === 404 ? 'no such task (expired or never existed)' : e.message));
-        timers.forEach(clearInterval); timers = [];
+        /* gone for good; anything else (Redis restarting) may pass: asked again */
+        if (e.status === 404) { timers.forEach(clearInterval); timers = []; }
       });
     }
     function render(t) {
