@@ -75,7 +75,8 @@ static const char queue_help[] =
  * ttl ms, ARGV[4] events channel. The per-task part is rhai_cancel()'s
  * script (src/client/client.c) for a queued task, with its reply fields and
  * JSON types. Oldest first, so replies and events come in queue order.
- * Returns {cancelled, dropped}. */
+ * Returns {cancelled, dropped, the cancelled ids...}: their lookup hints
+ * are in other slots (keys.c), given the result TTL by the caller. */
 static const char queue_purge_lua[] =
     RH_LUA_KEYS
     RH_LUA_CANCEL_QUEUED
@@ -83,19 +84,20 @@ static const char queue_purge_lua[] =
     "local W = tag(qk)\n"
     "local ids = redis.call('LRANGE', qk, 0, -1)\n"
     "redis.call('DEL', qk)\n"
-    "local cancelled, dropped = 0, 0\n"
+    "local out = {0, 0}\n"
     "for i = #ids, 1, -1 do\n"
     "  local id = ids[i]\n"
     "  local tk = k_task(p, W, id)\n"
     "  local v = redis.call('HMGET', tk, " RH_LUA_CANCEL_FIELDS ")\n"
     "  if redis.call('EXISTS', tk) == 0 or (v[1] or 'queued') ~= 'queued' then\n"
-    "    dropped = dropped + 1\n"
+    "    out[2] = out[2] + 1\n"
     "  else\n"
     "    cancel_queued(p, W, id, v, now, ttl, ARGV[4], 'cancelled by queue purge')\n"
-    "    cancelled = cancelled + 1\n"
+    "    out[1] = out[1] + 1\n"
+    "    out[#out + 1] = id\n"
     "  end\n"
     "end\n"
-    "return {cancelled, dropped}\n";
+    "return out\n";
 
 /* What purge would do, changing nothing. KEYS[1] the queue. ARGV[1]
  * prefix, ARGV[2] how many ids to list at most. The ids that would be
@@ -121,10 +123,11 @@ static const char queue_purge_dry_lua[] =
 #define QUEUE_DRY_LIST_TEXT 20
 #define QUEUE_DRY_LIST_JSON 1000
 
-/* A Lua reply {a, b[, c]} of integers into v[]. 0 / -1. */
+/* The first n elements of Lua reply 'rep' (an array of at least n),
+ * integers, into v[]. 0 / -1. */
 static int queue_ints(const redisReply *rep, long long *v, size_t n)
 {
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n)
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < n)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (rep->element[i]->type != REDIS_REPLY_INTEGER)
@@ -208,6 +211,37 @@ static int queue_purge_dry(const ctl_global *g, ctl_redis *r, const char *w)
     return ctl_print_flush();
 }
 
+/* The lookup hints (rhai:taskw:{ID}, 7 days from the submit) of the
+ * tasks a purge cancelled get the hash's TTL, as rhaid gives an answered
+ * task's: pipelined, PURGE_HINTS_BATCH at a time, best effort (a hint
+ * left keeps its own TTL; a lost connection is the caller's next error). */
+#define PURGE_HINTS_BATCH 256
+
+static void purge_hints_expire(ctl_redis *r, const redisReply *rep, size_t first,
+                               const char *ttl)
+{
+    char key[RH_KEY_MAX];
+
+    for (size_t i = first; i < rep->elements;) {
+        size_t sent = 0;
+        for (; i < rep->elements && sent < PURGE_HINTS_BATCH; i++) {
+            const redisReply *id = rep->element[i];
+            if (id->type != REDIS_REPLY_STRING || !rh_name_valid(id->str))
+                continue;
+            if (ctl_redis_append(r, "PEXPIRE %s %s", rh_key_taskw(key, r->prefix, id->str),
+                                 ttl) != 0)
+                break;
+            sent++;
+        }
+        for (; sent > 0; sent--) {
+            redisReply *x = ctl_redis_reply(r);
+            if (x == NULL)
+                return;
+            freeReplyObject(x);
+        }
+    }
+}
+
 int ctl_queue_purge_run(ctl_redis *r, const char *w, long long ttl, long long v[2])
 {
     char qkey[RH_KEY_MAX], events[RH_KEY_MAX], now[24], ttls[24];
@@ -224,6 +258,7 @@ int ctl_queue_purge_run(ctl_redis *r, const char *w, long long ttl, long long v[
         freeReplyObject(rep);
         return ctl_redis_fail(r, CTL_EXIT_FAILED, "purge script: unexpected reply");
     }
+    purge_hints_expire(r, rep, 2, ttls);
     freeReplyObject(rep);
     return 0;
 }

@@ -210,6 +210,11 @@ for id in "$I1" "$I2" "$I3"; do
     CHECKS=$((CHECKS + 1))
     rcli LINDEX "rhai:reply:{idle}:$id" 0 | grep -q '"status":"cancelled"' ||
         fail "no cancelled reply for $id"
+    # its lookup hint lives as long as its hash now (24 h), not the submit's 7 days
+    CHECKS=$((CHECKS + 1))
+    hint_ttl=$(rcli PTTL "rhai:taskw:{$id}")
+    [ "$hint_ttl" -gt 0 ] && [ "$hint_ttl" -le 86400000 ] ||
+        fail "the hint of $id has PTTL $hint_ttl after the purge"
 done
 CHECKS=$((CHECKS + 1))
 [ "$(rcli EXISTS 'rhai:queue:{idle}')" = 0 ] || fail "the purged queue still exists"
