@@ -97,3 +97,7 @@ set_tests_properties(test_keys_v2 PROPERTIES LABELS "integration;cluster")
 add_test(NAME test_daemon_oom COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_daemon_oom.sh
   ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
 set_tests_properties(test_daemon_oom PROPERTIES TIMEOUT 300 LABELS integration)
+# an executor out of memory at the n-th allocation of its loop, n = 1..50
+add_test(NAME test_executor_oom COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_executor_oom.sh
+  ${PROJECT_BINARY_DIR}/bin ${REDIS_SERVER} ${REDIS_CLI})
+set_tests_properties(test_executor_oom PROPERTIES TIMEOUT 300 LABELS integration)

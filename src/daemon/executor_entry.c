@@ -157,6 +157,12 @@ int wk_executor_entry(int argc, char **argv)
            (int)getuid(), abi, conf.seccomp);
 #ifdef RHAI_TEST_HOOKS
     wk_confine_probe(probe, &conf, abi);
+    {   /* test hook: the n-th allocation from the loop's start fails
+         * (test_executor_oom); every executor of the pool counts anew */
+        const char *f = getenv("RHAI_TEST_EXECUTOR_ALLOC_FAIL_AFTER");
+        if (f && *f)
+            rh_alloc_fail_after(strtoul(f, NULL, 10));
+    }
 #else
     (void)probe;
 #endif
