@@ -23,7 +23,7 @@ timeout 60 "$CTL" --redis-url "$URL" submit -e 'while(true){}' --worker dr --tim
     --json >"$WORK/bg.out" 2>"$WORK/bg.err" &
 BG=$!
 running_now() {
-    LID=$(rcli KEYS 'rhai:task:{dr}:*' | sed -n 's/^rhai:task:{dr}:\(.*\)$/\1/p' | head -1)
+    LID=$(rscan 'rhai:task:{dr}:*' | sed -n 's/^rhai:task:{dr}:\(.*\)$/\1/p' | head -1)
     [ -n "$LID" ] && [ "$(rcli HGET "$(tkey "$LID")" status)" = running ]
 }
 CHECKS=$((CHECKS + 1))

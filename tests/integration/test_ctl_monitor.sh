@@ -131,7 +131,7 @@ ctl 0 queues --json && {
                   d['queues'][2]['oldest_age_ms'] >= 0 and d['queues'][0]['oldest_age_ms'] is None" \
         "$(rcli HGET "$(tkey "$I1")" created_at)"
     FAILED_SUM=0
-    for k in $(rcli --scan --pattern 'rhai:failed:{beta}:*'); do
+    for k in $(rscan 'rhai:failed:{beta}:*'); do
         FAILED_SUM=$((FAILED_SUM + $(rcli GET "$k")))
     done
     check "$OUT" "[q['failed_1h'] for q in d['queues']] == [0, int(argv[0]), 0] and

@@ -37,7 +37,13 @@
 #                       free port in WORK, log $WORK/redis.log, and waits
 #                       for PING (10 s). Sets REDIS_SERVER, REDIS_CLI, PORT,
 #                       URL=redis://127.0.0.1:$PORT and REDIS_PID
+#                       On a cluster (RHAI_TEST_CLUSTER_NODES set, as
+#                       tools/with-redis-cluster.sh does): no server is
+#                       started; every node is flushed, PORT and URL name
+#                       the first node (the seed) and REDIS_PID stays empty
 #   rcli ARGS...        CLI (redis-cli) against that server, 5 s at most
+#                       (with -c on a cluster: redirections followed)
+#   rscan PATTERN       the keys matching PATTERN (every master on a cluster)
 #   rhaid_start NAME ID CONCURRENCY [RHAID_OPTION...]
 #                       starts $RHAID on $URL as worker ID with CONCURRENCY
 #                       executors, data dir $WORK/data-NAME, log
@@ -84,6 +90,7 @@ CTL_URL=
 WORK=
 SAVED=
 REDIS_PID=
+LIB_CLUSTER=            # 1: on the cluster of RHAI_TEST_CLUSTER_NODES
 RHAID_PIDS=()
 BG_PIDS=()
 CHECKS=0
@@ -151,8 +158,12 @@ poll() {
 redis_start() {
     REDIS_SERVER=${1:-$(command -v redis-server)}
     REDIS_CLI=${2:-$(command -v redis-cli)}
-    [ -n "$REDIS_SERVER" ] && [ -x "$REDIS_SERVER" ] || die "redis-server not found"
     [ -n "$REDIS_CLI" ] && [ -x "$REDIS_CLI" ] || die "redis-cli not found"
+    if [ -n "${RHAI_TEST_CLUSTER_NODES:-}" ]; then
+        cluster_start
+        return
+    fi
+    [ -n "$REDIS_SERVER" ] && [ -x "$REDIS_SERVER" ] || die "redis-server not found"
     PORT=$(free_port) || die "no free port"
     URL=redis://127.0.0.1:$PORT
     "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
@@ -166,7 +177,32 @@ redis_start() {
     die "redis-server on port $PORT does not answer"
 }
 
-rcli() { timeout 5 "$REDIS_CLI" -p "$PORT" "$@"; }
+# The cluster tools/with-redis-cluster.sh started: each node flushed (a
+# replica refuses: it follows its master), the seed named.
+cluster_start() {
+    local node
+    LIB_CLUSTER=1
+    PORT=${RHAI_TEST_CLUSTER_NODES%%,*}
+    PORT=${PORT##*:}
+    URL=redis://127.0.0.1:$PORT
+    for node in ${RHAI_TEST_CLUSTER_NODES//,/ }; do
+        timeout 5 "$REDIS_CLI" -p "${node##*:}" FLUSHALL >/dev/null 2>&1
+    done
+    [ "$(rcli PING 2>/dev/null)" = PONG ] || die "the cluster's seed $URL does not answer"
+}
+
+rcli() { timeout 5 "$REDIS_CLI" ${LIB_CLUSTER:+-c} -p "$PORT" "$@"; }
+rscan() {
+    local node
+    if [ -z "$LIB_CLUSTER" ]; then
+        rcli --scan --pattern "$1"
+        return
+    fi
+    for node in ${RHAI_TEST_CLUSTER_NODES//,/ }; do
+        timeout 5 "$REDIS_CLI" -p "${node##*:}" ROLE 2>/dev/null | head -1 | grep -qx master &&
+            timeout 5 "$REDIS_CLI" -p "${node##*:}" --scan --pattern "$1"
+    done
+}
 # tkey ID: the task hash key of ID (key layout v2: rhai:task:{W}:ID), W from
 # its lookup hint rhai:taskw:{ID}, else "default".
 tkey() {
