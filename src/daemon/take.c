@@ -31,7 +31,9 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
                                   "signatures")
                    : 0;
     f.id = t->id;
-    f.worker_id = t->worker_id ? t->worker_id : w->cfg->worker_id;
+    /* our own worker id, as our own prefix, never the hash's: a task
+     * signed for another worker id and copied into our queue is denied */
+    f.worker_id = w->cfg->worker_id;
     f.context_id = t->context_id ? t->context_id : "default";
     f.caller_id = t->caller_id ? t->caller_id : "anonymous";
     f.script = t->script;
