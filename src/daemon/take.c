@@ -265,6 +265,15 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
         wk_job_fail(j, RH_EK_DENIED, err.msg);
         return;
     }
+    if (j->task.worker_id && strcmp(j->task.worker_id, w->cfg->worker_id) != 0) {
+        /* a hash written by hand under our {W} for another worker id: its
+         * reply, index, retry and ledger row would name the other one */
+        snprintf(msg, sizeof msg, "worker_id %.128s is not this queue's worker id %.128s",
+                 j->task.worker_id, w->cfg->worker_id);
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(msg));
+        wk_job_fail(j, RH_EK_INVALID, msg);
+        return;
+    }
     j->state = WK_JOB_READY;
     wk_pump(w);
 }
