@@ -17,3 +17,8 @@ set_tests_properties(test_cluster_failover PROPERTIES LABELS "integration;cluste
 rhai_test(test_cluster_late integration 240 rhai_client_static)
 set_tests_properties(test_cluster_late PROPERTIES LABELS "integration;cluster")
 add_dependencies(test_cluster_late rhaid)
+# a shard lost for good (no replica left) and CLUSTERDOWN: rhaictl and the
+# sync client serve the other worker ids and say "unreachable" (exit 5)
+rhai_test(test_cluster_lost_shard integration 240 rhai_client_static)
+set_tests_properties(test_cluster_lost_shard PROPERTIES LABELS "integration;cluster")
+add_dependencies(test_cluster_lost_shard rhaictl)

@@ -16,6 +16,11 @@ struct rh_link {
     const int   *argcs;               /* the caller's commands (for redirects) */
     const char **const *argvs;
     const size_t *const *lens;
+    /* buffered: command fail_at failed after the ones before it ran; its
+     * error is the read's, not the send's (something was written) */
+    int          fail_at;             /* -1: none */
+    int          fail_rc;
+    rhai_error   fail_err;
 };
 
 int rh_link_config(const char *url, const char *prefix, rh_redis_cfg *cfg,
@@ -130,6 +135,7 @@ int rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err)
     *out = NULL;
     if ((l = rh_calloc(1, sizeof *l)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    l->fail_at = -1;
     if ((rc = rh_cluster_open(cfg, NULL, &l->rt, err)) != 0) {
         rh_free(l);
         return rc;
@@ -138,18 +144,28 @@ int rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err)
     return 0;
 }
 
+static int starts(const redisReply *r, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)r->len >= n && memcmp(r->str, word, n) == 0 &&
+           ((size_t)r->len == n || r->str[n] == ' ');
+}
+
+/* A reply that says the command did not run and is the router's to
+ * handle: MOVED, ASK, TRYAGAIN (a migration) or CLUSTERDOWN (a failover in
+ * progress, or a slot no node serves: the router retries until retry_ms). */
 static int is_redirect(const redisReply *r)
 {
     return r->type == REDIS_REPLY_ERROR && r->str &&
-           ((r->len > 6 && memcmp(r->str, "MOVED ", 6) == 0) ||
-            (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0));
+           (starts(r, "MOVED") || starts(r, "ASK") || starts(r, "TRYAGAIN") ||
+            starts(r, "CLUSTERDOWN"));
 }
 
 /* The commands one by one through the router (several slots, or a
  * redirect inside a pipeline). */
 static int one_by_one(rh_link *l, int from, int n, const int *argcs,
                       const char **const *argvs, const size_t *const *lens,
-                      redisReply **replies, rhai_error *err)
+                      redisReply **replies, int *done, rhai_error *err)
 {
     for (int i = from; i < n; i++) {
         int slot = rh_link_cmd_slot(argcs[i], argvs[i], lens[i]);
@@ -170,6 +186,10 @@ static int one_by_one(rh_link *l, int from, int n, const int *argcs,
                                           &replies[i], err) : RHAI_ENOMEM;
         rh_free(own);
         if (rc != 0) {
+            if (done) {                      /* the caller keeps what ran */
+                *done = i - from;
+                return rc;
+            }
             for (int k = from; k < i; k++) {
                 freeReplyObject(replies[k]);
                 replies[k] = NULL;
@@ -198,6 +218,32 @@ static void pend_reset(rh_link *l)
     }
     l->conn = NULL;
     l->n = l->pos = 0;
+    l->fail_at = -1;
+}
+
+/* Send the commands one by one through the router, the replies kept
+ * for rh_link_read. */
+static int send_buffered(rh_link *l, int n, const int *argcs, const char **const *argvs,
+                         const size_t *const *lens, rhai_error *err)
+{
+    int rc, done = 0;
+
+    if ((l->buf = rh_calloc((size_t)n, sizeof *l->buf)) == NULL)
+        return rh_error_set(err, RHAI_ENOMEM, "out of memory");
+    rc = one_by_one(l, 0, n, argcs, argvs, lens, l->buf, &done, &l->fail_err);
+    if (rc != 0 && done == 0) {              /* nothing ran */
+        if (err)
+            *err = l->fail_err;
+        rh_free(l->buf);
+        l->buf = NULL;
+        return rc;
+    }
+    if (rc != 0) {          /* the first ones ran: a submit's task is queued */
+        l->fail_at = done;
+        l->fail_rc = rc;
+    }
+    l->n = n;
+    return 0;
 }
 
 int rh_link_send(rh_link *l, int n, const int *argcs, const char **const *argvs,
@@ -213,21 +259,18 @@ int rh_link_send(rh_link *l, int n, const int *argcs, const char **const *argvs,
             int si = rh_link_cmd_slot(argcs[i], argvs[i], lens[i]);
             if (si == RH_CLUSTER_ANY || si == slot)
                 continue;
-            if (slot != RH_CLUSTER_ANY) {        /* several slots: one by one */
-                if ((l->buf = rh_calloc((size_t)n, sizeof *l->buf)) == NULL)
-                    return rh_error_set(err, RHAI_ENOMEM, "out of memory");
-                if ((rc = one_by_one(l, 0, n, argcs, argvs, lens, l->buf, err)) != 0) {
-                    rh_free(l->buf);
-                    l->buf = NULL;
-                    return rc;
-                }
-                l->n = n;
-                return 0;
-            }
+            if (slot != RH_CLUSTER_ANY)          /* several slots: one by one */
+                return send_buffered(l, n, argcs, argvs, lens, err);
             slot = si;
         }
-    if ((rc = rh_cluster_conn(l->rt, slot, &s, err)) != 0)
+    if ((rc = rh_cluster_conn(l->rt, slot, &s, err)) != 0) {
+        /* The slot's master is unreachable (killed, a failover under way)
+         * or no node serves it: nothing was sent, so the router may retry
+         * each command until its retry_ms, as it does for several slots. */
+        if (rc == RHAI_ECONN && !m->single)
+            return send_buffered(l, n, argcs, argvs, lens, err);
         return rc;
+    }
     for (int i = 0; i < n && rc == 0; i++)
         rc = rh_sconn_append_argv(s, argcs[i], argvs[i], lens[i], err);
     if (rc != 0)
@@ -250,6 +293,12 @@ int rh_link_read(rh_link *l, int k, redisReply **replies, rhai_error *err)
             rc = rh_error_set(err, RHAI_EINVAL, "no reply pending");
             break;
         }
+        if (l->buf && l->pos == l->fail_at) {
+            rc = l->fail_rc;
+            if (err)
+                *err = l->fail_err;
+            break;
+        }
         if (l->buf) {
             replies[i] = l->buf[l->pos];
             l->buf[l->pos++] = NULL;
@@ -257,11 +306,11 @@ int rh_link_read(rh_link *l, int k, redisReply **replies, rhai_error *err)
         }
         if ((rc = rh_sconn_get_reply(l->conn, &replies[i], err)) != 0)
             break;
-        if (is_redirect(replies[i])) {       /* it did not run: send it again */
+        if (is_redirect(replies[i])) {       /* it did not run: the router's */
             freeReplyObject(replies[i]);
             replies[i] = NULL;
             rc = one_by_one(l, l->pos, l->pos + 1, l->argcs, l->argvs, l->lens,
-                            replies + i - l->pos, err);
+                            replies + i - l->pos, NULL, err);
         }
         l->pos++;
     }

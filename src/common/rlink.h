@@ -7,8 +7,10 @@
  * whose commands all route to one slot (or need none) is written at once
  * to that slot's master and read back in order, as hiredis pipelines were;
  * one that spans slots is sent command by command through the router. A
- * MOVED or ASK reply inside a pipeline is followed by sending that command
- * again through the router (a redirected command did not run). */
+ * MOVED, ASK, TRYAGAIN or CLUSTERDOWN reply inside a pipeline is followed
+ * by sending that command again through the router (it did not run), as
+ * is a pipeline whose slot's master cannot be reached: the router retries
+ * a lost node and CLUSTERDOWN until its retry_ms (a failover). */
 #ifndef RH_RLINK_H
 #define RH_RLINK_H
 
@@ -53,6 +55,11 @@ int  rh_link_pipeline(rh_link *l, int n, const int *argcs, const char **const *a
                       const size_t *const *lens, redisReply **replies, rhai_error *err);
 /* The same in two halves: send (append to the node's output; nothing is
  * written before the first read) then read k replies at a time, in order.
+ * A pipeline spanning slots runs at the send, command by command: a send
+ * that fails ran none of them; when a later command fails after the first
+ * ones ran, the send succeeds and the read of that command's reply
+ * returns its error (a submit's task is then queued although its hint
+ * was not written).
  * The caller's argv must stay valid until every reply was read (a
  * redirected command is sent again). A send while replies are unread
  * reads and drops them first. */

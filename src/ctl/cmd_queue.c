@@ -153,7 +153,7 @@ int ctl_queue_known(ctl_redis *r, const char *w)
     known = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
     freeReplyObject(rep);
     if (!known) {
-        if ((code = ctl_instances_load(r, &inst, &n)) != 0)
+        if ((code = ctl_instances_load_of(r, w, &inst, &n)) != 0)
             return code;
         for (size_t i = 0; i < n && !known; i++)
             known = strcmp(inst[i].worker_id, w) == 0;
@@ -300,7 +300,7 @@ static int queue_requeue_dead(const ctl_global *g, ctl_redis *r, const char *w,
     int code, wanted = w == NULL;
 
     /* Who is dead now, for the report and for W. */
-    if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
+    if ((code = ctl_instances_load_of(r, w, &inst, &ninst)) != 0)
         return code;
     for (size_t i = 0; i < ninst; i++)
         if (!inst[i].live && w && strcmp(inst[i].worker_id, w) == 0)
@@ -395,7 +395,7 @@ int ctl_queue_pause_set(ctl_redis *r, const char *w, int pause, const char *by,
 
     rh_key_paused(key, r->prefix, w);
     rh_key_events(events, r->prefix);
-    if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
+    if ((code = ctl_instances_load_of(r, w, &inst, &ninst)) != 0)
         return code;
     for (size_t i = 0; i < ninst; i++)
         known |= strcmp(inst[i].worker_id, w) == 0;

@@ -365,7 +365,8 @@ static int task_show(const ctl_global *g, rhai_client *c, const char *id, int fu
     redisReply *f = NULL;
     int rc, code;
 
-    ctl_client_learn(g, "task", c, id);
+    if ((code = ctl_client_learn(g, "task", c, id)) != 0)
+        return code;
     if ((rc = rhai_task_status(c, id, &r, &err)) != 0)
         return ctl_report_rc(rc, &err);
     if ((code = task_hmget(g, id, task_show_fields, SHOW_NFIELDS, &f)) != 0) {
@@ -424,7 +425,8 @@ static int task_cancel(const ctl_global *g, rhai_client *c, const char *id, int 
     rhai_result *r = NULL;
     int rc;
 
-    ctl_client_learn(g, "task", c, id);
+    if ((rc = ctl_client_learn(g, "task", c, id)) != 0)
+        return rc;
     if ((rc = rhai_cancel(c, id, &err)) != 0) {
         /* "task X is done, only queued or running tasks can be cancelled" */
         if (rc == RHAI_ESTATE) {

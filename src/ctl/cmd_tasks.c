@@ -395,7 +395,7 @@ static int tasks_load_live(ctl_redis *r, const char *worker, const tasks_filter 
     size_t ninst = 0, nq = 0;
     int code;
 
-    if ((code = ctl_instances_load(r, &inst, &ninst)) != 0)
+    if ((code = ctl_instances_load_of(r, worker, &inst, &ninst)) != 0)
         return code;
     if (strcmp(f->status, "scheduled") == 0) {
         if (worker) {

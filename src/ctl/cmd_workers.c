@@ -110,6 +110,11 @@ static int workers_cmp(const void *a, const void *b)
 
 int ctl_instances_load(ctl_redis *r, ctl_instance **out, size_t *n)
 {
+    return ctl_instances_load_of(r, NULL, out, n);
+}
+
+int ctl_instances_load_of(ctl_redis *r, const char *w, ctl_instance **out, size_t *n)
+{
     char key[RH_KEY_MAX];
     redisReply *members, *h = NULL, *len = NULL;
     ctl_instance *v = NULL;
@@ -134,7 +139,8 @@ int ctl_instances_load(ctl_redis *r, ctl_instance **out, size_t *n)
         const char *m = ctl_reply_str(members->element[i]);
         ctl_instance *in = &v[k];
 
-        if (m == NULL || workers_parse_member(m, in) != 0)
+        if (m == NULL || workers_parse_member(m, in) != 0 ||
+            (w != NULL && strcmp(in->worker_id, w) != 0))
             continue;
         in->pid = in->concurrency = in->busy = in->done = in->failed = -1;
         if (ctl_redis_append(r, "HGETALL %s",

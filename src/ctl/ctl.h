@@ -314,9 +314,11 @@ int ctl_task_worker(ctl_redis *r, const char *id, char worker[RH_NAME_MAX + 1]);
 char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX]);
 /* Tell client 'c' the worker id of task 'id' (ctl_task_worker on a
  * connection of its own), so that rhai_task_status / rhai_wait /
- * rhai_cancel find a task whose hint is gone. Quiet: when nothing is
- * found, the library's own lookup says so. */
-void ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id);
+ * rhai_cancel find a task whose hint is gone. 0 when found or not found
+ * (the library's own lookup then says so); the exit code, after saying
+ * why, when Redis failed (the search may have missed the task: the caller
+ * stops rather than say "no such task"). */
+int ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id);
 
 /* An integer reply or a decimal string element as long long; 'def' for
  * nil, other types and text that is not a number. */
@@ -410,6 +412,10 @@ typedef struct ctl_instance {
  * *out is new (rh_free; NULL when *n is 0). 0 or an exit code (reported
  * through r). */
 int ctl_instances_load(ctl_redis *r, ctl_instance **out, size_t *n);
+/* The same for the members of worker id 'w' alone (NULL: every one): it
+ * reads W's keys only, so it works while another worker id's shard of a
+ * Redis Cluster is down. */
+int ctl_instances_load_of(ctl_redis *r, const char *w, ctl_instance **out, size_t *n);
 
 /* One worker id's queue (cmd_queues.c). */
 typedef struct ctl_queue {

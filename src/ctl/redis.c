@@ -527,14 +527,20 @@ char *ctl_task_key(ctl_redis *r, const char *id, char key[RH_KEY_MAX])
     return rh_key_task(key, r->prefix, worker, id);
 }
 
-void ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id)
+int ctl_client_learn(const ctl_global *g, const char *cmd, rhai_client *c, const char *id)
 {
     char worker[RH_NAME_MAX + 1];
     ctl_redis r;
+    int code;
 
-    if (!rh_name_valid(id) || ctl_redis_open(g, cmd, &r) != 0)
-        return;
-    if (ctl_task_worker(&r, id, worker) == 0)
+    if (!rh_name_valid(id))
+        return 0;
+    if ((code = ctl_redis_open(g, cmd, &r)) != 0)
+        return code;
+    /* 1: not found, the library's own lookup says so; > 1: the search
+     * failed (a shard down), and "no such task" would be a guess */
+    if ((code = ctl_task_worker(&r, id, worker)) == 0)
         rhai_client_remember(c, id, worker);
     ctl_redis_close(&r);
+    return code > 1 ? code : 0;
 }

@@ -25,7 +25,7 @@ int ctl_worker_live(ctl_redis *r, const char *w, int *live, int *draining)
     if (draining == NULL)
         draining = &dummy;
     *live = *draining = 0;
-    if ((code = ctl_instances_load(r, &v, &n)) != 0)
+    if ((code = ctl_instances_load_of(r, w, &v, &n)) != 0)
         return code;
     for (size_t i = 0; i < n; i++)
         if (v[i].live && strcmp(v[i].worker_id, w) == 0)
@@ -71,8 +71,8 @@ int ctl_wait_task(const ctl_global *g, const char *cmd, rhai_client *c, const ch
     *out = NULL;
     if (w)
         rhai_client_remember(c, id, w);
-    else
-        ctl_client_learn(g, cmd, c, id);
+    else if ((code = ctl_client_learn(g, cmd, c, id)) != 0)
+        return code;
     for (;;) {
         int64_t slice = CTL_WAIT_CHECK_MS;
 

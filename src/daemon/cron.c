@@ -436,7 +436,7 @@ int wk_cron_firing_check(const wk_config *cfg, const rh_task *t, int64_t now,
     rh_sched_init(&s);
     /* borrowed: not cleared with rh_sched_clear */
     s.name = t->schedule;
-    s.worker = t->worker_id ? t->worker_id : cfg->worker_id;
+    s.worker = cfg->worker_id;     /* ours, not the hash's (take.c, signature_check) */
     s.context = t->context_id;
     s.caller = t->caller_id;
     s.script = t->script;

@@ -31,7 +31,9 @@ static int signature_check(wk_worker *w, const rh_task *t, rhai_error *err)
                                   "signatures")
                    : 0;
     f.id = t->id;
-    f.worker_id = t->worker_id ? t->worker_id : w->cfg->worker_id;
+    /* our own worker id, as our own prefix, never the hash's: a task
+     * signed for another worker id and copied into our queue is denied */
+    f.worker_id = w->cfg->worker_id;
     f.context_id = t->context_id ? t->context_id : "default";
     f.caller_id = t->caller_id ? t->caller_id : "anonymous";
     f.script = t->script;
@@ -261,6 +263,15 @@ static void claim_apply(wk_job *j, const redisReply *reply, size_t first, int wi
     if (signature_check(w, &j->task, &err) != 0) {
         rh_log(RH_LOG_WARN, "event=task_denied task=%s reason=\"%s\"", j->id, RH_LOG_Q(err.msg));
         wk_job_fail(j, RH_EK_DENIED, err.msg);
+        return;
+    }
+    if (j->task.worker_id && strcmp(j->task.worker_id, w->cfg->worker_id) != 0) {
+        /* a hash written by hand under our {W} for another worker id: its
+         * reply, index, retry and ledger row would name the other one */
+        snprintf(msg, sizeof msg, "worker_id %.128s is not this queue's worker id %.128s",
+                 j->task.worker_id, w->cfg->worker_id);
+        rh_log(RH_LOG_WARN, "event=task_invalid task=%s reason=\"%s\"", j->id, RH_LOG_Q(msg));
+        wk_job_fail(j, RH_EK_INVALID, msg);
         return;
     }
     j->state = WK_JOB_READY;

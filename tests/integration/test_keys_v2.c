@@ -286,6 +286,25 @@ static void test_a_reply_to_outside_the_worker_ids_slot_is_answered_invalid(void
     assert_int_equal(th_cmd_int(e->c, "EXISTS rhai:reply:{other}:x"), 0);
 }
 
+/* A hash written by hand under {cw} whose worker_id field names another
+ * worker id: answered invalid, not run (before: it ran, and its reply,
+ * task show and task retry named the other worker id). */
+static void test_a_task_whose_worker_id_is_not_its_queues_is_answered_invalid(void **state)
+{
+    env *e = *state;
+    rh_task t;
+
+    assert_int_equal(th_cmd_int(e->c, "HSET rhai:task:{cw}:wm1 id wm1 script 1 worker_id "
+                                "other status queued created_at 1"), 5);
+    assert_int_equal(th_cmd_int(e->c, "LPUSH rhai:queue:{cw} wm1"), 1);
+    rh_task_init(&t);
+    assert_int_equal(th_reply(e->c, "rhai:reply:{cw}:wm1", "wm1", 20, &t), 0);
+    assert_int_equal(t.status, RHAI_STATUS_ERROR);
+    assert_int_equal(t.error_kind, RH_EK_INVALID);
+    assert_non_null(strstr(t.error, "worker_id other is not"));
+    rh_task_clear(&t);
+}
+
 /* PTTL of the hint of 'id', polled (10 s at most) until it is at most
  * 'max' ms; the last PTTL read. */
 static long long hint_ttl_until(env *e, const char *id, long long max)
@@ -355,6 +374,8 @@ int main(void)
             test_a_reply_to_outside_the_worker_ids_slot_is_answered_invalid, start, stop),
         cmocka_unit_test_setup_teardown(test_an_answered_tasks_hint_lives_as_long_as_its_hash,
                                         start, stop),
+        cmocka_unit_test_setup_teardown(
+            test_a_task_whose_worker_id_is_not_its_queues_is_answered_invalid, start, stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

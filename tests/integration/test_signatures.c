@@ -212,6 +212,33 @@ static void test_a_signed_task_copied_under_another_prefix_is_denied(void **stat
     expect("s-copied", RHAI_STATUS_ERROR, RH_EK_DENIED, "does not match");
 }
 
+/* A task signed for worker id "other", copied whole (its worker_id field
+ * says "other") into the queue of "signed": the worker verifies with its
+ * own worker id, as with its own prefix, so it is denied. Before, it
+ * verified the hash's worker_id and ran the task on a worker it was not
+ * signed for (and "other"'s replay mark, in other's slot, never saw it). */
+static void test_a_signed_task_copied_to_another_worker_ids_queue_is_denied(void **state)
+{
+    char key[RH_KEY_MAX], sig[RH_SIGN_SIG_HEX + 1], at[24];
+    int64_t now = rh_now_ms();
+    rh_sign_fields f = { "s-moved", "other", "default", g_pk, "'ran on signed'", 15, "{}",
+                         now, "rhai" };
+    redisReply *r;
+    (void)state;
+
+    assert_int_equal(rh_sign_task(g_sk, &f, sig), 0);
+    snprintf(at, sizeof at, "%lld", (long long)now);
+    r = redisCommand(g_c, "HSET %s id s-moved script %s args {} worker_id other "
+                     "context_id default caller_id %s created_at %s status queued "
+                     "signature %s", rh_key_task(key, "rhai", "signed", "s-moved"),
+                     "'ran on signed'", g_pk, at, sig);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    r = redisCommand(g_c, "LPUSH %s s-moved", rh_key_queue(key, "rhai", "signed"));
+    freeReplyObject(r);
+    expect("s-moved", RHAI_STATUS_ERROR, RH_EK_DENIED, "does not match");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_a_replay_mark_is_read_for_signed_tasks_only),
         cmocka_unit_test(test_the_client_library_signs_what_it_submits),
         cmocka_unit_test(test_a_signed_task_copied_under_another_prefix_is_denied),
+        cmocka_unit_test(test_a_signed_task_copied_to_another_worker_ids_queue_is_denied),
     };
     return cmocka_run_group_tests_name("signatures", tests, group_setup, group_teardown);
 }
