@@ -157,6 +157,8 @@ struct wk_conn {
     uv_timer_t  *remap;           /* with 'router': re-reads the map while down */
     int          remapping;       /* a probe through the router is in flight */
     int          in_multi;        /* between MULTI and EXEC: no ASK followed */
+    rh_log_limit refused;         /* redis_routed_failed, once per reason per
+                                     WK_REFUSED_LOG_MS */
     int          moved_port;      /* > 0: a MOVED to apply once its callback ran */
     char         moved_host[RH_CLUSTER_HOST_MAX];
     wk_conn_cb   on_up;
@@ -446,9 +448,22 @@ struct wk_job {
     wk_job    *prev, *next;
 };
 
+/* Redis refusing what rhaid retries every tick (CLUSTERDOWN while a
+ * shard is lost, OOM, LOADING) is logged once per event per
+ * WK_REFUSED_LOG_MS, with the count of lines held back since (not a line
+ * per tick for as long as it lasts). */
+#ifndef WK_REFUSED_LOG_MS
+#define WK_REFUSED_LOG_MS 30000
+#endif
+
+/* Log 'event' (Redis refused what the tick retries) with 'reason' and
+ * what happens 'then', within WK_REFUSED_LOG_MS (instance.c). */
+void wk_log_refused(wk_worker *w, const char *event, const char *reason, const char *then);
+
 struct wk_worker {
     uv_loop_t  *loop;
     wk_config  *cfg;
+    rh_log_limit refused;       /* retake_failed, guard_failed, pop_failed */
     wk_conn     pop;            /* BLMOVE only */
     wk_conn     cmd;            /* everything else, pipelined */
     wk_pool     pool;

@@ -27,8 +27,8 @@ static void on_scan(rh_aconn *ac, redisReply *r, void *priv)
          * into our list by a take whose reply was lost would stay there
          * for good, as recovery only empties dead instances' lists. Taking
          * waits until the list was read; the tick asks again. */
-        rh_log(RH_LOG_ERROR, "event=retake_failed reason=\"%s\" retrying next tick",
-               RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
+        wk_log_refused(w, "retake_failed", reply->type == REDIS_REPLY_ERROR ? reply->str :
+                       "unexpected reply", "retrying each tick");
         return;
     }
     if (reply->elements)
@@ -101,8 +101,8 @@ static void on_guard(rh_aconn *ac, redisReply *r, void *priv)
     if (reply == NULL || w->stopping)
         return;                       /* lost: sent again on reconnect */
     if (reply->type != REDIS_REPLY_ARRAY) {
-        rh_log(RH_LOG_ERROR, "event=guard_failed reason=\"%s\" retrying next tick",
-               RH_LOG_Q(reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply"));
+        wk_log_refused(w, "guard_failed", reply->type == REDIS_REPLY_ERROR ? reply->str :
+                       "unexpected reply", "retrying each tick");
         return;
     }
     for (size_t i = 0; i + 4 < reply->elements; i += 5) {
@@ -185,6 +185,15 @@ static void on_conn_down(wk_conn *c, void *data)
 }
 
 /* ======================== the tick ======================== */
+
+void wk_log_refused(wk_worker *w, const char *event, const char *reason, const char *then)
+{
+    uint64_t held;
+
+    if (rh_log_limit_pass(&w->refused, event, rh_mono_ms(), WK_REFUSED_LOG_MS, &held))
+        rh_log(RH_LOG_ERROR, "event=%s reason=\"%s\" %s held_back=%llu", event,
+               RH_LOG_Q(reason), then, (unsigned long long)held);
+}
 
 /* Running tasks a client asked to cancel (rhai_cancel on a running task
  * sets cancel_requested), and claimed ones still waiting here for an

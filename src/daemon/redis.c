@@ -431,8 +431,10 @@ static void on_routed(rh_acluster *rt, redisReply *r, const rhai_error *err, voi
 
     (void)rt;
     if (r == NULL && err && err->code != RHAI_ECANCELED) {
-        rh_log(RH_LOG_WARN, "event=redis_routed_failed conn=%s reason=\"%s\"", q->c->name,
-               RH_LOG_Q(err->msg));
+        uint64_t held;
+        if (rh_log_limit_pass(&q->c->refused, err->msg, rh_mono_ms(), WK_REFUSED_LOG_MS, &held))
+            rh_log(RH_LOG_WARN, "event=redis_routed_failed conn=%s reason=\"%s\" held_back=%llu",
+                   q->c->name, RH_LOG_Q(err->msg), (unsigned long long)held);
         if (q->asked && !q->c->closing) {
             /* its connection is up: a NULL would read as that connection
              * lost; the caller handles an error reply instead (a take

@@ -357,8 +357,7 @@ typedef struct take_pair {
 static void pop_pause(wk_worker *w, const char *why)
 {
     if (!w->pop_paused)
-        rh_log(RH_LOG_ERROR, "event=pop_failed reason=\"%s\" pausing until next tick",
-               RH_LOG_Q(why));
+        wk_log_refused(w, "pop_failed", why, "pausing until next tick");
     w->pop_paused = 1;
 }
 
