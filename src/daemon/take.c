@@ -323,7 +323,10 @@ void wk_take_id(wk_worker *w, const char *id, size_t len)
     wk_job *j;
 
     if (len > RH_NAME_MAX || (memcpy(tmp, id, len), tmp[len] = '\0', !rh_name_valid(tmp))) {
-        rh_log(RH_LOG_WARN, "event=bad_id task=- reason=\"invalid task id in queue, dropped\"");
+        /* named (cut, escaped) so that an operator can find who pushed it */
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(len < 100 ? len : 100), id);
+        rh_log(RH_LOG_WARN, "event=bad_id task=- id=\"%s%s\" reason=\"invalid task id in queue, "
+               "dropped\"", RH_LOG_Q(tmp), len > 100 ? "..." : "");
         wk_conn_cmd(&w->cmd, NULL, NULL, "LREM %s 1 %b", w->k_proc, id, len);
         return;
     }

@@ -145,7 +145,7 @@ static void test_odd_ids_inside_a_batch_are_claimed_by_id(void **state)
      * dropped before any claim */
     assert_int_equal(log_wait(&r, "event=task_invalid task=ghost-1 "), 0);
     assert_int_equal(log_wait(&r, "event=task_skipped task=cancelled-1 status=cancelled"), 0);
-    assert_int_equal(log_wait(&r, "event=bad_id "), 0);
+    assert_int_equal(log_wait(&r, "event=bad_id task=- id=\"bad id!\" "), 0);   /* named */
 
     redisFree(c);
     th_stop(pid, 10000);
