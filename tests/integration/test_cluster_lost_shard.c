@@ -202,12 +202,12 @@ static int setup(void **state)
     }
     for (int i = 0; i < 3 && g_lost[0] == '\0'; i++)
         if (m[i] != reg) {
-            snprintf(g_lost, sizeof g_lost, "%s", w[i]);
+            memcpy(g_lost, w[i], sizeof g_lost);
             g_lost_master = m[i];
         }
     for (int i = 0; i < 3 && g_live[0] == '\0'; i++)
         if (m[i] != g_lost_master)
-            snprintf(g_live, sizeof g_live, "%s", w[i]);
+            memcpy(g_live, w[i], sizeof g_live);
     if (g_lost_master < 0 || g_live[0] == '\0')
         return -1;
     lost_replica = th_cluster_replica_of(&g_c, g_lost_master);
