@@ -302,9 +302,12 @@ void rh_aconn_attempt(rh_aconn *c)
         }
         c->hs_left = n;
     }
+    e.code = 0;
     rc = rh_xport_connect(&c->cfg.url, c->where, c->addr_idx, &fd, &inprog, &e);
-    if (rc == RHAI_ENOTFOUND) {          /* every address failed: the last error */
-        e = c->last;
+    if (rc == RHAI_ENOTFOUND) {          /* not resolved (e says why), or every address
+                                            failed: the last error */
+        if (!e.code)
+            e = c->last;
         rc = e.code ? e.code : RHAI_ECONN;
         if (!e.code)
             rh_error_set(&e, RHAI_ECONN, "cannot connect to %s: no address", c->where);

@@ -21,7 +21,9 @@ typedef struct rh_xport {
 /* A non-blocking socket for the 'idx'-th address of u (0 first; unix: only
  * 0), connect(2) started. 0 with *fd and *inprogress (1: wait for
  * writable, then rh_xport_connected); RHAI_ENOTFOUND when there is no
- * address 'idx' (the last error stays in err); RHAI_ECONN / RHAI_ENOMEM. */
+ * address 'idx': the name did not resolve (err says why, code RHAI_ECONN)
+ * or idx is past the last (err untouched); RHAI_ECONN (this address
+ * failed: try the next) / RHAI_ENOMEM. */
 int  rh_xport_connect(const rh_url *u, const char *where, int idx, int *fd, int *inprogress,
                       rhai_error *err);
 /* After writable: 0, or RHAI_ECONN naming connect's error. */
