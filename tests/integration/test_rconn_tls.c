@@ -4,7 +4,8 @@
  * a 10 MB value sync and async, AUTH as a user over TLS, reconnect after a
  * restart, and each verification failure as RHAI_ETLS with its cause in
  * words: wrong CA, expired server certificate, name (SNI) mismatch, a
- * client certificate required and missing. */
+ * client certificate required and missing; and files that cannot be
+ * loaded, each named with its reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -152,6 +153,40 @@ static void test_missing_ca_file_is_a_tls_error_naming_the_file(void **state)
     rh_redis_cfg cfg = tls_cfg(&g_ok, NULL, "no-such-ca.crt", NULL);
     (void)state;
     open_fails(&cfg, RHAI_ETLS, "cannot load the CA file");
+}
+
+/* Each file an operator can get wrong says which and why in words (it
+ * was "OpenSSL error 80000002" for a missing file, "unsupported" for a
+ * directory or a certificate given as the key). */
+static void test_unloadable_tls_files_say_which_and_why(void **state)
+{
+    char more[1000], c[400], k[400];
+    rh_redis_cfg cfg;
+    (void)state;
+    cfg = tls_cfg(&g_mtls, NULL, "no-such-ca.crt", NULL);
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): No such file or directory");
+    cfg = tls_cfg(&g_mtls, NULL, ".", NULL);                 /* the PKI directory */
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): is a directory");
+    cfg = tls_cfg(&g_mtls, NULL, "client.key", NULL);        /* a key, not a CA */
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): no certificate or crl found (want PEM");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "no-such.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_cert): No such file or directory");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client.crt", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);            /* the certificate as key */
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): ");
+    if (strstr(g_last.msg, "want a PEM private key") == NULL)
+        fail_msg("'%s' lacks 'want a PEM private key'", g_last.msg);
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, ".", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): is a directory");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "server.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);            /* another key */
+    open_fails(&cfg, RHAI_ETLS, "(tls_key) does not match the certificate");
 }
 
 static void test_expired_server_certificate_is_refused(void **state)
@@ -380,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_sync_tls_auth_as_a_user_with_password),
         cmocka_unit_test(test_wrong_ca_is_a_tls_error_naming_the_verify_failure),
         cmocka_unit_test(test_missing_ca_file_is_a_tls_error_naming_the_file),
+        cmocka_unit_test(test_unloadable_tls_files_say_which_and_why),
         cmocka_unit_test(test_expired_server_certificate_is_refused),
         cmocka_unit_test(test_server_name_must_match_the_sni_or_host),
         cmocka_unit_test(test_required_client_certificate_missing_is_a_clear_error),
