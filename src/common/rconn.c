@@ -531,7 +531,9 @@ int rh_sconn_open(const rh_redis_cfg *cfg, const char *where, rh_sconn **out,
     for (int i = 0; i < nsteps; i++) {
         redisReply *r = NULL;
         if ((rc = sconn_io(c, 1, deadline, "connect", &r, &e)) != 0) {
-            rh_error_set(err, rc, "%s", e.msg);
+            rh_error_set(err, rc, "%s%s", e.msg,
+                         i == 0 && (rc == RHAI_ECONN || rc == RHAI_EPROTO)
+                             ? rh_rconn_plain_hint(&cfg->url) : "");
             goto fail;
         }
         if (rh_rconn_handshake_check(r, steps[i], c->where, &e) != 0) {

@@ -76,6 +76,12 @@ static int is_redirect(const redisReply *r)
                       (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0));
 }
 
+/* A failure while the handshake is unanswered may be a TLS port's. */
+static const char *setup_hint(const rh_aconn *c)
+{
+    return c->state == ST_SETUP ? rh_rconn_plain_hint(&c->cfg.url) : "";
+}
+
 /* Hand every complete reply to its callback. Stops when the attempt
  * ended inside a callback. */
 static void process_replies(rh_aconn *c)
@@ -86,8 +92,8 @@ static void process_replies(rh_aconn *c)
         void *r = NULL;
         pend p;
         if (redisReaderGetReply(c->reader, &r) != REDIS_OK) {
-            rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: bad reply: %s", c->where,
-                              c->reader->errstr);
+            rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: bad reply: %s%s",
+                              c->where, c->reader->errstr, setup_hint(c));
             return;
         }
         if (r == NULL)
@@ -140,7 +146,7 @@ static void do_read(rh_aconn *c)
         }
         if (n == 0) {
             rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN,
-                              "%s: connection closed by the server", c->where);
+                              "%s: connection closed by the server%s", c->where, setup_hint(c));
             return;
         }
         if (n == RHAI_EAGAIN) {
@@ -150,7 +156,7 @@ static void do_read(rh_aconn *c)
             return;
         }
         rh_aconn_fail_now(c, n == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, (int)n,
-                          "%s: %s", c->where, e.msg);
+                          "%s: %s%s", c->where, e.msg, n == RHAI_ECONN ? setup_hint(c) : "");
         return;
     }
 }

@@ -60,6 +60,15 @@ int  rh_rconn_handshake_cmds(const rh_url *u, rh_buf *out, int steps[3]);
 int  rh_rconn_handshake_check(const redisReply *r, int step, const char *where,
                               rhai_error *err);
 
+/* What to add to a failure before the first handshake reply of a plain
+ * TCP connection: a Redis TLS port resets a client that speaks RESP to
+ * it (or answers an alert, not RESP), so "Connection reset by peer"
+ * alone would not say that the URL wants rediss://. "" otherwise. */
+static inline const char *rh_rconn_plain_hint(const rh_url *u)
+{
+    return u->tls || u->is_unix ? "" : " (is it a TLS port? then use rediss://)";
+}
+
 /* ======================== the async connection ======================== */
 
 enum { ST_DOWN, ST_CONNECTING, ST_TLS, ST_SETUP, ST_UP };

@@ -387,6 +387,46 @@ static void test_async_wrong_ca_fails_every_attempt_with_the_tls_cause(void **st
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* redis:// to the TLS port: the server resets a client speaking RESP;
+ * that is said at once, sync and async, with the likely cause (it was
+ * "read: Connection reset by peer" alone). */
+static void test_plain_url_on_the_tls_port_says_use_rediss(void **state)
+{
+    char url[128];
+    rh_redis_cfg cfg;
+    rh_sconn *c = NULL;
+    rhai_error err;
+    uv_loop_t loop;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *ac;
+    int64_t t0 = rh_mono_ms();
+    int failed = 0;
+    (void)state;
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", g_ok.r.port);
+    assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(rh_sconn_open(&cfg, NULL, &c, &err), 0);
+    assert_null(c);
+    assert_true(err.code == RHAI_ECONN || err.code == RHAI_EPROTO);
+    if (strstr(err.msg, "is it a TLS port? then use rediss://") == NULL)
+        fail_msg("'%s' lacks the rediss:// hint", err.msg);
+    assert_true(rh_mono_ms() - t0 < 2000);
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &ac, &err), 0);
+    for (int i = 0; i < 500 && !failed; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        failed = rh_aconn_last_error(ac)->code != 0;
+    }
+    assert_true(failed);
+    if (strstr(rh_aconn_last_error(ac)->msg, "then use rediss://") == NULL)
+        fail_msg("async: '%s' lacks the rediss:// hint", rh_aconn_last_error(ac)->msg);
+    assert_int_equal(st.ups, 0);
+    rh_aconn_close(ac);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static int setup(void **state)
 {
     static const char *const alice[] = { "--user", "alice", "on", ">s3cret", "~*", "&*",
@@ -424,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
+        cmocka_unit_test(test_plain_url_on_the_tls_port_says_use_rediss),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
