@@ -364,6 +364,17 @@ static int tls_status(rh_tls *t, int ret, const char *what, int *want, rhai_erro
         return rh_error_set(err, RHAI_ETLS,
                             "%s: the server requires a client certificate (set tls_cert "
                             "and tls_key): %s", what, tls_reason(why, sizeof why, "refused"));
+    /* an alert about a certificate, from the server: about ours */
+    if (t->has_cert && ERR_GET_LIB(q) == ERR_LIB_SSL &&
+        (ERR_GET_REASON(q) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN))
+        return rh_error_set(err, RHAI_ETLS,
+                            "%s: the server refused our client certificate (tls_cert): %s",
+                            what, tls_reason(why, sizeof why, "refused"));
     return rh_error_set(err, RHAI_ETLS, "%s failed: %s", what,
                         tls_reason(why, sizeof why, "unknown error"));
 }

@@ -232,6 +232,20 @@ static void test_required_client_certificate_missing_is_a_clear_error(void **sta
     rh_sconn_free(c);
 }
 
+/* A client certificate the server will not take (here one for servers
+ * only): the server's alert is named as a refusal of ours (it was "TLS
+ * write failed: sslv3 alert unsupported certificate"). */
+static void test_a_client_certificate_the_server_refuses_is_named(void **state)
+{
+    char more[1000], c[400], k[400];
+    rh_redis_cfg cfg;
+    (void)state;
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "server.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "server.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "the server refused our client certificate (tls_cert): ");
+}
+
 static void test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking(void **state)
 {
     rh_redis_cfg cfg = tls_cfg(&g_ok, NULL, "ca.crt", NULL);
@@ -459,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_expired_server_certificate_is_refused),
         cmocka_unit_test(test_server_name_must_match_the_sni_or_host),
         cmocka_unit_test(test_required_client_certificate_missing_is_a_clear_error),
+        cmocka_unit_test(test_a_client_certificate_the_server_refuses_is_named),
         cmocka_unit_test(test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking),
         cmocka_unit_test(test_writing_to_a_dead_tls_server_fails_without_sigpipe),
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
