@@ -364,6 +364,11 @@ static int tls_status(rh_tls *t, int ret, const char *what, int *want, rhai_erro
         return rh_error_set(err, RHAI_ETLS,
                             "%s: the server requires a client certificate (set tls_cert "
                             "and tls_key): %s", what, tls_reason(why, sizeof why, "refused"));
+    /* bytes that are not TLS records: another protocol on the port */
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL && (ERR_GET_REASON(q) == SSL_R_WRONG_VERSION_NUMBER ||
+                                          ERR_GET_REASON(q) == SSL_R_PACKET_LENGTH_TOO_LONG))
+        return rh_error_set(err, RHAI_ETLS, "%s failed: %s (does the server speak TLS on "
+                            "this port?)", what, tls_reason(why, sizeof why, "not TLS"));
     /* an alert about a certificate, from the server: about ours */
     if (t->has_cert && ERR_GET_LIB(q) == ERR_LIB_SSL &&
         (ERR_GET_REASON(q) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||

@@ -14,6 +14,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "th_tls.h"
@@ -441,6 +446,42 @@ static void test_plain_url_on_the_tls_port_says_use_rediss(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* rediss:// to a port whose server answers the hello with bytes of
+ * another protocol (an error line, as a Redis reply or an HTTP server
+ * would): OpenSSL's "wrong version number" comes with the likely cause. */
+static void test_rediss_to_a_server_answering_plain_bytes_says_so(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int s = socket(AF_INET, SOCK_STREAM, 0), st;
+    char url[128], buf[512];
+    rh_redis_cfg cfg;
+    rhai_error err;
+    pid_t pid;
+    (void)state;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s, 4), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    if ((pid = fork()) == 0) {              /* answer one hello, then go */
+        static const char junk[] = "-ERR this is not TLS\r\n-ERR this is not TLS\r\n";
+        int c = accept(s, NULL, NULL);
+        if (c >= 0 && read(c, buf, sizeof buf) > 0 && write(c, junk, sizeof junk - 1) > 0)
+            sleep(2);
+        _exit(0);
+    }
+    assert_true(pid > 0);
+    close(s);
+    snprintf(url, sizeof url, "rediss://127.0.0.1:%d", ntohs(sa.sin_port));
+    assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
+    open_fails(&cfg, RHAI_ETLS, "(does the server speak TLS on this port?)");
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+}
+
 static int setup(void **state)
 {
     static const char *const alice[] = { "--user", "alice", "on", ">s3cret", "~*", "&*",
@@ -480,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
         cmocka_unit_test(test_plain_url_on_the_tls_port_says_use_rediss),
+        cmocka_unit_test(test_rediss_to_a_server_answering_plain_bytes_says_so),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
