@@ -181,11 +181,24 @@ static const char *load_reason(const char *path, const char *hint, char *buf, si
     return buf;
 }
 
+/* The passphrase callback: none is given, and that one was asked for is
+ * noted in *userdata. OpenSSL's default prompts on the terminal, which
+ * hung rhaictl, rhaid or any program of the library started from one. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    if (userdata)
+        *(int *)userdata = 1;
+    return 0;
+}
+
 int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
 {
     rh_tls_ctx *x;
     char why[200];
-    int rc = RHAI_ETLS;
+    int rc = RHAI_ETLS, asked = 0;
 
     *out = NULL;
     ERR_clear_error();
@@ -212,6 +225,8 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
                      tls_reason(why, sizeof why, "unknown"));
         goto fail;
     }
+    SSL_CTX_set_default_passwd_cb(x->ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(x->ctx, &asked);
     if (u->tls_cert[0]) {
         if (SSL_CTX_use_certificate_chain_file(x->ctx, u->tls_cert) != 1) {
             rh_error_set(err, RHAI_ETLS,
@@ -229,6 +244,13 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
                              u->tls_cert, tls_reason(why, sizeof why, "mismatch"));
                 goto fail;
             }
+            if (asked) {
+                ERR_clear_error();
+                rh_error_set(err, RHAI_ETLS, "TLS: cannot load the client key '%.200s' "
+                             "(tls_key): it is encrypted, and no passphrase can be given: "
+                             "keep it unencrypted, readable by this user only", u->tls_key);
+                goto fail;
+            }
             rh_error_set(err, RHAI_ETLS, "TLS: cannot load the client key '%.200s' (tls_key): %s",
                          u->tls_key, load_reason(u->tls_key, "want a PEM private key", why,
                                                  sizeof why));
@@ -242,6 +264,7 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
         }
         x->has_cert = 1;
     }
+    SSL_CTX_set_default_passwd_cb_userdata(x->ctx, NULL);  /* 'asked' dies with us */
     *out = x;
     return 0;
 fail:

@@ -162,7 +162,8 @@ static void test_missing_ca_file_is_a_tls_error_naming_the_file(void **state)
 
 /* Each file an operator can get wrong says which and why in words (it
  * was "OpenSSL error 80000002" for a missing file, "unsupported" for a
- * directory or a certificate given as the key). */
+ * directory or a certificate given as the key, a passphrase prompt for an
+ * encrypted key). */
 static void test_unloadable_tls_files_say_which_and_why(void **state)
 {
     char more[1000], c[400], k[400];
@@ -192,6 +193,15 @@ static void test_unloadable_tls_files_say_which_and_why(void **state)
              th_tls_file(&g_mtls, "server.key", k, sizeof k));
     cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);            /* another key */
     open_fails(&cfg, RHAI_ETLS, "(tls_key) does not match the certificate");
+    /* an encrypted key: refused at once, never a passphrase prompt on the
+     * terminal (which hung a program started from one) */
+    assert_int_equal(th_sh("openssl ec -in %s -aes256 -passout pass:x -out %s/client-enc.key "
+                           "2>/dev/null", th_tls_file(&g_mtls, "client.key", k, sizeof k),
+                           g_mtls.pki), 0);
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client-enc.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): it is encrypted");
 }
 
 static void test_expired_server_certificate_is_refused(void **state)
