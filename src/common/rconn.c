@@ -126,6 +126,23 @@ int rh_redis_cfg_check(const rh_redis_cfg *cfg, rhai_error *err)
     return 0;
 }
 
+int rh_redis_cfg_tls_check(const rh_redis_cfg *cfg, rhai_error *err)
+{
+    rh_tls_ctx *tx = NULL;
+    rhai_error e;
+    char where[600];
+    int rc;
+
+    if (!cfg->url.tls)
+        return 0;
+    if ((rc = rh_tls_ctx_new(&cfg->url, &tx, &e)) != 0) {
+        rh_redis_cfg_where(cfg, where, sizeof where);
+        return rh_error_set(err, rc, "%s: %s", where, e.msg);
+    }
+    rh_tls_ctx_free(tx);
+    return 0;
+}
+
 void rh_redis_cfg_where(const rh_redis_cfg *cfg, char *buf, size_t n)
 {
     rh_url_format_safe(&cfg->url, buf, n);

@@ -5,7 +5,8 @@
  *  - a task submitted by the client (rediss://...?ca=), run by rhaid
  *    (--tls-ca), answered, then shown by rhaictl (RHAI_REDIS_TLS_CA);
  *  - rhaid with a CA that did not sign the server's certificate exits 5 at
- *    start, its log line naming OpenSSL's verify reason;
+ *    start, its log line naming OpenSSL's verify reason; with a CA file
+ *    that cannot be loaded, too, Redis up or down;
  *  - an expired server certificate is refused by the client (RHAI_ETLS,
  *    "certificate has expired") and by rhaid (exit 5, the same words);
  *  - a server requiring client certificates: rhaid without one exits 5
@@ -147,6 +148,24 @@ static void test_rhaid_with_a_wrong_ca_exits_5_naming_the_verify_reason(void **s
                 "certificate verify failed");
 }
 
+/* A CA file that cannot be loaded is refused at start, exit 5, whether or
+ * not Redis is up (down, rhaid started, then failed as start_failed with
+ * exit 1 when its connections first tried TLS). */
+static void test_rhaid_with_a_missing_ca_file_exits_5_with_redis_down(void **state)
+{
+    char ca[400], log[400];
+    const char *extra[] = { "--tls-ca", th_tls_file(&g_ok, "no-such-ca.crt", ca, sizeof ca),
+                            NULL };
+    th_tls down = g_ok;                 /* its dir for the log; no server on the port */
+    (void)state;
+
+    down.r.port = th_free_port();
+    rhaid_exits(rhaid_spawn(&down, "tlsnoca", extra, log, sizeof log), log, 5,
+                "cannot load the CA file .*no-such-ca.crt.*No such file or directory");
+    rhaid_exits(rhaid_spawn(&g_ok, "tlsnoca", extra, log, sizeof log), log, 5,
+                "cannot load the CA file");
+}
+
 static void test_an_expired_server_certificate_is_refused_by_client_and_rhaid(void **state)
 {
     char ca[400], url[1200], log[400];
@@ -273,6 +292,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rhaid_client_and_rhaictl_over_tls_submit_run_and_show),
         cmocka_unit_test(test_rhaid_with_a_wrong_ca_exits_5_naming_the_verify_reason),
+        cmocka_unit_test(test_rhaid_with_a_missing_ca_file_exits_5_with_redis_down),
         cmocka_unit_test(test_an_expired_server_certificate_is_refused_by_client_and_rhaid),
         cmocka_unit_test(test_a_required_client_certificate_is_named_then_used),
         cmocka_unit_test(test_async_client_with_a_wrong_ca_says_why_a_submit_is_refused),
