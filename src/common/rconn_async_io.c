@@ -307,6 +307,20 @@ void rh_aconn_attempt(rh_aconn *c)
             return;
         }
         c->hs_left = n;
+        if (c->fail == RH_RCONN_FAIL_TLS && c->cfg.url.tls) {
+            /* TLS failed last time: read the files again, the operator may
+             * have fixed them since (a CA added, a certificate renewed) */
+            rh_tls_ctx *nx = NULL;
+            rhai_error le;
+            if ((rc = rh_tls_ctx_new(&c->cfg.url, &nx, &le)) != 0) {
+                rh_error_set(&e, rc, "%s: %s", c->where, le.msg);
+                rh_aconn_teardown(c, rc == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET,
+                                  &e);
+                return;
+            }
+            rh_tls_ctx_free(c->tx);
+            c->tx = nx;
+        }
     }
     e.code = 0;
     rc = rh_xport_connect(&c->cfg.url, c->where, c->addr_idx, &fd, &inprog, &e);

@@ -416,6 +416,35 @@ static void test_async_wrong_ca_fails_every_attempt_with_the_tls_cause(void **st
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* After a TLS failure the next attempt reads the files again: a CA file
+ * fixed on disk is picked up without a restart, as the retry promises
+ * (the files were read once, so it failed for ever). */
+static void test_async_picks_up_a_ca_file_fixed_after_a_tls_failure(void **state)
+{
+    uv_loop_t loop;
+    rh_redis_cfg cfg;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *c;
+    rhai_error err;
+    int failed = 0;
+    (void)state;
+    assert_int_equal(th_sh("cp %s/other-ca.crt %s/ca-fixed-later.crt", g_ok.pki, g_ok.pki), 0);
+    cfg = tls_cfg(&g_ok, NULL, "ca-fixed-later.crt", NULL);
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &c, &err), 0);
+    for (int i = 0; i < 500 && !failed; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        failed = rh_aconn_last_fail(c) == RH_RCONN_FAIL_TLS;
+    }
+    assert_true(failed);
+    assert_int_equal(th_sh("cp %s/ca.crt %s/ca-fixed-later.crt", g_ok.pki, g_ok.pki), 0);
+    assert_true(tc_run_until(&loop, &st.ups, 1, 10000));   /* the retry: 1 s, 2 s */
+    rh_aconn_close(c);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 /* redis:// to the TLS port: the server resets a client speaking RESP;
  * that is said at once, sync and async, with the likely cause (it was
  * "read: Connection reset by peer" alone). */
@@ -530,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
+        cmocka_unit_test(test_async_picks_up_a_ca_file_fixed_after_a_tls_failure),
         cmocka_unit_test(test_plain_url_on_the_tls_port_says_use_rediss),
         cmocka_unit_test(test_rediss_to_a_server_answering_plain_bytes_says_so),
     };
