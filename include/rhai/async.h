@@ -45,11 +45,13 @@ typedef void (*rhai_close_cb)(rhai_async *a, void *data);
  * release it with rhai_async_close() and keep running the loop until that
  * finishes. On failure *out is NULL. Errors: RHAI_EINVAL ('loop' or 'out'
  * NULL, bad url or prefix), RHAI_ECONN (a connection failed at once, e.g.
- * a missing unix socket), RHAI_EIO (no random name for the reply list),
- * RHAI_ENOMEM. A TCP connect that fails later, or an AUTH/SELECT refused,
- * is retried in the background (100 ms doubling to 1 s): submits in
- * flight then end with RHAI_ECONN, and until the command connection is
- * back rhai_async_submit() returns RHAI_ECONN. */
+ * a missing unix socket), RHAI_ETLS (a TLS file that cannot be loaded),
+ * RHAI_EIO (no random name for the reply list), RHAI_ENOMEM. A TCP
+ * connect that fails later is retried in the background (100 ms doubling
+ * to 1 s), a TLS handshake or an AUTH/SELECT refused from 1 s doubling to
+ * 30 s: submits in flight then end with RHAI_ECONN, and until the command
+ * connection is back rhai_async_submit() returns RHAI_ECONN, its message
+ * saying why. */
 RHAI_API int rhai_async_new(uv_loop_t *loop, const char *url,
                             const char *prefix, rhai_async **out,
                             rhai_error *err);

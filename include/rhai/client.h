@@ -28,14 +28,18 @@ typedef struct rhai_result rhai_result;   /* opaque, immutable result */
 /* rhai_status is in error.h (shared with the internal code). */
 
 /* ---- connection ---------------------------------------------------------
- * 'url': "redis://[user:pass@]host[:port][/db]" or
+ * 'url': "redis://[user:pass@]host[:port][/db]",
+ * "rediss://...[?ca=F&cert=F&key=F&sni=N&verify=no]" (TLS; the
+ * RHAI_REDIS_TLS_* variables too: docs/operations.md, Redis over TLS) or
  * "unix:///path/to.sock[?db=N]"; NULL means $RHAI_REDIS_URL, else
  * redis://127.0.0.1:6379. 'prefix' is the key prefix (NULL: "rhai"; 1..64
  * of [A-Za-z0-9_.:@-]). Connects, AUTHs and SELECTs at once, blocking at
  * most 5 s. On success *out is new, freed with rhai_client_free(); on
  * failure *out is NULL. Errors: RHAI_EINVAL ('out' NULL, bad url or
- * prefix), RHAI_ECONN (unreachable, or AUTH or SELECT refused),
- * RHAI_ENOMEM. Passwords never appear in error messages.
+ * prefix), RHAI_ECONN (unreachable or silent past the 5 s, or AUTH or
+ * SELECT refused), RHAI_ETLS (a TLS file that cannot be loaded, a server
+ * certificate not verified, a client certificate required), RHAI_ENOMEM.
+ * Passwords never appear in error messages.
  * A Redis that dies under a write is RHAI_ECONN, never a SIGPIPE: the
  * library blocks SIGPIPE in the calling thread around its writes (both
  * clients) and takes back one that a write raised; the process's own

@@ -597,8 +597,16 @@ RHAI_API int rhai_async_submit(rhai_async *a, const rhai_task *t, int64_t wait_m
     if ((rc = send_cmd(a, on_hset, q, 0, s.hset_argc, s.hset_argv, s.hset_lens, err)) != 0) {
         q->done = 1;
         uv_close((uv_handle_t *)&q->timer, req_timer_closed);
-        if (rc == RHAI_ECONN)
-            rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)", a->where);
+        if (rc == RHAI_ECONN && err) {      /* keep why (a TLS failure, a refused AUTH) */
+            char why[RHAI_ERRMSG_MAX];
+            const char *w = why;
+            size_t n = strlen(a->where);
+            snprintf(why, sizeof why, "%s", err->msg);
+            if (strncmp(w, a->where, n) == 0 && w[n] == ':' && w[n + 1] == ' ')
+                w += n + 2;                 /* said once */
+            rh_error_set(err, RHAI_ECONN, "not connected to %s (reconnecting)%s%s", a->where,
+                         *w ? ": " : "", w);
+        }
         return rc;
     }
     q->refs++;

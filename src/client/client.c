@@ -40,15 +40,25 @@ static void client_drop(rhai_client *c)
     c->link = NULL;
 }
 
-/* Connect (TLS, AUTH, SELECT, the slot map) within 'timeout_ms'. */
+/* Connect (TLS, AUTH, SELECT, the slot map) within 'timeout_ms'. A server
+ * that does not answer in time is unreachable: RHAI_ECONN, as documented,
+ * not the layer's RHAI_ETIMEOUT, which callers read as a task's timeout
+ * (rhaictl exited 3, "the task timed out", for a silent port). */
 static int client_open(rhai_client *c, int64_t timeout_ms, rhai_error *err)
 {
     rh_redis_cfg cfg = c->cfg;
+    int rc;
 
     rh_assert(c->link == NULL);
     cfg.connect_ms = timeout_ms > 0 ? timeout_ms : 1;
     cfg.io_ms = RHAI__IO_TIMEOUT_MS;
-    return rh_link_open(&cfg, &c->link, err);
+    rc = rh_link_open(&cfg, &c->link, err);
+    if (rc == RHAI_ETIMEOUT) {
+        rc = RHAI_ECONN;
+        if (err)
+            err->code = rc;
+    }
+    return rc;
 }
 
 static int client_ensure(rhai_client *c, rhai_error *err)

@@ -126,6 +126,23 @@ int rh_redis_cfg_check(const rh_redis_cfg *cfg, rhai_error *err)
     return 0;
 }
 
+int rh_redis_cfg_tls_check(const rh_redis_cfg *cfg, rhai_error *err)
+{
+    rh_tls_ctx *tx = NULL;
+    rhai_error e;
+    char where[600];
+    int rc;
+
+    if (!cfg->url.tls)
+        return 0;
+    if ((rc = rh_tls_ctx_new(&cfg->url, &tx, &e)) != 0) {
+        rh_redis_cfg_where(cfg, where, sizeof where);
+        return rh_error_set(err, rc, "%s: %s", where, e.msg);
+    }
+    rh_tls_ctx_free(tx);
+    return 0;
+}
+
 void rh_redis_cfg_where(const rh_redis_cfg *cfg, char *buf, size_t n)
 {
     rh_url_format_safe(&cfg->url, buf, n);
@@ -180,10 +197,12 @@ int rh_xport_connect(const rh_url *u, const char *where, int idx, int *fd, int *
     hints.ai_socktype = SOCK_STREAM;
     snprintf(port, sizeof port, "%d", u->port);
     rc = getaddrinfo(u->host, port, &hints, &res);
-    if (rc != 0)
-        return rh_error_set(err, rc == EAI_MEMORY ? RHAI_ENOMEM : RHAI_ECONN,
-                            "cannot connect to %s: cannot resolve '%.200s': %s", where, u->host,
-                            rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+    if (rc != 0) {      /* no address at all: RHAI_ENOTFOUND, the why in err */
+        rh_error_set(err, rc == EAI_MEMORY ? RHAI_ENOMEM : RHAI_ECONN,
+                     "cannot connect to %s: cannot resolve '%.200s': %s", where, u->host,
+                     rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return rc == EAI_MEMORY ? RHAI_ENOMEM : RHAI_ENOTFOUND;
+    }
     for (ai = res, i = 0; ai && i < idx; ai = ai->ai_next, i++)
         ;
     rc = ai ? sock_connect(ai->ai_family, ai->ai_addr, ai->ai_addrlen, 1, where, fd,
@@ -472,12 +491,13 @@ int rh_sconn_open(const rh_redis_cfg *cfg, const char *where, rh_sconn **out,
     }
     /* Each address in turn (localhost: ::1 then 127.0.0.1), within the
      * one deadline. */
+    e.code = 0;
     for (int idx = 0;; idx++) {
         rc = rh_xport_connect(&cfg->url, c->where, idx, &fd, &inprog, &e);
-        if (rc == RHAI_ENOTFOUND) {
-            rc = idx == 0 ? rh_error_set(err, RHAI_ECONN, "cannot connect to %s: no address",
-                                         c->where)
-                          : rh_error_set(err, e.code, "%s", e.msg);
+        if (rc == RHAI_ENOTFOUND) {     /* none resolved, or past the last: e says why */
+            rc = e.code == 0 ? rh_error_set(err, RHAI_ECONN, "cannot connect to %s: no address",
+                                            c->where)
+                             : rh_error_set(err, e.code, "%s", e.msg);
             goto fail;
         }
         if (rc == 0 && inprog) {
@@ -528,7 +548,9 @@ int rh_sconn_open(const rh_redis_cfg *cfg, const char *where, rh_sconn **out,
     for (int i = 0; i < nsteps; i++) {
         redisReply *r = NULL;
         if ((rc = sconn_io(c, 1, deadline, "connect", &r, &e)) != 0) {
-            rh_error_set(err, rc, "%s", e.msg);
+            rh_error_set(err, rc, "%s%s", e.msg,
+                         i == 0 && (rc == RHAI_ECONN || rc == RHAI_EPROTO)
+                             ? rh_rconn_plain_hint(&cfg->url) : "");
             goto fail;
         }
         if (rh_rconn_handshake_check(r, steps[i], c->where, &e) != 0) {

@@ -112,6 +112,12 @@ int  rh_redis_cfg_set(rh_redis_cfg *cfg, const char *name, const char *value,
  * on redis:// would silently do nothing). 0, or RHAI_EINVAL. The open
  * and new functions below call it. */
 int  rh_redis_cfg_check(const rh_redis_cfg *cfg, rhai_error *err);
+/* For rediss://, load the CA, client certificate and key files now, as a
+ * connection would, without connecting: 0 (or not TLS), RHAI_ETLS naming
+ * the file and why ("URL: TLS: cannot load the CA file 'F' (tls_ca):
+ * ..."), RHAI_ENOMEM. So a daemon can refuse a file that cannot work at
+ * start, whether or not Redis is up. */
+int  rh_redis_cfg_tls_check(const rh_redis_cfg *cfg, rhai_error *err);
 /* The URL without its password (rh_url_format_safe), for 'where'. */
 void rh_redis_cfg_where(const rh_redis_cfg *cfg, char *buf, size_t n);
 

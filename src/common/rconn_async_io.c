@@ -76,6 +76,12 @@ static int is_redirect(const redisReply *r)
                       (r->len > 4 && memcmp(r->str, "ASK ", 4) == 0));
 }
 
+/* A failure while the handshake is unanswered may be a TLS port's. */
+static const char *setup_hint(const rh_aconn *c)
+{
+    return c->state == ST_SETUP ? rh_rconn_plain_hint(&c->cfg.url) : "";
+}
+
 /* Hand every complete reply to its callback. Stops when the attempt
  * ended inside a callback. */
 static void process_replies(rh_aconn *c)
@@ -86,8 +92,8 @@ static void process_replies(rh_aconn *c)
         void *r = NULL;
         pend p;
         if (redisReaderGetReply(c->reader, &r) != REDIS_OK) {
-            rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: bad reply: %s", c->where,
-                              c->reader->errstr);
+            rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_EPROTO, "%s: bad reply: %s%s",
+                              c->where, c->reader->errstr, setup_hint(c));
             return;
         }
         if (r == NULL)
@@ -140,7 +146,7 @@ static void do_read(rh_aconn *c)
         }
         if (n == 0) {
             rh_aconn_fail_now(c, RH_RCONN_FAIL_NET, RHAI_ECONN,
-                              "%s: connection closed by the server", c->where);
+                              "%s: connection closed by the server%s", c->where, setup_hint(c));
             return;
         }
         if (n == RHAI_EAGAIN) {
@@ -150,7 +156,7 @@ static void do_read(rh_aconn *c)
             return;
         }
         rh_aconn_fail_now(c, n == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET, (int)n,
-                          "%s: %s", c->where, e.msg);
+                          "%s: %s%s", c->where, e.msg, n == RHAI_ECONN ? setup_hint(c) : "");
         return;
     }
 }
@@ -301,10 +307,27 @@ void rh_aconn_attempt(rh_aconn *c)
             return;
         }
         c->hs_left = n;
+        if (c->fail == RH_RCONN_FAIL_TLS && c->cfg.url.tls) {
+            /* TLS failed last time: read the files again, the operator may
+             * have fixed them since (a CA added, a certificate renewed) */
+            rh_tls_ctx *nx = NULL;
+            rhai_error le;
+            if ((rc = rh_tls_ctx_new(&c->cfg.url, &nx, &le)) != 0) {
+                rh_error_set(&e, rc, "%s: %s", c->where, le.msg);
+                rh_aconn_teardown(c, rc == RHAI_ETLS ? RH_RCONN_FAIL_TLS : RH_RCONN_FAIL_NET,
+                                  &e);
+                return;
+            }
+            rh_tls_ctx_free(c->tx);
+            c->tx = nx;
+        }
     }
+    e.code = 0;
     rc = rh_xport_connect(&c->cfg.url, c->where, c->addr_idx, &fd, &inprog, &e);
-    if (rc == RHAI_ENOTFOUND) {          /* every address failed: the last error */
-        e = c->last;
+    if (rc == RHAI_ENOTFOUND) {          /* not resolved (e says why), or every address
+                                            failed: the last error */
+        if (!e.code)
+            e = c->last;
         rc = e.code ? e.code : RHAI_ECONN;
         if (!e.code)
             rh_error_set(&e, RHAI_ECONN, "cannot connect to %s: no address", c->where);

@@ -21,7 +21,9 @@ typedef struct rh_xport {
 /* A non-blocking socket for the 'idx'-th address of u (0 first; unix: only
  * 0), connect(2) started. 0 with *fd and *inprogress (1: wait for
  * writable, then rh_xport_connected); RHAI_ENOTFOUND when there is no
- * address 'idx' (the last error stays in err); RHAI_ECONN / RHAI_ENOMEM. */
+ * address 'idx': the name did not resolve (err says why, code RHAI_ECONN)
+ * or idx is past the last (err untouched); RHAI_ECONN (this address
+ * failed: try the next) / RHAI_ENOMEM. */
 int  rh_xport_connect(const rh_url *u, const char *where, int idx, int *fd, int *inprogress,
                       rhai_error *err);
 /* After writable: 0, or RHAI_ECONN naming connect's error. */
@@ -57,6 +59,15 @@ int  rh_rconn_handshake_cmds(const rh_url *u, rh_buf *out, int steps[3]);
  * failure kind (RH_RCONN_FAIL_*) with a sentence in err (RHAI_ECONN). */
 int  rh_rconn_handshake_check(const redisReply *r, int step, const char *where,
                               rhai_error *err);
+
+/* What to add to a failure before the first handshake reply of a plain
+ * TCP connection: a Redis TLS port resets a client that speaks RESP to
+ * it (or answers an alert, not RESP), so "Connection reset by peer"
+ * alone would not say that the URL wants rediss://. "" otherwise. */
+static inline const char *rh_rconn_plain_hint(const rh_url *u)
+{
+    return u->tls || u->is_unix ? "" : " (is it a TLS port? then use rediss://)";
+}
 
 /* ======================== the async connection ======================== */
 

@@ -14,10 +14,13 @@
  * global here is that BIO's method table, made once. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -123,6 +126,10 @@ static const char *tls_reason(char *buf, size_t n, const char *dflt)
     unsigned long e = ERR_get_error();
     const char *r = e ? ERR_reason_error_string(e) : NULL;
 
+#ifdef ERR_SYSTEM_ERROR
+    if (e && ERR_SYSTEM_ERROR(e))            /* OpenSSL 3: an errno, no string */
+        r = strerror(ERR_GET_REASON(e));
+#endif
     if (r)
         snprintf(buf, n, "%s", r);
     else if (e)
@@ -133,11 +140,65 @@ static const char *tls_reason(char *buf, size_t n, const char *dflt)
     return buf;
 }
 
+/* Why file 'path' cannot be a PEM file, in words ("No such file or
+ * directory", "is a directory"), or NULL when it can be opened and read:
+ * OpenSSL says "no certificate or crl found" or "unsupported" for a
+ * directory, and "OpenSSL error 80000002" for a missing file in 3.0. */
+static const char *file_problem(const char *path)
+{
+    struct stat st;
+    int fd, e;
+
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return strerror(errno);
+    e = fstat(fd, &st) != 0 ? errno : 0;
+    close(fd);
+    if (e)
+        return strerror(e);
+    return S_ISDIR(st.st_mode) ? "is a directory, not a PEM file" : NULL;
+}
+
+/* The reason of a PEM file OpenSSL would not load: the file's own problem
+ * first, else OpenSSL's reason, with 'hint' when that reason only says
+ * the content is not what was wanted ("no start line", "unsupported"). */
+static const char *load_reason(const char *path, const char *hint, char *buf, size_t n)
+{
+    const char *p = file_problem(path);
+
+    if (p) {
+        ERR_clear_error();
+        snprintf(buf, n, "%s", p);
+        return buf;
+    }
+    tls_reason(buf, n, "unreadable");
+    if (strcmp(buf, "no start line") == 0 || strcmp(buf, "unsupported") == 0 ||
+        strcmp(buf, "no certificate or crl found") == 0 ||
+        strcmp(buf, "decoder routines::unsupported") == 0)
+        snprintf(buf + strlen(buf), n - strlen(buf), " (%s)", hint);
+    return buf;
+}
+
+/* The passphrase callback: none is given, and that one was asked for is
+ * noted in *userdata. OpenSSL's default prompts on the terminal, which
+ * hung rhaictl, rhaid or any program of the library started from one. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    if (userdata)
+        *(int *)userdata = 1;
+    return 0;
+}
+
 int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
 {
     rh_tls_ctx *x;
     char why[200];
-    int rc = RHAI_ETLS;
+    int rc = RHAI_ETLS, asked = 0;
 
     *out = NULL;
     ERR_clear_error();
@@ -155,7 +216,8 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
     if (u->tls_ca[0]) {
         if (SSL_CTX_load_verify_locations(x->ctx, u->tls_ca, NULL) != 1) {
             rh_error_set(err, RHAI_ETLS, "TLS: cannot load the CA file '%.200s' (tls_ca): %s",
-                         u->tls_ca, tls_reason(why, sizeof why, "unreadable"));
+                         u->tls_ca, load_reason(u->tls_ca, "want PEM certificates", why,
+                                                sizeof why));
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(x->ctx) != 1) {
@@ -163,16 +225,35 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
                      tls_reason(why, sizeof why, "unknown"));
         goto fail;
     }
+    SSL_CTX_set_default_passwd_cb(x->ctx, no_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(x->ctx, &asked);
     if (u->tls_cert[0]) {
         if (SSL_CTX_use_certificate_chain_file(x->ctx, u->tls_cert) != 1) {
             rh_error_set(err, RHAI_ETLS,
                          "TLS: cannot load the client certificate '%.200s' (tls_cert): %s",
-                         u->tls_cert, tls_reason(why, sizeof why, "unreadable"));
+                         u->tls_cert, load_reason(u->tls_cert, "want a PEM certificate", why,
+                                                  sizeof why));
             goto fail;
         }
         if (SSL_CTX_use_PrivateKey_file(x->ctx, u->tls_key, SSL_FILETYPE_PEM) != 1) {
+            unsigned long q = ERR_peek_error();
+            if (ERR_GET_LIB(q) == ERR_LIB_X509 &&
+                ERR_GET_REASON(q) == X509_R_KEY_VALUES_MISMATCH) {   /* checked on load */
+                rh_error_set(err, RHAI_ETLS, "TLS: the key '%.200s' (tls_key) does not match "
+                             "the certificate '%.200s' (tls_cert): %s", u->tls_key,
+                             u->tls_cert, tls_reason(why, sizeof why, "mismatch"));
+                goto fail;
+            }
+            if (asked) {
+                ERR_clear_error();
+                rh_error_set(err, RHAI_ETLS, "TLS: cannot load the client key '%.200s' "
+                             "(tls_key): it is encrypted, and no passphrase can be given: "
+                             "keep it unencrypted, readable by this user only", u->tls_key);
+                goto fail;
+            }
             rh_error_set(err, RHAI_ETLS, "TLS: cannot load the client key '%.200s' (tls_key): %s",
-                         u->tls_key, tls_reason(why, sizeof why, "unreadable"));
+                         u->tls_key, load_reason(u->tls_key, "want a PEM private key", why,
+                                                 sizeof why));
             goto fail;
         }
         if (SSL_CTX_check_private_key(x->ctx) != 1) {
@@ -183,6 +264,7 @@ int rh_tls_ctx_new(const rh_url *u, rh_tls_ctx **out, rhai_error *err)
         }
         x->has_cert = 1;
     }
+    SSL_CTX_set_default_passwd_cb_userdata(x->ctx, NULL);  /* 'asked' dies with us */
     *out = x;
     return 0;
 fail:
@@ -305,6 +387,22 @@ static int tls_status(rh_tls *t, int ret, const char *what, int *want, rhai_erro
         return rh_error_set(err, RHAI_ETLS,
                             "%s: the server requires a client certificate (set tls_cert "
                             "and tls_key): %s", what, tls_reason(why, sizeof why, "refused"));
+    /* bytes that are not TLS records: another protocol on the port */
+    if (ERR_GET_LIB(q) == ERR_LIB_SSL && (ERR_GET_REASON(q) == SSL_R_WRONG_VERSION_NUMBER ||
+                                          ERR_GET_REASON(q) == SSL_R_PACKET_LENGTH_TOO_LONG))
+        return rh_error_set(err, RHAI_ETLS, "%s failed: %s (does the server speak TLS on "
+                            "this port?)", what, tls_reason(why, sizeof why, "not TLS"));
+    /* an alert about a certificate, from the server: about ours */
+    if (t->has_cert && ERR_GET_LIB(q) == ERR_LIB_SSL &&
+        (ERR_GET_REASON(q) == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED ||
+         ERR_GET_REASON(q) == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN))
+        return rh_error_set(err, RHAI_ETLS,
+                            "%s: the server refused our client certificate (tls_cert): %s",
+                            what, tls_reason(why, sizeof why, "refused"));
     return rh_error_set(err, RHAI_ETLS, "%s failed: %s", what,
                         tls_reason(why, sizeof why, "unknown error"));
 }

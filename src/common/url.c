@@ -3,8 +3,8 @@
  *   redis://[[user]:password@]host[:port][/db]    host may be [v6]
  *   unix:///path/to/socket[?db=N]
  *   rediss://[[user]:password@]host[:port][/db][?ca=F&cert=F&key=F&sni=N&verify=yes|no]
- * No percent-decoding: credentials with '@' or '/' are not supported, nor
- * TLS option values with '&'. rediss:// is accepted only by
+ * No percent-decoding: a user or password is taken as written (it may hold
+ * '@', ':' after the first and '/', not '?'), nor TLS option values with '&'. rediss:// is accepted only by
  * rh_url_parse_ex(RH_URL_TLS), for the connection layer that does TLS
  * itself (rconn.h); hiredis 0.14, under the older users, has none. */
 #include <stdio.h>
@@ -158,8 +158,15 @@ int rh_url_parse_ex(const char *url, int flags, rh_url *out, rhai_error *err)
                                 ? "url must start with redis://, rediss:// or unix://"
                                 : "url must start with redis:// or unix://");
     }
-    slash = strchr(p, '/');
-    at = memchr(p, '@', slash ? (size_t)(slash - p) : strlen(p));
+    /* The credentials end at the last '@' before any '?': a password may
+     * hold '@', ':' and '/' (openssl rand -base64 makes '/'), and no part
+     * of it is ever taken for the host or the port (whose errors are
+     * printed). A TLS file path after '?' may hold '@'. */
+    query = strchr(p, '?');
+    at = NULL;
+    for (const char *s = p, *e = query ? query : p + strlen(p); s < e; s++)
+        if (*s == '@')
+            at = s;
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (colon) {

@@ -172,8 +172,9 @@ struct wk_conn {
 int  wk_config_redis(const wk_config *cfg, rh_redis_cfg *out, rhai_error *err);
 /* At start: connect once to the configured Redis (TLS verified, AUTH,
  * SELECT), read the slot map and point *out at the master of the worker
- * id's slot (a plain Redis: unchanged). 0; RHAI_ETLS (a certificate not
- * verified: rhaid exits 5), RHAI_ECONN/RHAI_ETIMEOUT (Redis unreachable:
+ * id's slot (a plain Redis: unchanged). The TLS files are loaded first,
+ * Redis up or not. 0; RHAI_ETLS (a TLS file that cannot be loaded, a
+ * certificate not verified: rhaid exits 5), RHAI_ECONN/RHAI_ETIMEOUT (Redis unreachable:
  * rhaid starts anyway and keeps trying, *out is then the configured
  * server), RHAI_EINVAL. */
 int  wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, int *cluster, rhai_error *err);

@@ -312,6 +312,10 @@ int wk_redis_probe(const wk_config *cfg, rh_redis_cfg *out, int *cluster, rhai_e
     *cluster = 0;
     if ((rc = wk_config_redis(cfg, out, err)) != 0)
         return rc;
+    /* TLS files that cannot be loaded do not fix themselves, Redis up or
+     * not (down, they failed later as event=start_failed, exit 1) */
+    if ((rc = rh_redis_cfg_tls_check(out, err)) != 0)
+        return rc;
     out->connect_ms = RH_REDIS_CONNECT_MS;
     if ((rc = rh_cluster_open(out, &o, &rt, err)) != 0)
         return rc;

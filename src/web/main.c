@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "web.h"
+#include "common/rlink.h"
 
 /* Read the signing key file into web.signing_key and derive the caller
  * (its public key) by signing nothing: rhai_task_set_signing_key checks
@@ -66,6 +67,26 @@ static int main_store(void)
     return 0;
 }
 
+/* The Redis URL, prefix and RHAI_REDIS_TLS_* settings as every request
+ * will take them (rh_link_config): one that cannot work is a
+ * configuration error now, not a 503 on every request. Nothing connects. */
+static int main_redis(void)
+{
+    rh_redis_cfg cfg;
+    char prefix[RH_PREFIX_MAX + 1];
+    rhai_error err = { 0, "" };
+
+    if (rh_link_config(web.g.url, NULL, &cfg, prefix, &err) != 0) {
+        fprintf(stderr, "rhai-web: redis_url: %s\n", err.msg[0] ? err.msg : "invalid");
+        return -1;
+    }
+    if (rh_link_config(web.g.url, web.g.prefix, &cfg, prefix, &err) != 0) {
+        fprintf(stderr, "rhai-web: prefix: %s\n", err.msg[0] ? err.msg : "invalid");
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     char host[64];
@@ -81,6 +102,8 @@ int main(int argc, char **argv)
     ctl_errors_quiet(1);                    /* rhai_ctl_core's messages go into answers */
     web.g.url = web.cfg.redis_url[0] ? web.cfg.redis_url : NULL;
     web.g.prefix = web.cfg.prefix[0] ? web.cfg.prefix : NULL;
+    if (main_redis() != 0)
+        return 2;
     if (web_auth_load(web.cfg.admin_token_file, web.cfg.read_token_file) != 0 ||
         main_signing_key(web.cfg.signing_key) != 0) {
         ctl_errors_quiet(0);

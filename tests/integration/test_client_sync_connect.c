@@ -1,8 +1,12 @@
 /* test_client_sync_connect.c -- the synchronous client's connections.
  *
- * Against a real redis-server (see client_sync.h): refused and invalid
- * URLs, AUTH and SELECT, a lost connection, a Redis restart during a
+ * Against a real redis-server (see client_sync.h): refused, silent and
+ * invalid URLs, AUTH and SELECT, a lost connection, a Redis restart during a
  * wait, and a dead Redis under a large write. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "client_sync.h"
 
 /* ======================== connections ======================== */
@@ -20,6 +24,40 @@ static void test_connect_to_a_closed_port_fails_with_a_message(void **state)
     assert_int_equal(err.code, RHAI_ECONN);
     assert_non_null(strstr(err.msg, "127.0.0.1"));
     assert_non_null(strstr(err.msg, "refused"));
+}
+
+/* A port that takes the connection and never answers (a listening socket
+ * nobody accepts on; a plain port for rediss://): after the connect limit,
+ * RHAI_ECONN saying so, not RHAI_ETIMEOUT, which rhaictl took for a
+ * task's timeout (exit 3). */
+static void test_a_silent_port_is_unreachable_not_a_timeout(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    rhai_client *c = (rhai_client *)0x1;
+    rhai_error err = { 0, "" };
+    char url[64];
+    (void)state;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s, 8), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", ntohs(sa.sin_port));
+    assert_int_equal(rhai_client_connect(url, NULL, &c, &err), RHAI_ECONN);
+    assert_null(c);
+    assert_int_equal(err.code, RHAI_ECONN);
+    assert_non_null(strstr(err.msg, "timed out"));
+    snprintf(url, sizeof url, "rediss://127.0.0.1:%d", ntohs(sa.sin_port));
+    c = (rhai_client *)0x1;
+    assert_int_equal(rhai_client_connect(url, NULL, &c, &err), RHAI_ECONN);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "does the server speak TLS on this port?"));
+    close(s);
 }
 
 static void test_bad_url_is_invalid(void **state)
@@ -194,6 +232,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_to_a_closed_port_fails_with_a_message),
+        cmocka_unit_test(test_a_silent_port_is_unreachable_not_a_timeout),
         cmocka_unit_test(test_bad_url_is_invalid),
         T(test_connect_authenticates_and_selects_the_db),
         T(test_the_call_after_a_lost_connection_reconnects),

@@ -4,7 +4,8 @@
  * a 10 MB value sync and async, AUTH as a user over TLS, reconnect after a
  * restart, and each verification failure as RHAI_ETLS with its cause in
  * words: wrong CA, expired server certificate, name (SNI) mismatch, a
- * client certificate required and missing. */
+ * client certificate required and missing; and files that cannot be
+ * loaded, each named with its reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "th_tls.h"
@@ -154,6 +160,50 @@ static void test_missing_ca_file_is_a_tls_error_naming_the_file(void **state)
     open_fails(&cfg, RHAI_ETLS, "cannot load the CA file");
 }
 
+/* Each file an operator can get wrong says which and why in words (it
+ * was "OpenSSL error 80000002" for a missing file, "unsupported" for a
+ * directory or a certificate given as the key, a passphrase prompt for an
+ * encrypted key). */
+static void test_unloadable_tls_files_say_which_and_why(void **state)
+{
+    char more[1000], c[400], k[400];
+    rh_redis_cfg cfg;
+    (void)state;
+    cfg = tls_cfg(&g_mtls, NULL, "no-such-ca.crt", NULL);
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): No such file or directory");
+    cfg = tls_cfg(&g_mtls, NULL, ".", NULL);                 /* the PKI directory */
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): is a directory");
+    cfg = tls_cfg(&g_mtls, NULL, "client.key", NULL);        /* a key, not a CA */
+    open_fails(&cfg, RHAI_ETLS, "(tls_ca): no certificate or crl found (want PEM");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "no-such.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_cert): No such file or directory");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client.crt", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);            /* the certificate as key */
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): ");
+    if (strstr(g_last.msg, "want a PEM private key") == NULL)
+        fail_msg("'%s' lacks 'want a PEM private key'", g_last.msg);
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, ".", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): is a directory");
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "server.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);            /* another key */
+    open_fails(&cfg, RHAI_ETLS, "(tls_key) does not match the certificate");
+    /* an encrypted key: refused at once, never a passphrase prompt on the
+     * terminal (which hung a program started from one) */
+    assert_int_equal(th_sh("openssl ec -in %s -aes256 -passout pass:x -out %s/client-enc.key "
+                           "2>/dev/null", th_tls_file(&g_mtls, "client.key", k, sizeof k),
+                           g_mtls.pki), 0);
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "client.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "client-enc.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "(tls_key): it is encrypted");
+}
+
 static void test_expired_server_certificate_is_refused(void **state)
 {
     rh_redis_cfg cfg = tls_cfg(&g_exp, NULL, "ca.crt", NULL);
@@ -195,6 +245,20 @@ static void test_required_client_certificate_missing_is_a_clear_error(void **sta
     assert_string_equal(r->str, "PONG");
     freeReplyObject(r);
     rh_sconn_free(c);
+}
+
+/* A client certificate the server will not take (here one for servers
+ * only): the server's alert is named as a refusal of ours (it was "TLS
+ * write failed: sslv3 alert unsupported certificate"). */
+static void test_a_client_certificate_the_server_refuses_is_named(void **state)
+{
+    char more[1000], c[400], k[400];
+    rh_redis_cfg cfg;
+    (void)state;
+    snprintf(more, sizeof more, "cert=%s&key=%s", th_tls_file(&g_mtls, "server.crt", c, sizeof c),
+             th_tls_file(&g_mtls, "server.key", k, sizeof k));
+    cfg = tls_cfg(&g_mtls, NULL, "ca.crt", more);
+    open_fails(&cfg, RHAI_ETLS, "the server refused our client certificate (tls_cert): ");
 }
 
 static void test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking(void **state)
@@ -352,6 +416,111 @@ static void test_async_wrong_ca_fails_every_attempt_with_the_tls_cause(void **st
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* After a TLS failure the next attempt reads the files again: a CA file
+ * fixed on disk is picked up without a restart, as the retry promises
+ * (the files were read once, so it failed for ever). */
+static void test_async_picks_up_a_ca_file_fixed_after_a_tls_failure(void **state)
+{
+    uv_loop_t loop;
+    rh_redis_cfg cfg;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *c;
+    rhai_error err;
+    int failed = 0;
+    (void)state;
+    assert_int_equal(th_sh("cp %s/other-ca.crt %s/ca-fixed-later.crt", g_ok.pki, g_ok.pki), 0);
+    cfg = tls_cfg(&g_ok, NULL, "ca-fixed-later.crt", NULL);
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &c, &err), 0);
+    for (int i = 0; i < 500 && !failed; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        failed = rh_aconn_last_fail(c) == RH_RCONN_FAIL_TLS;
+    }
+    assert_true(failed);
+    assert_int_equal(th_sh("cp %s/ca.crt %s/ca-fixed-later.crt", g_ok.pki, g_ok.pki), 0);
+    assert_true(tc_run_until(&loop, &st.ups, 1, 10000));   /* the retry: 1 s, 2 s */
+    rh_aconn_close(c);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* redis:// to the TLS port: the server resets a client speaking RESP;
+ * that is said at once, sync and async, with the likely cause (it was
+ * "read: Connection reset by peer" alone). */
+static void test_plain_url_on_the_tls_port_says_use_rediss(void **state)
+{
+    char url[128];
+    rh_redis_cfg cfg;
+    rh_sconn *c = NULL;
+    rhai_error err;
+    uv_loop_t loop;
+    tc_state st = { 0 };
+    rh_aconn_opts o = tc_opts(&st);
+    rh_aconn *ac;
+    int64_t t0 = rh_mono_ms();
+    int failed = 0;
+    (void)state;
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", g_ok.r.port);
+    assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_not_equal(rh_sconn_open(&cfg, NULL, &c, &err), 0);
+    assert_null(c);
+    assert_true(err.code == RHAI_ECONN || err.code == RHAI_EPROTO);
+    if (strstr(err.msg, "is it a TLS port? then use rediss://") == NULL)
+        fail_msg("'%s' lacks the rediss:// hint", err.msg);
+    assert_true(rh_mono_ms() - t0 < 2000);
+    uv_loop_init(&loop);
+    assert_int_equal(rh_aconn_new(&loop, &cfg, &o, &ac, &err), 0);
+    for (int i = 0; i < 500 && !failed; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        failed = rh_aconn_last_error(ac)->code != 0;
+    }
+    assert_true(failed);
+    if (strstr(rh_aconn_last_error(ac)->msg, "then use rediss://") == NULL)
+        fail_msg("async: '%s' lacks the rediss:// hint", rh_aconn_last_error(ac)->msg);
+    assert_int_equal(st.ups, 0);
+    rh_aconn_close(ac);
+    assert_true(tc_run_until(&loop, &st.closed, 1, 5000));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* rediss:// to a port whose server answers the hello with bytes of
+ * another protocol (an error line, as a Redis reply or an HTTP server
+ * would): OpenSSL's "wrong version number" comes with the likely cause. */
+static void test_rediss_to_a_server_answering_plain_bytes_says_so(void **state)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    int s = socket(AF_INET, SOCK_STREAM, 0), st;
+    char url[128], buf[512];
+    rh_redis_cfg cfg;
+    rhai_error err;
+    pid_t pid;
+    (void)state;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s, 4), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
+    if ((pid = fork()) == 0) {              /* answer one hello, then go */
+        static const char junk[] = "-ERR this is not TLS\r\n-ERR this is not TLS\r\n";
+        int c = accept(s, NULL, NULL);
+        if (c >= 0 && read(c, buf, sizeof buf) > 0 && write(c, junk, sizeof junk - 1) > 0)
+            sleep(2);
+        _exit(0);
+    }
+    assert_true(pid > 0);
+    close(s);
+    snprintf(url, sizeof url, "rediss://127.0.0.1:%d", ntohs(sa.sin_port));
+    assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
+    open_fails(&cfg, RHAI_ETLS, "(does the server speak TLS on this port?)");
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+}
+
 static int setup(void **state)
 {
     static const char *const alice[] = { "--user", "alice", "on", ">s3cret", "~*", "&*",
@@ -380,14 +549,19 @@ int main(void)
         cmocka_unit_test(test_sync_tls_auth_as_a_user_with_password),
         cmocka_unit_test(test_wrong_ca_is_a_tls_error_naming_the_verify_failure),
         cmocka_unit_test(test_missing_ca_file_is_a_tls_error_naming_the_file),
+        cmocka_unit_test(test_unloadable_tls_files_say_which_and_why),
         cmocka_unit_test(test_expired_server_certificate_is_refused),
         cmocka_unit_test(test_server_name_must_match_the_sni_or_host),
         cmocka_unit_test(test_required_client_certificate_missing_is_a_clear_error),
+        cmocka_unit_test(test_a_client_certificate_the_server_refuses_is_named),
         cmocka_unit_test(test_sync_tls_subscriber_polls_its_fd_and_reads_without_blocking),
         cmocka_unit_test(test_writing_to_a_dead_tls_server_fails_without_sigpipe),
         cmocka_unit_test(test_async_tls_pipeline_big_value_and_client_certificate),
         cmocka_unit_test(test_async_tls_reconnects_after_a_restart),
         cmocka_unit_test(test_async_wrong_ca_fails_every_attempt_with_the_tls_cause),
+        cmocka_unit_test(test_async_picks_up_a_ca_file_fixed_after_a_tls_failure),
+        cmocka_unit_test(test_plain_url_on_the_tls_port_says_use_rediss),
+        cmocka_unit_test(test_rediss_to_a_server_answering_plain_bytes_says_so),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,11 +5,13 @@
  *  - a task submitted by the client (rediss://...?ca=), run by rhaid
  *    (--tls-ca), answered, then shown by rhaictl (RHAI_REDIS_TLS_CA);
  *  - rhaid with a CA that did not sign the server's certificate exits 5 at
- *    start, its log line naming OpenSSL's verify reason;
+ *    start, its log line naming OpenSSL's verify reason; with a CA file
+ *    that cannot be loaded, too, Redis up or down;
  *  - an expired server certificate is refused by the client (RHAI_ETLS,
  *    "certificate has expired") and by rhaid (exit 5, the same words);
  *  - a server requiring client certificates: rhaid without one exits 5
- *    saying so; with --tls-cert/--tls-key it serves. */
+ *    saying so; with --tls-cert/--tls-key it serves;
+ *  - the async client with a wrong CA: a submit refused says why. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -146,6 +148,24 @@ static void test_rhaid_with_a_wrong_ca_exits_5_naming_the_verify_reason(void **s
                 "certificate verify failed");
 }
 
+/* A CA file that cannot be loaded is refused at start, exit 5, whether or
+ * not Redis is up (down, rhaid started, then failed as start_failed with
+ * exit 1 when its connections first tried TLS). */
+static void test_rhaid_with_a_missing_ca_file_exits_5_with_redis_down(void **state)
+{
+    char ca[400], log[400];
+    const char *extra[] = { "--tls-ca", th_tls_file(&g_ok, "no-such-ca.crt", ca, sizeof ca),
+                            NULL };
+    th_tls down = g_ok;                 /* its dir for the log; no server on the port */
+    (void)state;
+
+    down.r.port = th_free_port();
+    rhaid_exits(rhaid_spawn(&down, "tlsnoca", extra, log, sizeof log), log, 5,
+                "cannot load the CA file .*no-such-ca.crt.*No such file or directory");
+    rhaid_exits(rhaid_spawn(&g_ok, "tlsnoca", extra, log, sizeof log), log, 5,
+                "cannot load the CA file");
+}
+
 static void test_an_expired_server_certificate_is_refused_by_client_and_rhaid(void **state)
 {
     char ca[400], url[1200], log[400];
@@ -190,6 +210,64 @@ static void test_a_required_client_certificate_is_named_then_used(void **state)
     assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
 }
 
+static void on_async_done(rhai_async *a, int status, const rhai_result *res, void *data)
+{
+    (void)a;
+    (void)status;
+    (void)res;
+    (*(int *)data)++;
+}
+
+static void on_async_closed(rhai_async *a, void *data)
+{
+    (void)a;
+    *(int *)data = 1;
+}
+
+static void on_async_tick(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+/* The async client with a CA that did not sign the server: a submit
+ * refused while it reconnects says why (it said "not connected to URL
+ * (reconnecting)" alone, for ever). */
+static void test_async_client_with_a_wrong_ca_says_why_a_submit_is_refused(void **state)
+{
+    char url[600], ca[400];
+    uv_loop_t loop;
+    uv_timer_t tick;
+    rhai_async *a = NULL;
+    rhai_task *task = NULL;
+    rhai_error err = { 0, "" };
+    int rc = 0, done = 0, closed = 0;
+    (void)state;
+    snprintf(url, sizeof url, "rediss://127.0.0.1:%d?ca=%s", g_ok.r.port,
+             th_tls_file(&g_ok, "other-ca.crt", ca, sizeof ca));
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_init(&loop, &tick);
+    assert_int_equal(rhai_async_new(&loop, url, NULL, &a, &err), 0);
+    assert_int_equal(rhai_task_new("1 + 1", &task), 0);
+    assert_int_equal(rhai_task_set_worker(task, "tls-async"), 0);
+    for (int i = 0; i < 50; i++) {          /* until the first attempt has failed */
+        uv_timer_start(&tick, on_async_tick, 100, 0);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        memset(&err, 0, sizeof err);
+        if ((rc = rhai_async_submit(a, task, 1000, on_async_done, &done, &err)) != 0)
+            break;
+    }
+    assert_int_equal(rc, RHAI_ECONN);
+    if (strstr(err.msg, "certificate verify failed") == NULL)
+        fail_msg("submit refused: '%s' lacks the TLS cause", err.msg);
+    rhai_task_free(task);
+    rhai_async_close(a, on_async_closed, &closed);
+    uv_close((uv_handle_t *)&tick, NULL);
+    while (!closed)
+        uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -214,8 +292,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rhaid_client_and_rhaictl_over_tls_submit_run_and_show),
         cmocka_unit_test(test_rhaid_with_a_wrong_ca_exits_5_naming_the_verify_reason),
+        cmocka_unit_test(test_rhaid_with_a_missing_ca_file_exits_5_with_redis_down),
         cmocka_unit_test(test_an_expired_server_certificate_is_refused_by_client_and_rhaid),
         cmocka_unit_test(test_a_required_client_certificate_is_named_then_used),
+        cmocka_unit_test(test_async_client_with_a_wrong_ca_says_why_a_submit_is_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -130,6 +130,46 @@ static void test_url_parses_every_part(void **state)
     assert_int_equal(u.db, 3);
 }
 
+/* Passwords as generators make them ('/', '+', '=' of base64; '@', ':'):
+ * the credentials end at the last '@', and no piece of a password is taken
+ * for the host or port, whose errors are printed (it was: "cannot resolve
+ * 'ss@127.0.0.1'", "bad port 'ab'"). */
+static void test_url_password_may_hold_at_colon_and_slash(void **state)
+{
+    static const struct { const char *url, *user, *pass, *host; int port, db; } ok[] = {
+        { "redis://u:p@ss@127.0.0.1:7000/1", "u", "p@ss", "127.0.0.1", 7000, 1 },
+        { "redis://default:ab/cd+e=@h:7001/2", "default", "ab/cd+e=", "h", 7001, 2 },
+        { "redis://:a/b@c:d@h", "", "a/b@c:d", "h", 6379, 0 },
+        { "redis://u:x@[::1]:7002", "u", "x", "::1", 7002, 0 },
+        { "redis://u:p%40ss@h", "u", "p%40ss", "h", 6379, 0 },   /* as written */
+    };
+    rh_url u;
+    rhai_error err;
+    char buf[600];
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (rh_url_parse(ok[i].url, &u, &err) != 0)
+            fail_msg("%s: %s", ok[i].url, err.msg);
+        assert_string_equal(u.user, ok[i].user);
+        assert_string_equal(u.pass, ok[i].pass);
+        assert_string_equal(u.host, ok[i].host);
+        assert_int_equal(u.port, ok[i].port);
+        assert_int_equal(u.db, ok[i].db);
+        rh_url_format_safe(&u, buf, sizeof buf);
+        assert_null(strstr(buf, ok[i].pass));
+    }
+    /* TLS file paths after '?' may hold '@' */
+    assert_int_equal(rh_url_parse_ex("rediss://:pw@h:6380?ca=/etc/a@b/ca.pem", RH_URL_TLS, &u,
+                                     &err), 0);
+    assert_string_equal(u.pass, "pw");
+    assert_string_equal(u.host, "h");
+    assert_string_equal(u.tls_ca, "/etc/a@b/ca.pem");
+    /* a bad port after a password: the message holds no piece of it */
+    assert_int_equal(rh_url_parse("redis://u:se/cret@h:x1", &u, &err), RHAI_EINVAL);
+    assert_null(strstr(err.msg, "se"));
+    assert_non_null(strstr(err.msg, "bad port 'x1'"));
+}
+
 static void test_url_rejects_malformed_input_with_a_message(void **state)
 {
     static const char *bad[] = {
@@ -880,6 +920,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_frame_encode_rejects_oversized_payload, buf_setup, buf_teardown),
         cmocka_unit_test(test_url_defaults_to_local_redis),
         cmocka_unit_test(test_url_parses_every_part),
+        cmocka_unit_test(test_url_password_may_hold_at_colon_and_slash),
         cmocka_unit_test(test_url_rejects_malformed_input_with_a_message),
         cmocka_unit_test(test_url_safe_format_hides_the_password),
         cmocka_unit_test(test_names_accept_the_documented_alphabet_only),

@@ -1,12 +1,14 @@
 /* test_rconn_cfg.c -- the connection layer's configuration (rconn.h, url.c):
  * rediss:// and its TLS options, options set by name as config and the
  * environment give them, the consistency check, the safe form of a URL,
- * and the TLS error code's wording. No server: see test_rconn.c and
+ * the TLS error code's wording, and a host that does not resolve. No
+ * server: see test_rconn.c and
  * test_rconn_tls.c for the connections. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "common/rconn.h"
@@ -175,6 +177,30 @@ static void test_tls_error_code_has_a_name_and_a_sentence(void **state)
     assert_string_equal(rhai_strerror(RHAI_ETLS), "TLS error");
 }
 
+/* A typo in the host: one failed lookup is the answer, not a retry of
+ * "the next address" for ever (rhaictl and rhaid's start hung on it). */
+static void test_a_host_that_does_not_resolve_fails_at_once_naming_it(void **state)
+{
+    static const char *const urls[] = { "redis://no-such-host.invalid:6379",
+                                        "rediss://no-such-host.invalid:6380",
+                                        "redis://bad host:6379" };
+    rh_redis_cfg cfg;
+    rh_sconn *c;
+    rhai_error err;
+    (void)state;
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        assert_int_equal(rh_redis_cfg_init(&cfg, urls[i], NULL), 0);
+        cfg.connect_ms = 2000;
+        c = (rh_sconn *)&cfg;
+        memset(&err, 0, sizeof err);
+        alarm(30);                       /* a hang is a failure, not a stuck run */
+        assert_int_equal(rh_sconn_open(&cfg, NULL, &c, &err), RHAI_ECONN);
+        alarm(0);
+        assert_null(c);
+        if (strstr(err.msg, "cannot resolve") == NULL)
+            fail_msg("%s: message '%s' lacks 'cannot resolve'", urls[i], err.msg);
+    }
+}
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_check_refuses_half_a_client_identity_and_tls_options_without_tls),
         cmocka_unit_test(test_safe_form_hides_the_password_and_says_tls),
         cmocka_unit_test(test_tls_error_code_has_a_name_and_a_sentence),
+        cmocka_unit_test(test_a_host_that_does_not_resolve_fails_at_once_naming_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

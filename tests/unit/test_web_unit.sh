@@ -4,7 +4,8 @@
 # with its config file, no restart loop on a config error (exit 2) and a
 # sandbox whose exposure score is at most 3.0; examples/rhai-web.conf and
 # docs/web.md name every option rhai-web --help lists, the example is
-# accepted, and configuration errors exit 2 naming file and line.
+# accepted, and configuration errors exit 2 naming file and line, or the
+# Redis URL, TLS setting or prefix that cannot work.
 set -u
 in=${1:?usage: test_web_unit.sh UNIT.in RHAI_WEB SRC}
 web=${2:?usage: test_web_unit.sh UNIT.in RHAI_WEB SRC}
@@ -78,4 +79,26 @@ rc=$?
 CHECKS=$((CHECKS + 1))
 timeout 10 "$web" --listen 127.0.0.1:0 >"$OUT" 2>"$ERR"
 [ $? -eq 2 ] && grep -q "no credentials" "$ERR" || { fail "no token file accepted"; cat "$ERR"; }
+# a Redis URL, TLS settings or prefix that cannot work: exit 2 naming it,
+# --check-config too (it said "configuration ok" and each request failed)
+for bad in "--redis-url redis://h:abc|bad port 'abc'" "--redis-url http://h|must start with" \
+           "--redis-url rediss://h?cert=/c.pem|tls_cert needs tls_key" \
+           "--redis-url rediss://h?cafile=/c.pem|unknown option 'cafile'" \
+           "--prefix a\ b|invalid key prefix"; do
+    args=${bad%%|*} want=${bad#*|}
+    for check in --check-config ""; do
+        CHECKS=$((CHECKS + 1))
+        eval timeout 10 "\"\$web\"" --listen 127.0.0.1:0 --admin-token-file "\"\$WORK/admin.tokens\"" \
+            $args $check >"$OUT" 2>"$ERR"
+        rc=$?
+        [ $rc -eq 2 ] && grep -q "$want" "$ERR" ||
+            { fail "rhai-web $args $check: exit $rc, want 2 saying '$want'"; cat "$ERR"; }
+    done
+done
+CHECKS=$((CHECKS + 1))
+RHAI_REDIS_TLS_KEY=/k.pem timeout 10 "$web" --redis-url rediss://h --check-config \
+    --admin-token-file "$WORK/admin.tokens" >"$OUT" 2>"$ERR"
+rc=$?
+[ $rc -eq 2 ] && grep -q "tls_key needs tls_cert" "$ERR" ||
+    { fail "RHAI_REDIS_TLS_KEY alone: exit $rc, want 2"; cat "$ERR"; }
 finish
