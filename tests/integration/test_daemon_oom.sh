@@ -20,16 +20,8 @@ need_exe "$RHAID" "build the rhaid target"
 clean_env
 work_dir
 redis_start "${2:-}" "${3:-}"
-# rhaid NAME (the last started, $pid) still serves; it stops with exit 0
-# (under ASan: nothing leaked); its log is dropped while all is well
-stop_checked() {
-    CHECKS=$((CHECKS + 1))
-    kill -0 "$pid" 2>/dev/null || fail "n=$n: rhaid exited"
-    kill -TERM "$pid" 2>/dev/null
-    wait_rc "$pid" 0 "$WORK/$1.log" "n=$n: rhaid"
-    unset 'RHAID_PIDS[-1]'
-    [ "$FAILS" -eq 0 ] && rm -f "$WORK/$1.log"
-}
+# rhaid NAME (the last started) still serves and stops with exit 0
+stop_checked() { rhaid_stop_checked "$1" "n=$n: rhaid"; }
 FIRST=${4:-1}
 LAST=${5:-120}
 EV_LAST=${6:-60}
@@ -39,8 +31,7 @@ for n in $(seq "$FIRST" "$LAST"); do
     export RHAI_TEST_ALLOC_FAIL_AFTER=$n
     rhaid_start "oom-$n" oom 2 --heartbeat-ms 100 --heartbeat-ttl-ms 600 --log-level info
     unset RHAI_TEST_ALLOC_FAIL_AFTER
-    pid=$RHAID_PID
-    rhaid_wait "$pid"
+    rhaid_wait "$RHAID_PID"
     for i in 1 2 3; do
         timeout 20 "$CTL" --redis-url "$URL" submit -w oom -e "$i * 7" \
             >"$WORK/out-$i" 2>"$WORK/err-$i" </dev/null &
@@ -81,8 +72,7 @@ for n in $(seq "$FIRST" "$EV_LAST"); do
     rhaid_start "ev-$n" oom 2 --data-dir "$WORK/data-ev" --heartbeat-ms 100 \
         --heartbeat-ttl-ms 600 --log-level info
     unset RHAI_TEST_ALLOC_FAIL_AFTER
-    pid=$RHAID_PID
-    rhaid_wait "$pid"
+    rhaid_wait "$RHAID_PID"
     CTL_TIMEOUT=20 ctl 0 submit -w oom -c shop -u ops -e 'emit("order.paid", {id: 21}); 1' &&
         is "$OUT" 1
     CHECKS=$((CHECKS + 1))

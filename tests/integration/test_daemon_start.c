@@ -63,9 +63,7 @@ static void test_a_config_value_refused_at_start_exits_2_and_a_busy_port_1(void 
 {
     th_redis r;
     char log[300], dir[400], addr[64];
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    int fd;
+    int fd, port;
     (void)state;
 
     assert_int_equal(th_redis_start(&r, 0), 0);
@@ -82,15 +80,9 @@ static void test_a_config_value_refused_at_start_exits_2_and_a_busy_port_1(void 
         unlink(log);
     }
     /* a port held by another socket */
-    fd = socket(AF_INET, SOCK_STREAM, 0);
+    fd = th_listen(&port);
     assert_true(fd >= 0);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     {
         const char *args[] = { "--redis-url", r.url, "--data-dir", dir, "--concurrency", "1",
                                "--metrics-listen", addr, NULL };

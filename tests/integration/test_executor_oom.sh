@@ -57,8 +57,7 @@ for n in $(seq "$FIRST" "$LAST"); do
     export RHAI_TEST_EXECUTOR_ALLOC_FAIL_AFTER=$n
     rhaid_start "x-$n" x 1 --data-dir "$WORK/data" --heartbeat-ms 100 --log-level info
     unset RHAI_TEST_EXECUTOR_ALLOC_FAIL_AFTER
-    pid=$RHAID_PID
-    rhaid_wait "$pid"
+    rhaid_wait "$RHAID_PID"
     sub 1 -e 'print("hi"); 6 * 7'
     sub 2 -c acme -u alice -e "Company.create({name: 'c$n'}).name"
     sub 3 -c acme -u alice -e 'Company.list().length >= 0'
@@ -72,12 +71,7 @@ for n in $(seq "$FIRST" "$LAST"); do
     0) [ "$(answer 4)" = 1 ] || fail "n=$n: c$n answered created, found '$(answer 4)' times" ;;
     1) [ "$(answer 4)" = 0 ] || fail "n=$n: c$n answered failed, found '$(answer 4)' times" ;;
     esac
-    CHECKS=$((CHECKS + 1))
-    kill -0 "$pid" 2>/dev/null || fail "n=$n: rhaid exited"
-    kill -TERM "$pid" 2>/dev/null
-    wait_rc "$pid" 0 "$WORK/x-$n.log" "n=$n: rhaid"
-    unset 'RHAID_PIDS[-1]'
-    [ "$FAILS" -eq 0 ] && rm -f "$WORK/x-$n.log"
+    rhaid_stop_checked "x-$n" "n=$n: rhaid"
 done
 CHECKS=$((CHECKS + 1))
 [ "$OOMS" -gt 0 ] || fail "no task met a failed allocation: is the test hook compiled in?"

@@ -555,18 +555,11 @@ static void test_failed_allocations_fail_cleanly_at_every_step(void **state)
  * connects into its backlog, and nothing ever answers. Its port. */
 static int silent_listener(int *fd)
 {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
+    int port;
 
-    *fd = socket(AF_INET, SOCK_STREAM, 0);
+    *fd = th_listen(&port);
     assert_true(*fd >= 0);
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(*fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(*fd, 16), 0);
-    assert_int_equal(getsockname(*fd, (struct sockaddr *)&sa, &len), 0);
-    return ntohs(sa.sin_port);
+    return port;
 }
 
 static void test_a_server_that_never_answers_hits_the_connect_limit(void **state)

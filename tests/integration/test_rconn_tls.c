@@ -490,21 +490,13 @@ static void test_plain_url_on_the_tls_port_says_use_rediss(void **state)
  * would): OpenSSL's "wrong version number" comes with the likely cause. */
 static void test_rediss_to_a_server_answering_plain_bytes_says_so(void **state)
 {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    int s = socket(AF_INET, SOCK_STREAM, 0), st;
+    int port, s = th_listen(&port), st;
     char url[128], buf[512];
     rh_redis_cfg cfg;
     rhai_error err;
     pid_t pid;
     (void)state;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_true(s >= 0);
-    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(s, 4), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &len), 0);
     if ((pid = fork()) == 0) {              /* answer one hello, then go */
         static const char junk[] = "-ERR this is not TLS\r\n-ERR this is not TLS\r\n";
         int c = accept(s, NULL, NULL);
@@ -514,7 +506,7 @@ static void test_rediss_to_a_server_answering_plain_bytes_says_so(void **state)
     }
     assert_true(pid > 0);
     close(s);
-    snprintf(url, sizeof url, "rediss://127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(url, sizeof url, "rediss://127.0.0.1:%d", port);
     assert_int_equal(rh_redis_cfg_init(&cfg, url, &err), 0);
     open_fails(&cfg, RHAI_ETLS, "(does the server speak TLS on this port?)");
     kill(pid, SIGTERM);

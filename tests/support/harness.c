@@ -30,22 +30,46 @@ static void nap_ms(int ms)
         ;
 }
 
-int th_free_port(void)
+/* A TCP socket bound to a free port of 127.0.0.1: its fd and *port, or -1. */
+static int bound_loopback(int *port)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
         return -1;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+int th_free_port(void)
+{
+    int port, fd = bound_loopback(&port);
+
+    if (fd < 0)
+        return -1;
     close(fd);
     return port;
+}
+
+int th_listen(int *port)
+{
+    int fd = bound_loopback(port);
+
+    if (fd >= 0 && listen(fd, 16) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 const char *th_bin(const char *name, char *buf, size_t n)

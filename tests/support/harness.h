@@ -22,6 +22,10 @@ typedef struct th_redis {
 
 /* A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
 int  th_free_port(void);
+/* A TCP socket listening on 127.0.0.1 on a free port (backlog 16,
+ * close-on-exec): connects queue in its backlog and nothing answers until
+ * the test accepts. Its fd and *port, or -1. */
+int  th_listen(int *port);
 /* Start redis-server in a new temp dir; waits until it answers PING (10 s).
  * Returns 0, or -1 after printing why. */
 int  th_redis_start(th_redis *r, int aof);

@@ -76,6 +76,11 @@
 #                       started with `&`); on another exit code prints
 #                       "WHAT exited RC, expected EXPECTED_RC" and the
 #                       first lines of ERRFILE, and returns 1
+#   rhaid_stop_checked NAME WHAT
+#                       the last rhaid started (rhaid_start NAME ...) still
+#                       runs, and stops on SIGTERM with exit 0 (under ASan:
+#                       nothing leaked); it leaves RHAID_PIDS, and its log
+#                       is removed while nothing failed. WHAT names it
 #   fail MSG...         counts a failure (not a check) and prints "FAIL: MSG";
 #                       for the checks a test writes itself:
 #                         CHECKS=$((CHECKS + 1)); [ ... ] || fail "..."
@@ -306,6 +311,16 @@ wait_rc() {
     fail "$4 exited $rc, expected $2"
     sed 's/^/  stderr: /' "$3" | head -3
     return 1
+}
+
+rhaid_stop_checked() {
+    local pid=${RHAID_PIDS[-1]}
+    CHECKS=$((CHECKS + 1))
+    kill -0 "$pid" 2>/dev/null || fail "$2 exited"
+    kill -TERM "$pid" 2>/dev/null
+    wait_rc "$pid" 0 "$WORK/$1.log" "$2"
+    unset 'RHAID_PIDS[-1]'
+    [ "$FAILS" -eq 0 ] && rm -f "$WORK/$1.log"
 }
 
 finish() {
