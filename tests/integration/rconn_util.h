@@ -49,6 +49,18 @@ static int tc_run_until(uv_loop_t *loop, const int *cond, int want, int ms)
     return *cond >= want;
 }
 
+/* Run 'loop' until connection c's last failed attempt is of 'kind'
+ * (rh_aconn_last_fail), 500 loop turns at most; 1 when it was. */
+static int tc_run_until_fail(uv_loop_t *loop, rh_aconn *c, int kind)
+{
+    for (int i = 0; i < 500; i++) {
+        uv_run(loop, UV_RUN_ONCE);
+        if ((int)rh_aconn_last_fail(c) == kind)
+            return 1;
+    }
+    return 0;
+}
+
 /* One reply kept: its type and string (or integer). */
 typedef struct tc_reply {
     int  n;                  /* callbacks run */
