@@ -518,6 +518,10 @@ int wk_worker_run(wk_config *cfg, const char *unused)
         rh_log(RH_LOG_WARN, "event=redis_probe_failed reason=\"%s\" starting anyway: "
                "connecting with backoff", rh_log_quote(q, sizeof q, err.msg, 500));
     }
+    if (rcfg.url.tls && rcfg.url.tls_noverify)
+        rh_log(RH_LOG_WARN, "event=tls_unverified the Redis server's certificate is not "
+               "checked (verify=no, tls_verify no): anyone on the path can read and change "
+               "the traffic; for tests only (docs/operations.md, Redis over TLS)");
     /* the loop ticks every heartbeat_ms: stalled after 3 missed, 10 s at least */
     if (wk_metrics_start(&w.metrics, cfg->metrics_listen, cfg->worker_id, cfg->instance,
                          (uint64_t)(cfg->heartbeat_ms * 3 > 10000 ? cfg->heartbeat_ms * 3

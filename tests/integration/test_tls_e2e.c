@@ -86,6 +86,26 @@ static void rhaid_exits(pid_t pid, const char *log, int code, const char *want)
 }
 
 /* Run "1 + 41" on 'worker' with the client over TLS; the result is 42. */
+static void run_one(const th_tls *t, const char *worker, char id_out[RHAI_ID_MAX]);
+
+/* tls_verify no: rhaid serves with a CA that did not sign the server's
+ * certificate, and says at start, at warn, that nothing is checked. */
+static void test_rhaid_with_tls_verify_no_serves_and_warns(void **state)
+{
+    char ca[400], log[400], id[RHAI_ID_MAX];
+    const char *extra[] = { "--tls-ca", th_tls_file(&g_ok, "other-ca.crt", ca, sizeof ca),
+                            "--tls-verify", "no", NULL };
+    pid_t pid;
+    (void)state;
+
+    pid = rhaid_spawn(&g_ok, "tlsnov", extra, log, sizeof log);
+    assert_true(pid > 0);
+    run_one(&g_ok, "tlsnov", id);
+    assert_int_equal(th_sh("grep -q 'level=warn event=tls_unverified ' %s", log), 0);
+    assert_int_equal(WEXITSTATUS(th_stop(pid, 10000)), 0);
+}
+
+/* Run "1 + 41" on 'worker' with the client over TLS; the result is 42. */
 static void run_one(const th_tls *t, const char *worker, char id_out[RHAI_ID_MAX])
 {
     char url[1200], ca[400];
@@ -292,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rhaid_client_and_rhaictl_over_tls_submit_run_and_show),
         cmocka_unit_test(test_rhaid_with_a_wrong_ca_exits_5_naming_the_verify_reason),
+        cmocka_unit_test(test_rhaid_with_tls_verify_no_serves_and_warns),
         cmocka_unit_test(test_rhaid_with_a_missing_ca_file_exits_5_with_redis_down),
         cmocka_unit_test(test_an_expired_server_certificate_is_refused_by_client_and_rhaid),
         cmocka_unit_test(test_a_required_client_certificate_is_named_then_used),
