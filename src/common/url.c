@@ -204,9 +204,15 @@ int rh_url_parse_ex(const char *url, int flags, rh_url *out, rhai_error *err)
         p = e;
     }
     if (p < hostend && *p == ':') {
+        /* user:pa?ss@host: the '?' started the options, so the user was
+         * taken for the host and part of the password for the port: not
+         * printed */
         if (parse_int(p + 1, (size_t)(hostend - p - 1), 1, 65535, &v) != 0)
-            return rh_error_set(err, RHAI_EINVAL, "url: bad port '%.*s'",
-                                (int)(hostend - p - 1), p + 1);
+            return !at && query && strchr(query, '@')
+                       ? rh_error_set(err, RHAI_EINVAL, "url: bad port, or a password holding "
+                                      "'?' (it starts the options: a password may not hold it)")
+                       : rh_error_set(err, RHAI_EINVAL, "url: bad port '%.*s'",
+                                      (int)(hostend - p - 1), p + 1);
         u.port = (int)v;
     }
     if (slash && slash + 1 < dbend) {

@@ -168,6 +168,11 @@ static void test_url_password_may_hold_at_colon_and_slash(void **state)
     assert_int_equal(rh_url_parse("redis://u:se/cret@h:x1", &u, &err), RHAI_EINVAL);
     assert_null(strstr(err.msg, "se"));
     assert_non_null(strstr(err.msg, "bad port 'x1'"));
+    /* a '?' in the password starts the options: the part before it would
+     * be read as host and port; refused without printing it */
+    assert_int_equal(rh_url_parse_ex("rediss://u:zq?xy@h", RH_URL_TLS, &u, &err), RHAI_EINVAL);
+    assert_null(strstr(err.msg, "zq"));
+    assert_non_null(strstr(err.msg, "a password holding '?'"));
 }
 
 static void test_url_rejects_malformed_input_with_a_message(void **state)
