@@ -129,6 +129,12 @@ int rh_link_resp_split(const char *cmd, size_t n, int max, const char **argv, si
 
 int rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err)
 {
+    return rh_link_open_opts(cfg, NULL, out, err);
+}
+
+int rh_link_open_opts(const rh_redis_cfg *cfg, const rh_cluster_opts *opts, rh_link **out,
+                      rhai_error *err)
+{
     rh_link *l;
     int rc;
 
@@ -136,7 +142,7 @@ int rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err)
     if ((l = rh_calloc(1, sizeof *l)) == NULL)
         return rh_error_set(err, RHAI_ENOMEM, "out of memory");
     l->fail_at = -1;
-    if ((rc = rh_cluster_open(cfg, NULL, &l->rt, err)) != 0) {
+    if ((rc = rh_cluster_open(cfg, opts, &l->rt, err)) != 0) {
         rh_free(l);
         return rc;
     }

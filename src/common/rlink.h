@@ -46,6 +46,11 @@ typedef struct rh_link rh_link;
  * *out new (rh_link_free); else the errors of rh_cluster_open: RHAI_ECONN
  * (unreachable, AUTH/SELECT refused), RHAI_ETIMEOUT, RHAI_ETLS, ... */
 int  rh_link_open(const rh_redis_cfg *cfg, rh_link **out, rhai_error *err);
+/* The same with the router's options (NULL: the defaults), as a shorter
+ * retry_ms for a caller that would rather fail fast than wait out a
+ * failover (rhai-web's chart sampler). */
+int  rh_link_open_opts(const rh_redis_cfg *cfg, const rh_cluster_opts *opts, rh_link **out,
+                       rhai_error *err);
 /* Send n commands (lens[i] may be NULL: strlen) and read their replies
  * into replies[] (new, freeReplyObject). Error replies are replies. On
  * failure nothing is returned and the error is RHAI_ECONN (lost: the

@@ -259,6 +259,8 @@ typedef struct ctl_redis {
     int           direct;              /* 1: reopen opens 'raw', not 'link' */
     const char   *cmd;                 /* command name for messages */
     int           quiet;               /* 1: keep messages in msg only (top) */
+    int64_t       retry_ms;            /* > 0: the router's retry of a lost
+                                          node or CLUSTERDOWN (default 10 s) */
     int           code;                /* exit code of the last failure */
     char          msg[300];            /* message of the last failure */
     rh_redis_cfg  cfg;

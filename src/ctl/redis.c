@@ -63,6 +63,7 @@ int ctl_redis_reopen(ctl_redis *r)
 {
     rhai_error err = { 0, "" };
     rh_redis_cfg cfg = r->cfg;
+    rh_cluster_opts opts = { 0, r->retry_ms };
     int rc;
 
     ctl_redis_close(r);
@@ -71,7 +72,7 @@ int ctl_redis_reopen(ctl_redis *r)
     if (r->direct)
         rc = rh_sconn_open(&cfg, r->where, &r->raw, &err);
     else
-        rc = rh_link_open(&cfg, &r->link, &err);
+        rc = rh_link_open_opts(&cfg, &opts, &r->link, &err);
     if (rc != 0)
         return ctl_redis_fail(r, rc == RHAI_ENOMEM ? CTL_EXIT_FAILED : CTL_EXIT_CONN, "%s",
                               err.msg);

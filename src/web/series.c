@@ -11,7 +11,8 @@
  * finished_at of its tasks. At start the last hour is filled the same way
  * (the newest WEB_SERIES_READ tasks of it). The sampler takes web.mu
  * while it reads (rhai_ctl_core's error text is one static), on a Redis
- * connection of its own. */
+ * connection of its own whose retry of a lost node or CLUSTERDOWN is
+ * short (WEB_SERIES_RETRY_MS). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,10 @@
 
 #define WEB_SERIES_READ 1000
 #define WEB_SERIES_DUR 256               /* run times kept per bucket */
+/* The sampler gives up on a lost node or CLUSTERDOWN after this rather
+ * than the routers' 10 s: it holds web.mu meanwhile, and every request
+ * would wait behind it while a shard is lost; it tries again next step. */
+#define WEB_SERIES_RETRY_MS 200
 
 typedef struct series_slot {
     int64_t t;                           /* bucket start, unix ms */
@@ -82,8 +87,11 @@ static void series_sample(int64_t until)
     pthread_mutex_lock(&web.mu);
     if (!series_r_open) {
         code = ctl_redis_open(&web.g, "web", &series_r);
-        series_r_open = code == 0;
         series_r.quiet = 1;
+        series_r.retry_ms = WEB_SERIES_RETRY_MS;
+        if (code == 0)          /* again, with the sampler's retry */
+            code = ctl_redis_reopen(&series_r);
+        series_r_open = code == 0;
     } else if (!ctl_redis_up(&series_r)) {
         code = ctl_redis_reopen(&series_r);
     } else {

@@ -21,6 +21,11 @@
  *     5 naming CLUSTERDOWN: before, a one-slot command got the CLUSTERDOWN
  *     reply back at once and rhaictl exited 1 (and so during any failover
  *     of a cluster with full coverage required).
+ *  5. rhai-web: /api/queues (every worker id) answers 503 with a JSON
+ *     error, and /api/tasks?worker=S answers 200 at once, every time:
+ *     before, the overview's chart sampler held the handlers' lock for the
+ *     router's 10 s retry of L's shard every 5 s, so S's requests waited
+ *     up to 10 s behind it.
  *
  * Every wait polls against a deadline. */
 #include <stdarg.h>
@@ -30,6 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <cmocka.h>
 
 #include "rhai/rhai.h"
@@ -185,6 +194,91 @@ static void test_clusterdown_is_unreachable_after_the_retry_not_an_error_at_once
     th_redis_stop(&one);
 }
 
+/* GET 'path' from rhai-web on 'port' with a bearer token: the status
+ * (-1: no answer within 30 s) and the body's start into body. */
+static int web_get(int port, const char *path, char *body, size_t n)
+{
+    struct sockaddr_in sa;
+    struct timeval tv = { 30, 0 };
+    char req[512], buf[8192];
+    size_t len = 0;
+    ssize_t r;
+    int fd, status = -1, k;
+    const char *sep;
+
+    if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    k = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                 "Authorization: Bearer lost-shard-admin-token-0123\r\n\r\n", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)k) != k) {
+        close(fd);
+        return -1;
+    }
+    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = '\0';
+    if (sscanf(buf, "HTTP/1.1 %d", &status) != 1)
+        return -1;
+    sep = strstr(buf, "\r\n\r\n");
+    snprintf(body, n, "%s", sep ? sep + 4 : "");
+    return status;
+}
+
+static void test_web_serves_the_surviving_worker_id_without_waiting(void **state)
+{
+    char bin[512], tok[400], log[400], line[256], path[128], body[8192], bad[400] = "";
+    char *argv[] = { bin, "--listen", "127.0.0.1:0", "--redis-url", g_seed,
+                     "--admin-token-file", tok, NULL };
+    int port = 0;
+    int64_t t0, deadline;
+    pid_t pid;
+    (void)state;
+
+    th_bin("rhai-web", bin, sizeof bin);
+    snprintf(tok, sizeof tok, "%s/admin.tokens", g_c.dir);
+    snprintf(log, sizeof log, "%s/rhai-web.log", g_c.dir);
+    assert_int_equal(th_sh("umask 077; echo 'alice lost-shard-admin-token-0123' > %s", tok), 0);
+    assert_true((pid = th_spawn(argv, NULL, log)) > 0);
+    for (deadline = rh_mono_ms() + 10000; rh_mono_ms() < deadline && port == 0;) {
+        FILE *f = fopen(log, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "listening on http://127.0.0.1:%d", &port) == 1)
+                break;
+        if (f)
+            fclose(f);
+        if (port == 0)
+            usleep(20000);
+    }
+    if (port == 0)
+        th_stop(pid, 5000);
+    assert_int_not_equal(port, 0);
+
+    /* what needs L's shard: 503 and a JSON error naming the node */
+    if (web_get(port, "/api/queues", body, sizeof body) != 503 ||
+        strstr(body, "{\"error\":") == NULL || strstr(body, "no node answered") == NULL)
+        snprintf(bad, sizeof bad, "GET /api/queues: %.200s", body);
+    /* S's tasks, for 12 s (the sampler's steps are 5 s): each at once */
+    snprintf(path, sizeof path, "/api/tasks?worker=%s&limit=1", g_live);
+    for (deadline = rh_mono_ms() + 12000; !bad[0] && rh_mono_ms() < deadline;) {
+        int st;
+        t0 = rh_mono_ms();
+        st = web_get(port, path, body, sizeof body);
+        if (st != 200 || rh_mono_ms() - t0 > 3000)
+            snprintf(bad, sizeof bad, "GET %s: %d after %lld ms: %.200s", path, st,
+                     (long long)(rh_mono_ms() - t0), body);
+        usleep(250000);
+    }
+    assert_int_equal(th_stop(pid, 10000), 0);
+    if (bad[0])
+        fail_msg("%s", bad);
+}
+
 static int setup(void **state)
 {
     char w[3][16], key[RH_KEY_MAX];
@@ -269,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_task_show_of_a_task_on_the_lost_shard_is_unreachable_not_unknown),
         cmocka_unit_test(test_a_submit_whose_hint_is_on_the_lost_shard_may_have_been_queued),
         cmocka_unit_test(test_clusterdown_is_unreachable_after_the_retry_not_an_error_at_once),
+        cmocka_unit_test(test_web_serves_the_surviving_worker_id_without_waiting),
     };
     return cmocka_run_group_tests_name("cluster_lost_shard", tests, setup, teardown);
 }
