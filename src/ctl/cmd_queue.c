@@ -155,8 +155,7 @@ int ctl_queue_known(ctl_redis *r, const char *w)
     if (!known) {
         if ((code = ctl_instances_load_of(r, w, &inst, &n)) != 0)
             return code;
-        for (size_t i = 0; i < n && !known; i++)
-            known = strcmp(inst[i].worker_id, w) == 0;
+        known = n > 0;                  /* W's instances only */
         rh_free(inst);
     }
     if (known)
@@ -397,8 +396,7 @@ int ctl_queue_pause_set(ctl_redis *r, const char *w, int pause, const char *by,
     rh_key_events(events, r->prefix);
     if ((code = ctl_instances_load_of(r, w, &inst, &ninst)) != 0)
         return code;
-    for (size_t i = 0; i < ninst; i++)
-        known |= strcmp(inst[i].worker_id, w) == 0;
+    known = ninst > 0;                  /* W's instances only */
     rh_free(inst);
     if (!known) {
         char qkey[RH_KEY_MAX];

@@ -281,6 +281,9 @@ int ctl_redis_fail(ctl_redis *r, int code, const char *fmt, ...) RH_PRINTF(3, 4)
 /* Connect with the global URL and prefix. 0, or the exit code after
  * reporting why (CTL_EXIT_USAGE for a bad URL or prefix, CTL_EXIT_CONN). */
 int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r);
+/* The same with the router's retry of a lost node or CLUSTERDOWN cut to
+ * retry_ms (0: the default 10 s), kept by r for its reopens. */
+int ctl_redis_open_retry(const ctl_global *g, const char *cmd, int64_t retry_ms, ctl_redis *r);
 /* Connect again after a lost connection. 0 / exit code (r->msg says why). */
 int ctl_redis_reopen(ctl_redis *r);
 void ctl_redis_close(ctl_redis *r);    /* the struct stays reusable */

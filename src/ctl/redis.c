@@ -81,10 +81,16 @@ int ctl_redis_reopen(ctl_redis *r)
 
 int ctl_redis_open(const ctl_global *g, const char *cmd, ctl_redis *r)
 {
+    return ctl_redis_open_retry(g, cmd, 0, r);
+}
+
+int ctl_redis_open_retry(const ctl_global *g, const char *cmd, int64_t retry_ms, ctl_redis *r)
+{
     rhai_error err = { 0, "" };
 
     memset(r, 0, sizeof *r);
     r->cmd = cmd;
+    r->retry_ms = retry_ms;
     /* the library's rules: a bad URL is named first, then a bad prefix */
     if (rh_link_config(g->url, redis_prefix(g), &r->cfg, r->prefix, &err) != 0)
         return ctl_redis_fail(r, CTL_EXIT_USAGE, "%s",

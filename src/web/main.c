@@ -76,12 +76,9 @@ static int main_redis(void)
     char prefix[RH_PREFIX_MAX + 1];
     rhai_error err = { 0, "" };
 
-    if (rh_link_config(web.g.url, NULL, &cfg, prefix, &err) != 0) {
-        fprintf(stderr, "rhai-web: redis_url: %s\n", err.msg[0] ? err.msg : "invalid");
-        return -1;
-    }
+    /* the URL is checked first, then the prefix; the message names which */
     if (rh_link_config(web.g.url, web.g.prefix, &cfg, prefix, &err) != 0) {
-        fprintf(stderr, "rhai-web: prefix: %s\n", err.msg[0] ? err.msg : "invalid");
+        fprintf(stderr, "rhai-web: %s\n", err.msg[0] ? err.msg : "invalid Redis URL or prefix");
         return -1;
     }
     return 0;

@@ -86,12 +86,9 @@ static void series_sample(int64_t until)
     f.until = until;
     pthread_mutex_lock(&web.mu);
     if (!series_r_open) {
-        code = ctl_redis_open(&web.g, "web", &series_r);
-        series_r.quiet = 1;
-        series_r.retry_ms = WEB_SERIES_RETRY_MS;
-        if (code == 0)          /* again, with the sampler's retry */
-            code = ctl_redis_reopen(&series_r);
+        code = ctl_redis_open_retry(&web.g, "web", WEB_SERIES_RETRY_MS, &series_r);
         series_r_open = code == 0;
+        series_r.quiet = 1;
     } else if (!ctl_redis_up(&series_r)) {
         code = ctl_redis_reopen(&series_r);
     } else {
